@@ -1,0 +1,47 @@
+/** Matches any source rank in a receive (issue: wildcards). */
+export const ANY_SOURCE = -1;
+/** Matches any tag in a receive. */
+export const ANY_TAG = -1;
+
+/** A message's envelope: communicator context, tag and payload kind. */
+export interface Envelope {
+  ctx: number;
+  tag: number;
+  kind: number;
+}
+
+export interface Received extends Envelope {
+  source: number;
+  /** The payload: a view on the receive target when one was given, else a buffer of its own. */
+  data: Uint8Array;
+}
+
+/**
+ * Where a receive puts the payload. A function is asked again for every chunk,
+ * so targets in Wasm memory stay valid when that memory grows meanwhile.
+ */
+export type RecvTarget = Uint8Array | (() => Uint8Array);
+
+export interface RecvRequest {
+  source: number;
+  ctx: number;
+  tag: number;
+  into?: RecvTarget;
+  /** Size of `into` in bytes (needed when `into` is a function). */
+  capacity?: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * The seam between collectives and transports: collectives and the
+ * communicator never import a concrete channel.
+ */
+export interface Channel {
+  readonly name: string;
+  readonly rank: number;
+  readonly size: number;
+  /** Resolves once the payload has been handed to the transport; the caller may reuse it then. */
+  send(dest: number, env: Envelope, payload: Uint8Array, signal?: AbortSignal): Promise<void>;
+  recv(req: RecvRequest): Promise<Received>;
+  close(): Promise<void>;
+}

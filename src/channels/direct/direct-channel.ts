@@ -1,0 +1,212 @@
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { networkInterfaces } from 'node:os';
+import { ChannelError, ClosedError, PeerLostError } from '../../errors.js';
+import { readLines, writeLine, type Endpoint, type ServerMessage } from '../../rendezvous/protocol.js';
+import type { Channel, Envelope, Received, RecvRequest } from '../channel.js';
+import { Matcher } from '../matcher.js';
+import { Connection } from './connection.js';
+import { ByteReader, hello, readHello } from './handshake.js';
+import { Pairing } from './pairing.js';
+import { raceSignal } from '../../util/race.js';
+
+export interface DirectChannelOptions {
+  job: string;
+  rank: number;
+  size: number;
+  /** The rendezvous server; not needed by a job of one rank. */
+  server?: Endpoint;
+  /** Address this rank's listener binds. @default '127.0.0.1' when the server is on loopback, else '0.0.0.0' */
+  listenHost?: string;
+  /** Give up connecting to a peer after this long. @default 30000 */
+  connectTimeoutMs?: number;
+}
+
+type State = 'open' | 'closing' | 'closed';
+
+/**
+ * TCP between ranks. Connections are made on first use per pair (by the
+ * sender; the rendezvous server tells the receiver to join) and kept for the
+ * communicator's life.
+ */
+export class DirectChannel implements Channel {
+  readonly name = 'direct';
+  readonly rank: number;
+  readonly size: number;
+  readonly #o: Required<Omit<DirectChannelOptions, 'server'>> & { server: Endpoint };
+  readonly #matcher: Matcher;
+  readonly #conns = new Map<number, Connection>();
+  readonly #pairings = new Map<number, Pairing>();
+  readonly #gone = new Set<number>();
+  #control: Socket | undefined;
+  #listener: Server | undefined;
+  #priv: Endpoint[] = [];
+  #state: State = 'open';
+
+  private constructor(o: Required<Omit<DirectChannelOptions, 'server'>> & { server: Endpoint }) {
+    this.#o = o;
+    this.rank = o.rank;
+    this.size = o.size;
+    this.#matcher = new Matcher(o.rank, 'direct');
+  }
+
+  static async create(opts: DirectChannelOptions): Promise<DirectChannel> {
+    const server = opts.server ?? { host: '127.0.0.1', port: 0 };
+    const loopback = /^(127\.|::1$|localhost$)/.test(server.host);
+    const ch = new DirectChannel({ listenHost: loopback ? '127.0.0.1' : '0.0.0.0', connectTimeoutMs: 30_000, ...opts, server });
+    if (opts.server) {
+      await ch.#listen();
+      await ch.#register();
+    } else if (opts.size > 1) {
+      throw new ChannelError('a job of more than one rank needs a rendezvous server', { rank: opts.rank, channel: 'direct' });
+    }
+    return ch;
+  }
+
+  async send(dest: number, env: Envelope, payload: Uint8Array, signal?: AbortSignal): Promise<void> {
+    if (this.#state !== 'open') throw new ClosedError('channel is closed', { rank: this.rank, peer: dest, channel: 'direct' });
+    if (dest === this.rank) {
+      // The caller may reuse its buffer as soon as send resolves: keep a copy.
+      this.#matcher.deliver(dest, env.ctx, env.tag, env.kind, payload.slice());
+      return;
+    }
+    const conn = this.#conns.get(dest) ?? (await this.#connect(dest, signal));
+    await conn.send(env, payload);
+  }
+
+  recv(req: RecvRequest): Promise<Received> {
+    if (this.#state !== 'open') return Promise.reject(new ClosedError('channel is closed', { rank: this.rank, peer: req.source, channel: 'direct' }));
+    if (req.source >= 0 && req.source !== this.rank && this.#gone.has(req.source) && !this.#conns.has(req.source)) {
+      return Promise.reject(this.#lost(req.source));
+    }
+    return this.#matcher.post(req);
+  }
+
+  async close(): Promise<void> {
+    if (this.#state !== 'open') return;
+    this.#state = 'closing';
+    if (this.#control) writeLine(this.#control, { t: 'bye' });
+    const err = new ClosedError('channel is closed', { rank: this.rank, channel: 'direct' });
+    for (const p of this.#pairings.values()) p.cancel(err);
+    await Promise.all([...this.#conns.values()].map((c) => c.end()));
+    this.#matcher.close(err);
+    this.#control?.end();
+    const listener = this.#listener;
+    if (listener) await new Promise<void>((resolve) => listener.close(() => resolve()));
+    this.#state = 'closed';
+  }
+
+  #lost(peer: number): PeerLostError {
+    return new PeerLostError(`rank ${peer} is gone`, { rank: this.rank, peer, channel: 'direct' });
+  }
+
+  async #connect(peer: number, signal?: AbortSignal): Promise<Connection> {
+    if (this.#gone.has(peer)) throw this.#lost(peer);
+    const p = this.#pairings.get(peer) ?? this.#startPairing(peer);
+    await raceSignal(p.promise, signal);
+    const c = this.#conns.get(peer);
+    if (!c) throw this.#lost(peer);
+    return c;
+  }
+
+  #startPairing(peer: number): Pairing {
+    const p = new Pairing({
+      job: this.#o.job,
+      rank: this.rank,
+      peer,
+      server: this.#o.server,
+      priv: this.#priv,
+      timeoutMs: this.#o.connectTimeoutMs,
+    });
+    this.#pairings.set(peer, p);
+    p.promise.then(
+      ({ socket, leftover }) => {
+        this.#pairings.delete(peer);
+        const conn = new Connection(peer, socket, this.#matcher, leftover, (err) => this.#connectionEnded(peer, conn, err));
+        this.#conns.set(peer, conn);
+      },
+      () => this.#pairings.delete(peer),
+    );
+    return p;
+  }
+
+  #connectionEnded(peer: number, conn: Connection, err: Error | undefined): void {
+    if (this.#conns.get(peer) === conn) this.#conns.delete(peer);
+    if (this.#state !== 'open') return;
+    // A connection ends when its peer closed or died; nothing more will come from it.
+    this.#gone.add(peer);
+    this.#matcher.failSource(peer, err ? new PeerLostError(`connection to rank ${peer} failed: ${err.message}`, { rank: this.rank, peer, channel: 'direct', cause: err }) : this.#lost(peer));
+  }
+
+  async #listen(): Promise<void> {
+    const listener = createServer((s) => this.#accept(s));
+    this.#listener = listener;
+    await new Promise<void>((resolve, reject) => {
+      listener.once('error', reject);
+      listener.listen(0, this.#o.listenHost, () => resolve());
+    });
+    const { port } = listener.address() as { port: number };
+    this.#priv =
+      this.#o.listenHost === '0.0.0.0'
+        ? Object.values(networkInterfaces())
+            .flat()
+            .filter((i) => i && i.family === 'IPv4' && !i.internal)
+            .map((i) => ({ host: i!.address, port }))
+        : [{ host: this.#o.listenHost, port }];
+  }
+
+  #accept(socket: Socket): void {
+    socket.setNoDelay(true);
+    socket.on('error', () => socket.destroy());
+    const reader = new ByteReader(socket);
+    socket.write(hello(this.#o.job, this.rank));
+    readHello(reader, this.#o.job).then(
+      (rank) => {
+        const p = this.#pairings.get(rank);
+        if (p) p.offer(socket, reader);
+        else socket.destroy();
+      },
+      () => socket.destroy(),
+    );
+  }
+
+  #register(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const { host, port } = this.#o.server;
+      const sock = connect({ host, port });
+      this.#control = sock;
+      sock.setNoDelay(true);
+      let registered = false;
+      sock.on('connect', () => writeLine(sock, { t: 'register', job: this.#o.job, rank: this.rank, size: this.size }));
+      sock.on('error', (err) => {
+        if (!registered) reject(new ChannelError(`rendezvous server ${host}:${port} unreachable: ${err.message}`, { rank: this.rank, channel: 'direct', cause: err }));
+      });
+      sock.on('close', () => {
+        if (!registered) reject(new ChannelError(`rendezvous server ${host}:${port} closed the connection`, { rank: this.rank, channel: 'direct' }));
+      });
+      readLines(
+        sock,
+        (raw) => {
+          const m = raw as ServerMessage;
+          if (m.t === 'registered') {
+            registered = true;
+            resolve();
+          } else if (m.t === 'want') {
+            if (this.#state === 'open' && !this.#conns.has(m.from) && !this.#pairings.has(m.from)) this.#startPairing(m.from).promise.catch(() => {});
+          } else if (m.t === 'gone') {
+            this.#peerGone(m.rank);
+          } else if (m.t === 'error') {
+            reject(new ChannelError(`rendezvous: ${m.message}`, { rank: this.rank, channel: 'direct' }));
+          }
+        },
+        () => sock.destroy(),
+      );
+    });
+  }
+
+  #peerGone(peer: number): void {
+    this.#gone.add(peer);
+    this.#pairings.get(peer)?.cancel(this.#lost(peer));
+    // With a connection, its close (after every byte it carried) fails the receives.
+    if (!this.#conns.has(peer)) this.#matcher.failSource(peer, this.#lost(peer));
+  }
+}

@@ -1,0 +1,189 @@
+import { connect, type Socket } from 'node:net';
+import { ChannelError, FmiError } from '../../errors.js';
+import { readLines, writeLine, type Endpoint, type ServerMessage } from '../../rendezvous/protocol.js';
+import { ByteReader, hello, readHello, REJECT, SELECT } from './handshake.js';
+
+export interface PairingSetup {
+  job: string;
+  rank: number;
+  peer: number;
+  server: Endpoint;
+  /** This rank's listener addresses, for peers that can reach it directly. */
+  priv: Endpoint[];
+  timeoutMs: number;
+  /** Time between hole-punching attempts. @default 50 */
+  punchIntervalMs?: number;
+  /** How long one hole-punching attempt may wait for the peer's SYN. @default 4000 */
+  punchAttemptMs?: number;
+}
+
+export interface Paired {
+  socket: Socket;
+  /** Bytes that came after the handshake: the first frames. */
+  leftover: Buffer;
+  via: 'listener' | 'punch' | 'accepted';
+}
+
+/**
+ * Connects one pair of ranks, TCPunch style: both register the pair at the
+ * rendezvous server, learn the other's endpoint as the server saw it, and dial
+ * it from the port they registered from (through NATs that keep ports, both
+ * SYNs open the way; simultaneous open joins them). Node cannot listen on that
+ * port while dialing from it, so each rank also listens on a port of its own,
+ * and the higher rank dials it too: this is the path on loopback and LANs.
+ * The lower rank picks the first connection that completes the handshake.
+ */
+export class Pairing {
+  readonly promise: Promise<Paired>;
+  readonly #s: PairingSetup;
+  readonly #candidates = new Set<Socket>();
+  #settled = false;
+  #resolve!: (p: Paired) => void;
+  #reject!: (e: Error) => void;
+  #rendezvous: Socket | undefined;
+  #punchTimer: NodeJS.Timeout | undefined;
+  #deadline: NodeJS.Timeout | undefined;
+
+  constructor(setup: PairingSetup) {
+    this.#s = setup;
+    this.promise = new Promise<Paired>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+    this.#deadline = setTimeout(
+      () => this.cancel(new ChannelError(`could not connect to rank ${setup.peer} within ${setup.timeoutMs} ms`, this.#fields())),
+      setup.timeoutMs,
+    );
+    this.#deadline.unref();
+    this.#register();
+  }
+
+  /** A connection accepted on this rank's listener whose hello names our peer. */
+  offer(socket: Socket, reader: ByteReader): void {
+    if (this.#settled) return reject(socket);
+    this.#candidates.add(socket);
+    void this.#decide(socket, reader, 'accepted');
+  }
+
+  cancel(err: Error): void {
+    if (this.#settled) return;
+    this.#finish();
+    this.#reject(err);
+  }
+
+  #fields() {
+    return { rank: this.#s.rank, peer: this.#s.peer, op: 'connect', channel: 'direct' };
+  }
+
+  #register(): void {
+    const s = this.#s;
+    const sock = connect({ host: s.server.host, port: s.server.port });
+    this.#rendezvous = sock;
+    sock.setNoDelay(true);
+    let peerInfo: { pub: Endpoint; priv: Endpoint[] } | undefined;
+    sock.on('connect', () => writeLine(sock, { t: 'pair', job: s.job, from: s.rank, to: s.peer, priv: s.priv }));
+    readLines(
+      sock,
+      (raw) => {
+        const m = raw as ServerMessage;
+        if (m.t === 'peer') peerInfo = { pub: m.pub, priv: m.priv };
+        else if (m.t === 'error') this.cancel(new ChannelError(`rendezvous: ${m.message}`, this.#fields()));
+      },
+      (why) => this.cancel(new ChannelError(`rendezvous sent junk: ${why}`, this.#fields())),
+    );
+    sock.on('error', (err) => {
+      if (!peerInfo) this.cancel(new ChannelError(`rendezvous server unreachable: ${err.message}`, { ...this.#fields(), cause: err }));
+    });
+    sock.on('close', () => {
+      this.#rendezvous = undefined;
+      if (this.#settled) return;
+      if (!peerInfo) return this.cancel(new ChannelError('rendezvous server closed the pairing connection', this.#fields()));
+      // The server closed first, so the port we paired from is free to dial from.
+      const local = { host: sock.localAddress ?? '0.0.0.0', port: sock.localPort ?? 0 };
+      this.#dial(local, peerInfo.pub, peerInfo.priv);
+    });
+  }
+
+  #dial(local: Endpoint, pub: Endpoint, priv: Endpoint[]): void {
+    if (this.#s.rank > this.#s.peer) {
+      for (const ep of priv) this.#attempt(connect({ host: ep.host, port: ep.port }), 'listener');
+    }
+    this.#punch(local, pub);
+  }
+
+  #punch(local: Endpoint, pub: Endpoint): void {
+    if (this.#settled || pub.port === 0) return;
+    const sock = connect({ host: pub.host, port: pub.port, localAddress: local.host, localPort: local.port });
+    sock.setTimeout(this.#s.punchAttemptMs ?? 4000);
+    let retried = false;
+    const retry = () => {
+      if (retried) return;
+      retried = true;
+      sock.destroy();
+      if (this.#settled) return;
+      this.#punchTimer = setTimeout(() => this.#punch(local, pub), this.#s.punchIntervalMs ?? 50);
+    };
+    sock.once('timeout', retry);
+    sock.once('error', retry);
+    this.#attempt(sock, 'punch', retry);
+  }
+
+  #attempt(sock: Socket, via: 'listener' | 'punch', onFail?: () => void): void {
+    this.#candidates.add(sock);
+    sock.once('error', () => this.#candidates.delete(sock));
+    sock.once('connect', () => {
+      sock.setTimeout(0);
+      if (onFail) sock.off('error', onFail);
+      if (this.#settled) return reject(sock);
+      const reader = new ByteReader(sock);
+      sock.write(hello(this.#s.job, this.#s.rank));
+      readHello(reader, this.#s.job)
+        .then((rank) => {
+          if (rank !== this.#s.peer) throw new FmiError('FMI_PROTOCOL', `expected rank ${this.#s.peer}, got ${rank}`);
+          return this.#decide(sock, reader, via);
+        })
+        .catch(() => {
+          this.#candidates.delete(sock);
+          sock.destroy();
+        });
+    });
+  }
+
+  async #decide(sock: Socket, reader: ByteReader, via: Paired['via']): Promise<void> {
+    try {
+      if (this.#s.rank < this.#s.peer) {
+        if (this.#settled) return reject(sock);
+        sock.write(Buffer.of(SELECT));
+        this.#adopt(sock, reader, via);
+      } else {
+        const [choice] = await reader.read(1);
+        if (choice !== SELECT || this.#settled) return reject(sock);
+        this.#adopt(sock, reader, via);
+      }
+    } catch {
+      this.#candidates.delete(sock);
+      sock.destroy();
+    }
+  }
+
+  #adopt(sock: Socket, reader: ByteReader, via: Paired['via']): void {
+    this.#candidates.delete(sock);
+    const leftover = reader.detach();
+    this.#finish();
+    this.#resolve({ socket: sock, leftover, via });
+  }
+
+  #finish(): void {
+    this.#settled = true;
+    if (this.#deadline) clearTimeout(this.#deadline);
+    if (this.#punchTimer) clearTimeout(this.#punchTimer);
+    this.#rendezvous?.destroy();
+    for (const c of this.#candidates) c.destroy();
+    this.#candidates.clear();
+  }
+}
+
+function reject(sock: Socket): void {
+  if (!sock.destroyed) sock.end(Buffer.of(REJECT));
+  setTimeout(() => sock.destroy(), 1000).unref();
+}

@@ -1,0 +1,265 @@
+import { ANY_SOURCE, ANY_TAG, type Received, type RecvRequest, type RecvTarget } from './channel.js';
+import { TruncateError } from '../errors.js';
+
+/**
+ * A message on its way in. The transport writes the payload into `target()`
+ * (the matched receive's buffer, or a buffer of its own) and then calls
+ * `complete()`.
+ */
+export interface Arrival {
+  readonly length: number;
+  /** Where the next bytes go; may change between calls (Wasm memory growth). */
+  target(): Uint8Array;
+  complete(): void;
+  fail(err: Error): void;
+}
+
+interface Posted {
+  req: RecvRequest;
+  seq: number;
+  resolve(m: Received): void;
+  reject(e: Error): void;
+  onAbort?: () => void;
+}
+
+interface Unexpected {
+  source: number;
+  ctx: number;
+  tag: number;
+  kind: number;
+  seq: number;
+  data: Uint8Array;
+  done: boolean;
+  error?: Error;
+  /** A receive that matched before the payload was complete. */
+  taker?: Posted;
+}
+
+const key = (ctx: number, source: number, tag: number) => `${ctx}:${source}:${tag}`;
+
+function resolveTarget(t: RecvTarget): Uint8Array {
+  return typeof t === 'function' ? t() : t;
+}
+
+/**
+ * MPI matching, shared by every channel: a message matches the earliest posted
+ * receive whose (source, tag, context) fits, else it waits, in arrival order,
+ * for one. Messages from one source with one tag never overtake each other.
+ */
+export class Matcher {
+  #posted = new Map<string, Posted[]>();
+  #wildPosted: Posted[] = [];
+  #unexpected = new Map<string, Unexpected[]>();
+  #seq = 0;
+  #closedWith: Error | undefined;
+  readonly #rank: number;
+  readonly #channel: string;
+
+  constructor(rank: number, channel: string) {
+    this.#rank = rank;
+    this.#channel = channel;
+  }
+
+  /** Posts a receive; it resolves when a matching message has fully arrived. */
+  post(req: RecvRequest): Promise<Received> {
+    if (this.#closedWith) return Promise.reject(this.#closedWith);
+    req.signal?.throwIfAborted();
+    return new Promise<Received>((resolve, reject) => {
+      const p: Posted = { req, seq: this.#seq++, resolve, reject };
+      const u = this.#takeUnexpected(req);
+      if (u) {
+        this.#deliverUnexpected(u, p);
+        return;
+      }
+      if (req.signal) {
+        p.onAbort = () => {
+          this.#unpost(p);
+          reject(req.signal!.reason);
+        };
+        req.signal.addEventListener('abort', p.onAbort, { once: true });
+      }
+      if (req.source === ANY_SOURCE || req.tag === ANY_TAG) this.#wildPosted.push(p);
+      else push(this.#posted, key(req.ctx, req.source, req.tag), p);
+    });
+  }
+
+  /** A message's header arrived: match it now, keeping arrival order. */
+  arrive(source: number, ctx: number, tag: number, kind: number, length: number): Arrival {
+    const p = this.#takePosted(source, ctx, tag);
+    if (p) return this.#arriveForPosted(p, source, ctx, tag, kind, length);
+    const u: Unexpected = { source, ctx, tag, kind, seq: this.#seq++, data: new Uint8Array(length), done: false };
+    push(this.#unexpected, key(ctx, source, tag), u);
+    return {
+      length,
+      target: () => u.data,
+      complete: () => {
+        u.done = true;
+        if (u.taker) this.#finishUnexpected(u, u.taker);
+      },
+      fail: (err) => {
+        u.done = true;
+        u.error = err;
+        if (u.taker) this.#finishUnexpected(u, u.taker);
+      },
+    };
+  }
+
+  /** Convenience for transports that have the whole payload at once. */
+  deliver(source: number, ctx: number, tag: number, kind: number, payload: Uint8Array): void {
+    const a = this.arrive(source, ctx, tag, kind, payload.byteLength);
+    a.target().set(payload);
+    a.complete();
+  }
+
+  /** Fails receives that wait on `source` (a lost peer); wildcard receives too. */
+  failSource(source: number, err: Error): void {
+    for (const [k, list] of this.#posted) {
+      if (list[0]?.req.source !== source) continue;
+      this.#posted.delete(k);
+      for (const p of list) this.#reject(p, err);
+    }
+    const wild = this.#wildPosted;
+    this.#wildPosted = [];
+    for (const p of wild) this.#reject(p, err);
+  }
+
+  /** Fails everything pending and every later receive. */
+  close(err: Error): void {
+    this.#closedWith = err;
+    for (const list of this.#posted.values()) for (const p of list) this.#reject(p, err);
+    for (const p of this.#wildPosted) this.#reject(p, err);
+    this.#posted.clear();
+    this.#wildPosted = [];
+  }
+
+  #reject(p: Posted, err: Error): void {
+    if (p.onAbort) p.req.signal?.removeEventListener('abort', p.onAbort);
+    p.reject(err);
+  }
+
+  #arriveForPosted(p: Posted, source: number, ctx: number, tag: number, kind: number, length: number): Arrival {
+    if (p.onAbort) p.req.signal?.removeEventListener('abort', p.onAbort);
+    const into = p.req.into;
+    const capacity = into === undefined ? Infinity : (p.req.capacity ?? resolveTarget(into).byteLength);
+    let target: () => Uint8Array;
+    let truncated = false;
+    if (into === undefined) {
+      const own = new Uint8Array(length);
+      target = () => own;
+    } else if (length > capacity) {
+      // The payload is read and dropped; the receive fails with MPI_ERR_TRUNCATE.
+      truncated = true;
+      const scratch = new Uint8Array(length);
+      target = () => scratch;
+    } else {
+      target = () => resolveTarget(into).subarray(0, length);
+    }
+    return {
+      length,
+      target,
+      complete: () => {
+        if (truncated) p.reject(this.#truncated(source, tag, length, capacity));
+        else p.resolve({ source, ctx, tag, kind, data: target() });
+      },
+      fail: (err) => p.reject(err),
+    };
+  }
+
+  #truncated(source: number, tag: number, length: number, capacity: number): TruncateError {
+    return new TruncateError(`message of ${length} bytes does not fit the ${capacity}-byte receive buffer`, {
+      rank: this.#rank,
+      peer: source,
+      tag,
+      op: 'recv',
+      channel: this.#channel,
+    });
+  }
+
+  #deliverUnexpected(u: Unexpected, p: Posted): void {
+    if (u.done) this.#finishUnexpected(u, p);
+    else u.taker = p;
+  }
+
+  #finishUnexpected(u: Unexpected, p: Posted): void {
+    if (u.error) return p.reject(u.error);
+    const into = p.req.into;
+    if (into === undefined) return p.resolve({ source: u.source, ctx: u.ctx, tag: u.tag, kind: u.kind, data: u.data });
+    const dest = resolveTarget(into);
+    const capacity = p.req.capacity ?? dest.byteLength;
+    if (u.data.byteLength > capacity) return p.reject(this.#truncated(u.source, u.tag, u.data.byteLength, capacity));
+    dest.set(u.data);
+    p.resolve({ source: u.source, ctx: u.ctx, tag: u.tag, kind: u.kind, data: dest.subarray(0, u.data.byteLength) });
+  }
+
+  #takePosted(source: number, ctx: number, tag: number): Posted | undefined {
+    const k = key(ctx, source, tag);
+    const list = this.#posted.get(k);
+    const exact = list?.[0];
+    let wildIndex = -1;
+    for (let i = 0; i < this.#wildPosted.length; i++) {
+      const r = this.#wildPosted[i]!.req;
+      if (r.ctx === ctx && (r.source === ANY_SOURCE || r.source === source) && (r.tag === ANY_TAG || r.tag === tag)) {
+        wildIndex = i;
+        break;
+      }
+    }
+    const wild = wildIndex >= 0 ? this.#wildPosted[wildIndex] : undefined;
+    if (exact && (!wild || exact.seq < wild.seq)) {
+      list!.shift();
+      if (list!.length === 0) this.#posted.delete(k);
+      return exact;
+    }
+    if (wild) this.#wildPosted.splice(wildIndex, 1);
+    return wild;
+  }
+
+  #takeUnexpected(req: RecvRequest): Unexpected | undefined {
+    if (req.source !== ANY_SOURCE && req.tag !== ANY_TAG) {
+      const k = key(req.ctx, req.source, req.tag);
+      return shift(this.#unexpected, k);
+    }
+    let best: Unexpected | undefined;
+    let bestKey = '';
+    for (const [k, list] of this.#unexpected) {
+      const u = list[0]!;
+      if (u.ctx !== req.ctx) continue;
+      if (req.source !== ANY_SOURCE && u.source !== req.source) continue;
+      if (req.tag !== ANY_TAG && u.tag !== req.tag) continue;
+      if (!best || u.seq < best.seq) {
+        best = u;
+        bestKey = k;
+      }
+    }
+    if (best) shift(this.#unexpected, bestKey);
+    return best;
+  }
+
+  #unpost(p: Posted): void {
+    const wi = this.#wildPosted.indexOf(p);
+    if (wi >= 0) {
+      this.#wildPosted.splice(wi, 1);
+      return;
+    }
+    const k = key(p.req.ctx, p.req.source, p.req.tag);
+    const list = this.#posted.get(k);
+    if (!list) return;
+    const i = list.indexOf(p);
+    if (i >= 0) list.splice(i, 1);
+    if (list.length === 0) this.#posted.delete(k);
+  }
+}
+
+function push<T>(m: Map<string, T[]>, k: string, v: T): void {
+  const list = m.get(k);
+  if (list) list.push(v);
+  else m.set(k, [v]);
+}
+
+function shift<T>(m: Map<string, T[]>, k: string): T | undefined {
+  const list = m.get(k);
+  if (!list) return undefined;
+  const v = list.shift();
+  if (list.length === 0) m.delete(k);
+  return v;
+}
+

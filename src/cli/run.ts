@@ -1,0 +1,99 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { createInterface } from 'node:readline';
+import { RendezvousServer } from '../rendezvous/server.js';
+import { ENV } from '../comm/init.js';
+
+export interface RunOptions {
+  ranks: number;
+  script: string;
+  args: string[];
+  /** Prefix each output line with "[rank] ". @default true */
+  prefix?: boolean;
+  /** Extra environment for every rank. */
+  env?: NodeJS.ProcessEnv;
+  /** Grace time between SIGTERM and SIGKILL when stopping ranks. @default 2000 */
+  killGraceMs?: number;
+}
+
+/**
+ * Runs `script` as `ranks` local processes of one job, next to an embedded
+ * rendezvous server. Resolves to the exit code: 0 if every rank exited 0;
+ * otherwise the first failing rank's code, after the other ranks were stopped.
+ */
+export async function runLocal(o: RunOptions): Promise<number> {
+  const server = new RendezvousServer({ host: '127.0.0.1', port: 0 });
+  const addr = await server.listen();
+  const job = randomUUID();
+  const children: ChildProcess[] = [];
+  const grace = o.killGraceMs ?? 2000;
+  let firstFailure: { rank: number; code: number } | undefined;
+  let stopping = false;
+
+  const stopAll = (why: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write(`fmi run: ${why}; stopping the other ranks\n`);
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+    setTimeout(() => {
+      for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    }, grace).unref();
+  };
+
+  const onSignal = (sig: NodeJS.Signals) => {
+    firstFailure ??= { rank: -1, code: 128 + (sig === 'SIGINT' ? 2 : 15) };
+    stopAll(`got ${sig}`);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const exits = Array.from({ length: o.ranks }, (_, rank) => {
+    const child = spawn(process.execPath, [o.script, ...o.args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        ...process.env,
+        ...o.env,
+        [ENV.rank]: String(rank),
+        [ENV.size]: String(o.ranks),
+        [ENV.job]: job,
+        [ENV.rendezvous]: `${addr.host}:${addr.port}`,
+      },
+    });
+    children.push(child);
+    const pre = o.prefix === false ? '' : `[${rank}] `;
+    const outDone = pipeLines(child.stdout!, process.stdout, pre);
+    const errDone = pipeLines(child.stderr!, process.stderr, pre);
+    return new Promise<void>((resolve) => {
+      child.on('error', (err) => {
+        process.stderr.write(`fmi run: rank ${rank} could not start: ${err.message}\n`);
+        firstFailure ??= { rank, code: 127 };
+        stopAll(`rank ${rank} could not start`);
+        resolve();
+      });
+      child.on('exit', (code, signal) => {
+        void Promise.all([outDone, errDone]).then(() => {
+          if ((code !== 0 || signal) && !stopping) {
+            firstFailure ??= { rank, code: code ?? 1 };
+            stopAll(`rank ${rank} ${signal ? `was killed by ${signal}` : `exited with code ${code}`}`);
+          }
+          resolve();
+        });
+      });
+    });
+  });
+
+  await Promise.all(exits);
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  await server.close();
+  if (firstFailure) return firstFailure.code === 0 ? 1 : firstFailure.code;
+  return 0;
+}
+
+function pipeLines(from: NodeJS.ReadableStream, to: NodeJS.WritableStream, prefix: string): Promise<void> {
+  return new Promise((resolve) => {
+    const rl = createInterface({ input: from, crlfDelay: Infinity });
+    rl.on('line', (line) => to.write(prefix + line + '\n'));
+    rl.on('close', () => resolve());
+  });
+}

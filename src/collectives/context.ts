@@ -1,0 +1,29 @@
+import { decodeError, Kind, type Encoded } from '../codec.js';
+import type { FmiErrorFields } from '../errors.js';
+import type { Received, RecvTarget } from '../channels/channel.js';
+
+/**
+ * What a collective algorithm sees: its rank among `size`, and sends and
+ * receives on the communicator's collective context (never matched by
+ * point-to-point traffic). Algorithms never touch a concrete channel.
+ */
+export interface CollContext {
+  readonly rank: number;
+  readonly size: number;
+  /** The operation's name, for errors. */
+  readonly op: string;
+  send(peer: number, msg: Encoded): Promise<void>;
+  recv(peer: number, into?: RecvTarget, capacity?: number): Promise<Received>;
+  fields(peer?: number): FmiErrorFields;
+}
+
+/** Throws the peer's error if `r` carries one (after the caller forwarded it). */
+export function raiseIfError(c: CollContext, r: Received): void {
+  if (r.kind === Kind.ERROR) throw decodeError(r.data, { rank: c.rank, peer: r.source, op: c.op });
+}
+
+export const asEncoded = (r: Received): Encoded => ({ kind: r.kind, bytes: r.data });
+
+/** Relative rank in a tree rooted at `root`, and back. */
+export const relRank = (rank: number, root: number, size: number) => (rank - root + size) % size;
+export const absRank = (rel: number, root: number, size: number) => (rel + root) % size;

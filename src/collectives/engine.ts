@@ -1,0 +1,143 @@
+import { encode, decode, elemTypeOfKind, Kind, kindOfTyped, bytesOf } from '../codec.js';
+import { FmiError } from '../errors.js';
+import { elemTypeOf, kernels, type Arena, type ElemType, type NumericArray, type WasmBlock } from '../kernels/index.js';
+import { applyOp, describe, type Op } from '../ops/op.js';
+import { raiseIfError, type CollContext } from './context.js';
+
+/**
+ * How a reduction holds, moves and combines partial results. Algorithms are
+ * written against this, so the same tree runs in Wasm memory (predefined op on
+ * a TypedArray: receive buffers and running results live in the kernel's
+ * memory and each step runs the kernel in place) or in JS (custom ops,
+ * structured values, tiny arrays).
+ */
+export interface ReduceEngine<A> {
+  local(): A;
+  send(peer: number, a: A): Promise<void>;
+  recv(peer: number): Promise<A>;
+  /** left op right, where left holds lower ranks' data. Consumes both; returns the result. */
+  combine(left: A, right: A): A;
+  clone(a: A): A;
+  release(a: A): void;
+  /** The final value, as the user gets it. Consumes `a`. */
+  result(a: A): unknown;
+}
+
+/** Above this many bytes a predefined reduction runs in Wasm memory. */
+export const WASM_MIN_BYTES = 2048;
+
+export function engineFor(c: CollContext, op: Op, value: unknown): ReduceEngine<unknown> {
+  if (op.predefined && ArrayBuffer.isView(value) && value.byteLength >= WASM_MIN_BYTES) {
+    const t = elemTypeOf(value);
+    if (t) return new WasmEngine(c, op, value as NumericArray, t) as ReduceEngine<unknown>;
+  }
+  return new ValueEngine(c, op, value);
+}
+
+class ValueEngine implements ReduceEngine<unknown> {
+  constructor(
+    private readonly c: CollContext,
+    private readonly op: Op,
+    private readonly value: unknown,
+  ) {}
+
+  local(): unknown {
+    return this.clone(this.value);
+  }
+
+  send(peer: number, a: unknown): Promise<void> {
+    return this.c.send(peer, encode(a));
+  }
+
+  async recv(peer: number): Promise<unknown> {
+    const r = await this.c.recv(peer);
+    raiseIfError(this.c, r);
+    // The channel gave this receive a buffer of its own: the value is ours to change in place.
+    return decode(r.kind, r.data);
+  }
+
+  combine(left: unknown, right: unknown): unknown {
+    return applyOp(this.op, left, right, { rank: this.c.rank, op: this.c.op });
+  }
+
+  clone(a: unknown): unknown {
+    if (ArrayBuffer.isView(a)) return (a as NumericArray).slice();
+    if (typeof a === 'number' || typeof a === 'bigint' || typeof a === 'string' || typeof a === 'boolean' || a == null) return a;
+    return structuredClone(a);
+  }
+
+  release(): void {}
+
+  result(a: unknown): unknown {
+    return a;
+  }
+}
+
+class WasmEngine implements ReduceEngine<WasmBlock> {
+  readonly #arena: Arena;
+  readonly #bytes: number;
+  readonly #kind: number;
+
+  constructor(
+    private readonly c: CollContext,
+    private readonly op: Op,
+    private readonly value: NumericArray,
+    private readonly type: ElemType,
+  ) {
+    this.#arena = kernels();
+    this.#bytes = value.byteLength;
+    this.#kind = kindOfTyped(type);
+  }
+
+  local(): WasmBlock {
+    const b = this.#arena.alloc(this.#bytes);
+    this.#arena.bytes(b, this.#bytes).set(bytesOf(this.value));
+    return b;
+  }
+
+  send(peer: number, a: WasmBlock): Promise<void> {
+    return this.c.send(peer, { kind: this.#kind, bytes: this.#arena.bytes(a, this.#bytes) });
+  }
+
+  async recv(peer: number): Promise<WasmBlock> {
+    const b = this.#arena.alloc(this.#bytes);
+    try {
+      const r = await this.c.recv(peer, () => this.#arena.bytes(b, this.#bytes), this.#bytes);
+      raiseIfError(this.c, r);
+      if (r.kind !== this.#kind || r.data.byteLength !== this.#bytes) throw this.#mismatch(peer, r.kind, r.data.byteLength);
+      return b;
+    } catch (err) {
+      this.#arena.free(b);
+      if ((err as FmiError).code === 'MPI_ERR_TRUNCATE') throw this.#mismatch(peer, this.#kind, Number.NaN);
+      throw err;
+    }
+  }
+
+  combine(left: WasmBlock, right: WasmBlock): WasmBlock {
+    // Predefined ops commute, so the result can stay in `left` whichever side it is.
+    this.#arena.apply(this.op.predefined!, this.type, left, right, this.value.length);
+    this.#arena.free(right);
+    return left;
+  }
+
+  clone(a: WasmBlock): WasmBlock {
+    const b = this.#arena.alloc(this.#bytes);
+    this.#arena.bytes(b, this.#bytes).set(this.#arena.bytes(a, this.#bytes));
+    return b;
+  }
+
+  release(a: WasmBlock): void {
+    this.#arena.free(a);
+  }
+
+  result(a: WasmBlock): NumericArray {
+    const out = this.#arena.view(a, this.type, this.value.length).slice();
+    this.#arena.free(a);
+    return out;
+  }
+
+  #mismatch(peer: number, kind: number, bytes: number): FmiError {
+    const theirs = kind === Kind.STRUCTURED ? 'a structured value' : `${elemTypeOfKind(kind) ?? 'kind ' + kind}${Number.isNaN(bytes) ? ' of a larger size' : ` of ${bytes} bytes`}`;
+    return new FmiError(kind === this.#kind ? 'MPI_ERR_SIZE' : 'MPI_ERR_TYPE', `rank ${peer} contributed ${theirs}, this rank ${describe(this.value)}`, this.c.fields(peer));
+  }
+}

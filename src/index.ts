@@ -1,0 +1,19 @@
+export { init, ENV, type InitOptions } from './comm/init.js';
+export { Communicator, type SendOptions, type RecvOptions, type CommunicatorOptions } from './comm/communicator.js';
+export { TAG_UB } from './comm/validate.js';
+export { Op, type OpProperties, type ReduceFn } from './ops/op.js';
+export type { OpOptions } from './util/deadline.js';
+export {
+  FmiError,
+  TimeoutError,
+  AbortError,
+  PeerLostError,
+  ChannelError,
+  TruncateError,
+  ClosedError,
+  type FmiErrorCode,
+  type FmiErrorFields,
+} from './errors.js';
+export { RendezvousServer, type RendezvousServerOptions } from './rendezvous/server.js';
+export type { Endpoint } from './rendezvous/protocol.js';
+export type { Channel, Envelope, Received, RecvRequest } from './channels/channel.js';

@@ -1,0 +1,180 @@
+// Wasm memory that message buffers and running results live in, plus the
+// compiled kernels that reduce in place there.
+
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type {} from './webassembly.js';
+import {
+  ELEM_BYTES, OP_CODES, TYPE_CODES, typedArrayCtor,
+  type ElemType, type NumericArray, type PredefinedOpName,
+} from './types.js';
+
+/** A range of Wasm memory: byte offset and length. Plain objects work too (e.g. a pointer from C). */
+export interface WasmBlock {
+  readonly ptr: number;
+  readonly byteLength: number;
+}
+
+/** Blocks in one WebAssembly.Memory, and the kernels that reduce in place over them. */
+export interface Arena {
+  readonly memory: WebAssembly.Memory;
+  /** A 16-byte aligned block; reuses freed blocks of the same size class, grows memory when needed. */
+  alloc(byteLength: number): WasmBlock;
+  /** Returns a block from alloc() for reuse. Throws on a block this arena did not hand out (or a double free). */
+  free(b: WasmBlock): void;
+  /** A fresh view over the current memory.buffer. Views die when memory grows: recreate, never cache. @default byteLength b.byteLength */
+  bytes(b: WasmBlock, byteLength?: number): Uint8Array;
+  /** A fresh typed-array view of `length` elements of t at b.ptr (same lifetime caveat as bytes()). */
+  view(b: WasmBlock, t: ElemType, length: number): NumericArray;
+  /** dst = dst op src over `length` elements, in place. Throws TypeError when MPI does not define op on t. */
+  apply(op: PredefinedOpName, t: ElemType, dst: WasmBlock, src: WasmBlock, length: number): void;
+}
+
+/** The kernel export: 0 on success, -1 for an op/type it does not define. */
+export type KernelFn = (op: number, type: number, dst: number, src: number, n: number) => number;
+
+const PAGE = 65536;
+const MAX_PAGES = 65536;
+/** 4 MiB to start: enough for small jobs without touching much memory. */
+const INITIAL_PAGES = 64;
+/** Grow by at least 16 MiB or half the current size, so growth (which detaches every view) stays rare. */
+const MIN_GROW_PAGES = 256;
+/** Blocks start here in a memory we create: offset 0 stays unused, like C's NULL. */
+const OWN_HEAP_START = 64;
+const MIN_CLASS = 64;
+
+const WASM_URL = new URL('../../build/kernels.wasm', import.meta.url);
+let compiled: WebAssembly.Module | undefined;
+
+/** The compiled kernels module (build/kernels.wasm), compiled once, synchronously. */
+export function kernelModule(): WebAssembly.Module {
+  if (compiled === undefined) {
+    let bytes: Uint8Array;
+    try {
+      bytes = readFileSync(WASM_URL);
+    } catch (cause) {
+      throw new Error(`kernels: cannot read ${fileURLToPath(WASM_URL)} (run npm run build:wasm)`, { cause });
+    }
+    compiled = new WebAssembly.Module(bytes);
+  }
+  return compiled;
+}
+
+/**
+ * Size classes: 64 B, then four per power of two (1, 1.25, 1.5, 1.75 x 2^k),
+ * so a block wastes under 25% and freed blocks are found again by exact size.
+ */
+export function sizeClass(n: number): number {
+  if (n <= MIN_CLASS) return MIN_CLASS;
+  const k = 31 - Math.clz32(n - 1); // 2^k < n <= 2^(k+1)
+  const step = 2 ** (k - 2);
+  return Math.ceil(n / step) * step;
+}
+
+/** Arena over one memory. Not exported from the package: use createArena()/kernels(). */
+export class WasmArena implements Arena {
+  readonly memory: WebAssembly.Memory;
+  /** The raw kernel, for callers that already validated their arguments (reduceInto). */
+  readonly kernel: KernelFn;
+  #top: number;
+  readonly #free = new Map<number, number[]>();
+  readonly #live = new Map<number, number>();
+
+  constructor(memory: WebAssembly.Memory, heapStart: number) {
+    if (!Number.isInteger(heapStart) || heapStart < 0) throw new RangeError(`createArena: bad heapStart ${heapStart}`);
+    this.memory = memory;
+    const instance = new WebAssembly.Instance(kernelModule(), { env: { memory } });
+    this.kernel = instance.exports.apply as KernelFn;
+    this.#top = (heapStart + 15) & ~15;
+  }
+
+  alloc(byteLength: number): WasmBlock {
+    if (!Number.isInteger(byteLength) || byteLength < 0 || byteLength > MAX_PAGES * PAGE) {
+      throw new RangeError(`alloc: bad byteLength ${byteLength}`);
+    }
+    const cap = sizeClass(byteLength);
+    let ptr = this.#free.get(cap)?.pop();
+    if (ptr === undefined) {
+      ptr = this.#top;
+      this.#ensure(ptr + cap);
+      this.#top = ptr + cap;
+    }
+    this.#live.set(ptr, cap);
+    return { ptr, byteLength };
+  }
+
+  free(b: WasmBlock): void {
+    const cap = this.#live.get(b.ptr);
+    if (cap === undefined) throw new Error(`free: block at ${b.ptr} is not live in this arena`);
+    this.#live.delete(b.ptr);
+    const list = this.#free.get(cap);
+    if (list === undefined) this.#free.set(cap, [b.ptr]);
+    else list.push(b.ptr);
+  }
+
+  bytes(b: WasmBlock, byteLength: number = b.byteLength): Uint8Array {
+    return new Uint8Array(this.memory.buffer, b.ptr, byteLength);
+  }
+
+  view(b: WasmBlock, t: ElemType, length: number): NumericArray {
+    const C = typedArrayCtor(t);
+    if (length * C.BYTES_PER_ELEMENT > b.byteLength) {
+      throw new RangeError(`view: ${length} x ${t} does not fit a ${b.byteLength}-byte block`);
+    }
+    return new C(this.memory.buffer, b.ptr, length);
+  }
+
+  apply(op: PredefinedOpName, t: ElemType, dst: WasmBlock, src: WasmBlock, length: number): void {
+    const o = OP_CODES[op];
+    const c = TYPE_CODES[t];
+    if (o === undefined || c === undefined || (o > 3 && c > 7)) {
+      throw new TypeError(`apply: MPI_${String(op)} is not defined for ${String(t)}`);
+    }
+    const bytes = length * ELEM_BYTES[c]!;
+    if (!(length >= 0 && length <= 0x7fffffff) || length !== Math.floor(length)) {
+      throw new RangeError(`apply: bad length ${length}`);
+    }
+    if (bytes > dst.byteLength || bytes > src.byteLength) {
+      throw new RangeError(`apply: ${length} x ${t} exceeds a block (dst ${dst.byteLength} B, src ${src.byteLength} B)`);
+    }
+    // A pointer past the end traps in Wasm (RuntimeError), nothing to check here.
+    if (this.kernel(o, c, dst.ptr, src.ptr, length) !== 0) throw new TypeError(`apply: kernel rejected ${op} on ${t}`);
+  }
+
+  #ensure(end: number): void {
+    const have = this.memory.buffer.byteLength;
+    if (end <= have) return;
+    const havePages = have / PAGE;
+    const need = Math.ceil((end - have) / PAGE);
+    if (havePages + need > MAX_PAGES) throw new RangeError(`alloc: Wasm memory would exceed 4 GiB`);
+    const step = Math.min(Math.max(need, MIN_GROW_PAGES, havePages >>> 1), MAX_PAGES - havePages);
+    try {
+      this.memory.grow(step);
+    } catch {
+      // The large step may exceed the memory's maximum or what the host
+      // grants; the exact amount still might not.
+      this.memory.grow(need);
+    }
+  }
+}
+
+/**
+ * An arena over `memory`, or over a new 4 MiB memory that grows on demand.
+ *
+ * The arena hands out blocks from heapStart up and grows memory past its end
+ * when needed. Over another program's memory (an Emscripten module) that
+ * program's own allocator does not know about these blocks: either give the
+ * arena a region nobody else uses, or only call apply() with pointers the
+ * program handed out (any `{ ptr, byteLength }` works as a WasmBlock).
+ * The memory must not be shared (the kernels import a non-shared memory).
+ *
+ * @param heapStart first byte the arena may use. @default 64 for a new memory, the memory's current size for a given one
+ */
+export function createArena(memory?: WebAssembly.Memory, heapStart?: number): Arena {
+  return createWasmArena(memory, heapStart);
+}
+
+export function createWasmArena(memory?: WebAssembly.Memory, heapStart?: number): WasmArena {
+  if (memory === undefined) return new WasmArena(new WebAssembly.Memory({ initial: INITIAL_PAGES }), heapStart ?? OWN_HEAP_START);
+  return new WasmArena(memory, heapStart ?? memory.buffer.byteLength);
+}

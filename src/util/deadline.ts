@@ -1,0 +1,73 @@
+import { AbortError, FmiError, TimeoutError, type FmiErrorFields } from '../errors.js';
+
+/** Options every operation accepts. */
+export interface OpOptions {
+  /** Abort the operation; it rejects with an `AbortError` (code `FMI_ABORTED`). */
+  signal?: AbortSignal;
+  /** Reject with a `TimeoutError` (code `FMI_TIMEOUT`) after this many ms. @default the communicator's `timeoutMs` (none) */
+  timeoutMs?: number;
+}
+
+/**
+ * One operation's cancellation: the caller's signal and its timeout folded into
+ * one signal. The timeout error is made here, when the operation is called, so
+ * its stack shows the caller rather than a timer.
+ */
+export class Deadline {
+  readonly signal: AbortSignal | undefined;
+  #controller: AbortController | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #outer: AbortSignal | undefined;
+  #onOuter: (() => void) | undefined;
+
+  constructor(opts: OpOptions | undefined, defaultTimeoutMs: number | undefined, fields: FmiErrorFields) {
+    const outer = opts?.signal;
+    const timeoutMs = opts?.timeoutMs ?? defaultTimeoutMs;
+    if (outer?.aborted) throw abortReason(outer, fields);
+    if (!outer && (timeoutMs === undefined || !Number.isFinite(timeoutMs))) return;
+    const controller = new AbortController();
+    this.#controller = controller;
+    this.signal = controller.signal;
+    if (timeoutMs !== undefined && Number.isFinite(timeoutMs)) {
+      const err = new TimeoutError(`no completion within ${timeoutMs} ms`, fields);
+      this.#timer = setTimeout(() => controller.abort(err), Math.max(0, timeoutMs));
+      this.#timer.unref?.();
+    }
+    if (outer) {
+      this.#outer = outer;
+      this.#onOuter = () => controller.abort(abortReason(outer, fields));
+      outer.addEventListener('abort', this.#onOuter, { once: true });
+    }
+  }
+
+  /** Throws the abort reason if the operation was cancelled meanwhile. */
+  check(): void {
+    if (this.signal?.aborted) throw this.signal.reason;
+  }
+
+  dispose(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    if (this.#outer && this.#onOuter) this.#outer.removeEventListener('abort', this.#onOuter);
+  }
+}
+
+function abortReason(signal: AbortSignal, fields: FmiErrorFields): FmiError {
+  const r: unknown = signal.reason;
+  if (r instanceof FmiError) return r;
+  return new AbortError('operation aborted', { ...fields, cause: r });
+}
+
+/** Runs `fn` under a deadline and always releases its timer. */
+export async function withDeadline<T>(
+  opts: OpOptions | undefined,
+  defaultTimeoutMs: number | undefined,
+  fields: FmiErrorFields,
+  fn: (signal: AbortSignal | undefined) => Promise<T>,
+): Promise<T> {
+  const d = new Deadline(opts, defaultTimeoutMs, fields);
+  try {
+    return await fn(d.signal);
+  } finally {
+    d.dispose();
+  }
+}
