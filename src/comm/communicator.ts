@@ -1,4 +1,4 @@
-import { encode, decode, decodeError, encodeError, elemTypeOfKind, isTyped, Kind, typedView, type Encoded } from '../codec.js';
+import { bytesOf, encode, decode, decodeError, encodeError, elemTypeOfKind, isTyped, Kind, typedView, type Encoded } from '../codec.js';
 import { FmiError, ClosedError, type FmiErrorFields } from '../errors.js';
 import type { Channel, Received, RecvTarget } from '../channels/channel.js';
 import { typedArrayCtor, type NumericArray } from '../kernels/index.js';
@@ -21,9 +21,15 @@ export interface SendOptions extends OpOptions {
   tag?: number;
 }
 
-export interface RecvOptions extends OpOptions {
+export interface RecvOptions<T = unknown> extends OpOptions {
   /** @default 0 */
   tag?: number;
+  /**
+   * Receive into this TypedArray instead of a new one (no allocation); the
+   * result is a view of `into` as long as the message. A longer message fails
+   * with MPI_ERR_TRUNCATE; a message of another type with MPI_ERR_TYPE.
+   */
+  into?: T extends NumericArray ? T : NumericArray;
 }
 
 /** Tags of collective traffic, on the communicator's collective context. */
@@ -84,14 +90,24 @@ export class Communicator {
   }
 
   /** Receives the next message from `source` with `tag`; resolves to what was sent (same TypedArray type). */
-  async recv<T = unknown>(source: number, opts: RecvOptions = {}): Promise<T> {
+  async recv<T = unknown>(source: number, opts: RecvOptions<T> = {}): Promise<T> {
     const op = 'recv';
     this.#checkOpen(op);
     checkRank('MPI_ERR_RANK', 'source', source, this.size, this.rank, op, true);
     const tag = checkTag(opts.tag, this.rank, op, true);
+    const into = opts.into;
+    if (into !== undefined && !isTyped(into)) throw new FmiError('MPI_ERR_ARG', 'recv `into` must be a numeric TypedArray', this.#fields(op, source, tag));
     const d = new Deadline(opts, this.#timeoutMs, this.#fields(op, source, tag));
     try {
-      const r = await this.#channel.recv({ source, ctx: this.#p2pCtx, tag, signal: d.signal });
+      const r = await this.#channel.recv({ source, ctx: this.#p2pCtx, tag, signal: d.signal, into: into && bytesOf(into) });
+      if (into) {
+        // A Buffer's bytes fit a Uint8Array and back.
+        const norm = (k: number) => (k === Kind.BUFFER ? Kind.TYPED_BASE + 1 : k);
+        if (norm(r.kind) !== norm(encode(into).kind)) {
+          throw new FmiError('MPI_ERR_TYPE', `received ${describeKind(r.kind)} into a ${into.constructor.name}`, this.#fields(op, r.source, r.tag));
+        }
+        return into.subarray(0, r.data.byteLength / into.BYTES_PER_ELEMENT) as T;
+      }
       return decode(r.kind, r.data) as T;
     } catch (err) {
       throw this.#wrap(err, op, source, tag);
@@ -281,4 +297,11 @@ export class Communicator {
     if (err instanceof FmiError) return err;
     return new FmiError('FMI_CHANNEL', (err as Error)?.message ?? String(err), { ...this.#fields(op, peer, tag), cause: err });
   }
+}
+
+function describeKind(kind: number): string {
+  if (kind === Kind.STRUCTURED) return 'a structured value';
+  if (kind === Kind.BUFFER) return 'a Buffer';
+  const t = elemTypeOfKind(kind);
+  return t ? `${t} data` : `kind ${kind}`;
 }
