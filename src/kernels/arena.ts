@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type {} from './webassembly.js';
 import {
-  ELEM_BYTES, OP_CODES, TYPE_CODES, typedArrayCtor,
+  ELEM_BYTES, opCode, supportsCodes, typeCode, typedArrayCtor,
   type ElemType, type NumericArray, type PredefinedOpName,
 } from './types.js';
 
@@ -77,6 +77,7 @@ export class WasmArena implements Arena {
   /** The raw kernel, for callers that already validated their arguments (reduceInto). */
   readonly kernel: KernelFn;
   #top: number;
+  #buf: ArrayBuffer;
   readonly #free = new Map<number, number[]>();
   readonly #live = new Map<number, number>();
 
@@ -86,6 +87,18 @@ export class WasmArena implements Arena {
     const instance = new WebAssembly.Instance(kernelModule(), { env: { memory } });
     this.kernel = instance.exports.apply as KernelFn;
     this.#top = (heapStart + 15) & ~15;
+    this.#buf = memory.buffer;
+  }
+
+  /**
+   * memory.buffer, cached: the getter is a slow host call (~10 ns), too much
+   * for reduceInto at small sizes. A grow by anyone detaches the cached
+   * buffer (byteLength 0), which is when it is fetched again.
+   */
+  buffer(): ArrayBuffer {
+    let b = this.#buf;
+    if (b.byteLength === 0) b = this.#buf = this.memory.buffer;
+    return b;
   }
 
   alloc(byteLength: number): WasmBlock {
@@ -113,7 +126,7 @@ export class WasmArena implements Arena {
   }
 
   bytes(b: WasmBlock, byteLength: number = b.byteLength): Uint8Array {
-    return new Uint8Array(this.memory.buffer, b.ptr, byteLength);
+    return new Uint8Array(this.buffer(), b.ptr, byteLength);
   }
 
   view(b: WasmBlock, t: ElemType, length: number): NumericArray {
@@ -121,19 +134,19 @@ export class WasmArena implements Arena {
     if (length * C.BYTES_PER_ELEMENT > b.byteLength) {
       throw new RangeError(`view: ${length} x ${t} does not fit a ${b.byteLength}-byte block`);
     }
-    return new C(this.memory.buffer, b.ptr, length);
+    return new C(this.buffer(), b.ptr, length);
   }
 
   apply(op: PredefinedOpName, t: ElemType, dst: WasmBlock, src: WasmBlock, length: number): void {
-    const o = OP_CODES[op];
-    const c = TYPE_CODES[t];
-    if (o === undefined || c === undefined || (o > 3 && c > 7)) {
+    const o = opCode(op);
+    const c = typeCode(t);
+    if (o < 0 || c < 0 || !supportsCodes(o, c)) {
       throw new TypeError(`apply: MPI_${String(op)} is not defined for ${String(t)}`);
     }
-    const bytes = length * ELEM_BYTES[c]!;
     if (!(length >= 0 && length <= 0x7fffffff) || length !== Math.floor(length)) {
       throw new RangeError(`apply: bad length ${length}`);
     }
+    const bytes = length * ELEM_BYTES[c]!;
     if (bytes > dst.byteLength || bytes > src.byteLength) {
       throw new RangeError(`apply: ${length} x ${t} exceeds a block (dst ${dst.byteLength} B, src ${src.byteLength} B)`);
     }
@@ -142,7 +155,7 @@ export class WasmArena implements Arena {
   }
 
   #ensure(end: number): void {
-    const have = this.memory.buffer.byteLength;
+    const have = this.buffer().byteLength;
     if (end <= have) return;
     const havePages = have / PAGE;
     const need = Math.ceil((end - have) / PAGE);

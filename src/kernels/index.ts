@@ -4,7 +4,7 @@
 import { createWasmArena, type Arena, type WasmArena } from './arena.js';
 import { JS_KERNELS } from './js-kernels.js';
 import { checkPair } from './reduce-js.js';
-import { OP_CODES, type NumericArray, type PredefinedOpName } from './types.js';
+import { opCode, type NumericArray, type PredefinedOpName } from './types.js';
 
 export {
   ELEM_BYTES, ELEM_TYPES, OP_CODES, OP_NAMES, TYPE_CODES,
@@ -23,6 +23,19 @@ export type { Arena, WasmBlock } from './arena.js';
  * @default 32
  */
 export const WASM_MIN_ELEMENTS = 32;
+let wasmMin = WASM_MIN_ELEMENTS;
+
+/**
+ * Overrides the JS/Wasm switch point of reduceInto (for benchmarks and
+ * machines where the measurement differs); returns the previous value.
+ * 0 always takes Wasm for arrays in kernels() memory, Infinity never does.
+ */
+export function setWasmMinElements(n: number): number {
+  if (!(n >= 0)) throw new RangeError(`setWasmMinElements: bad count ${n}`);
+  const prev = wasmMin;
+  wasmMin = n;
+  return prev;
+}
 
 let shared: WasmArena | undefined;
 
@@ -36,19 +49,19 @@ type AnyKernel = (d: NumericArray, s: NumericArray) => void;
 /**
  * dst = dst op src, in place. Runs the Wasm SIMD kernel when both arrays are
  * views on kernels().memory.buffer and hold at least WASM_MIN_ELEMENTS
- * elements, plain JS loops otherwise. Never loads Wasm by itself: arrays in
+ * elements (see setWasmMinElements), plain JS loops otherwise. Never loads Wasm by itself: arrays in
  * kernels() memory imply kernels() was called.
  *
  * Throws TypeError for mismatched or unsupported array kinds and for ops MPI
  * does not define on the type, RangeError when lengths differ.
  */
 export function reduceInto(op: PredefinedOpName, dst: NumericArray, src: NumericArray): void {
-  const c = checkPair(op, dst, src);
-  const o = OP_CODES[op];
+  const o = opCode(op);
+  const c = checkPair(op, o, dst, src);
   const n = dst.length;
   const a = shared;
-  if (a !== undefined && n >= WASM_MIN_ELEMENTS) {
-    const buf = a.memory.buffer;
+  if (a !== undefined && n >= wasmMin) {
+    const buf = a.buffer();
     if (dst.buffer === buf && src.buffer === buf) {
       a.kernel(o, c, dst.byteOffset, src.byteOffset, n);
       return;

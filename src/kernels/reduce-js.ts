@@ -2,28 +2,27 @@
 
 import { JS_KERNELS } from './js-kernels.js';
 import {
-  OP_CODES, TYPE_CODES, elemTypeOf,
+  ELEM_TYPES, opCode, supportsCodes, typeCodeOf,
   type NumericArray, type PredefinedOpName,
 } from './types.js';
 
 type AnyKernel = (d: NumericArray, s: NumericArray) => void;
 
 /**
- * Checks that dst and src are the same numeric kind and length and that op is
- * defined on it; returns the type code. Throws TypeError (unknown op, array
- * kind, mismatch, op undefined for the type) or RangeError (lengths differ).
+ * Checks that dst and src are the same numeric kind and length and that op
+ * (code o) is defined on it; returns the type code. Throws TypeError (unknown
+ * op, array kind, mismatch, op undefined for the type) or RangeError
+ * (lengths differ).
  */
-export function checkPair(op: PredefinedOpName, dst: NumericArray, src: NumericArray): number {
-  const t = elemTypeOf(dst);
-  if (t === undefined) throw new TypeError(`reduce: unsupported array kind ${describe(dst)}`);
-  if (elemTypeOf(src) !== t) throw new TypeError(`reduce: ${describe(src)} does not match ${describe(dst)}`);
+export function checkPair(op: PredefinedOpName, o: number, dst: NumericArray, src: NumericArray): number {
+  const c = typeCodeOf(dst);
+  if (c < 0) throw new TypeError(`reduce: unsupported array kind ${describe(dst)}`);
+  if (typeCodeOf(src) !== c) throw new TypeError(`reduce: ${describe(src)} does not match ${describe(dst)}`);
   if (dst.length !== src.length) {
     throw new RangeError(`reduce: length ${src.length} does not match ${dst.length}`);
   }
-  const o = OP_CODES[op];
-  const c = TYPE_CODES[t];
-  if (o === undefined || JS_KERNELS[o]![c] === undefined) {
-    throw new TypeError(`reduce: MPI_${String(op)} is not defined for ${t}`);
+  if (o < 0 || !supportsCodes(o, c)) {
+    throw new TypeError(`reduce: MPI_${String(op)} is not defined for ${ELEM_TYPES[c]}`);
   }
   return c;
 }
@@ -39,8 +38,9 @@ function describe(a: unknown): string {
  * Math.min/Math.max (a NaN in either input gives NaN; -0 < +0).
  */
 export function reduceJs(op: PredefinedOpName, dst: NumericArray, src: NumericArray): void {
-  const c = checkPair(op, dst, src);
-  (JS_KERNELS[OP_CODES[op]]![c] as AnyKernel)(dst, src);
+  const o = opCode(op);
+  const c = checkPair(op, o, dst, src);
+  (JS_KERNELS[o]![c] as AnyKernel)(dst, src);
 }
 
 /**

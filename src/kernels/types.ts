@@ -11,13 +11,8 @@ export type NumericArray =
 /** MPI's predefined reduction ops (MPI_SUM ... MPI_BXOR). */
 export type PredefinedOpName = 'SUM' | 'PROD' | 'MIN' | 'MAX' | 'LAND' | 'LOR' | 'LXOR' | 'BAND' | 'BOR' | 'BXOR';
 
-// Null prototype: a name that came from untyped code ('toString') finds nothing.
-function frozenTable<T extends object>(entries: T): T {
-  return Object.freeze(Object.assign(Object.create(null) as T, entries));
-}
-
 /** Op codes, shared with assembly/codes.ts and the MPI ABI. Fixed. */
-export const OP_CODES: Record<PredefinedOpName, number> = frozenTable({
+export const OP_CODES: Record<PredefinedOpName, number> = Object.freeze({
   SUM: 0, PROD: 1, MIN: 2, MAX: 3, LAND: 4, LOR: 5, LXOR: 6, BAND: 7, BOR: 8, BXOR: 9,
 });
 
@@ -32,7 +27,7 @@ export const ELEM_TYPES: readonly ElemType[] = Object.freeze([
 ] as const);
 
 /** Type codes by name; the inverse of ELEM_TYPES. */
-export const TYPE_CODES: Record<ElemType, number> = frozenTable({
+export const TYPE_CODES: Record<ElemType, number> = Object.freeze({
   i8: 0, u8: 1, i16: 2, u16: 3, i32: 4, u32: 5, i64: 6, u64: 7, f32: 8, f64: 9,
 });
 
@@ -52,24 +47,78 @@ const CTORS: readonly Ctor[] = [
 
 /** The typed-array constructor holding elements of type t. */
 export function typedArrayCtor(t: ElemType): Ctor {
-  const c = CTORS[TYPE_CODES[t]];
+  const c = CTORS[typeCode(t)];
   if (c === undefined) throw new TypeError(`unknown element type ${String(t)}`);
   return c;
 }
 
-// Symbol.toStringTag of a typed array names its class and works across realms
-// (worker threads, vm contexts) where instanceof does not. A Buffer reports
-// 'Uint8Array'; Uint8ClampedArray and DataView are simply absent.
-const BY_TAG: Readonly<Record<string, ElemType | undefined>> = frozenTable({
-  Int8Array: 'i8', Uint8Array: 'u8', Int16Array: 'i16', Uint16Array: 'u16',
-  Int32Array: 'i32', Uint32Array: 'u32', BigInt64Array: 'i64', BigUint64Array: 'u64',
-  Float32Array: 'f32', Float64Array: 'f64',
-} as Record<string, ElemType | undefined>);
+// The hot paths look names up with switches, not the tables above: the
+// strings are internalized, so each case is a pointer compare, while a keyed
+// load with a varying key goes through V8's megamorphic stub cache.
+
+/** Op code of a name, or -1 (also for names from untyped code such as 'toString'). */
+export function opCode(op: string): number {
+  switch (op) {
+    case 'SUM': return 0;
+    case 'PROD': return 1;
+    case 'MIN': return 2;
+    case 'MAX': return 3;
+    case 'LAND': return 4;
+    case 'LOR': return 5;
+    case 'LXOR': return 6;
+    case 'BAND': return 7;
+    case 'BOR': return 8;
+    case 'BXOR': return 9;
+    default: return -1;
+  }
+}
+
+/** Type code of a name, or -1. */
+export function typeCode(t: string): number {
+  switch (t) {
+    case 'i8': return 0;
+    case 'u8': return 1;
+    case 'i16': return 2;
+    case 'u16': return 3;
+    case 'i32': return 4;
+    case 'u32': return 5;
+    case 'i64': return 6;
+    case 'u64': return 7;
+    case 'f32': return 8;
+    case 'f64': return 9;
+    default: return -1;
+  }
+}
+
+/**
+ * Type code of a typed array, or -1. Symbol.toStringTag names the class and
+ * works across realms (worker threads, vm contexts) where instanceof does not.
+ * A Buffer reports 'Uint8Array'; Uint8ClampedArray and DataView are absent.
+ */
+export function typeCodeOf(a: ArrayBufferView): number {
+  switch ((a as { [Symbol.toStringTag]?: unknown })[Symbol.toStringTag]) {
+    case 'Int8Array': return 0;
+    case 'Uint8Array': return 1;
+    case 'Int16Array': return 2;
+    case 'Uint16Array': return 3;
+    case 'Int32Array': return 4;
+    case 'Uint32Array': return 5;
+    case 'BigInt64Array': return 6;
+    case 'BigUint64Array': return 7;
+    case 'Float32Array': return 8;
+    case 'Float64Array': return 9;
+    default: return -1;
+  }
+}
 
 /** Element type of a typed array; Buffer counts as u8. Uint8ClampedArray, DataView and anything else give undefined. */
 export function elemTypeOf(a: ArrayBufferView): ElemType | undefined {
-  const tag = (a as { [Symbol.toStringTag]?: unknown })[Symbol.toStringTag];
-  return typeof tag === 'string' ? BY_TAG[tag] : undefined;
+  return ELEM_TYPES[typeCodeOf(a)];
+}
+
+/** Whether MPI defines the op code on the type code (both valid). */
+export function supportsCodes(o: number, c: number): boolean {
+  return o <= 3 || c <= 7;
 }
 
 /**
@@ -77,8 +126,7 @@ export function elemTypeOf(a: ArrayBufferView): ElemType | undefined {
  * bitwise ops on integer types only.
  */
 export function supports(op: PredefinedOpName, t: ElemType): boolean {
-  const o = OP_CODES[op];
-  const c = TYPE_CODES[t];
-  if (o === undefined || c === undefined) return false;
-  return o <= 3 || c <= 7;
+  const o = opCode(op);
+  const c = typeCode(t);
+  return o >= 0 && c >= 0 && supportsCodes(o, c);
 }

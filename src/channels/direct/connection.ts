@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import { HEADER_BYTES, readHeader, writeHeader } from './frame.js';
 import type { Arrival, Matcher } from '../matcher.js';
 import type { Envelope } from '../channel.js';
+import { PeerLostError } from '../../errors.js';
 
 /** Payloads up to this size are copied next to their header and written once. */
 const COALESCE_BYTES = 16 * 1024;
@@ -21,9 +22,11 @@ export class Connection {
   #arrival: Arrival | undefined;
   #bodyDone = 0;
   #failed: Error | undefined;
-  readonly #onFail: (err: Error | undefined) => void;
+  readonly #onFail: (err: PeerLostError) => void;
+  readonly #rank: number;
 
-  constructor(peer: number, socket: Socket, matcher: Matcher, leftover: Buffer, onEnd: (err: Error | undefined) => void) {
+  constructor(rank: number, peer: number, socket: Socket, matcher: Matcher, leftover: Buffer, onEnd: (err: PeerLostError) => void) {
+    this.#rank = rank;
     this.peer = peer;
     this.socket = socket;
     this.#matcher = matcher;
@@ -107,9 +110,13 @@ export class Connection {
 
   #end(err: Error | undefined): void {
     if (this.#failed) return;
-    this.#failed = err ?? new Error('connection closed');
-    if (this.#arrival) this.#arrival.fail(this.#failed);
+    const a = this.#arrival;
+    const where = a ? ` in the middle of a message (${this.#bodyDone} of ${a.length} bytes)` : '';
+    const why = err ? `failed${where}: ${err.message}` : `closed${where}`;
+    const lost = new PeerLostError(`connection to rank ${this.peer} ${why}`, { rank: this.#rank, peer: this.peer, channel: 'direct', cause: err });
+    this.#failed = lost;
+    a?.fail(lost);
     this.#arrival = undefined;
-    this.#onFail(err);
+    this.#onFail(lost);
   }
 }

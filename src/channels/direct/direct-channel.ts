@@ -121,7 +121,7 @@ export class DirectChannel implements Channel {
     p.promise.then(
       ({ socket, leftover }) => {
         this.#pairings.delete(peer);
-        const conn = new Connection(peer, socket, this.#matcher, leftover, (err) => this.#connectionEnded(peer, conn, err));
+        const conn = new Connection(this.rank, peer, socket, this.#matcher, leftover, (err) => this.#connectionEnded(peer, conn, err));
         this.#conns.set(peer, conn);
       },
       () => this.#pairings.delete(peer),
@@ -129,12 +129,12 @@ export class DirectChannel implements Channel {
     return p;
   }
 
-  #connectionEnded(peer: number, conn: Connection, err: Error | undefined): void {
+  #connectionEnded(peer: number, conn: Connection, err: PeerLostError): void {
     if (this.#conns.get(peer) === conn) this.#conns.delete(peer);
     if (this.#state !== 'open') return;
     // A connection ends when its peer closed or died; nothing more will come from it.
     this.#gone.add(peer);
-    this.#matcher.failSource(peer, err ? new PeerLostError(`connection to rank ${peer} failed: ${err.message}`, { rank: this.rank, peer, channel: 'direct', cause: err }) : this.#lost(peer));
+    this.#matcher.failSource(peer, err);
   }
 
   async #listen(): Promise<void> {

@@ -1,0 +1,149 @@
+import { connect, type Socket } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { FmiError, init, RendezvousServer, type Endpoint } from '../src/index.js';
+import { HEADER_BYTES, readHeader, writeHeader } from '../src/channels/direct/frame.js';
+import { hello } from '../src/channels/direct/handshake.js';
+
+describe('direct - frames', () => {
+  const header = (seq = 0, length = 1234) => {
+    const b = Buffer.alloc(HEADER_BYTES);
+    writeHeader(b, 0, { kind: 10, ctx: 3, tag: 77, seq, length });
+    return b;
+  };
+
+  it('a header round-trips, lengths past 4 GiB included', () => {
+    expect(readHeader(header(5), 5)).toEqual({ kind: 10, ctx: 3, tag: 77, seq: 5, length: 1234 });
+    const big = Buffer.alloc(HEADER_BYTES);
+    writeHeader(big, 0, { kind: 1, ctx: 0, tag: 0, seq: 0, length: 2 ** 33 + 5 });
+    expect(readHeader(big, 0).length).toBe(2 ** 33 + 5);
+  });
+
+  it('a damaged header, or one out of sequence, is a protocol error, never data', () => {
+    const code = (f: () => unknown) => {
+      try {
+        f();
+      } catch (e) {
+        return (e as FmiError).code;
+      }
+      return 'no error';
+    };
+    expect(code(() => readHeader(header(0), 1))).toBe('FMI_PROTOCOL');
+    for (const byte of [0, 3, 9, 13, 21, 25, 29]) {
+      const b = header();
+      b[byte]! ^= 0x40;
+      expect(code(() => readHeader(b, 0)), `byte ${byte}`).toBe('FMI_PROTOCOL');
+    }
+  });
+});
+
+/**
+ * A hand-made rank 1: pairs with a real rank 0 through the rendezvous server
+ * and then writes raw bytes, as a broken or hostile peer would.
+ */
+async function fakePeer(server: Endpoint, job: string): Promise<Socket> {
+  const control = connect(server.port, server.host);
+  control.write(JSON.stringify({ t: 'register', job, rank: 1, size: 2 }) + '\n');
+  const pairing = connect(server.port, server.host);
+  pairing.write(JSON.stringify({ t: 'pair', job, from: 1, to: 0, priv: [] }) + '\n');
+  let text = '';
+  const peer = await new Promise<{ priv: Endpoint[] }>((resolve) => {
+    pairing.on('data', (d) => {
+      text += d;
+      if (text.includes('\n')) resolve(JSON.parse(text.slice(0, text.indexOf('\n'))));
+    });
+  });
+  pairing.destroy();
+  const ep = peer.priv[0]!;
+  const s = connect(ep.port, ep.host);
+  await new Promise((r) => s.once('connect', r));
+  s.write(hello(job, 1));
+  // Rank 0's hello and its choice of this connection.
+  await new Promise<void>((resolve) => {
+    let got = 0;
+    s.on('data', function onData(d) {
+      got += d.length;
+      if (got >= hello(job, 0).length + 1) {
+        s.off('data', onData);
+        resolve();
+      }
+    });
+  });
+  (s as Socket & { control?: Socket }).control = control;
+  return s;
+}
+
+describe('direct - a broken peer cannot pass off partial data', () => {
+  for (const [name, write] of [
+    ['a frame cut short by a closed connection', (s: Socket) => {
+      const h = Buffer.alloc(HEADER_BYTES);
+      writeHeader(h, 0, { kind: 2, ctx: 0, tag: 0, seq: 0, length: 100 });
+      s.end(Buffer.concat([h, Buffer.alloc(10, 7)]));
+    }],
+    ['a garbage header', (s: Socket) => s.write(Buffer.alloc(HEADER_BYTES * 2, 0xab))],
+    ['a frame out of sequence', (s: Socket) => {
+      const h = Buffer.alloc(HEADER_BYTES);
+      writeHeader(h, 0, { kind: 2, ctx: 0, tag: 0, seq: 1, length: 1 });
+      s.write(Buffer.concat([h, Buffer.of(1)]));
+    }],
+  ] as const) {
+    it(name, async () => {
+      const server = new RendezvousServer();
+      const addr = await server.listen();
+      const job = randomUUID();
+      const comm = await init({ rank: 0, size: 2, job, rendezvous: addr, env: {} });
+      try {
+        // Rank 0 sends first, so it pairs; the fake peer answers the pairing.
+        const [sock] = await Promise.all([fakePeer(addr, job), comm.send('hi', 1)]);
+        const pending = comm.recv(1, { timeoutMs: 10_000 });
+        write(sock);
+        const err = await pending.catch((e: FmiError) => e);
+        expect(err).toBeInstanceOf(FmiError);
+        expect(err.code).toBe('FMI_PEER_LOST');
+        expect(err.peer).toBe(1);
+        sock.destroy();
+        (sock as Socket & { control?: Socket }).control?.destroy();
+      } finally {
+        await comm.close();
+        await server.close();
+      }
+    });
+  }
+});
+
+describe('direct - rendezvous server', () => {
+  it('answers junk with an error and keeps serving', async () => {
+    const server = new RendezvousServer();
+    const addr = await server.listen();
+    const s = connect(addr.port, addr.host);
+    s.write('not json\n');
+    const reply = await new Promise<string>((r) => s.once('data', (d) => r(String(d))));
+    expect(JSON.parse(reply)).toMatchObject({ t: 'error' });
+    const job = randomUUID();
+    const comms = await Promise.all([0, 1].map((rank) => init({ rank, size: 2, job, rendezvous: addr, env: {} })));
+    await Promise.all(comms.map((c) => c.barrier()));
+    await Promise.all(comms.map((c) => c.close()));
+    await server.close();
+  });
+
+  it('two jobs on one server do not mix, even with the same ranks', async () => {
+    const server = new RendezvousServer();
+    const addr = await server.listen();
+    const jobs = [randomUUID(), randomUUID()];
+    const comms = await Promise.all(jobs.flatMap((job) => [0, 1].map((rank) => init({ rank, size: 2, job, rendezvous: addr, env: {} }))));
+    const got = await Promise.all(comms.map((c, i) => c.bcast(c.rank === 0 ? `job ${i >> 1}` : undefined, 0)));
+    expect(got).toEqual(['job 0', 'job 0', 'job 1', 'job 1']);
+    await Promise.all(comms.map((c) => c.close()));
+    await server.close();
+  });
+
+  it('an unreachable rendezvous server is FMI_CHANNEL at init, and a peer that never comes is a timeout', async () => {
+    const server = new RendezvousServer();
+    const addr = await server.listen();
+    const comm = await init({ rank: 0, size: 2, job: randomUUID(), rendezvous: addr, env: {}, connectTimeoutMs: 300 });
+    const err = await comm.send('x', 1).catch((e: FmiError) => e);
+    expect(err).toMatchObject({ code: 'FMI_CHANNEL', peer: 1 });
+    await comm.close();
+    await server.close();
+  });
+});
