@@ -111,16 +111,19 @@ export class Matcher {
     a.complete();
   }
 
-  /** Fails receives that wait on `source` (a lost peer); wildcard receives too. */
+  /**
+   * Fails receives that name `source` (a lost peer). Receives from any source
+   * stay: another rank may still answer them.
+   */
   failSource(source: number, err: Error): void {
     for (const [k, list] of this.#posted) {
       if (list[0]?.req.source !== source) continue;
       this.#posted.delete(k);
       for (const p of list) this.#reject(p, err);
     }
-    const wild = this.#wildPosted;
-    this.#wildPosted = [];
-    for (const p of wild) this.#reject(p, err);
+    const [lost, keep] = partition(this.#wildPosted, (p) => p.req.source === source);
+    this.#wildPosted = keep;
+    for (const p of lost) this.#reject(p, err);
   }
 
   /** Fails everything pending and every later receive. */
@@ -263,3 +266,9 @@ function shift<T>(m: Map<string, T[]>, k: string): T | undefined {
   return v;
 }
 
+function partition<T>(xs: T[], pred: (x: T) => boolean): [T[], T[]] {
+  const yes: T[] = [];
+  const no: T[] = [];
+  for (const x of xs) (pred(x) ? yes : no).push(x);
+  return [yes, no];
+}

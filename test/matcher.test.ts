@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { ANY_SOURCE, ANY_TAG } from '../src/channels/channel.js';
+import { Matcher } from '../src/channels/matcher.js';
+import { PeerLostError } from '../src/errors.js';
+
+const bytes = (...xs: number[]) => Uint8Array.from(xs);
+
+describe('matcher - MPI matching rules', () => {
+  it('an arriving message matches the earliest posted receive that fits', async () => {
+    const m = new Matcher(0, 'test');
+    const wild = m.post({ source: ANY_SOURCE, ctx: 0, tag: 5 });
+    const exact = m.post({ source: 2, ctx: 0, tag: 5 });
+    m.deliver(2, 0, 5, 1, bytes(1));
+    m.deliver(2, 0, 5, 1, bytes(2));
+    expect((await wild).data).toEqual(bytes(1));
+    expect((await exact).data).toEqual(bytes(2));
+  });
+
+  it('a wildcard receive takes the earliest unexpected message of its context', async () => {
+    const m = new Matcher(0, 'test');
+    m.deliver(3, 1, 9, 1, bytes(0)); // another context
+    m.deliver(2, 0, 7, 1, bytes(1));
+    m.deliver(1, 0, 8, 1, bytes(2));
+    const a = await m.post({ source: ANY_SOURCE, ctx: 0, tag: ANY_TAG });
+    expect([a.source, a.tag]).toEqual([2, 7]);
+    const b = await m.post({ source: 1, ctx: 0, tag: ANY_TAG });
+    expect(b.data).toEqual(bytes(2));
+  });
+
+  it('streams a payload into the posted buffer, and truncates with MPI_ERR_TRUNCATE', async () => {
+    const m = new Matcher(0, 'test');
+    const into = new Uint8Array(4);
+    const p = m.post({ source: 1, ctx: 0, tag: 0, into });
+    const a = m.arrive(1, 0, 0, 1, 3);
+    a.target().set(bytes(9, 8), 0);
+    a.target().set(bytes(7), 2);
+    a.complete();
+    const r = await p;
+    expect(r.data).toEqual(bytes(9, 8, 7));
+    expect(r.data.buffer).toBe(into.buffer);
+    const q = m.post({ source: 1, ctx: 0, tag: 0, into: new Uint8Array(1) });
+    m.deliver(1, 0, 0, 1, bytes(1, 2));
+    await expect(q).rejects.toMatchObject({ code: 'MPI_ERR_TRUNCATE' });
+  });
+
+  it('a receive that matched a message still arriving waits for all of it', async () => {
+    const m = new Matcher(0, 'test');
+    const a = m.arrive(1, 0, 0, 1, 2);
+    a.target().set(bytes(5), 0);
+    let done = false;
+    const p = m.post({ source: 1, ctx: 0, tag: 0 }).then((r) => ((done = true), r));
+    await new Promise((r) => setTimeout(r, 5));
+    expect(done).toBe(false);
+    a.target().set(bytes(6), 1);
+    a.complete();
+    expect((await p).data).toEqual(bytes(5, 6));
+  });
+
+  it('a lost source fails receives naming it, not receives from any source', async () => {
+    const m = new Matcher(0, 'test');
+    const named = m.post({ source: 1, ctx: 0, tag: 0 });
+    const namedAnyTag = m.post({ source: 1, ctx: 0, tag: ANY_TAG });
+    const any = m.post({ source: ANY_SOURCE, ctx: 0, tag: 0 });
+    m.failSource(1, new PeerLostError('gone', { peer: 1 }));
+    await expect(named).rejects.toMatchObject({ code: 'FMI_PEER_LOST' });
+    await expect(namedAnyTag).rejects.toMatchObject({ code: 'FMI_PEER_LOST' });
+    m.deliver(2, 0, 0, 1, bytes(3));
+    expect((await any).source).toBe(2);
+  });
+
+  it('an aborted receive is withdrawn: the message goes to the next one', async () => {
+    const m = new Matcher(0, 'test');
+    const ac = new AbortController();
+    const first = m.post({ source: 1, ctx: 0, tag: 0, signal: ac.signal });
+    const second = m.post({ source: 1, ctx: 0, tag: 0 });
+    ac.abort(new Error('no'));
+    await expect(first).rejects.toThrow('no');
+    m.deliver(1, 0, 0, 1, bytes(4));
+    expect((await second).data).toEqual(bytes(4));
+  });
+});
