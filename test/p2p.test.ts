@@ -105,3 +105,20 @@ describe('p2p - send and recv', () => {
     await c.close();
   });
 });
+
+describe('p2p - a peer that left', () => {
+  it('messages it sent before closing are still received', async () => {
+    await withWorld(2, async (c) => {
+      if (c.rank === 1) {
+        await c.send(Float64Array.of(42), 0);
+        await c.send('bye', 0, { tag: 1 });
+        await c.close();
+      } else {
+        await new Promise((r) => setTimeout(r, 300));
+        expect(await c.recv(1, { tag: 1 })).toBe('bye');
+        expect(await c.recv(1)).toEqual(Float64Array.of(42));
+        await expect(c.recv(1)).rejects.toMatchObject({ code: 'FMI_PEER_LOST' });
+      }
+    });
+  });
+});

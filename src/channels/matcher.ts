@@ -60,8 +60,12 @@ export class Matcher {
     this.#channel = channel;
   }
 
-  /** Posts a receive; it resolves when a matching message has fully arrived. */
-  post(req: RecvRequest): Promise<Received> {
+  /**
+   * Posts a receive; it resolves when a matching message has fully arrived.
+   * `unmatched` is asked only when no message is waiting already: an error it
+   * returns (say, the source is gone) fails the receive instead of queuing it.
+   */
+  post(req: RecvRequest, unmatched?: () => Error | undefined): Promise<Received> {
     if (this.#closedWith) return Promise.reject(this.#closedWith);
     req.signal?.throwIfAborted();
     return new Promise<Received>((resolve, reject) => {
@@ -69,6 +73,11 @@ export class Matcher {
       const u = this.#takeUnexpected(req);
       if (u) {
         this.#deliverUnexpected(u, p);
+        return;
+      }
+      const err = unmatched?.();
+      if (err) {
+        reject(err);
         return;
       }
       if (req.signal) {

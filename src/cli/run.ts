@@ -40,6 +40,13 @@ export async function runLocal(o: RunOptions): Promise<number> {
     }, grace).unref();
   };
 
+  // A reader that goes away (`fmi run ... | head`) must not crash the launcher.
+  const ignoreEpipe = (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+  };
+  process.stdout.on('error', ignoreEpipe);
+  process.stderr.on('error', ignoreEpipe);
+
   const onSignal = (sig: NodeJS.Signals) => {
     firstFailure ??= { rank: -1, code: 128 + (sig === 'SIGINT' ? 2 : 15) };
     stopAll(`got ${sig}`);

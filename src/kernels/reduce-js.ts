@@ -2,7 +2,7 @@
 
 import { JS_KERNELS } from './js-kernels.js';
 import {
-  ELEM_TYPES, opCode, supportsCodes, typeCodeOf,
+  ELEM_TYPES, lengthOf, opCode, supportsCodes, typeCodeOf,
   type NumericArray, type PredefinedOpName,
 } from './types.js';
 
@@ -18,8 +18,9 @@ export function checkPair(op: PredefinedOpName, o: number, dst: NumericArray, sr
   const c = typeCodeOf(dst);
   if (c < 0) throw new TypeError(`reduce: unsupported array kind ${describe(dst)}`);
   if (typeCodeOf(src) !== c) throw new TypeError(`reduce: ${describe(src)} does not match ${describe(dst)}`);
-  if (dst.length !== src.length) {
-    throw new RangeError(`reduce: length ${src.length} does not match ${dst.length}`);
+  const n = lengthOf.call(dst);
+  if (lengthOf.call(src) !== n) {
+    throw new RangeError(`reduce: length ${src.length} does not match ${n}`);
   }
   if (o < 0 || !supportsCodes(o, c)) {
     throw new TypeError(`reduce: MPI_${String(op)} is not defined for ${ELEM_TYPES[c]}`);

@@ -75,10 +75,10 @@ export class DirectChannel implements Channel {
 
   recv(req: RecvRequest): Promise<Received> {
     if (this.#state !== 'open') return Promise.reject(new ClosedError('channel is closed', { rank: this.rank, peer: req.source, channel: 'direct' }));
-    if (req.source >= 0 && req.source !== this.rank && this.#gone.has(req.source) && !this.#conns.has(req.source)) {
-      return Promise.reject(this.#lost(req.source));
-    }
-    return this.#matcher.post(req);
+    // Messages a peer sent before it left are still delivered.
+    return this.#matcher.post(req, () =>
+      req.source >= 0 && req.source !== this.rank && this.#gone.has(req.source) && !this.#conns.has(req.source) ? this.#lost(req.source) : undefined,
+    );
   }
 
   async close(): Promise<void> {
