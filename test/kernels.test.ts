@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   ELEM_TYPES, OP_CODES, WASM_MIN_ELEMENTS, createArena, elemTypeOf, kernels, reduceInto, reduceJs,
-  reduceScalar, sizeClass, supports, typedArrayCtor,
+  reduceScalar, setWasmMinElements, sizeClass, supports, typedArrayCtor,
   type ElemType, type NumericArray, type PredefinedOpName, type WasmBlock,
 } from '../src/kernels/index.js';
 
@@ -120,19 +120,23 @@ describe('kernels - every op x type against a reference', () => {
       arena.apply(op, t, d, s, n);
       same(arena.view(d, t, n), want, `apply ${label}`);
 
-      // reduceInto over views on the kernels' memory (Wasm above the threshold).
-      const vd = arena.view(bd, t, n + 1).subarray(1) as NumericArray;
-      const vs = arena.view(bs, t, n + 1).subarray(1) as NumericArray;
-      vd.set(d0 as never); vs.set(s0 as never);
-      reduceInto(op, vd, vs);
-      same(vd, want, `reduceInto(wasm memory) ${label}`);
+      // reduceInto over views on the kernels' memory, forced to each path.
+      for (const min of [0, Infinity]) {
+        const saved = setWasmMinElements(min);
+        const vd = arena.view(bd, t, n + 1).subarray(1) as NumericArray;
+        const vs = arena.view(bs, t, n + 1).subarray(1) as NumericArray;
+        vd.set(d0 as never); vs.set(s0 as never);
+        reduceInto(op, vd, vs);
+        setWasmMinElements(saved);
+        same(vd, want, `reduceInto(wasm memory, switch at ${min}) ${label}`);
+      }
       arena.free(bd); arena.free(bs);
 
       // reduceInto over ordinary arrays and reduceJs: the JS loops.
-      const jd = C.from(d0 as never) as NumericArray;
+      const jd = d0.slice() as NumericArray;
       reduceInto(op, jd, s0);
       same(jd, want, `reduceInto(js) ${label}`);
-      const rd = C.from(d0 as never) as NumericArray;
+      const rd = d0.slice() as NumericArray;
       reduceJs(op, rd, s0);
       same(rd, want, `reduceJs ${label}`);
     }

@@ -1,0 +1,88 @@
+// Reduction kernels: every MPI predefined op over every numeric type, in place
+// in linear memory. The module imports its memory (env.memory) and has no data
+// segments or globals that point into memory, so it can run over any
+// program's WebAssembly.Memory, e.g. an Emscripten-compiled MPI program.
+
+import {
+  OP_SUM, OP_PROD, OP_MIN, OP_MAX, OP_LAND, OP_LOR, OP_LXOR, OP_BAND, OP_BOR, OP_BXOR,
+  T_I8, T_U8, T_I16, T_U16, T_I32, T_U32, T_I64, T_U64, T_F32, T_F64,
+} from './codes';
+import { run } from './loop';
+
+// One real function per op: Binaryen specialises each body for its constant
+// op before any inlining. Inlining run<T> straight into a switch lets its
+// code folding merge the cases back into one loop that computes every op and
+// picks one per vector.
+function kSum<T>(dst: usize, src: usize, n: i32): void { run<T>(OP_SUM, dst, src, n); }
+function kProd<T>(dst: usize, src: usize, n: i32): void { run<T>(OP_PROD, dst, src, n); }
+function kMin<T>(dst: usize, src: usize, n: i32): void { run<T>(OP_MIN, dst, src, n); }
+function kMax<T>(dst: usize, src: usize, n: i32): void { run<T>(OP_MAX, dst, src, n); }
+function kLand<T>(dst: usize, src: usize, n: i32): void { run<T>(OP_LAND, dst, src, n); }
+function kLor<T>(dst: usize, src: usize, n: i32): void { run<T>(OP_LOR, dst, src, n); }
+function kLxor<T>(dst: usize, src: usize, n: i32): void { run<T>(OP_LXOR, dst, src, n); }
+function kBand<T>(dst: usize, src: usize, n: i32): void { run<T>(OP_BAND, dst, src, n); }
+function kBor<T>(dst: usize, src: usize, n: i32): void { run<T>(OP_BOR, dst, src, n); }
+function kBxor<T>(dst: usize, src: usize, n: i32): void { run<T>(OP_BXOR, dst, src, n); }
+
+/** All ten ops for an integer type. Only MIN/MAX care about signedness. */
+function ints<T>(op: i32, dst: usize, src: usize, n: i32): i32 {
+  switch (op) {
+    case OP_SUM: kSum<T>(dst, src, n); return 0;
+    case OP_PROD: kProd<T>(dst, src, n); return 0;
+    case OP_MIN: kMin<T>(dst, src, n); return 0;
+    case OP_MAX: kMax<T>(dst, src, n); return 0;
+    case OP_LAND: kLand<T>(dst, src, n); return 0;
+    case OP_LOR: kLor<T>(dst, src, n); return 0;
+    case OP_LXOR: kLxor<T>(dst, src, n); return 0;
+    case OP_BAND: kBand<T>(dst, src, n); return 0;
+    case OP_BOR: kBor<T>(dst, src, n); return 0;
+    case OP_BXOR: kBxor<T>(dst, src, n); return 0;
+  }
+  return -1;
+}
+
+/** MIN/MAX for an unsigned type; everything else is bit-identical to signed. */
+function unsignedOrder<T>(op: i32, dst: usize, src: usize, n: i32): i32 {
+  if (op == OP_MIN) { kMin<T>(dst, src, n); return 0; }
+  if (op == OP_MAX) { kMax<T>(dst, src, n); return 0; }
+  return -2;
+}
+
+function floats<T>(op: i32, dst: usize, src: usize, n: i32): i32 {
+  switch (op) {
+    case OP_SUM: kSum<T>(dst, src, n); return 0;
+    case OP_PROD: kProd<T>(dst, src, n); return 0;
+    case OP_MIN: kMin<T>(dst, src, n); return 0;
+    case OP_MAX: kMax<T>(dst, src, n); return 0;
+  }
+  return -1;
+}
+
+// @ts-ignore: decorator
+@inline function unsigned<S, U>(op: i32, dst: usize, src: usize, n: i32): i32 {
+  const r = unsignedOrder<U>(op, dst, src, n);
+  return r == -2 ? ints<S>(op, dst, src, n) : r;
+}
+
+/**
+ * dst[i] = dst[i] op src[i] for i in [0, n). Addresses are byte offsets into
+ * the imported memory; no alignment needed. Returns 0, or -1 when the op is
+ * not defined for the type (logical/bitwise on floats), the op or type code is
+ * unknown, or n < 0.
+ */
+export function apply(op: i32, type: i32, dst: usize, src: usize, n: i32): i32 {
+  if (n < 0) return -1;
+  switch (type) {
+    case T_I8: return ints<i8>(op, dst, src, n);
+    case T_U8: return unsigned<i8, u8>(op, dst, src, n);
+    case T_I16: return ints<i16>(op, dst, src, n);
+    case T_U16: return unsigned<i16, u16>(op, dst, src, n);
+    case T_I32: return ints<i32>(op, dst, src, n);
+    case T_U32: return unsigned<i32, u32>(op, dst, src, n);
+    case T_I64: return ints<i64>(op, dst, src, n);
+    case T_U64: return unsigned<i64, u64>(op, dst, src, n);
+    case T_F32: return floats<f32>(op, dst, src, n);
+    case T_F64: return floats<f64>(op, dst, src, n);
+  }
+  return -1;
+}

@@ -1,0 +1,85 @@
+// Per-lane and per-element operations, generic over the element type T.
+//
+// `op` is always a compile-time constant at the call site (see loop.ts), so
+// after inlining Binaryen folds every `if (op == ...)` away and each kernel
+// is a straight SIMD loop body. Branches on isInteger<T>() / sizeof<T>() are
+// resolved by the compiler itself.
+
+import {
+  OP_SUM, OP_PROD, OP_MIN, OP_MAX, OP_LAND, OP_LOR, OP_LXOR, OP_BAND, OP_BOR,
+} from './codes';
+
+/** i8x16 has no multiply: do it in 16-bit lanes and keep the low bytes. */
+// @ts-ignore: decorator
+@inline function mulI8x16(a: v128, b: v128): v128 {
+  // Low byte of a 16-bit product only depends on the low bytes of the factors,
+  // so even lanes come from a plain i16x8.mul, odd lanes from the high bytes
+  // shifted down, multiplied, and shifted back up.
+  const even = v128.and(i16x8.mul(a, b), i16x8.splat(0x00ff));
+  const odd = i16x8.shl(i16x8.mul(i16x8.shr_u(a, 8), i16x8.shr_u(b, 8)), 8);
+  return v128.or(even, odd);
+}
+
+/** Lane mask a > b for 64-bit lanes; SIMD only has the signed compare. */
+// @ts-ignore: decorator
+@inline function gtI64x2<T>(a: v128, b: v128): v128 {
+  if (isSigned<T>()) return i64x2.gt_s(a, b);
+  // Flipping the sign bit maps unsigned order onto signed order.
+  const bias = i64x2.splat(0x8000000000000000);
+  return i64x2.gt_s(v128.xor(a, bias), v128.xor(b, bias));
+}
+
+/** a op b over one v128 of T lanes. */
+// @ts-ignore: decorator
+@inline export function vop<T>(op: i32, a: v128, b: v128): v128 {
+  if (op == OP_SUM) return v128.add<T>(a, b);
+  if (op == OP_PROD) {
+    if (sizeof<T>() == 1) return mulI8x16(a, b);
+    return v128.mul<T>(a, b);
+  }
+  if (op == OP_MIN) {
+    // f32x4/f64x2.min (not pmin): same NaN and -0 rules as Math.min.
+    if (isInteger<T>() && sizeof<T>() == 8) return v128.bitselect(b, a, gtI64x2<T>(a, b));
+    return v128.min<T>(a, b);
+  }
+  if (op == OP_MAX) {
+    if (isInteger<T>() && sizeof<T>() == 8) return v128.bitselect(a, b, gtI64x2<T>(a, b));
+    return v128.max<T>(a, b);
+  }
+  if (isInteger<T>()) {
+    if (op == OP_BAND) return v128.and(a, b);
+    if (op == OP_BOR) return v128.or(a, b);
+    if (op >= OP_LAND) {
+      if (op <= OP_LXOR) {
+        // Logical ops give 1 or 0 in the element type.
+        const zero = v128.splat<T>(<T>0);
+        const one = v128.splat<T>(<T>1);
+        const za = v128.eq<T>(a, zero);
+        const zb = v128.eq<T>(b, zero);
+        if (op == OP_LAND) return v128.andnot(one, v128.or(za, zb));
+        if (op == OP_LOR) return v128.andnot(one, v128.and(za, zb));
+        return v128.and(one, v128.xor(za, zb));
+      }
+    }
+    return v128.xor(a, b); // OP_BXOR
+  }
+  return a; // unreachable: floats only get SUM/PROD/MIN/MAX
+}
+
+/** a op b for one element of T; integer arithmetic wraps on store. */
+// @ts-ignore: decorator
+@inline export function sop<T>(op: i32, a: T, b: T): T {
+  if (op == OP_SUM) return a + b;
+  if (op == OP_PROD) return a * b;
+  if (op == OP_MIN) return min<T>(a, b);
+  if (op == OP_MAX) return max<T>(a, b);
+  if (isInteger<T>()) {
+    if (op == OP_BAND) return a & b;
+    if (op == OP_BOR) return a | b;
+    if (op == OP_LAND) return <T>((a != 0) & (b != 0));
+    if (op == OP_LOR) return <T>((a != 0) | (b != 0));
+    if (op == OP_LXOR) return <T>((a != 0) ^ (b != 0));
+    return a ^ b; // OP_BXOR
+  }
+  return a;
+}
