@@ -1,8 +1,22 @@
 #!/usr/bin/env bash
 # Installs everything the tests need on a fresh machine, builds, and runs the whole suite.
-# This is README's test command; .ci/run calls it.
+# This is README's test command; .ci/run calls it. Needs root for apt-get.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# Services the channel tests start on free ports themselves: a real Redis and
+# a real S3 server (Ceph RADOS Gateway), both from Debian's packages.
+APT_PACKAGES=(redis-server ceph-mon ceph-osd radosgw ceph-common bc)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
 
 npm ci --no-audit --no-fund
 npm run build

@@ -45,3 +45,26 @@ export interface Channel {
   recv(req: RecvRequest): Promise<Received>;
   close(): Promise<void>;
 }
+
+/**
+ * What storage channels (Redis, S3) add: a value written once and read by
+ * many, the building block of mediated collectives (a bcast is one write and
+ * size - 1 reads). Keys are relative to the channel's job namespace.
+ */
+export interface StoreChannel extends Channel {
+  /**
+   * Writes `payload` under `key`. It is deleted once `readers` ranks have read
+   * it (where the store can count reads cheaply), or when this rank closes,
+   * or when its TTL runs out.
+   */
+  put(key: string, kind: number, payload: Uint8Array, readers: number, signal?: AbortSignal): Promise<void>;
+  /** Waits until `key` exists (a blocking read, or polling with backoff) and returns it. */
+  get(key: string, signal?: AbortSignal): Promise<{ kind: number; data: Uint8Array }>;
+}
+
+export function isStoreChannel(c: Channel): c is StoreChannel {
+  return typeof (c as StoreChannel).put === 'function' && typeof (c as StoreChannel).get === 'function';
+}
+
+/** Makes one rank's channel of a job: what tests and the launcher hand to a Communicator. */
+export type ChannelFactory = (o: { job: string; rank: number; size: number }) => Promise<Channel>;
