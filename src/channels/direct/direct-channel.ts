@@ -7,7 +7,6 @@ import { Matcher } from '../matcher.js';
 import { Connection } from './connection.js';
 import { ByteReader, hello, readHello } from './handshake.js';
 import { Pairing } from './pairing.js';
-import { raceSignal } from '../../util/race.js';
 
 export interface DirectChannelOptions {
   job: string;
@@ -23,6 +22,15 @@ export interface DirectChannelOptions {
 
 type State = 'open' | 'closing' | 'closed';
 
+interface QueuedSend {
+  env: Envelope;
+  payload: Uint8Array;
+  resolve(): void;
+  reject(e: Error): void;
+  signal?: AbortSignal;
+  onAbort?: () => void;
+}
+
 /**
  * TCP between ranks. Connections are made on first use per pair (by the
  * sender; the rendezvous server tells the receiver to join) and kept for the
@@ -37,6 +45,7 @@ export class DirectChannel implements Channel {
   readonly #conns = new Map<number, Connection>();
   readonly #pairings = new Map<number, Pairing>();
   readonly #gone = new Set<number>();
+  readonly #queued = new Map<number, QueuedSend[]>();
   #control: Socket | undefined;
   #listener: Server | undefined;
   #priv: Endpoint[] = [];
@@ -69,8 +78,29 @@ export class DirectChannel implements Channel {
       this.#matcher.deliver(dest, env.ctx, env.tag, env.kind, payload.slice());
       return;
     }
-    const conn = this.#conns.get(dest) ?? (await this.#connect(dest, signal));
-    await conn.send(env, payload);
+    const conn = this.#conns.get(dest);
+    if (conn) return conn.send(env, payload);
+    if (this.#gone.has(dest)) throw this.#lost(dest);
+    // Not connected yet: queue in call order, so that sends made while the pair
+    // connects go out in the order they were made.
+    signal?.throwIfAborted();
+    return new Promise<void>((resolve, reject) => {
+      const q: QueuedSend = { env, payload, resolve, reject };
+      if (signal) {
+        q.onAbort = () => {
+          const list = this.#queued.get(dest);
+          const i = list?.indexOf(q) ?? -1;
+          if (i >= 0) list!.splice(i, 1);
+          reject(signal.reason);
+        };
+        signal.addEventListener('abort', q.onAbort, { once: true });
+        q.signal = signal;
+      }
+      const list = this.#queued.get(dest);
+      if (list) list.push(q);
+      else this.#queued.set(dest, [q]);
+      if (!this.#pairings.has(dest)) this.#startPairing(dest).promise.catch(() => {});
+    });
   }
 
   recv(req: RecvRequest): Promise<Received> {
@@ -99,15 +129,6 @@ export class DirectChannel implements Channel {
     return new PeerLostError(`rank ${peer} is gone`, { rank: this.rank, peer, channel: 'direct' });
   }
 
-  async #connect(peer: number, signal?: AbortSignal): Promise<Connection> {
-    if (this.#gone.has(peer)) throw this.#lost(peer);
-    const p = this.#pairings.get(peer) ?? this.#startPairing(peer);
-    await raceSignal(p.promise, signal);
-    const c = this.#conns.get(peer);
-    if (!c) throw this.#lost(peer);
-    return c;
-  }
-
   #startPairing(peer: number): Pairing {
     const p = new Pairing({
       job: this.#o.job,
@@ -123,10 +144,21 @@ export class DirectChannel implements Channel {
         this.#pairings.delete(peer);
         const conn = new Connection(this.rank, peer, socket, this.#matcher, leftover, (err) => this.#connectionEnded(peer, conn, err));
         this.#conns.set(peer, conn);
+        for (const q of this.#takeQueued(peer)) conn.send(q.env, q.payload).then(q.resolve, q.reject);
       },
-      () => this.#pairings.delete(peer),
+      (err: Error) => {
+        this.#pairings.delete(peer);
+        for (const q of this.#takeQueued(peer)) q.reject(err);
+      },
     );
     return p;
+  }
+
+  #takeQueued(peer: number): QueuedSend[] {
+    const list = this.#queued.get(peer) ?? [];
+    this.#queued.delete(peer);
+    for (const q of list) if (q.onAbort) q.signal?.removeEventListener('abort', q.onAbort);
+    return list;
   }
 
   #connectionEnded(peer: number, conn: Connection, err: PeerLostError): void {
