@@ -43,7 +43,21 @@ export interface Channel {
   /** Resolves once the payload has been handed to the transport; the caller may reuse it then. */
   send(dest: number, env: Envelope, payload: Uint8Array, signal?: AbortSignal): Promise<void>;
   recv(req: RecvRequest): Promise<Received>;
+  /** The envelope of a message a receive like `req` would take now, if any; never blocks (MPI_Iprobe). */
+  iprobe(req: ProbeRequest): Probed | undefined;
+  /** Waits for a message a receive like `req` would take, without taking it (MPI_Probe). */
+  probe(req: ProbeRequest): Promise<Probed>;
   close(): Promise<void>;
+}
+
+export type ProbeRequest = Pick<RecvRequest, 'source' | 'ctx' | 'tag' | 'signal'>;
+
+/** What a probe learns of a message: its envelope and size in bytes. */
+export interface Probed {
+  source: number;
+  tag: number;
+  kind: number;
+  length: number;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { ANY_SOURCE, ANY_TAG, type Received, type RecvRequest, type RecvTarget } from './channel.js';
+import { ANY_SOURCE, ANY_TAG, type Probed, type ProbeRequest, type Received, type RecvRequest, type RecvTarget } from './channel.js';
 import { TruncateError } from '../errors.js';
 
 /**
@@ -18,6 +18,13 @@ interface Posted {
   req: RecvRequest;
   seq: number;
   resolve(m: Received): void;
+  reject(e: Error): void;
+  onAbort?: () => void;
+}
+
+interface ProbeWaiter {
+  req: ProbeRequest;
+  resolve(p: Probed): void;
   reject(e: Error): void;
   onAbort?: () => void;
 }
@@ -50,6 +57,7 @@ export class Matcher {
   #posted = new Map<string, Posted[]>();
   #wildPosted: Posted[] = [];
   #unexpected = new Map<string, Unexpected[]>();
+  #probes: ProbeWaiter[] = [];
   #seq = 0;
   #closedWith: Error | undefined;
   readonly #rank: number;
@@ -92,12 +100,38 @@ export class Matcher {
     });
   }
 
+  /** The envelope of the message a receive like `req` would take now, without taking it (MPI_Iprobe). */
+  peek(req: Pick<RecvRequest, 'source' | 'ctx' | 'tag'>): Probed | undefined {
+    const u = this.#findUnexpected(req)?.[0];
+    return u && { source: u.source, tag: u.tag, kind: u.kind, length: u.data.byteLength };
+  }
+
+  /** Waits until a message a receive like `req` would take has arrived, without taking it (MPI_Probe). */
+  probe(req: ProbeRequest): Promise<Probed> {
+    if (this.#closedWith) return Promise.reject(this.#closedWith);
+    const now = this.peek(req);
+    if (now) return Promise.resolve(now);
+    req.signal?.throwIfAborted();
+    return new Promise<Probed>((resolve, reject) => {
+      const w: ProbeWaiter = { req, resolve, reject };
+      if (req.signal) {
+        w.onAbort = () => {
+          this.#probes.splice(this.#probes.indexOf(w), 1);
+          reject(req.signal!.reason);
+        };
+        req.signal.addEventListener('abort', w.onAbort, { once: true });
+      }
+      this.#probes.push(w);
+    });
+  }
+
   /** A message's header arrived: match it now, keeping arrival order. */
   arrive(source: number, ctx: number, tag: number, kind: number, length: number): Arrival {
     const p = this.#takePosted(source, ctx, tag);
     if (p) return this.#arriveForPosted(p, source, ctx, tag, kind, length);
     const u: Unexpected = { source, ctx, tag, kind, seq: this.#seq++, data: new Uint8Array(length), done: false };
     push(this.#unexpected, key(ctx, source, tag), u);
+    if (this.#probes.length > 0) this.#wakeProbes(u);
     return {
       length,
       target: () => u.data,
@@ -133,6 +167,9 @@ export class Matcher {
     const [lost, keep] = partition(this.#wildPosted, (p) => p.req.source === source);
     this.#wildPosted = keep;
     for (const p of lost) this.#reject(p, err);
+    const [lostProbes, keepProbes] = partition(this.#probes, (w) => w.req.source === source);
+    this.#probes = keepProbes;
+    for (const w of lostProbes) w.reject(err);
   }
 
   /** Fails everything pending and every later receive. */
@@ -142,6 +179,20 @@ export class Matcher {
     for (const p of this.#wildPosted) this.#reject(p, err);
     this.#posted.clear();
     this.#wildPosted = [];
+    for (const w of this.#probes) w.reject(err);
+    this.#probes = [];
+  }
+
+  #wakeProbes(u: Unexpected): void {
+    const keep: ProbeWaiter[] = [];
+    for (const w of this.#probes) {
+      const r = w.req;
+      if (r.ctx === u.ctx && (r.source === ANY_SOURCE || r.source === u.source) && (r.tag === ANY_TAG || r.tag === u.tag)) {
+        if (w.onAbort) r.signal?.removeEventListener('abort', w.onAbort);
+        w.resolve({ source: u.source, tag: u.tag, kind: u.kind, length: u.data.byteLength });
+      } else keep.push(w);
+    }
+    this.#probes = keep;
   }
 
   #reject(p: Posted, err: Error): void {
@@ -226,9 +277,16 @@ export class Matcher {
   }
 
   #takeUnexpected(req: RecvRequest): Unexpected | undefined {
+    const found = this.#findUnexpected(req);
+    if (found) shift(this.#unexpected, found[1]);
+    return found?.[0];
+  }
+
+  #findUnexpected(req: Pick<RecvRequest, 'source' | 'ctx' | 'tag'>): [Unexpected, string] | undefined {
     if (req.source !== ANY_SOURCE && req.tag !== ANY_TAG) {
       const k = key(req.ctx, req.source, req.tag);
-      return shift(this.#unexpected, k);
+      const u = this.#unexpected.get(k)?.[0];
+      return u ? [u, k] : undefined;
     }
     let best: Unexpected | undefined;
     let bestKey = '';
@@ -242,8 +300,7 @@ export class Matcher {
         bestKey = k;
       }
     }
-    if (best) shift(this.#unexpected, bestKey);
-    return best;
+    return best ? [best, bestKey] : undefined;
   }
 
   #unpost(p: Posted): void {

@@ -2,7 +2,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { ChannelError, ClosedError, PeerLostError } from '../../errors.js';
 import { readLines, writeLine, type Endpoint, type ServerMessage } from '../../rendezvous/protocol.js';
-import type { Channel, Envelope, Received, RecvRequest } from '../channel.js';
+import type { Channel, Envelope, Probed, ProbeRequest, Received, RecvRequest } from '../channel.js';
 import { Matcher } from '../matcher.js';
 import { Connection } from './connection.js';
 import { ByteReader, hello, readHello } from './handshake.js';
@@ -109,6 +109,20 @@ export class DirectChannel implements Channel {
     return this.#matcher.post(req, () =>
       req.source >= 0 && req.source !== this.rank && this.#gone.has(req.source) && !this.#conns.has(req.source) ? this.#lost(req.source) : undefined,
     );
+  }
+
+  iprobe(req: ProbeRequest): Probed | undefined {
+    return this.#matcher.peek(req);
+  }
+
+  probe(req: ProbeRequest): Promise<Probed> {
+    if (this.#state !== 'open') return Promise.reject(new ClosedError('channel is closed', { rank: this.rank, peer: req.source, channel: 'direct' }));
+    const now = this.#matcher.peek(req);
+    if (now) return Promise.resolve(now);
+    if (req.source >= 0 && req.source !== this.rank && this.#gone.has(req.source) && !this.#conns.has(req.source)) {
+      return Promise.reject(this.#lost(req.source));
+    }
+    return this.#matcher.probe(req);
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,69 @@
+// Allreduce (Op.SUM over a Float64Array) on every rank, over fmi's direct channel.
+//   node dist/cli/main.js run -n 4 --no-prefix bench/allreduce.mjs
+//
+// Calls follow each other back to back (no barrier in between, as in the OSU
+// benchmarks). Every rank times every call; a sample is the slowest rank's
+// time for that call (per-iteration max over ranks), so p50/p99 describe when
+// the whole job had its result. MB/s = vector bytes / p50 ("algorithm
+// bandwidth": the bytes each rank contributes, not the bytes on the wire).
+// stdout (rank 0): one JSON line per size, see bench/README.md.
+//
+// Environment: FMI_BENCH_QUICK=1, FMI_BENCH_MS, FMI_BENCH_SIZES (bytes,
+// multiples of 8, e.g. "1k,1m,16m").
+
+import { init, Op } from 'fmi';
+import { ALLREDUCE_SIZES, emit, itersFor, mbPerS, warmupMsFor, sizesFrom, summarize } from './lib/common.mjs';
+
+const comm = await init();
+const { rank, size } = comm;
+const expected = (size * (size + 1)) / 2;
+
+const sizes = sizesFrom(ALLREDUCE_SIZES);
+for (const bytes of sizes) {
+  const len = Math.max(1, Math.floor(bytes / 8));
+  const data = new Float64Array(len).fill(rank + 1);
+  let out;
+  const cmd = new Float64Array(2); // [iterations, measured?]
+  let samples;
+  let iters = 0;
+  let n = 1;
+  let spent = 0;
+  for (;;) {
+    if (rank === 0) {
+      cmd[0] = n;
+      cmd[1] = samples ? 1 : 0;
+    }
+    const c = await comm.bcast(rank === 0 ? cmd : undefined, 0);
+    const count = c[0];
+    const measured = c[1] === 1;
+    if (measured && !samples) samples = new Float64Array(count);
+    const t0 = performance.now();
+    for (let i = 0; i < count; i++) {
+      const s = performance.now();
+      out = await comm.allreduce(data, Op.SUM);
+      if (measured) samples[i] = performance.now() - s;
+    }
+    const dt = performance.now() - t0;
+    if (measured) {
+      iters = count;
+      break;
+    }
+    // Rank 0 plans the next batch: double during warm-up, then the measured run.
+    if (rank === 0) {
+      spent += dt;
+      if (spent >= warmupMsFor(bytes === sizes[0]) && n >= 4) {
+        n = itersFor(dt / n);
+        samples = new Float64Array(n);
+      } else n *= 2;
+    }
+  }
+  if (out.length !== len || out[0] !== expected || out[len - 1] !== expected) {
+    throw new Error(`allreduce: rank ${rank} got ${out[0]}..${out[len - 1]} (length ${out.length}), expected ${expected} x ${len}`);
+  }
+  const slowest = await comm.reduce(samples, Op.MAX, 0);
+  if (rank === 0) {
+    const s = summarize(slowest, iters);
+    emit({ bench: 'allreduce', impl: 'fmi', channel: 'direct', ranks: size, bytes: len * 8, iters, ...s, mb_s: mbPerS(len * 8, s.p50_us), variant: 'f64,sum' });
+  }
+}
+await comm.close();

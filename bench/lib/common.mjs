@@ -1,0 +1,116 @@
+// Shared by the communication benchmarks: sizes, iteration planning,
+// percentiles, result lines. No fmi imports here, so the raw-socket baseline
+// uses the same code without loading the package.
+
+import { loadavg } from 'node:os';
+
+export const KiB = 1024;
+export const MiB = 1024 * 1024;
+
+/** Ping-pong payload sizes (bytes). */
+export const PINGPONG_SIZES = [8, 64, KiB, 16 * KiB, 256 * KiB, MiB, 4 * MiB];
+/** Allreduce vector sizes (bytes of Float64Array): 1 KiB, then x4 up to 16 MiB. */
+export const ALLREDUCE_SIZES = [KiB, 4 * KiB, 16 * KiB, 64 * KiB, 256 * KiB, MiB, 4 * MiB, 16 * MiB];
+
+export const QUICK = isOn(process.env.FMI_BENCH_QUICK);
+
+/**
+ * How long to measure each size, and the bounds on the iteration count.
+ * Normal: ~1 s per size, at least 100 samples (so p99 means something).
+ * Quick (FMI_BENCH_QUICK=1): a smoke run, ~50 ms and at least 10 samples.
+ */
+export const PLAN = {
+  targetMs: Number(process.env.FMI_BENCH_MS ?? (QUICK ? 50 : 1000)),
+  warmupMs: QUICK ? 10 : 100,
+  minIters: QUICK ? 10 : 100,
+  maxIters: QUICK ? 2000 : 200_000,
+  /** Never spend more than this on one size, even if minIters is not reached. */
+  capMs: QUICK ? 500 : 4000,
+};
+
+/** Warm-up for a size: the first size of a run also warms up the JIT and the connection, so it gets longer. */
+export function warmupMsFor(first) {
+  return first ? PLAN.warmupMs * 5 : PLAN.warmupMs;
+}
+
+/** Iterations for the measured run, from the mean time of one iteration seen in warm-up. */
+export function itersFor(perIterMs) {
+  const want = Math.ceil(PLAN.targetMs / Math.max(perIterMs, 1e-6));
+  const capped = Math.floor(PLAN.capMs / Math.max(perIterMs, 1e-6));
+  return Math.max(3, Math.min(PLAN.maxIters, Math.max(PLAN.minIters, want), Math.max(capped, 3)));
+}
+
+/** Sizes from FMI_BENCH_SIZES (comma-separated bytes) or the defaults. */
+export function sizesFrom(defaults) {
+  const s = process.env.FMI_BENCH_SIZES;
+  if (!s) return defaults;
+  return s.split(',').map((x) => parseSize(x.trim())).filter((n) => n > 0);
+}
+
+function parseSize(s) {
+  const m = /^(\d+)\s*(k|kib|m|mib)?$/i.exec(s);
+  if (!m) throw new Error(`FMI_BENCH_SIZES: cannot parse ${JSON.stringify(s)}`);
+  const unit = (m[2] ?? '').toLowerCase();
+  return Number(m[1]) * (unit.startsWith('k') ? KiB : unit.startsWith('m') ? MiB : 1);
+}
+
+/** Percentile (nearest rank) of the first n entries of a Float64Array. */
+export function percentile(sorted, n, p) {
+  if (n === 0) return NaN;
+  const i = Math.min(n - 1, Math.max(0, Math.ceil((p / 100) * n) - 1));
+  return sorted[i];
+}
+
+/** p50/p99 in µs from per-iteration samples in ms, each multiplied by `scale` (0.5 for round trip/2). */
+export function summarize(samplesMs, n, scale = 1) {
+  const s = Float64Array.from(samplesMs.subarray(0, n)).sort();
+  return {
+    p50_us: round3(percentile(s, n, 50) * 1000 * scale),
+    p99_us: round3(percentile(s, n, 99) * 1000 * scale),
+  };
+}
+
+/** MB/s (10^6 bytes per second) of moving `bytes` in `us` microseconds. */
+export function mbPerS(bytes, us) {
+  return round3(bytes / us);
+}
+
+export function round3(x) {
+  return Math.round(x * 1000) / 1000;
+}
+
+/** One result line on stdout, in the order the README documents. */
+export function emit(r) {
+  const line = {
+    bench: r.bench,
+    impl: r.impl,
+    channel: r.channel,
+    ranks: r.ranks,
+    bytes: r.bytes,
+    iters: r.iters,
+    p50_us: r.p50_us,
+    p99_us: r.p99_us,
+    mb_s: r.mb_s,
+  };
+  if (r.variant !== undefined) line.variant = r.variant;
+  process.stdout.write(JSON.stringify(line) + '\n');
+}
+
+export function isOn(v) {
+  return v !== undefined && v !== '' && v !== '0' && v.toLowerCase() !== 'false';
+}
+
+export function fmtBytes(n) {
+  if (n >= MiB && n % MiB === 0) return `${n / MiB} MiB`;
+  if (n >= KiB && n % KiB === 0) return `${n / KiB} KiB`;
+  return `${n} B`;
+}
+
+export function loadLine() {
+  return loadavg().map((x) => x.toFixed(2)).join(' ');
+}
+
+/** Fills a buffer with a recognisable pattern so a wrong echo is caught. */
+export function fillPattern(u8, seed) {
+  for (let i = 0; i < u8.length; i++) u8[i] = (i * 31 + seed) & 0xff;
+}

@@ -1,0 +1,108 @@
+// Ping-pong between rank 0 and rank 1 over fmi's direct channel.
+//   node dist/cli/main.js run -n 2 --no-prefix bench/pingpong.mjs
+//
+// Rank 0 sends a message, rank 1 sends it back; the time of each round trip
+// is one sample. Reports round trip / 2 (p50, p99) and MB/s = bytes / p50.
+// stdout (rank 0): one JSON line per size, see bench/README.md.
+//
+// Environment: FMI_BENCH_QUICK=1, FMI_BENCH_MS (measure time per size),
+// FMI_BENCH_SIZES (bytes, e.g. "8,1k,4m"), FMI_BENCH_DTYPE=u8|f64 (payload
+// type, default u8), FMI_BENCH_RECV=into|alloc (receive into a preallocated
+// array, the default, or let fmi allocate each message).
+
+import { init } from 'fmi';
+import { PINGPONG_SIZES, emit, fillPattern, itersFor, mbPerS, warmupMsFor, sizesFrom, summarize } from './lib/common.mjs';
+
+const CTRL = 1;
+const DATA = 2;
+const DTYPE = process.env.FMI_BENCH_DTYPE ?? 'u8';
+const Ctor = { u8: Uint8Array, f64: Float64Array }[DTYPE];
+if (!Ctor) throw new Error(`FMI_BENCH_DTYPE must be u8 or f64, got ${DTYPE}`);
+const USE_INTO = (process.env.FMI_BENCH_RECV ?? 'into') !== 'alloc';
+
+const comm = await init();
+if (comm.size !== 2) {
+  if (comm.rank === 0) process.stderr.write(`pingpong: needs exactly 2 ranks, got ${comm.size}\n`);
+  await comm.close();
+  process.exit(2);
+}
+
+const sizes = sizesFrom(PINGPONG_SIZES);
+const maxBytes = Math.max(...sizes);
+
+if (comm.rank === 0) await driver();
+else await echo();
+await comm.close();
+
+async function driver() {
+  const ctrl = new Float64Array(2);
+  const tell = (bytes, n) => {
+    ctrl[0] = bytes;
+    ctrl[1] = n;
+    return comm.send(ctrl, 1, { tag: CTRL });
+  };
+  for (const bytes of sizes) {
+    const len = Math.max(1, Math.floor(bytes / Ctor.BYTES_PER_ELEMENT));
+    const sbuf = new Ctor(len);
+    fillPattern(new Uint8Array(sbuf.buffer), bytes & 0xff);
+    const rbuf = new Ctor(len);
+    const opts = USE_INTO ? { tag: DATA, into: rbuf } : { tag: DATA };
+    let last;
+    const batch = async (n, samples) => {
+      await tell(sbuf.byteLength, n);
+      for (let i = 0; i < n; i++) {
+        const t0 = performance.now();
+        await comm.send(sbuf, 1, { tag: DATA });
+        last = await comm.recv(1, opts);
+        if (samples) samples[i] = performance.now() - t0;
+      }
+    };
+
+    // Warm-up: doubling batches until warmupMs has passed; the last batch gives the time per round trip.
+    let n = 1;
+    let per = 0;
+    for (let spent = 0; ; n *= 2) {
+      const t0 = performance.now();
+      await batch(n);
+      const dt = performance.now() - t0;
+      spent += dt;
+      per = dt / n;
+      if (spent >= warmupMsFor(bytes === sizes[0]) && n >= 4) break;
+    }
+    const iters = itersFor(per);
+    const samples = new Float64Array(iters);
+    await batch(iters, samples);
+    check(sbuf, last);
+    const s = summarize(samples, iters, 0.5);
+    emit({
+      bench: 'pingpong', impl: 'fmi', channel: 'direct', ranks: 2, bytes: sbuf.byteLength, iters, ...s,
+      mb_s: mbPerS(sbuf.byteLength, s.p50_us),
+      variant: `${DTYPE}${USE_INTO ? '' : ',alloc'}`,
+    });
+  }
+  await tell(0, 0);
+}
+
+async function echo() {
+  const ctrl = new Float64Array(2);
+  const big = new Ctor(Math.max(1, Math.ceil(maxBytes / Ctor.BYTES_PER_ELEMENT)));
+  const opts = USE_INTO ? { tag: DATA, into: big } : { tag: DATA };
+  for (;;) {
+    await comm.recv(0, { tag: CTRL, into: ctrl });
+    const n = ctrl[1];
+    if (n === 0) return;
+    for (let i = 0; i < n; i++) {
+      const m = await comm.recv(0, opts);
+      await comm.send(m, 0, { tag: DATA });
+    }
+  }
+}
+
+function check(sent, got) {
+  const a = new Uint8Array(sent.buffer, sent.byteOffset, sent.byteLength);
+  const b = new Uint8Array(got.buffer, got.byteOffset, got.byteLength);
+  if (a.length !== b.length) throw new Error(`pingpong: echo of ${a.length} bytes came back as ${b.length}`);
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] !== b[i]) throw new Error(`pingpong: echo differs at byte ${i} of ${a.length}`);
+  }
+}

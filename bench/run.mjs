@@ -1,0 +1,270 @@
+// The communication benchmark driver: fmi next to its baselines.
+//   npm run build      (once; this driver builds nothing)
+//   npm run bench      (= node bench/run.mjs)
+//
+// Runs bench/pingpong.mjs (fmi, 2 ranks), bench/raw-pingpong.mjs (bare Node
+// sockets), bench/allreduce.mjs (fmi, 2 and 4 ranks) and the Open MPI
+// programs in bench/native/ (compiled here with mpicc -O2 into a temporary
+// directory, run over TCP). stdout: one JSON line per result; stderr:
+// progress, then tables with the fmi/raw and fmi/openmpi ratios.
+//
+// Environment (see bench/README.md):
+//   FMI_BENCH=pingpong,allreduce           which benchmarks (default both)
+//   FMI_BENCH_IMPL=fmi,raw-socket,openmpi-tcp   which implementations (default all)
+//   FMI_BENCH_RANKS=2,4                    allreduce rank counts
+//   FMI_BENCH_QUICK=1                      smoke run (~50 ms per size)
+//   FMI_BENCH_MS, FMI_BENCH_SIZES          passed on to every benchmark
+//   FMI_BENCH_TIMEOUT_S=300                give up on one run after this long
+
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ALLREDUCE_SIZES, PINGPONG_SIZES, PLAN, QUICK, fmtBytes, loadLine, sizesFrom } from './lib/common.mjs';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const root = join(here, '..');
+const list = (v, d) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : d);
+const BENCHES = list(process.env.FMI_BENCH, ['pingpong', 'allreduce']);
+const IMPLS = list(process.env.FMI_BENCH_IMPL, ['fmi', 'raw-socket', 'openmpi-tcp']);
+const RANKS = list(process.env.FMI_BENCH_RANKS, ['2', '4']).map(Number);
+const TIMEOUT_MS = Number(process.env.FMI_BENCH_TIMEOUT_S ?? 300) * 1000;
+const MPIRUN_FLAGS = ['--allow-run-as-root', '--oversubscribe', '--mca', 'pml', 'ob1', '--mca', 'btl', 'tcp,self'];
+
+const log = (s) => process.stderr.write(s + '\n');
+
+for (const b of BENCHES) if (!['pingpong', 'allreduce'].includes(b)) fail(`FMI_BENCH: unknown benchmark ${b} (pingpong, allreduce)`);
+for (const i of IMPLS) if (!['fmi', 'raw-socket', 'openmpi-tcp'].includes(i)) fail(`FMI_BENCH_IMPL: unknown implementation ${i} (fmi, raw-socket, openmpi-tcp)`);
+
+const missing = ['dist/index.js', 'dist/cli/main.js', 'build/kernels.wasm'].filter((f) => !existsSync(join(root, f)));
+if (IMPLS.includes('fmi') && missing.length > 0) fail(`${missing.join(', ')} missing: run \`npm run build\` first (this driver builds nothing)`);
+
+const results = [];
+const problems = [];
+const jobs = [];
+const builtAt = newestBuild();
+const loadBefore = loadLine();
+const started = performance.now();
+log(`fmi bench: ${cpus().length} CPUs, load average (1/5/15 min) ${loadBefore}${QUICK ? ', QUICK mode' : ''}`);
+if (IMPLS.includes('fmi')) log(`fmi build: ${gitHead()}, newest file in dist/ and build/ from ${new Date(builtAt).toISOString()}`);
+log(`plan per size: ~${PLAN.targetMs} ms measured after ${PLAN.warmupMs} ms warm-up, ${PLAN.minIters}..${PLAN.maxIters} iterations, at most ~${PLAN.capMs} ms`);
+
+const mpi = IMPLS.includes('openmpi-tcp') ? prepareMpi() : undefined;
+const fmiCli = join(root, 'dist/cli/main.js');
+const planArgs = [PLAN.targetMs, PLAN.warmupMs, PLAN.minIters, PLAN.maxIters, PLAN.capMs].map(String);
+
+try {
+  if (BENCHES.includes('pingpong')) {
+    const sizes = sizesFrom(PINGPONG_SIZES).map(String);
+    if (IMPLS.includes('fmi')) await job('pingpong fmi, 2 ranks', process.execPath, [fmiCli, 'run', '-n', '2', '--no-prefix', join(here, 'pingpong.mjs')]);
+    if (IMPLS.includes('raw-socket')) await job('pingpong raw-socket, 2 processes', process.execPath, [join(here, 'raw-pingpong.mjs')]);
+    if (mpi) await job('pingpong openmpi-tcp, 2 ranks', 'mpirun', [...MPIRUN_FLAGS, '-np', '2', mpi.pingpong, ...planArgs, ...sizes]);
+  }
+  if (BENCHES.includes('allreduce')) {
+    const sizes = sizesFrom(ALLREDUCE_SIZES).map(String);
+    for (const n of RANKS) {
+      if (IMPLS.includes('fmi')) await job(`allreduce fmi, ${n} ranks`, process.execPath, [fmiCli, 'run', '-n', String(n), '--no-prefix', join(here, 'allreduce.mjs')]);
+      if (mpi) await job(`allreduce openmpi-tcp, ${n} ranks`, 'mpirun', [...MPIRUN_FLAGS, '-np', String(n), mpi.allreduce, ...sizes.length ? [...planArgs, ...sizes] : planArgs]);
+    }
+  }
+} finally {
+  if (mpi) rmSync(mpi.dir, { recursive: true, force: true });
+}
+
+log(`\nload average before ${loadBefore}, after ${loadLine()} (${cpus().length} CPUs); total ${((performance.now() - started) / 1000).toFixed(1)} s`);
+for (const j of jobs) {
+  if (j.other !== undefined) log(`  ${j.title.padEnd(36)} ${j.seconds.toFixed(1).padStart(5)} s   CPUs busy: benchmark ${j.bench.toFixed(2)}, other work ${j.other.toFixed(2)}`);
+}
+printTables();
+for (const p of problems) log(`PROBLEM: ${p}`);
+process.exitCode = problems.length > 0 ? 1 : 0;
+
+function fail(msg) {
+  log(`bench: ${msg}`);
+  process.exit(2);
+}
+
+/** Compiles the Open MPI programs, or explains why the openmpi-tcp rows are skipped. */
+function prepareMpi() {
+  const why = (what) => log(`SKIP openmpi-tcp rows: ${what}. Install with: apt-get update && apt-get install -y openmpi-bin libopenmpi-dev`);
+  for (const tool of ['mpicc', 'mpirun']) {
+    const r = spawnSync(tool, ['--version'], { stdio: 'ignore' });
+    if (r.error) {
+      why(`${tool} not found (${r.error.code})`);
+      return undefined;
+    }
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'fmi-bench-mpi-'));
+  const out = {};
+  for (const name of ['pingpong', 'allreduce']) {
+    const exe = join(dir, name);
+    const r = spawnSync('mpicc', ['-O2', '-o', exe, join(here, 'native', `${name}.c`), '-lm'], { encoding: 'utf8' });
+    if (r.status !== 0) {
+      why(`mpicc failed on native/${name}.c:\n${r.stderr}`);
+      rmSync(dir, { recursive: true, force: true });
+      return undefined;
+    }
+    out[name] = exe;
+  }
+  return { dir, ...out };
+}
+
+/** Runs one benchmark process; JSON lines go to stdout and into `results`, anything else to stderr. */
+function job(title, cmd, args) {
+  const t0 = performance.now();
+  const cpu0 = cpuTicks();
+  log(`\n== ${title}  (load average ${loadLine()})`);
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: process.env });
+    let buf = '';
+    let count = 0;
+    const line = (l) => {
+      if (l.startsWith('{')) {
+        try {
+          const r = JSON.parse(l);
+          results.push(r);
+          count++;
+          process.stdout.write(l + '\n');
+          log(`   ${fmtBytes(r.bytes).padStart(8)}  p50 ${fmtUs(r.p50_us).padStart(10)}  p99 ${fmtUs(r.p99_us).padStart(10)}  ${String(r.mb_s.toFixed(1)).padStart(9)} MB/s  (${r.iters} iters)`);
+          return;
+        } catch {
+          /* not ours: fall through */
+        }
+      }
+      if (l.trim()) log(`   | ${l}`);
+    };
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (d) => {
+      buf += d;
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        line(buf.slice(0, i));
+        buf = buf.slice(i + 1);
+      }
+    });
+    const timer = setTimeout(() => {
+      problems.push(`${title}: no exit after ${TIMEOUT_MS / 1000} s, stopped`);
+      child.kill('SIGTERM');
+    }, TIMEOUT_MS);
+    child.on('error', (err) => {
+      problems.push(`${title}: could not start ${cmd}: ${err.message}`);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (buf) line(buf);
+      if (code !== 0) problems.push(`${title}: exited with ${signal ?? `code ${code}`} after ${count} results`);
+      const use = cpuUse(cpu0, cpuTicks());
+      if (IMPLS.includes('fmi') && newestBuild() !== builtAt) {
+        problems.push(`${title}: dist/ or build/kernels.wasm was rebuilt while the benchmarks ran; later fmi rows may measure other code`);
+      }
+      const cpuNote = use ? `; CPUs busy: this benchmark ${use.bench.toFixed(2)}, other work ${use.other.toFixed(2)}` : '';
+      jobs.push({ title, seconds: (performance.now() - t0) / 1000, ...use });
+      log(`   (${((performance.now() - t0) / 1000).toFixed(1)} s${cpuNote})`);
+      resolve();
+    });
+  });
+}
+
+/**
+ * CPU time so far, in clock ticks (USER_HZ, 100 on Linux): every CPU's busy
+ * time, and this driver's own plus its waited-for children's (the benchmark
+ * processes and, through fmi run / mpirun, their ranks). The difference over
+ * a job is what other work on the machine used meanwhile.
+ */
+function cpuTicks() {
+  try {
+    const all = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/).slice(1).map(Number);
+    const [user, nice, system, , , irq, softirq, steal = 0] = all;
+    const me = readFileSync('/proc/self/stat', 'utf8');
+    const f = me.slice(me.lastIndexOf(')') + 2).split(' ');
+    return { busy: user + nice + system + irq + softirq + steal, ours: Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]), t: performance.now() };
+  } catch {
+    return undefined;
+  }
+}
+
+/** "bench used X CPUs, other work Y CPUs" between two cpuTicks() snapshots. */
+function cpuUse(a, b) {
+  if (!a || !b) return undefined;
+  const ticks = ((b.t - a.t) / 1000) * 100;
+  if (ticks <= 0) return undefined;
+  return { bench: (b.ours - a.ours) / ticks, other: Math.max(0, (b.busy - a.busy - (b.ours - a.ours)) / ticks) };
+}
+
+/** mtime (ms) of the newest file under dist/ and of build/kernels.wasm: a rebuild during the run shows as a change. */
+function newestBuild() {
+  let newest = 0;
+  const walk = (d) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else newest = Math.max(newest, statSync(p).mtimeMs);
+    }
+  };
+  try {
+    walk(join(root, 'dist'));
+    newest = Math.max(newest, statSync(join(root, 'build/kernels.wasm')).mtimeMs);
+  } catch {
+    /* reported by the missing-build check */
+  }
+  return newest;
+}
+
+function gitHead() {
+  const r = spawnSync('git', ['describe', '--always', '--dirty'], { cwd: root, encoding: 'utf8' });
+  return r.status === 0 ? `git ${r.stdout.trim()}` : 'not a git checkout';
+}
+
+function fmtUs(us) {
+  if (us === undefined || Number.isNaN(us)) return '-';
+  if (us >= 10_000) return `${(us / 1000).toFixed(1)} ms`;
+  if (us >= 100) return `${us.toFixed(0)} µs`;
+  return `${us.toFixed(1)} µs`;
+}
+
+function ratio(a, b) {
+  if (!a || !b) return '-';
+  return `${(a.p50_us / b.p50_us).toFixed(2)}x`;
+}
+
+function printTables() {
+  const find = (bench, impl, ranks, bytes) => results.find((r) => r.bench === bench && r.impl === impl && r.ranks === ranks && r.bytes === bytes);
+  const groups = [];
+  if (BENCHES.includes('pingpong')) groups.push({ bench: 'pingpong', ranks: 2, title: 'ping-pong, 2 ranks: one-way time = round trip / 2', sizes: sizesFrom(PINGPONG_SIZES) });
+  if (BENCHES.includes('allreduce')) {
+    for (const n of RANKS) groups.push({ bench: 'allreduce', ranks: n, title: `allreduce Op.SUM Float64Array, ${n} ranks: time of the slowest rank`, sizes: sizesFrom(ALLREDUCE_SIZES).map((b) => Math.max(8, Math.floor(b / 8) * 8)) });
+  }
+  const impls = [
+    ['fmi', 'fmi'],
+    ['raw-socket', 'raw'],
+    ['openmpi-tcp', 'ompi'],
+  ];
+  for (const g of groups) {
+    const shown = impls.filter(([impl]) => results.some((r) => r.bench === g.bench && r.ranks === g.ranks && r.impl === impl));
+    if (shown.length === 0) continue;
+    log(`\n${g.title}`);
+    const head = ['size'];
+    for (const [, short] of shown) head.push(`${short} p50`, `${short} p99`, `${short} MB/s`);
+    const hasRaw = shown.some(([i]) => i === 'raw-socket');
+    const hasMpi = shown.some(([i]) => i === 'openmpi-tcp');
+    const hasFmi = shown.some(([i]) => i === 'fmi');
+    if (hasFmi && hasRaw) head.push('fmi/raw');
+    if (hasFmi && hasMpi) head.push('fmi/ompi');
+    const rows = [head];
+    for (const bytes of g.sizes) {
+      const row = [fmtBytes(bytes)];
+      for (const [impl] of shown) {
+        const r = find(g.bench, impl, g.ranks, bytes);
+        row.push(r ? fmtUs(r.p50_us) : '-', r ? fmtUs(r.p99_us) : '-', r ? r.mb_s.toFixed(0) : '-');
+      }
+      const f = find(g.bench, 'fmi', g.ranks, bytes);
+      if (hasFmi && hasRaw) row.push(ratio(f, find(g.bench, 'raw-socket', g.ranks, bytes)));
+      if (hasFmi && hasMpi) row.push(ratio(f, find(g.bench, 'openmpi-tcp', g.ranks, bytes)));
+      rows.push(row);
+    }
+    const widths = head.map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+    for (const r of rows) log(r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  '));
+  }
+  log('\nfmi/raw, fmi/ompi: fmi p50 time divided by the other p50 time (>1: fmi is slower; for MB/s take the inverse).');
+}
