@@ -1,5 +1,16 @@
 export { init, ENV, type InitOptions } from './comm/init.js';
-export { Communicator, type SendOptions, type RecvOptions, type CommunicatorOptions } from './comm/communicator.js';
+export {
+  Communicator,
+  UNDEFINED,
+  RING_MIN_BYTES,
+  type SendOptions,
+  type RecvOptions,
+  type ProbeOptions,
+  type VectorOptions,
+  type CommunicatorOptions,
+} from './comm/communicator.js';
+export { Request, Status, waitAll, waitAny, testAll } from './comm/request.js';
+export { ANY_SOURCE, ANY_TAG } from './channels/channel.js';
 export { TAG_UB } from './comm/validate.js';
 export { Op, type OpProperties, type ReduceFn } from './ops/op.js';
 export type { OpOptions } from './util/deadline.js';

@@ -35,3 +35,41 @@ export async function scanChain<A>(c: CollContext, e: ReduceEngine<A>): Promise<
   if (rank < size - 1) await e.send(rank + 1, acc);
   return e.result(acc);
 }
+
+/**
+ * Exclusive scan by recursive doubling: as the inclusive scan, but a rank's
+ * result only ever takes in lower ranks' data. Rank 0 gets undefined.
+ */
+export async function exscanRecursiveDoubling<A>(c: CollContext, e: ReduceEngine<A>): Promise<unknown> {
+  const { rank, size } = c;
+  let partial = e.local();
+  let result: A | undefined;
+  for (let mask = 1; mask < size; mask <<= 1) {
+    const peer = rank ^ mask;
+    if (peer >= size) continue;
+    const incoming = e.recv(peer);
+    incoming.catch(() => {}); // awaited below; a failed send must not leave it unhandled
+    await e.send(peer, partial);
+    const theirs = await incoming;
+    if (peer < rank) {
+      result = result === undefined ? e.clone(theirs) : e.combine(e.clone(theirs), result);
+      partial = e.combine(theirs, partial);
+    } else partial = e.combine(partial, theirs);
+  }
+  e.release(partial);
+  return result === undefined ? undefined : e.result(result);
+}
+
+/** Exclusive scan for non-associative ops: a chain from rank 0 up. */
+export async function exscanChain<A>(c: CollContext, e: ReduceEngine<A>): Promise<unknown> {
+  const { rank, size } = c;
+  const own = e.local();
+  const before = rank > 0 ? await e.recv(rank - 1) : undefined;
+  if (rank < size - 1) {
+    const upTo = before === undefined ? e.clone(own) : e.combine(e.clone(before), e.clone(own));
+    await e.send(rank + 1, upTo);
+    e.release(upTo);
+  }
+  e.release(own);
+  return before === undefined ? undefined : e.result(before);
+}

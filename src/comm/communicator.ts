@@ -1,7 +1,7 @@
 import { bytesOf, encode, decode, decodeError, encodeError, elemTypeOfKind, isTyped, Kind, typedView, type Encoded } from '../codec.js';
 import { FmiError, ClosedError, type FmiErrorFields } from '../errors.js';
-import type { Channel, Received, RecvTarget } from '../channels/channel.js';
-import { typedArrayCtor, type NumericArray } from '../kernels/index.js';
+import { ANY_SOURCE, type Channel, type Probed, type Received, type RecvTarget } from '../channels/channel.js';
+import { elemTypeOf, typedArrayCtor, type NumericArray } from '../kernels/index.js';
 import { checkOpFor, type Op } from '../ops/op.js';
 import { Deadline, type OpOptions } from '../util/deadline.js';
 import { bcastBinomial } from '../collectives/bcast.js';
@@ -9,12 +9,15 @@ import { gatherBinomial } from '../collectives/gather.js';
 import { scatterBinomial } from '../collectives/scatter.js';
 import { reduceBinomial, reduceChain } from '../collectives/reduce.js';
 import { allreduceRecursiveDoubling } from '../collectives/allreduce.js';
-import { scanChain, scanRecursiveDoubling } from '../collectives/scan.js';
+import { exscanChain, exscanRecursiveDoubling, scanChain, scanRecursiveDoubling } from '../collectives/scan.js';
 import { barrierDissemination } from '../collectives/barrier.js';
+import { allgatherRing, alltoallPairwise } from '../collectives/allgather.js';
+import { equalBlocks, RingBuffer, type Block } from '../collectives/ring.js';
 import { engineFor } from '../collectives/engine.js';
 import type { CollContext } from '../collectives/context.js';
-import type { Item } from '../collectives/bundle.js';
 import { checkRank, checkTag } from './validate.js';
+import { Request, Status } from './request.js';
+import { checkSpan, layout, part } from './vector.js';
 
 export interface SendOptions extends OpOptions {
   /** @default 0 */
@@ -22,7 +25,7 @@ export interface SendOptions extends OpOptions {
 }
 
 export interface RecvOptions<T = unknown> extends OpOptions {
-  /** @default 0 */
+  /** A tag, or ANY_TAG. @default 0 */
   tag?: number;
   /**
    * Receive into this TypedArray instead of a new one (no allocation); the
@@ -30,10 +33,33 @@ export interface RecvOptions<T = unknown> extends OpOptions {
    * with MPI_ERR_TRUNCATE; a message of another type with MPI_ERR_TYPE.
    */
   into?: T extends NumericArray ? T : NumericArray;
+  /** Filled with the message's source, tag and count. */
+  status?: Status;
 }
 
+export interface ProbeOptions extends OpOptions {
+  /** A tag, or ANY_TAG. @default ANY_TAG */
+  tag?: number;
+  status?: Status;
+}
+
+export interface VectorOptions extends OpOptions {
+  /** Where each rank's part starts, in elements. @default running sum of the counts */
+  displs?: number[];
+}
+
+/** Color for `split` of a rank that joins no new communicator (MPI_UNDEFINED). */
+export const UNDEFINED = -32766;
+
+/** Allreduce of TypedArrays at least this large, on more than two ranks, takes the ring. */
+export const RING_MIN_BYTES = 256 * 1024;
+
 /** Tags of collective traffic, on the communicator's collective context. */
-const CollTag = { bcast: 1, gather: 2, scatter: 3, reduce: 4, allreduce: 5, scan: 6, barrier: 7 } as const;
+const CollTag = {
+  bcast: 1, gather: 2, scatter: 3, reduce: 4, allreduce: 5, scan: 6, barrier: 7, exscan: 8,
+  allgather: 9, alltoall: 10, reduceScatter: 11, gatherv: 12, scatterv: 13, allgatherv: 14, alltoallv: 15,
+  dup: 16, split: 17,
+} as const;
 type CollName = keyof typeof CollTag;
 
 export interface CommunicatorOptions {
@@ -41,8 +67,18 @@ export interface CommunicatorOptions {
   job: string;
   /** Default timeout of every operation. @default none */
   timeoutMs?: number;
-  /** Context ids: point-to-point traffic uses `context`, collectives `context + 1`. @default 0 */
-  context?: number;
+}
+
+/** State the communicators of one rank share: the next free context id. */
+interface Shared {
+  nextCtx: number;
+}
+
+interface Placement {
+  /** World rank of each member, by rank in this communicator; undefined for the world. */
+  group?: number[];
+  ctx: number;
+  shared: Shared;
 }
 
 /**
@@ -56,21 +92,33 @@ export class Communicator {
   readonly job: string;
   readonly #channel: Channel;
   readonly #timeoutMs: number | undefined;
-  readonly #p2pCtx: number;
-  readonly #collCtx: number;
+  readonly #group: number[] | undefined;
+  readonly #toLocal: Map<number, number> | undefined;
+  /** Point-to-point traffic uses context `#ctx`, collectives `#ctx + 1`. */
+  readonly #ctx: number;
+  readonly #shared: Shared;
   #state: 'open' | 'closing' | 'closed' = 'open';
   /** Collectives run one after another, in call order, as MPI requires of every rank. */
   #collQueue: Promise<unknown> = Promise.resolve();
 
-  constructor(channel: Channel, opts: CommunicatorOptions) {
+  constructor(channel: Channel, opts: CommunicatorOptions, placement?: Placement) {
     this.#channel = channel;
-    this.rank = channel.rank;
-    this.size = channel.size;
     this.job = opts.job;
     this.#timeoutMs = opts.timeoutMs;
-    this.#p2pCtx = opts.context ?? 0;
-    this.#collCtx = this.#p2pCtx + 1;
+    this.#group = placement?.group;
+    this.#ctx = placement?.ctx ?? 0;
+    this.#shared = placement?.shared ?? { nextCtx: 2 };
+    if (this.#group) {
+      this.#toLocal = new Map(this.#group.map((w, i) => [w, i]));
+      this.rank = this.#toLocal.get(channel.rank)!;
+      this.size = this.#group.length;
+    } else {
+      this.rank = channel.rank;
+      this.size = channel.size;
+    }
   }
+
+  // ---- point to point -------------------------------------------------------
 
   /** Sends `data` (a TypedArray, or any structured-cloneable value) to rank `dest`. */
   async send(data: unknown, dest: number, opts: SendOptions = {}): Promise<void> {
@@ -81,7 +129,7 @@ export class Communicator {
     const msg = encode(data);
     const d = new Deadline(opts, this.#timeoutMs, this.#fields(op, dest, tag));
     try {
-      await this.#channel.send(dest, { ctx: this.#p2pCtx, tag, kind: msg.kind }, msg.bytes, d.signal);
+      await this.#channel.send(this.#world(dest), { ctx: this.#ctx, tag, kind: msg.kind }, msg.bytes, d.signal);
     } catch (err) {
       throw this.#wrap(err, op, dest, tag);
     } finally {
@@ -89,7 +137,10 @@ export class Communicator {
     }
   }
 
-  /** Receives the next message from `source` with `tag`; resolves to what was sent (same TypedArray type). */
+  /**
+   * Receives the next message from `source` (or ANY_SOURCE) with `tag` (or
+   * ANY_TAG); resolves to what was sent (the same TypedArray type).
+   */
   async recv<T = unknown>(source: number, opts: RecvOptions<T> = {}): Promise<T> {
     const op = 'recv';
     this.#checkOpen(op);
@@ -99,12 +150,14 @@ export class Communicator {
     if (into !== undefined && !isTyped(into)) throw new FmiError('MPI_ERR_ARG', 'recv `into` must be a numeric TypedArray', this.#fields(op, source, tag));
     const d = new Deadline(opts, this.#timeoutMs, this.#fields(op, source, tag));
     try {
-      const r = await this.#channel.recv({ source, ctx: this.#p2pCtx, tag, signal: d.signal, into: into && bytesOf(into) });
+      const r = await this.#channel.recv({ source: this.#world(source), ctx: this.#ctx, tag, signal: d.signal, into: into && bytesOf(into) });
+      const from = this.#local(r.source);
+      if (opts.status) fillStatus(opts.status, from, r.tag, r.kind, r.data.byteLength);
       if (into) {
         // A Buffer's bytes fit a Uint8Array and back.
         const norm = (k: number) => (k === Kind.BUFFER ? Kind.TYPED_BASE + 1 : k);
         if (norm(r.kind) !== norm(encode(into).kind)) {
-          throw new FmiError('MPI_ERR_TYPE', `received ${describeKind(r.kind)} into a ${into.constructor.name}`, this.#fields(op, r.source, r.tag));
+          throw new FmiError('MPI_ERR_TYPE', `received ${describeKind(r.kind)} into a ${into.constructor.name}`, this.#fields(op, from, r.tag));
         }
         return into.subarray(0, r.data.byteLength / into.BYTES_PER_ELEMENT) as T;
       }
@@ -115,6 +168,63 @@ export class Communicator {
       d.dispose();
     }
   }
+
+  /** Starts a send; the Request resolves when `data` may be reused. */
+  isend(data: unknown, dest: number, opts: SendOptions = {}): Request<void> {
+    return new Request(() => this.send(data, dest, opts));
+  }
+
+  /** Starts a receive; the Request resolves to the message and then its `status` is set. Cancellable. */
+  irecv<T = unknown>(source: number, opts: RecvOptions<T> = {}): Request<T> {
+    const ac = new AbortController();
+    const signal = opts.signal ? AbortSignal.any([opts.signal, ac.signal]) : ac.signal;
+    return new Request<T>(
+      (status) => this.recv<T>(source, { ...opts, signal, status }),
+      () => ac.abort(),
+    );
+  }
+
+  /** Sends to `dest` and receives from `source` at once, so ring exchanges cannot deadlock. */
+  async sendrecv<T = unknown>(
+    data: unknown,
+    dest: number,
+    source: number,
+    opts: OpOptions & { sendTag?: number; recvTag?: number; status?: Status; into?: NumericArray } = {},
+  ): Promise<T> {
+    const recv = this.recv<T>(source, { ...opts, tag: opts.recvTag ?? 0, into: opts.into as never });
+    recv.catch(() => {}); // awaited below
+    await this.send(data, dest, { ...opts, tag: opts.sendTag ?? 0 });
+    return recv;
+  }
+
+  /** Waits for a message from `source` with `tag` without receiving it; resolves to its Status. */
+  async probe(source: number, opts: ProbeOptions = {}): Promise<Status> {
+    const op = 'probe';
+    this.#checkOpen(op);
+    checkRank('MPI_ERR_RANK', 'source', source, this.size, this.rank, op, true);
+    const tag = checkTag(opts.tag ?? -1, this.rank, op, true);
+    const d = new Deadline(opts, this.#timeoutMs, this.#fields(op, source, tag));
+    try {
+      const p = await this.#channel.probe({ source: this.#world(source), ctx: this.#ctx, tag, signal: d.signal });
+      return this.#probed(p, opts.status);
+    } catch (err) {
+      throw this.#wrap(err, op, source, tag);
+    } finally {
+      d.dispose();
+    }
+  }
+
+  /** The Status of a message from `source` with `tag` that has arrived, or undefined; never blocks. */
+  iprobe(source: number, opts: Omit<ProbeOptions, keyof OpOptions> = {}): Status | undefined {
+    const op = 'iprobe';
+    this.#checkOpen(op);
+    checkRank('MPI_ERR_RANK', 'source', source, this.size, this.rank, op, true);
+    const tag = checkTag(opts.tag ?? -1, this.rank, op, true);
+    const p = this.#channel.iprobe({ source: this.#world(source), ctx: this.#ctx, tag });
+    return p && this.#probed(p, opts.status);
+  }
+
+  // ---- collectives ----------------------------------------------------------
 
   /** Every rank gets root's `data` (needed at the root only). */
   bcast<T = unknown>(data: T | undefined, root: number, opts: OpOptions = {}): Promise<T> {
@@ -154,14 +264,7 @@ export class Communicator {
    */
   scatter<T = unknown>(items: readonly T[] | NumericArray | undefined, root: number, opts: OpOptions = {}): Promise<T> {
     return this.#collective('scatter', root, opts, async (c) => {
-      let payload: Encoded[] | Encoded | undefined;
-      if (c.rank === root) {
-        try {
-          payload = this.#splitForScatter(items);
-        } catch (err) {
-          payload = encodeError(err as FmiError);
-        }
-      }
+      const payload = c.rank === root ? this.#orError(() => this.#splitForScatter(items)) : undefined;
       const mine = await scatterBinomial(c, root, payload);
       return decode(mine.kind, mine.bytes) as T;
     });
@@ -177,10 +280,17 @@ export class Communicator {
     });
   }
 
-  /** Combines every rank's `data` with `op`; every rank gets the result. */
+  /**
+   * Combines every rank's `data` with `op`; every rank gets the result,
+   * identical bit for bit. Large TypedArrays with a predefined op take the
+   * bandwidth-optimal ring; everything else recursive doubling.
+   */
   allreduce<T = unknown>(data: T, op: Op, opts: OpOptions = {}): Promise<T> {
     return this.#collective('allreduce', undefined, opts, async (c) => {
       checkOpFor(op, data, { rank: this.rank, op: 'allreduce' });
+      if (op.predefined && isTyped(data) && data.byteLength >= RING_MIN_BYTES && c.size > 2) {
+        return (await this.#ringAllreduce(c, op, data)) as T;
+      }
       const e = engineFor(c, op, data);
       if (op.associative) return (await allreduceRecursiveDoubling(c, e)) as T;
       // Not associative: one exact left-to-right chain, then everyone gets it.
@@ -199,13 +309,209 @@ export class Communicator {
     });
   }
 
-  /** Closes this rank's connections. Later calls fail with FMI_CLOSED. */
+  /** Exclusive prefix: rank r gets data(0) op ... op data(r - 1); rank 0 gets undefined. */
+  exscan<T = unknown>(data: T, op: Op, opts: OpOptions = {}): Promise<T | undefined> {
+    return this.#collective('exscan', undefined, opts, async (c) => {
+      checkOpFor(op, data, { rank: this.rank, op: 'exscan' });
+      const e = engineFor(c, op, data);
+      return (op.associative ? await exscanRecursiveDoubling(c, e) : await exscanChain(c, e)) as T | undefined;
+    });
+  }
+
+  /** Every rank gets every rank's `data`: an array by rank, or one concatenated TypedArray for TypedArray data. */
+  allgather<T = unknown>(data: T, opts: OpOptions = {}): Promise<T extends NumericArray ? T : T[]> {
+    return this.#collective('allgather', undefined, opts, async (c) => {
+      const items = await allgatherRing(c, this.#encodeOrError(data, c));
+      this.#raiseItems(items, c);
+      if (isTyped(data)) return this.#concat(items.map((it, rank) => ({ rank, ...it })), data, c);
+      return items.map((it) => decode(it.kind, it.bytes));
+    }) as Promise<T extends NumericArray ? T : T[]>;
+  }
+
+  /**
+   * Rank r sends `items[d]` to each rank d and gets what every rank sent it:
+   * `items` is an array of `size` values (the result is an array by source),
+   * or a TypedArray whose length divides by `size` (the result is one
+   * TypedArray of the blocks by source).
+   */
+  alltoall<T = unknown>(items: readonly T[] | NumericArray, opts: OpOptions = {}): Promise<T[] | NumericArray> {
+    return this.#collective('alltoall', undefined, opts, async (c) => {
+      const out = await alltoallPairwise(c, this.#splitForScatter(items, 'alltoall'));
+      if (isTyped(items)) return this.#concat(out.map((it, rank) => ({ rank, ...it })), items, c);
+      return out.map((it) => decode(it.kind, it.bytes) as T);
+    });
+  }
+
+  /**
+   * Reduces `data` elementwise across ranks, then rank r keeps block r of the
+   * result (`counts[r]` elements; by default equal blocks of `data.length / size`).
+   */
+  reduceScatter<T extends NumericArray>(data: T, op: Op, opts: OpOptions & { counts?: number[] } = {}): Promise<T> {
+    return this.#collective('reduceScatter', undefined, opts, async (c) => {
+      if (!isTyped(data)) throw new FmiError('MPI_ERR_TYPE', 'reduceScatter works on TypedArrays', c.fields());
+      checkOpFor(op, data, { rank: this.rank, op: 'reduceScatter' });
+      let counts = opts.counts;
+      if (counts === undefined) {
+        if (data.length % c.size !== 0) throw new FmiError('MPI_ERR_COUNT', `length ${data.length} does not divide into ${c.size} blocks`, c.fields());
+        counts = new Array<number>(c.size).fill(data.length / c.size);
+      }
+      const l = layout(counts, undefined, c.size, 'reduceScatter', c.fields());
+      if (l.extent !== data.length) throw new FmiError('MPI_ERR_COUNT', `counts add up to ${l.extent}, data has ${data.length} elements`, c.fields());
+      if (op.predefined && c.size > 1) {
+        const blocks = l.counts.map((count, i) => ({ offset: l.displs[i]!, count }));
+        const ring = new RingBuffer(c, op.predefined, elemTypeOf(data)!, data, blocks);
+        try {
+          await ring.reduceScatter();
+          return typedView(elemTypeOf(data)!, ring.take(blocks[c.rank])) as T;
+        } finally {
+          ring.release();
+        }
+      }
+      // Custom ops keep their order: reduce at rank 0 in rank order, then hand out the blocks.
+      const e = engineFor(c, op, data);
+      const full = (await reduceBinomial(c, e, 0, 0)) as T | undefined;
+      const payload = c.rank === 0 ? this.#orError(() => l.counts.map((_, r) => encode(part(full!, l, r)))) : undefined;
+      const mine = await scatterBinomial(c, 0, payload);
+      return decode(mine.kind, mine.bytes) as T;
+    });
+  }
+
+  /** Gather of TypedArrays of `counts[r]` elements from rank r, placed at `displs[r]` in root's result. */
+  gatherv<T extends NumericArray>(data: T, counts: number[], root: number, opts: VectorOptions = {}): Promise<T | undefined> {
+    return this.#collective('gatherv', root, opts, async (c) => {
+      const l = layout(counts, opts.displs, c.size, 'gatherv', c.fields());
+      const mine = this.#orError(() => this.#checkCount(data, l.counts[c.rank]!, 'gatherv', c));
+      const items = await gatherBinomial(c, root, mine);
+      if (mine.kind === Kind.ERROR) throw decodeError(mine.bytes, c.fields());
+      if (!items) return undefined;
+      this.#raiseItems(items, c);
+      return this.#place(items, data, l, c) as T;
+    });
+  }
+
+  /** Scatter of `counts[r]` elements from `displs[r]` of root's `data` to rank r. */
+  scatterv<T extends NumericArray>(data: T | undefined, counts: number[], root: number, opts: VectorOptions = {}): Promise<T> {
+    return this.#collective('scatterv', root, opts, async (c) => {
+      const l = layout(counts, opts.displs, c.size, 'scatterv', c.fields());
+      const payload =
+        c.rank === root
+          ? this.#orError(() => {
+              if (!isTyped(data)) throw new FmiError('MPI_ERR_TYPE', 'scatterv needs a TypedArray at the root', c.fields());
+              checkSpan(data, l, 'scatterv', c.fields());
+              return l.counts.map((_, r) => encode(part(data, l, r)));
+            })
+          : undefined;
+      const mine = await scatterBinomial(c, root, payload);
+      return decode(mine.kind, mine.bytes) as T;
+    });
+  }
+
+  /** Allgather of TypedArrays of `counts[r]` elements from rank r, placed at `displs[r]`. */
+  allgatherv<T extends NumericArray>(data: T, counts: number[], opts: VectorOptions = {}): Promise<T> {
+    return this.#collective('allgatherv', undefined, opts, async (c) => {
+      const l = layout(counts, opts.displs, c.size, 'allgatherv', c.fields());
+      const items = await allgatherRing(c, this.#orError(() => this.#checkCount(data, l.counts[c.rank]!, 'allgatherv', c)));
+      this.#raiseItems(items, c);
+      return this.#place(items.map((it, rank) => ({ rank, ...it })), data, l, c) as T;
+    });
+  }
+
+  /**
+   * Rank r sends `sendCounts[d]` elements from `sdispls[d]` of `data` to rank d,
+   * and places `recvCounts[s]` elements from rank s at `rdispls[s]` of the result.
+   */
+  alltoallv<T extends NumericArray>(
+    data: T,
+    sendCounts: number[],
+    recvCounts: number[],
+    opts: OpOptions & { sdispls?: number[]; rdispls?: number[] } = {},
+  ): Promise<T> {
+    return this.#collective('alltoallv', undefined, opts, async (c) => {
+      if (!isTyped(data)) throw new FmiError('MPI_ERR_TYPE', 'alltoallv works on TypedArrays', c.fields());
+      const sl = layout(sendCounts, opts.sdispls, c.size, 'alltoallv', c.fields());
+      const rl = layout(recvCounts, opts.rdispls, c.size, 'alltoallv', c.fields());
+      checkSpan(data, sl, 'alltoallv', c.fields());
+      const out = await alltoallPairwise(c, sl.counts.map((_, d) => encode(part(data, sl, d))));
+      return this.#place(out.map((it, rank) => ({ rank, ...it })), data, rl, c) as T;
+    });
+  }
+
+  // ---- communicators --------------------------------------------------------
+
+  /** A new communicator with the same ranks; its messages never match this one's. Collective. */
+  dup(opts: OpOptions = {}): Promise<Communicator> {
+    return this.#collective('dup', undefined, opts, async (c) => {
+      const ctx = (await allgatherRing(c, encode(this.#shared.nextCtx))).reduce((m, it) => Math.max(m, decode(it.kind, it.bytes) as number), 0);
+      this.#shared.nextCtx = ctx + 2;
+      return new Communicator(this.#channel, { job: this.job, timeoutMs: this.#timeoutMs }, { group: this.#group, ctx, shared: this.#shared });
+    });
+  }
+
+  /**
+   * Splits into one communicator per `color`, ranks ordered by `key` then by
+   * rank here. A rank passing UNDEFINED gets null. Collective.
+   */
+  split(color: number, key = 0, opts: OpOptions = {}): Promise<Communicator | null> {
+    return this.#collective('split', undefined, opts, async (c) => {
+      if (color !== UNDEFINED && !(Number.isInteger(color) && color >= 0)) throw new FmiError('MPI_ERR_ARG', `color must be a non-negative integer or UNDEFINED, got ${color}`, c.fields());
+      if (!Number.isInteger(key)) throw new FmiError('MPI_ERR_ARG', `key must be an integer, got ${key}`, c.fields());
+      const all = (await allgatherRing(c, encode([color, key, this.#shared.nextCtx]))).map((it) => decode(it.kind, it.bytes) as [number, number, number]);
+      const ctx = all.reduce((m, [, , next]) => Math.max(m, next), 0);
+      this.#shared.nextCtx = ctx + 2;
+      if (color === UNDEFINED) return null;
+      const members = all
+        .map(([col, k], r) => ({ col, k, r }))
+        .filter((m) => m.col === color)
+        .sort((a, b) => a.k - b.k || a.r - b.r)
+        .map((m) => this.#world(m.r));
+      return new Communicator(this.#channel, { job: this.job, timeoutMs: this.#timeoutMs }, { group: members, ctx, shared: this.#shared });
+    });
+  }
+
+  /** Releases a communicator made by dup or split; the world's channel stays open. */
+  async free(): Promise<void> {
+    if (this.#state !== 'open') return;
+    this.#state = 'closing';
+    await this.#collQueue.catch(() => {});
+    this.#state = 'closed';
+  }
+
+  /** Closes this rank's connections (for the world communicator; others are freed). Later calls fail with FMI_CLOSED. */
   async close(): Promise<void> {
+    if (this.#ctx !== 0) return this.free();
     if (this.#state !== 'open') return;
     this.#state = 'closing';
     await this.#collQueue.catch(() => {});
     await this.#channel.close();
     this.#state = 'closed';
+  }
+
+  // ---- internals -------------------------------------------------------------
+
+  #world(r: number): number {
+    return this.#group && r !== ANY_SOURCE ? this.#group[r]! : r;
+  }
+
+  #local(worldRank: number): number {
+    return this.#toLocal ? this.#toLocal.get(worldRank)! : worldRank;
+  }
+
+  #probed(p: Probed, status = new Status()): Status {
+    fillStatus(status, this.#local(p.source), p.tag, p.kind, p.length);
+    return status;
+  }
+
+  async #ringAllreduce(c: CollContext, op: Op, data: NumericArray): Promise<NumericArray> {
+    const t = elemTypeOf(data)!;
+    const blocks: Block[] = equalBlocks(data.length, c.size);
+    const ring = new RingBuffer(c, op.predefined!, t, data, blocks);
+    try {
+      await ring.reduceScatter();
+      await ring.allgather();
+      return typedView(t, ring.take());
+    } finally {
+      ring.release();
+    }
   }
 
   #collective<T>(name: CollName, root: number | undefined, opts: OpOptions, run: (c: CollContext) => Promise<T>): Promise<T> {
@@ -217,13 +523,17 @@ export class Communicator {
     }
     const d = new Deadline(opts, this.#timeoutMs, this.#fields(name));
     const tag = CollTag[name];
+    const ctx = this.#ctx + 1;
     const c: CollContext = {
       rank: this.rank,
       size: this.size,
       op: name,
-      send: (peer, msg) => this.#channel.send(peer, { ctx: this.#collCtx, tag, kind: msg.kind }, msg.bytes, d.signal),
-      recv: (peer, into?: RecvTarget, capacity?: number): Promise<Received> =>
-        this.#channel.recv({ source: peer, ctx: this.#collCtx, tag, into, capacity, signal: d.signal }),
+      send: (peer, msg) => this.#channel.send(this.#world(peer), { ctx, tag, kind: msg.kind }, msg.bytes, d.signal),
+      recv: async (peer, into?: RecvTarget, capacity?: number): Promise<Received> => {
+        const r = await this.#channel.recv({ source: this.#world(peer), ctx, tag, into, capacity, signal: d.signal });
+        if (this.#toLocal) r.source = this.#local(r.source);
+        return r;
+      },
       fields: (peer) => this.#fields(name, peer),
     };
     const result = this.#collQueue.then(async () => {
@@ -242,16 +552,30 @@ export class Communicator {
 
   /** At the root, bad input still reaches the peers (as an error), so they fail instead of waiting. */
   #encodeOrError(data: unknown, c: CollContext): Encoded {
+    return this.#orError(() => encode(data), c);
+  }
+
+  #orError<T extends Encoded | Encoded[]>(make: () => T, c?: CollContext): T | Encoded {
     try {
-      return encode(data);
+      return make();
     } catch (err) {
-      const e = err instanceof FmiError ? err : new FmiError('MPI_ERR_TYPE', String(err), c.fields());
-      return encodeError(e);
+      return encodeError(err instanceof FmiError ? err : new FmiError('MPI_ERR_TYPE', String(err), c?.fields() ?? {}));
     }
   }
 
-  #splitForScatter(items: unknown): Encoded[] {
-    const fields = this.#fields('scatter');
+  #raiseItems(items: { kind: number; bytes: Uint8Array; rank?: number }[], c: CollContext): void {
+    const bad = items.find((it) => it.kind === Kind.ERROR);
+    if (bad) throw decodeError(bad.bytes, c.fields(bad.rank));
+  }
+
+  #checkCount(data: unknown, count: number, what: string, c: CollContext): Encoded {
+    if (!isTyped(data)) throw new FmiError('MPI_ERR_TYPE', `${what} works on TypedArrays`, c.fields());
+    if (data.length !== count) throw new FmiError('MPI_ERR_COUNT', `${what}: this rank's count is ${count}, its data has ${data.length} elements`, c.fields());
+    return encode(data);
+  }
+
+  #splitForScatter(items: unknown, what = 'scatter'): Encoded[] {
+    const fields = this.#fields(what);
     if (isTyped(items)) {
       if (items.length % this.size !== 0) {
         throw new FmiError('MPI_ERR_COUNT', `${items.constructor.name} of length ${items.length} does not divide into ${this.size} equal parts`, fields);
@@ -260,27 +584,32 @@ export class Communicator {
       return Array.from({ length: this.size }, (_, r) => encode(items.subarray(r * n, (r + 1) * n)));
     }
     if (!Array.isArray(items) || items.length !== this.size) {
-      throw new FmiError('MPI_ERR_COUNT', `scatter needs an array of ${this.size} items or a TypedArray at the root, got ${Array.isArray(items) ? `${items.length} items` : typeof items}`, fields);
+      throw new FmiError('MPI_ERR_COUNT', `${what} needs an array of ${this.size} items or a TypedArray, got ${Array.isArray(items) ? `${items.length} items` : typeof items}`, fields);
     }
     return items.map((it) => encode(it));
   }
 
-  #concat(items: Item[], mine: NumericArray, c: CollContext): NumericArray {
-    const t = elemTypeOfKind(encode(mine).kind)!;
-    let total = 0;
+  #concat(items: { rank: number; kind: number; bytes: Uint8Array }[], mine: NumericArray, c: CollContext): NumericArray {
+    const sizes = items.map((it) => it.bytes.byteLength / mine.BYTES_PER_ELEMENT);
+    let at = 0;
+    const displs = sizes.map((n) => ((at += n), at - n));
+    return this.#place(items, mine, { counts: sizes, displs, extent: at }, c);
+  }
+
+  /** Places each rank's TypedArray at its displacement in one new array of `like`'s type. */
+  #place(items: { rank: number; kind: number; bytes: Uint8Array }[], like: NumericArray, l: { counts: number[]; displs: number[]; extent: number }, c: CollContext): NumericArray {
+    const t = elemTypeOf(like)!;
+    const Ctor = typedArrayCtor(t);
+    const out = new Ctor(l.extent);
     for (const it of items) {
       if (elemTypeOfKind(it.kind) !== t) {
-        throw new FmiError('MPI_ERR_TYPE', `rank ${it.rank} contributed a different type than the root's ${mine.constructor.name}`, c.fields(it.rank));
+        throw new FmiError('MPI_ERR_TYPE', `rank ${it.rank} contributed ${describeKind(it.kind)}, this rank a ${like.constructor.name}`, c.fields(it.rank));
       }
-      total += it.bytes.byteLength;
-    }
-    const Ctor = typedArrayCtor(t);
-    const out = new Ctor(total / Ctor.BYTES_PER_ELEMENT);
-    let off = 0;
-    for (const it of items) {
       const v = typedView(t, it.bytes);
-      (out as { set(a: ArrayLike<unknown>, o: number): void }).set(v as ArrayLike<unknown>, off);
-      off += v.length;
+      if (v.length !== l.counts[it.rank]) {
+        throw new FmiError('MPI_ERR_COUNT', `rank ${it.rank} contributed ${v.length} elements, counts say ${l.counts[it.rank]}`, c.fields(it.rank));
+      }
+      (out as { set(a: ArrayLike<unknown>, o: number): void }).set(v as ArrayLike<unknown>, l.displs[it.rank]!);
     }
     return out;
   }
@@ -299,9 +628,18 @@ export class Communicator {
   }
 }
 
+function fillStatus(s: Status, source: number, tag: number, kind: number, bytes: number): void {
+  s.source = source;
+  s.tag = tag;
+  s.bytes = bytes;
+  const t = elemTypeOfKind(kind);
+  s.count = t ? bytes / typedArrayCtor(t).BYTES_PER_ELEMENT : bytes;
+}
+
 function describeKind(kind: number): string {
   if (kind === Kind.STRUCTURED) return 'a structured value';
   if (kind === Kind.BUFFER) return 'a Buffer';
   const t = elemTypeOfKind(kind);
   return t ? `${t} data` : `kind ${kind}`;
 }
+

@@ -1,0 +1,73 @@
+import { FmiError } from '../../errors.js';
+
+/**
+ * One list element: a fixed 32-byte header and up to `chunkBytes` of payload.
+ * A message longer than one chunk is several frames, pushed in order by one
+ * sender in one transaction; frames of different senders may interleave in
+ * an inbox, so the reader reassembles per source.
+ *
+ * ```
+ *  0 u8  magic 0xF3        1 u8  version 1      2 u8 kind     3 u8 reserved
+ *  4 u32 source rank       8 u32 context       12 i32 tag
+ * 16 u32 chunk index      20 u32 chunk count   24 u32 total length, low 32 bits
+ * 28 u32 total length, high 21 bits
+ * ```
+ * Little-endian. The payload is the rest of the element.
+ */
+export const HEADER_BYTES = 32;
+const MAGIC = 0xf3;
+const VERSION = 1;
+const TWO_32 = 2 ** 32;
+
+export interface FrameHeader {
+  kind: number;
+  source: number;
+  ctx: number;
+  tag: number;
+  index: number;
+  count: number;
+  total: number;
+}
+
+/** Writes a header at the start of `b` (which must hold at least HEADER_BYTES). */
+export function writeHeader(b: Buffer, h: FrameHeader): void {
+  b[0] = MAGIC;
+  b[1] = VERSION;
+  b[2] = h.kind;
+  b[3] = 0;
+  b.writeUInt32LE(h.source, 4);
+  b.writeUInt32LE(h.ctx, 8);
+  b.writeInt32LE(h.tag, 12);
+  b.writeUInt32LE(h.index, 16);
+  b.writeUInt32LE(h.count, 20);
+  b.writeUInt32LE(h.total % TWO_32, 24);
+  b.writeUInt32LE(Math.floor(h.total / TWO_32), 28);
+}
+
+/**
+ * Reads and checks a frame's header into `out` (reused, so the read loop
+ * allocates nothing per frame). A frame that is not ours is an FMI_PROTOCOL
+ * error; whether its chunk fits the message is the reassembler's to check
+ * (sender and reader need not agree on a chunk size).
+ */
+export function readHeader(b: Buffer, out: FrameHeader): FrameHeader {
+  if (b.length < HEADER_BYTES || b[0] !== MAGIC || b[1] !== VERSION) throw damaged('not an fmi frame');
+  out.kind = b[2]!;
+  out.source = b.readUInt32LE(4);
+  out.ctx = b.readUInt32LE(8);
+  out.tag = b.readInt32LE(12);
+  out.index = b.readUInt32LE(16);
+  out.count = b.readUInt32LE(20);
+  out.total = b.readUInt32LE(24) + b.readUInt32LE(28) * TWO_32;
+  if (out.count === 0 || out.index >= out.count) throw damaged(`chunk ${out.index} of ${out.count}`);
+  if (out.count === 1 && b.length - HEADER_BYTES !== out.total) throw damaged(`${b.length - HEADER_BYTES} payload bytes, header says ${out.total}`);
+  return out;
+}
+
+export function chunkCount(total: number, chunkBytes: number): number {
+  return Math.max(1, Math.ceil(total / chunkBytes));
+}
+
+export function damaged(what: string): FmiError {
+  return new FmiError('FMI_PROTOCOL', `damaged redis frame: ${what}`, { channel: 'redis' });
+}

@@ -1,0 +1,109 @@
+import { kindOfTyped } from '../codec.js';
+import { FmiError } from '../errors.js';
+import { kernels, typedArrayCtor, type Arena, type ElemType, type PredefinedOpName, type WasmBlock } from '../kernels/index.js';
+import type { CollContext } from './context.js';
+
+/** A block of a TypedArray: `count` elements from element `offset`. */
+export interface Block {
+  offset: number;
+  count: number;
+}
+
+/** Splits `n` elements into `parts` blocks as equal as can be. */
+export function equalBlocks(n: number, parts: number): Block[] {
+  const base = Math.floor(n / parts);
+  const extra = n % parts;
+  const out: Block[] = [];
+  let offset = 0;
+  for (let i = 0; i < parts; i++) {
+    const count = base + (i < extra ? 1 : 0);
+    out.push({ offset, count });
+    offset += count;
+  }
+  return out;
+}
+
+/**
+ * Ring reduction over a buffer in Wasm memory, for commutative predefined
+ * ops. `reduceScatter`: size - 1 steps in which each rank passes one block to
+ * its right neighbour and folds the block from its left into its own copy, in
+ * place; afterwards block r is complete at rank r. `allgather`: size - 1 more
+ * steps circulate the complete blocks. Together they are the bandwidth-optimal
+ * ring allreduce: each rank sends and receives 2 (size - 1) / size of the
+ * buffer instead of log2(size) whole buffers.
+ */
+export class RingBuffer {
+  readonly #arena: Arena;
+  readonly #acc: WasmBlock;
+  #tmp: WasmBlock | undefined;
+  readonly #kind: number;
+  readonly #bpe: number;
+
+  constructor(
+    private readonly c: CollContext,
+    private readonly op: PredefinedOpName,
+    private readonly type: ElemType,
+    data: ArrayBufferView,
+    private readonly blocks: Block[],
+  ) {
+    this.#arena = kernels();
+    this.#bpe = typedArrayCtor(type).BYTES_PER_ELEMENT;
+    this.#acc = this.#arena.alloc(data.byteLength);
+    this.#arena.bytes(this.#acc, data.byteLength).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    this.#kind = kindOfTyped(type);
+  }
+
+  #bytes(b: Block): Uint8Array {
+    const all = this.#arena.bytes(this.#acc);
+    return all.subarray(b.offset * this.#bpe, (b.offset + b.count) * this.#bpe);
+  }
+
+  async reduceScatter(): Promise<void> {
+    const { rank, size } = this.c;
+    const right = (rank + 1) % size;
+    const left = (rank - 1 + size) % size;
+    const maxBytes = Math.max(...this.blocks.map((b) => b.count)) * this.#bpe;
+    const tmp = (this.#tmp = this.#arena.alloc(Math.max(16, maxBytes)));
+    for (let s = 0; s < size - 1; s++) {
+      const sendBlock = this.blocks[(rank - s - 1 + size) % size]!;
+      const recvBlock = this.blocks[(rank - s - 2 + 2 * size) % size]!;
+      const want = recvBlock.count * this.#bpe;
+      const incoming = this.c.recv(left, () => this.#arena.bytes(tmp, want), want);
+      incoming.catch(() => {}); // awaited below; a failed send must not leave it unhandled
+      await this.c.send(right, { kind: this.#kind, bytes: this.#bytes(sendBlock) });
+      const r = await incoming;
+      if (r.kind !== this.#kind || r.data.byteLength !== want) {
+        throw new FmiError('MPI_ERR_SIZE', `rank ${left} contributed a different type or size`, this.c.fields(left));
+      }
+      const at: WasmBlock = { ptr: this.#acc.ptr + recvBlock.offset * this.#bpe, byteLength: want };
+      this.#arena.apply(this.op, this.type, at, tmp, recvBlock.count);
+    }
+  }
+
+  async allgather(): Promise<void> {
+    const { rank, size } = this.c;
+    const right = (rank + 1) % size;
+    const left = (rank - 1 + size) % size;
+    for (let s = 0; s < size - 1; s++) {
+      const sendBlock = this.blocks[(rank - s + size) % size]!;
+      const recvBlock = this.blocks[(rank - s - 1 + size) % size]!;
+      const want = recvBlock.count * this.#bpe;
+      const incoming = this.c.recv(left, () => this.#bytes(recvBlock), want);
+      incoming.catch(() => {}); // awaited below; a failed send must not leave it unhandled
+      await this.c.send(right, { kind: this.#kind, bytes: this.#bytes(sendBlock) });
+      const r = await incoming;
+      if (r.data.byteLength !== want) throw new FmiError('MPI_ERR_SIZE', `rank ${left} sent a block of another size`, this.c.fields(left));
+    }
+  }
+
+  /** A copy of block `b` (or the whole buffer) out of Wasm memory. */
+  take(b?: Block): Uint8Array {
+    const bytes = b ? this.#bytes(b) : this.#arena.bytes(this.#acc);
+    return bytes.slice();
+  }
+
+  release(): void {
+    this.#arena.free(this.#acc);
+    if (this.#tmp) this.#arena.free(this.#tmp);
+  }
+}
