@@ -43,21 +43,26 @@ const MIN_GROW_PAGES = 256;
 const OWN_HEAP_START = 64;
 const MIN_CLASS = 64;
 
+/** Built twice: importing a shared memory (this process's own arena) and a plain one (another program's memory). */
 const WASM_URL = new URL('../../build/kernels.wasm', import.meta.url);
-let compiled: WebAssembly.Module | undefined;
+const WASM_UNSHARED_URL = new URL('../../build/kernels-unshared.wasm', import.meta.url);
+const compiled = new Map<string, WebAssembly.Module>();
 
 /** The compiled kernels module (build/kernels.wasm), compiled once, synchronously. */
-export function kernelModule(): WebAssembly.Module {
-  if (compiled === undefined) {
+export function kernelModule(shared = true): WebAssembly.Module {
+  const url = shared ? WASM_URL : WASM_UNSHARED_URL;
+  let m = compiled.get(url.href);
+  if (m === undefined) {
     let bytes: Uint8Array;
     try {
-      bytes = readFileSync(WASM_URL);
+      bytes = readFileSync(url);
     } catch (cause) {
-      throw new Error(`kernels: cannot read ${fileURLToPath(WASM_URL)} (run npm run build:wasm)`, { cause });
+      throw new Error(`kernels: cannot read ${fileURLToPath(url)} (run npm run build:wasm)`, { cause });
     }
-    compiled = new WebAssembly.Module(bytes);
+    m = new WebAssembly.Module(bytes);
+    compiled.set(url.href, m);
   }
-  return compiled;
+  return m;
 }
 
 /**
@@ -84,7 +89,7 @@ export class WasmArena implements Arena {
   constructor(memory: WebAssembly.Memory, heapStart: number) {
     if (!Number.isInteger(heapStart) || heapStart < 0) throw new RangeError(`createArena: bad heapStart ${heapStart}`);
     this.memory = memory;
-    const instance = new WebAssembly.Instance(kernelModule(), { env: { memory } });
+    const instance = new WebAssembly.Instance(kernelModule(memory.buffer instanceof SharedArrayBuffer), { env: { memory } });
     this.kernel = instance.exports.apply as KernelFn;
     this.#top = (heapStart + 15) & ~15;
     this.#buf = memory.buffer;
@@ -92,8 +97,9 @@ export class WasmArena implements Arena {
 
   /**
    * memory.buffer, cached: the getter is a slow host call (~10 ns), too much
-   * for reduceInto at small sizes. A grow by anyone detaches the cached
-   * buffer (byteLength 0), which is when it is fetched again.
+   * for reduceInto at small sizes. A grow by anyone detaches a non-shared
+   * buffer (byteLength 0), which is when it is fetched again; the arena's own
+   * grows refresh it (a shared buffer never detaches, it only stays short).
    */
   buffer(): ArrayBuffer {
     let b = this.#buf;
@@ -168,6 +174,7 @@ export class WasmArena implements Arena {
       // grants; the exact amount still might not.
       this.memory.grow(need);
     }
+    this.#buf = this.memory.buffer;
   }
 }
 
@@ -188,6 +195,10 @@ export function createArena(memory?: WebAssembly.Memory, heapStart?: number): Ar
 }
 
 export function createWasmArena(memory?: WebAssembly.Memory, heapStart?: number): WasmArena {
-  if (memory === undefined) return new WasmArena(new WebAssembly.Memory({ initial: INITIAL_PAGES }), heapStart ?? OWN_HEAP_START);
+  // Shared memory: growing it never detaches views that sends and receives
+  // in flight hold (a plain memory's grow would, under their feet).
+  if (memory === undefined) {
+    return new WasmArena(new WebAssembly.Memory({ initial: INITIAL_PAGES, maximum: MAX_PAGES, shared: true }), heapStart ?? OWN_HEAP_START);
+  }
   return new WasmArena(memory, heapStart ?? memory.buffer.byteLength);
 }
