@@ -7,6 +7,7 @@ export {
   type RecvOptions,
   type ProbeOptions,
   type VectorOptions,
+  type AllreduceOptions,
   type CommunicatorOptions,
 } from './comm/communicator.js';
 export { Request, Status, waitAll, waitAny, testAll } from './comm/request.js';

@@ -127,3 +127,20 @@ describe('communicators - size-optimized allreduce', () => {
     }
   });
 });
+
+describe('communicators - allreduce algorithm choice', () => {
+  it('ring and recursive doubling agree on small and large inputs, any size', async () => {
+    for (const size of [2, 3, 5]) {
+      await withWorld(size, async (c) => {
+        for (const n of [1, 7, 100]) {
+          const v = Int32Array.from(range(n), (i) => i * (c.rank + 1));
+          const ring = await c.allreduce(v, Op.SUM, { algorithm: 'ring' });
+          const rd = await c.allreduce(v, Op.SUM, { algorithm: 'recursive-doubling' });
+          expect(ring).toEqual(rd);
+          expect(rd[n - 1]).toBe((n - 1) * ((size * (size + 1)) / 2));
+        }
+        await expect(c.allreduce({ a: 1 }, Op.create((a) => a), { algorithm: 'ring' })).rejects.toMatchObject({ code: 'MPI_ERR_ARG' });
+      });
+    }
+  });
+});

@@ -48,6 +48,15 @@ export interface VectorOptions extends OpOptions {
   displs?: number[];
 }
 
+export interface AllreduceOptions extends OpOptions {
+  /**
+   * `'auto'` takes the ring for TypedArrays of RING_MIN_BYTES or more with a
+   * predefined op on more than two ranks, recursive doubling otherwise. Every
+   * rank must pass the same. @default 'auto'
+   */
+  algorithm?: 'auto' | 'ring' | 'recursive-doubling';
+}
+
 /** Color for `split` of a rank that joins no new communicator (MPI_UNDEFINED). */
 export const UNDEFINED = -32766;
 
@@ -285,11 +294,14 @@ export class Communicator {
    * identical bit for bit. Large TypedArrays with a predefined op take the
    * bandwidth-optimal ring; everything else recursive doubling.
    */
-  allreduce<T = unknown>(data: T, op: Op, opts: OpOptions = {}): Promise<T> {
+  allreduce<T = unknown>(data: T, op: Op, opts: AllreduceOptions = {}): Promise<T> {
     return this.#collective('allreduce', undefined, opts, async (c) => {
       checkOpFor(op, data, { rank: this.rank, op: 'allreduce' });
-      if (op.predefined && isTyped(data) && data.byteLength >= RING_MIN_BYTES && c.size > 2) {
-        return (await this.#ringAllreduce(c, op, data)) as T;
+      const algo = opts.algorithm ?? 'auto';
+      const ringable = op.predefined !== undefined && isTyped(data) && c.size > 1;
+      if (algo === 'ring' && !ringable) throw new FmiError('MPI_ERR_ARG', 'the ring needs a TypedArray, a predefined op and more than one rank', c.fields());
+      if (algo === 'ring' || (algo === 'auto' && ringable && (data as NumericArray).byteLength >= RING_MIN_BYTES && c.size > 2)) {
+        return (await this.#ringAllreduce(c, op, data as NumericArray)) as T;
       }
       const e = engineFor(c, op, data);
       if (op.associative) return (await allreduceRecursiveDoubling(c, e)) as T;
