@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { runLocal } from './run.js';
 import { RendezvousServer } from '../rendezvous/server.js';
+import { modelCommand } from './model.js';
 
 const USAGE = `fmi: the FaaS Message Interface
 
@@ -14,6 +15,9 @@ Usage:
   fmi rendezvous [--port P] [--host H] [--quiet]
       Run a standalone rendezvous server (default 0.0.0.0:7400) for
       deployments. Stops cleanly on SIGINT/SIGTERM.
+  fmi model [--config fmi.json] [--ranks N] [--memory MiB] [--ops a,b] [--json]
+      Print the modeled time and cost of each operation per channel, and
+      which channel the hints 'fast' and 'cheap' pick (see docs/model.md).
   fmi --version | --help
 `;
 
@@ -29,6 +33,8 @@ async function main(argv: string[]): Promise<number> {
       return run(rest);
     case 'rendezvous':
       return rendezvous(rest);
+    case 'model':
+      return modelCommand(rest);
     case '--version':
     case '-v': {
       const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };

@@ -1,0 +1,118 @@
+/**
+ * FMI's configuration file, as the reference implementation reads it
+ * (`backends` + `model`), plus our additions (`backends.Redis.url`,
+ * `backends.S3.endpoint`). Field names and units are the reference's, so one
+ * file configures both: times in milliseconds, bandwidths in MB/s
+ * (1 MB = 10^6 bytes), prices in USD. `src/model/params.ts` converts to
+ * seconds and bytes per second.
+ */
+
+/** The three channels, by the names the model and the policy use. */
+export type ChannelName = 'direct' | 'redis' | 's3';
+
+/** Section names in the config file, per channel. */
+export const BACKEND_OF: Readonly<Record<ChannelName, 'Direct' | 'Redis' | 'S3'>> = {
+  direct: 'Direct',
+  redis: 'Redis',
+  s3: 'S3',
+};
+
+export interface S3Backend {
+  enabled: boolean;
+  /** The user's bucket; a missing bucket is an error at connect time, never created. */
+  bucket_name: string;
+  /** The bucket's region; when absent, the AWS chain's (AWS_REGION, profile). */
+  s3_region?: string;
+  /** The reference's polling interval in ms (it sleeps this long between polls). */
+  timeout?: number;
+  /** Give up waiting after this many ms. */
+  max_timeout?: number;
+  /** Ours: an S3-compatible endpoint (`http(s)://host:port`), addressed path-style. */
+  endpoint?: string;
+}
+
+export interface RedisBackend {
+  enabled: boolean;
+  host?: string;
+  port?: number;
+  /** Ours: `redis://` or `rediss://` URL; when set, `host` and `port` are ignored. */
+  url?: string;
+  /** The reference's polling interval in ms. */
+  timeout?: number;
+  max_timeout?: number;
+}
+
+export interface DirectBackend {
+  enabled: boolean;
+  /** The rendezvous server (the reference's TCPunch server). `fmi run` starts its own. */
+  host?: string;
+  port?: number;
+  max_timeout?: number;
+}
+
+export interface Backends {
+  S3?: S3Backend;
+  Redis?: RedisBackend;
+  Direct?: DirectBackend;
+}
+
+export interface FaasModel {
+  /** USD per GiB-second of function time (AWS Lambda's price is the reference's default). */
+  gib_second_price: number;
+}
+
+export interface S3Model {
+  /** MB/s of one point-to-point message (10^6 bytes per second). */
+  bandwidth: number;
+  /** ms of one point-to-point message of zero bytes (a write and a read). */
+  overhead: number;
+  /** USD per GB (10^9 bytes) moved. */
+  transfer_price: number;
+  /** USD per GET request (every poll is one). */
+  download_price: number;
+  /** USD per PUT request. */
+  upload_price: number;
+}
+
+export interface RedisModel {
+  /** MB/s of one point-to-point message when it has the server to itself. */
+  bandwidth_single: number;
+  /** MB/s the server moves in total when many clients transfer at once. */
+  bandwidth_multiple: number;
+  /** ms of one point-to-point message of zero bytes. */
+  overhead: number;
+  /** USD per GB moved. */
+  transfer_price: number;
+  /** USD per hour of the Redis instance. */
+  instance_price: number;
+  /** Requests per hour that share the instance's hourly price. */
+  requests_per_hour: number;
+  include_infrastructure_costs: boolean;
+}
+
+export interface DirectModel {
+  /** MB/s of one point-to-point message. */
+  bandwidth: number;
+  /** ms of one point-to-point message of zero bytes. */
+  overhead: number;
+  /** USD per GB, charged at both ends of a message (as the reference does). */
+  transfer_price: number;
+  /** USD per hour of the rendezvous VM. */
+  vm_price: number;
+  /** Messages per hour that share the VM's hourly price. */
+  requests_per_hour: number;
+  include_infrastructure_costs: boolean;
+}
+
+export interface Model {
+  FaaS: FaasModel;
+  S3: S3Model;
+  Redis: RedisModel;
+  Direct: DirectModel;
+}
+
+/** A validated configuration: every model section is present (defaults filled in). */
+export interface FmiConfig {
+  backends: Backends;
+  model: Model;
+}

@@ -1,0 +1,99 @@
+import { FmiError } from '../errors.js';
+import type { FmiConfig } from '../config/types.js';
+import { directTraffic } from './direct.js';
+import { storeTraffic } from './mediated.js';
+import { GIB, MIB, modelParams, type ModelParams } from './params.js';
+import { S3_BACKOFF } from './polling.js';
+import { CHANNELS, OPS, type ChannelName, type Estimate, type ModelOptions, type OpName } from './types.js';
+
+/** Function memory the model assumes when none is given, MiB. */
+export const DEFAULT_MEMORY_MIB = 1024;
+
+/**
+ * The model's time and cost of one operation on one channel.
+ *
+ * time: see directTraffic (direct) and storeTraffic (redis, s3).
+ * cost, USD, the sum of:
+ * - requests: S3 only, upload_price per PUT + download_price per GET and per poll;
+ * - infrastructure: Redis per write or read, direct per message:
+ *   instance_price (vm_price) / requests_per_hour, or with `opsPerHour`
+ *   the hourly price / (opsPerHour * requests of this operation);
+ * - transfer: transfer_price per GB written or read (storage); direct counts
+ *   each message at both ends, as the reference does;
+ * - functions: gib_second_price * memory GiB * time * ranks: every rank is
+ *   billed while the operation runs.
+ *
+ * `bytes` is per rank: the message (send, bcast), each rank's part (gather,
+ * scatter) or the buffer (reduce, allreduce, scan); a barrier ignores it.
+ * For send/recv `ranks` only sets how many functions are billed meanwhile.
+ */
+export function estimate(
+  channel: ChannelName,
+  op: OpName,
+  bytes: number,
+  ranks: number,
+  config: FmiConfig,
+  options: ModelOptions = {},
+): Estimate {
+  return estimateWith(paramsOf(config), channel, op, bytes, ranks, options);
+}
+
+/** `estimate` with the config already converted (the policy converts once). */
+export function estimateWith(p: ModelParams, channel: ChannelName, op: OpName, bytes: number, ranks: number, options: ModelOptions = {}): Estimate {
+  checkArgs(channel, op, bytes, ranks, options);
+  const memoryMiB = options.memoryMiB ?? DEFAULT_MEMORY_MIB;
+  const payload = op === 'barrier' ? 0 : bytes;
+  const requests = { messages: 0, puts: 0, gets: 0, polls: 0 };
+  const cost = { requests: 0, infrastructure: 0, transfer: 0, functions: 0 };
+  let time: number;
+  let moved: number;
+  const share = (pricePerHour: number, perHour: number, count: number) =>
+    count === 0 || pricePerHour === 0 ? 0 : (count * pricePerHour) / (options.opsPerHour !== undefined ? options.opsPerHour * count : perHour);
+
+  if (channel === 'direct') {
+    const t = directTraffic(op, payload, ranks, p.direct, options.directAllreduce);
+    time = t.time_s;
+    moved = t.bytes;
+    requests.messages = t.messages;
+    cost.infrastructure = share(p.direct.vmPricePerHour, p.direct.requestsPerHour, t.messages);
+    cost.transfer = 2 * t.bytes * p.direct.transferPerByte;
+  } else if (channel === 'redis') {
+    const t = storeTraffic(op, payload, ranks, { alpha: p.redis.alpha, beta: p.redis.beta, betaTotal: p.redis.betaTotal });
+    time = t.time_s;
+    moved = t.bytes;
+    requests.puts = t.puts;
+    requests.gets = t.gets;
+    cost.infrastructure = share(p.redis.instancePricePerHour, p.redis.requestsPerHour, t.puts + t.gets);
+    cost.transfer = t.bytes * p.redis.transferPerByte;
+  } else {
+    const t = storeTraffic(op, payload, ranks, { alpha: p.s3.alpha, beta: p.s3.beta, betaTotal: Infinity, polling: options.backoff ?? S3_BACKOFF });
+    time = t.time_s;
+    moved = t.bytes;
+    requests.puts = t.puts;
+    requests.gets = t.gets;
+    requests.polls = t.polls;
+    cost.requests = t.puts * p.s3.putPrice + (t.gets + t.polls) * p.s3.getPrice;
+    cost.transfer = t.bytes * p.s3.transferPerByte;
+  }
+  cost.functions = p.gibSecondPrice * ((memoryMiB * MIB) / GIB) * time * ranks;
+  const cost_usd = cost.requests + cost.infrastructure + cost.transfer + cost.functions;
+  return { channel, op, bytes, ranks, memoryMiB, time_s: time, cost_usd, cost, requests, bytes_moved: moved };
+}
+
+const paramsCache = new WeakMap<FmiConfig, ModelParams>();
+
+export function paramsOf(config: FmiConfig): ModelParams {
+  let p = paramsCache.get(config);
+  if (!p) paramsCache.set(config, (p = modelParams(config)));
+  return p;
+}
+
+function checkArgs(channel: ChannelName, op: OpName, bytes: number, ranks: number, o: ModelOptions): void {
+  const bad = (msg: string) => new FmiError('MPI_ERR_ARG', msg, { op: 'model' });
+  if (!CHANNELS.includes(channel)) throw bad(`unknown channel ${JSON.stringify(channel)} (known: ${CHANNELS.join(', ')})`);
+  if (!OPS.includes(op)) throw bad(`unknown operation ${JSON.stringify(op)} (known: ${OPS.join(', ')})`);
+  if (!(Number.isFinite(bytes) && bytes >= 0)) throw bad(`bytes must be a finite number >= 0, got ${bytes}`);
+  if (!(Number.isInteger(ranks) && ranks >= 1)) throw bad(`ranks must be an integer >= 1, got ${ranks}`);
+  if (o.memoryMiB !== undefined && !(Number.isFinite(o.memoryMiB) && o.memoryMiB > 0)) throw bad(`memoryMiB must be > 0, got ${o.memoryMiB}`);
+  if (o.opsPerHour !== undefined && !(Number.isFinite(o.opsPerHour) && o.opsPerHour > 0)) throw bad(`opsPerHour must be > 0, got ${o.opsPerHour}`);
+}

@@ -1,0 +1,19 @@
+export { estimate, estimateWith, paramsOf, DEFAULT_MEMORY_MIB } from './estimate.js';
+export { choose, compareFor, Policy, type PolicyOptions } from './policy.js';
+export { pollWait, S3_BACKOFF, type PollWait } from './polling.js';
+export { directTraffic, type P2pTraffic } from './direct.js';
+export { storeTraffic, type StoreLink, type StoreTraffic } from './mediated.js';
+export { modelParams, MB, GB, GIB, MIB, type ModelParams, type LinkParams, type DirectParams, type RedisParams, type S3Params } from './params.js';
+export {
+  OPS,
+  CHANNELS,
+  type OpName,
+  type Hint,
+  type Backoff,
+  type ModelOptions,
+  type RequestCounts,
+  type CostBreakdown,
+  type Estimate,
+  type Choice,
+  type ChannelName,
+} from './types.js';

@@ -1,0 +1,101 @@
+import { pollWait } from './polling.js';
+import type { Backoff, OpName } from './types.js';
+
+/**
+ * A storage channel as the model sees it. `alpha` and `beta` describe one
+ * point-to-point message end to end (how the reference uses its `overhead`
+ * and `bandwidth`: a send costs overhead + bytes / bandwidth). A mediated
+ * message is a write followed by a read, so each of the two legs gets half:
+ * `alpha / 2 + bytes / (2 beta)`.
+ */
+export interface StoreLink {
+  alpha: number;
+  /** Bytes per second of one rank's transfers (they share its connection). */
+  beta: number;
+  /** Bytes per second the service moves in total (Redis: bandwidth_multiple; S3: Infinity). */
+  betaTotal: number;
+  /** Readers poll (S3) instead of blocking (Redis). */
+  polling?: Backoff;
+}
+
+export interface StoreTraffic {
+  time_s: number;
+  puts: number;
+  gets: number;
+  polls: number;
+  /** Payload bytes written plus payload bytes read. */
+  bytes: number;
+}
+
+/**
+ * The mediated algorithms of the storage channels, for n ranks and m bytes:
+ *
+ * - send: one write, one read;
+ * - bcast: the root writes once, n - 1 ranks read it;
+ * - scatter: the root writes n - 1 parts, each rank reads its own;
+ * - gather, reduce: n - 1 ranks write, the root reads the n - 1 parts;
+ * - allreduce: reduce to one rank, then bcast of the result;
+ * - scan: ranks 0..n-2 write, rank r reads the r parts below it;
+ * - barrier: an allreduce of nothing (n - 1 markers to one rank, one release).
+ *
+ * Every phase is a set of concurrent legs: a phase takes alpha / 2 plus its
+ * bytes over the bandwidth, bounded by the busiest rank (its legs share its
+ * connection at 2 beta) and by the service as a whole (2 betaTotal):
+ *
+ *   leg(rankBytes, totalBytes) = alpha/2 + max(rankBytes / 2beta, totalBytes / 2betaTotal)
+ *
+ * All ranks enter the operation together; readers block (Redis) or poll
+ * (S3, see pollWait) from the moment they start waiting.
+ */
+export function storeTraffic(op: OpName, bytes: number, ranks: number, link: StoreLink): StoreTraffic {
+  const m = bytes;
+  const n = ranks;
+  const leg = (rankBytes: number, totalBytes: number) =>
+    link.alpha / 2 + Math.max(rankBytes / (2 * link.beta), totalBytes / (2 * link.betaTotal));
+  const wait = (seconds: number) => (link.polling ? pollWait(seconds, link.alpha / 2, link.polling) : { polls: 0, lag_s: 0 });
+
+  /** One phase of writes, then one of reads by `readers` ranks that started waiting `waitedBefore` s earlier. */
+  const phase = (write: number, read: number, readers: number, waitedBefore = 0) => {
+    const w = wait(waitedBefore + write);
+    return { time: write + w.lag_s + read, polls: readers * w.polls };
+  };
+
+  if (op === 'send' || op === 'recv') {
+    const p = phase(leg(m, m), leg(m, m), 1);
+    return { time_s: p.time, puts: 1, gets: 1, polls: p.polls, bytes: 2 * m };
+  }
+  if (n <= 1) return { time_s: 0, puts: 0, gets: 0, polls: 0, bytes: 0 };
+  const r = n - 1;
+  switch (op) {
+    case 'bcast': {
+      const p = phase(leg(m, m), leg(m, r * m), r);
+      return { time_s: p.time, puts: 1, gets: r, polls: p.polls, bytes: m + r * m };
+    }
+    case 'scatter': {
+      const p = phase(leg(r * m, r * m), leg(m, r * m), r);
+      return { time_s: p.time, puts: r, gets: r, polls: p.polls, bytes: 2 * r * m };
+    }
+    case 'gather':
+    case 'reduce': {
+      // The root polls each of the n - 1 keys.
+      const p = phase(leg(m, r * m), leg(r * m, r * m), r);
+      return { time_s: p.time, puts: r, gets: r, polls: p.polls, bytes: 2 * r * m };
+    }
+    case 'allreduce':
+    case 'barrier': {
+      const size = op === 'barrier' ? 0 : m;
+      const upWrite = leg(size, r * size);
+      const up = phase(upWrite, leg(r * size, r * size), r);
+      // The others wait for the result from the end of their own write.
+      const downWrite = leg(size, size);
+      const w = wait(up.time - upWrite + downWrite);
+      const time = up.time + downWrite + w.lag_s + leg(size, r * size);
+      return { time_s: time, puts: n, gets: 2 * r, polls: up.polls + r * w.polls, bytes: 2 * r * size + n * size };
+    }
+    case 'scan': {
+      const reads = (n * r) / 2;
+      const p = phase(leg(m, r * m), leg(r * m, reads * m), reads);
+      return { time_s: p.time, puts: r, gets: reads, polls: p.polls, bytes: r * m + reads * m };
+    }
+  }
+}

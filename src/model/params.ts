@@ -1,0 +1,82 @@
+import type { FmiConfig } from '../config/types.js';
+
+/** 1 MB in the reference's bandwidths (MB/s) and 1 GB in its transfer prices (USD/GB): decimal. */
+export const MB = 1e6;
+export const GB = 1e9;
+export const GIB = 1024 ** 3;
+export const MIB = 1024 ** 2;
+
+/**
+ * A channel's point-to-point message, in SI units: `alpha` seconds of
+ * latency and `beta` bytes per second. The reference states `overhead` in
+ * ms and `bandwidth` in MB/s.
+ */
+export interface LinkParams {
+  alpha: number;
+  beta: number;
+}
+
+export interface DirectParams extends LinkParams {
+  transferPerByte: number;
+  /** USD per hour of the rendezvous VM; 0 when infrastructure costs are excluded. */
+  vmPricePerHour: number;
+  requestsPerHour: number;
+}
+
+export interface RedisParams extends LinkParams {
+  /** Bytes per second the server moves in total when many clients transfer at once. */
+  betaTotal: number;
+  transferPerByte: number;
+  /** USD per hour of the Redis instance; 0 when infrastructure costs are excluded. */
+  instancePricePerHour: number;
+  requestsPerHour: number;
+}
+
+export interface S3Params extends LinkParams {
+  transferPerByte: number;
+  putPrice: number;
+  getPrice: number;
+}
+
+export interface ModelParams {
+  direct: DirectParams;
+  redis: RedisParams;
+  s3: S3Params;
+  /** USD per GiB-second of function time. */
+  gibSecondPrice: number;
+}
+
+/**
+ * Converts the config's model section to seconds, bytes and USD. This is
+ * where the reference's unit slip is fixed: it adds `overhead` (ms) to
+ * bytes / (bandwidth * 10^6) (s) as if both were one unit; here both become
+ * seconds.
+ */
+export function modelParams(config: FmiConfig): ModelParams {
+  const { Direct, Redis, S3, FaaS } = config.model;
+  return {
+    direct: {
+      alpha: Direct.overhead / 1000,
+      beta: Direct.bandwidth * MB,
+      transferPerByte: Direct.transfer_price / GB,
+      vmPricePerHour: Direct.include_infrastructure_costs ? Direct.vm_price : 0,
+      requestsPerHour: Direct.requests_per_hour,
+    },
+    redis: {
+      alpha: Redis.overhead / 1000,
+      beta: Redis.bandwidth_single * MB,
+      betaTotal: Redis.bandwidth_multiple * MB,
+      transferPerByte: Redis.transfer_price / GB,
+      instancePricePerHour: Redis.include_infrastructure_costs ? Redis.instance_price : 0,
+      requestsPerHour: Redis.requests_per_hour,
+    },
+    s3: {
+      alpha: S3.overhead / 1000,
+      beta: S3.bandwidth * MB,
+      transferPerByte: S3.transfer_price / GB,
+      putPrice: S3.upload_price,
+      getPrice: S3.download_price,
+    },
+    gibSecondPrice: FaaS.gib_second_price,
+  };
+}
