@@ -1,4 +1,4 @@
-import { FmiError } from '../../errors.js';
+import { FmiError, type FmiErrorFields } from '../../errors.js';
 
 /**
  * One list element: a fixed 32-byte header and up to `chunkBytes` of payload.
@@ -45,13 +45,13 @@ export function writeHeader(b: Buffer, h: FrameHeader): void {
 }
 
 /**
- * Reads and checks a frame's header into `out` (reused, so the read loop
- * allocates nothing per frame). A frame that is not ours is an FMI_PROTOCOL
- * error; whether its chunk fits the message is the reassembler's to check
- * (sender and reader need not agree on a chunk size).
+ * Reads a frame's header into `out` (reused, so the read loop allocates
+ * nothing per frame) and returns what is wrong with it, if anything. Whether a
+ * chunk fits its message is the reassembler's to check (sender and reader need
+ * not agree on a chunk size).
  */
-export function readHeader(b: Buffer, out: FrameHeader): FrameHeader {
-  if (b.length < HEADER_BYTES || b[0] !== MAGIC || b[1] !== VERSION) throw damaged('not an fmi frame');
+export function parseHeader(b: Buffer, out: FrameHeader): string | undefined {
+  if (b.length < HEADER_BYTES || b[0] !== MAGIC || b[1] !== VERSION) return 'not an fmi frame';
   out.kind = b[2]!;
   out.source = b.readUInt32LE(4);
   out.ctx = b.readUInt32LE(8);
@@ -59,15 +59,50 @@ export function readHeader(b: Buffer, out: FrameHeader): FrameHeader {
   out.index = b.readUInt32LE(16);
   out.count = b.readUInt32LE(20);
   out.total = b.readUInt32LE(24) + b.readUInt32LE(28) * TWO_32;
-  if (out.count === 0 || out.index >= out.count) throw damaged(`chunk ${out.index} of ${out.count}`);
-  if (out.count === 1 && b.length - HEADER_BYTES !== out.total) throw damaged(`${b.length - HEADER_BYTES} payload bytes, header says ${out.total}`);
-  return out;
+  if (out.count === 0 || out.index >= out.count) return `chunk ${out.index} of ${out.count}`;
+  if (out.count === 1 && b.length - HEADER_BYTES !== out.total) return `${b.length - HEADER_BYTES} payload bytes, header says ${out.total}`;
+  return undefined;
+}
+
+/**
+ * Checks what goes into a header before a transaction starts: a value out of
+ * range must fail the call, not leave half a MULTI block on the connection.
+ */
+export function checkEnvelope(e: { kind: number; ctx: number; tag: number }, fields: FmiErrorFields): void {
+  const bad = !isUint(e.kind, 0xff) ? `kind ${e.kind}` : !isUint(e.ctx, 0xffffffff) ? `context ${e.ctx}` : !isUint(e.tag, 0x7fffffff) ? `tag ${e.tag}` : undefined;
+  if (bad) throw new FmiError('MPI_ERR_ARG', `${bad} does not fit a redis frame`, fields);
+}
+
+function isUint(v: number, max: number): boolean {
+  return Number.isInteger(v) && v >= 0 && v <= max;
 }
 
 export function chunkCount(total: number, chunkBytes: number): number {
   return Math.max(1, Math.ceil(total / chunkBytes));
 }
 
-export function damaged(what: string): FmiError {
-  return new FmiError('FMI_PROTOCOL', `damaged redis frame: ${what}`, { channel: 'redis' });
+export function damaged(what: string, fields: FmiErrorFields = {}): FmiError {
+  return new FmiError('FMI_PROTOCOL', `damaged redis frame: ${what}`, { ...fields, channel: 'redis' });
+}
+
+/**
+ * Builds frames in one buffer reused for every frame of the channel. Safe
+ * because the client copies a command's arguments into its socket write during
+ * the call (see openClient), so a frame is dead once the command was issued.
+ */
+export class FrameScratch {
+  #buf: Buffer = Buffer.allocUnsafeSlow(4096);
+
+  /** A frame of header `h` and payload `chunk`, valid until the next call. */
+  frame(h: FrameHeader, chunk: Uint8Array): Buffer {
+    const n = HEADER_BYTES + chunk.byteLength;
+    if (this.#buf.length < n) this.#buf = Buffer.allocUnsafeSlow(Math.max(n, Math.min(2 * this.#buf.length, 64 * 1024 * 1024)));
+    writeHeader(this.#buf, h);
+    this.#buf.set(chunk, HEADER_BYTES);
+    return this.#buf.subarray(0, n);
+  }
+}
+
+export function newHeader(): FrameHeader {
+  return { kind: 0, source: 0, ctx: 0, tag: 0, index: 0, count: 1, total: 0 };
 }

@@ -1,0 +1,254 @@
+import type { Redis } from 'ioredis';
+import type { FmiError, FmiErrorFields } from '../../errors.js';
+import { bounded, exec, multi, openClient, queue, type RedisAddress } from './client.js';
+import { checkEnvelope, chunkCount, damaged, HEADER_BYTES, newHeader, parseHeader, type FrameScratch } from './frame.js';
+import type { JobKeys } from './keys.js';
+import { raceSignal } from '../../util/race.js';
+
+export interface StoreOptions {
+  cmd: Redis;
+  address: RedisAddress;
+  keys: JobKeys;
+  scratch: FrameScratch;
+  rank: number;
+  ttlSeconds: number;
+  chunkBytes: number;
+  timeoutMs: number;
+  /** Maps a failure to the error callers see (closed, connection lost, or a channel error). */
+  error(cause: unknown, op: string): FmiError;
+}
+
+/** A get blocked in Redis: it owns its connection until the value comes. */
+interface Wait {
+  conn: Redis;
+  fail(err: Error): void;
+}
+
+/** Idle blocking connections kept for later gets; more are closed. */
+const MAX_IDLE = 4;
+/** Chunks fetched per LRANGE when a large value is read (all ranges go out in one round trip). */
+const RANGE_CHUNKS = 16;
+
+/**
+ * put/get, the mediated-collective primitive, on Redis lists:
+ *
+ * - put: one transaction (one round trip) writes the value's head frame
+ *   (header + first chunk) as the single element of `kq:<key>`, the remaining
+ *   chunks to `kv:<key>`, and `kn:<key>` = readers; each with the TTL.
+ * - get: `BLMOVE kq kq LEFT RIGHT 0` on a blocking connection waits for the
+ *   head and rotates it back in the same atomic step, so the element stays for
+ *   the next reader and every waiter is served by one push: a small value is
+ *   one round trip. A large one adds one round trip of LRANGEs for the rest.
+ * - After reading, a get decrements `kn` in the background; the reader that
+ *   takes it to zero deletes the value. The putter deletes what it put at
+ *   close, so values whose readers died go then (or at TTL).
+ *
+ * A key names one value: put again under a key only once every read of the
+ * previous value is done (a late count would fall on the new value).
+ */
+export class RedisStore {
+  readonly #o: StoreOptions;
+  readonly #idle: Redis[] = [];
+  readonly #conns = new Set<Redis>();
+  readonly #waits = new Set<Wait>();
+  readonly #background = new Set<Promise<void>>();
+  readonly #puts = new Set<string>();
+  readonly #fields: FmiErrorFields;
+  #closedWith: Error | undefined;
+
+  constructor(o: StoreOptions) {
+    this.#o = o;
+    this.#fields = { rank: o.rank, channel: 'redis' };
+  }
+
+  async put(key: string, kind: number, payload: Uint8Array, readers: number, signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
+    if (this.#closedWith) throw this.#closedWith;
+    // Nobody will read it: storing it would only leave a key behind until close.
+    if (readers <= 0) return;
+    checkEnvelope({ kind, ctx: 0, tag: 0 }, { ...this.#fields, op: 'put' });
+    const { cmd: c, keys, chunkBytes } = this.#o;
+    const head = keys.head(key);
+    const chunks = keys.chunks(key);
+    const ttl = String(this.#o.ttlSeconds);
+    const total = payload.byteLength;
+    const count = chunkCount(total, chunkBytes);
+    this.#puts.add(key);
+    multi(c);
+    // A put under a key used before replaces it rather than adding a second head.
+    queue(c, 'DEL', [head, chunks]);
+    for (let i = 1; i < count; i++) queue(c, 'RPUSH', [chunks, view(payload, i * chunkBytes, Math.min(total, (i + 1) * chunkBytes))]);
+    if (count > 1) queue(c, 'EXPIRE', [chunks, ttl]);
+    queue(c, 'SET', [keys.readsDue(key), String(readers), 'EX', ttl]);
+    const h = { kind, source: this.#o.rank, ctx: 0, tag: 0, index: 0, count, total };
+    queue(c, 'RPUSH', [head, this.#o.scratch.frame(h, payload.subarray(0, Math.min(total, chunkBytes)))]);
+    queue(c, 'EXPIRE', [head, ttl]);
+    try {
+      await raceSignal(exec(c), signal);
+    } catch (err) {
+      if (signal?.aborted && err === signal.reason) throw err;
+      throw this.#o.error(err, 'put');
+    }
+  }
+
+  async get(key: string, signal?: AbortSignal): Promise<{ kind: number; data: Uint8Array }> {
+    signal?.throwIfAborted();
+    if (this.#closedWith) throw this.#closedWith;
+    const head = this.#o.keys.head(key);
+    const conn = await this.#acquire(signal);
+    if (signal?.aborted) {
+      this.#release(conn);
+      throw signal.reason;
+    }
+    const frame = await this.#wait(conn, conn.blmoveBuffer(head, head, 'LEFT', 'RIGHT', 0), signal);
+    this.#release(conn);
+    const h = newHeader();
+    const problem = parseHeader(frame, h);
+    if (problem !== undefined) throw damaged(problem, { ...this.#fields, op: 'get' });
+    const data = h.count === 1 ? ownBytes(frame) : await this.#readRest(key, frame, h.count, h.total);
+    this.#track(this.#readDone(key));
+    return { kind: h.kind, data };
+  }
+
+  /** Keys this rank put, for deletion at close (a missing key costs nothing to delete). */
+  ownedKeys(): string[] {
+    const { keys } = this.#o;
+    return [...this.#puts].flatMap((k) => [keys.head(k), keys.chunks(k), keys.readsDue(k)]);
+  }
+
+  /** Fails waiting gets with `err`, drops the blocking connections, gives the background work up to `ms` to finish. */
+  async close(err: Error, ms: number): Promise<void> {
+    this.#closedWith ??= err;
+    for (const w of [...this.#waits]) w.fail(err);
+    for (const c of this.#conns) c.disconnect();
+    this.#conns.clear();
+    this.#idle.length = 0;
+    await bounded(Promise.allSettled(this.#background), ms);
+  }
+
+  async #readRest(key: string, frame: Buffer, count: number, total: number): Promise<Uint8Array> {
+    const c = this.#o.cmd;
+    const chunks = this.#o.keys.chunks(key);
+    const ranges: Promise<Buffer[]>[] = [];
+    for (let i = 0; i < count - 1; i += RANGE_CHUNKS) ranges.push(c.lrangeBuffer(chunks, i, Math.min(count - 2, i + RANGE_CHUNKS - 1)));
+    let parts: Buffer[][];
+    try {
+      parts = await Promise.all(ranges);
+    } catch (err) {
+      throw this.#o.error(err, 'get');
+    }
+    const out = new Uint8Array(total);
+    const first = frame.subarray(HEADER_BYTES);
+    let offset = first.length;
+    let n = 1;
+    out.set(first, 0);
+    for (const list of parts) {
+      for (const b of list) {
+        if (offset + b.length > total) throw damaged(`value ${key} overruns its ${total} bytes`, { ...this.#fields, op: 'get' });
+        out.set(b, offset);
+        offset += b.length;
+        n++;
+      }
+    }
+    if (n !== count || offset !== total) throw damaged(`value ${key}: ${n} of ${count} chunks, ${offset} of ${total} bytes`, { ...this.#fields, op: 'get' });
+    return out;
+  }
+
+  /** One read done: the reader that takes the count to zero deletes the value. */
+  async #readDone(key: string): Promise<void> {
+    const { cmd: c, keys } = this.#o;
+    const due = keys.readsDue(key);
+    // The EXPIRE covers a DECR that recreated the counter after the putter deleted it.
+    multi(c);
+    queue(c, 'DECR', [due]);
+    queue(c, 'EXPIRE', [due, String(this.#o.ttlSeconds)]);
+    const [left] = (await exec(c)) as [number, number];
+    if (left <= 0) await c.del(keys.head(key), keys.chunks(key), due);
+  }
+
+  #track(p: Promise<void>): void {
+    // A failed cleanup leaves the keys to the putter's close or their TTL.
+    const q = p.catch(() => {});
+    this.#background.add(q);
+    void q.then(() => this.#background.delete(q));
+  }
+
+  async #acquire(signal: AbortSignal | undefined): Promise<Redis> {
+    const idle = this.#idle.pop();
+    if (idle) return idle;
+    const opening = openClient(this.#o.address, this.#o.timeoutMs, { ...this.#fields, op: 'get' });
+    let conn: Redis;
+    try {
+      conn = await raceSignal(opening, signal);
+    } catch (err) {
+      opening.then((c) => c.disconnect(), () => {});
+      throw err;
+    }
+    if (this.#closedWith) {
+      conn.disconnect();
+      throw this.#closedWith;
+    }
+    this.#conns.add(conn);
+    return conn;
+  }
+
+  #release(conn: Redis): void {
+    if (!this.#closedWith && conn.status === 'ready' && this.#idle.length < MAX_IDLE) this.#idle.push(conn);
+    else this.#drop(conn);
+  }
+
+  #drop(conn: Redis): void {
+    this.#conns.delete(conn);
+    conn.disconnect();
+  }
+
+  /**
+   * Waits for a blocking command. A blocked connection cannot be told to stop
+   * short of closing it, so an abort or close drops the connection.
+   */
+  #wait(conn: Redis, reply: Promise<Buffer | null>, signal: AbortSignal | undefined): Promise<Buffer> {
+    return new Promise<Buffer>((resolve, reject) => {
+      const done = () => {
+        signal?.removeEventListener('abort', onAbort);
+        this.#waits.delete(w);
+      };
+      const w: Wait = {
+        conn,
+        fail: (err) => {
+          done();
+          this.#drop(conn);
+          reject(err);
+        },
+      };
+      const onAbort = () => w.fail(signal!.reason as Error);
+      this.#waits.add(w);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      reply.then(
+        (b) => {
+          done();
+          if (b) resolve(b);
+          else reject(this.#o.error(new Error('blocking read returned nothing'), 'get'));
+        },
+        (err) => {
+          done();
+          this.#drop(conn);
+          reject(this.#o.error(err, 'get'));
+        },
+      );
+    });
+  }
+}
+
+/**
+ * The payload of a one-frame value. A reply that has an ArrayBuffer of its own
+ * is used in place (the payload starts 32 bytes in, so wide TypedArray views
+ * stay aligned); a slice of the client's shared read buffer is copied out.
+ */
+function ownBytes(frame: Buffer): Uint8Array {
+  const payload = new Uint8Array(frame.buffer, frame.byteOffset + HEADER_BYTES, frame.byteLength - HEADER_BYTES);
+  return frame.byteOffset === 0 && frame.buffer.byteLength === frame.byteLength ? payload : payload.slice();
+}
+
+function view(u: Uint8Array, from: number, to: number): Buffer {
+  return Buffer.from(u.buffer, u.byteOffset + from, to - from);
+}
