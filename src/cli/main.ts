@@ -4,14 +4,22 @@ import { parseArgs } from 'node:util';
 import { runLocal } from './run.js';
 import { RendezvousServer } from '../rendezvous/server.js';
 import { modelCommand } from './model.js';
+import { cleanCommand } from './clean.js';
+import { loadConfig } from '../config/index.js';
+import { ENV } from '../comm/init.js';
+import { resolve } from 'node:path';
 
 const USAGE = `fmi: the FaaS Message Interface
 
 Usage:
-  fmi run -n N [--no-prefix] <script.mjs|.js> [args...]
+  fmi run -n N [--config fmi.json] [--channel direct|redis|s3] [--hint fast|cheap]
+         [--no-prefix] <script.mjs|.js> [args...]
       Start N local ranks of one job, with an embedded rendezvous server.
       Output lines are prefixed with "[rank] ". Exits non-zero if any rank
-      fails, after stopping the others.
+      fails, after stopping the others. --config opens the backends the file
+      enables and lets the cost model choose per operation; --channel forces one.
+  fmi clean --job ID --config fmi.json
+      Delete what a crashed job left in Redis and S3.
   fmi rendezvous [--port P] [--host H] [--quiet]
       Run a standalone rendezvous server (default 0.0.0.0:7400) for
       deployments. Stops cleanly on SIGINT/SIGTERM.
@@ -35,6 +43,8 @@ async function main(argv: string[]): Promise<number> {
       return rendezvous(rest);
     case 'model':
       return modelCommand(rest);
+    case 'clean':
+      return cleanCommand(rest);
     case '--version':
     case '-v': {
       const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -54,16 +64,34 @@ async function main(argv: string[]): Promise<number> {
 
 async function run(argv: string[]): Promise<number> {
   // Options end at the script: everything after it belongs to the script.
-  const scriptAt = argv.findIndex((a, i) => !a.startsWith('-') && !['-n', '--np'].includes(argv[i - 1] ?? ''));
+  const valued = ['-n', '--np', '--config', '--channel', '--hint'];
+  const scriptAt = argv.findIndex((a, i) => !a.startsWith('-') && !valued.includes(argv[i - 1] ?? ''));
   if (scriptAt < 0) fail('run needs a script');
   const { values } = parseArgs({
     args: argv.slice(0, scriptAt),
-    options: { n: { type: 'string', short: 'n' }, np: { type: 'string' }, 'no-prefix': { type: 'boolean' } },
+    options: {
+      n: { type: 'string', short: 'n' },
+      np: { type: 'string' },
+      'no-prefix': { type: 'boolean' },
+      config: { type: 'string' },
+      channel: { type: 'string' },
+      hint: { type: 'string' },
+    },
     strict: true,
   });
   const n = Number(values.n ?? values.np);
   if (!Number.isInteger(n) || n < 1) fail(`-n needs a positive integer, got ${JSON.stringify(values.n ?? values.np)}`);
-  return runLocal({ ranks: n, script: argv[scriptAt]!, args: argv.slice(scriptAt + 1), prefix: !values['no-prefix'] });
+  if (values.channel !== undefined && !['direct', 'redis', 's3'].includes(values.channel)) fail(`--channel must be direct, redis or s3`);
+  if (values.hint !== undefined && !['fast', 'cheap'].includes(values.hint)) fail(`--hint must be fast or cheap`);
+  const env: NodeJS.ProcessEnv = {};
+  if (values.config !== undefined) {
+    // Checked here, so a bad file fails once instead of in every rank.
+    loadConfig(values.config);
+    env[ENV.config] = resolve(values.config);
+  }
+  if (values.channel !== undefined) env[ENV.channel] = values.channel;
+  if (values.hint !== undefined) env[ENV.hint] = values.hint;
+  return runLocal({ ranks: n, script: argv[scriptAt]!, args: argv.slice(scriptAt + 1), prefix: !values['no-prefix'], env });
 }
 
 async function rendezvous(argv: string[]): Promise<number> {

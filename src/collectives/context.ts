@@ -15,6 +15,11 @@ export interface CollContext {
   send(peer: number, msg: Encoded): Promise<void>;
   recv(peer: number, into?: RecvTarget, capacity?: number): Promise<Received>;
   fields(peer?: number): FmiErrorFields;
+  /** On storage channels: this call's one shared value (write once, read by many). */
+  store?: {
+    put(msg: Encoded, readers: number): Promise<void>;
+    get(): Promise<Encoded>;
+  };
 }
 
 /** Throws the peer's error if `r` carries one (after the caller forwarded it). */

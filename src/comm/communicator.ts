@@ -1,6 +1,9 @@
 import { bytesOf, encode, decode, decodeError, encodeError, elemTypeOfKind, isTyped, Kind, typedView, type Encoded } from '../codec.js';
 import { FmiError, ClosedError, type FmiErrorFields } from '../errors.js';
-import { ANY_SOURCE, type Channel, type Probed, type Received, type RecvTarget } from '../channels/channel.js';
+import { ANY_SOURCE, isStoreChannel, type Channel, type Probed, type Received, type RecvTarget } from '../channels/channel.js';
+import { ChannelSet } from './channel-set.js';
+import type { Hint, OpName } from '../model/types.js';
+import { barrierStore, bcastStore, gatherFlat, hasStore, reduceFlat } from '../collectives/mediated.js';
 import { elemTypeOf, typedArrayCtor, type NumericArray } from '../kernels/index.js';
 import { checkOpFor, type Op } from '../ops/op.js';
 import { Deadline, type OpOptions } from '../util/deadline.js';
@@ -60,6 +63,9 @@ export interface AllreduceOptions extends OpOptions {
 /** Color for `split` of a rank that joins no new communicator (MPI_UNDEFINED). */
 export const UNDEFINED = -32766;
 
+/** How long close() waits for the other ranks when a storage channel is open. */
+const CLOSE_SYNC_MS = 10_000;
+
 /** Allreduce of TypedArrays at least this large, on more than two ranks, takes the ring. */
 export const RING_MIN_BYTES = 256 * 1024;
 
@@ -76,6 +82,18 @@ export interface CommunicatorOptions {
   job: string;
   /** Default timeout of every operation. @default none */
   timeoutMs?: number;
+}
+
+/** What `stats()` reports per operation. */
+export interface OpStats {
+  calls: number;
+  /** Bytes per rank, summed over the calls whose size every rank knows. */
+  bytes: number;
+  timeMs: number;
+  /** Calls per channel used. */
+  channels: Record<string, number>;
+  /** The cost model's USD for those calls (whole job, function time included). */
+  modeledCostUsd: number;
 }
 
 /** State the communicators of one rank share: the next free context id. */
@@ -99,6 +117,8 @@ export class Communicator {
   readonly rank: number;
   readonly size: number;
   readonly job: string;
+  readonly #set: ChannelSet;
+  /** Point-to-point traffic: the same channel at every rank. */
   readonly #channel: Channel;
   readonly #timeoutMs: number | undefined;
   readonly #group: number[] | undefined;
@@ -109,8 +129,13 @@ export class Communicator {
   #state: 'open' | 'closing' | 'closed' = 'open';
   /** Collectives run one after another, in call order, as MPI requires of every rank. */
   #collQueue: Promise<unknown> = Promise.resolve();
+  /** Numbers this communicator's collectives (the same at every rank): names their shared values. */
+  #collSeq = 0;
+  readonly #stats = new Map<string, OpStats>();
 
-  constructor(channel: Channel, opts: CommunicatorOptions, placement?: Placement) {
+  constructor(channels: Channel | ChannelSet, opts: CommunicatorOptions, placement?: Placement) {
+    this.#set = channels instanceof ChannelSet ? channels : ChannelSet.of(channels);
+    const channel = this.#set.defaultChannel;
     this.#channel = channel;
     this.job = opts.job;
     this.#timeoutMs = opts.timeoutMs;
@@ -236,17 +261,24 @@ export class Communicator {
   // ---- collectives ----------------------------------------------------------
 
   /** Every rank gets root's `data` (needed at the root only). */
-  bcast<T = unknown>(data: T | undefined, root: number, opts: OpOptions = {}): Promise<T> {
-    return this.#collective('bcast', root, opts, async (c) => {
-      const msg = c.rank === root ? this.#encodeOrError(data, c) : undefined;
-      const out = await bcastBinomial(c, root, msg);
-      return decode(out.kind, out.bytes) as T;
-    });
+  bcast<T = unknown>(data: T | undefined, root: number, opts: OpOptions & { bytes?: number } = {}): Promise<T> {
+    return this.#collective(
+      'bcast',
+      root,
+      opts,
+      async (c) => {
+        const msg = c.rank === root ? this.#encodeOrError(data, c) : undefined;
+        const out = hasStore(c) ? await bcastStore(c, root, msg) : await bcastBinomial(c, root, msg);
+        return decode(out.kind, out.bytes) as T;
+      },
+      // Only the root knows the size; with `bytes` given everywhere, the channel can follow it.
+      opts.bytes === undefined ? undefined : { op: 'bcast', bytes: opts.bytes },
+    );
   }
 
   /** Resolves when every rank has called barrier. */
   barrier(opts: OpOptions = {}): Promise<void> {
-    return this.#collective('barrier', undefined, opts, (c) => barrierDissemination(c));
+    return this.#collective('barrier', undefined, opts, (c) => (hasStore(c) ? barrierStore(c) : barrierDissemination(c)), { op: 'barrier', bytes: 0 });
   }
 
   /**
@@ -257,7 +289,7 @@ export class Communicator {
   gather<T = unknown>(data: T, root: number, opts: OpOptions = {}): Promise<T[] | T | undefined> {
     return this.#collective('gather', root, opts, async (c) => {
       const mine = this.#encodeOrError(data, c);
-      const items = await gatherBinomial(c, root, mine);
+      const items = hasStore(c) ? await gatherFlat(c, root, mine) : await gatherBinomial(c, root, mine);
       if (mine.kind === Kind.ERROR) throw decodeError(mine.bytes, c.fields());
       if (!items) return undefined;
       const failed = items.find((it) => it.kind === Kind.ERROR);
@@ -281,12 +313,19 @@ export class Communicator {
 
   /** Combines every rank's `data` with `op`; the result at `root`, undefined elsewhere. */
   reduce<T = unknown>(data: T, op: Op, root: number, opts: OpOptions = {}): Promise<T | undefined> {
-    return this.#collective('reduce', root, opts, async (c) => {
-      checkOpFor(op, data, { rank: this.rank, op: 'reduce' });
-      const e = engineFor(c, op, data);
-      if (!op.associative) return (await reduceChain(c, e, root)) as T | undefined;
-      return (await reduceBinomial(c, e, root, op.commutative ? root : 0)) as T | undefined;
-    });
+    return this.#collective(
+      'reduce',
+      root,
+      opts,
+      async (c) => {
+        checkOpFor(op, data, { rank: this.rank, op: 'reduce' });
+        const e = engineFor(c, op, data);
+        if (hasStore(c)) return (await reduceFlat(c, e, root)) as T | undefined;
+        if (!op.associative) return (await reduceChain(c, e, root)) as T | undefined;
+        return (await reduceBinomial(c, e, root, op.commutative ? root : 0)) as T | undefined;
+      },
+      sized('reduce', data),
+    );
   }
 
   /**
@@ -297,6 +336,12 @@ export class Communicator {
   allreduce<T = unknown>(data: T, op: Op, opts: AllreduceOptions = {}): Promise<T> {
     return this.#collective('allreduce', undefined, opts, async (c) => {
       checkOpFor(op, data, { rank: this.rank, op: 'allreduce' });
+      if (hasStore(c)) {
+        // On storage: every part read at rank 0 as it lands, folded in rank order, one write for all.
+        const r = await reduceFlat(c, engineFor(c, op, data), 0);
+        const out = await bcastStore(c, 0, c.rank === 0 ? encode(r) : undefined);
+        return decode(out.kind, out.bytes) as T;
+      }
       const algo = opts.algorithm ?? 'auto';
       const ringable = op.predefined !== undefined && isTyped(data) && c.size > 1;
       if (algo === 'ring' && !ringable) throw new FmiError('MPI_ERR_ARG', 'the ring needs a TypedArray, a predefined op and more than one rank', c.fields());
@@ -309,7 +354,7 @@ export class Communicator {
       const r = await reduceChain(c, e, 0);
       const out = await bcastBinomial(c, 0, c.rank === 0 ? encode(r) : undefined);
       return decode(out.kind, out.bytes) as T;
-    });
+    }, sized('allreduce', data));
   }
 
   /** Inclusive prefix: rank r gets data(0) op data(1) op ... op data(r). */
@@ -318,7 +363,7 @@ export class Communicator {
       checkOpFor(op, data, { rank: this.rank, op: 'scan' });
       const e = engineFor(c, op, data);
       return (op.associative ? await scanRecursiveDoubling(c, e) : await scanChain(c, e)) as T;
-    });
+    }, sized('scan', data));
   }
 
   /** Exclusive prefix: rank r gets data(0) op ... op data(r - 1); rank 0 gets undefined. */
@@ -327,7 +372,7 @@ export class Communicator {
       checkOpFor(op, data, { rank: this.rank, op: 'exscan' });
       const e = engineFor(c, op, data);
       return (op.associative ? await exscanRecursiveDoubling(c, e) : await exscanChain(c, e)) as T | undefined;
-    });
+    }, sized('scan', data));
   }
 
   /** Every rank gets every rank's `data`: an array by rank, or one concatenated TypedArray for TypedArray data. */
@@ -448,6 +493,35 @@ export class Communicator {
     });
   }
 
+  // ---- channel choice and accounting ----------------------------------------
+
+  /**
+   * Sets the hint collectives choose their channel by: 'fast' (least modeled
+   * time) or 'cheap' (least modeled cost). Call it at the same point on every
+   * rank, as the choice must agree. Point-to-point traffic keeps the channel
+   * chosen when the job started. Returns the hint in force.
+   */
+  hint(h?: Hint): Hint {
+    if (h !== undefined) {
+      if (h !== 'fast' && h !== 'cheap') throw new FmiError('MPI_ERR_ARG', `hint must be 'fast' or 'cheap', got ${JSON.stringify(h)}`, this.#fields('hint'));
+      this.#set.policy.hint = h;
+    }
+    return this.#set.policy.hint;
+  }
+
+  /** The channels this rank has open; the first is the one point-to-point traffic uses. */
+  get channels(): string[] {
+    return [this.#channel.name, ...this.#set.names.filter((n) => n !== this.#channel.name)];
+  }
+
+  /**
+   * Per operation: calls, bytes (per rank, where known), wall time, how often
+   * each channel was used, and the cost model's estimate of what they cost.
+   */
+  stats(): Record<string, OpStats> {
+    return Object.fromEntries([...this.#stats].map(([k, v]) => [k, { ...v, channels: { ...v.channels } }]));
+  }
+
   // ---- communicators --------------------------------------------------------
 
   /** A new communicator with the same ranks; its messages never match this one's. Collective. */
@@ -455,7 +529,7 @@ export class Communicator {
     return this.#collective('dup', undefined, opts, async (c) => {
       const ctx = (await allgatherRing(c, encode(this.#shared.nextCtx))).reduce((m, it) => Math.max(m, decode(it.kind, it.bytes) as number), 0);
       this.#shared.nextCtx = ctx + 2;
-      return new Communicator(this.#channel, { job: this.job, timeoutMs: this.#timeoutMs }, { group: this.#group, ctx, shared: this.#shared });
+      return new Communicator(this.#set, { job: this.job, timeoutMs: this.#timeoutMs }, { group: this.#group, ctx, shared: this.#shared });
     });
   }
 
@@ -476,7 +550,7 @@ export class Communicator {
         .filter((m) => m.col === color)
         .sort((a, b) => a.k - b.k || a.r - b.r)
         .map((m) => this.#world(m.r));
-      return new Communicator(this.#channel, { job: this.job, timeoutMs: this.#timeoutMs }, { group: members, ctx, shared: this.#shared });
+      return new Communicator(this.#set, { job: this.job, timeoutMs: this.#timeoutMs }, { group: members, ctx, shared: this.#shared });
     });
   }
 
@@ -492,9 +566,14 @@ export class Communicator {
   async close(): Promise<void> {
     if (this.#ctx !== 0) return this.free();
     if (this.#state !== 'open') return;
+    if (this.size > 1 && this.#set.hasStore) {
+      // A storage channel deletes what this rank wrote when it closes: wait
+      // (boundedly) until every rank got here, so no value is deleted under a reader.
+      await this.barrier({ timeoutMs: CLOSE_SYNC_MS }).catch(() => {});
+    }
     this.#state = 'closing';
     await this.#collQueue.catch(() => {});
-    await this.#channel.close();
+    await this.#set.close();
     this.#state = 'closed';
   }
 
@@ -526,29 +605,48 @@ export class Communicator {
     }
   }
 
-  #collective<T>(name: CollName, root: number | undefined, opts: OpOptions, run: (c: CollContext) => Promise<T>): Promise<T> {
+  #collective<T>(
+    name: CollName,
+    root: number | undefined,
+    opts: OpOptions,
+    run: (c: CollContext) => Promise<T>,
+    sizing?: { op: OpName; bytes: number },
+  ): Promise<T> {
     try {
       this.#checkOpen(name);
       if (root !== undefined) checkRank('MPI_ERR_ROOT', 'root', root, this.size, this.rank, name);
     } catch (err) {
       return Promise.reject(err);
     }
-    const d = new Deadline(opts, this.#timeoutMs, this.#fields(name));
+    // Every rank computes the same choice: same config, hint, op and size.
+    const channel = this.#set.choose(sizing?.op, sizing?.bytes);
+    const d = new Deadline(opts, this.#timeoutMs, { ...this.#fields(name), channel: channel.name });
     const tag = CollTag[name];
     const ctx = this.#ctx + 1;
+    const key = `c${ctx}/${this.#group ? this.#group.join('.') + '/' : ''}${this.#collSeq++}`;
     const c: CollContext = {
       rank: this.rank,
       size: this.size,
       op: name,
-      send: (peer, msg) => this.#channel.send(this.#world(peer), { ctx, tag, kind: msg.kind }, msg.bytes, d.signal),
+      send: (peer, msg) => channel.send(this.#world(peer), { ctx, tag, kind: msg.kind }, msg.bytes, d.signal),
       recv: async (peer, into?: RecvTarget, capacity?: number): Promise<Received> => {
-        const r = await this.#channel.recv({ source: this.#world(peer), ctx, tag, into, capacity, signal: d.signal });
+        const r = await channel.recv({ source: this.#world(peer), ctx, tag, into, capacity, signal: d.signal });
         if (this.#toLocal) r.source = this.#local(r.source);
         return r;
       },
-      fields: (peer) => this.#fields(name, peer),
+      fields: (peer) => ({ ...this.#fields(name, peer), channel: channel.name }),
+      store: isStoreChannel(channel)
+        ? {
+            put: (msg, readers) => channel.put(key, msg.kind, msg.bytes, readers, d.signal),
+            get: async () => {
+              const r = await channel.get(key, d.signal);
+              return { kind: r.kind, bytes: r.data };
+            },
+          }
+        : undefined,
     };
     const result = this.#collQueue.then(async () => {
+      const t0 = performance.now();
       try {
         d.check();
         return await run(c);
@@ -556,10 +654,23 @@ export class Communicator {
         throw this.#wrap(err, name);
       } finally {
         d.dispose();
+        this.#record(name, channel, sizing, performance.now() - t0);
       }
     });
     this.#collQueue = result.catch(() => {});
     return result;
+  }
+
+  #record(op: string, channel: Channel, sizing: { op: OpName; bytes: number } | undefined, ms: number): void {
+    let s = this.#stats.get(op);
+    if (!s) this.#stats.set(op, (s = { calls: 0, bytes: 0, timeMs: 0, channels: {}, modeledCostUsd: 0 }));
+    s.calls++;
+    s.timeMs += ms;
+    s.channels[channel.name] = (s.channels[channel.name] ?? 0) + 1;
+    if (sizing) {
+      s.bytes += sizing.bytes;
+      s.modeledCostUsd += this.#set.estimate(channel, sizing.op, sizing.bytes)?.cost_usd ?? 0;
+    }
   }
 
   /** At the root, bad input still reaches the peers (as an error), so they fail instead of waiting. */
@@ -655,3 +766,7 @@ function describeKind(kind: number): string {
   return t ? `${t} data` : `kind ${kind}`;
 }
 
+/** The size every rank knows of its contribution: TypedArrays only (structured values differ by rank). */
+function sized(op: OpName, data: unknown): { op: OpName; bytes: number } | undefined {
+  return isTyped(data) ? { op, bytes: data.byteLength } : undefined;
+}

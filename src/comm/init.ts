@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { FmiError } from '../errors.js';
-import { DirectChannel } from '../channels/direct/direct-channel.js';
+import { openChannels } from './channel-set.js';
+import { loadConfig } from '../config/index.js';
+import type { ChannelName, FmiConfig } from '../config/types.js';
+import type { Hint } from '../model/types.js';
 import { parseEndpoint, type Endpoint } from '../rendezvous/protocol.js';
 import { Communicator } from './communicator.js';
 
@@ -12,6 +15,10 @@ export const ENV = {
   rendezvous: 'FMI_RENDEZVOUS',
   timeoutMs: 'FMI_TIMEOUT_MS',
   connectTimeoutMs: 'FMI_CONNECT_TIMEOUT_MS',
+  config: 'FMI_CONFIG',
+  channel: 'FMI_CHANNEL',
+  hint: 'FMI_HINT',
+  memoryMiB: 'FMI_MEMORY_MIB',
 } as const;
 
 export interface InitOptions {
@@ -27,6 +34,14 @@ export interface InitOptions {
   timeoutMs?: number;
   /** Give up connecting to a peer after this long. @default process.env.FMI_CONNECT_TIMEOUT_MS, or 30000 */
   connectTimeoutMs?: number;
+  /** FMI's config JSON (a path or the parsed object): the backends to open and the cost model. @default process.env.FMI_CONFIG, or the direct channel alone */
+  config?: string | FmiConfig;
+  /** Use only this channel. @default process.env.FMI_CHANNEL */
+  channel?: ChannelName;
+  /** What collectives optimize when choosing a channel. @default process.env.FMI_HINT, or 'fast' */
+  hint?: Hint;
+  /** The function's memory, for the cost model. @default process.env.FMI_MEMORY_MIB or AWS_LAMBDA_FUNCTION_MEMORY_SIZE, or 1024 */
+  memoryMiB?: number;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -43,8 +58,17 @@ export async function init(opts: InitOptions = {}): Promise<Communicator> {
   if (!Number.isInteger(rank) || rank < 0 || rank >= size) throw new FmiError('FMI_CONFIG', `rank must be in [0, ${size}), got ${rank}`, { rank });
   const job = opts.job ?? env[ENV.job] ?? (size === 1 ? randomUUID() : undefined);
   if (!job) throw new FmiError('FMI_CONFIG', `no job id: set ${ENV.job} or start the ranks with \`fmi run -n N\``, { rank });
-  const rv = opts.rendezvous ?? env[ENV.rendezvous];
-  if (!rv && size > 1) {
+  const configSource = opts.config ?? env[ENV.config];
+  const config = configSource === undefined || configSource === '' ? undefined : loadConfig(configSource);
+  const channel = (opts.channel ?? (env[ENV.channel] || undefined)) as ChannelName | undefined;
+  if (channel !== undefined && !['direct', 'redis', 's3'].includes(channel)) {
+    throw new FmiError('FMI_CONFIG', `channel must be direct, redis or s3, got ${JSON.stringify(channel)}`, { rank });
+  }
+  const hint = (opts.hint ?? (env[ENV.hint] || 'fast')) as Hint;
+  if (hint !== 'fast' && hint !== 'cheap') throw new FmiError('FMI_CONFIG', `hint must be fast or cheap, got ${JSON.stringify(hint)}`, { rank });
+  const needsDirect = channel === 'direct' || (channel === undefined && (config === undefined || config.backends.Direct?.enabled));
+  const rv = opts.rendezvous ?? env[ENV.rendezvous] ?? (config?.backends.Direct?.host && config.backends.Direct.port ? `${config.backends.Direct.host}:${config.backends.Direct.port}` : undefined);
+  if (!rv && size > 1 && needsDirect) {
     throw new FmiError('FMI_CONFIG', `no rendezvous server: set ${ENV.rendezvous}=host:port or start the ranks with \`fmi run -n N\``, { rank });
   }
   let server: Endpoint | undefined;
@@ -53,14 +77,18 @@ export async function init(opts: InitOptions = {}): Promise<Communicator> {
   } catch (cause) {
     throw new FmiError('FMI_CONFIG', `bad ${ENV.rendezvous}: ${(cause as Error).message}`, { rank, cause });
   }
-  const channel = await DirectChannel.create({
+  const channels = await openChannels({
     job,
     rank,
     size,
-    server,
+    config,
+    channel,
+    hint,
+    rendezvous: server,
     connectTimeoutMs: opts.connectTimeoutMs ?? intFrom(env, ENV.connectTimeoutMs) ?? 30_000,
+    memoryMiB: opts.memoryMiB ?? intFrom(env, ENV.memoryMiB) ?? intFrom(env, 'AWS_LAMBDA_FUNCTION_MEMORY_SIZE'),
   });
-  return new Communicator(channel, { job, timeoutMs: opts.timeoutMs ?? intFrom(env, ENV.timeoutMs) });
+  return new Communicator(channels, { job, timeoutMs: opts.timeoutMs ?? intFrom(env, ENV.timeoutMs) });
 }
 
 function intFrom(env: NodeJS.ProcessEnv, name: string): number | undefined {

@@ -1,0 +1,337 @@
+/**
+ * The S3 channel: messages and shared values as objects in a bucket.
+ *
+ * Objects (wire.ts has the 16-byte header in front of every payload):
+ *   {prefix}{job}/p2p/{dest}/{source}/{seq}   message number seq from source
+ *                                             to dest; seq counts per pair
+ *   {prefix}{job}/kv/{key}                    a value of put()/get()
+ *
+ * Every object is written with If-None-Match: * (S3 and RGW answer 412 if it
+ * exists): a message is never overwritten, not by a retry, by a second job
+ * with the same id, nor by the skip marker below.
+ *
+ * Receiving (receiver.ts). S3 cannot block, so a rank polls, and only while
+ * someone waits: for each source named by a pending receive or probe (every
+ * source for ANY_SOURCE; for a while after an iprobe that found nothing), a
+ * loop GETs the next key from that source. Sequence numbers count per pair,
+ * so the receiver knows that key: no LIST per poll. A hit streams the body
+ * into the Matcher (MPI matching, ordering, truncation, wildcards), straight
+ * into the matched receive's buffer, and the next key is asked for at once.
+ * After a miss (404) the next GET starts a backoff step after the last one
+ * started: 5 ms, x1.5 per miss, at most 200 ms, each ±20 % at random
+ * (PollPolicy), back to 5 ms on any hit. Waiting in vain on one source thus
+ * costs about 12 GETs in the first second, then 5 per second, whatever a GET
+ * takes; with ANY_SOURCE, that per source. During a burst (two rounds in a
+ * row found what they asked for) a round asks for 2, 4, then 8 keys at once
+ * and reads them in order; a burst's end wastes up to 7 GETs.
+ *
+ * A message costs 1 PUT + 1 GET + the misses while its receiver waited
+ * (about one when both sides are ready at once; see bench/s3.mjs) + its
+ * share of a DELETE: the receiver owns what it read and deletes it in the
+ * background, batched (what arrives within 20 ms goes in one DeleteObjects;
+ * a lone message in one DELETE). requestCounts() counts every request S3
+ * answered, by type, for the cost model.
+ *
+ * A send whose PUT failed would leave a gap in the sequence and stall the
+ * receiver: the sender writes a skip marker under the same key, which the
+ * conditional write makes safe (if the message landed after all, the marker
+ * is refused with 412; else the receiver skips the key).
+ *
+ * Shared values (put/get). S3 cannot count reads: deleting after the last of
+ * `readers` reads would take a counter object and extra requests per read.
+ * Instead the writer deletes its values when it closes, in one batch: a
+ * value costs one PUT, a GET per reader (plus misses while it waits) and a
+ * share of one DELETE. Readers must have read before the writer closes,
+ * which holds when ranks close together (after a barrier, as in
+ * MPI_Finalize).
+ *
+ * close() stops polling (never waits for a message), lets the deletes in
+ * flight finish, then removes what this rank owns: its inbox (messages sent
+ * to it, read or not: one LIST and one batch DELETE) and the values it put.
+ * Each request is bounded by `timeoutMs`, so close() cannot hang. What a
+ * crashed job leaves, cleanJob() (`fmi clean --job ID`) removes.
+ */
+import { setMaxListeners } from 'node:events';
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { ChannelError, ClosedError, FmiError, type FmiErrorFields } from '../../errors.js';
+import type { Envelope, Probed, ProbeRequest, Received, RecvRequest, StoreChannel } from '../channel.js';
+import { Matcher } from '../matcher.js';
+import { Backoff, pollPolicy, sleep, type PollPolicy } from './backoff.js';
+import { checkBucket, DEFAULT_PREFIX, httpStatus, makeClient, s3Error, zeroCounts, type S3Location, type S3RequestCounts } from './client.js';
+import { deleteKeys, deletePrefix } from './clean.js';
+import { DeleteQueue } from './delete-queue.js';
+import { Receiver } from './receiver.js';
+import { SendBuffers } from './send-buffers.js';
+import { checkJob, FLAG_SKIP, HEADER_BYTES, Keys, readHeader } from './wire.js';
+
+export interface S3ChannelOptions extends S3Location {
+  job: string;
+  rank: number;
+  size: number;
+  /** How waiting ranks poll. @default { initialMs: 5, maxMs: 200, factor: 1.5, jitter: 0.2 } */
+  poll?: Partial<PollPolicy>;
+}
+
+type State = 'open' | 'closing' | 'closed';
+
+export class S3Channel implements StoreChannel {
+  readonly name = 's3';
+  readonly rank: number;
+  readonly size: number;
+  /** Requests sent so far (live; see requestCounts() for a snapshot). */
+  readonly requests: Readonly<S3RequestCounts>;
+  readonly #counts: S3RequestCounts;
+  readonly #bucket: string;
+  readonly #policy: PollPolicy;
+  readonly #client: S3Client;
+  readonly #keys: Keys;
+  readonly #matcher: Matcher;
+  readonly #sendSeq: number[];
+  /** Per destination: why messages to it can no longer be delivered in order. */
+  readonly #broken: (Error | undefined)[];
+  readonly #receiver: Receiver;
+  readonly #written = new Set<string>();
+  readonly #background = new Set<Promise<unknown>>();
+  readonly #life = new AbortController();
+  /** Requests under a caller's signal: aborted as well when the channel closes. */
+  readonly #linked = new Set<AbortController>();
+  readonly #buffers = new SendBuffers();
+  readonly #deletes: DeleteQueue;
+  #state: State = 'open';
+  #closing: Promise<void> | undefined;
+
+  private constructor(o: S3ChannelOptions, client: S3Client, counts: S3RequestCounts, policy: PollPolicy) {
+    this.rank = o.rank;
+    this.size = o.size;
+    this.#bucket = o.bucket;
+    this.#client = client;
+    this.#counts = counts;
+    this.requests = counts;
+    this.#policy = policy;
+    this.#keys = new Keys(o.prefix ?? DEFAULT_PREFIX, o.job);
+    this.#matcher = new Matcher(o.rank, 's3');
+    this.#deletes = new DeleteQueue(client, o.bucket);
+    // Every request in flight listens to it: hundreds at a time are normal.
+    setMaxListeners(0, this.#life.signal);
+    this.#sendSeq = new Array<number>(o.size).fill(0);
+    this.#broken = new Array<Error | undefined>(o.size).fill(undefined);
+    this.#receiver = new Receiver({
+      client,
+      bucket: o.bucket,
+      keys: this.#keys,
+      matcher: this.#matcher,
+      deletes: this.#deletes,
+      policy,
+      rank: o.rank,
+      size: o.size,
+      signal: this.#life.signal,
+    });
+  }
+
+  /** Checks the options and that the bucket exists (one HEAD request); never creates the bucket. */
+  static async create(o: S3ChannelOptions): Promise<S3Channel> {
+    checkJob(o.job);
+    const fields = { rank: o.rank, channel: 's3' };
+    if (!o.bucket) throw new FmiError('FMI_CONFIG', 'the S3 channel needs a bucket', fields);
+    if (!Number.isInteger(o.size) || o.size < 1 || !Number.isInteger(o.rank) || o.rank < 0 || o.rank >= o.size) {
+      throw new FmiError('FMI_CONFIG', `rank ${o.rank} of size ${o.size} is not a rank of the job`, fields);
+    }
+    const policy = pollPolicy(o.poll);
+    const counts = zeroCounts();
+    const client = makeClient(o, counts);
+    try {
+      await checkBucket(client, o, fields);
+    } catch (err) {
+      client.destroy();
+      throw err;
+    }
+    return new S3Channel(o, client, counts, policy);
+  }
+
+  /** A copy of the request counters: what this rank has cost so far. */
+  requestCounts(): S3RequestCounts {
+    return { ...this.#counts };
+  }
+
+  async send(dest: number, env: Envelope, payload: Uint8Array, signal?: AbortSignal): Promise<void> {
+    this.#check('send', dest);
+    signal?.throwIfAborted();
+    if (dest === this.rank) {
+      // The caller may reuse its buffer as soon as send resolves: keep a copy.
+      this.#matcher.deliver(dest, env.ctx, env.tag, env.kind, payload.slice());
+      return;
+    }
+    const broken = this.#broken[dest];
+    if (broken) throw new ChannelError(`messages to rank ${dest} can no longer be delivered in order: ${broken.message}`, { rank: this.rank, peer: dest, op: 'send', channel: 's3', cause: broken });
+    const key = this.#keys.message(dest, this.rank, this.#sendSeq[dest]!++);
+    const body = this.#buffers.frame(env.kind, 0, env.ctx, env.tag, payload);
+    try {
+      await this.#putNew(key, body, signal, { op: 'send', peer: dest, tag: env.tag });
+      this.#buffers.release(body);
+    } catch (err) {
+      if (this.#state === 'open') this.#track(this.#fillGap(dest, key));
+      throw err;
+    }
+  }
+
+  recv(req: RecvRequest): Promise<Received> {
+    let p: Promise<Received>;
+    try {
+      this.#check('recv', req.source);
+      const waits = req.source !== this.rank && !this.#matcher.peek(req);
+      p = this.#matcher.post(req);
+      if (waits) this.#receiver.wait(req.source, p);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return p;
+  }
+
+  iprobe(req: ProbeRequest): Probed | undefined {
+    const now = this.#matcher.peek(req);
+    if (now || this.#state !== 'open' || req.source === this.rank) return now;
+    this.#receiver.probed(req.source);
+    return undefined;
+  }
+
+  probe(req: ProbeRequest): Promise<Probed> {
+    let p: Promise<Probed>;
+    try {
+      this.#check('probe', req.source);
+      const waits = req.source !== this.rank && !this.#matcher.peek(req);
+      p = this.#matcher.probe(req);
+      if (waits) this.#receiver.wait(req.source, p);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return p;
+  }
+
+  async put(key: string, kind: number, payload: Uint8Array, _readers: number, signal?: AbortSignal): Promise<void> {
+    this.#check('put');
+    signal?.throwIfAborted();
+    const name = this.#keys.value(key);
+    const body = this.#buffers.frame(kind, 0, 0, 0, payload);
+    // Noted before the PUT: one abandoned midway may still land, and close() deletes it then.
+    this.#written.add(name);
+    await this.#putNew(name, body, signal, { op: 'put' });
+    this.#buffers.release(body);
+  }
+
+  async get(key: string, signal?: AbortSignal): Promise<{ kind: number; data: Uint8Array }> {
+    this.#check('get');
+    signal?.throwIfAborted();
+    const name = this.#keys.value(key);
+    const link = this.#link(signal);
+    const sig = link.signal;
+    const backoff = new Backoff(this.#policy);
+    try {
+      for (;;) {
+        const started = performance.now();
+        try {
+          const res = await this.#client.send(new GetObjectCommand({ Bucket: this.#bucket, Key: name }), { abortSignal: sig });
+          const bytes = await res.Body!.transformToByteArray();
+          const h = readHeader(bytes, name);
+          return { kind: h.kind, data: bytes.subarray(HEADER_BYTES) };
+        } catch (err) {
+          if (httpStatus(err) !== 404) throw this.#failure(err, `reading ${name}`, sig, { op: 'get' });
+        }
+        const wait = started + backoff.next() - performance.now();
+        if (wait > 0) await sleep(wait, sig).done;
+        else sig.throwIfAborted();
+      }
+    } finally {
+      link.done();
+    }
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    this.#state = 'closing';
+    const err = new ClosedError('channel is closed', { rank: this.rank, channel: 's3' });
+    this.#life.abort(err);
+    for (const ac of this.#linked) ac.abort(err);
+    this.#matcher.close(err);
+    const problems: unknown[] = [];
+    try {
+      // Poll loops end at the abort; deletes of read messages finish (each request is bounded by timeoutMs).
+      await this.#receiver.stopped();
+      while (this.#background.size > 0) await Promise.allSettled([...this.#background]);
+      await this.#deletes.drain();
+      await deletePrefix(this.#client, this.#bucket, this.#keys.inbox(this.rank)).catch((e: unknown) => problems.push(e));
+      await deleteKeys(this.#client, this.#bucket, [...this.#written]).catch((e: unknown) => problems.push(e));
+    } finally {
+      this.#client.destroy();
+      this.#state = 'closed';
+    }
+    if (problems.length > 0) {
+      const first = problems[0] as Error;
+      throw new ChannelError(`close could not remove this rank's objects (${first.message}); \`fmi clean --job\` removes them`, { rank: this.rank, op: 'close', channel: 's3', cause: first });
+    }
+  }
+
+  #check(op: string, peer?: number): void {
+    if (this.#state !== 'open') throw new ClosedError('channel is closed', { rank: this.rank, peer, op, channel: 's3' });
+  }
+
+  /**
+   * A signal that aborts with the caller's `signal` or when the channel
+   * closes. (Not AbortSignal.any: combined with the channel's long-lived
+   * signal, Node keeps every combination alive.)
+   */
+  #link(signal: AbortSignal | undefined): { signal: AbortSignal; done(): void } {
+    if (!signal) return { signal: this.#life.signal, done: () => {} };
+    const ac = new AbortController();
+    const onAbort = () => ac.abort(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    this.#linked.add(ac);
+    return {
+      signal: ac.signal,
+      done: () => {
+        signal.removeEventListener('abort', onAbort);
+        this.#linked.delete(ac);
+      },
+    };
+  }
+
+  /** Conditional PUT: never replaces an object. */
+  async #putNew(key: string, body: Uint8Array, signal: AbortSignal | undefined, fields: FmiErrorFields): Promise<void> {
+    const link = this.#link(signal);
+    try {
+      await this.#client.send(new PutObjectCommand({ Bucket: this.#bucket, Key: key, Body: body, IfNoneMatch: '*' }), { abortSignal: link.signal });
+    } catch (err) {
+      if (httpStatus(err) === 412) {
+        throw new ChannelError(`object ${key} exists already (a job with the same id is running, or ran and was not cleaned)`, { rank: this.rank, channel: 's3', ...fields, cause: err });
+      }
+      throw this.#failure(err, `writing ${key}`, link.signal, fields);
+    } finally {
+      link.done();
+    }
+  }
+
+  /** The caller's reason when the request was cancelled, else an FMI_CHANNEL error. */
+  #failure(err: unknown, what: string, signal: AbortSignal, fields: FmiErrorFields): unknown {
+    if (signal.aborted) return signal.reason;
+    return s3Error(err, what, { rank: this.rank, ...fields });
+  }
+
+  #track(p: Promise<unknown>): void {
+    this.#background.add(p);
+    const done = () => this.#background.delete(p);
+    p.then(done, done);
+  }
+
+  /** A send failed: mark its sequence number as skipped, unless the message landed after all. */
+  async #fillGap(dest: number, key: string): Promise<void> {
+    const marker = this.#buffers.frame(0, FLAG_SKIP, 0, 0, new Uint8Array(0));
+    try {
+      await this.#client.send(new PutObjectCommand({ Bucket: this.#bucket, Key: key, Body: marker, IfNoneMatch: '*' }), { abortSignal: this.#life.signal });
+    } catch (err) {
+      if (httpStatus(err) !== 412 && !this.#life.signal.aborted) this.#broken[dest] = err instanceof Error ? err : new Error(String(err));
+    }
+  }
+}

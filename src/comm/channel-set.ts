@@ -1,0 +1,123 @@
+import { FmiError } from '../errors.js';
+import { isStoreChannel, type Channel } from '../channels/channel.js';
+import { DirectChannel } from '../channels/direct/direct-channel.js';
+import { RedisChannel } from '../channels/redis/index.js';
+import { S3Channel } from '../channels/s3/index.js';
+import type { ChannelName, FmiConfig } from '../config/types.js';
+import { DEFAULT_CONFIG } from '../config/defaults.js';
+import { Policy } from '../model/index.js';
+import type { Estimate, Hint, OpName } from '../model/types.js';
+import type { Endpoint } from '../rendezvous/protocol.js';
+
+export interface OpenChannelsOptions {
+  job: string;
+  rank: number;
+  size: number;
+  /** Which backends exist and what they cost. Without one, only the direct channel. */
+  config?: FmiConfig;
+  /** Use this channel for everything. */
+  channel?: ChannelName;
+  rendezvous?: Endpoint;
+  connectTimeoutMs?: number;
+  hint?: Hint;
+  /** The function's memory, for the cost model. @default 1024 */
+  memoryMiB?: number;
+}
+
+/**
+ * The channels one rank has open, and the policy that picks among them per
+ * operation. Every rank of a job builds the same set from the same config,
+ * so every rank makes the same choice for the same operation and size.
+ */
+export class ChannelSet {
+  readonly policy: Policy;
+  readonly #channels: Map<ChannelName, Channel>;
+  /** Point-to-point traffic, and collectives whose size only some ranks know. */
+  readonly defaultChannel: Channel;
+
+  constructor(channels: Map<ChannelName, Channel>, config: FmiConfig, size: number, hint: Hint = 'fast', memoryMiB?: number) {
+    if (channels.size === 0) throw new FmiError('FMI_CONFIG', 'no channel is open');
+    this.#channels = channels;
+    this.policy = new Policy(config, { ranks: size, channels: [...channels.keys()], hint, memoryMiB });
+    // Small messages decide the default channel: what most point-to-point traffic is.
+    const name = channels.size === 1 ? [...channels.keys()][0]! : this.policy.choose('send', 1024).channel;
+    this.defaultChannel = channels.get(name)!;
+  }
+
+  /** One channel on its own (tests, a forced channel). */
+  static of(channel: Channel): ChannelSet {
+    return new ChannelSet(new Map([[channel.name as ChannelName, channel]]), DEFAULT_CONFIG, channel.size);
+  }
+
+  /** Whether a storage channel (Redis, S3) is open. */
+  get hasStore(): boolean {
+    return [...this.#channels.values()].some(isStoreChannel);
+  }
+
+  get names(): ChannelName[] {
+    return [...this.#channels.keys()];
+  }
+
+  /** The channel for `op` moving `bytes` per rank under the current hint; the default when the size is not known everywhere. */
+  choose(op: OpName | undefined, bytes: number | undefined): Channel {
+    if (this.#channels.size === 1 || op === undefined || bytes === undefined) return this.defaultChannel;
+    return this.#channels.get(this.policy.choose(op, bytes).channel)!;
+  }
+
+  /** The model's estimate for what was done, for stats. */
+  estimate(channel: Channel, op: OpName, bytes: number): Estimate | undefined {
+    try {
+      return this.policy.estimate(channel.name as ChannelName, op, bytes);
+    } catch {
+      return undefined;
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#channels.values()].map((c) => c.close()));
+  }
+}
+
+/** Opens the channels `o` asks for: the config's enabled backends, or the one forced. */
+export async function openChannels(o: OpenChannelsOptions): Promise<ChannelSet> {
+  const config = o.config;
+  const names: ChannelName[] = o.channel ? [o.channel] : config ? enabledNames(config) : ['direct'];
+  const opened = new Map<ChannelName, Channel>();
+  try {
+    for (const name of names) opened.set(name, await openOne(name, o));
+  } catch (err) {
+    await Promise.all([...opened.values()].map((c) => c.close().catch(() => {})));
+    throw err;
+  }
+  return new ChannelSet(opened, config ?? DEFAULT_CONFIG, o.size, o.hint, o.memoryMiB);
+}
+
+function enabledNames(config: FmiConfig): ChannelName[] {
+  const b = config.backends;
+  const out: ChannelName[] = [];
+  if (b.Direct?.enabled) out.push('direct');
+  if (b.Redis?.enabled) out.push('redis');
+  if (b.S3?.enabled) out.push('s3');
+  return out;
+}
+
+async function openOne(name: ChannelName, o: OpenChannelsOptions): Promise<Channel> {
+  const { job, rank, size } = o;
+  const b = o.config?.backends;
+  switch (name) {
+    case 'direct': {
+      const server = o.rendezvous ?? (b?.Direct?.host && b.Direct.port ? { host: b.Direct.host, port: b.Direct.port } : undefined);
+      return DirectChannel.create({ job, rank, size, server, connectTimeoutMs: o.connectTimeoutMs ?? 30_000 });
+    }
+    case 'redis': {
+      const r = b?.Redis;
+      if (!r) throw new FmiError('FMI_CONFIG', 'the redis channel needs backends.Redis (url, or host and port) in the config', { rank });
+      return RedisChannel.create({ job, rank, size, url: r.url, host: r.host, port: r.port });
+    }
+    case 's3': {
+      const s = b?.S3;
+      if (!s?.bucket_name) throw new FmiError('FMI_CONFIG', 'the s3 channel needs backends.S3.bucket_name in the config', { rank });
+      return S3Channel.create({ job, rank, size, bucket: s.bucket_name, endpoint: s.endpoint, region: s.s3_region });
+    }
+  }
+}

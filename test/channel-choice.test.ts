@@ -1,0 +1,113 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { init, Op, RendezvousServer, type Communicator, type Endpoint } from '../src/index.js';
+import { DEFAULT_CONFIG } from '../src/config/index.js';
+import type { FmiConfig } from '../src/config/types.js';
+import { Policy } from '../src/model/index.js';
+import { startRedis } from './helpers/redis-server.js';
+import { range } from './helpers/world.js';
+
+let redis: Awaited<ReturnType<typeof startRedis>>;
+let server: RendezvousServer;
+let addr: Endpoint;
+beforeAll(async () => {
+  redis = await startRedis();
+  server = new RendezvousServer();
+  addr = await server.listen();
+});
+afterAll(async () => {
+  await server?.close();
+  await redis?.stop();
+});
+
+/** The reference's prices, with Direct and a real Redis enabled. */
+const config = (): FmiConfig => ({
+  ...DEFAULT_CONFIG,
+  backends: { Direct: { enabled: true }, Redis: { enabled: true, url: redis.url } },
+});
+
+async function world<T>(size: number, fn: (c: Communicator) => Promise<T>, extra: Record<string, unknown> = {}): Promise<T[]> {
+  const job = randomUUID();
+  const comms = await Promise.all(range(size).map((rank) => init({ rank, size, job, rendezvous: addr, env: {}, config: config(), ...extra })));
+  try {
+    return await Promise.all(comms.map(fn));
+  } finally {
+    await Promise.all(comms.map((c) => c.close()));
+  }
+}
+
+describe('channel choice - the policy picks per operation, the same on every rank', () => {
+  it('each collective runs on the channel the model picks for its op, size and hint', async () => {
+    const size = 3;
+    const policy = new Policy(config(), { ranks: size, channels: ['direct', 'redis'] });
+    const sizes = [8, 64 * 1024, 4 * 1024 * 1024];
+    const expected: Record<string, string[]> = { fast: [], cheap: [] };
+    for (const hint of ['fast', 'cheap'] as const) for (const b of sizes) expected[hint]!.push(policy.choose('allreduce', b, hint).channel);
+    // The defaults must make the hints disagree somewhere, or this test proves nothing.
+    expect(new Set([...expected.fast!, ...expected.cheap!]).size).toBe(2);
+
+    const stats = await world(size, async (c) => {
+      const used: Record<string, string[]> = { fast: [], cheap: [] };
+      for (const hint of ['fast', 'cheap'] as const) {
+        c.hint(hint);
+        for (const b of sizes) {
+          const before = c.stats().allreduce?.channels ?? {};
+          const v = await c.allreduce(new Float64Array(b / 8).fill(c.rank + 1), Op.SUM);
+          expect(v[v.length - 1]).toBe(6);
+          const after = c.stats().allreduce!.channels;
+          used[hint]!.push(Object.keys(after).find((k) => (after[k] ?? 0) > (before[k] ?? 0))!);
+        }
+      }
+      return { used, stats: c.stats() };
+    });
+    for (const s of stats) expect(s.used).toEqual(expected);
+    const a = stats[0]!.stats.allreduce!;
+    expect(a.calls).toBe(6);
+    expect(a.bytes).toBe(2 * sizes.reduce((x, y) => x + y, 0));
+    expect(a.modeledCostUsd).toBeGreaterThan(0);
+  });
+
+  it('a bcast follows the model when every rank passes its size; a barrier too', async () => {
+    const size = 4;
+    const policy = new Policy(config(), { ranks: size, channels: ['direct', 'redis'], hint: 'cheap' });
+    const bytes = 1024;
+    const want = policy.choose('bcast', bytes).channel;
+    const out = await world(size, async (c) => {
+      c.hint('cheap');
+      const v = await c.bcast(c.rank === 2 ? new Uint8Array(bytes).fill(9) : undefined, 2, { bytes });
+      await c.barrier();
+      return { v, s: c.stats() };
+    });
+    for (const { v, s } of out) {
+      expect(v).toEqual(new Uint8Array(bytes).fill(9));
+      expect(Object.keys(s.bcast!.channels)).toEqual([want]);
+      expect(Object.keys(s.barrier!.channels)).toEqual([policy.choose('barrier', 0).channel]);
+    }
+  });
+
+  it('a forced channel carries everything, point to point included', async () => {
+    const out = await world(3, async (c) => {
+      expect(c.channels).toEqual(['redis']);
+      await c.send(`hi from ${c.rank}`, (c.rank + 1) % 3);
+      const m = await c.recv((c.rank + 2) % 3);
+      const r = await c.allreduce(new Float64Array(1 << 16).fill(1), Op.SUM);
+      const g = await c.gather({ r: c.rank }, 1);
+      return { m, r: r[0], g, s: c.stats() };
+    }, { channel: 'redis' });
+    out.forEach(({ m, r, g, s }, rank) => {
+      expect(m).toBe(`hi from ${(rank + 2) % 3}`);
+      expect(r).toBe(3);
+      if (rank === 1) expect(g).toEqual([{ r: 0 }, { r: 1 }, { r: 2 }]);
+      for (const op of Object.values(s)) expect(Object.keys(op.channels)).toEqual(['redis']);
+    });
+  });
+
+  it('bad hints and channels are typed errors', async () => {
+    await expect(init({ env: {}, channel: 'pigeon' as never })).rejects.toMatchObject({ code: 'FMI_CONFIG' });
+    await expect(init({ env: {}, hint: 'slow' as never })).rejects.toMatchObject({ code: 'FMI_CONFIG' });
+    const c = await init({ env: {} });
+    expect(() => c.hint('slow' as never)).toThrow(expect.objectContaining({ code: 'MPI_ERR_ARG' }));
+    expect(c.hint()).toBe('fast');
+    await c.close();
+  });
+});
