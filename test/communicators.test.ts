@@ -144,3 +144,23 @@ describe('communicators - allreduce algorithm choice', () => {
     }
   });
 });
+
+describe('communicators - allreduce into a caller buffer', () => {
+  it('writes the result into `into`, in place too, on every algorithm and channel path', async () => {
+    await withWorld(3, async (c) => {
+      for (const n of [4, 5000]) {
+        for (const algorithm of ['recursive-doubling', 'ring'] as const) {
+          const data = Float64Array.from(range(n), (i) => i + c.rank);
+          const out = new Float64Array(n);
+          const r = await c.allreduce(data, Op.SUM, { into: out, algorithm });
+          expect(r).toBe(out);
+          expect(out[n - 1]).toBe(3 * (n - 1) + 3);
+          const same = await c.allreduce(data, Op.MAX, { into: data, algorithm });
+          expect(same).toBe(data);
+          expect(data[0]).toBe(2);
+        }
+      }
+      await expect(c.allreduce(new Float64Array(3), Op.SUM, { into: new Float32Array(3) })).rejects.toMatchObject({ code: 'MPI_ERR_ARG' });
+    });
+  });
+});

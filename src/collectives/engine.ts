@@ -26,12 +26,16 @@ export interface ReduceEngine<A> {
 /** Above this many bytes a predefined reduction runs in Wasm memory. */
 export const WASM_MIN_BYTES = 2048;
 
-export function engineFor(c: CollContext, op: Op, value: unknown): ReduceEngine<unknown> {
+/**
+ * `into` (a TypedArray like `value`) receives the result instead of a new
+ * array: no fresh memory per call, which these VMs charge for.
+ */
+export function engineFor(c: CollContext, op: Op, value: unknown, into?: NumericArray): ReduceEngine<unknown> {
   if (op.predefined && ArrayBuffer.isView(value) && value.byteLength >= WASM_MIN_BYTES) {
     const t = elemTypeOf(value);
-    if (t) return new WasmEngine(c, op, value as NumericArray, t) as ReduceEngine<unknown>;
+    if (t) return new WasmEngine(c, op, value as NumericArray, t, into) as ReduceEngine<unknown>;
   }
-  return new ValueEngine(c, op, value);
+  return new ValueEngine(c, op, value, into);
 }
 
 class ValueEngine implements ReduceEngine<unknown> {
@@ -39,6 +43,7 @@ class ValueEngine implements ReduceEngine<unknown> {
     private readonly c: CollContext,
     private readonly op: Op,
     private readonly value: unknown,
+    private readonly into?: NumericArray,
   ) {}
 
   local(): unknown {
@@ -69,6 +74,10 @@ class ValueEngine implements ReduceEngine<unknown> {
   release(): void {}
 
   result(a: unknown): unknown {
+    if (this.into && ArrayBuffer.isView(a)) {
+      (this.into as { set(x: ArrayLike<unknown>): void }).set(a as unknown as ArrayLike<unknown>);
+      return this.into;
+    }
     return a;
   }
 }
@@ -83,6 +92,7 @@ class WasmEngine implements ReduceEngine<WasmBlock> {
     private readonly op: Op,
     private readonly value: NumericArray,
     private readonly type: ElemType,
+    private readonly into?: NumericArray,
   ) {
     this.#arena = kernels();
     this.#bytes = value.byteLength;
@@ -131,7 +141,12 @@ class WasmEngine implements ReduceEngine<WasmBlock> {
   }
 
   result(a: WasmBlock): NumericArray {
-    const out = this.#arena.view(a, this.type, this.value.length).slice();
+    const view = this.#arena.view(a, this.type, this.value.length);
+    let out: NumericArray;
+    if (this.into) {
+      (this.into as { set(x: ArrayLike<unknown>): void }).set(view as ArrayLike<unknown>);
+      out = this.into;
+    } else out = view.slice();
     this.#arena.free(a);
     return out;
   }

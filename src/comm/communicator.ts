@@ -58,6 +58,11 @@ export interface AllreduceOptions extends OpOptions {
    * rank must pass the same. @default 'auto'
    */
   algorithm?: 'auto' | 'ring' | 'recursive-doubling';
+  /**
+   * Write the result here (a TypedArray of the same type and length as the
+   * data; the data itself for in place) instead of into a new array.
+   */
+  into?: NumericArray;
 }
 
 /** Color for `split` of a rank that joins no new communicator (MPI_UNDEFINED). */
@@ -67,7 +72,7 @@ export const UNDEFINED = -32766;
 const CLOSE_SYNC_MS = 10_000;
 
 /** Allreduce of TypedArrays at least this large, on more than two ranks, takes the ring. */
-export const RING_MIN_BYTES = 256 * 1024;
+export const RING_MIN_BYTES = 4 * 1024 * 1024;
 
 /** Tags of collective traffic, on the communicator's collective context. */
 const CollTag = {
@@ -336,24 +341,25 @@ export class Communicator {
   allreduce<T = unknown>(data: T, op: Op, opts: AllreduceOptions = {}): Promise<T> {
     return this.#collective('allreduce', undefined, opts, async (c) => {
       checkOpFor(op, data, { rank: this.rank, op: 'allreduce' });
+      const into = checkInto(opts.into, data, c);
       if (hasStore(c)) {
         // On storage: every part read at rank 0 as it lands, folded in rank order, one write for all.
         const r = await reduceFlat(c, engineFor(c, op, data), 0);
         const out = await bcastStore(c, 0, c.rank === 0 ? encode(r) : undefined);
-        return decode(out.kind, out.bytes) as T;
+        return intoOrNew(decode(out.kind, out.bytes), into) as T;
       }
       const algo = opts.algorithm ?? 'auto';
       const ringable = op.predefined !== undefined && isTyped(data) && c.size > 1;
       if (algo === 'ring' && !ringable) throw new FmiError('MPI_ERR_ARG', 'the ring needs a TypedArray, a predefined op and more than one rank', c.fields());
       if (algo === 'ring' || (algo === 'auto' && ringable && (data as NumericArray).byteLength >= RING_MIN_BYTES && c.size > 2)) {
-        return (await this.#ringAllreduce(c, op, data as NumericArray)) as T;
+        return intoOrNew(await this.#ringAllreduce(c, op, data as NumericArray), into) as T;
       }
-      const e = engineFor(c, op, data);
+      const e = engineFor(c, op, data, into);
       if (op.associative) return (await allreduceRecursiveDoubling(c, e)) as T;
       // Not associative: one exact left-to-right chain, then everyone gets it.
       const r = await reduceChain(c, e, 0);
       const out = await bcastBinomial(c, 0, c.rank === 0 ? encode(r) : undefined);
-      return decode(out.kind, out.bytes) as T;
+      return intoOrNew(decode(out.kind, out.bytes), into) as T;
     }, sized('allreduce', data));
   }
 
@@ -769,4 +775,18 @@ function describeKind(kind: number): string {
 /** The size every rank knows of its contribution: TypedArrays only (structured values differ by rank). */
 function sized(op: OpName, data: unknown): { op: OpName; bytes: number } | undefined {
   return isTyped(data) ? { op, bytes: data.byteLength } : undefined;
+}
+
+function checkInto(into: unknown, data: unknown, c: CollContext): NumericArray | undefined {
+  if (into === undefined) return undefined;
+  if (!isTyped(into) || !isTyped(data) || into.constructor !== data.constructor || into.length !== data.length) {
+    throw new FmiError('MPI_ERR_ARG', '`into` must be a TypedArray of the same type and length as the data', c.fields());
+  }
+  return into;
+}
+
+function intoOrNew(v: unknown, into: NumericArray | undefined): unknown {
+  if (!into) return v;
+  (into as { set(x: ArrayLike<unknown>): void }).set(v as ArrayLike<unknown>);
+  return into;
 }
