@@ -575,7 +575,8 @@ export class Communicator {
     if (this.size > 1 && this.#set.hasStore) {
       // A storage channel deletes what this rank wrote when it closes: wait
       // (boundedly) until every rank got here, so no value is deleted under a reader.
-      await this.barrier({ timeoutMs: CLOSE_SYNC_MS }).catch(() => {});
+      // Point-to-point messages, not a stored release value: this rank's close deletes what it stored.
+      await this.#collective('barrier', undefined, { timeoutMs: CLOSE_SYNC_MS }, (c) => barrierDissemination(c)).catch(() => {});
     }
     this.#state = 'closing';
     await this.#collQueue.catch(() => {});

@@ -32,6 +32,9 @@
  * a lone message in one DELETE). requestCounts() counts every request S3
  * answered, by type, for the cost model.
  *
+ * S3 knows nothing of who is alive: receives from a rank that died wait
+ * until their timeout (fmi run stops a job whose rank failed).
+ *
  * A send whose PUT failed would leave a gap in the sequence and stall the
  * receiver: the sender writes a skip marker under the same key, which the
  * conditional write makes safe (if the message landed after all, the marker
