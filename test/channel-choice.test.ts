@@ -111,3 +111,41 @@ describe('channel choice - the policy picks per operation, the same on every ran
     await c.close();
   });
 });
+
+describe('channel choice - S3 for rare operations with the cheap hint', () => {
+  it('picks what the model picks, S3 among them, and the results are right', async () => {
+    const { s3Server } = await import('./helpers/rgw.js');
+    const s3 = s3Server();
+    // Credentials come from the AWS chain, as in production.
+    process.env.AWS_ACCESS_KEY_ID = s3.accessKeyId;
+    process.env.AWS_SECRET_ACCESS_KEY = s3.secretAccessKey;
+    const cfg: FmiConfig = {
+      ...DEFAULT_CONFIG,
+      backends: { Direct: { enabled: true }, S3: { enabled: true, bucket_name: s3.bucket, s3_region: s3.region, endpoint: s3.endpoint } },
+    };
+    const size = 3;
+    const policy = new Policy(cfg, { ranks: size, channels: ['direct', 's3'], hint: 'cheap' });
+    const sizes = [16, 1 << 20];
+    const want = sizes.map((b) => policy.choose('bcast', b).channel);
+    expect(want).toContain('s3');
+    const job = randomUUID();
+    const comms = await Promise.all(range(size).map((rank) => init({ rank, size, job, rendezvous: addr, env: {}, config: cfg, hint: 'cheap' })));
+    try {
+      const used = await Promise.all(comms.map(async (c) => {
+        const out: string[] = [];
+        for (const b of sizes) {
+          const before = c.stats().bcast?.channels ?? {};
+          const v = await c.bcast(c.rank === 0 ? new Uint8Array(b).fill(7) : undefined, 0, { bytes: b });
+          expect(v.length).toBe(b);
+          expect(v[b - 1]).toBe(7);
+          const after = c.stats().bcast!.channels;
+          out.push(Object.keys(after).find((k) => (after[k] ?? 0) > (before[k] ?? 0))!);
+        }
+        return out;
+      }));
+      for (const u of used) expect(u).toEqual(want);
+    } finally {
+      await Promise.all(comms.map((c) => c.close()));
+    }
+  });
+});
