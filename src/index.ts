@@ -29,3 +29,11 @@ export {
 export { RendezvousServer, type RendezvousServerOptions } from './rendezvous/server.js';
 export type { Endpoint } from './rendezvous/protocol.js';
 export type { Channel, Envelope, Received, RecvRequest } from './channels/channel.js';
+export { DirectChannel, type DirectChannelOptions } from './channels/direct/direct-channel.js';
+export { RedisChannel, redisChannel, type RedisChannelOptions } from './channels/redis/index.js';
+export { S3Channel, s3Channel, cleanJob, type S3ChannelOptions } from './channels/s3/index.js';
+export { loadConfig, DEFAULT_CONFIG } from './config/index.js';
+export type { FmiConfig, ChannelName } from './config/types.js';
+export { Policy } from './model/index.js';
+export type { Hint, OpName, Estimate, Choice } from './model/types.js';
+export type { OpStats } from './comm/communicator.js';
