@@ -168,7 +168,8 @@ for (let epoch = 1; epoch <= cfg.epochs; epoch++) {
       await comm.barrier();
       waitMs += now() - t1;
     }
-    const sum = await comm.allreduce(grad, Op.SUM);
+    // In place: the summed gradient replaces this rank's, no new array per step.
+    const sum = await comm.allreduce(grad, Op.SUM, { into: grad });
     const t2 = now();
     M.sgdStep(model, params, velocity, sum, n, opt);
     trainLoss += sum[P];
