@@ -21,6 +21,7 @@ import type { CollContext } from '../collectives/context.js';
 import { checkRank, checkTag } from './validate.js';
 import { Request, Status } from './request.js';
 import { checkSpan, layout, part } from './vector.js';
+import { checkCount, checkInto, concat, describeKind, fillStatus, intoOrNew, place, raiseItems, sized, splitForRanks } from './assemble.js';
 
 export interface SendOptions extends OpOptions {
   /** @default 0 */
@@ -299,7 +300,7 @@ export class Communicator {
       if (!items) return undefined;
       const failed = items.find((it) => it.kind === Kind.ERROR);
       if (failed) throw new FmiError('MPI_ERR_ARG', `rank ${failed.rank} could not contribute`, this.#fields('gather', failed.rank));
-      return (isTyped(data) ? this.#concat(items, data, c) : items.map((it) => decode(it.kind, it.bytes))) as T[] | T;
+      return (isTyped(data) ? concat(items, data, c) : items.map((it) => decode(it.kind, it.bytes))) as T[] | T;
     });
   }
 
@@ -310,7 +311,7 @@ export class Communicator {
    */
   scatter<T = unknown>(items: readonly T[] | NumericArray | undefined, root: number, opts: OpOptions = {}): Promise<T> {
     return this.#collective('scatter', root, opts, async (c) => {
-      const payload = c.rank === root ? this.#orError(() => this.#splitForScatter(items)) : undefined;
+      const payload = c.rank === root ? this.#orError(() => splitForRanks(items, c)) : undefined;
       const mine = await scatterBinomial(c, root, payload);
       return decode(mine.kind, mine.bytes) as T;
     });
@@ -385,8 +386,8 @@ export class Communicator {
   allgather<T = unknown>(data: T, opts: OpOptions = {}): Promise<T extends NumericArray ? T : T[]> {
     return this.#collective('allgather', undefined, opts, async (c) => {
       const items = await allgatherRing(c, this.#encodeOrError(data, c));
-      this.#raiseItems(items, c);
-      if (isTyped(data)) return this.#concat(items.map((it, rank) => ({ rank, ...it })), data, c);
+      raiseItems(items, c);
+      if (isTyped(data)) return concat(items.map((it, rank) => ({ rank, ...it })), data, c);
       return items.map((it) => decode(it.kind, it.bytes));
     }) as Promise<T extends NumericArray ? T : T[]>;
   }
@@ -399,8 +400,8 @@ export class Communicator {
    */
   alltoall<T = unknown>(items: readonly T[] | NumericArray, opts: OpOptions = {}): Promise<T[] | NumericArray> {
     return this.#collective('alltoall', undefined, opts, async (c) => {
-      const out = await alltoallPairwise(c, this.#splitForScatter(items, 'alltoall'));
-      if (isTyped(items)) return this.#concat(out.map((it, rank) => ({ rank, ...it })), items, c);
+      const out = await alltoallPairwise(c, splitForRanks(items, c));
+      if (isTyped(items)) return concat(out.map((it, rank) => ({ rank, ...it })), items, c);
       return out.map((it) => decode(it.kind, it.bytes) as T);
     });
   }
@@ -443,12 +444,12 @@ export class Communicator {
   gatherv<T extends NumericArray>(data: T, counts: number[], root: number, opts: VectorOptions = {}): Promise<T | undefined> {
     return this.#collective('gatherv', root, opts, async (c) => {
       const l = layout(counts, opts.displs, c.size, 'gatherv', c.fields());
-      const mine = this.#orError(() => this.#checkCount(data, l.counts[c.rank]!, 'gatherv', c));
+      const mine = this.#orError(() => checkCount(data, l.counts[c.rank]!, 'gatherv', c));
       const items = await gatherBinomial(c, root, mine);
       if (mine.kind === Kind.ERROR) throw decodeError(mine.bytes, c.fields());
       if (!items) return undefined;
-      this.#raiseItems(items, c);
-      return this.#place(items, data, l, c) as T;
+      raiseItems(items, c);
+      return place(items, data, l, c) as T;
     });
   }
 
@@ -473,9 +474,9 @@ export class Communicator {
   allgatherv<T extends NumericArray>(data: T, counts: number[], opts: VectorOptions = {}): Promise<T> {
     return this.#collective('allgatherv', undefined, opts, async (c) => {
       const l = layout(counts, opts.displs, c.size, 'allgatherv', c.fields());
-      const items = await allgatherRing(c, this.#orError(() => this.#checkCount(data, l.counts[c.rank]!, 'allgatherv', c)));
-      this.#raiseItems(items, c);
-      return this.#place(items.map((it, rank) => ({ rank, ...it })), data, l, c) as T;
+      const items = await allgatherRing(c, this.#orError(() => checkCount(data, l.counts[c.rank]!, 'allgatherv', c)));
+      raiseItems(items, c);
+      return place(items.map((it, rank) => ({ rank, ...it })), data, l, c) as T;
     });
   }
 
@@ -495,7 +496,7 @@ export class Communicator {
       const rl = layout(recvCounts, opts.rdispls, c.size, 'alltoallv', c.fields());
       checkSpan(data, sl, 'alltoallv', c.fields());
       const out = await alltoallPairwise(c, sl.counts.map((_, d) => encode(part(data, sl, d))));
-      return this.#place(out.map((it, rank) => ({ rank, ...it })), data, rl, c) as T;
+      return place(out.map((it, rank) => ({ rank, ...it })), data, rl, c) as T;
     });
   }
 
@@ -693,57 +694,6 @@ export class Communicator {
     }
   }
 
-  #raiseItems(items: { kind: number; bytes: Uint8Array; rank?: number }[], c: CollContext): void {
-    const bad = items.find((it) => it.kind === Kind.ERROR);
-    if (bad) throw decodeError(bad.bytes, c.fields(bad.rank));
-  }
-
-  #checkCount(data: unknown, count: number, what: string, c: CollContext): Encoded {
-    if (!isTyped(data)) throw new FmiError('MPI_ERR_TYPE', `${what} works on TypedArrays`, c.fields());
-    if (data.length !== count) throw new FmiError('MPI_ERR_COUNT', `${what}: this rank's count is ${count}, its data has ${data.length} elements`, c.fields());
-    return encode(data);
-  }
-
-  #splitForScatter(items: unknown, what = 'scatter'): Encoded[] {
-    const fields = this.#fields(what);
-    if (isTyped(items)) {
-      if (items.length % this.size !== 0) {
-        throw new FmiError('MPI_ERR_COUNT', `${items.constructor.name} of length ${items.length} does not divide into ${this.size} equal parts`, fields);
-      }
-      const n = items.length / this.size;
-      return Array.from({ length: this.size }, (_, r) => encode(items.subarray(r * n, (r + 1) * n)));
-    }
-    if (!Array.isArray(items) || items.length !== this.size) {
-      throw new FmiError('MPI_ERR_COUNT', `${what} needs an array of ${this.size} items or a TypedArray, got ${Array.isArray(items) ? `${items.length} items` : typeof items}`, fields);
-    }
-    return items.map((it) => encode(it));
-  }
-
-  #concat(items: { rank: number; kind: number; bytes: Uint8Array }[], mine: NumericArray, c: CollContext): NumericArray {
-    const sizes = items.map((it) => it.bytes.byteLength / mine.BYTES_PER_ELEMENT);
-    let at = 0;
-    const displs = sizes.map((n) => ((at += n), at - n));
-    return this.#place(items, mine, { counts: sizes, displs, extent: at }, c);
-  }
-
-  /** Places each rank's TypedArray at its displacement in one new array of `like`'s type. */
-  #place(items: { rank: number; kind: number; bytes: Uint8Array }[], like: NumericArray, l: { counts: number[]; displs: number[]; extent: number }, c: CollContext): NumericArray {
-    const t = elemTypeOf(like)!;
-    const Ctor = typedArrayCtor(t);
-    const out = new Ctor(l.extent);
-    for (const it of items) {
-      if (elemTypeOfKind(it.kind) !== t) {
-        throw new FmiError('MPI_ERR_TYPE', `rank ${it.rank} contributed ${describeKind(it.kind)}, this rank a ${like.constructor.name}`, c.fields(it.rank));
-      }
-      const v = typedView(t, it.bytes);
-      if (v.length !== l.counts[it.rank]) {
-        throw new FmiError('MPI_ERR_COUNT', `rank ${it.rank} contributed ${v.length} elements, counts say ${l.counts[it.rank]}`, c.fields(it.rank));
-      }
-      (out as { set(a: ArrayLike<unknown>, o: number): void }).set(v as ArrayLike<unknown>, l.displs[it.rank]!);
-    }
-    return out;
-  }
-
   #checkOpen(op: string): void {
     if (this.#state !== 'open') throw new ClosedError('communicator is closed', { rank: this.rank, op });
   }
@@ -756,38 +706,4 @@ export class Communicator {
     if (err instanceof FmiError) return err;
     return new FmiError('FMI_CHANNEL', (err as Error)?.message ?? String(err), { ...this.#fields(op, peer, tag), cause: err });
   }
-}
-
-function fillStatus(s: Status, source: number, tag: number, kind: number, bytes: number): void {
-  s.source = source;
-  s.tag = tag;
-  s.bytes = bytes;
-  const t = elemTypeOfKind(kind);
-  s.count = t ? bytes / typedArrayCtor(t).BYTES_PER_ELEMENT : bytes;
-}
-
-function describeKind(kind: number): string {
-  if (kind === Kind.STRUCTURED) return 'a structured value';
-  if (kind === Kind.BUFFER) return 'a Buffer';
-  const t = elemTypeOfKind(kind);
-  return t ? `${t} data` : `kind ${kind}`;
-}
-
-/** The size every rank knows of its contribution: TypedArrays only (structured values differ by rank). */
-function sized(op: OpName, data: unknown): { op: OpName; bytes: number } | undefined {
-  return isTyped(data) ? { op, bytes: data.byteLength } : undefined;
-}
-
-function checkInto(into: unknown, data: unknown, c: CollContext): NumericArray | undefined {
-  if (into === undefined) return undefined;
-  if (!isTyped(into) || !isTyped(data) || into.constructor !== data.constructor || into.length !== data.length) {
-    throw new FmiError('MPI_ERR_ARG', '`into` must be a TypedArray of the same type and length as the data', c.fields());
-  }
-  return into;
-}
-
-function intoOrNew(v: unknown, into: NumericArray | undefined): unknown {
-  if (!into) return v;
-  (into as { set(x: ArrayLike<unknown>): void }).set(v as ArrayLike<unknown>);
-  return into;
 }
