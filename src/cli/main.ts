@@ -5,6 +5,7 @@ import { runLocal } from './run.js';
 import { RendezvousServer } from '../rendezvous/server.js';
 import { modelCommand } from './model.js';
 import { cleanCommand } from './clean.js';
+import { ccCommand } from './cc.js';
 import { loadConfig } from '../config/index.js';
 import { ENV } from '../comm/init.js';
 import { resolve } from 'node:path';
@@ -18,6 +19,9 @@ Usage:
       Output lines are prefixed with "[rank] ". Exits non-zero if any rank
       fails, after stopping the others. --config opens the backends the file
       enables and lets the cost model choose per operation; --channel forces one.
+  fmi cc <prog.c and emcc flags> -o prog.js     (and fmi c++ for C++)
+      Compile and link a C/C++ MPI program with Emscripten against fmi's
+      mpi.h; run it with fmi run -n N prog.js [args] (see docs/mpi.md).
   fmi clean --job ID --config fmi.json
       Delete what a crashed job left in Redis and S3.
   fmi rendezvous [--port P] [--host H] [--quiet]
@@ -45,6 +49,10 @@ async function main(argv: string[]): Promise<number> {
       return modelCommand(rest);
     case 'clean':
       return cleanCommand(rest);
+    case 'cc':
+      return ccCommand(rest, false);
+    case 'c++':
+      return ccCommand(rest, true);
     case '--version':
     case '-v': {
       const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };

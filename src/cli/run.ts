@@ -3,6 +3,9 @@ import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { RendezvousServer } from '../rendezvous/server.js';
 import { ENV } from '../comm/init.js';
+import { fileURLToPath } from 'node:url';
+import { isCompiledProgram } from './cc.js';
+import { RANK_MAIN } from '../mpi/index.js';
 
 export interface RunOptions {
   ranks: number;
@@ -54,8 +57,10 @@ export async function runLocal(o: RunOptions): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
+  // A C/C++ program built with `fmi cc` runs its main() in dist/mpi/rank-main.js.
+  const argv = isCompiledProgram(o.script) ? [fileURLToPath(RANK_MAIN), o.script, ...o.args] : [o.script, ...o.args];
   const exits = Array.from({ length: o.ranks }, (_, rank) => {
-    const child = spawn(process.execPath, [o.script, ...o.args], {
+    const child = spawn(process.execPath, argv, {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: {
         ...process.env,

@@ -1,0 +1,171 @@
+/**
+ * The Emscripten JS library behind native/include/mpi.h: `fmi cc` links it
+ * with --js-library. Every MPI_* function forwards its arguments to the
+ * runtime object the loader hands to the module as `Module.fmi` (an
+ * MpiRuntime from src/mpi/runtime.ts), which holds the handle tables
+ * (communicators, groups, requests, datatypes, ops, keyvals, infos) and talks
+ * to the fmi Communicator. C code gets an error code back and outputs through
+ * pointers, as from any MPI library.
+ *
+ * Calls that wait for the network return a Promise from the runtime; for
+ * those the module sleeps through Asyncify until it settles. Only the names
+ * in FMI_BLOCKING may sleep: `fmi cc` passes exactly this list as
+ * -sASYNCIFY_IMPORTS (it reads it from this file, between the markers).
+ */
+
+// fmi:blocking-begin
+var FMI_BLOCKING = [
+  'MPI_Init', 'MPI_Init_thread', 'MPI_Finalize',
+  'MPI_Send', 'MPI_Bsend', 'MPI_Ssend', 'MPI_Rsend', 'MPI_Recv', 'MPI_Sendrecv', 'MPI_Sendrecv_replace',
+  'MPI_Probe', 'MPI_Iprobe', 'MPI_Mprobe', 'MPI_Improbe', 'MPI_Buffer_detach',
+  'MPI_Wait', 'MPI_Waitall', 'MPI_Waitany', 'MPI_Waitsome',
+  'MPI_Test', 'MPI_Testall', 'MPI_Testany', 'MPI_Testsome', 'MPI_Request_get_status',
+  'MPI_Barrier', 'MPI_Bcast', 'MPI_Gather', 'MPI_Gatherv', 'MPI_Scatter', 'MPI_Scatterv',
+  'MPI_Allgather', 'MPI_Allgatherv', 'MPI_Alltoall', 'MPI_Alltoallv', 'MPI_Alltoallw',
+  'MPI_Reduce', 'MPI_Allreduce', 'MPI_Reduce_scatter', 'MPI_Reduce_scatter_block', 'MPI_Scan', 'MPI_Exscan',
+  'MPI_Comm_dup', 'MPI_Comm_dup_with_info', 'MPI_Comm_create', 'MPI_Comm_split', 'MPI_Comm_split_type',
+  'MPI_Comm_free', 'MPI_Cart_create', 'MPI_Cart_sub',
+];
+// fmi:blocking-end
+
+/* Never wait: they answer at once, start a request, or fail as unsupported. */
+var FMI_IMMEDIATE = [
+  'MPI_Initialized', 'MPI_Finalized', 'MPI_Abort', 'MPI_Query_thread', 'MPI_Is_thread_main',
+  'MPI_Get_processor_name', 'MPI_Get_version', 'MPI_Get_library_version', 'MPI_Error_class', 'MPI_Error_string',
+  'MPI_Pcontrol', 'MPI_Alloc_mem', 'MPI_Free_mem',
+  'MPI_Isend', 'MPI_Ibsend', 'MPI_Issend', 'MPI_Irsend', 'MPI_Irecv', 'MPI_Buffer_attach',
+  'MPI_Get_count', 'MPI_Get_elements', 'MPI_Get_elements_x', 'MPI_Status_set_elements', 'MPI_Status_set_cancelled',
+  'MPI_Mrecv', 'MPI_Imrecv', 'MPI_Cancel', 'MPI_Test_cancelled', 'MPI_Request_free',
+  'MPI_Send_init', 'MPI_Bsend_init', 'MPI_Ssend_init', 'MPI_Rsend_init', 'MPI_Recv_init', 'MPI_Start', 'MPI_Startall',
+  'MPI_Reduce_local', 'MPI_Op_create', 'MPI_Op_free', 'MPI_Op_commutative',
+  'MPI_Ibarrier', 'MPI_Ibcast', 'MPI_Igather', 'MPI_Igatherv', 'MPI_Iscatter', 'MPI_Iscatterv',
+  'MPI_Iallgather', 'MPI_Iallgatherv', 'MPI_Ialltoall', 'MPI_Ialltoallv', 'MPI_Ialltoallw', 'MPI_Ireduce', 'MPI_Iallreduce',
+  'MPI_Ireduce_scatter', 'MPI_Ireduce_scatter_block', 'MPI_Iscan', 'MPI_Iexscan',
+  'MPI_Comm_size', 'MPI_Comm_rank', 'MPI_Comm_compare', 'MPI_Comm_idup', 'MPI_Comm_create_group',
+  'MPI_Comm_test_inter', 'MPI_Comm_remote_size', 'MPI_Comm_remote_group', 'MPI_Intercomm_create',
+  'MPI_Intercomm_merge', 'MPI_Comm_get_name', 'MPI_Comm_set_name', 'MPI_Comm_set_info', 'MPI_Comm_get_info',
+  'MPI_Comm_group', 'MPI_Comm_create_keyval', 'MPI_Comm_free_keyval', 'MPI_Comm_set_attr', 'MPI_Comm_get_attr',
+  'MPI_Comm_delete_attr', 'MPI_Keyval_create', 'MPI_Keyval_free', 'MPI_Attr_put', 'MPI_Attr_get', 'MPI_Attr_delete',
+  'MPI_Comm_create_errhandler', 'MPI_Comm_set_errhandler', 'MPI_Comm_get_errhandler', 'MPI_Comm_call_errhandler',
+  'MPI_Errhandler_free', 'MPI_Add_error_class', 'MPI_Add_error_code', 'MPI_Add_error_string',
+  'MPI_Group_size', 'MPI_Group_rank', 'MPI_Group_translate_ranks', 'MPI_Group_compare', 'MPI_Group_union',
+  'MPI_Group_intersection', 'MPI_Group_difference', 'MPI_Group_incl', 'MPI_Group_excl', 'MPI_Group_range_incl',
+  'MPI_Group_range_excl', 'MPI_Group_free',
+  'MPI_Info_create', 'MPI_Info_free', 'MPI_Info_set', 'MPI_Info_get', 'MPI_Info_get_valuelen', 'MPI_Info_delete',
+  'MPI_Info_get_nkeys', 'MPI_Info_get_nthkey', 'MPI_Info_dup',
+  'MPI_Type_contiguous', 'MPI_Type_vector', 'MPI_Type_create_hvector', 'MPI_Type_indexed',
+  'MPI_Type_create_hindexed', 'MPI_Type_create_indexed_block', 'MPI_Type_create_hindexed_block',
+  'MPI_Type_create_struct', 'MPI_Type_create_subarray', 'MPI_Type_create_darray', 'MPI_Type_create_resized',
+  'MPI_Type_dup', 'MPI_Type_commit', 'MPI_Type_free', 'MPI_Type_size', 'MPI_Type_size_x', 'MPI_Type_get_extent',
+  'MPI_Type_get_true_extent', 'MPI_Type_get_envelope', 'MPI_Type_get_contents', 'MPI_Type_get_name',
+  'MPI_Type_set_name', 'MPI_Get_address', 'MPI_Pack', 'MPI_Unpack', 'MPI_Pack_size',
+  'MPI_Cart_coords', 'MPI_Cart_rank', 'MPI_Cart_shift', 'MPI_Cart_get', 'MPI_Cartdim_get', 'MPI_Dims_create',
+  'MPI_Topo_test', 'MPI_Graph_create', 'MPI_Dist_graph_create_adjacent',
+];
+
+var LibraryFmi = {
+  // The bridge between the module and the runtime. `FMI.host` is what the
+  // runtime may touch of the module: memory, malloc/free, the function table
+  // (user ops, attribute copy/delete callbacks, error handlers).
+  $FMI__deps: ['$Asyncify', 'malloc', 'free'],
+  $FMI__postset:
+    "Module['fmiRunMain'] = function(args) { return FMI.runMain(args); };\n" +
+    "Module['fmiHost'] = FMI.host;",
+  $FMI: {
+    host: {
+      heap: function() { return HEAPU8; },
+      malloc: function(n) { return _malloc(n); },
+      free: function(p) { _free(p); },
+      call: function(fp, a, b, c, d, e, f) { return wasmTable.get(fp)(a, b, c, d, e, f); },
+    },
+
+    // A fatal MPI error (MPI_ERRORS_ARE_FATAL, MPI_Abort) ends the program
+    // here, with compiled code on the stack: exit() runs the C exit path
+    // (atexit, stdio flush) and throws, unwinding to FMI.runMain.
+    done: function(ret) {
+      var code = Module['fmi'].pendingExit;
+      if (code !== undefined) exit(code);
+      return ret;
+    },
+
+    call: function(name, args) {
+      return FMI.done(Module['fmi'].call(name, args));
+    },
+
+    block: function(name, args) {
+      // Asyncify calls an import again when it rewinds the stack into it:
+      // that second call only collects the value the first one slept for.
+      if (Asyncify.state === Asyncify.State.Rewinding) return FMI.done(Asyncify.handleSleep(function() {}));
+      var r = Module['fmi'].call(name, args);
+      if (typeof r === 'number') return FMI.done(r);
+      return Asyncify.handleSleep(function(wakeUp) { r.then(wakeUp); });
+    },
+
+    // Runs main(argc, argv) and resolves to the exit status: main's return
+    // value, or what exit()/a fatal error/MPI_Abort ended it with. Asyncify
+    // may suspend main any number of times on the way.
+    runMain: function(args) {
+      return new Promise(function(resolve, reject) {
+        function exited(e) {
+          if (e && e.name === 'ExitStatus') resolve(e.status);
+          else reject(e);
+        }
+        function returned(ret) {
+          try {
+            exit(ret);
+            resolve(ret);
+          } catch (e) {
+            exited(e);
+          }
+        }
+        var argv;
+        try {
+          var strs = [Module['thisProgram'] || './this.program'].concat(args);
+          argv = _malloc((strs.length + 1) * 4);
+          for (var i = 0; i < strs.length; i++) {
+            var n = lengthBytesUTF8(strs[i]) + 1;
+            var p = _malloc(n);
+            stringToUTF8(strs[i], p, n);
+            HEAP32[(argv >> 2) + i] = p;
+          }
+          HEAP32[(argv >> 2) + strs.length] = 0;
+          var ret = _main(strs.length, argv);
+        } catch (e) {
+          exited(e);
+          return;
+        }
+        if (Asyncify.currData) Asyncify.whenDone().then(returned, exited);
+        else returned(ret);
+      });
+    },
+  },
+
+  MPI_Wtime__deps: ['$FMI'],
+  MPI_Wtime: function() { return Module['fmi'].wtime(); },
+  MPI_Wtick__deps: ['$FMI'],
+  MPI_Wtick: function() { return Module['fmi'].wtick(); },
+  // Handle conversions to and from Fortran are the identity: handles are ints.
+  MPI_Comm_f2c: function(h) { return h; },
+  MPI_Comm_c2f: function(h) { return h; },
+  MPI_Type_f2c: function(h) { return h; },
+  MPI_Type_c2f: function(h) { return h; },
+  MPI_Op_f2c: function(h) { return h; },
+  MPI_Op_c2f: function(h) { return h; },
+  MPI_Request_f2c: function(h) { return h; },
+  MPI_Request_c2f: function(h) { return h; },
+  MPI_Aint_add: function(base, disp) { return (base + disp) | 0; },
+  MPI_Aint_diff: function(a, b) { return (a - b) | 0; },
+};
+
+// One forwarding function per MPI name. Emscripten prints library functions
+// with toString() and renames them, so each is made from source text.
+FMI_BLOCKING.forEach(function(name) {
+  LibraryFmi[name] = new Function("return FMI.block('" + name + "', arguments);");
+  LibraryFmi[name + '__deps'] = ['$FMI'];
+});
+FMI_IMMEDIATE.forEach(function(name) {
+  LibraryFmi[name] = new Function("return FMI.call('" + name + "', arguments);");
+  LibraryFmi[name + '__deps'] = ['$FMI'];
+});
+
+mergeInto(LibraryManager.library, LibraryFmi);

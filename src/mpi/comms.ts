@@ -1,0 +1,301 @@
+import type { Communicator } from '../comm/communicator.js';
+import {
+  Attr, COMM_SELF, COMM_WORLD, CONGRUENT, COMM_TYPE_SHARED, DUP_FN, Err, HandleBase, IDENT, KEYVAL_INVALID,
+  MAX_OBJECT_NAME, PROC_NULL, SIMILAR, UNDEFINED, UNEQUAL, ANY_SOURCE, ANY_TAG,
+} from './abi.js';
+import { MpiError } from './errors.js';
+import { startRequest } from './requests.js';
+import type { CommEntry, Impl, MpiRuntime } from './runtime.js';
+
+/** The world rank of each member of a new communicator, learned from the members themselves. */
+async function membersOf(rt: MpiRuntime, comm: Communicator): Promise<number[]> {
+  const all = (await comm.allgather(Int32Array.of(rt.worldRank))) as Int32Array;
+  return Array.from(all);
+}
+
+/** Registers a new communicator that inherits `from`'s error handler; returns its handle. */
+export function addComm(rt: MpiRuntime, from: CommEntry, comm: Communicator, group: number[], topo?: CommEntry['topo']): number {
+  return rt.comms.add({ comm, group, errhandler: from.errhandler, name: '', attrs: new Map(), topo });
+}
+
+/** Copies `from`'s attributes onto a duplicate, through each keyval's copy callback. */
+function copyAttrs(rt: MpiRuntime, fromH: number, from: CommEntry, to: CommEntry): void {
+  for (const [key, val] of from.attrs) {
+    const kv = rt.keyvals.get(key);
+    if (!kv || kv.copy === 0) continue;
+    if (kv.copy === DUP_FN) {
+      to.attrs.set(key, val);
+      continue;
+    }
+    const host = rt.mem.host;
+    const p = host.malloc(8);
+    try {
+      rt.mem.setI32(p, 0);
+      rt.mem.setI32(p + 4, 0);
+      const rc = host.call(kv.copy, fromH, key, kv.extra, val, p, p + 4);
+      if (rc !== 0) throw new MpiError(rc, `the copy callback of keyval ${key} failed with ${rc}`);
+      if (rt.mem.i32(p + 4)) to.attrs.set(key, rt.mem.i32(p));
+    } finally {
+      host.free(p);
+    }
+  }
+}
+
+function deleteAttr(rt: MpiRuntime, commH: number, c: CommEntry, key: number): void {
+  if (!c.attrs.has(key)) return;
+  const val = c.attrs.get(key)!;
+  c.attrs.delete(key);
+  const kv = rt.keyvals.get(key);
+  if (kv && kv.del !== 0) {
+    const rc = rt.mem.host.call(kv.del, commH, key, val, kv.extra);
+    if (rc !== 0) throw new MpiError(rc, `the delete callback of keyval ${key} failed with ${rc}`);
+  }
+}
+
+async function dup(rt: MpiRuntime, commH: number): Promise<number> {
+  const c = rt.comm(commH);
+  const comm = await c.comm.dup({});
+  const h = addComm(rt, c, comm, c.group, c.topo);
+  copyAttrs(rt, commH, c, rt.comms.get(h)!);
+  return h;
+}
+
+function compare(a: number[], b: number[]): number {
+  if (a.length === b.length && a.every((x, i) => x === b[i])) return IDENT;
+  const sb = new Set(b);
+  return a.length === b.length && a.every((x) => sb.has(x)) ? SIMILAR : UNEQUAL;
+}
+
+const setAttr: Impl = (rt, commH, key, val) => {
+  const c = rt.comm(commH);
+  if (!rt.keyvals.has(key)) throw new MpiError(Err.KEYVAL, `keyval ${key} was not created with MPI_Comm_create_keyval`);
+  deleteAttr(rt, commH, c, key);
+  c.attrs.set(key, val);
+  return 0;
+};
+
+const getAttr: Impl = (rt, commH, key, valPtr, flag) => {
+  const c = rt.comm(commH);
+  const predefined = [Attr.TAG_UB, Attr.HOST, Attr.IO, Attr.WTIME_IS_GLOBAL, Attr.UNIVERSE_SIZE, Attr.LASTUSEDCODE] as number[];
+  const k = predefined.indexOf(key);
+  if (k >= 0) {
+    const values = [0x7fffffff, PROC_NULL, ANY_SOURCE, 0, rt.world!.size, rt.nextErrorCode - 1];
+    rt.mem.setI32(rt.attrStore + 4 * k, values[k]!);
+    rt.mem.setI32(valPtr, rt.attrStore + 4 * k);
+    rt.mem.setI32(flag, 1);
+    return 0;
+  }
+  if (key === Attr.APPNUM) {
+    rt.mem.setI32(flag, 0);
+    return 0;
+  }
+  if (!rt.keyvals.has(key)) throw new MpiError(Err.KEYVAL, `keyval ${key} was not created with MPI_Comm_create_keyval`);
+  const has = c.attrs.has(key);
+  if (has) rt.mem.setI32(valPtr, c.attrs.get(key)!);
+  rt.mem.setI32(flag, has ? 1 : 0);
+  return 0;
+};
+
+const delAttr: Impl = (rt, commH, key) => {
+  const c = rt.comm(commH);
+  if (!rt.keyvals.has(key)) throw new MpiError(Err.KEYVAL, `keyval ${key} was not created with MPI_Comm_create_keyval`);
+  deleteAttr(rt, commH, c, key);
+  return 0;
+};
+
+const createKeyval: Impl = (rt, copy, del, keyvalPtr, extra) => {
+  const key = rt.nextKeyval++;
+  rt.keyvals.set(key, { copy, del, extra });
+  rt.mem.setI32(keyvalPtr, key);
+  return 0;
+};
+
+const freeKeyval: Impl = (rt, keyvalPtr) => {
+  const key = rt.mem.i32(keyvalPtr);
+  if (!rt.keyvals.delete(key)) throw new MpiError(Err.KEYVAL, `keyval ${key} is not a keyval`);
+  rt.mem.setI32(keyvalPtr, KEYVAL_INVALID);
+  return 0;
+};
+
+export const COMM_IMPLS: Record<string, Impl> = {
+  MPI_Comm_size(rt, commH, sizePtr) {
+    rt.mem.setI32(sizePtr, rt.comm(commH).comm.size);
+    return 0;
+  },
+
+  MPI_Comm_rank(rt, commH, rankPtr) {
+    rt.mem.setI32(rankPtr, rt.comm(commH).comm.rank);
+    return 0;
+  },
+
+  MPI_Comm_compare(rt, a, b, result) {
+    const ca = rt.comm(a);
+    const cb = rt.comm(b);
+    const r = a === b ? IDENT : compare(ca.group, cb.group);
+    rt.mem.setI32(result, r === IDENT && a !== b ? CONGRUENT : r);
+    return 0;
+  },
+
+  MPI_Comm_dup: (rt, commH, newPtr) => dup(rt, commH).then((h) => (rt.mem.setI32(newPtr, h), 0)),
+  MPI_Comm_dup_with_info: (rt, commH, _info, newPtr) => dup(rt, commH).then((h) => (rt.mem.setI32(newPtr, h), 0)),
+
+  MPI_Comm_idup(rt, commH, newPtr, reqPtr) {
+    rt.comm(commH);
+    const p = dup(rt, commH);
+    p.catch(() => {});
+    return startRequest(rt, reqPtr, commH, async () => {
+      const h = await p;
+      return { source: ANY_SOURCE, tag: ANY_TAG, bytes: 0, finish: () => rt.mem.setI32(newPtr, h) };
+    });
+  },
+
+  MPI_Comm_create(rt, commH, groupH, newPtr) {
+    const c = rt.comm(commH);
+    const g = rt.group(groupH);
+    const inComm = new Set(c.group);
+    if (!g.every((w) => inComm.has(w))) throw new MpiError(Err.GROUP, 'the group is not a subset of the communicator\'s group');
+    const at = g.indexOf(rt.worldRank);
+    return c.comm.split(at >= 0 ? 0 : UNDEFINED, Math.max(at, 0)).then((comm) => {
+      rt.mem.setI32(newPtr, comm ? addComm(rt, c, comm, [...g]) : 0);
+      return 0;
+    });
+  },
+
+  MPI_Comm_split(rt, commH, color, key, newPtr) {
+    const c = rt.comm(commH);
+    if (color !== UNDEFINED && color < 0) throw new MpiError(Err.ARG, `color must be non-negative or MPI_UNDEFINED, got ${color}`);
+    return c.comm.split(color, key).then(async (comm) => {
+      rt.mem.setI32(newPtr, comm ? addComm(rt, c, comm, await membersOf(rt, comm)) : 0);
+      return 0;
+    });
+  },
+
+  MPI_Comm_split_type(rt, commH, type, key, _info, newPtr) {
+    const c = rt.comm(commH);
+    if (type !== UNDEFINED && type !== COMM_TYPE_SHARED) throw new MpiError(Err.ARG, `unknown split type ${type}`);
+    // Each rank of an fmi job runs in its own function: no two share memory.
+    const color = type === UNDEFINED ? UNDEFINED : c.comm.rank;
+    return c.comm.split(color, key).then((comm) => {
+      rt.mem.setI32(newPtr, comm ? addComm(rt, c, comm, [rt.worldRank]) : 0);
+      return 0;
+    });
+  },
+
+  MPI_Comm_free(rt, commPtr) {
+    const h = rt.mem.i32(commPtr);
+    const c = rt.comm(h);
+    if (h === COMM_WORLD || h === COMM_SELF) throw new MpiError(Err.COMM, 'MPI_COMM_WORLD and MPI_COMM_SELF cannot be freed');
+    for (const key of [...c.attrs.keys()]) deleteAttr(rt, h, c, key);
+    rt.comms.remove(h);
+    rt.mem.setI32(commPtr, 0);
+    return c.comm.free().then(() => 0);
+  },
+
+  MPI_Comm_test_inter(rt, commH, flag) {
+    rt.comm(commH);
+    rt.mem.setI32(flag, 0);
+    return 0;
+  },
+
+  MPI_Comm_remote_size(rt, commH) {
+    rt.comm(commH);
+    throw new MpiError(Err.COMM, 'not an intercommunicator (fmi has none)');
+  },
+
+  MPI_Comm_remote_group(rt, commH) {
+    rt.comm(commH);
+    throw new MpiError(Err.COMM, 'not an intercommunicator (fmi has none)');
+  },
+
+  MPI_Comm_get_name(rt, commH, name, lenPtr) {
+    const c = rt.comm(commH);
+    rt.mem.setI32(lenPtr, rt.mem.writeCString(name, c.name, MAX_OBJECT_NAME));
+    return 0;
+  },
+
+  MPI_Comm_set_name(rt, commH, name) {
+    rt.comm(commH).name = rt.mem.cstring(name).slice(0, MAX_OBJECT_NAME - 1);
+    return 0;
+  },
+
+  MPI_Comm_set_info(rt, commH, infoH) {
+    const c = rt.comm(commH);
+    const info = rt.infos.get(infoH);
+    c.info = new Map(info ?? []);
+    return 0;
+  },
+
+  MPI_Comm_get_info(rt, commH, infoPtr) {
+    const c = rt.comm(commH);
+    rt.mem.setI32(infoPtr, rt.infos.add(new Map(c.info ?? [])));
+    return 0;
+  },
+
+  MPI_Comm_group(rt, commH, groupPtr) {
+    rt.mem.setI32(groupPtr, rt.groups.add([...rt.comm(commH).group]));
+    return 0;
+  },
+
+  MPI_Comm_create_keyval: createKeyval,
+  MPI_Keyval_create: createKeyval,
+  MPI_Comm_free_keyval: freeKeyval,
+  MPI_Keyval_free: freeKeyval,
+  MPI_Comm_set_attr: setAttr,
+  MPI_Attr_put: setAttr,
+  MPI_Comm_get_attr: getAttr,
+  MPI_Attr_get: getAttr,
+  MPI_Comm_delete_attr: delAttr,
+  MPI_Attr_delete: delAttr,
+
+  MPI_Comm_create_errhandler(rt, fn, ehPtr) {
+    rt.mem.setI32(ehPtr, rt.errhandlers.add({ kind: 'user', fn }));
+    return 0;
+  },
+
+  MPI_Comm_set_errhandler(rt, commH, eh) {
+    const c = rt.comm(commH);
+    if (!rt.errhandlers.get(eh)) throw new MpiError(Err.ARG, `invalid error handler 0x${(eh >>> 0).toString(16)}`);
+    c.errhandler = eh;
+    return 0;
+  },
+
+  MPI_Comm_get_errhandler(rt, commH, ehPtr) {
+    rt.mem.setI32(ehPtr, rt.comm(commH).errhandler);
+    return 0;
+  },
+
+  MPI_Comm_call_errhandler(rt, commH, code) {
+    rt.comm(commH);
+    rt.fail('MPI_Comm_call_errhandler', new MpiError(code, `the program raised error ${code}`), commH);
+    return 0;
+  },
+
+  MPI_Errhandler_free(rt, ehPtr) {
+    const h = rt.mem.i32(ehPtr);
+    if (!rt.errhandlers.get(h)) throw new MpiError(Err.ARG, 'not an error handler');
+    if (h - HandleBase.errhandler >= 2) rt.errhandlers.remove(h);
+    rt.mem.setI32(ehPtr, 0);
+    return 0;
+  },
+
+  MPI_Add_error_class(rt, classPtr) {
+    const c = rt.nextErrorCode++;
+    rt.addedErrors.set(c, `error class ${c}`);
+    rt.mem.setI32(classPtr, c);
+    return 0;
+  },
+
+  MPI_Add_error_code(rt, cls, codePtr) {
+    const c = rt.nextErrorCode++;
+    rt.addedErrors.set(c, rt.addedErrors.get(cls) ?? `error code ${c}`);
+    rt.addedClasses.set(c, cls);
+    rt.mem.setI32(codePtr, c);
+    return 0;
+  },
+
+  MPI_Add_error_string(rt, code, str) {
+    if (code <= Err.LASTCODE) throw new MpiError(Err.ARG, 'only codes added with MPI_Add_error_class/code can get a string');
+    rt.addedErrors.set(code, rt.mem.cstring(str));
+    return 0;
+  },
+};

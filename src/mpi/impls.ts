@@ -1,0 +1,24 @@
+import { COLL_IMPLS } from './coll.js';
+import { COMM_IMPLS } from './comms.js';
+import { ENV_IMPLS } from './env.js';
+import { GROUP_IMPLS } from './groups.js';
+import { P2P_IMPLS } from './p2p.js';
+import { REQUEST_IMPLS } from './requests.js';
+import type { Impl } from './runtime.js';
+import { TOPO_IMPLS } from './topo.js';
+import { TYPE_IMPLS } from './type-fns.js';
+
+/**
+ * Every MPI function the runtime implements, by name. A name mpi.h declares
+ * but this table lacks fails at run time with MPI_ERR_UNSUPPORTED_OPERATION.
+ */
+export const IMPLS: Readonly<Record<string, Impl>> = Object.freeze({
+  ...ENV_IMPLS,
+  ...P2P_IMPLS,
+  ...REQUEST_IMPLS,
+  ...COLL_IMPLS,
+  ...COMM_IMPLS,
+  ...GROUP_IMPLS,
+  ...TYPE_IMPLS,
+  ...TOPO_IMPLS,
+});

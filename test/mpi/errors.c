@@ -1,0 +1,95 @@
+/* MPI_ERRORS_RETURN: errors come back as codes, with classes and strings;
+ * a user error handler is called; an unsupported function reports
+ * MPI_ERR_UNSUPPORTED_OPERATION instead of crashing. */
+#include "check.h"
+#include <string.h>
+
+static int handled = 0, handled_code = 0;
+static void handler(MPI_Comm *comm, int *code, ...) {
+  (void)comm;
+  handled++;
+  handled_code = *code;
+}
+
+int main(int argc, char **argv) {
+  int rank, size, rc, cls, len;
+  char msg[MPI_MAX_ERROR_STRING];
+  MPI_Init(&argc, &argv);
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  MPI_Errhandler eh;
+  MPI_Comm_get_errhandler(MPI_COMM_WORLD, &eh);
+  CHECK(eh == MPI_ERRORS_ARE_FATAL, "the default is MPI_ERRORS_ARE_FATAL");
+  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+
+  int v = 1;
+  rc = MPI_Send(&v, 1, MPI_INT, size + 3, 0, MPI_COMM_WORLD);
+  MPI_Error_class(rc, &cls);
+  CHECK(cls == MPI_ERR_RANK, "send to a bad rank: class %d", cls);
+  MPI_Error_string(rc, msg, &len);
+  CHECK(len > 0 && strstr(msg, "MPI_ERR_RANK") != NULL, "Error_string: %s", msg);
+  rc = MPI_Send(&v, 1, MPI_INT, 0, -5, MPI_COMM_WORLD);
+  CHECK(rc == MPI_ERR_TAG, "negative tag: %d", rc);
+  rc = MPI_Send(&v, -1, MPI_INT, 0, 0, MPI_COMM_WORLD);
+  CHECK(rc == MPI_ERR_COUNT, "negative count: %d", rc);
+  rc = MPI_Send(&v, 1, MPI_DATATYPE_NULL, 0, 0, MPI_COMM_WORLD);
+  CHECK(rc == MPI_ERR_TYPE, "null datatype: %d", rc);
+  rc = MPI_Barrier(MPI_COMM_NULL);
+  CHECK(rc == MPI_ERR_COMM, "null communicator: %d", rc);
+  rc = MPI_Bcast(&v, 1, MPI_INT, size, MPI_COMM_WORLD);
+  CHECK(rc == MPI_ERR_ROOT, "bad root: %d", rc);
+  double d = 1.5, e;
+  rc = MPI_Allreduce(&d, &e, 1, MPI_DOUBLE, MPI_BXOR, MPI_COMM_WORLD);
+  CHECK(rc == MPI_ERR_OP, "BXOR on doubles: %d", rc);
+  MPI_Datatype uncommitted;
+  MPI_Type_contiguous(2, MPI_INT, &uncommitted);
+  rc = MPI_Send(&v, 1, uncommitted, 0, 0, MPI_COMM_WORLD);
+  CHECK(rc == MPI_ERR_TYPE, "uncommitted datatype: %d", rc);
+  MPI_Type_free(&uncommitted);
+
+  /* truncation: 4 ints into room for 2 */
+  int four[4] = {1, 2, 3, 4}, two[2];
+  MPI_Request rq;
+  MPI_Isend(four, 4, MPI_INT, rank, 9, MPI_COMM_WORLD, &rq);
+  MPI_Status st;
+  rc = MPI_Recv(two, 2, MPI_INT, rank, 9, MPI_COMM_WORLD, &st);
+  CHECK(rc == MPI_ERR_TRUNCATE, "truncation: %d", rc);
+  MPI_Wait(&rq, MPI_STATUS_IGNORE);
+
+  /* Error_class/Error_string of every class */
+  for (int c = 0; c <= MPI_ERR_LASTCODE; c++) {
+    rc = MPI_Error_string(c, msg, &len);
+    MPI_Error_class(c, &cls);
+    CHECK(rc == MPI_SUCCESS && cls == c && len > 0, "class %d", c);
+  }
+  int mycls, mycode;
+  MPI_Add_error_class(&mycls);
+  MPI_Add_error_code(mycls, &mycode);
+  MPI_Add_error_string(mycode, "my own error");
+  MPI_Error_string(mycode, msg, &len);
+  MPI_Error_class(mycode, &cls);
+  CHECK(strcmp(msg, "my own error") == 0 && cls == mycls, "added error code");
+
+  /* an unsupported function returns its error instead of ending the program */
+  MPI_Comm inter;
+  rc = MPI_Intercomm_create(MPI_COMM_WORLD, 0, MPI_COMM_WORLD, 0, 1, &inter);
+  CHECK(rc == MPI_ERR_UNSUPPORTED_OPERATION, "unsupported function: %d", rc);
+
+  /* a user error handler */
+  MPI_Errhandler mine;
+  MPI_Comm dup;
+  MPI_Comm_dup(MPI_COMM_WORLD, &dup);
+  MPI_Comm_get_errhandler(dup, &eh);
+  CHECK(eh == MPI_ERRORS_RETURN, "dup inherits the error handler");
+  MPI_Comm_create_errhandler(handler, &mine);
+  MPI_Comm_set_errhandler(dup, mine);
+  rc = MPI_Send(&v, 1, MPI_INT, -7, 0, dup);
+  CHECK(handled == 1 && handled_code == rc && rc == MPI_ERR_RANK, "user handler called %d times with %d", handled, handled_code);
+  MPI_Comm_call_errhandler(dup, MPI_ERR_OTHER);
+  CHECK(handled == 2 && handled_code == MPI_ERR_OTHER, "Comm_call_errhandler");
+  MPI_Errhandler_free(&mine);
+  MPI_Comm_free(&dup);
+
+  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_ARE_FATAL);
+  return finish("errors");
+}
