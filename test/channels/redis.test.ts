@@ -250,11 +250,16 @@ describe('redis - close and failures', () => {
     await withJob(2, async ([r0, r1]) => {
       const recv = r0!.recv({ source: 1, ctx: 0, tag: 0 });
       const get = r0!.get('v');
+      // Awaited below; if an assertion fails first, close() must not leave them unhandled.
+      recv.catch(() => {});
+      get.catch(() => {});
       await new Promise((r) => setTimeout(r, 50));
       const count = async () => Number(/total_commands_processed:(\d+)/.exec(await admin.info('stats'))![1]);
       const before = await count();
       await new Promise((r) => setTimeout(r, 500));
-      expect((await count()) - before).toBeLessThanOrEqual(1); // the INFO itself
+      // The INFO itself, and on a loaded machine a few late cleanups of earlier
+      // tests (reads-due counters); polling even every 10 ms would be 50 or more.
+      expect((await count()) - before).toBeLessThanOrEqual(6);
       await r1!.send(0, env(0), pattern(5, 5));
       await r1!.put('v', 11, pattern(6, 6), 1);
       expect((await recv).data).toEqual(pattern(5, 5));
