@@ -111,6 +111,49 @@ describe('direct - a broken peer cannot pass off partial data', () => {
   }
 });
 
+describe('direct - timeouts on an established connection', () => {
+  it('a send to a peer that stopped reading times out, and the pair is then lost', async () => {
+    const server = new RendezvousServer();
+    const addr = await server.listen();
+    const job = randomUUID();
+    const comm = await init({ rank: 0, size: 2, job, rendezvous: addr, env: {} });
+    try {
+      const [sock] = await Promise.all([fakePeer(addr, job), comm.send('hi', 1)]);
+      sock.pause(); // a frozen peer: nothing is read any more
+      const t0 = Date.now();
+      const err = await comm.send(new Float64Array(16 << 20), 1, { timeoutMs: 500 }).catch((e: FmiError) => e);
+      expect(err).toMatchObject({ code: 'FMI_TIMEOUT', peer: 1 });
+      expect(Date.now() - t0).toBeLessThan(5000);
+      await expect(comm.send('after', 1)).rejects.toMatchObject({ code: 'FMI_PEER_LOST' });
+      sock.destroy();
+      (sock as Socket & { control?: Socket }).control?.destroy();
+    } finally {
+      await comm.close();
+      await server.close();
+    }
+  });
+
+  it('a receive whose message stalls half way times out', async () => {
+    const server = new RendezvousServer();
+    const addr = await server.listen();
+    const job = randomUUID();
+    const comm = await init({ rank: 0, size: 2, job, rendezvous: addr, env: {} });
+    try {
+      const [sock] = await Promise.all([fakePeer(addr, job), comm.send('hi', 1)]);
+      const h = Buffer.alloc(HEADER_BYTES);
+      writeHeader(h, 0, { kind: 2, ctx: 0, tag: 0, seq: 0, length: 1000 });
+      const pending = comm.recv(1, { timeoutMs: 400 });
+      sock.write(Buffer.concat([h, Buffer.alloc(100)])); // then nothing more
+      await expect(pending).rejects.toMatchObject({ code: 'FMI_TIMEOUT' });
+      sock.destroy();
+      (sock as Socket & { control?: Socket }).control?.destroy();
+    } finally {
+      await comm.close();
+      await server.close();
+    }
+  });
+});
+
 describe('direct - rendezvous server', () => {
   it('answers junk with an error and keeps serving', async () => {
     const server = new RendezvousServer();

@@ -116,7 +116,8 @@ export class Matcher {
       const w: ProbeWaiter = { req, resolve, reject };
       if (req.signal) {
         w.onAbort = () => {
-          this.#probes.splice(this.#probes.indexOf(w), 1);
+          const i = this.#probes.indexOf(w);
+          if (i >= 0) this.#probes.splice(i, 1);
           reject(req.signal!.reason);
         };
         req.signal.addEventListener('abort', w.onAbort, { once: true });
@@ -169,7 +170,7 @@ export class Matcher {
     for (const p of lost) this.#reject(p, err);
     const [lostProbes, keepProbes] = partition(this.#probes, (w) => w.req.source === source);
     this.#probes = keepProbes;
-    for (const w of lostProbes) w.reject(err);
+    for (const w of lostProbes) this.#rejectProbe(w, err);
   }
 
   /** Fails everything pending and every later receive. */
@@ -179,7 +180,7 @@ export class Matcher {
     for (const p of this.#wildPosted) this.#reject(p, err);
     this.#posted.clear();
     this.#wildPosted = [];
-    for (const w of this.#probes) w.reject(err);
+    for (const w of this.#probes) this.#rejectProbe(w, err);
     this.#probes = [];
   }
 
@@ -195,13 +196,19 @@ export class Matcher {
     this.#probes = keep;
   }
 
+  #rejectProbe(w: ProbeWaiter, err: Error): void {
+    if (w.onAbort) w.req.signal?.removeEventListener('abort', w.onAbort);
+    w.reject(err);
+  }
+
   #reject(p: Posted, err: Error): void {
     if (p.onAbort) p.req.signal?.removeEventListener('abort', p.onAbort);
     p.reject(err);
   }
 
   #arriveForPosted(p: Posted, source: number, ctx: number, tag: number, kind: number, length: number): Arrival {
-    if (p.onAbort) p.req.signal?.removeEventListener('abort', p.onAbort);
+    const signal = p.req.signal;
+    if (p.onAbort) signal?.removeEventListener('abort', p.onAbort);
     const into = p.req.into;
     const capacity = into === undefined ? Infinity : (p.req.capacity ?? resolveTarget(into).byteLength);
     let target: () => Uint8Array;
@@ -217,14 +224,34 @@ export class Matcher {
     } else {
       target = () => resolveTarget(into).subarray(0, length);
     }
+    // A receive may still time out while its message streams in (a stalled
+    // sender): it fails at once, and the rest of that message is read and dropped.
+    let aborted = false;
+    let onAbort: (() => void) | undefined;
+    if (signal && length > 0) {
+      onAbort = () => {
+        aborted = true;
+        const scratch = new Uint8Array(length);
+        target = () => scratch;
+        p.reject(signal.reason);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+    }
+    const done = () => {
+      if (onAbort) signal?.removeEventListener('abort', onAbort);
+      return aborted;
+    };
     return {
       length,
-      target,
+      target: () => target(),
       complete: () => {
+        if (done()) return;
         if (truncated) p.reject(this.#truncated(source, tag, length, capacity));
         else p.resolve({ source, ctx, tag, kind, data: target() });
       },
-      fail: (err) => p.reject(err),
+      fail: (err) => {
+        if (!done()) p.reject(err);
+      },
     };
   }
 

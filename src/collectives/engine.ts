@@ -21,6 +21,20 @@ export interface ReduceEngine<A> {
   release(a: A): void;
   /** The final value, as the user gets it. Consumes `a`. */
   result(a: A): unknown;
+  /**
+   * Releases whatever the algorithm still held when it ended (an error, a
+   * timeout); receives still in flight release theirs when they settle.
+   */
+  dispose(): void;
+}
+
+/** Runs `fn` with an engine and always disposes of it. */
+export async function withEngine<T>(e: ReduceEngine<unknown>, fn: (e: ReduceEngine<unknown>) => Promise<T>): Promise<T> {
+  try {
+    return await fn(e);
+  } finally {
+    e.dispose();
+  }
 }
 
 /** Above this many bytes a predefined reduction runs in Wasm memory. */
@@ -73,6 +87,8 @@ class ValueEngine implements ReduceEngine<unknown> {
 
   release(): void {}
 
+  dispose(): void {}
+
   result(a: unknown): unknown {
     if (this.into && ArrayBuffer.isView(a)) {
       (this.into as { set(x: ArrayLike<unknown>): void }).set(a as unknown as ArrayLike<unknown>);
@@ -86,6 +102,10 @@ class WasmEngine implements ReduceEngine<WasmBlock> {
   readonly #arena: Arena;
   readonly #bytes: number;
   readonly #kind: number;
+  /** Blocks this engine holds, by address; those a receive may still write into. */
+  readonly #live = new Map<number, WasmBlock>();
+  readonly #receiving = new Set<number>();
+  #disposed = false;
 
   constructor(
     private readonly c: CollContext,
@@ -99,8 +119,23 @@ class WasmEngine implements ReduceEngine<WasmBlock> {
     this.#kind = kindOfTyped(type);
   }
 
-  local(): WasmBlock {
+  #alloc(): WasmBlock {
     const b = this.#arena.alloc(this.#bytes);
+    this.#live.set(b.ptr, b);
+    return b;
+  }
+
+  #free(b: WasmBlock): void {
+    if (this.#live.delete(b.ptr)) this.#arena.free(b);
+  }
+
+  dispose(): void {
+    this.#disposed = true;
+    for (const b of this.#live.values()) if (!this.#receiving.has(b.ptr)) this.#free(b);
+  }
+
+  local(): WasmBlock {
+    const b = this.#alloc();
     this.#arena.bytes(b, this.#bytes).set(bytesOf(this.value));
     return b;
   }
@@ -110,34 +145,39 @@ class WasmEngine implements ReduceEngine<WasmBlock> {
   }
 
   async recv(peer: number): Promise<WasmBlock> {
-    const b = this.#arena.alloc(this.#bytes);
+    const b = this.#alloc();
+    this.#receiving.add(b.ptr);
     try {
       const r = await this.c.recv(peer, () => this.#arena.bytes(b, this.#bytes), this.#bytes);
       raiseIfError(this.c, r);
       if (r.kind !== this.#kind || r.data.byteLength !== this.#bytes) throw this.#mismatch(peer, r.kind, r.data.byteLength);
       return b;
     } catch (err) {
-      this.#arena.free(b);
+      this.#free(b);
       if ((err as FmiError).code === 'MPI_ERR_TRUNCATE') throw this.#mismatch(peer, this.#kind, Number.NaN);
       throw err;
+    } finally {
+      this.#receiving.delete(b.ptr);
+      // The algorithm ended without this receive (its send failed): nobody will use the block.
+      if (this.#disposed) this.#free(b);
     }
   }
 
   combine(left: WasmBlock, right: WasmBlock): WasmBlock {
     // Predefined ops commute, so the result can stay in `left` whichever side it is.
     this.#arena.apply(this.op.predefined!, this.type, left, right, this.value.length);
-    this.#arena.free(right);
+    this.#free(right);
     return left;
   }
 
   clone(a: WasmBlock): WasmBlock {
-    const b = this.#arena.alloc(this.#bytes);
+    const b = this.#alloc();
     this.#arena.bytes(b, this.#bytes).set(this.#arena.bytes(a, this.#bytes));
     return b;
   }
 
   release(a: WasmBlock): void {
-    this.#arena.free(a);
+    this.#free(a);
   }
 
   result(a: WasmBlock): NumericArray {
@@ -147,7 +187,7 @@ class WasmEngine implements ReduceEngine<WasmBlock> {
       (this.into as { set(x: ArrayLike<unknown>): void }).set(view as ArrayLike<unknown>);
       out = this.into;
     } else out = view.slice();
-    this.#arena.free(a);
+    this.#free(a);
     return out;
   }
 

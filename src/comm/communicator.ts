@@ -16,7 +16,7 @@ import { exscanChain, exscanRecursiveDoubling, scanChain, scanRecursiveDoubling 
 import { barrierDissemination } from '../collectives/barrier.js';
 import { allgatherRing, alltoallPairwise } from '../collectives/allgather.js';
 import { equalBlocks, RingBuffer, type Block } from '../collectives/ring.js';
-import { engineFor } from '../collectives/engine.js';
+import { engineFor, withEngine } from '../collectives/engine.js';
 import type { CollContext } from '../collectives/context.js';
 import { checkRank, checkTag } from './validate.js';
 import { Request, Status } from './request.js';
@@ -231,9 +231,20 @@ export class Communicator {
     source: number,
     opts: OpOptions & { sendTag?: number; recvTag?: number; status?: Status; into?: NumericArray } = {},
   ): Promise<T> {
-    const recv = this.recv<T>(source, { ...opts, tag: opts.recvTag ?? 0, into: opts.into as never });
+    this.#checkOpen('sendrecv');
+    checkRank('MPI_ERR_RANK', 'dest', dest, this.size, this.rank, 'sendrecv');
+    checkTag(opts.sendTag, this.rank, 'sendrecv');
+    // If the send fails, the receive is withdrawn: it must not take a later message.
+    const ac = new AbortController();
+    const signal = opts.signal ? AbortSignal.any([opts.signal, ac.signal]) : ac.signal;
+    const recv = this.recv<T>(source, { ...opts, signal, tag: opts.recvTag ?? 0, into: opts.into as never });
     recv.catch(() => {}); // awaited below
-    await this.send(data, dest, { ...opts, tag: opts.sendTag ?? 0 });
+    try {
+      await this.send(data, dest, { ...opts, tag: opts.sendTag ?? 0 });
+    } catch (err) {
+      ac.abort(err);
+      throw err;
+    }
     return recv;
   }
 
@@ -325,10 +336,11 @@ export class Communicator {
       opts,
       async (c) => {
         checkOpFor(op, data, { rank: this.rank, op: 'reduce' });
-        const e = engineFor(c, op, data);
-        if (hasStore(c)) return (await reduceFlat(c, e, root)) as T | undefined;
-        if (!op.associative) return (await reduceChain(c, e, root)) as T | undefined;
-        return (await reduceBinomial(c, e, root, op.commutative ? root : 0)) as T | undefined;
+        return (await withEngine(engineFor(c, op, data), (e) => {
+          if (hasStore(c)) return reduceFlat(c, e, root);
+          if (!op.associative) return reduceChain(c, e, root);
+          return reduceBinomial(c, e, root, op.commutative ? root : 0);
+        })) as T | undefined;
       },
       sized('reduce', data),
     );
@@ -345,7 +357,7 @@ export class Communicator {
       const into = checkInto(opts.into, data, c);
       if (hasStore(c)) {
         // On storage: every part read at rank 0 as it lands, folded in rank order, one write for all.
-        const r = await reduceFlat(c, engineFor(c, op, data), 0);
+        const r = await withEngine(engineFor(c, op, data), (e) => reduceFlat(c, e, 0));
         const out = await bcastStore(c, 0, c.rank === 0 ? encode(r) : undefined);
         return intoOrNew(decode(out.kind, out.bytes), into) as T;
       }
@@ -355,10 +367,9 @@ export class Communicator {
       if (algo === 'ring' || (algo === 'auto' && ringable && (data as NumericArray).byteLength >= RING_MIN_BYTES && c.size > 2)) {
         return intoOrNew(await this.#ringAllreduce(c, op, data as NumericArray), into) as T;
       }
-      const e = engineFor(c, op, data, into);
-      if (op.associative) return (await allreduceRecursiveDoubling(c, e)) as T;
+      if (op.associative) return (await withEngine(engineFor(c, op, data, into), (e) => allreduceRecursiveDoubling(c, e))) as T;
       // Not associative: one exact left-to-right chain, then everyone gets it.
-      const r = await reduceChain(c, e, 0);
+      const r = await withEngine(engineFor(c, op, data), (e) => reduceChain(c, e, 0));
       const out = await bcastBinomial(c, 0, c.rank === 0 ? encode(r) : undefined);
       return intoOrNew(decode(out.kind, out.bytes), into) as T;
     }, sized('allreduce', data));
@@ -368,8 +379,7 @@ export class Communicator {
   scan<T = unknown>(data: T, op: Op, opts: OpOptions = {}): Promise<T> {
     return this.#collective('scan', undefined, opts, async (c) => {
       checkOpFor(op, data, { rank: this.rank, op: 'scan' });
-      const e = engineFor(c, op, data);
-      return (op.associative ? await scanRecursiveDoubling(c, e) : await scanChain(c, e)) as T;
+      return (await withEngine(engineFor(c, op, data), (e) => (op.associative ? scanRecursiveDoubling(c, e) : scanChain(c, e)))) as T;
     }, sized('scan', data));
   }
 
@@ -377,8 +387,7 @@ export class Communicator {
   exscan<T = unknown>(data: T, op: Op, opts: OpOptions = {}): Promise<T | undefined> {
     return this.#collective('exscan', undefined, opts, async (c) => {
       checkOpFor(op, data, { rank: this.rank, op: 'exscan' });
-      const e = engineFor(c, op, data);
-      return (op.associative ? await exscanRecursiveDoubling(c, e) : await exscanChain(c, e)) as T | undefined;
+      return (await withEngine(engineFor(c, op, data), (e) => (op.associative ? exscanRecursiveDoubling(c, e) : exscanChain(c, e)))) as T | undefined;
     }, sized('scan', data));
   }
 
@@ -432,8 +441,7 @@ export class Communicator {
         }
       }
       // Custom ops keep their order: reduce at rank 0 in rank order, then hand out the blocks.
-      const e = engineFor(c, op, data);
-      const full = (await reduceBinomial(c, e, 0, 0)) as T | undefined;
+      const full = (await withEngine(engineFor(c, op, data), (e) => reduceBinomial(c, e, 0, 0))) as T | undefined;
       const payload = c.rank === 0 ? this.#orError(() => l.counts.map((_, r) => encode(part(full!, l, r)))) : undefined;
       const mine = await scatterBinomial(c, 0, payload);
       return decode(mine.kind, mine.bytes) as T;

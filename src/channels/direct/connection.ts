@@ -39,11 +39,31 @@ export class Connection {
     socket.resume();
   }
 
-  send(env: Envelope, payload: Uint8Array): Promise<void> {
+  /**
+   * Writes one frame. An abort before the kernel took all of it (a peer that
+   * stopped reading) ends the connection: a frame cut short would corrupt the
+   * stream, so the pair is lost rather than left in an unknown state.
+   */
+  send(env: Envelope, payload: Uint8Array, signal?: AbortSignal): Promise<void> {
+    if (this.#failed) return Promise.reject(this.#failed);
+    if (this.socket.destroyed) this.#end(new Error('socket destroyed'));
     if (this.#failed) return Promise.reject(this.#failed);
     const h = { kind: env.kind, ctx: env.ctx, tag: env.tag, seq: this.#sendSeq++, length: payload.byteLength };
     return new Promise<void>((resolve, reject) => {
-      const done = (err?: Error | null) => (err ? reject(err) : resolve());
+      let onAbort: (() => void) | undefined;
+      if (signal) {
+        onAbort = () => {
+          reject(signal.reason);
+          this.#end(new Error('a send was aborted before the peer took all of it'));
+          this.socket.destroy();
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+      }
+      const done = (err?: Error | null) => {
+        if (onAbort) signal!.removeEventListener('abort', onAbort);
+        if (err) reject(err);
+        else resolve();
+      };
       if (payload.byteLength <= COALESCE_BYTES) {
         const buf = Buffer.allocUnsafe(HEADER_BYTES + payload.byteLength);
         writeHeader(buf, 0, h);

@@ -22,6 +22,9 @@ export interface DirectChannelOptions {
 
 type State = 'open' | 'closing' | 'closed';
 
+/** How long an accepted connection may take to say who it is. */
+const HELLO_TIMEOUT_MS = 10_000;
+
 interface QueuedSend {
   env: Envelope;
   payload: Uint8Array;
@@ -46,6 +49,7 @@ export class DirectChannel implements Channel {
   readonly #pairings = new Map<number, Pairing>();
   readonly #gone = new Set<number>();
   readonly #queued = new Map<number, QueuedSend[]>();
+  readonly #handshaking = new Set<Socket>();
   #control: Socket | undefined;
   #listener: Server | undefined;
   #priv: Endpoint[] = [];
@@ -79,7 +83,7 @@ export class DirectChannel implements Channel {
       return;
     }
     const conn = this.#conns.get(dest);
-    if (conn) return conn.send(env, payload);
+    if (conn) return conn.send(env, payload, signal);
     if (this.#gone.has(dest)) throw this.#lost(dest);
     // Not connected yet: queue in call order, so that sends made while the pair
     // connects go out in the order they were made.
@@ -111,6 +115,11 @@ export class DirectChannel implements Channel {
     );
   }
 
+  /** Where this rank's listener can be reached (what it tells peers through the rendezvous server). */
+  get endpoints(): readonly Endpoint[] {
+    return this.#priv;
+  }
+
   iprobe(req: ProbeRequest): Probed | undefined {
     return this.#matcher.peek(req);
   }
@@ -134,6 +143,7 @@ export class DirectChannel implements Channel {
     await Promise.all([...this.#conns.values()].map((c) => c.end()));
     this.#matcher.close(err);
     this.#control?.end();
+    for (const s of this.#handshaking) s.destroy();
     const listener = this.#listener;
     if (listener) await new Promise<void>((resolve) => listener.close(() => resolve()));
     this.#state = 'closed';
@@ -158,7 +168,7 @@ export class DirectChannel implements Channel {
         this.#pairings.delete(peer);
         const conn = new Connection(this.rank, peer, socket, this.#matcher, leftover, (err) => this.#connectionEnded(peer, conn, err));
         this.#conns.set(peer, conn);
-        for (const q of this.#takeQueued(peer)) conn.send(q.env, q.payload).then(q.resolve, q.reject);
+        for (const q of this.#takeQueued(peer)) conn.send(q.env, q.payload, q.signal).then(q.resolve, q.reject);
       },
       (err: Error) => {
         this.#pairings.delete(peer);
@@ -203,15 +213,28 @@ export class DirectChannel implements Channel {
   #accept(socket: Socket): void {
     socket.setNoDelay(true);
     socket.on('error', () => socket.destroy());
+    // A connection that never says who it is (a scanner, a stale dial) must not
+    // hold the listener open: close() waits for accepted sockets.
+    this.#handshaking.add(socket);
+    const timer = setTimeout(() => socket.destroy(), HELLO_TIMEOUT_MS);
+    timer.unref();
+    const settle = () => {
+      clearTimeout(timer);
+      this.#handshaking.delete(socket);
+    };
     const reader = new ByteReader(socket);
     socket.write(hello(this.#o.job, this.rank));
     readHello(reader, this.#o.job).then(
       (rank) => {
+        settle();
         const p = this.#pairings.get(rank);
         if (p) p.offer(socket, reader);
         else socket.destroy();
       },
-      () => socket.destroy(),
+      () => {
+        settle();
+        socket.destroy();
+      },
     );
   }
 

@@ -1,0 +1,48 @@
+import { connect } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { DirectChannel, Op, RendezvousServer } from '../src/index.js';
+import { kernels } from '../src/kernels/index.js';
+import { settleWorld, withWorld } from './helpers/world.js';
+
+describe('robustness - failures leave nothing behind', () => {
+  it('a sendrecv whose send fails withdraws its receive: the next message goes to the next recv', async () => {
+    await withWorld(2, async (c) => {
+      if (c.rank === 1) {
+        await expect(c.sendrecv('x', 5, 0)).rejects.toMatchObject({ code: 'MPI_ERR_RANK' });
+        await expect(c.sendrecv('x', 0, 0, { sendTag: -1 })).rejects.toMatchObject({ code: 'MPI_ERR_TAG' });
+        await c.send('ready', 0);
+        expect(await c.recv(0, { timeoutMs: 5000 })).toBe('important');
+      } else {
+        await c.recv(1);
+        await c.send('important', 1);
+      }
+    });
+  });
+
+  it('failed allreduces do not leak Wasm memory', async () => {
+    const n = (1 << 20) / 8; // 1 MiB: the Wasm path
+    await settleWorld(2, (c) => c.allreduce(new Float64Array(c.rank === 0 ? n : n + 8), Op.SUM, { timeoutMs: 2000 }));
+    const before = kernels().memory.buffer.byteLength;
+    for (let i = 0; i < 20; i++) {
+      const out = await settleWorld(2, (c) => c.allreduce(new Float64Array(c.rank === 0 ? n : n + 8), Op.SUM, { timeoutMs: 2000 }));
+      for (const r of out) expect(r.status).toBe('rejected');
+    }
+    // 20 leaks of 2-3 blocks each would be 40+ MiB.
+    expect(kernels().memory.buffer.byteLength - before).toBeLessThan(8 << 20);
+  });
+
+  it('close() does not wait for a connection that never says who it is', async () => {
+    const server = new RendezvousServer();
+    const addr = await server.listen();
+    const ch = await DirectChannel.create({ job: randomUUID(), rank: 0, size: 2, server: addr });
+    const ep = ch.endpoints[0]!;
+    const silent = connect(ep.port, ep.host);
+    await new Promise((r) => silent.once('connect', r));
+    const t0 = Date.now();
+    await ch.close();
+    expect(Date.now() - t0).toBeLessThan(3000);
+    silent.destroy();
+    await server.close();
+  });
+});
