@@ -10,9 +10,19 @@
 //
 // Environment: FMI_BENCH_QUICK=1, FMI_BENCH_MS, FMI_BENCH_SIZES (bytes,
 // multiples of 8, e.g. "1k,1m,16m").
+//   FMI_BENCH_ALGO=auto|ring|recursive-doubling   allreduce's `algorithm`
+//     option (default auto: fmi picks; the variant then stays "f64,sum")
+//   FMI_BENCH_INTO=1   pass `{ into }`: the result goes into one buffer that
+//     every call reuses instead of a fresh array (variant gets ",into")
+// bench/run.mjs sets both for FMI_BENCH=allreduce-algos.
 
 import { init, Op } from 'fmi';
-import { ALLREDUCE_SIZES, emit, itersFor, mbPerS, warmupMsFor, sizesFrom, summarize } from './lib/common.mjs';
+import { ALLREDUCE_SIZES, emit, isOn, itersFor, mbPerS, warmupMsFor, sizesFrom, summarize } from './lib/common.mjs';
+
+const ALGO = process.env.FMI_BENCH_ALGO || 'auto';
+if (!['auto', 'ring', 'recursive-doubling'].includes(ALGO)) throw new Error(`FMI_BENCH_ALGO: ${ALGO} is not auto, ring or recursive-doubling`);
+const INTO = isOn(process.env.FMI_BENCH_INTO);
+const variant = `f64,sum${ALGO === 'auto' ? '' : `,${ALGO}`}${INTO ? ',into' : ''}`;
 
 const comm = await init();
 const { rank, size } = comm;
@@ -23,6 +33,7 @@ for (const bytes of sizes) {
   const len = Math.max(1, Math.floor(bytes / 8));
   const data = new Float64Array(len).fill(rank + 1);
   let out;
+  const opts = { ...(ALGO === 'auto' ? {} : { algorithm: ALGO }), ...(INTO ? { into: new Float64Array(len) } : {}) };
   const cmd = new Float64Array(2); // [iterations, measured?]
   let samples;
   let iters = 0;
@@ -40,7 +51,7 @@ for (const bytes of sizes) {
     const t0 = performance.now();
     for (let i = 0; i < count; i++) {
       const s = performance.now();
-      out = await comm.allreduce(data, Op.SUM);
+      out = await comm.allreduce(data, Op.SUM, opts);
       if (measured) samples[i] = performance.now() - s;
     }
     const dt = performance.now() - t0;
@@ -57,13 +68,13 @@ for (const bytes of sizes) {
       } else n *= 2;
     }
   }
-  if (out.length !== len || out[0] !== expected || out[len - 1] !== expected) {
+  if ((INTO && out !== opts.into) || out.length !== len || out[0] !== expected || out[len - 1] !== expected) {
     throw new Error(`allreduce: rank ${rank} got ${out[0]}..${out[len - 1]} (length ${out.length}), expected ${expected} x ${len}`);
   }
   const slowest = await comm.reduce(samples, Op.MAX, 0);
   if (rank === 0) {
     const s = summarize(slowest, iters);
-    emit({ bench: 'allreduce', impl: 'fmi', channel: 'direct', ranks: size, bytes: len * 8, iters, ...s, mb_s: mbPerS(len * 8, s.p50_us), variant: 'f64,sum' });
+    emit({ bench: 'allreduce', impl: 'fmi', channel: 'direct', ranks: size, bytes: len * 8, iters, ...s, mb_s: mbPerS(len * 8, s.p50_us), variant });
   }
 }
 await comm.close();

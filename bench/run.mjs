@@ -7,11 +7,19 @@
 // programs in bench/native/ (compiled here with mpicc -O2 into a temporary
 // directory, run over TCP). stdout: one JSON line per result; stderr:
 // progress, then tables with the fmi/raw and fmi/openmpi ratios.
+// On request (not by default):
+//   channels         bench/channels.mjs: bcast and allreduce over direct,
+//                    Redis and S3 (starts and stops its own servers)
+//   allreduce-algos  allreduce on 4 ranks, 1/4/16 MiB: fmi's ring and
+//                    recursive doubling, each with and without `into`, next
+//                    to Open MPI; the jobs of one size run one after another
 //
 // Environment (see bench/README.md):
-//   FMI_BENCH=pingpong,allreduce           which benchmarks (default both)
+//   FMI_BENCH=pingpong,allreduce           which benchmarks (default these two;
+//                                          also channels, allreduce-algos)
 //   FMI_BENCH_IMPL=fmi,raw-socket,openmpi-tcp   which implementations (default all)
-//   FMI_BENCH_RANKS=2,4                    allreduce rank counts
+//   FMI_BENCH_RANKS=2,4                    allreduce rank counts (allreduce-algos: 4)
+//   FMI_BENCH_ROUNDS=3                     allreduce-algos: rounds per size (quick: 1)
 //   FMI_BENCH_QUICK=1                      smoke run (~50 ms per size)
 //   FMI_BENCH_MS, FMI_BENCH_SIZES          passed on to every benchmark
 //   FMI_BENCH_TIMEOUT_S=300                give up on one run after this long
@@ -22,7 +30,8 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } 
 import { cpus, setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ALLREDUCE_SIZES, PINGPONG_SIZES, PLAN, QUICK, fmtBytes, isOn, loadLine, sizesFrom } from './lib/common.mjs';
+import { ALLREDUCE_SIZES, MiB, PINGPONG_SIZES, PLAN, QUICK, fmtBytes, isOn, loadLine, sizesFrom } from './lib/common.mjs';
+import { channelsTables } from './lib/channels-table.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const root = join(here, '..');
@@ -30,13 +39,25 @@ const list = (v, d) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : 
 const BENCHES = list(process.env.FMI_BENCH, ['pingpong', 'allreduce']);
 const IMPLS = list(process.env.FMI_BENCH_IMPL, ['fmi', 'raw-socket', 'openmpi-tcp']);
 const RANKS = list(process.env.FMI_BENCH_RANKS, ['2', '4']).map(Number);
+/** allreduce-algos: 4 ranks unless FMI_BENCH_RANKS says otherwise. */
+const ALGO_RANKS = list(process.env.FMI_BENCH_RANKS, ['4']).map(Number);
+const ALGO_SIZES = [MiB, 4 * MiB, 16 * MiB];
+const ALGO_ROUNDS = Number(process.env.FMI_BENCH_ROUNDS ?? (QUICK ? 1 : 3));
+/** The fmi variants of allreduce-algos: [label, FMI_BENCH_ALGO, FMI_BENCH_INTO]. */
+const ALGO_VARIANTS = [
+  ['ring', 'ring', ''],
+  ['rd', 'recursive-doubling', ''],
+  ['ring+into', 'ring', '1'],
+  ['rd+into', 'recursive-doubling', '1'],
+];
 const TIMEOUT_MS = Number(process.env.FMI_BENCH_TIMEOUT_S ?? 300) * 1000;
 const AWAKE = isOn(process.env.FMI_BENCH_AWAKE);
 const MPIRUN_FLAGS = ['--allow-run-as-root', '--oversubscribe', '--mca', 'pml', 'ob1', '--mca', 'btl', 'tcp,self'];
 
 const log = (s) => process.stderr.write(s + '\n');
 
-for (const b of BENCHES) if (!['pingpong', 'allreduce'].includes(b)) fail(`FMI_BENCH: unknown benchmark ${b} (pingpong, allreduce)`);
+const ALL_BENCHES = ['pingpong', 'allreduce', 'channels', 'allreduce-algos'];
+for (const b of BENCHES) if (!ALL_BENCHES.includes(b)) fail(`FMI_BENCH: unknown benchmark ${b} (${ALL_BENCHES.join(', ')})`);
 for (const i of IMPLS) if (!['fmi', 'raw-socket', 'openmpi-tcp'].includes(i)) fail(`FMI_BENCH_IMPL: unknown implementation ${i} (fmi, raw-socket, openmpi-tcp)`);
 
 const missing = ['dist/index.js', 'dist/cli/main.js', 'build/kernels.wasm'].filter((f) => !existsSync(join(root, f)));
@@ -71,6 +92,39 @@ try {
       if (IMPLS.includes('fmi')) await job(`allreduce fmi, ${n} ranks`, process.execPath, [fmiCli, 'run', '-n', String(n), '--no-prefix', join(here, 'allreduce.mjs')]);
       if (mpi) await job(`allreduce openmpi-tcp, ${n} ranks`, 'mpirun', [...MPIRUN_FLAGS, '-np', String(n), mpi.allreduce, ...planArgs, ...sizes]);
     }
+  }
+  if (BENCHES.includes('allreduce-algos')) {
+    // One size at a time; every implementation in turn, in FMI_BENCH_ROUNDS
+    // rounds with the order rotated each round. On a shared machine the load
+    // drifts within seconds: the rows to compare should see the same load,
+    // and the table takes each row's median over the rounds. (Interleaving
+    // the variants call by call in one process would be finer, but the
+    // fresh-result variants' garbage would then be collected during the
+    // `into` variants' calls.)
+    const impls = [];
+    if (IMPLS.includes('fmi')) for (const v of ALGO_VARIANTS) impls.push(v);
+    if (mpi) impls.push(['openmpi-tcp']);
+    for (const n of ALGO_RANKS) {
+      for (const bytes of sizesFrom(ALGO_SIZES)) {
+        const size = fmtBytes(bytes);
+        for (let round = 1; round <= ALGO_ROUNDS; round++) {
+          const relabel = { bench: 'allreduce-algos', round };
+          for (let k = 0; k < impls.length; k++) {
+            const [label, algo, into] = impls[(k + round - 1) % impls.length];
+            const title = `allreduce-algos ${label === 'openmpi-tcp' ? label : `fmi ${label}`}, ${n} ranks, ${size}, round ${round}/${ALGO_ROUNDS}`;
+            if (label === 'openmpi-tcp') await job(title, 'mpirun', [...MPIRUN_FLAGS, '-np', String(n), mpi.allreduce, ...planArgs, String(bytes)], { relabel });
+            else {
+              const env = { FMI_BENCH_SIZES: String(bytes), FMI_BENCH_ALGO: algo, FMI_BENCH_INTO: into };
+              await job(title, process.execPath, [fmiCli, 'run', '-n', String(n), '--no-prefix', join(here, 'allreduce.mjs')], { env, relabel });
+            }
+          }
+        }
+      }
+    }
+  }
+  if (BENCHES.includes('channels')) {
+    // Its own servers, its own timeout per channel (FMI_BENCH_TIMEOUT_S, default 600 s there); this one covers all three.
+    await job('channels: direct, redis, s3', process.execPath, [join(here, 'channels.mjs')], { env: { FMI_BENCH_DRIVER: '1' }, timeoutMs: Math.max(TIMEOUT_MS, 3 * Number(process.env.FMI_BENCH_TIMEOUT_S ?? 600) * 1000 + 120_000) });
   }
 } finally {
   if (mpi) rmSync(mpi.dir, { recursive: true, force: true });
@@ -115,22 +169,23 @@ function prepareMpi() {
 }
 
 /** Runs one benchmark process; JSON lines go to stdout and into `results`, anything else to stderr. */
-function job(title, cmd, args) {
+function job(title, cmd, args, { env = {}, relabel, timeoutMs = TIMEOUT_MS } = {}) {
   const t0 = performance.now();
   const cpu0 = cpuTicks();
   log(`\n== ${title}  (load average ${loadLine()})`);
   const spinners = AWAKE ? startSpinners() : [];
   return new Promise((resolve) => {
-    const child = spawn(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: process.env });
+    const child = spawn(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
     let buf = '';
     let count = 0;
     const line = (l) => {
       if (l.startsWith('{')) {
         try {
-          const r = JSON.parse(l);
+          const r = { ...JSON.parse(l), ...relabel };
           results.push(r);
           count++;
-          process.stdout.write(l + '\n');
+          process.stdout.write((relabel ? JSON.stringify(r) : l) + '\n');
+          if (r.bench === 'channels') return; // channels.mjs logs its own, with the model's numbers
           log(`   ${fmtBytes(r.bytes).padStart(8)}  p50 ${fmtUs(r.p50_us).padStart(10)}  p99 ${fmtUs(r.p99_us).padStart(10)}  ${String(r.mb_s.toFixed(1)).padStart(9)} MB/s  (${r.iters} iters)`);
           return;
         } catch {
@@ -149,9 +204,9 @@ function job(title, cmd, args) {
       }
     });
     const timer = setTimeout(() => {
-      problems.push(`${title}: no exit after ${TIMEOUT_MS / 1000} s, stopped`);
+      problems.push(`${title}: no exit after ${timeoutMs / 1000} s, stopped`);
       child.kill('SIGTERM');
-    }, TIMEOUT_MS);
+    }, timeoutMs);
     child.on('error', (err) => {
       problems.push(`${title}: could not start ${cmd}: ${err.message}`);
     });
@@ -303,5 +358,70 @@ function printTables() {
     const widths = head.map((_, c) => Math.max(...rows.map((r) => r[c].length)));
     for (const r of rows) log(r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  '));
   }
-  log('\nfmi/raw, fmi/ompi: fmi p50 time divided by the other p50 time (>1: fmi is slower; for MB/s take the inverse).');
+  if (groups.some((g) => results.some((r) => r.bench === g.bench))) {
+    log('\nfmi/raw, fmi/ompi: fmi p50 time divided by the other p50 time (>1: fmi is slower; for MB/s take the inverse).');
+  }
+  if (BENCHES.includes('allreduce-algos')) printAlgoTables();
+  if (BENCHES.includes('channels')) {
+    const t = channelsTables(results);
+    if (t) log(t);
+  }
+}
+
+function printTable(rows) {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  for (const r of rows) log(r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  '));
+}
+
+/** allreduce-algos: ring vs recursive doubling vs Open MPI, and what `into` saves. */
+function printAlgoTables() {
+  const mine = results.filter((r) => r.bench === 'allreduce-algos');
+  // Median over the rounds of p50 and of p99; `spread` the lowest and highest round p50.
+  const median = (xs) => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  };
+  const get = (n, bytes, impl, variant) => {
+    const rs = mine.filter((r) => r.ranks === n && r.bytes === bytes && r.impl === impl && (variant === undefined || r.variant === variant));
+    if (rs.length === 0) return undefined;
+    const p50 = median(rs.map((r) => r.p50_us));
+    return { p50_us: p50, p99_us: median(rs.map((r) => r.p99_us)), mb_s: bytes / p50, lo: Math.min(...rs.map((r) => r.p50_us)), hi: Math.max(...rs.map((r) => r.p50_us)), rounds: rs.length };
+  };
+  const spread = (r) => (r ? `${fmtUs(r.lo)}..${fmtUs(r.hi)}` : '-');
+  const fmi = (n, bytes, algo, into) => get(n, bytes, 'fmi', `f64,sum,${algo}${into ? ',into' : ''}`);
+  const cell = (r, f) => (r ? f(r) : '-');
+  const pct = (a, b) => (a && b ? `${(100 * (1 - a.p50_us / b.p50_us)).toFixed(0)}%` : '-');
+  for (const n of [...new Set(mine.map((r) => r.ranks))]) {
+    const sizes = [...new Set(mine.filter((r) => r.ranks === n).map((r) => r.bytes))].sort((a, b) => a - b);
+    const rounds = Math.max(...mine.filter((r) => r.ranks === n).map((r) => r.round ?? 1));
+    log(`\nallreduce Op.SUM Float64Array, ${n} ranks: fmi ring vs recursive doubling (rd) vs Open MPI TCP; time of the slowest rank, median over ${rounds} round(s)`);
+    const rows = [['size', 'ring p50', 'ring p99', 'rd p50', 'rd p99', 'ompi p50', 'ompi p99', 'ring MB/s', 'rd MB/s', 'ompi MB/s', 'ring/ompi', 'rd/ompi', 'rd/ring', 'faster']];
+    for (const b of sizes) {
+      const ring = fmi(n, b, 'ring', false);
+      const rd = fmi(n, b, 'recursive-doubling', false);
+      const om = get(n, b, 'openmpi-tcp');
+      const faster = ring && rd ? (ring.p50_us < rd.p50_us ? 'ring' : 'rd') : '-';
+      rows.push([fmtBytes(b), cell(ring, (r) => fmtUs(r.p50_us)), cell(ring, (r) => fmtUs(r.p99_us)), cell(rd, (r) => fmtUs(r.p50_us)), cell(rd, (r) => fmtUs(r.p99_us)),
+        cell(om, (r) => fmtUs(r.p50_us)), cell(om, (r) => fmtUs(r.p99_us)), cell(ring, (r) => r.mb_s.toFixed(0)), cell(rd, (r) => r.mb_s.toFixed(0)), cell(om, (r) => r.mb_s.toFixed(0)),
+        ratio(ring, om), ratio(rd, om), ratio(rd, ring), faster]);
+    }
+    printTable(rows);
+    log(`\np50 of each round, lowest..highest (how much the load moved them)`);
+    const srows = [['size', 'ring', 'rd', 'ring+into', 'rd+into', 'ompi']];
+    for (const b of sizes) {
+      srows.push([fmtBytes(b), spread(fmi(n, b, 'ring', false)), spread(fmi(n, b, 'recursive-doubling', false)), spread(fmi(n, b, 'ring', true)), spread(fmi(n, b, 'recursive-doubling', true)), spread(get(n, b, 'openmpi-tcp'))]);
+    }
+    printTable(srows);
+    log(`\nthe same with { into } (result written into one reused buffer): p50, and how much of the p50 it saves`);
+    const irows = [['size', 'ring', 'ring+into', 'saves', 'rd', 'rd+into', 'saves']];
+    for (const b of sizes) {
+      const ring = fmi(n, b, 'ring', false);
+      const ringInto = fmi(n, b, 'ring', true);
+      const rd = fmi(n, b, 'recursive-doubling', false);
+      const rdInto = fmi(n, b, 'recursive-doubling', true);
+      irows.push([fmtBytes(b), cell(ring, (r) => fmtUs(r.p50_us)), cell(ringInto, (r) => fmtUs(r.p50_us)), pct(ringInto, ring), cell(rd, (r) => fmtUs(r.p50_us)), cell(rdInto, (r) => fmtUs(r.p50_us)), pct(rdInto, rd)]);
+    }
+    printTable(irows);
+  }
+  log('\nring/ompi, rd/ompi, rd/ring: p50 time divided by p50 time (>1: the first is slower). saves: 1 - p50 with into / p50 without (negative: into is slower).');
 }
