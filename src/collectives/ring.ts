@@ -102,6 +102,11 @@ export class RingBuffer {
     return bytes.slice();
   }
 
+  /** The whole buffer copied into `dst` (the caller's array: no new allocation). */
+  copyTo(dst: Uint8Array): void {
+    dst.set(this.#arena.bytes(this.#acc, dst.byteLength));
+  }
+
   release(): void {
     this.#arena.free(this.#acc);
     if (this.#tmp) this.#arena.free(this.#tmp);

@@ -365,7 +365,7 @@ export class Communicator {
       const ringable = op.predefined !== undefined && isTyped(data) && c.size > 1;
       if (algo === 'ring' && !ringable) throw new FmiError('MPI_ERR_ARG', 'the ring needs a TypedArray, a predefined op and more than one rank', c.fields());
       if (algo === 'ring' || (algo === 'auto' && ringable && (data as NumericArray).byteLength >= RING_MIN_BYTES && c.size > 2)) {
-        return intoOrNew(await this.#ringAllreduce(c, op, data as NumericArray), into) as T;
+        return (await this.#ringAllreduce(c, op, data as NumericArray, into)) as T;
       }
       if (op.associative) return (await withEngine(engineFor(c, op, data, into), (e) => allreduceRecursiveDoubling(c, e))) as T;
       // Not associative: one exact left-to-right chain, then everyone gets it.
@@ -608,13 +608,17 @@ export class Communicator {
     return status;
   }
 
-  async #ringAllreduce(c: CollContext, op: Op, data: NumericArray): Promise<NumericArray> {
+  async #ringAllreduce(c: CollContext, op: Op, data: NumericArray, into?: NumericArray): Promise<NumericArray> {
     const t = elemTypeOf(data)!;
     const blocks: Block[] = equalBlocks(data.length, c.size);
     const ring = new RingBuffer(c, op.predefined!, t, data, blocks);
     try {
       await ring.reduceScatter();
       await ring.allgather();
+      if (into) {
+        ring.copyTo(bytesOf(into));
+        return into;
+      }
       return typedView(t, ring.take());
     } finally {
       ring.release();
