@@ -58,6 +58,7 @@ export class Matcher {
   #wildPosted: Posted[] = [];
   #unexpected = new Map<string, Unexpected[]>();
   #probes: ProbeWaiter[] = [];
+  readonly #buffers = new BufferPool();
   #seq = 0;
   #closedWith: Error | undefined;
   readonly #rank: number;
@@ -130,7 +131,7 @@ export class Matcher {
   arrive(source: number, ctx: number, tag: number, kind: number, length: number): Arrival {
     const p = this.#takePosted(source, ctx, tag);
     if (p) return this.#arriveForPosted(p, source, ctx, tag, kind, length);
-    const u: Unexpected = { source, ctx, tag, kind, seq: this.#seq++, data: new Uint8Array(length), done: false };
+    const u: Unexpected = { source, ctx, tag, kind, seq: this.#seq++, data: this.#buffers.take(length), done: false };
     push(this.#unexpected, key(ctx, source, tag), u);
     if (this.#probes.length > 0) this.#wakeProbes(u);
     return {
@@ -279,6 +280,8 @@ export class Matcher {
     if (u.data.byteLength > capacity) return p.reject(this.#truncated(u.source, u.tag, u.data.byteLength, capacity));
     dest.set(u.data);
     p.resolve({ source: u.source, ctx: u.ctx, tag: u.tag, kind: u.kind, data: dest.subarray(0, u.data.byteLength) });
+    // Copied out: the buffer can hold the next early message of this size.
+    this.#buffers.give(u.data);
   }
 
   #takePosted(source: number, ctx: number, tag: number): Posted | undefined {
@@ -364,4 +367,38 @@ function partition<T>(xs: T[], pred: (x: T) => boolean): [T[], T[]] {
   const no: T[] = [];
   for (const x of xs) (pred(x) ? yes : no).push(x);
   return [yes, no];
+}
+
+/**
+ * Buffers for large messages that arrive before their receive: kept for the
+ * next early message of the same size once a receive copied one out. These
+ * VMs charge for every freshly touched page, and collectives repeat sizes.
+ */
+class BufferPool {
+  static readonly MIN_BYTES = 64 * 1024;
+  static readonly MAX_KEPT_BYTES = 64 * 1024 * 1024;
+  readonly #free = new Map<number, Uint8Array[]>();
+  #kept = 0;
+
+  take(length: number): Uint8Array {
+    if (length >= BufferPool.MIN_BYTES) {
+      const b = this.#free.get(length)?.pop();
+      if (b) {
+        this.#kept -= length;
+        return b;
+      }
+    }
+    return new Uint8Array(length);
+  }
+
+  give(b: Uint8Array): void {
+    const n = b.byteLength;
+    // Only whole buffers of our own (a view into something else is not ours to reuse).
+    if (n < BufferPool.MIN_BYTES || b.byteOffset !== 0 || b.buffer.byteLength !== n) return;
+    if (this.#kept + n > BufferPool.MAX_KEPT_BYTES) return;
+    const list = this.#free.get(n);
+    if (list) list.push(b);
+    else this.#free.set(n, [b]);
+    this.#kept += n;
+  }
 }
