@@ -59,3 +59,15 @@ describe('robustness - errors reach the other ranks', () => {
     }
   });
 });
+
+describe('robustness - errors reach the other ranks (ring and scan)', () => {
+  it('a mismatch in a ring allreduce, a reduceScatter or a scan fails every rank promptly', async () => {
+    const size = 4;
+    const t0 = Date.now();
+    const ring = await settleWorld(size, (c) => c.allreduce(new Float64Array(c.rank === 2 ? 4001 : 4000), Op.SUM, { algorithm: 'ring', timeoutMs: 20_000 }));
+    const rs = await settleWorld(size, (c) => c.reduceScatter(new Int32Array(c.rank === 1 ? 8 : 4), Op.SUM, { timeoutMs: 20_000 }));
+    const scan = await settleWorld(size, (c) => c.scan(new Float64Array(c.rank === 0 ? 5000 : 4000), Op.SUM, { timeoutMs: 20_000 }));
+    for (const r of [...ring, ...rs, ...scan]) expect(r.status).toBe('rejected');
+    expect(Date.now() - t0).toBeLessThan(15_000);
+  });
+});

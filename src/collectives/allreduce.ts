@@ -1,6 +1,4 @@
-import { encodeError } from '../codec.js';
-import { FmiError } from '../errors.js';
-import type { CollContext } from './context.js';
+import { sendError, type CollContext } from './context.js';
 import type { ReduceEngine } from './engine.js';
 
 /**
@@ -58,8 +56,7 @@ export async function allreduceRecursiveDoubling<A>(c: CollContext, e: ReduceEng
     }
     return e.result(acc);
   } catch (err) {
-    const msg = encodeError(err instanceof FmiError ? err : new FmiError('FMI_CHANNEL', String(err), c.fields()));
-    await Promise.allSettled([...owed].map((peer) => c.send(peer, msg)));
+    await sendError(c, owed, err);
     throw err;
   }
 }

@@ -1,5 +1,5 @@
-import { decodeError, Kind, type Encoded } from '../codec.js';
-import type { FmiErrorFields } from '../errors.js';
+import { decodeError, encodeError, Kind, type Encoded } from '../codec.js';
+import { FmiError, type FmiErrorFields } from '../errors.js';
 import type { Received, RecvTarget } from '../channels/channel.js';
 
 /**
@@ -32,3 +32,13 @@ export const asEncoded = (r: Received): Encoded => ({ kind: r.kind, bytes: r.dat
 /** Relative rank in a tree rooted at `root`, and back. */
 export const relRank = (rank: number, root: number, size: number) => (rank - root + size) % size;
 export const absRank = (rel: number, root: number, size: number) => (rel + root) % size;
+
+/**
+ * Sends `err` to the peers a failed rank still owed a message in this
+ * collective, so they fail at once with it instead of waiting for their
+ * timeout. Best effort: a peer that is gone is skipped.
+ */
+export async function sendError(c: CollContext, peers: Iterable<number>, err: unknown): Promise<void> {
+  const msg = encodeError(err instanceof FmiError ? err : new FmiError('FMI_CHANNEL', String(err), c.fields()));
+  await Promise.allSettled([...peers].map((peer) => c.send(peer, msg)));
+}

@@ -1,7 +1,7 @@
 import { kindOfTyped } from '../codec.js';
 import { FmiError } from '../errors.js';
 import { kernels, typedArrayCtor, type Arena, type ElemType, type PredefinedOpName, type WasmBlock } from '../kernels/index.js';
-import type { CollContext } from './context.js';
+import { sendError, type CollContext } from './context.js';
 
 /** A block of a TypedArray: `count` elements from element `offset`. */
 export interface Block {
@@ -36,6 +36,9 @@ export class RingBuffer {
   readonly #arena: Arena;
   readonly #acc: WasmBlock;
   #tmp: WasmBlock | undefined;
+  #sent = 0;
+  /** The receive of the current step: it writes into this buffer until it settles. */
+  #inflight: Promise<unknown> | undefined;
   readonly #kind: number;
   readonly #bpe: number;
 
@@ -70,8 +73,11 @@ export class RingBuffer {
       const want = recvBlock.count * this.#bpe;
       const incoming = this.c.recv(left, () => this.#arena.bytes(tmp, want), want);
       incoming.catch(() => {}); // awaited below; a failed send must not leave it unhandled
+      this.#inflight = incoming;
+      this.#sent++;
       await this.c.send(right, { kind: this.#kind, bytes: this.#bytes(sendBlock) });
       const r = await incoming;
+      this.#inflight = undefined;
       if (r.kind !== this.#kind || r.data.byteLength !== want) {
         throw new FmiError('MPI_ERR_SIZE', `rank ${left} contributed a different type or size`, this.c.fields(left));
       }
@@ -90,8 +96,11 @@ export class RingBuffer {
       const want = recvBlock.count * this.#bpe;
       const incoming = this.c.recv(left, () => this.#bytes(recvBlock), want);
       incoming.catch(() => {}); // awaited below; a failed send must not leave it unhandled
+      this.#inflight = incoming;
+      this.#sent++;
       await this.c.send(right, { kind: this.#kind, bytes: this.#bytes(sendBlock) });
       const r = await incoming;
+      this.#inflight = undefined;
       if (r.data.byteLength !== want) throw new FmiError('MPI_ERR_SIZE', `rank ${left} sent a block of another size`, this.c.fields(left));
     }
   }
@@ -102,13 +111,27 @@ export class RingBuffer {
     return bytes.slice();
   }
 
+  /**
+   * After a failure: the right neighbour still waits for `planned - sent`
+   * messages from this rank; the next one it gets is this rank's error.
+   */
+  async failOnward(planned: number, err: unknown): Promise<void> {
+    if (this.#sent < planned) await sendError(this.c, [(this.c.rank + 1) % this.c.size], err);
+  }
+
   /** The whole buffer copied into `dst` (the caller's array: no new allocation). */
   copyTo(dst: Uint8Array): void {
     dst.set(this.#arena.bytes(this.#acc, dst.byteLength));
   }
 
+  /** Frees the buffers; after a failure, only once a receive still in flight cannot write into them. */
   release(): void {
-    this.#arena.free(this.#acc);
-    if (this.#tmp) this.#arena.free(this.#tmp);
+    const free = () => {
+      this.#arena.free(this.#acc);
+      if (this.#tmp) this.#arena.free(this.#tmp);
+    };
+    const pending = this.#inflight;
+    if (pending) pending.then(free, free);
+    else free();
   }
 }

@@ -1,4 +1,4 @@
-import type { CollContext } from './context.js';
+import { sendError, type CollContext } from './context.js';
 import type { ReduceEngine } from './engine.js';
 
 /**
@@ -10,22 +10,31 @@ import type { ReduceEngine } from './engine.js';
  */
 async function scanDoubling<A>(c: CollContext, e: ReduceEngine<A>, inclusive: boolean): Promise<unknown> {
   const { rank, size } = c;
-  let partial = e.local();
-  let result: A | undefined = inclusive ? e.clone(partial) : undefined;
-  for (let mask = 1; mask < size; mask <<= 1) {
-    const peer = rank ^ mask;
-    if (peer >= size) continue;
-    const incoming = e.recv(peer);
-    incoming.catch(() => {}); // awaited below; a failed send must not leave it unhandled
-    await e.send(peer, partial);
-    const theirs = await incoming;
-    if (peer < rank) {
-      result = result === undefined ? e.clone(theirs) : e.combine(e.clone(theirs), result);
-      partial = e.combine(theirs, partial);
-    } else partial = e.combine(partial, theirs);
+  // Partners of later rounds get this rank's error instead of waiting for it (see allreduce.ts).
+  const owed = new Set<number>();
+  for (let mask = 1; mask < size; mask <<= 1) if ((rank ^ mask) < size) owed.add(rank ^ mask);
+  try {
+    let partial = e.local();
+    let result: A | undefined = inclusive ? e.clone(partial) : undefined;
+    for (let mask = 1; mask < size; mask <<= 1) {
+      const peer = rank ^ mask;
+      if (peer >= size) continue;
+      const incoming = e.recv(peer);
+      incoming.catch(() => {}); // awaited below; a failed send must not leave it unhandled
+      owed.delete(peer);
+      await e.send(peer, partial);
+      const theirs = await incoming;
+      if (peer < rank) {
+        result = result === undefined ? e.clone(theirs) : e.combine(e.clone(theirs), result);
+        partial = e.combine(theirs, partial);
+      } else partial = e.combine(partial, theirs);
+    }
+    e.release(partial);
+    return result === undefined ? undefined : e.result(result);
+  } catch (err) {
+    await sendError(c, owed, err);
+    throw err;
   }
-  e.release(partial);
-  return result === undefined ? undefined : e.result(result);
 }
 
 /** Inclusive scan: rank r gets data(0) op ... op data(r). */

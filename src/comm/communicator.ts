@@ -436,6 +436,9 @@ export class Communicator {
         try {
           await ring.reduceScatter();
           return typedView(elemTypeOf(data)!, ring.take(blocks[c.rank])) as T;
+        } catch (err) {
+          await ring.failOnward(c.size - 1, err);
+          throw err;
         } finally {
           ring.release();
         }
@@ -615,6 +618,12 @@ export class Communicator {
     try {
       await ring.reduceScatter();
       await ring.allgather();
+    } catch (err) {
+      await ring.failOnward(2 * (c.size - 1), err);
+      ring.release();
+      throw err;
+    }
+    try {
       if (into) {
         ring.copyTo(bytesOf(into));
         return into;
