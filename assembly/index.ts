@@ -86,3 +86,4 @@ export function apply(op: i32, type: i32, dst: usize, src: usize, n: i32): i32 {
   }
   return -1;
 }
+export { packStrided, unpackStrided } from './pack';

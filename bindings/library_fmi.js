@@ -74,6 +74,9 @@ var LibraryFmi = {
   $FMI: {
     host: {
       heap: function() { return HEAPU8; },
+      // The WebAssembly.Memory itself: the runtime instantiates fmi's kernels
+      // over it, so reductions run in place on the program's buffers.
+      memory: function() { return wasmMemory; },
       malloc: function(n) { return _malloc(n); },
       free: function(p) { _free(p); },
       call: function(fp, a, b, c, d, e, f) { return wasmTable.get(fp)(a, b, c, d, e, f); },

@@ -1,6 +1,7 @@
 import { reduceJs, type NumericArray } from '../kernels/index.js';
 import { ANY_SOURCE, ANY_TAG, Err, HandleBase, IN_PLACE } from './abi.js';
 import { extentOf } from './datatypes.js';
+import { planFor } from './ops.js';
 import { MpiError } from './errors.js';
 import { startRequest } from './requests.js';
 import type { Impl, MpiRuntime } from './runtime.js';
@@ -243,6 +244,12 @@ const allreduce: Start = async (rt, [sbuf, rbuf, count, th, opH, commH], copy) =
   const c = rt.comm(commH!);
   const src = sbuf === IN_PLACE ? rbuf! : sbuf!;
   const { plan, data } = rt.reduceInput(src, count!, th!, opH!, copy);
+  // Blocking: the result lands in the program's buffer (the program sleeps, nothing grows its memory meanwhile).
+  const into = copy ? undefined : rt.resultView(plan, rbuf!, count!, th!);
+  if (into !== undefined) {
+    await c.comm.allreduce(data, plan.op, { into });
+    return noop;
+  }
   const res = await c.comm.allreduce(data, plan.op);
   return () => rt.reduceOutput(plan, rbuf!, count!, th!, res);
 };
@@ -330,6 +337,10 @@ export const COLL_IMPLS: Record<string, Impl> = {
         host.free(p);
       }
       return 0;
+    }
+    if (o.kind === 'predefined') {
+      const plan = planFor(o, rt.datatype(th), th, rt.mem.host);
+      if (plan.kind === 'typed' && rt.combineInPlace(plan, o.predefined!, inbuf, inoutbuf, count, th)) return 0;
     }
     const a = rt.reduceInput(inbuf, count, th, opH, true);
     const b = rt.reduceData(a.plan, inoutbuf, count, th, true);

@@ -1,7 +1,11 @@
+import type {} from './webassembly.js';
+
 /** What the runtime may use of a compiled program (bindings/library_fmi.js, FMI.host). */
 export interface ProgramHost {
   /** HEAPU8: a view of the whole memory; a new one after memory grows. */
   heap(): Uint8Array;
+  /** The program's WebAssembly.Memory (not shared), for kernels that run in place on it. */
+  memory?(): WebAssembly.Memory;
   malloc(bytes: number): number;
   free(ptr: number): void;
   /** Calls the function at table index `fp` (all arguments i32). */

@@ -64,3 +64,36 @@ export function spanOf(t: Datatype, count: number): { start: number; length: num
   const last = Math.max(t.trueUb, (count - 1) * ext + t.trueUb);
   return { start: first, length: last - first };
 }
+
+/** One element of a datatype as `blocks` blocks of `len` bytes, `stride` bytes apart, the first at `first`. */
+export interface Strided {
+  first: number;
+  len: number;
+  stride: number;
+  blocks: number;
+}
+
+const stridedCache = new WeakMap<Datatype, Strided | null>();
+
+/**
+ * The strided shape of t (vector/hvector types, and any type whose flattened
+ * blocks are equal and evenly spaced), or undefined. Such types pack and
+ * unpack with the Wasm kernels (assembly/pack.ts) in the program's memory.
+ */
+export function stridedOf(t: Datatype): Strided | undefined {
+  let s = stridedCache.get(t);
+  if (s === undefined) {
+    s = null;
+    const b = t.blocks;
+    const k = b.length / 2;
+    if (k >= 1 && t.dense === undefined) {
+      const len = b[1]!;
+      const stride = k > 1 ? b[2]! - b[0]! : 0;
+      let ok = len > 0;
+      for (let i = 1; ok && i < k; i++) ok = b[2 * i + 1] === len && b[2 * i]! - b[2 * i - 2]! === stride;
+      if (ok) s = { first: b[0]!, len, stride, blocks: k };
+    }
+    stridedCache.set(t, s);
+  }
+  return s ?? undefined;
+}

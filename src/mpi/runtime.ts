@@ -1,7 +1,8 @@
 import { init, type InitOptions } from '../comm/init.js';
 import type { Communicator } from '../comm/communicator.js';
-import type { NumericArray } from '../kernels/index.js';
-import { typedArrayCtor } from '../kernels/index.js';
+import type { Arena, NumericArray } from '../kernels/index.js';
+import { createArena, typedArrayCtor } from '../kernels/index.js';
+import { kernelModule } from '../kernels/arena.js';
 import {
   COMM_SELF, COMM_WORLD, ERROR_NAMES, KEYVAL_INVALID, ERRORS_ARE_FATAL, ERRORS_RETURN, Err, GROUP_EMPTY, INFO_ENV, IN_PLACE,
   STATUS_IGNORE, Status,
@@ -11,9 +12,23 @@ import { JobAbortedError, MpiError, toMpiError } from './errors.js';
 import { HandleTable } from './handles.js';
 import { Memory, type ProgramHost } from './memory.js';
 import { planFor, predefinedOps, type MpiOp, type Plan } from './ops.js';
-import { packInto, spanOf, unpackFrom } from './pack.js';
+import type { PredefinedOpName } from '../kernels/index.js';
+import { packInto, spanOf, stridedOf, unpackFrom } from './pack.js';
 import type { MpiRequest } from './requests.js';
 import { IMPLS } from './impls.js';
+
+/** packStrided/unpackStrided of assembly/pack.ts: (dst, src, len, stride, blocks, extent, count) -> bytes. */
+type StridedFn = (dst: number, src: number, len: number, stride: number, blocks: number, extent: number, count: number) => number;
+interface Packer {
+  pack: StridedFn;
+  unpack: StridedFn;
+}
+
+/**
+ * Below this many blocks a strided pack stays in JS (a Wasm call costs about
+ * as much as a few block copies through TypedArray.set).
+ */
+const STRIDED_MIN_BLOCKS = 8;
 
 /** A communicator as C sees it. */
 export interface CommEntry {
@@ -89,6 +104,9 @@ export class MpiRuntime {
   callbacksPending = 0;
   readonly options: RuntimeOptions;
   #mem: Memory | undefined;
+  /** fmi's kernels over the program's memory; null when the host lends no (non-shared) memory. */
+  #arena: Arena | null | undefined;
+  #packer: Packer | null | undefined;
   #ownsWorld = false;
   #errComm = COMM_WORLD;
   readonly #t0 = performance.now();
@@ -117,6 +135,119 @@ export class MpiRuntime {
   /** Connects the runtime to the instantiated program (Module.fmiHost). */
   attach(host: ProgramHost): void {
     this.#mem = new Memory(host);
+    this.#arena = undefined;
+  }
+
+  /**
+   * The kernels instantiated over the program's WebAssembly.Memory (one per
+   * program, made on first use): `apply` combines buffers of the program in
+   * place, with pointers the program handed out. The arena never allocates
+   * here (the program's malloc owns its memory). Undefined when the host lends
+   * no memory (or a shared one): callers fall back to JS.
+   */
+  arena(): Arena | undefined {
+    if (this.#arena === undefined) {
+      const m = this.mem.host.memory?.();
+      this.#arena = m !== undefined && !(m.buffer instanceof SharedArrayBuffer) ? createArena(m) : null;
+    }
+    return this.#arena ?? undefined;
+  }
+
+  /** The strided pack/unpack kernels (assembly/pack.ts) over the program's memory; undefined as for arena(). */
+  packer(): Packer | undefined {
+    if (this.#packer === undefined) {
+      this.#packer = null;
+      const m = this.mem.host.memory?.();
+      if (m !== undefined && !(m.buffer instanceof SharedArrayBuffer)) {
+        const x = new WebAssembly.Instance(kernelModule(false), { env: { memory: m } }).exports;
+        if (typeof x.packStrided === 'function' && typeof x.unpackStrided === 'function') this.#packer = { pack: x.packStrided as StridedFn, unpack: x.unpackStrided as StridedFn };
+      }
+    }
+    return this.#packer ?? undefined;
+  }
+
+  /**
+   * Packs `count` elements of t at `src` to `dst`, both in the program's
+   * memory (not overlapping), with the Wasm kernel when t is strided
+   * (stridedOf), in JS otherwise. Allocates nothing in the program.
+   */
+  packWithin(src: number, count: number, t: Datatype, dst: number): void {
+    const s = stridedOf(t);
+    const k = s && count * s.blocks >= STRIDED_MIN_BLOCKS ? this.packer() : undefined;
+    if (s && k) {
+      k.pack(dst >>> 0, ((src >>> 0) + s.first) >>> 0, s.len, s.stride, s.blocks, extentOf(t), count);
+      return;
+    }
+    const heap = this.mem.u8();
+    packInto(heap, src >>> 0, count, t, heap, dst >>> 0);
+  }
+
+  /** The inverse of packWithin: all `count` elements of t from the packed bytes at src into dst. */
+  unpackWithin(src: number, count: number, t: Datatype, dst: number): void {
+    const s = stridedOf(t);
+    const k = s && count * s.blocks >= STRIDED_MIN_BLOCKS ? this.packer() : undefined;
+    if (s && k) {
+      k.unpack(((dst >>> 0) + s.first) >>> 0, src >>> 0, s.len, s.stride, s.blocks, extentOf(t), count);
+      return;
+    }
+    const heap = this.mem.u8();
+    const n = count * t.size;
+    unpackFrom(heap, src >>> 0, n, heap, dst >>> 0, count, t);
+  }
+
+  /**
+   * inout = in op inout over `count` elements of th, for a predefined op and
+   * type (plan 'typed'), run by the kernels in the program's memory. Derived
+   * types are packed into scratch space from the program's malloc, combined
+   * there and unpacked. Returns false when there is no arena (the caller
+   * combines in JS).
+   */
+  combineInPlace(plan: Plan & { kind: 'typed' }, name: PredefinedOpName, inbuf: number, inoutbuf: number, count: number, th: number): boolean {
+    const arena = this.arena();
+    if (arena === undefined) return false;
+    const t = this.datatype(th);
+    const n = this.count(count) * t.size;
+    if (n === 0) return true;
+    const len = n / typedArrayCtor(plan.elem).BYTES_PER_ELEMENT;
+    if (t.dense !== undefined) {
+      // Predefined ops are commutative element by element: inout op= in is in op inout.
+      arena.apply(name, plan.elem, { ptr: (inoutbuf + t.dense) >>> 0, byteLength: n }, { ptr: (inbuf + t.dense) >>> 0, byteLength: n }, len);
+      return true;
+    }
+    const host = this.mem.host;
+    const raw = host.malloc(2 * n + 16);
+    if (raw === 0) throw new MpiError(Err.NO_MEM, 'out of memory for MPI_Reduce_local scratch space');
+    try {
+      const a = (raw + 15) & ~15;
+      const b = a + n;
+      this.packWithin(inbuf, count, t, a);
+      this.packWithin(inoutbuf, count, t, b);
+      arena.apply(name, plan.elem, { ptr: b, byteLength: n }, { ptr: a, byteLength: n }, len);
+      this.unpackWithin(b, count, t, inoutbuf);
+    } finally {
+      host.free(raw);
+    }
+    return true;
+  }
+
+  /**
+   * A view of the program's receive buffer a typed reduction can write its
+   * result into directly (Communicator `into`), or undefined when the result
+   * must go through a copy: the type is not one dense block, the address is
+   * not aligned for the element type, or something may grow memory (so
+   * detach the view) while the operation is pending. Only for blocking
+   * calls, made after the program is suspended (rt.later).
+   */
+  resultView(plan: Plan, ptr: number, count: number, th: number): NumericArray | undefined {
+    if (plan.kind !== 'typed' || this.callbacksPending > 0) return undefined;
+    const t = this.datatype(th);
+    if (t.dense === undefined) return undefined;
+    const Ctor = typedArrayCtor(plan.elem);
+    const w = Ctor.BYTES_PER_ELEMENT;
+    const at = (ptr + t.dense) >>> 0;
+    const n = this.count(count) * t.size;
+    if (at % w !== 0 || n % w !== 0) return undefined;
+    return new Ctor(this.mem.u8().buffer as ArrayBuffer, at, n / w);
   }
 
   get mem(): Memory {

@@ -1,7 +1,6 @@
 import { Combiner, Err, MAX_OBJECT_NAME } from './abi.js';
 import * as dt from './datatypes.js';
 import { MpiError } from './errors.js';
-import { packInto, unpackFrom } from './pack.js';
 import type { Impl, MpiRuntime } from './runtime.js';
 
 function add(rt: MpiRuntime, ptr: number, t: dt.Datatype): number {
@@ -128,10 +127,7 @@ export const TYPE_IMPLS: Record<string, Impl> = {
     const pos = rt.mem.i32(posPtr);
     const n = rt.count(count) * t.size;
     if (pos < 0 || pos + n > outsize) throw new MpiError(Err.TRUNCATE, `packing ${n} bytes at position ${pos} overflows the ${outsize}-byte buffer`);
-    const heap = rt.mem.u8();
-    const tmp = new Uint8Array(n);
-    packInto(heap, inbuf >>> 0, count, t, tmp, 0);
-    heap.set(tmp, (outbuf >>> 0) + pos);
+    rt.packWithin(inbuf, count, t, (outbuf >>> 0) + pos);
     rt.mem.setI32(posPtr, pos + n);
     return 0;
   },
@@ -142,9 +138,7 @@ export const TYPE_IMPLS: Record<string, Impl> = {
     const pos = rt.mem.i32(posPtr);
     const n = rt.count(count) * t.size;
     if (pos < 0 || pos + n > insize) throw new MpiError(Err.TRUNCATE, `unpacking ${n} bytes at position ${pos} reads past the ${insize}-byte buffer`);
-    const heap = rt.mem.u8();
-    const tmp = heap.slice((inbuf >>> 0) + pos, (inbuf >>> 0) + pos + n);
-    unpackFrom(tmp, 0, n, heap, outbuf >>> 0, count, t);
+    rt.unpackWithin((inbuf >>> 0) + pos, count, t, outbuf >>> 0);
     rt.mem.setI32(posPtr, pos + n);
     return 0;
   },
