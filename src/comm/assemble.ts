@@ -1,5 +1,5 @@
 import { encode, elemTypeOfKind, isTyped, Kind, typedView, type Encoded } from '../codec.js';
-import { decodeError } from '../codec.js';
+import { decodeError, encodeError } from '../codec.js';
 import { FmiError } from '../errors.js';
 import { elemTypeOf, typedArrayCtor, type NumericArray } from '../kernels/index.js';
 import type { CollContext } from '../collectives/context.js';
@@ -95,4 +95,13 @@ export function intoOrNew(v: unknown, into: NumericArray | undefined): unknown {
   if (!into) return v;
   (into as { set(x: ArrayLike<unknown>): void }).set(v as ArrayLike<unknown>);
   return into;
+}
+
+/** `make()`'s items, or an ERROR item that tells the peers why this rank cannot contribute. */
+export function orError<T extends Encoded | Encoded[]>(make: () => T, c?: CollContext): T | Encoded {
+  try {
+    return make();
+  } catch (err) {
+    return encodeError(err instanceof FmiError ? err : new FmiError('MPI_ERR_TYPE', String(err), c?.fields() ?? {}));
+  }
 }

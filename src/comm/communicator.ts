@@ -1,10 +1,10 @@
-import { bytesOf, encode, decode, decodeError, encodeError, elemTypeOfKind, isTyped, Kind, typedView, type Encoded } from '../codec.js';
+import { bytesOf, encode, decode, decodeError, isTyped, Kind, typedView, type Encoded } from '../codec.js';
 import { FmiError, ClosedError, type FmiErrorFields } from '../errors.js';
 import { ANY_SOURCE, isStoreChannel, type Channel, type Probed, type Received, type RecvTarget } from '../channels/channel.js';
 import { ChannelSet } from './channel-set.js';
 import type { Hint, OpName } from '../model/types.js';
 import { barrierStore, bcastStore, gatherFlat, hasStore, reduceFlat } from '../collectives/mediated.js';
-import { elemTypeOf, typedArrayCtor, type NumericArray } from '../kernels/index.js';
+import { elemTypeOf, type NumericArray } from '../kernels/index.js';
 import { checkOpFor, type Op } from '../ops/op.js';
 import { Deadline, type OpOptions } from '../util/deadline.js';
 import { bcastBinomial } from '../collectives/bcast.js';
@@ -14,14 +14,14 @@ import { reduceBinomial, reduceChain } from '../collectives/reduce.js';
 import { allreduceRecursiveDoubling } from '../collectives/allreduce.js';
 import { exscanChain, exscanRecursiveDoubling, scanChain, scanRecursiveDoubling } from '../collectives/scan.js';
 import { barrierDissemination } from '../collectives/barrier.js';
-import { allgatherRing, alltoallPairwise } from '../collectives/allgather.js';
+import { allgatherRing } from '../collectives/allgather.js';
 import { equalBlocks, RingBuffer, type Block } from '../collectives/ring.js';
 import { engineFor, withEngine } from '../collectives/engine.js';
 import type { CollContext } from '../collectives/context.js';
 import { checkRank, checkTag } from './validate.js';
 import { Request, Status } from './request.js';
-import { checkSpan, layout, part } from './vector.js';
-import { checkCount, checkInto, concat, describeKind, fillStatus, intoOrNew, place, raiseItems, sized, splitForRanks } from './assemble.js';
+import { alltoallRun, allgathervRun, alltoallvRun, gathervRun, reduceScatterRun, scattervRun } from './vector-collectives.js';
+import { checkInto, concat, describeKind, fillStatus, intoOrNew, orError, raiseItems, sized, splitForRanks } from './assemble.js';
 
 export interface SendOptions extends OpOptions {
   /** @default 0 */
@@ -322,7 +322,7 @@ export class Communicator {
    */
   scatter<T = unknown>(items: readonly T[] | NumericArray | undefined, root: number, opts: OpOptions = {}): Promise<T> {
     return this.#collective('scatter', root, opts, async (c) => {
-      const payload = c.rank === root ? this.#orError(() => splitForRanks(items, c)) : undefined;
+      const payload = c.rank === root ? orError(() => splitForRanks(items, c)) : undefined;
       const mine = await scatterBinomial(c, root, payload);
       return decode(mine.kind, mine.bytes) as T;
     });
@@ -408,11 +408,7 @@ export class Communicator {
    * TypedArray of the blocks by source).
    */
   alltoall<T = unknown>(items: readonly T[] | NumericArray, opts: OpOptions = {}): Promise<T[] | NumericArray> {
-    return this.#collective('alltoall', undefined, opts, async (c) => {
-      const out = await alltoallPairwise(c, splitForRanks(items, c));
-      if (isTyped(items)) return concat(out.map((it, rank) => ({ rank, ...it })), items, c);
-      return out.map((it) => decode(it.kind, it.bytes) as T);
-    });
+    return this.#collective('alltoall', undefined, opts, (c) => alltoallRun(c, items));
   }
 
   /**
@@ -420,75 +416,22 @@ export class Communicator {
    * result (`counts[r]` elements; by default equal blocks of `data.length / size`).
    */
   reduceScatter<T extends NumericArray>(data: T, op: Op, opts: OpOptions & { counts?: number[] } = {}): Promise<T> {
-    return this.#collective('reduceScatter', undefined, opts, async (c) => {
-      if (!isTyped(data)) throw new FmiError('MPI_ERR_TYPE', 'reduceScatter works on TypedArrays', c.fields());
-      checkOpFor(op, data, { rank: this.rank, op: 'reduceScatter' });
-      let counts = opts.counts;
-      if (counts === undefined) {
-        if (data.length % c.size !== 0) throw new FmiError('MPI_ERR_COUNT', `length ${data.length} does not divide into ${c.size} blocks`, c.fields());
-        counts = new Array<number>(c.size).fill(data.length / c.size);
-      }
-      const l = layout(counts, undefined, c.size, 'reduceScatter', c.fields());
-      if (l.extent !== data.length) throw new FmiError('MPI_ERR_COUNT', `counts add up to ${l.extent}, data has ${data.length} elements`, c.fields());
-      if (op.predefined && c.size > 1) {
-        const blocks = l.counts.map((count, i) => ({ offset: l.displs[i]!, count }));
-        const ring = new RingBuffer(c, op.predefined, elemTypeOf(data)!, data, blocks);
-        try {
-          await ring.reduceScatter();
-          return typedView(elemTypeOf(data)!, ring.take(blocks[c.rank])) as T;
-        } catch (err) {
-          await ring.failOnward(c.size - 1, err);
-          throw err;
-        } finally {
-          ring.release();
-        }
-      }
-      // Custom ops keep their order: reduce at rank 0 in rank order, then hand out the blocks.
-      const full = (await withEngine(engineFor(c, op, data), (e) => reduceBinomial(c, e, 0, 0))) as T | undefined;
-      const payload = c.rank === 0 ? this.#orError(() => l.counts.map((_, r) => encode(part(full!, l, r)))) : undefined;
-      const mine = await scatterBinomial(c, 0, payload);
-      return decode(mine.kind, mine.bytes) as T;
-    });
+    return this.#collective('reduceScatter', undefined, opts, (c) => reduceScatterRun(c, data, op, opts.counts));
   }
 
   /** Gather of TypedArrays of `counts[r]` elements from rank r, placed at `displs[r]` in root's result. */
   gatherv<T extends NumericArray>(data: T, counts: number[], root: number, opts: VectorOptions = {}): Promise<T | undefined> {
-    return this.#collective('gatherv', root, opts, async (c) => {
-      const l = layout(counts, opts.displs, c.size, 'gatherv', c.fields());
-      const mine = this.#orError(() => checkCount(data, l.counts[c.rank]!, 'gatherv', c));
-      const items = await gatherBinomial(c, root, mine);
-      if (mine.kind === Kind.ERROR) throw decodeError(mine.bytes, c.fields());
-      if (!items) return undefined;
-      raiseItems(items, c);
-      return place(items, data, l, c) as T;
-    });
+    return this.#collective('gatherv', root, opts, (c) => gathervRun(c, data, counts, root, opts.displs));
   }
 
   /** Scatter of `counts[r]` elements from `displs[r]` of root's `data` to rank r. */
   scatterv<T extends NumericArray>(data: T | undefined, counts: number[], root: number, opts: VectorOptions = {}): Promise<T> {
-    return this.#collective('scatterv', root, opts, async (c) => {
-      const l = layout(counts, opts.displs, c.size, 'scatterv', c.fields());
-      const payload =
-        c.rank === root
-          ? this.#orError(() => {
-              if (!isTyped(data)) throw new FmiError('MPI_ERR_TYPE', 'scatterv needs a TypedArray at the root', c.fields());
-              checkSpan(data, l, 'scatterv', c.fields());
-              return l.counts.map((_, r) => encode(part(data, l, r)));
-            })
-          : undefined;
-      const mine = await scatterBinomial(c, root, payload);
-      return decode(mine.kind, mine.bytes) as T;
-    });
+    return this.#collective('scatterv', root, opts, (c) => scattervRun(c, data, counts, root, opts.displs));
   }
 
   /** Allgather of TypedArrays of `counts[r]` elements from rank r, placed at `displs[r]`. */
   allgatherv<T extends NumericArray>(data: T, counts: number[], opts: VectorOptions = {}): Promise<T> {
-    return this.#collective('allgatherv', undefined, opts, async (c) => {
-      const l = layout(counts, opts.displs, c.size, 'allgatherv', c.fields());
-      const items = await allgatherRing(c, this.#orError(() => checkCount(data, l.counts[c.rank]!, 'allgatherv', c)));
-      raiseItems(items, c);
-      return place(items.map((it, rank) => ({ rank, ...it })), data, l, c) as T;
-    });
+    return this.#collective('allgatherv', undefined, opts, (c) => allgathervRun(c, data, counts, opts.displs));
   }
 
   /**
@@ -501,14 +444,7 @@ export class Communicator {
     recvCounts: number[],
     opts: OpOptions & { sdispls?: number[]; rdispls?: number[] } = {},
   ): Promise<T> {
-    return this.#collective('alltoallv', undefined, opts, async (c) => {
-      if (!isTyped(data)) throw new FmiError('MPI_ERR_TYPE', 'alltoallv works on TypedArrays', c.fields());
-      const sl = layout(sendCounts, opts.sdispls, c.size, 'alltoallv', c.fields());
-      const rl = layout(recvCounts, opts.rdispls, c.size, 'alltoallv', c.fields());
-      checkSpan(data, sl, 'alltoallv', c.fields());
-      const out = await alltoallPairwise(c, sl.counts.map((_, d) => encode(part(data, sl, d))));
-      return place(out.map((it, rank) => ({ rank, ...it })), data, rl, c) as T;
-    });
+    return this.#collective('alltoallv', undefined, opts, (c) => alltoallvRun(c, data, sendCounts, recvCounts, opts.sdispls, opts.rdispls));
   }
 
   // ---- channel choice and accounting ----------------------------------------
@@ -704,15 +640,7 @@ export class Communicator {
 
   /** At the root, bad input still reaches the peers (as an error), so they fail instead of waiting. */
   #encodeOrError(data: unknown, c: CollContext): Encoded {
-    return this.#orError(() => encode(data), c);
-  }
-
-  #orError<T extends Encoded | Encoded[]>(make: () => T, c?: CollContext): T | Encoded {
-    try {
-      return make();
-    } catch (err) {
-      return encodeError(err instanceof FmiError ? err : new FmiError('MPI_ERR_TYPE', String(err), c?.fields() ?? {}));
-    }
+    return orError(() => encode(data), c);
   }
 
   #checkOpen(op: string): void {
