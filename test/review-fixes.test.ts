@@ -71,3 +71,23 @@ describe('robustness - errors reach the other ranks (ring and scan)', () => {
     expect(Date.now() - t0).toBeLessThan(15_000);
   });
 });
+
+describe('robustness - errors reach the root of a reduce', () => {
+  it('a mismatch deep in a reduce tree or chain fails the root at once', async () => {
+    const strictAdd = Op.create(
+      (a: Float64Array, b: Float64Array) => {
+        if (a.length !== b.length) throw new Error(`lengths ${a.length} and ${b.length}`);
+        return Float64Array.from(a, (x, i) => x + b[i]!);
+      },
+      { commutative: false, associative: false },
+    );
+    for (const size of [4, 5, 8]) {
+      const t0 = Date.now();
+      const tree = await settleWorld(size, (c) => c.reduce(new Float64Array(c.rank === size - 1 ? 4001 : 4000), Op.SUM, 0, { timeoutMs: 20_000 }));
+      const chain = await settleWorld(size, (c) => c.reduce(new Float64Array(c.rank === 1 ? 3 : 2), strictAdd, size - 1, { timeoutMs: 20_000 }));
+      expect(tree[0]!.status).toBe('rejected');
+      expect(chain[size - 1]!.status).toBe('rejected');
+      expect(Date.now() - t0).toBeLessThan(10_000);
+    }
+  });
+});

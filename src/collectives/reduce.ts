@@ -1,4 +1,4 @@
-import { absRank, relRank, type CollContext } from './context.js';
+import { absRank, relRank, sendError, type CollContext } from './context.js';
 import type { ReduceEngine } from './engine.js';
 
 /**
@@ -11,11 +11,19 @@ import type { ReduceEngine } from './engine.js';
 export async function reduceBinomial<A>(c: CollContext, e: ReduceEngine<A>, root: number, treeRoot: number): Promise<unknown> {
   const { size } = c;
   const rel = relRank(c.rank, treeRoot, size);
+  // Who waits for this rank: its parent, and the root if the result takes one more hop.
+  const owed = new Set<number>();
+  if (rel !== 0) owed.add(absRank(rel - (rel & -rel), treeRoot, size));
+  else if (root !== treeRoot) owed.add(root);
+  const send = (peer: number, a: A) => {
+    owed.delete(peer);
+    return e.send(peer, a);
+  };
   let acc = e.local();
   try {
     for (let mask = 1; mask < size; mask <<= 1) {
       if (rel & mask) {
-        await e.send(absRank(rel - mask, treeRoot, size), acc);
+        await send(absRank(rel - mask, treeRoot, size), acc);
         e.release(acc);
         acc = undefined as A;
         break;
@@ -24,7 +32,7 @@ export async function reduceBinomial<A>(c: CollContext, e: ReduceEngine<A>, root
     }
     if (root !== treeRoot) {
       if (c.rank === treeRoot) {
-        await e.send(root, acc);
+        await send(root, acc);
         e.release(acc);
         return undefined;
       }
@@ -37,6 +45,8 @@ export async function reduceBinomial<A>(c: CollContext, e: ReduceEngine<A>, root
     return out;
   } catch (err) {
     if (acc !== undefined) e.release(acc);
+    // The parent (and so, in turn, the root) fails at once instead of waiting.
+    await sendError(c, owed, err);
     throw err;
   }
 }
@@ -48,15 +58,25 @@ export async function reduceBinomial<A>(c: CollContext, e: ReduceEngine<A>, root
  */
 export async function reduceChain<A>(c: CollContext, e: ReduceEngine<A>, root: number): Promise<unknown> {
   const { rank, size } = c;
-  let acc = e.local();
-  if (rank > 0) acc = e.combine(await e.recv(rank - 1), acc);
-  if (rank < size - 1) {
-    await e.send(rank + 1, acc);
+  const next = rank < size - 1 ? rank + 1 : root;
+  let owes = next !== rank;
+  try {
+    let acc = e.local();
+    if (rank > 0) acc = e.combine(await e.recv(rank - 1), acc);
+    if (rank < size - 1) {
+      owes = false;
+      await e.send(rank + 1, acc);
+      e.release(acc);
+      return rank === root ? e.result(await e.recv(size - 1)) : undefined;
+    }
+    if (root === rank) return e.result(acc);
+    owes = false;
+    await e.send(root, acc);
     e.release(acc);
-    return rank === root ? e.result(await e.recv(size - 1)) : undefined;
+    return undefined;
+  } catch (err) {
+    // Everyone after this rank in the chain waits for it: pass the error along.
+    if (owes) await sendError(c, [next], err);
+    throw err;
   }
-  if (root === rank) return e.result(acc);
-  await e.send(root, acc);
-  e.release(acc);
-  return undefined;
 }
