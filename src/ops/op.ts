@@ -78,7 +78,13 @@ export function checkOpFor(op: unknown, v: unknown, fields: { rank: number; op: 
  * `a` belongs to the caller and may be changed in place.
  */
 export function applyOp(op: Op, a: unknown, b: unknown, fields: { rank: number; op: string; peer?: number }): unknown {
-  if (op.fn) return op.fn(a, b);
+  if (op.fn) {
+    try {
+      return op.fn(a, b);
+    } catch (cause) {
+      throw new FmiError('MPI_ERR_OP', `op ${op.name} threw: ${(cause as Error)?.message ?? String(cause)}`, { ...fields, cause });
+    }
+  }
   const name = op.predefined!;
   if (ArrayBuffer.isView(a) && ArrayBuffer.isView(b)) {
     if (a.constructor !== b.constructor || (a as NumericArray).length !== (b as NumericArray).length) {
