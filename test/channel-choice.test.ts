@@ -149,3 +149,24 @@ describe('channel choice - S3 for rare operations with the cheap hint', () => {
     }
   });
 });
+
+describe('channel choice - stats price what ran', () => {
+  it('a ring allreduce is priced as a ring, recursive doubling as recursive doubling', async () => {
+    const size = 3;
+    const bytes = 8 * 1024;
+    const policy = new Policy(DEFAULT_CONFIG, { ranks: size, channels: ['direct'] });
+    const ring = policy.estimate('direct', 'allreduce', bytes, { directAllreduce: 'ring' }).cost_usd;
+    const rd = policy.estimate('direct', 'allreduce', bytes).cost_usd;
+    expect(ring).not.toBe(rd);
+    const stats = await world(size, async (c) => {
+      await c.allreduce(new Float64Array(bytes / 8), Op.SUM, { algorithm: 'ring' });
+      const afterRing = c.stats().allreduce!.modeledCostUsd;
+      await c.allreduce(new Float64Array(bytes / 8), Op.SUM, { algorithm: 'recursive-doubling' });
+      return [afterRing, c.stats().allreduce!.modeledCostUsd - afterRing];
+    }, { config: DEFAULT_CONFIG, channel: 'direct' });
+    for (const [r, d] of stats) {
+      expect(r).toBeCloseTo(ring, 12);
+      expect(d).toBeCloseTo(rd, 12);
+    }
+  });
+});

@@ -3,7 +3,7 @@ import { decodeError, encodeError } from '../codec.js';
 import { FmiError } from '../errors.js';
 import { elemTypeOf, typedArrayCtor, type NumericArray } from '../kernels/index.js';
 import type { CollContext } from '../collectives/context.js';
-import type { OpName } from '../model/types.js';
+import type { ModelOptions, OpName } from '../model/types.js';
 import type { Status } from './request.js';
 
 /**
@@ -79,8 +79,16 @@ export function describeKind(kind: number): string {
 }
 
 /** The size every rank knows of its contribution: TypedArrays only (structured values differ by rank). */
-export function sized(op: OpName, data: unknown): { op: OpName; bytes: number } | undefined {
-  return isTyped(data) ? { op, bytes: data.byteLength } : undefined;
+/** What the channel choice and the cost accounting know of an operation. */
+export interface Sizing {
+  op: OpName;
+  bytes: number;
+  /** The algorithm actually used, where the model tells them apart. */
+  model?: ModelOptions;
+}
+
+export function sized(op: OpName, data: unknown, model?: ModelOptions): Sizing | undefined {
+  return isTyped(data) ? { op, bytes: data.byteLength, model } : undefined;
 }
 
 export function checkInto(into: unknown, data: unknown, c: CollContext): NumericArray | undefined {

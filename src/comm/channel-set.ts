@@ -6,7 +6,7 @@ import { S3Channel } from '../channels/s3/index.js';
 import type { ChannelName, FmiConfig } from '../config/types.js';
 import { DEFAULT_CONFIG } from '../config/defaults.js';
 import { Policy } from '../model/index.js';
-import type { Estimate, Hint, OpName } from '../model/types.js';
+import type { Estimate, Hint, ModelOptions, OpName } from '../model/types.js';
 import type { Endpoint } from '../rendezvous/protocol.js';
 
 export interface OpenChannelsOptions {
@@ -65,9 +65,9 @@ export class ChannelSet {
   }
 
   /** The model's estimate for what was done, for stats. */
-  estimate(channel: Channel, op: OpName, bytes: number): Estimate | undefined {
+  estimate(channel: Channel, op: OpName, bytes: number, options?: ModelOptions): Estimate | undefined {
     try {
-      return this.policy.estimate(channel.name as ChannelName, op, bytes);
+      return this.policy.estimate(channel.name as ChannelName, op, bytes, options);
     } catch {
       return undefined;
     }

@@ -21,7 +21,7 @@ import type { CollContext } from '../collectives/context.js';
 import { checkRank, checkTag } from './validate.js';
 import { Request, Status } from './request.js';
 import { alltoallRun, allgathervRun, alltoallvRun, gathervRun, reduceScatterRun, scattervRun } from './vector-collectives.js';
-import { checkInto, concat, describeKind, fillStatus, intoOrNew, orError, raiseItems, sized, splitForRanks } from './assemble.js';
+import { checkInto, concat, describeKind, fillStatus, intoOrNew, orError, raiseItems, sized, splitForRanks, type Sizing } from './assemble.js';
 
 export interface SendOptions extends OpOptions {
   /** @default 0 */
@@ -361,10 +361,10 @@ export class Communicator {
         const out = await bcastStore(c, 0, c.rank === 0 ? encode(r) : undefined);
         return intoOrNew(decode(out.kind, out.bytes), into) as T;
       }
-      const algo = opts.algorithm ?? 'auto';
-      const ringable = op.predefined !== undefined && isTyped(data) && c.size > 1;
-      if (algo === 'ring' && !ringable) throw new FmiError('MPI_ERR_ARG', 'the ring needs a TypedArray, a predefined op and more than one rank', c.fields());
-      if (algo === 'ring' || (algo === 'auto' && ringable && (data as NumericArray).byteLength >= RING_MIN_BYTES && c.size > 2)) {
+      if (opts.algorithm === 'ring' && !ringable(op, data, c.size)) {
+        throw new FmiError('MPI_ERR_ARG', 'the ring needs a TypedArray, a predefined op and more than one rank', c.fields());
+      }
+      if (useRing(op, data, c.size, opts.algorithm)) {
         return (await this.#ringAllreduce(c, op, data as NumericArray, into)) as T;
       }
       if (op.associative) return (await withEngine(engineFor(c, op, data, into), (e) => allreduceRecursiveDoubling(c, e))) as T;
@@ -372,7 +372,7 @@ export class Communicator {
       const r = await withEngine(engineFor(c, op, data), (e) => reduceChain(c, e, 0));
       const out = await bcastBinomial(c, 0, c.rank === 0 ? encode(r) : undefined);
       return intoOrNew(decode(out.kind, out.bytes), into) as T;
-    }, sized('allreduce', data));
+    }, sized('allreduce', data, useRing(op, data, this.size, opts.algorithm) ? { directAllreduce: 'ring' } : undefined));
   }
 
   /** Inclusive prefix: rank r gets data(0) op data(1) op ... op data(r). */
@@ -575,7 +575,7 @@ export class Communicator {
     root: number | undefined,
     opts: OpOptions,
     run: (c: CollContext) => Promise<T>,
-    sizing?: { op: OpName; bytes: number },
+    sizing?: Sizing,
   ): Promise<T> {
     try {
       this.#checkOpen(name);
@@ -626,7 +626,7 @@ export class Communicator {
     return result;
   }
 
-  #record(op: string, channel: Channel, sizing: { op: OpName; bytes: number } | undefined, ms: number): void {
+  #record(op: string, channel: Channel, sizing: Sizing | undefined, ms: number): void {
     let s = this.#stats.get(op);
     if (!s) this.#stats.set(op, (s = { calls: 0, bytes: 0, timeMs: 0, channels: {}, modeledCostUsd: 0 }));
     s.calls++;
@@ -634,7 +634,7 @@ export class Communicator {
     s.channels[channel.name] = (s.channels[channel.name] ?? 0) + 1;
     if (sizing) {
       s.bytes += sizing.bytes;
-      s.modeledCostUsd += this.#set.estimate(channel, sizing.op, sizing.bytes)?.cost_usd ?? 0;
+      s.modeledCostUsd += this.#set.estimate(channel, sizing.op, sizing.bytes, sizing.model)?.cost_usd ?? 0;
     }
   }
 
@@ -655,4 +655,12 @@ export class Communicator {
     if (err instanceof FmiError) return err;
     return new FmiError('FMI_CHANNEL', (err as Error)?.message ?? String(err), { ...this.#fields(op, peer, tag), cause: err });
   }
+}
+
+const ringable = (op: Op, data: unknown, size: number) => op.predefined !== undefined && isTyped(data) && size > 1;
+
+/** Whether allreduce takes the ring: the same answer at every rank, from what every rank knows. */
+function useRing(op: Op, data: unknown, size: number, algorithm: AllreduceOptions['algorithm'] = 'auto'): boolean {
+  if (algorithm === 'ring') return true;
+  return algorithm === 'auto' && ringable(op, data, size) && (data as NumericArray).byteLength >= RING_MIN_BYTES && size > 2;
 }

@@ -74,7 +74,7 @@ export class Policy {
   }
 
   /** The model's estimate for a channel, e.g. to report the modeled cost of what was used. */
-  estimate(channel: ChannelName, op: OpName, bytes: number): Estimate {
-    return estimateWith(paramsOf(this.#config), channel, op, bytes, this.ranks, this.#options);
+  estimate(channel: ChannelName, op: OpName, bytes: number, options: ModelOptions = {}): Estimate {
+    return estimateWith(paramsOf(this.#config), channel, op, bytes, this.ranks, { ...this.#options, ...options });
   }
 }
