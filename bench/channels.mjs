@@ -31,7 +31,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadLine } from './lib/common.mjs';
+import { eachLine, loadLine } from './lib/common.mjs';
 import { channelsTables } from './lib/channels-table.mjs';
 import { startServers, stillRunning } from './lib/servers.mjs';
 
@@ -125,7 +125,6 @@ function runChannel(channel, cfgPath) {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env });
     current = child;
-    let buf = '';
     let count = 0;
     const line = (l) => {
       if (l.startsWith('{')) {
@@ -143,24 +142,16 @@ function runChannel(channel, cfgPath) {
       }
       if (l.trim()) log(`   | ${l}`);
     };
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (d) => {
-      buf += d;
-      let i;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        line(buf.slice(0, i));
-        buf = buf.slice(i + 1);
-      }
-    });
+    const lines = eachLine(child.stdout, line);
     const timer = setTimeout(() => {
       problems.push(`${title}: no exit after ${TIMEOUT_MS / 1000} s, stopped`);
       child.kill('SIGTERM');
     }, TIMEOUT_MS);
     child.on('error', (err) => problems.push(`${title}: could not start: ${err.message}`));
-    child.on('close', (code, signal) => {
+    child.on('close', async (code, signal) => {
       clearTimeout(timer);
       current = undefined;
-      if (buf) line(buf);
+      await lines;
       if (code !== 0) problems.push(`${title}: exited with ${signal ?? `code ${code}`} after ${count} results`);
       const use = cpuUse(cpu0, cpuTicks());
       const note = use ? `; CPUs busy: benchmark ranks ${use.bench.toFixed(2)}, its servers ${use.servers.toFixed(2)}, other work ${use.other.toFixed(2)}` : '';

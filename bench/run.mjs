@@ -30,7 +30,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } 
 import { cpus, setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ALLREDUCE_SIZES, MiB, PINGPONG_SIZES, PLAN, QUICK, fmtBytes, isOn, loadLine, sizesFrom } from './lib/common.mjs';
+import { ALLREDUCE_SIZES, MiB, PINGPONG_SIZES, PLAN, QUICK, eachLine, fmtBytes, isOn, loadLine, sizesFrom } from './lib/common.mjs';
 import { channelsTables } from './lib/channels-table.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -176,7 +176,6 @@ function job(title, cmd, args, { env = {}, relabel, timeoutMs = TIMEOUT_MS } = {
   const spinners = AWAKE ? startSpinners() : [];
   return new Promise((resolve) => {
     const child = spawn(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
-    let buf = '';
     let count = 0;
     const line = (l) => {
       if (l.startsWith('{')) {
@@ -194,15 +193,7 @@ function job(title, cmd, args, { env = {}, relabel, timeoutMs = TIMEOUT_MS } = {
       }
       if (l.trim()) log(`   | ${l}`);
     };
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (d) => {
-      buf += d;
-      let i;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        line(buf.slice(0, i));
-        buf = buf.slice(i + 1);
-      }
-    });
+    const lines = eachLine(child.stdout, line);
     const timer = setTimeout(() => {
       problems.push(`${title}: no exit after ${timeoutMs / 1000} s, stopped`);
       child.kill('SIGTERM');
@@ -213,7 +204,7 @@ function job(title, cmd, args, { env = {}, relabel, timeoutMs = TIMEOUT_MS } = {
     child.on('close', async (code, signal) => {
       clearTimeout(timer);
       await stopSpinners(spinners);
-      if (buf) line(buf);
+      await lines;
       if (code !== 0) problems.push(`${title}: exited with ${signal ?? `code ${code}`} after ${count} results`);
       const use = cpuUse(cpu0, cpuTicks());
       const built = IMPLS.includes('fmi') ? newestBuild() : lastBuild;

@@ -1,7 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { FmiError, init, RendezvousServer, type Endpoint } from '../src/index.js';
+import { FmiError, init, RendezvousServer, type Communicator, type Endpoint } from '../src/index.js';
 import { HEADER_BYTES, readHeader, writeHeader } from '../src/channels/direct/frame.js';
 import { hello } from '../src/channels/direct/handshake.js';
 
@@ -73,6 +73,27 @@ async function fakePeer(server: Endpoint, job: string): Promise<Socket> {
   return s;
 }
 
+/**
+ * A real rank 0 paired with a hand-made rank 1 (rank 0 sends 'hi' first, so it
+ * pairs); `fn` gets both. Everything is closed afterwards.
+ */
+async function withFakePeer(fn: (comm: Communicator, sock: Socket) => Promise<void>): Promise<void> {
+  const server = new RendezvousServer();
+  const addr = await server.listen();
+  const job = randomUUID();
+  const comm = await init({ rank: 0, size: 2, job, rendezvous: addr, env: {} });
+  let sock: Socket | undefined;
+  try {
+    [sock] = await Promise.all([fakePeer(addr, job), comm.send('hi', 1)]);
+    await fn(comm, sock);
+  } finally {
+    sock?.destroy();
+    (sock as (Socket & { control?: Socket }) | undefined)?.control?.destroy();
+    await comm.close();
+    await server.close();
+  }
+}
+
 describe('direct - a broken peer cannot pass off partial data', () => {
   for (const [name, write] of [
     ['a frame cut short by a closed connection', (s: Socket) => {
@@ -88,69 +109,38 @@ describe('direct - a broken peer cannot pass off partial data', () => {
     }],
   ] as const) {
     it(name, async () => {
-      const server = new RendezvousServer();
-      const addr = await server.listen();
-      const job = randomUUID();
-      const comm = await init({ rank: 0, size: 2, job, rendezvous: addr, env: {} });
-      try {
-        // Rank 0 sends first, so it pairs; the fake peer answers the pairing.
-        const [sock] = await Promise.all([fakePeer(addr, job), comm.send('hi', 1)]);
+      await withFakePeer(async (comm, sock) => {
         const pending = comm.recv(1, { timeoutMs: 10_000 });
         write(sock);
         const err = await pending.catch((e: FmiError) => e);
         expect(err).toBeInstanceOf(FmiError);
         expect(err.code).toBe('FMI_PEER_LOST');
         expect(err.peer).toBe(1);
-        sock.destroy();
-        (sock as Socket & { control?: Socket }).control?.destroy();
-      } finally {
-        await comm.close();
-        await server.close();
-      }
+      });
     });
   }
 });
 
 describe('direct - timeouts on an established connection', () => {
   it('a send to a peer that stopped reading times out, and the pair is then lost', async () => {
-    const server = new RendezvousServer();
-    const addr = await server.listen();
-    const job = randomUUID();
-    const comm = await init({ rank: 0, size: 2, job, rendezvous: addr, env: {} });
-    try {
-      const [sock] = await Promise.all([fakePeer(addr, job), comm.send('hi', 1)]);
+    await withFakePeer(async (comm, sock) => {
       sock.pause(); // a frozen peer: nothing is read any more
       const t0 = Date.now();
       const err = await comm.send(new Float64Array(16 << 20), 1, { timeoutMs: 500 }).catch((e: FmiError) => e);
       expect(err).toMatchObject({ code: 'FMI_TIMEOUT', peer: 1 });
       expect(Date.now() - t0).toBeLessThan(5000);
       await expect(comm.send('after', 1)).rejects.toMatchObject({ code: 'FMI_PEER_LOST' });
-      sock.destroy();
-      (sock as Socket & { control?: Socket }).control?.destroy();
-    } finally {
-      await comm.close();
-      await server.close();
-    }
+    });
   });
 
   it('a receive whose message stalls half way times out', async () => {
-    const server = new RendezvousServer();
-    const addr = await server.listen();
-    const job = randomUUID();
-    const comm = await init({ rank: 0, size: 2, job, rendezvous: addr, env: {} });
-    try {
-      const [sock] = await Promise.all([fakePeer(addr, job), comm.send('hi', 1)]);
+    await withFakePeer(async (comm, sock) => {
       const h = Buffer.alloc(HEADER_BYTES);
       writeHeader(h, 0, { kind: 2, ctx: 0, tag: 0, seq: 0, length: 1000 });
       const pending = comm.recv(1, { timeoutMs: 400 });
       sock.write(Buffer.concat([h, Buffer.alloc(100)])); // then nothing more
       await expect(pending).rejects.toMatchObject({ code: 'FMI_TIMEOUT' });
-      sock.destroy();
-      (sock as Socket & { control?: Socket }).control?.destroy();
-    } finally {
-      await comm.close();
-      await server.close();
-    }
+    });
   });
 });
 

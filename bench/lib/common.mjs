@@ -1,3 +1,4 @@
+import { createInterface } from 'node:readline';
 // Shared by the communication benchmarks: sizes, iteration planning,
 // percentiles, result lines. No fmi imports here, so the raw-socket baseline
 // uses the same code without loading the package.
@@ -113,4 +114,11 @@ export function loadLine() {
 /** Fills a buffer with a recognisable pattern so a wrong echo is caught. */
 export function fillPattern(u8, seed) {
   for (let i = 0; i < u8.length; i++) u8[i] = (i * 31 + seed) & 0xff;
+}
+
+/** Calls `fn` for each line a child writes to `stream`; resolves once the last one was handled. */
+export function eachLine(stream, fn) {
+  const rl = createInterface({ input: stream, crlfDelay: Infinity });
+  rl.on('line', fn);
+  return new Promise((resolve) => rl.on('close', resolve));
 }

@@ -15,7 +15,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ALLREDUCE_SIZES, PINGPONG_SIZES, PLAN, fmtBytes, sizesFrom } from '../lib/common.mjs';
+import { ALLREDUCE_SIZES, PINGPONG_SIZES, PLAN, eachLine, fmtBytes, sizesFrom } from '../lib/common.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const root = join(here, '../..');
@@ -91,7 +91,6 @@ function job(title, impl, [cmd, ...args]) {
   log(`\n== ${title}`);
   return new Promise((resolve) => {
     const child = spawn(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
-    let buf = '';
     const line = (l) => {
       if (!l.startsWith('{')) return void (l && log(l));
       const r = JSON.parse(l);
@@ -100,16 +99,9 @@ function job(title, impl, [cmd, ...args]) {
       process.stdout.write(`${JSON.stringify(r)}\n`);
       log(`  ${fmtBytes(r.bytes).padStart(7)}  p50 ${String(r.p50_us).padStart(10)} us  ${String(r.mb_s).padStart(9)} MB/s`);
     };
-    child.stdout.on('data', (d) => {
-      buf += d;
-      let i;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        line(buf.slice(0, i));
-        buf = buf.slice(i + 1);
-      }
-    });
-    child.on('exit', (code) => {
-      if (buf) line(buf);
+    const lines = eachLine(child.stdout, line);
+    child.on('exit', async (code) => {
+      await lines;
       if (code !== 0) log(`  (${title} exited with ${code})`);
       resolve();
     });
