@@ -170,3 +170,22 @@ describe('channel choice - stats price what ran', () => {
     }
   });
 });
+
+describe('channel choice - synchronous sends over a storage channel', () => {
+  it('over Redis, a synchronous send waits for the matching receive and the data is intact', async () => {
+    await world(2, async (c) => {
+      if (c.rank === 0) {
+        const sync = c.isend(Float32Array.of(1.5, 2.5), 1, { tag: 3, synchronous: true });
+        expect(await c.recv(1, { tag: 4 })).toBe('probed');
+        expect(sync.test()).toBe(false);
+        await c.send('go', 1, { tag: 5 });
+        await sync.wait();
+      } else {
+        await c.probe(0, { tag: 3 });
+        await c.send('probed', 0, { tag: 4 });
+        await c.recv(0, { tag: 5 });
+        expect(await c.recv(0, { tag: 3 })).toEqual(Float32Array.of(1.5, 2.5));
+      }
+    }, { channel: 'redis' });
+  });
+});

@@ -150,3 +150,68 @@ describe('nonblocking - wildcards and probe', () => {
     out.forEach((v, r) => expect(v[99_999]).toBe((r - 1 + n) % n));
   });
 });
+
+describe('nonblocking - synchronous sends', () => {
+  it('a synchronous send completes only once the receiver has matched it', async () => {
+    await withWorld(2, async (c) => {
+      if (c.rank === 0) {
+        const sync = c.isend(Float64Array.of(1, 2, 3), 1, { tag: 5, synchronous: true });
+        await c.isend('plain', 1, { tag: 6 }).wait(); // a standard send completes without a receive
+        expect(await c.recv(1, { tag: 9 })).toBe('arrived, not received');
+        expect(sync.test()).toBe(false);
+        await c.send('go', 1, { tag: 8 });
+        await sync.wait();
+        expect(await c.recv(1, { tag: 9 })).toBe('received');
+      } else {
+        // The message is here (probe) but no receive has taken it.
+        const st = await c.probe(0, { tag: 5 });
+        expect(st).toMatchObject({ source: 0, tag: 5, count: 3 });
+        await c.send('arrived, not received', 0, { tag: 9 });
+        await c.recv(0, { tag: 8 });
+        const status = new Status();
+        expect(await c.recv(ANY_SOURCE, { tag: ANY_TAG, status })).toEqual(Float64Array.of(1, 2, 3));
+        expect(status).toMatchObject({ source: 0, tag: 5, count: 3 });
+        expect(await c.recv(0, { tag: 6 })).toBe('plain');
+        await c.send('received', 0, { tag: 9 });
+      }
+    });
+  });
+
+  it('each acknowledgement reaches its own send when the receiver matches out of order', async () => {
+    await withWorld(3, async (c) => {
+      if (c.rank === 0) return;
+      if (c.rank === 1) {
+        const a = c.isend('first', 2, { tag: 1, synchronous: true });
+        const b = c.isend('second', 2, { tag: 2, synchronous: true });
+        const d = c.isend('third', 2, { tag: 1, synchronous: true });
+        expect(await c.recv(2, { tag: 7 })).toBe('took tag 2');
+        expect([a.test(), b.test(), d.test()]).toEqual([false, true, false]);
+        await c.send('next', 2, { tag: 7 });
+        await a.wait();
+        expect(await c.recv(2, { tag: 7 })).toBe('took tag 1 once');
+        expect(d.test()).toBe(false);
+        await c.send('next', 2, { tag: 7 });
+        await d.wait();
+      } else {
+        await c.probe(1, { tag: 1 });
+        await c.probe(1, { tag: 2 });
+        expect(await c.recv(ANY_SOURCE, { tag: 2 })).toBe('second');
+        await c.send('took tag 2', 1, { tag: 7 });
+        await c.recv(1, { tag: 7 });
+        expect(await c.recv(1, { tag: 1 })).toBe('first');
+        await c.send('took tag 1 once', 1, { tag: 7 });
+        await c.recv(1, { tag: 7 });
+        expect(await c.recv(1, { tag: ANY_TAG })).toBe('third');
+      }
+    });
+  });
+
+  it('a synchronous send to a receiver that never receives times out', async () => {
+    await withWorld(2, async (c) => {
+      if (c.rank === 0) {
+        await expect(c.send(Int32Array.of(7), 1, { synchronous: true, timeoutMs: 300 })).rejects.toMatchObject({ code: 'FMI_TIMEOUT' });
+      }
+      await c.barrier();
+    });
+  });
+});

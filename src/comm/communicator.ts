@@ -26,6 +26,11 @@ import { checkInto, concat, describeKind, fillStatus, intoOrNew, orError, raiseI
 export interface SendOptions extends OpOptions {
   /** @default 0 */
   tag?: number;
+  /**
+   * Resolve only once the receiver's matching receive has taken the message
+   * (MPI_Ssend): the receiver answers with an acknowledgement. @default false
+   */
+  synchronous?: boolean;
 }
 
 export interface RecvOptions<T = unknown> extends OpOptions {
@@ -65,6 +70,17 @@ export interface AllreduceOptions extends OpOptions {
    */
   into?: NumericArray;
 }
+
+/**
+ * A communicator owns CTX_STRIDE context ids from its `ctx`: point-to-point
+ * messages, collectives (+1), and acknowledgements of synchronous sends
+ * (+ACK_CTX), which no user receive can match.
+ */
+const CTX_STRIDE = 3;
+const ACK_CTX = 2;
+/** Marks a point-to-point message whose sender waits for an acknowledgement (kinds of user data stay below it). */
+const SYNC_KIND = 0x80;
+const EMPTY = new Uint8Array(0);
 
 /** Color for `split` of a rank that joins no new communicator (MPI_UNDEFINED). */
 export const UNDEFINED = -32766;
@@ -129,7 +145,7 @@ export class Communicator {
   readonly #timeoutMs: number | undefined;
   readonly #group: number[] | undefined;
   readonly #toLocal: Map<number, number> | undefined;
-  /** Point-to-point traffic uses context `#ctx`, collectives `#ctx + 1`. */
+  /** Point-to-point traffic uses context `#ctx`, collectives `#ctx + 1` (see CTX_STRIDE). */
   readonly #ctx: number;
   readonly #shared: Shared;
   #state: 'open' | 'closing' | 'closed' = 'open';
@@ -147,7 +163,7 @@ export class Communicator {
     this.#timeoutMs = opts.timeoutMs;
     this.#group = placement?.group;
     this.#ctx = placement?.ctx ?? 0;
-    this.#shared = placement?.shared ?? { nextCtx: 2 };
+    this.#shared = placement?.shared ?? { nextCtx: CTX_STRIDE };
     if (this.#group) {
       this.#toLocal = new Map(this.#group.map((w, i) => [w, i]));
       this.rank = this.#toLocal.get(channel.rank)!;
@@ -169,7 +185,15 @@ export class Communicator {
     const msg = encode(data);
     const d = new Deadline(opts, this.#timeoutMs, this.#fields(op, dest, tag));
     try {
-      await this.#channel.send(this.#world(dest), { ctx: this.#ctx, tag, kind: msg.kind }, msg.bytes, d.signal);
+      if (!opts.synchronous) {
+        await this.#channel.send(this.#world(dest), { ctx: this.#ctx, tag, kind: msg.kind }, msg.bytes, d.signal);
+        return;
+      }
+      // Acknowledgements of one (dest, tag) come back in the order the receiver matched the messages: FIFO, like these receives.
+      const ack = this.#channel.recv({ source: this.#world(dest), ctx: this.#ctx + ACK_CTX, tag, signal: d.signal });
+      ack.catch(() => {}); // awaited below
+      await this.#channel.send(this.#world(dest), { ctx: this.#ctx, tag, kind: msg.kind | SYNC_KIND }, msg.bytes, d.signal);
+      await ack;
     } catch (err) {
       throw this.#wrap(err, op, dest, tag);
     } finally {
@@ -191,6 +215,10 @@ export class Communicator {
     const d = new Deadline(opts, this.#timeoutMs, this.#fields(op, source, tag));
     try {
       const r = await this.#channel.recv({ source: this.#world(source), ctx: this.#ctx, tag, signal: d.signal, into: into && bytesOf(into) });
+      if (r.kind & SYNC_KIND) {
+        r.kind &= ~SYNC_KIND;
+        await this.#channel.send(r.source, { ctx: this.#ctx + ACK_CTX, tag: r.tag, kind: Kind.TYPED_BASE }, EMPTY, d.signal);
+      }
       const from = this.#local(r.source);
       if (opts.status) fillStatus(opts.status, from, r.tag, r.kind, r.data.byteLength);
       if (into) {
@@ -482,7 +510,7 @@ export class Communicator {
   dup(opts: OpOptions = {}): Promise<Communicator> {
     return this.#collective('dup', undefined, opts, async (c) => {
       const ctx = (await allgatherRing(c, encode(this.#shared.nextCtx))).reduce((m, it) => Math.max(m, decode(it.kind, it.bytes) as number), 0);
-      this.#shared.nextCtx = ctx + 2;
+      this.#shared.nextCtx = ctx + CTX_STRIDE;
       return new Communicator(this.#set, { job: this.job, timeoutMs: this.#timeoutMs }, { group: this.#group, ctx, shared: this.#shared });
     });
   }
@@ -497,7 +525,7 @@ export class Communicator {
       if (!Number.isInteger(key)) throw new FmiError('MPI_ERR_ARG', `key must be an integer, got ${key}`, c.fields());
       const all = (await allgatherRing(c, encode([color, key, this.#shared.nextCtx]))).map((it) => decode(it.kind, it.bytes) as [number, number, number]);
       const ctx = all.reduce((m, [, , next]) => Math.max(m, next), 0);
-      this.#shared.nextCtx = ctx + 2;
+      this.#shared.nextCtx = ctx + CTX_STRIDE;
       if (color === UNDEFINED) return null;
       const members = all
         .map(([col, k], r) => ({ col, k, r }))
@@ -543,7 +571,7 @@ export class Communicator {
   }
 
   #probed(p: Probed, status = new Status()): Status {
-    fillStatus(status, this.#local(p.source), p.tag, p.kind, p.length);
+    fillStatus(status, this.#local(p.source), p.tag, p.kind & ~SYNC_KIND, p.length);
     return status;
   }
 

@@ -12,12 +12,16 @@ function checkSendTag(tag: number): void {
   if (tag < 0) throw new MpiError(Err.TAG, `tag ${tag} is not valid for a send (tags are 0 ... MPI_TAG_UB)`);
 }
 
-/** The send half of every send mode: fmi sends eagerly, so standard, buffered, ready and synchronous sends behave alike. */
-function send(rt: MpiRuntime, c: CommEntry, buf: number, count: number, th: number, dest: number, tag: number, copy: boolean): Promise<void> | undefined {
+/**
+ * The send half of every send mode. fmi sends eagerly, so standard, buffered
+ * and ready sends complete once the data is handed over; a synchronous send
+ * (`sync`) once the receiver has matched it.
+ */
+function send(rt: MpiRuntime, c: CommEntry, buf: number, count: number, th: number, dest: number, tag: number, copy: boolean, sync: boolean): Promise<void> | undefined {
   checkSendTag(tag);
   const data = rt.read(buf, count, th, copy);
   if (dest === PROC_NULL) return undefined;
-  return c.comm.send(data, dest, { tag });
+  return c.comm.send(data, dest, { tag, synchronous: sync });
 }
 
 /**
@@ -70,52 +74,52 @@ function startRecv(rt: MpiRuntime, c: CommEntry, buf: number, count: number, th:
   };
 }
 
-function blockingSend(rt: MpiRuntime, buf: number, count: number, th: number, dest: number, tag: number, commH: number): number | Promise<number> {
+const blockingSend = (sync: boolean): Impl => (rt, buf, count, th, dest, tag, commH) => {
   const c = rt.comm(commH);
   if (dest === PROC_NULL) return checkSendTag(tag), rt.datatype(th), 0;
-  return rt.later(() => send(rt, c, buf, count, th, dest, tag, false)!.then(() => 0));
-}
+  return rt.later(() => send(rt, c, buf, count, th, dest, tag, false, sync)!.then(() => 0));
+};
 
-function nonblockingSend(rt: MpiRuntime, buf: number, count: number, th: number, dest: number, tag: number, commH: number, reqPtr: number): number {
+const nonblockingSend = (sync: boolean): Impl => (rt, buf, count, th, dest, tag, commH, reqPtr) => {
   const c = rt.comm(commH);
   checkSendTag(tag);
   // The data is copied now: the program may grow its memory before the send completes.
-  const p = send(rt, c, buf, count, th, dest, tag, true);
+  const p = send(rt, c, buf, count, th, dest, tag, true, sync);
   return startRequest(rt, reqPtr, commH, async () => {
     await p;
     return { source: dest, tag, bytes: 0 };
   });
-}
+};
 
-function persistentSend(rt: MpiRuntime, buf: number, count: number, th: number, dest: number, tag: number, commH: number, reqPtr: number): number {
+const persistentSend = (sync: boolean): Impl => (rt, buf, count, th, dest, tag, commH, reqPtr) => {
   const c = rt.comm(commH);
   checkSendTag(tag);
   rt.datatype(th);
   const r = new MpiRequest(commH, async () => {
-    await send(rt, c, buf, count, th, dest, tag, true);
+    await send(rt, c, buf, count, th, dest, tag, true, sync);
     return { source: dest, tag, bytes: 0 };
   });
   rt.mem.setI32(reqPtr, rt.requests.add(r));
   return 0;
-}
+};
 
 function probed(rt: MpiRuntime, status: number, s: FmiStatus | undefined): void {
   if (s) rt.setStatus(status, s.source, s.tag, s.bytes);
 }
 
 export const P2P_IMPLS: Record<string, Impl> = {
-  MPI_Send: blockingSend,
-  MPI_Bsend: blockingSend,
-  MPI_Ssend: blockingSend,
-  MPI_Rsend: blockingSend,
-  MPI_Isend: nonblockingSend,
-  MPI_Ibsend: nonblockingSend,
-  MPI_Issend: nonblockingSend,
-  MPI_Irsend: nonblockingSend,
-  MPI_Send_init: persistentSend,
-  MPI_Bsend_init: persistentSend,
-  MPI_Ssend_init: persistentSend,
-  MPI_Rsend_init: persistentSend,
+  MPI_Send: blockingSend(false),
+  MPI_Bsend: blockingSend(false),
+  MPI_Ssend: blockingSend(true),
+  MPI_Rsend: blockingSend(false),
+  MPI_Isend: nonblockingSend(false),
+  MPI_Ibsend: nonblockingSend(false),
+  MPI_Issend: nonblockingSend(true),
+  MPI_Irsend: nonblockingSend(false),
+  MPI_Send_init: persistentSend(false),
+  MPI_Bsend_init: persistentSend(false),
+  MPI_Ssend_init: persistentSend(true),
+  MPI_Rsend_init: persistentSend(false),
 
   MPI_Recv(rt, buf, count, th, source, tag, commH, status) {
     const c = rt.comm(commH);
@@ -156,7 +160,7 @@ export const P2P_IMPLS: Record<string, Impl> = {
       // Post the receive first, so that a ring of Sendrecvs can never wait on itself.
       const recv = source === PROC_NULL ? Promise.resolve(nullCompletion(PROC_NULL)) : recvInto(rt, c, rbuf, rcount, rtype, source, rtag);
       recv.catch(() => {});
-      const sent = send(rt, c, sbuf, scount, stype, dest, stag, false);
+      const sent = send(rt, c, sbuf, scount, stype, dest, stag, false, false);
       return Promise.all([recv, sent]).then(([s]) => {
         rt.setStatus(status, s.source, s.tag, s.bytes);
         return 0;
@@ -169,7 +173,7 @@ export const P2P_IMPLS: Record<string, Impl> = {
     checkSendTag(stag);
     const recv: Promise<Completion & { data?: Uint8Array }> = source === PROC_NULL ? Promise.resolve(nullCompletion(PROC_NULL)) : recvIntoCopy(rt, c, count, th, source, rtag);
     recv.catch(() => {});
-    const sent = send(rt, c, buf, count, th, dest, stag, true);
+    const sent = send(rt, c, buf, count, th, dest, stag, true, false);
     return Promise.all([recv, sent]).then(([s]) => {
       if (s.data) rt.write(buf, count, th, s.data);
       rt.setStatus(status, s.source, s.tag, s.bytes);

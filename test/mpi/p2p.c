@@ -213,6 +213,29 @@ int main(int argc, char **argv) {
     MPI_Test_cancelled(&st, &flag);
     CHECK(flag == 1, "Test_cancelled after cancelling a receive");
   }
+  /* A synchronous send completes only once its receive has matched it */
+  if (size >= 2 && rank < 2) {
+    int v = 42, w = 0, flag = 1, note = 0;
+    MPI_Request r;
+    if (rank == 0) {
+      MPI_Issend(&v, 1, MPI_INT, 1, 70, MPI_COMM_WORLD, &r);
+      /* Rank 1 has the message (it probed it) but has not received it. */
+      MPI_Recv(&note, 1, MPI_INT, 1, 71, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+      MPI_Test(&r, &flag, MPI_STATUS_IGNORE);
+      CHECK(!flag, "MPI_Issend completed before its receive was posted");
+      MPI_Send(&note, 1, MPI_INT, 1, 72, MPI_COMM_WORLD);
+      MPI_Wait(&r, MPI_STATUS_IGNORE);
+      MPI_Ssend(&v, 1, MPI_INT, 1, 73, MPI_COMM_WORLD);
+    } else {
+      MPI_Probe(0, 70, MPI_COMM_WORLD, &st);
+      MPI_Send(&note, 1, MPI_INT, 0, 71, MPI_COMM_WORLD);
+      MPI_Recv(&note, 1, MPI_INT, 0, 72, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+      MPI_Recv(&w, 1, MPI_INT, 0, 70, MPI_COMM_WORLD, &st);
+      CHECK(w == 42 && st.MPI_TAG == 70, "MPI_Issend data %d", w);
+      MPI_Recv(&w, 1, MPI_INT, MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &st);
+      CHECK(w == 42 && st.MPI_SOURCE == 0 && st.MPI_TAG == 73, "MPI_Ssend to a wildcard receive");
+    }
+  }
   /* Matched probes: Mprobe/Mrecv, Improbe/Imrecv */
   {
     int v[2] = {rank, -rank}, w[2] = {0}, flag = 0, count;
