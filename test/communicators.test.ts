@@ -164,3 +164,42 @@ describe('communicators - allreduce into a caller buffer', () => {
     });
   });
 });
+
+describe('communicators - reduce, scan, exscan and reduceScatter into a caller buffer', () => {
+  it('write their result into `into` where a result arrives, and leave it alone elsewhere', async () => {
+    await withWorld(4, async (c) => {
+      for (const n of [4, 5000]) {
+        for (const root of range(4)) {
+          const data = Float64Array.from(range(n), (i) => i + c.rank);
+          const out = new Float64Array(n).fill(-1);
+          const r = await c.reduce(data, Op.SUM, root, { into: out });
+          if (c.rank === root) {
+            expect(r).toBe(out);
+            expect(out[n - 1]).toBe(4 * (n - 1) + 6);
+          } else {
+            expect(r).toBeUndefined();
+            expect(out[0]).toBe(-1);
+          }
+        }
+        const ones = new Int32Array(n).fill(c.rank + 1);
+        const scanned = new Int32Array(n);
+        expect(await c.scan(ones, Op.SUM, { into: scanned })).toBe(scanned);
+        expect(scanned[n - 1]).toBe(((c.rank + 1) * (c.rank + 2)) / 2);
+        const ex = new Int32Array(n).fill(-1);
+        const e = await c.exscan(ones, Op.SUM, { into: ex });
+        if (c.rank === 0) expect([e, ex[0]]).toEqual([undefined, -1]);
+        else expect([e === ex, ex[n - 1]]).toEqual([true, (c.rank * (c.rank + 1)) / 2]);
+        expect(await c.scan(ones, Op.PROD, { into: ones })).toBe(ones); // in place
+        expect(ones[0]).toBe(range(c.rank + 1).reduce((p, k) => p * (k + 1), 1));
+        const blocks = Float32Array.from(range(4 * n), (i) => i % 13);
+        const mine = new Float32Array(n + 3).fill(-1);
+        const rs = await c.reduceScatter(blocks, Op.SUM, { into: mine });
+        expect(rs.length).toBe(n);
+        expect(rs.buffer).toBe(mine.buffer);
+        expect([mine[1], mine[n]]).toEqual([((c.rank * n + 1) % 13) * 4, -1]);
+      }
+      await expect(c.scan(new Float64Array(3), Op.SUM, { into: new Float32Array(3) })).rejects.toMatchObject({ code: 'MPI_ERR_ARG' });
+      await expect(c.reduceScatter(new Float64Array(8), Op.SUM, { into: new Float64Array(1) })).rejects.toMatchObject({ code: 'MPI_ERR_ARG' });
+    });
+  });
+});

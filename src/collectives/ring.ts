@@ -107,8 +107,12 @@ export class RingBuffer {
 
   /** A copy of block `b` (or the whole buffer) out of Wasm memory. */
   take(b?: Block): Uint8Array {
-    const bytes = b ? this.#bytes(b) : this.#arena.bytes(this.#acc);
-    return bytes.slice();
+    return this.peek(b).slice();
+  }
+
+  /** Like take(), without the copy: a view valid until the arena's memory grows. */
+  peek(b?: Block): Uint8Array {
+    return b ? this.#bytes(b) : this.#arena.bytes(this.#acc);
   }
 
   /**

@@ -57,6 +57,16 @@ export interface VectorOptions extends OpOptions {
   displs?: number[];
 }
 
+export interface ReduceOptions extends OpOptions {
+  /**
+   * Write the result here (a TypedArray of the same type and length as the
+   * data; the data itself for in place) instead of into a new array. Used
+   * where a result arrives: the root of reduce, every rank of scan, ranks
+   * above 0 of exscan.
+   */
+  into?: NumericArray;
+}
+
 export interface AllreduceOptions extends OpOptions {
   /**
    * `'auto'` takes the ring for TypedArrays of RING_MIN_BYTES or more with a
@@ -357,14 +367,15 @@ export class Communicator {
   }
 
   /** Combines every rank's `data` with `op`; the result at `root`, undefined elsewhere. */
-  reduce<T = unknown>(data: T, op: Op, root: number, opts: OpOptions = {}): Promise<T | undefined> {
+  reduce<T = unknown>(data: T, op: Op, root: number, opts: ReduceOptions = {}): Promise<T | undefined> {
     return this.#collective(
       'reduce',
       root,
       opts,
       async (c) => {
         checkOpFor(op, data, { rank: this.rank, op: 'reduce' });
-        return (await withEngine(engineFor(c, op, data), (e) => {
+        const into = c.rank === root ? checkInto(opts.into, data, c) : undefined;
+        return (await withEngine(engineFor(c, op, data, into), (e) => {
           if (hasStore(c)) return reduceFlat(c, e, root);
           if (!op.associative) return reduceChain(c, e, root);
           return reduceBinomial(c, e, root, op.commutative ? root : 0);
@@ -404,18 +415,18 @@ export class Communicator {
   }
 
   /** Inclusive prefix: rank r gets data(0) op data(1) op ... op data(r). */
-  scan<T = unknown>(data: T, op: Op, opts: OpOptions = {}): Promise<T> {
+  scan<T = unknown>(data: T, op: Op, opts: ReduceOptions = {}): Promise<T> {
     return this.#collective('scan', undefined, opts, async (c) => {
       checkOpFor(op, data, { rank: this.rank, op: 'scan' });
-      return (await withEngine(engineFor(c, op, data), (e) => (op.associative ? scanRecursiveDoubling(c, e) : scanChain(c, e)))) as T;
+      return (await withEngine(engineFor(c, op, data, checkInto(opts.into, data, c)), (e) => (op.associative ? scanRecursiveDoubling(c, e) : scanChain(c, e)))) as T;
     }, sized('scan', data));
   }
 
   /** Exclusive prefix: rank r gets data(0) op ... op data(r - 1); rank 0 gets undefined. */
-  exscan<T = unknown>(data: T, op: Op, opts: OpOptions = {}): Promise<T | undefined> {
+  exscan<T = unknown>(data: T, op: Op, opts: ReduceOptions = {}): Promise<T | undefined> {
     return this.#collective('exscan', undefined, opts, async (c) => {
       checkOpFor(op, data, { rank: this.rank, op: 'exscan' });
-      return (await withEngine(engineFor(c, op, data), (e) => (op.associative ? exscanRecursiveDoubling(c, e) : exscanChain(c, e)))) as T | undefined;
+      return (await withEngine(engineFor(c, op, data, checkInto(opts.into, data, c)), (e) => (op.associative ? exscanRecursiveDoubling(c, e) : exscanChain(c, e)))) as T | undefined;
     }, sized('scan', data));
   }
 
@@ -443,8 +454,8 @@ export class Communicator {
    * Reduces `data` elementwise across ranks, then rank r keeps block r of the
    * result (`counts[r]` elements; by default equal blocks of `data.length / size`).
    */
-  reduceScatter<T extends NumericArray>(data: T, op: Op, opts: OpOptions & { counts?: number[] } = {}): Promise<T> {
-    return this.#collective('reduceScatter', undefined, opts, (c) => reduceScatterRun(c, data, op, opts.counts));
+  reduceScatter<T extends NumericArray>(data: T, op: Op, opts: OpOptions & { counts?: number[]; into?: NumericArray } = {}): Promise<T> {
+    return this.#collective('reduceScatter', undefined, opts, (c) => reduceScatterRun(c, data, op, opts.counts, opts.into));
   }
 
   /** Gather of TypedArrays of `counts[r]` elements from rank r, placed at `displs[r]` in root's result. */

@@ -9,7 +9,7 @@ import { allgatherRing, alltoallPairwise } from '../collectives/allgather.js';
 import { RingBuffer } from '../collectives/ring.js';
 import { engineFor, withEngine } from '../collectives/engine.js';
 import type { CollContext } from '../collectives/context.js';
-import { checkCount, concat, orError, place, raiseItems, splitForRanks } from './assemble.js';
+import { checkCount, concat, intoOrNew, orError, place, raiseItems, splitForRanks } from './assemble.js';
 import { checkSpan, layout, part } from './vector.js';
 
 /**
@@ -22,7 +22,8 @@ export async function alltoallRun<T>(c: CollContext, items: readonly T[] | Numer
   return out.map((it) => decode(it.kind, it.bytes) as T);
 }
 
-export async function reduceScatterRun<T extends NumericArray>(c: CollContext, data: T, op: Op, blockCounts: number[] | undefined): Promise<T> {
+/** `into`: a TypedArray of data's type for this rank's block (at least its length), written instead of a new array. */
+export async function reduceScatterRun<T extends NumericArray>(c: CollContext, data: T, op: Op, blockCounts: number[] | undefined, into?: NumericArray): Promise<T> {
   if (!isTyped(data)) throw new FmiError('MPI_ERR_TYPE', 'reduceScatter works on TypedArrays', c.fields());
   checkOpFor(op, data, { rank: c.rank, op: 'reduceScatter' });
   let counts = blockCounts;
@@ -32,12 +33,18 @@ export async function reduceScatterRun<T extends NumericArray>(c: CollContext, d
   }
   const l = layout(counts, undefined, c.size, 'reduceScatter', c.fields());
   if (l.extent !== data.length) throw new FmiError('MPI_ERR_COUNT', `counts add up to ${l.extent}, data has ${data.length} elements`, c.fields());
+  const mineCount = l.counts[c.rank]!;
+  if (into !== undefined && (into.constructor !== data.constructor || into.length < mineCount)) {
+    throw new FmiError('MPI_ERR_ARG', `\`into\` must be a ${data.constructor.name} of at least ${mineCount} elements`, c.fields());
+  }
   if (op.predefined && c.size > 1) {
     const blocks = l.counts.map((count, i) => ({ offset: l.displs[i]!, count }));
     const ring = new RingBuffer(c, op.predefined, elemTypeOf(data)!, data, blocks);
     try {
       await ring.reduceScatter();
-      return typedView(elemTypeOf(data)!, ring.take(blocks[c.rank])) as T;
+      const t = elemTypeOf(data)!;
+      if (into === undefined) return typedView(t, ring.take(blocks[c.rank])) as T;
+      return intoOrNew(typedView(t, ring.peek(blocks[c.rank])), into.subarray(0, mineCount)) as T;
     } catch (err) {
       await ring.failOnward(c.size - 1, err);
       throw err;
@@ -49,7 +56,7 @@ export async function reduceScatterRun<T extends NumericArray>(c: CollContext, d
   const full = (await withEngine(engineFor(c, op, data), (e) => reduceBinomial(c, e, 0, 0))) as T | undefined;
   const payload = c.rank === 0 ? orError(() => l.counts.map((_, r) => encode(part(full!, l, r)))) : undefined;
   const mine = await scatterBinomial(c, 0, payload);
-  return decode(mine.kind, mine.bytes) as T;
+  return intoOrNew(decode(mine.kind, mine.bytes), into?.subarray(0, mineCount)) as T;
 }
 
 export async function gathervRun<T extends NumericArray>(c: CollContext, data: T, counts: number[], root: number, displs: number[] | undefined): Promise<T | undefined> {

@@ -1,7 +1,7 @@
 import { reduceJs, type NumericArray } from '../kernels/index.js';
 import { ANY_SOURCE, ANY_TAG, Err, HandleBase, IN_PLACE } from './abi.js';
 import { extentOf } from './datatypes.js';
-import { planFor } from './ops.js';
+import { planFor, type Plan } from './ops.js';
 import { MpiError } from './errors.js';
 import { startRequest } from './requests.js';
 import type { Impl, MpiRuntime } from './runtime.js';
@@ -231,27 +231,34 @@ const alltoallw: Start = async (rt, [sbuf, scountsP, sdisplsP, stypesP, rbuf, rc
   };
 };
 
+/**
+ * Blocking calls hand the program's receive buffer to the collective as
+ * `into` (the program sleeps, nothing grows its memory meanwhile): the result
+ * lands there without another buffer. Otherwise `finish` copies it in.
+ */
+function reduceResult(rt: MpiRuntime, plan: Plan, rbuf: number, count: number, th: number, copy: boolean, wanted: boolean): { into?: NumericArray; finish: (res: unknown) => Finish } {
+  const into = copy || !wanted ? undefined : rt.resultView(plan, rbuf, count, th);
+  return {
+    into,
+    finish: (res) => (res === undefined || into !== undefined ? noop : () => rt.reduceOutput(plan, rbuf, count, th, res as NumericArray | Uint8Array)),
+  };
+}
+
 const reduce: Start = async (rt, [sbuf, rbuf, count, th, opH, root, commH], copy) => {
   const c = rt.comm(commH!);
   const isRoot = c.comm.rank === root;
   const src = isRoot && sbuf === IN_PLACE ? rbuf! : sbuf!;
   const { plan, data } = rt.reduceInput(src, count!, th!, opH!, copy);
-  const res = await c.comm.reduce(data, plan.op, root!);
-  return isRoot ? () => rt.reduceOutput(plan, rbuf!, count!, th!, res as NumericArray | Uint8Array) : noop;
+  const out = reduceResult(rt, plan, rbuf!, count!, th!, copy, isRoot);
+  return out.finish(await c.comm.reduce(data, plan.op, root!, { into: out.into }));
 };
 
 const allreduce: Start = async (rt, [sbuf, rbuf, count, th, opH, commH], copy) => {
   const c = rt.comm(commH!);
   const src = sbuf === IN_PLACE ? rbuf! : sbuf!;
   const { plan, data } = rt.reduceInput(src, count!, th!, opH!, copy);
-  // Blocking: the result lands in the program's buffer (the program sleeps, nothing grows its memory meanwhile).
-  const into = copy ? undefined : rt.resultView(plan, rbuf!, count!, th!);
-  if (into !== undefined) {
-    await c.comm.allreduce(data, plan.op, { into });
-    return noop;
-  }
-  const res = await c.comm.allreduce(data, plan.op);
-  return () => rt.reduceOutput(plan, rbuf!, count!, th!, res);
+  const out = reduceResult(rt, plan, rbuf!, count!, th!, copy, true);
+  return out.finish(await c.comm.allreduce(data, plan.op, { into: out.into }));
 };
 
 function reduceScatterWith(rt: MpiRuntime, sbuf: number, rbuf: number, counts: number[], th: number, opH: number, commH: number, copy: boolean): Promise<Finish> {
@@ -261,7 +268,8 @@ function reduceScatterWith(rt: MpiRuntime, sbuf: number, rbuf: number, counts: n
   const total = counts.reduce((a, b) => a + rt.count(b, 'recvcounts'), 0);
   const { plan, data } = rt.reduceInput(sbuf === IN_PLACE ? rbuf : sbuf, total, th, opH, copy);
   const unit = plan.kind === 'typed' ? t.size / (data as NumericArray).BYTES_PER_ELEMENT : plan.kind === 'bytes' ? t.size : extentOf(t);
-  return c.comm.reduceScatter(data as NumericArray, plan.op, { counts: counts.map((k) => k * unit) }).then((res) => () => rt.reduceOutput(plan, rbuf, counts[me]!, th, res));
+  const out = reduceResult(rt, plan, rbuf, counts[me]!, th, copy, true);
+  return c.comm.reduceScatter(data as NumericArray, plan.op, { counts: counts.map((k) => k * unit), into: out.into }).then(out.finish);
 }
 
 const reduceScatter: Start = async (rt, [sbuf, rbuf, countsP, th, opH, commH], copy) => {
@@ -277,15 +285,16 @@ const reduceScatterBlock: Start = async (rt, [sbuf, rbuf, count, th, opH, commH]
 const scan: Start = async (rt, [sbuf, rbuf, count, th, opH, commH], copy) => {
   const c = rt.comm(commH!);
   const { plan, data } = rt.reduceInput(sbuf === IN_PLACE ? rbuf! : sbuf!, count!, th!, opH!, copy);
-  const res = await c.comm.scan(data, plan.op);
-  return () => rt.reduceOutput(plan, rbuf!, count!, th!, res);
+  const out = reduceResult(rt, plan, rbuf!, count!, th!, copy, true);
+  return out.finish(await c.comm.scan(data, plan.op, { into: out.into }));
 };
 
 const exscan: Start = async (rt, [sbuf, rbuf, count, th, opH, commH], copy) => {
   const c = rt.comm(commH!);
   const { plan, data } = rt.reduceInput(sbuf === IN_PLACE ? rbuf! : sbuf!, count!, th!, opH!, copy);
-  const res = await c.comm.exscan(data, plan.op);
-  return res === undefined ? noop : () => rt.reduceOutput(plan, rbuf!, count!, th!, res);
+  // Rank 0's receive buffer is undefined by MPI: exscan leaves it alone.
+  const out = reduceResult(rt, plan, rbuf!, count!, th!, copy, c.comm.rank > 0);
+  return out.finish(await c.comm.exscan(data, plan.op, { into: out.into }));
 };
 
 /** Counts for a v-collective at a rank where only its own count matters. */

@@ -237,6 +237,35 @@ int main(int argc, char **argv) {
     CHECK(ip == fact, "Scan in place PROD");
     free(counts), free(v), free(b);
   }
+  /* The reductions above, large enough (32 KiB) to run in Wasm memory, results written straight into the receive buffers */
+  {
+    int n = 4096;
+    double *in = malloc(n * sizeof(double)), *out = malloc(n * sizeof(double));
+    for (int root = 0; root < size; root++) {
+      for (int i = 0; i < n; i++) in[i] = rank * 0.5 + i, out[i] = -1;
+      MPI_Reduce(in, out, n, MPI_DOUBLE, MPI_SUM, root, MPI_COMM_WORLD);
+      if (rank == root) CHECK(out[n - 1] == (n - 1.0) * size + size * (size - 1) / 4.0 && out[0] == size * (size - 1) / 4.0, "large Reduce at root %d: %f", root, out[n - 1]);
+      else CHECK(out[0] == -1, "large Reduce leaves non-root receive buffers alone");
+      if (rank == root) MPI_Reduce(MPI_IN_PLACE, in, n, MPI_DOUBLE, MPI_MAX, root, MPI_COMM_WORLD);
+      else MPI_Reduce(in, NULL, n, MPI_DOUBLE, MPI_MAX, root, MPI_COMM_WORLD);
+      if (rank == root) CHECK(in[7] == (size - 1) * 0.5 + 7, "large Reduce in place at root %d", root);
+    }
+    for (int i = 0; i < n; i++) in[i] = rank + 1 + i, out[i] = -1;
+    MPI_Scan(in, out, n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+    CHECK(out[5] == (rank + 1) * (rank + 2) / 2.0 + 5.0 * (rank + 1), "large Scan: %f", out[5]);
+    for (int i = 0; i < n; i++) out[i] = -1;
+    MPI_Exscan(in, out, n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+    CHECK(rank == 0 ? out[5] == -1 : out[5] == rank * (rank + 1) / 2.0 + 5.0 * rank, "large Exscan: %f", out[5]);
+    MPI_Scan(MPI_IN_PLACE, in, n, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+    CHECK(in[n - 1] == rank + n, "large Scan in place");
+    double *all = malloc(n * size * sizeof(double));
+    for (int i = 0; i < n * size; i++) all[i] = i % 97 + rank;
+    MPI_Reduce_scatter_block(all, out, n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+    CHECK(out[3] == ((rank * n + 3) % 97) * (double)size + size * (size - 1) / 2.0, "large Reduce_scatter_block: %f", out[3]);
+    MPI_Reduce_scatter_block(MPI_IN_PLACE, all, n, MPI_DOUBLE, MPI_MIN, MPI_COMM_WORLD);
+    CHECK(all[3] == (rank * n + 3) % 97, "large Reduce_scatter_block in place");
+    free(in), free(out), free(all);
+  }
   /* Reduce_local */
   {
     int a[3] = {1, 2, 3}, b[3] = {10, 20, 30};
