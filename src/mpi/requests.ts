@@ -141,6 +141,31 @@ function completeAll(rt: MpiRuntime, n: number, arr: number, statuses: number, o
   }
 }
 
+/**
+ * Waitsome/Testsome: completes every finished request of the n at arr and
+ * reports them; true when that ends the call (some were done, none was
+ * active, or `final`, which reports an empty set).
+ */
+function harvestSome(rt: MpiRuntime, n: number, arr: number, outcount: number, indices: number, statuses: number, final: boolean): boolean {
+  const done: number[] = [];
+  let active = false;
+  for (let i = 0; i < n; i++) {
+    const r = req(rt, rt.mem.i32(arr + 4 * i));
+    if (!r) continue;
+    active = true;
+    if (r.done) done.push(i);
+  }
+  if (!active) {
+    rt.mem.setI32(outcount, UNDEFINED);
+    return true;
+  }
+  if (done.length === 0 && !final) return false;
+  rt.mem.setI32(outcount, done.length);
+  rt.mem.setI32s(indices, done);
+  done.forEach((i, k) => complete(rt, arr, i, statusAt(statuses, k), true));
+  return true;
+}
+
 export const REQUEST_IMPLS: Record<string, Impl> = {
   MPI_Wait(rt, reqPtr, status) {
     const r = req(rt, rt.mem.i32(reqPtr));
@@ -189,33 +214,13 @@ export const REQUEST_IMPLS: Record<string, Impl> = {
   },
 
   MPI_Waitsome(rt, n, arr, outcount, indices, statuses) {
-    const harvest = (): number | undefined => {
-      const done: number[] = [];
-      let active = false;
-      for (let i = 0; i < n; i++) {
-        const r = req(rt, rt.mem.i32(arr + 4 * i));
-        if (!r) continue;
-        active = true;
-        if (r.done) done.push(i);
-      }
-      if (!active) {
-        rt.mem.setI32(outcount, UNDEFINED);
-        return 0;
-      }
-      if (done.length === 0) return undefined;
-      rt.mem.setI32(outcount, done.length);
-      rt.mem.setI32s(indices, done);
-      done.forEach((i, k) => complete(rt, arr, i, statusAt(statuses, k), true));
-      return 0;
-    };
-    const now = harvest();
-    if (now !== undefined) return now;
+    if (harvestSome(rt, n, arr, outcount, indices, statuses, false)) return 0;
     const pending: Promise<void>[] = [];
     for (let i = 0; i < n; i++) {
       const r = req(rt, rt.mem.i32(arr + 4 * i));
       if (r) pending.push(r.promise);
     }
-    return Promise.race(pending).then(() => harvest()!);
+    return Promise.race(pending).then(() => (harvestSome(rt, n, arr, outcount, indices, statuses, true), 0));
   },
 
   // The Test family never blocks, but when nothing is done yet it lets the
@@ -288,27 +293,8 @@ export const REQUEST_IMPLS: Record<string, Impl> = {
   },
 
   MPI_Testsome(rt, n, arr, outcount, indices, statuses) {
-    const check = (final: boolean): boolean => {
-      const done: number[] = [];
-      let active = false;
-      for (let i = 0; i < n; i++) {
-        const r = req(rt, rt.mem.i32(arr + 4 * i));
-        if (!r) continue;
-        active = true;
-        if (r.done) done.push(i);
-      }
-      if (!active) {
-        rt.mem.setI32(outcount, UNDEFINED);
-        return true;
-      }
-      if (done.length === 0 && !final) return false;
-      rt.mem.setI32(outcount, done.length);
-      rt.mem.setI32s(indices, done);
-      done.forEach((i, k) => complete(rt, arr, i, statusAt(statuses, k), true));
-      return true;
-    };
-    if (check(false)) return 0;
-    return tick().then(() => (check(true), 0));
+    if (harvestSome(rt, n, arr, outcount, indices, statuses, false)) return 0;
+    return tick().then(() => (harvestSome(rt, n, arr, outcount, indices, statuses, true), 0));
   },
 
   MPI_Request_get_status(rt, h, flag, status) {
