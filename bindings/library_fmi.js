@@ -25,6 +25,9 @@ var FMI_BLOCKING = [
   'MPI_Reduce', 'MPI_Allreduce', 'MPI_Reduce_scatter', 'MPI_Reduce_scatter_block', 'MPI_Scan', 'MPI_Exscan',
   'MPI_Comm_dup', 'MPI_Comm_dup_with_info', 'MPI_Comm_create', 'MPI_Comm_split', 'MPI_Comm_split_type',
   'MPI_Comm_free', 'MPI_Cart_create', 'MPI_Cart_sub',
+  'MPI_Graph_create', 'MPI_Dist_graph_create_adjacent', 'MPI_Dist_graph_create',
+  'MPI_Neighbor_allgather', 'MPI_Neighbor_allgatherv', 'MPI_Neighbor_alltoall', 'MPI_Neighbor_alltoallv',
+  'MPI_Neighbor_alltoallw',
 ];
 // fmi:blocking-end
 
@@ -60,7 +63,10 @@ var FMI_IMMEDIATE = [
   'MPI_Type_get_true_extent', 'MPI_Type_get_envelope', 'MPI_Type_get_contents', 'MPI_Type_get_name',
   'MPI_Type_set_name', 'MPI_Get_address', 'MPI_Pack', 'MPI_Unpack', 'MPI_Pack_size',
   'MPI_Cart_coords', 'MPI_Cart_rank', 'MPI_Cart_shift', 'MPI_Cart_get', 'MPI_Cartdim_get', 'MPI_Dims_create',
-  'MPI_Topo_test', 'MPI_Graph_create', 'MPI_Dist_graph_create_adjacent',
+  'MPI_Topo_test', 'MPI_Graphdims_get', 'MPI_Graph_get', 'MPI_Graph_neighbors_count', 'MPI_Graph_neighbors',
+  'MPI_Dist_graph_neighbors_count', 'MPI_Dist_graph_neighbors',
+  'MPI_Ineighbor_allgather', 'MPI_Ineighbor_allgatherv', 'MPI_Ineighbor_alltoall', 'MPI_Ineighbor_alltoallv',
+  'MPI_Ineighbor_alltoallw',
 ];
 
 var LibraryFmi = {

@@ -51,7 +51,14 @@ export const UNEQUAL = 3;
 export const THREAD_SINGLE = 0;
 export const THREAD_MULTIPLE = 3;
 
+/** MPI_Type_create_darray distributions. */
+export const Distribute = { BLOCK: 121, CYCLIC: 122, NONE: 123, DFLT_DARG: -49767 } as const;
+export const GRAPH = 1;
 export const CART = 2;
+export const DIST_GRAPH = 3;
+/** MPI_UNWEIGHTED and MPI_WEIGHTS_EMPTY: sentinel pointers (mpi.h). */
+export const UNWEIGHTED = 2;
+export const WEIGHTS_EMPTY = 3;
 export const COMM_TYPE_SHARED = 1;
 
 export const Combiner = {

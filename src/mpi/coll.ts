@@ -7,14 +7,14 @@ import { startRequest } from './requests.js';
 import type { Impl, MpiRuntime } from './runtime.js';
 
 /** Writes a collective's result into the program; runs when the program is (or is about to be) resumed. */
-type Finish = () => void;
+export type Finish = () => void;
 /**
  * A collective: reads its input and checks its arguments before its first
  * await (so while the program's memory is as the call left it), then runs
  * the fmi collective. `copy`: the input must not be a view of the program's
  * memory (non-blocking calls: the program runs on and may grow it).
  */
-type Start = (rt: MpiRuntime, a: number[], copy: boolean) => Promise<Finish>;
+export type Start = (rt: MpiRuntime, a: number[], copy: boolean) => Promise<Finish>;
 
 const addr = (ptr: number, bytes: number) => (ptr >>> 0) + bytes;
 const noop: Finish = () => {};
@@ -304,12 +304,12 @@ function oneCount(n: number, me: number, bytes: number): number[] {
   return counts;
 }
 
-const blocking = (s: Start): Impl => (rt, ...a) => rt.later(() => s(rt, a, false)).then((finish) => (finish(), 0));
+export const blocking = (s: Start): Impl => (rt, ...a) => rt.later(() => s(rt, a, false)).then((finish) => (finish(), 0));
 
 /** Reductions take their op as argument 4. */
 const REDUCTIONS = new Set(['Reduce', 'Allreduce', 'Reduce_scatter', 'Reduce_scatter_block', 'Scan', 'Exscan']);
 
-const nonblocking = (s: Start, name: string): Impl => (rt, ...a) => {
+export const nonblocking = (s: Start, name: string): Impl => (rt, ...a) => {
   const reqPtr = a.pop()!;
   // A user op runs C code (which may malloc, so grow memory) while the program waits elsewhere.
   const callsBack = REDUCTIONS.has(name) && rt.ops.get(a[4]!)?.kind === 'user';

@@ -115,13 +115,13 @@ export function predefinedDatatypes(): [number, Datatype][] {
 }
 
 /** One run of the new type: `count` copies of `type`, the first at byte `disp`, each `type`'s extent apart. */
-interface Run {
+export interface Run {
   disp: number;
   count: number;
   type: Datatype;
 }
 
-interface Envelope {
+export interface Envelope {
   combiner: number;
   ints?: number[];
   aints?: number[];
@@ -129,7 +129,7 @@ interface Envelope {
 }
 
 /** Builds a derived type from runs of old types, the way MPI defines its typemap, bounds and size. */
-function build(runs: Run[], env: Envelope, opts: { alignExtent?: boolean } = {}): Datatype {
+export function build(runs: Run[], env: Envelope, opts: { alignExtent?: boolean } = {}): Datatype {
   const blocks: number[] = [];
   const sig: number[] = [];
   let size = 0;

@@ -1,7 +1,9 @@
 import { COLL_IMPLS } from './coll.js';
 import { COMM_IMPLS } from './comms.js';
 import { ENV_IMPLS } from './env.js';
+import { GRAPH_IMPLS } from './graph.js';
 import { GROUP_IMPLS } from './groups.js';
+import { NEIGHBOR_IMPLS } from './neighbor.js';
 import { P2P_IMPLS } from './p2p.js';
 import { REQUEST_IMPLS } from './requests.js';
 import type { Impl } from './runtime.js';
@@ -21,4 +23,6 @@ export const IMPLS: Readonly<Record<string, Impl>> = Object.freeze({
   ...GROUP_IMPLS,
   ...TYPE_IMPLS,
   ...TOPO_IMPLS,
+  ...GRAPH_IMPLS,
+  ...NEIGHBOR_IMPLS,
 });

@@ -39,9 +39,17 @@ export interface CommEntry {
   name: string;
   /** keyval -> attribute value (a C pointer-sized int). */
   attrs: Map<number, number>;
-  topo?: { dims: number[]; periods: boolean[] };
+  topo?: Topology;
   info?: Map<string, string>;
+  /** A private duplicate for neighborhood collectives, made by the first one (every rank calls them in the same order). */
+  neighborComm?: Promise<Communicator>;
 }
+
+/** A process topology: Cartesian, graph (MPI_Graph_create) or distributed graph. */
+export type Topology =
+  | { kind: 'cart'; dims: number[]; periods: boolean[] }
+  | { kind: 'graph'; index: number[]; edges: number[] }
+  | { kind: 'dist'; sources: number[]; sourceWeights: number[] | undefined; dests: number[]; destWeights: number[] | undefined };
 
 export type Errhandler = { kind: 'fatal' } | { kind: 'return' } | { kind: 'user'; fn: number };
 

@@ -1,16 +1,18 @@
-import { CART, Err, PROC_NULL, UNDEFINED } from './abi.js';
+import { CART, DIST_GRAPH, Err, GRAPH, PROC_NULL, UNDEFINED } from './abi.js';
 import { MpiError } from './errors.js';
 import { addComm } from './comms.js';
-import type { CommEntry, Impl, MpiRuntime } from './runtime.js';
+import type { CommEntry, Impl, MpiRuntime, Topology } from './runtime.js';
 
 // Cartesian topologies: row-major rank order (the last dimension varies
 // fastest), as MPI specifies. `reorder` is accepted and ignored: ranks keep
 // their order, which is always a valid choice.
 
-function cart(rt: MpiRuntime, h: number): CommEntry & { topo: NonNullable<CommEntry['topo']> } {
+type Cart = Extract<Topology, { kind: 'cart' }>;
+
+function cart(rt: MpiRuntime, h: number): CommEntry & { topo: Cart } {
   const c = rt.comm(h);
-  if (!c.topo) throw new MpiError(Err.TOPOLOGY, 'the communicator has no Cartesian topology (use MPI_Cart_create)');
-  return c as CommEntry & { topo: NonNullable<CommEntry['topo']> };
+  if (c.topo?.kind !== 'cart') throw new MpiError(Err.TOPOLOGY, 'the communicator has no Cartesian topology (use MPI_Cart_create)');
+  return c as CommEntry & { topo: Cart };
 }
 
 export function coordsOf(dims: number[], rank: number): number[] {
@@ -63,6 +65,15 @@ export function dimsCreate(n: number, dims: number[]): number[] {
   return dims.map((d) => (d === 0 ? f[k++]! : d));
 }
 
+/** The first n ranks of c make a new communicator with topology `topo` at newPtr; the others get MPI_COMM_NULL. */
+export function withTopology(rt: MpiRuntime, c: CommEntry, n: number, topo: Topology, newPtr: number): Promise<number> {
+  const me = c.comm.rank;
+  return c.comm.split(me < n ? 0 : UNDEFINED, me).then((comm) => {
+    rt.mem.setI32(newPtr, comm ? addComm(rt, c, comm, c.group.slice(0, n), topo) : 0);
+    return 0;
+  });
+}
+
 export const TOPO_IMPLS: Record<string, Impl> = {
   MPI_Cart_create(rt, commH, ndims, dimsPtr, periodsPtr, _reorder, newPtr) {
     const c = rt.comm(commH);
@@ -72,11 +83,7 @@ export const TOPO_IMPLS: Record<string, Impl> = {
     if (dims.some((d) => d <= 0)) throw new MpiError(Err.DIMS, `dimensions must be positive, got [${dims}]`);
     const n = dims.reduce((a, b) => a * b, 1);
     if (n > c.comm.size) throw new MpiError(Err.DIMS, `a ${dims.join('x')} grid needs ${n} ranks, the communicator has ${c.comm.size}`);
-    const me = c.comm.rank;
-    return c.comm.split(me < n ? 0 : UNDEFINED, me).then((comm) => {
-      rt.mem.setI32(newPtr, comm ? addComm(rt, c, comm, c.group.slice(0, n), { dims, periods }) : 0);
-      return 0;
-    });
+    return withTopology(rt, c, n, { kind: 'cart', dims, periods }, newPtr);
   },
 
   MPI_Cart_sub(rt, commH, remainPtr, newPtr) {
@@ -90,7 +97,7 @@ export const TOPO_IMPLS: Record<string, Impl> = {
     for (let r = 0; r < c.comm.size; r++) if (key(coordsOf(dims, r)) === key(mine)) members.push(r);
     const color = rankOf(dims.map((d, i) => (remain[i] ? 1 : d)), periods, mine.map((x, i) => (remain[i] ? 0 : x)))!;
     return c.comm.split(color, c.comm.rank).then((comm) => {
-      const topo = { dims: dims.filter((_, i) => remain[i]), periods: periods.filter((_, i) => remain[i]) };
+      const topo: Cart = { kind: 'cart', dims: dims.filter((_, i) => remain[i]), periods: periods.filter((_, i) => remain[i]) };
       rt.mem.setI32(newPtr, addComm(rt, c, comm!, members.map((r) => c.group[r]!), topo));
       return 0;
     });
@@ -138,7 +145,8 @@ export const TOPO_IMPLS: Record<string, Impl> = {
   },
 
   MPI_Topo_test(rt, commH, statusPtr) {
-    rt.mem.setI32(statusPtr, rt.comm(commH).topo ? CART : UNDEFINED);
+    const kind = rt.comm(commH).topo?.kind;
+    rt.mem.setI32(statusPtr, kind === 'cart' ? CART : kind === 'graph' ? GRAPH : kind === 'dist' ? DIST_GRAPH : UNDEFINED);
     return 0;
   },
 

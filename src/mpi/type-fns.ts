@@ -1,4 +1,5 @@
 import { Combiner, Err, MAX_OBJECT_NAME } from './abi.js';
+import { darray } from './darray.js';
 import * as dt from './datatypes.js';
 import { MpiError } from './errors.js';
 import type { Impl, MpiRuntime } from './runtime.js';
@@ -36,6 +37,12 @@ export const TYPE_IMPLS: Record<string, Impl> = {
     if (ndims < 1) throw new MpiError(Err.DIMS, `ndims must be positive, got ${ndims}`);
     const [a, b, c] = [sizes, subsizes, starts].map((p) => rt.mem.i32s(p, ndims));
     return add(rt, out, dt.subarray(a!, b!, c!, order, old(rt, h), h));
+  },
+
+  MPI_Type_create_darray(rt, size, rank, ndims, gsizes, distribs, dargs, psizes, order, h, out) {
+    if (ndims < 1) throw new MpiError(Err.DIMS, `ndims must be positive, got ${ndims}`);
+    const [g, d, a, p] = [gsizes, distribs, dargs, psizes].map((ptr) => rt.mem.i32s(ptr, ndims));
+    return add(rt, out, darray(size, rank, g!, d!, a!, p!, order, old(rt, h), h));
   },
 
   MPI_Type_create_resized: (rt, h, lb, extent, out) => add(rt, out, dt.resized(old(rt, h), h, lb, extent)),
