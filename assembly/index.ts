@@ -86,4 +86,4 @@ export function apply(op: i32, type: i32, dst: usize, src: usize, n: i32): i32 {
   }
   return -1;
 }
-export { packStrided, unpackStrided } from './pack';
+export { packStrided, unpackStrided, packBlocks, unpackBlocks } from './pack';

@@ -12,7 +12,7 @@ import * as abi from '../src/mpi/abi.js';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const cli = join(root, 'dist/cli/main.js');
 const src = (name: string) => join(root, 'test/mpi', name);
-const PROGRAMS = ['hello', 'ring', 'pi', 'jacobi', 'p2p', 'coll', 'reduce', 'userop', 'types', 'comm', 'topo', 'errors', 'fatal', 'unsupported', 'abort', 'exit', 'crash'];
+const PROGRAMS = ['hello', 'ring', 'pi', 'jacobi', 'p2p', 'coll', 'reduce', 'userop', 'types', 'derived', 'comm', 'topo', 'errors', 'fatal', 'unsupported', 'abort', 'exit', 'crash'];
 
 /** `fmi cc` once main.ts dispatches it; ccCommand directly before that. */
 const ccWired = () => existsSync(cli) && readFileSync(cli, 'utf8').includes('ccCommand');
@@ -108,7 +108,7 @@ describe('mpi abi - classic programs', () => {
 });
 
 describe('mpi abi - every supported function', () => {
-  for (const name of ['p2p', 'coll', 'reduce', 'userop', 'types', 'comm', 'topo', 'errors']) {
+  for (const name of ['p2p', 'coll', 'reduce', 'userop', 'types', 'derived', 'comm', 'topo', 'errors']) {
     it.each([1, 2, 3, 5, 8])(`${name} on %i ranks`, async (n) => {
       const r = await run(name, n);
       const all = r.out.flat().join('\n');

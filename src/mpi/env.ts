@@ -34,6 +34,7 @@ export const ENV_IMPLS: Record<string, Impl> = {
     // Every rank reaches here before any closes its connections.
     return world.comm.barrier({}).then(() => {
       rt.state = 'finalized';
+      rt.packer.release();
       return 0;
     });
   },

@@ -19,22 +19,38 @@ function checkSendTag(tag: number): void {
  */
 function send(rt: MpiRuntime, c: CommEntry, buf: number, count: number, th: number, dest: number, tag: number, copy: boolean, sync: boolean): Promise<void> | undefined {
   checkSendTag(tag);
-  const data = rt.read(buf, count, th, copy);
+  return sendData(c, rt.read(buf, count, th, copy), dest, tag, sync);
+}
+
+function sendData(c: CommEntry, data: Uint8Array, dest: number, tag: number, sync: boolean): Promise<void> | undefined {
   if (dest === PROC_NULL) return undefined;
   return c.comm.send(data, dest, { tag, synchronous: sync });
 }
 
 /**
  * Receives into `count` elements of th at buf. A dense buffer receives in
- * place (no copy); anything else into a buffer of its own, then unpacked.
+ * place (no copy); a derived type the kernels unpack into the runtime's
+ * scratch space in the program's memory, then unpacked from there; anything
+ * else into a buffer of its own, then unpacked. The scratch space may be
+ * malloc'd here: call it before the same MPI call lends any view of the
+ * program's memory, or after rt.packer.prepare() for this receive.
  */
 async function recvInto(rt: MpiRuntime, c: CommEntry, buf: number, count: number, th: number, source: number, tag: number): Promise<Completion> {
   const t = rt.datatype(th);
   rt.count(count);
   const capacity = count * t.size;
   const st = new FmiStatus();
+  // Views of the program's memory only while no user-op callback may grow it (see callbacksPending).
+  const lease = t.dense === undefined && rt.callbacksPending === 0 ? rt.packer.lend(count, t) : undefined;
   if (t.dense !== undefined && rt.callbacksPending === 0) {
     await c.comm.recv(srcOf(source), { tag, into: rt.mem.view(buf + t.dense, capacity), status: st });
+  } else if (lease !== undefined) {
+    try {
+      await c.comm.recv(srcOf(source), { tag, into: rt.mem.view(lease.ptr, capacity), status: st });
+      lease.unpack(buf, st.bytes);
+    } finally {
+      lease.release();
+    }
   } else {
     const tmp = new Uint8Array(capacity);
     const got = await c.comm.recv<Uint8Array>(srcOf(source), { tag, into: tmp, status: st });
@@ -77,7 +93,16 @@ function startRecv(rt: MpiRuntime, c: CommEntry, buf: number, count: number, th:
 const blockingSend = (sync: boolean): Impl => (rt, buf, count, th, dest, tag, commH) => {
   const c = rt.comm(commH);
   if (dest === PROC_NULL) return checkSendTag(tag), rt.datatype(th), 0;
-  return rt.later(() => send(rt, c, buf, count, th, dest, tag, false, sync)!.then(() => 0));
+  return rt.later(() => {
+    const t = rt.datatype(th);
+    checkSendTag(tag);
+    // A derived type is packed into the scratch space and sent from there (no
+    // JS copy): the program sleeps until the send completes, and no user-op
+    // callback may grow the memory meanwhile (callbacksPending).
+    const lease = t.dense === undefined && rt.callbacksPending === 0 ? rt.packer.lendPacked(buf, rt.count(count), t) : undefined;
+    if (lease === undefined) return send(rt, c, buf, count, th, dest, tag, false, sync)!.then(() => 0);
+    return c.comm.send(rt.mem.view(lease.ptr, lease.bytes), dest, { tag, synchronous: sync }).finally(lease.release).then(() => 0);
+  });
 };
 
 const nonblockingSend = (sync: boolean): Impl => (rt, buf, count, th, dest, tag, commH, reqPtr) => {
@@ -157,10 +182,15 @@ export const P2P_IMPLS: Record<string, Impl> = {
     const c = rt.comm(commH);
     checkSendTag(stag);
     return rt.later(() => {
-      // Post the receive first, so that a ring of Sendrecvs can never wait on itself.
+      // Whatever may malloc (and so grow memory, detaching views) comes before
+      // the first view is lent: the receive's scratch space and block table,
+      // then the send, packed (a view only when dense).
+      if (source !== PROC_NULL) rt.packer.prepare(rt.count(rcount), rt.datatype(rtype));
+      const data = rt.read(sbuf, scount, stype, false);
+      // Post the receive before sending, so that a ring of Sendrecvs can never wait on itself.
       const recv = source === PROC_NULL ? Promise.resolve(nullCompletion(PROC_NULL)) : recvInto(rt, c, rbuf, rcount, rtype, source, rtag);
       recv.catch(() => {});
-      const sent = send(rt, c, sbuf, scount, stype, dest, stag, false, false);
+      const sent = sendData(c, data, dest, stag, false);
       return Promise.all([recv, sent]).then(([s]) => {
         rt.setStatus(status, s.source, s.tag, s.bytes);
         return 0;

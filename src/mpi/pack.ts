@@ -1,9 +1,10 @@
 import { extentOf, type Datatype } from './datatypes.js';
 
 // Packing walks the flattened blocks of a datatype. The bytes move with
-// TypedArray.set/copyWithin, which V8 turns into memmove; per-block overhead
-// only matters for types with many tiny blocks (see docs/mpi.md on doing this
-// in Wasm).
+// TypedArray.set/copyWithin, which V8 turns into memmove; the per-block
+// overhead makes types of many small blocks slow, so those go to the Wasm
+// kernels in the program's memory (program-pack.ts). This is the path for
+// everything else, and the reference the kernels are tested against.
 
 /**
  * Packs `count` elements of t found at `base` in `src` into `out` at `at`;

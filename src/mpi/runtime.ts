@@ -2,7 +2,6 @@ import { init, type InitOptions } from '../comm/init.js';
 import type { Communicator } from '../comm/communicator.js';
 import type { Arena, NumericArray } from '../kernels/index.js';
 import { createArena, typedArrayCtor } from '../kernels/index.js';
-import { kernelModule } from '../kernels/arena.js';
 import {
   COMM_SELF, COMM_WORLD, ERROR_NAMES, KEYVAL_INVALID, ERRORS_ARE_FATAL, ERRORS_RETURN, Err, GROUP_EMPTY, INFO_ENV, IN_PLACE,
   STATUS_IGNORE, Status,
@@ -13,22 +12,10 @@ import { HandleTable } from './handles.js';
 import { Memory, type ProgramHost } from './memory.js';
 import { planFor, predefinedOps, type MpiOp, type Plan } from './ops.js';
 import type { PredefinedOpName } from '../kernels/index.js';
-import { packInto, spanOf, stridedOf, unpackFrom } from './pack.js';
+import { packInto, spanOf, unpackFrom } from './pack.js';
+import { ProgramPacker } from './program-pack.js';
 import type { MpiRequest } from './requests.js';
 import { IMPLS } from './impls.js';
-
-/** packStrided/unpackStrided of assembly/pack.ts: (dst, src, len, stride, blocks, extent, count) -> bytes. */
-type StridedFn = (dst: number, src: number, len: number, stride: number, blocks: number, extent: number, count: number) => number;
-interface Packer {
-  pack: StridedFn;
-  unpack: StridedFn;
-}
-
-/**
- * Below this many blocks a strided pack stays in JS (a Wasm call costs about
- * as much as a few block copies through TypedArray.set).
- */
-const STRIDED_MIN_BLOCKS = 8;
 
 /** A communicator as C sees it. */
 export interface CommEntry {
@@ -114,7 +101,7 @@ export class MpiRuntime {
   #mem: Memory | undefined;
   /** fmi's kernels over the program's memory; null when the host lends no (non-shared) memory. */
   #arena: Arena | null | undefined;
-  #packer: Packer | null | undefined;
+  #packer: ProgramPacker | undefined;
   #ownsWorld = false;
   #errComm = COMM_WORLD;
   readonly #t0 = performance.now();
@@ -144,6 +131,7 @@ export class MpiRuntime {
   attach(host: ProgramHost): void {
     this.#mem = new Memory(host);
     this.#arena = undefined;
+    this.#packer = new ProgramPacker(host);
   }
 
   /**
@@ -161,46 +149,28 @@ export class MpiRuntime {
     return this.#arena ?? undefined;
   }
 
-  /** The strided pack/unpack kernels (assembly/pack.ts) over the program's memory; undefined as for arena(). */
-  packer(): Packer | undefined {
-    if (this.#packer === undefined) {
-      this.#packer = null;
-      const m = this.mem.host.memory?.();
-      if (m !== undefined && !(m.buffer instanceof SharedArrayBuffer)) {
-        const x = new WebAssembly.Instance(kernelModule(false), { env: { memory: m } }).exports;
-        if (typeof x.packStrided === 'function' && typeof x.unpackStrided === 'function') this.#packer = { pack: x.packStrided as StridedFn, unpack: x.unpackStrided as StridedFn };
-      }
-    }
-    return this.#packer ?? undefined;
+  /** The pack kernels (assembly/pack.ts) over the program's memory, with their block tables and scratch space. */
+  get packer(): ProgramPacker {
+    if (!this.#packer) throw new MpiError(Err.INTERN, 'the runtime is not attached to a program');
+    return this.#packer;
   }
 
   /**
    * Packs `count` elements of t at `src` to `dst`, both in the program's
-   * memory (not overlapping), with the Wasm kernel when t is strided
-   * (stridedOf), in JS otherwise. Allocates nothing in the program.
+   * memory (not overlapping): with a Wasm kernel for types of enough blocks
+   * (may malloc the type's block table), in JS otherwise.
    */
   packWithin(src: number, count: number, t: Datatype, dst: number): void {
-    const s = stridedOf(t);
-    const k = s && count * s.blocks >= STRIDED_MIN_BLOCKS ? this.packer() : undefined;
-    if (s && k) {
-      k.pack(dst >>> 0, ((src >>> 0) + s.first) >>> 0, s.len, s.stride, s.blocks, extentOf(t), count);
-      return;
-    }
+    if (this.packer.packWithin(src, count, t, dst)) return;
     const heap = this.mem.u8();
     packInto(heap, src >>> 0, count, t, heap, dst >>> 0);
   }
 
   /** The inverse of packWithin: all `count` elements of t from the packed bytes at src into dst. */
   unpackWithin(src: number, count: number, t: Datatype, dst: number): void {
-    const s = stridedOf(t);
-    const k = s && count * s.blocks >= STRIDED_MIN_BLOCKS ? this.packer() : undefined;
-    if (s && k) {
-      k.unpack(((dst >>> 0) + s.first) >>> 0, src >>> 0, s.len, s.stride, s.blocks, extentOf(t), count);
-      return;
-    }
+    if (this.packer.unpackWithin(src, count, t, dst)) return;
     const heap = this.mem.u8();
-    const n = count * t.size;
-    unpackFrom(heap, src >>> 0, n, heap, dst >>> 0, count, t);
+    unpackFrom(heap, src >>> 0, count * t.size, heap, dst >>> 0, count, t);
   }
 
   /**
@@ -419,25 +389,34 @@ export class MpiRuntime {
   /**
    * The packed bytes of `count` elements of type th at ptr: a view of the
    * program's memory when the data is one dense block (unless `copy`), a new
-   * buffer otherwise. Views are only good until the program runs again.
+   * buffer otherwise (packed by a kernel through scratch space when the
+   * type has enough blocks: this may malloc, so call it before lending fmi
+   * any view of the program's memory). Views are only good until the program
+   * runs again.
    */
   read(ptr: number, count: number, th: number, copy: boolean): Uint8Array {
     const t = this.datatype(th);
     this.count(count);
     const n = count * t.size;
     if (t.dense !== undefined) return copy || this.callbacksPending > 0 ? this.mem.copy(ptr + t.dense, n) : this.mem.view(ptr + t.dense, n);
+    const packed = this.packer.read(ptr, count, t);
+    if (packed !== undefined) return packed;
     const out = new Uint8Array(n);
     packInto(this.mem.u8(), ptr >>> 0, count, t, out, 0);
     return out;
   }
 
-  /** Writes packed bytes into `count` elements of type th at ptr; more bytes than fit is MPI_ERR_TRUNCATE. */
+  /**
+   * Writes packed bytes into `count` elements of type th at ptr; more bytes
+   * than fit is MPI_ERR_TRUNCATE. May malloc scratch space for the kernels
+   * unless prepare() reserved it.
+   */
   write(ptr: number, count: number, th: number, bytes: Uint8Array): void {
     const t = this.datatype(th);
     if (bytes.byteLength > count * t.size) {
       throw new MpiError(Err.TRUNCATE, `message of ${bytes.byteLength} bytes does not fit ${count} x ${t.name || 'derived datatype'} (${count * t.size} bytes)`);
     }
-    if (bytes.byteLength === 0) return;
+    if (bytes.byteLength === 0 || this.packer.write(ptr, count, t, bytes)) return;
     unpackFrom(bytes, 0, bytes.byteLength, this.mem.u8(), ptr >>> 0, count, t);
   }
 
