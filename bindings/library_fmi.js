@@ -24,7 +24,8 @@ var FMI_BLOCKING = [
   'MPI_Allgather', 'MPI_Allgatherv', 'MPI_Alltoall', 'MPI_Alltoallv', 'MPI_Alltoallw',
   'MPI_Reduce', 'MPI_Allreduce', 'MPI_Reduce_scatter', 'MPI_Reduce_scatter_block', 'MPI_Scan', 'MPI_Exscan',
   'MPI_Comm_dup', 'MPI_Comm_dup_with_info', 'MPI_Comm_create', 'MPI_Comm_split', 'MPI_Comm_split_type',
-  'MPI_Comm_free', 'MPI_Cart_create', 'MPI_Cart_sub',
+  'MPI_Comm_free', 'MPI_Comm_create_group', 'MPI_Intercomm_create', 'MPI_Intercomm_merge',
+  'MPI_Cart_create', 'MPI_Cart_sub',
 ];
 // fmi:blocking-end
 
@@ -41,9 +42,9 @@ var FMI_IMMEDIATE = [
   'MPI_Ibarrier', 'MPI_Ibcast', 'MPI_Igather', 'MPI_Igatherv', 'MPI_Iscatter', 'MPI_Iscatterv',
   'MPI_Iallgather', 'MPI_Iallgatherv', 'MPI_Ialltoall', 'MPI_Ialltoallv', 'MPI_Ialltoallw', 'MPI_Ireduce', 'MPI_Iallreduce',
   'MPI_Ireduce_scatter', 'MPI_Ireduce_scatter_block', 'MPI_Iscan', 'MPI_Iexscan',
-  'MPI_Comm_size', 'MPI_Comm_rank', 'MPI_Comm_compare', 'MPI_Comm_idup', 'MPI_Comm_create_group',
-  'MPI_Comm_test_inter', 'MPI_Comm_remote_size', 'MPI_Comm_remote_group', 'MPI_Intercomm_create',
-  'MPI_Intercomm_merge', 'MPI_Comm_get_name', 'MPI_Comm_set_name', 'MPI_Comm_set_info', 'MPI_Comm_get_info',
+  'MPI_Comm_size', 'MPI_Comm_rank', 'MPI_Comm_compare', 'MPI_Comm_idup',
+  'MPI_Comm_test_inter', 'MPI_Comm_remote_size', 'MPI_Comm_remote_group', 'MPI_Comm_get_name', 'MPI_Comm_set_name',
+  'MPI_Comm_set_info', 'MPI_Comm_get_info',
   'MPI_Comm_group', 'MPI_Comm_create_keyval', 'MPI_Comm_free_keyval', 'MPI_Comm_set_attr', 'MPI_Comm_get_attr',
   'MPI_Comm_delete_attr', 'MPI_Keyval_create', 'MPI_Keyval_free', 'MPI_Attr_put', 'MPI_Attr_get', 'MPI_Attr_delete',
   'MPI_Comm_create_errhandler', 'MPI_Comm_set_errhandler', 'MPI_Comm_get_errhandler', 'MPI_Comm_call_errhandler',

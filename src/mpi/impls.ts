@@ -2,6 +2,7 @@ import { COLL_IMPLS } from './coll.js';
 import { COMM_IMPLS } from './comms.js';
 import { ENV_IMPLS } from './env.js';
 import { GROUP_IMPLS } from './groups.js';
+import { INTERCOMM_IMPLS } from './intercomms.js';
 import { P2P_IMPLS } from './p2p.js';
 import { REQUEST_IMPLS } from './requests.js';
 import type { Impl } from './runtime.js';
@@ -18,6 +19,7 @@ export const IMPLS: Readonly<Record<string, Impl>> = Object.freeze({
   ...REQUEST_IMPLS,
   ...COLL_IMPLS,
   ...COMM_IMPLS,
+  ...INTERCOMM_IMPLS,
   ...GROUP_IMPLS,
   ...TYPE_IMPLS,
   ...TOPO_IMPLS,
