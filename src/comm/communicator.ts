@@ -18,7 +18,7 @@ import { allgatherRing } from '../collectives/allgather.js';
 import { equalBlocks, RingBuffer, type Block } from '../collectives/ring.js';
 import { engineFor, withEngine } from '../collectives/engine.js';
 import type { CollContext } from '../collectives/context.js';
-import { checkRank, checkTag, TAG_UB } from './validate.js';
+import { checkMembers, checkRank, checkTag, TAG_UB } from './validate.js';
 import { agreeContext, type Shared } from './context-id.js';
 import { createIntercomm, mergeIntercomm, type CommKit } from './intercomm.js';
 import { Request, Status } from './request.js';
@@ -141,7 +141,6 @@ export class Communicator {
   /** Members (world ranks) of collectives: both groups on an intercommunicator. */
   readonly #group: number[] | undefined;
   readonly #toLocal: Map<number, number> | undefined;
-  readonly #collSize: number;
   /** What point-to-point ranks address instead of the members: the remote group of an intercommunicator. */
   readonly #peers: number[] | undefined;
   readonly #fromPeer: Map<number, number> | undefined;
@@ -166,15 +165,13 @@ export class Communicator {
     this.#ctx = placement?.ctx ?? 0;
     this.#shared = placement?.shared ?? { rank: channel.rank, size: channel.size, made: 0 };
     this.#toLocal = this.#group && new Map(this.#group.map((w, i) => [w, i]));
-    const collRank = this.#toLocal ? this.#toLocal.get(channel.rank)! : channel.rank;
-    this.#collSize = this.#group ? this.#group.length : channel.size;
     this.#peers = placement?.peers;
     this.#fromPeer = this.#peers && new Map(this.#peers.map((w, i) => [w, i]));
-    this.#p2pSize = this.#peers ? this.#peers.length : this.#collSize;
     // rank and size are the local group's: on an intercommunicator, the members that are not peers.
-    const local = this.#peers ? this.#group!.filter((w) => !this.#fromPeer!.has(w)) : undefined;
-    this.rank = local ? local.indexOf(channel.rank) : collRank;
-    this.size = local ? local.length : this.#collSize;
+    const local = this.#peers ? this.#group!.filter((w) => !this.#fromPeer!.has(w)) : this.#group;
+    this.rank = local ? local.indexOf(channel.rank) : channel.rank;
+    this.size = local ? local.length : channel.size;
+    this.#p2pSize = this.#peers?.length ?? this.size;
   }
 
   /** Whether this is an intercommunicator (made by `Communicator.intercomm`). */
@@ -524,10 +521,7 @@ export class Communicator {
     const op = 'createGroup';
     this.#checkOpen(op);
     if (this.#peers) throw new FmiError('MPI_ERR_COMM', 'createGroup needs an intracommunicator', this.#fields(op));
-    if (!Array.isArray(ranks) || ranks.length === 0) throw new FmiError('MPI_ERR_GROUP', 'ranks must be a non-empty array of ranks', this.#fields(op));
-    for (const r of ranks) checkRank('MPI_ERR_RANK', 'group member', r, this.size, this.rank, op);
-    if (new Set(ranks).size !== ranks.length) throw new FmiError('MPI_ERR_GROUP', `ranks [${ranks.join(', ')}] name a rank twice`, this.#fields(op));
-    if (!ranks.includes(this.rank)) throw new FmiError('MPI_ERR_GROUP', `rank ${this.rank} is not in [${ranks.join(', ')}]: only the members call createGroup`, this.#fields(op));
+    checkMembers(ranks, this.size, this.rank, op);
     const tag = checkTag(opts.tag, this.rank, op);
     if (tag > TAG_UB - GROUP_TAG_BASE) throw new FmiError('MPI_ERR_TAG', `createGroup's tag must be at most ${TAG_UB - GROUP_TAG_BASE}, got ${tag}`, this.#fields(op));
     const members = ranks.map((r) => this.#member(r));
@@ -621,7 +615,7 @@ export class Communicator {
   #kit(): CommKit {
     return {
       self: this,
-      members: this.#group ?? Array.from({ length: this.#collSize }, (_, i) => i),
+      members: this.#group ?? Array.from({ length: this.size }, (_, i) => i),
       peers: this.#peers,
       shared: this.#shared,
       set: this.#set,
