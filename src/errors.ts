@@ -18,7 +18,9 @@ export type FmiErrorCode =
   | 'MPI_ERR_TYPE'
   | 'MPI_ERR_OP'
   | 'MPI_ERR_TRUNCATE'
-  | 'MPI_ERR_ARG';
+  | 'MPI_ERR_ARG'
+  | 'MPI_ERR_COMM'
+  | 'MPI_ERR_GROUP';
 
 export interface FmiErrorFields {
   rank?: number;

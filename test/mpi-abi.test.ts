@@ -12,7 +12,7 @@ import * as abi from '../src/mpi/abi.js';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const cli = join(root, 'dist/cli/main.js');
 const src = (name: string) => join(root, 'test/mpi', name);
-const PROGRAMS = ['hello', 'ring', 'pi', 'jacobi', 'p2p', 'coll', 'reduce', 'userop', 'types', 'derived', 'comm', 'topo', 'errors', 'fatal', 'unsupported', 'abort', 'exit', 'crash'];
+const PROGRAMS = ['hello', 'ring', 'pi', 'jacobi', 'p2p', 'coll', 'reduce', 'userop', 'types', 'derived', 'comm', 'intercomm', 'topo', 'errors', 'fatal', 'unsupported', 'abort', 'exit', 'crash'];
 
 /** `fmi cc` once main.ts dispatches it; ccCommand directly before that. */
 const ccWired = () => existsSync(cli) && readFileSync(cli, 'utf8').includes('ccCommand');
@@ -119,6 +119,16 @@ describe('mpi abi - every supported function', () => {
   }
 });
 
+describe('mpi abi - intercommunicators and Comm_create_group', () => {
+  it.each([2, 3, 4, 5])('intercomm on %i ranks', async (n) => {
+    const r = await run('intercomm', n);
+    const all = r.out.flat().join('\n');
+    expect(r.codes, `${all}\n${r.err.flat().join('\n')}`).toEqual(new Array(n).fill(0));
+    expect(r.out[0]!.join('\n')).toContain(`PASS intercomm on ${n} ranks`);
+    expect(all).not.toMatch(/FAIL/);
+  });
+});
+
 describe('mpi abi - failures end the job', () => {
   it('MPI_ERRORS_ARE_FATAL: the error names the call and the rank, the exit code is the error class', async () => {
     const r = await run('fatal', 3);
@@ -132,7 +142,7 @@ describe('mpi abi - failures end the job', () => {
   it('an unsupported function links, then fails loudly naming itself', async () => {
     const r = await run('unsupported', 2);
     expect(r.codes).toContain(abi.Err.UNSUPPORTED_OPERATION);
-    expect(r.err.flat().join('\n')).toMatch(/fatal error in MPI_Intercomm_create: MPI_ERR_UNSUPPORTED_OPERATION: MPI_Intercomm_create is not supported/);
+    expect(r.err.flat().join('\n')).toMatch(/fatal error in MPI_Comm_spawn: MPI_ERR_UNSUPPORTED_OPERATION: MPI_Comm_spawn is not supported/);
   });
 
   it('MPI_Abort stops every rank; the aborting rank exits with its code', async () => {

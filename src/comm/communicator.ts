@@ -18,7 +18,9 @@ import { allgatherRing } from '../collectives/allgather.js';
 import { equalBlocks, RingBuffer, type Block } from '../collectives/ring.js';
 import { engineFor, withEngine } from '../collectives/engine.js';
 import type { CollContext } from '../collectives/context.js';
-import { checkRank, checkTag } from './validate.js';
+import { checkMembers, checkRank, checkTag, TAG_UB } from './validate.js';
+import { agreeContext, type Shared } from './context-id.js';
+import { createIntercomm, mergeIntercomm, type CommKit } from './intercomm.js';
 import { Request, Status } from './request.js';
 import { alltoallRun, allgathervRun, alltoallvRun, gathervRun, reduceScatterRun, scattervRun } from './vector-collectives.js';
 import { checkInto, concat, describeKind, fillStatus, intoOrNew, orError, raiseItems, sized, splitForRanks, type Sizing } from './assemble.js';
@@ -81,12 +83,7 @@ export interface AllreduceOptions extends OpOptions {
   into?: NumericArray;
 }
 
-/**
- * A communicator owns CTX_STRIDE context ids from its `ctx`: point-to-point
- * messages, collectives (+1), and acknowledgements of synchronous sends
- * (+ACK_CTX), which no user receive can match.
- */
-const CTX_STRIDE = 3;
+/** Acknowledgements of synchronous sends: on a context of their own (see CTX_STRIDE), which no user receive can match. */
 const ACK_CTX = 2;
 /** Marks a point-to-point message whose sender waits for an acknowledgement (kinds of user data stay below it). */
 const SYNC_KIND = 0x80;
@@ -105,9 +102,15 @@ export const RING_MIN_BYTES = 4 * 1024 * 1024;
 const CollTag = {
   bcast: 1, gather: 2, scatter: 3, reduce: 4, allreduce: 5, scan: 6, barrier: 7, exscan: 8,
   allgather: 9, alltoall: 10, reduceScatter: 11, gatherv: 12, scatterv: 13, allgatherv: 14, alltoallv: 15,
-  dup: 16, split: 17,
+  dup: 16, split: 17, intercomm: 18, merge: 19,
 } as const;
 type CollName = keyof typeof CollTag;
+
+/** createGroup traffic takes tag GROUP_TAG_BASE + the user's tag on the collective context: clear of every CollTag. */
+const GROUP_TAG_BASE = 32;
+
+/** The collectives an intercommunicator runs over both groups; every other one fails. */
+const ON_INTERCOMM: ReadonlySet<CollName> = new Set(['barrier', 'dup', 'merge']);
 
 export interface CommunicatorOptions {
   /** Identifies the job; ranks of different jobs never talk to each other. */
@@ -128,17 +131,20 @@ export interface OpStats {
   modeledCostUsd: number;
 }
 
-/** State the communicators of one rank share: the next free context id. */
-interface Shared {
-  nextCtx: number;
-}
-
 interface Placement {
   /** World rank of each member, by rank in this communicator; undefined for the world. */
   group?: number[];
   ctx: number;
   shared: Shared;
+  /**
+   * Intercommunicators: the remote group's world ranks, which point-to-point
+   * ranks address. `group` is then both groups, the local one among them.
+   */
+  peers?: number[];
 }
+
+/** @internal The insides comm/intercomm.ts and the MPI runtime work with; not part of the API. */
+export let internals: (c: Communicator) => CommKit;
 
 /**
  * A group of ranks that talk to each other: point-to-point messages and
@@ -153,8 +159,13 @@ export class Communicator {
   /** Point-to-point traffic: the same channel at every rank. */
   readonly #channel: Channel;
   readonly #timeoutMs: number | undefined;
+  /** Members (world ranks) of collectives: both groups on an intercommunicator. */
   readonly #group: number[] | undefined;
   readonly #toLocal: Map<number, number> | undefined;
+  /** What point-to-point ranks address instead of the members: the remote group of an intercommunicator. */
+  readonly #peers: number[] | undefined;
+  readonly #fromPeer: Map<number, number> | undefined;
+  readonly #p2pSize: number;
   /** Point-to-point traffic uses context `#ctx`, collectives `#ctx + 1` (see CTX_STRIDE). */
   readonly #ctx: number;
   readonly #shared: Shared;
@@ -173,15 +184,25 @@ export class Communicator {
     this.#timeoutMs = opts.timeoutMs;
     this.#group = placement?.group;
     this.#ctx = placement?.ctx ?? 0;
-    this.#shared = placement?.shared ?? { nextCtx: CTX_STRIDE };
-    if (this.#group) {
-      this.#toLocal = new Map(this.#group.map((w, i) => [w, i]));
-      this.rank = this.#toLocal.get(channel.rank)!;
-      this.size = this.#group.length;
-    } else {
-      this.rank = channel.rank;
-      this.size = channel.size;
-    }
+    this.#shared = placement?.shared ?? { rank: channel.rank, size: channel.size, made: 0 };
+    this.#toLocal = this.#group && new Map(this.#group.map((w, i) => [w, i]));
+    this.#peers = placement?.peers;
+    this.#fromPeer = this.#peers && new Map(this.#peers.map((w, i) => [w, i]));
+    // rank and size are the local group's: on an intercommunicator, the members that are not peers.
+    const local = this.#peers ? this.#group!.filter((w) => !this.#fromPeer!.has(w)) : this.#group;
+    this.rank = local ? local.indexOf(channel.rank) : channel.rank;
+    this.size = local ? local.length : channel.size;
+    this.#p2pSize = this.#peers?.length ?? this.size;
+  }
+
+  /** Whether this is an intercommunicator (made by `Communicator.intercomm`). */
+  get isInter(): boolean {
+    return this.#peers !== undefined;
+  }
+
+  /** The remote group's size on an intercommunicator (what point-to-point ranks address); undefined otherwise. */
+  get remoteSize(): number | undefined {
+    return this.#peers?.length;
   }
 
   // ---- point to point -------------------------------------------------------
@@ -190,7 +211,7 @@ export class Communicator {
   async send(data: unknown, dest: number, opts: SendOptions = {}): Promise<void> {
     const op = 'send';
     this.#checkOpen(op);
-    checkRank('MPI_ERR_RANK', 'dest', dest, this.size, this.rank, op);
+    checkRank('MPI_ERR_RANK', 'dest', dest, this.#p2pSize, this.rank, op);
     const tag = checkTag(opts.tag, this.rank, op);
     const msg = encode(data);
     const d = new Deadline(opts, this.#timeoutMs, this.#fields(op, dest, tag));
@@ -218,7 +239,7 @@ export class Communicator {
   async recv<T = unknown>(source: number, opts: RecvOptions<T> = {}): Promise<T> {
     const op = 'recv';
     this.#checkOpen(op);
-    checkRank('MPI_ERR_RANK', 'source', source, this.size, this.rank, op, true);
+    checkRank('MPI_ERR_RANK', 'source', source, this.#p2pSize, this.rank, op, true);
     const tag = checkTag(opts.tag, this.rank, op, true);
     const into = opts.into;
     if (into !== undefined && !isTyped(into)) throw new FmiError('MPI_ERR_ARG', 'recv `into` must be a numeric TypedArray', this.#fields(op, source, tag));
@@ -270,7 +291,7 @@ export class Communicator {
     opts: OpOptions & { sendTag?: number; recvTag?: number; status?: Status; into?: NumericArray } = {},
   ): Promise<T> {
     this.#checkOpen('sendrecv');
-    checkRank('MPI_ERR_RANK', 'dest', dest, this.size, this.rank, 'sendrecv');
+    checkRank('MPI_ERR_RANK', 'dest', dest, this.#p2pSize, this.rank, 'sendrecv');
     checkTag(opts.sendTag, this.rank, 'sendrecv');
     // If the send fails, the receive is withdrawn: it must not take a later message.
     const ac = new AbortController();
@@ -290,7 +311,7 @@ export class Communicator {
   async probe(source: number, opts: ProbeOptions = {}): Promise<Status> {
     const op = 'probe';
     this.#checkOpen(op);
-    checkRank('MPI_ERR_RANK', 'source', source, this.size, this.rank, op, true);
+    checkRank('MPI_ERR_RANK', 'source', source, this.#p2pSize, this.rank, op, true);
     const tag = checkTag(opts.tag ?? -1, this.rank, op, true);
     const d = new Deadline(opts, this.#timeoutMs, this.#fields(op, source, tag));
     try {
@@ -307,7 +328,7 @@ export class Communicator {
   iprobe(source: number, opts: Omit<ProbeOptions, keyof OpOptions> = {}): Status | undefined {
     const op = 'iprobe';
     this.#checkOpen(op);
-    checkRank('MPI_ERR_RANK', 'source', source, this.size, this.rank, op, true);
+    checkRank('MPI_ERR_RANK', 'source', source, this.#p2pSize, this.rank, op, true);
     const tag = checkTag(opts.tag ?? -1, this.rank, op, true);
     const p = this.#channel.iprobe({ source: this.#world(source), ctx: this.#ctx, tag });
     return p && this.#probed(p, opts.status);
@@ -517,13 +538,63 @@ export class Communicator {
 
   // ---- communicators --------------------------------------------------------
 
-  /** A new communicator with the same ranks; its messages never match this one's. Collective. */
+  /** A new communicator with the same ranks (and remote group); its messages never match this one's. Collective. */
   dup(opts: OpOptions = {}): Promise<Communicator> {
     return this.#collective('dup', undefined, opts, async (c) => {
-      const ctx = (await allgatherRing(c, encode(this.#shared.nextCtx))).reduce((m, it) => Math.max(m, decode(it.kind, it.bytes) as number), 0);
-      this.#shared.nextCtx = ctx + CTX_STRIDE;
-      return new Communicator(this.#set, { job: this.job, timeoutMs: this.#timeoutMs }, { group: this.#group, ctx, shared: this.#shared });
+      const { ctx } = await agreeContext(c, this.#shared, 0);
+      return this.#make(this.#group, ctx, this.#peers);
     });
+  }
+
+  /**
+   * A communicator of `ranks` (ranks here, in the new order), made by those
+   * ranks alone: the others do not call it. Calls over overlapping sets of
+   * ranks may run at once if their `tag`s differ. Collective over `ranks`.
+   */
+  async createGroup(ranks: readonly number[], opts: OpOptions & { tag?: number } = {}): Promise<Communicator> {
+    const op = 'createGroup';
+    this.#checkOpen(op);
+    if (this.#peers) throw new FmiError('MPI_ERR_COMM', 'createGroup needs an intracommunicator', this.#fields(op));
+    checkMembers(ranks, this.size, this.rank, op);
+    const tag = checkTag(opts.tag, this.rank, op);
+    if (tag > TAG_UB - GROUP_TAG_BASE) throw new FmiError('MPI_ERR_TAG', `createGroup's tag must be at most ${TAG_UB - GROUP_TAG_BASE}, got ${tag}`, this.#fields(op));
+    const members = ranks.map((r) => this.#member(r));
+    const d = new Deadline(opts, this.#timeoutMs, this.#fields(op, undefined, tag));
+    try {
+      // Not queued behind this communicator's collectives: non-members run those in their own order.
+      const { ctx } = await agreeContext(this.#context(op, members, GROUP_TAG_BASE + tag, this.#channel, d), this.#shared, 0);
+      return this.#make(members, ctx);
+    } catch (err) {
+      throw this.#wrap(err, op, undefined, tag);
+    } finally {
+      d.dispose();
+    }
+  }
+
+  /**
+   * An intercommunicator between the group of `local` and another, disjoint
+   * one: collective over both. `localLeader` (a rank of `local`) talks to the
+   * other group's leader, `remoteLeader`, a rank of `peer` (needed at the
+   * local leader only), with `tag` on `peer`. Point-to-point ranks on it
+   * address the remote group; `rank`/`size` are the local group's.
+   */
+  static intercomm(
+    local: Communicator,
+    localLeader: number,
+    peer: Communicator | undefined,
+    remoteLeader: number,
+    opts: OpOptions & { tag?: number } = {},
+  ): Promise<Communicator> {
+    return createIntercomm(local.#kit(), localLeader, peer && peer.#kit(), remoteLeader, opts);
+  }
+
+  /**
+   * The intracommunicator of both groups of this intercommunicator: the group
+   * that passed `high: false` first; when both passed the same, the group whose
+   * leader has the lower world rank. Collective over both groups.
+   */
+  merge(high: boolean, opts: OpOptions = {}): Promise<Communicator> {
+    return mergeIntercomm(this.#kit(), high, opts);
   }
 
   /**
@@ -534,16 +605,14 @@ export class Communicator {
     return this.#collective('split', undefined, opts, async (c) => {
       if (color !== UNDEFINED && !(Number.isInteger(color) && color >= 0)) throw new FmiError('MPI_ERR_ARG', `color must be a non-negative integer or UNDEFINED, got ${color}`, c.fields());
       if (!Number.isInteger(key)) throw new FmiError('MPI_ERR_ARG', `key must be an integer, got ${key}`, c.fields());
-      const all = (await allgatherRing(c, encode([color, key, this.#shared.nextCtx]))).map((it) => decode(it.kind, it.bytes) as [number, number, number]);
-      const ctx = all.reduce((m, [, , next]) => Math.max(m, next), 0);
-      this.#shared.nextCtx = ctx + CTX_STRIDE;
+      const { ctx, all } = await agreeContext(c, this.#shared, [color, key] as [number, number]);
       if (color === UNDEFINED) return null;
       const members = all
         .map(([col, k], r) => ({ col, k, r }))
         .filter((m) => m.col === color)
         .sort((a, b) => a.k - b.k || a.r - b.r)
-        .map((m) => this.#world(m.r));
-      return new Communicator(this.#set, { job: this.job, timeoutMs: this.#timeoutMs }, { group: members, ctx, shared: this.#shared });
+        .map((m) => this.#member(m.r));
+      return this.#make(members, ctx);
     });
   }
 
@@ -573,12 +642,41 @@ export class Communicator {
 
   // ---- internals -------------------------------------------------------------
 
-  #world(r: number): number {
-    return this.#group && r !== ANY_SOURCE ? this.#group[r]! : r;
+  static {
+    internals = (c) => c.#kit();
   }
 
+  #kit(): CommKit {
+    return {
+      self: this,
+      members: this.#group ?? Array.from({ length: this.size }, (_, i) => i),
+      peers: this.#peers,
+      shared: this.#shared,
+      set: this.#set,
+      collective: (name, opts, run) => this.#collective(name, undefined, opts, run),
+      make: (group, ctx, peers) => this.#make(group, ctx, peers),
+    };
+  }
+
+  #make(group: number[] | undefined, ctx: number, peers?: number[]): Communicator {
+    return new Communicator(this.#set, { job: this.job, timeoutMs: this.#timeoutMs }, { group, ctx, shared: this.#shared, peers });
+  }
+
+  /** World rank of point-to-point rank r: a member's, or on an intercommunicator a remote one's. */
+  #world(r: number): number {
+    const to = this.#peers ?? this.#group;
+    return to && r !== ANY_SOURCE ? to[r]! : r;
+  }
+
+  /** Point-to-point rank of a world rank (the inverse of #world). */
   #local(worldRank: number): number {
-    return this.#toLocal ? this.#toLocal.get(worldRank)! : worldRank;
+    const from = this.#fromPeer ?? this.#toLocal;
+    return from ? from.get(worldRank)! : worldRank;
+  }
+
+  /** World rank of collective rank r. */
+  #member(r: number): number {
+    return this.#group ? this.#group[r]! : r;
   }
 
   #probed(p: Probed, status = new Status()): Status {
@@ -618,6 +716,7 @@ export class Communicator {
   ): Promise<T> {
     try {
       this.#checkOpen(name);
+      if (this.#peers && !ON_INTERCOMM.has(name)) throw new FmiError('MPI_ERR_COMM', `collective ${name} on an intercommunicator is not supported`, this.#fields(name));
       if (root !== undefined) checkRank('MPI_ERR_ROOT', 'root', root, this.size, this.rank, name);
     } catch (err) {
       return Promise.reject(err);
@@ -625,30 +724,8 @@ export class Communicator {
     // Every rank computes the same choice: same config, hint, op and size.
     const channel = this.#set.choose(sizing?.op, sizing?.bytes);
     const d = new Deadline(opts, this.#timeoutMs, { ...this.#fields(name), channel: channel.name });
-    const tag = CollTag[name];
-    const ctx = this.#ctx + 1;
-    const key = `c${ctx}/${this.#group ? this.#group.join('.') + '/' : ''}${this.#collSeq++}`;
-    const c: CollContext = {
-      rank: this.rank,
-      size: this.size,
-      op: name,
-      send: (peer, msg) => channel.send(this.#world(peer), { ctx, tag, kind: msg.kind }, msg.bytes, d.signal),
-      recv: async (peer, into?: RecvTarget, capacity?: number): Promise<Received> => {
-        const r = await channel.recv({ source: this.#world(peer), ctx, tag, into, capacity, signal: d.signal });
-        if (this.#toLocal) r.source = this.#local(r.source);
-        return r;
-      },
-      fields: (peer) => ({ ...this.#fields(name, peer), channel: channel.name }),
-      store: isStoreChannel(channel)
-        ? {
-            put: (msg, readers) => channel.put(key, msg.kind, msg.bytes, readers, d.signal),
-            get: async () => {
-              const r = await channel.get(key, d.signal);
-              return { kind: r.kind, bytes: r.data };
-            },
-          }
-        : undefined,
-    };
+    const key = `c${this.#ctx + 1}/${this.#group ? this.#group.join('.') + '/' : ''}${this.#collSeq++}`;
+    const c = this.#context(name, this.#group, CollTag[name], channel, d, key);
     const result = this.#collQueue.then(async () => {
       const t0 = performance.now();
       try {
@@ -663,6 +740,38 @@ export class Communicator {
     });
     this.#collQueue = result.catch(() => {});
     return result;
+  }
+
+  /**
+   * What a collective algorithm runs on: `members` (world ranks; undefined
+   * for the world) talking on the collective context with `tag`; with `key`,
+   * the shared value of a storage channel.
+   */
+  #context(op: string, members: number[] | undefined, tag: number, channel: Channel, d: Deadline, key?: string): CollContext {
+    const ctx = this.#ctx + 1;
+    const index = members === this.#group ? this.#toLocal : members && new Map(members.map((w, i) => [w, i]));
+    const world = (r: number) => (members ? members[r]! : r);
+    return {
+      rank: index ? index.get(channel.rank)! : channel.rank,
+      size: members ? members.length : channel.size,
+      op,
+      send: (peer, msg) => channel.send(world(peer), { ctx, tag, kind: msg.kind }, msg.bytes, d.signal),
+      recv: async (peer, into?: RecvTarget, capacity?: number): Promise<Received> => {
+        const r = await channel.recv({ source: world(peer), ctx, tag, into, capacity, signal: d.signal });
+        if (index) r.source = index.get(r.source)!;
+        return r;
+      },
+      fields: (peer) => ({ ...this.#fields(op, peer), channel: channel.name }),
+      store: key !== undefined && isStoreChannel(channel)
+        ? {
+            put: (msg, readers) => channel.put(key, msg.kind, msg.bytes, readers, d.signal),
+            get: async () => {
+              const r = await channel.get(key, d.signal);
+              return { kind: r.kind, bytes: r.data };
+            },
+          }
+        : undefined,
+    };
   }
 
   #record(op: string, channel: Channel, sizing: Sizing | undefined, ms: number): void {

@@ -20,3 +20,11 @@ export function checkTag(t: unknown, rank: number, op: string, allowAny = false)
   }
   return t;
 }
+
+/** The ranks of a new communicator made by its members alone: distinct ranks here, this one among them. */
+export function checkMembers(ranks: readonly number[], size: number, rank: number, op: string): void {
+  if (!Array.isArray(ranks) || ranks.length === 0) throw new FmiError('MPI_ERR_GROUP', 'ranks must be a non-empty array of ranks', { rank, op });
+  for (const r of ranks) checkRank('MPI_ERR_RANK', 'group member', r, size, rank, op);
+  if (new Set(ranks).size !== ranks.length) throw new FmiError('MPI_ERR_GROUP', `ranks [${ranks.join(', ')}] name a rank twice`, { rank, op });
+  if (!ranks.includes(rank)) throw new FmiError('MPI_ERR_GROUP', `rank ${rank} is not in [${ranks.join(', ')}]: only the members call createGroup`, { rank, op });
+}

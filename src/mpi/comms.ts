@@ -14,8 +14,8 @@ async function membersOf(rt: MpiRuntime, comm: Communicator): Promise<number[]> 
 }
 
 /** Registers a new communicator that inherits `from`'s error handler; returns its handle. */
-export function addComm(rt: MpiRuntime, from: CommEntry, comm: Communicator, group: number[], topo?: CommEntry['topo']): number {
-  return rt.comms.add({ comm, group, errhandler: from.errhandler, name: '', attrs: new Map(), topo });
+export function addComm(rt: MpiRuntime, from: CommEntry, comm: Communicator, group: number[], topo?: CommEntry['topo'], remote?: number[]): number {
+  return rt.comms.add({ comm, group, errhandler: from.errhandler, name: '', attrs: new Map(), topo, remote });
 }
 
 /** Copies `from`'s attributes onto a duplicate, through each keyval's copy callback. */
@@ -55,12 +55,13 @@ function deleteAttr(rt: MpiRuntime, commH: number, c: CommEntry, key: number): v
 async function dup(rt: MpiRuntime, commH: number): Promise<number> {
   const c = rt.comm(commH);
   const comm = await c.comm.dup({});
-  const h = addComm(rt, c, comm, c.group, c.topo);
+  const h = addComm(rt, c, comm, c.group, c.topo, c.remote);
   copyAttrs(rt, commH, c, rt.comms.get(h)!);
   return h;
 }
 
-function compare(a: number[], b: number[]): number {
+/** How two groups compare (IDENT, SIMILAR or UNEQUAL). */
+export function compare(a: number[], b: number[]): number {
   if (a.length === b.length && a.every((x, i) => x === b[i])) return IDENT;
   const sb = new Set(b);
   return a.length === b.length && a.every((x) => sb.has(x)) ? SIMILAR : UNEQUAL;
@@ -131,7 +132,8 @@ export const COMM_IMPLS: Record<string, Impl> = {
   MPI_Comm_compare(rt, a, b, result) {
     const ca = rt.comm(a);
     const cb = rt.comm(b);
-    const r = a === b ? IDENT : compare(ca.group, cb.group);
+    // Intercommunicators compare both groups; an intercommunicator and an intracommunicator are UNEQUAL.
+    const r = a === b ? IDENT : !ca.remote !== !cb.remote ? UNEQUAL : Math.max(compare(ca.group, cb.group), ca.remote ? compare(ca.remote, cb.remote!) : IDENT);
     rt.mem.setI32(result, r === IDENT && a !== b ? CONGRUENT : r);
     return 0;
   },
@@ -189,22 +191,6 @@ export const COMM_IMPLS: Record<string, Impl> = {
     rt.comms.remove(h);
     rt.mem.setI32(commPtr, 0);
     return c.comm.free().then(() => 0);
-  },
-
-  MPI_Comm_test_inter(rt, commH, flag) {
-    rt.comm(commH);
-    rt.mem.setI32(flag, 0);
-    return 0;
-  },
-
-  MPI_Comm_remote_size(rt, commH) {
-    rt.comm(commH);
-    throw new MpiError(Err.COMM, 'not an intercommunicator (fmi has none)');
-  },
-
-  MPI_Comm_remote_group(rt, commH) {
-    rt.comm(commH);
-    throw new MpiError(Err.COMM, 'not an intercommunicator (fmi has none)');
   },
 
   MPI_Comm_get_name(rt, commH, name, lenPtr) {

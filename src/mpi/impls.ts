@@ -4,6 +4,7 @@ import { ENV_IMPLS } from './env.js';
 import { GRAPH_IMPLS } from './graph.js';
 import { GROUP_IMPLS } from './groups.js';
 import { NEIGHBOR_IMPLS } from './neighbor.js';
+import { INTERCOMM_IMPLS } from './intercomms.js';
 import { P2P_IMPLS } from './p2p.js';
 import { REQUEST_IMPLS } from './requests.js';
 import type { Impl } from './runtime.js';
@@ -20,6 +21,7 @@ export const IMPLS: Readonly<Record<string, Impl>> = Object.freeze({
   ...REQUEST_IMPLS,
   ...COLL_IMPLS,
   ...COMM_IMPLS,
+  ...INTERCOMM_IMPLS,
   ...GROUP_IMPLS,
   ...TYPE_IMPLS,
   ...TOPO_IMPLS,

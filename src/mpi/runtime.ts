@@ -20,8 +20,10 @@ import { IMPLS } from './impls.js';
 /** A communicator as C sees it. */
 export interface CommEntry {
   comm: Communicator;
-  /** World rank of each rank of this communicator. */
+  /** World rank of each rank of this communicator (of its local group, on an intercommunicator). */
   group: number[];
+  /** Intercommunicators: world rank of each rank of the remote group. */
+  remote?: number[];
   errhandler: number;
   name: string;
   /** keyval -> attribute value (a C pointer-sized int). */

@@ -71,9 +71,11 @@ int main(int argc, char **argv) {
   CHECK(strcmp(msg, "my own error") == 0 && cls == mycls, "added error code");
 
   /* an unsupported function returns its error instead of ending the program */
-  MPI_Comm inter;
-  rc = MPI_Intercomm_create(MPI_COMM_WORLD, 0, MPI_COMM_WORLD, 0, 1, &inter);
+  MPI_Comm children, parent = MPI_COMM_WORLD;
+  rc = MPI_Comm_spawn("worker", MPI_ARGV_NULL, 1, MPI_INFO_NULL, 0, MPI_COMM_WORLD, &children, MPI_ERRCODES_IGNORE);
   CHECK(rc == MPI_ERR_UNSUPPORTED_OPERATION, "unsupported function: %d", rc);
+  MPI_Comm_get_parent(&parent);
+  CHECK(parent == MPI_COMM_NULL, "no rank of an fmi job has a parent");
 
   /* a user error handler */
   MPI_Errhandler mine;
