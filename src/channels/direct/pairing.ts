@@ -81,7 +81,12 @@ export class Pairing {
     this.#rendezvous = sock;
     sock.setNoDelay(true);
     let peerInfo: { pub: Endpoint; priv: Endpoint[] } | undefined;
-    sock.on('connect', () => writeLine(sock, { t: 'pair', job: s.job, from: s.rank, to: s.peer, priv: s.priv }));
+    // Read now: once closed, a socket no longer knows its local address.
+    let local: Endpoint | undefined;
+    sock.on('connect', () => {
+      local = { host: sock.localAddress!, port: sock.localPort! };
+      writeLine(sock, { t: 'pair', job: s.job, from: s.rank, to: s.peer, priv: s.priv });
+    });
     readLines(
       sock,
       (raw) => {
@@ -97,9 +102,8 @@ export class Pairing {
     sock.on('close', () => {
       this.#rendezvous = undefined;
       if (this.#settled) return;
-      if (!peerInfo) return this.cancel(new ChannelError('rendezvous server closed the pairing connection', this.#fields()));
+      if (!peerInfo || !local) return this.cancel(new ChannelError('rendezvous server closed the pairing connection', this.#fields()));
       // The server closed first, so the port we paired from is free to dial from.
-      const local = { host: sock.localAddress ?? '0.0.0.0', port: sock.localPort ?? 0 };
       this.#dial(local, peerInfo.pub, peerInfo.priv);
     });
   }
