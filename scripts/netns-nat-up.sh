@@ -11,6 +11,7 @@
 #                           connection (a symmetric NAT: cannot be punched)
 #     inbound drop          the router silently drops unsolicited inbound SYNs (most CPE)
 #             rst           the router's own stack answers them with a RST (plain Linux)
+#             X,Y           nat1 does X, nat2 does Y (e.g. rst,drop)
 #   env NETNS_PREFIX  namespace name prefix (default "fmi-"), so concurrent users do not collide
 #
 # Namespaces (prefix omitted):
@@ -27,7 +28,11 @@ case $NAT in
   random-fully) MASQ_FLAGS=--random-fully ;;
   *) echo "netns-nat-up: nat must be default, random or random-fully, got '$NAT'" >&2; exit 2 ;;
 esac
-case $INBOUND in drop|rst) ;; *) echo "netns-nat-up: inbound must be drop or rst, got '$INBOUND'" >&2; exit 2 ;; esac
+INBOUND1=${INBOUND%,*}
+INBOUND2=${INBOUND#*,}
+for b in "$INBOUND1" "$INBOUND2"; do
+  case $b in drop|rst) ;; *) echo "netns-nat-up: inbound must be drop, rst or X,Y of those, got '$INBOUND'" >&2; exit 2 ;; esac
+done
 
 "$(dirname "$0")/netns-nat-down.sh" >/dev/null
 
@@ -66,7 +71,8 @@ for i in 1 2; do
   # A NAT's firewall: from the WAN, only packets of connections the LAN opened
   # get in. Without this, a SYN to a mapped port would be forwarded.
   in_ns $nat iptables -A FORWARD -i wan -o lan -m conntrack --ctstate NEW,INVALID -j DROP
-  if [ "$INBOUND" = drop ]; then
+  if [ "$i" = 1 ]; then inbound=$INBOUND1; else inbound=$INBOUND2; fi
+  if [ "$inbound" = drop ]; then
     # Otherwise an unsolicited SYN reaches the router's own stack, which resets it.
     in_ns $nat iptables -A INPUT -i wan -p tcp -m conntrack --ctstate NEW,INVALID -j DROP
   fi
