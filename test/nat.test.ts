@@ -164,7 +164,9 @@ describe('nat', () => {
     await topology('default', 'rst');
     const { ranks, ms } = await runJob(['f1', 'f2'], 8000, 15_000);
     expect(ms).toBeLessThan(14_000);
-    if (ranks.every((r) => r.code === 0)) {
+    const punched = ranks.every((r) => r.code === 0);
+    console.log(`nat - both NATs reset: ${punched ? 'punched' : 'gave up with the error'} after ${Math.round(ms)} ms`);
+    if (punched) {
       expectSucceeded(ranks);
       expect(ranks.map((r) => r.paths)).toEqual([{ 1: 'punch' }, { 0: 'punch' }]);
     } else {
