@@ -138,7 +138,9 @@ function tag(line, variant) {
   return r;
 }
 
-const fmtMbs = (x) => (x === undefined ? '-' : x.toFixed(x >= 100 ? 0 : 1));
+function fmtMbs(x) {
+  return x === undefined ? '-' : x.toFixed(x >= 100 ? 0 : 1);
+}
 
 function table(results) {
   const rows = [['bytes', 'fmi nat-punch', 'raw nat-punch', 'fmi/raw', 'fmi lan', 'fmi MB/s nat', 'raw MB/s nat']];
