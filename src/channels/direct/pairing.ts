@@ -98,7 +98,7 @@ export class Pairing {
     const head = `could not connect to rank ${s.peer} within ${s.timeoutMs} ms`;
     const p = this.#punching;
     if (!p) return `${head}: the rendezvous server did not introduce it (has rank ${s.peer} started?)`;
-    const what = `${head}: ${p.attempts} hole-punching attempts from port ${p.local.port} to ${p.pub.host}:${p.pub.port} got no connection (${p.refused} refused)`;
+    const what = `${head}: ${p.attempts} hole-punching attempt${p.attempts === 1 ? '' : 's'} from port ${p.local.port} to ${p.pub.host}:${p.pub.port} got no connection (${p.refused} refused)`;
     const symmetric =
       p.you && p.you.port !== p.local.port
         ? `this rank's NAT did not keep its port (the rendezvous server saw ${p.local.port} as ${p.you.port}): a NAT that picks new ports per connection (a symmetric NAT) cannot be crossed by TCP hole punching`
