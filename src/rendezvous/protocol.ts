@@ -18,9 +18,12 @@ export interface Endpoint {
  *
  * Pairing connection (one per pair and side, as in TCPunch):
  *   rank -> server  {t:'pair', job, from, to, priv: Endpoint[]}
- *   server -> rank  {t:'peer', pub: Endpoint, priv: Endpoint[]}   then the server closes
+ *   server -> rank  {t:'peer', pub: Endpoint, priv: Endpoint[], you: Endpoint}   then the server closes
  * `pub` is the peer's pairing connection as the server saw it (its NAT's
  * mapping); both sides then dial each other from the port they paired from.
+ * `you` is this rank's own connection as the server saw it: a port other than
+ * the one it dialed from means its NAT does not keep ports, which explains a
+ * failed hole punch.
  *
  * Either direction: {t:'error', message}.
  */
@@ -33,7 +36,7 @@ export type ServerMessage =
   | { t: 'registered' }
   | { t: 'want'; from: number }
   | { t: 'gone'; rank: number; clean: boolean }
-  | { t: 'peer'; pub: Endpoint; priv: Endpoint[] }
+  | { t: 'peer'; pub: Endpoint; priv: Endpoint[]; you?: Endpoint }
   | { t: 'error'; message: string };
 
 /** Longest line either side accepts, so a wrong client cannot make it buffer without end. */

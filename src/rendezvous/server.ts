@@ -143,8 +143,8 @@ export class RendezvousServer {
     if (w && w.from === to) {
       clearTimeout(w.timer);
       this.#waiting.delete(key);
-      writeLine(w.socket, { t: 'peer', pub: remote(socket), priv });
-      writeLine(socket, { t: 'peer', pub: remote(w.socket), priv: w.priv });
+      writeLine(w.socket, { t: 'peer', pub: remote(socket), priv, you: remote(w.socket) });
+      writeLine(socket, { t: 'peer', pub: remote(w.socket), priv: w.priv, you: remote(socket) });
       w.socket.end();
       socket.end();
       return;

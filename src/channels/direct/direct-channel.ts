@@ -6,7 +6,7 @@ import type { Channel, Envelope, Probed, ProbeRequest, Received, RecvRequest } f
 import { Matcher } from '../matcher.js';
 import { Connection } from './connection.js';
 import { ByteReader, hello, readHello } from './handshake.js';
-import { Pairing } from './pairing.js';
+import { Pairing, type Paired } from './pairing.js';
 
 export interface DirectChannelOptions {
   job: string;
@@ -21,6 +21,13 @@ export interface DirectChannelOptions {
 }
 
 type State = 'open' | 'closing' | 'closed';
+
+/**
+ * With FMI_DEBUG set, each pair's connection is logged to stderr: which path
+ * it took and between which addresses, what one needs to see why ranks behind
+ * NATs did or did not reach each other.
+ */
+const DEBUG = Boolean(process.env.FMI_DEBUG);
 
 /** How long an accepted connection may take to say who it is. */
 const HELLO_TIMEOUT_MS = 10_000;
@@ -50,6 +57,7 @@ export class DirectChannel implements Channel {
   readonly #gone = new Set<number>();
   readonly #queued = new Map<number, QueuedSend[]>();
   readonly #handshaking = new Set<Socket>();
+  readonly #paths = new Map<number, Paired['via']>();
   #control: Socket | undefined;
   #listener: Server | undefined;
   #priv: Endpoint[] = [];
@@ -120,6 +128,11 @@ export class DirectChannel implements Channel {
     return this.#priv;
   }
 
+  /** How each connected peer was reached: its listener, a hole punch, or its dial accepted on ours. */
+  paths(): Record<number, Paired['via']> {
+    return Object.fromEntries(this.#paths);
+  }
+
   iprobe(req: ProbeRequest): Probed | undefined {
     return this.#matcher.peek(req);
   }
@@ -154,6 +167,7 @@ export class DirectChannel implements Channel {
   }
 
   #startPairing(peer: number): Pairing {
+    const started = performance.now();
     const p = new Pairing({
       job: this.#o.job,
       rank: this.rank,
@@ -164,14 +178,22 @@ export class DirectChannel implements Channel {
     });
     this.#pairings.set(peer, p);
     p.promise.then(
-      ({ socket, leftover }) => {
+      ({ socket, leftover, via }) => {
         this.#pairings.delete(peer);
+        this.#paths.set(peer, via);
+        if (DEBUG) {
+          const ms = Math.round(performance.now() - started);
+          process.stderr.write(
+            `fmi debug: direct rank ${this.rank} <-> ${peer} via ${via} ${socket.localAddress}:${socket.localPort} -> ${socket.remoteAddress}:${socket.remotePort} in ${ms} ms\n`,
+          );
+        }
         const conn = new Connection(this.rank, peer, socket, this.#matcher, leftover, (err) => this.#connectionEnded(peer, conn, err));
         this.#conns.set(peer, conn);
         for (const q of this.#takeQueued(peer)) conn.send(q.env, q.payload, q.signal).then(q.resolve, q.reject);
       },
       (err: Error) => {
         this.#pairings.delete(peer);
+        if (DEBUG) process.stderr.write(`fmi debug: direct rank ${this.rank} <-> ${peer} failed: ${err.message}\n`);
         for (const q of this.#takeQueued(peer)) q.reject(err);
       },
     );

@@ -17,6 +17,24 @@ export interface PairingSetup {
   punchAttemptMs?: number;
 }
 
+/**
+ * After a refused punch (the peer's NAT answered our SYN with a RST: it has no
+ * mapping for us yet), dial again this soon. Through such NATs the two SYNs
+ * must cross within one one-way delay, so a SYN should be in flight nearly all
+ * the time; on a WAN the refusal itself took a round trip, so this adds little,
+ * and on a LAN it bounds the dialing to a thousand SYNs a second.
+ */
+const REFUSED_RETRY_MS = 1;
+
+interface Punching {
+  local: Endpoint;
+  pub: Endpoint;
+  /** This rank's pairing connection as the server saw it. */
+  you?: Endpoint;
+  attempts: number;
+  refused: number;
+}
+
 export interface Paired {
   socket: Socket;
   /** Bytes that came after the handshake: the first frames. */
@@ -43,6 +61,8 @@ export class Pairing {
   #rendezvous: Socket | undefined;
   #punchTimer: NodeJS.Timeout | undefined;
   #deadline: NodeJS.Timeout | undefined;
+  /** What hole punching saw, for the error when it fails. */
+  #punching: Punching | undefined;
 
   constructor(setup: PairingSetup) {
     this.#s = setup;
@@ -50,10 +70,7 @@ export class Pairing {
       this.#resolve = resolve;
       this.#reject = reject;
     });
-    this.#deadline = setTimeout(
-      () => this.cancel(new ChannelError(`could not connect to rank ${setup.peer} within ${setup.timeoutMs} ms`, this.#fields())),
-      setup.timeoutMs,
-    );
+    this.#deadline = setTimeout(() => this.cancel(new ChannelError(this.#timeoutMessage(), this.#fields())), setup.timeoutMs);
     this.#deadline.unref();
     this.#register();
   }
@@ -75,18 +92,37 @@ export class Pairing {
     return { rank: this.#s.rank, peer: this.#s.peer, op: 'connect', channel: 'direct' };
   }
 
+  /** Why the pair did not connect, as far as this side can tell, and what to do about it. */
+  #timeoutMessage(): string {
+    const s = this.#s;
+    const head = `could not connect to rank ${s.peer} within ${s.timeoutMs} ms`;
+    const p = this.#punching;
+    if (!p) return `${head}: the rendezvous server did not introduce it (has rank ${s.peer} started?)`;
+    const what = `${head}: ${p.attempts} hole-punching attempt${p.attempts === 1 ? '' : 's'} from port ${p.local.port} to ${p.pub.host}:${p.pub.port} got no connection (${p.refused} refused)`;
+    const symmetric =
+      p.you && p.you.port !== p.local.port
+        ? `this rank's NAT did not keep its port (the rendezvous server saw ${p.local.port} as ${p.you.port}): a NAT that picks new ports per connection (a symmetric NAT) cannot be crossed by TCP hole punching`
+        : `if either rank's NAT gives each connection its own port (a symmetric NAT), TCP hole punching cannot cross it`;
+    return `${what}; ${symmetric}. Use the redis or s3 channel for such ranks (FMI_CONFIG or fmi run --config)`;
+  }
+
   #register(): void {
     const s = this.#s;
     const sock = connect({ host: s.server.host, port: s.server.port });
     this.#rendezvous = sock;
     sock.setNoDelay(true);
-    let peerInfo: { pub: Endpoint; priv: Endpoint[] } | undefined;
-    sock.on('connect', () => writeLine(sock, { t: 'pair', job: s.job, from: s.rank, to: s.peer, priv: s.priv }));
+    let peerInfo: { pub: Endpoint; priv: Endpoint[]; you?: Endpoint } | undefined;
+    // Read now: once closed, a socket no longer knows its local address.
+    let local: Endpoint | undefined;
+    sock.on('connect', () => {
+      local = { host: sock.localAddress!, port: sock.localPort! };
+      writeLine(sock, { t: 'pair', job: s.job, from: s.rank, to: s.peer, priv: s.priv });
+    });
     readLines(
       sock,
       (raw) => {
         const m = raw as ServerMessage;
-        if (m.t === 'peer') peerInfo = { pub: m.pub, priv: m.priv };
+        if (m.t === 'peer') peerInfo = { pub: m.pub, priv: m.priv, you: m.you };
         else if (m.t === 'error') this.cancel(new ChannelError(`rendezvous: ${m.message}`, this.#fields()));
       },
       (why) => this.cancel(new ChannelError(`rendezvous sent junk: ${why}`, this.#fields())),
@@ -97,40 +133,45 @@ export class Pairing {
     sock.on('close', () => {
       this.#rendezvous = undefined;
       if (this.#settled) return;
-      if (!peerInfo) return this.cancel(new ChannelError('rendezvous server closed the pairing connection', this.#fields()));
+      if (!peerInfo || !local) return this.cancel(new ChannelError('rendezvous server closed the pairing connection', this.#fields()));
       // The server closed first, so the port we paired from is free to dial from.
-      const local = { host: sock.localAddress ?? '0.0.0.0', port: sock.localPort ?? 0 };
-      this.#dial(local, peerInfo.pub, peerInfo.priv);
+      this.#dial(local, peerInfo);
     });
   }
 
-  #dial(local: Endpoint, pub: Endpoint, priv: Endpoint[]): void {
+  #dial(local: Endpoint, peer: { pub: Endpoint; priv: Endpoint[]; you?: Endpoint }): void {
     if (this.#s.rank > this.#s.peer) {
-      for (const ep of priv) this.#attempt(connect({ host: ep.host, port: ep.port }), 'listener');
+      for (const ep of peer.priv) this.#attempt(connect({ host: ep.host, port: ep.port }), 'listener');
     }
-    this.#punch(local, pub);
+    if (peer.pub.port === 0) return;
+    this.#punching = { local, pub: peer.pub, you: peer.you, attempts: 0, refused: 0 };
+    this.#punch(this.#punching);
   }
 
-  #punch(local: Endpoint, pub: Endpoint): void {
-    if (this.#settled || pub.port === 0) return;
-    const sock = connect({ host: pub.host, port: pub.port, localAddress: local.host, localPort: local.port });
+  #punch(p: Punching): void {
+    if (this.#settled) return;
+    p.attempts++;
+    const sock = connect({ host: p.pub.host, port: p.pub.port, localAddress: p.local.host, localPort: p.local.port });
     sock.setTimeout(this.#s.punchAttemptMs ?? 4000);
     let retried = false;
-    const retry = () => {
+    const retry = (err?: NodeJS.ErrnoException) => {
       if (retried) return;
       retried = true;
       sock.destroy();
       if (this.#settled) return;
-      this.#punchTimer = setTimeout(() => this.#punch(local, pub), this.#s.punchIntervalMs ?? 50);
+      const refused = err?.code === 'ECONNREFUSED';
+      if (refused) p.refused++;
+      this.#punchTimer = setTimeout(() => this.#punch(p), refused ? REFUSED_RETRY_MS : (this.#s.punchIntervalMs ?? 50));
     };
-    sock.once('timeout', retry);
+    sock.once('timeout', () => retry());
     sock.once('error', retry);
     this.#attempt(sock, 'punch', retry);
   }
 
   #attempt(sock: Socket, via: 'listener' | 'punch', onFail?: () => void): void {
     this.#candidates.add(sock);
-    sock.once('error', () => this.#candidates.delete(sock));
+    // A failed punch is destroyed without an error; with a retry every millisecond they add up.
+    sock.once('close', () => this.#candidates.delete(sock));
     sock.once('connect', () => {
       sock.setTimeout(0);
       if (onFail) sock.off('error', onFail);

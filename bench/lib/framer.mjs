@@ -1,0 +1,121 @@
+// The raw-socket ping-pong of bench/raw-pingpong.mjs (loopback) and
+// bench/nat.mjs (across NATs): frames are a 4-byte little-endian length and
+// the payload. Both sides parse into a preallocated buffer and write from
+// preallocated buffers (payloads up to 16 KiB are copied next to their header
+// and written once; larger ones go out as header + payload in one corked
+// write), so nothing is allocated per message: what is left is Node's socket
+// path and the event loop.
+
+import { emit, fillPattern, itersFor, mbPerS, warmupMsFor, summarize } from './common.mjs';
+
+const HEADER = 4;
+const COALESCE = 16 * 1024;
+
+/** A frame reader/writer over one socket; calls onFrame(length) when a whole frame sits in `rbuf`. */
+export class Framer {
+  constructor(socket, maxBytes, onFrame) {
+    this.socket = socket;
+    this.rbuf = Buffer.allocUnsafe(maxBytes);
+    this.wbuf = Buffer.allocUnsafe(HEADER + Math.min(maxBytes, COALESCE));
+    this.head = Buffer.allocUnsafe(HEADER);
+    this.hfill = 0;
+    this.len = -1;
+    this.done = 0;
+    this.onFrame = onFrame;
+    socket.setNoDelay(true);
+    socket.on('data', (chunk) => this.#data(chunk));
+  }
+
+  write(payload) {
+    const n = payload.byteLength;
+    if (n <= COALESCE) {
+      this.wbuf.writeUInt32LE(n, 0);
+      this.wbuf.set(payload, HEADER);
+      this.socket.write(this.wbuf.subarray(0, HEADER + n));
+    } else {
+      this.head.writeUInt32LE(n, 0);
+      this.socket.cork();
+      this.socket.write(this.head);
+      this.socket.write(payload);
+      this.socket.uncork();
+    }
+  }
+
+  #data(chunk) {
+    let off = 0;
+    const n = chunk.byteLength;
+    while (off < n) {
+      if (this.len < 0) {
+        const take = Math.min(HEADER - this.hfill, n - off);
+        chunk.copy(this.head, this.hfill, off, off + take);
+        this.hfill += take;
+        off += take;
+        if (this.hfill < HEADER) return;
+        this.hfill = 0;
+        this.len = this.head.readUInt32LE(0);
+        this.done = 0;
+        if (this.len > this.rbuf.byteLength) throw new Error(`raw-pingpong: frame of ${this.len} bytes`);
+      }
+      const take = Math.min(this.len - this.done, n - off);
+      chunk.copy(this.rbuf, this.done, off, off + take);
+      this.done += take;
+      off += take;
+      if (this.done === this.len) {
+        const len = this.len;
+        this.len = -1;
+        this.onFrame(len);
+      }
+    }
+  }
+}
+
+/** The echo side: sends every frame straight back. */
+export function echo(socket, maxBytes) {
+  const f = new Framer(socket, maxBytes, (len) => f.write(f.rbuf.subarray(0, len)));
+}
+
+/** The measuring side: times round trips of each size over `socket`, one result line per size. */
+export async function measure(socket, sizes, channel) {
+  const maxBytes = Math.max(...sizes);
+  let wake;
+  let lastLen = 0;
+  const f = new Framer(socket, maxBytes, (len) => {
+    lastLen = len;
+    const w = wake;
+    wake = undefined;
+    w();
+  });
+  const roundTrip = (payload) =>
+    new Promise((resolve) => {
+      wake = resolve;
+      f.write(payload);
+    });
+
+  for (const bytes of sizes) {
+    const sbuf = Buffer.allocUnsafe(bytes);
+    fillPattern(sbuf, bytes & 0xff);
+    const batch = async (n, samples) => {
+      for (let i = 0; i < n; i++) {
+        const t0 = performance.now();
+        await roundTrip(sbuf);
+        if (samples) samples[i] = performance.now() - t0;
+      }
+    };
+    let n = 1;
+    let per = 0;
+    for (let spent = 0; ; n *= 2) {
+      const t0 = performance.now();
+      await batch(n);
+      const dt = performance.now() - t0;
+      spent += dt;
+      per = dt / n;
+      if (spent >= warmupMsFor(bytes === sizes[0]) && n >= 4) break;
+    }
+    const iters = itersFor(per);
+    const samples = new Float64Array(iters);
+    await batch(iters, samples);
+    if (lastLen !== bytes || Buffer.compare(f.rbuf.subarray(0, bytes), sbuf) !== 0) throw new Error(`raw-pingpong: bad echo at ${bytes} bytes`);
+    const s = summarize(samples, iters, 0.5);
+    emit({ bench: 'pingpong', impl: 'raw-socket', channel, ranks: 2, bytes, iters, ...s, mb_s: mbPerS(bytes, s.p50_us), variant: 'u8' });
+  }
+}
