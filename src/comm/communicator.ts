@@ -1,8 +1,8 @@
 import { bytesOf, encode, decode, decodeError, isTyped, Kind, typedView, type Encoded } from '../codec.js';
 import { FmiError, ClosedError, type FmiErrorFields } from '../errors.js';
-import { ANY_SOURCE, isStoreChannel, type Channel, type Probed, type Received, type RecvTarget } from '../channels/channel.js';
+import { ANY_SOURCE, isStoreChannel, type Channel, type Received, type RecvTarget } from '../channels/channel.js';
 import { ChannelSet } from './channel-set.js';
-import type { Hint, OpName } from '../model/types.js';
+import type { Hint } from '../model/types.js';
 import { barrierStore, bcastStore, gatherFlat, hasStore, reduceFlat } from '../collectives/mediated.js';
 import { elemTypeOf, type NumericArray } from '../kernels/index.js';
 import { checkOpFor, type Op } from '../ops/op.js';
@@ -21,73 +21,18 @@ import type { CollContext } from '../collectives/context.js';
 import { checkMembers, checkRank, checkTag, TAG_UB } from './validate.js';
 import { agreeContext, type Shared } from './context-id.js';
 import { createIntercomm, mergeIntercomm, type CommKit } from './intercomm.js';
-import { Request, Status } from './request.js';
+import { Request, type Status } from './request.js';
+import * as p2p from './point-to-point.js';
+import type { P2p } from './point-to-point.js';
+import type {
+  AllreduceOptions, CommunicatorOptions, OpStats, ProbeOptions, RecvOptions, ReduceOptions, SendOptions, VectorOptions,
+} from './options.js';
+
+export type {
+  AllreduceOptions, CommunicatorOptions, OpStats, ProbeOptions, RecvOptions, ReduceOptions, SendOptions, VectorOptions,
+} from './options.js';
 import { alltoallRun, allgathervRun, alltoallvRun, gathervRun, reduceScatterRun, scattervRun } from './vector-collectives.js';
-import { checkInto, concat, describeKind, fillStatus, intoOrNew, orError, raiseItems, sized, splitForRanks, type Sizing } from './assemble.js';
-
-export interface SendOptions extends OpOptions {
-  /** @default 0 */
-  tag?: number;
-  /**
-   * Resolve only once the receiver's matching receive has taken the message
-   * (MPI_Ssend): the receiver answers with an acknowledgement. @default false
-   */
-  synchronous?: boolean;
-}
-
-export interface RecvOptions<T = unknown> extends OpOptions {
-  /** A tag, or ANY_TAG. @default 0 */
-  tag?: number;
-  /**
-   * Receive into this TypedArray instead of a new one (no allocation); the
-   * result is a view of `into` as long as the message. A longer message fails
-   * with MPI_ERR_TRUNCATE; a message of another type with MPI_ERR_TYPE.
-   */
-  into?: T extends NumericArray ? T : NumericArray;
-  /** Filled with the message's source, tag and count. */
-  status?: Status;
-}
-
-export interface ProbeOptions extends OpOptions {
-  /** A tag, or ANY_TAG. @default ANY_TAG */
-  tag?: number;
-  status?: Status;
-}
-
-export interface VectorOptions extends OpOptions {
-  /** Where each rank's part starts, in elements. @default running sum of the counts */
-  displs?: number[];
-}
-
-export interface ReduceOptions extends OpOptions {
-  /**
-   * Write the result here (a TypedArray of the same type and length as the
-   * data; the data itself for in place) instead of into a new array. Used
-   * where a result arrives: the root of reduce, every rank of scan, ranks
-   * above 0 of exscan.
-   */
-  into?: NumericArray;
-}
-
-export interface AllreduceOptions extends OpOptions {
-  /**
-   * `'auto'` takes the ring for TypedArrays of RING_MIN_BYTES or more with a
-   * predefined op on more than two ranks, recursive doubling otherwise. Every
-   * rank must pass the same. @default 'auto'
-   */
-  algorithm?: 'auto' | 'ring' | 'recursive-doubling';
-  /**
-   * Write the result here (a TypedArray of the same type and length as the
-   * data; the data itself for in place) instead of into a new array.
-   */
-  into?: NumericArray;
-}
-
-/** Acknowledgements of synchronous sends: on a context of their own (see CTX_STRIDE), which no user receive can match. */
-const ACK_CTX = 2;
-/** Marks a point-to-point message whose sender waits for an acknowledgement (kinds of user data stay below it). */
-const SYNC_KIND = 0x80;
-const EMPTY = new Uint8Array(0);
+import { checkInto, concat, intoOrNew, orError, raiseItems, sized, splitForRanks, type Sizing } from './assemble.js';
 
 /** Color for `split` of a rank that joins no new communicator (MPI_UNDEFINED). */
 export const UNDEFINED = -32766;
@@ -111,25 +56,6 @@ const GROUP_TAG_BASE = 32;
 
 /** The collectives an intercommunicator runs over both groups; every other one fails. */
 const ON_INTERCOMM: ReadonlySet<CollName> = new Set(['barrier', 'dup', 'merge']);
-
-export interface CommunicatorOptions {
-  /** Identifies the job; ranks of different jobs never talk to each other. */
-  job: string;
-  /** Default timeout of every operation. @default none */
-  timeoutMs?: number;
-}
-
-/** What `stats()` reports per operation. */
-export interface OpStats {
-  calls: number;
-  /** Bytes per rank, summed over the calls whose size every rank knows. */
-  bytes: number;
-  timeMs: number;
-  /** Calls per channel used. */
-  channels: Record<string, number>;
-  /** The cost model's USD for those calls (whole job, function time included). */
-  modeledCostUsd: number;
-}
 
 interface Placement {
   /** World rank of each member, by rank in this communicator; undefined for the world. */
@@ -175,6 +101,7 @@ export class Communicator {
   /** Numbers this communicator's collectives (the same at every rank): names their shared values. */
   #collSeq = 0;
   readonly #stats = new Map<string, OpStats>();
+  readonly #p2p: P2p;
 
   constructor(channels: Channel | ChannelSet, opts: CommunicatorOptions, placement?: Placement) {
     this.#set = channels instanceof ChannelSet ? channels : ChannelSet.of(channels);
@@ -193,6 +120,14 @@ export class Communicator {
     this.rank = local ? local.indexOf(channel.rank) : channel.rank;
     this.size = local ? local.length : channel.size;
     this.#p2pSize = this.#peers?.length ?? this.size;
+    this.#p2p = {
+      channel, ctx: this.#ctx, rank: this.rank, size: this.#p2pSize, timeoutMs: this.#timeoutMs,
+      world: (r) => this.#world(r),
+      local: (w) => this.#local(w),
+      fields: (op, peer, tag) => this.#fields(op, peer, tag),
+      checkOpen: (op) => this.#checkOpen(op),
+      wrap: (err, op, peer, tag) => this.#wrap(err, op, peer, tag),
+    };
   }
 
   /** Whether this is an intercommunicator (made by `Communicator.intercomm`). */
@@ -208,64 +143,16 @@ export class Communicator {
   // ---- point to point -------------------------------------------------------
 
   /** Sends `data` (a TypedArray, or any structured-cloneable value) to rank `dest`. */
-  async send(data: unknown, dest: number, opts: SendOptions = {}): Promise<void> {
-    const op = 'send';
-    this.#checkOpen(op);
-    checkRank('MPI_ERR_RANK', 'dest', dest, this.#p2pSize, this.rank, op);
-    const tag = checkTag(opts.tag, this.rank, op);
-    const msg = encode(data);
-    const d = new Deadline(opts, this.#timeoutMs, this.#fields(op, dest, tag));
-    try {
-      if (!opts.synchronous) {
-        await this.#channel.send(this.#world(dest), { ctx: this.#ctx, tag, kind: msg.kind }, msg.bytes, d.signal);
-        return;
-      }
-      // Acknowledgements of one (dest, tag) come back in the order the receiver matched the messages: FIFO, like these receives.
-      const ack = this.#channel.recv({ source: this.#world(dest), ctx: this.#ctx + ACK_CTX, tag, signal: d.signal });
-      ack.catch(() => {}); // awaited below
-      await this.#channel.send(this.#world(dest), { ctx: this.#ctx, tag, kind: msg.kind | SYNC_KIND }, msg.bytes, d.signal);
-      await ack;
-    } catch (err) {
-      throw this.#wrap(err, op, dest, tag);
-    } finally {
-      d.dispose();
-    }
+  send(data: unknown, dest: number, opts: SendOptions = {}): Promise<void> {
+    return p2p.send(this.#p2p, data, dest, opts);
   }
 
   /**
    * Receives the next message from `source` (or ANY_SOURCE) with `tag` (or
    * ANY_TAG); resolves to what was sent (the same TypedArray type).
    */
-  async recv<T = unknown>(source: number, opts: RecvOptions<T> = {}): Promise<T> {
-    const op = 'recv';
-    this.#checkOpen(op);
-    checkRank('MPI_ERR_RANK', 'source', source, this.#p2pSize, this.rank, op, true);
-    const tag = checkTag(opts.tag, this.rank, op, true);
-    const into = opts.into;
-    if (into !== undefined && !isTyped(into)) throw new FmiError('MPI_ERR_ARG', 'recv `into` must be a numeric TypedArray', this.#fields(op, source, tag));
-    const d = new Deadline(opts, this.#timeoutMs, this.#fields(op, source, tag));
-    try {
-      const r = await this.#channel.recv({ source: this.#world(source), ctx: this.#ctx, tag, signal: d.signal, into: into && bytesOf(into) });
-      if (r.kind & SYNC_KIND) {
-        r.kind &= ~SYNC_KIND;
-        await this.#channel.send(r.source, { ctx: this.#ctx + ACK_CTX, tag: r.tag, kind: Kind.TYPED_BASE }, EMPTY, d.signal);
-      }
-      const from = this.#local(r.source);
-      if (opts.status) fillStatus(opts.status, from, r.tag, r.kind, r.data.byteLength);
-      if (into) {
-        // A Buffer's bytes fit a Uint8Array and back.
-        const norm = (k: number) => (k === Kind.BUFFER ? Kind.TYPED_BASE + 1 : k);
-        if (norm(r.kind) !== norm(encode(into).kind)) {
-          throw new FmiError('MPI_ERR_TYPE', `received ${describeKind(r.kind)} into a ${into.constructor.name}`, this.#fields(op, from, r.tag));
-        }
-        return into.subarray(0, r.data.byteLength / into.BYTES_PER_ELEMENT) as T;
-      }
-      return decode(r.kind, r.data) as T;
-    } catch (err) {
-      throw this.#wrap(err, op, source, tag);
-    } finally {
-      d.dispose();
-    }
+  recv<T = unknown>(source: number, opts: RecvOptions<T> = {}): Promise<T> {
+    return p2p.recv(this.#p2p, source, opts);
   }
 
   /** Starts a send; the Request resolves when `data` may be reused. */
@@ -308,30 +195,13 @@ export class Communicator {
   }
 
   /** Waits for a message from `source` with `tag` without receiving it; resolves to its Status. */
-  async probe(source: number, opts: ProbeOptions = {}): Promise<Status> {
-    const op = 'probe';
-    this.#checkOpen(op);
-    checkRank('MPI_ERR_RANK', 'source', source, this.#p2pSize, this.rank, op, true);
-    const tag = checkTag(opts.tag ?? -1, this.rank, op, true);
-    const d = new Deadline(opts, this.#timeoutMs, this.#fields(op, source, tag));
-    try {
-      const p = await this.#channel.probe({ source: this.#world(source), ctx: this.#ctx, tag, signal: d.signal });
-      return this.#probed(p, opts.status);
-    } catch (err) {
-      throw this.#wrap(err, op, source, tag);
-    } finally {
-      d.dispose();
-    }
+  probe(source: number, opts: ProbeOptions = {}): Promise<Status> {
+    return p2p.probe(this.#p2p, source, opts);
   }
 
   /** The Status of a message from `source` with `tag` that has arrived, or undefined; never blocks. */
   iprobe(source: number, opts: Omit<ProbeOptions, keyof OpOptions> = {}): Status | undefined {
-    const op = 'iprobe';
-    this.#checkOpen(op);
-    checkRank('MPI_ERR_RANK', 'source', source, this.#p2pSize, this.rank, op, true);
-    const tag = checkTag(opts.tag ?? -1, this.rank, op, true);
-    const p = this.#channel.iprobe({ source: this.#world(source), ctx: this.#ctx, tag });
-    return p && this.#probed(p, opts.status);
+    return p2p.iprobe(this.#p2p, source, opts);
   }
 
   // ---- collectives ----------------------------------------------------------
@@ -677,11 +547,6 @@ export class Communicator {
   /** World rank of collective rank r. */
   #member(r: number): number {
     return this.#group ? this.#group[r]! : r;
-  }
-
-  #probed(p: Probed, status = new Status()): Status {
-    fillStatus(status, this.#local(p.source), p.tag, p.kind & ~SYNC_KIND, p.length);
-    return status;
   }
 
   async #ringAllreduce(c: CollContext, op: Op, data: NumericArray, into?: NumericArray): Promise<NumericArray> {
