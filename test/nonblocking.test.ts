@@ -185,7 +185,8 @@ describe('nonblocking - synchronous sends', () => {
         const b = c.isend('second', 2, { tag: 2, synchronous: true });
         const d = c.isend('third', 2, { tag: 1, synchronous: true });
         expect(await c.recv(2, { tag: 7 })).toBe('took tag 2');
-        expect([a.test(), b.test(), d.test()]).toEqual([false, true, false]);
+        await b.wait();
+        expect([a.test(), d.test()]).toEqual([false, false]);
         await c.send('next', 2, { tag: 7 });
         await a.wait();
         expect(await c.recv(2, { tag: 7 })).toBe('took tag 1 once');
@@ -202,6 +203,35 @@ describe('nonblocking - synchronous sends', () => {
         await c.send('took tag 1 once', 1, { tag: 7 });
         await c.recv(1, { tag: 7 });
         expect(await c.recv(1, { tag: ANY_TAG })).toBe('third');
+      }
+    });
+  });
+
+  it('a truncated receive still matches: the synchronous send completes', async () => {
+    await withWorld(2, async (c) => {
+      if (c.rank === 0) await c.send(new Float64Array(8), 1, { synchronous: true, timeoutMs: 10_000 });
+      else await expect(c.recv(0, { into: new Float64Array(4) })).rejects.toMatchObject({ code: 'MPI_ERR_TRUNCATE' });
+    });
+  });
+
+  it('the late acknowledgement of a send that timed out never completes a later send', async () => {
+    const settle = () => new Promise((r) => setImmediate(r));
+    await withWorld(2, async (c) => {
+      if (c.rank === 0) {
+        await expect(c.send('one', 1, { tag: 1, synchronous: true, timeoutMs: 200 })).rejects.toMatchObject({ code: 'FMI_TIMEOUT' });
+        const two = c.isend('two', 1, { tag: 1, synchronous: true });
+        await c.send('go', 1, { tag: 9 });
+        expect(await c.recv(1, { tag: 9 })).toBe('took one');
+        for (let i = 0; i < 5; i++) await settle();
+        expect(two.test()).toBe(false);
+        await c.send('go', 1, { tag: 9 });
+        await two.wait();
+      } else {
+        await c.recv(0, { tag: 9 });
+        expect(await c.recv(0, { tag: 1 })).toBe('one');
+        await c.send('took one', 0, { tag: 9 });
+        await c.recv(0, { tag: 9 });
+        expect(await c.recv(0, { tag: 1 })).toBe('two');
       }
     });
   });

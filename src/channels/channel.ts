@@ -30,6 +30,12 @@ export interface RecvRequest {
   /** Size of `into` in bytes (needed when `into` is a function). */
   capacity?: number;
   signal?: AbortSignal;
+  /**
+   * Called once, synchronously, when a message matches this receive (its
+   * payload may still be on its way; the receive may still fail, say
+   * truncated): synchronous sends are acknowledged from here.
+   */
+  onMatch?: (source: number, tag: number, kind: number) => void;
 }
 
 /**

@@ -81,6 +81,7 @@ export class Matcher {
       const p: Posted = { req, seq: this.#seq++, resolve, reject };
       const u = this.#takeUnexpected(req);
       if (u) {
+        req.onMatch?.(u.source, u.tag, u.kind);
         this.#deliverUnexpected(u, p);
         return;
       }
@@ -130,7 +131,10 @@ export class Matcher {
   /** A message's header arrived: match it now, keeping arrival order. */
   arrive(source: number, ctx: number, tag: number, kind: number, length: number): Arrival {
     const p = this.#takePosted(source, ctx, tag);
-    if (p) return this.#arriveForPosted(p, source, ctx, tag, kind, length);
+    if (p) {
+      p.req.onMatch?.(source, tag, kind);
+      return this.#arriveForPosted(p, source, ctx, tag, kind, length);
+    }
     const u: Unexpected = { source, ctx, tag, kind, seq: this.#seq++, data: this.#buffers.take(length), done: false };
     push(this.#unexpected, key(ctx, source, tag), u);
     if (this.#probes.length > 0) this.#wakeProbes(u);

@@ -12,7 +12,7 @@ import { gatherBinomial } from '../collectives/gather.js';
 import { scatterBinomial } from '../collectives/scatter.js';
 import { reduceBinomial, reduceChain } from '../collectives/reduce.js';
 import { allreduceRecursiveDoubling } from '../collectives/allreduce.js';
-import { exscanChain, exscanRecursiveDoubling, scanChain, scanRecursiveDoubling } from '../collectives/scan.js';
+import { CHAIN_MAX_RANKS, exscanChain, exscanRecursiveDoubling, scanChain, scanRecursiveDoubling } from '../collectives/scan.js';
 import { barrierDissemination } from '../collectives/barrier.js';
 import { allgatherRing } from '../collectives/allgather.js';
 import { equalBlocks, RingBuffer, type Block } from '../collectives/ring.js';
@@ -127,6 +127,7 @@ export class Communicator {
       fields: (op, peer, tag) => this.#fields(op, peer, tag),
       checkOpen: (op) => this.#checkOpen(op),
       wrap: (err, op, peer, tag) => this.#wrap(err, op, peer, tag),
+      acks: new Map(),
     };
   }
 
@@ -309,7 +310,7 @@ export class Communicator {
   scan<T = unknown>(data: T, op: Op, opts: ReduceOptions = {}): Promise<T> {
     return this.#collective('scan', undefined, opts, async (c) => {
       checkOpFor(op, data, { rank: this.rank, op: 'scan' });
-      return (await withEngine(engineFor(c, op, data, checkInto(opts.into, data, c)), (e) => (op.associative ? scanRecursiveDoubling(c, e) : scanChain(c, e)))) as T;
+      return (await withEngine(engineFor(c, op, data, checkInto(opts.into, data, c)), (e) => (op.associative && c.size > CHAIN_MAX_RANKS ? scanRecursiveDoubling(c, e) : scanChain(c, e)))) as T;
     }, sized('scan', data));
   }
 
@@ -317,7 +318,7 @@ export class Communicator {
   exscan<T = unknown>(data: T, op: Op, opts: ReduceOptions = {}): Promise<T | undefined> {
     return this.#collective('exscan', undefined, opts, async (c) => {
       checkOpFor(op, data, { rank: this.rank, op: 'exscan' });
-      return (await withEngine(engineFor(c, op, data, checkInto(opts.into, data, c)), (e) => (op.associative ? exscanRecursiveDoubling(c, e) : exscanChain(c, e)))) as T | undefined;
+      return (await withEngine(engineFor(c, op, data, checkInto(opts.into, data, c)), (e) => (op.associative && c.size > CHAIN_MAX_RANKS ? exscanRecursiveDoubling(c, e) : exscanChain(c, e)))) as T | undefined;
     }, sized('scan', data));
   }
 

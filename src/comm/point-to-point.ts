@@ -10,11 +10,35 @@ import { checkRank, checkTag } from './validate.js';
 // The bodies of Communicator's point-to-point methods, on what a communicator
 // lends them (P2p): its channel, context and rank mapping.
 
-/** Acknowledgements of synchronous sends: on a context of their own (see CTX_STRIDE), which no user receive can match. */
+// Synchronous sends. The message's kind byte carries a flag and a sequence
+// number (kinds of user data fit the low 4 bits); the receiver acknowledges
+// the moment a receive matches the message (even one that then fails, say
+// truncated), on a context of its own (see CTX_STRIDE) with the message's tag
+// and the sequence number as the kind. The sender reads the acknowledgements
+// of one (dest, tag) in one loop and hands each to the send with its number,
+// so the late acknowledgement of a send that gave up is dropped, not taken
+// for a later one's (unless 8 sends to that pair and tag came in between).
 const ACK_CTX = 2;
-/** Marks a point-to-point message whose sender waits for an acknowledgement (kinds of user data stay below it). */
 const SYNC_KIND = 0x80;
+const SEQ_SHIFT = 4;
+const SEQ_MASK = 0x7;
+/** The kind of the data itself. */
+const KIND_MASK = 0x0f;
 const EMPTY = new Uint8Array(0);
+
+interface AckWaiter {
+  seq: number;
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+/** The synchronous sends to one (dest, tag) that wait for their acknowledgement. */
+export interface AckQueue {
+  next: number;
+  waiting: AckWaiter[];
+  /** Stops the loop reading acknowledgements once nobody waits. */
+  stop?: AbortController;
+}
 
 /** What a Communicator lends its point-to-point operations. */
 export interface P2p {
@@ -32,6 +56,8 @@ export interface P2p {
   fields(op: string, peer?: number, tag?: number): FmiErrorFields;
   checkOpen(op: string): void;
   wrap(err: unknown, op: string, peer?: number, tag?: number): unknown;
+  /** Synchronous sends waiting for acknowledgements, by `${dest}/${tag}`. */
+  acks: Map<string, AckQueue>;
 }
 
 export async function send(p: P2p, data: unknown, dest: number, opts: SendOptions): Promise<void> {
@@ -46,16 +72,71 @@ export async function send(p: P2p, data: unknown, dest: number, opts: SendOption
       await p.channel.send(p.world(dest), { ctx: p.ctx, tag, kind: msg.kind }, msg.bytes, d.signal);
       return;
     }
-    // Acknowledgements of one (dest, tag) come back in the order the receiver matched the messages: FIFO, like these receives.
-    const ack = p.channel.recv({ source: p.world(dest), ctx: p.ctx + ACK_CTX, tag, signal: d.signal });
-    ack.catch(() => {}); // awaited below
-    await p.channel.send(p.world(dest), { ctx: p.ctx, tag, kind: msg.kind | SYNC_KIND }, msg.bytes, d.signal);
-    await ack;
+    await sendSynchronous(p, dest, tag, msg.kind, msg.bytes, d.signal);
   } catch (err) {
     throw p.wrap(err, op, dest, tag);
   } finally {
     d.dispose();
   }
+}
+
+async function sendSynchronous(p: P2p, dest: number, tag: number, kind: number, bytes: Uint8Array, signal: AbortSignal | undefined): Promise<void> {
+  const k = `${dest}/${tag}`;
+  let q = p.acks.get(k);
+  if (!q) p.acks.set(k, (q = { next: 0, waiting: [] }));
+  const seq = q.next;
+  q.next = (q.next + 1) & SEQ_MASK;
+  let w!: AckWaiter;
+  const acked = new Promise<void>((resolve, reject) => (w = { seq, resolve, reject }));
+  acked.catch(() => {}); // awaited below, unless the send itself fails first
+  q.waiting.push(w);
+  if (!q.stop || q.stop.signal.aborted) void readAcks(p, dest, tag, q);
+  const onAbort = () => w.reject(signal!.reason);
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    await p.channel.send(p.world(dest), { ctx: p.ctx, tag, kind: kind | SYNC_KIND | (seq << SEQ_SHIFT) }, bytes, signal);
+    await acked;
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    const i = q.waiting.indexOf(w);
+    if (i >= 0) q.waiting.splice(i, 1);
+    if (q.waiting.length === 0) q.stop?.abort();
+  }
+}
+
+/** Reads the acknowledgements from (dest, tag) while synchronous sends wait for them. */
+async function readAcks(p: P2p, dest: number, tag: number, q: AckQueue): Promise<void> {
+  const stop = (q.stop = new AbortController());
+  try {
+    while (q.waiting.length > 0) {
+      const r = await p.channel.recv({ source: p.world(dest), ctx: p.ctx + ACK_CTX, tag, signal: stop.signal });
+      // An acknowledgement nobody waits for belongs to a send that gave up (a timeout): dropped.
+      const i = q.waiting.findIndex((x) => x.seq === r.kind);
+      if (i >= 0) q.waiting.splice(i, 1)[0]!.resolve();
+    }
+  } catch (err) {
+    // Not stopped but failed (a lost peer, a closed channel): so do the sends.
+    if (!stop.signal.aborted) for (const x of q.waiting.splice(0)) x.reject(err);
+  }
+}
+
+type OnMatch = (source: number, tag: number, kind: number) => void;
+const acknowledgers = new WeakMap<P2p, OnMatch>();
+
+/** Acknowledges a synchronous message the moment a receive matches it (the sender waits for nothing else). One per communicator. */
+function acknowledger(p: P2p): OnMatch {
+  let f = acknowledgers.get(p);
+  if (f) return f;
+  f = (source, tag, kind) => {
+    if (!(kind & SYNC_KIND)) return;
+    // Out of the matcher's hands first; not the receive's signal: a receive
+    // cancelled after matching must not cut the acknowledgement short.
+    queueMicrotask(() => {
+      p.channel.send(source, { ctx: p.ctx + ACK_CTX, tag, kind: (kind >> SEQ_SHIFT) & SEQ_MASK }, EMPTY).catch(() => {});
+    });
+  };
+  acknowledgers.set(p, f);
+  return f;
 }
 
 export async function recv<T>(p: P2p, source: number, opts: RecvOptions<T>): Promise<T> {
@@ -67,11 +148,8 @@ export async function recv<T>(p: P2p, source: number, opts: RecvOptions<T>): Pro
   if (into !== undefined && !isTyped(into)) throw new FmiError('MPI_ERR_ARG', 'recv `into` must be a numeric TypedArray', p.fields(op, source, tag));
   const d = new Deadline(opts, p.timeoutMs, p.fields(op, source, tag));
   try {
-    const r = await p.channel.recv({ source: p.world(source), ctx: p.ctx, tag, signal: d.signal, into: into && bytesOf(into) });
-    if (r.kind & SYNC_KIND) {
-      r.kind &= ~SYNC_KIND;
-      await p.channel.send(r.source, { ctx: p.ctx + ACK_CTX, tag: r.tag, kind: Kind.TYPED_BASE }, EMPTY, d.signal);
-    }
+    const r = await p.channel.recv({ source: p.world(source), ctx: p.ctx, tag, signal: d.signal, into: into && bytesOf(into), onMatch: acknowledger(p) });
+    r.kind &= KIND_MASK;
     const from = p.local(r.source);
     if (opts.status) fillStatus(opts.status, from, r.tag, r.kind, r.data.byteLength);
     if (into) {
@@ -115,6 +193,6 @@ export function iprobe(p: P2p, source: number, opts: Pick<ProbeOptions, 'tag' | 
 }
 
 function probed(p: P2p, m: Probed, status = new Status()): Status {
-  fillStatus(status, p.local(m.source), m.tag, m.kind & ~SYNC_KIND, m.length);
+  fillStatus(status, p.local(m.source), m.tag, m.kind & KIND_MASK, m.length);
   return status;
 }
