@@ -72,6 +72,28 @@ describe('robustness - errors reach the other ranks (ring and scan)', () => {
   });
 });
 
+describe('robustness - errors travel up a scan chain', () => {
+  it('a mismatch at rank 1 fails every rank above it promptly; the ranks below keep their prefixes', async () => {
+    const t0 = Date.now();
+    // Three ranks take the chain for any op; five take it for a non-associative one.
+    const lastOf = <T>(r: PromiseSettledResult<T>[]) => r.slice(1).map((x) => x.status);
+    const scan = await settleWorld(3, (c) => c.scan(new Float64Array(c.rank === 1 ? 5000 : 4000).fill(1), Op.SUM, { timeoutMs: 20_000 }));
+    expect(scan[0]).toMatchObject({ status: 'fulfilled' });
+    expect(lastOf(scan)).toEqual(['rejected', 'rejected']);
+    const ex = await settleWorld(3, (c) => c.exscan(new Int32Array(c.rank === 1 ? 9 : 8), Op.MAX, { timeoutMs: 20_000 }));
+    expect(lastOf(ex)).toEqual(['rejected', 'rejected']);
+    const strict = Op.create((a: number[], b: number[]) => {
+      if (a.length !== b.length) throw new Error(`lengths ${a.length} and ${b.length}`);
+      return a.map((x, i) => x - b[i]!);
+    }, { commutative: false, associative: false });
+    const chain = await settleWorld(5, (c) => c.scan(c.rank === 1 ? [1, 2, 3] : [1, 2], strict, { timeoutMs: 20_000 }));
+    expect(chain[0]).toMatchObject({ status: 'fulfilled', value: [1, 2] });
+    expect(lastOf(chain)).toEqual(['rejected', 'rejected', 'rejected', 'rejected']);
+    expect(chain[4]).toMatchObject({ reason: { code: 'MPI_ERR_OP' } });
+    expect(Date.now() - t0).toBeLessThan(10_000);
+  });
+});
+
 describe('robustness - errors reach the root of a reduce', () => {
   it('a mismatch deep in a reduce tree or chain fails the root at once', async () => {
     const strictAdd = Op.create(
