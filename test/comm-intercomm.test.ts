@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ANY_SOURCE, Communicator, Op, Status } from '../src/index.js';
+import { ANY_SOURCE, Communicator, init, Op, Status } from '../src/index.js';
 import { range, withWorld } from './helpers/world.js';
 
 /** The world split in halves: the even ranks (group 0) and the odd ones (group 1), leaders world ranks 0 and 1. */
@@ -162,5 +162,17 @@ describe('intercommunicators', () => {
         expect(r).toMatchObject({ status: 'rejected', reason: { code: 'MPI_ERR_COMM', message: expect.stringMatching(/overlap/) } });
       }
     });
+  });
+
+  it('a leader whose local communicator is of another job fails, and so does the other side, at once', async () => {
+    const t0 = Date.now();
+    await withWorld(2, async (world) => {
+      // Rank 1's local communicator is a one-rank job of its own: not the peer's job.
+      const local = world.rank === 0 ? await world.createGroup([0], { tag: 1 }) : await init({ env: {} });
+      const r = await Communicator.intercomm(local, 0, world, 1 - world.rank, { tag: 4, timeoutMs: 20_000 }).catch((e: unknown) => e);
+      expect(r).toMatchObject({ code: 'MPI_ERR_COMM', message: world.rank === 0 ? expect.stringMatching(/remote leader failed/) : expect.stringMatching(/another job/) });
+      await local.close();
+    });
+    expect(Date.now() - t0).toBeLessThan(10_000);
   });
 });

@@ -37,6 +37,8 @@ interface LeaderInfo {
   leader: number;
   /** A context id this leader made: the one of the leader with the lower world rank is taken. */
   ctx: number;
+  /** Why this leader cannot go on (then nothing else counts). */
+  error?: string;
 }
 
 /** What a leader tells its group. */
@@ -84,9 +86,12 @@ async function swap(
   opts: OpOptions,
 ): Promise<Agreed> {
   if (!peer) throw new FmiError('MPI_ERR_COMM', 'the local leader needs the peer communicator', c.fields());
-  if (peer.set !== local.set) throw new FmiError('MPI_ERR_COMM', 'the peer communicator belongs to another job than the local one', c.fields());
-  const mine: LeaderInfo = { members: local.members, leader: local.members[localLeader]!, ctx: makeContext(local.shared) };
+  // A leader that cannot go on still answers the remote one, so both sides fail instead of one waiting.
+  const problem = peer.set !== local.set ? 'the peer communicator belongs to another job than the local one' : undefined;
+  const mine: LeaderInfo = { members: local.members, leader: local.members[localLeader]!, ctx: problem ? -1 : makeContext(local.shared), error: problem };
   const theirs = await peer.self.sendrecv<LeaderInfo>(mine, remoteLeader, remoteLeader, { sendTag: tag, recvTag: tag, signal: opts.signal, timeoutMs: opts.timeoutMs });
+  if (problem) throw new FmiError('MPI_ERR_COMM', problem, c.fields());
+  if (theirs.error) throw new FmiError('MPI_ERR_COMM', `the remote leader failed: ${theirs.error}`, c.fields());
   const own = new Set(mine.members);
   const both = theirs.members.filter((w) => own.has(w));
   if (both.length > 0) throw new FmiError('MPI_ERR_COMM', `the local and remote groups overlap (world ranks ${both.join(', ')})`, c.fields());

@@ -1,5 +1,5 @@
 import { Communicator, internals } from '../comm/communicator.js';
-import { COMM_SELF, Err } from './abi.js';
+import { Err } from './abi.js';
 import { addComm } from './comms.js';
 import { MpiError } from './errors.js';
 import type { CommEntry, Impl, MpiRuntime } from './runtime.js';
@@ -30,8 +30,9 @@ async function intercommCreate(rt: MpiRuntime, localH: number, localLeader: numb
   const peer = rt.comm(localH).comm.rank === localLeader ? rt.comm(peerH).comm : undefined;
   const c = rt.comm(localH);
   if (c.remote) throw new MpiError(Err.COMM, 'local_comm must be an intracommunicator');
-  // MPI_COMM_SELF is a job of its own; the intercommunicator needs one of the world's channels.
-  const local = localH === COMM_SELF ? await world.createGroup([world.rank]) : c.comm;
+  // MPI_COMM_SELF (and what is made from it) is a job of its own; the
+  // intercommunicator needs the world's channels: the same ranks, made anew there.
+  const local = internals(c.comm).set !== internals(world).set ? await world.createGroup(c.group) : c.comm;
   try {
     const comm = await Communicator.intercomm(local, localLeader, peer, remoteLeader, { tag });
     const { group, remote } = groupsOf(comm);

@@ -149,6 +149,17 @@ int main(int argc, char **argv) {
     MPI_Comm_free(&both);
     MPI_Comm_free(&pair);
   }
+  /* ...and a communicator made from MPI_COMM_SELF (rank 0 a dup, rank 1 SELF itself) */
+  if (rank < 2) {
+    MPI_Comm selfdup, pair;
+    MPI_Comm_dup(MPI_COMM_SELF, &selfdup);
+    int rc = MPI_Intercomm_create(rank == 0 ? selfdup : MPI_COMM_SELF, 0, MPI_COMM_WORLD, 1 - rank, 12, &pair);
+    int got = -1;
+    MPI_Sendrecv(&rank, 1, MPI_INT, 0, 0, &got, 1, MPI_INT, 0, 0, pair, MPI_STATUS_IGNORE);
+    CHECK(rc == MPI_SUCCESS && got == 1 - rank, "intercomm from a dup of MPI_COMM_SELF: rc %d, got %d", rc, got);
+    MPI_Comm_free(&pair);
+    MPI_Comm_free(&selfdup);
+  }
 
   /* Comm_create_group: each half over its own members (one tag each), descending */
   int *members = malloc(size * sizeof(int));
