@@ -190,7 +190,9 @@ export const COMM_IMPLS: Record<string, Impl> = {
     for (const key of [...c.attrs.keys()]) deleteAttr(rt, h, c, key);
     rt.comms.remove(h);
     rt.mem.setI32(commPtr, 0);
-    return c.comm.free().then(() => 0);
+    // With it goes the private duplicate of its neighborhood collectives, if any was made.
+    const neighbors = c.neighborComm?.then((n) => n.free(), () => {});
+    return Promise.all([c.comm.free(), neighbors]).then(() => 0);
   },
 
   MPI_Comm_get_name(rt, commH, name, lenPtr) {

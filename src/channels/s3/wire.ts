@@ -33,7 +33,7 @@ export function writeHeader(into: Uint8Array, kind: number, flags: number, ctx: 
   v.setUint8(5, kind);
   v.setUint8(6, flags);
   v.setUint8(7, 0);
-  v.setInt32(8, ctx, true);
+  v.setUint32(8, ctx, true);
   v.setInt32(12, tag, true);
 }
 
@@ -43,7 +43,7 @@ export function readHeader(from: Uint8Array, where: string): Header {
   const v = new DataView(from.buffer, from.byteOffset, HEADER_BYTES);
   if (v.getUint32(0, true) !== MAGIC) throw damaged(where, 'not an fmi object (bad magic)');
   if (v.getUint8(4) !== VERSION) throw damaged(where, `unknown version ${v.getUint8(4)}`);
-  return { kind: v.getUint8(5), flags: v.getUint8(6), ctx: v.getInt32(8, true), tag: v.getInt32(12, true) };
+  return { kind: v.getUint8(5), flags: v.getUint8(6), ctx: v.getUint32(8, true), tag: v.getInt32(12, true) };
 }
 
 function damaged(where: string, why: string): FmiError {
