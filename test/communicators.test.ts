@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Communicator, Op, RING_MIN_BYTES, UNDEFINED } from '../src/index.js';
-import { range, withWorld } from './helpers/world.js';
+import { range, settleWorld, withWorld } from './helpers/world.js';
 
 /** Each rank's contribution depends on its rank in the communicator and the communicator's salt. */
 const f64 = (rank: number, salt: number, n = 6) => Float64Array.from(range(n), (i) => rank * 1000 + i + salt);
@@ -201,5 +201,30 @@ describe('communicators - reduce, scan, exscan and reduceScatter into a caller b
       await expect(c.scan(new Float64Array(3), Op.SUM, { into: new Float32Array(3) })).rejects.toMatchObject({ code: 'MPI_ERR_ARG' });
       await expect(c.reduceScatter(new Float64Array(8), Op.SUM, { into: new Float64Array(1) })).rejects.toMatchObject({ code: 'MPI_ERR_ARG' });
     });
+  });
+});
+
+describe('communicators - a bad `into` at one rank', () => {
+  it('fails that rank after the collective; the others get their results without waiting', async () => {
+    const t0 = Date.now();
+    const bad = new Float32Array(4);
+    const results = await settleWorld(3, async (c) => {
+      const into = (n: number) => (c.rank === 1 ? bad : new Float64Array(n));
+      const data = new Float64Array(6).fill(c.rank + 1);
+      const out: unknown[] = [];
+      for (const run of [
+        () => c.allreduce(data, Op.SUM, { into: into(6), timeoutMs: 20_000 }),
+        () => c.reduce(data, Op.SUM, 1, { into: into(6), timeoutMs: 20_000 }),
+        () => c.scan(data, Op.SUM, { into: into(6), timeoutMs: 20_000 }),
+        () => c.reduceScatter(data, Op.SUM, { into: into(2), timeoutMs: 20_000 }),
+      ]) out.push(await run().then((v) => (v as Float64Array)?.[0], (e: { code: string }) => e.code));
+      return out;
+    });
+    expect(results.map((r) => (r as PromiseFulfilledResult<unknown[]>).value)).toEqual([
+      [6, undefined, 1, 6],
+      ['MPI_ERR_ARG', 'MPI_ERR_ARG', 'MPI_ERR_ARG', 'MPI_ERR_ARG'],
+      [6, undefined, 6, 6],
+    ]);
+    expect(Date.now() - t0).toBeLessThan(10_000);
   });
 });

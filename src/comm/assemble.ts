@@ -99,6 +99,24 @@ export function checkInto(into: unknown, data: unknown, c: CollContext): Numeric
   return into;
 }
 
+/**
+ * Runs a collective with `into` when it fits the data. When it does not, the
+ * collective still runs, without it (the other ranks must not be left
+ * waiting), and this rank fails afterwards.
+ */
+export async function withInto<T>(into: unknown, data: unknown, c: CollContext, run: (into: NumericArray | undefined) => Promise<T>): Promise<T> {
+  let fits: NumericArray | undefined;
+  let bad: unknown;
+  try {
+    fits = checkInto(into, data, c);
+  } catch (err) {
+    bad = err;
+  }
+  const out = await run(fits);
+  if (bad !== undefined) throw bad;
+  return out;
+}
+
 export function intoOrNew(v: unknown, into: NumericArray | undefined): unknown {
   if (!into) return v;
   (into as { set(x: ArrayLike<unknown>): void }).set(v as ArrayLike<unknown>);

@@ -32,7 +32,7 @@ export type {
   AllreduceOptions, CommunicatorOptions, OpStats, ProbeOptions, RecvOptions, ReduceOptions, SendOptions, VectorOptions,
 } from './options.js';
 import { alltoallRun, allgathervRun, alltoallvRun, gathervRun, reduceScatterRun, scattervRun } from './vector-collectives.js';
-import { checkInto, concat, intoOrNew, orError, raiseItems, sized, splitForRanks, type Sizing } from './assemble.js';
+import { concat, intoOrNew, orError, raiseItems, sized, splitForRanks, withInto, type Sizing } from './assemble.js';
 
 /** Color for `split` of a rank that joins no new communicator (MPI_UNDEFINED). */
 export const UNDEFINED = -32766;
@@ -266,12 +266,13 @@ export class Communicator {
       opts,
       async (c) => {
         checkOpFor(op, data, { rank: this.rank, op: 'reduce' });
-        const into = c.rank === root ? checkInto(opts.into, data, c) : undefined;
-        return (await withEngine(engineFor(c, op, data, into), (e) => {
-          if (hasStore(c)) return reduceFlat(c, e, root);
-          if (!op.associative) return reduceChain(c, e, root);
-          return reduceBinomial(c, e, root, op.commutative ? root : 0);
-        })) as T | undefined;
+        return (await withInto(c.rank === root ? opts.into : undefined, data, c, (into) =>
+          withEngine(engineFor(c, op, data, into), (e) => {
+            if (hasStore(c)) return reduceFlat(c, e, root);
+            if (!op.associative) return reduceChain(c, e, root);
+            return reduceBinomial(c, e, root, op.commutative ? root : 0);
+          }),
+        )) as T | undefined;
       },
       sized('reduce', data),
     );
@@ -283,34 +284,19 @@ export class Communicator {
    * bandwidth-optimal ring; everything else recursive doubling.
    */
   allreduce<T = unknown>(data: T, op: Op, opts: AllreduceOptions = {}): Promise<T> {
-    return this.#collective('allreduce', undefined, opts, async (c) => {
+    return this.#collective('allreduce', undefined, opts, (c) => {
       checkOpFor(op, data, { rank: this.rank, op: 'allreduce' });
-      const into = checkInto(opts.into, data, c);
-      if (hasStore(c)) {
-        // On storage: every part read at rank 0 as it lands, folded in rank order, one write for all.
-        const r = await withEngine(engineFor(c, op, data), (e) => reduceFlat(c, e, 0));
-        const out = await bcastStore(c, 0, c.rank === 0 ? encode(r) : undefined);
-        return intoOrNew(decode(out.kind, out.bytes), into) as T;
-      }
-      if (opts.algorithm === 'ring' && !ringable(op, data, c.size)) {
-        throw new FmiError('MPI_ERR_ARG', 'the ring needs a TypedArray, a predefined op and more than one rank', c.fields());
-      }
-      if (useRing(op, data, c.size, opts.algorithm)) {
-        return (await this.#ringAllreduce(c, op, data as NumericArray, into)) as T;
-      }
-      if (op.associative) return (await withEngine(engineFor(c, op, data, into), (e) => allreduceRecursiveDoubling(c, e))) as T;
-      // Not associative: one exact left-to-right chain, then everyone gets it.
-      const r = await withEngine(engineFor(c, op, data), (e) => reduceChain(c, e, 0));
-      const out = await bcastBinomial(c, 0, c.rank === 0 ? encode(r) : undefined);
-      return intoOrNew(decode(out.kind, out.bytes), into) as T;
+      return withInto(opts.into, data, c, (into) => this.#allreduce(c, data, op, opts, into)) as Promise<T>;
     }, sized('allreduce', data, useRing(op, data, this.size, opts.algorithm) ? { directAllreduce: 'ring' } : undefined));
   }
+
 
   /** Inclusive prefix: rank r gets data(0) op data(1) op ... op data(r). */
   scan<T = unknown>(data: T, op: Op, opts: ReduceOptions = {}): Promise<T> {
     return this.#collective('scan', undefined, opts, async (c) => {
       checkOpFor(op, data, { rank: this.rank, op: 'scan' });
-      return (await withEngine(engineFor(c, op, data, checkInto(opts.into, data, c)), (e) => (op.associative && c.size > CHAIN_MAX_RANKS ? scanRecursiveDoubling(c, e) : scanChain(c, e)))) as T;
+      const scan = op.associative && c.size > CHAIN_MAX_RANKS ? scanRecursiveDoubling : scanChain;
+      return (await withInto(opts.into, data, c, (into) => withEngine(engineFor(c, op, data, into), (e) => scan(c, e)))) as T;
     }, sized('scan', data));
   }
 
@@ -318,7 +304,8 @@ export class Communicator {
   exscan<T = unknown>(data: T, op: Op, opts: ReduceOptions = {}): Promise<T | undefined> {
     return this.#collective('exscan', undefined, opts, async (c) => {
       checkOpFor(op, data, { rank: this.rank, op: 'exscan' });
-      return (await withEngine(engineFor(c, op, data, checkInto(opts.into, data, c)), (e) => (op.associative && c.size > CHAIN_MAX_RANKS ? exscanRecursiveDoubling(c, e) : exscanChain(c, e)))) as T | undefined;
+      const exscan = op.associative && c.size > CHAIN_MAX_RANKS ? exscanRecursiveDoubling : exscanChain;
+      return (await withInto(opts.into, data, c, (into) => withEngine(engineFor(c, op, data, into), (e) => exscan(c, e)))) as T | undefined;
     }, sized('scan', data));
   }
 
@@ -548,6 +535,27 @@ export class Communicator {
   /** World rank of collective rank r. */
   #member(r: number): number {
     return this.#group ? this.#group[r]! : r;
+  }
+
+  /** Allreduce's algorithms: on storage, the ring, recursive doubling, or a chain for ops that are not associative. */
+  async #allreduce(c: CollContext, data: unknown, op: Op, opts: AllreduceOptions, into: NumericArray | undefined): Promise<unknown> {
+    if (hasStore(c)) {
+      // On storage: every part read at rank 0 as it lands, folded in rank order, one write for all.
+      const r = await withEngine(engineFor(c, op, data), (e) => reduceFlat(c, e, 0));
+      const out = await bcastStore(c, 0, c.rank === 0 ? encode(r) : undefined);
+      return intoOrNew(decode(out.kind, out.bytes), into);
+    }
+    if (opts.algorithm === 'ring' && !ringable(op, data, c.size)) {
+      throw new FmiError('MPI_ERR_ARG', 'the ring needs a TypedArray, a predefined op and more than one rank', c.fields());
+    }
+    if (useRing(op, data, c.size, opts.algorithm)) {
+      return this.#ringAllreduce(c, op, data as NumericArray, into);
+    }
+    if (op.associative) return withEngine(engineFor(c, op, data, into), (e) => allreduceRecursiveDoubling(c, e));
+    // Not associative: one exact left-to-right chain, then everyone gets it.
+    const r = await withEngine(engineFor(c, op, data), (e) => reduceChain(c, e, 0));
+    const out = await bcastBinomial(c, 0, c.rank === 0 ? encode(r) : undefined);
+    return intoOrNew(decode(out.kind, out.bytes), into);
   }
 
   async #ringAllreduce(c: CollContext, op: Op, data: NumericArray, into?: NumericArray): Promise<NumericArray> {

@@ -35,7 +35,10 @@ export async function reduceScatterRun<T extends NumericArray>(c: CollContext, d
   if (l.extent !== data.length) throw new FmiError('MPI_ERR_COUNT', `counts add up to ${l.extent}, data has ${data.length} elements`, c.fields());
   const mineCount = l.counts[c.rank]!;
   if (into !== undefined && (into.constructor !== data.constructor || into.length < mineCount)) {
-    throw new FmiError('MPI_ERR_ARG', `\`into\` must be a ${data.constructor.name} of at least ${mineCount} elements`, c.fields());
+    // The others must not wait for this rank: it takes part, then fails.
+    const err = new FmiError('MPI_ERR_ARG', `\`into\` must be a ${data.constructor.name} of at least ${mineCount} elements`, c.fields());
+    await reduceScatterRun(c, data, op, blockCounts);
+    throw err;
   }
   if (op.predefined && c.size > 1) {
     const blocks = l.counts.map((count, i) => ({ offset: l.displs[i]!, count }));
