@@ -171,6 +171,24 @@ describe('channel choice - stats price what ran', () => {
   });
 });
 
+describe('channel choice - the algorithm direct would run', () => {
+  it('a large allreduce is chosen by what the ring costs on direct, not recursive doubling', async () => {
+    const size = 3;
+    const bytes = 32 * 1024 * 1024;
+    const policy = new Policy(config(), { ranks: size, channels: ['direct', 'redis'], hint: 'cheap' });
+    const want = policy.choose('allreduce', bytes, 'cheap', { directAllreduce: 'ring' }).channel;
+    // Where the two models disagree, or this test proves nothing.
+    expect(policy.choose('allreduce', bytes).channel).not.toBe(want);
+    const used = await world(size, async (c) => {
+      c.hint('cheap');
+      const v = await c.allreduce(new Float64Array(bytes / 8).fill(1), Op.SUM);
+      expect(v[v.length - 1]).toBe(size);
+      return Object.keys(c.stats().allreduce!.channels);
+    });
+    for (const u of used) expect(u).toEqual([want]);
+  });
+});
+
 describe('channel choice - synchronous sends over a storage channel', () => {
   it('over Redis, a synchronous send waits for the matching receive and the data is intact', async () => {
     await world(2, async (c) => {

@@ -58,10 +58,14 @@ export class ChannelSet {
     return [...this.#channels.keys()];
   }
 
-  /** The channel for `op` moving `bytes` per rank under the current hint; the default when the size is not known everywhere. */
-  choose(op: OpName | undefined, bytes: number | undefined): Channel {
+  /**
+   * The channel for `op` moving `bytes` per rank under the current hint; the
+   * default when the size is not known everywhere. `model`: how the operation
+   * would run (say, the ring for a large allreduce on direct).
+   */
+  choose(op: OpName | undefined, bytes: number | undefined, model?: ModelOptions): Channel {
     if (this.#channels.size === 1 || op === undefined || bytes === undefined) return this.defaultChannel;
-    return this.#channels.get(this.policy.choose(op, bytes).channel)!;
+    return this.#channels.get(this.policy.choose(op, bytes, undefined, model).channel)!;
   }
 
   /** The model's estimate for what was done, for stats. */

@@ -596,7 +596,7 @@ export class Communicator {
       return Promise.reject(err);
     }
     // Every rank computes the same choice: same config, hint, op and size.
-    const channel = this.#set.choose(sizing?.op, sizing?.bytes);
+    const channel = this.#set.choose(sizing?.op, sizing?.bytes, sizing?.model);
     const d = new Deadline(opts, this.#timeoutMs, { ...this.#fields(name), channel: channel.name });
     const key = `c${this.#ctx + 1}/${this.#group ? this.#group.join('.') + '/' : ''}${this.#collSeq++}`;
     const c = this.#context(name, this.#group, CollTag[name], channel, d, key);

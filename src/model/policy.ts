@@ -69,8 +69,8 @@ export class Policy {
     this.#options = model;
   }
 
-  choose(op: OpName, bytes: number, hint: Hint = this.hint): Choice {
-    return choose(op, bytes, this.ranks, hint, this.channels, this.#config, this.#options);
+  choose(op: OpName, bytes: number, hint: Hint = this.hint, model?: ModelOptions): Choice {
+    return choose(op, bytes, this.ranks, hint, this.channels, this.#config, model ? { ...this.#options, ...model } : this.#options);
   }
 
   /** The model's estimate for a channel, e.g. to report the modeled cost of what was used. */
