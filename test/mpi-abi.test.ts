@@ -8,6 +8,10 @@ import { runInProcess } from '../src/mpi/index.js';
 import { ccCommand, isCompiledProgram, asyncifyImports } from '../src/cli/cc.js';
 import { IMPLS } from '../src/mpi/impls.js';
 import * as abi from '../src/mpi/abi.js';
+import { DEFAULT_CONFIG } from '../src/config/index.js';
+import { Policy } from '../src/model/index.js';
+import type { OpStats } from '../src/index.js';
+import { startRedis } from './helpers/redis-server.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const cli = join(root, 'dist/cli/main.js');
@@ -126,6 +130,40 @@ describe('mpi abi - intercommunicators and Comm_create_group', () => {
     expect(r.codes, `${all}\n${r.err.flat().join('\n')}`).toEqual(new Array(n).fill(0));
     expect(r.out[0]!.join('\n')).toContain(`PASS intercomm on ${n} ranks`);
     expect(all).not.toMatch(/FAIL/);
+  });
+});
+
+describe('mpi abi - over Redis', () => {
+  let redis: Awaited<ReturnType<typeof startRedis>>;
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+
+  it.each(['p2p', 'coll'])('%s passes with the cheap hint, its collectives on the channel the model picks (Redis)', async (name) => {
+    const config = { ...DEFAULT_CONFIG, backends: { Direct: { enabled: true }, Redis: { enabled: true, url: redis.url } } };
+    const policy = new Policy(config, { ranks: 3, channels: ['direct', 'redis'], hint: 'cheap' });
+    expect(policy.choose('bcast', 24).channel).toBe('redis');
+    const out: string[] = [];
+    let bcast: OpStats | undefined;
+    const codes = await runInProcess(prog(name), {
+      ranks: 3,
+      timeoutMs: 60_000,
+      init: { config, hint: 'cheap' },
+      stdout: (_, l) => out.push(l),
+      stderr: (_, l) => out.push(l),
+      onDone: (comms) => (bcast = comms[0]!.stats().bcast),
+    });
+    expect(codes, out.join('\n')).toEqual([0, 0, 0]);
+    expect(out.join('\n')).toContain(`PASS ${name} on 3 ranks`);
+    if (name === 'coll') {
+      // MPI_Bcast tells fmi its size at every rank: the model picks its channel and prices it.
+      expect(Object.keys(bcast!.channels)).toEqual(['redis']);
+      expect(bcast!.bytes).toBeGreaterThan(0);
+      expect(bcast!.modeledCostUsd).toBeGreaterThan(0);
+    }
   });
 });
 

@@ -42,8 +42,10 @@ const barrier: Start = async (rt, [commH]) => {
 const bcast: Start = async (rt, [buf, count, th, root, commH], copy) => {
   const c = rt.comm(commH!);
   const me = c.comm.rank;
-  const data = me === root ? rt.read(buf!, count!, th!, copy) : (rt.datatype(th!), rt.count(count!), undefined);
-  const got = await c.comm.bcast<Uint8Array>(data, root!);
+  const bytes = rt.count(count!) * rt.datatype(th!).size;
+  const data = me === root ? rt.read(buf!, count!, th!, copy) : undefined;
+  // Every rank knows the size (matching type signatures): the channel can follow the model.
+  const got = await c.comm.bcast<Uint8Array>(data, root!, { bytes });
   return me === root ? noop : () => rt.write(buf!, count!, th!, got);
 };
 

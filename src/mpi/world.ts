@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { init } from '../comm/init.js';
+import { init, type InitOptions } from '../comm/init.js';
 import type { Communicator } from '../comm/communicator.js';
 import { RendezvousServer } from '../rendezvous/server.js';
 import { runProgram } from './program.js';
@@ -12,6 +12,10 @@ export interface RunInProcessOptions {
   stderr?: (rank: number, line: string) => void;
   /** Stops the job (every rank fails) after this long. @default none */
   timeoutMs?: number;
+  /** More options for every rank's `init` (say a `config` with Redis or S3, a `hint`); rank, size, job and rendezvous are set here. */
+  init?: Partial<InitOptions>;
+  /** Called with every rank's communicator once the program has ended, before they close (to read `stats()`). */
+  onDone?: (comms: readonly Communicator[]) => void;
 }
 
 /**
@@ -28,10 +32,10 @@ export async function runInProcess(path: string, o: RunInProcessOptions): Promis
   const timer = o.timeoutMs === undefined ? undefined : setTimeout(() => stop.abort(new Error(`timed out after ${o.timeoutMs} ms`)), o.timeoutMs);
   let comms: Communicator[] = [];
   try {
-    comms = await Promise.all(Array.from({ length: o.ranks }, (_, rank) => init({ rank, size: o.ranks, job, rendezvous: addr, env: {} })));
+    comms = await Promise.all(Array.from({ length: o.ranks }, (_, rank) => init({ env: {}, ...o.init, rank, size: o.ranks, job, rendezvous: addr })));
     const out = o.stdout ?? ((r: number, l: string) => void process.stdout.write(`[${r}] ${l}\n`));
     const err = o.stderr ?? ((r: number, l: string) => void process.stderr.write(`[${r}] ${l}\n`));
-    return await Promise.all(comms.map(async (comm, rank) => {
+    const codes = await Promise.all(comms.map(async (comm, rank) => {
       const code = await runProgram(path, o.args ?? [], {
         comm,
         signal: stop.signal,
@@ -41,6 +45,8 @@ export async function runInProcess(path: string, o: RunInProcessOptions): Promis
       if (code !== 0 && !stop.signal.aborted) stop.abort(new Error(`rank ${rank} exited with code ${code}`));
       return code;
     }));
+    o.onDone?.(comms);
+    return codes;
   } finally {
     if (timer) clearTimeout(timer);
     await Promise.all(comms.map((c) => c.close().catch(() => {})));
