@@ -116,7 +116,8 @@ export class RedisChannel implements StoreChannel {
 
   /** Connects to the server (two connections: commands, and the inbox's blocking reads). */
   static async create(opts: RedisChannelOptions): Promise<RedisChannel> {
-    const o = { ttlSeconds: 3600, chunkBytes: 4 * 1024 * 1024, timeoutMs: 10_000, aliveMs: 3000, ...opts };
+    // aliveMs: undefined (FMI_ALIVE_MS unset) means the default, not a value.
+    const o = { ttlSeconds: 3600, chunkBytes: 4 * 1024 * 1024, timeoutMs: 10_000, ...opts, aliveMs: opts.aliveMs ?? 3000 };
     const config = (what: string) => new FmiError('FMI_CONFIG', what, { rank: o.rank, channel: 'redis' });
     if (!Number.isInteger(o.ttlSeconds) || o.ttlSeconds < 1) throw config(`ttlSeconds must be a positive integer, not ${o.ttlSeconds}`);
     if (!Number.isInteger(o.aliveMs) || (o.aliveMs !== 0 && o.aliveMs < 3)) throw config(`aliveMs must be 0 (off) or an integer of at least 3, not ${o.aliveMs}`);
@@ -169,7 +170,7 @@ export class RedisChannel implements StoreChannel {
     } catch (err) {
       return Promise.reject(err);
     }
-    const p = this.#matcher.post(req, () => (req.source === this.rank ? undefined : this.#lost.get(req.source)));
+    const p = this.#matcher.post(req, () => this.#gone(req.source));
     if (req.source !== this.rank) this.#liveness?.watch();
     return p;
   }
@@ -186,7 +187,7 @@ export class RedisChannel implements StoreChannel {
     }
     const now = this.#matcher.peek(req);
     if (now) return Promise.resolve(now);
-    const lost = req.source === this.rank ? undefined : this.#lost.get(req.source);
+    const lost = this.#gone(req.source);
     if (lost) return Promise.reject(lost);
     if (req.source !== this.rank) this.#liveness?.watch();
     return this.#matcher.probe(req);
@@ -295,6 +296,11 @@ export class RedisChannel implements StoreChannel {
     this.#liveness?.stop();
     this.#matcher.close(err);
     void this.#store.close(err, 0);
+  }
+
+  /** Why a receive from `source` can never be answered (it left), if so. */
+  #gone(source: number): FmiError | undefined {
+    return source === this.rank ? undefined : this.#lost.get(source);
   }
 
   #check(op: string, peer?: number): void {
