@@ -178,6 +178,18 @@ export class Matcher {
     for (const w of lostProbes) this.#rejectProbe(w, err);
   }
 
+  /**
+   * The sources that pending receives and probes name (ANY_SOURCE among them
+   * when one takes any): what a channel that cannot see peers die must watch.
+   */
+  waitingSources(): Set<number> {
+    const out = new Set<number>();
+    for (const list of this.#posted.values()) if (list[0]) out.add(list[0].req.source);
+    for (const p of this.#wildPosted) out.add(p.req.source);
+    for (const w of this.#probes) out.add(w.req.source);
+    return out;
+  }
+
   /** Fails everything pending and every later receive. */
   close(err: Error): void {
     this.#closedWith = err;

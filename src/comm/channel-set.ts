@@ -116,12 +116,21 @@ async function openOne(name: ChannelName, o: OpenChannelsOptions): Promise<Chann
     case 'redis': {
       const r = b?.Redis;
       if (!r) throw new FmiError('FMI_CONFIG', 'the redis channel needs backends.Redis (url, or host and port) in the config', { rank });
-      return RedisChannel.create({ job, rank, size, url: r.url, host: r.host, port: r.port });
+      return RedisChannel.create({ job, rank, size, url: r.url, host: r.host, port: r.port, aliveMs: aliveMs() });
     }
     case 's3': {
       const s = b?.S3;
       if (!s?.bucket_name) throw new FmiError('FMI_CONFIG', 'the s3 channel needs backends.S3.bucket_name in the config', { rank });
-      return S3Channel.create({ job, rank, size, bucket: s.bucket_name, endpoint: s.endpoint, region: s.s3_region });
+      return S3Channel.create({ job, rank, size, bucket: s.bucket_name, endpoint: s.endpoint, region: s.s3_region, aliveMs: aliveMs() });
     }
   }
+}
+
+/** FMI_ALIVE_MS: the storage channels' heartbeat setting (Redis: key lifetime; S3: PUT period; 0: off). Unset: each channel's default. */
+function aliveMs(): number | undefined {
+  const v = process.env.FMI_ALIVE_MS;
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new FmiError('FMI_CONFIG', `FMI_ALIVE_MS must be a whole number of ms (0: off), not ${JSON.stringify(v)}`);
+  return n;
 }

@@ -21,6 +21,8 @@ afterAll(async () => {
 });
 
 const keysOf = (job: string) => admin.keys(jobPattern(job));
+/** The job's keys but the ranks' liveness keys (heartbeat and state), which live as long as the ranks. */
+const dataKeys = async (job: string) => (await keysOf(job)).filter((k) => !/:(alive|st):\d+$/.test(k));
 const factory: ChannelFactory = (o) => redisChannel({ url: server.url })(o);
 
 channelCompliance('redis', factory, { leftovers: keysOf });
@@ -107,7 +109,8 @@ describe('redis - keys', () => {
       await r2!.send(3, env(1), new Uint8Array(2500));
       const keys = await keysOf(job);
       const k = jobKeys(job);
-      expect(keys.sort()).toEqual([k.inbox(3), k.head('small'), k.readsDue('small'), k.head('large'), k.chunks('large'), k.readsDue('large')].sort());
+      const liveness = [0, 1, 2].flatMap((r) => [k.alive(r), k.state(r)]);
+      expect(keys.sort()).toEqual([k.inbox(3), k.head('small'), k.readsDue('small'), k.head('large'), k.chunks('large'), k.readsDue('large'), ...liveness].sort());
       for (const key of keys) {
         const ttl = await admin.ttl(key);
         expect(ttl, key).toBeGreaterThan(0);
@@ -135,7 +138,7 @@ describe('redis - keys', () => {
     const dist = new URL('../../dist/channels/redis/index.js', import.meta.url).href;
     const script = `
       const { RedisChannel } = await import(${JSON.stringify(dist)});
-      const ch = await RedisChannel.create({ url: ${JSON.stringify(server.url)}, job: ${JSON.stringify(job)}, rank: 0, size: 2, ttlSeconds: 1, chunkBytes: 1000 });
+      const ch = await RedisChannel.create({ url: ${JSON.stringify(server.url)}, job: ${JSON.stringify(job)}, rank: 0, size: 2, ttlSeconds: 1, chunkBytes: 1000, aliveMs: 1000 });
       await ch.send(1, { ctx: 0, tag: 1, kind: 11 }, new Uint8Array(5000));
       await ch.put('v', 11, new Uint8Array(5000), 3);
       process.stdout.write('ready\\n');
@@ -147,7 +150,7 @@ describe('redis - keys', () => {
       child.once('exit', (code) => reject(new Error(`child exited with ${code}`)));
     });
     child.kill('SIGKILL');
-    expect((await keysOf(job)).length).toBe(4); // inbox of rank 1, value head, chunks, counter
+    expect((await keysOf(job)).length).toBe(6); // inbox of rank 1, value head, chunks, counter; heartbeat and state
     expect(await until(async () => (await keysOf(job)).length === 0, 3000)).toBe(true);
   });
 });
@@ -166,7 +169,7 @@ describe('redis - put/get', () => {
           expect(v.data).toEqual(pattern(n, n));
         }
       }
-      expect(await until(async () => (await keysOf(job)).length === 0, 2000)).toBe(true);
+      expect(await until(async () => (await dataKeys(job)).length === 0, 2000)).toBe(true);
     }, { chunkBytes: 1000 });
   });
 

@@ -22,9 +22,13 @@ async function leftovers(job: string): Promise<string[]> {
   return (out.Contents ?? []).map((o) => o.Key!);
 }
 
-/** Channels of one job, all in this process; closed by the caller. */
+/**
+ * Channels of one job, all in this process; closed by the caller. Liveness is
+ * off unless asked for: these tests count objects and requests exactly
+ * (s3-liveness.test.ts covers heartbeats; the compliance suite runs with them).
+ */
 function channels(size: number, extra: Partial<S3ChannelOptions> = {}, job = randomUUID()): Promise<S3Channel[]> {
-  return Promise.all(Array.from({ length: size }, (_, rank) => S3Channel.create({ ...location, ...extra, job, rank, size })));
+  return Promise.all(Array.from({ length: size }, (_, rank) => S3Channel.create({ ...location, aliveMs: 0, ...extra, job, rank, size })));
 }
 
 const env = (tag: number, kind = 11) => ({ ctx: 0, tag, kind });

@@ -7,17 +7,20 @@ import { FmiError, type FmiErrorFields } from '../../errors.js';
  * an inbox, so the reader reassembles per source.
  *
  * ```
- *  0 u8  magic 0xF3        1 u8  version 1      2 u8 kind     3 u8 reserved
+ *  0 u8  magic 0xF3        1 u8  version 1      2 u8 kind     3 u8 flags
  *  4 u32 source rank       8 u32 context       12 i32 tag
  * 16 u32 chunk index      20 u32 chunk count   24 u32 total length, low 32 bits
  * 28 u32 total length, high 21 bits
  * ```
- * Little-endian. The payload is the rest of the element.
+ * Little-endian. The payload is the rest of the element. Flags: 0 for a
+ * message; FLAG_MARK for a marker a rank pushes to its own inbox (see
+ * liveness.ts), whose context field carries the marker's number.
  */
 export const HEADER_BYTES = 32;
 const MAGIC = 0xf3;
 const VERSION = 1;
 const TWO_32 = 2 ** 32;
+const FLAG_MARK = 1;
 
 export interface FrameHeader {
   kind: number;
@@ -105,4 +108,17 @@ export class FrameScratch {
 
 export function newHeader(): FrameHeader {
   return { kind: 0, source: 0, ctx: 0, tag: 0, index: 0, count: 1, total: 0 };
+}
+
+/** A marker frame: no message, only a place in the inbox's order (number `n`). */
+export function markFrame(rank: number, n: number): Buffer {
+  const b = Buffer.alloc(HEADER_BYTES);
+  writeHeader(b, { kind: 0, source: rank, ctx: n, tag: 0, index: 0, count: 1, total: 0 });
+  b[3] = FLAG_MARK;
+  return b;
+}
+
+/** The number of a marker frame; undefined for anything else. */
+export function markOf(b: Buffer): number | undefined {
+  return b.length === HEADER_BYTES && b[0] === MAGIC && b[3] === FLAG_MARK ? b.readUInt32LE(8) : undefined;
 }

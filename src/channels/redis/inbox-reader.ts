@@ -1,6 +1,6 @@
 import { FmiError } from '../../errors.js';
 import type { Arrival, Matcher } from '../matcher.js';
-import { damaged, HEADER_BYTES, newHeader, parseHeader } from './frame.js';
+import { damaged, HEADER_BYTES, markOf, newHeader, parseHeader } from './frame.js';
 
 interface Reassembly {
   arrival: Arrival;
@@ -21,19 +21,27 @@ export class InboxReader {
   readonly #size: number;
   readonly #rank: number;
   readonly #fatal: (err: FmiError) => void;
+  readonly #mark: (n: number) => void;
   readonly #partial: (Reassembly | undefined)[];
   readonly #h = newHeader();
 
-  /** `fatal` is told of a frame that cannot be attributed to a sender: nothing in the inbox can be trusted then. */
-  constructor(matcher: Matcher, rank: number, size: number, fatal: (err: FmiError) => void) {
+  /**
+   * `fatal` is told of a frame that cannot be attributed to a sender: nothing
+   * in the inbox can be trusted then. `mark` is told of each marker frame,
+   * once every frame pushed before it has been handed to the matcher.
+   */
+  constructor(matcher: Matcher, rank: number, size: number, fatal: (err: FmiError) => void, mark: (n: number) => void = () => {}) {
     this.#matcher = matcher;
     this.#rank = rank;
     this.#size = size;
     this.#fatal = fatal;
+    this.#mark = mark;
     this.#partial = new Array<Reassembly | undefined>(size);
   }
 
   frame(b: Buffer): void {
+    const mark = markOf(b);
+    if (mark !== undefined) return this.#mark(mark);
     const h = this.#h;
     const problem = parseHeader(b, h);
     if (problem !== undefined || h.source >= this.#size) {

@@ -9,6 +9,9 @@
  * - `kq:<key>`   a stored value's head frame (one list element; getters rotate it).
  * - `kv:<key>`   the rest of a large stored value: its chunks, in order.
  * - `kn:<key>`   how many reads are still due; the last reader deletes the value.
+ * - `alive:<rank>` the rank's heartbeat, a short TTL renewed from a worker thread.
+ * - `st:<rank>`  'started' or 'closed': tells a dead rank (started, heartbeat
+ *                gone) from one not started yet, and from one that closed.
  *
  * The communicator context travels in each frame's header, so communicators of
  * one job share the inbox but never match each other's messages.
@@ -28,6 +31,8 @@ export interface JobKeys {
   head(key: string): string;
   chunks(key: string): string;
   readsDue(key: string): string;
+  alive(rank: number): string;
+  state(rank: number): string;
 }
 
 export function jobKeys(job: string): JobKeys {
@@ -37,5 +42,7 @@ export function jobKeys(job: string): JobKeys {
     head: (key) => `${p}kq:${key}`,
     chunks: (key) => `${p}kv:${key}`,
     readsDue: (key) => `${p}kn:${key}`,
+    alive: (rank) => `${p}alive:${rank}`,
+    state: (rank) => `${p}st:${rank}`,
   };
 }

@@ -2,11 +2,13 @@ import type { Redis } from 'ioredis';
 import { ChannelError, ClosedError, FmiError } from '../../errors.js';
 import { raceSignal } from '../../util/race.js';
 import type { Envelope, ProbeRequest, Probed, Received, RecvRequest, StoreChannel } from '../channel.js';
+import { LostPeers } from '../lost-peers.js';
 import { Matcher } from '../matcher.js';
 import { bounded, channelError, describeAddress, exec, multi, openClient, queue, type RedisAddress } from './client.js';
 import { checkEnvelope, chunkCount, FrameScratch, newHeader } from './frame.js';
 import { InboxReader } from './inbox-reader.js';
 import { jobKeys, type JobKeys } from './keys.js';
+import { RedisLiveness } from './liveness.js';
 import { RedisStore } from './store.js';
 
 export interface RedisChannelOptions extends RedisAddress {
@@ -23,6 +25,14 @@ export interface RedisChannelOptions extends RedisAddress {
   chunkBytes?: number;
   /** Give up connecting to the server, and on cleanup at close(), after this long. @default 10000 */
   timeoutMs?: number;
+  /**
+   * Lifetime of the rank's heartbeat key, renewed every third of it from a
+   * worker thread. A rank whose key expired is dead: receives from it fail
+   * with FMI_PEER_LOST about 1 to 1.5 times this after it died. 0 turns
+   * liveness off (no heartbeat, receives from a dead rank wait for their
+   * timeout). @default 3000
+   */
+  aliveMs?: number;
 }
 
 type State = 'open' | 'closing' | 'closed';
@@ -41,9 +51,10 @@ const BATCH_BYTES = 16 * 1024 * 1024;
  * own and hands every message to the shared Matcher, which does MPI matching,
  * wildcards, truncation and ordering.
  *
- * Redis does not know when a rank dies, so a receive from a crashed rank waits
- * until the caller's timeoutMs or signal; a lost connection to the server fails
- * everything with FMI_CHANNEL.
+ * Redis does not know when a rank dies: each rank keeps a heartbeat key, and
+ * receives waiting on a rank whose heartbeat stopped, or that closed, fail
+ * with FMI_PEER_LOST once its last messages are in (liveness.ts). A lost
+ * connection to the server fails everything with FMI_CHANNEL.
  */
 export class RedisChannel implements StoreChannel {
   readonly name = 'redis';
@@ -62,11 +73,13 @@ export class RedisChannel implements StoreChannel {
   readonly #store: RedisStore;
   readonly #scratch = new FrameScratch();
   readonly #header = newHeader();
+  readonly #lost: LostPeers;
+  readonly #liveness: RedisLiveness | undefined;
   #state: State = 'open';
   #failure: FmiError | undefined;
   #closing: Promise<void> | undefined;
 
-  private constructor(o: Required<Pick<RedisChannelOptions, 'job' | 'rank' | 'size' | 'ttlSeconds' | 'chunkBytes' | 'timeoutMs'>>, address: RedisAddress, cmd: Redis, blk: Redis | undefined) {
+  private constructor(o: Required<Pick<RedisChannelOptions, 'job' | 'rank' | 'size' | 'ttlSeconds' | 'chunkBytes' | 'timeoutMs' | 'aliveMs'>>, address: RedisAddress, cmd: Redis, blk: Redis | undefined) {
     this.rank = o.rank;
     this.size = o.size;
     this.#cmd = cmd;
@@ -77,6 +90,12 @@ export class RedisChannel implements StoreChannel {
     this.#chunkBytes = o.chunkBytes;
     this.#timeoutMs = o.timeoutMs;
     this.#matcher = new Matcher(o.rank, 'redis');
+    this.#lost = new LostPeers(this.#matcher, o.rank, o.size, 'redis');
+    // A job of one rank has no peer to lose.
+    this.#liveness =
+      o.size > 1 && o.aliveMs > 0
+        ? new RedisLiveness({ cmd, address, keys: this.#keys, rank: o.rank, size: o.size, aliveMs: o.aliveMs, ttlSeconds: o.ttlSeconds, lost: this.#lost })
+        : undefined;
     this.#store = new RedisStore({
       cmd,
       address,
@@ -97,9 +116,11 @@ export class RedisChannel implements StoreChannel {
 
   /** Connects to the server (two connections: commands, and the inbox's blocking reads). */
   static async create(opts: RedisChannelOptions): Promise<RedisChannel> {
-    const o = { ttlSeconds: 3600, chunkBytes: 4 * 1024 * 1024, timeoutMs: 10_000, ...opts };
+    // aliveMs: undefined (FMI_ALIVE_MS unset) means the default, not a value.
+    const o = { ttlSeconds: 3600, chunkBytes: 4 * 1024 * 1024, timeoutMs: 10_000, ...opts, aliveMs: opts.aliveMs ?? 3000 };
     const config = (what: string) => new FmiError('FMI_CONFIG', what, { rank: o.rank, channel: 'redis' });
     if (!Number.isInteger(o.ttlSeconds) || o.ttlSeconds < 1) throw config(`ttlSeconds must be a positive integer, not ${o.ttlSeconds}`);
+    if (!Number.isInteger(o.aliveMs) || (o.aliveMs !== 0 && o.aliveMs < 3)) throw config(`aliveMs must be 0 (off) or an integer of at least 3, not ${o.aliveMs}`);
     if (!Number.isInteger(o.chunkBytes) || o.chunkBytes < 1 || o.chunkBytes > 512 * 1024 * 1024 - 64) {
       throw config(`chunkBytes must be an integer in [1, 512 MiB - 64], not ${o.chunkBytes}`);
     }
@@ -114,6 +135,13 @@ export class RedisChannel implements StoreChannel {
     }
     const [cmd, blk] = opened.map((r) => (r as PromiseFulfilledResult<Redis | undefined>).value);
     const ch = new RedisChannel(o, address, cmd!, blk);
+    try {
+      await ch.#liveness?.start(o.timeoutMs);
+    } catch (err) {
+      cmd!.disconnect();
+      blk?.disconnect();
+      throw channelError(err, 'announcing this rank failed', fields);
+    }
     if (blk) void ch.#readInbox(blk);
     return ch;
   }
@@ -142,7 +170,9 @@ export class RedisChannel implements StoreChannel {
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.#matcher.post(req);
+    const p = this.#matcher.post(req, () => this.#gone(req.source));
+    if (req.source !== this.rank) this.#liveness?.watch();
+    return p;
   }
 
   iprobe(req: ProbeRequest): Probed | undefined {
@@ -155,6 +185,11 @@ export class RedisChannel implements StoreChannel {
     } catch (err) {
       return Promise.reject(err);
     }
+    const now = this.#matcher.peek(req);
+    if (now) return Promise.resolve(now);
+    const lost = this.#gone(req.source);
+    if (lost) return Promise.reject(lost);
+    if (req.source !== this.rank) this.#liveness?.watch();
     return this.#matcher.probe(req);
   }
 
@@ -186,6 +221,8 @@ export class RedisChannel implements StoreChannel {
     this.#blk?.disconnect();
     const end = Date.now() + this.#timeoutMs;
     await this.#store.close(err, this.#timeoutMs);
+    // After every send this rank made (same connection), so peers still get them before they see it closed.
+    if (!this.#failure) await this.#liveness?.close(Math.max(0, end - Date.now()));
     const keys = [this.#inbox, ...this.#store.ownedKeys()];
     const dels: Promise<unknown>[] = [];
     for (let i = 0; i < keys.length; i += 512) dels.push(this.#cmd.del(keys.slice(i, i + 512)));
@@ -217,7 +254,13 @@ export class RedisChannel implements StoreChannel {
   }
 
   async #readInbox(blk: Redis): Promise<void> {
-    const reader = new InboxReader(this.#matcher, this.rank, this.size, (err) => this.#fail(err));
+    const reader = new InboxReader(
+      this.#matcher,
+      this.rank,
+      this.size,
+      (err) => this.#fail(err),
+      (n) => this.#liveness?.marked(n),
+    );
     let count = MAX_BATCH;
     let multiPop = true;
     while (this.#state === 'open' && !this.#failure) {
@@ -250,8 +293,14 @@ export class RedisChannel implements StoreChannel {
   #fail(err: FmiError): void {
     if (this.#failure) return;
     this.#failure = err;
+    this.#liveness?.stop();
     this.#matcher.close(err);
     void this.#store.close(err, 0);
+  }
+
+  /** Why a receive from `source` can never be answered (it left), if so. */
+  #gone(source: number): FmiError | undefined {
+    return source === this.rank ? undefined : this.#lost.get(source);
   }
 
   #check(op: string, peer?: number): void {

@@ -1,10 +1,12 @@
 import { GetObjectCommand, type GetObjectCommandOutput, type S3Client } from '@aws-sdk/client-s3';
 import { ChannelError, FmiError } from '../../errors.js';
 import { ANY_SOURCE } from '../channel.js';
+import type { LostPeers } from '../lost-peers.js';
 import type { Arrival, Matcher } from '../matcher.js';
 import { Backoff, sleep, type PollPolicy } from './backoff.js';
 import { httpStatus, s3Error } from './client.js';
 import type { DeleteQueue } from './delete-queue.js';
+import type { Gone, S3Liveness } from './liveness.js';
 import { FLAG_SKIP, HEADER_BYTES, readHeader, type Keys } from './wire.js';
 
 /** Most GETs one source's loop has in flight when messages keep coming. */
@@ -21,6 +23,9 @@ export interface ReceiverOptions {
   size: number;
   /** Aborted when the channel closes: every loop and request stops. */
   signal: AbortSignal;
+  lost: LostPeers;
+  /** Absent when liveness is off: receives from a dead rank then wait for their timeout. */
+  liveness: S3Liveness | undefined;
 }
 
 /** The messages from one source: which key comes next, and its poll loop. */
@@ -34,6 +39,8 @@ interface Inbox {
   loop: Promise<void> | undefined;
   backoff: Backoff;
   nap: { wake(): void } | undefined;
+  /** The source was found gone: the next miss means its messages are all read. */
+  gone: Gone | undefined;
 }
 
 /**
@@ -57,6 +64,7 @@ export class Receiver {
       loop: undefined,
       backoff: new Backoff(o.policy),
       nap: undefined,
+      gone: undefined,
     }));
   }
 
@@ -108,7 +116,7 @@ export class Receiver {
 
   /** Makes sure `box` is polled; a fresh wait starts from the shortest backoff. */
   #poll(box: Inbox, fresh: boolean): void {
-    if (this.#o.signal.aborted) return;
+    if (this.#o.signal.aborted || this.#o.lost.has(box.source)) return;
     if (box.loop) {
       if (fresh) {
         box.backoff.reset();
@@ -146,6 +154,7 @@ export class Receiver {
         window = 1;
         streak = 0;
         if (hits > 0) box.backoff.reset();
+        if (await this.#departed(box)) break;
         if (!this.#wanted(box)) break;
         const wait = started + box.backoff.next() - performance.now();
         if (wait <= 0) continue;
@@ -162,6 +171,25 @@ export class Receiver {
       box.loop = undefined;
       box.nap = undefined;
     }
+  }
+
+  /**
+   * After a miss: true once the source is gone and this miss came after the
+   * verdict (everything it wrote before is read, so its receives fail now);
+   * otherwise asks whether it is gone (rate-limited), and if so the loop reads
+   * once more at once.
+   */
+  async #departed(box: Inbox): Promise<boolean> {
+    if (box.gone) {
+      this.#o.lost.confirm(box.source, box.gone.how, box.gone.detail);
+      return true;
+    }
+    const gone = await this.#o.liveness?.check(box.source, this.#o.signal);
+    if (gone) {
+      box.gone = gone;
+      box.backoff.reset();
+    }
+    return false;
   }
 
   /** GETs `n` keys from the next one on and reads them in order, up to the first missing; returns how many it read. */

@@ -32,8 +32,11 @@
  * a lone message in one DELETE). requestCounts() counts every request S3
  * answered, by type, for the cost model.
  *
- * S3 knows nothing of who is alive: receives from a rank that died wait
- * until their timeout (fmi run stops a job whose rank failed).
+ * S3 knows nothing of who is alive: each rank rewrites a heartbeat object
+ * every `aliveMs` (10 s: 6 PUTs a minute), and a poll loop that missed asks
+ * about its source at most once per period (a HEAD); a source that died (3
+ * periods without a heartbeat) or closed fails the receives naming it with
+ * FMI_PEER_LOST, after every message it wrote before (liveness.ts).
  *
  * A send whose PUT failed would leave a gap in the sequence and stall the
  * receiver: the sender writes a skip marker under the same key, which the
@@ -58,11 +61,13 @@ import { setMaxListeners } from 'node:events';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { ChannelError, ClosedError, FmiError, type FmiErrorFields } from '../../errors.js';
 import type { Envelope, Probed, ProbeRequest, Received, RecvRequest, StoreChannel } from '../channel.js';
+import { LostPeers } from '../lost-peers.js';
 import { Matcher } from '../matcher.js';
 import { Backoff, pollPolicy, sleep, type PollPolicy } from './backoff.js';
-import { checkBucket, DEFAULT_PREFIX, httpStatus, makeClient, s3Error, zeroCounts, type S3Location, type S3RequestCounts } from './client.js';
+import { checkBucket, DEFAULT_PREFIX, DEFAULT_TIMEOUT_MS, httpStatus, makeClient, s3Error, zeroCounts, type S3Location, type S3RequestCounts } from './client.js';
 import { deleteKeys, deletePrefix } from './clean.js';
 import { DeleteQueue } from './delete-queue.js';
+import { S3Liveness } from './liveness.js';
 import { Receiver } from './receiver.js';
 import { SendBuffers } from './send-buffers.js';
 import { checkJob, FLAG_SKIP, HEADER_BYTES, Keys, readHeader } from './wire.js';
@@ -73,9 +78,19 @@ export interface S3ChannelOptions extends S3Location {
   size: number;
   /** How waiting ranks poll. @default { initialMs: 5, maxMs: 200, factor: 1.5, jitter: 0.2 } */
   poll?: Partial<PollPolicy>;
+  /**
+   * Period of the rank's heartbeat PUT (from a worker thread). A rank silent
+   * for 3 periods is dead: receives from it fail with FMI_PEER_LOST 3 to 5
+   * periods after it died. Costs 60000 / aliveMs PUTs a minute per rank, and
+   * up to as many HEADs per source someone waits on. 0 turns liveness off.
+   * @default 10000
+   */
+  aliveMs?: number;
 }
 
 type State = 'open' | 'closing' | 'closed';
+
+const DEFAULT_ALIVE_MS = 10_000;
 
 export class S3Channel implements StoreChannel {
   readonly name = 's3';
@@ -86,6 +101,7 @@ export class S3Channel implements StoreChannel {
   readonly #counts: S3RequestCounts;
   readonly #bucket: string;
   readonly #policy: PollPolicy;
+  readonly #timeoutMs: number;
   readonly #client: S3Client;
   readonly #keys: Keys;
   readonly #matcher: Matcher;
@@ -100,6 +116,8 @@ export class S3Channel implements StoreChannel {
   readonly #linked = new Set<AbortController>();
   readonly #buffers = new SendBuffers();
   readonly #deletes: DeleteQueue;
+  readonly #lost: LostPeers;
+  readonly #liveness: S3Liveness | undefined;
   #state: State = 'open';
   #closing: Promise<void> | undefined;
 
@@ -111,6 +129,7 @@ export class S3Channel implements StoreChannel {
     this.#counts = counts;
     this.requests = counts;
     this.#policy = policy;
+    this.#timeoutMs = o.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.#keys = new Keys(o.prefix ?? DEFAULT_PREFIX, o.job);
     this.#matcher = new Matcher(o.rank, 's3');
     this.#deletes = new DeleteQueue(client, o.bucket);
@@ -118,6 +137,10 @@ export class S3Channel implements StoreChannel {
     setMaxListeners(0, this.#life.signal);
     this.#sendSeq = new Array<number>(o.size).fill(0);
     this.#broken = new Array<Error | undefined>(o.size).fill(undefined);
+    this.#lost = new LostPeers(this.#matcher, o.rank, o.size, 's3');
+    const aliveMs = o.aliveMs ?? DEFAULT_ALIVE_MS;
+    // A job of one rank has no peer to lose.
+    this.#liveness = o.size > 1 && aliveMs > 0 ? new S3Liveness({ client, location: o, keys: this.#keys, rank: o.rank, size: o.size, aliveMs, counts }) : undefined;
     this.#receiver = new Receiver({
       client,
       bucket: o.bucket,
@@ -128,6 +151,8 @@ export class S3Channel implements StoreChannel {
       rank: o.rank,
       size: o.size,
       signal: this.#life.signal,
+      lost: this.#lost,
+      liveness: this.#liveness,
     });
   }
 
@@ -140,6 +165,7 @@ export class S3Channel implements StoreChannel {
       throw new FmiError('FMI_CONFIG', `rank ${o.rank} of size ${o.size} is not a rank of the job`, fields);
     }
     const policy = pollPolicy(o.poll);
+    if (o.aliveMs !== undefined && !(Number.isFinite(o.aliveMs) && o.aliveMs >= 0)) throw new FmiError('FMI_CONFIG', `aliveMs must be 0 (off) or a positive number of ms, not ${o.aliveMs}`, fields);
     const counts = zeroCounts();
     const client = makeClient(o, counts);
     try {
@@ -148,7 +174,9 @@ export class S3Channel implements StoreChannel {
       client.destroy();
       throw err;
     }
-    return new S3Channel(o, client, counts, policy);
+    const ch = new S3Channel(o, client, counts, policy);
+    await ch.#liveness?.start(o.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    return ch;
   }
 
   /** A copy of the request counters: what this rank has cost so far. */
@@ -182,7 +210,7 @@ export class S3Channel implements StoreChannel {
     try {
       this.#check('recv', req.source);
       const waits = req.source !== this.rank && !this.#matcher.peek(req);
-      p = this.#matcher.post(req);
+      p = this.#matcher.post(req, () => (waits ? this.#lost.get(req.source) : undefined));
       if (waits) this.#receiver.wait(req.source, p);
     } catch (err) {
       return Promise.reject(err);
@@ -202,6 +230,8 @@ export class S3Channel implements StoreChannel {
     try {
       this.#check('probe', req.source);
       const waits = req.source !== this.rank && !this.#matcher.peek(req);
+      const lost = waits ? this.#lost.get(req.source) : undefined;
+      if (lost) return Promise.reject(lost);
       p = this.#matcher.probe(req);
       if (waits) this.#receiver.wait(req.source, p);
     } catch (err) {
@@ -265,6 +295,8 @@ export class S3Channel implements StoreChannel {
       await this.#receiver.stopped();
       while (this.#background.size > 0) await Promise.allSettled([...this.#background]);
       await this.#deletes.drain();
+      // After this rank's sends: they were answered or aborted above.
+      await this.#liveness?.close(this.#timeoutMs).catch((e: unknown) => problems.push(e));
       await deletePrefix(this.#client, this.#bucket, this.#keys.inbox(this.rank)).catch((e: unknown) => problems.push(e));
       await deleteKeys(this.#client, this.#bucket, [...this.#written]).catch((e: unknown) => problems.push(e));
     } finally {

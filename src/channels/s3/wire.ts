@@ -68,6 +68,16 @@ export class Keys {
     return `${this.job}p2p/${dest}/`;
   }
 
+  /** Rank `rank`'s heartbeat object ('up', rewritten periodically; 'closed' once it closed). */
+  alive(rank: number): string {
+    return `${this.job}alive/${rank}`;
+  }
+
+  /** Every rank's heartbeat object. */
+  aliveDir(): string {
+    return `${this.job}alive/`;
+  }
+
   /** A value of the key-value store (bcast and other mediated collectives). */
   value(key: string): string {
     return `${this.job}kv/${key}`;

@@ -1,0 +1,147 @@
+import type { Redis } from 'ioredis';
+import { startHeartbeat, type Heartbeat } from '../heartbeat.js';
+import type { Departure, LostPeers } from '../lost-peers.js';
+import { bounded, exec, multi, queue, type RedisAddress } from './client.js';
+import { markFrame } from './frame.js';
+import type { JobKeys } from './keys.js';
+
+export interface LivenessOptions {
+  /** The non-blocking connection (the inbox's is blocked in BLMPOP). */
+  cmd: Redis;
+  address: RedisAddress;
+  keys: JobKeys;
+  rank: number;
+  size: number;
+  /** Lifetime of the heartbeat key; renewed every third of it. */
+  aliveMs: number;
+  ttlSeconds: number;
+  lost: LostPeers;
+}
+
+/**
+ * Which peers of a Redis job are gone.
+ *
+ * Each rank keeps `alive:<rank>` (TTL `aliveMs`, renewed every aliveMs/3
+ * from the heartbeat worker, so a busy event loop does not stop it) and
+ * `st:<rank>`: 'started' from create() on, 'closed' once close() has sent
+ * everything. While receives or probes wait, every aliveMs/2 one MGET reads
+ * both keys of each watched peer: 'closed', or 'started' with no heartbeat,
+ * means gone; no state at all means not started yet (keep waiting).
+ *
+ * A gone peer may still have messages on their way to us: in our inbox list,
+ * or popped by the blocking read and not yet handed to the matcher (its reply
+ * and the MGET's travel on different connections). So the rank first pushes
+ * a marker frame to its own inbox; the peer's messages were all pushed before
+ * it died or closed, hence before the marker, and once the reader reaches the
+ * marker they are all in the matcher. Only then do its receives fail.
+ */
+export class RedisLiveness {
+  readonly #o: LivenessOptions;
+  readonly #suspects = new Map<number, { how: Departure; mark: number }>();
+  #beat: Heartbeat | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #marks = 0;
+  #stopped = false;
+
+  constructor(o: LivenessOptions) {
+    this.#o = o;
+  }
+
+  /**
+   * Starts the heartbeat and, once its first beat is in, marks this rank
+   * started (in that order: a started rank without a heartbeat is dead).
+   * Bounded by `ms`: a worker that cannot write leaves the rank unannounced,
+   * so peers wait for it as for a rank not started yet.
+   */
+  async start(ms: number): Promise<void> {
+    const { cmd: c, keys, rank, aliveMs, ttlSeconds, address } = this.#o;
+    const periodMs = Math.max(1, Math.floor(aliveMs / 3));
+    this.#beat = startHeartbeat({ kind: 'redis', url: address.url, host: address.host, port: address.port, key: keys.alive(rank), ttlMs: aliveMs, periodMs, stateKey: keys.state(rank), stateTtlSeconds: ttlSeconds }, ms);
+    await this.#beat.started;
+    await c.set(keys.state(rank), 'started', 'EX', ttlSeconds);
+  }
+
+  /** A receive or probe is waiting: check its peers at the heartbeat's pace until nobody waits. */
+  watch(): void {
+    if (this.#timer || this.#stopped) return;
+    this.#timer = setTimeout(() => void this.#tick(), this.#o.aliveMs / 2);
+    this.#timer.unref();
+  }
+
+  /** The inbox reader reached marker `n`: every suspect marked up to it has had all its messages delivered. */
+  marked(n: number): void {
+    for (const [source, s] of this.#suspects) {
+      if (s.mark > n) continue;
+      this.#suspects.delete(source);
+      this.#o.lost.confirm(source, s.how, `its heartbeat key expired; no heartbeat for ${this.#o.aliveMs} ms`);
+    }
+  }
+
+  /** Stops checking and beating, without telling anyone (the channel failed: peers will see this rank die). */
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    void this.#beat?.stop(0);
+  }
+
+  /**
+   * Stops the heartbeat (its last write answered first, so it cannot land
+   * after the rest), then marks this rank closed, on the command connection,
+   * after every message this rank sent. The last rank to close removes every
+   * rank's state.
+   */
+  async close(ms: number): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    const end = Date.now() + ms;
+    await this.#beat?.stop(ms);
+    const { cmd: c, keys, rank, size, ttlSeconds } = this.#o;
+    const states = Array.from({ length: size }, (_, r) => keys.state(r));
+    const work = (async () => {
+      multi(c);
+      queue(c, 'SET', [keys.state(rank), 'closed', 'EX', String(ttlSeconds)]);
+      queue(c, 'DEL', [keys.alive(rank)]);
+      queue(c, 'MGET', states);
+      const r = await exec(c);
+      const all = r[2] as (string | null)[];
+      if (all.every((v) => v === 'closed')) await c.del(states);
+    })();
+    await bounded(work, Math.max(0, end - Date.now()));
+  }
+
+  async #tick(): Promise<void> {
+    const watched = this.#o.lost.watched().filter((s) => !this.#suspects.has(s));
+    if (watched.length === 0 && this.#suspects.size === 0) {
+      this.#timer = undefined;
+      return;
+    }
+    try {
+      if (watched.length > 0) await this.#check(watched);
+    } catch {
+      // A failed command fails the channel through its own path; nothing to decide here.
+    }
+    this.#timer = undefined;
+    if (!this.#stopped) this.watch();
+  }
+
+  async #check(watched: number[]): Promise<void> {
+    const { cmd: c, keys, rank, ttlSeconds } = this.#o;
+    const got = await c.mget(watched.flatMap((s) => [keys.alive(s), keys.state(s)]));
+    if (this.#stopped) return;
+    const gone: number[] = [];
+    watched.forEach((s, i) => {
+      const alive = got[2 * i];
+      const state = got[2 * i + 1];
+      const how: Departure | undefined = state === 'closed' ? 'closed' : state === 'started' && alive === null ? 'died' : undefined;
+      if (!how || this.#o.lost.has(s)) return;
+      this.#suspects.set(s, { how, mark: this.#marks + 1 });
+      gone.push(s);
+    });
+    if (gone.length === 0) return;
+    const inbox = keys.inbox(rank);
+    multi(c);
+    queue(c, 'RPUSH', [inbox, markFrame(rank, ++this.#marks)]);
+    queue(c, 'EXPIRE', [inbox, String(ttlSeconds)]);
+    await exec(c);
+  }
+}
