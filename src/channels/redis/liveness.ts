@@ -39,6 +39,8 @@ export class RedisLiveness {
   readonly #o: LivenessOptions;
   readonly #suspects = new Map<number, { how: Departure; mark: number }>();
   #beat: Heartbeat | undefined;
+  /** This thread's beats until the worker's first one. */
+  #bridge: NodeJS.Timeout | undefined;
   #timer: NodeJS.Timeout | undefined;
   #marks = 0;
   #stopped = false;
@@ -48,17 +50,23 @@ export class RedisLiveness {
   }
 
   /**
-   * Starts the heartbeat and, once its first beat is in, marks this rank
-   * started (in that order: a started rank without a heartbeat is dead).
-   * Bounded by `ms`: a worker that cannot write leaves the rank unannounced,
-   * so peers wait for it as for a rank not started yet.
+   * Marks this rank started with a first heartbeat of its own (one round
+   * trip), then starts the worker. A worker takes about a second to come up
+   * cold (a thread, ioredis, a connection): until its first beat this thread
+   * renews the key, so neither does a job wait for the worker nor is a rank
+   * whose worker is slow to start taken for dead.
    */
   async start(ms: number): Promise<void> {
     const { cmd: c, keys, rank, aliveMs, ttlSeconds, address } = this.#o;
     const periodMs = Math.max(1, Math.floor(aliveMs / 3));
+    multi(c);
+    queue(c, 'SET', [keys.alive(rank), '1', 'PX', String(aliveMs)]);
+    queue(c, 'SET', [keys.state(rank), 'started', 'EX', String(ttlSeconds)]);
+    await exec(c);
     this.#beat = startHeartbeat({ kind: 'redis', url: address.url, host: address.host, port: address.port, key: keys.alive(rank), ttlMs: aliveMs, periodMs, stateKey: keys.state(rank), stateTtlSeconds: ttlSeconds }, ms);
-    await this.#beat.started;
-    await c.set(keys.state(rank), 'started', 'EX', ttlSeconds);
+    this.#bridge = setInterval(() => void c.set(keys.alive(rank), '1', 'PX', aliveMs).catch(() => {}), periodMs);
+    this.#bridge.unref();
+    void this.#beat.started.then(() => clearInterval(this.#bridge));
   }
 
   /** A receive or probe is waiting: check its peers at the heartbeat's pace until nobody waits. */
@@ -81,6 +89,7 @@ export class RedisLiveness {
   stop(): void {
     this.#stopped = true;
     clearTimeout(this.#timer);
+    clearInterval(this.#bridge);
     void this.#beat?.stop(0);
   }
 
@@ -93,6 +102,7 @@ export class RedisLiveness {
   async close(ms: number): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
+    clearInterval(this.#bridge);
     const end = Date.now() + ms;
     await this.#beat?.stop(ms);
     const { cmd: c, keys, rank, size, ttlSeconds } = this.#o;

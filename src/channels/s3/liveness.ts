@@ -54,9 +54,17 @@ export class S3Liveness {
     this.#lastCheck = new Array<number>(o.size).fill(-Infinity);
   }
 
-  /** Starts the heartbeat; resolves at its first write (or after `ms`), before this rank sends anything. */
+  /**
+   * Writes a first heartbeat from here (one PUT), then starts the worker
+   * without waiting for it: it takes about a second to come up cold, well
+   * inside the MISSED_PERIODS a peer allows. A rank that dies before even
+   * the first PUT is, to its peers, one not started yet.
+   */
   async start(ms: number): Promise<void> {
-    const { location: l, keys, rank, aliveMs, counts } = this.#o;
+    const { client, location: l, keys, rank, aliveMs, counts } = this.#o;
+    await client.send(new PutObjectCommand({ Bucket: l.bucket, Key: keys.alive(rank), Body: 'up' }));
+    counts.put++;
+    counts.total++;
     const spec = {
       kind: 's3' as const,
       endpoint: l.endpoint,
@@ -72,7 +80,6 @@ export class S3Liveness {
       counts.put++;
       counts.total++;
     });
-    await this.#beat.started;
   }
 
   /** Whether `source` is gone; asks S3 at most once per period per source (else says no). Never throws. */
