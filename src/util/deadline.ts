@@ -15,7 +15,6 @@ export interface OpOptions {
  */
 export class Deadline {
   readonly signal: AbortSignal | undefined;
-  #controller: AbortController | undefined;
   #timer: NodeJS.Timeout | undefined;
   #outer: AbortSignal | undefined;
   #onOuter: (() => void) | undefined;
@@ -26,7 +25,6 @@ export class Deadline {
     if (outer?.aborted) throw abortReason(outer, fields);
     if (!outer && (timeoutMs === undefined || !Number.isFinite(timeoutMs))) return;
     const controller = new AbortController();
-    this.#controller = controller;
     this.signal = controller.signal;
     if (timeoutMs !== undefined && Number.isFinite(timeoutMs)) {
       const err = new TimeoutError(`no completion within ${timeoutMs} ms`, fields);
