@@ -236,6 +236,21 @@ describe('nonblocking - synchronous sends', () => {
     });
   });
 
+  it('a synchronous send that starts while an earlier one to the same rank and tag is still writing completes too', async () => {
+    await withWorld(2, async (c) => {
+      if (c.rank === 0) {
+        // The receiver acknowledges the big message as soon as it matches, long before the last byte is written.
+        const big = c.isend(new Uint8Array(64 << 20), 1, { tag: 5, synchronous: true });
+        await new Promise((r) => setTimeout(r, 30));
+        await c.send(Int32Array.of(4), 1, { tag: 5, synchronous: true, timeoutMs: 10_000 });
+        await big.wait();
+      } else {
+        expect((await c.recv<Uint8Array>(0, { tag: 5 })).byteLength).toBe(64 << 20);
+        expect(await c.recv(0, { tag: 5 })).toEqual(Int32Array.of(4));
+      }
+    });
+  });
+
   it('a synchronous send to a receiver that never receives times out', async () => {
     await withWorld(2, async (c) => {
       if (c.rank === 0) {

@@ -36,6 +36,8 @@ interface AckWaiter {
 export interface AckQueue {
   next: number;
   waiting: AckWaiter[];
+  /** Sends that gave up after their message went out: their acknowledgements may still come (to be dropped). */
+  owed: number;
   /** Stops the loop reading acknowledgements once nobody waits. */
   stop?: AbortController;
 }
@@ -83,7 +85,7 @@ export async function send(p: P2p, data: unknown, dest: number, opts: SendOption
 async function sendSynchronous(p: P2p, dest: number, tag: number, kind: number, bytes: Uint8Array, signal: AbortSignal | undefined): Promise<void> {
   const k = `${dest}/${tag}`;
   let q = p.acks.get(k);
-  if (!q) p.acks.set(k, (q = { next: 0, waiting: [] }));
+  if (!q) p.acks.set(k, (q = { next: 0, waiting: [], owed: 0 }));
   const seq = q.next;
   q.next = (q.next + 1) & SEQ_MASK;
   let w!: AckWaiter;
@@ -93,14 +95,24 @@ async function sendSynchronous(p: P2p, dest: number, tag: number, kind: number, 
   if (!q.stop || q.stop.signal.aborted) void readAcks(p, dest, tag, q);
   const onAbort = () => w.reject(signal!.reason);
   signal?.addEventListener('abort', onAbort, { once: true });
+  let sent = false;
   try {
     await p.channel.send(p.world(dest), { ctx: p.ctx, tag, kind: kind | SYNC_KIND | (seq << SEQ_SHIFT) }, bytes, signal);
+    sent = true;
     await acked;
   } finally {
     signal?.removeEventListener('abort', onAbort);
     const i = q.waiting.indexOf(w);
-    if (i >= 0) q.waiting.splice(i, 1);
-    if (q.waiting.length === 0) q.stop?.abort();
+    if (i >= 0) {
+      // Still waiting: this send gave up (or never went out).
+      q.waiting.splice(i, 1);
+      if (sent) q.owed++;
+    }
+    if (q.waiting.length === 0) {
+      q.stop?.abort();
+      // Nothing more to come for this (dest, tag): forget it (tags may be many, say iteration numbers).
+      if (q.owed === 0 && p.acks.get(k) === q) p.acks.delete(k);
+    }
   }
 }
 
@@ -113,10 +125,14 @@ async function readAcks(p: P2p, dest: number, tag: number, q: AckQueue): Promise
       // An acknowledgement nobody waits for belongs to a send that gave up (a timeout): dropped.
       const i = q.waiting.findIndex((x) => x.seq === r.kind);
       if (i >= 0) q.waiting.splice(i, 1)[0]!.resolve();
+      else q.owed = Math.max(0, q.owed - 1);
     }
   } catch (err) {
     // Not stopped but failed (a lost peer, a closed channel): so do the sends.
     if (!stop.signal.aborted) for (const x of q.waiting.splice(0)) x.reject(err);
+  } finally {
+    // Ended, one way or another: the next send starts a loop of its own.
+    if (q.stop === stop) q.stop = undefined;
   }
 }
 

@@ -175,7 +175,12 @@ export class S3Channel implements StoreChannel {
       throw err;
     }
     const ch = new S3Channel(o, client, counts, policy);
-    await ch.#liveness?.start(o.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    try {
+      await ch.#liveness?.start(o.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    } catch (err) {
+      client.destroy();
+      throw new ChannelError(`S3: cannot write this rank's first heartbeat: ${(err as Error)?.message ?? err}`, { ...fields, cause: err });
+    }
     return ch;
   }
 
