@@ -63,10 +63,11 @@ export class RedisLiveness {
     queue(c, 'SET', [keys.alive(rank), '1', 'PX', String(aliveMs)]);
     queue(c, 'SET', [keys.state(rank), 'started', 'EX', String(ttlSeconds)]);
     await exec(c);
-    this.#beat = startHeartbeat({ kind: 'redis', url: address.url, host: address.host, port: address.port, key: keys.alive(rank), ttlMs: aliveMs, periodMs, stateKey: keys.state(rank), stateTtlSeconds: ttlSeconds }, ms);
+    // Until the worker's first beat, however late (or never: then this thread keeps beating, as well as a busy loop lets it).
     this.#bridge = setInterval(() => void c.set(keys.alive(rank), '1', 'PX', aliveMs).catch(() => {}), periodMs);
     this.#bridge.unref();
-    void this.#beat.started.then(() => clearInterval(this.#bridge));
+    const spec = { kind: 'redis' as const, url: address.url, host: address.host, port: address.port, key: keys.alive(rank), ttlMs: aliveMs, periodMs, stateKey: keys.state(rank), stateTtlSeconds: ttlSeconds };
+    this.#beat = startHeartbeat(spec, ms, () => clearInterval(this.#bridge));
   }
 
   /** A receive or probe is waiting: check its peers at the heartbeat's pace until nobody waits. */
