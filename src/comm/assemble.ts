@@ -92,7 +92,7 @@ export function sized(op: OpName, data: unknown, model?: ModelOptions): Sizing |
 }
 
 export function checkInto(into: unknown, data: unknown, c: CollContext): NumericArray | undefined {
-  if (into === undefined) return undefined;
+  if (into == null) return undefined;
   if (!isTyped(into) || !isTyped(data) || into.constructor !== data.constructor || into.length !== data.length) {
     throw new FmiError('MPI_ERR_ARG', '`into` must be a TypedArray of the same type and length as the data', c.fields());
   }

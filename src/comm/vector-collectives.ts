@@ -34,7 +34,7 @@ export async function reduceScatterRun<T extends NumericArray>(c: CollContext, d
   const l = layout(counts, undefined, c.size, 'reduceScatter', c.fields());
   if (l.extent !== data.length) throw new FmiError('MPI_ERR_COUNT', `counts add up to ${l.extent}, data has ${data.length} elements`, c.fields());
   const mineCount = l.counts[c.rank]!;
-  if (into !== undefined && (into.constructor !== data.constructor || into.length < mineCount)) {
+  if (into != null && (into.constructor !== data.constructor || into.length < mineCount)) {
     // The others must not wait for this rank: it takes part, then fails.
     const err = new FmiError('MPI_ERR_ARG', `\`into\` must be a ${data.constructor.name} of at least ${mineCount} elements`, c.fields());
     await reduceScatterRun(c, data, op, blockCounts);
@@ -46,7 +46,7 @@ export async function reduceScatterRun<T extends NumericArray>(c: CollContext, d
     try {
       await ring.reduceScatter();
       const t = elemTypeOf(data)!;
-      if (into === undefined) return typedView(t, ring.take(blocks[c.rank])) as T;
+      if (into == null) return typedView(t, ring.take(blocks[c.rank])) as T;
       return intoOrNew(typedView(t, ring.peek(blocks[c.rank])), into.subarray(0, mineCount)) as T;
     } catch (err) {
       await ring.failOnward(c.size - 1, err);
