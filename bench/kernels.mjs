@@ -22,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import {
   WASM_MIN_ELEMENTS, kernels, reduceInto, reduceJs, setWasmMinElements, typedArrayCtor,
 } from '../dist/kernels/index.js';
+import { nsPerCall } from './lib/common.mjs';
 
 const MIN_MS = Number(process.env.BENCH_MS ?? 200);
 const SIZES = (process.env.BENCH_SIZES ?? `${4 << 10},${64 << 10},${1 << 20},${16 << 20}`).split(',').map(Number);
@@ -34,31 +35,8 @@ function emit(r) {
   process.stdout.write(JSON.stringify(r) + '\n');
 }
 
-/**
- * Seconds per call, best of 5 batches: the batch doubles until it takes a
- * fifth of minMs. The best batch is the one least disturbed by other work on
- * a small shared VM.
- */
-function time(fn, minMs) {
-  for (let i = 0; i < 5; i++) fn();
-  const target = (minMs / 5) * 1e6;
-  let batch = 1;
-  let ns;
-  for (;;) {
-    ns = once(fn, batch);
-    if (ns >= target) break;
-    batch *= ns < target / 10 ? 10 : 2;
-  }
-  let best = ns / batch;
-  for (let r = 0; r < 4; r++) best = Math.min(best, once(fn, batch) / batch);
-  return best / 1e9;
-}
-
-function once(fn, batch) {
-  const t0 = process.hrtime.bigint();
-  for (let i = 0; i < batch; i++) fn();
-  return Number(process.hrtime.bigint() - t0);
-}
+/** Seconds per call (see nsPerCall). */
+const time = (fn, minMs) => nsPerCall(fn, minMs) / 1e9;
 
 function fill(a, seed) {
   const float = a instanceof Float32Array || a instanceof Float64Array;

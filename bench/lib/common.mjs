@@ -122,3 +122,29 @@ export function eachLine(stream, fn) {
   rl.on('line', fn);
   return new Promise((resolve) => rl.on('close', resolve));
 }
+
+/**
+ * Nanoseconds per call of a synchronous `fn`, best of 5 batches: the batch
+ * grows until it takes a fifth of minMs. The best batch is the one least
+ * disturbed by other work on a small shared VM.
+ */
+export function nsPerCall(fn, minMs, warmup = 5) {
+  for (let i = 0; i < warmup; i++) fn();
+  const target = (minMs / 5) * 1e6;
+  let batch = 1;
+  let ns;
+  for (;;) {
+    ns = batchNs(fn, batch);
+    if (ns >= target) break;
+    batch *= ns < target / 10 ? 10 : 2;
+  }
+  let best = ns / batch;
+  for (let r = 0; r < 4; r++) best = Math.min(best, batchNs(fn, batch) / batch);
+  return best;
+}
+
+function batchNs(fn, batch) {
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < batch; i++) fn();
+  return Number(process.hrtime.bigint() - t0);
+}

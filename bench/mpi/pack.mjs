@@ -23,6 +23,7 @@
 
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { nsPerCall } from '../lib/common.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 if (!existsSync(`${root}/dist/mpi/program-pack.js`) || !existsSync(`${root}/build/kernels-unshared.wasm`)) {
@@ -58,27 +59,8 @@ function fakeProgram() {
   };
 }
 
-/** Microseconds per call: best of 5 batches, each at least MIN_MS / 5. */
-function time(fn) {
-  for (let i = 0; i < 3; i++) fn();
-  const target = (MIN_MS / 5) * 1e6;
-  let batch = 1;
-  let ns;
-  for (;;) {
-    ns = once(fn, batch);
-    if (ns >= target) break;
-    batch *= ns < target / 10 ? 10 : 2;
-  }
-  let best = ns / batch;
-  for (let r = 0; r < 4; r++) best = Math.min(best, once(fn, batch) / batch);
-  return best / 1e3;
-}
-
-function once(fn, batch) {
-  const t0 = process.hrtime.bigint();
-  for (let i = 0; i < batch; i++) fn();
-  return Number(process.hrtime.bigint() - t0);
-}
+/** Microseconds per call (see nsPerCall). */
+const time = (fn) => nsPerCall(fn, MIN_MS, 3) / 1e3;
 
 const committed = (t) => ((t.committed = true), t);
 const INT = { size: 4, lb: 0, ub: 4, trueLb: 0, trueUb: 4, blocks: [0, 4], dense: 0, sig: [4, 1], align: 4 };
