@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ANY_SOURCE } from '../../src/channels/channel.js';
+import { DEFAULT_CONFIG, init } from '../../src/index.js';
 import { jobPattern, RedisChannel } from '../../src/channels/redis/index.js';
 import { rankProcess } from '../helpers/rank-process.js';
 import { startRedis, type RedisServer } from '../helpers/redis-server.js';
@@ -116,6 +117,100 @@ describe('redis - liveness', () => {
       await r1.close();
     } finally {
       await r0.close();
+    }
+  });
+});
+
+describe('redis - liveness of a get\'s writer', () => {
+  it('a writer killed before its put fails the get naming it with FMI_PEER_LOST', async () => {
+    const job = randomUUID();
+    const r0 = await open(job, 0, 2);
+    try {
+      const r1 = remoteRank(job, 1, 2, `process.stdout.write('up\\n');`);
+      await r1.said('up');
+      const get = r0.get('v', undefined, 1);
+      get.catch(() => {});
+      await r1.kill();
+      const t0 = Date.now();
+      await expect(get).rejects.toMatchObject({ code: 'FMI_PEER_LOST', peer: 1, channel: 'redis', message: expect.stringContaining('rank 1 died before writing v') });
+      const ms = Date.now() - t0;
+      expect(ms).toBeLessThan(2 * ALIVE_MS + 500);
+      process.stdout.write(`redis liveness: get failed ${ms} ms after its writer's SIGKILL (aliveMs ${ALIVE_MS})\n`);
+    } finally {
+      await r0.close();
+    }
+  });
+
+  it('a writer that put and then died: gets posted before and after its death still return the value', async () => {
+    const job = randomUUID();
+    const r0 = await open(job, 0, 2);
+    try {
+      const r1 = remoteRank(job, 1, 2, `
+        process.stdout.write('up\\n');
+        await new Promise((r) => setTimeout(r, 300));
+        await ch.put('v', 11, new Uint8Array([5]), 2);
+        process.stdout.write('put\\n');
+      `);
+      await r1.said('up');
+      const early = r0.get('v', undefined, 1);
+      await r1.said('put');
+      await r1.kill();
+      expect(Array.from((await early).data)).toEqual([5]);
+      // Long enough for the writer to be known dead when the next get waits.
+      await new Promise((r) => setTimeout(r, 2 * ALIVE_MS));
+      const late = await r0.get('v', AbortSignal.timeout(3 * ALIVE_MS), 1);
+      expect(late.kind).toBe(11);
+      expect(Array.from(late.data)).toEqual([5]);
+    } finally {
+      await r0.close();
+    }
+  });
+
+  it('a writer that closed without writing fails the get, saying it closed', async () => {
+    const job = randomUUID();
+    const [r0, r1] = await Promise.all([open(job, 0, 2), open(job, 1, 2)]);
+    try {
+      const get = r0.get('v', undefined, 1);
+      get.catch(() => {});
+      await r1.close();
+      await expect(get).rejects.toMatchObject({ code: 'FMI_PEER_LOST', peer: 1, message: expect.stringContaining('rank 1 closed its channel before writing v') });
+    } finally {
+      await r0.close();
+    }
+  });
+
+  it('a Communicator over Redis: the bcast root killed before the bcast fails the others\' bcast with FMI_PEER_LOST', async () => {
+    const job = randomUUID();
+    const size = 3;
+    const config = { ...DEFAULT_CONFIG, backends: { Redis: { enabled: true, url: server.url } } };
+    const opts = (rank: number) => ({ rank, size, job, env: {}, config, channel: 'redis' as const });
+    const before = process.env.FMI_ALIVE_MS;
+    process.env.FMI_ALIVE_MS = String(ALIVE_MS);
+    try {
+      const root = rankProcess(
+        (channels) => `
+          const { init } = await import('${channels}../index.js');
+          const c = await init(${JSON.stringify(opts(0))});
+          process.stdout.write('up\\n');
+          setInterval(() => {}, 1000);
+        `,
+      );
+      const comms = await Promise.all([1, 2].map((rank) => init(opts(rank))));
+      try {
+        await root.said('up');
+        await root.kill();
+        const t0 = Date.now();
+        const bcasts = comms.map((c) => c.bcast<number>(undefined, 0, { timeoutMs: 30_000 }));
+        for (const b of bcasts) await expect(b).rejects.toMatchObject({ code: 'FMI_PEER_LOST' });
+        const ms = Date.now() - t0;
+        expect(ms).toBeLessThan(2 * ALIVE_MS + 1000);
+        process.stdout.write(`redis liveness: bcast failed ${ms} ms after its root's SIGKILL (aliveMs ${ALIVE_MS})\n`);
+      } finally {
+        await Promise.all(comms.map((c) => c.close()));
+      }
+    } finally {
+      if (before === undefined) delete process.env.FMI_ALIVE_MS;
+      else process.env.FMI_ALIVE_MS = before;
     }
   });
 });
