@@ -6,6 +6,7 @@ import { DEFAULT_CONFIG, init } from '../../src/index.js';
 import { jobPattern, RedisChannel } from '../../src/channels/redis/index.js';
 import { rankProcess } from '../helpers/rank-process.js';
 import { startRedis, type RedisServer } from '../helpers/redis-server.js';
+import { writerLivenessTests } from './writer-liveness.js';
 
 // Short heartbeats keep the tests quick; the default is 3000.
 const ALIVE_MS = 600;
@@ -121,64 +122,9 @@ describe('redis - liveness', () => {
   });
 });
 
-describe('redis - liveness of a get\'s writer', () => {
-  it('a writer killed before its put fails the get naming it with FMI_PEER_LOST', async () => {
-    const job = randomUUID();
-    const r0 = await open(job, 0, 2);
-    try {
-      const r1 = remoteRank(job, 1, 2, `process.stdout.write('up\\n');`);
-      await r1.said('up');
-      const get = r0.get('v', undefined, 1);
-      get.catch(() => {});
-      await r1.kill();
-      const t0 = Date.now();
-      await expect(get).rejects.toMatchObject({ code: 'FMI_PEER_LOST', peer: 1, channel: 'redis', message: expect.stringContaining('rank 1 died before writing v') });
-      const ms = Date.now() - t0;
-      expect(ms).toBeLessThan(2 * ALIVE_MS + 500);
-      process.stdout.write(`redis liveness: get failed ${ms} ms after its writer's SIGKILL (aliveMs ${ALIVE_MS})\n`);
-    } finally {
-      await r0.close();
-    }
-  });
+writerLivenessTests({ channel: 'redis', aliveMs: ALIVE_MS, open, remoteRank, detectMs: 2 * ALIVE_MS + 500, deadMs: 2 * ALIVE_MS });
 
-  it('a writer that put and then died: gets posted before and after its death still return the value', async () => {
-    const job = randomUUID();
-    const r0 = await open(job, 0, 2);
-    try {
-      const r1 = remoteRank(job, 1, 2, `
-        process.stdout.write('up\\n');
-        await new Promise((r) => setTimeout(r, 300));
-        await ch.put('v', 11, new Uint8Array([5]), 2);
-        process.stdout.write('put\\n');
-      `);
-      await r1.said('up');
-      const early = r0.get('v', undefined, 1);
-      await r1.said('put');
-      await r1.kill();
-      expect(Array.from((await early).data)).toEqual([5]);
-      // Long enough for the writer to be known dead when the next get waits.
-      await new Promise((r) => setTimeout(r, 2 * ALIVE_MS));
-      const late = await r0.get('v', AbortSignal.timeout(3 * ALIVE_MS), 1);
-      expect(late.kind).toBe(11);
-      expect(Array.from(late.data)).toEqual([5]);
-    } finally {
-      await r0.close();
-    }
-  });
-
-  it('a writer that closed without writing fails the get, saying it closed', async () => {
-    const job = randomUUID();
-    const [r0, r1] = await Promise.all([open(job, 0, 2), open(job, 1, 2)]);
-    try {
-      const get = r0.get('v', undefined, 1);
-      get.catch(() => {});
-      await r1.close();
-      await expect(get).rejects.toMatchObject({ code: 'FMI_PEER_LOST', peer: 1, message: expect.stringContaining('rank 1 closed its channel before writing v') });
-    } finally {
-      await r0.close();
-    }
-  });
-
+describe('redis - liveness in a Communicator', () => {
   it('a Communicator over Redis: the bcast root killed before the bcast fails the others\' bcast with FMI_PEER_LOST', async () => {
     const job = randomUUID();
     const size = 3;
