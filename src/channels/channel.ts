@@ -78,8 +78,14 @@ export interface StoreChannel extends Channel {
    * or when its TTL runs out.
    */
   put(key: string, kind: number, payload: Uint8Array, readers: number, signal?: AbortSignal): Promise<void>;
-  /** Waits until `key` exists (a blocking read, or polling with backoff) and returns it. */
-  get(key: string, signal?: AbortSignal): Promise<{ kind: number; data: Uint8Array }>;
+  /**
+   * Waits until `key` exists (a blocking read, or polling with backoff) and
+   * returns it. `writer` (a rank of the job) is the rank that puts it: while
+   * this waits, its liveness is watched, and once it died or closed without
+   * the value there, the get fails with FMI_PEER_LOST (a value that is there
+   * is always returned).
+   */
+  get(key: string, signal?: AbortSignal, writer?: number): Promise<{ kind: number; data: Uint8Array }>;
 }
 
 export function isStoreChannel(c: Channel): c is StoreChannel {

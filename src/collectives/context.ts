@@ -18,7 +18,8 @@ export interface CollContext {
   /** On storage channels: this call's one shared value (write once, read by many). */
   store?: {
     put(msg: Encoded, readers: number): Promise<void>;
-    get(): Promise<Encoded>;
+    /** Reads the value `writer` (a collective rank) puts; fails with FMI_PEER_LOST if it is gone without writing it. */
+    get(writer: number): Promise<Encoded>;
   };
 }
 

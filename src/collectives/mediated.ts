@@ -20,7 +20,7 @@ export async function bcastStore(c: StoreContext, root: number, msg: Encoded | u
   if (c.rank === root) {
     out = msg!;
     if (c.size > 1) await c.store.put(out, c.size - 1);
-  } else out = await c.store.get();
+  } else out = await c.store.get(root);
   if (out.kind === Kind.ERROR) raiseIfError(c, { source: root, ctx: 0, tag: 0, kind: out.kind, data: out.bytes });
   return out;
 }

@@ -639,8 +639,8 @@ export class Communicator {
       store: key !== undefined && isStoreChannel(channel)
         ? {
             put: (msg, readers) => channel.put(key, msg.kind, msg.bytes, readers, d.signal),
-            get: async () => {
-              const r = await channel.get(key, d.signal);
+            get: async (writer) => {
+              const r = await channel.get(key, d.signal, world(writer));
               return { kind: r.kind, bytes: r.data };
             },
           }

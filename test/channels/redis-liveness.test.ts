@@ -2,9 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ANY_SOURCE } from '../../src/channels/channel.js';
+import { DEFAULT_CONFIG, init } from '../../src/index.js';
 import { jobPattern, RedisChannel } from '../../src/channels/redis/index.js';
 import { rankProcess } from '../helpers/rank-process.js';
 import { startRedis, type RedisServer } from '../helpers/redis-server.js';
+import { writerLivenessTests } from './writer-liveness.js';
 
 // Short heartbeats keep the tests quick; the default is 3000.
 const ALIVE_MS = 600;
@@ -116,6 +118,45 @@ describe('redis - liveness', () => {
       await r1.close();
     } finally {
       await r0.close();
+    }
+  });
+});
+
+writerLivenessTests({ channel: 'redis', aliveMs: ALIVE_MS, open, remoteRank, detectMs: 2 * ALIVE_MS + 500, deadMs: 2 * ALIVE_MS });
+
+describe('redis - liveness in a Communicator', () => {
+  it('a Communicator over Redis: the bcast root killed before the bcast fails the others\' bcast with FMI_PEER_LOST', async () => {
+    const job = randomUUID();
+    const size = 3;
+    const config = { ...DEFAULT_CONFIG, backends: { Redis: { enabled: true, url: server.url } } };
+    const opts = (rank: number) => ({ rank, size, job, env: {}, config, channel: 'redis' as const });
+    const before = process.env.FMI_ALIVE_MS;
+    process.env.FMI_ALIVE_MS = String(ALIVE_MS);
+    try {
+      const root = rankProcess(
+        (channels) => `
+          const { init } = await import('${channels}../index.js');
+          const c = await init(${JSON.stringify(opts(0))});
+          process.stdout.write('up\\n');
+          setInterval(() => {}, 1000);
+        `,
+      );
+      const comms = await Promise.all([1, 2].map((rank) => init(opts(rank))));
+      try {
+        await root.said('up');
+        await root.kill();
+        const t0 = Date.now();
+        const bcasts = comms.map((c) => c.bcast<number>(undefined, 0, { timeoutMs: 30_000 }));
+        for (const b of bcasts) await expect(b).rejects.toMatchObject({ code: 'FMI_PEER_LOST' });
+        const ms = Date.now() - t0;
+        expect(ms).toBeLessThan(2 * ALIVE_MS + 1000);
+        process.stdout.write(`redis liveness: bcast failed ${ms} ms after its root's SIGKILL (aliveMs ${ALIVE_MS})\n`);
+      } finally {
+        await Promise.all(comms.map((c) => c.close()));
+      }
+    } finally {
+      if (before === undefined) delete process.env.FMI_ALIVE_MS;
+      else process.env.FMI_ALIVE_MS = before;
     }
   });
 });

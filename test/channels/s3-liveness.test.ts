@@ -5,6 +5,7 @@ import { ANY_SOURCE } from '../../src/channels/channel.js';
 import { S3Channel } from '../../src/channels/s3/index.js';
 import { rankProcess } from '../helpers/rank-process.js';
 import { s3Client, s3Server } from '../helpers/rgw.js';
+import { writerLivenessTests } from './writer-liveness.js';
 
 // RGW's timestamps have whole seconds: 1 s is the shortest period worth testing (the default is 10 s).
 const ALIVE_MS = 1000;
@@ -121,3 +122,5 @@ describe('s3 - liveness', () => {
     }
   });
 });
+
+writerLivenessTests({ channel: 's3', aliveMs: ALIVE_MS, open, remoteRank, detectMs: DETECT_MS, deadMs: 4 * ALIVE_MS + 1000 });

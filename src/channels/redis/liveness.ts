@@ -16,6 +16,11 @@ export interface LivenessOptions {
   aliveMs: number;
   ttlSeconds: number;
   lost: LostPeers;
+  /** Gets waiting for values, with their writers: those are watched too (store.ts). */
+  store?: {
+    writers(): number[];
+    writersGone(gone: ReadonlyMap<number, Departure>): Promise<void>;
+  };
 }
 
 /**
@@ -34,10 +39,16 @@ export interface LivenessOptions {
  * a marker frame to its own inbox; the peer's messages were all pushed before
  * it died or closed, hence before the marker, and once the reader reaches the
  * marker they are all in the matcher. Only then do its receives fail.
+ *
+ * Gets (put/get values) that name their writer have it watched the same way;
+ * once it is gone, a get whose value is not there fails at once (the value
+ * cannot come any more; one that is there, the blocking read returns).
  */
 export class RedisLiveness {
   readonly #o: LivenessOptions;
   readonly #suspects = new Map<number, { how: Departure; mark: number }>();
+  /** Every peer found gone, and how (gone is for good). */
+  readonly #gone = new Map<number, Departure>();
   #beat: Heartbeat | undefined;
   /** This thread's beats until the worker's first one. */
   #bridge: NodeJS.Timeout | undefined;
@@ -70,7 +81,7 @@ export class RedisLiveness {
     this.#beat = startHeartbeat(spec, ms, () => clearInterval(this.#bridge));
   }
 
-  /** A receive or probe is waiting: check its peers at the heartbeat's pace until nobody waits. */
+  /** A receive, probe or get is waiting: check its peers at the heartbeat's pace until nobody waits. */
   watch(): void {
     if (this.#timer || this.#stopped) return;
     this.#timer = setTimeout(() => void this.#tick(), this.#o.aliveMs / 2);
@@ -121,13 +132,15 @@ export class RedisLiveness {
   }
 
   async #tick(): Promise<void> {
-    const watched = this.#o.lost.watched().filter((s) => !this.#suspects.has(s));
-    if (watched.length === 0 && this.#suspects.size === 0) {
+    const writers = this.#o.store?.writers() ?? [];
+    const watched = [...new Set([...this.#o.lost.watched(), ...writers])].filter((s) => !this.#suspects.has(s) && !this.#gone.has(s));
+    if (watched.length === 0 && this.#suspects.size === 0 && writers.length === 0) {
       this.#timer = undefined;
       return;
     }
     try {
       if (watched.length > 0) await this.#check(watched);
+      if (!this.#stopped && writers.some((s) => this.#gone.has(s))) await this.#o.store!.writersGone(this.#gone);
     } catch {
       // A failed command fails the channel through its own path; nothing to decide here.
     }
@@ -144,6 +157,7 @@ export class RedisLiveness {
       const alive = got[2 * i];
       const state = got[2 * i + 1];
       const how: Departure | undefined = state === 'closed' ? 'closed' : state === 'started' && alive === null ? 'died' : undefined;
+      if (how) this.#gone.set(s, how);
       if (!how || this.#o.lost.has(s)) return;
       this.#suspects.set(s, { how, mark: this.#marks + 1 });
       gone.push(s);

@@ -53,7 +53,8 @@ const BATCH_BYTES = 16 * 1024 * 1024;
  *
  * Redis does not know when a rank dies: each rank keeps a heartbeat key, and
  * receives waiting on a rank whose heartbeat stopped, or that closed, fail
- * with FMI_PEER_LOST once its last messages are in (liveness.ts). A lost
+ * with FMI_PEER_LOST once its last messages are in (liveness.ts); so do gets
+ * waiting on a value such a rank was to write and never did. A lost
  * connection to the server fails everything with FMI_CHANNEL.
  */
 export class RedisChannel implements StoreChannel {
@@ -91,11 +92,6 @@ export class RedisChannel implements StoreChannel {
     this.#timeoutMs = o.timeoutMs;
     this.#matcher = new Matcher(o.rank, 'redis');
     this.#lost = new LostPeers(this.#matcher, o.rank, o.size, 'redis');
-    // A job of one rank has no peer to lose.
-    this.#liveness =
-      o.size > 1 && o.aliveMs > 0
-        ? new RedisLiveness({ cmd, address, keys: this.#keys, rank: o.rank, size: o.size, aliveMs: o.aliveMs, ttlSeconds: o.ttlSeconds, lost: this.#lost })
-        : undefined;
     this.#store = new RedisStore({
       cmd,
       address,
@@ -107,6 +103,11 @@ export class RedisChannel implements StoreChannel {
       timeoutMs: o.timeoutMs,
       error: (cause, op) => this.#error(cause, op),
     });
+    // A job of one rank has no peer to lose.
+    this.#liveness =
+      o.size > 1 && o.aliveMs > 0
+        ? new RedisLiveness({ cmd, address, keys: this.#keys, rank: o.rank, size: o.size, aliveMs: o.aliveMs, ttlSeconds: o.ttlSeconds, lost: this.#lost, store: this.#store })
+        : undefined;
     const lost = (which: string) => () => {
       if (this.#state === 'open') this.#fail(new ChannelError(`lost the ${which} connection to redis server ${describeAddress(address)}`, { rank: this.rank, channel: 'redis' }));
     };
@@ -198,9 +199,11 @@ export class RedisChannel implements StoreChannel {
     return this.#store.put(key, kind, payload, readers, signal);
   }
 
-  get(key: string, signal?: AbortSignal): Promise<{ kind: number; data: Uint8Array }> {
+  get(key: string, signal?: AbortSignal, writer?: number): Promise<{ kind: number; data: Uint8Array }> {
     this.#check('get');
-    return this.#store.get(key, signal);
+    const p = this.#store.get(key, signal, writer);
+    if (writer !== undefined && writer !== this.rank) this.#liveness?.watch();
+    return p;
   }
 
   /**

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
-import type { FmiError, FmiErrorFields } from '../../errors.js';
+import { PeerLostError, type FmiError, type FmiErrorFields } from '../../errors.js';
+import type { Departure } from '../lost-peers.js';
 import { bounded, exec, multi, openClient, queue, type RedisAddress } from './client.js';
 import { checkEnvelope, chunkCount, damaged, HEADER_BYTES, newHeader, parseHeader, type FrameScratch } from './frame.js';
 import type { JobKeys } from './keys.js';
@@ -21,6 +22,9 @@ export interface StoreOptions {
 /** A get blocked in Redis: it owns its connection until the value comes. */
 interface Wait {
   conn: Redis;
+  key: string;
+  /** The rank that writes the value, when the caller knows it: its death fails the get if the value never came. */
+  writer: number | undefined;
   fail(err: Error): void;
 }
 
@@ -53,6 +57,8 @@ export class RedisStore {
   readonly #waits = new Set<Wait>();
   readonly #background = new Set<Promise<void>>();
   readonly #puts = new Set<string>();
+  /** Writers that pending gets wait on, with how many gets wait on each. */
+  readonly #writers = new Map<number, number>();
   readonly #fields: FmiErrorFields;
   #closedWith: Error | undefined;
 
@@ -91,16 +97,58 @@ export class RedisStore {
     }
   }
 
-  async get(key: string, signal?: AbortSignal): Promise<{ kind: number; data: Uint8Array }> {
+  /**
+   * With `writer`, the liveness check watches that rank while this waits
+   * (through writers() and writersGone()), from the moment of the call.
+   */
+  async get(key: string, signal?: AbortSignal, writer?: number): Promise<{ kind: number; data: Uint8Array }> {
     signal?.throwIfAborted();
     if (this.#closedWith) throw this.#closedWith;
+    const watched = writer !== undefined && writer !== this.#o.rank;
+    if (watched) this.#writers.set(writer, (this.#writers.get(writer) ?? 0) + 1);
+    try {
+      return await this.#get(key, signal, watched ? writer : undefined);
+    } finally {
+      if (watched) {
+        const n = this.#writers.get(writer)! - 1;
+        if (n > 0) this.#writers.set(writer, n);
+        else this.#writers.delete(writer);
+      }
+    }
+  }
+
+  /** The writers pending gets wait on (their ranks). */
+  writers(): number[] {
+    return [...this.#writers.keys()];
+  }
+
+  /**
+   * Some writers are gone (`gone`: every rank found gone so far, and how).
+   * A get waiting on one fails with FMI_PEER_LOST if its value is not there
+   * (one EXISTS; a value that is there the blocking read returns, so such a
+   * get is left alone). Gets not yet blocked are checked on a later call.
+   */
+  async writersGone(gone: ReadonlyMap<number, Departure>): Promise<void> {
+    const c = this.#o.cmd;
+    const checks = [...this.#waits].map(async (w) => {
+      const how = w.writer === undefined ? undefined : gone.get(w.writer);
+      if (!how) return;
+      const n = await c.exists(this.#o.keys.head(w.key));
+      if (n !== 0 || !this.#waits.has(w)) return;
+      const what = how === 'closed' ? 'closed its channel' : 'died';
+      w.fail(new PeerLostError(`rank ${w.writer} ${what} before writing ${w.key}, which this rank waits for`, { ...this.#fields, peer: w.writer, op: 'get' }));
+    });
+    await Promise.all(checks);
+  }
+
+  async #get(key: string, signal: AbortSignal | undefined, writer: number | undefined): Promise<{ kind: number; data: Uint8Array }> {
     const head = this.#o.keys.head(key);
     const conn = await this.#acquire(signal);
     if (signal?.aborted) {
       this.#release(conn);
       throw signal.reason;
     }
-    const frame = await this.#wait(conn, conn.blmoveBuffer(head, head, 'LEFT', 'RIGHT', 0), signal);
+    const frame = await this.#wait(conn, conn.blmoveBuffer(head, head, 'LEFT', 'RIGHT', 0), signal, key, writer);
     this.#release(conn);
     const h = newHeader();
     const problem = parseHeader(frame, h);
@@ -204,9 +252,10 @@ export class RedisStore {
 
   /**
    * Waits for a blocking command. A blocked connection cannot be told to stop
-   * short of closing it, so an abort or close drops the connection.
+   * short of closing it, so an abort, a close or a lost writer drops the
+   * connection.
    */
-  #wait(conn: Redis, reply: Promise<Buffer | null>, signal: AbortSignal | undefined): Promise<Buffer> {
+  #wait(conn: Redis, reply: Promise<Buffer | null>, signal: AbortSignal | undefined, key: string, writer: number | undefined): Promise<Buffer> {
     return new Promise<Buffer>((resolve, reject) => {
       const done = () => {
         signal?.removeEventListener('abort', onAbort);
@@ -214,6 +263,8 @@ export class RedisStore {
       };
       const w: Wait = {
         conn,
+        key,
+        writer,
         fail: (err) => {
           done();
           this.#drop(conn);

@@ -50,6 +50,8 @@
  * share of one DELETE. Readers must have read before the writer closes,
  * which holds when ranks close together (after a barrier, as in
  * MPI_Finalize).
+ * A get that names the value's writer asks after it on a miss, as receives
+ * do, and fails with FMI_PEER_LOST once the writer is gone without the value.
  *
  * close() stops polling (never waits for a message), lets the deletes in
  * flight finish, then removes what this rank owns: its inbox (messages sent
@@ -59,7 +61,7 @@
  */
 import { setMaxListeners } from 'node:events';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { ChannelError, ClosedError, FmiError, type FmiErrorFields } from '../../errors.js';
+import { ChannelError, ClosedError, FmiError, PeerLostError, type FmiErrorFields } from '../../errors.js';
 import type { Envelope, Probed, ProbeRequest, Received, RecvRequest, StoreChannel } from '../channel.js';
 import { LostPeers } from '../lost-peers.js';
 import { Matcher } from '../matcher.js';
@@ -67,7 +69,7 @@ import { Backoff, pollPolicy, sleep, type PollPolicy } from './backoff.js';
 import { checkBucket, DEFAULT_PREFIX, DEFAULT_TIMEOUT_MS, httpStatus, makeClient, s3Error, zeroCounts, type S3Location, type S3RequestCounts } from './client.js';
 import { deleteKeys, deletePrefix } from './clean.js';
 import { DeleteQueue } from './delete-queue.js';
-import { S3Liveness } from './liveness.js';
+import { S3Liveness, type Gone } from './liveness.js';
 import { Receiver } from './receiver.js';
 import { SendBuffers } from './send-buffers.js';
 import { checkJob, FLAG_SKIP, HEADER_BYTES, Keys, readHeader } from './wire.js';
@@ -256,30 +258,52 @@ export class S3Channel implements StoreChannel {
     this.#buffers.release(body);
   }
 
-  async get(key: string, signal?: AbortSignal): Promise<{ kind: number; data: Uint8Array }> {
+  /**
+   * Polls for the value with backoff. With `writer`, a miss also asks whether
+   * the writer is gone (at most one HEAD per heartbeat period): if so, one
+   * more GET, and if the value is still not there the get fails with
+   * FMI_PEER_LOST.
+   */
+  async get(key: string, signal?: AbortSignal, writer?: number): Promise<{ kind: number; data: Uint8Array }> {
     this.#check('get');
     signal?.throwIfAborted();
     const name = this.#keys.value(key);
     const link = this.#link(signal);
     const sig = link.signal;
     const backoff = new Backoff(this.#policy);
+    const watch = writer !== undefined && writer !== this.rank && writer >= 0 && writer < this.size ? this.#liveness : undefined;
+    let gone: Gone | undefined;
     try {
       for (;;) {
         const started = performance.now();
-        try {
-          const res = await this.#client.send(new GetObjectCommand({ Bucket: this.#bucket, Key: name }), { abortSignal: sig });
-          const bytes = await res.Body!.transformToByteArray();
-          const h = readHeader(bytes, name);
-          return { kind: h.kind, data: bytes.subarray(HEADER_BYTES) };
-        } catch (err) {
-          if (httpStatus(err) !== 404) throw this.#failure(err, `reading ${name}`, sig, { op: 'get' });
+        const got = await this.#getValue(name, sig);
+        if (got) return got;
+        if (gone) {
+          const what = gone.how === 'closed' ? 'closed its channel' : `died (${gone.detail})`;
+          throw new PeerLostError(`rank ${writer} ${what} before writing ${key}, which this rank waits for`, { rank: this.rank, peer: writer, op: 'get', channel: 's3' });
         }
+        // Gone now: the value, if it ever came, is there already; one more GET decides.
+        gone = await watch?.check(writer!, sig);
+        if (gone) continue;
         const wait = started + backoff.next() - performance.now();
         if (wait > 0) await sleep(wait, sig).done;
         else sig.throwIfAborted();
       }
     } finally {
       link.done();
+    }
+  }
+
+  /** One GET of a value: undefined while it is not there (404). */
+  async #getValue(name: string, sig: AbortSignal): Promise<{ kind: number; data: Uint8Array } | undefined> {
+    try {
+      const res = await this.#client.send(new GetObjectCommand({ Bucket: this.#bucket, Key: name }), { abortSignal: sig });
+      const bytes = await res.Body!.transformToByteArray();
+      const h = readHeader(bytes, name);
+      return { kind: h.kind, data: bytes.subarray(HEADER_BYTES) };
+    } catch (err) {
+      if (httpStatus(err) !== 404) throw this.#failure(err, `reading ${name}`, sig, { op: 'get' });
+      return undefined;
     }
   }
 
