@@ -189,21 +189,33 @@ describe('channel choice - the algorithm direct would run', () => {
   });
 });
 
+/** Rank 0's synchronous send completes only after rank 1, which has the message (probed), receives it. */
+async function synchronousSend(c: Communicator): Promise<void> {
+  if (c.rank === 0) {
+    const sync = c.isend(Float32Array.of(1.5, 2.5), 1, { tag: 3, synchronous: true });
+    expect(await c.recv(1, { tag: 4 })).toBe('probed');
+    expect(sync.test()).toBe(false);
+    await c.send('go', 1, { tag: 5 });
+    await sync.wait();
+  } else {
+    await c.probe(0, { tag: 3 });
+    await c.send('probed', 0, { tag: 4 });
+    await c.recv(0, { tag: 5 });
+    expect(await c.recv(0, { tag: 3 })).toEqual(Float32Array.of(1.5, 2.5));
+  }
+}
+
 describe('channel choice - synchronous sends over a storage channel', () => {
   it('over Redis, a synchronous send waits for the matching receive and the data is intact', async () => {
-    await world(2, async (c) => {
-      if (c.rank === 0) {
-        const sync = c.isend(Float32Array.of(1.5, 2.5), 1, { tag: 3, synchronous: true });
-        expect(await c.recv(1, { tag: 4 })).toBe('probed');
-        expect(sync.test()).toBe(false);
-        await c.send('go', 1, { tag: 5 });
-        await sync.wait();
-      } else {
-        await c.probe(0, { tag: 3 });
-        await c.send('probed', 0, { tag: 4 });
-        await c.recv(0, { tag: 5 });
-        expect(await c.recv(0, { tag: 3 })).toEqual(Float32Array.of(1.5, 2.5));
-      }
-    }, { channel: 'redis' });
+    await world(2, synchronousSend, { channel: 'redis' });
+  });
+
+  it('over S3 too', async () => {
+    const { s3Server } = await import('./helpers/rgw.js');
+    const s3 = s3Server();
+    process.env.AWS_ACCESS_KEY_ID = s3.accessKeyId;
+    process.env.AWS_SECRET_ACCESS_KEY = s3.secretAccessKey;
+    const cfg: FmiConfig = { ...DEFAULT_CONFIG, backends: { S3: { enabled: true, bucket_name: s3.bucket, s3_region: s3.region, endpoint: s3.endpoint } } };
+    await world(2, synchronousSend, { config: cfg, channel: 's3' });
   });
 });
