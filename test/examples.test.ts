@@ -1,4 +1,7 @@
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 // @ts-expect-error -- plain JS example module, no type declarations
@@ -139,5 +142,27 @@ describe('examples - sgd-model', () => {
     const perm = M.permutation(100, M.createRng(1));
     expect([...perm].sort((u, v) => u - v)).toEqual(Array.from({ length: 100 }, (_, i) => i));
     expect(perm).toEqual(M.permutation(100, M.createRng(1)));
+  });
+});
+
+describe('examples - mpi/heat.c', () => {
+  it('compiles with fmi cc and gives the same plate on 1 and 4 ranks', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fmi-heat-'));
+    try {
+      const out = join(dir, 'heat.js');
+      const cc = await run([cli, 'cc', '-O2', 'examples/mpi/heat.c', '-o', out]);
+      expect(cc.code, cc.stderr).toBe(0);
+      const result = async (ranks: number) => {
+        const r = await run([cli, 'run', '-n', String(ranks), out, '48']);
+        expect(r.code, r.stderr).toBe(0);
+        return /heat: (\d+) iterations, last change (\S+), centre (\S+), mean (\S+)/.exec(r.stdout)?.slice(1);
+      };
+      const one = await result(1);
+      expect(one).toBeDefined();
+      expect(Number(one![0])).toBeGreaterThan(100);
+      expect(await result(4)).toEqual(one);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
