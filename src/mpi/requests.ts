@@ -142,6 +142,30 @@ function completeAll(rt: MpiRuntime, n: number, arr: number, statuses: number, o
 }
 
 /**
+ * Waitany/Testany: completes the first finished request of the n at arr and
+ * reports its index, or MPI_UNDEFINED when none is active; undefined while
+ * active ones are all still running.
+ */
+function pickAny(rt: MpiRuntime, n: number, arr: number, indexPtr: number, status: number, found?: () => void): number | undefined {
+  let active = false;
+  for (let i = 0; i < n; i++) {
+    const r = req(rt, rt.mem.i32(arr + 4 * i));
+    if (!r) continue;
+    active = true;
+    if (r.done) {
+      rt.mem.setI32(indexPtr, i);
+      found?.();
+      return complete(rt, arr, i, status, true);
+    }
+  }
+  if (active) return undefined;
+  found?.();
+  rt.mem.setI32(indexPtr, UNDEFINED);
+  rt.setStatus(status, ANY_SOURCE, ANY_TAG, 0);
+  return 0;
+}
+
+/**
  * Waitsome/Testsome: completes every finished request of the n at arr and
  * reports them; true when that ends the call (some were done, none was
  * active, or `final`, which reports an empty set).
@@ -185,24 +209,7 @@ export const REQUEST_IMPLS: Record<string, Impl> = {
   },
 
   MPI_Waitany(rt, n, arr, indexPtr, status) {
-    const pick = (): number | undefined => {
-      let active = false;
-      for (let i = 0; i < n; i++) {
-        const r = req(rt, rt.mem.i32(arr + 4 * i));
-        if (!r) continue;
-        active = true;
-        if (r.done) {
-          rt.mem.setI32(indexPtr, i);
-          return complete(rt, arr, i, status, true);
-        }
-      }
-      if (!active) {
-        rt.mem.setI32(indexPtr, UNDEFINED);
-        rt.setStatus(status, ANY_SOURCE, ANY_TAG, 0);
-        return 0;
-      }
-      return undefined;
-    };
+    const pick = () => pickAny(rt, n, arr, indexPtr, status);
     const now = pick();
     if (now !== undefined) return now;
     const pending: Promise<void>[] = [];
@@ -261,26 +268,7 @@ export const REQUEST_IMPLS: Record<string, Impl> = {
   },
 
   MPI_Testany(rt, n, arr, indexPtr, flag, status) {
-    const check = (): number | undefined => {
-      let active = false;
-      for (let i = 0; i < n; i++) {
-        const r = req(rt, rt.mem.i32(arr + 4 * i));
-        if (!r) continue;
-        active = true;
-        if (r.done) {
-          rt.mem.setI32(indexPtr, i);
-          rt.mem.setI32(flag, 1);
-          return complete(rt, arr, i, status, true);
-        }
-      }
-      if (!active) {
-        rt.mem.setI32(indexPtr, UNDEFINED);
-        rt.mem.setI32(flag, 1);
-        rt.setStatus(status, ANY_SOURCE, ANY_TAG, 0);
-        return 0;
-      }
-      return undefined;
-    };
+    const check = () => pickAny(rt, n, arr, indexPtr, status, () => rt.mem.setI32(flag, 1));
     const now = check();
     if (now !== undefined) return now;
     return tick().then(() => {
