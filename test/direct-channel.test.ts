@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { FmiError, init, RendezvousServer, type Communicator, type Endpoint } from '../src/index.js';
 import { HEADER_BYTES, readHeader, writeHeader } from '../src/channels/direct/frame.js';
-import { hello } from '../src/channels/direct/handshake.js';
+import { ByteReader, dialHandshake } from '../src/channels/direct/handshake.js';
+import { deriveKeys } from '../src/rendezvous/auth.js';
 
 describe('direct - frames', () => {
   const header = (seq = 0, length = 1234) => {
@@ -38,8 +39,9 @@ describe('direct - frames', () => {
 });
 
 /**
- * A hand-made rank 1: pairs with a real rank 0 through the rendezvous server
- * and then writes raw bytes, as a broken or hostile peer would.
+ * A hand-made rank 1 of a job without a secret: pairs with a real rank 0
+ * through the rendezvous server, proves itself as the real ranks do, and then
+ * writes raw bytes, as a broken or hostile peer of the job would.
  */
 async function fakePeer(server: Endpoint, job: string): Promise<Socket> {
   const control = connect(server.port, server.host);
@@ -50,25 +52,22 @@ async function fakePeer(server: Endpoint, job: string): Promise<Socket> {
   const peer = await new Promise<{ priv: Endpoint[] }>((resolve) => {
     pairing.on('data', (d) => {
       text += d;
-      if (text.includes('\n')) resolve(JSON.parse(text.slice(0, text.indexOf('\n'))));
+      for (const line of text.split('\n').slice(0, -1)) {
+        const m = JSON.parse(line);
+        if (m.t === 'peer') resolve(m);
+      }
     });
   });
   pairing.destroy();
   const ep = peer.priv[0]!;
   const s = connect(ep.port, ep.host);
   await new Promise((r) => s.once('connect', r));
-  s.write(hello(job, 1));
-  // Rank 0's hello and its choice of this connection.
-  await new Promise<void>((resolve) => {
-    let got = 0;
-    s.on('data', function onData(d) {
-      got += d.length;
-      if (got >= hello(job, 0).length + 1) {
-        s.off('data', onData);
-        resolve();
-      }
-    });
-  });
+  const reader = new ByteReader(s);
+  await dialHandshake(s, reader, { key: deriveKeys(job).direct, rank: 1, size: 2 }, 0);
+  // Rank 0's choice of this connection.
+  await reader.read(1);
+  reader.detach();
+  s.resume();
   (s as Socket & { control?: Socket }).control = control;
   return s;
 }
@@ -150,8 +149,15 @@ describe('direct - rendezvous server', () => {
     const addr = await server.listen();
     const s = connect(addr.port, addr.host);
     s.write('not json\n');
-    const reply = await new Promise<string>((r) => s.once('data', (d) => r(String(d))));
-    expect(JSON.parse(reply)).toMatchObject({ t: 'error' });
+    // The server speaks first (its challenge), then answers the junk.
+    let text = '';
+    const replies = await new Promise<unknown[]>((r) => {
+      s.on('data', (d) => {
+        text += d;
+        if (text.split('\n').length > 2) r(text.split('\n').slice(0, 2).map((l) => JSON.parse(l)));
+      });
+    });
+    expect(replies).toMatchObject([{ t: 'challenge' }, { t: 'error' }]);
     const job = randomUUID();
     const comms = await Promise.all([0, 1].map((rank) => init({ rank, size: 2, job, rendezvous: addr, env: {} })));
     await Promise.all(comms.map((c) => c.barrier()));

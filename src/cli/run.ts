@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { RendezvousServer } from '../rendezvous/server.js';
+import { newSecret } from '../rendezvous/auth.js';
 import { ENV } from '../comm/init.js';
 import { fileURLToPath } from 'node:url';
 import { isCompiledProgram } from './cc.js';
@@ -25,9 +26,11 @@ export interface RunOptions {
  * otherwise the first failing rank's code, after the other ranks were stopped.
  */
 export async function runLocal(o: RunOptions): Promise<number> {
-  const server = new RendezvousServer({ host: '127.0.0.1', port: 0 });
+  // Every job has a secret; a rank that cannot prove it is refused.
+  const server = new RendezvousServer({ host: '127.0.0.1', port: 0, requireSecret: true });
   const addr = await server.listen();
   const job = randomUUID();
+  const secret = newSecret();
   const children: ChildProcess[] = [];
   const grace = o.killGraceMs ?? 2000;
   let firstFailure: { rank: number; code: number } | undefined;
@@ -69,6 +72,8 @@ export async function runLocal(o: RunOptions): Promise<number> {
         [ENV.size]: String(o.ranks),
         [ENV.job]: job,
         [ENV.rendezvous]: `${addr.host}:${addr.port}`,
+        // In the environment, not on the command line: other users can read a process's argv.
+        [ENV.secret]: secret,
       },
     });
     children.push(child);

@@ -18,6 +18,8 @@ export interface OpenChannelsOptions {
   /** Use this channel for everything. */
   channel?: ChannelName;
   rendezvous?: Endpoint;
+  /** The job's secret, for the direct channel (Redis and S3 use their servers' own credentials). */
+  secret?: string;
   connectTimeoutMs?: number;
   hint?: Hint;
   /** The function's memory, for the cost model. @default 1024 */
@@ -111,7 +113,7 @@ async function openOne(name: ChannelName, o: OpenChannelsOptions): Promise<Chann
   switch (name) {
     case 'direct': {
       const server = o.rendezvous ?? (b?.Direct?.host && b.Direct.port ? { host: b.Direct.host, port: b.Direct.port } : undefined);
-      return DirectChannel.create({ job, rank, size, server, connectTimeoutMs: o.connectTimeoutMs ?? 30_000 });
+      return DirectChannel.create({ job, rank, size, server, secret: o.secret, connectTimeoutMs: o.connectTimeoutMs ?? 30_000 });
     }
     case 'redis': {
       const r = b?.Redis;

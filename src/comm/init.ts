@@ -19,6 +19,7 @@ export const ENV = {
   channel: 'FMI_CHANNEL',
   hint: 'FMI_HINT',
   memoryMiB: 'FMI_MEMORY_MIB',
+  secret: 'FMI_SECRET',
 } as const;
 
 export interface InitOptions {
@@ -28,6 +29,13 @@ export interface InitOptions {
   size?: number;
   /** @default process.env.FMI_JOB, or a new id for a single rank */
   job?: string;
+  /**
+   * The job's secret, the same on every rank (at least 16 bytes; `fmi run`
+   * makes 256 random bits): ranks prove it to the rendezvous server and to
+   * each other, and it never goes on the wire. Pass it in the environment,
+   * never on a command line. @default process.env.FMI_SECRET, or none
+   */
+  secret?: string;
   /** Rendezvous server "host:port". @default process.env.FMI_RENDEZVOUS */
   rendezvous?: string | Endpoint;
   /** Default timeout of every operation. @default process.env.FMI_TIMEOUT_MS, or none */
@@ -85,6 +93,7 @@ export async function init(opts: InitOptions = {}): Promise<Communicator> {
     channel,
     hint,
     rendezvous: server,
+    secret: opts.secret ?? (env[ENV.secret] || undefined),
     connectTimeoutMs: opts.connectTimeoutMs ?? intFrom(env, ENV.connectTimeoutMs) ?? 30_000,
     memoryMiB: opts.memoryMiB ?? intFrom(env, ENV.memoryMiB) ?? intFrom(env, 'AWS_LAMBDA_FUNCTION_MEMORY_SIZE'),
   });

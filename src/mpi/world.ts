@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { newSecret } from '../rendezvous/auth.js';
 import { init, type InitOptions } from '../comm/init.js';
 import type { Communicator } from '../comm/communicator.js';
 import { RendezvousServer } from '../rendezvous/server.js';
@@ -25,14 +26,15 @@ export interface RunInProcessOptions {
  * does. Resolves to the exit status of every rank.
  */
 export async function runInProcess(path: string, o: RunInProcessOptions): Promise<number[]> {
-  const server = new RendezvousServer({ host: '127.0.0.1', port: 0 });
+  const server = new RendezvousServer({ host: '127.0.0.1', port: 0, requireSecret: true });
   const addr = await server.listen();
   const job = randomUUID();
+  const secret = newSecret();
   const stop = new AbortController();
   const timer = o.timeoutMs === undefined ? undefined : setTimeout(() => stop.abort(new Error(`timed out after ${o.timeoutMs} ms`)), o.timeoutMs);
   let comms: Communicator[] = [];
   try {
-    comms = await Promise.all(Array.from({ length: o.ranks }, (_, rank) => init({ env: {}, ...o.init, rank, size: o.ranks, job, rendezvous: addr })));
+    comms = await Promise.all(Array.from({ length: o.ranks }, (_, rank) => init({ env: {}, ...o.init, rank, size: o.ranks, job, rendezvous: addr, secret })));
     const out = o.stdout ?? ((r: number, l: string) => void process.stdout.write(`[${r}] ${l}\n`));
     const err = o.stderr ?? ((r: number, l: string) => void process.stderr.write(`[${r}] ${l}\n`));
     const codes = await Promise.all(comms.map(async (comm, rank) => {

@@ -9,15 +9,22 @@ export interface Endpoint {
 /**
  * The rendezvous protocol: one JSON object per line.
  *
+ * The server speaks first on every connection: {t:'challenge', nonce}, a fresh
+ * nonce. A rank of a job with a secret adds `proof` to its request: the
+ * HMAC-SHA-256 of the nonce and the request under the job's rendezvous key
+ * (src/rendezvous/auth.ts); ranks of a job without a secret send none.
+ *
  * Control connection (one per rank, kept open for the job's life):
- *   rank -> server  {t:'register', job, rank, size}
+ *   rank -> server  {t:'register', job, rank, size, proof?}
+ *   server -> rank  {t:'enroll'}          the job is new: send its verifier
+ *   rank -> server  {t:'enroll', key}     the job's rendezvous key (never the secret)
  *   server -> rank  {t:'registered'}
  *   server -> rank  {t:'want', from}      a peer asked to pair with this rank
  *   server -> rank  {t:'gone', rank, clean}  a peer's control connection ended
  *   rank -> server  {t:'bye'}             this rank is closing cleanly
  *
  * Pairing connection (one per pair and side, as in TCPunch):
- *   rank -> server  {t:'pair', job, from, to, priv: Endpoint[]}
+ *   rank -> server  {t:'pair', job, from, to, priv: Endpoint[], proof?}
  *   server -> rank  {t:'peer', pub: Endpoint, priv: Endpoint[], you: Endpoint}   then the server closes
  * `pub` is the peer's pairing connection as the server saw it (its NAT's
  * mapping); both sides then dial each other from the port they paired from.
@@ -25,14 +32,18 @@ export interface Endpoint {
  * the one it dialed from means its NAT does not keep ports, which explains a
  * failed hole punch.
  *
- * Either direction: {t:'error', message}.
+ * Either direction: {t:'error', message}. A refused request hears the same
+ * error whatever the reason (no such job, wrong proof, no proof).
  */
 export type ClientMessage =
-  | { t: 'register'; job: string; rank: number; size: number }
+  | { t: 'register'; job: string; rank: number; size: number; proof?: string }
+  | { t: 'enroll'; key: string }
   | { t: 'bye' }
-  | { t: 'pair'; job: string; from: number; to: number; priv: Endpoint[] };
+  | { t: 'pair'; job: string; from: number; to: number; priv: Endpoint[]; proof?: string };
 
 export type ServerMessage =
+  | { t: 'challenge'; nonce: string }
+  | { t: 'enroll' }
   | { t: 'registered' }
   | { t: 'want'; from: number }
   | { t: 'gone'; rank: number; clean: boolean }

@@ -1,11 +1,12 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { networkInterfaces } from 'node:os';
-import { ChannelError, ClosedError, PeerLostError } from '../../errors.js';
+import { ChannelError, ClosedError, FmiError, PeerLostError } from '../../errors.js';
+import { deriveKeys, MIN_SECRET_BYTES, signed, type JobKeys } from '../../rendezvous/auth.js';
 import { readLines, writeLine, type Endpoint, type ServerMessage } from '../../rendezvous/protocol.js';
 import type { Channel, Envelope, Probed, ProbeRequest, Received, RecvRequest } from '../channel.js';
 import { Matcher } from '../matcher.js';
 import { Connection } from './connection.js';
-import { ByteReader, hello, readHello } from './handshake.js';
+import { acceptHandshake, ByteReader } from './handshake.js';
 import { Pairing, type Paired } from './pairing.js';
 
 export interface DirectChannelOptions {
@@ -18,7 +19,16 @@ export interface DirectChannelOptions {
   listenHost?: string;
   /** Give up connecting to a peer after this long. @default 30000 */
   connectTimeoutMs?: number;
+  /**
+   * The job's secret (at least 16 bytes; `fmi run` makes 256 random bits):
+   * registrations, pairing requests and connections between ranks prove it,
+   * and it never goes on the wire. Every rank of a job has the same one, or
+   * none has (connections then prove only the job id).
+   */
+  secret?: string;
 }
+
+type Settings = Required<Omit<DirectChannelOptions, 'server' | 'secret'>> & { server: Endpoint };
 
 type State = 'open' | 'closing' | 'closed';
 
@@ -50,7 +60,8 @@ export class DirectChannel implements Channel {
   readonly name = 'direct';
   readonly rank: number;
   readonly size: number;
-  readonly #o: Required<Omit<DirectChannelOptions, 'server'>> & { server: Endpoint };
+  readonly #o: Settings;
+  readonly #keys: JobKeys;
   readonly #matcher: Matcher;
   readonly #conns = new Map<number, Connection>();
   readonly #pairings = new Map<number, Pairing>();
@@ -63,8 +74,9 @@ export class DirectChannel implements Channel {
   #priv: Endpoint[] = [];
   #state: State = 'open';
 
-  private constructor(o: Required<Omit<DirectChannelOptions, 'server'>> & { server: Endpoint }) {
+  private constructor(o: Settings, keys: JobKeys) {
     this.#o = o;
+    this.#keys = keys;
     this.rank = o.rank;
     this.size = o.size;
     this.#matcher = new Matcher(o.rank, 'direct');
@@ -73,10 +85,21 @@ export class DirectChannel implements Channel {
   static async create(opts: DirectChannelOptions): Promise<DirectChannel> {
     const server = opts.server ?? { host: '127.0.0.1', port: 0 };
     const loopback = /^(127\.|::1$|localhost$)/.test(server.host);
-    const ch = new DirectChannel({ listenHost: loopback ? '127.0.0.1' : '0.0.0.0', connectTimeoutMs: 30_000, ...opts, server });
+    const { secret, ...rest } = opts;
+    if (secret !== undefined && (typeof secret !== 'string' || Buffer.byteLength(secret, 'utf8') < MIN_SECRET_BYTES)) {
+      throw new FmiError('FMI_CONFIG', `a job secret needs at least ${MIN_SECRET_BYTES} bytes (fmi run makes 256 random bits)`, { rank: opts.rank, channel: 'direct' });
+    }
+    const settings = { listenHost: loopback ? '127.0.0.1' : '0.0.0.0', connectTimeoutMs: 30_000, ...rest, server };
+    const ch = new DirectChannel(settings, deriveKeys(opts.job, secret));
     if (opts.server) {
       await ch.#listen();
-      await ch.#register();
+      try {
+        await ch.#register();
+      } catch (err) {
+        // A refused rank must not keep its listener (and the process) alive.
+        await ch.close();
+        throw err;
+      }
     } else if (opts.size > 1) {
       throw new ChannelError('a job of more than one rank needs a rendezvous server', { rank: opts.rank, channel: 'direct' });
     }
@@ -171,7 +194,9 @@ export class DirectChannel implements Channel {
     const p = new Pairing({
       job: this.#o.job,
       rank: this.rank,
+      size: this.size,
       peer,
+      keys: this.#keys,
       server: this.#o.server,
       priv: this.#priv,
       timeoutMs: this.#o.connectTimeoutMs,
@@ -235,8 +260,8 @@ export class DirectChannel implements Channel {
   #accept(socket: Socket): void {
     socket.setNoDelay(true);
     socket.on('error', () => socket.destroy());
-    // A connection that never says who it is (a scanner, a stale dial) must not
-    // hold the listener open: close() waits for accepted sockets.
+    // A connection that never proves who it is (a scanner, a stale dial) must
+    // not hold the listener open: close() waits for accepted sockets.
     this.#handshaking.add(socket);
     const timer = setTimeout(() => socket.destroy(), HELLO_TIMEOUT_MS);
     timer.unref();
@@ -245,8 +270,8 @@ export class DirectChannel implements Channel {
       this.#handshaking.delete(socket);
     };
     const reader = new ByteReader(socket);
-    socket.write(hello(this.#o.job, this.rank));
-    readHello(reader, this.#o.job).then(
+    // Nothing of a stranger's reaches the matcher: its connection is closed here.
+    acceptHandshake(socket, reader, { key: this.#keys.direct, rank: this.rank, size: this.size }).then(
       (rank) => {
         settle();
         const p = this.#pairings.get(rank);
@@ -267,7 +292,7 @@ export class DirectChannel implements Channel {
       this.#control = sock;
       sock.setNoDelay(true);
       let registered = false;
-      sock.on('connect', () => writeLine(sock, { t: 'register', job: this.#o.job, rank: this.rank, size: this.size }));
+      const request = { t: 'register' as const, job: this.#o.job, rank: this.rank, size: this.size };
       sock.on('error', (err) => {
         if (!registered) reject(new ChannelError(`rendezvous server ${host}:${port} unreachable: ${err.message}`, { rank: this.rank, channel: 'direct', cause: err }));
       });
@@ -278,13 +303,19 @@ export class DirectChannel implements Channel {
         sock,
         (raw) => {
           const m = raw as ServerMessage;
-          if (m.t === 'registered') {
+          if (m.t === 'challenge' && typeof m.nonce === 'string') {
+            writeLine(sock, signed(this.#keys, m.nonce, request));
+          } else if (m.t === 'enroll') {
+            // This job's first registration: the server keeps this key to check later ones.
+            if (this.#keys.secret) writeLine(sock, { t: 'enroll', key: this.#keys.rendezvous.toString('base64') });
+          } else if (m.t === 'registered') {
             registered = true;
             resolve();
           } else if (m.t === 'want') {
+            if (!this.#isPeer(m.from)) return;
             if (this.#state === 'open' && !this.#conns.has(m.from) && !this.#pairings.has(m.from)) this.#startPairing(m.from).promise.catch(() => {});
           } else if (m.t === 'gone') {
-            this.#peerGone(m.rank);
+            if (this.#isPeer(m.rank)) this.#peerGone(m.rank);
           } else if (m.t === 'error') {
             reject(new ChannelError(`rendezvous: ${m.message}`, { rank: this.rank, channel: 'direct' }));
           }
@@ -292,6 +323,10 @@ export class DirectChannel implements Channel {
         () => sock.destroy(),
       );
     });
+  }
+
+  #isPeer(r: unknown): r is number {
+    return Number.isInteger(r) && (r as number) >= 0 && (r as number) < this.size && r !== this.rank;
   }
 
   #peerGone(peer: number): void {

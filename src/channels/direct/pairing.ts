@@ -1,12 +1,15 @@
 import { connect, type Socket } from 'node:net';
-import { ChannelError, FmiError } from '../../errors.js';
+import { ChannelError } from '../../errors.js';
+import { signed, type JobKeys } from '../../rendezvous/auth.js';
 import { readLines, writeLine, type Endpoint, type ServerMessage } from '../../rendezvous/protocol.js';
-import { ByteReader, hello, readHello, REJECT, SELECT } from './handshake.js';
+import { ByteReader, dialHandshake, REJECT, SELECT } from './handshake.js';
 
 export interface PairingSetup {
   job: string;
   rank: number;
+  size: number;
   peer: number;
+  keys: JobKeys;
   server: Endpoint;
   /** This rank's listener addresses, for peers that can reach it directly. */
   priv: Endpoint[];
@@ -75,7 +78,7 @@ export class Pairing {
     this.#register();
   }
 
-  /** A connection accepted on this rank's listener whose hello names our peer. */
+  /** A connection accepted on this rank's listener whose dialer proved to be our peer. */
   offer(socket: Socket, reader: ByteReader): void {
     if (this.#settled) return reject(socket);
     this.#candidates.add(socket);
@@ -116,13 +119,14 @@ export class Pairing {
     let local: Endpoint | undefined;
     sock.on('connect', () => {
       local = { host: sock.localAddress!, port: sock.localPort! };
-      writeLine(sock, { t: 'pair', job: s.job, from: s.rank, to: s.peer, priv: s.priv });
     });
     readLines(
       sock,
       (raw) => {
         const m = raw as ServerMessage;
-        if (m.t === 'peer') peerInfo = { pub: m.pub, priv: m.priv, you: m.you };
+        if (m.t === 'challenge' && typeof m.nonce === 'string') {
+          writeLine(sock, signed(s.keys, m.nonce, { t: 'pair', job: s.job, from: s.rank, to: s.peer, priv: s.priv }));
+        } else if (m.t === 'peer') peerInfo = { pub: m.pub, priv: m.priv, you: m.you };
         else if (m.t === 'error') this.cancel(new ChannelError(`rendezvous: ${m.message}`, this.#fields()));
       },
       (why) => this.cancel(new ChannelError(`rendezvous sent junk: ${why}`, this.#fields())),
@@ -177,12 +181,9 @@ export class Pairing {
       if (onFail) sock.off('error', onFail);
       if (this.#settled) return reject(sock);
       const reader = new ByteReader(sock);
-      sock.write(hello(this.#s.job, this.#s.rank));
-      readHello(reader, this.#s.job)
-        .then((rank) => {
-          if (rank !== this.#s.peer) throw new FmiError('FMI_PROTOCOL', `expected rank ${this.#s.peer}, got ${rank}`);
-          return this.#decide(sock, reader, via);
-        })
+      const s = this.#s;
+      dialHandshake(sock, reader, { key: s.keys.direct, rank: s.rank, size: s.size }, s.peer)
+        .then(() => this.#decide(sock, reader, via))
         .catch(() => {
           this.#candidates.delete(sock);
           sock.destroy();
