@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /*
@@ -75,6 +75,8 @@ function stopRendezvous(): void {
 /** Runs one job: rank r in namespace `where[r]` ('f1' or 'f2'); kills what is left after `limitMs`. */
 async function runJob(where: string[], connectTimeoutMs: number, limitMs: number): Promise<{ ranks: RankRun[]; ms: number }> {
   const job = randomUUID();
+  // As every deployed job should have: the connections through the NATs prove it.
+  const secret = randomBytes(32).toString('base64url');
   const t0 = performance.now();
   const ranks = await Promise.all(
     where.map(
@@ -85,6 +87,7 @@ async function runJob(where: string[], connectTimeoutMs: number, limitMs: number
             FMI_RANK: String(rank),
             FMI_SIZE: String(where.length),
             FMI_JOB: job,
+            FMI_SECRET: secret,
             FMI_RENDEZVOUS: SERVER,
             FMI_CONNECT_TIMEOUT_MS: String(connectTimeoutMs),
             FMI_DEBUG: '1',

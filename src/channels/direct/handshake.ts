@@ -36,6 +36,13 @@ export interface HandshakeKeys {
   size: number;
 }
 
+/**
+ * Bytes a connection may send ahead of what its handshake has read; past that
+ * the socket is paused, and TCP holds the rest back. A stranger cannot make a
+ * listener buffer without end, and a peer's first frames still wait here.
+ */
+const MAX_AHEAD = 64 * 1024;
+
 /** Reads exact byte counts from a socket, then hands the rest to whoever owns it next. */
 export class ByteReader {
   readonly #socket: Socket;
@@ -44,6 +51,7 @@ export class ByteReader {
   #ended: Error | undefined;
   readonly #onData = (chunk: Buffer) => {
     this.#buf = this.#buf.byteLength === 0 ? chunk : Buffer.concat([this.#buf, chunk]);
+    if (this.#buf.byteLength >= MAX_AHEAD) this.#socket.pause();
     this.#pump();
   };
   readonly #onEnd = () => {
@@ -62,6 +70,7 @@ export class ByteReader {
     return new Promise((resolve, reject) => {
       this.#want = { n, resolve, reject };
       this.#pump();
+      if (this.#want) this.#socket.resume();
     });
   }
 
