@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FmiError, init, RendezvousServer, type Communicator, type Endpoint } from '../../src/index.js';
 import { deriveKeys, proveRequest } from '../../src/rendezvous/auth.js';
@@ -107,6 +108,18 @@ describe('security - registration', () => {
     }
     expect(again).toBeDefined();
     open.push(again!);
+  });
+});
+
+describe('security - a server that does not challenge', () => {
+  it('a silent server (or one of an older protocol) fails init within the connect timeout, not a hang', async () => {
+    const silent = createServer((s) => s.on('error', () => {}));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+    open.push({ close: () => new Promise<void>((r) => { silent.close(() => r()); }) });
+    const { port } = silent.address() as { port: number };
+    const err = await initError(init({ rank: 0, size: 2, job: randomUUID(), rendezvous: { host: '127.0.0.1', port }, secret: secret(), connectTimeoutMs: 300, env: {} }));
+    expect(err).toMatchObject({ code: 'FMI_CHANNEL' });
+    expect((err as Error).message).toContain('did not register this rank within 300 ms');
   });
 });
 

@@ -293,10 +293,19 @@ export class DirectChannel implements Channel {
       sock.setNoDelay(true);
       let registered = false;
       const request = { t: 'register' as const, job: this.#o.job, rank: this.rank, size: this.size };
+      // A server that never answers (or speaks an older protocol, without a challenge) must not hang init.
+      const ms = this.#o.connectTimeoutMs;
+      const timer = setTimeout(() => {
+        reject(new ChannelError(`rendezvous server ${host}:${port} did not register this rank within ${ms} ms (is it an fmi rendezvous server of this version?)`, { rank: this.rank, channel: 'direct' }));
+        sock.destroy();
+      }, ms);
+      timer.unref();
       sock.on('error', (err) => {
+        clearTimeout(timer);
         if (!registered) reject(new ChannelError(`rendezvous server ${host}:${port} unreachable: ${err.message}`, { rank: this.rank, channel: 'direct', cause: err }));
       });
       sock.on('close', () => {
+        clearTimeout(timer);
         if (!registered) reject(new ChannelError(`rendezvous server ${host}:${port} closed the connection`, { rank: this.rank, channel: 'direct' }));
       });
       readLines(
@@ -310,6 +319,7 @@ export class DirectChannel implements Channel {
             if (this.#keys.secret) writeLine(sock, { t: 'enroll', key: this.#keys.rendezvous.toString('base64') });
           } else if (m.t === 'registered') {
             registered = true;
+            clearTimeout(timer);
             resolve();
           } else if (m.t === 'want') {
             if (!this.#isPeer(m.from)) return;
