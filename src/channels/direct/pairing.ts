@@ -180,6 +180,8 @@ export class Pairing {
       sock.setTimeout(0);
       if (onFail) sock.off('error', onFail);
       if (this.#settled) return reject(sock);
+      // The handshake writes twice before the peer answers: Nagle would hold the second write for a delayed ACK.
+      sock.setNoDelay(true);
       const reader = new ByteReader(sock);
       const s = this.#s;
       dialHandshake(sock, reader, { key: s.keys.direct, rank: s.rank, size: s.size }, s.peer)
