@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FmiError, init, RendezvousServer, type Communicator, type Endpoint } from '../../src/index.js';
 import { deriveKeys, proveRequest } from '../../src/rendezvous/auth.js';
@@ -132,6 +132,32 @@ describe('security - pairing', () => {
     const none = answers(await askServer(addr, { t: 'pair', job: randomUUID(), from: 1, to: 0, priv: [] }));
     for (const got of [running, forged, none]) expect(got).toEqual([{ t: 'error', message: 'not authorized for this job' }]);
     // Nor did rank 0 hear of it: its next pair is with the real rank 1.
+    await stillWorks(comms);
+  });
+
+  it('a recorded request, replayed on a new connection, is refused; on its own connection it was good', async () => {
+    const addr = await server();
+    const s = secret();
+    const j = randomUUID();
+    const comms = await Promise.all([0, 1].map((rank) => init({ rank, size: 3, job: j, rendezvous: addr, secret: s, env: {} })));
+    open.push(...comms);
+    // Rank 2's registration, made for the nonce of one connection (as an eavesdropper would record it) ...
+    const own = connect(addr.port, addr.host);
+    open.push({ close: async () => void own.destroy() });
+    let text = '';
+    own.on('data', (d) => (text += d));
+    const line = async (n: number) => {
+      while (text.split('\n').length <= n + 1) await new Promise((r) => setTimeout(r, 5));
+      return JSON.parse(text.split('\n')[n]!) as Record<string, unknown>;
+    };
+    const nonce = (await line(0)).nonce as string;
+    const body = { t: 'register', job: j, rank: 2, size: 3 };
+    const recorded = { ...body, proof: proveRequest(deriveKeys(j, s).rendezvous, nonce, body) };
+    // ... is worth nothing on another connection, whose nonce is new ...
+    expect(answers(await askServer(addr, recorded))).toEqual([{ t: 'error', message: 'not authorized for this job' }]);
+    // ... while on its own it registers.
+    own.write(JSON.stringify(recorded) + '\n');
+    expect(await line(1)).toEqual({ t: 'registered' });
     await stillWorks(comms);
   });
 
