@@ -25,7 +25,8 @@ export interface RunOptions {
  * otherwise the first failing rank's code, after the other ranks were stopped.
  */
 export async function runLocal(o: RunOptions): Promise<number> {
-  const server = new RendezvousServer({ host: '127.0.0.1', port: 0 });
+  // Every rank connects from this host: while they pair, a job of N ranks holds up to N^2 connections from one address.
+  const server = new RendezvousServer({ host: '127.0.0.1', port: 0, maxConnectionsPerAddress: 10_000 });
   const addr = await server.listen();
   const job = randomUUID();
   const children: ChildProcess[] = [];

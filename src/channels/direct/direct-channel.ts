@@ -1,7 +1,8 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { ChannelError, ClosedError, PeerLostError } from '../../errors.js';
-import { readLines, writeLine, type Endpoint, type ServerMessage } from '../../rendezvous/protocol.js';
+import { readLines, writeLine, type Endpoint } from '../../rendezvous/protocol.js';
+import { parseServerMessage } from '../../rendezvous/messages.js';
 import type { Channel, Envelope, Probed, ProbeRequest, Received, RecvRequest } from '../channel.js';
 import { Matcher } from '../matcher.js';
 import { Connection } from './connection.js';
@@ -277,7 +278,8 @@ export class DirectChannel implements Channel {
       readLines(
         sock,
         (raw) => {
-          const m = raw as ServerMessage;
+          const m = parseServerMessage(raw);
+          if (typeof m === 'string') return sock.destroy();
           if (m.t === 'registered') {
             registered = true;
             resolve();

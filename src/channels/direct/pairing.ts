@@ -1,6 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import { ChannelError, FmiError } from '../../errors.js';
-import { readLines, writeLine, type Endpoint, type ServerMessage } from '../../rendezvous/protocol.js';
+import { readLines, writeLine, type Endpoint } from '../../rendezvous/protocol.js';
+import { parseServerMessage } from '../../rendezvous/messages.js';
 import { ByteReader, hello, readHello, REJECT, SELECT } from './handshake.js';
 
 export interface PairingSetup {
@@ -121,7 +122,8 @@ export class Pairing {
     readLines(
       sock,
       (raw) => {
-        const m = raw as ServerMessage;
+        const m = parseServerMessage(raw);
+        if (typeof m === 'string') return this.cancel(new ChannelError(`rendezvous sent junk: ${m}`, this.#fields()));
         if (m.t === 'peer') peerInfo = { pub: m.pub, priv: m.priv, you: m.you };
         else if (m.t === 'error') this.cancel(new ChannelError(`rendezvous: ${m.message}`, this.#fields()));
       },
