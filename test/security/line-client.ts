@@ -17,10 +17,14 @@ export interface RawClient {
   closed(ms?: number): Promise<Heard>;
 }
 
-/** A client that speaks the rendezvous protocol by hand: raw bytes out, JSON lines in. */
-export function rawClient(ep: Endpoint, opts: { localAddress?: string } = {}): Promise<RawClient> {
+/**
+ * A client that speaks the rendezvous protocol by hand: raw bytes out, JSON
+ * lines in. With `allowHalfOpen` it goes on writing after the server ended its
+ * side, as a hostile client would.
+ */
+export function rawClient(ep: Endpoint, opts: { localAddress?: string; allowHalfOpen?: boolean } = {}): Promise<RawClient> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: ep.host, port: ep.port, localAddress: opts.localAddress });
+    const socket = connect({ host: ep.host, port: ep.port, localAddress: opts.localAddress, allowHalfOpen: opts.allowHalfOpen });
     const lines: Record<string, unknown>[] = [];
     let pending = '';
     let isClosed = false;
