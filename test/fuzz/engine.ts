@@ -129,7 +129,8 @@ async function attempt<T>(t: FuzzTarget<T>, input: T): Promise<string | undefine
   }
 }
 
-function save<T>(t: FuzzTarget<T>, input: T): string {
+/** Writes a crash input to the target's corpus; returns the file. */
+export function save<T>(t: Pick<FuzzTarget<T>, 'name' | 'codec'>, input: T): string {
   const bytes = t.codec.encode(input);
   const dir = join(CORPUS, t.name);
   mkdirSync(dir, { recursive: true });
