@@ -111,12 +111,13 @@ export async function fuzz<T>(t: FuzzTarget<T>, opts: { seed?: number; ms?: numb
     if (err !== undefined) crashes.push({ file, error: err });
   }
   let runs = 0;
-  while (performance.now() - t0 < ms && crashes.length < (opts.maxCrashes ?? 5)) {
+  const t1 = performance.now();
+  do {
     const input = t.generate(rng);
     runs++;
     const err = await attempt(t, input);
     if (err !== undefined) crashes.push({ file: save(t, input), error: err });
-  }
+  } while (performance.now() - t1 < ms && crashes.length < (opts.maxCrashes ?? 5));
   return { target: t.name, seed, runs, replayed: stored.length, crashes, ms: Math.round(performance.now() - t0) };
 }
 
