@@ -265,7 +265,7 @@ function rssKiB(pid: number): number {
   return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
 }
 
-async function until(pred: () => boolean, ms = 10_000): Promise<void> {
+async function until(pred: () => boolean, ms = 30_000): Promise<void> {
   const end = Date.now() + ms;
   while (!pred()) {
     if (Date.now() > end) throw new Error('condition not met in time');
