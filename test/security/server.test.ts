@@ -110,7 +110,7 @@ describe('rendezvous server - bad messages', () => {
     const a = await registerRaw(ep, job, 0, 2);
     const b = await registerRaw(ep, job, 1, 2);
     clients.push(a, b);
-    a.socket.write('{"t":"register","job":"again","rank":0,"size":1}\n{"t":7}\n');
+    a.socket.write('null\n{"t":"bye"}\n');
     expect((await a.closed()).closed).toBe(true);
     await b.waitFor((m) => m.t === 'gone' && m.rank === 0);
     await stillServes(ep);
