@@ -26,7 +26,7 @@ export {
   type FmiErrorCode,
   type FmiErrorFields,
 } from './errors.js';
-export { RendezvousServer, type RendezvousServerOptions } from './rendezvous/server.js';
+export { RendezvousServer, type RendezvousServerOptions, type RendezvousStats } from './rendezvous/server.js';
 export type { Endpoint } from './rendezvous/protocol.js';
 export type { Channel, Envelope, Received, RecvRequest } from './channels/channel.js';
 export { DirectChannel, type DirectChannelOptions } from './channels/direct/direct-channel.js';

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { runLocal } from './run.js';
-import { RendezvousServer } from '../rendezvous/server.js';
+import { rendezvousCommand, RENDEZVOUS_USAGE, UsageError } from './rendezvous.js';
 import { modelCommand } from './model.js';
 import { cleanCommand } from './clean.js';
 import { ccCommand } from './cc.js';
@@ -24,9 +24,7 @@ Usage:
       mpi.h; run it with fmi run -n N prog.js [args] (see docs/mpi.md).
   fmi clean --job ID --config fmi.json
       Delete what a crashed job left in Redis and S3.
-  fmi rendezvous [--port P] [--host H] [--quiet]
-      Run a standalone rendezvous server (default 0.0.0.0:7400) for
-      deployments. Stops cleanly on SIGINT/SIGTERM.
+${RENDEZVOUS_USAGE}
   fmi model [--config fmi.json] [--ranks N] [--memory MiB] [--ops a,b] [--json]
       Print the modeled time and cost of each operation per channel, and
       which channel the hints 'fast' and 'cheap' pick (see docs/model.md).
@@ -44,7 +42,7 @@ async function main(argv: string[]): Promise<number> {
     case 'run':
       return run(rest);
     case 'rendezvous':
-      return rendezvous(rest);
+      return rendezvousCommand(rest);
     case 'model':
       return modelCommand(rest);
     case 'clean':
@@ -102,33 +100,10 @@ async function run(argv: string[]): Promise<number> {
   return runLocal({ ranks: n, script: argv[scriptAt]!, args: argv.slice(scriptAt + 1), prefix: !values['no-prefix'], env });
 }
 
-async function rendezvous(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: { port: { type: 'string', short: 'p' }, host: { type: 'string' }, quiet: { type: 'boolean', short: 'q' } },
-    strict: true,
-  });
-  const port = Number(values.port ?? 7400);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`--port needs a port number, got ${JSON.stringify(values.port)}`);
-  const log = values.quiet ? undefined : (l: string) => process.stdout.write(`${new Date().toISOString()} ${l}\n`);
-  const server = new RendezvousServer({ port, host: values.host ?? '0.0.0.0', log });
-  const addr = await server.listen();
-  process.stdout.write(`fmi rendezvous listening on ${addr.host}:${addr.port}\n`);
-  await new Promise<void>((resolve) => {
-    const stop = (sig: string) => {
-      process.stdout.write(`fmi rendezvous: ${sig}, shutting down\n`);
-      resolve();
-    };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
-  });
-  await server.close();
-  return 0;
-}
-
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: Error) => {
+    if (err instanceof UsageError) fail(err.message);
     process.stderr.write(`fmi: ${err.stack ?? err}\n`);
     process.exit(1);
   },

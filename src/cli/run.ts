@@ -27,7 +27,8 @@ export interface RunOptions {
  */
 export async function runLocal(o: RunOptions): Promise<number> {
   // Every job has a secret; a rank that cannot prove it is refused.
-  const server = new RendezvousServer({ host: '127.0.0.1', port: 0, requireSecret: true });
+  // Every rank connects from this host: while they pair, a job of N ranks holds up to N^2 connections from one address.
+  const server = new RendezvousServer({ host: '127.0.0.1', port: 0, requireSecret: true, maxConnectionsPerAddress: 10_000 });
   const addr = await server.listen();
   const job = randomUUID();
   const secret = newSecret();

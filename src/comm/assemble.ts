@@ -5,6 +5,7 @@ import { elemTypeOf, typedArrayCtor, type NumericArray } from '../kernels/index.
 import type { CollContext } from '../collectives/context.js';
 import type { ModelOptions, OpName } from '../model/types.js';
 import type { Status } from './request.js';
+import { checkNotDetached } from './validate.js';
 
 /**
  * Turning what collectives move (encoded items per rank) into what users get
@@ -93,6 +94,7 @@ export function sized(op: OpName, data: unknown, model?: ModelOptions): Sizing |
 
 export function checkInto(into: unknown, data: unknown, c: CollContext): NumericArray | undefined {
   if (into == null) return undefined;
+  checkNotDetached(into, '`into`', c.fields());
   if (!isTyped(into) || !isTyped(data) || into.constructor !== data.constructor || into.length !== data.length) {
     throw new FmiError('MPI_ERR_ARG', '`into` must be a TypedArray of the same type and length as the data', c.fields());
   }

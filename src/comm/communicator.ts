@@ -6,7 +6,7 @@ import type { Hint } from '../model/types.js';
 import { barrierStore, bcastStore, gatherFlat, hasStore, reduceFlat } from '../collectives/mediated.js';
 import { elemTypeOf, type NumericArray } from '../kernels/index.js';
 import { checkOpFor, type Op } from '../ops/op.js';
-import { Deadline, type OpOptions } from '../util/deadline.js';
+import { checkOpOptions, Deadline, type OpOptions } from '../util/deadline.js';
 import { bcastBinomial } from '../collectives/bcast.js';
 import { gatherBinomial } from '../collectives/gather.js';
 import { scatterBinomial } from '../collectives/scatter.js';
@@ -18,7 +18,7 @@ import { allgatherRing } from '../collectives/allgather.js';
 import { equalBlocks, RingBuffer, type Block } from '../collectives/ring.js';
 import { engineFor, withEngine } from '../collectives/engine.js';
 import type { CollContext } from '../collectives/context.js';
-import { checkMembers, checkRank, checkTag, TAG_UB } from './validate.js';
+import { checkAllreduceAlgorithm, checkMembers, checkRank, checkTag, TAG_UB } from './validate.js';
 import { agreeContext, type Shared } from './context-id.js';
 import { createIntercomm, mergeIntercomm, type CommKit } from './intercomm.js';
 import { Request, type Status } from './request.js';
@@ -286,6 +286,7 @@ export class Communicator {
   allreduce<T = unknown>(data: T, op: Op, opts: AllreduceOptions = {}): Promise<T> {
     return this.#collective('allreduce', undefined, opts, (c) => {
       checkOpFor(op, data, { rank: this.rank, op: 'allreduce' });
+      checkAllreduceAlgorithm(opts.algorithm, { rank: this.rank, op: 'allreduce' });
       return withInto(opts.into, data, c, (into) => this.#allreduce(c, data, op, opts, into)) as Promise<T>;
     }, sized('allreduce', data, useRing(op, data, this.size, opts.algorithm) ? { directAllreduce: 'ring' } : undefined));
   }
@@ -592,6 +593,7 @@ export class Communicator {
       this.#checkOpen(name);
       if (this.#peers && !ON_INTERCOMM.has(name)) throw new FmiError('MPI_ERR_COMM', `collective ${name} on an intercommunicator is not supported`, this.#fields(name));
       if (root !== undefined) checkRank('MPI_ERR_ROOT', 'root', root, this.size, this.rank, name);
+      checkOpOptions(opts, this.#fields(name));
     } catch (err) {
       return Promise.reject(err);
     }

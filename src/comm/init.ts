@@ -4,7 +4,8 @@ import { openChannels } from './channel-set.js';
 import { loadConfig } from '../config/index.js';
 import type { ChannelName, FmiConfig } from '../config/types.js';
 import type { Hint } from '../model/types.js';
-import { parseEndpoint, type Endpoint } from '../rendezvous/protocol.js';
+import { checkEndpoint, parseEndpoint, type Endpoint } from '../rendezvous/protocol.js';
+import { checkOpOptions } from '../util/deadline.js';
 import { Communicator } from './communicator.js';
 
 /** The environment `fmi run` (or a FaaS wrapper) sets for each rank. */
@@ -81,10 +82,12 @@ export async function init(opts: InitOptions = {}): Promise<Communicator> {
   }
   let server: Endpoint | undefined;
   try {
-    server = rv === undefined ? undefined : typeof rv === 'string' ? parseEndpoint(rv) : rv;
+    server = rv === undefined ? undefined : typeof rv === 'string' ? parseEndpoint(rv) : checkEndpoint(rv);
   } catch (cause) {
     throw new FmiError('FMI_CONFIG', `bad ${ENV.rendezvous}: ${(cause as Error).message}`, { rank, cause });
   }
+  const timeoutMs = opts.timeoutMs ?? intFrom(env, ENV.timeoutMs);
+  checkOpOptions({ timeoutMs }, { rank, op: 'init' });
   const channels = await openChannels({
     job,
     rank,
@@ -97,7 +100,7 @@ export async function init(opts: InitOptions = {}): Promise<Communicator> {
     connectTimeoutMs: opts.connectTimeoutMs ?? intFrom(env, ENV.connectTimeoutMs) ?? 30_000,
     memoryMiB: opts.memoryMiB ?? intFrom(env, ENV.memoryMiB) ?? intFrom(env, 'AWS_LAMBDA_FUNCTION_MEMORY_SIZE'),
   });
-  return new Communicator(channels, { job, timeoutMs: opts.timeoutMs ?? intFrom(env, ENV.timeoutMs) });
+  return new Communicator(channels, { job, timeoutMs });
 }
 
 function intFrom(env: NodeJS.ProcessEnv, name: string): number | undefined {

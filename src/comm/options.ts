@@ -15,7 +15,7 @@ export interface SendOptions extends OpOptions {
 }
 
 export interface RecvOptions<T = unknown> extends OpOptions {
-  /** A tag, or ANY_TAG. @default 0 */
+  /** A tag, or ANY_TAG. @default ANY_TAG */
   tag?: number;
   /**
    * Receive into this TypedArray instead of a new one (no allocation); the

@@ -5,7 +5,7 @@ import { Deadline } from '../util/deadline.js';
 import { describeKind, fillStatus } from './assemble.js';
 import type { ProbeOptions, RecvOptions, SendOptions } from './options.js';
 import { Status } from './request.js';
-import { checkRank, checkTag } from './validate.js';
+import { checkNotDetached, checkRank, checkTag } from './validate.js';
 
 // The bodies of Communicator's point-to-point methods, on what a communicator
 // lends them (P2p): its channel, context and rank mapping.
@@ -67,6 +67,7 @@ export async function send(p: P2p, data: unknown, dest: number, opts: SendOption
   p.checkOpen(op);
   checkRank('MPI_ERR_RANK', 'dest', dest, p.size, p.rank, op);
   const tag = checkTag(opts.tag, p.rank, op);
+  checkNotDetached(data, 'the data', p.fields(op, dest, tag));
   const msg = encode(data);
   const d = new Deadline(opts, p.timeoutMs, p.fields(op, dest, tag));
   try {
@@ -162,6 +163,7 @@ export async function recv<T>(p: P2p, source: number, opts: RecvOptions<T>): Pro
   const tag = checkTag(opts.tag, p.rank, op, true);
   const into = opts.into;
   if (into !== undefined && !isTyped(into)) throw new FmiError('MPI_ERR_ARG', 'recv `into` must be a numeric TypedArray', p.fields(op, source, tag));
+  checkNotDetached(into, 'recv `into`', p.fields(op, source, tag));
   const d = new Deadline(opts, p.timeoutMs, p.fields(op, source, tag));
   try {
     const r = await p.channel.recv({ source: p.world(source), ctx: p.ctx, tag, signal: d.signal, into: into && bytesOf(into), onMatch: acknowledger(p) });

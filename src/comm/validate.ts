@@ -1,4 +1,4 @@
-import { FmiError, type FmiErrorCode } from '../errors.js';
+import { FmiError, type FmiErrorCode, type FmiErrorFields } from '../errors.js';
 import { ANY_SOURCE, ANY_TAG } from '../channels/channel.js';
 
 /** MPI_TAG_UB: the largest tag a user may pass. */
@@ -27,4 +27,35 @@ export function checkMembers(ranks: readonly number[], size: number, rank: numbe
   for (const r of ranks) checkRank('MPI_ERR_RANK', 'group member', r, size, rank, op);
   if (new Set(ranks).size !== ranks.length) throw new FmiError('MPI_ERR_GROUP', `ranks [${ranks.join(', ')}] name a rank twice`, { rank, op });
   if (!ranks.includes(rank)) throw new FmiError('MPI_ERR_GROUP', `rank ${rank} is not in [${ranks.join(', ')}]: only the members call createGroup`, { rank, op });
+}
+
+/**
+ * A TypedArray or Buffer whose memory was transferred away (postMessage,
+ * structuredClone with transfer, ArrayBuffer.transfer) reads as empty: sending
+ * it, or receiving into it, must fail rather than send nothing.
+ */
+export function checkNotDetached(v: unknown, what: string, fields: FmiErrorFields): void {
+  if (ArrayBuffer.isView(v) && v.byteLength === 0 && isDetached(v.buffer)) {
+    throw new FmiError('MPI_ERR_ARG', `${what} is a view of a detached ArrayBuffer (its memory was transferred)`, fields);
+  }
+}
+
+function isDetached(b: ArrayBufferLike): boolean {
+  if (b.byteLength !== 0) return false;
+  // Node 20 has no ArrayBuffer.prototype.detached; a view cannot be made on a detached buffer anywhere.
+  try {
+    new Uint8Array(b, 0, 0);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/** The algorithms allreduce knows: anything else is a mistake, not 'auto'. */
+const ALLREDUCE_ALGORITHMS: readonly unknown[] = ['auto', 'ring', 'recursive-doubling'];
+
+export function checkAllreduceAlgorithm(a: unknown, fields: FmiErrorFields): void {
+  if (a !== undefined && !ALLREDUCE_ALGORITHMS.includes(a)) {
+    throw new FmiError('MPI_ERR_ARG', `allreduce algorithm ${typeof a === 'string' ? JSON.stringify(a) : String(a)} is not one of ${ALLREDUCE_ALGORITHMS.join(', ')}`, fields);
+  }
 }

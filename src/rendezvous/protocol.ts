@@ -1,3 +1,4 @@
+import { FmiError } from '../errors.js';
 import type { Socket } from 'node:net';
 
 /** An address as one side saw it. */
@@ -51,40 +52,90 @@ export type ServerMessage =
   | { t: 'error'; message: string };
 
 /** Longest line either side accepts, so a wrong client cannot make it buffer without end. */
-const MAX_LINE = 64 * 1024;
+export const MAX_LINE_BYTES = 64 * 1024;
 
-/** Calls `onMessage` for each JSON line read from `socket`; `onBad` for junk. */
-export function readLines(socket: Socket, onMessage: (m: unknown) => void, onBad: (why: string) => void): void {
-  let pending = '';
-  socket.setEncoding('utf8');
-  socket.on('data', (chunk: string) => {
-    pending += chunk;
-    let nl: number;
-    while ((nl = pending.indexOf('\n')) >= 0) {
-      const line = pending.slice(0, nl);
-      pending = pending.slice(nl + 1);
-      if (line.trim() === '') continue;
+/**
+ * Calls `onMessage` for each JSON line read from `socket`; `onBad` for junk
+ * (not JSON, or a line longer than `maxLineBytes`), after which nothing more
+ * is read: the socket is paused and its data dropped, so a peer that keeps
+ * sending cannot make this side buffer. Lines are split on bytes (a newline
+ * never occurs inside a UTF-8 sequence) and a line's pieces joined once, so
+ * a long line costs linear time. Reading also stops once this side ended or
+ * destroyed the socket.
+ */
+export function readLines(
+  socket: Socket,
+  onMessage: (m: unknown) => void,
+  onBad: (why: string) => void,
+  maxLineBytes = MAX_LINE_BYTES,
+): void {
+  let parts: Buffer[] = [];
+  let pending = 0;
+  let stopped = false;
+  const stop = (why: string) => {
+    stopped = true;
+    parts = [];
+    socket.off('data', onData);
+    socket.pause();
+    onBad(why);
+  };
+  const onData = (chunk: Buffer) => {
+    let from = 0;
+    while (!stopped) {
+      if (socket.destroyed || socket.writableEnded) {
+        stopped = true;
+        socket.off('data', onData);
+        return;
+      }
+      const nl = chunk.indexOf(0x0a, from);
+      if (nl < 0) break;
+      if (pending + (nl - from) > maxLineBytes) return stop('line too long');
+      const line = parts.length === 0 ? chunk.subarray(from, nl) : Buffer.concat([...parts, chunk.subarray(from, nl)]);
+      parts = [];
+      pending = 0;
+      from = nl + 1;
       let msg: unknown;
       try {
-        msg = JSON.parse(line);
+        msg = JSON.parse(line.toString('utf8'));
       } catch {
-        onBad('not JSON');
-        return;
+        if (line.toString('utf8').trim() === '') continue;
+        return stop('not JSON');
       }
       onMessage(msg);
     }
-    if (pending.length > MAX_LINE) onBad('line too long');
-  });
+    if (stopped || from === chunk.length) return;
+    pending += chunk.length - from;
+    if (pending > maxLineBytes) return stop('line too long');
+    parts.push(from === 0 ? chunk : chunk.subarray(from));
+  };
+  socket.on('data', onData);
 }
 
 export function writeLine(socket: Socket, m: ClientMessage | ServerMessage): void {
   if (!socket.destroyed && socket.writable) socket.write(JSON.stringify(m) + '\n');
 }
 
-/** Parses "host:port", "[v6]:port" or a bare port (host 127.0.0.1). */
+/** Parses "host:port", "[v6]:port" or a bare port (host 127.0.0.1); throws FMI_CONFIG for anything else. */
 export function parseEndpoint(s: string): Endpoint {
+  if (typeof s !== 'string') throw new FmiError('FMI_CONFIG', `not an endpoint: ${String(s)} (want host:port)`);
   const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(s.trim());
-  if (m) return { host: (m[1] ?? m[2])!, port: Number(m[3]) };
-  if (/^\d+$/.test(s.trim())) return { host: '127.0.0.1', port: Number(s.trim()) };
-  throw new Error(`not an endpoint: ${JSON.stringify(s)} (want host:port)`);
+  if (m) return checkEndpoint({ host: (m[1] ?? m[2])!, port: Number(m[3]) });
+  if (/^\d+$/.test(s.trim())) return checkEndpoint({ host: '127.0.0.1', port: Number(s.trim()) });
+  throw new FmiError('FMI_CONFIG', `not an endpoint: ${JSON.stringify(s)} (want host:port)`);
+}
+
+/** Checks an endpoint to dial: a host name and a port in [1, 65535] (node's own error would be a plain RangeError). */
+export function checkEndpoint(e: Endpoint): Endpoint {
+  const ok = typeof e === 'object' && e !== null && typeof e.host === 'string' && e.host.length > 0;
+  if (!ok) throw new FmiError('FMI_CONFIG', `not an endpoint: ${JSON.stringify(e)} (want { host, port })`);
+  checkPort(e.port, `port of ${e.host}`, 1);
+  return e;
+}
+
+/** Checks a TCP port number: an integer in [min, 65535] (0 lets a listener take any free port). */
+export function checkPort(port: unknown, what = 'port', min = 0): number {
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < min || port > 65535) {
+    throw new FmiError('FMI_CONFIG', `${what} ${typeof port === 'string' ? JSON.stringify(port) : String(port)} is not a port number (an integer in [${min}, 65535])`);
+  }
+  return port;
 }

@@ -1,6 +1,8 @@
 import { createServer, type Server, type Socket } from 'node:net';
+import { FmiError } from '../errors.js';
 import { checkRequest, decodeKey, newNonce, NOT_AUTHORIZED, sameKey } from './auth.js';
-import { readLines, writeLine, type ClientMessage, type Endpoint } from './protocol.js';
+import { parseClientMessage } from './messages.js';
+import { checkPort, MAX_LINE_BYTES, readLines, writeLine, type ClientMessage, type Endpoint } from './protocol.js';
 
 export interface RendezvousServerOptions {
   /** @default 0 (any free port) */
@@ -9,9 +11,33 @@ export interface RendezvousServerOptions {
   host?: string;
   /** Drop a pairing request whose peer has not come in this long. @default 60000 */
   pairTimeoutMs?: number;
-  /** Refuse jobs without a secret (every `fmi run` job has one). @default false */
+  /** Close a connection that has neither registered nor asked to pair this long after it opened. @default 10000 */
+  idleTimeoutMs?: number;
+  /** Most connections open at once; more are refused with an error line. @default 10000 */
+  maxConnections?: number;
+  /**
+   * Most connections open at once from one remote address. A job's ranks on
+   * one host hold one control connection each, and up to one pairing
+   * connection per pair while they connect. @default 1000
+   */
+  maxConnectionsPerAddress?: number;
+  /** Most jobs registered at once. @default 1000 */
+  maxJobs?: number;
+  /** Largest job (its size) a rank may register for. @default 10000 */
+  maxRanksPerJob?: number;
+  /** Longest line a client may send. @default 65536 */
+  maxLineBytes?: number;
+  /** Refuse ranks that do not prove they know their job's secret. @default false */
   requireSecret?: boolean;
   log?: (line: string) => void;
+}
+
+/** What the server holds now, and how many pairs it introduced since it started. */
+export interface RendezvousStats {
+  connections: number;
+  jobs: number;
+  ranks: number;
+  pairings: number;
 }
 
 interface Waiting {
@@ -39,22 +65,57 @@ interface Enrolling {
   nonce: string;
 }
 
+type Limits = Required<Omit<RendezvousServerOptions, 'log' | 'requireSecret'>>;
+
+const DEFAULTS: Limits = {
+  port: 0,
+  host: '127.0.0.1',
+  pairTimeoutMs: 60_000,
+  idleTimeoutMs: 10_000,
+  maxConnections: 10_000,
+  maxConnectionsPerAddress: 1000,
+  maxJobs: 1000,
+  maxRanksPerJob: 10_000,
+  maxLineBytes: MAX_LINE_BYTES,
+};
+
+/** How long a closed connection may take to flush its last line before it is destroyed. */
+const CLOSE_GRACE_MS = 1000;
+
 /**
  * The rendezvous server: tells two ranks where the other is, as FMI's TCPunch
  * server does, and tells a job's ranks when one of them is gone. It carries no
  * data.
+ *
+ * It faces the network, so it trusts nothing a client sends: each line is
+ * checked (messages.ts) before use, and a bad one is answered with an error
+ * and closes that connection only. Connections, jobs and job sizes are capped
+ * and a connection that does not say what it is for is dropped, so no client
+ * can exhaust the server's memory or sockets.
  */
 export class RendezvousServer {
   readonly #server: Server;
-  readonly #opts: Required<Omit<RendezvousServerOptions, 'log'>> & { log?: (l: string) => void };
+  readonly #opts: Limits & Pick<RendezvousServerOptions, 'log' | 'requireSecret'>;
   readonly #jobs = new Map<string, Job>();
   readonly #waiting = new Map<string, Waiting>();
   readonly #sockets = new Set<Socket>();
+  readonly #perAddress = new Map<string, number>();
+  #pairings = 0;
   readonly #enrolling = new WeakMap<Socket, Enrolling>();
   #state: 'new' | 'listening' | 'closed' = 'new';
 
   constructor(opts: RendezvousServerOptions = {}) {
-    this.#opts = { port: 0, host: '127.0.0.1', pairTimeoutMs: 60_000, requireSecret: false, ...opts };
+    const o = { ...DEFAULTS, ...opts };
+    for (const k of Object.keys(DEFAULTS) as (keyof Limits)[]) if (o[k] === undefined) (o as Record<string, unknown>)[k] = DEFAULTS[k];
+    checkPort(o.port, 'rendezvous port');
+    if (typeof o.host !== 'string' || o.host === '') throw new FmiError('FMI_CONFIG', `rendezvous host ${JSON.stringify(o.host)} is not a host name`);
+    for (const k of ['pairTimeoutMs', 'idleTimeoutMs', 'maxConnections', 'maxConnectionsPerAddress', 'maxJobs', 'maxRanksPerJob', 'maxLineBytes'] as const) {
+      const v = o[k];
+      if (typeof v !== 'number' || !(v >= 1) || (v !== Infinity && !Number.isInteger(v))) {
+        throw new FmiError('FMI_CONFIG', `rendezvous option ${k} must be a positive integer, got ${String(v)}`);
+      }
+    }
+    this.#opts = o;
     this.#server = createServer((s) => this.#accept(s));
   }
 
@@ -76,29 +137,56 @@ export class RendezvousServer {
     return { host: a.address, port: a.port };
   }
 
+  stats(): RendezvousStats {
+    let ranks = 0;
+    for (const j of this.#jobs.values()) ranks += j.ranks.size;
+    return { connections: this.#sockets.size, jobs: this.#jobs.size, ranks, pairings: this.#pairings };
+  }
+
   async close(): Promise<void> {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
     for (const w of this.#waiting.values()) clearTimeout(w.timer);
     this.#waiting.clear();
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     for (const s of this.#sockets) s.destroy();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    await closed;
   }
 
   #accept(socket: Socket): void {
+    socket.on('error', () => socket.destroy());
+    const address = socket.remoteAddress ?? '';
+    const fromAddress = this.#perAddress.get(address) ?? 0;
+    if (this.#state !== 'listening') return void socket.destroy();
+    if (this.#sockets.size >= this.#opts.maxConnections || fromAddress >= this.#opts.maxConnectionsPerAddress) {
+      const which = this.#sockets.size >= this.#opts.maxConnections ? `${this.#opts.maxConnections} in all` : `${this.#opts.maxConnectionsPerAddress} from ${address}`;
+      this.#opts.log?.(`refused a connection from ${address}: ${which}`);
+      return hangUp(socket, `too many connections (${which}); try again later`);
+    }
     this.#sockets.add(socket);
+    this.#perAddress.set(address, fromAddress + 1);
     socket.setNoDelay(true);
     // Every request proves it was made for this connection's nonce.
     const nonce = newNonce();
     writeLine(socket, { t: 'challenge', nonce });
     let role: { kind: 'control'; job: string; rank: number; clean: boolean } | { kind: 'pair'; key: string } | undefined;
-    const bad = (why: string) => {
-      writeLine(socket, { t: 'error', message: why });
-      socket.end();
+    // Until it says what it is for, a connection only costs: it may not stay.
+    let idle: NodeJS.Timeout | undefined = setTimeout(() => bad(`nothing asked within ${this.#opts.idleTimeoutMs} ms`), this.#opts.idleTimeoutMs);
+    idle.unref();
+    const settle = () => {
+      clearTimeout(idle);
+      idle = undefined;
     };
-    socket.on('error', () => socket.destroy());
+    const bad = (why: string) => {
+      settle();
+      hangUp(socket, why);
+    };
     socket.on('close', () => {
+      settle();
       this.#sockets.delete(socket);
+      const n = (this.#perAddress.get(address) ?? 1) - 1;
+      if (n > 0) this.#perAddress.set(address, n);
+      else this.#perAddress.delete(address);
       if (role?.kind === 'control') this.#unregister(role.job, role.rank, socket, role.clean);
       if (role?.kind === 'pair') {
         const w = this.#waiting.get(role.key);
@@ -111,9 +199,12 @@ export class RendezvousServer {
     readLines(
       socket,
       (raw) => {
-        const m = raw as ClientMessage;
+        const m = parseClientMessage(raw);
+        if (typeof m === 'string') return bad(`bad message: ${m}`);
         if (m.t === 'register' && role === undefined) {
-          if (!validJob(m.job) || !validRank(m.rank, m.size)) return bad('bad register message');
+          const refused = this.#checkRegister(m.job, m.size);
+          if (refused) return bad(refused);
+          settle();
           role = { kind: 'control', job: m.job, rank: m.rank, clean: false };
           this.#register(m, nonce, socket);
         } else if (m.t === 'enroll' && role?.kind === 'control') {
@@ -121,17 +212,18 @@ export class RendezvousServer {
         } else if (m.t === 'bye' && role?.kind === 'control') {
           role.clean = true;
         } else if (m.t === 'pair' && role === undefined) {
-          if (!validJob(m.job) || !Number.isInteger(m.from) || !Number.isInteger(m.to) || m.from === m.to || m.from < 0 || m.to < 0 || !Array.isArray(m.priv)) {
-            return bad('bad pair message');
-          }
+          const refused = this.#checkPair(m.from, m.to);
+          if (refused) return bad(refused);
+          settle();
           const key = `${m.job}\u0000${Math.min(m.from, m.to)}\u0000${Math.max(m.from, m.to)}`;
           role = { kind: 'pair', key };
           this.#pair(key, m, nonce, socket);
         } else {
-          bad(`unexpected message ${JSON.stringify(m?.t)}`);
+          bad(`unexpected message ${JSON.stringify(m.t)}`);
         }
       },
       bad,
+      this.#opts.maxLineBytes,
     );
   }
 
@@ -150,13 +242,13 @@ export class RendezvousServer {
         writeLine(socket, { t: 'enroll' });
         return;
       }
-      if (this.#opts.requireSecret) return refuse(socket, 'this rendezvous server requires a job secret (FMI_SECRET)');
+      if (this.#opts.requireSecret) return hangUp(socket, 'this rendezvous server requires a job secret (FMI_SECRET)');
       this.#admit(m, socket, undefined);
       return;
     }
     // A job with a secret takes only proofs of it; a job without one only requests without.
     const ok = checkRequest(j.verifier, nonce, body, proof);
-    if (j.verifier ? !ok : proof !== undefined) return refuse(socket, NOT_AUTHORIZED);
+    if (j.verifier ? !ok : proof !== undefined) return hangUp(socket, NOT_AUTHORIZED);
     this.#admit(m, socket, j.verifier);
   }
 
@@ -166,11 +258,29 @@ export class RendezvousServer {
     this.#enrolling.delete(socket);
     const key = decodeKey(rawKey);
     const { proof, ...body } = e?.m ?? {};
-    if (!e || !key || !checkRequest(key, e.nonce, body, proof)) return refuse(socket, NOT_AUTHORIZED);
+    if (!e || !key || !checkRequest(key, e.nonce, body, proof)) return hangUp(socket, NOT_AUTHORIZED);
     // Another rank may have enrolled the job meanwhile: then this key must be its key.
     const j = this.#jobs.get(e.m.job);
-    if (j && !(j.verifier && sameKey(j.verifier, key))) return refuse(socket, NOT_AUTHORIZED);
+    if (j && !(j.verifier && sameKey(j.verifier, key))) return hangUp(socket, NOT_AUTHORIZED);
     this.#admit(e.m, socket, key);
+  }
+
+  /**
+   * Why this registration is refused before its proof is checked: only what
+   * says nothing of the job (a job too large, one job too many). Whether the
+   * size agrees with the job's is told only to a rank that proved the secret.
+   */
+  #checkRegister(job: string, size: number): string | undefined {
+    if (size > this.#opts.maxRanksPerJob) return `job size ${size} is above this server's limit of ${this.#opts.maxRanksPerJob} ranks`;
+    if (!this.#jobs.has(job) && this.#jobs.size >= this.#opts.maxJobs) return `too many jobs (${this.#opts.maxJobs}); try again later`;
+    return undefined;
+  }
+
+  /** As #checkRegister: the job's own size is checked after the proof, in #pair. */
+  #checkPair(from: number, to: number): string | undefined {
+    const size = this.#opts.maxRanksPerJob;
+    if (from >= size || to >= size) return `ranks ${from} and ${to} are not both in [0, ${size})`;
+    return undefined;
   }
 
   #admit(m: Register, socket: Socket, verifier: Buffer | undefined): void {
@@ -180,9 +290,9 @@ export class RendezvousServer {
       j = { ranks: new Map(), size, verifier };
       this.#jobs.set(job, j);
     }
-    if (size !== j.size) return refuse(socket, `rank ${rank} says the job has ${size} ranks, but its ranks registered before said ${j.size}`);
+    if (size !== j.size) return hangUp(socket, `rank ${rank} says job ${job} has ${size} ranks; its other ranks said ${j.size}`);
     // The rank's live connection stays: a second one is refused, never swapped in.
-    if (j.ranks.has(rank)) return refuse(socket, `rank ${rank} of this job is already registered (a rank registers once while its connection lives)`);
+    if (j.ranks.has(rank)) return hangUp(socket, `rank ${rank} of this job is already registered (a rank registers once while its connection lives)`);
     j.ranks.set(rank, socket);
     writeLine(socket, { t: 'registered' });
     // Pairing requests that came before this rank registered.
@@ -205,13 +315,14 @@ export class RendezvousServer {
     const j = this.#jobs.get(job);
     // No such job and a wrong proof take the same time and hear the same answer.
     const ok = checkRequest(j?.verifier, nonce, body, proof);
-    if (!j || (j.verifier ? !ok : proof !== undefined)) return refuse(socket, NOT_AUTHORIZED);
-    if (from >= j.size || to >= j.size) return refuse(socket, `ranks ${from} and ${to} are not both below the job's size ${j.size}`);
-    const priv = m.priv.filter(validEndpoint).slice(0, 16);
+    if (!j || (j.verifier ? !ok : proof !== undefined)) return hangUp(socket, NOT_AUTHORIZED);
+    if (from >= j.size || to >= j.size) return hangUp(socket, `ranks ${from} and ${to} are not both in [0, ${j.size})`);
+    const priv = m.priv.slice(0, 16);
     const w = this.#waiting.get(key);
     if (w && w.from === to) {
       clearTimeout(w.timer);
       this.#waiting.delete(key);
+      this.#pairings++;
       writeLine(w.socket, { t: 'peer', pub: remote(socket), priv, you: remote(w.socket) });
       writeLine(socket, { t: 'peer', pub: remote(w.socket), priv: w.priv, you: remote(socket) });
       w.socket.end();
@@ -231,17 +342,15 @@ export class RendezvousServer {
   }
 }
 
-function refuse(socket: Socket, message: string): void {
-  writeLine(socket, { t: 'error', message });
-  socket.end();
-}
-
 function remote(s: Socket): Endpoint {
   return { host: (s.remoteAddress ?? '').replace(/^::ffff:/, ''), port: s.remotePort ?? 0 };
 }
 
-const validJob = (j: unknown): j is string => typeof j === 'string' && j.length > 0 && j.length <= 200;
-const validRank = (r: unknown, size: unknown) =>
-  Number.isInteger(r) && Number.isInteger(size) && (r as number) >= 0 && (r as number) < (size as number);
-const validEndpoint = (e: unknown): e is Endpoint =>
-  typeof e === 'object' && e !== null && typeof (e as Endpoint).host === 'string' && Number.isInteger((e as Endpoint).port);
+/** Answers with an error line and closes; what the client sends meanwhile is not read. */
+function hangUp(socket: Socket, why: string): void {
+  if (socket.destroyed || socket.writableEnded) return;
+  writeLine(socket, { t: 'error', message: why });
+  socket.pause();
+  socket.end(() => socket.destroy());
+  setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
+}

@@ -4,8 +4,22 @@ import { AbortError, FmiError, TimeoutError, type FmiErrorFields } from '../erro
 export interface OpOptions {
   /** Abort the operation; it rejects with an `AbortError` (code `FMI_ABORTED`). */
   signal?: AbortSignal;
-  /** Reject with a `TimeoutError` (code `FMI_TIMEOUT`) after this many ms. @default the communicator's `timeoutMs` (none) */
+  /** Reject with a `TimeoutError` (code `FMI_TIMEOUT`) after this many ms (>= 0; Infinity: never). @default the communicator's `timeoutMs` (none) */
   timeoutMs?: number;
+}
+
+/**
+ * Checks an operation's `timeoutMs` and `signal` (and a communicator's default
+ * timeout): NaN, a string or a negative number must not quietly mean "no
+ * timeout". Infinity does mean no timeout.
+ */
+export function checkOpOptions(opts: OpOptions | undefined, fields: FmiErrorFields, what = 'timeoutMs'): void {
+  const t: unknown = opts?.timeoutMs;
+  if (t !== undefined && (typeof t !== 'number' || Number.isNaN(t) || t < 0)) {
+    throw new FmiError('MPI_ERR_ARG', `${what} must be a number of milliseconds >= 0 (or Infinity), got ${typeof t === 'string' ? JSON.stringify(t) : String(t)}`, fields);
+  }
+  const s: unknown = opts?.signal;
+  if (s !== undefined && !(s instanceof AbortSignal)) throw new FmiError('MPI_ERR_ARG', `signal must be an AbortSignal, got ${typeof s}`, fields);
 }
 
 /**
@@ -20,6 +34,8 @@ export class Deadline {
   #onOuter: (() => void) | undefined;
 
   constructor(opts: OpOptions | undefined, defaultTimeoutMs: number | undefined, fields: FmiErrorFields) {
+    checkOpOptions(opts, fields);
+    checkOpOptions({ timeoutMs: defaultTimeoutMs }, fields, 'the default timeoutMs');
     const outer = opts?.signal;
     const timeoutMs = opts?.timeoutMs ?? defaultTimeoutMs;
     if (outer?.aborted) throw abortReason(outer, fields);

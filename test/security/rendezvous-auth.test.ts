@@ -89,7 +89,7 @@ describe('security - registration', () => {
     open.push(await init({ rank: 0, size: 2, job: j, rendezvous: addr, secret: s, env: {} }));
     const err = await initError(init({ rank: 1, size: 3, job: j, rendezvous: addr, secret: s, env: {} }));
     expect(err).toMatchObject({ code: 'FMI_CHANNEL' });
-    expect((err as Error).message).toContain('rank 1 says the job has 3 ranks, but its ranks registered before said 2');
+    expect((err as Error).message).toContain(`rank 1 says job ${j} has 3 ranks; its other ranks said 2`);
   });
 
   it('a rank registers once while its connection lives, even with the secret; once it is gone, it may again', async () => {

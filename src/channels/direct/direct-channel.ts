@@ -2,7 +2,8 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { ChannelError, ClosedError, FmiError, PeerLostError } from '../../errors.js';
 import { deriveKeys, MIN_SECRET_BYTES, signed, type JobKeys } from '../../rendezvous/auth.js';
-import { readLines, writeLine, type Endpoint, type ServerMessage } from '../../rendezvous/protocol.js';
+import { readLines, writeLine, type Endpoint } from '../../rendezvous/protocol.js';
+import { parseServerMessage } from '../../rendezvous/messages.js';
 import type { Channel, Envelope, Probed, ProbeRequest, Received, RecvRequest } from '../channel.js';
 import { Matcher } from '../matcher.js';
 import { Connection } from './connection.js';
@@ -311,8 +312,9 @@ export class DirectChannel implements Channel {
       readLines(
         sock,
         (raw) => {
-          const m = raw as ServerMessage;
-          if (m.t === 'challenge' && typeof m.nonce === 'string') {
+          const m = parseServerMessage(raw);
+          if (typeof m === 'string') return sock.destroy();
+          if (m.t === 'challenge') {
             writeLine(sock, signed(this.#keys, m.nonce, request));
           } else if (m.t === 'enroll') {
             // This job's first registration: the server keeps this key to check later ones.

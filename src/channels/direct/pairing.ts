@@ -1,7 +1,8 @@
 import { connect, type Socket } from 'node:net';
 import { ChannelError } from '../../errors.js';
 import { signed, type JobKeys } from '../../rendezvous/auth.js';
-import { readLines, writeLine, type Endpoint, type ServerMessage } from '../../rendezvous/protocol.js';
+import { readLines, writeLine, type Endpoint } from '../../rendezvous/protocol.js';
+import { parseServerMessage } from '../../rendezvous/messages.js';
 import { ByteReader, dialHandshake, REJECT, SELECT } from './handshake.js';
 
 export interface PairingSetup {
@@ -123,8 +124,9 @@ export class Pairing {
     readLines(
       sock,
       (raw) => {
-        const m = raw as ServerMessage;
-        if (m.t === 'challenge' && typeof m.nonce === 'string') {
+        const m = parseServerMessage(raw);
+        if (typeof m === 'string') return this.cancel(new ChannelError(`rendezvous sent junk: ${m}`, this.#fields()));
+        if (m.t === 'challenge') {
           writeLine(sock, signed(s.keys, m.nonce, { t: 'pair', job: s.job, from: s.rank, to: s.peer, priv: s.priv }));
         } else if (m.t === 'peer') peerInfo = { pub: m.pub, priv: m.priv, you: m.you };
         else if (m.t === 'error') this.cancel(new ChannelError(`rendezvous: ${m.message}`, this.#fields()));

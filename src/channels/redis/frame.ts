@@ -62,6 +62,7 @@ export function parseHeader(b: Buffer, out: FrameHeader): string | undefined {
   out.index = b.readUInt32LE(16);
   out.count = b.readUInt32LE(20);
   out.total = b.readUInt32LE(24) + b.readUInt32LE(28) * TWO_32;
+  if (out.total > Number.MAX_SAFE_INTEGER) return `total length above 2^53 (high word ${b.readUInt32LE(28)})`;
   if (out.count === 0 || out.index >= out.count) return `chunk ${out.index} of ${out.count}`;
   if (out.count === 1 && b.length - HEADER_BYTES !== out.total) return `${b.length - HEADER_BYTES} payload bytes, header says ${out.total}`;
   return undefined;
