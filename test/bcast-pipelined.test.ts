@@ -4,7 +4,8 @@ import { internals } from '../src/comm/communicator.js';
 import { bcastBinomial } from '../src/collectives/bcast.js';
 import { PIPELINE_MIN_BYTES, SEGMENT_BYTES, SEGMENTED_KIND } from '../src/collectives/bcast-pipelined.js';
 import type { CollContext } from '../src/collectives/context.js';
-import { range, withWorld } from './helpers/world.js';
+import { Op } from '../src/index.js';
+import { range, settleWorld, withWorld } from './helpers/world.js';
 
 /** Large payloads, none a whole number of segments. */
 const N_U8 = PIPELINE_MIN_BYTES + 3 * SEGMENT_BYTES + 12345;
@@ -50,6 +51,31 @@ describe.each([1, 2, 3, 4, 5, 6, 7])('segmented bcast - %i ranks', (size) => {
   });
 });
 
+describe.each([1, 3, 4])('bcast into - %i ranks', (size) => {
+  it('writes the result into `into`, small and segmented, from every root', async () => {
+    await withWorld(size, async (c) => {
+      for (const root of range(size)) {
+        for (const want of [f64(root), new Float64Array([root, 0.5])]) {
+          const into = new Float64Array(want.length);
+          const got = await c.bcast(c.rank === root ? want : undefined, root, { into });
+          expect(got).toBe(into);
+          expectSame(into, want);
+        }
+      }
+    });
+  });
+
+  it('an `into` of another type or length fails that rank only, after the others got the data', async () => {
+    const out = await settleWorld(size, async (c) => {
+      const bad = c.rank === size - 1 ? { into: new Float32Array(f64(0).length) } : {};
+      const got = await c.bcast(c.rank === 0 ? f64(0) : undefined, 0, bad).catch((err: { code: string }) => err.code);
+      // The next collective still lines up.
+      return [got === 'MPI_ERR_ARG' ? got : Buffer.compare(Buffer.from((got as Float64Array).buffer), Buffer.from(f64(0).buffer)), await c.allreduce(1, Op.SUM)];
+    });
+    expect(out.map((r) => r.status === 'fulfilled' && r.value)).toEqual(range(size).map((r) => [r === size - 1 ? 'MPI_ERR_ARG' : 0, size]));
+  });
+});
+
 describe('segmented bcast - the messages', () => {
   /** Runs bcastBinomial on a real communicator's collective context, recording what each rank sends. */
   async function record(size: number, bytes: number, segment: number) {
@@ -58,7 +84,7 @@ describe('segmented bcast - the messages', () => {
       internals(comm).collective('intercomm', {}, async (c: CollContext) => {
         const spy: CollContext = { ...c, send: (peer, msg) => (sent.push({ from: c.rank, to: peer, kind: msg.kind, bytes: msg.bytes.byteLength }), c.send(peer, msg)) };
         const payload = Uint8Array.from(range(bytes), (i) => i & 0xff);
-        const out = await bcastBinomial(spy, 1, c.rank === 1 ? { kind: Kind.BUFFER, bytes: payload } : undefined, segment);
+        const out = await bcastBinomial(spy, 1, c.rank === 1 ? { kind: Kind.BUFFER, bytes: payload } : undefined, { segmentBytes: segment });
         return out.kind === Kind.BUFFER && Buffer.compare(out.bytes, payload) === 0;
       }),
     );

@@ -38,7 +38,14 @@ export function segmentedHeader(msg: Encoded, segmentBytes = SEGMENT_BYTES): Enc
  * unexpected queue) and sends it on to its children while the next one
  * arrives. `parent` is -1 at the root, which sends from `msg`.
  */
-export async function bcastSegments(c: CollContext, parent: number, children: readonly number[], head: Encoded, msg: Encoded | undefined): Promise<Encoded> {
+export async function bcastSegments(
+  c: CollContext,
+  parent: number,
+  children: readonly number[],
+  head: Encoded,
+  msg: Encoded | undefined,
+  into?: (kind: number, bytes: number) => Uint8Array | undefined,
+): Promise<Encoded> {
   if (head.bytes.byteLength !== HEADER_BYTES) throw new FmiError('FMI_PROTOCOL', 'malformed bcast header', c.fields(parent));
   const dv = new DataView(head.bytes.buffer, head.bytes.byteOffset, HEADER_BYTES);
   const kind = dv.getUint32(0, true);
@@ -46,8 +53,8 @@ export async function bcastSegments(c: CollContext, parent: number, children: re
   const total = dv.getUint32(8, true) + dv.getUint32(12, true) * 0x1_0000_0000;
   if (seg === 0) throw new FmiError('FMI_PROTOCOL', 'malformed bcast header', c.fields(parent));
   const sends: Promise<void>[] = children.map((child) => c.send(child, head));
-  // The root sends from the caller's bytes; the others receive into one new buffer.
-  const out = msg?.bytes ?? new Uint8Array(total);
+  // The root sends from the caller's bytes; the others receive into the caller's buffer or a new one.
+  const out = msg?.bytes ?? into?.(kind, total) ?? new Uint8Array(total);
   const count = Math.ceil(total / seg);
   const part = (i: number) => out.subarray(i * seg, Math.min(total, (i + 1) * seg));
   const receives: Promise<Received>[] = [];

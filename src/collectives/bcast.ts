@@ -14,6 +14,16 @@ export function binomialTree(rank: number, root: number, size: number): { parent
   return { parent, children };
 }
 
+export interface BcastOptions {
+  /** @default SEGMENT_BYTES */
+  segmentBytes?: number;
+  /**
+   * Where a segmented payload of this kind and size may be received (the
+   * caller's result buffer), or undefined for a new buffer.
+   */
+  into?: (kind: number, bytes: number) => Uint8Array | undefined;
+}
+
 /**
  * Binomial-tree broadcast from any root: ceil(log2 size) rounds. Small
  * payloads go down the tree whole, forwarded as received, never decoded on
@@ -24,7 +34,8 @@ export function binomialTree(rank: number, root: number, size: number): { parent
  * which of the two follows. `msg` is needed at the root only; every rank
  * returns the root's message.
  */
-export async function bcastBinomial(c: CollContext, root: number, msg: Encoded | undefined, segmentBytes = SEGMENT_BYTES): Promise<Encoded> {
+export async function bcastBinomial(c: CollContext, root: number, msg: Encoded | undefined, opts: BcastOptions = {}): Promise<Encoded> {
+  const segmentBytes = opts.segmentBytes ?? SEGMENT_BYTES;
   const { parent, children } = binomialTree(c.rank, root, c.size);
   let first: Encoded;
   if (parent < 0) {
@@ -34,7 +45,7 @@ export async function bcastBinomial(c: CollContext, root: number, msg: Encoded |
     const r = await c.recv(parent);
     first = { kind: r.kind, bytes: r.data };
   }
-  if (first.kind === SEGMENTED_KIND) return bcastSegments(c, parent, children, first, msg);
+  if (first.kind === SEGMENTED_KIND) return bcastSegments(c, parent, children, first, msg, opts.into);
   await Promise.all(children.map((child) => c.send(child, first)));
   if (first.kind === Kind.ERROR) raiseIfError(c, { source: root, ctx: 0, tag: 0, kind: first.kind, data: first.bytes });
   return first;

@@ -207,16 +207,31 @@ export class Communicator {
 
   // ---- collectives ----------------------------------------------------------
 
-  /** Every rank gets root's `data` (needed at the root only). */
-  bcast<T = unknown>(data: T | undefined, root: number, opts: OpOptions & { bytes?: number } = {}): Promise<T> {
+  /**
+   * Every rank gets root's `data` (needed at the root only). With `into` (a
+   * TypedArray of the type and length of root's data), the result is written
+   * there instead of into a new array; a large payload is received into it
+   * directly. An `into` that does not fit fails this rank with MPI_ERR_ARG
+   * after the others got the data.
+   */
+  bcast<T = unknown>(data: T | undefined, root: number, opts: OpOptions & { bytes?: number; into?: NumericArray } = {}): Promise<T> {
     return this.#collective(
       'bcast',
       root,
       opts,
       async (c) => {
         const msg = c.rank === root ? this.#encodeOrError(data, c) : undefined;
-        const out = hasStore(c) ? await bcastStore(c, root, msg) : await bcastBinomial(c, root, msg);
-        return decode(out.kind, out.bytes) as T;
+        const into = opts.into;
+        const fits = (kind: number, bytes: number) => isTyped(into) && kind === encode(into).kind && bytes === into.byteLength;
+        const target = into === undefined ? undefined : (kind: number, bytes: number) => (fits(kind, bytes) ? bytesOf(into) : undefined);
+        const out = hasStore(c) ? await bcastStore(c, root, msg) : await bcastBinomial(c, root, msg, { into: target });
+        if (into === undefined) return decode(out.kind, out.bytes) as T;
+        if (!fits(out.kind, out.bytes.byteLength)) {
+          throw new FmiError('MPI_ERR_ARG', '`into` must be a TypedArray of the type and length of the root\'s data', c.fields());
+        }
+        const mine = bytesOf(into);
+        if (out.bytes.buffer !== mine.buffer || out.bytes.byteOffset !== mine.byteOffset) mine.set(out.bytes);
+        return into as T;
       },
       // Only the root knows the size; with `bytes` given everywhere, the channel can follow it.
       opts.bytes === undefined ? undefined : { op: 'bcast', bytes: opts.bytes },
