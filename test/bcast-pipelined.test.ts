@@ -8,7 +8,7 @@ import { Op } from '../src/index.js';
 import { range, settleWorld, withWorld } from './helpers/world.js';
 
 /** Large payloads, none a whole number of segments. */
-const N_U8 = PIPELINE_MIN_BYTES + 3 * SEGMENT_BYTES + 12345;
+const N_U8 = PIPELINE_MIN_BYTES + SEGMENT_BYTES + 12345;
 /** Made once per root: every rank compares with the same arrays. */
 const memo = <T>(make: (root: number) => T) => {
   const m = new Map<number, T>();
