@@ -13,12 +13,15 @@
 //   allreduce-algos  allreduce on 4 ranks, 1/4/16 MiB: fmi's ring and
 //                    recursive doubling, each with and without `into`, next
 //                    to Open MPI; the jobs of one size run one after another
+//   bcast, barrier   bench/bcast.mjs (root 0, 1 KiB..4 MiB) and
+//                    bench/barrier.mjs next to native/bcast.c and
+//                    native/barrier.c, on 4 ranks (FMI_BENCH_RANKS: 16, 32…)
 //
 // Environment (see bench/README.md):
 //   FMI_BENCH=pingpong,allreduce           which benchmarks (default these two;
 //                                          also channels, allreduce-algos)
 //   FMI_BENCH_IMPL=fmi,raw-socket,openmpi-tcp   which implementations (default all)
-//   FMI_BENCH_RANKS=2,4                    allreduce rank counts (allreduce-algos: 4)
+//   FMI_BENCH_RANKS=2,4                    allreduce rank counts (allreduce-algos, bcast, barrier: 4)
 //   FMI_BENCH_ROUNDS=3                     allreduce-algos: rounds per size (quick: 1)
 //   FMI_BENCH_QUICK=1                      smoke run (~50 ms per size)
 //   FMI_BENCH_MS, FMI_BENCH_SIZES          passed on to every benchmark
@@ -30,6 +33,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } 
 import { cpus, setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BCAST_SIZES } from './lib/plan.mjs';
 import { ALLREDUCE_SIZES, MiB, PINGPONG_SIZES, PLAN, QUICK, eachLine, fmtBytes, isOn, loadLine, sizesFrom } from './lib/common.mjs';
 import { channelsTables } from './lib/channels-table.mjs';
 
@@ -41,6 +45,8 @@ const IMPLS = list(process.env.FMI_BENCH_IMPL, ['fmi', 'raw-socket', 'openmpi-tc
 const RANKS = list(process.env.FMI_BENCH_RANKS, ['2', '4']).map(Number);
 /** allreduce-algos: 4 ranks unless FMI_BENCH_RANKS says otherwise. */
 const ALGO_RANKS = list(process.env.FMI_BENCH_RANKS, ['4']).map(Number);
+/** bcast and barrier: 4 ranks unless FMI_BENCH_RANKS says otherwise. */
+const COLL_RANKS = ALGO_RANKS;
 const ALGO_SIZES = [MiB, 4 * MiB, 16 * MiB];
 const ALGO_ROUNDS = Number(process.env.FMI_BENCH_ROUNDS ?? (QUICK ? 1 : 3));
 /** The fmi variants of allreduce-algos: [label, FMI_BENCH_ALGO, FMI_BENCH_INTO]. */
@@ -56,7 +62,7 @@ const MPIRUN_FLAGS = ['--allow-run-as-root', '--oversubscribe', '--mca', 'pml', 
 
 const log = (s) => process.stderr.write(s + '\n');
 
-const ALL_BENCHES = ['pingpong', 'allreduce', 'channels', 'allreduce-algos'];
+const ALL_BENCHES = ['pingpong', 'allreduce', 'channels', 'allreduce-algos', 'bcast', 'barrier'];
 for (const b of BENCHES) if (!ALL_BENCHES.includes(b)) fail(`FMI_BENCH: unknown benchmark ${b} (${ALL_BENCHES.join(', ')})`);
 for (const i of IMPLS) if (!['fmi', 'raw-socket', 'openmpi-tcp'].includes(i)) fail(`FMI_BENCH_IMPL: unknown implementation ${i} (fmi, raw-socket, openmpi-tcp)`);
 
@@ -91,6 +97,14 @@ try {
     for (const n of RANKS) {
       if (IMPLS.includes('fmi')) await job(`allreduce fmi, ${n} ranks`, process.execPath, [fmiCli, 'run', '-n', String(n), '--no-prefix', join(here, 'allreduce.mjs')]);
       if (mpi) await job(`allreduce openmpi-tcp, ${n} ranks`, 'mpirun', [...MPIRUN_FLAGS, '-np', String(n), mpi.allreduce, ...planArgs, ...sizes]);
+    }
+  }
+  for (const bench of ['bcast', 'barrier']) {
+    if (!BENCHES.includes(bench)) continue;
+    const sizes = bench === 'bcast' ? sizesFrom(BCAST_SIZES).map(String) : ['0'];
+    for (const n of COLL_RANKS) {
+      if (IMPLS.includes('fmi')) await job(`${bench} fmi, ${n} ranks`, process.execPath, [fmiCli, 'run', '-n', String(n), '--no-prefix', join(here, `${bench}.mjs`)]);
+      if (mpi) await job(`${bench} openmpi-tcp, ${n} ranks`, 'mpirun', [...MPIRUN_FLAGS, '-np', String(n), mpi[bench], ...planArgs, ...sizes]);
     }
   }
   if (BENCHES.includes('allreduce-algos')) {
@@ -155,7 +169,7 @@ function prepareMpi() {
   }
   const dir = mkdtempSync(join(tmpdir(), 'fmi-bench-mpi-'));
   const out = {};
-  for (const name of ['pingpong', 'allreduce']) {
+  for (const name of ['pingpong', 'allreduce', 'bcast', 'barrier']) {
     const exe = join(dir, name);
     const r = spawnSync('mpicc', ['-O2', '-o', exe, join(here, 'native', `${name}.c`), '-lm'], { encoding: 'utf8' });
     if (r.status !== 0) {
@@ -317,6 +331,12 @@ function printTables() {
   if (BENCHES.includes('pingpong')) groups.push({ bench: 'pingpong', ranks: 2, title: 'ping-pong, 2 ranks: one-way time = round trip / 2', sizes: sizesFrom(PINGPONG_SIZES) });
   if (BENCHES.includes('allreduce')) {
     for (const n of RANKS) groups.push({ bench: 'allreduce', ranks: n, title: `allreduce Op.SUM Float64Array, ${n} ranks: time of the slowest rank`, sizes: sizesFrom(ALLREDUCE_SIZES).map((b) => Math.max(8, Math.floor(b / 8) * 8)) });
+  }
+  if (BENCHES.includes('bcast')) {
+    for (const n of COLL_RANKS) groups.push({ bench: 'bcast', ranks: n, title: `bcast Uint8Array from rank 0, ${n} ranks: time of the slowest rank (barrier between calls, not timed)`, sizes: sizesFrom(BCAST_SIZES) });
+  }
+  if (BENCHES.includes('barrier')) {
+    for (const n of COLL_RANKS) groups.push({ bench: 'barrier', ranks: n, title: `barrier, ${n} ranks: time of the slowest rank`, sizes: [0] });
   }
   const impls = [
     ['fmi', 'fmi'],
