@@ -31,9 +31,8 @@ export class MatchQueues<T> {
       if (i < 0) return;
       list.splice(i, 1);
     }
-    if (list.length > 0) return;
-    m!.delete(k);
-    if (m!.size === 0) this.#byCtx.delete(ctx);
+    // An empty list goes (tags may be many, say iteration numbers); a context's map stays (they are few).
+    if (list.length === 0) m!.delete(k);
   }
 
   /** The lists of one context (every list has at least one entry). */
