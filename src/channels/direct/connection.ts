@@ -56,6 +56,8 @@ export class Connection {
   /** The reused read buffer, when the socket reads into buffers of ours (see read-into.ts). */
   #stage: Uint8Array | undefined;
   #stageView: DataView | undefined;
+  /** Whether reads may go straight into a payload's memory yet. */
+  #direct = false;
 
   // Writing. Writes are counted; each one calls back, in order.
   #issued = 0;
@@ -85,6 +87,9 @@ export class Connection {
     this.#stage = stage;
     this.#stageView = new DataView(stage.buffer);
     if (!readInto(socket, this.#nextRead, this.#onRead)) this.#stage = this.#stageView = undefined;
+    // The first read goes to the stage: bytes Node read before the switch still
+    // come as 'data' events, and a buffer chosen before them could be stale.
+    this.#direct = true;
     socket.resume();
   }
 
@@ -177,7 +182,7 @@ export class Connection {
   /** The buffer for the socket's next read: the rest of a large payload whose memory stays put, else the stage. */
   readonly #nextRead = (): Uint8Array => {
     const st = this.#stable;
-    if (st !== undefined && st.byteLength - this.#bodyDone >= DIRECT_BYTES) return st.subarray(this.#bodyDone);
+    if (this.#direct && st !== undefined && st.byteLength - this.#bodyDone >= DIRECT_BYTES) return st.subarray(this.#bodyDone);
     return this.#stage!;
   };
 
