@@ -4,9 +4,10 @@
 // Both paths give identical results: integer SUM/PROD wrap (two's
 // complement), logical ops give 1 or 0 in the element type, f32 results are
 // rounded to f32. Float MIN/MAX are Math.min/Math.max: -0 counts as less than
-// +0, and a NaN in either operand gives NaN (Wasm's f32x4/f64x2.min/max,
-// not the cheaper pmin/pmax, which would keep or drop a NaN depending on
-// which operand holds it, so results would depend on rank order).
+// +0, and a NaN in either operand gives NaN whichever operand holds it (so
+// results never depend on rank order; assembly/ops.ts builds this from
+// pmin/pmax, which alone would keep or drop a NaN by position). A NaN's sign
+// and payload bits are not specified.
 // dst and src may be the same array; partially overlapping ones give
 // unspecified results.
 
