@@ -1,6 +1,8 @@
 import { FmiError } from '../errors.js';
 import { isStoreChannel, type Channel } from '../channels/channel.js';
 import { DirectChannel } from '../channels/direct/direct-channel.js';
+import { RedisChannel } from '../channels/redis/index.js';
+import { S3Channel } from '../channels/s3/index.js';
 import type { ChannelName, FmiConfig } from '../config/types.js';
 import { DEFAULT_CONFIG } from '../config/defaults.js';
 import { Policy } from '../model/index.js';
@@ -114,14 +116,11 @@ async function openOne(name: ChannelName, o: OpenChannelsOptions): Promise<Chann
     case 'redis': {
       const r = b?.Redis;
       if (!r) throw new FmiError('FMI_CONFIG', 'the redis channel needs backends.Redis (url, or host and port) in the config', { rank });
-      // Storage channels load on demand: their client libraries are slow to load.
-      const { RedisChannel } = await import('../channels/redis/index.js');
       return RedisChannel.create({ job, rank, size, url: r.url, host: r.host, port: r.port, aliveMs: aliveMs() });
     }
     case 's3': {
       const s = b?.S3;
       if (!s?.bucket_name) throw new FmiError('FMI_CONFIG', 'the s3 channel needs backends.S3.bucket_name in the config', { rank });
-      const { S3Channel } = await import('../channels/s3/index.js');
       return S3Channel.create({ job, rank, size, bucket: s.bucket_name, endpoint: s.endpoint, region: s.s3_region, aliveMs: aliveMs() });
     }
   }
