@@ -1,4 +1,4 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import { ChannelError, FmiError, type FmiErrorFields } from '../../errors.js';
 
 /** Where the Redis server is: a URL, or a host and port. */
@@ -37,6 +37,8 @@ export async function openClient(a: RedisAddress, timeoutMs: number, fields: Fmi
     disableClientInfo: true,
     noDelay: true,
   };
+  // Loaded here, not at import: a job without Redis never pays its ~80 ms load.
+  const { Redis } = await import('ioredis');
   const client = a.url ? new Redis(a.url, o) : new Redis({ ...o, host: a.host ?? '127.0.0.1', port: a.port ?? 6379 });
   // Errors surface through the commands that fail; this only keeps ioredis from logging them.
   client.on('error', () => {});
