@@ -1,0 +1,86 @@
+import type { Redis } from 'ioredis';
+import type { FmiError } from '../../errors.js';
+import { channelError, retryable, whenReady } from './client.js';
+import type { InboxReader } from './inbox-reader.js';
+
+/** Frames taken per read at most, and bytes (bounds the reply's memory). */
+const MAX_BATCH = 64;
+const BATCH_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Acknowledges what the last read took, then takes up to ARGV[1] frames (or
+ * ARGV[2] bytes) from the inbox into the processing list, and returns them.
+ * The processing list keeps a placeholder first, so it always exists with a
+ * TTL before BLMOVE appends to it.
+ */
+const TAKE = `
+redis.call('LTRIM', KEYS[2], 0, 0)
+if redis.call('EXISTS', KEYS[2]) == 0 then redis.call('RPUSH', KEYS[2], '') end
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+local out, bytes, most = {}, 0, tonumber(ARGV[2])
+for i = 1, tonumber(ARGV[1]) do
+  local x = redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT')
+  if not x then break end
+  out[i] = x
+  bytes = bytes + #x
+  if bytes >= most then break end
+end
+return out
+`;
+
+export interface InboxLoopOptions {
+  /** The rank's blocking connection (nothing else uses it). */
+  blk: Redis;
+  inbox: string;
+  processing: string;
+  ttlSeconds: number;
+  rank: number;
+  reader: InboxReader;
+  /** True once the channel closes or failed: the loop ends. */
+  stopped(): boolean;
+  /** The error for a connection ioredis gave up on. */
+  lost(): FmiError;
+  fail(err: FmiError): void;
+}
+
+/**
+ * The rank's one inbox read loop: a reliable queue. Each round writes, in
+ * one go, a script that acknowledges the last round (trims the processing
+ * list), takes whatever is in the inbox (moving it to the processing list),
+ * and a BLMOVE that waits for the next frame (moving it there too). Frames
+ * are handed to the reader in inbox order. When the connection drops, a
+ * reply may be lost but its frames are in the processing list: after the
+ * reconnect they are read again (LRANGE) and the reader drops those it had
+ * (sequence numbers), so no frame is lost or delivered twice.
+ */
+export async function readInbox(o: InboxLoopOptions): Promise<void> {
+  const { blk, inbox, processing, reader } = o;
+  const take = [TAKE, '2', inbox, processing, String(MAX_BATCH), String(BATCH_BYTES), String(o.ttlSeconds)];
+  const wait = [inbox, processing, 'LEFT', 'RIGHT', '0'];
+  let recover = false;
+  while (!o.stopped()) {
+    try {
+      if (recover) {
+        for (const f of (await blk.lrangeBuffer(processing, 1, -1)) as Buffer[]) reader.frame(f);
+        recover = false;
+      }
+      blk.stream?.cork();
+      const taking = blk.callBuffer('EVAL', take) as Promise<Buffer[]>;
+      const waiting = blk.callBuffer('BLMOVE', wait) as Promise<Buffer>;
+      blk.stream?.uncork();
+      waiting.catch(() => {}); // awaited below, unless taking failed first
+      for (const f of await taking) reader.frame(f);
+      reader.frame(await waiting);
+    } catch (err) {
+      if (o.stopped()) return;
+      if (!retryable(err) || blk.status === 'end') return o.fail(channelError(err, 'inbox read failed', { rank: o.rank, channel: 'redis', op: 'recv' }));
+      try {
+        await whenReady(blk, o.lost);
+      } catch (e) {
+        if (!o.stopped()) o.fail(e as FmiError);
+        return;
+      }
+      recover = true;
+    }
+  }
+}
