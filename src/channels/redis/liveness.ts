@@ -128,7 +128,7 @@ export class RedisLiveness {
    * Stops the heartbeat (its last write answered first, so it cannot land
    * after the rest), then marks this rank closed, on the command connection,
    * after every message this rank sent. The last rank to close removes every
-   * rank's state.
+   * rank's state, and the inbox of ranks that died.
    */
   async close(ms: number): Promise<void> {
     this.#stopped = true;
@@ -137,15 +137,20 @@ export class RedisLiveness {
     const end = Date.now() + ms;
     await this.#beat?.stop(ms);
     const { cmd: c, keys, rank, size, ttlSeconds } = this.#o;
-    const states = Array.from({ length: size }, (_, r) => keys.state(r));
+    const ranks = Array.from({ length: size }, (_, r) => r);
+    const states = ranks.map((r) => keys.state(r));
     const work = (async () => {
       multi(c);
       queue(c, 'SET', [keys.state(rank), 'closed', 'EX', String(ttlSeconds)]);
       queue(c, 'DEL', [keys.alive(rank)]);
-      queue(c, 'MGET', states);
+      queue(c, 'MGET', [...states, ...ranks.map((r) => keys.alive(r))]);
       const r = await exec(c);
-      const all = r[2] as (string | null)[];
-      if (all.every((v) => v === 'closed')) await c.del(states);
+      const got = r[2] as (string | null)[];
+      // Every rank closed, or died (started, no heartbeat): the last one out also takes the dead ranks' keys.
+      const dead = ranks.filter((i) => got[i] === 'started' && got[size + i] === null);
+      if (ranks.every((i) => got[i] === 'closed' || dead.includes(i))) {
+        await c.del([...states, ...dead.flatMap((d) => [keys.inbox(d), keys.processing(d)])]);
+      }
     })();
     await bounded(work, Math.max(0, end - Date.now()));
   }
