@@ -6,7 +6,7 @@ import { markFrame } from './frame.js';
 import type { JobKeys } from './keys.js';
 
 export interface LivenessOptions {
-  /** The non-blocking connection (the inbox's is blocked in BLMPOP). */
+  /** The non-blocking connection (the inbox's is blocked in BLMOVE). */
   cmd: Redis;
   address: RedisAddress;
   keys: JobKeys;

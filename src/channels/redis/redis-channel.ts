@@ -53,8 +53,8 @@ type State = 'open' | 'closing' | 'closed';
  * Each rank owns an inbox list, `fmi:{job}:in:<rank>`. A send is one
  * transaction (one round trip): RPUSH of the message's frames to the
  * destination's inbox and an EXPIRE. The rank reads its inbox with one
- * blocking pop loop (BLMPOP, or BLPOP before Redis 7) on a connection of its
- * own and hands every message to the shared Matcher, which does MPI matching,
+ * loop of blocking moves into a processing list (inbox-loop.ts) on a
+ * connection of its own and hands every message to the shared Matcher, which does MPI matching,
  * wildcards, truncation and ordering.
  *
  * A lost connection is reconnected for up to `reconnectMs`: sends not
