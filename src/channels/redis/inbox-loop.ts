@@ -8,10 +8,10 @@ const MAX_BATCH = 64;
 const BATCH_BYTES = 16 * 1024 * 1024;
 
 /**
- * Acknowledges what the last read took, then takes up to ARGV[1] frames (or
- * ARGV[2] bytes) from the inbox into the processing list, and returns them.
- * The processing list keeps a placeholder first, so it always exists with a
- * TTL before BLMOVE appends to it.
+ * Acknowledges what the last round took, then moves up to ARGV[1] frames (or
+ * ARGV[2] bytes) from the inbox to the processing list, and returns them.
+ * The processing list keeps a placeholder first, so it exists, with a TTL,
+ * before BLMOVE appends to it.
  */
 const TAKE = `
 redis.call('LTRIM', KEYS[2], 0, 0)
@@ -44,33 +44,55 @@ export interface InboxLoopOptions {
 }
 
 /**
- * The rank's one inbox read loop: a reliable queue. Each round writes, in
- * one go, a script that acknowledges the last round (trims the processing
- * list), takes whatever is in the inbox (moving it to the processing list),
- * and a BLMOVE that waits for the next frame (moving it there too). Frames
- * are handed to the reader in inbox order. When the connection drops, a
- * reply may be lost but its frames are in the processing list: after the
- * reconnect they are read again (LRANGE) and the reader drops those it had
- * (sequence numbers), so no frame is lost or delivered twice.
+ * The rank's one inbox read loop: a reliable queue. Frames are moved, never
+ * popped, from the inbox to the processing list, and acknowledged (trimmed
+ * away) only in the next round, after they went to the reader. A round is,
+ * written in one go:
+ * - while nothing waits (the usual case): LTRIM (acknowledge), LLEN of the
+ *   inbox, and a BLMOVE that waits for the next frame; three plain commands;
+ * - while frames wait (LLEN said so): the TAKE script, which acknowledges
+ *   and moves a batch (up to 64 frames or 16 MiB) in one round trip.
+ * When the connection drops, a reply may be lost but its frames are in the
+ * processing list: after the reconnect they are read again (LRANGE) and the
+ * reader drops those it had (sequence numbers), so no frame is lost or
+ * delivered twice.
  */
 export async function readInbox(o: InboxLoopOptions): Promise<void> {
   const { blk, inbox, processing, reader } = o;
   const take = [TAKE, '2', inbox, processing, String(MAX_BATCH), String(BATCH_BYTES), String(o.ttlSeconds)];
   const wait = [inbox, processing, 'LEFT', 'RIGHT', '0'];
+  const refreshMs = (o.ttlSeconds * 1000) / 3;
+  // The first round takes: it makes the processing list (placeholder and TTL).
+  let backlog = true;
+  let refreshAt = 0;
   let recover = false;
   while (!o.stopped()) {
     try {
       if (recover) {
         for (const f of (await blk.lrangeBuffer(processing, 1, -1)) as Buffer[]) reader.frame(f);
         recover = false;
+        backlog = true;
+      }
+      if (backlog) {
+        const frames = (await blk.callBuffer('EVAL', take)) as Buffer[];
+        for (const f of frames) reader.frame(f);
+        backlog = frames.length > 0;
+        refreshAt = Date.now() + refreshMs;
+        continue;
       }
       blk.stream?.cork();
-      const taking = blk.callBuffer('EVAL', take) as Promise<Buffer[]>;
-      const waiting = blk.callBuffer('BLMOVE', wait) as Promise<Buffer>;
+      blk.call('LTRIM', [processing, '0', '0']).catch(() => {}); // its failure shows in the BLMOVE's
+      if (Date.now() >= refreshAt) {
+        blk.call('EXPIRE', [processing, String(o.ttlSeconds)]).catch(() => {});
+        refreshAt = Date.now() + refreshMs;
+      }
+      const waiting = blk.llen(inbox);
+      const next = blk.callBuffer('BLMOVE', wait) as Promise<Buffer>;
       blk.stream?.uncork();
-      waiting.catch(() => {}); // awaited below, unless taking failed first
-      for (const f of await taking) reader.frame(f);
-      reader.frame(await waiting);
+      next.catch(() => {}); // awaited below, unless LLEN failed first
+      // More than the one BLMOVE takes: the next round takes a batch.
+      backlog = (await waiting) > 1;
+      reader.frame(await next);
     } catch (err) {
       if (o.stopped()) return;
       if (!retryable(err) || blk.status === 'end') return o.fail(channelError(err, 'inbox read failed', { rank: o.rank, channel: 'redis', op: 'recv' }));
