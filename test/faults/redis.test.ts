@@ -7,6 +7,7 @@ import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_CONFIG, init, type Communicator } from '../../src/index.js';
 import { jobPattern, RedisChannel } from '../../src/channels/redis/index.js';
+import { jobKeys } from '../../src/channels/redis/keys.js';
 import { rankProcess } from '../helpers/rank-process.js';
 import { freePort } from '../helpers/redis-server.js';
 
@@ -139,6 +140,42 @@ describe('redis faults - a reader killed in a bcast loop', () => {
       await server.kill();
     }
   }, 60_000);
+});
+
+describe('redis faults - values whose readers died', () => {
+  it('a value put for named readers goes once those left are dead; one for a count below size - 1 waits for the close', async () => {
+    const server = await Server.start();
+    const admin = new Redis(server.url);
+    const job = randomUUID();
+    const open = (rank: number) => RedisChannel.create({ url: server.url, job, rank, size: 3, aliveMs: ALIVE_MS });
+    const [r0, r1] = await Promise.all([open(0), open(1)]);
+    const r2 = rankProcess(
+      (channels) => `
+        const { RedisChannel } = await import('${channels}redis/index.js');
+        await RedisChannel.create({ url: ${JSON.stringify(server.url)}, job: ${JSON.stringify(job)}, rank: 2, size: 3, aliveMs: ${ALIVE_MS} });
+        process.stdout.write('up\\n');
+        setInterval(() => {}, 1000);
+      `,
+    );
+    try {
+      await r2.said('up');
+      const data = new Uint8Array([1, 2, 3]);
+      await r0.put('named', 11, data, [1, 2]);
+      await r0.put('counted', 11, data, 1);
+      expect((await r1.get('named', undefined, 0)).data).toEqual(data);
+      await r2.kill();
+      const has = async (key: string) => (await admin.exists(jobKeys(job).head(key))) === 1;
+      expect(await until(async () => !(await has('named')), 6 * ALIVE_MS)).toBe(true);
+      // Rank 1 or 2 may read it: not known which, so it stays.
+      expect(await has('counted')).toBe(true);
+    } finally {
+      await r2.kill();
+      await Promise.all([r0.close(), r1.close()]);
+    }
+    expect(await admin.keys(jobPattern(job))).toEqual([]);
+    admin.disconnect();
+    await server.kill();
+  }, 30_000);
 });
 
 /**

@@ -346,8 +346,11 @@ export class RedisStore {
   }
 
   async #acquire(signal: AbortSignal | undefined): Promise<Redis> {
-    const idle = this.#idle.pop();
-    if (idle) return idle;
+    for (let idle = this.#idle.pop(); idle; idle = this.#idle.pop()) {
+      // One that gave up reconnecting is no use (one reconnecting is: the get waits for it).
+      if (idle.status !== 'end') return idle;
+      this.#conns.delete(idle);
+    }
     const opening = openClient(this.#o.address, this.#o.timeoutMs, { ...this.#fields, op: 'get' }, this.#o.reconnectMs);
     let conn: Redis;
     try {
