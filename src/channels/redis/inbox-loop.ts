@@ -6,6 +6,9 @@ import type { InboxReader } from './inbox-reader.js';
 /** Frames taken per read at most, and bytes (bounds the reply's memory). */
 const MAX_BATCH = 64;
 const BATCH_BYTES = 16 * 1024 * 1024;
+/** Frames read but not acknowledged, at most (count, bytes): small frames are acknowledged in bulk. */
+const UNACKED_FRAMES = 32;
+const UNACKED_BYTES = 1024 * 1024;
 
 /**
  * Acknowledges what the last round took, then moves up to ARGV[1] frames (or
@@ -48,8 +51,10 @@ export interface InboxLoopOptions {
  * popped, from the inbox to the processing list, and acknowledged (trimmed
  * away) only in the next round, after they went to the reader. A round is,
  * written in one go:
- * - while nothing waits (the usual case): LTRIM (acknowledge), LLEN of the
- *   inbox, and a BLMOVE that waits for the next frame; three plain commands;
+ * - while nothing waits (the usual case): LLEN of the inbox and a BLMOVE
+ *   that waits for the next frame; before them an LTRIM that acknowledges
+ *   once 32 frames or 1 MiB are unacknowledged (so a waiting rank leaves at
+ *   most that, and one frame, in the processing list);
  * - while frames wait (LLEN said so): the TAKE script, which acknowledges
  *   and moves a batch (up to 64 frames or 16 MiB) in one round trip.
  * When the connection drops, a reply may be lost but its frames are in the
@@ -66,6 +71,8 @@ export async function readInbox(o: InboxLoopOptions): Promise<void> {
   let backlog = true;
   let refreshAt = 0;
   let recover = false;
+  let unacked = 0;
+  let unackedBytes = 0;
   while (!o.stopped()) {
     try {
       if (recover) {
@@ -78,10 +85,15 @@ export async function readInbox(o: InboxLoopOptions): Promise<void> {
         for (const f of frames) reader.frame(f);
         backlog = frames.length > 0;
         refreshAt = Date.now() + refreshMs;
+        unacked = frames.length;
+        unackedBytes = frames.reduce((n, f) => n + f.length, 0);
         continue;
       }
       blk.stream?.cork();
-      blk.call('LTRIM', [processing, '0', '0']).catch(() => {}); // its failure shows in the BLMOVE's
+      if (unacked >= UNACKED_FRAMES || unackedBytes >= UNACKED_BYTES) {
+        blk.call('LTRIM', [processing, '0', '0']).catch(() => {}); // its failure shows in the BLMOVE's
+        unacked = unackedBytes = 0;
+      }
       if (Date.now() >= refreshAt) {
         blk.call('EXPIRE', [processing, String(o.ttlSeconds)]).catch(() => {});
         refreshAt = Date.now() + refreshMs;
@@ -92,7 +104,10 @@ export async function readInbox(o: InboxLoopOptions): Promise<void> {
       next.catch(() => {}); // awaited below, unless LLEN failed first
       // More than the one BLMOVE takes: the next round takes a batch.
       backlog = (await waiting) > 1;
-      reader.frame(await next);
+      const f = await next;
+      unacked++;
+      unackedBytes += f.length;
+      reader.frame(f);
     } catch (err) {
       if (o.stopped()) return;
       if (!retryable(err) || blk.status === 'end') return o.fail(channelError(err, 'inbox read failed', { rank: o.rank, channel: 'redis', op: 'recv' }));
