@@ -619,8 +619,7 @@ export class Communicator {
     // Every rank computes the same choice: same config, hint, op and size.
     const channel = this.#choices.choose(sizing);
     // No signal and no timeout (the default): nothing to set up per call.
-    const timed = opts.signal !== undefined || Number.isFinite(opts.timeoutMs ?? this.#timeoutMs);
-    const d = timed ? new Deadline(opts, this.#timeoutMs, { ...this.#fields(name), channel: channel.name }) : NO_DEADLINE;
+    const d = Deadline.of(opts, this.#timeoutMs, () => ({ ...this.#fields(name), channel: channel.name }));
     const seq = this.#collSeq++;
     const c = this.#context(name, this.#group, CollTag[name], channel, d, isStoreChannel(channel) ? this.#storeKey(seq) : undefined);
     const result = this.#collQueue.then(async () => {
@@ -709,8 +708,6 @@ export class Communicator {
   }
 }
 
-/** The Deadline of an operation without signal or timeout: no signal, nothing to dispose of. */
-const NO_DEADLINE = new Deadline(undefined, undefined, {});
 
 const ringable = (op: Op, data: unknown, size: number) => op.predefined !== undefined && isTyped(data) && size > 1;
 

@@ -71,17 +71,17 @@ export async function send(p: P2p, data: unknown, dest: number, opts: SendOption
   const tag = checkTag(opts.tag, p.rank, op);
   checkNotDetached(data, 'the data', p.fields(op, dest, tag));
   const msg = encode(data);
-  const d = deadline(opts, p, op, dest, tag);
+  const d = Deadline.of(opts, p.timeoutMs, () => p.fields(op, dest, tag));
   try {
     if (!opts.synchronous) {
-      await p.channel.send(p.world(dest), { ctx: p.ctx, tag, kind: msg.kind }, msg.bytes, d?.signal);
+      await p.channel.send(p.world(dest), { ctx: p.ctx, tag, kind: msg.kind }, msg.bytes, d.signal);
       return;
     }
-    await sendSynchronous(p, dest, tag, msg.kind, msg.bytes, d?.signal);
+    await sendSynchronous(p, dest, tag, msg.kind, msg.bytes, d.signal);
   } catch (err) {
     throw p.wrap(err, op, dest, tag);
   } finally {
-    d?.dispose();
+    d.dispose();
   }
 }
 
@@ -166,9 +166,9 @@ export async function recv<T>(p: P2p, source: number, opts: RecvOptions<T>): Pro
   const into = opts.into;
   if (into !== undefined && !isTyped(into)) throw new FmiError('MPI_ERR_ARG', 'recv `into` must be a numeric TypedArray', p.fields(op, source, tag));
   checkNotDetached(into, 'recv `into`', p.fields(op, source, tag));
-  const d = deadline(opts, p, op, source, tag);
+  const d = Deadline.of(opts, p.timeoutMs, () => p.fields(op, source, tag));
   try {
-    const r = await p.channel.recv({ source: p.world(source), ctx: p.ctx, tag, signal: d?.signal, into: into && bytesOf(into), onMatch: acknowledger(p) });
+    const r = await p.channel.recv({ source: p.world(source), ctx: p.ctx, tag, signal: d.signal, into: into && bytesOf(into), onMatch: acknowledger(p) });
     r.kind &= KIND_MASK;
     const from = p.local(r.source);
     if (opts.status) fillStatus(opts.status, from, r.tag, r.kind, r.data.byteLength);
@@ -182,14 +182,8 @@ export async function recv<T>(p: P2p, source: number, opts: RecvOptions<T>): Pro
   } catch (err) {
     throw p.wrap(err, op, source, tag);
   } finally {
-    d?.dispose();
+    d.dispose();
   }
-}
-
-/** An operation's deadline; none (nothing to allocate or dispose) when it has neither signal nor timeout. */
-function deadline(opts: SendOptions | RecvOptions<unknown>, p: P2p, op: string, peer: number, tag: number): Deadline | undefined {
-  if (opts.signal === undefined && opts.timeoutMs === undefined && p.timeoutMs === undefined) return undefined;
-  return new Deadline(opts, p.timeoutMs, p.fields(op, peer, tag));
 }
 
 /** The kind a TypedArray or Buffer is sent as (what encode() would say, without encoding). */
