@@ -8,9 +8,12 @@
 // Environment: FMI_BENCH_QUICK=1, FMI_BENCH_MS (measure time per size),
 // FMI_BENCH_SIZES (bytes, e.g. "8,1k,4m"), FMI_BENCH_DTYPE=u8|f64 (payload
 // type, default u8), FMI_BENCH_RECV=into|alloc (receive into a preallocated
-// array, the default, or let fmi allocate each message).
+// array, the default, or let fmi allocate each message), FMI_BENCH_ALLOC=1
+// (after each size, also measure what a round trip allocates on each rank:
+// lib/alloc-meter.mjs; adds `alloc` to the result line).
 
 import { init } from 'fmi';
+import { ALLOC, meter, round1, windowFor } from './lib/alloc-meter.mjs';
 import { PINGPONG_SIZES, emit, fillPattern, itersFor, mbPerS, warmupMsFor, sizesFrom, summarize } from './lib/common.mjs';
 
 const CTRL = 1;
@@ -35,10 +38,11 @@ else await echo();
 await comm.close();
 
 async function driver() {
-  const ctrl = new Float64Array(2);
-  const tell = (bytes, n) => {
+  const ctrl = new Float64Array(3);
+  const tell = (bytes, n, metered = 0) => {
     ctrl[0] = bytes;
     ctrl[1] = n;
+    ctrl[2] = metered;
     return comm.send(ctrl, 1, { tag: CTRL });
   };
   for (const bytes of sizes) {
@@ -48,14 +52,17 @@ async function driver() {
     const rbuf = new Ctor(len);
     const opts = USE_INTO ? { tag: DATA, into: rbuf } : { tag: DATA };
     let last;
-    const batch = async (n, samples) => {
-      await tell(sbuf.byteLength, n);
+    const rounds = async (n, samples) => {
       for (let i = 0; i < n; i++) {
         const t0 = performance.now();
         await comm.send(sbuf, 1, { tag: DATA });
         last = await comm.recv(1, opts);
         if (samples) samples[i] = performance.now() - t0;
       }
+    };
+    const batch = async (n, samples) => {
+      await tell(sbuf.byteLength, n);
+      await rounds(n, samples);
     };
 
     // Warm-up: doubling batches until warmupMs has passed; the last batch gives the time per round trip.
@@ -74,26 +81,48 @@ async function driver() {
     await batch(iters, samples);
     check(sbuf, last);
     const s = summarize(samples, iters, 0.5);
+    let alloc;
+    if (ALLOC) {
+      // Both ranks meter the same round trips; rank 1 then sends its figures.
+      const n = windowFor(per);
+      await tell(sbuf.byteLength, n, 1);
+      const mine = await meter(n, (k) => rounds(k));
+      const theirs = await comm.recv(1, { tag: CTRL, into: new Float64Array(3) });
+      alloc = {
+        window: n,
+        bytes_per_rt: [round1(mine.bytes), round1(theirs[0])],
+        faults_per_rt: [round1(mine.faults), round1(theirs[1])],
+        gc_spoiled: mine.spoiled || theirs[2] === 1,
+      };
+    }
     emit({
       bench: 'pingpong', impl: 'fmi', channel: 'direct', ranks: 2, bytes: sbuf.byteLength, iters, ...s,
       mb_s: mbPerS(sbuf.byteLength, s.p50_us),
       variant: `${DTYPE}${USE_INTO ? '' : ',alloc'}`,
+      alloc,
     });
   }
   await tell(0, 0);
 }
 
 async function echo() {
-  const ctrl = new Float64Array(2);
+  const ctrl = new Float64Array(3);
   const big = new Ctor(Math.max(1, Math.ceil(maxBytes / Ctor.BYTES_PER_ELEMENT)));
   const opts = USE_INTO ? { tag: DATA, into: big } : { tag: DATA };
+  const echoes = async (n) => {
+    for (let i = 0; i < n; i++) {
+      const m = await comm.recv(0, opts);
+      await comm.send(m, 0, { tag: DATA });
+    }
+  };
   for (;;) {
     await comm.recv(0, { tag: CTRL, into: ctrl });
     const n = ctrl[1];
     if (n === 0) return;
-    for (let i = 0; i < n; i++) {
-      const m = await comm.recv(0, opts);
-      await comm.send(m, 0, { tag: DATA });
+    if (ctrl[2] !== 1) await echoes(n);
+    else {
+      const m = await meter(n, echoes);
+      await comm.send(Float64Array.of(m.bytes, m.faults, m.spoiled ? 1 : 0), 0, { tag: CTRL });
     }
   }
 }

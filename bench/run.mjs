@@ -13,23 +13,29 @@
 //   allreduce-algos  allreduce on 4 ranks, 1/4/16 MiB: fmi's ring and
 //                    recursive doubling, each with and without `into`, next
 //                    to Open MPI; the jobs of one size run one after another
+//   bcast, barrier   bench/bcast.mjs (root 0, 1 KiB..4 MiB) and
+//                    bench/barrier.mjs next to native/bcast.c and
+//                    native/barrier.c, on 4 ranks (FMI_BENCH_RANKS: 16, 32…)
 //
 // Environment (see bench/README.md):
 //   FMI_BENCH=pingpong,allreduce           which benchmarks (default these two;
 //                                          also channels, allreduce-algos)
 //   FMI_BENCH_IMPL=fmi,raw-socket,openmpi-tcp   which implementations (default all)
-//   FMI_BENCH_RANKS=2,4                    allreduce rank counts (allreduce-algos: 4)
+//   FMI_BENCH_RANKS=2,4                    allreduce rank counts (allreduce-algos, bcast, barrier: 4)
 //   FMI_BENCH_ROUNDS=3                     allreduce-algos: rounds per size (quick: 1)
 //   FMI_BENCH_QUICK=1                      smoke run (~50 ms per size)
 //   FMI_BENCH_MS, FMI_BENCH_SIZES          passed on to every benchmark
 //   FMI_BENCH_TIMEOUT_S=300                give up on one run after this long
+//   FMI_BENCH_BASE=DIR                     also run every fmi job on the fmi checkout in DIR
+//                                          (built; an earlier commit): rows 'fmi-base', column fmi/base
 //   FMI_BENCH_AWAKE=1                      keep every CPU awake with nice-19 spinners during each run
 
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { cpus, setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BCAST_SIZES } from './lib/plan.mjs';
 import { ALLREDUCE_SIZES, MiB, PINGPONG_SIZES, PLAN, QUICK, eachLine, fmtBytes, isOn, loadLine, sizesFrom } from './lib/common.mjs';
 import { channelsTables } from './lib/channels-table.mjs';
 
@@ -41,6 +47,8 @@ const IMPLS = list(process.env.FMI_BENCH_IMPL, ['fmi', 'raw-socket', 'openmpi-tc
 const RANKS = list(process.env.FMI_BENCH_RANKS, ['2', '4']).map(Number);
 /** allreduce-algos: 4 ranks unless FMI_BENCH_RANKS says otherwise. */
 const ALGO_RANKS = list(process.env.FMI_BENCH_RANKS, ['4']).map(Number);
+/** bcast and barrier: 4 ranks unless FMI_BENCH_RANKS says otherwise. */
+const COLL_RANKS = ALGO_RANKS;
 const ALGO_SIZES = [MiB, 4 * MiB, 16 * MiB];
 const ALGO_ROUNDS = Number(process.env.FMI_BENCH_ROUNDS ?? (QUICK ? 1 : 3));
 /** The fmi variants of allreduce-algos: [label, FMI_BENCH_ALGO, FMI_BENCH_INTO]. */
@@ -56,7 +64,7 @@ const MPIRUN_FLAGS = ['--allow-run-as-root', '--oversubscribe', '--mca', 'pml', 
 
 const log = (s) => process.stderr.write(s + '\n');
 
-const ALL_BENCHES = ['pingpong', 'allreduce', 'channels', 'allreduce-algos'];
+const ALL_BENCHES = ['pingpong', 'allreduce', 'channels', 'allreduce-algos', 'bcast', 'barrier'];
 for (const b of BENCHES) if (!ALL_BENCHES.includes(b)) fail(`FMI_BENCH: unknown benchmark ${b} (${ALL_BENCHES.join(', ')})`);
 for (const i of IMPLS) if (!['fmi', 'raw-socket', 'openmpi-tcp'].includes(i)) fail(`FMI_BENCH_IMPL: unknown implementation ${i} (fmi, raw-socket, openmpi-tcp)`);
 
@@ -77,20 +85,29 @@ log(`plan per size: ~${PLAN.targetMs} ms measured after ${PLAN.warmupMs} ms warm
 
 const mpi = IMPLS.includes('openmpi-tcp') ? prepareMpi() : undefined;
 const fmiCli = join(root, 'dist/cli/main.js');
+const base = process.env.FMI_BENCH_BASE ? prepareBase(process.env.FMI_BENCH_BASE) : undefined;
 const planArgs = [PLAN.targetMs, PLAN.warmupMs, PLAN.minIters, PLAN.maxIters, PLAN.capMs].map(String);
 
 try {
   if (BENCHES.includes('pingpong')) {
     const sizes = sizesFrom(PINGPONG_SIZES).map(String);
-    if (IMPLS.includes('fmi')) await job('pingpong fmi, 2 ranks', process.execPath, [fmiCli, 'run', '-n', '2', '--no-prefix', join(here, 'pingpong.mjs')]);
+    if (IMPLS.includes('fmi')) await fmiJob('pingpong fmi, 2 ranks', 2, 'pingpong.mjs');
     if (IMPLS.includes('raw-socket')) await job('pingpong raw-socket, 2 processes', process.execPath, [join(here, 'raw-pingpong.mjs')]);
     if (mpi) await job('pingpong openmpi-tcp, 2 ranks', 'mpirun', [...MPIRUN_FLAGS, '-np', '2', mpi.pingpong, ...planArgs, ...sizes]);
   }
   if (BENCHES.includes('allreduce')) {
     const sizes = sizesFrom(ALLREDUCE_SIZES).map(String);
     for (const n of RANKS) {
-      if (IMPLS.includes('fmi')) await job(`allreduce fmi, ${n} ranks`, process.execPath, [fmiCli, 'run', '-n', String(n), '--no-prefix', join(here, 'allreduce.mjs')]);
+      if (IMPLS.includes('fmi')) await fmiJob(`allreduce fmi, ${n} ranks`, n, 'allreduce.mjs');
       if (mpi) await job(`allreduce openmpi-tcp, ${n} ranks`, 'mpirun', [...MPIRUN_FLAGS, '-np', String(n), mpi.allreduce, ...planArgs, ...sizes]);
+    }
+  }
+  for (const bench of ['bcast', 'barrier']) {
+    if (!BENCHES.includes(bench)) continue;
+    const sizes = bench === 'bcast' ? sizesFrom(BCAST_SIZES).map(String) : ['0'];
+    for (const n of COLL_RANKS) {
+      if (IMPLS.includes('fmi')) await fmiJob(`${bench} fmi, ${n} ranks`, n, `${bench}.mjs`);
+      if (mpi) await job(`${bench} openmpi-tcp, ${n} ranks`, 'mpirun', [...MPIRUN_FLAGS, '-np', String(n), mpi[bench], ...planArgs, ...sizes]);
     }
   }
   if (BENCHES.includes('allreduce-algos')) {
@@ -128,6 +145,7 @@ try {
   }
 } finally {
   if (mpi) rmSync(mpi.dir, { recursive: true, force: true });
+  if (base) rmSync(base.bench, { recursive: true, force: true });
 }
 
 log(`\nload average before ${loadBefore}, after ${loadLine()} (${cpus().length} CPUs); total ${((performance.now() - started) / 1000).toFixed(1)} s`);
@@ -143,6 +161,28 @@ function fail(msg) {
   process.exit(2);
 }
 
+/**
+ * FMI_BENCH_BASE: an earlier fmi checkout, built. This tree's benchmark
+ * scripts are copied into it, so that their `import 'fmi'` resolves to that
+ * checkout's package: the same measurement of the old code, in this run.
+ */
+function prepareBase(dir) {
+  const missingThere = ['dist/index.js', 'dist/cli/main.js', 'build/kernels.wasm'].filter((f) => !existsSync(join(dir, f)));
+  if (missingThere.length > 0) fail(`FMI_BENCH_BASE=${dir}: ${missingThere.join(', ')} missing (build it there first)`);
+  const bench = join(dir, '.bench-now');
+  rmSync(bench, { recursive: true, force: true });
+  cpSync(here, bench, { recursive: true });
+  const head = spawnSync('git', ['describe', '--always', '--dirty'], { cwd: dir, encoding: 'utf8' });
+  log(`fmi-base rows: ${dir} (${head.status === 0 ? `git ${head.stdout.trim()}` : 'not a git checkout'})`);
+  return { cli: join(dir, 'dist/cli/main.js'), bench };
+}
+
+/** One fmi job on `n` ranks; with FMI_BENCH_BASE, the same job on the base checkout right after. */
+async function fmiJob(title, n, script) {
+  await job(title, process.execPath, [fmiCli, 'run', '-n', String(n), '--no-prefix', join(here, script)]);
+  if (base) await job(title.replace('fmi', 'fmi-base'), process.execPath, [base.cli, 'run', '-n', String(n), '--no-prefix', join(base.bench, script)], { relabel: { impl: 'fmi-base' } });
+}
+
 /** Compiles the Open MPI programs, or explains why the openmpi-tcp rows are skipped. */
 function prepareMpi() {
   const why = (what) => log(`SKIP openmpi-tcp rows: ${what}. Install with: apt-get update && apt-get install -y openmpi-bin libopenmpi-dev`);
@@ -155,7 +195,7 @@ function prepareMpi() {
   }
   const dir = mkdtempSync(join(tmpdir(), 'fmi-bench-mpi-'));
   const out = {};
-  for (const name of ['pingpong', 'allreduce']) {
+  for (const name of ['pingpong', 'allreduce', 'bcast', 'barrier']) {
     const exe = join(dir, name);
     const r = spawnSync('mpicc', ['-O2', '-o', exe, join(here, 'native', `${name}.c`), '-lm'], { encoding: 'utf8' });
     if (r.status !== 0) {
@@ -318,8 +358,15 @@ function printTables() {
   if (BENCHES.includes('allreduce')) {
     for (const n of RANKS) groups.push({ bench: 'allreduce', ranks: n, title: `allreduce Op.SUM Float64Array, ${n} ranks: time of the slowest rank`, sizes: sizesFrom(ALLREDUCE_SIZES).map((b) => Math.max(8, Math.floor(b / 8) * 8)) });
   }
+  if (BENCHES.includes('bcast')) {
+    for (const n of COLL_RANKS) groups.push({ bench: 'bcast', ranks: n, title: `bcast Uint8Array from rank 0, ${n} ranks: time of the slowest rank (barrier between calls, not timed)`, sizes: sizesFrom(BCAST_SIZES) });
+  }
+  if (BENCHES.includes('barrier')) {
+    for (const n of COLL_RANKS) groups.push({ bench: 'barrier', ranks: n, title: `barrier, ${n} ranks: time of the slowest rank`, sizes: [0] });
+  }
   const impls = [
     ['fmi', 'fmi'],
+    ['fmi-base', 'base'],
     ['raw-socket', 'raw'],
     ['openmpi-tcp', 'ompi'],
   ];
@@ -332,6 +379,9 @@ function printTables() {
     const hasRaw = shown.some(([i]) => i === 'raw-socket');
     const hasMpi = shown.some(([i]) => i === 'openmpi-tcp');
     const hasFmi = shown.some(([i]) => i === 'fmi');
+    const hasBase = shown.some(([i]) => i === 'fmi-base');
+    if (hasFmi && hasBase) head.push('fmi/base');
+    if (hasBase && hasMpi) head.push('base/ompi');
     if (hasFmi && hasRaw) head.push('fmi/raw');
     if (hasFmi && hasMpi) head.push('fmi/ompi');
     const rows = [head];
@@ -342,6 +392,9 @@ function printTables() {
         row.push(r ? fmtUs(r.p50_us) : '-', r ? fmtUs(r.p99_us) : '-', r ? r.mb_s.toFixed(0) : '-');
       }
       const f = find(g.bench, 'fmi', g.ranks, bytes);
+      const b = find(g.bench, 'fmi-base', g.ranks, bytes);
+      if (hasFmi && hasBase) row.push(ratio(f, b));
+      if (hasBase && hasMpi) row.push(ratio(b, find(g.bench, 'openmpi-tcp', g.ranks, bytes)));
       if (hasFmi && hasRaw) row.push(ratio(f, find(g.bench, 'raw-socket', g.ranks, bytes)));
       if (hasFmi && hasMpi) row.push(ratio(f, find(g.bench, 'openmpi-tcp', g.ranks, bytes)));
       rows.push(row);
@@ -350,7 +403,7 @@ function printTables() {
     for (const r of rows) log(r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  '));
   }
   if (groups.some((g) => results.some((r) => r.bench === g.bench))) {
-    log('\nfmi/raw, fmi/ompi: fmi p50 time divided by the other p50 time (>1: fmi is slower; for MB/s take the inverse).');
+    log('\nfmi/base, fmi/raw, fmi/ompi: fmi p50 time divided by the other p50 time (>1: fmi is slower; for MB/s take the inverse).');
   }
   if (BENCHES.includes('allreduce-algos')) printAlgoTables();
   if (BENCHES.includes('channels')) {

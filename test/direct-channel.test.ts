@@ -5,6 +5,9 @@ import { FmiError, init, RendezvousServer, type Communicator, type Endpoint } fr
 import { HEADER_BYTES, readHeader, writeHeader } from '../src/channels/direct/frame.js';
 import { ByteReader, dialHandshake } from '../src/channels/direct/handshake.js';
 import { deriveKeys } from '../src/rendezvous/auth.js';
+import { encode } from '../src/codec.js';
+
+const U8 = encode(new Uint8Array(0)).kind;
 
 describe('direct - frames', () => {
   const header = (seq = 0, length = 1234) => {
@@ -139,6 +142,44 @@ describe('direct - timeouts on an established connection', () => {
       const pending = comm.recv(1, { timeoutMs: 400 });
       sock.write(Buffer.concat([h, Buffer.alloc(100)])); // then nothing more
       await expect(pending).rejects.toMatchObject({ code: 'FMI_TIMEOUT' });
+    });
+  });
+});
+
+describe('direct - payloads that cannot be taken', () => {
+  it('a message too large to allocate fails the receive it matched at once, typed, and the pair stays usable', async () => {
+    await withFakePeer(async (comm, sock) => {
+      const pending = comm.recv(1, { timeoutMs: 3000 });
+      const h = Buffer.alloc(HEADER_BYTES);
+      // No engine allocates 2^50 bytes (2^33 succeeds lazily on Node 22+).
+      writeHeader(h, 0, { kind: 2, ctx: 0, tag: 0, seq: 0, length: 2 ** 50 });
+      sock.write(h);
+      const t0 = Date.now();
+      const err = await pending.catch((e: FmiError) => e);
+      expect(err).toBeInstanceOf(FmiError);
+      expect(err).toMatchObject({ code: 'FMI_CHANNEL', peer: 1 });
+      expect(Date.now() - t0).toBeLessThan(5000);
+      // The sender still may send (the payload would be read and dropped).
+      await comm.send('still here', 1);
+    });
+  });
+
+  it('a receive into a buffer that times out while its message streams in gets no more bytes written into it', async () => {
+    await withFakePeer(async (comm, sock) => {
+      const into = new Uint8Array(64 * 1024);
+      const pending = comm.recv(1, { into, timeoutMs: 300 });
+      const h = Buffer.alloc(HEADER_BYTES);
+      writeHeader(h, 0, { kind: U8, ctx: 0, tag: 0, seq: 0, length: into.byteLength });
+      sock.write(Buffer.concat([h, Buffer.alloc(100, 1)]));
+      await expect(pending).rejects.toMatchObject({ code: 'FMI_TIMEOUT' });
+      // The rest of that message, then a small one to know it was all read.
+      sock.write(Buffer.alloc(into.byteLength - 100, 0xee));
+      const h2 = Buffer.alloc(HEADER_BYTES);
+      writeHeader(h2, 0, { kind: U8, ctx: 0, tag: 0, seq: 1, length: 1 });
+      sock.write(Buffer.concat([h2, Buffer.of(7)]));
+      const small = await comm.recv(1, { into: new Uint8Array(1), timeoutMs: 10_000 });
+      expect(small).toEqual(Uint8Array.of(7));
+      expect(into.subarray(100).every((b) => b === 0)).toBe(true);
     });
   });
 });

@@ -78,4 +78,49 @@ describe('matcher - MPI matching rules', () => {
     m.deliver(1, 0, 0, 1, bytes(4));
     expect((await second).data).toEqual(bytes(4));
   });
+
+  it('a receive without `into` whose message cannot be allocated fails at once, and its payload is dropped', async () => {
+    const m = new Matcher(0, 'test');
+    const p = m.post({ source: 1, ctx: 0, tag: 0, signal: AbortSignal.timeout(60_000) });
+    const a = m.arrive(1, 0, 0, 1, 2 ** 50);
+    await expect(p).rejects.toMatchObject({ code: 'FMI_CHANNEL', peer: 1 });
+    expect(a.sink()).toBeUndefined();
+    a.complete();
+  });
+
+  it('a payload too large for its receive is dropped without a scratch buffer, then fails with MPI_ERR_TRUNCATE', async () => {
+    const m = new Matcher(0, 'test');
+    const p = m.post({ source: 1, ctx: 0, tag: 0, into: new Uint8Array(4) });
+    const a = m.arrive(1, 0, 0, 1, 2 ** 40);
+    expect(a.sink()).toBeUndefined();
+    a.complete();
+    await expect(p).rejects.toMatchObject({ code: 'MPI_ERR_TRUNCATE' });
+  });
+
+  it('early messages copied out to a receive give their buffer back for the next one', async () => {
+    const m = new Matcher(0, 'test');
+    const seen = new Set<ArrayBufferLike>();
+    for (let i = 0; i < 5; i++) {
+      const a = m.arrive(1, 0, 0, 1, 100_000 + i);
+      seen.add(a.target().buffer);
+      a.target().fill(i);
+      a.complete();
+      const into = new Uint8Array(200_000);
+      const r = await m.post({ source: 1, ctx: 0, tag: 0, into });
+      expect(r.data.byteLength).toBe(100_000 + i);
+      expect(r.data.every((x) => x === i)).toBe(true);
+    }
+    expect(seen.size).toBe(1);
+  });
+
+  it('only a receive that cannot be cancelled, into memory that stays put, lets the transport write straight into it', () => {
+    const m = new Matcher(0, 'test');
+    const into = new Uint8Array(10);
+    void m.post({ source: 1, ctx: 0, tag: 0, into });
+    expect(m.arrive(1, 0, 0, 1, 10).stable?.buffer).toBe(into.buffer);
+    void m.post({ source: 1, ctx: 0, tag: 0, into, signal: new AbortController().signal }).catch(() => {});
+    expect(m.arrive(1, 0, 0, 1, 10).stable).toBeUndefined();
+    void m.post({ source: 1, ctx: 0, tag: 0, into: () => into, capacity: 10 });
+    expect(m.arrive(1, 0, 0, 1, 10).stable).toBeUndefined();
+  });
 });

@@ -94,6 +94,7 @@ export function emit(r) {
     mb_s: r.mb_s,
   };
   if (r.variant !== undefined) line.variant = r.variant;
+  if (r.alloc !== undefined) line.alloc = r.alloc;
   process.stdout.write(JSON.stringify(line) + '\n');
 }
 

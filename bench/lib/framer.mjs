@@ -4,12 +4,33 @@
 // preallocated buffers (payloads up to 16 KiB are copied next to their header
 // and written once; larger ones go out as header + payload in one corked
 // write), so nothing is allocated per message: what is left is Node's socket
-// path and the event loop.
+// path and the event loop. Reads go as fmi's direct channel's do: Node's
+// `onread` into a reused 64 KiB buffer, or straight into `rbuf` for the rest
+// of a payload of 16 KiB or more (set on the open socket as in
+// src/channels/direct/read-into.ts; FMI_BENCH_RAW_READ=data reads through
+// 'data' events instead, Node's default).
 
 import { emit, fillPattern, itersFor, mbPerS, warmupMsFor, summarize } from './common.mjs';
 
 const HEADER = 4;
 const COALESCE = 16 * 1024;
+const STAGE = 64 * 1024;
+const DIRECT = 16 * 1024;
+
+/** Node's onread on an open socket (see src/channels/direct/read-into.ts); false if these internals are missing. */
+function readInto(socket, next, onRead) {
+  if (process.env.FMI_BENCH_RAW_READ === 'data') return false;
+  const slot = (name) => Object.getOwnPropertySymbols(socket).find((s) => s.description === name);
+  const [kBuffer, kBufferGen, kBufferCb] = ['kBuffer', 'kBufferGen', 'kBufferCb'].map(slot);
+  const handle = socket._handle;
+  if (!kBuffer || !kBufferGen || !kBufferCb || typeof handle?.useUserBuffer !== 'function') return false;
+  const first = next();
+  socket[kBuffer] = first;
+  socket[kBufferGen] = next;
+  socket[kBufferCb] = onRead;
+  handle.useUserBuffer(first);
+  return true;
+}
 
 /** A frame reader/writer over one socket; calls onFrame(length) when a whole frame sits in `rbuf`. */
 export class Framer {
@@ -24,6 +45,13 @@ export class Framer {
     this.onFrame = onFrame;
     socket.setNoDelay(true);
     socket.on('data', (chunk) => this.#data(chunk));
+    this.stage = Buffer.allocUnsafeSlow(STAGE);
+    const next = () => (this.len >= 0 && this.len - this.done >= DIRECT ? this.rbuf.subarray(this.done, this.len) : this.stage);
+    readInto(socket, next, (n, buf) => {
+      if (buf === this.stage) return this.#data(buf.subarray(0, n));
+      this.done += n;
+      if (this.done === this.len) this.#frameDone();
+    });
   }
 
   write(payload) {
@@ -60,12 +88,14 @@ export class Framer {
       chunk.copy(this.rbuf, this.done, off, off + take);
       this.done += take;
       off += take;
-      if (this.done === this.len) {
-        const len = this.len;
-        this.len = -1;
-        this.onFrame(len);
-      }
+      if (this.done === this.len) this.#frameDone();
     }
+  }
+
+  #frameDone() {
+    const len = this.len;
+    this.len = -1;
+    this.onFrame(len);
   }
 }
 

@@ -60,7 +60,7 @@ const beats = new Map();
 const sleep = (ms, b) => new Promise((r) => { b.wake = r; b.timer = setTimeout(r, ms); });
 function redisWriter(s) {
   const { Redis } = require(workerData.ioredis);
-  const o = { retryStrategy: () => Math.min(s.periodMs, 1000), enableOfflineQueue: false, maxRetriesPerRequest: 0, disableClientInfo: true, noDelay: true };
+  const o = { retryStrategy: () => Math.min(s.periodMs, 250), enableOfflineQueue: false, maxRetriesPerRequest: 0, disableClientInfo: true, noDelay: true };
   const c = s.url ? new Redis(s.url, o) : new Redis({ ...o, host: s.host || '127.0.0.1', port: s.port || 6379 });
   c.on('error', () => {});
   let n = 0;

@@ -1,7 +1,6 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/index.js';
 import { cleanJob } from '../channels/s3/index.js';
-import { Redis } from 'ioredis';
 import { jobPattern } from '../channels/redis/index.js';
 
 /** `fmi clean --job ID --config fmi.json`: removes a crashed job's keys and objects. */
@@ -38,6 +37,7 @@ export async function cleanCommand(argv: string[]): Promise<number> {
 
 /** Deletes every key of `job` (a maintenance command: SCAN is fine here, never on the hot path). */
 async function cleanRedisJob(r: { url?: string; host?: string; port?: number }, job: string): Promise<number> {
+  const { Redis } = await import('ioredis');
   // One attempt: a maintenance command reports a server that is down instead of retrying forever.
   const o = { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 };
   const client = r.url ? new Redis(r.url, o) : new Redis({ host: r.host ?? '127.0.0.1', port: r.port ?? 6379, ...o });

@@ -118,7 +118,7 @@ async function openOne(name: ChannelName, o: OpenChannelsOptions): Promise<Chann
     case 'redis': {
       const r = b?.Redis;
       if (!r) throw new FmiError('FMI_CONFIG', 'the redis channel needs backends.Redis (url, or host and port) in the config', { rank });
-      return RedisChannel.create({ job, rank, size, url: r.url, host: r.host, port: r.port, aliveMs: aliveMs() });
+      return RedisChannel.create({ job, rank, size, url: r.url, host: r.host, port: r.port, aliveMs: aliveMs(), reconnectMs: envMs('FMI_REDIS_RECONNECT_MS') });
     }
     case 's3': {
       const s = b?.S3;
@@ -130,9 +130,14 @@ async function openOne(name: ChannelName, o: OpenChannelsOptions): Promise<Chann
 
 /** FMI_ALIVE_MS: the storage channels' heartbeat setting (Redis: key lifetime; S3: PUT period; 0: off). Unset: each channel's default. */
 function aliveMs(): number | undefined {
-  const v = process.env.FMI_ALIVE_MS;
+  return envMs('FMI_ALIVE_MS');
+}
+
+/** A whole number of ms from the environment (FMI_ALIVE_MS, FMI_REDIS_RECONNECT_MS; 0: off); unset: undefined, the channel's default. */
+function envMs(name: string): number | undefined {
+  const v = process.env[name];
   if (v === undefined || v === '') return undefined;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new FmiError('FMI_CONFIG', `FMI_ALIVE_MS must be a whole number of ms (0: off), not ${JSON.stringify(v)}`);
+  if (!Number.isInteger(n) || n < 0) throw new FmiError('FMI_CONFIG', `${name} must be a whole number of ms (0: off), not ${JSON.stringify(v)}`);
   return n;
 }

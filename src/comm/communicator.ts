@@ -22,6 +22,7 @@ import { checkAllreduceAlgorithm, checkMembers, checkRank, checkTag, TAG_UB } fr
 import { agreeContext, type Shared } from './context-id.js';
 import { createIntercomm, mergeIntercomm, type CommKit } from './intercomm.js';
 import { Request, type Status } from './request.js';
+import { ChoiceCache } from './choice-cache.js';
 import * as p2p from './point-to-point.js';
 import type { P2p } from './point-to-point.js';
 import type {
@@ -101,12 +102,14 @@ export class Communicator {
   /** Numbers this communicator's collectives (the same at every rank): names their shared values. */
   #collSeq = 0;
   readonly #stats = new Map<string, OpStats>();
+  readonly #choices: ChoiceCache;
   readonly #p2p: P2p;
 
   constructor(channels: Channel | ChannelSet, opts: CommunicatorOptions, placement?: Placement) {
     this.#set = channels instanceof ChannelSet ? channels : ChannelSet.of(channels);
     const channel = this.#set.defaultChannel;
     this.#channel = channel;
+    this.#choices = new ChoiceCache(this.#set);
     this.job = opts.job;
     this.#timeoutMs = opts.timeoutMs;
     this.#group = placement?.group;
@@ -207,16 +210,31 @@ export class Communicator {
 
   // ---- collectives ----------------------------------------------------------
 
-  /** Every rank gets root's `data` (needed at the root only). */
-  bcast<T = unknown>(data: T | undefined, root: number, opts: OpOptions & { bytes?: number } = {}): Promise<T> {
+  /**
+   * Every rank gets root's `data` (needed at the root only). With `into` (a
+   * TypedArray of the type and length of root's data), the result is written
+   * there instead of into a new array; a large payload is received into it
+   * directly. An `into` that does not fit fails this rank with MPI_ERR_ARG
+   * after the others got the data.
+   */
+  bcast<T = unknown>(data: T | undefined, root: number, opts: OpOptions & { bytes?: number; into?: NumericArray } = {}): Promise<T> {
     return this.#collective(
       'bcast',
       root,
       opts,
       async (c) => {
         const msg = c.rank === root ? this.#encodeOrError(data, c) : undefined;
-        const out = hasStore(c) ? await bcastStore(c, root, msg) : await bcastBinomial(c, root, msg);
-        return decode(out.kind, out.bytes) as T;
+        const into = opts.into;
+        const fits = (kind: number, bytes: number) => isTyped(into) && kind === encode(into).kind && bytes === into.byteLength;
+        const target = into === undefined ? undefined : (kind: number, bytes: number) => (fits(kind, bytes) ? bytesOf(into) : undefined);
+        const out = hasStore(c) ? await bcastStore(c, root, msg) : await bcastBinomial(c, root, msg, { into: target });
+        if (into === undefined) return decode(out.kind, out.bytes) as T;
+        if (!fits(out.kind, out.bytes.byteLength)) {
+          throw new FmiError('MPI_ERR_ARG', '`into` must be a TypedArray of the type and length of the root\'s data', c.fields());
+        }
+        const mine = bytesOf(into);
+        if (out.bytes.buffer !== mine.buffer || out.bytes.byteOffset !== mine.byteOffset) mine.set(out.bytes);
+        return into as T;
       },
       // Only the root knows the size; with `bytes` given everywhere, the channel can follow it.
       opts.bytes === undefined ? undefined : { op: 'bcast', bytes: opts.bytes },
@@ -287,6 +305,7 @@ export class Communicator {
     return this.#collective('allreduce', undefined, opts, (c) => {
       checkOpFor(op, data, { rank: this.rank, op: 'allreduce' });
       checkAllreduceAlgorithm(opts.algorithm, { rank: this.rank, op: 'allreduce' });
+      if (opts.into === undefined) return this.#allreduce(c, data, op, opts, undefined) as Promise<T>;
       return withInto(opts.into, data, c, (into) => this.#allreduce(c, data, op, opts, into)) as Promise<T>;
     }, sized('allreduce', data, useRing(op, data, this.size, opts.algorithm) ? { directAllreduce: 'ring' } : undefined));
   }
@@ -598,10 +617,11 @@ export class Communicator {
       return Promise.reject(err);
     }
     // Every rank computes the same choice: same config, hint, op and size.
-    const channel = this.#set.choose(sizing?.op, sizing?.bytes, sizing?.model);
-    const d = new Deadline(opts, this.#timeoutMs, { ...this.#fields(name), channel: channel.name });
-    const key = `c${this.#ctx + 1}/${this.#group ? this.#group.join('.') + '/' : ''}${this.#collSeq++}`;
-    const c = this.#context(name, this.#group, CollTag[name], channel, d, key);
+    const channel = this.#choices.choose(sizing);
+    // No signal and no timeout (the default): nothing to set up per call.
+    const d = Deadline.of(opts, this.#timeoutMs, () => ({ ...this.#fields(name), channel: channel.name }));
+    const seq = this.#collSeq++;
+    const c = this.#context(name, this.#group, CollTag[name], channel, d, isStoreChannel(channel) ? this.#storeKey(seq) : undefined);
     const result = this.#collQueue.then(async () => {
       const t0 = performance.now();
       try {
@@ -618,6 +638,11 @@ export class Communicator {
     return result;
   }
 
+  /** The name of collective number `seq`'s shared value on a storage channel. */
+  #storeKey(seq: number): string {
+    return `c${this.#ctx + 1}/${this.#group ? this.#group.join('.') + '/' : ''}${seq}`;
+  }
+
   /**
    * What a collective algorithm runs on: `members` (world ranks; undefined
    * for the world) talking on the collective context with `tag`; with `key`,
@@ -632,11 +657,13 @@ export class Communicator {
       size: members ? members.length : channel.size,
       op,
       send: (peer, msg) => channel.send(world(peer), { ctx, tag, kind: msg.kind }, msg.bytes, d.signal),
-      recv: async (peer, into?: RecvTarget, capacity?: number): Promise<Received> => {
-        const r = await channel.recv({ source: world(peer), ctx, tag, into, capacity, signal: d.signal });
-        if (index) r.source = index.get(r.source)!;
-        return r;
-      },
+      recv: index
+        ? async (peer, into?: RecvTarget, capacity?: number): Promise<Received> => {
+            const r = await channel.recv({ source: world(peer), ctx, tag, into, capacity, signal: d.signal });
+            r.source = index.get(r.source)!;
+            return r;
+          }
+        : (peer, into?: RecvTarget, capacity?: number): Promise<Received> => channel.recv({ source: peer, ctx, tag, into, capacity, signal: d.signal }),
       fields: (peer) => ({ ...this.#fields(op, peer), channel: channel.name }),
       store: key !== undefined && isStoreChannel(channel)
         ? {
@@ -658,7 +685,7 @@ export class Communicator {
     s.channels[channel.name] = (s.channels[channel.name] ?? 0) + 1;
     if (sizing) {
       s.bytes += sizing.bytes;
-      s.modeledCostUsd += this.#set.estimate(channel, sizing.op, sizing.bytes, sizing.model)?.cost_usd ?? 0;
+      s.modeledCostUsd += this.#choices.costUsd(channel, sizing);
     }
   }
 
@@ -680,6 +707,7 @@ export class Communicator {
     return new FmiError('FMI_CHANNEL', (err as Error)?.message ?? String(err), { ...this.#fields(op, peer, tag), cause: err });
   }
 }
+
 
 const ringable = (op: Op, data: unknown, size: number) => op.predefined !== undefined && isTyped(data) && size > 1;
 

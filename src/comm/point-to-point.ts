@@ -1,4 +1,5 @@
-import { bytesOf, decode, encode, isTyped, Kind } from '../codec.js';
+import { bytesOf, decode, encode, isTyped, Kind, kindOfTyped } from '../codec.js';
+import { elemTypeOf, type NumericArray } from '../kernels/index.js';
 import { FmiError, type FmiErrorFields } from '../errors.js';
 import type { Channel, Probed } from '../channels/channel.js';
 import { Deadline } from '../util/deadline.js';
@@ -25,6 +26,7 @@ const SEQ_MASK = 0x7;
 /** The kind of the data itself. */
 const KIND_MASK = 0x0f;
 const EMPTY = new Uint8Array(0);
+const U8_KIND = kindOfTyped('u8');
 
 interface AckWaiter {
   seq: number;
@@ -69,7 +71,7 @@ export async function send(p: P2p, data: unknown, dest: number, opts: SendOption
   const tag = checkTag(opts.tag, p.rank, op);
   checkNotDetached(data, 'the data', p.fields(op, dest, tag));
   const msg = encode(data);
-  const d = new Deadline(opts, p.timeoutMs, p.fields(op, dest, tag));
+  const d = Deadline.of(opts, p.timeoutMs, () => p.fields(op, dest, tag));
   try {
     if (!opts.synchronous) {
       await p.channel.send(p.world(dest), { ctx: p.ctx, tag, kind: msg.kind }, msg.bytes, d.signal);
@@ -164,16 +166,14 @@ export async function recv<T>(p: P2p, source: number, opts: RecvOptions<T>): Pro
   const into = opts.into;
   if (into !== undefined && !isTyped(into)) throw new FmiError('MPI_ERR_ARG', 'recv `into` must be a numeric TypedArray', p.fields(op, source, tag));
   checkNotDetached(into, 'recv `into`', p.fields(op, source, tag));
-  const d = new Deadline(opts, p.timeoutMs, p.fields(op, source, tag));
+  const d = Deadline.of(opts, p.timeoutMs, () => p.fields(op, source, tag));
   try {
     const r = await p.channel.recv({ source: p.world(source), ctx: p.ctx, tag, signal: d.signal, into: into && bytesOf(into), onMatch: acknowledger(p) });
     r.kind &= KIND_MASK;
     const from = p.local(r.source);
     if (opts.status) fillStatus(opts.status, from, r.tag, r.kind, r.data.byteLength);
     if (into) {
-      // A Buffer's bytes fit a Uint8Array and back.
-      const norm = (k: number) => (k === Kind.BUFFER ? Kind.TYPED_BASE + 1 : k);
-      if (norm(r.kind) !== norm(encode(into).kind)) {
+      if (sameBytes(r.kind) !== sameBytes(kindOf(into))) {
         throw new FmiError('MPI_ERR_TYPE', `received ${describeKind(r.kind)} into a ${into.constructor.name}`, p.fields(op, from, r.tag));
       }
       return into.subarray(0, r.data.byteLength / into.BYTES_PER_ELEMENT) as T;
@@ -184,6 +184,16 @@ export async function recv<T>(p: P2p, source: number, opts: RecvOptions<T>): Pro
   } finally {
     d.dispose();
   }
+}
+
+/** The kind a TypedArray or Buffer is sent as (what encode() would say, without encoding). */
+function kindOf(v: NumericArray | Buffer): number {
+  return Buffer.isBuffer(v) ? Kind.BUFFER : kindOfTyped(elemTypeOf(v)!);
+}
+
+/** A Buffer's bytes fit a Uint8Array and back. */
+function sameBytes(kind: number): number {
+  return kind === Kind.BUFFER ? U8_KIND : kind;
 }
 
 export async function probe(p: P2p, source: number, opts: ProbeOptions): Promise<Status> {

@@ -83,6 +83,7 @@ export class WasmArena implements Arena {
   readonly kernel: KernelFn;
   #top: number;
   #buf: ArrayBuffer;
+  readonly #shared: boolean;
   readonly #free = new Map<number, number[]>();
   readonly #live = new Map<number, number>();
 
@@ -93,17 +94,20 @@ export class WasmArena implements Arena {
     this.kernel = instance.exports.apply as KernelFn;
     this.#top = (heapStart + 15) & ~15;
     this.#buf = memory.buffer;
+    this.#shared = this.#buf instanceof SharedArrayBuffer;
   }
 
   /**
    * memory.buffer, cached: the getter is a slow host call (~10 ns), too much
    * for reduceInto at small sizes. A grow by anyone detaches a non-shared
    * buffer (byteLength 0), which is when it is fetched again; the arena's own
-   * grows refresh it (a shared buffer never detaches, it only stays short).
+   * grows refresh it. A shared buffer never detaches (after a grow it only
+   * stays short, and views made on it stay valid), so it is returned as is:
+   * its byteLength is another ~10 ns host call.
    */
   buffer(): ArrayBuffer {
     let b = this.#buf;
-    if (b.byteLength === 0) b = this.#buf = this.memory.buffer;
+    if (!this.#shared && b.byteLength === 0) b = this.#buf = this.memory.buffer;
     return b;
   }
 
@@ -161,7 +165,8 @@ export class WasmArena implements Arena {
   }
 
   #ensure(end: number): void {
-    const have = this.buffer().byteLength;
+    // Fetched afresh: someone else may have grown the memory since.
+    const have = (this.#buf = this.memory.buffer).byteLength;
     if (end <= have) return;
     const havePages = have / PAGE;
     const need = Math.ceil((end - have) / PAGE);

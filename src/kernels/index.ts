@@ -4,9 +4,10 @@
 // Both paths give identical results: integer SUM/PROD wrap (two's
 // complement), logical ops give 1 or 0 in the element type, f32 results are
 // rounded to f32. Float MIN/MAX are Math.min/Math.max: -0 counts as less than
-// +0, and a NaN in either operand gives NaN (Wasm's f32x4/f64x2.min/max,
-// not the cheaper pmin/pmax, which would keep or drop a NaN depending on
-// which operand holds it, so results would depend on rank order).
+// +0, and a NaN in either operand gives NaN whichever operand holds it (so
+// results never depend on rank order; assembly/ops.ts builds this from
+// pmin/pmax, which alone would keep or drop a NaN by position). A NaN's sign
+// and payload bits are not specified.
 // dst and src may be the same array; partially overlapping ones give
 // unspecified results.
 
@@ -14,7 +15,7 @@ import { createWasmArena, type Arena, type WasmArena } from './arena.js';
 import { JS_KERNELS } from './js-kernels.js';
 import { checkPair } from './reduce-js.js';
 import {
-  bufferOf, byteOffsetOf, lengthOf, opCode,
+  intrinsicGetter, opCode, supportsCodes, typeCodeOfTag,
   type NumericArray, type PredefinedOpName,
 } from './types.js';
 
@@ -59,6 +60,13 @@ export function kernels(): Arena {
 
 type AnyKernel = (d: NumericArray, s: NumericArray) => void;
 
+// This module's own copies of the getters reduceInto calls (see
+// intrinsicGetter): through an import they cost ~10 ns more per call.
+const tagOf = intrinsicGetter<string | undefined>(Symbol.toStringTag);
+const lengthOf = intrinsicGetter<number>('length');
+const bufferOf = intrinsicGetter<ArrayBufferLike>('buffer');
+const byteOffsetOf = intrinsicGetter<number>('byteOffset');
+
 /**
  * dst = dst op src, in place. Runs the Wasm SIMD kernel when both arrays are
  * views on kernels().memory.buffer and hold at least WASM_MIN_ELEMENTS
@@ -71,8 +79,14 @@ type AnyKernel = (d: NumericArray, s: NumericArray) => void;
  */
 export function reduceInto(op: PredefinedOpName, dst: NumericArray, src: NumericArray): void {
   const o = opCode(op);
-  const c = checkPair(op, o, dst, src);
-  const n = lengthOf.call(dst);
+  // checkPair's checks inline, each getter called once: at small sizes
+  // these calls are most of the cost of a call.
+  const tag = tagOf.call(dst);
+  const c = typeCodeOfTag(tag);
+  const n = c < 0 ? -1 : lengthOf.call(dst);
+  if (c < 0 || o < 0 || !supportsCodes(o, c) || tagOf.call(src) !== tag || lengthOf.call(src) !== n) {
+    checkPair(op, o, dst, src); // throws the error that fits
+  }
   const a = shared;
   if (a !== undefined && n >= wasmMin) {
     const buf = a.buffer();

@@ -28,6 +28,20 @@ export function checkOpOptions(opts: OpOptions | undefined, fields: FmiErrorFiel
  * its stack shows the caller rather than a timer.
  */
 export class Deadline {
+  /** The deadline of every operation without signal or timeout: no signal, nothing to dispose of. */
+  static readonly NONE: Deadline = new Deadline(undefined, undefined, {});
+
+  /**
+   * An operation's deadline: `Deadline.NONE` when it has neither a signal nor
+   * a finite timeout (the default, so nothing is set up per call), else a new
+   * one. `fields` is called only then.
+   */
+  static of(opts: OpOptions | undefined, defaultTimeoutMs: number | undefined, fields: () => FmiErrorFields): Deadline {
+    const none = (t: number | undefined) => t === undefined || t === Infinity;
+    if (opts?.signal === undefined && none(opts?.timeoutMs) && none(defaultTimeoutMs)) return Deadline.NONE;
+    return new Deadline(opts, defaultTimeoutMs, fields());
+  }
+
   readonly signal: AbortSignal | undefined;
   #timer: NodeJS.Timeout | undefined;
   #outer: AbortSignal | undefined;

@@ -21,8 +21,8 @@ afterAll(async () => {
 });
 
 const keysOf = (job: string) => admin.keys(jobPattern(job));
-/** The job's keys but the ranks' liveness keys (heartbeat and state), which live as long as the ranks. */
-const dataKeys = async (job: string) => (await keysOf(job)).filter((k) => !/:(alive|st):\d+$/.test(k));
+/** The job's keys but the ranks' liveness keys (heartbeat and state) and processing lists, which live as long as the ranks. */
+const dataKeys = async (job: string) => (await keysOf(job)).filter((k) => !/:(alive|st|pr):\d+$/.test(k));
 const factory: ChannelFactory = (o) => redisChannel({ url: server.url })(o);
 
 channelCompliance('redis', factory, { leftovers: keysOf });
@@ -75,7 +75,7 @@ describe('redis - chunking', () => {
       const frame = (source: number, index: number) => {
         const chunk = payload(source).subarray(index * 1000, Math.min(2500, (index + 1) * 1000));
         const b = Buffer.alloc(HEADER_BYTES + chunk.length);
-        writeHeader(b, { kind: 11, source, ctx: 0, tag: 1, index, count: 3, total: 2500 });
+        writeHeader(b, { kind: 11, source, ctx: 0, tag: 1, index, count: 3, total: 2500, seq: 1 });
         b.set(chunk, HEADER_BYTES);
         return b;
       };
@@ -90,7 +90,7 @@ describe('redis - chunking', () => {
   it('a damaged frame fails the receives that wait on its sender with FMI_PROTOCOL', async () => {
     await withJob(2, async ([r0], job) => {
       const b = Buffer.alloc(HEADER_BYTES + 10);
-      writeHeader(b, { kind: 11, source: 1, ctx: 0, tag: 1, index: 1, count: 3, total: 3000 });
+      writeHeader(b, { kind: 11, source: 1, ctx: 0, tag: 1, index: 1, count: 3, total: 3000, seq: 1 });
       const failed = expect(r0!.recv({ source: 1, ctx: 0, tag: 1 })).rejects.toMatchObject({ code: 'FMI_PROTOCOL', channel: 'redis', peer: 1 });
       await admin.rpush(jobKeys(job).inbox(0), b);
       await failed;
@@ -109,8 +109,9 @@ describe('redis - keys', () => {
       await r2!.send(3, env(1), new Uint8Array(2500));
       const keys = await keysOf(job);
       const k = jobKeys(job);
-      const liveness = [0, 1, 2].flatMap((r) => [k.alive(r), k.state(r)]);
-      expect(keys.sort()).toEqual([k.inbox(3), k.head('small'), k.readsDue('small'), k.head('large'), k.chunks('large'), k.readsDue('large'), ...liveness].sort());
+      const liveness = [0, 1, 2].flatMap((r) => [k.alive(r), k.state(r), k.processing(r)]);
+      const values = [k.head('small'), k.readsDue('small'), k.head('large'), k.chunks('large'), k.readsDue('large'), k.readBy('large')];
+      expect(keys.sort()).toEqual([k.inbox(3), ...values, ...liveness].sort());
       for (const key of keys) {
         const ttl = await admin.ttl(key);
         expect(ttl, key).toBeGreaterThan(0);
@@ -150,7 +151,7 @@ describe('redis - keys', () => {
       child.once('exit', (code) => reject(new Error(`child exited with ${code}`)));
     });
     child.kill('SIGKILL');
-    expect((await keysOf(job)).length).toBe(6); // inbox of rank 1, value head, chunks, counter; heartbeat and state
+    expect((await keysOf(job)).length).toBe(7); // inbox of rank 1, value head, chunks, counter; heartbeat, state, processing list
     expect(await until(async () => (await keysOf(job)).length === 0, 3000)).toBe(true);
   });
 });
@@ -222,7 +223,7 @@ describe('redis - close and failures', () => {
   it('a lost server fails pending receives and gets with FMI_CHANNEL; close still returns', async () => {
     const own = await startRedis();
     try {
-      const [r0, r1] = await Promise.all([0, 1].map((rank) => RedisChannel.create({ url: own.url, job: 'lost', rank, size: 2, timeoutMs: 1000 })));
+      const [r0, r1] = await Promise.all([0, 1].map((rank) => RedisChannel.create({ url: own.url, job: 'lost', rank, size: 2, timeoutMs: 1000, reconnectMs: 0 })));
       const outcomes = [r0!.recv({ source: 1, ctx: 0, tag: 0 }), r1!.get('k')].map((p) => expect(p).rejects.toMatchObject({ code: 'FMI_CHANNEL', channel: 'redis' }));
       await new Promise((r) => setTimeout(r, 50));
       await own.stop();
@@ -233,19 +234,6 @@ describe('redis - close and failures', () => {
       expect(Date.now() - t0).toBeLessThan(1500);
     } finally {
       await own.stop();
-    }
-  });
-
-  it('a server without BLMPOP (Redis < 7) is read with BLPOP', async () => {
-    const old = await startRedis(['--rename-command', 'BLMPOP', '']);
-    try {
-      const job = randomUUID();
-      const [r0, r1] = await Promise.all([0, 1].map((rank) => RedisChannel.create({ url: old.url, job, rank, size: 2, chunkBytes: 1000 })));
-      await Promise.all(range(5).map((i) => r0!.send(1, env(i), pattern(1500 * i, i))));
-      for (const i of range(5)) expect((await r1!.recv({ source: 0, ctx: 0, tag: i })).data).toEqual(pattern(1500 * i, i));
-      await Promise.all([r0!.close(), r1!.close()]);
-    } finally {
-      await old.stop();
     }
   });
 

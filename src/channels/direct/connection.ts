@@ -1,15 +1,38 @@
 import type { Socket } from 'node:net';
-import { HEADER_BYTES, readHeader, writeHeader } from './frame.js';
+import { decodeHeader, encodeHeader, HEADER_BYTES, type FrameHeader } from './frame.js';
+import { readInto } from './read-into.js';
 import type { Arrival, Matcher } from '../matcher.js';
 import type { Envelope } from '../channel.js';
 import { PeerLostError } from '../../errors.js';
 
 /** Payloads up to this size are copied next to their header and written once. */
 const COALESCE_BYTES = 16 * 1024;
+/** The reused read buffer: what the kernel may hand over per read, Node's default size. */
+const STAGE_BYTES = 64 * 1024;
+/** A payload with at least this much left is read straight into its destination. */
+const DIRECT_BYTES = 16 * 1024;
+
+const DONE = Promise.resolve();
+
+/** A send whose frame the kernel has not taken all of yet. */
+interface PendingSend {
+  /** Its write's number: settled once that many + 1 writes called back. */
+  index: number;
+  resolve(): void;
+  reject(e: Error): void;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+  settled: boolean;
+}
 
 /**
  * One established TCP connection to a peer: writes frames, and parses incoming
  * frames straight into the matched receive's buffer.
+ *
+ * Nothing is allocated per message in the steady state: reads land in one
+ * reused buffer, or (a large payload whose destination stays put) in the
+ * destination itself; small frames are built in one reused buffer, large
+ * payloads are written from the caller's memory.
  */
 export class Connection {
   readonly peer: number;
@@ -17,13 +40,36 @@ export class Connection {
   #sendSeq = 0;
   #recvSeq = 0;
   readonly #matcher: Matcher;
-  readonly #header = Buffer.alloc(HEADER_BYTES);
+  readonly #rank: number;
+  readonly #onFail: (err: PeerLostError) => void;
+  #failed: Error | undefined;
+
+  // Reading.
+  readonly #hbuf = new Uint8Array(HEADER_BYTES);
+  readonly #hview = new DataView(this.#hbuf.buffer);
+  readonly #h: FrameHeader = { kind: 0, ctx: 0, tag: 0, seq: 0, length: 0 };
   #headerFill = 0;
   #arrival: Arrival | undefined;
+  /** Where the kernel may put the rest of the current payload (see Arrival.stable). */
+  #stable: Uint8Array | undefined;
   #bodyDone = 0;
-  #failed: Error | undefined;
-  readonly #onFail: (err: PeerLostError) => void;
-  readonly #rank: number;
+  /** The reused read buffer, when the socket reads into buffers of ours (see read-into.ts). */
+  #stage: Uint8Array | undefined;
+  #stageView: DataView | undefined;
+  /** Whether reads may go straight into a payload's memory yet. */
+  #direct = false;
+
+  // Writing. Writes are counted; each one calls back, in order.
+  #issued = 0;
+  #calledBack = 0;
+  #pending: PendingSend[] = [];
+  readonly #wbuf = Buffer.allocUnsafeSlow(HEADER_BYTES + COALESCE_BYTES);
+  readonly #wview = new DataView(this.#wbuf.buffer, this.#wbuf.byteOffset, this.#wbuf.byteLength);
+  /** #wbuf is the kernel's until this many writes called back. */
+  #wbufBusyUntil = 0;
+  readonly #head = Buffer.allocUnsafeSlow(HEADER_BYTES);
+  readonly #headView = new DataView(this.#head.buffer, this.#head.byteOffset, HEADER_BYTES);
+  #headBusyUntil = 0;
 
   constructor(rank: number, peer: number, socket: Socket, matcher: Matcher, leftover: Buffer, onEnd: (err: PeerLostError) => void) {
     this.#rank = rank;
@@ -32,10 +78,18 @@ export class Connection {
     this.#matcher = matcher;
     this.#onFail = onEnd;
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    // Bytes read before the switch to our buffers (and all of them, where the switch is not possible).
+    socket.on('data', (chunk: Buffer) => this.#parse(chunk, 0, chunk.byteLength));
     socket.on('error', (err) => this.#end(err));
     socket.on('close', () => this.#end(undefined));
-    if (leftover.byteLength > 0) this.#onData(leftover);
+    if (leftover.byteLength > 0) this.#parse(leftover, 0, leftover.byteLength);
+    const stage = new Uint8Array(STAGE_BYTES);
+    this.#stage = stage;
+    this.#stageView = new DataView(stage.buffer);
+    if (!readInto(socket, this.#nextRead, this.#onRead)) this.#stage = this.#stageView = undefined;
+    // The first read goes to the stage: bytes Node read before the switch still
+    // come as 'data' events, and a buffer chosen before them could be stale.
+    this.#direct = true;
     socket.resume();
   }
 
@@ -46,37 +100,58 @@ export class Connection {
    */
   send(env: Envelope, payload: Uint8Array, signal?: AbortSignal): Promise<void> {
     if (this.#failed) return Promise.reject(this.#failed);
-    if (this.socket.destroyed) this.#end(new Error('socket destroyed'));
+    const s = this.socket;
+    if (s.destroyed) this.#end(new Error('socket destroyed'));
     if (this.#failed) return Promise.reject(this.#failed);
-    const h = { kind: env.kind, ctx: env.ctx, tag: env.tag, seq: this.#sendSeq++, length: payload.byteLength };
+    const n = payload.byteLength;
+    const seq = this.#sendSeq++;
+    const index = this.#issued++;
+    let usedWbuf = false;
+    let usedHead = false;
+    if (n <= COALESCE_BYTES) {
+      let buf = this.#wbuf;
+      let view = this.#wview;
+      if (this.#calledBack < this.#wbufBusyUntil) {
+        // The kernel has not taken the last frame built in #wbuf yet (socket.write queued it).
+        buf = Buffer.allocUnsafe(HEADER_BYTES + n);
+        view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+      } else usedWbuf = true;
+      encodeHeader(view, 0, env.kind, env.ctx, env.tag, seq, n);
+      buf.set(payload, HEADER_BYTES);
+      s.write(buf.subarray(0, HEADER_BYTES + n), this.#afterWrite);
+    } else {
+      let head = this.#head;
+      let view = this.#headView;
+      if (this.#calledBack < this.#headBusyUntil) {
+        head = Buffer.allocUnsafe(HEADER_BYTES);
+        view = new DataView(head.buffer, head.byteOffset, HEADER_BYTES);
+      } else usedHead = true;
+      encodeHeader(view, 0, env.kind, env.ctx, env.tag, seq, n);
+      // One writev of header and payload, from the caller's memory (no copy).
+      s.cork();
+      s.write(head);
+      s.write(payload, this.#afterWrite);
+      s.uncork();
+    }
+    if (s.errored) {
+      this.#end(s.errored);
+      return Promise.reject(this.#failed);
+    }
+    // Nothing left queued: the kernel took the whole frame, the caller may reuse its payload now.
+    if (s.writableLength === 0) return DONE;
+    if (usedWbuf) this.#wbufBusyUntil = index + 1;
+    if (usedHead) this.#headBusyUntil = index + 1;
     return new Promise<void>((resolve, reject) => {
-      let onAbort: (() => void) | undefined;
+      const w: PendingSend = { index, resolve, reject, signal, onAbort: undefined, settled: false };
       if (signal) {
-        onAbort = () => {
-          reject(signal.reason);
+        w.onAbort = () => {
+          this.#settle(w, signal.reason);
           this.#end(new Error('a send was aborted before the peer took all of it'));
           this.socket.destroy();
         };
-        signal.addEventListener('abort', onAbort, { once: true });
+        signal.addEventListener('abort', w.onAbort, { once: true });
       }
-      const done = (err?: Error | null) => {
-        if (onAbort) signal!.removeEventListener('abort', onAbort);
-        if (err) reject(err);
-        else resolve();
-      };
-      if (payload.byteLength <= COALESCE_BYTES) {
-        const buf = Buffer.allocUnsafe(HEADER_BYTES + payload.byteLength);
-        writeHeader(buf, 0, h);
-        buf.set(payload, HEADER_BYTES);
-        this.socket.write(buf, done);
-        return;
-      }
-      const head = Buffer.allocUnsafe(HEADER_BYTES);
-      writeHeader(head, 0, h);
-      this.socket.cork();
-      this.socket.write(head);
-      this.socket.write(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), done);
-      this.socket.uncork();
+      this.#pending.push(w);
     });
   }
 
@@ -90,42 +165,83 @@ export class Connection {
     });
   }
 
-  #onData(chunk: Buffer): void {
+  readonly #afterWrite = (err?: Error | null): void => {
+    const done = ++this.#calledBack;
+    const q = this.#pending;
+    while (q.length > 0 && q[0]!.index < done) this.#settle(q.shift()!, err ?? undefined);
+  };
+
+  #settle(w: PendingSend, err: Error | undefined): void {
+    if (w.settled) return;
+    w.settled = true;
+    if (w.onAbort) w.signal!.removeEventListener('abort', w.onAbort);
+    if (err) w.reject(err);
+    else w.resolve();
+  }
+
+  /** The buffer for the socket's next read: the rest of a large payload whose memory stays put, else the stage. */
+  readonly #nextRead = (): Uint8Array => {
+    const st = this.#stable;
+    if (this.#direct && st !== undefined && st.byteLength - this.#bodyDone >= DIRECT_BYTES) return st.subarray(this.#bodyDone);
+    return this.#stage!;
+  };
+
+  readonly #onRead = (n: number, buf: Uint8Array): void => {
+    if (buf === this.#stage) return this.#parse(buf, 0, n);
+    // Straight into the payload's memory (never past its end: that is all #nextRead offered).
+    if (this.#failed) return;
+    this.#bodyDone += n;
+    const a = this.#arrival!;
+    if (this.#bodyDone === a.length) this.#completed(a);
+  };
+
+  #parse(chunk: Uint8Array, off: number, n: number): void {
     if (this.#failed) return;
     try {
-      let off = 0;
-      const n = chunk.byteLength;
       while (off < n) {
         const a = this.#arrival;
         if (a === undefined) {
-          const take = Math.min(HEADER_BYTES - this.#headerFill, n - off);
-          chunk.copy(this.#header, this.#headerFill, off, off + take);
-          this.#headerFill += take;
-          off += take;
-          if (this.#headerFill < HEADER_BYTES) break;
-          this.#headerFill = 0;
-          const h = readHeader(this.#header, this.#recvSeq++);
+          let view: DataView;
+          let at = 0;
+          if (this.#headerFill === 0 && n - off >= HEADER_BYTES && chunk === this.#stage) {
+            view = this.#stageView!;
+            at = off;
+            off += HEADER_BYTES;
+          } else {
+            const take = Math.min(HEADER_BYTES - this.#headerFill, n - off);
+            this.#hbuf.set(chunk.subarray(off, off + take), this.#headerFill);
+            this.#headerFill += take;
+            off += take;
+            if (this.#headerFill < HEADER_BYTES) break;
+            this.#headerFill = 0;
+            view = this.#hview;
+          }
+          const h = decodeHeader(view, at, this.#recvSeq++, this.#h);
           const arrival = this.#matcher.arrive(this.peer, h.ctx, h.tag, h.kind, h.length);
           if (h.length === 0) arrival.complete();
           else {
             this.#arrival = arrival;
             this.#bodyDone = 0;
+            this.#stable = arrival.stable;
           }
         } else {
           const take = Math.min(a.length - this.#bodyDone, n - off);
-          a.target().set(chunk.subarray(off, off + take), this.#bodyDone);
+          a.sink()?.set(chunk.subarray(off, off + take), this.#bodyDone);
           this.#bodyDone += take;
           off += take;
-          if (this.#bodyDone === a.length) {
-            this.#arrival = undefined;
-            a.complete();
-          }
+          if (this.#bodyDone === a.length) this.#completed(a);
         }
       }
     } catch (err) {
       this.#end(err as Error);
       this.socket.destroy();
     }
+  }
+
+  #completed(a: Arrival): void {
+    this.#arrival = undefined;
+    this.#stable = undefined;
+    a.complete();
   }
 
   #end(err: Error | undefined): void {
@@ -137,6 +253,9 @@ export class Connection {
     this.#failed = lost;
     a?.fail(lost);
     this.#arrival = undefined;
+    this.#stable = undefined;
+    // Sends the kernel had not taken all of: they did not go out.
+    for (const w of this.#pending.splice(0)) this.#settle(w, lost);
     this.#onFail(lost);
   }
 }

@@ -107,7 +107,14 @@ export class DirectChannel implements Channel {
     return ch;
   }
 
-  async send(dest: number, env: Envelope, payload: Uint8Array, signal?: AbortSignal): Promise<void> {
+  send(dest: number, env: Envelope, payload: Uint8Array, signal?: AbortSignal): Promise<void> {
+    // The common case first, without an async function's extra promise.
+    const conn = this.#state === 'open' ? this.#conns.get(dest) : undefined;
+    if (conn !== undefined) return conn.send(env, payload, signal);
+    return this.#sendSlow(dest, env, payload, signal);
+  }
+
+  async #sendSlow(dest: number, env: Envelope, payload: Uint8Array, signal?: AbortSignal): Promise<void> {
     if (this.#state !== 'open') throw new ClosedError('channel is closed', { rank: this.rank, peer: dest, channel: 'direct' });
     if (dest === this.rank) {
       // The caller may reuse its buffer as soon as send resolves: keep a copy.

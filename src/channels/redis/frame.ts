@@ -1,7 +1,7 @@
 import { FmiError, type FmiErrorFields } from '../../errors.js';
 
 /**
- * One list element: a fixed 32-byte header and up to `chunkBytes` of payload.
+ * One list element: a fixed 40-byte header and up to `chunkBytes` of payload.
  * A message longer than one chunk is several frames, pushed in order by one
  * sender in one transaction; frames of different senders may interleave in
  * an inbox, so the reader reassembles per source.
@@ -11,14 +11,20 @@ import { FmiError, type FmiErrorFields } from '../../errors.js';
  *  4 u32 source rank       8 u32 context       12 i32 tag
  * 16 u32 chunk index      20 u32 chunk count   24 u32 total length, low 32 bits
  * 28 u32 total length, high 21 bits
+ * 32 u32 sequence number  36 u32 reserved (0)
  * ```
- * Little-endian. The payload is the rest of the element. Flags: 0 for a
- * message; FLAG_MARK for a marker a rank pushes to its own inbox (see
- * liveness.ts), whose context field carries the marker's number.
+ * Little-endian. The payload is the rest of the element (40 bytes in, so
+ * wide TypedArray views on it stay aligned). Flags: 0 for a message;
+ * FLAG_MARK for a marker a rank pushes to its own inbox (see liveness.ts),
+ * whose context field carries the marker's number. The sequence number counts
+ * a sender's messages to one destination from 1 (every frame of a message
+ * carries the message's): the reader drops a frame it has seen (a send resent
+ * after a reconnect) and fails on a gap (the server lost a message). Stored
+ * values carry 0.
  */
-export const HEADER_BYTES = 32;
+export const HEADER_BYTES = 40;
 const MAGIC = 0xf3;
-const VERSION = 1;
+const VERSION = 2;
 const TWO_32 = 2 ** 32;
 const FLAG_MARK = 1;
 
@@ -30,6 +36,8 @@ export interface FrameHeader {
   index: number;
   count: number;
   total: number;
+  /** The message's number among its sender's messages to this destination (from 1); 0 for stored values. */
+  seq?: number;
 }
 
 /** Writes a header at the start of `b` (which must hold at least HEADER_BYTES). */
@@ -45,6 +53,8 @@ export function writeHeader(b: Buffer, h: FrameHeader): void {
   b.writeUInt32LE(h.count, 20);
   b.writeUInt32LE(h.total % TWO_32, 24);
   b.writeUInt32LE(Math.floor(h.total / TWO_32), 28);
+  b.writeUInt32LE(h.seq ?? 0, 32);
+  b.writeUInt32LE(0, 36);
 }
 
 /**
@@ -63,6 +73,7 @@ export function parseHeader(b: Buffer, out: FrameHeader): string | undefined {
   out.count = b.readUInt32LE(20);
   out.total = b.readUInt32LE(24) + b.readUInt32LE(28) * TWO_32;
   if (out.total > Number.MAX_SAFE_INTEGER) return `total length above 2^53 (high word ${b.readUInt32LE(28)})`;
+  out.seq = b.readUInt32LE(32);
   if (out.count === 0 || out.index >= out.count) return `chunk ${out.index} of ${out.count}`;
   if (out.count === 1 && b.length - HEADER_BYTES !== out.total) return `${b.length - HEADER_BYTES} payload bytes, header says ${out.total}`;
   return undefined;
@@ -108,7 +119,7 @@ export class FrameScratch {
 }
 
 export function newHeader(): FrameHeader {
-  return { kind: 0, source: 0, ctx: 0, tag: 0, index: 0, count: 1, total: 0 };
+  return { kind: 0, source: 0, ctx: 0, tag: 0, index: 0, count: 1, total: 0, seq: 0 };
 }
 
 /** A marker frame: no message, only a place in the inbox's order (number `n`). */

@@ -1,4 +1,4 @@
-import { FmiError } from '../../errors.js';
+import { ChannelError, FmiError } from '../../errors.js';
 import type { Arrival, Matcher } from '../matcher.js';
 import { damaged, HEADER_BYTES, markOf, newHeader, parseHeader } from './frame.js';
 
@@ -15,6 +15,9 @@ interface Reassembly {
  * one-frame message is delivered at once; a chunked one is matched on its
  * first chunk (so arrival order decides matching, as MPI requires) and filled
  * chunk by chunk, per source, since chunks of different senders interleave.
+ * A frame seen before (a send made again after a reconnect, or a frame read
+ * again from the processing list) is dropped; a gap in a sender's sequence
+ * numbers (the server lost messages) fails the channel.
  */
 export class InboxReader {
   readonly #matcher: Matcher;
@@ -23,6 +26,8 @@ export class InboxReader {
   readonly #fatal: (err: FmiError) => void;
   readonly #mark: (n: number) => void;
   readonly #partial: (Reassembly | undefined)[];
+  /** Per source: the sequence number of the last message whose first frame came. */
+  readonly #seq: Uint32Array;
   readonly #h = newHeader();
 
   /**
@@ -37,6 +42,7 @@ export class InboxReader {
     this.#fatal = fatal;
     this.#mark = mark;
     this.#partial = new Array<Reassembly | undefined>(size);
+    this.#seq = new Uint32Array(size);
   }
 
   frame(b: Buffer): void {
@@ -51,6 +57,25 @@ export class InboxReader {
     const source = h.source;
     const partial = this.#partial[source];
     const payload = b.subarray(HEADER_BYTES);
+    // Sequence numbers: the same message again is a resend (drop what was seen),
+    // the next one is new, an older one is a resend, a later one means some were lost.
+    const ahead = (h.seq! - this.#seq[source]!) >>> 0;
+    if (ahead === 0) {
+      if (!partial || h.index < partial.next) return;
+    } else if (ahead >= 2 ** 31) {
+      return;
+    } else if (ahead > 1) {
+      const err = new ChannelError(
+        `the redis server lost messages of rank ${source} to rank ${this.#rank} (message ${h.seq} came after ${this.#seq[source]}); did it restart without persistence?`,
+        { rank: this.#rank, peer: source, op: 'recv', channel: 'redis' },
+      );
+      this.#fatal(err);
+      return;
+    } else if (h.index === 0) {
+      this.#seq[source] = h.seq!;
+    } else {
+      return this.#broken(source, `chunk ${h.index} of ${h.count} from rank ${source} without its first`);
+    }
     if (h.index === 0) {
       if (partial) return this.#broken(source, `rank ${source} started a message before finishing the last`);
       if (h.count === 1) {

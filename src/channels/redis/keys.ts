@@ -6,9 +6,13 @@
  * transactions below stay legal on a cluster.
  *
  * - `in:<rank>`  a rank's inbox: a list of message frames, read by that rank only.
+ * - `pr:<rank>`  frames the rank took from its inbox and has not acknowledged
+ *                yet (a placeholder first), read again after a reconnect.
  * - `kq:<key>`   a stored value's head frame (one list element; getters rotate it).
  * - `kv:<key>`   the rest of a large stored value: its chunks, in order.
  * - `kn:<key>`   how many reads are still due; the last reader deletes the value.
+ * - `kr:<key>`   the ranks that read the value (a read counts once; the putter
+ *                deletes a value whose unread readers all left).
  * - `alive:<rank>` the rank's heartbeat, a short TTL renewed from a worker thread.
  * - `st:<rank>`  'started' or 'closed': tells a dead rank (started, heartbeat
  *                gone) from one not started yet, and from one that closed.
@@ -28,9 +32,11 @@ export function jobPattern(job: string): string {
 
 export interface JobKeys {
   inbox(rank: number): string;
+  processing(rank: number): string;
   head(key: string): string;
   chunks(key: string): string;
   readsDue(key: string): string;
+  readBy(key: string): string;
   alive(rank: number): string;
   state(rank: number): string;
 }
@@ -39,9 +45,11 @@ export function jobKeys(job: string): JobKeys {
   const p = jobPrefix(job);
   return {
     inbox: (rank) => `${p}in:${rank}`,
+    processing: (rank) => `${p}pr:${rank}`,
     head: (key) => `${p}kq:${key}`,
     chunks: (key) => `${p}kv:${key}`,
     readsDue: (key) => `${p}kn:${key}`,
+    readBy: (key) => `${p}kr:${key}`,
     alive: (rank) => `${p}alive:${rank}`,
     state: (rank) => `${p}st:${rank}`,
   };

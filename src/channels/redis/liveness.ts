@@ -6,7 +6,7 @@ import { markFrame } from './frame.js';
 import type { JobKeys } from './keys.js';
 
 export interface LivenessOptions {
-  /** The non-blocking connection (the inbox's is blocked in BLMPOP). */
+  /** The non-blocking connection (the inbox's is blocked in BLMOVE). */
   cmd: Redis;
   address: RedisAddress;
   keys: JobKeys;
@@ -16,10 +16,16 @@ export interface LivenessOptions {
   aliveMs: number;
   ttlSeconds: number;
   lost: LostPeers;
-  /** Gets waiting for values, with their writers: those are watched too (store.ts). */
+  /**
+   * Gets waiting for values, with their writers, and values this rank put,
+   * with their readers: those are watched too (store.ts).
+   */
   store?: {
     writers(): number[];
     writersGone(gone: ReadonlyMap<number, Departure>): Promise<void>;
+    readers(): number[];
+    sweepDue(gone: ReadonlyMap<number, Departure>): boolean;
+    sweep(gone: ReadonlyMap<number, Departure>): Promise<void>;
   };
 }
 
@@ -42,7 +48,13 @@ export interface LivenessOptions {
  *
  * Gets (put/get values) that name their writer have it watched the same way;
  * once it is gone, a get whose value is not there fails at once (the value
- * cannot come any more; one that is there, the blocking read returns).
+ * cannot come any more; one that is there, the blocking read returns). The
+ * readers of values this rank put are watched while it has some out: the
+ * store deletes values only gone ranks have left to read.
+ *
+ * After a reconnect (a server restart) every heartbeat key may have expired
+ * meanwhile: for `aliveMs` + 1 s no peer is taken for dead for lack of one,
+ * long enough for the heartbeat workers to reconnect and beat again.
  */
 export class RedisLiveness {
   readonly #o: LivenessOptions;
@@ -55,6 +67,8 @@ export class RedisLiveness {
   #timer: NodeJS.Timeout | undefined;
   #marks = 0;
   #stopped = false;
+  /** Until then a missing heartbeat proves nothing (see reconnected). */
+  #graceUntil = 0;
 
   constructor(o: LivenessOptions) {
     this.#o = o;
@@ -81,7 +95,12 @@ export class RedisLiveness {
     this.#beat = startHeartbeat(spec, ms, () => clearInterval(this.#bridge));
   }
 
-  /** A receive, probe or get is waiting: check its peers at the heartbeat's pace until nobody waits. */
+  /** The command connection came back: give peers' heartbeats time to come back too. */
+  reconnected(): void {
+    this.#graceUntil = Date.now() + this.#o.aliveMs + 1000;
+  }
+
+  /** A receive, probe or get is waiting, or a value is out: check its peers at the heartbeat's pace until none is. */
   watch(): void {
     if (this.#timer || this.#stopped) return;
     this.#timer = setTimeout(() => void this.#tick(), this.#o.aliveMs / 2);
@@ -109,7 +128,7 @@ export class RedisLiveness {
    * Stops the heartbeat (its last write answered first, so it cannot land
    * after the rest), then marks this rank closed, on the command connection,
    * after every message this rank sent. The last rank to close removes every
-   * rank's state.
+   * rank's state, and the inbox of ranks that died.
    */
   async close(ms: number): Promise<void> {
     this.#stopped = true;
@@ -118,31 +137,39 @@ export class RedisLiveness {
     const end = Date.now() + ms;
     await this.#beat?.stop(ms);
     const { cmd: c, keys, rank, size, ttlSeconds } = this.#o;
-    const states = Array.from({ length: size }, (_, r) => keys.state(r));
+    const ranks = Array.from({ length: size }, (_, r) => r);
+    const states = ranks.map((r) => keys.state(r));
     const work = (async () => {
       multi(c);
       queue(c, 'SET', [keys.state(rank), 'closed', 'EX', String(ttlSeconds)]);
       queue(c, 'DEL', [keys.alive(rank)]);
-      queue(c, 'MGET', states);
+      queue(c, 'MGET', [...states, ...ranks.map((r) => keys.alive(r))]);
       const r = await exec(c);
-      const all = r[2] as (string | null)[];
-      if (all.every((v) => v === 'closed')) await c.del(states);
+      const got = r[2] as (string | null)[];
+      // Every rank closed, or died (started, no heartbeat): the last one out also takes the dead ranks' keys.
+      const dead = ranks.filter((i) => got[i] === 'started' && got[size + i] === null);
+      if (ranks.every((i) => got[i] === 'closed' || dead.includes(i))) {
+        await c.del([...states, ...dead.flatMap((d) => [keys.inbox(d), keys.processing(d)])]);
+      }
     })();
     await bounded(work, Math.max(0, end - Date.now()));
   }
 
   async #tick(): Promise<void> {
-    const writers = this.#o.store?.writers() ?? [];
-    const watched = [...new Set([...this.#o.lost.watched(), ...writers])].filter((s) => !this.#suspects.has(s) && !this.#gone.has(s));
-    if (watched.length === 0 && this.#suspects.size === 0 && writers.length === 0) {
+    const store = this.#o.store;
+    const writers = store?.writers() ?? [];
+    const readers = store?.readers() ?? [];
+    const watched = [...new Set([...this.#o.lost.watched(), ...writers, ...readers])].filter((s) => !this.#suspects.has(s) && !this.#gone.has(s));
+    if (watched.length === 0 && this.#suspects.size === 0 && writers.length === 0 && readers.length === 0) {
       this.#timer = undefined;
       return;
     }
     try {
       if (watched.length > 0) await this.#check(watched);
-      if (!this.#stopped && writers.some((s) => this.#gone.has(s))) await this.#o.store!.writersGone(this.#gone);
+      if (!this.#stopped && writers.some((s) => this.#gone.has(s))) await store!.writersGone(this.#gone);
+      if (!this.#stopped && store?.sweepDue(this.#gone)) await store.sweep(this.#gone);
     } catch {
-      // A failed command fails the channel through its own path; nothing to decide here.
+      // A failed command fails the channel through its own path (or is tried again next time); nothing to decide here.
     }
     this.#timer = undefined;
     if (!this.#stopped) this.watch();
@@ -153,10 +180,11 @@ export class RedisLiveness {
     const got = await c.mget(watched.flatMap((s) => [keys.alive(s), keys.state(s)]));
     if (this.#stopped) return;
     const gone: number[] = [];
+    const grace = Date.now() < this.#graceUntil;
     watched.forEach((s, i) => {
       const alive = got[2 * i];
       const state = got[2 * i + 1];
-      const how: Departure | undefined = state === 'closed' ? 'closed' : state === 'started' && alive === null ? 'died' : undefined;
+      const how: Departure | undefined = state === 'closed' ? 'closed' : state === 'started' && alive === null && !grace ? 'died' : undefined;
       if (how) this.#gone.set(s, how);
       if (!how || this.#o.lost.has(s)) return;
       this.#suspects.set(s, { how, mark: this.#marks + 1 });
@@ -167,6 +195,15 @@ export class RedisLiveness {
     multi(c);
     queue(c, 'RPUSH', [inbox, markFrame(rank, ++this.#marks)]);
     queue(c, 'EXPIRE', [inbox, String(ttlSeconds)]);
-    await exec(c);
+    try {
+      await exec(c);
+    } catch (err) {
+      // No marker, no confirmation: suspect them again at the next check.
+      for (const s of gone) {
+        this.#suspects.delete(s);
+        this.#gone.delete(s);
+      }
+      throw err;
+    }
   }
 }

@@ -4,9 +4,11 @@ import { raceSignal } from '../../util/race.js';
 import type { Envelope, ProbeRequest, Probed, Received, RecvRequest, StoreChannel } from '../channel.js';
 import { LostPeers } from '../lost-peers.js';
 import { Matcher } from '../matcher.js';
-import { bounded, channelError, describeAddress, exec, multi, openClient, queue, type RedisAddress } from './client.js';
+import { bounded, channelError, describeAddress, exec, multi, openClient, queue, retried, type RedisAddress } from './client.js';
 import { checkEnvelope, chunkCount, FrameScratch, newHeader } from './frame.js';
+import { readInbox } from './inbox-loop.js';
 import { InboxReader } from './inbox-reader.js';
+import { Outbox } from './outbox.js';
 import { jobKeys, type JobKeys } from './keys.js';
 import { RedisLiveness } from './liveness.js';
 import { RedisStore } from './store.js';
@@ -33,13 +35,17 @@ export interface RedisChannelOptions extends RedisAddress {
    * timeout). @default 3000
    */
   aliveMs?: number;
+  /**
+   * A lost connection to the server is reconnected for this long (a server
+   * restart, a failover); then everything fails with FMI_CHANNEL. 0: never
+   * reconnect. Nothing is delivered twice or lost on the way (see the
+   * README); a server that lost the job's data meanwhile fails the channel
+   * with FMI_CHANNEL. @default 10000
+   */
+  reconnectMs?: number;
 }
 
 type State = 'open' | 'closing' | 'closed';
-
-/** Frames popped per blocking read: many small ones, few large ones (bounds the reply's memory). */
-const MAX_BATCH = 64;
-const BATCH_BYTES = 16 * 1024 * 1024;
 
 /**
  * Point-to-point messages and put/get through a Redis server.
@@ -47,15 +53,21 @@ const BATCH_BYTES = 16 * 1024 * 1024;
  * Each rank owns an inbox list, `fmi:{job}:in:<rank>`. A send is one
  * transaction (one round trip): RPUSH of the message's frames to the
  * destination's inbox and an EXPIRE. The rank reads its inbox with one
- * blocking pop loop (BLMPOP, or BLPOP before Redis 7) on a connection of its
- * own and hands every message to the shared Matcher, which does MPI matching,
+ * loop of blocking moves into a processing list (inbox-loop.ts) on a
+ * connection of its own and hands every message to the shared Matcher, which does MPI matching,
  * wildcards, truncation and ordering.
+ *
+ * A lost connection is reconnected for up to `reconnectMs`: sends not
+ * answered are made again in order (outbox.ts) and the reader drops copies
+ * by sequence number; the inbox is read as a reliable queue (inbox-loop.ts).
+ * After a reconnect the rank checks that the server still has its state key:
+ * a server that restarted without its data fails the channel.
  *
  * Redis does not know when a rank dies: each rank keeps a heartbeat key, and
  * receives waiting on a rank whose heartbeat stopped, or that closed, fail
  * with FMI_PEER_LOST once its last messages are in (liveness.ts); so do gets
- * waiting on a value such a rank was to write and never did. A lost
- * connection to the server fails everything with FMI_CHANNEL.
+ * waiting on a value such a rank was to write and never did. A connection
+ * that stays lost fails everything with FMI_CHANNEL.
  */
 export class RedisChannel implements StoreChannel {
   readonly name = 'redis';
@@ -76,13 +88,27 @@ export class RedisChannel implements StoreChannel {
   readonly #header = newHeader();
   readonly #lost: LostPeers;
   readonly #liveness: RedisLiveness | undefined;
+  readonly #outbox: Outbox;
+  /** Per destination: the sequence number of the last message sent to it. */
+  readonly #seq: Uint32Array;
+  readonly #address: RedisAddress;
+  readonly #reconnectMs: number;
   #state: State = 'open';
   #failure: FmiError | undefined;
   #closing: Promise<void> | undefined;
 
-  private constructor(o: Required<Pick<RedisChannelOptions, 'job' | 'rank' | 'size' | 'ttlSeconds' | 'chunkBytes' | 'timeoutMs' | 'aliveMs'>>, address: RedisAddress, cmd: Redis, blk: Redis | undefined) {
+  private constructor(
+    o: Required<Pick<RedisChannelOptions, 'job' | 'rank' | 'size' | 'ttlSeconds' | 'chunkBytes' | 'timeoutMs' | 'aliveMs' | 'reconnectMs'>>,
+    address: RedisAddress,
+    cmd: Redis,
+    blk: Redis | undefined,
+  ) {
     this.rank = o.rank;
     this.size = o.size;
+    this.#address = address;
+    this.#reconnectMs = o.reconnectMs;
+    this.#seq = new Uint32Array(o.size);
+    this.#outbox = new Outbox(cmd);
     this.#cmd = cmd;
     this.#blk = blk;
     this.#keys = jobKeys(o.job);
@@ -98,10 +124,14 @@ export class RedisChannel implements StoreChannel {
       keys: this.#keys,
       scratch: this.#scratch,
       rank: o.rank,
+      size: o.size,
       ttlSeconds: o.ttlSeconds,
       chunkBytes: o.chunkBytes,
       timeoutMs: o.timeoutMs,
+      reconnectMs: o.reconnectMs,
+      write: (w) => this.#outbox.push(w),
       error: (cause, op) => this.#error(cause, op),
+      lost: () => this.#gaveUp(),
     });
     // A job of one rank has no peer to lose.
     this.#liveness =
@@ -109,26 +139,30 @@ export class RedisChannel implements StoreChannel {
         ? new RedisLiveness({ cmd, address, keys: this.#keys, rank: o.rank, size: o.size, aliveMs: o.aliveMs, ttlSeconds: o.ttlSeconds, lost: this.#lost, store: this.#store })
         : undefined;
     const lost = (which: string) => () => {
-      if (this.#state === 'open') this.#fail(new ChannelError(`lost the ${which} connection to redis server ${describeAddress(address)}`, { rank: this.rank, channel: 'redis' }));
+      if (this.#state === 'open') this.#fail(this.#gaveUp(which));
     };
     cmd.on('end', lost('command'));
     blk?.on('end', lost('inbox'));
+    // Only reconnects: the first connect was before this.
+    cmd.on('ready', () => void this.#reconnected());
   }
 
   /** Connects to the server (two connections: commands, and the inbox's blocking reads). */
   static async create(opts: RedisChannelOptions): Promise<RedisChannel> {
     // aliveMs: undefined (FMI_ALIVE_MS unset) means the default, not a value.
-    const o = { ttlSeconds: 3600, chunkBytes: 4 * 1024 * 1024, timeoutMs: 10_000, ...opts, aliveMs: opts.aliveMs ?? 3000 };
+    const o = { ttlSeconds: 3600, chunkBytes: 4 * 1024 * 1024, timeoutMs: 10_000, ...opts, aliveMs: opts.aliveMs ?? 3000, reconnectMs: opts.reconnectMs ?? 10_000 };
     const config = (what: string) => new FmiError('FMI_CONFIG', what, { rank: o.rank, channel: 'redis' });
     if (!Number.isInteger(o.ttlSeconds) || o.ttlSeconds < 1) throw config(`ttlSeconds must be a positive integer, not ${o.ttlSeconds}`);
     if (!Number.isInteger(o.aliveMs) || (o.aliveMs !== 0 && o.aliveMs < 3)) throw config(`aliveMs must be 0 (off) or an integer of at least 3, not ${o.aliveMs}`);
+    if (!Number.isInteger(o.reconnectMs) || o.reconnectMs < 0) throw config(`reconnectMs must be a whole number of ms (0: never reconnect), not ${o.reconnectMs}`);
     if (!Number.isInteger(o.chunkBytes) || o.chunkBytes < 1 || o.chunkBytes > 512 * 1024 * 1024 - 64) {
       throw config(`chunkBytes must be an integer in [1, 512 MiB - 64], not ${o.chunkBytes}`);
     }
     const address: RedisAddress = { url: o.url, host: o.host, port: o.port };
     const fields = { rank: o.rank, channel: 'redis', op: 'connect' };
     // A job of one rank has nobody to receive from: no inbox reader.
-    const opened = await Promise.allSettled([openClient(address, o.timeoutMs, fields), o.size > 1 ? openClient(address, o.timeoutMs, fields) : undefined]);
+    const open = () => openClient(address, o.timeoutMs, fields, o.reconnectMs);
+    const opened = await Promise.allSettled([open(), o.size > 1 ? open() : undefined]);
     const failed = opened.find((r) => r.status === 'rejected');
     if (failed) {
       for (const r of opened) if (r.status === 'fulfilled') r.value?.disconnect();
@@ -145,6 +179,37 @@ export class RedisChannel implements StoreChannel {
     }
     if (blk) void ch.#readInbox(blk);
     return ch;
+  }
+
+  /** The error once a connection could not be reconnected within reconnectMs. */
+  #gaveUp(which = 'a'): FmiError {
+    const within = this.#reconnectMs > 0 ? `could not reconnect within ${this.#reconnectMs} ms` : 'reconnectMs is 0';
+    return new ChannelError(`lost ${which} connection to redis server ${describeAddress(this.#address)} (${within})`, { rank: this.rank, channel: 'redis' });
+  }
+
+  /**
+   * The command connection is back. If this rank's state key is gone, the
+   * server lost the job's data (restarted without persistence): nothing on it
+   * can be trusted, the channel fails. Else the writes cut off are made again.
+   * Without liveness there is no state key, and only a gap in a sender's
+   * sequence numbers shows a loss.
+   */
+  async #reconnected(): Promise<void> {
+    if (this.#state !== 'open' || this.#failure) return;
+    this.#liveness?.reconnected();
+    if (this.#liveness) {
+      let n: number;
+      try {
+        n = await this.#cmd.exists(this.#keys.state(this.rank));
+      } catch {
+        return; // lost again: the next reconnect checks
+      }
+      if (n === 0) {
+        const msg = `the redis server ${describeAddress(this.#address)} lost this job's data (it restarted without persistence?): the state key of rank ${this.rank} is gone`;
+        return this.#fail(new ChannelError(msg, { rank: this.rank, channel: 'redis' }));
+      }
+    }
+    if (this.#state === 'open' && !this.#failure) this.#outbox.resume();
   }
 
   async send(dest: number, env: Envelope, payload: Uint8Array, signal?: AbortSignal): Promise<void> {
@@ -194,9 +259,17 @@ export class RedisChannel implements StoreChannel {
     return this.#matcher.probe(req);
   }
 
-  put(key: string, kind: number, payload: Uint8Array, readers: number, signal?: AbortSignal): Promise<void> {
+  /**
+   * `readers` may also name the ranks that read the value: then the values
+   * only dead ranks have left to read are deleted before this rank closes
+   * (with a count, only a count of size - 1, every other rank, allows that).
+   */
+  put(key: string, kind: number, payload: Uint8Array, readers: number | readonly number[], signal?: AbortSignal): Promise<void> {
     this.#check('put');
-    return this.#store.put(key, kind, payload, readers, signal);
+    const p = this.#store.put(key, kind, payload, readers, signal);
+    // Its readers are watched while it is out (a dead one would never count its read).
+    if (this.#liveness) p.then(() => this.#liveness?.watch(), () => {});
+    return p;
   }
 
   get(key: string, signal?: AbortSignal, writer?: number): Promise<{ kind: number; data: Uint8Array }> {
@@ -220,22 +293,34 @@ export class RedisChannel implements StoreChannel {
     this.#state = 'closing';
     const err = new ClosedError('channel is closed', { rank: this.rank, channel: 'redis' });
     this.#matcher.close(this.#failure ?? err);
+    this.#outbox.fail(this.#failure ?? err);
     // Closing the blocking connection is the only way to end a blocking pop.
     this.#blk?.disconnect();
     const end = Date.now() + this.#timeoutMs;
     await this.#store.close(err, this.#timeoutMs);
     // After every send this rank made (same connection), so peers still get them before they see it closed.
     if (!this.#failure) await this.#liveness?.close(Math.max(0, end - Date.now()));
-    const keys = [this.#inbox, ...this.#store.ownedKeys()];
+    const keys = [this.#inbox, this.#keys.processing(this.rank), ...this.#store.ownedKeys()];
     const dels: Promise<unknown>[] = [];
-    for (let i = 0; i < keys.length; i += 512) dels.push(this.#cmd.del(keys.slice(i, i + 512)));
+    const lost = () => this.#gaveUp();
+    for (let i = 0; i < keys.length; i += 512) dels.push(retried(this.#cmd, () => this.#cmd.del(keys.slice(i, i + 512)), lost));
     await bounded(Promise.all(dels), Math.max(0, end - Date.now()));
     this.#cmd.disconnect();
     this.#state = 'closed';
   }
 
+  /**
+   * Numbers the message and hands it to the outbox, which writes it now (or
+   * after a reconnect), and again if a reconnect cut its reply off.
+   */
+  #push(dest: number, env: Envelope, payload: Uint8Array): Promise<void> {
+    const seq = (this.#seq[dest] = (this.#seq[dest]! + 1) >>> 0);
+    const e = { kind: env.kind, ctx: env.ctx, tag: env.tag };
+    return this.#outbox.push(() => this.#write(dest, e, payload, seq));
+  }
+
   /** One round trip: the frames and the TTL refresh in one transaction, written in this tick. */
-  #push(dest: number, env: Envelope, payload: Uint8Array): Promise<unknown> {
+  #write(dest: number, env: Pick<Envelope, 'kind' | 'ctx' | 'tag'>, payload: Uint8Array, seq: number): Promise<unknown> {
     const c = this.#cmd;
     const inbox = (this.#inboxes[dest] ??= this.#keys.inbox(dest));
     const total = payload.byteLength;
@@ -247,6 +332,7 @@ export class RedisChannel implements StoreChannel {
     h.tag = env.tag;
     h.count = chunkCount(total, size);
     h.total = total;
+    h.seq = seq;
     multi(c);
     for (let i = 0; i < h.count; i++) {
       h.index = i;
@@ -256,7 +342,7 @@ export class RedisChannel implements StoreChannel {
     return exec(c);
   }
 
-  async #readInbox(blk: Redis): Promise<void> {
+  #readInbox(blk: Redis): Promise<void> {
     const reader = new InboxReader(
       this.#matcher,
       this.rank,
@@ -264,32 +350,19 @@ export class RedisChannel implements StoreChannel {
       (err) => this.#fail(err),
       (n) => this.#liveness?.marked(n),
     );
-    let count = MAX_BATCH;
-    let multiPop = true;
-    while (this.#state === 'open' && !this.#failure) {
-      let frames: Buffer[];
-      try {
-        if (multiPop) {
-          const r = (await blk.callBuffer('BLMPOP', ['0', '1', this.#inbox, 'LEFT', 'COUNT', String(count)])) as [Buffer, Buffer[]];
-          frames = r[1];
-        } else {
-          frames = [((await blk.blpopBuffer(this.#inbox, 0)) as [Buffer, Buffer])[1]];
-        }
-      } catch (err) {
-        if (multiPop && /unknown command/i.test((err as Error).message)) {
-          multiPop = false;
-          continue;
-        }
-        if (this.#state === 'open') this.#fail(channelError(err, 'inbox read failed', { rank: this.rank, channel: 'redis', op: 'recv' }));
-        return;
-      }
-      let bytes = 0;
-      for (const f of frames) {
-        bytes += f.length;
-        reader.frame(f);
-      }
-      count = Math.max(1, Math.min(MAX_BATCH, Math.floor((BATCH_BYTES * frames.length) / Math.max(1, bytes))));
-    }
+    return readInbox({
+      blk,
+      inbox: this.#inbox,
+      processing: this.#keys.processing(this.rank),
+      ttlSeconds: Number(this.#ttl),
+      rank: this.rank,
+      reader,
+      stopped: () => this.#state !== 'open' || this.#failure !== undefined,
+      lost: () => this.#gaveUp('the inbox'),
+      fail: (err) => {
+        if (this.#state === 'open') this.#fail(err);
+      },
+    });
   }
 
   /** The server is gone or the inbox holds garbage: everything pending and later fails with `err`. */
@@ -298,6 +371,8 @@ export class RedisChannel implements StoreChannel {
     this.#failure = err;
     this.#liveness?.stop();
     this.#matcher.close(err);
+    this.#outbox.fail(err);
+    this.#blk?.disconnect();
     void this.#store.close(err, 0);
   }
 

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { PeerLostError, type FmiError, type FmiErrorFields } from '../../errors.js';
 import type { Departure } from '../lost-peers.js';
-import { bounded, exec, multi, openClient, queue, type RedisAddress } from './client.js';
+import { bounded, exec, multi, openClient, queue, retried, retryable, whenReady, type RedisAddress } from './client.js';
 import { checkEnvelope, chunkCount, damaged, HEADER_BYTES, newHeader, parseHeader, type FrameScratch } from './frame.js';
 import type { JobKeys } from './keys.js';
 import { raceSignal } from '../../util/race.js';
@@ -12,12 +12,33 @@ export interface StoreOptions {
   keys: JobKeys;
   scratch: FrameScratch;
   rank: number;
+  size: number;
   ttlSeconds: number;
   chunkBytes: number;
   timeoutMs: number;
+  /** How long a lost connection is reconnected (see openClient). */
+  reconnectMs: number;
+  /** Makes a write that must survive a reconnect (outbox.ts); `write` may be called again. */
+  write(write: () => Promise<unknown>): Promise<void>;
   /** Maps a failure to the error callers see (closed, connection lost, or a channel error). */
   error(cause: unknown, op: string): FmiError;
+  /** The error for a connection ioredis gave up reconnecting. */
+  lost(): FmiError;
 }
+
+/**
+ * One read of a value done, counted once per reader (a read made again after
+ * a reconnect is not counted twice): the reader that takes the count to zero
+ * deletes the value. A value already gone (deleted by its putter) is not
+ * recreated. KEYS: reads due, readers, head, chunks; ARGV: rank, TTL.
+ */
+const READ_DONE = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then return -2 end
+local left = redis.call('DECR', KEYS[1])
+if left <= 0 then redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4]) else redis.call('EXPIRE', KEYS[2], ARGV[2]) end
+return left
+`;
 
 /** A get blocked in Redis: it owns its connection until the value comes. */
 interface Wait {
@@ -28,8 +49,17 @@ interface Wait {
   fail(err: Error): void;
 }
 
+/** A value this rank put: who reads it (undefined: every other rank), and whether the put is done. */
+interface Put {
+  readers: readonly number[] | undefined;
+  done: boolean;
+}
+
 /** Idle blocking connections kept for later gets; more are closed. */
 const MAX_IDLE = 4;
+/** Values checked per sweep; and how many finished puts make a sweep worth it with nobody gone. */
+const SWEEP_BATCH = 4096;
+const SWEEP_AT = 1024;
 /** Chunks fetched per LRANGE when a large value is read (all ranges go out in one round trip). */
 const RANGE_CHUNKS = 16;
 
@@ -43,9 +73,16 @@ const RANGE_CHUNKS = 16;
  *   head and rotates it back in the same atomic step, so the element stays for
  *   the next reader and every waiter is served by one push: a small value is
  *   one round trip. A large one adds one round trip of LRANGEs for the rest.
- * - After reading, a get decrements `kn` in the background; the reader that
- *   takes it to zero deletes the value. The putter deletes what it put at
- *   close, so values whose readers died go then (or at TTL).
+ * - After reading, a get counts its read in the background (`kn` down by one,
+ *   the rank added to `kr:<key>`, so a read made again after a reconnect
+ *   counts once); the reader that takes `kn` to zero deletes the value.
+ * - A reader that died never counts its read. So the putter, while it has
+ *   values out, has the liveness check watch their readers; once some are
+ *   gone, it sweeps (`sweep`): a value whose unread readers are all gone is
+ *   deleted, one already deleted is forgotten. With `readers` given as a
+ *   count below size - 1 the putter does not know who reads, and such a
+ *   value waits for the putter's close (or its TTL) as before. What is left
+ *   goes at the putter's close.
  *
  * A key names one value: put again under a key only once every read of the
  * previous value is done (a late count would fall on the new value).
@@ -56,7 +93,8 @@ export class RedisStore {
   readonly #conns = new Set<Redis>();
   readonly #waits = new Set<Wait>();
   readonly #background = new Set<Promise<void>>();
-  readonly #puts = new Set<string>();
+  readonly #puts = new Map<string, Put>();
+  #finished = 0;
   /** Writers that pending gets wait on, with how many gets wait on each. */
   readonly #writers = new Map<number, number>();
   readonly #fields: FmiErrorFields;
@@ -67,34 +105,110 @@ export class RedisStore {
     this.#fields = { rank: o.rank, channel: 'redis' };
   }
 
-  async put(key: string, kind: number, payload: Uint8Array, readers: number, signal?: AbortSignal): Promise<void> {
+  /**
+   * `readers`: how many ranks read the value, or which (ranks of the job);
+   * a count of size - 1 means every other rank.
+   */
+  async put(key: string, kind: number, payload: Uint8Array, readers: number | readonly number[], signal?: AbortSignal): Promise<void> {
     signal?.throwIfAborted();
     if (this.#closedWith) throw this.#closedWith;
+    const count = typeof readers === 'number' ? readers : readers.length;
     // Nobody will read it: storing it would only leave a key behind until close.
-    if (readers <= 0) return;
+    if (count <= 0) return;
     checkEnvelope({ kind, ctx: 0, tag: 0 }, { ...this.#fields, op: 'put' });
+    const entry: Put = { readers: typeof readers === 'number' ? undefined : [...readers], done: false };
+    const before = this.#puts.get(key);
+    if (before?.done) this.#finished--;
+    this.#puts.set(key, entry);
+    try {
+      await raceSignal(
+        this.#o.write(() => this.#write(key, kind, payload, count)),
+        signal,
+      );
+    } catch (err) {
+      if (signal?.aborted && err === signal.reason) throw err;
+      throw this.#o.error(err, 'put');
+    }
+    if (this.#puts.get(key) === entry) {
+      entry.done = true;
+      this.#finished++;
+    }
+  }
+
+  /** One transaction: the value's frames, its read counter, TTLs. Written in this tick. */
+  #write(key: string, kind: number, payload: Uint8Array, readers: number): Promise<unknown> {
     const { cmd: c, keys, chunkBytes } = this.#o;
     const head = keys.head(key);
     const chunks = keys.chunks(key);
     const ttl = String(this.#o.ttlSeconds);
     const total = payload.byteLength;
     const count = chunkCount(total, chunkBytes);
-    this.#puts.add(key);
     multi(c);
     // A put under a key used before replaces it rather than adding a second head.
-    queue(c, 'DEL', [head, chunks]);
+    queue(c, 'DEL', [head, chunks, keys.readBy(key)]);
     for (let i = 1; i < count; i++) queue(c, 'RPUSH', [chunks, view(payload, i * chunkBytes, Math.min(total, (i + 1) * chunkBytes))]);
     if (count > 1) queue(c, 'EXPIRE', [chunks, ttl]);
     queue(c, 'SET', [keys.readsDue(key), String(readers), 'EX', ttl]);
     const h = { kind, source: this.#o.rank, ctx: 0, tag: 0, index: 0, count, total };
     queue(c, 'RPUSH', [head, this.#o.scratch.frame(h, payload.subarray(0, Math.min(total, chunkBytes)))]);
     queue(c, 'EXPIRE', [head, ttl]);
-    try {
-      await raceSignal(exec(c), signal);
-    } catch (err) {
-      if (signal?.aborted && err === signal.reason) throw err;
-      throw this.#o.error(err, 'put');
+    return exec(c);
+  }
+
+  /** The ranks whose departure matters to values this rank has out (none if it has none). */
+  readers(): number[] {
+    if (this.#finished === 0) return [];
+    const out = new Set<number>();
+    for (const p of this.#puts.values()) {
+      if (!p.done) continue;
+      if (!p.readers) return this.#others();
+      for (const r of p.readers) out.add(r);
     }
+    return [...out];
+  }
+
+  /** Whether a sweep is due: a reader of a value out is gone, or many puts are done. */
+  sweepDue(gone: ReadonlyMap<number, Departure>): boolean {
+    if (this.#finished === 0) return false;
+    return this.#finished >= SWEEP_AT || this.readers().some((r) => gone.has(r));
+  }
+
+  /**
+   * Looks at the values this rank put (one round trip): forgets those
+   * already deleted (every reader read them) and deletes those whose unread
+   * readers are all in `gone` (they will never read).
+   */
+  async sweep(gone: ReadonlyMap<number, Departure>): Promise<void> {
+    const { cmd: c, keys } = this.#o;
+    const batch: [string, Put][] = [];
+    for (const e of this.#puts) {
+      if (e[1].done) batch.push(e);
+      if (batch.length >= SWEEP_BATCH) break;
+    }
+    if (batch.length === 0) return;
+    const p = c.pipeline();
+    for (const [k] of batch) p.get(keys.readsDue(k)).smembers(keys.readBy(k));
+    const r = (await p.exec()) ?? [];
+    const dead: string[] = [];
+    batch.forEach(([k, put], i) => {
+      const [e1, due] = r[2 * i] ?? [new Error('no reply')];
+      const [e2, readBy] = r[2 * i + 1] ?? [new Error('no reply')];
+      // Put again since (a new value under the key), or not answered: leave it.
+      if (e1 || e2 || this.#puts.get(k) !== put) return;
+      if (due !== null) {
+        const read = new Set((readBy as string[]).map(Number));
+        const unread = (put.readers ?? this.#others()).filter((x) => !read.has(x));
+        if (!unread.every((x) => gone.has(x))) return;
+        dead.push(keys.head(k), keys.chunks(k), keys.readsDue(k), keys.readBy(k));
+      }
+      this.#puts.delete(k);
+      this.#finished--;
+    });
+    for (let i = 0; i < dead.length; i += 512) await c.del(dead.slice(i, i + 512));
+  }
+
+  #others(): number[] {
+    return Array.from({ length: this.#o.size }, (_, i) => i).filter((i) => i !== this.#o.rank);
   }
 
   /**
@@ -148,7 +262,22 @@ export class RedisStore {
       this.#release(conn);
       throw signal.reason;
     }
-    const frame = await this.#wait(conn, conn.blmoveBuffer(head, head, 'LEFT', 'RIGHT', 0), signal, key, writer);
+    let frame: Buffer | undefined;
+    while (!frame) {
+      frame = await this.#wait(conn, conn.blmoveBuffer(head, head, 'LEFT', 'RIGHT', 0), signal, key, writer);
+      if (frame) break;
+      // The connection dropped; the rotation may be made again (it leaves the value as it was).
+      try {
+        await whenReady(conn, this.#o.lost, signal);
+      } catch (err) {
+        this.#drop(conn);
+        throw this.#closedWith ?? err;
+      }
+      if (this.#closedWith) {
+        this.#drop(conn);
+        throw this.#closedWith;
+      }
+    }
     this.#release(conn);
     const h = newHeader();
     const problem = parseHeader(frame, h);
@@ -161,7 +290,7 @@ export class RedisStore {
   /** Keys this rank put, for deletion at close (a missing key costs nothing to delete). */
   ownedKeys(): string[] {
     const { keys } = this.#o;
-    return [...this.#puts].flatMap((k) => [keys.head(k), keys.chunks(k), keys.readsDue(k)]);
+    return [...this.#puts.keys()].flatMap((k) => [keys.head(k), keys.chunks(k), keys.readsDue(k), keys.readBy(k)]);
   }
 
   /** Fails waiting gets with `err`, drops the blocking connections, gives the background work up to `ms` to finish. */
@@ -177,11 +306,11 @@ export class RedisStore {
   async #readRest(key: string, frame: Buffer, count: number, total: number): Promise<Uint8Array> {
     const c = this.#o.cmd;
     const chunks = this.#o.keys.chunks(key);
-    const ranges: Promise<Buffer[]>[] = [];
-    for (let i = 0; i < count - 1; i += RANGE_CHUNKS) ranges.push(c.lrangeBuffer(chunks, i, Math.min(count - 2, i + RANGE_CHUNKS - 1)));
+    const ranges = Array.from({ length: Math.ceil((count - 1) / RANGE_CHUNKS) });
+    const rangesAt = (i: number) => c.lrangeBuffer(chunks, i, Math.min(count - 2, i + RANGE_CHUNKS - 1));
     let parts: Buffer[][];
     try {
-      parts = await Promise.all(ranges);
+      parts = await retried(c, () => Promise.all(ranges.map((_, j) => rangesAt(j * RANGE_CHUNKS))), this.#o.lost);
     } catch (err) {
       throw this.#o.error(err, 'get');
     }
@@ -202,16 +331,11 @@ export class RedisStore {
     return out;
   }
 
-  /** One read done: the reader that takes the count to zero deletes the value. */
+  /** One read done (READ_DONE); safe to make again after a reconnect. */
   async #readDone(key: string): Promise<void> {
     const { cmd: c, keys } = this.#o;
-    const due = keys.readsDue(key);
-    // The EXPIRE covers a DECR that recreated the counter after the putter deleted it.
-    multi(c);
-    queue(c, 'DECR', [due]);
-    queue(c, 'EXPIRE', [due, String(this.#o.ttlSeconds)]);
-    const [left] = (await exec(c)) as [number, number];
-    if (left <= 0) await c.del(keys.head(key), keys.chunks(key), due);
+    const args = [keys.readsDue(key), keys.readBy(key), keys.head(key), keys.chunks(key), String(this.#o.rank), String(this.#o.ttlSeconds)];
+    await retried(c, () => c.eval(READ_DONE, 4, ...args), this.#o.lost);
   }
 
   #track(p: Promise<void>): void {
@@ -222,9 +346,12 @@ export class RedisStore {
   }
 
   async #acquire(signal: AbortSignal | undefined): Promise<Redis> {
-    const idle = this.#idle.pop();
-    if (idle) return idle;
-    const opening = openClient(this.#o.address, this.#o.timeoutMs, { ...this.#fields, op: 'get' });
+    for (let idle = this.#idle.pop(); idle; idle = this.#idle.pop()) {
+      // One that gave up reconnecting is no use (one reconnecting is: the get waits for it).
+      if (idle.status !== 'end') return idle;
+      this.#conns.delete(idle);
+    }
+    const opening = openClient(this.#o.address, this.#o.timeoutMs, { ...this.#fields, op: 'get' }, this.#o.reconnectMs);
     let conn: Redis;
     try {
       conn = await raceSignal(opening, signal);
@@ -253,10 +380,11 @@ export class RedisStore {
   /**
    * Waits for a blocking command. A blocked connection cannot be told to stop
    * short of closing it, so an abort, a close or a lost writer drops the
-   * connection.
+   * connection. Resolves to undefined if the connection dropped (and is
+   * being reconnected).
    */
-  #wait(conn: Redis, reply: Promise<Buffer | null>, signal: AbortSignal | undefined, key: string, writer: number | undefined): Promise<Buffer> {
-    return new Promise<Buffer>((resolve, reject) => {
+  #wait(conn: Redis, reply: Promise<Buffer | null>, signal: AbortSignal | undefined, key: string, writer: number | undefined): Promise<Buffer | undefined> {
+    return new Promise<Buffer | undefined>((resolve, reject) => {
       const done = () => {
         signal?.removeEventListener('abort', onAbort);
         this.#waits.delete(w);
@@ -282,6 +410,8 @@ export class RedisStore {
         },
         (err) => {
           done();
+          // A lost connection: undefined, the caller waits for the reconnect and reads again.
+          if (retryable(err) && conn.status !== 'end' && !this.#closedWith) return resolve(undefined);
           this.#drop(conn);
           reject(this.#o.error(err, 'get'));
         },
@@ -292,7 +422,7 @@ export class RedisStore {
 
 /**
  * The payload of a one-frame value. A reply that has an ArrayBuffer of its own
- * is used in place (the payload starts 32 bytes in, so wide TypedArray views
+ * is used in place (the payload starts 40 bytes in, so wide TypedArray views
  * stay aligned); a slice of the client's shared read buffer is copied out.
  */
 function ownBytes(frame: Buffer): Uint8Array {

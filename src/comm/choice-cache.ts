@@ -1,0 +1,52 @@
+import type { Channel } from '../channels/channel.js';
+import type { ChannelSet } from './channel-set.js';
+import type { Sizing } from './assemble.js';
+
+/** Entries kept; a job uses a handful of (op, size) shapes, a sweep over sizes starts over. */
+const MAX_ENTRIES = 256;
+
+/**
+ * The channel choice and the modeled cost of each collective, remembered per
+ * (op, bytes, model, hint): the cost model is pure in those (the config and
+ * the rank count are fixed), and evaluating it on every call was a fixed cost
+ * of every collective.
+ */
+export class ChoiceCache {
+  readonly #set: ChannelSet;
+  readonly #chosen = new Map<string, Channel>();
+  readonly #cost = new Map<string, number>();
+
+  constructor(set: ChannelSet) {
+    this.#set = set;
+  }
+
+  choose(sizing: Sizing | undefined): Channel {
+    const set = this.#set;
+    if (sizing === undefined || set.names.length === 1) return set.defaultChannel;
+    const key = `${set.policy.hint}|${keyOf(sizing)}`;
+    let ch = this.#chosen.get(key);
+    if (ch === undefined) {
+      ch = set.choose(sizing.op, sizing.bytes, sizing.model);
+      remember(this.#chosen, key, ch);
+    }
+    return ch;
+  }
+
+  /** The model's USD for one call of `sizing` on `channel` (0 when the model has no figure). */
+  costUsd(channel: Channel, sizing: Sizing): number {
+    const key = `${channel.name}|${keyOf(sizing)}`;
+    let usd = this.#cost.get(key);
+    if (usd === undefined) {
+      usd = this.#set.estimate(channel, sizing.op, sizing.bytes, sizing.model)?.cost_usd ?? 0;
+      remember(this.#cost, key, usd);
+    }
+    return usd;
+  }
+}
+
+const keyOf = (s: Sizing) => `${s.op}|${s.bytes}|${s.model ? JSON.stringify(s.model) : ''}`;
+
+function remember<T>(m: Map<string, T>, key: string, v: T): void {
+  if (m.size >= MAX_ENTRIES) m.clear();
+  m.set(key, v);
+}
