@@ -8,7 +8,23 @@
  */
 #include <mpi.h>
 #include <string.h>
-#include "common.h"
+#include "coll-plan.h"
+
+struct bcast_args {
+  unsigned char *buf;
+  int bytes;
+};
+
+static void bcast(void *ctx) {
+  struct bcast_args *a = ctx;
+  MPI_Bcast(a->buf, a->bytes, MPI_BYTE, 0, MPI_COMM_WORLD);
+}
+
+/* Untimed, between calls: one call's tail does not run into the next (osu_bcast). */
+static void barrier(void *ctx) {
+  (void)ctx;
+  MPI_Barrier(MPI_COMM_WORLD);
+}
 
 int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
@@ -23,44 +39,16 @@ int main(int argc, char **argv) {
   for (int s = 0; s < p.nsizes; s++) {
     long bytes = p.sizes[s];
     for (long i = 0; i < bytes; i++) buf[i] = rank == 0 ? (unsigned char)((i * 31 + bytes) & 0xff) : 0;
-    double *samples = NULL, *slowest = NULL;
-    long cmd[2] = {1, 0};
-    long n = 1, iters = 0;
-    double spent = 0;
-    for (;;) {
-      if (rank == 0) { cmd[0] = n; cmd[1] = samples != NULL; }
-      MPI_Bcast(cmd, 2, MPI_LONG, 0, MPI_COMM_WORLD);
-      long count = cmd[0];
-      int measured = cmd[1] == 1;
-      if (measured && samples == NULL) samples = malloc(sizeof(double) * (size_t)count);
-      double t0 = MPI_Wtime();
-      for (long i = 0; i < count; i++) {
-        double a = MPI_Wtime();
-        MPI_Bcast(buf, (int)bytes, MPI_BYTE, 0, MPI_COMM_WORLD);
-        if (measured) samples[i] = MPI_Wtime() - a;
-        MPI_Barrier(MPI_COMM_WORLD);
-      }
-      double dt = (MPI_Wtime() - t0) * 1e3;
-      if (measured) { iters = count; break; }
-      if (rank == 0) {
-        spent += dt;
-        if (spent >= (s == 0 ? 5 : 1) * p.warmup_ms && n >= 4) {
-          n = iters_for(&p, dt / (double)n);
-          samples = malloc(sizeof(double) * (size_t)n);
-        } else n *= 2;
-      }
-    }
+    struct bcast_args a = {buf, (int)bytes};
+    double *samples;
+    long iters = coll_time(&p, s == 0 ? 5 : 1, bcast, barrier, &a, &samples);
     for (long i = 0; i < bytes; i++) {
       if (buf[i] != (unsigned char)((i * 31 + bytes) & 0xff)) {
         fprintf(stderr, "bcast: rank %d got a wrong byte at %ld\n", rank, i);
         MPI_Abort(MPI_COMM_WORLD, 1);
       }
     }
-    if (rank == 0) slowest = malloc(sizeof(double) * (size_t)iters);
-    MPI_Reduce(samples, slowest, (int)iters, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
-    if (rank == 0) emit("bcast", size, bytes, iters, slowest, 1.0, "u8");
-    free(samples);
-    free(slowest);
+    coll_emit("bcast", bytes, iters, samples, "u8");
   }
   free(buf);
   MPI_Finalize();
