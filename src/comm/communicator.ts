@@ -625,7 +625,9 @@ export class Communicator {
       const t0 = performance.now();
       try {
         d.check();
-        return await run(c);
+        const out = await run(c);
+        await this.#lateError(channel, seq, name);
+        return out;
       } catch (err) {
         throw this.#wrap(err, name);
       } finally {
@@ -635,6 +637,22 @@ export class Communicator {
     });
     this.#collQueue = result.catch(() => {});
     return result;
+  }
+
+  /**
+   * A rank that only sent in a call (a bcast root, a gather leaf) cannot see
+   * a mismatch there; a peer that did sends it its error. If that error is
+   * here already when the call ends (or one of the previous call's is still
+   * waiting), the call fails with it: one probe, no waiting. An error of the
+   * next call (a peer ahead of this rank) is left to it.
+   */
+  async #lateError(channel: Channel, seq: number, op: string): Promise<void> {
+    const ctx = this.#ctx + 1;
+    const m = channel.iprobe({ source: ANY_SOURCE, ctx, tag: ANY_TAG });
+    if (!m || m.kind !== Kind.ERROR || ((m.tag >>> 13) & 3) === ((seq + 1) & 3)) return;
+    const r = await channel.recv({ source: m.source, ctx, tag: m.tag });
+    const peer = this.#toLocal ? this.#toLocal.get(r.source) : r.source;
+    throw decodeError(r.data, { ...this.#fields(op, peer), channel: channel.name });
   }
 
   /** The name of collective number `seq`'s shared value on a storage channel. */
@@ -688,12 +706,13 @@ export class Communicator {
       fields: (peer) => ({ ...this.#fields(op, peer), channel: channel.name }),
       store: key !== undefined && isStoreChannel(channel)
         ? {
-            // The value starts with the writer's signature (8 bytes, so the payload stays aligned).
-            put: (msg, readers) => channel.put(key, msg.kind, signedValue(tag, msg.bytes), readers, d.signal),
+            // The value starts with the writer's signature and rank (8 bytes, so the payload stays aligned).
+            put: (msg, readers) => channel.put(key, msg.kind, signedValue(tag, c.rank, msg.bytes), readers, d.signal),
             get: async (writer) => {
               const r = await channel.get(key, d.signal, world(writer));
-              const theirs = r.data.byteLength >= SIG_BYTES ? new DataView(r.data.buffer, r.data.byteOffset, 4).getUint32(0, true) : -1;
-              if (theirs !== tag && r.kind !== Kind.ERROR) return mismatch(c, writer, theirs, tag);
+              const head = r.data.byteLength >= SIG_BYTES ? new DataView(r.data.buffer, r.data.byteOffset, SIG_BYTES) : undefined;
+              const theirs = head ? head.getUint32(0, true) : -1;
+              if (theirs !== tag && r.kind !== Kind.ERROR) return mismatch(c, head ? head.getUint32(4, true) : writer, theirs, tag);
               return { kind: r.kind, bytes: r.data.subarray(SIG_BYTES) };
             },
           }
@@ -737,9 +756,11 @@ export class Communicator {
 /** Bytes of signature before a stored collective value. */
 const SIG_BYTES = 8;
 
-function signedValue(tag: number, bytes: Uint8Array): Uint8Array {
+function signedValue(tag: number, rank: number, bytes: Uint8Array): Uint8Array {
   const out = new Uint8Array(SIG_BYTES + bytes.byteLength);
-  new DataView(out.buffer).setUint32(0, tag, true);
+  const head = new DataView(out.buffer);
+  head.setUint32(0, tag, true);
+  head.setUint32(4, rank, true);
   out.set(bytes, SIG_BYTES);
   return out;
 }
