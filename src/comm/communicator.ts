@@ -1,6 +1,6 @@
 import { bytesOf, encode, decode, decodeError, isTyped, Kind, typedView, type Encoded } from '../codec.js';
 import { FmiError, ClosedError, type FmiErrorFields } from '../errors.js';
-import { ANY_SOURCE, ANY_TAG, isStoreChannel, type Channel, type Received, type RecvTarget } from '../channels/channel.js';
+import { ANY_SOURCE, ANY_TAG, isStoreChannel, type Channel, type Probed, type Received, type RecvTarget } from '../channels/channel.js';
 import { ChannelSet } from './channel-set.js';
 import type { Hint } from '../model/types.js';
 import { barrierStore, bcastStore, gatherFlat, hasStore, reduceFlat, writeOrFail } from '../collectives/mediated.js';
@@ -626,7 +626,8 @@ export class Communicator {
       try {
         d.check();
         const out = await run(c);
-        await this.#lateError(channel, seq, name);
+        const late = this.#lateError(channel, seq);
+        if (late) throw await this.#takeError(channel, late, name);
         return out;
       } catch (err) {
         throw this.#wrap(err, name);
@@ -646,13 +647,15 @@ export class Communicator {
    * waiting), the call fails with it: one probe, no waiting. An error of the
    * next call (a peer ahead of this rank) is left to it.
    */
-  async #lateError(channel: Channel, seq: number, op: string): Promise<void> {
-    const ctx = this.#ctx + 1;
-    const m = channel.iprobe({ source: ANY_SOURCE, ctx, tag: ANY_TAG });
-    if (!m || m.kind !== Kind.ERROR || ((m.tag >>> 13) & 3) === ((seq + 1) & 3)) return;
-    const r = await channel.recv({ source: m.source, ctx, tag: m.tag });
+  #lateError(channel: Channel, seq: number): Probed | undefined {
+    const m = channel.iprobe({ source: ANY_SOURCE, ctx: this.#ctx + 1, tag: ANY_TAG });
+    return m && m.kind === Kind.ERROR && ((m.tag >>> 13) & 3) !== ((seq + 1) & 3) ? m : undefined;
+  }
+
+  async #takeError(channel: Channel, m: Probed, op: string): Promise<FmiError> {
+    const r = await channel.recv({ source: m.source, ctx: this.#ctx + 1, tag: m.tag });
     const peer = this.#toLocal ? this.#toLocal.get(r.source) : r.source;
-    throw decodeError(r.data, { ...this.#fields(op, peer), channel: channel.name });
+    return decodeError(r.data, { ...this.#fields(op, peer), channel: channel.name });
   }
 
   /** The name of collective number `seq`'s shared value on a storage channel. */
@@ -683,10 +686,11 @@ export class Communicator {
       send: (peer, msg) => channel.send(world(peer), { ctx, tag, kind: msg.kind }, msg.bytes, d.signal),
       recv: signed
         ? async (peer, into?: RecvTarget, capacity?: number): Promise<Received> => {
-            // The tag of the message that matched, known before its payload (which may not fit `into`).
+            // The tag of the message that matched, known before its payload (which may not fit `into`:
+            // without `into` a receive cannot fail for the message's sake).
             let theirs = tag;
             let kind = 0;
-            const onMatch = (_s: number, t: number, k: number) => void ((theirs = t), (kind = k));
+            const onMatch = into === undefined ? undefined : (_s: number, t: number, k: number) => void ((theirs = t), (kind = k));
             let r: Received;
             try {
               r = await channel.recv({ source: world(peer), ctx, tag: ANY_TAG, into, capacity, signal: d.signal, onMatch });
