@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Op, type Communicator } from '../src/index.js';
+import { MismatchError, Op, type Communicator } from '../src/index.js';
+import { Err } from '../src/mpi/abi.js';
+import { toMpiError } from '../src/mpi/errors.js';
 import { DEFAULT_CONFIG } from '../src/config/index.js';
 import { startRedis } from './helpers/redis-server.js';
 import { withWorld } from './helpers/world.js';
@@ -31,7 +33,6 @@ async function run(call: (c: Communicator) => Promise<unknown>, extra: Record<st
 
 /** Every rank failed with FMI_MISMATCH in the call (`inCall`) or else in the barrier after it. */
 function expectMismatch(out: [Outcome, Outcome][], inCall: number[]): void {
-  if (process.env.MM_DEBUG) console.log(JSON.stringify(out, null, 1));
   out.forEach(([first, next], rank) => {
     if (inCall.includes(rank) || 'code' in first) expect(first, `rank ${rank}`).toMatchObject({ code: 'FMI_MISMATCH' });
     else expect(next, `rank ${rank}: its next collective`).toMatchObject({ code: 'FMI_MISMATCH' });
@@ -109,4 +110,12 @@ describe('mismatched collectives - Redis (mediated collectives)', () => {
     await redis?.stop();
   });
   cases(() => ({ channel: 'redis', config: { ...DEFAULT_CONFIG, backends: { Direct: { enabled: true }, Redis: { enabled: true, url: redis.url } } } }), true);
+});
+
+describe('FMI_MISMATCH in the MPI ABI', () => {
+  it('is of class MPI_ERR_OTHER', () => {
+    const err = new MismatchError('rank 0 called bcast(root 0), rank 2 called allreduce(op MAX, a value)');
+    expect(err.code).toBe('FMI_MISMATCH');
+    expect(toMpiError(err).code).toBe(Err.OTHER);
+  });
 });
