@@ -1,6 +1,6 @@
 import { serialize, deserialize } from 'node:v8';
 import { ELEM_TYPES, elemTypeOf, typedArrayCtor, type ElemType, type NumericArray } from './kernels/index.js';
-import { FmiError, type FmiErrorFields } from './errors.js';
+import { FmiError, MismatchError, type FmiErrorFields } from './errors.js';
 
 /**
  * What a message's payload is. TypedArrays travel as their raw bytes (no
@@ -85,5 +85,6 @@ export function encodeError(err: FmiError | Error): Encoded {
 
 export function decodeError(bytes: Uint8Array, fields: FmiErrorFields): FmiError {
   const { code, message } = deserialize(bytes) as { code: FmiError['code']; message: string };
+  if (code === 'FMI_MISMATCH') return new MismatchError(`failed on a peer: ${message}`, fields);
   return new FmiError(code, `failed on a peer: ${message}`, fields);
 }

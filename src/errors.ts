@@ -10,6 +10,7 @@ export type FmiErrorCode =
   | 'FMI_CLOSED'
   | 'FMI_CONFIG'
   | 'FMI_PROTOCOL'
+  | 'FMI_MISMATCH'
   | 'MPI_ERR_RANK'
   | 'MPI_ERR_ROOT'
   | 'MPI_ERR_TAG'
@@ -94,5 +95,12 @@ export class TruncateError extends FmiError {
 export class ClosedError extends FmiError {
   constructor(message: string, fields?: FmiErrorFields) {
     super('FMI_CLOSED', message, fields);
+  }
+}
+
+/** Ranks called different collectives, or the same one with a different root, op, element type or count. */
+export class MismatchError extends FmiError {
+  constructor(message: string, fields?: FmiErrorFields) {
+    super('FMI_MISMATCH', message, fields);
   }
 }

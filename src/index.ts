@@ -23,6 +23,7 @@ export {
   ChannelError,
   TruncateError,
   ClosedError,
+  MismatchError,
   type FmiErrorCode,
   type FmiErrorFields,
 } from './errors.js';

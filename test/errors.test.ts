@@ -28,20 +28,20 @@ describe('errors - bad input gets a typed error, never a hang', () => {
     });
   });
 
-  it('a size mismatch between ranks is MPI_ERR_SIZE, in JS and in Wasm', async () => {
+  it('a size mismatch between ranks is FMI_MISMATCH in allreduce (the count is in its signature), MPI_ERR_SIZE in reduce, in JS and in Wasm', async () => {
     for (const n of [3, 4000]) {
       const out = await settleWorld(2, (c) => c.allreduce(new Float64Array(c.rank === 0 ? n : n * 2), Op.SUM, { timeoutMs: 5000 }));
-      for (const r of out) expect(r).toMatchObject({ status: 'rejected', reason: { code: 'MPI_ERR_SIZE' } });
+      for (const r of out) expect(r).toMatchObject({ status: 'rejected', reason: { code: 'FMI_MISMATCH' } });
       const red = await settleWorld(2, (c) => c.reduce(new Int32Array(c.rank === 0 ? n : n + 1), Op.MAX, 0, { timeoutMs: 5000 }));
       expect(red[0]).toMatchObject({ status: 'rejected', reason: { code: 'MPI_ERR_SIZE', rank: 0 } });
     }
   });
 
-  it('different types between ranks are MPI_ERR_TYPE', async () => {
+  it('different types between ranks are FMI_MISMATCH in allreduce, MPI_ERR_TYPE in gather', async () => {
     const out = await settleWorld(2, (c) =>
       c.allreduce(c.rank === 0 ? new Float64Array(1000) : new Int32Array(2000), Op.MAX, { timeoutMs: 5000 }),
     );
-    for (const r of out) expect(r).toMatchObject({ status: 'rejected', reason: { code: 'MPI_ERR_TYPE' } });
+    for (const r of out) expect(r).toMatchObject({ status: 'rejected', reason: { code: 'FMI_MISMATCH' } });
     const g = await settleWorld(2, (c) => c.gather(c.rank === 0 ? new Float32Array(2) : { x: 1 }, 0, { timeoutMs: 5000 }));
     expect(g[0]).toMatchObject({ status: 'rejected', reason: { code: 'MPI_ERR_TYPE' } });
   });

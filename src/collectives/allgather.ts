@@ -1,5 +1,5 @@
 import { Kind, type Encoded } from '../codec.js';
-import type { CollContext } from './context.js';
+import { raiseIfError, type CollContext } from './context.js';
 
 /**
  * Ring allgather: size - 1 steps; in each, a rank passes the item it got last
@@ -40,7 +40,7 @@ export async function alltoallPairwise(c: CollContext, items: Encoded[]): Promis
   const sends: Promise<void>[] = [];
   for (let i = 1; i < size; i++) {
     const src = (rank - i + size) % size;
-    recvs.push(c.recv(src).then((r) => void (out[src] = { kind: r.kind, bytes: r.data })));
+    recvs.push(c.recv(src).then((r) => void (raiseIfError(c, r), (out[src] = { kind: r.kind, bytes: r.data }))));
   }
   for (let i = 1; i < size; i++) sends.push(c.send((rank + i) % size, items[(rank + i) % size]!));
   await Promise.all([...sends, ...recvs]);

@@ -1,5 +1,5 @@
 import { Kind, type Encoded } from '../codec.js';
-import type { CollContext } from './context.js';
+import { raiseIfError, type CollContext } from './context.js';
 
 const EMPTY: Encoded = { kind: Kind.BUFFER, bytes: new Uint8Array(0) };
 
@@ -10,6 +10,6 @@ export async function barrierDissemination(c: CollContext): Promise<void> {
     const incoming = c.recv((rank - k + size) % size);
     incoming.catch(() => {}); // awaited below; a failed send must not leave it unhandled
     await c.send((rank + k) % size, EMPTY);
-    await incoming;
+    raiseIfError(c, await incoming);
   }
 }

@@ -1,5 +1,6 @@
 import { decodeError, encodeError, Kind, type Encoded } from '../codec.js';
-import { FmiError, type FmiErrorFields } from '../errors.js';
+import { FmiError, MismatchError, type FmiErrorFields } from '../errors.js';
+import { describeSignature, isRooted, otherCall } from './signature.js';
 import type { Received, RecvTarget } from '../channels/channel.js';
 
 /**
@@ -40,6 +41,30 @@ export const absRank = (rel: number, root: number, size: number) => (rel + root)
  * timeout. Best effort: a peer that is gone is skipped.
  */
 export async function sendError(c: CollContext, peers: Iterable<number>, err: unknown): Promise<void> {
+  if (spread.has(err as object)) return; // every peer has it already
   const msg = encodeError(err instanceof FmiError ? err : new FmiError('FMI_CHANNEL', String(err), c.fields()));
   await Promise.allSettled([...peers].map((peer) => c.send(peer, msg)));
+}
+
+/** Mismatch errors this rank has sent to every peer already. */
+const spread = new WeakSet<object>();
+
+/**
+ * A message from `peer` carries another call's signature (`theirs`; this
+ * rank's call has `mine`): the ranks called different collectives, or the
+ * same one differently. Every other rank of the call gets the error (a peer
+ * waiting for this rank fails at once instead of waiting for its timeout; one
+ * that is done already gets it in its next collective), then this rank fails.
+ */
+export async function mismatch(c: CollContext, peer: number, theirs: number, mine: number): Promise<never> {
+  const call = otherCall(theirs, mine);
+  const err = new MismatchError(
+    `rank ${peer} called ${describeSignature(theirs, isRooted(theirs), call)}, rank ${c.rank} called ${describeSignature(mine, isRooted(mine), call)}`,
+    c.fields(peer),
+  );
+  spread.add(err);
+  const msg = encodeError(err);
+  const others = Array.from({ length: c.size }, (_, r) => r).filter((r) => r !== c.rank);
+  await Promise.allSettled(others.map((r) => c.send(r, msg)));
+  throw err;
 }

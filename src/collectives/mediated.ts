@@ -1,4 +1,5 @@
-import { Kind, type Encoded } from '../codec.js';
+import { encodeError, Kind, type Encoded } from '../codec.js';
+import { FmiError } from '../errors.js';
 import { asEncoded, raiseIfError, type CollContext } from './context.js';
 import type { ReduceEngine } from './engine.js';
 import type { Item } from './bundle.js';
@@ -25,12 +26,31 @@ export async function bcastStore(c: StoreContext, root: number, msg: Encoded | u
   return out;
 }
 
+/**
+ * Runs `work`, which ends with `root` writing the value the others read: if
+ * it fails at the root, the root writes its error instead, so the readers
+ * fail with it rather than wait for their timeout.
+ */
+export async function writeOrFail<T>(c: StoreContext, root: number, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (c.rank === root && c.size > 1) {
+      const e = err instanceof FmiError ? err : new FmiError('FMI_CHANNEL', String(err), c.fields());
+      await c.store.put(encodeError(e), c.size - 1).catch(() => {});
+    }
+    throw err;
+  }
+}
+
 /** Every rank tells rank 0 it arrived; rank 0 writes one release everybody reads. */
 export async function barrierStore(c: StoreContext): Promise<void> {
   const empty: Encoded = { kind: Kind.BUFFER, bytes: new Uint8Array(0) };
-  if (c.rank === 0) await Promise.all(range(1, c.size).map((r) => c.recv(r)));
-  else await c.send(0, empty);
-  await bcastStore(c, 0, empty);
+  await writeOrFail(c, 0, async () => {
+    if (c.rank === 0) for (const r of await Promise.all(range(1, c.size).map((r) => c.recv(r)))) raiseIfError(c, r);
+    else await c.send(0, empty);
+    await bcastStore(c, 0, empty);
+  });
 }
 
 /**

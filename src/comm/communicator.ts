@@ -1,9 +1,9 @@
 import { bytesOf, encode, decode, decodeError, isTyped, Kind, typedView, type Encoded } from '../codec.js';
 import { FmiError, ClosedError, type FmiErrorFields } from '../errors.js';
-import { ANY_SOURCE, isStoreChannel, type Channel, type Received, type RecvTarget } from '../channels/channel.js';
+import { ANY_SOURCE, ANY_TAG, isStoreChannel, type Channel, type Probed, type Received, type RecvTarget } from '../channels/channel.js';
 import { ChannelSet } from './channel-set.js';
 import type { Hint } from '../model/types.js';
-import { barrierStore, bcastStore, gatherFlat, hasStore, reduceFlat } from '../collectives/mediated.js';
+import { barrierStore, bcastStore, gatherFlat, hasStore, reduceFlat, writeOrFail } from '../collectives/mediated.js';
 import { elemTypeOf, type NumericArray } from '../kernels/index.js';
 import { checkOpFor, type Op } from '../ops/op.js';
 import { checkOpOptions, Deadline, type OpOptions } from '../util/deadline.js';
@@ -17,8 +17,9 @@ import { barrierDissemination } from '../collectives/barrier.js';
 import { allgatherRing } from '../collectives/allgather.js';
 import { equalBlocks, RingBuffer, type Block } from '../collectives/ring.js';
 import { engineFor, withEngine } from '../collectives/engine.js';
-import type { CollContext } from '../collectives/context.js';
-import { checkAllreduceAlgorithm, checkMembers, checkRank, checkTag, TAG_UB } from './validate.js';
+import { mismatch, type CollContext } from '../collectives/context.js';
+import { signatureTag, type CallShape, type CollName } from '../collectives/signature.js';
+import { checkAllreduceAlgorithm, checkMembers, checkRank, checkTag } from './validate.js';
 import { agreeContext, type Shared } from './context-id.js';
 import { createIntercomm, mergeIntercomm, type CommKit } from './intercomm.js';
 import { Request, type Status } from './request.js';
@@ -44,16 +45,9 @@ const CLOSE_SYNC_MS = 10_000;
 /** Allreduce of TypedArrays at least this large, on more than two ranks, takes the ring. */
 export const RING_MIN_BYTES = 4 * 1024 * 1024;
 
-/** Tags of collective traffic, on the communicator's collective context. */
-const CollTag = {
-  bcast: 1, gather: 2, scatter: 3, reduce: 4, allreduce: 5, scan: 6, barrier: 7, exscan: 8,
-  allgather: 9, alltoall: 10, reduceScatter: 11, gatherv: 12, scatterv: 13, allgatherv: 14, alltoallv: 15,
-  dup: 16, split: 17, intercomm: 18, merge: 19,
-} as const;
-type CollName = keyof typeof CollTag;
 
-/** createGroup traffic takes tag GROUP_TAG_BASE + the user's tag on the collective context: clear of every CollTag. */
-const GROUP_TAG_BASE = 32;
+/** createGroup traffic takes the user's tag on a context of its own (GROUP_CTX): not queued, so not signed. */
+const GROUP_CTX = 3;
 
 /** The collectives an intercommunicator runs over both groups; every other one fails. */
 const ON_INTERCOMM: ReadonlySet<CollName> = new Set(['barrier', 'dup', 'merge']);
@@ -293,6 +287,7 @@ export class Communicator {
         )) as T | undefined;
       },
       sized('reduce', data),
+      { op, data },
     );
   }
 
@@ -307,7 +302,7 @@ export class Communicator {
       checkAllreduceAlgorithm(opts.algorithm, { rank: this.rank, op: 'allreduce' });
       if (opts.into === undefined) return this.#allreduce(c, data, op, opts, undefined) as Promise<T>;
       return withInto(opts.into, data, c, (into) => this.#allreduce(c, data, op, opts, into)) as Promise<T>;
-    }, sized('allreduce', data, useRing(op, data, this.size, opts.algorithm) ? { directAllreduce: 'ring' } : undefined));
+    }, sized('allreduce', data, useRing(op, data, this.size, opts.algorithm) ? { directAllreduce: 'ring' } : undefined), { op, data });
   }
 
 
@@ -317,7 +312,7 @@ export class Communicator {
       checkOpFor(op, data, { rank: this.rank, op: 'scan' });
       const scan = op.associative && c.size > CHAIN_MAX_RANKS ? scanRecursiveDoubling : scanChain;
       return (await withInto(opts.into, data, c, (into) => withEngine(engineFor(c, op, data, into), (e) => scan(c, e)))) as T;
-    }, sized('scan', data));
+    }, sized('scan', data), { op, data });
   }
 
   /** Exclusive prefix: rank r gets data(0) op ... op data(r - 1); rank 0 gets undefined. */
@@ -326,7 +321,7 @@ export class Communicator {
       checkOpFor(op, data, { rank: this.rank, op: 'exscan' });
       const exscan = op.associative && c.size > CHAIN_MAX_RANKS ? exscanRecursiveDoubling : exscanChain;
       return (await withInto(opts.into, data, c, (into) => withEngine(engineFor(c, op, data, into), (e) => exscan(c, e)))) as T | undefined;
-    }, sized('scan', data));
+    }, sized('scan', data), { op, data });
   }
 
   /** Every rank gets every rank's `data`: an array by rank, or one concatenated TypedArray for TypedArray data. */
@@ -354,7 +349,7 @@ export class Communicator {
    * result (`counts[r]` elements; by default equal blocks of `data.length / size`).
    */
   reduceScatter<T extends NumericArray>(data: T, op: Op, opts: OpOptions & { counts?: number[]; into?: NumericArray } = {}): Promise<T> {
-    return this.#collective('reduceScatter', undefined, opts, (c) => reduceScatterRun(c, data, op, opts.counts, opts.into));
+    return this.#collective('reduceScatter', undefined, opts, (c) => reduceScatterRun(c, data, op, opts.counts, opts.into), undefined, { op, data });
   }
 
   /** Gather of TypedArrays of `counts[r]` elements from rank r, placed at `displs[r]` in root's result. */
@@ -435,12 +430,11 @@ export class Communicator {
     if (this.#peers) throw new FmiError('MPI_ERR_COMM', 'createGroup needs an intracommunicator', this.#fields(op));
     checkMembers(ranks, this.size, this.rank, op);
     const tag = checkTag(opts.tag, this.rank, op);
-    if (tag > TAG_UB - GROUP_TAG_BASE) throw new FmiError('MPI_ERR_TAG', `createGroup's tag must be at most ${TAG_UB - GROUP_TAG_BASE}, got ${tag}`, this.#fields(op));
     const members = ranks.map((r) => this.#member(r));
     const d = new Deadline(opts, this.#timeoutMs, this.#fields(op, undefined, tag));
     try {
       // Not queued behind this communicator's collectives: non-members run those in their own order.
-      const { ctx } = await agreeContext(this.#context(op, members, GROUP_TAG_BASE + tag, this.#channel, d), this.#shared, 0);
+      const { ctx } = await agreeContext(this.#context(op, members, tag, this.#channel, d, { ctx: this.#ctx + GROUP_CTX }), this.#shared, 0);
       return this.#make(members, ctx);
     } catch (err) {
       throw this.#wrap(err, op, undefined, tag);
@@ -561,8 +555,10 @@ export class Communicator {
   async #allreduce(c: CollContext, data: unknown, op: Op, opts: AllreduceOptions, into: NumericArray | undefined): Promise<unknown> {
     if (hasStore(c)) {
       // On storage: every part read at rank 0 as it lands, folded in rank order, one write for all.
-      const r = await withEngine(engineFor(c, op, data), (e) => reduceFlat(c, e, 0));
-      const out = await bcastStore(c, 0, c.rank === 0 ? encode(r) : undefined);
+      const out = await writeOrFail(c, 0, async () => {
+        const r = await withEngine(engineFor(c, op, data), (e) => reduceFlat(c, e, 0));
+        return bcastStore(c, 0, c.rank === 0 ? encode(r) : undefined);
+      });
       return intoOrNew(decode(out.kind, out.bytes), into);
     }
     if (opts.algorithm === 'ring' && !ringable(op, data, c.size)) {
@@ -607,6 +603,7 @@ export class Communicator {
     opts: OpOptions,
     run: (c: CollContext) => Promise<T>,
     sizing?: Sizing,
+    shape?: CallShape,
   ): Promise<T> {
     try {
       this.#checkOpen(name);
@@ -621,12 +618,17 @@ export class Communicator {
     // No signal and no timeout (the default): nothing to set up per call.
     const d = Deadline.of(opts, this.#timeoutMs, () => ({ ...this.#fields(name), channel: channel.name }));
     const seq = this.#collSeq++;
-    const c = this.#context(name, this.#group, CollTag[name], channel, d, isStoreChannel(channel) ? this.#storeKey(seq) : undefined);
+    // Every message of this call carries its signature as its tag; receives check it (see #context).
+    const sig = signatureTag(name, root, shape, seq);
+    const c = this.#context(name, this.#group, sig, channel, d, { signed: true, key: isStoreChannel(channel) ? this.#storeKey(seq) : undefined });
     const result = this.#collQueue.then(async () => {
       const t0 = performance.now();
       try {
         d.check();
-        return await run(c);
+        const out = await run(c);
+        const late = this.#lateError(channel, seq);
+        if (late) throw await this.#takeError(channel, late, name);
+        return out;
       } catch (err) {
         throw this.#wrap(err, name);
       } finally {
@@ -638,6 +640,24 @@ export class Communicator {
     return result;
   }
 
+  /**
+   * A rank that only sent in a call (a bcast root, a gather leaf) cannot see
+   * a mismatch there; a peer that did sends it its error. If that error is
+   * here already when the call ends (or one of the previous call's is still
+   * waiting), the call fails with it: one probe, no waiting. An error of the
+   * next call (a peer ahead of this rank) is left to it.
+   */
+  #lateError(channel: Channel, seq: number): Probed | undefined {
+    const m = channel.iprobe({ source: ANY_SOURCE, ctx: this.#ctx + 1, tag: ANY_TAG });
+    return m && m.kind === Kind.ERROR && ((m.tag >>> 13) & 3) !== ((seq + 1) & 3) ? m : undefined;
+  }
+
+  async #takeError(channel: Channel, m: Probed, op: string): Promise<FmiError> {
+    const r = await channel.recv({ source: m.source, ctx: this.#ctx + 1, tag: m.tag });
+    const peer = this.#toLocal ? this.#toLocal.get(r.source) : r.source;
+    return decodeError(r.data, { ...this.#fields(op, peer), channel: channel.name });
+  }
+
   /** The name of collective number `seq`'s shared value on a storage channel. */
   #storeKey(seq: number): string {
     return `c${this.#ctx + 1}/${this.#group ? this.#group.join('.') + '/' : ''}${seq}`;
@@ -645,36 +665,64 @@ export class Communicator {
 
   /**
    * What a collective algorithm runs on: `members` (world ranks; undefined
-   * for the world) talking on the collective context with `tag`; with `key`,
-   * the shared value of a storage channel.
+   * for the world) talking with `tag` on the collective context (or `where.ctx`);
+   * with `where.key`, the shared value of a storage channel. A `signed` call's
+   * tag is its signature: its receives take any tag from the peer and fail
+   * every rank with FMI_MISMATCH when the tag differs (a message of another
+   * collective, or of this one called with another root, op, type or count);
+   * its shared value starts with the signature too.
    */
-  #context(op: string, members: number[] | undefined, tag: number, channel: Channel, d: Deadline, key?: string): CollContext {
-    const ctx = this.#ctx + 1;
+  #context(op: string, members: number[] | undefined, tag: number, channel: Channel, d: Deadline, where: { ctx?: number; key?: string; signed?: boolean } = {}): CollContext {
+    const ctx = where.ctx ?? this.#ctx + 1;
+    const signed = where.signed === true;
     const index = members === this.#group ? this.#toLocal : members && new Map(members.map((w, i) => [w, i]));
     const world = (r: number) => (members ? members[r]! : r);
-    return {
-      rank: index ? index.get(channel.rank)! : channel.rank,
+    const local = (w: number) => (index ? index.get(w)! : w);
+    const key = where.key;
+    const c: CollContext = {
+      rank: local(channel.rank),
       size: members ? members.length : channel.size,
       op,
       send: (peer, msg) => channel.send(world(peer), { ctx, tag, kind: msg.kind }, msg.bytes, d.signal),
-      recv: index
+      recv: signed
         ? async (peer, into?: RecvTarget, capacity?: number): Promise<Received> => {
-            const r = await channel.recv({ source: world(peer), ctx, tag, into, capacity, signal: d.signal });
-            r.source = index.get(r.source)!;
+            // The tag of the message that matched, known before its payload (which may not fit `into`:
+            // without `into` a receive cannot fail for the message's sake).
+            let theirs = tag;
+            let kind = 0;
+            const onMatch = into === undefined ? undefined : (_s: number, t: number, k: number) => void ((theirs = t), (kind = k));
+            let r: Received;
+            try {
+              r = await channel.recv({ source: world(peer), ctx, tag: ANY_TAG, into, capacity, signal: d.signal, onMatch });
+            } catch (err) {
+              if (theirs !== tag && kind !== Kind.ERROR) return mismatch(c, peer, theirs, tag);
+              throw err;
+            }
+            r.source = local(r.source);
+            if (r.tag !== tag && r.kind !== Kind.ERROR) return mismatch(c, peer, r.tag, tag);
             return r;
           }
-        : (peer, into?: RecvTarget, capacity?: number): Promise<Received> => channel.recv({ source: peer, ctx, tag, into, capacity, signal: d.signal }),
+        : async (peer, into?: RecvTarget, capacity?: number): Promise<Received> => {
+            const r = await channel.recv({ source: world(peer), ctx, tag, into, capacity, signal: d.signal });
+            r.source = local(r.source);
+            return r;
+          },
       fields: (peer) => ({ ...this.#fields(op, peer), channel: channel.name }),
       store: key !== undefined && isStoreChannel(channel)
         ? {
-            put: (msg, readers) => channel.put(key, msg.kind, msg.bytes, readers, d.signal),
+            // The value starts with the writer's signature and rank (8 bytes, so the payload stays aligned).
+            put: (msg, readers) => channel.put(key, msg.kind, signedValue(tag, c.rank, msg.bytes), readers, d.signal),
             get: async (writer) => {
               const r = await channel.get(key, d.signal, world(writer));
-              return { kind: r.kind, bytes: r.data };
+              const head = r.data.byteLength >= SIG_BYTES ? new DataView(r.data.buffer, r.data.byteOffset, SIG_BYTES) : undefined;
+              const theirs = head ? head.getUint32(0, true) : -1;
+              if (theirs !== tag && r.kind !== Kind.ERROR) return mismatch(c, head ? head.getUint32(4, true) : writer, theirs, tag);
+              return { kind: r.kind, bytes: r.data.subarray(SIG_BYTES) };
             },
           }
         : undefined,
     };
+    return c;
   }
 
   #record(op: string, channel: Channel, sizing: Sizing | undefined, ms: number): void {
@@ -708,6 +756,18 @@ export class Communicator {
   }
 }
 
+
+/** Bytes of signature before a stored collective value. */
+const SIG_BYTES = 8;
+
+function signedValue(tag: number, rank: number, bytes: Uint8Array): Uint8Array {
+  const out = new Uint8Array(SIG_BYTES + bytes.byteLength);
+  const head = new DataView(out.buffer);
+  head.setUint32(0, tag, true);
+  head.setUint32(4, rank, true);
+  out.set(bytes, SIG_BYTES);
+  return out;
+}
 
 const ringable = (op: Op, data: unknown, size: number) => op.predefined !== undefined && isTyped(data) && size > 1;
 

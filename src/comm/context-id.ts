@@ -23,16 +23,17 @@ export interface Shared {
 
 /**
  * A communicator owns CTX_STRIDE context ids from its own: point-to-point
- * messages, collectives (+1) and acknowledgements of synchronous sends (+2).
+ * messages, collectives (+1), acknowledgements of synchronous sends (+2) and
+ * createGroup (+3: collectives take any tag, see Communicator#context).
  */
-export const CTX_STRIDE = 3;
+export const CTX_STRIDE = 4;
 
 /** The largest id the channels carry (u32). */
 const CTX_MAX = 0xffffffff;
 
 /**
  * A context id no other rank makes and this one never made before, the first
- * of CTX_STRIDE. The world has 0, 1 and 2.
+ * of CTX_STRIDE. The world has 0 to 3.
  */
 export function makeContext(shared: Shared): number {
   const ctx = CTX_STRIDE * (shared.made * shared.size + shared.rank + 1);

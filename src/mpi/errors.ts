@@ -38,6 +38,7 @@ const FROM_FMI: Record<string, number> = {
   FMI_CLOSED: Err.COMM,
   FMI_CONFIG: Err.OTHER,
   FMI_PROTOCOL: Err.INTERN,
+  FMI_MISMATCH: Err.OTHER,
 };
 
 /** The MPI error class of anything a call threw. */
