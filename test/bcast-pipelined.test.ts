@@ -1,11 +1,20 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Kind } from '../src/codec.js';
 import { internals } from '../src/comm/communicator.js';
 import { bcastBinomial } from '../src/collectives/bcast.js';
-import { PIPELINE_MIN_BYTES, SEGMENT_BYTES, SEGMENTED_KIND } from '../src/collectives/bcast-pipelined.js';
+import { PIPELINE_MIN_BYTES as DEFAULT_MIN_BYTES, pipelining, SEGMENT_BYTES, SEGMENTED_KIND } from '../src/collectives/bcast-pipelined.js';
 import type { CollContext } from '../src/collectives/context.js';
 import { Op } from '../src/index.js';
 import { range, settleWorld, withWorld } from './helpers/world.js';
+
+/** The segmented path from 1 MiB on here (the default threshold would make every payload 16 MiB and the file slow). */
+const PIPELINE_MIN_BYTES = 1024 * 1024;
+beforeAll(() => {
+  pipelining.minBytes = PIPELINE_MIN_BYTES;
+});
+afterAll(() => {
+  pipelining.minBytes = DEFAULT_MIN_BYTES;
+});
 
 /** Large payloads, none a whole number of segments. */
 const N_U8 = PIPELINE_MIN_BYTES + SEGMENT_BYTES + 12345;

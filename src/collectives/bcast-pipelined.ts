@@ -6,9 +6,19 @@ import type { CollContext } from './context.js';
 /**
  * Payloads from this size on are cut into segments and pipelined down the
  * tree: a rank forwards each segment as soon as it has it, so the tree's
- * levels move data at the same time instead of one after another.
+ * levels move data at the same time instead of one after another. Measured
+ * on 4 ranks on the 2-vCPU VM (bench/bcast.mjs, quiet machine), where every
+ * extra message costs CPU the ranks share: whole messages were faster at
+ * 1 MiB (1.8-2.1 ms against 2.2-3.2), 4 MiB (6.2-7.8 against 14.1-14.8) and
+ * 8 MiB (25 against 42), segments at 16 MiB (34 against 66).
  */
-export const PIPELINE_MIN_BYTES = 1024 * 1024;
+export const PIPELINE_MIN_BYTES = 16 * 1024 * 1024;
+/**
+ * The threshold in use (PIPELINE_MIN_BYTES unless changed): read by the root
+ * of each broadcast, the only rank that decides. Tests lower it to run the
+ * segmented path on small payloads.
+ */
+export const pipelining = { minBytes: PIPELINE_MIN_BYTES };
 /**
  * Segment size: large enough that the per-message cost stays small next to
  * the copy. On the 2-vCPU test VM a message costs tens of µs of CPU, as much

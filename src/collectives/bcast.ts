@@ -1,6 +1,6 @@
 import { Kind, type Encoded } from '../codec.js';
 import { absRank, raiseIfError, relRank, type CollContext } from './context.js';
-import { bcastSegments, PIPELINE_MIN_BYTES, SEGMENT_BYTES, SEGMENTED_KIND, segmentedHeader } from './bcast-pipelined.js';
+import { bcastSegments, pipelining, SEGMENT_BYTES, SEGMENTED_KIND, segmentedHeader } from './bcast-pipelined.js';
 
 /** A rank's place in the binomial tree rooted at `root`: its parent (-1 at the root) and children, largest subtree first. */
 export function binomialTree(rank: number, root: number, size: number): { parent: number; children: number[] } {
@@ -27,7 +27,7 @@ export interface BcastOptions {
 /**
  * Binomial-tree broadcast from any root: ceil(log2 size) rounds. Small
  * payloads go down the tree whole, forwarded as received, never decoded on
- * the way. From PIPELINE_MIN_BYTES on (more than two ranks) the root sends a
+ * the way. From `pipelining.minBytes` on (more than two ranks) the root sends a
  * header and then segments, which every rank forwards as they arrive
  * (bcast-pipelined.ts): the levels of the tree then move data at the same
  * time. Only the root knows the size, so the first message a rank gets says
@@ -39,7 +39,7 @@ export async function bcastBinomial(c: CollContext, root: number, msg: Encoded |
   const { parent, children } = binomialTree(c.rank, root, c.size);
   let first: Encoded;
   if (parent < 0) {
-    const pipelined = msg!.kind !== Kind.ERROR && msg!.bytes.byteLength >= PIPELINE_MIN_BYTES && c.size > 2;
+    const pipelined = msg!.kind !== Kind.ERROR && msg!.bytes.byteLength >= pipelining.minBytes && c.size > 2;
     first = pipelined ? segmentedHeader(msg!, segmentBytes) : msg!;
   } else {
     const r = await c.recv(parent);
