@@ -6,10 +6,11 @@
 // write), so nothing is allocated per message: what is left is Node's socket
 // path and the event loop. Reads go as fmi's direct channel's do: Node's
 // `onread` into a reused 64 KiB buffer, or straight into `rbuf` for the rest
-// of a payload of 16 KiB or more (set on the open socket as in
-// src/channels/direct/read-into.ts; FMI_BENCH_RAW_READ=data reads through
+// of a payload of 16 KiB or more (src/channels/direct/read-into.ts, from
+// dist/: run `npm run build` first; FMI_BENCH_RAW_READ=data reads through
 // 'data' events instead, Node's default).
 
+import { readInto as readIntoOpen } from '../../dist/channels/direct/read-into.js';
 import { emit, fillPattern, itersFor, mbPerS, warmupMsFor, summarize } from './common.mjs';
 
 const HEADER = 4;
@@ -17,20 +18,8 @@ const COALESCE = 16 * 1024;
 const STAGE = 64 * 1024;
 const DIRECT = 16 * 1024;
 
-/** Node's onread on an open socket (see src/channels/direct/read-into.ts); false if these internals are missing. */
-function readInto(socket, next, onRead) {
-  if (process.env.FMI_BENCH_RAW_READ === 'data') return false;
-  const slot = (name) => Object.getOwnPropertySymbols(socket).find((s) => s.description === name);
-  const [kBuffer, kBufferGen, kBufferCb] = ['kBuffer', 'kBufferGen', 'kBufferCb'].map(slot);
-  const handle = socket._handle;
-  if (!kBuffer || !kBufferGen || !kBufferCb || typeof handle?.useUserBuffer !== 'function') return false;
-  const first = next();
-  socket[kBuffer] = first;
-  socket[kBufferGen] = next;
-  socket[kBufferCb] = onRead;
-  handle.useUserBuffer(first);
-  return true;
-}
+/** fmi's own onread on an open socket (the same internals), unless FMI_BENCH_RAW_READ=data. */
+const readInto = (socket, next, onRead) => process.env.FMI_BENCH_RAW_READ !== 'data' && readIntoOpen(socket, next, onRead);
 
 /** A frame reader/writer over one socket; calls onFrame(length) when a whole frame sits in `rbuf`. */
 export class Framer {
