@@ -6,6 +6,7 @@ import { rendezvousCommand, RENDEZVOUS_USAGE, UsageError } from './rendezvous.js
 import { modelCommand } from './model.js';
 import { cleanCommand } from './clean.js';
 import { ccCommand } from './cc.js';
+import { lambdaPackageCommand, LAMBDA_PACKAGE_USAGE } from './lambda-package.js';
 import { loadConfig } from '../config/index.js';
 import { ENV } from '../comm/init.js';
 import { resolve } from 'node:path';
@@ -24,7 +25,7 @@ Usage:
       mpi.h; run it with fmi run -n N prog.js [args] (see docs/mpi.md).
   fmi clean --job ID --config fmi.json
       Delete what a crashed job left in Redis and S3.
-${RENDEZVOUS_USAGE}
+${RENDEZVOUS_USAGE}${LAMBDA_PACKAGE_USAGE}
   fmi model [--config fmi.json] [--ranks N] [--memory MiB] [--ops a,b] [--json]
       Print the modeled time and cost of each operation per channel, and
       which channel the hints 'fast' and 'cheap' pick (see docs/model.md).
@@ -51,6 +52,10 @@ async function main(argv: string[]): Promise<number> {
       return ccCommand(rest, false);
     case 'c++':
       return ccCommand(rest, true);
+    case 'lambda':
+      // Until the `fmi lambda` router (src/cli/lambda.ts) is merged: its package subcommand only.
+      if (rest[0] === 'package') return lambdaPackageCommand(rest.slice(1));
+      fail(`unknown lambda command ${JSON.stringify(rest[0] ?? '')}`);
     case '--version':
     case '-v': {
       const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };

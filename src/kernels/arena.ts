@@ -43,24 +43,34 @@ const MIN_GROW_PAGES = 256;
 const OWN_HEAP_START = 64;
 const MIN_CLASS = 64;
 
-/** Built twice: importing a shared memory (this process's own arena) and a plain one (another program's memory). */
-const WASM_URL = new URL('../../build/kernels.wasm', import.meta.url);
-const WASM_UNSHARED_URL = new URL('../../build/kernels-unshared.wasm', import.meta.url);
+/**
+ * Built twice: importing a shared memory (this process's own arena) and a plain one (another program's memory).
+ * Looked for in the package's build/ and, failing that, next to this module: a bundle
+ * (`fmi lambda package`) has the files beside it, where `../../build/` leads nowhere.
+ */
+const WASM_FILES = { shared: 'kernels.wasm', unshared: 'kernels-unshared.wasm' } as const;
 const compiled = new Map<string, WebAssembly.Module>();
 
 /** The compiled kernels module (build/kernels.wasm), compiled once, synchronously. */
 export function kernelModule(shared = true): WebAssembly.Module {
-  const url = shared ? WASM_URL : WASM_UNSHARED_URL;
-  let m = compiled.get(url.href);
+  const file = shared ? WASM_FILES.shared : WASM_FILES.unshared;
+  let m = compiled.get(file);
   if (m === undefined) {
-    let bytes: Uint8Array;
-    try {
-      bytes = readFileSync(url);
-    } catch (cause) {
-      throw new Error(`kernels: cannot read ${fileURLToPath(url)} (run npm run build:wasm)`, { cause });
+    const urls = [new URL(`../../build/${file}`, import.meta.url), new URL(`./${file}`, import.meta.url)];
+    let bytes: Uint8Array | undefined;
+    for (const url of urls) {
+      try {
+        bytes = readFileSync(url);
+        break;
+      } catch (cause) {
+        if ((cause as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`kernels: cannot read ${fileURLToPath(url)}`, { cause });
+      }
+    }
+    if (bytes === undefined) {
+      throw new Error(`kernels: no ${file} in ${urls.map((u) => fileURLToPath(new URL('.', u))).join(' or ')} (run npm run build:wasm)`);
     }
     m = new WebAssembly.Module(bytes);
-    compiled.set(url.href, m);
+    compiled.set(file, m);
   }
   return m;
 }
