@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 # a real S3 server (Ceph RADOS Gateway), both from Debian's packages.
 # Emscripten (Debian's 3.1.6) compiles the C MPI test programs.
 # iproute2 and iptables build the NATs the hole-punching tests cross (test/nat.test.ts).
-APT_PACKAGES=(redis-server ceph-mon ceph-osd radosgw ceph-common bc emscripten iproute2 iptables)
+# openmpi-bin's mpirun starts ranks that take their rank from it (test/scheduler-env.test.ts).
+APT_PACKAGES=(redis-server ceph-mon ceph-osd radosgw ceph-common bc emscripten iproute2 iptables openmpi-bin)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
