@@ -36,11 +36,16 @@ function run(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {
   });
 }
 
-/** One rank: plain node imports the unpacked index.mjs and calls its handler, with nothing but PATH and the FMI_* variables. */
-function rank(env: Record<string, string>): Promise<Ran> {
-  const index = pathToFileURL(join(task, 'index.mjs')).href;
-  const body = `const m = await import(${JSON.stringify(index)}); console.log(JSON.stringify(await m.handler({ tag: 'hi' })));`;
-  return run(['--input-type=module', '-e', body], { cwd: task, env: { PATH: process.env.PATH, ...env } });
+/** One rank: plain node imports the unpacked index.mjs in `dir` and calls its handler, with nothing but PATH and the FMI_* variables. */
+function rank(env: Record<string, string>, dir = task, event: object = { tag: 'hi' }): Promise<Ran> {
+  const index = pathToFileURL(join(dir, 'index.mjs')).href;
+  const body = `const m = await import(${JSON.stringify(index)}); console.log(JSON.stringify(await m.handler(${JSON.stringify(event)})));`;
+  return run(['--input-type=module', '-e', body], { cwd: dir, env: { PATH: process.env.PATH, ...env } });
+}
+
+function unzipInto(zip: string, dir: string): void {
+  mkdirSync(dir);
+  for (const [name, data] of Object.entries(unzipSync(readFileSync(zip)))) writeFileSync(join(dir, name), data);
 }
 
 function ancestorsWithNodeModules(dir: string): string[] {
@@ -56,17 +61,15 @@ let packaged: Ran;
 beforeAll(async () => {
   mkdirSync(dirname(entry), { recursive: true });
   copyFileSync(`${root}test/fixtures/lambda-entry.mjs`, entry);
-  packaged = await run([cli, 'lambda', 'package', entry, '-o', zipPath]);
-  if (packaged.code === 0) {
-    mkdirSync(task);
-    for (const [name, data] of Object.entries(unzipSync(readFileSync(zipPath)))) writeFileSync(join(task, name), data);
-  }
+  writeFileSync(join(work, 'src', 'data.json'), '{"n": 1}');
+  packaged = await run([cli, 'lambda', 'package', entry, '-o', zipPath, '--include', join(work, 'src', 'data.json')]);
+  if (packaged.code === 0) unzipInto(zipPath, task);
 }, 120_000);
 
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe('lambda package - the zip', () => {
-  it('holds index.mjs with a handler, its chunks, the Wasm kernels and ioredis, under 5 MB, and prints its size', () => {
+  it('holds index.mjs with a handler, its chunks, the Wasm kernels, ioredis and the included file, under 5 MB, and prints its size', () => {
     expect(packaged.stderr).toBe('');
     expect(packaged.code).toBe(0);
     const bytes = readFileSync(zipPath).byteLength;
@@ -74,9 +77,10 @@ describe('lambda package - the zip', () => {
     expect(packaged.stdout).toContain(`function.zip: `);
     expect(packaged.stdout).toContain(`(${bytes} bytes)`);
     const names = readdirSync(task);
-    expect(names).toEqual(expect.arrayContaining(['index.mjs', 'kernels.wasm', 'kernels-unshared.wasm', 'fmi-ioredis.cjs']));
+    expect(names).toEqual(expect.arrayContaining(['index.mjs', 'kernels.wasm', 'kernels-unshared.wasm', 'fmi-ioredis.cjs', 'data.json']));
+    expect(readFileSync(join(task, 'data.json'), 'utf8')).toBe('{"n": 1}');
     // Flat: chunks find the Wasm and ioredis beside them.
-    expect(names.every((n) => /^[\w.-]+\.(mjs|wasm|cjs)$/.test(n))).toBe(true);
+    expect(names.every((n) => /^[\w.-]+\.(mjs|wasm|cjs|json)$/.test(n))).toBe(true);
   });
 
   it('leaves the AWS SDK out: imported from the runtime, not bundled', () => {
@@ -92,7 +96,7 @@ describe('lambda package - the zip', () => {
 
   it('is the same bytes when packaged again (fixed dates), so deployments see no change', async () => {
     const again = join(work, 'again.zip');
-    const r = await run([cli, 'lambda', 'package', entry, '-o', again]);
+    const r = await run([cli, 'lambda', 'package', entry, '-o', again, '--include', join(work, 'src', 'data.json')]);
     expect(r.code).toBe(0);
     expect(readFileSync(again).equals(readFileSync(zipPath))).toBe(true);
   });
@@ -140,8 +144,38 @@ describe('lambda package - the bundle runs with no node_modules', () => {
   });
 });
 
+describe('lambda package - an fmi cc program included beside the bundle', () => {
+  it('two ranks run it through fmi/mpi (the pack kernels load kernels-unshared.wasm from the zip)', async () => {
+    const dir = join(work, 'mpi');
+    mkdirSync(dir);
+    const cc = await run([cli, 'cc', `${root}test/mpi/derived.c`, '-o', join(dir, 'derived.js')]);
+    expect(cc.code, cc.stderr).toBe(0);
+    const entry = join(dir, 'handler.mjs');
+    copyFileSync(`${root}test/fixtures/lambda-program-entry.mjs`, entry);
+    const zip = join(dir, 'program.zip');
+    const p = await run([cli, 'lambda', 'package', entry, '-o', zip, '--include', `${join(dir, 'derived.js')},${join(dir, 'derived.wasm')}`]);
+    expect(p.code, p.stderr).toBe(0);
+    const unpacked = join(dir, 'task');
+    unzipInto(zip, unpacked);
+    const server = new RendezvousServer({ host: '127.0.0.1', port: 0 });
+    const addr = await server.listen();
+    const env = { FMI_SIZE: '2', FMI_JOB: randomUUID(), FMI_RENDEZVOUS: `${addr.host}:${addr.port}` };
+    try {
+      const ranks = await Promise.all([0, 1].map((r) => rank({ ...env, FMI_RANK: String(r) }, unpacked, { program: 'derived.js' })));
+      for (const [r, ran] of ranks.entries()) {
+        expect(ran.code, ran.stderr).toBe(0);
+        const result = JSON.parse(ran.stdout) as { rank: number; code: number; out: string[] };
+        expect(result.code, result.out.join('\n')).toBe(0);
+        if (r === 0) expect(result.out).toContain('PASS derived on 2 ranks');
+      }
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe('lambda package - bad input', () => {
-  it('exits 2 with the problem named: no entry, a missing file, no handler export, an unresolvable import, a bad flag', async () => {
+  it('exits 2 with the problem named: no entry, a missing file, no handler export, an unresolvable import, a bad flag, a bad --include', async () => {
     const noHandler = join(work, 'src', 'no-handler.mjs');
     writeFileSync(noHandler, `import { init } from 'fmi';\nexport const main = async () => (await init()).close();\n`);
     const badImport = join(work, 'src', 'bad-import.mjs');
@@ -153,6 +187,8 @@ describe('lambda package - bad input', () => {
       [[badImport], /cannot bundle[\s\S]*no-such-package-anywhere/],
       [[entry, '--bogus'], /Unknown option '--bogus'/],
       [[entry, '-o', join(work, 'no', 'dir', 'f.zip')], /no directory/],
+      [[entry, '--include', join(work, 'nope.bin')], /no file .*nope\.bin to include/],
+      [[entry, '--include', join(work, 'src', 'handler.mjs'), '--include', join(work, 'src', 'data.json'), '--include', `${root}build/kernels.wasm`], /already has a kernels\.wasm/],
     ];
     for (const [args, message] of cases) {
       const r = await run([cli, 'lambda', 'package', ...args, ...(args.includes('-o') ? [] : ['-o', join(work, 'bad.zip')])]);

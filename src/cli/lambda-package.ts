@@ -12,11 +12,14 @@ import { FmiError } from '../errors.js';
 // Lambda's Node.js 22/24 runtimes, which load index.mjs and call its
 // `handler` export.
 
-export const LAMBDA_PACKAGE_USAGE = `  fmi lambda package ENTRY [-o function.zip] [--external pkg]... [--no-minify] [--sourcemap]
+export const LAMBDA_PACKAGE_USAGE = `  fmi lambda package ENTRY [-o function.zip] [--external pkg]... [--include file]...
+         [--no-minify] [--sourcemap]
       Bundle a Lambda handler (ENTRY exports handler) with fmi into a deployment
       zip: index.mjs, its lazily loaded chunks and the Wasm kernels. The
       packages Lambda's Node.js runtime has (@aws-sdk/*) stay out; --external
-      leaves out more (a layer's). Prints the zip's size.
+      leaves out more (a layer's). --include adds files the handler reads at
+      run time, beside index.mjs (an fmi cc program's .js and .wasm for
+      lambdaProgram). Prints the zip's size.
 `;
 
 /** The packages every Node.js Lambda runtime (18.x on) already has, imported from there instead of bundled. */
@@ -37,6 +40,8 @@ export interface PackageOptions {
   output?: string;
   /** More packages to leave out of the bundle, besides RUNTIME_EXTERNALS (say a layer's). */
   external?: string[];
+  /** Files to add beside index.mjs, under their own names (what the handler reads at run time: an `fmi cc` program's .js and .wasm). */
+  include?: string[];
   /** @default true */
   minify?: boolean;
   /** Adds index.mjs.map and the chunks' maps (run with NODE_OPTIONS=--enable-source-maps). @default false */
@@ -57,6 +62,8 @@ export async function packageLambda(opts: PackageOptions): Promise<PackageResult
   if (!existsSync(entry) || !statSync(entry).isFile()) throw new FmiError('FMI_CONFIG', `lambda package: no entry file ${entry}`);
   const output = resolve(opts.output ?? 'function.zip');
   if (!existsSync(dirname(output))) throw new FmiError('FMI_CONFIG', `lambda package: no directory ${dirname(output)} for ${basename(output)}`);
+  const include = (opts.include ?? []).map((f) => resolve(f));
+  for (const f of include) if (!existsSync(f) || !statSync(f).isFile()) throw new FmiError('FMI_CONFIG', `lambda package: no file ${f} to include`);
   const esbuild = await import('esbuild');
   let usesIoredis = false;
   let built;
@@ -101,6 +108,11 @@ export async function packageLambda(opts: PackageOptions): Promise<PackageResult
   for (const f of built.outputFiles) files[basename(f.path)] = f.contents;
   for (const wasm of ['kernels.wasm', 'kernels-unshared.wasm']) files[wasm] = readFileSync(kernelFile(wasm));
   if (usesIoredis) files[BUNDLED_IOREDIS] = await bundleIoredis(esbuild, opts.minify ?? true);
+  for (const f of include) {
+    const name = basename(f);
+    if (files[name] !== undefined) throw new FmiError('FMI_CONFIG', `lambda package: --include ${f}: the package already has a ${name}`);
+    files[name] = readFileSync(f);
+  }
   const { zipSync } = await import('fflate');
   const zip = zipSync(
     Object.fromEntries(Object.entries(files).map(([name, data]) => [name, [data, { level: 9, mtime: MTIME, os: UNIX, attrs: UNIX_FILE }]])),
@@ -119,6 +131,7 @@ export async function lambdaPackageCommand(argv: string[]): Promise<number> {
       options: {
         output: { type: 'string', short: 'o' },
         external: { type: 'string', multiple: true },
+        include: { type: 'string', multiple: true },
         'no-minify': { type: 'boolean' },
         sourcemap: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -134,17 +147,17 @@ export async function lambdaPackageCommand(argv: string[]): Promise<number> {
     return 0;
   }
   if (positionals.length !== 1) return usage(positionals.length === 0 ? 'needs the handler file (ENTRY)' : `one ENTRY only, got ${positionals.join(' ')}`);
-  const external = (values.external ?? []).flatMap((e) => e.split(',')).filter((e) => e !== '');
+  const split = (v: string[] | undefined) => (v ?? []).flatMap((e) => e.split(',')).filter((e) => e !== '');
   let r: PackageResult;
   try {
-    r = await packageLambda({ entry: positionals[0]!, output: values.output, external, minify: !values['no-minify'], sourcemap: values.sourcemap });
+    r = await packageLambda({ entry: positionals[0]!, output: values.output, external: split(values.external), include: split(values.include), minify: !values['no-minify'], sourcemap: values.sourcemap });
   } catch (err) {
     if (!(err instanceof FmiError)) throw err;
     process.stderr.write(`fmi lambda package: ${err.message}\n`);
     return 2;
   }
-  const list = r.files.map((f) => `${f.name} ${size(f.bytes)}`).join(', ');
-  process.stdout.write(`${r.output}: ${size(r.bytes)} (${r.bytes} bytes): ${list}\n`);
+  const contents = r.files.map((f) => `${f.name} ${size(f.bytes)}`).join(', ');
+  process.stdout.write(`${r.output}: ${size(r.bytes)} (${r.bytes} bytes): ${contents}\n`);
   if (r.bytes > DIRECT_UPLOAD_LIMIT) process.stderr.write(`fmi lambda package: warning: over 50 MB: upload it through S3 (sam deploy does)\n`);
   return 0;
 }
