@@ -74,6 +74,8 @@ export class DirectChannel implements Channel {
   #listener: Server | undefined;
   #priv: Endpoint[] = [];
   #state: State = 'open';
+  /** Set once the rendezvous server is gone: no new pair can connect from then on. */
+  #noRendezvous: string | undefined;
 
   private constructor(o: Settings, keys: JobKeys) {
     this.#o = o;
@@ -124,6 +126,7 @@ export class DirectChannel implements Channel {
     const conn = this.#conns.get(dest);
     if (conn) return conn.send(env, payload, signal);
     if (this.#gone.has(dest)) throw this.#lost(dest);
+    if (this.#noRendezvous) throw this.#unpairable(dest);
     // Not connected yet: queue in call order, so that sends made while the pair
     // connects go out in the order they were made.
     signal?.throwIfAborted();
@@ -149,9 +152,7 @@ export class DirectChannel implements Channel {
   recv(req: RecvRequest): Promise<Received> {
     if (this.#state !== 'open') return Promise.reject(new ClosedError('channel is closed', { rank: this.rank, peer: req.source, channel: 'direct' }));
     // Messages a peer sent before it left are still delivered.
-    return this.#matcher.post(req, () =>
-      req.source >= 0 && req.source !== this.rank && this.#gone.has(req.source) && !this.#conns.has(req.source) ? this.#lost(req.source) : undefined,
-    );
+    return this.#matcher.post(req, () => this.#cannotCome(req.source));
   }
 
   /** Where this rank's listener can be reached (what it tells peers through the rendezvous server). */
@@ -172,9 +173,8 @@ export class DirectChannel implements Channel {
     if (this.#state !== 'open') return Promise.reject(new ClosedError('channel is closed', { rank: this.rank, peer: req.source, channel: 'direct' }));
     const now = this.#matcher.peek(req);
     if (now) return Promise.resolve(now);
-    if (req.source >= 0 && req.source !== this.rank && this.#gone.has(req.source) && !this.#conns.has(req.source)) {
-      return Promise.reject(this.#lost(req.source));
-    }
+    const err = this.#cannotCome(req.source);
+    if (err) return Promise.reject(err);
     return this.#matcher.probe(req);
   }
 
@@ -195,6 +195,33 @@ export class DirectChannel implements Channel {
 
   #lost(peer: number): PeerLostError {
     return new PeerLostError(`rank ${peer} is gone`, { rank: this.rank, peer, channel: 'direct' });
+  }
+
+  #unpairable(peer: number): ChannelError {
+    return new ChannelError(`cannot connect to rank ${peer}: ${this.#noRendezvous}`, { rank: this.rank, peer, channel: 'direct' });
+  }
+
+  /** Why nothing more can come from `source` (a specific rank, not connected): it is gone, or it can no longer connect. */
+  #cannotCome(source: number): Error | undefined {
+    if (source < 0 || source === this.rank || this.#conns.has(source)) return undefined;
+    if (this.#gone.has(source)) return this.#lost(source);
+    if (this.#noRendezvous && !this.#pairings.has(source)) return this.#unpairable(source);
+    return undefined;
+  }
+
+  /**
+   * The control connection ended while this rank is open: the server died or
+   * dropped it. Pairs already connected go on; no new pair can meet, so
+   * receives from a rank not connected fail now, as sends to it do, rather
+   * than wait for a timeout (forever without one).
+   */
+  #rendezvousGone(why: string): void {
+    if (this.#state !== 'open' || this.#noRendezvous) return;
+    this.#noRendezvous = why;
+    for (let peer = 0; peer < this.size; peer++) {
+      if (peer === this.rank || this.#conns.has(peer) || this.#pairings.has(peer) || this.#gone.has(peer)) continue;
+      this.#matcher.failSource(peer, this.#unpairable(peer));
+    }
   }
 
   #startPairing(peer: number): Pairing {
@@ -228,6 +255,8 @@ export class DirectChannel implements Channel {
         this.#pairings.delete(peer);
         if (DEBUG) process.stderr.write(`fmi debug: direct rank ${this.rank} <-> ${peer} failed: ${err.message}\n`);
         for (const q of this.#takeQueued(peer)) q.reject(err);
+        // A pair that was connecting when the server went: nothing will retry it.
+        if (this.#noRendezvous && this.#state === 'open' && !this.#conns.has(peer)) this.#matcher.failSource(peer, this.#unpairable(peer));
       },
     );
     return p;
@@ -315,6 +344,7 @@ export class DirectChannel implements Channel {
       sock.on('close', () => {
         clearTimeout(timer);
         if (!registered) reject(new ChannelError(`rendezvous server ${host}:${port} closed the connection`, { rank: this.rank, channel: 'direct' }));
+        else this.#rendezvousGone(`the rendezvous server ${host}:${port} is gone (its connection closed)`);
       });
       readLines(
         sock,
