@@ -15,6 +15,7 @@ export interface RankReport {
   ready?: boolean;
   ok?: boolean;
   still?: boolean;
+  paired?: boolean;
   gathered?: boolean;
   job?: string;
   code?: string;
