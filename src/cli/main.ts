@@ -9,6 +9,7 @@ import { ccCommand } from './cc.js';
 import { loadConfig } from '../config/index.js';
 import { ENV } from '../comm/init.js';
 import { resolve } from 'node:path';
+import { FmiError } from '../errors.js';
 
 const USAGE = `fmi: the FaaS Message Interface
 
@@ -105,6 +106,11 @@ main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: Error) => {
     if (err instanceof UsageError) fail(err.message);
+    // A bad file or setting is one line, not a stack trace.
+    if (err instanceof FmiError && err.code === 'FMI_CONFIG') {
+      process.stderr.write(`fmi: ${err.message}\n`);
+      process.exit(2);
+    }
     process.stderr.write(`fmi: ${err.stack ?? err}\n`);
     process.exit(1);
   },

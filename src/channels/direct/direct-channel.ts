@@ -1,9 +1,10 @@
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { ChannelError, ClosedError, FmiError, PeerLostError } from '../../errors.js';
 import { deriveKeys, MIN_SECRET_BYTES, signed, type JobKeys } from '../../rendezvous/auth.js';
 import { readLines, writeLine, type Endpoint } from '../../rendezvous/protocol.js';
 import { parseServerMessage } from '../../rendezvous/messages.js';
+import { describeServer, dialServer, type ServerAddress } from '../../rendezvous/transport.js';
 import type { Channel, Envelope, Probed, ProbeRequest, Received, RecvRequest } from '../channel.js';
 import { Matcher } from '../matcher.js';
 import { Connection } from './connection.js';
@@ -14,8 +15,8 @@ export interface DirectChannelOptions {
   job: string;
   rank: number;
   size: number;
-  /** The rendezvous server; not needed by a job of one rank. */
-  server?: Endpoint;
+  /** The rendezvous server (with `tls`, over TLS); not needed by a job of one rank. */
+  server?: ServerAddress;
   /** Address this rank's listener binds. @default '127.0.0.1' when the server is on loopback, else '0.0.0.0' */
   listenHost?: string;
   /** Give up connecting to a peer after this long. @default 30000 */
@@ -29,7 +30,7 @@ export interface DirectChannelOptions {
   secret?: string;
 }
 
-type Settings = Required<Omit<DirectChannelOptions, 'server' | 'secret'>> & { server: Endpoint };
+type Settings = Required<Omit<DirectChannelOptions, 'server' | 'secret'>> & { server: ServerAddress };
 
 type State = 'open' | 'closing' | 'closed';
 
@@ -324,8 +325,8 @@ export class DirectChannel implements Channel {
 
   #register(): Promise<void> {
     return new Promise((resolve, reject) => {
-      const { host, port } = this.#o.server;
-      const sock = connect({ host, port });
+      const where = describeServer(this.#o.server);
+      const sock = dialServer(this.#o.server);
       this.#control = sock;
       sock.setNoDelay(true);
       let registered = false;
@@ -333,18 +334,18 @@ export class DirectChannel implements Channel {
       // A server that never answers (or speaks an older protocol, without a challenge) must not hang init.
       const ms = this.#o.connectTimeoutMs;
       const timer = setTimeout(() => {
-        reject(new ChannelError(`rendezvous server ${host}:${port} did not register this rank within ${ms} ms (is it an fmi rendezvous server of this version?)`, { rank: this.rank, channel: 'direct' }));
+        reject(new ChannelError(`rendezvous server ${where} did not register this rank within ${ms} ms (is it an fmi rendezvous server of this version? one with TLS takes tls://host:port)`, { rank: this.rank, channel: 'direct' }));
         sock.destroy();
       }, ms);
       timer.unref();
       sock.on('error', (err) => {
         clearTimeout(timer);
-        if (!registered) reject(new ChannelError(`rendezvous server ${host}:${port} unreachable: ${err.message}`, { rank: this.rank, channel: 'direct', cause: err }));
+        if (!registered) reject(new ChannelError(`rendezvous server ${where} unreachable: ${err.message}`, { rank: this.rank, channel: 'direct', cause: err }));
       });
       sock.on('close', () => {
         clearTimeout(timer);
-        if (!registered) reject(new ChannelError(`rendezvous server ${host}:${port} closed the connection`, { rank: this.rank, channel: 'direct' }));
-        else this.#rendezvousGone(`the rendezvous server ${host}:${port} is gone (its connection closed)`);
+        if (!registered) reject(new ChannelError(`rendezvous server ${where} closed the connection`, { rank: this.rank, channel: 'direct' }));
+        else this.#rendezvousGone(`the rendezvous server ${where} is gone (its connection closed)`);
       });
       readLines(
         sock,
