@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/redis-server.js';
-import { alive, CLI, expectFailedTyped, fmiRun, rankProcesses } from './job.js';
+import { alive, CLI, expectFailedTyped, fmiRun, rankProcesses, SLACK_MS } from './job.js';
 
 /**
  * Faults of a job on the direct channel, with real processes: a rank killed
@@ -24,7 +24,7 @@ describe('faults - direct channel', () => {
     expect(run.codes[0]).not.toBeNull();
     expect(run.stderr).toContain('rank 1 was killed by SIGKILL');
     // No operation timeout is set: only the loss itself can end the others' allreduce.
-    expectFailedTyped(run, ['FMI_PEER_LOST'], 5000, [1]);
+    expectFailedTyped(run, ['FMI_PEER_LOST'], SLACK_MS, [1]);
   });
 
   it('a rank that never starts: the others fail with FMI_TIMEOUT or FMI_CHANNEL within their timeout, fmi run stops it', async () => {
@@ -34,8 +34,8 @@ describe('faults - direct channel', () => {
       limitMs: 30_000,
     });
     expect(run.codes[0]).toBe(3);
-    expectFailedTyped(run, ['FMI_TIMEOUT', 'FMI_CHANNEL'], 1500 + 2000, [2]);
-    // The rank that never started was stopped by the launcher (it ignores SIGTERM: SIGKILL after the grace).
+    expectFailedTyped(run, ['FMI_TIMEOUT', 'FMI_CHANNEL'], 1500 + SLACK_MS, [2]);
+    // The rank that never started was stopped by the launcher.
     expect(run.ranks[2]?.pid).toBeDefined();
     expect(run.ranks[2]?.code).toBeUndefined();
   });
@@ -48,7 +48,7 @@ describe('faults - direct channel', () => {
       limitMs: 20_000,
     });
     expect(run.codes).toEqual([3, 3, 3]);
-    expectFailedTyped(run, ['FMI_CHANNEL'], 1000);
+    expectFailedTyped(run, ['FMI_CHANNEL'], SLACK_MS);
     for (const r of run.ranks) expect(r.message).toContain('unreachable');
   });
 
@@ -76,7 +76,7 @@ describe('faults - direct channel', () => {
       expect(run.ranks[0]).toMatchObject({ still: true });
       expect(run.ranks[1]).toMatchObject({ still: true, ok: true });
       expect(run.codes).toEqual([3, 0, 3]);
-      expectFailedTyped(run, ['FMI_CHANNEL'], 2000, [1]);
+      expectFailedTyped(run, ['FMI_CHANNEL'], SLACK_MS, [1]);
       expect(run.ranks[2]!.message).toContain('rendezvous server');
     } finally {
       server.kill('SIGKILL');

@@ -108,6 +108,12 @@ export async function rankProcesses(o: JobOptions & { prefix?: (rank: number) =>
   }
 }
 
+/**
+ * What a failure "at once" (or "at its timeout") may take on a loaded CI
+ * machine: a bound that tells an ending from a hang, not a speed check.
+ */
+export const SLACK_MS = 8000;
+
 /** Whether process `pid` still exists (a zombie counts: nobody reaped it). */
 export function alive(pid: number): boolean {
   try {

@@ -35,7 +35,7 @@ describe('faults - fmi run on Redis', () => {
     const run = await fmiRun({
       size: 3,
       args: ['--config', config, '--channel', 'redis'],
-      env: { FMI_FAULT: 'gather-kill', FMI_FAULT_VICTIM: '1', FMI_ALIVE_MS: '1000' },
+      env: { FMI_FAULT: 'gather-kill', FMI_FAULT_VICTIM: '1', FMI_ALIVE_MS: '1000', FMI_FAULT_TERM: 'die' },
       limitMs: 30_000,
     });
     expect(run.codes[0]).toBe(1);

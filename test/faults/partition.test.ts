@@ -4,7 +4,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { alive, CLI, expectFailedTyped, rankProcesses } from './job.js';
+import { alive, CLI, expectFailedTyped, rankProcesses, SLACK_MS } from './job.js';
 
 /**
  * A network partition between two ranks: each in a network namespace of its
@@ -86,8 +86,7 @@ describe('faults - network partition', () => {
         },
       });
       expect(run.codes).toEqual([3, 3]);
-      // The timeout, plus the close that follows it (a connection end waits up to 2 s for the peer).
-      expectFailedTyped(run, ['FMI_TIMEOUT'], TIMEOUT_MS + 1000);
+      expectFailedTyped(run, ['FMI_TIMEOUT'], TIMEOUT_MS + SLACK_MS);
     } finally {
       server.kill('SIGKILL');
       rmSync(go, { force: true });

@@ -8,7 +8,7 @@ import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_CONFIG } from '../../src/index.js';
 import { s3Client, s3Server } from '../helpers/rgw.js';
-import { alive, CLI, expectFailedTyped, fmiRun, rankProcesses, type RankReport } from './job.js';
+import { alive, CLI, expectFailedTyped, fmiRun, rankProcesses, SLACK_MS, type RankReport } from './job.js';
 import { Relay } from './proxy.js';
 
 /**
@@ -58,7 +58,7 @@ describe('faults - S3 channel', () => {
       limitMs: 40_000,
     });
     expect(run.codes).toEqual([3, null, 3]);
-    expectFailedTyped(run, ['FMI_PEER_LOST'], DETECT_MS + 2000, [1]);
+    expectFailedTyped(run, ['FMI_PEER_LOST'], DETECT_MS + SLACK_MS, [1]);
     // Left: the heartbeat objects (a closed rank says so in its own) and the dead rank's inbox; fmi run or fmi clean removes them (next test).
     const left = await objectsOf(job);
     expect(left.length).toBeGreaterThan(0);
@@ -71,7 +71,8 @@ describe('faults - S3 channel', () => {
     const run = await fmiRun({
       size: 3,
       args: ['--config', configFile(s3.endpoint), '--channel', 's3'],
-      env: { ...awsEnv, FMI_FAULT: 'gather-kill', FMI_FAULT_VICTIM: '1' },
+      // The launcher's own part: the others die of its SIGTERM (their errors are the test above).
+      env: { ...awsEnv, FMI_FAULT: 'gather-kill', FMI_FAULT_VICTIM: '1', FMI_FAULT_TERM: 'die' },
       limitMs: 40_000,
     });
     expect(run.codes[0]).toBe(1);
@@ -99,7 +100,7 @@ describe('faults - S3 channel', () => {
         },
       });
       expect(run.codes[0]).not.toBe(0);
-      expectFailedTyped(run, ['FMI_CHANNEL', 'FMI_TIMEOUT'], 5000 + 2000);
+      expectFailedTyped(run, ['FMI_CHANNEL', 'FMI_TIMEOUT'], 5000 + SLACK_MS);
       const job = jobOf(run.ranks);
       // What the ranks could not delete stays until the server is back: then fmi clean finds all of it.
       await relay.up();
