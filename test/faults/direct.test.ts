@@ -79,7 +79,9 @@ describe('faults - direct channel', () => {
       expectFailedTyped(run, ['FMI_CHANNEL'], SLACK_MS, [1]);
       expect(run.ranks[2]!.message).toContain('rendezvous server');
     } finally {
+      const exited = new Promise((r) => (server.exitCode === null && server.signalCode === null ? server.once('exit', r) : r(null)));
       server.kill('SIGKILL');
+      await exited;
       rmSync(go, { force: true });
     }
     expect(alive(server.pid!)).toBe(false);

@@ -88,10 +88,11 @@ describe('faults - network partition', () => {
       expect(run.codes).toEqual([3, 3]);
       expectFailedTyped(run, ['FMI_TIMEOUT'], TIMEOUT_MS + SLACK_MS);
     } finally {
+      const exited = new Promise((r) => (server.exitCode === null && server.signalCode === null ? server.once('exit', r) : r(null)));
       server.kill('SIGKILL');
+      await exited;
       rmSync(go, { force: true });
     }
-    await new Promise((r) => setTimeout(r, 50));
     expect(alive(server.pid!)).toBe(false);
   });
 });
