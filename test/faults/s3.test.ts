@@ -100,7 +100,8 @@ describe('faults - S3 channel', () => {
         },
       });
       expect(run.codes[0]).not.toBe(0);
-      expectFailedTyped(run, ['FMI_CHANNEL', 'FMI_TIMEOUT'], 5000 + SLACK_MS);
+      // At the first request that finds the server gone (the operation timeout is only a guard against a hang).
+      expectFailedTyped(run, ['FMI_CHANNEL'], SLACK_MS);
       const job = jobOf(run.ranks);
       // What the ranks could not delete stays until the server is back: then fmi clean finds all of it.
       await relay.up();
