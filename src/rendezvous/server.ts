@@ -120,7 +120,7 @@ export class RendezvousServer {
     }
     this.#opts = o;
     // A TLS handshake that drags on is an idle connection too.
-    this.#server = serverSocket(o.tls, o.idleTimeoutMs, (s) => this.#accept(s));
+    this.#server = serverSocket(o.tls, o.idleTimeoutMs, o.maxConnections, (s) => this.#accept(s));
   }
 
   async listen(): Promise<Endpoint> {

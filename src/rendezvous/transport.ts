@@ -66,12 +66,16 @@ export function describeServer(a: ServerAddress): string {
 /**
  * A listening socket for the server: TCP, or TLS with `tls`, whose
  * connections reach `onConnection` once their handshake is done (one that
- * does not finish within `handshakeMs` is dropped).
+ * does not finish within `handshakeMs` is dropped; at most `maxConnections`
+ * at once).
  */
-export function serverSocket(tls: ServerTls | undefined, handshakeMs: number, onConnection: (s: Socket) => void): Server {
+export function serverSocket(tls: ServerTls | undefined, handshakeMs: number, maxConnections: number, onConnection: (s: Socket) => void): Server {
   if (!tls) return tcpServer(onConnection);
   try {
-    return tlsServer({ cert: tls.cert, key: tls.key, handshakeTimeout: handshakeMs }, onConnection);
+    const server = tlsServer({ cert: tls.cert, key: tls.key, handshakeTimeout: handshakeMs }, onConnection);
+    // The server counts a connection once its handshake is done; those still in it are capped here (beyond: closed at once).
+    if (Number.isFinite(maxConnections)) server.maxConnections = maxConnections;
+    return server;
   } catch (cause) {
     throw new FmiError('FMI_CONFIG', `the rendezvous server's TLS certificate or key is not usable: ${(cause as Error).message}`, { cause });
   }

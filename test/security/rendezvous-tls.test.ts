@@ -98,6 +98,27 @@ describe('security - TLS to the rendezvous server', () => {
     }
   });
 
+  it('a client that never finishes its TLS handshake is dropped after the idle timeout', async () => {
+    const server = new RendezvousServer({ tls, idleTimeoutMs: 300 });
+    const { port } = await server.listen();
+    try {
+      const t0 = performance.now();
+      const closed = await new Promise<boolean>((resolve) => {
+        const sock = connect({ host: '127.0.0.1', port });
+        sock.on('error', () => {});
+        sock.on('close', () => resolve(true));
+        setTimeout(() => {
+          sock.destroy();
+          resolve(false);
+        }, 10_000);
+      });
+      expect(closed).toBe(true);
+      expect(performance.now() - t0).toBeGreaterThanOrEqual(250);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('fmi rendezvous --tls-cert --tls-key serves tls://; a bad key file is one line and exit code 2', async () => {
     const child = spawn(process.execPath, [cli, 'rendezvous', '--host', '127.0.0.1', '--port', '0', '--require-secret', '--tls-cert', certFile, '--tls-key', keyFile], {
       stdio: ['ignore', 'pipe', 'pipe'],
