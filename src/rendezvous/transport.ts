@@ -75,6 +75,8 @@ export function serverSocket(tls: ServerTls | undefined, handshakeMs: number, ma
     const server = tlsServer({ cert: tls.cert, key: tls.key, handshakeTimeout: handshakeMs }, onConnection);
     // The server counts a connection once its handshake is done; those still in it are capped here (beyond: closed at once).
     if (Number.isFinite(maxConnections)) server.maxConnections = maxConnections;
+    // A failed or timed-out handshake only reports: the socket would stay open (and count) until the client leaves.
+    server.on('tlsClientError', (_err, socket) => socket.destroy());
     return server;
   } catch (cause) {
     throw new FmiError('FMI_CONFIG', `the rendezvous server's TLS certificate or key is not usable: ${(cause as Error).message}`, { cause });
