@@ -19,9 +19,10 @@ export async function cleanCommand(argv: string[]): Promise<number> {
  * Deletes what job `job` left in the Redis and S3 backends `config` enables
  * (`fmi clean`, and `fmi run` after a failed job). Says what it deleted in
  * `say`, a backend that is down in `fail` (one line, no stack trace; the other
- * backend is still cleaned). Resolves to whether a backend failed.
+ * backend is still cleaned). `timeoutMs` bounds each S3 request (default:
+ * the channel's). Resolves to whether a backend failed.
  */
-export async function cleanBackends(config: FmiConfig, job: string, say: (line: string) => void, fail: (line: string) => void): Promise<boolean> {
+export async function cleanBackends(config: FmiConfig, job: string, say: (line: string) => void, fail: (line: string) => void, timeoutMs?: number): Promise<boolean> {
   const { Redis: R, S3 } = config.backends;
   let failed = false;
   const attempt = async (what: string, fn: () => Promise<string>) => {
@@ -37,7 +38,7 @@ export async function cleanBackends(config: FmiConfig, job: string, say: (line: 
   }
   if (S3?.enabled) {
     await attempt(`s3 bucket ${S3.bucket_name}${S3.endpoint ? ` at ${S3.endpoint}` : ''}`, async () => {
-      const n = await cleanJob({ bucket: S3.bucket_name, endpoint: S3.endpoint, region: S3.s3_region, job });
+      const n = await cleanJob({ bucket: S3.bucket_name, endpoint: S3.endpoint, region: S3.s3_region, job, timeoutMs });
       return `s3: deleted ${n} objects of job ${job} from ${S3.bucket_name}`;
     });
   }

@@ -111,7 +111,8 @@ export async function runLocal(o: RunOptions): Promise<number> {
   // Ranks that died (or were stopped) did not delete their keys and objects: no rank runs now, so it is safe to.
   if (firstFailure && o.config && (o.config.backends.Redis?.enabled || o.config.backends.S3?.enabled)) {
     const say = (line: string) => process.stderr.write(`fmi run: after the failed job, ${line}\n`);
-    await cleanBackends(o.config, job, say, say);
+    // Bounded: a server that does not answer must not hold the launcher long after the job ended.
+    await cleanBackends(o.config, job, say, say, 10_000);
   }
   if (firstFailure) return firstFailure.code === 0 ? 1 : firstFailure.code;
   return 0;
