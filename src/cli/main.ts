@@ -10,6 +10,7 @@ import { lambdaPackageCommand, LAMBDA_PACKAGE_USAGE } from './lambda-package.js'
 import { loadConfig } from '../config/index.js';
 import { ENV } from '../comm/init.js';
 import { resolve } from 'node:path';
+import { FmiError } from '../errors.js';
 
 const USAGE = `fmi: the FaaS Message Interface
 
@@ -95,20 +96,26 @@ async function run(argv: string[]): Promise<number> {
   if (values.channel !== undefined && !['direct', 'redis', 's3'].includes(values.channel)) fail(`--channel must be direct, redis or s3`);
   if (values.hint !== undefined && !['fast', 'cheap'].includes(values.hint)) fail(`--hint must be fast or cheap`);
   const env: NodeJS.ProcessEnv = {};
+  let config;
   if (values.config !== undefined) {
     // Checked here, so a bad file fails once instead of in every rank.
-    loadConfig(values.config);
+    config = loadConfig(values.config);
     env[ENV.config] = resolve(values.config);
   }
   if (values.channel !== undefined) env[ENV.channel] = values.channel;
   if (values.hint !== undefined) env[ENV.hint] = values.hint;
-  return runLocal({ ranks: n, script: argv[scriptAt]!, args: argv.slice(scriptAt + 1), prefix: !values['no-prefix'], env });
+  return runLocal({ ranks: n, script: argv[scriptAt]!, args: argv.slice(scriptAt + 1), prefix: !values['no-prefix'], env, config });
 }
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: Error) => {
     if (err instanceof UsageError) fail(err.message);
+    // A bad file or setting is one line, not a stack trace.
+    if (err instanceof FmiError && err.code === 'FMI_CONFIG') {
+      process.stderr.write(`fmi: ${err.message}\n`);
+      process.exit(2);
+    }
     process.stderr.write(`fmi: ${err.stack ?? err}\n`);
     process.exit(1);
   },

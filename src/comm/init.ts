@@ -4,7 +4,8 @@ import { openChannels } from './channel-set.js';
 import { loadConfig } from '../config/index.js';
 import type { ChannelName, FmiConfig } from '../config/types.js';
 import type { Hint } from '../model/types.js';
-import { checkEndpoint, parseEndpoint, type Endpoint } from '../rendezvous/protocol.js';
+import { checkEndpoint } from '../rendezvous/protocol.js';
+import { parseServerAddress, readPem, type ServerAddress } from '../rendezvous/transport.js';
 import { checkOpOptions } from '../util/deadline.js';
 import { Communicator } from './communicator.js';
 import { intFrom, noJobHint, schedulerEnv } from './scheduler-env.js';
@@ -15,6 +16,7 @@ export const ENV = {
   size: 'FMI_SIZE',
   job: 'FMI_JOB',
   rendezvous: 'FMI_RENDEZVOUS',
+  rendezvousCa: 'FMI_RENDEZVOUS_CA',
   timeoutMs: 'FMI_TIMEOUT_MS',
   connectTimeoutMs: 'FMI_CONNECT_TIMEOUT_MS',
   config: 'FMI_CONFIG',
@@ -38,8 +40,14 @@ export interface InitOptions {
    * never on a command line. @default process.env.FMI_SECRET, or none
    */
   secret?: string;
-  /** Rendezvous server "host:port". @default process.env.FMI_RENDEZVOUS */
-  rendezvous?: string | Endpoint;
+  /** Rendezvous server "host:port", or "tls://host:port" to dial it with TLS. @default process.env.FMI_RENDEZVOUS */
+  rendezvous?: string | ServerAddress;
+  /**
+   * For a tls:// rendezvous server: the CA certificate(s) to check its
+   * certificate against (a PEM file's path, or PEM text), instead of the
+   * system's roots. @default process.env.FMI_RENDEZVOUS_CA
+   */
+  rendezvousCa?: string;
   /** Default timeout of every operation. @default process.env.FMI_TIMEOUT_MS, or none */
   timeoutMs?: number;
   /** Give up connecting to a peer after this long. @default process.env.FMI_CONNECT_TIMEOUT_MS, or 30000 */
@@ -85,9 +93,12 @@ export async function init(opts: InitOptions = {}): Promise<Communicator> {
   if (!rv && size > 1 && needsDirect) {
     throw new FmiError('FMI_CONFIG', `no rendezvous server: set ${ENV.rendezvous}=host:port or start the ranks with \`fmi run -n N\``, { rank });
   }
-  let server: Endpoint | undefined;
+  const ca = opts.rendezvousCa ?? (env[ENV.rendezvousCa] || undefined);
+  let server: ServerAddress | undefined;
   try {
-    server = rv === undefined ? undefined : typeof rv === 'string' ? parseEndpoint(rv) : checkEndpoint(rv);
+    if (rv === undefined) server = undefined;
+    else if (typeof rv === 'string') server = parseServerAddress(rv, ca);
+    else server = { ...checkEndpoint(rv), ...(rv.tls || ca ? { tls: { ca: ca === undefined ? rv.tls?.ca : readPem(ca, 'rendezvous CA') } } : {}) };
   } catch (cause) {
     throw new FmiError('FMI_CONFIG', `bad ${ENV.rendezvous}: ${(cause as Error).message}`, { rank, cause });
   }

@@ -3,6 +3,7 @@
 
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { FmiError } from '../errors.js';
 import type {} from './webassembly.js';
 import {
   ELEM_BYTES, opCode, supportsCodes, typeCode, typedArrayCtor,
@@ -122,7 +123,8 @@ export class WasmArena implements Arena {
   }
 
   alloc(byteLength: number): WasmBlock {
-    if (!Number.isInteger(byteLength) || byteLength < 0 || byteLength > MAX_PAGES * PAGE) {
+    if (byteLength > MAX_PAGES * PAGE) throw tooLarge(byteLength);
+    if (!Number.isInteger(byteLength) || byteLength < 0) {
       throw new RangeError(`alloc: bad byteLength ${byteLength}`);
     }
     const cap = sizeClass(byteLength);
@@ -180,7 +182,7 @@ export class WasmArena implements Arena {
     if (end <= have) return;
     const havePages = have / PAGE;
     const need = Math.ceil((end - have) / PAGE);
-    if (havePages + need > MAX_PAGES) throw new RangeError(`alloc: Wasm memory would exceed 4 GiB`);
+    if (havePages + need > MAX_PAGES) throw tooLarge(end - have);
     const step = Math.min(Math.max(need, MIN_GROW_PAGES, havePages >>> 1), MAX_PAGES - havePages);
     try {
       this.memory.grow(step);
@@ -216,4 +218,9 @@ export function createWasmArena(memory?: WebAssembly.Memory, heapStart?: number)
     return new WasmArena(new WebAssembly.Memory({ initial: INITIAL_PAGES, maximum: MAX_PAGES, shared: true }), heapStart ?? OWN_HEAP_START);
   }
   return new WasmArena(memory, heapStart ?? memory.buffer.byteLength);
+}
+
+/** What a reduction too large for Wasm memory (4 GiB in all, working space included) fails with. */
+function tooLarge(bytes: number): FmiError {
+  return new FmiError('MPI_ERR_COUNT', `${bytes} more bytes do not fit the reduction kernels' Wasm memory (4 GiB in all): reduce in parts`);
 }
