@@ -14,6 +14,9 @@ import { reduceBinomial, reduceChain } from '../collectives/reduce.js';
 import { allreduceRecursiveDoubling } from '../collectives/allreduce.js';
 import { CHAIN_MAX_RANKS, exscanChain, exscanRecursiveDoubling, scanChain, scanRecursiveDoubling } from '../collectives/scan.js';
 import { barrierDissemination } from '../collectives/barrier.js';
+import { barrierTree } from '../collectives/barrier-tree.js';
+import { allreduceTree, TREE_MAX_BYTES } from '../collectives/allreduce-tree.js';
+import { TREE_MAX_RANKS } from '../collectives/tree.js';
 import { allgatherRing } from '../collectives/allgather.js';
 import { equalBlocks, RingBuffer, type Block } from '../collectives/ring.js';
 import { engineFor, withEngine } from '../collectives/engine.js';
@@ -237,7 +240,7 @@ export class Communicator {
 
   /** Resolves when every rank has called barrier. */
   barrier(opts: OpOptions = {}): Promise<void> {
-    return this.#collective('barrier', undefined, opts, (c) => (hasStore(c) ? barrierStore(c) : barrierDissemination(c)), { op: 'barrier', bytes: 0 });
+    return this.#collective('barrier', undefined, opts, (c) => (hasStore(c) ? barrierStore(c) : c.size <= TREE_MAX_RANKS ? barrierTree(c) : barrierDissemination(c)), { op: 'barrier', bytes: 0 });
   }
 
   /**
@@ -567,7 +570,11 @@ export class Communicator {
     if (useRing(op, data, c.size, opts.algorithm)) {
       return this.#ringAllreduce(c, op, data as NumericArray, into);
     }
-    if (op.associative) return withEngine(engineFor(c, op, data, into), (e) => allreduceRecursiveDoubling(c, e));
+    if (op.associative) {
+      // Few ranks and little data: fewer messages (allreduce-tree.ts). Every rank decides alike: same size, same byte count.
+      const tree = c.size <= TREE_MAX_RANKS && (!isTyped(data) || data.byteLength <= TREE_MAX_BYTES);
+      return withEngine(engineFor(c, op, data, into), (e) => (tree ? allreduceTree(c, e, into) : allreduceRecursiveDoubling(c, e)));
+    }
     // Not associative: one exact left-to-right chain, then everyone gets it.
     const r = await withEngine(engineFor(c, op, data), (e) => reduceChain(c, e, 0));
     const out = await bcastBinomial(c, 0, c.rank === 0 ? encode(r) : undefined);
