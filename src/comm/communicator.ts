@@ -96,6 +96,8 @@ export class Communicator {
   #state: 'open' | 'closing' | 'closed' = 'open';
   /** Collectives run one after another, in call order, as MPI requires of every rank. */
   #collQueue: Promise<unknown> = Promise.resolve();
+  /** Collectives called and not yet settled (the next one waits for them). */
+  #collPending = 0;
   /** Numbers this communicator's collectives (the same at every rank): names their shared values. */
   #collSeq = 0;
   readonly #stats = new Map<string, OpStats>();
@@ -628,7 +630,7 @@ export class Communicator {
     // Every message of this call carries its signature as its tag; receives check it (see #context).
     const sig = signatureTag(name, root, shape, seq);
     const c = this.#context(name, this.#group, sig, channel, d, { signed: true, key: isStoreChannel(channel) ? this.#storeKey(seq) : undefined });
-    const result = this.#collQueue.then(async () => {
+    const body = async (): Promise<T> => {
       const t0 = performance.now();
       try {
         d.check();
@@ -641,9 +643,13 @@ export class Communicator {
       } finally {
         d.dispose();
         this.#record(name, channel, sizing, performance.now() - t0);
+        this.#collPending--;
       }
-    });
-    this.#collQueue = result.catch(() => {});
+    };
+    // Nothing before it still running: start now, without a turn of the microtask queue.
+    const idle = this.#collPending++ === 0;
+    const result = idle ? body() : this.#collQueue.then(body, body);
+    this.#collQueue = result;
     return result;
   }
 
