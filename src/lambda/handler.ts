@@ -54,7 +54,7 @@ export async function runRank<R>(
   body: (comm: Communicator, payload: LambdaPayload, signal: AbortSignal) => Promise<R> | R,
 ): Promise<RankResult<R>> {
   const started = performance.now();
-  const stats: RankStats = { memoryMiB: memoryMiB(), durationMs: 0 };
+  const stats: RankStats = { memoryMiB: memoryMiB(), durationMs: 0, startedAt: Date.now() };
   let rank = rankOf(event);
   let comm: Communicator | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -98,6 +98,7 @@ export async function runRank<R>(
         throw stop.signal.reason;
       }
       comm = c;
+      stats.initMs = Math.round(performance.now() - started);
       return body(c, payload, stop.signal);
     })();
     work.catch(() => {});

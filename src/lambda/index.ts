@@ -13,3 +13,5 @@ export {
   type RankError,
   type RankStats,
 } from './payload.js';
+export { invokeJob, type InvokeJobOptions, type JobResult, type RankOutcome, type RankStatus, type Progress } from './invoke.js';
+export { jobCost, REQUEST_PRICE_USD, type JobCost } from './cost.js';

@@ -62,6 +62,10 @@ export interface RankStats {
   memoryMiB: number;
   /** Wall time of the handler, ms. */
   durationMs: number;
+  /** When the handler started (epoch ms, the function's clock). */
+  startedAt: number;
+  /** How long init() took: rendezvous registration and the channels' set-up, ms. */
+  initMs?: number;
   /** `comm.stats()` at the end (absent if init failed). */
   ops?: Record<string, OpStats>;
 }
