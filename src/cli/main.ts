@@ -22,6 +22,9 @@ Usage:
   fmi cc <prog.c and emcc flags> -o prog.js     (and fmi c++ for C++)
       Compile and link a C/C++ MPI program with Emscripten against fmi's
       mpi.h; run it with fmi run -n N prog.js [args] (see docs/mpi.md).
+  fmi lambda invoke --function NAME -n N [--input f.json] [--config fmi.json] [...]
+      Run a job of N invocations of an AWS Lambda function made with
+      fmi/lambda; see fmi lambda --help.
   fmi clean --job ID --config fmi.json
       Delete what a crashed job left in Redis and S3.
 ${RENDEZVOUS_USAGE}
@@ -51,6 +54,8 @@ async function main(argv: string[]): Promise<number> {
       return ccCommand(rest, false);
     case 'c++':
       return ccCommand(rest, true);
+    case 'lambda':
+      return (await import('./lambda.js')).lambdaCommand(rest);
     case '--version':
     case '-v': {
       const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };

@@ -5,7 +5,7 @@ import { FmiError } from '../errors.js';
 import type { Hint } from '../model/types.js';
 import { newSecret } from '../rendezvous/auth.js';
 import { LauncherLink } from '../rendezvous/launcher-link.js';
-import { parseEndpoint, type Endpoint } from '../rendezvous/protocol.js';
+import { checkPort, parseEndpoint, type Endpoint } from '../rendezvous/protocol.js';
 import { RendezvousServer } from '../rendezvous/server.js';
 import { jobCost, type JobCost } from './cost.js';
 import type { LambdaPayload, RankError, RankResult, RankStats } from './payload.js';
@@ -126,7 +126,7 @@ export async function invokeJob<R = unknown>(o: InvokeJobOptions): Promise<JobRe
   let server: RendezvousServer | undefined;
   let dial: Endpoint;
   if (o.rendezvous === undefined || o.rendezvousListen !== undefined) {
-    const listen = parseEndpoint(o.rendezvousListen ?? '127.0.0.1:0');
+    const listen = parseListen(o.rendezvousListen ?? '127.0.0.1:0');
     server = new RendezvousServer({ host: listen.host, port: listen.port, requireSecret: true, maxConnectionsPerAddress: 100_000 });
     const addr = await server.listen();
     dial = o.rendezvous !== undefined ? parseEndpoint(o.rendezvous) : addr;
@@ -246,6 +246,13 @@ export async function invokeJob<R = unknown>(o: InvokeJobOptions): Promise<JobRe
   }
   const ok = outcomes.every((r) => r.status === 'ok');
   return { job, ok, ranks: outcomes, cost: jobCost(outcomes, config), wallMs: since() };
+}
+
+/** "host:port" to listen on; port 0 takes any free port. */
+function parseListen(s: string): Endpoint {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(s.trim());
+  if (!m) throw new FmiError('FMI_CONFIG', `rendezvous listen address ${JSON.stringify(s)} is not host:port`);
+  return { host: (m[1] ?? m[2])!, port: checkPort(Number(m[3]), 'rendezvous listen port') };
 }
 
 function crashError(a: InvokeAnswer): RankError {
