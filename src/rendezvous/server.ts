@@ -59,6 +59,8 @@ interface Job {
   /** With a launcher: every rank that registered, and those it gave up; neither may register again. */
   seen?: Set<number>;
   aborted?: Set<number>;
+  /** With a launcher: the ranks that left, and whether cleanly; a rank registering later hears of them. */
+  left?: Map<number, boolean>;
 }
 
 type Register = Extract<ClientMessage, { t: 'register' }>;
@@ -321,6 +323,7 @@ export class RendezvousServer {
     j.seen?.add(rank);
     writeLine(socket, { t: 'registered' });
     for (const a of j.aborted ?? []) writeLine(socket, { t: 'gone', rank: a, clean: false });
+    for (const [r, clean] of j.left ?? []) writeLine(socket, { t: 'gone', rank: r, clean });
     if (j.launcher) writeLine(j.launcher, { t: 'joined', rank });
     // Pairing requests that came before this rank registered.
     for (const w of this.#waiting.values()) if (w.job === job && w.to === rank) writeLine(socket, { t: 'want', from: w.from });
@@ -332,6 +335,7 @@ export class RendezvousServer {
     if (!j || j.ranks.get(rank) !== socket) return;
     j.ranks.delete(rank);
     for (const other of j.ranks.values()) writeLine(other, { t: 'gone', rank, clean });
+    j.left?.set(rank, clean);
     if (j.launcher) writeLine(j.launcher, { t: 'gone', rank, clean });
     if (j.ranks.size === 0 && !j.launcher) this.#jobs.delete(job);
     this.#opts.log?.(`job ${job}: rank ${rank} ${clean ? 'left' : 'lost'}`);
@@ -350,6 +354,7 @@ export class RendezvousServer {
     j.launcher = socket;
     j.seen = new Set(j.ranks.keys());
     j.aborted = new Set();
+    j.left = new Map();
     writeLine(socket, { t: 'registered' });
     for (const r of j.ranks.keys()) writeLine(socket, { t: 'joined', rank: r });
     this.#opts.log?.(`job ${job}: launcher registered`);
