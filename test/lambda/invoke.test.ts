@@ -59,8 +59,7 @@ describe('lambda - jobs in the Invoke API test double', () => {
     const input = join(tmpdir(), `fmi-lambda-sgd-${process.pid}.json`);
     writeFileSync(input, JSON.stringify(SGD_INPUT));
     const r = await fmi(['lambda', 'invoke', '--function', 'sgd', '-n', '8', '--input', input, '--endpoint', d.endpoint, '--json']);
-    expect(r.stderr).toBe('');
-    expect(r.code).toBe(0);
+    expect(r.code, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout) as JobResult<{ fingerprint: number[]; epochs?: { testAcc: number }[] }>;
     expect(out.ok).toBe(true);
     expect(out.ranks.map((o) => o.status)).toEqual(Array(8).fill('ok'));
