@@ -116,6 +116,12 @@ export async function invokeJob<R = unknown>(o: InvokeJobOptions): Promise<JobRe
   const concurrency = o.concurrency ?? n;
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new FmiError('FMI_CONFIG', `concurrency must be a positive integer, got ${concurrency}`);
   const config = o.config === undefined ? undefined : loadConfig(o.config);
+  const storeOnly = o.channel === 'redis' || o.channel === 's3' || (config !== undefined && !config.backends.Direct?.enabled);
+  const needsRendezvous = !storeOnly;
+  if (concurrency < n && storeOnly) {
+    // Slots free up when ranks register at the rendezvous server, which ranks without the direct channel never do.
+    throw new FmiError('FMI_CONFIG', `concurrency ${concurrency} below ${n} ranks needs the direct channel: without it ranks do not report their start, and all must run at once`);
+  }
   const retry = { ...DEFAULT_RETRY, ...o.retry };
   const job = o.job ?? `fmi-${randomUUID()}`;
   const secret = newSecret();
@@ -142,7 +148,6 @@ export async function invokeJob<R = unknown>(o: InvokeJobOptions): Promise<JobRe
   let link: LauncherLink | undefined;
   let api: LambdaApi | undefined;
   try {
-    const needsRendezvous = config === undefined ? o.channel !== 'redis' && o.channel !== 's3' : Boolean(config.backends.Direct?.enabled) && o.channel !== 'redis' && o.channel !== 's3';
     link = await LauncherLink.open({
       server: server ? server.address() : dial,
       job,

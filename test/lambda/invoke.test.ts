@@ -39,9 +39,9 @@ function job(d: Double, o: Partial<InvokeJobOptions> & { functionName: string; r
   return invokeJob({ endpoint: d.endpoint, region: 'us-east-1', clientConfig: { credentials: CREDENTIALS }, ...o });
 }
 
-function fmi(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function fmi(args: string[], extraEnv: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const env = { ...process.env, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_REGION: 'us-east-1' };
+    const env = { ...process.env, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_REGION: 'us-east-1', ...extraEnv };
     const p = spawn(process.execPath, [cli, ...args], { cwd: root, env });
     let stdout = '';
     let stderr = '';
@@ -103,6 +103,15 @@ describe('lambda - jobs in the Invoke API test double', () => {
     expect(d.calls.filter((c) => c.rank === 3).map((c) => c.status)).toEqual([429, 429, 200]);
   }, 120_000);
 
+  it('--concurrency 2 of 4 ranks: a rank\'s slot frees once it registered, so all four run', async () => {
+    const d = await double({ functions: { f: { module: JOB, timeoutMs: 60_000 } } });
+    let most = 0;
+    const r = await job(d, { functionName: 'f', ranks: 4, concurrency: 2, onProgress: (p) => (most = Math.max(most, p.invoked - p.joined)) });
+    expect(codes(r)).toEqual(['ok', 'ok', 'ok', 'ok']);
+    expect(most).toBeLessThanOrEqual(2);
+    await expect(job(d, { functionName: 'f', ranks: 4, concurrency: 2, channel: 'redis' })).rejects.toMatchObject({ code: 'FMI_CONFIG' });
+  }, 120_000);
+
   it('a rank that never starts is given up, and the ranks that started fail with FMI_PEER_LOST at once, not at their connect timeout', async () => {
     const d = await double({ functions: { f: { module: JOB, timeoutMs: 600_000 } }, neverStart: [2] });
     // A connect timeout far beyond this test's own: only being told can end these ranks in time.
@@ -124,7 +133,8 @@ describe('lambda - jobs in the Invoke API test double', () => {
     const d = await double({ functions: { f: { module: JOB, timeoutMs: 600_000 } } });
     const input = join(tmpdir(), `fmi-lambda-throw-${process.pid}.json`);
     writeFileSync(input, JSON.stringify({ throwRank: 2 }));
-    const r = await fmi(['lambda', 'invoke', '--function', 'f', '-n', '3', '--input', input, '--endpoint', d.endpoint]);
+    // The SDK's own variable, instead of --endpoint.
+    const r = await fmi(['lambda', 'invoke', '--function', 'f', '-n', '3', '--input', input], { AWS_ENDPOINT_URL_LAMBDA: d.endpoint });
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/^2\s+error\s+1\s+\d+\s+\d+\s+Error: rank 2 was told to throw$/m);
     expect(r.stdout).toMatch(/^0\s+error\s+.*FMI_PEER_LOST/m);
