@@ -14,6 +14,7 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const cli = join(root, 'dist/cli/main.js');
 const SGD = join(root, 'examples/lambda/handler.mjs');
 const JOB = join(root, 'test/lambda/fixtures/job-handler.mjs');
+const HANG = join(root, 'test/lambda/fixtures/hang-handler.mjs');
 const PROGRAM = join(root, 'test/lambda/fixtures/program-handler.mjs');
 const CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
 /** Small enough for 2 busy cores; the same steps as the full example. */
@@ -127,6 +128,14 @@ describe('lambda - jobs in the Invoke API test double', () => {
     expect(r.ranks[1]).toMatchObject({ status: 'error', error: { code: 'FMI_TIMEOUT' } });
     expect(r.ranks[1]!.error!.message).toContain('before its Lambda timeout');
     for (const k of [0, 2, 3]) expect(r.ranks[k]).toMatchObject({ status: 'error', error: { code: 'FMI_PEER_LOST' } });
+  }, 60_000);
+
+  it('a function Lambda kills at its timeout is "crashed" (FunctionError), and the launcher tells the others: FMI_PEER_LOST', async () => {
+    const d = await double({ functions: { f: { module: HANG, timeoutMs: 600_000 } }, timeoutMsByRank: { 1: 2000 } });
+    const r = await job(d, { functionName: 'f', ranks: 3, input: { hangRank: 1 }, connectTimeoutMs: 500_000 });
+    expect(r.ranks[1]).toMatchObject({ status: 'crashed', attempts: 1, error: { code: 'LAMBDA_TIMEOUT', message: expect.stringContaining('Task timed out after 2.00 seconds') } });
+    expect(r.ranks[1]!.billedMs).toBeGreaterThanOrEqual(2000);
+    for (const k of [0, 2]) expect(r.ranks[k]).toMatchObject({ status: 'error', error: { code: 'FMI_PEER_LOST' } });
   }, 60_000);
 
   it('an error thrown in the user function is that rank\'s result; the table shows it and fmi lambda invoke exits 1', async () => {
