@@ -352,9 +352,10 @@ export class RendezvousServer {
     if (size !== j.size) return hangUp(socket, `the launcher says job ${job} has ${size} ranks; its ranks said ${j.size}`);
     if (j.launcher) return hangUp(socket, 'this job already has a launcher');
     j.launcher = socket;
-    j.seen = new Set(j.ranks.keys());
-    j.aborted = new Set();
-    j.left = new Map();
+    // A launcher that comes back (after its connection dropped) keeps what the job's first one knew.
+    j.seen ??= new Set(j.ranks.keys());
+    j.aborted ??= new Set();
+    j.left ??= new Map();
     writeLine(socket, { t: 'registered' });
     for (const r of j.ranks.keys()) writeLine(socket, { t: 'joined', rank: r });
     this.#opts.log?.(`job ${job}: launcher registered`);
