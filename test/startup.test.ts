@@ -58,6 +58,12 @@ describe('startup - heavy client libraries load only when a channel needs them',
     expect(heavy(loaded([fileURLToPath(dist('cli/main.js')), '--version']))).toEqual([]);
   });
 
+  it('nor does fmi/lambda: a function that handles invocations never loads the AWS SDK (invokeJob loads it when called)', () => {
+    const mods = loaded(importOf(dist('lambda/index.js')));
+    expect(mods.some((m) => m.endsWith('/dist/lambda/invoke.js'))).toBe(true);
+    expect(heavy(mods)).toEqual([]);
+  });
+
   it('the trace sees them when a channel module does load them', () => {
     expect(heavy(loaded(importOf(dist('channels/s3/s3-channel.js')))).length).toBeGreaterThan(0);
     const redis = `const { RedisChannel } = await import(${JSON.stringify(dist('channels/redis/index.js'))});

@@ -6,7 +6,6 @@ import { rendezvousCommand, RENDEZVOUS_USAGE, UsageError } from './rendezvous.js
 import { modelCommand } from './model.js';
 import { cleanCommand } from './clean.js';
 import { ccCommand } from './cc.js';
-import { lambdaPackageCommand, LAMBDA_PACKAGE_USAGE } from './lambda-package.js';
 import { loadConfig } from '../config/index.js';
 import { ENV } from '../comm/init.js';
 import { resolve } from 'node:path';
@@ -24,9 +23,14 @@ Usage:
   fmi cc <prog.c and emcc flags> -o prog.js     (and fmi c++ for C++)
       Compile and link a C/C++ MPI program with Emscripten against fmi's
       mpi.h; run it with fmi run -n N prog.js [args] (see docs/mpi.md).
+  fmi lambda invoke --function NAME -n N [--input f.json] [--config fmi.json] [...]
+      Run a job of N invocations of an AWS Lambda function made with
+      fmi/lambda; see fmi lambda --help.
+  fmi lambda package ENTRY [-o function.zip] [...]
+      Bundle a Lambda handler with fmi into a deployment zip (see docs/lambda.md).
   fmi clean --job ID --config fmi.json
       Delete what a crashed job left in Redis and S3.
-${RENDEZVOUS_USAGE}${LAMBDA_PACKAGE_USAGE}
+${RENDEZVOUS_USAGE}
   fmi model [--config fmi.json] [--ranks N] [--memory MiB] [--ops a,b] [--json]
       Print the modeled time and cost of each operation per channel, and
       which channel the hints 'fast' and 'cheap' pick (see docs/model.md).
@@ -54,9 +58,7 @@ async function main(argv: string[]): Promise<number> {
     case 'c++':
       return ccCommand(rest, true);
     case 'lambda':
-      // Until the `fmi lambda` router (src/cli/lambda.ts) is merged: its package subcommand only.
-      if (rest[0] === 'package') return lambdaPackageCommand(rest.slice(1));
-      fail(`unknown lambda command ${JSON.stringify(rest[0] ?? '')}`);
+      return (await import('./lambda.js')).lambdaCommand(rest);
     case '--version':
     case '-v': {
       const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };

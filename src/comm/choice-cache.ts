@@ -14,7 +14,7 @@ const MAX_ENTRIES = 256;
 export class ChoiceCache {
   readonly #set: ChannelSet;
   readonly #chosen = new Map<string, Channel>();
-  readonly #cost = new Map<string, number>();
+  readonly #cost = new Map<string, { total: number; channel: number }>();
 
   constructor(set: ChannelSet) {
     this.#set = set;
@@ -32,12 +32,17 @@ export class ChoiceCache {
     return ch;
   }
 
-  /** The model's USD for one call of `sizing` on `channel` (0 when the model has no figure). */
-  costUsd(channel: Channel, sizing: Sizing): number {
+  /**
+   * The model's USD for one call of `sizing` on `channel` (0 when the model
+   * has no figure): in all, and for the channel alone (requests,
+   * infrastructure share, transfer: all but the functions' time).
+   */
+  costUsd(channel: Channel, sizing: Sizing): { total: number; channel: number } {
     const key = `${channel.name}|${keyOf(sizing)}`;
     let usd = this.#cost.get(key);
     if (usd === undefined) {
-      usd = this.#set.estimate(channel, sizing.op, sizing.bytes, sizing.model)?.cost_usd ?? 0;
+      const e = this.#set.estimate(channel, sizing.op, sizing.bytes, sizing.model);
+      usd = { total: e?.cost_usd ?? 0, channel: e ? e.cost_usd - e.cost.functions : 0 };
       remember(this.#cost, key, usd);
     }
     return usd;

@@ -740,13 +740,15 @@ export class Communicator {
 
   #record(op: string, channel: Channel, sizing: Sizing | undefined, ms: number): void {
     let s = this.#stats.get(op);
-    if (!s) this.#stats.set(op, (s = { calls: 0, bytes: 0, timeMs: 0, channels: {}, modeledCostUsd: 0 }));
+    if (!s) this.#stats.set(op, (s = { calls: 0, bytes: 0, timeMs: 0, channels: {}, modeledCostUsd: 0, modeledChannelUsd: 0 }));
     s.calls++;
     s.timeMs += ms;
     s.channels[channel.name] = (s.channels[channel.name] ?? 0) + 1;
     if (sizing) {
       s.bytes += sizing.bytes;
-      s.modeledCostUsd += this.#choices.costUsd(channel, sizing);
+      const usd = this.#choices.costUsd(channel, sizing);
+      s.modeledCostUsd += usd.total;
+      s.modeledChannelUsd += usd.channel;
     }
   }
 

@@ -79,4 +79,6 @@ export interface OpStats {
   channels: Record<string, number>;
   /** The cost model's USD for those calls (whole job, function time included). */
   modeledCostUsd: number;
+  /** Of that, the channels' part (requests, infrastructure share, transfer): all but the functions' time. */
+  modeledChannelUsd: number;
 }

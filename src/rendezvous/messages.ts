@@ -30,6 +30,10 @@ export function parseClientMessage(raw: unknown): ClientMessage | string {
       );
     case 'bye':
       return raw as ClientMessage;
+    case 'launch':
+      return why('job', job(raw.job)) ?? why('size', int(raw.size, 1, MAX_RANKS)) ?? (raw as ClientMessage);
+    case 'abort':
+      return why('rank', int(raw.rank, 0, MAX_RANKS - 1)) ?? (raw as ClientMessage);
     case 'enroll':
       return why('key', short(raw.key)) ?? (raw as ClientMessage);
     case 'pair': {
@@ -55,6 +59,8 @@ export function parseServerMessage(raw: unknown): ServerMessage | string {
       return raw as ServerMessage;
     case 'challenge':
       return why('nonce', short(raw.nonce)) ?? (raw as ServerMessage);
+    case 'joined':
+      return why('rank', int(raw.rank, 0, MAX_RANKS - 1)) ?? (raw as ServerMessage);
     case 'want':
       return why('from', int(raw.from, 0, MAX_RANKS - 1)) ?? (raw as ServerMessage);
     case 'gone':

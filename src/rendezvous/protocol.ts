@@ -24,6 +24,15 @@ export interface Endpoint {
  *   server -> rank  {t:'gone', rank, clean}  a peer's control connection ended
  *   rank -> server  {t:'bye'}             this rank is closing cleanly
  *
+ * Launcher connection (optional, one per job, kept open for the job's life;
+ * `fmi lambda invoke` holds one): a job with a launcher is strict: each rank
+ * registers once for the job's life, never again, even after it left.
+ *   launcher -> server  {t:'launch', job, size, proof?}   (enrolled as a registration)
+ *   server -> launcher  {t:'registered'}, then {t:'joined', rank} per registration
+ *                       and {t:'gone', rank, clean} per rank that left
+ *   launcher -> server  {t:'abort', rank}   rank will never start: the job's ranks
+ *                       hear {t:'gone', rank, clean: false}, now and when they register
+ *
  * Pairing connection (one per pair and side, as in TCPunch):
  *   rank -> server  {t:'pair', job, from, to, priv: Endpoint[], proof?}
  *   server -> rank  {t:'peer', pub: Endpoint, priv: Endpoint[], you: Endpoint}   then the server closes
@@ -40,6 +49,8 @@ export type ClientMessage =
   | { t: 'register'; job: string; rank: number; size: number; proof?: string }
   | { t: 'enroll'; key: string }
   | { t: 'bye' }
+  | { t: 'launch'; job: string; size: number; proof?: string }
+  | { t: 'abort'; rank: number }
   | { t: 'pair'; job: string; from: number; to: number; priv: Endpoint[]; proof?: string };
 
 export type ServerMessage =
@@ -48,6 +59,7 @@ export type ServerMessage =
   | { t: 'registered' }
   | { t: 'want'; from: number }
   | { t: 'gone'; rank: number; clean: boolean }
+  | { t: 'joined'; rank: number }
   | { t: 'peer'; pub: Endpoint; priv: Endpoint[]; you?: Endpoint }
   | { t: 'error'; message: string };
 

@@ -57,14 +57,22 @@ interface Job {
   size: number;
   /** The job's rendezvous key, from its first registration; none for a job without a secret. */
   verifier: Buffer | undefined;
+  /** The launcher's connection, if the job has one (`fmi lambda invoke`). */
+  launcher?: Socket;
+  /** With a launcher: every rank that registered, and those it gave up; neither may register again. */
+  seen?: Set<number>;
+  aborted?: Set<number>;
+  /** With a launcher: the ranks that left, and whether cleanly; a rank registering later hears of them. */
+  left?: Map<number, boolean>;
 }
 
 type Register = Extract<ClientMessage, { t: 'register' }>;
 type Pair = Extract<ClientMessage, { t: 'pair' }>;
+type Launch = Extract<ClientMessage, { t: 'launch' }>;
 
-/** A first registration waiting for its job's verifier. */
+/** A first registration (of a rank or a launcher) waiting for its job's verifier. */
 interface Enrolling {
-  m: Register;
+  m: Register | Launch;
   nonce: string;
 }
 
@@ -173,7 +181,7 @@ export class RendezvousServer {
     // Every request proves it was made for this connection's nonce.
     const nonce = newNonce();
     writeLine(socket, { t: 'challenge', nonce });
-    let role: { kind: 'control'; job: string; rank: number; clean: boolean } | { kind: 'pair'; key: string } | undefined;
+    let role: { kind: 'control'; job: string; rank: number; clean: boolean } | { kind: 'pair'; key: string } | { kind: 'launcher'; job: string } | undefined;
     // Until it says what it is for, a connection only costs: it may not stay.
     let idle: NodeJS.Timeout | undefined = setTimeout(() => bad(`nothing asked within ${this.#opts.idleTimeoutMs} ms`), this.#opts.idleTimeoutMs);
     idle.unref();
@@ -192,6 +200,7 @@ export class RendezvousServer {
       if (n > 0) this.#perAddress.set(address, n);
       else this.#perAddress.delete(address);
       if (role?.kind === 'control') this.#unregister(role.job, role.rank, socket, role.clean);
+      if (role?.kind === 'launcher') this.#unlaunch(role.job, socket);
       if (role?.kind === 'pair') {
         const w = this.#waiting.get(role.key);
         if (w?.socket === socket) {
@@ -211,7 +220,15 @@ export class RendezvousServer {
           settle();
           role = { kind: 'control', job: m.job, rank: m.rank, clean: false };
           this.#register(m, nonce, socket);
-        } else if (m.t === 'enroll' && role?.kind === 'control') {
+        } else if (m.t === 'launch' && role === undefined) {
+          const refused = this.#checkRegister(m.job, m.size);
+          if (refused) return bad(refused);
+          settle();
+          role = { kind: 'launcher', job: m.job };
+          this.#register(m, nonce, socket);
+        } else if (m.t === 'abort' && role?.kind === 'launcher') {
+          this.#abort(role.job, m.rank, socket);
+        } else if (m.t === 'enroll' && (role?.kind === 'control' || role?.kind === 'launcher')) {
           this.#enroll(m.key, socket);
         } else if (m.t === 'bye' && role?.kind === 'control') {
           role.clean = true;
@@ -235,9 +252,10 @@ export class RendezvousServer {
    * A rank joins its job. The job's first registration fixes its size and
    * whether it has a secret (the client then sends the key it proved with:
    * the job's verifier); every later one must prove the same key, agree on the
-   * size and take a rank that no live connection holds.
+   * size and take a rank that no live connection holds. A launcher registers
+   * the same way.
    */
-  #register(m: Register, nonce: string, socket: Socket): void {
+  #register(m: Register | Launch, nonce: string, socket: Socket): void {
     const { proof, ...body } = m;
     const j = this.#jobs.get(m.job);
     if (!j) {
@@ -247,13 +265,18 @@ export class RendezvousServer {
         return;
       }
       if (this.#opts.requireSecret) return hangUp(socket, 'this rendezvous server requires a job secret (FMI_SECRET)');
-      this.#admit(m, socket, undefined);
+      this.#admitAny(m, socket, undefined);
       return;
     }
     // A job with a secret takes only proofs of it; a job without one only requests without.
     const ok = checkRequest(j.verifier, nonce, body, proof);
     if (j.verifier ? !ok : proof !== undefined) return hangUp(socket, NOT_AUTHORIZED);
-    this.#admit(m, socket, j.verifier);
+    this.#admitAny(m, socket, j.verifier);
+  }
+
+  #admitAny(m: Register | Launch, socket: Socket, verifier: Buffer | undefined): void {
+    if (m.t === 'launch') this.#launch(m, socket, verifier);
+    else this.#admit(m, socket, verifier);
   }
 
   /** The key a job's first registration proved with becomes the job's verifier. */
@@ -266,7 +289,7 @@ export class RendezvousServer {
     // Another rank may have enrolled the job meanwhile: then this key must be its key.
     const j = this.#jobs.get(e.m.job);
     if (j && !(j.verifier && sameKey(j.verifier, key))) return hangUp(socket, NOT_AUTHORIZED);
-    this.#admit(e.m, socket, key);
+    this.#admitAny(e.m, socket, key);
   }
 
   /**
@@ -297,8 +320,15 @@ export class RendezvousServer {
     if (size !== j.size) return hangUp(socket, `rank ${rank} says job ${job} has ${size} ranks; its other ranks said ${j.size}`);
     // The rank's live connection stays: a second one is refused, never swapped in.
     if (j.ranks.has(rank)) return hangUp(socket, `rank ${rank} of this job is already registered (a rank registers once while its connection lives)`);
+    // A launched rank runs once: a second invocation of it (a retry) must not join.
+    if (j.seen?.has(rank)) return hangUp(socket, `rank ${rank} of this job has already run (its launcher starts each rank once)`);
+    if (j.aborted?.has(rank)) return hangUp(socket, `rank ${rank} of this job was given up by its launcher`);
     j.ranks.set(rank, socket);
+    j.seen?.add(rank);
     writeLine(socket, { t: 'registered' });
+    for (const a of j.aborted ?? []) writeLine(socket, { t: 'gone', rank: a, clean: false });
+    for (const [r, clean] of j.left ?? []) writeLine(socket, { t: 'gone', rank: r, clean });
+    if (j.launcher) writeLine(j.launcher, { t: 'joined', rank });
     // Pairing requests that came before this rank registered.
     for (const w of this.#waiting.values()) if (w.job === job && w.to === rank) writeLine(socket, { t: 'want', from: w.from });
     this.#opts.log?.(`job ${job}: rank ${rank}/${size} registered${verifier ? '' : ' (no secret)'}`);
@@ -309,8 +339,47 @@ export class RendezvousServer {
     if (!j || j.ranks.get(rank) !== socket) return;
     j.ranks.delete(rank);
     for (const other of j.ranks.values()) writeLine(other, { t: 'gone', rank, clean });
-    if (j.ranks.size === 0) this.#jobs.delete(job);
+    j.left?.set(rank, clean);
+    if (j.launcher) writeLine(j.launcher, { t: 'gone', rank, clean });
+    if (j.ranks.size === 0 && !j.launcher) this.#jobs.delete(job);
     this.#opts.log?.(`job ${job}: rank ${rank} ${clean ? 'left' : 'lost'}`);
+  }
+
+  /** A launcher takes its job: from now on each rank registers once; it hears who joins and leaves. */
+  #launch(m: Launch, socket: Socket, verifier: Buffer | undefined): void {
+    const { job, size } = m;
+    let j = this.#jobs.get(job);
+    if (!j) {
+      j = { ranks: new Map(), size, verifier };
+      this.#jobs.set(job, j);
+    }
+    if (size !== j.size) return hangUp(socket, `the launcher says job ${job} has ${size} ranks; its ranks said ${j.size}`);
+    if (j.launcher) return hangUp(socket, 'this job already has a launcher');
+    j.launcher = socket;
+    // A launcher that comes back (after its connection dropped) keeps what the job's first one knew.
+    j.seen ??= new Set(j.ranks.keys());
+    j.aborted ??= new Set();
+    j.left ??= new Map();
+    writeLine(socket, { t: 'registered' });
+    for (const r of j.ranks.keys()) writeLine(socket, { t: 'joined', rank: r });
+    this.#opts.log?.(`job ${job}: launcher registered`);
+  }
+
+  /** The launcher gives a rank up (it could not be started, or its invocation failed): the others fail at once. */
+  #abort(job: string, rank: number, socket: Socket): void {
+    const j = this.#jobs.get(job);
+    if (!j || j.launcher !== socket) return;
+    if (rank >= j.size) return hangUp(socket, `rank ${rank} is not in [0, ${j.size})`);
+    j.aborted?.add(rank);
+    for (const [r, other] of j.ranks) if (r !== rank) writeLine(other, { t: 'gone', rank, clean: false });
+    this.#opts.log?.(`job ${job}: rank ${rank} given up by the launcher`);
+  }
+
+  #unlaunch(job: string, socket: Socket): void {
+    const j = this.#jobs.get(job);
+    if (!j || j.launcher !== socket) return;
+    j.launcher = undefined;
+    if (j.ranks.size === 0) this.#jobs.delete(job);
   }
 
   #pair(key: string, m: Pair, nonce: string, socket: Socket): void {

@@ -1,0 +1,169 @@
+import { init, type InitOptions } from '../comm/init.js';
+import type { Communicator } from '../comm/communicator.js';
+import { FmiError, TimeoutError } from '../errors.js';
+import { MAX_RESPONSE_BYTES, readPayload, type LambdaContext, type LambdaPayload, type RankError, type RankResult, type RankStats } from './payload.js';
+
+export interface LambdaHandlerOptions {
+  /**
+   * Fail (FMI_TIMEOUT in the result) this long before Lambda would kill the
+   * function: time to close the communicator and return. The payload's
+   * `fmi.timeoutMarginMs` wins. @default 1000
+   */
+  timeoutMarginMs?: number;
+  /** More options for `init()` (the payload's fields win). */
+  init?: Omit<InitOptions, 'rank' | 'size' | 'job' | 'secret'>;
+  /** Largest response, as JSON bytes. @default 6 MiB, Lambda's limit for RequestResponse */
+  maxResponseBytes?: number;
+}
+
+/** The user's code of one rank: what it returns is the rank's result (it must survive JSON). */
+export type RankFunction<I = unknown, R = unknown> = (comm: Communicator, event: LambdaPayload<I>, context: LambdaContext) => Promise<R> | R;
+
+/** A Lambda handler: `(event, context) => Promise<RankResult>`. */
+export type LambdaHandler<R = unknown> = (event: unknown, context: LambdaContext) => Promise<RankResult<R>>;
+
+/** How long closing may take once the deadline passed (a storage channel's close waits for the others). */
+const CLOSE_BOUND_MS = 500;
+
+/**
+ * Turns `async (comm, event, context) => result` into a Lambda handler. The
+ * payload (see `LambdaPayload`, made by `invokeJob`) says which rank of which
+ * job this invocation is; the handler joins the job, runs `fn` and closes the
+ * communicator on every path. The function's memory comes from
+ * AWS_LAMBDA_FUNCTION_MEMORY_SIZE (the cost model's function price).
+ *
+ * Deadline: everything (init, `fn`, its operations) must end by the time
+ * Lambda has `timeoutMarginMs` left; then the rank's result is FMI_TIMEOUT
+ * and its communicator is closed, so its peers fail with FMI_PEER_LOST
+ * instead of waiting for a rank Lambda killed.
+ *
+ * It resolves to `{ rank, ok: true, result, stats }` or `{ rank, ok: false,
+ * error: { code, message }, stats }` and never rejects: a rejected handler
+ * is a Lambda failure, which an asynchronous invocation would retry (a rank
+ * run twice).
+ */
+export function lambdaHandler<I = unknown, R = unknown>(fn: RankFunction<I, R>, opts: LambdaHandlerOptions = {}): LambdaHandler<R> {
+  return (event, context) => runRank(event, context, opts, (comm, payload) => fn(comm, payload as LambdaPayload<I>, context));
+}
+
+/** @internal Shared by lambdaHandler and lambdaProgram: `body` runs with the rank's communicator. */
+export async function runRank<R>(
+  event: unknown,
+  context: LambdaContext,
+  opts: LambdaHandlerOptions,
+  body: (comm: Communicator, payload: LambdaPayload, signal: AbortSignal) => Promise<R> | R,
+): Promise<RankResult<R>> {
+  const started = performance.now();
+  const stats: RankStats = { memoryMiB: memoryMiB(), durationMs: 0, startedAt: Date.now() };
+  let rank = rankOf(event);
+  let comm: Communicator | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  // Aborted at the deadline: what `body` started must stop (lambdaProgram ends the C program with it).
+  const stop = new AbortController();
+  let out: RankResult<R>;
+  try {
+    const payload = readPayload(event);
+    const f = payload.fmi;
+    rank = f.rank;
+    const margin = f.timeoutMarginMs ?? opts.timeoutMarginMs ?? 1000;
+    const leftMs = remaining(context) - margin;
+    const timedOut = () => new TimeoutError(`the function had ${margin} ms left before its Lambda timeout`, { rank, op: 'lambda' });
+    if (leftMs <= 0) throw timedOut();
+    // Without a Lambda context (a plain call) there is no deadline.
+    const deadline = new Promise<never>((_, reject) => {
+      if (leftMs === Infinity) return;
+      timer = setTimeout(() => {
+        stop.abort(timedOut());
+        reject(stop.signal.reason);
+      }, Math.min(leftMs, 2 ** 31 - 1));
+    });
+    const work = (async () => {
+      const c = await init({
+        ...opts.init,
+        rank: f.rank,
+        size: f.size,
+        job: f.job,
+        secret: f.secret,
+        ...(f.rendezvous !== undefined && { rendezvous: f.rendezvous }),
+        ...(f.config !== undefined && { config: f.config }),
+        ...(f.channel !== undefined && { channel: f.channel }),
+        ...(f.hint !== undefined && { hint: f.hint }),
+        memoryMiB: stats.memoryMiB,
+        // No per-operation timer: the deadline closes the communicator, which fails what is pending.
+        connectTimeoutMs: Math.min(f.connectTimeoutMs ?? opts.init?.connectTimeoutMs ?? 30_000, leftMs),
+      });
+      if (stop.signal.aborted) {
+        // The deadline passed while it joined: leave at once.
+        await c.close().catch(() => {});
+        throw stop.signal.reason;
+      }
+      comm = c;
+      stats.initMs = Math.round(performance.now() - started);
+      return body(c, payload, stop.signal);
+    })();
+    work.catch(() => {});
+    const result = await Promise.race([work, deadline]);
+    out = { rank, ok: true, result };
+  } catch (err) {
+    out = { rank, ok: false, error: rankError(err) };
+  } finally {
+    clearTimeout(timer);
+  }
+  if (comm) {
+    const c: Communicator = comm;
+    stats.ops = c.stats();
+    // After the deadline, closing is bounded: the rank must answer before Lambda kills it.
+    const closing = c.close().catch(() => {});
+    if (stop.signal.aborted) await Promise.race([closing, new Promise((r) => setTimeout(r, CLOSE_BOUND_MS).unref())]);
+    else await closing;
+  }
+  stats.durationMs = Math.round(performance.now() - started);
+  return fitResponse({ ...out, stats }, opts.maxResponseBytes ?? MAX_RESPONSE_BYTES);
+}
+
+/** An error as the result carries it: an FmiError's code, else the error's name. */
+export function rankError(err: unknown): RankError {
+  if (err instanceof FmiError) return { code: err.code, message: err.message };
+  if (err instanceof Error) return { code: err.name || 'Error', message: err.message };
+  return { code: 'Error', message: String(err) };
+}
+
+/** The result, or an error that says why it cannot be sent back (too large, not JSON). */
+function fitResponse<R>(out: RankResult<R>, max: number): RankResult<R> {
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(out);
+  } catch (err) {
+    return { rank: out.rank, ok: false, error: { code: 'FMI_RESULT_NOT_JSON', message: `rank ${out.rank}'s result cannot be sent back as JSON: ${(err as Error).message}` }, stats: out.stats };
+  }
+  const bytes = Buffer.byteLength(json ?? '', 'utf8');
+  if (bytes <= max) return out;
+  const mb = (n: number) => (n / 1024 / 1024).toFixed(1);
+  return {
+    rank: out.rank,
+    ok: false,
+    error: {
+      code: 'FMI_RESULT_TOO_LARGE',
+      message:
+        `rank ${out.rank}'s response is ${mb(bytes)} MiB, above Lambda's ${mb(max)} MiB limit for a response: ` +
+        `gather what you need to rank 0 and return a summary, or write large results to S3 and return their keys`,
+    },
+    stats: out.stats,
+  };
+}
+
+function remaining(context: LambdaContext): number {
+  const ms = typeof context?.getRemainingTimeInMillis === 'function' ? context.getRemainingTimeInMillis() : NaN;
+  return Number.isFinite(ms) ? ms : Infinity;
+}
+
+function memoryMiB(): number {
+  const v = Number(process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE);
+  return Number.isFinite(v) && v > 0 ? v : 1024;
+}
+
+/** The rank, as far as the event says one, for a result whose payload is bad. */
+function rankOf(event: unknown): number {
+  const r = (event as { fmi?: { rank?: unknown } } | null)?.fmi?.rank;
+  return typeof r === 'number' && Number.isInteger(r) ? r : -1;
+}

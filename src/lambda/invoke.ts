@@ -1,0 +1,322 @@
+import { randomUUID } from 'node:crypto';
+import { loadConfig } from '../config/index.js';
+import type { ChannelName, FmiConfig } from '../config/types.js';
+import { FmiError } from '../errors.js';
+import type { Hint } from '../model/types.js';
+import { newSecret } from '../rendezvous/auth.js';
+import { LauncherLink } from '../rendezvous/launcher-link.js';
+import { checkPort, parseEndpoint, type Endpoint } from '../rendezvous/protocol.js';
+import { RendezvousServer } from '../rendezvous/server.js';
+import { jobCost, type JobCost } from './cost.js';
+import type { LambdaPayload, RankError, RankResult, RankStats } from './payload.js';
+import { callInvoke, openLambda, type InvokeAnswer, type LambdaApi } from './sdk.js';
+
+export interface InvokeJobOptions {
+  /** The function's name or ARN (a qualifier as "name:alias"). */
+  functionName: string;
+  /** How many ranks: one invocation each. */
+  ranks: number;
+  /** Every rank's `event.input`. */
+  input?: unknown;
+  /** FMI's config (a path or the parsed object), sent to every rank. @default the direct channel alone */
+  config?: string | FmiConfig;
+  channel?: ChannelName;
+  hint?: Hint;
+  /**
+   * A rendezvous server "host:port" the functions can reach. Without
+   * `rendezvousListen`, it is used as it is (`fmi rendezvous` on a host with
+   * a public address); with it, it is the address the functions are told for
+   * the embedded server (its public address).
+   */
+  rendezvous?: string;
+  /** Run the embedded rendezvous server here, "host:port". @default '127.0.0.1:0' (any port: for a local emulator) */
+  rendezvousListen?: string;
+  /** AWS region. @default the SDK's (AWS_REGION, the profile) */
+  region?: string;
+  /** Send the Invoke calls here instead of AWS (LocalStack, an emulator); AWS_ENDPOINT_URL_LAMBDA works too. */
+  endpoint?: string;
+  /**
+   * Most invocations starting at once: an invocation holds its slot until its
+   * rank registered at the rendezvous server (or its call ended). @default all ranks
+   */
+  concurrency?: number;
+  /** Retries of a rank that has not started, on throttling and transient errors. */
+  retry?: { attempts?: number; baseDelayMs?: number; maxDelayMs?: number };
+  /** Passed to every rank (`fmi.timeoutMarginMs`). @default the handler's (1000) */
+  timeoutMarginMs?: number;
+  /** Passed to every rank (`fmi.connectTimeoutMs`). @default 30000 */
+  connectTimeoutMs?: number;
+  /** Called on every change of the counts. */
+  onProgress?: (p: Progress) => void;
+  /** More LambdaClient configuration (credentials, a profile...). */
+  clientConfig?: Record<string, unknown>;
+  /** @default 'fmi-' + a UUID */
+  job?: string;
+}
+
+export interface Progress {
+  ranks: number;
+  /** Invocations sent (the first attempt of each rank). */
+  invoked: number;
+  /** Ranks registered at the rendezvous server (known only with a direct channel). */
+  joined: number;
+  done: number;
+  failed: number;
+}
+
+/** How a rank ended: its result `ok`; its result an `error`; the function `crashed` (Lambda's FunctionError: a timeout, a throw); `not started`. */
+export type RankStatus = 'ok' | 'error' | 'crashed' | 'not started';
+
+export interface RankOutcome<R = unknown> {
+  rank: number;
+  status: RankStatus;
+  /** Invoke calls made for this rank. */
+  attempts: number;
+  /** The successful Invoke call's wall time as the launcher saw it, ms. */
+  durationMs?: number;
+  /** From the log tail's REPORT line; else the handler's own duration rounded up. */
+  billedMs?: number;
+  /** The function's memory: from the REPORT line, else the handler's stats. */
+  memoryMiB?: number;
+  result?: R;
+  error?: RankError;
+  stats?: RankStats;
+  /** Since the job started, ms: first Invoke call sent, rank registered, answer received. */
+  at: { invoked?: number; joined?: number; done?: number };
+}
+
+export interface JobResult<R = unknown> {
+  job: string;
+  ok: boolean;
+  ranks: RankOutcome<R>[];
+  cost: JobCost;
+  wallMs: number;
+}
+
+const DEFAULT_RETRY = { attempts: 8, baseDelayMs: 100, maxDelayMs: 5000 };
+
+/**
+ * Runs a job of `ranks` invocations of a Lambda function made with
+ * `lambdaHandler` (or `lambdaProgram`): makes the job id and secret, runs a
+ * rendezvous server (unless `rendezvous` names one), invokes every rank at
+ * once (RequestResponse, so the answer is the rank's result), and resolves
+ * to each rank's outcome and the job's cost. It never rejects for a rank's
+ * failure: `ok` is false then.
+ *
+ * A throttled invocation (429) is retried with backoff; other transient
+ * errors too while the rank has not registered. A rank that cannot be started
+ * (retries spent, or a permanent error) is given up at the rendezvous server,
+ * which tells the ranks that started, and they fail with FMI_PEER_LOST at once.
+ * Each rank registers once: a second invocation of a rank is refused.
+ */
+export async function invokeJob<R = unknown>(o: InvokeJobOptions): Promise<JobResult<R>> {
+  const n = o.ranks;
+  if (!Number.isInteger(n) || n < 1) throw new FmiError('FMI_CONFIG', `ranks must be a positive integer, got ${n}`);
+  if (typeof o.functionName !== 'string' || o.functionName === '') throw new FmiError('FMI_CONFIG', 'functionName is required');
+  const concurrency = o.concurrency ?? n;
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new FmiError('FMI_CONFIG', `concurrency must be a positive integer, got ${concurrency}`);
+  const config = o.config === undefined ? undefined : loadConfig(o.config);
+  const storeOnly = o.channel === 'redis' || o.channel === 's3' || (config !== undefined && !config.backends.Direct?.enabled);
+  const needsRendezvous = !storeOnly;
+  if (concurrency < n && storeOnly) {
+    // Slots free up when ranks register at the rendezvous server, which ranks without the direct channel never do.
+    throw new FmiError('FMI_CONFIG', `concurrency ${concurrency} below ${n} ranks needs the direct channel: without it ranks do not report their start, and all must run at once`);
+  }
+  const retry = { ...DEFAULT_RETRY, ...o.retry };
+  const job = o.job ?? `fmi-${randomUUID()}`;
+  const secret = newSecret();
+  const t0 = performance.now();
+  const since = () => Math.round(performance.now() - t0);
+
+  // The rendezvous server: embedded (the functions dial `rendezvous`, or its own address) or a given one.
+  let server: RendezvousServer | undefined;
+  let dial: Endpoint;
+  if (o.rendezvous === undefined || o.rendezvousListen !== undefined) {
+    const listen = parseListen(o.rendezvousListen ?? '127.0.0.1:0');
+    server = new RendezvousServer({ host: listen.host, port: listen.port, requireSecret: true, maxConnectionsPerAddress: 100_000 });
+    const addr = await server.listen();
+    dial = o.rendezvous !== undefined ? parseEndpoint(o.rendezvous) : addr;
+  } else {
+    dial = parseEndpoint(o.rendezvous);
+  }
+  const outcomes: RankOutcome<R>[] = Array.from({ length: n }, (_, rank) => ({ rank, status: 'not started', attempts: 0, at: {} }));
+  const progress: Progress = { ranks: n, invoked: 0, joined: 0, done: 0, failed: 0 };
+  const report = () => o.onProgress?.({ ...progress });
+  const joined = new Set<number>();
+  const slots = new Slots(concurrency);
+  const release = new Map<number, () => void>();
+  let link: LauncherLink | undefined;
+  let api: LambdaApi | undefined;
+  try {
+    link = await LauncherLink.open({
+      server: server ? server.address() : dial,
+      job,
+      size: n,
+      secret,
+      onJoined: (rank) => {
+        if (rank >= n || joined.has(rank)) return;
+        joined.add(rank);
+        outcomes[rank]!.at.joined = since();
+        progress.joined++;
+        release.get(rank)?.();
+        report();
+      },
+    });
+    api = await openLambda({ region: o.region, endpoint: o.endpoint, maxSockets: n, clientConfig: o.clientConfig });
+    const base: LambdaPayload['fmi'] = {
+      rank: 0,
+      size: n,
+      job,
+      secret,
+      ...(needsRendezvous && { rendezvous: `${dial.host.includes(':') ? `[${dial.host}]` : dial.host}:${dial.port}` }),
+      ...(config !== undefined && { config }),
+      ...(o.channel !== undefined && { channel: o.channel }),
+      ...(o.hint !== undefined && { hint: o.hint }),
+      ...(o.timeoutMarginMs !== undefined && { timeoutMarginMs: o.timeoutMarginMs }),
+      ...(o.connectTimeoutMs !== undefined && { connectTimeoutMs: o.connectTimeoutMs }),
+    };
+    const runRank = async (rank: number): Promise<void> => {
+      const out = outcomes[rank]!;
+      await slots.take();
+      let freed = false;
+      const free = () => {
+        if (!freed) slots.give();
+        freed = true;
+      };
+      release.set(rank, free);
+      if (joined.has(rank)) free();
+      try {
+        const payload = Buffer.from(JSON.stringify({ fmi: { ...base, rank }, input: o.input } satisfies LambdaPayload));
+        let answer: InvokeAnswer | undefined;
+        for (let attempt = 1; ; attempt++) {
+          if (attempt === 1) {
+            out.at.invoked = since();
+            progress.invoked++;
+            report();
+          }
+          out.attempts = attempt;
+          const sent = performance.now();
+          try {
+            answer = await callInvoke(api!, o.functionName, payload);
+            out.durationMs = Math.round(performance.now() - sent);
+            break;
+          } catch (err) {
+            // Throttled: not run. Transient: not run as far as we know; a rank that registered has run.
+            const retryable = isThrottle(err) || (isTransient(err) && !joined.has(rank));
+            if (!retryable || attempt >= retry.attempts) {
+              out.error = { code: errorName(err), message: `${errorName(err)} after ${attempt} attempt${attempt > 1 ? 's' : ''}: ${(err as Error).message}` };
+              break;
+            }
+            await sleep(backoff(attempt, retry.baseDelayMs, retry.maxDelayMs));
+          }
+        }
+        out.at.done = since();
+        if (!answer) {
+          out.status = joined.has(rank) ? 'crashed' : 'not started';
+          // The others must not wait for it: the server tells them it is gone.
+          link!.abort(rank);
+        } else if (answer.functionError !== undefined) {
+          out.status = 'crashed';
+          out.billedMs = answer.billedMs;
+          out.memoryMiB = answer.memoryMiB;
+          out.error = crashError(answer);
+          // Lambda killed it (a timeout) or it threw: its connections may live on in a frozen sandbox.
+          link!.abort(rank);
+        } else {
+          const r = answer.payload as RankResult<R> | null;
+          out.billedMs = answer.billedMs ?? (r?.stats ? Math.ceil(r.stats.durationMs) : undefined);
+          out.stats = r?.stats;
+          out.memoryMiB = answer.memoryMiB ?? r?.stats?.memoryMiB;
+          if (r && r.ok === true) {
+            out.status = 'ok';
+            out.result = r.result;
+          } else {
+            out.status = 'error';
+            out.error = r && r.ok === false && r.error ? r.error : { code: 'FMI_PROTOCOL', message: `the function answered ${JSON.stringify(r)?.slice(0, 200)}, not a rank's result: is it made with lambdaHandler?` };
+            if (r && r.ok === false && 'result' in r) out.result = r.result;
+          }
+        }
+        progress.done++;
+        if (out.status !== 'ok') progress.failed++;
+        report();
+      } finally {
+        free();
+      }
+    };
+    await Promise.all(outcomes.map((_, rank) => runRank(rank)));
+  } finally {
+    link?.close();
+    api?.destroy();
+    await server?.close();
+  }
+  const ok = outcomes.every((r) => r.status === 'ok');
+  return { job, ok, ranks: outcomes, cost: jobCost(outcomes, config), wallMs: since() };
+}
+
+/** "host:port" to listen on; port 0 takes any free port. */
+function parseListen(s: string): Endpoint {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(s.trim());
+  if (!m) throw new FmiError('FMI_CONFIG', `rendezvous listen address ${JSON.stringify(s)} is not host:port`);
+  return { host: (m[1] ?? m[2])!, port: checkPort(Number(m[3]), 'rendezvous listen port') };
+}
+
+function crashError(a: InvokeAnswer): RankError {
+  const p = a.payload as { errorType?: unknown; errorMessage?: unknown } | null;
+  const type = typeof p?.errorType === 'string' ? p.errorType : a.functionError ?? 'Unhandled';
+  const msg = typeof p?.errorMessage === 'string' ? p.errorMessage : JSON.stringify(p);
+  const timedOut = type === 'Sandbox.Timedout' || /Task timed out/.test(msg);
+  return { code: timedOut ? 'LAMBDA_TIMEOUT' : type, message: timedOut ? `Lambda killed the function at its timeout (${msg})` : msg };
+}
+
+const THROTTLES = new Set(['TooManyRequestsException', 'ThrottlingException', 'EC2ThrottledException']);
+const TRANSIENT = new Set(['ServiceException', 'ResourceNotReadyException', 'EC2UnexpectedException', 'ENILimitReachedException', 'SubnetIPAddressLimitReachedException', 'ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'TimeoutError']);
+
+function isThrottle(err: unknown): boolean {
+  return THROTTLES.has(errorName(err)) || status(err) === 429;
+}
+
+function isTransient(err: unknown): boolean {
+  const s = status(err);
+  return TRANSIENT.has(errorName(err)) || TRANSIENT.has((err as { code?: string })?.code ?? '') || (s !== undefined && s >= 500);
+}
+
+function errorName(err: unknown): string {
+  return (err as Error)?.name || 'Error';
+}
+
+function status(err: unknown): number | undefined {
+  return (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+}
+
+/** Full jitter: a random wait up to base * 2^(attempt-1), capped. */
+function backoff(attempt: number, baseMs: number, maxMs: number): number {
+  return Math.random() * Math.min(maxMs, baseMs * 2 ** (attempt - 1));
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** A counting semaphore: at most `n` holders. */
+class Slots {
+  #free: number;
+  readonly #waiting: (() => void)[] = [];
+
+  constructor(n: number) {
+    this.#free = n;
+  }
+
+  take(): Promise<void> {
+    if (this.#free > 0) {
+      this.#free--;
+      return Promise.resolve();
+    }
+    return new Promise((r) => this.#waiting.push(r));
+  }
+
+  give(): void {
+    const next = this.#waiting.shift();
+    if (next) next();
+    else this.#free++;
+  }
+}
