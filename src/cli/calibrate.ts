@@ -79,7 +79,7 @@ export async function calibrate(o: CalibrateOptions = {}): Promise<Calibration> 
   if (channels.length === 0) throw new FmiError('MPI_ERR_ARG', 'no channel to calibrate', { op: 'calibrate' });
   const out = resolve(o.out ?? configPath ?? 'fmi.json');
 
-  const script = fileURLToPath(new URL('./calibrate-rank.js', import.meta.url));
+  const script = rankScript();
   const dir = mkdtempSync(join(tmpdir(), 'fmi-calibrate-'));
   const measurements: ChannelMeasurements[] = [];
   try {
@@ -156,6 +156,12 @@ export async function calibrateCommand(argv: string[]): Promise<number> {
   }
   process.stdout.write(values.json ? `${JSON.stringify(jsonOf(result))}\n` : report(result));
   return 0;
+}
+
+/** The rank script, built beside this file; run from the TypeScript sources (tests), the built one in dist/. */
+function rankScript(): string {
+  const beside = fileURLToPath(new URL('./calibrate-rank.js', import.meta.url));
+  return existsSync(beside) ? beside : fileURLToPath(new URL('../../dist/cli/calibrate-rank.js', import.meta.url));
 }
 
 function quick(p: CalibratePlan): CalibratePlan {
