@@ -182,12 +182,14 @@ describe('model - redis: mediated algorithms, blocking reads, one server', () =>
 
 describe('model - s3: mediated algorithms, readers poll with backoff', () => {
   it('polling: polls started before the object appears, and half a period of delay', () => {
-    // requestS = 20.2 ms (half of S3's 40.4 ms overhead), wait = 20.2 ms: p0 = 20.2 + 5 ms
-    near(pollWait(0.0202, 0.0202).polls, 0.0202 / 0.0252);
-    near(pollWait(0.0202, 0.0202).lag_s, 0.0252 / 2);
-    // requestS 10 ms, wait 100 ms: periods 15, 17.5, 21.25, 26.875 ms end at 80.625 ms; then 35.3125 ms
-    near(pollWait(0.1, 0.01).polls, 4 + (0.1 - 0.080625) / 0.0353125);
-    near(pollWait(0.1, 0.01).lag_s, 0.0353125 / 2);
+    // A poll starts d_k after the previous one started, or when it ended if the GET took longer.
+    // requestS = 20.2 ms (half of S3's 40.4 ms overhead), wait = 20.2 ms: p0 = max(20.2, 5) ms, then p1 = max(20.2, 7.5)
+    near(pollWait(0.0202, 0.0202).polls, 1);
+    near(pollWait(0.0202, 0.0202).lag_s, 0.0202 / 2);
+    near(pollWait(0.01, 0.0202).polls, 0.01 / 0.0202);
+    // requestS 10 ms, wait 100 ms: periods 10, 10, 11.25, 16.875, 25.3125 ms end at 73.4375 ms; then 37.96875 ms
+    near(pollWait(0.1, 0.01).polls, 5 + (0.1 - 0.0734375) / 0.03796875);
+    near(pollWait(0.1, 0.01).lag_s, 0.03796875 / 2);
     // no request time, 10 s: sleeps 5 ms x 1.5^k for k < 10 (sum 0.01 (1.5^10 - 1) s), then 200 ms each
     const grown = 0.01 * (1.5 ** 10 - 1);
     near(pollWait(10, 0).polls, 10 + (10 - grown) / 0.2);
@@ -197,9 +199,10 @@ describe('model - s3: mediated algorithms, readers poll with backoff', () => {
 
   // One leg (a PUT or a GET of 1 MiB): 20.2 ms + 1 MiB / (2 x 50 MB/s)
   const W = S_A / 2 + m / (2 * S_B);
-  // The reader polls from 0: poll 0 ends the first period at 25.2 ms < W; W falls in period 1 (27.7 ms)
-  const POLLS = 1 + (W - 0.0252) / 0.0277;
-  const LAG = 0.0277 / 2;
+  // The reader polls from 0: each GET (20.2 ms) outlasts the first sleeps (5, 7.5 ms), so the
+  // periods are 20.2 ms; W = 30.7 ms falls in period 1
+  const POLLS = 1 + (W - 0.0202) / 0.0202;
+  const LAG = 0.0202 / 2;
 
   it('send: PUT, polls until it appears, GET', () => {
     near(pollWait(W, S_A / 2).polls, POLLS);
