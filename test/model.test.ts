@@ -2,6 +2,8 @@ import { describe, expect, it, vi } from 'vitest';
 import { modelCommand } from '../src/cli/model.js';
 import { DEFAULT_CONFIG, validateConfig, type ChannelName, type FmiConfig } from '../src/config/index.js';
 import { FmiError } from '../src/errors.js';
+import { pipelining, SEGMENT_BYTES } from '../src/collectives/bcast-pipelined.js';
+import { RING_MIN_BYTES } from '../src/comm/communicator.js';
 import { choose, estimate, modelParams, OPS, Policy, pollWait, type Hint, type ModelOptions, type OpName } from '../src/model/index.js';
 
 // The reference's default model (config/fmi.json), in seconds, bytes/s and USD.
@@ -92,6 +94,31 @@ describe('model - direct: the collectives of src/collectives over point-to-point
     const ring = est('direct', 'allreduce', 8 * m, 8, { directAllreduce: 'ring' });
     near(ring.time_s, 14 * u(m));
     expect(ring.requests.messages).toBe(8 * 14);
+  });
+
+  it("allreduce 'auto' follows the communicator: the ring from RING_MIN_BYTES on, more than two ranks", () => {
+    const below = RING_MIN_BYTES - 8;
+    near(est('direct', 'allreduce', below, 4, { directAllreduce: 'auto' }).time_s, 2 * u(below));
+    near(est('direct', 'allreduce', RING_MIN_BYTES, 4, { directAllreduce: 'auto' }).time_s, 6 * u(RING_MIN_BYTES / 4));
+    near(est('direct', 'allreduce', RING_MIN_BYTES, 2, { directAllreduce: 'auto' }).time_s, u(RING_MIN_BYTES));
+    // Without it, what a communicator that runs recursive doubling says.
+    near(est('direct', 'allreduce', RING_MIN_BYTES, 4).time_s, 2 * u(RING_MIN_BYTES));
+  });
+
+  it('bcast from pipelining.minBytes on (more than two ranks) goes in segments: the root sends L x m, the last segment goes down L - 1 more levels', () => {
+    const big = pipelining.minBytes;
+    const e = est('direct', 'bcast', big, 4);
+    near(e.time_s, 2 * D_A + (2 * big + SEGMENT_BYTES) / D_B);
+    expect(e.requests.messages).toBe(3); // one transfer per edge, however it is cut up
+    near(est('direct', 'bcast', big - 1, 4).time_s, 2 * u(big - 1));
+    near(est('direct', 'bcast', big, 2).time_s, u(big));
+    const was = pipelining.minBytes;
+    try {
+      pipelining.minBytes = 1 << 20; // the threshold the root reads when it runs: the model reads the same
+      near(est('direct', 'bcast', 1 << 20, 8).time_s, 3 * D_A + (3 * (1 << 20) + 2 * SEGMENT_BYTES) / D_B);
+    } finally {
+      pipelining.minBytes = was;
+    }
   });
 
   it('scan: recursive doubling, ceil(log2 n) rounds; only pairs inside the job exchange', () => {
