@@ -64,7 +64,7 @@ describe('calibrate - fitting latency + bytes / bandwidth', () => {
     expect(() => fitLink([])).toThrow(/no measured point/);
   });
 
-  it('direct is fitted to the exchange of every rank; storage to a write + a read; Redis also gets its aggregate bandwidth', () => {
+  it('direct is fitted to the exchange of every rank, Redis to the ping-pong (plus its aggregate bandwidth), S3 to a write + a read', () => {
     const line = (a: number, b: number) => [8, 65536, 1 << 20].map((bytes) => ({ bytes, seconds: a + bytes / b, iters: 10 }));
     const direct: ChannelMeasurements = { channel: 'direct', ranks: 4, load: [0, 0, 0], pingpong: line(10e-6, 4e9), exchange: line(40e-6, 1e9), legs: [], legsAll: [] };
     expect(fitChannel(direct).source).toBe('exchange');
@@ -73,8 +73,12 @@ describe('calibrate - fitting latency + bytes / bandwidth', () => {
     const legs = (a: number, b: number) => [8, 65536, 1 << 20].map((bytes) => ({ bytes, put: (a + bytes / b) / 2, get: (a + bytes / b) / 2, iters: 10 }));
     // Every one of 4 ranks moves 1 MiB each way at once, in 4x the time one rank takes beyond the latency.
     const all = legs(0.5e-3, 1e8).map((l) => ({ ...l, put: l.put * 4, get: l.get * 4 }));
-    const redis: ChannelMeasurements = { channel: 'redis', ranks: 4, load: [0, 0, 0], pingpong: [], exchange: [], legs: legs(0.5e-3, 1e8), legsAll: all };
+    const redis: ChannelMeasurements = { channel: 'redis', ranks: 4, load: [0, 0, 0], pingpong: line(0.5e-3, 1e8), exchange: [], legs: legs(0.1e-3, 1e9), legsAll: all };
     const f = fitChannel(redis);
+    expect(f.source).toBe('pingpong');
+    const s3 = fitChannel({ ...redis, channel: 's3', pingpong: line(30e-3, 1e7) });
+    expect(s3.source).toBe('legs');
+    expect(s3.fit.alpha).toBeCloseTo(0.1e-3, 9);
     expect(f.fit.alpha).toBeCloseTo(0.5e-3, 9);
     expect(f.fit.beta / 1e8).toBeCloseTo(1, 6);
     expect(f.betaTotal! / 1e8).toBeGreaterThan(0.9);
@@ -166,6 +170,7 @@ describe('calibrate - fmi calibrate on real ranks', () => {
       expect(r.fits.find((f) => f.channel === 'direct')!.source).toBe('exchange');
       const redisFit = r.measurements.find((m) => m.channel === 'redis')!;
       expect(redisFit.legs.map((l) => l.bytes)).toEqual([8, 1024, 65536, 1048576]);
+      expect(redisFit.pingpong.map((l) => l.bytes)).toEqual([8, 1024, 65536, 1048576]);
       const e = new Policy(config, { ranks: 3 }).estimate('redis', 'send', 0);
       expect(e.time_s).toBeCloseTo(config.model.Redis.overhead / 1e3, 12);
     });

@@ -104,7 +104,7 @@ export async function calibrate(o: CalibrateOptions = {}): Promise<Calibration> 
     date: new Date().toISOString(),
     ranks,
     load: Object.fromEntries(measurements.map((m) => [m.channel, m.load.map((x) => x.toFixed(2)).join(' ')])),
-    how: 'fmi calibrate: direct from an exchange of every rank with a partner at once (ping-pong for 2 ranks); redis and s3 from one write and one read of a value',
+    how: 'fmi calibrate: direct from an exchange of every rank with a partner at once (ping-pong for 2 ranks), redis from a ping-pong, s3 from one write and one read of a value (docs/model.md)',
   };
   // The base is the config; without one, the file at `out` if there is one (only its model's measured fields change).
   const base = text ?? (existsSync(out) ? readText(out) : undefined);

@@ -60,33 +60,37 @@ export interface ChannelFit {
  *   with fewer cores than ranks that time is not the time of a ping-pong
  *   between two ranks while the others sleep. With two ranks, or when the
  *   exchange was not measured, the ping-pong.
- * - redis, s3: a write and a read of one value, each request timed on its
- *   own: a mediated message is one of each (the model's two legs, alpha/2 +
- *   bytes/2beta each). Timing the read after the write is done leaves out
- *   the polling, which the model adds itself (S3_BACKOFF).
- *   Redis' bandwidth_multiple: the bytes every rank wrote and read at once,
- *   over the slowest rank's time beyond the latency.
+ * - redis: the ping-pong. A message is a write and a blocking read that
+ *   wakes the receiver (the model's two legs, alpha/2 + bytes/2beta each,
+ *   and no lag): what the collectives chain from rank to rank. Rank 0
+ *   writing and reading its own value never waits for another process and
+ *   shows only the requests' own time (kept in the results as `legs`).
+ *   bandwidth_multiple: the bytes every rank wrote and read at once, over
+ *   the slowest rank's time beyond the latency.
+ * - s3: a write and a read of one value, each request timed on its own.
+ *   Readers poll, and the model adds the polling itself (S3_BACKOFF): timing
+ *   the read after the write is done keeps it out of alpha and beta.
  */
 export function fitChannel(m: ChannelMeasurements): ChannelFit {
-  if (m.channel === 'direct') {
-    const useExchange = m.ranks > 2 && m.exchange.length > 0;
+  if (m.channel === 'direct' || m.channel === 'redis') {
+    const useExchange = m.channel === 'direct' && m.ranks > 2 && m.exchange.length > 0;
     const samples = useExchange ? m.exchange : m.pingpong;
     const points = samples.map((s) => ({ bytes: s.bytes, seconds: s.seconds }));
     if (points.length === 0) throw noData(m.channel);
-    return { channel: 'direct', source: useExchange ? 'exchange' : 'pingpong', fit: fitLink(points), points };
+    const fit = fitLink(points);
+    const out: ChannelFit = { channel: m.channel, source: useExchange ? 'exchange' : 'pingpong', fit, points };
+    if (m.channel === 'redis') {
+      // From the largest size every rank moved at once: N writes and N reads of m bytes.
+      const big = m.legsAll.reduce<LegSample | undefined>((a, l) => (!a || l.bytes > a.bytes ? l : a), undefined);
+      const busy = big ? big.put + big.get - fit.alpha : 0;
+      const total = big && busy > 0 ? (m.ranks * big.bytes) / busy : 0;
+      out.betaTotal = Math.max(fit.beta, total);
+    }
+    return out;
   }
   const points = m.legs.map((l) => ({ bytes: l.bytes, seconds: l.put + l.get }));
   if (points.length === 0) throw noData(m.channel);
-  const fit = fitLink(points);
-  const out: ChannelFit = { channel: m.channel, source: 'legs', fit, points };
-  if (m.channel === 'redis') {
-    // From the largest size every rank moved at once: N writes and N reads of m bytes.
-    const big = m.legsAll.reduce<LegSample | undefined>((a, l) => (!a || l.bytes > a.bytes ? l : a), undefined);
-    const busy = big ? big.put + big.get - fit.alpha : 0;
-    const total = big && busy > 0 ? (m.ranks * big.bytes) / busy : 0;
-    out.betaTotal = Math.max(fit.beta, total);
-  }
-  return out;
+  return { channel: m.channel, source: 'legs', fit: fitLink(points), points };
 }
 
 /** The config's model fields from the fits (ms and MB/s, rounded to 3 significant digits). */
