@@ -140,6 +140,9 @@ describe('calibrate - fmi calibrate on real ranks', () => {
     const e = estimate('direct', 'send', 1 << 20, 2, config);
     expect(e.time_s).toBeCloseTo(config.model.Direct.overhead / 1e3 + (1 << 20) / (config.model.Direct.bandwidth * 1e6), 12);
     expect(JSON.parse(readFileSync(out, 'utf8')).calibration.ranks).toBe(2);
+    // Next to each ping-pong, the written model's message of that size.
+    expect(report.sends).toHaveLength(6);
+    for (const s of report.sends) expect(s.model_s).toBeCloseTo(estimate('direct', 'send', s.bytes, 2, config).time_s, 12);
   });
 
   describe('with Redis', () => {

@@ -8,6 +8,7 @@ import { BACKEND_OF, type ChannelName, type FmiConfig } from '../config/types.js
 import { withModel, writeConfigFile } from '../config/update.js';
 import { FmiError } from '../errors.js';
 import { fitChannel, modelPatch, type ChannelFit, type ChannelMeasurements, type ModelPatch } from '../model/calibration.js';
+import { estimate } from '../model/estimate.js';
 import { CHANNELS } from '../model/types.js';
 import type { CalibratePlan } from './calibrate-rank.js';
 import { runLocal } from './run.js';
@@ -20,7 +21,9 @@ export const CALIBRATE_USAGE = `Usage:
       them into the config's model section (overhead in ms, bandwidth in
       MB/s), keeping its other settings. --out: where to write (default: the
       --config file, or ./fmi.json). --quick: a short, rougher run. --json:
-      print what was measured and fitted as one JSON object.
+      print what was measured and fitted as one JSON object. The table
+      shows each size's measurement, the fitted line, the ping-pong, and
+      the calibrated model's point-to-point message (on S3 with polling).
 `;
 
 /** What to measure on each channel: sizes, time per size, iteration bounds. */
@@ -45,6 +48,14 @@ export interface CalibrateOptions {
   log?: (line: string) => void;
 }
 
+/** The measured ping-pong next to the calibrated model's point-to-point message (S3: with its polling). */
+export interface SendCheck {
+  channel: ChannelName;
+  bytes: number;
+  measured_s: number;
+  model_s: number;
+}
+
 export interface Calibration {
   out: string;
   ranks: number;
@@ -52,6 +63,8 @@ export interface Calibration {
   measurements: ChannelMeasurements[];
   fits: ChannelFit[];
   model: ModelPatch;
+  /** The written config's model against the measured ping-pong, per channel and size. */
+  sends: SendCheck[];
 }
 
 /**
@@ -109,7 +122,11 @@ export async function calibrate(o: CalibrateOptions = {}): Promise<Calibration> 
   // The base is the config; without one, the file at `out` if there is one (only its model's measured fields change).
   const base = text ?? (existsSync(out) ? readText(out) : undefined);
   writeConfigFile(out, withModel(base, model, calibration, out));
-  return { out, ranks, channels, measurements, fits, model };
+  const written = loadConfig(out);
+  const sends = measurements.flatMap((m) =>
+    m.pingpong.map((p) => ({ channel: m.channel, bytes: p.bytes, measured_s: p.seconds, model_s: estimate(m.channel, 'send', p.bytes, ranks, written).time_s })),
+  );
+  return { out, ranks, channels, measurements, fits, model, sends };
 }
 
 /** `fmi calibrate`: resolves to the exit code. */
@@ -181,6 +198,7 @@ function jsonOf(r: Calibration) {
     out: r.out,
     ranks: r.ranks,
     model: r.model,
+    sends: r.sends,
     channels: Object.fromEntries(
       r.fits.map((f, i) => {
         const m = r.measurements[i]!;
@@ -197,10 +215,11 @@ export function report(r: Calibration): string {
     const m = r.measurements[i]!;
     const tot = f.betaTotal !== undefined ? `, ${(f.betaTotal / 1e6).toPrecision(3)} MB/s all ranks at once` : '';
     lines.push('', `${f.channel}: overhead ${(f.fit.alpha * 1e3).toPrecision(3)} ms, bandwidth ${(f.fit.beta / 1e6).toPrecision(3)} MB/s${tot} (fitted to: ${f.source}; load average ${m.load.map((x) => x.toFixed(2)).join(' ')})`);
-    lines.push(`  ${'size'.padStart(8)}  ${'measured'.padStart(10)}  ${'fitted'.padStart(10)}  ${'ping-pong'.padStart(10)}`);
+    lines.push(`  ${'size'.padStart(8)}  ${'measured'.padStart(10)}  ${'fitted'.padStart(10)}  ${'ping-pong'.padStart(10)}  ${'model send'.padStart(10)}`);
     for (const p of f.points) {
       const pp = m.pingpong.find((s) => s.bytes === p.bytes);
-      lines.push(`  ${String(p.bytes).padStart(8)}  ${us(p.seconds).padStart(10)}  ${us(f.fit.alpha + p.bytes / f.fit.beta).padStart(10)}  ${(pp ? us(pp.seconds) : '-').padStart(10)}`);
+      const send = r.sends.find((s) => s.channel === f.channel && s.bytes === p.bytes);
+      lines.push(`  ${String(p.bytes).padStart(8)}  ${us(p.seconds).padStart(10)}  ${us(f.fit.alpha + p.bytes / f.fit.beta).padStart(10)}  ${(pp ? us(pp.seconds) : '-').padStart(10)}  ${(send ? us(send.model_s) : '-').padStart(10)}`);
     }
   }
   return `${lines.join('\n')}\n`;
