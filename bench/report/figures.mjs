@@ -171,7 +171,7 @@ function channelFigures(results) {
       { bytes: r.bytes, channel: r.channel, source: 'measured', usd: measuredUsd(r) },
       { bytes: r.bytes, channel: r.channel, source: 'model', usd: r.model_usd },
     ]);
-    const dash = { field: 'source', type: 'nominal', title: null, sort: ['measured', 'model'] };
+    const dash = { field: 'source', type: 'nominal', title: null, sort: ['measured', 'model'], legend: { symbolType: 'stroke', symbolStrokeColor: '#555', symbolStrokeWidth: 2 } };
     const channel = { field: 'channel', type: 'nominal', title: 'channel', sort: ['direct', 'redis', 's3'] };
     out.push({
       name: `channels-${op}-time`,
