@@ -12,6 +12,7 @@ import { fitChannel, modelPatch, type ChannelMeasurements } from '../src/model/c
 import { fitLink } from '../src/model/fit.js';
 import { choose, estimate, Policy } from '../src/model/index.js';
 import { startRedis, type RedisServer } from './helpers/redis-server.js';
+import { s3Server } from './helpers/rgw.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const cli = `${root}dist/cli/main.js`;
@@ -177,6 +178,35 @@ describe('calibrate - fmi calibrate on real ranks', () => {
       const e = new Policy(config, { ranks: 3 }).estimate('redis', 'send', 0);
       expect(e.time_s).toBeCloseTo(config.model.Redis.overhead / 1e3, 12);
     });
+  });
+});
+
+describe('calibrate - S3', () => {
+  it('fits the requests\' own time; the model adds the polling a ping-pong waits through', async () => {
+    const s3 = s3Server();
+    const saved = { id: process.env.AWS_ACCESS_KEY_ID, key: process.env.AWS_SECRET_ACCESS_KEY };
+    process.env.AWS_ACCESS_KEY_ID = s3.accessKeyId;
+    process.env.AWS_SECRET_ACCESS_KEY = s3.secretAccessKey;
+    try {
+      const cfg = join(dir, 's3.json');
+      writeFileSync(cfg, JSON.stringify({ backends: { S3: { enabled: true, bucket_name: s3.bucket, s3_region: s3.region, endpoint: s3.endpoint } }, model: { S3: { upload_price: 0.001 } } }));
+      const r = await calibrate({ configPath: cfg, ranks: 2, quick: true, log: () => {} });
+      const config = loadConfig(cfg);
+      expect(config.model.S3.upload_price).toBe(0.001);
+      expect(config.model.S3.overhead).toBe(r.model.S3!.overhead);
+      expect(config.model.S3.bandwidth).toBe(r.model.S3!.bandwidth);
+      expect(r.fits[0]!.source).toBe('legs');
+      const m = r.measurements[0]!;
+      expect(m.legs.map((l) => l.bytes)).toEqual([8, 65536, 1048576]);
+      expect(m.legsAll).toEqual([]);
+      // The model's message = a PUT, the reader's polling lag, a GET: more than the two requests alone.
+      for (const s of r.sends) expect(s.model_s).toBeGreaterThan(config.model.S3.overhead / 1e3 + s.bytes / (config.model.S3.bandwidth * 1e6));
+    } finally {
+      process.env.AWS_ACCESS_KEY_ID = saved.id;
+      process.env.AWS_SECRET_ACCESS_KEY = saved.key;
+      if (saved.id === undefined) delete process.env.AWS_ACCESS_KEY_ID;
+      if (saved.key === undefined) delete process.env.AWS_SECRET_ACCESS_KEY;
+    }
   });
 });
 
