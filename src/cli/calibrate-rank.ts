@@ -68,7 +68,8 @@ async function main(): Promise<void> {
     secret: env[ENV.secret] || undefined,
     connectTimeoutMs: 30_000,
   });
-  const comm = new Communicator(set, { job, timeoutMs: Number(env[ENV.timeoutMs] ?? 120_000) });
+  // No default timeout: a deadline per call costs time of its own, which would be measured too.
+  const comm = new Communicator(set, { job, timeoutMs: env[ENV.timeoutMs] ? Number(env[ENV.timeoutMs]) : undefined });
   const store = isStoreChannel(set.defaultChannel) ? set.defaultChannel : undefined;
   const results: ChannelMeasurements = { channel, ranks: size, load: loadavg(), pingpong: [], exchange: [], legs: [], legsAll: [] };
   try {
