@@ -20,6 +20,9 @@
 //   FMI_BENCH_OPS=bcast,allreduce        ops
 //   FMI_BENCH_S3_ITERS=30, FMI_BENCH_S3_WARMUP=3   S3's fixed plan (quick: 5 iterations)
 //   FMI_BENCH_TIMEOUT_S=600              stop one channel's run after this long
+//   FMI_BENCH_CALIBRATE=1                first `fmi calibrate` the config on these
+//                                        servers and ranks, so the model's numbers
+//                                        are this machine's (bench/model-check.mjs)
 //
 // stdout: one JSON line per op, size and channel (see channels-rank.mjs);
 // stderr: progress, load and CPU use per channel, then the tables
@@ -83,6 +86,7 @@ try {
   };
   const cfgPath = join(servers.dir, 'fmi.json');
   writeFileSync(cfgPath, JSON.stringify(config, null, 2));
+  if (process.env.FMI_BENCH_CALIBRATE && process.env.FMI_BENCH_CALIBRATE !== '0') await calibrateConfig(cfgPath);
 
   for (const channel of CHANNELS) {
     if (interrupted) break;
@@ -115,12 +119,7 @@ function runChannel(channel, cfgPath) {
   const started = performance.now();
   const cpu0 = cpuTicks();
   log(`\n== ${title}  (load average ${loadLine()})`);
-  const env = { ...process.env, FMI_TIMEOUT_MS: process.env.FMI_TIMEOUT_MS ?? '120000' };
-  if (servers?.rgw) {
-    env.AWS_ACCESS_KEY_ID = servers.rgw.accessKeyId;
-    env.AWS_SECRET_ACCESS_KEY = servers.rgw.secretAccessKey;
-    env.AWS_REGION = servers.rgw.region;
-  }
+  const env = rankEnv();
   const args = [join(root, 'dist/cli/main.js'), 'run', '-n', String(RANKS), '--no-prefix', '--config', cfgPath, '--channel', channel, join(here, 'channels-rank.mjs')];
   return new Promise((resolve) => {
     const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env });
@@ -159,6 +158,40 @@ function runChannel(channel, cfgPath) {
       resolve(code === 0);
     });
   });
+}
+
+/** `fmi calibrate` on the channels measured here: the config's model becomes this machine's. */
+function calibrateConfig(cfgPath) {
+  log(`\n== fmi calibrate --config ${cfgPath} -n ${RANKS} --channels ${CHANNELS.join(',')}  (load average ${loadLine()})`);
+  const args = [join(root, 'dist/cli/main.js'), 'calibrate', '--config', cfgPath, '-n', String(RANKS), '--channels', CHANNELS.join(','), '--json'];
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: rankEnv() });
+    current = child;
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.on('close', (code, signal) => {
+      current = undefined;
+      if (code !== 0) return reject(new Error(`fmi calibrate exited with ${signal ?? `code ${code}`}`));
+      const r = JSON.parse(out);
+      for (const [c, f] of Object.entries(r.channels)) {
+        const tot = f.beta_total_bytes_s ? `, all ranks at once ${(f.beta_total_bytes_s / 1e6).toPrecision(3)} MB/s` : '';
+        log(`   ${c}: overhead ${(f.alpha_s * 1e3).toPrecision(3)} ms, bandwidth ${(f.beta_bytes_s / 1e6).toPrecision(3)} MB/s${tot} (from ${f.source}; worst point off the line by ${(f.max_rel_error * 100).toFixed(0)}%)`);
+      }
+      process.stdout.write(JSON.stringify({ bench: 'calibrate', ranks: RANKS, model: r.model, channels: Object.fromEntries(Object.entries(r.channels).map(([c, f]) => [c, { source: f.source, alpha_s: f.alpha_s, beta_bytes_s: f.beta_bytes_s, beta_total_bytes_s: f.beta_total_bytes_s, points: f.points }])) }) + '\n');
+      resolve();
+    });
+  });
+}
+
+/** The ranks' environment: S3 credentials of the RGW started here. */
+function rankEnv() {
+  const env = { ...process.env, FMI_TIMEOUT_MS: process.env.FMI_TIMEOUT_MS ?? '120000' };
+  if (servers?.rgw) {
+    env.AWS_ACCESS_KEY_ID = servers.rgw.accessKeyId;
+    env.AWS_SECRET_ACCESS_KEY = servers.rgw.secretAccessKey;
+    env.AWS_REGION = servers.rgw.region;
+  }
+  return env;
 }
 
 /** What a job left behind: keys in Redis, objects in the bucket. Both should be empty after close(). */

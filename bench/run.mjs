@@ -29,6 +29,10 @@
 //   FMI_BENCH_BASE=DIR                     also run every fmi job on the fmi checkout in DIR
 //                                          (built; an earlier commit): rows 'fmi-base', column fmi/base
 //   FMI_BENCH_AWAKE=1                      keep every CPU awake with nice-19 spinners during each run
+//
+// Charts (bench/report/): --report DIR also writes an SVG per figure and
+// DIR/index.html; with --from results.jsonl (a saved stdout of this driver)
+// it charts those results and runs nothing.
 
 import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -38,6 +42,7 @@ import { fileURLToPath } from 'node:url';
 import { BCAST_SIZES } from './lib/plan.mjs';
 import { ALLREDUCE_SIZES, MiB, PINGPONG_SIZES, PLAN, QUICK, eachLine, fmtBytes, isOn, loadLine, sizesFrom } from './lib/common.mjs';
 import { channelsTables } from './lib/channels-table.mjs';
+import { parseArgs } from 'node:util';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const root = join(here, '..');
@@ -63,6 +68,14 @@ const AWAKE = isOn(process.env.FMI_BENCH_AWAKE);
 const MPIRUN_FLAGS = ['--allow-run-as-root', '--oversubscribe', '--mca', 'pml', 'ob1', '--mca', 'btl', 'tcp,self'];
 
 const log = (s) => process.stderr.write(s + '\n');
+const ARGS = parseArgs({ options: { report: { type: 'string' }, from: { type: 'string' } }, strict: true }).values;
+if (ARGS.from !== undefined && ARGS.report === undefined) fail('--from needs --report DIR');
+if (ARGS.from !== undefined) {
+  const { readResults } = await import('./report/render.mjs');
+  const saved = readResults(ARGS.from);
+  await report(saved, [`Results from ${ARGS.from}.`]);
+  process.exit(0);
+}
 
 const ALL_BENCHES = ['pingpong', 'allreduce', 'channels', 'allreduce-algos', 'bcast', 'barrier'];
 for (const b of BENCHES) if (!ALL_BENCHES.includes(b)) fail(`FMI_BENCH: unknown benchmark ${b} (${ALL_BENCHES.join(', ')})`);
@@ -153,12 +166,20 @@ for (const j of jobs) {
   if (j.other !== undefined) log(`  ${j.title.padEnd(36)} ${j.seconds.toFixed(1).padStart(5)} s   CPUs busy: benchmark ${j.bench.toFixed(2)}, other work ${j.other.toFixed(2)}`);
 }
 printTables();
+if (ARGS.report !== undefined) await report(results, [`Run of ${new Date().toISOString()}, ${gitHead()}: ${cpus().length} CPUs, load average before ${loadBefore}, after ${loadLine()}.`, `FMI_BENCH=${BENCHES.join(',')} FMI_BENCH_IMPL=${IMPLS.join(',')}${QUICK ? ' FMI_BENCH_QUICK=1' : ''}`]);
 for (const p of problems) log(`PROBLEM: ${p}`);
 process.exitCode = problems.length > 0 ? 1 : 0;
 
 function fail(msg) {
   log(`bench: ${msg}`);
   process.exit(2);
+}
+
+/** --report DIR: the charts (bench/report/render.mjs, loaded only then: vega is a dev dependency). */
+async function report(rows, meta) {
+  const { writeReport } = await import('./report/render.mjs');
+  const files = await writeReport(rows, ARGS.report, meta);
+  log(`\nreport: ${files.length - 1} figures and index.html in ${ARGS.report}`);
 }
 
 /**

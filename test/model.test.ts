@@ -2,6 +2,8 @@ import { describe, expect, it, vi } from 'vitest';
 import { modelCommand } from '../src/cli/model.js';
 import { DEFAULT_CONFIG, validateConfig, type ChannelName, type FmiConfig } from '../src/config/index.js';
 import { FmiError } from '../src/errors.js';
+import { pipelining, SEGMENT_BYTES } from '../src/collectives/bcast-pipelined.js';
+import { RING_MIN_BYTES } from '../src/comm/communicator.js';
 import { choose, estimate, modelParams, OPS, Policy, pollWait, type Hint, type ModelOptions, type OpName } from '../src/model/index.js';
 
 // The reference's default model (config/fmi.json), in seconds, bytes/s and USD.
@@ -94,6 +96,31 @@ describe('model - direct: the collectives of src/collectives over point-to-point
     expect(ring.requests.messages).toBe(8 * 14);
   });
 
+  it("allreduce 'auto' follows the communicator: the ring from RING_MIN_BYTES on, more than two ranks", () => {
+    const below = RING_MIN_BYTES - 8;
+    near(est('direct', 'allreduce', below, 4, { directAllreduce: 'auto' }).time_s, 2 * u(below));
+    near(est('direct', 'allreduce', RING_MIN_BYTES, 4, { directAllreduce: 'auto' }).time_s, 6 * u(RING_MIN_BYTES / 4));
+    near(est('direct', 'allreduce', RING_MIN_BYTES, 2, { directAllreduce: 'auto' }).time_s, u(RING_MIN_BYTES));
+    // Without it, what a communicator that runs recursive doubling says.
+    near(est('direct', 'allreduce', RING_MIN_BYTES, 4).time_s, 2 * u(RING_MIN_BYTES));
+  });
+
+  it('bcast from pipelining.minBytes on (more than two ranks) goes in segments: the root sends L x m, the last segment goes down L - 1 more levels', () => {
+    const big = pipelining.minBytes;
+    const e = est('direct', 'bcast', big, 4);
+    near(e.time_s, 2 * D_A + (2 * big + SEGMENT_BYTES) / D_B);
+    expect(e.requests.messages).toBe(3); // one transfer per edge, however it is cut up
+    near(est('direct', 'bcast', big - 1, 4).time_s, 2 * u(big - 1));
+    near(est('direct', 'bcast', big, 2).time_s, u(big));
+    const was = pipelining.minBytes;
+    try {
+      pipelining.minBytes = 1 << 20; // the threshold the root reads when it runs: the model reads the same
+      near(est('direct', 'bcast', 1 << 20, 8).time_s, 3 * D_A + (3 * (1 << 20) + 2 * SEGMENT_BYTES) / D_B);
+    } finally {
+      pipelining.minBytes = was;
+    }
+  });
+
   it('scan: recursive doubling, ceil(log2 n) rounds; only pairs inside the job exchange', () => {
     const e = est('direct', 'scan', m, 6);
     near(e.time_s, 3 * u(m));
@@ -182,12 +209,14 @@ describe('model - redis: mediated algorithms, blocking reads, one server', () =>
 
 describe('model - s3: mediated algorithms, readers poll with backoff', () => {
   it('polling: polls started before the object appears, and half a period of delay', () => {
-    // requestS = 20.2 ms (half of S3's 40.4 ms overhead), wait = 20.2 ms: p0 = 20.2 + 5 ms
-    near(pollWait(0.0202, 0.0202).polls, 0.0202 / 0.0252);
-    near(pollWait(0.0202, 0.0202).lag_s, 0.0252 / 2);
-    // requestS 10 ms, wait 100 ms: periods 15, 17.5, 21.25, 26.875 ms end at 80.625 ms; then 35.3125 ms
-    near(pollWait(0.1, 0.01).polls, 4 + (0.1 - 0.080625) / 0.0353125);
-    near(pollWait(0.1, 0.01).lag_s, 0.0353125 / 2);
+    // A poll starts d_k after the previous one started, or when it ended if the GET took longer.
+    // requestS = 20.2 ms (half of S3's 40.4 ms overhead), wait = 20.2 ms: p0 = max(20.2, 5) ms, then p1 = max(20.2, 7.5)
+    near(pollWait(0.0202, 0.0202).polls, 1);
+    near(pollWait(0.0202, 0.0202).lag_s, 0.0202 / 2);
+    near(pollWait(0.01, 0.0202).polls, 0.01 / 0.0202);
+    // requestS 10 ms, wait 100 ms: periods 10, 10, 11.25, 16.875, 25.3125 ms end at 73.4375 ms; then 37.96875 ms
+    near(pollWait(0.1, 0.01).polls, 5 + (0.1 - 0.0734375) / 0.03796875);
+    near(pollWait(0.1, 0.01).lag_s, 0.03796875 / 2);
     // no request time, 10 s: sleeps 5 ms x 1.5^k for k < 10 (sum 0.01 (1.5^10 - 1) s), then 200 ms each
     const grown = 0.01 * (1.5 ** 10 - 1);
     near(pollWait(10, 0).polls, 10 + (10 - grown) / 0.2);
@@ -197,9 +226,10 @@ describe('model - s3: mediated algorithms, readers poll with backoff', () => {
 
   // One leg (a PUT or a GET of 1 MiB): 20.2 ms + 1 MiB / (2 x 50 MB/s)
   const W = S_A / 2 + m / (2 * S_B);
-  // The reader polls from 0: poll 0 ends the first period at 25.2 ms < W; W falls in period 1 (27.7 ms)
-  const POLLS = 1 + (W - 0.0252) / 0.0277;
-  const LAG = 0.0277 / 2;
+  // The reader polls from 0: each GET (20.2 ms) outlasts the first sleeps (5, 7.5 ms), so the
+  // periods are 20.2 ms; W = 30.7 ms falls in period 1
+  const POLLS = 1 + (W - 0.0202) / 0.0202;
+  const LAG = 0.0202 / 2;
 
   it('send: PUT, polls until it appears, GET', () => {
     near(pollWait(W, S_A / 2).polls, POLLS);

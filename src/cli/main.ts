@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { runLocal } from './run.js';
 import { rendezvousCommand, RENDEZVOUS_USAGE, UsageError } from './rendezvous.js';
 import { modelCommand } from './model.js';
+import { calibrateCommand } from './calibrate.js';
 import { cleanCommand } from './clean.js';
 import { ccCommand } from './cc.js';
 import { loadConfig } from '../config/index.js';
@@ -34,6 +35,9 @@ ${RENDEZVOUS_USAGE}
   fmi model [--config fmi.json] [--ranks N] [--memory MiB] [--ops a,b] [--json]
       Print the modeled time and cost of each operation per channel, and
       which channel the hints 'fast' and 'cheap' pick (see docs/model.md).
+  fmi calibrate [--config fmi.json] [-n 4] [--out file] [--quick] [--json]
+      Measure every enabled channel between N local ranks and write the
+      latencies and bandwidths into the config's model section.
   fmi --version | --help
 `;
 
@@ -51,6 +55,8 @@ async function main(argv: string[]): Promise<number> {
       return rendezvousCommand(rest);
     case 'model':
       return modelCommand(rest);
+    case 'calibrate':
+      return calibrateCommand(rest);
     case 'clean':
       return cleanCommand(rest);
     case 'cc':

@@ -53,7 +53,8 @@ export async function modelCommand(argv: string[]): Promise<number> {
     throw err;
   }
   const channels = o.channels ?? (o.configPath === undefined ? [...CHANNELS] : enabledChannels(config));
-  const options: ModelOptions = { memoryMiB: o.memory, opsPerHour: o.opsPerHour };
+  // Priced as fmi runs them: an allreduce of a large TypedArray takes the ring.
+  const options: ModelOptions = { memoryMiB: o.memory, opsPerHour: o.opsPerHour, directAllreduce: 'auto' };
   const rows: Row[] = [];
   for (const op of o.ops) {
     for (const bytes of op === 'barrier' ? [0] : MODEL_SIZES) {

@@ -1,5 +1,8 @@
+import { pipelining, SEGMENT_BYTES } from '../collectives/bcast-pipelined.js';
+// Read when called, never at load: this import closes a cycle (communicator -> channel set -> model).
+import { RING_MIN_BYTES } from '../comm/communicator.js';
 import type { LinkParams } from './params.js';
-import type { OpName } from './types.js';
+import type { DirectAllreduce, OpName } from './types.js';
 
 /** What a peer-to-peer algorithm does: its completion time, its messages and their payload bytes. */
 export interface P2pTraffic {
@@ -13,12 +16,16 @@ export interface P2pTraffic {
  * point-to-point messages of `alpha + bytes / beta` seconds each:
  *
  * - bcast, scatter: binomial tree from the root, a node sending to its
- *   children in order of decreasing subtree, one after another;
+ *   children in order of decreasing subtree, one after another; a bcast of
+ *   `pipelining.minBytes` or more on more than two ranks goes down the tree
+ *   in segments of SEGMENT_BYTES (bcast-pipelined.ts), see pipelinedBcast;
  * - gather, reduce: binomial tree towards the root, a node sending once its
  *   subtree is complete (gather and scatter move whole subtree bundles);
  * - allreduce: recursive doubling, log2(p) exchanges for the largest power
  *   of two p <= n, plus one step before and one after when n > p
- *   (or, if asked, a ring: 2 (n - 1) steps of bytes / n);
+ *   (or a ring: 2 (n - 1) steps of bytes / n; 'auto' takes the ring where
+ *   the communicator does for a TypedArray with a predefined op: from
+ *   RING_MIN_BYTES on, more than two ranks);
  * - scan: recursive doubling, ceil(log2 n) exchanges;
  * - barrier: dissemination, ceil(log2 n) rounds of empty messages.
  *
@@ -26,13 +33,14 @@ export interface P2pTraffic {
  * full duplex. Contention at a node that receives from two children at the
  * same moment is not modeled.
  */
-export function directTraffic(op: OpName, bytes: number, ranks: number, link: LinkParams, allreduce: 'recursive-doubling' | 'ring' = 'recursive-doubling'): P2pTraffic {
+export function directTraffic(op: OpName, bytes: number, ranks: number, link: LinkParams, allreduce: DirectAllreduce = 'recursive-doubling'): P2pTraffic {
   const msg = (b: number) => link.alpha + b / link.beta;
   const n = ranks;
   if (op === 'send' || op === 'recv') return { time_s: msg(bytes), messages: 1, bytes };
   if (n <= 1) return { time_s: 0, messages: 0, bytes: 0 };
   switch (op) {
     case 'bcast':
+      if (bytes >= pipelining.minBytes && n > 2) return pipelinedBcast(bytes, n, link);
       return { time_s: treeDown(n, () => msg(bytes)), messages: n - 1, bytes: (n - 1) * bytes };
     case 'scatter':
       return { time_s: treeDown(n, (c) => msg(c * bytes)), messages: n - 1, bytes: bundleItems(n) * bytes };
@@ -41,7 +49,7 @@ export function directTraffic(op: OpName, bytes: number, ranks: number, link: Li
     case 'reduce':
       return { time_s: treeUp(n, () => msg(bytes)), messages: n - 1, bytes: (n - 1) * bytes };
     case 'allreduce': {
-      if (allreduce === 'ring') {
+      if (allreduce === 'ring' || (allreduce === 'auto' && bytes >= RING_MIN_BYTES && n > 2)) {
         const steps = 2 * (n - 1);
         const block = Math.ceil(bytes / n);
         return { time_s: steps * msg(block), messages: n * steps, bytes: n * steps * (bytes / n) };
@@ -61,6 +69,24 @@ export function directTraffic(op: OpName, bytes: number, ranks: number, link: Li
       return { time_s: rounds * msg(0), messages: n * rounds, bytes: 0 };
     }
   }
+}
+
+/**
+ * The segmented bcast: the root sends a header to each child, then k =
+ * ceil(m / SEGMENT_BYTES) segments, each to every child in turn; every rank
+ * forwards a segment to its children as soon as it has it. The root's link
+ * carries the most: its L = ceil(log2 n) children times the m bytes; the
+ * last segment then still goes down the L - 1 levels below the root's
+ * first child. The latency is paid once per level, not per segment: a rank
+ * that forwards a stream does not wait a round trip for each part of it.
+ * `messages` counts one per edge, as for the whole message: what it prices
+ * (the rendezvous VM's share per transfer) does not grow with how a
+ * transfer is cut up.
+ */
+function pipelinedBcast(bytes: number, n: number, link: LinkParams): P2pTraffic {
+  const seg = Math.min(SEGMENT_BYTES, bytes);
+  const levels = ceilLog2(n);
+  return { time_s: levels * link.alpha + (levels * bytes + (levels - 1) * seg) / link.beta, messages: n - 1, bytes: (n - 1) * bytes };
 }
 
 export function ceilLog2(n: number): number {

@@ -16,4 +16,7 @@ export {
   type Estimate,
   type Choice,
   type ChannelName,
+  type DirectAllreduce,
 } from './types.js';
+export { fitLink, median, type LinkFit, type TimePoint } from './fit.js';
+export { fitChannel, modelPatch, type ChannelMeasurements, type ChannelFit, type ModelPatch, type Sample, type LegSample } from './calibration.js';

@@ -12,9 +12,11 @@ export interface PollWait {
 
 /**
  * A reader that starts polling `wait` seconds before the object appears.
- * Poll k starts at s_k and takes `requestS` (a GET that finds nothing), then
- * the reader sleeps d_k = min(initial * factor^k, max); so the poll period is
- * p_k = requestS + d_k. With the backoff's jitter the reader's phase is taken
+ * Poll k starts at s_k and takes `requestS` (a GET that finds nothing); the
+ * next poll starts d_k = min(initial * factor^k, max) after this one started,
+ * or when it ends if that is later (the channel sleeps what is left of d_k,
+ * src/channels/s3/s3-channel.ts and receiver.ts), so the poll period is
+ * p_k = max(requestS, d_k). With the backoff's jitter the reader's phase is taken
  * as uniform, which gives, for the object appearing at T in [s_k, s_k + p_k):
  *
  *   polls = k + (T - s_k) / p_k    (polls started before T; continuous in T)
@@ -29,7 +31,7 @@ export function pollWait(wait: number, requestS: number, b: Backoff = S3_BACKOFF
   let sleep = b.initialMs / 1000;
   for (let k = 0; ; k++) {
     const capped = sleep >= maxS || sleep <= 0 || b.factor <= 1;
-    const period = requestS + Math.min(sleep, maxS);
+    const period = Math.max(requestS, Math.min(sleep, maxS));
     if (capped) {
       // Steady state from here: whole periods, no more growth.
       if (!(period > 0)) return { polls: 0, lag_s: 0 };

@@ -8,6 +8,8 @@ export type OpName = 'send' | 'recv' | 'bcast' | 'barrier' | 'gather' | 'scatter
 export const OPS: readonly OpName[] = ['send', 'recv', 'bcast', 'barrier', 'gather', 'scatter', 'reduce', 'allreduce', 'scan'];
 export const CHANNELS: readonly ChannelName[] = ['direct', 'redis', 's3'];
 
+export type DirectAllreduce = 'recursive-doubling' | 'ring' | 'auto';
+
 /** What the policy minimises: modeled time, or modeled cost. */
 export type Hint = 'fast' | 'cheap';
 
@@ -33,8 +35,13 @@ export interface ModelOptions {
   opsPerHour?: number;
   /** The S3 channel's polling backoff. @default S3_BACKOFF (5 ms, x1.5, at most 200 ms) */
   backoff?: Backoff;
-  /** Which algorithm the direct channel's allreduce uses. @default 'recursive-doubling' */
-  directAllreduce?: 'recursive-doubling' | 'ring';
+  /**
+   * Which algorithm the direct channel's allreduce uses. A communicator says
+   * which it runs; 'auto' is what it runs for a TypedArray with a predefined
+   * op (the ring from RING_MIN_BYTES on, more than two ranks), for callers
+   * that price an allreduce without running one. @default 'recursive-doubling'
+   */
+  directAllreduce?: DirectAllreduce;
 }
 
 /** Requests an operation makes, summed over all ranks. */

@@ -1,0 +1,69 @@
+// Does the calibrated model predict this machine? Calibrates, then measures,
+// then prints predicted next to measured.
+//   npm run build && node bench/model-check.mjs
+//   node bench/model-check.mjs > check.jsonl && node bench/run.mjs --report DIR --from check.jsonl
+//
+// Runs bench/channels.mjs with FMI_BENCH_CALIBRATE=1: it starts its own
+// redis-server and Ceph RGW, writes a config enabling the three channels,
+// runs `fmi calibrate` on it with the same ranks (so the model section holds
+// this machine's latencies and bandwidths), then measures bcast and
+// allreduce on each channel (bench/channels-rank.mjs, whose lines carry the
+// model's time for the same op, size and ranks from that config).
+//
+// Environment: FMI_BENCH_SIZES (default 1k,64k,1m), FMI_BENCH_CHANNELS
+// (default direct,redis,s3), FMI_BENCH_CHANNELS_RANKS (default 4),
+// FMI_BENCH_OPS (default bcast,allreduce), and the others of channels.mjs.
+// stdout: the JSON lines of channels.mjs (a `calibrate` line, then one per op,
+// channel and size); stderr: progress, then the table: measured p50, the
+// model's time, model / measured, and whether it is within 30 %.
+
+import { spawn } from 'node:child_process';
+import { cpus } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { eachLine, fmtBytes, loadLine } from './lib/common.mjs';
+import { fmtUs } from './lib/channels-table.mjs';
+
+const TOLERANCE = 0.3;
+const log = (s) => process.stderr.write(s + '\n');
+const script = fileURLToPath(new URL('./channels.mjs', import.meta.url));
+const env = {
+  ...process.env,
+  FMI_BENCH_CALIBRATE: '1',
+  FMI_BENCH_DRIVER: '1', // channels.mjs leaves its tables out; ours follow
+  FMI_BENCH_SIZES: process.env.FMI_BENCH_SIZES ?? '1k,64k,1m',
+  FMI_BENCH_OPS: process.env.FMI_BENCH_OPS ?? 'bcast,allreduce',
+  FMI_BENCH_CHANNELS_RANKS: process.env.FMI_BENCH_CHANNELS_RANKS ?? '4',
+};
+const loadBefore = loadLine();
+log(`model check: ${env.FMI_BENCH_CHANNELS_RANKS} ranks, sizes ${env.FMI_BENCH_SIZES}, ops ${env.FMI_BENCH_OPS}; ${cpus().length} CPUs, load average ${loadBefore}`);
+
+const results = [];
+const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'], env });
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
+const lines = eachLine(child.stdout, (l) => {
+  if (!l.startsWith('{')) return;
+  process.stdout.write(l + '\n');
+  try {
+    results.push(JSON.parse(l));
+  } catch {
+    /* not a result */
+  }
+});
+const code = await new Promise((resolve) => child.on('close', (c, s) => resolve(c ?? (s ? 1 : 0))));
+await lines;
+
+const rows = [['op', 'channel', 'size', 'measured p50', 'model', 'model/measured', 'within 30%']];
+let inside = 0;
+let total = 0;
+for (const r of results.filter((x) => x.bench === 'channels' && x.model_us !== undefined)) {
+  const ratio = r.model_us / r.p50_us;
+  const ok = Math.abs(ratio - 1) <= TOLERANCE;
+  total++;
+  if (ok) inside++;
+  rows.push([r.op, r.channel, fmtBytes(r.bytes), fmtUs(r.p50_us), fmtUs(r.model_us), `${ratio.toFixed(2)}`, ok ? 'yes' : 'no']);
+}
+const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+log(`\ncalibrated model vs measurement, ${env.FMI_BENCH_CHANNELS_RANKS} ranks (p50 of the slowest rank per call; load average before ${loadBefore}, after ${loadLine()})`);
+for (const r of rows) log(r.map((cell, c) => (c < 3 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  '));
+log(`\n${inside} of ${total} predictions within ${TOLERANCE * 100}% of the measurement`);
+process.exitCode = code;

@@ -1,0 +1,196 @@
+/**
+ * One rank of `fmi calibrate`, started by it through `fmi run`'s machinery
+ * (runLocal) with the channel forced (FMI_CHANNEL). Measures, with every
+ * rank of the job taking part:
+ *
+ * - `pingpong`: ranks 0 and 1 send a message back and forth (the others
+ *   wait); a sample is half a round trip. The classic point-to-point figure.
+ * - `exchange`: every rank swaps a message with a partner at once (rank r
+ *   with r ^ 1; with an odd size the last rank sits out), as in a round of
+ *   recursive doubling; a sample is the slowest rank's time. This is what
+ *   the model's message time means inside a collective: an exchange takes
+ *   one message time, links being full duplex, with every rank busy.
+ * - storage channels, `legs`: rank 0 writes a value and then reads it back
+ *   (one PUT and one GET, the read never waiting), so each request's own
+ *   time shows without any polling lag; on Redis also `legsAll`: every rank
+ *   does the same at once (what the server moves in total when many transfer).
+ *
+ * Rank 0 decides how many iterations each measurement gets and writes the
+ * results (JSON) to FMI_CALIBRATE_OUT; ranks print nothing on stdout.
+ * FMI_CALIBRATE_PLAN (JSON, a CalibratePlan) says what to measure.
+ */
+import { writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { isStoreChannel, type StoreChannel } from '../channels/channel.js';
+import { openChannels } from '../comm/channel-set.js';
+import { Kind } from '../codec.js';
+import { Communicator } from '../comm/communicator.js';
+import { ENV } from '../comm/init.js';
+import { loadConfig } from '../config/load.js';
+import type { ChannelName } from '../config/types.js';
+import { FmiError } from '../errors.js';
+import type { ChannelMeasurements, LegSample, Sample } from '../model/calibration.js';
+import { median } from '../model/fit.js';
+import { Op } from '../ops/op.js';
+import { parseEndpoint } from '../rendezvous/protocol.js';
+
+/** What one calibration job measures. */
+export interface CalibratePlan {
+  sizes: number[];
+  /** Measuring time per pattern and size, ms (after warm-up). */
+  ms: number;
+  minIters: number;
+  maxIters: number;
+  /** Measure `exchange` (all ranks at once) too. */
+  exchange: boolean;
+}
+
+const KEY = 'calib';
+
+async function main(): Promise<void> {
+  const env = process.env;
+  const out = env.FMI_CALIBRATE_OUT;
+  const plan = JSON.parse(env.FMI_CALIBRATE_PLAN ?? 'null') as CalibratePlan | null;
+  if (!out || !plan) throw new FmiError('FMI_CONFIG', 'calibrate-rank runs under `fmi calibrate` (FMI_CALIBRATE_OUT and FMI_CALIBRATE_PLAN unset)');
+  const rank = Number(env[ENV.rank]);
+  const size = Number(env[ENV.size]);
+  const job = env[ENV.job]!;
+  const channel = env[ENV.channel] as ChannelName;
+  const config = env[ENV.config] ? loadConfig(env[ENV.config]!) : undefined;
+  // Opened here rather than through init(): the storage measurements need the channel itself.
+  const set = await openChannels({
+    job,
+    rank,
+    size,
+    config,
+    channel,
+    rendezvous: env[ENV.rendezvous] ? parseEndpoint(env[ENV.rendezvous]!) : undefined,
+    secret: env[ENV.secret] || undefined,
+    connectTimeoutMs: 30_000,
+  });
+  // No default timeout: a deadline per call costs time of its own, which would be measured too.
+  const comm = new Communicator(set, { job, timeoutMs: env[ENV.timeoutMs] ? Number(env[ENV.timeoutMs]) : undefined });
+  const store = isStoreChannel(set.defaultChannel) ? set.defaultChannel : undefined;
+  const results: ChannelMeasurements = { channel, ranks: size, load: loadavg(), pingpong: [], exchange: [], legs: [], legsAll: [] };
+  try {
+    // Pairs connect on first use: do it before anything is timed.
+    for (let i = 0; i < 3; i++) await comm.barrier();
+    results.pingpong = (await measure(comm, plan, 1, (b) => pingpong(comm, b))).map((cols, i) => sample(plan.sizes[i]!, cols[0]!));
+    if (plan.exchange) results.exchange = (await measure(comm, plan, 1, (b) => exchange(comm, b))).map((cols, i) => sample(plan.sizes[i]!, cols[0]!));
+    if (store) {
+      const leg = (cols: Float64Array[][]): LegSample[] => cols.map(([put, get], i) => ({ bytes: plan.sizes[i]!, put: median([...put!]), get: median([...get!]), iters: put!.length }));
+      results.legs = leg(await measure(comm, plan, 2, (b) => legs(comm, store, b, false)));
+      // What every rank moving data at once achieves: only Redis' model has a number for it.
+      if (channel === 'redis') results.legsAll = leg(await measure(comm, plan, 2, (b) => legs(comm, store, b, true)));
+    }
+    await comm.barrier();
+  } finally {
+    await comm.close();
+  }
+  if (rank === 0) writeFileSync(out, JSON.stringify(results));
+}
+
+/** One iteration of a pattern at one size: this rank's sample(s), seconds. */
+type Once = () => Promise<number[]>;
+
+/**
+ * Measures a pattern at every size of the plan. First a warm-up per size
+ * (batches doubling until ~ms/5) that also times one iteration; then
+ * ROUNDS rounds, each running every size for 1/ROUNDS of its iterations,
+ * so that a change of load on a shared machine falls on all sizes alike
+ * rather than on the ones measured last. Rank 0 decides the counts and
+ * tells the others. Returns, at rank 0, per size and column the slowest
+ * rank's sample of each iteration.
+ */
+async function measure(comm: Communicator, plan: CalibratePlan, columns: number, make: (bytes: number) => Once): Promise<Float64Array[][]> {
+  const onces = plan.sizes.map(make);
+  const counts = new Float64Array(plan.sizes.length);
+  for (const [i, once] of onces.entries()) {
+    for (let n = 1, spent = 0; ; n *= 2) {
+      const t0 = performance.now();
+      for (let k = 0; k < n; k++) await once();
+      const dt = performance.now() - t0;
+      spent += dt;
+      // Everyone must agree when warm-up ends: rank 0's clock decides.
+      const [done] = await comm.bcast<Float64Array>(comm.rank === 0 ? Float64Array.of(spent >= plan.ms / 5 && n >= 2 ? 1 : 0) : undefined, 0);
+      if (done === 1) {
+        counts[i] = Math.max(plan.minIters, Math.min(plan.maxIters, Math.ceil(plan.ms / Math.max(dt / n, 1e-3))));
+        break;
+      }
+    }
+  }
+  const agreed = await comm.bcast<Float64Array>(comm.rank === 0 ? counts : undefined, 0);
+  const per = Array.from(agreed, (c) => Math.ceil(c / ROUNDS));
+  const cols = per.map((n) => Array.from({ length: columns }, () => new Float64Array(n * ROUNDS)));
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const [i, once] of onces.entries()) {
+      for (let k = 0; k < per[i]!; k++) {
+        const s = await once();
+        for (let c = 0; c < columns; c++) cols[i]![c]![r * per[i]! + k] = s[c]!;
+      }
+    }
+  }
+  const out: Float64Array[][] = [];
+  for (const size of cols) {
+    const maxed: Float64Array[] = [];
+    for (const col of size) maxed.push((await comm.reduce(col, Op.MAX, 0)) ?? col);
+    out.push(maxed);
+  }
+  return out;
+}
+
+const ROUNDS = 5;
+
+function sample(bytes: number, col: Float64Array): Sample {
+  return { bytes, seconds: median([...col]), iters: col.length };
+}
+
+function pingpong(comm: Communicator, bytes: number): Once {
+  const sbuf = new Uint8Array(bytes);
+  const rbuf = new Uint8Array(bytes);
+  return async () => {
+    if (comm.rank > 1) return [0];
+    const t0 = performance.now();
+    if (comm.rank === 0) {
+      await comm.send(sbuf, 1, { tag: 1 });
+      await comm.recv(1, { tag: 1, into: rbuf });
+    } else {
+      await comm.recv(0, { tag: 1, into: rbuf });
+      await comm.send(sbuf, 0, { tag: 1 });
+    }
+    return [(performance.now() - t0) / 2000];
+  };
+}
+
+function exchange(comm: Communicator, bytes: number): Once {
+  const sbuf = new Uint8Array(bytes);
+  const rbuf = new Uint8Array(bytes);
+  const partner = comm.rank ^ 1;
+  return async () => {
+    if (partner >= comm.size) return [0];
+    const t0 = performance.now();
+    await comm.sendrecv(sbuf, partner, partner, { sendTag: 2, recvTag: 2, into: rbuf });
+    return [(performance.now() - t0) / 1000];
+  };
+}
+
+function legs(comm: Communicator, store: StoreChannel, bytes: number, all: boolean): Once {
+  const payload = new Uint8Array(bytes);
+  let seq = 0;
+  return async () => {
+    if (!all && comm.rank !== 0) return [0, 0];
+    const key = `${KEY}/${all ? 'a' : 's'}/${comm.rank}/${bytes}/${seq++}`;
+    const t0 = performance.now();
+    await store.put(key, Kind.BUFFER, payload, 1);
+    const t1 = performance.now();
+    await store.get(key);
+    const t2 = performance.now();
+    return [(t1 - t0) / 1000, (t2 - t1) / 1000];
+  };
+}
+
+// `fmi calibrate` imports only this file's types (erased), so this runs only in a rank.
+main().catch((err) => {
+  process.stderr.write(`calibrate: ${(err as Error).stack ?? err}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,230 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { enabledChannels, loadConfig } from '../config/load.js';
+import { BACKEND_OF, type ChannelName, type FmiConfig } from '../config/types.js';
+import { withModel, writeConfigFile } from '../config/update.js';
+import { FmiError } from '../errors.js';
+import { fitChannel, modelPatch, type ChannelFit, type ChannelMeasurements, type ModelPatch } from '../model/calibration.js';
+import { estimate } from '../model/estimate.js';
+import { CHANNELS } from '../model/types.js';
+import type { CalibratePlan } from './calibrate-rank.js';
+import { runLocal } from './run.js';
+
+export const CALIBRATE_USAGE = `Usage:
+  fmi calibrate [--config fmi.json] [-n 4] [--out file] [--channels direct,redis,s3]
+                [--quick] [--json]
+      Measure latency and bandwidth of every channel the config enables
+      (direct alone without --config) between N real local ranks, and write
+      them into the config's model section (overhead in ms, bandwidth in
+      MB/s), keeping its other settings. --out: where to write (default: the
+      --config file, or ./fmi.json). --quick: a short, rougher run. --json:
+      print what was measured and fitted as one JSON object. The table
+      shows each size's measurement, the fitted line, the ping-pong, and
+      the calibrated model's point-to-point message (on S3 with polling).
+`;
+
+/** What to measure on each channel: sizes, time per size, iteration bounds. */
+export const PLANS: Readonly<Record<ChannelName, CalibratePlan>> = {
+  direct: { sizes: [8, 1024, 16384, 65536, 262144, 1048576], ms: 300, minIters: 50, maxIters: 20_000, exchange: true },
+  redis: { sizes: [8, 1024, 65536, 1048576], ms: 300, minIters: 20, maxIters: 5_000, exchange: false },
+  s3: { sizes: [8, 65536, 1048576], ms: 600, minIters: 5, maxIters: 200, exchange: false },
+};
+
+export interface CalibrateOptions {
+  /** The config to calibrate (its enabled backends are measured); none: the direct channel alone. */
+  configPath?: string;
+  /** @default 4 */
+  ranks?: number;
+  /** Where to write the calibrated config. @default configPath, or ./fmi.json */
+  out?: string;
+  /** Measure only these (enabled) channels. @default every enabled channel */
+  channels?: ChannelName[];
+  /** Shorter measurements (~1/10 of the time), for smoke tests. */
+  quick?: boolean;
+  /** Progress lines. @default to stderr */
+  log?: (line: string) => void;
+}
+
+/** The measured ping-pong next to the calibrated model's point-to-point message (S3: with its polling). */
+export interface SendCheck {
+  channel: ChannelName;
+  bytes: number;
+  measured_s: number;
+  model_s: number;
+}
+
+export interface Calibration {
+  out: string;
+  ranks: number;
+  channels: ChannelName[];
+  measurements: ChannelMeasurements[];
+  fits: ChannelFit[];
+  model: ModelPatch;
+  /** The written config's model against the measured ping-pong, per channel and size. */
+  sends: SendCheck[];
+}
+
+/**
+ * Runs the calibration: one job of N ranks per channel (fmi run's launcher,
+ * the channel forced), fits each channel's latency and bandwidth, and writes
+ * the config with its model section updated.
+ */
+export async function calibrate(o: CalibrateOptions = {}): Promise<Calibration> {
+  const ranks = o.ranks ?? 4;
+  if (!Number.isInteger(ranks) || ranks < 2 || ranks > 1024) {
+    throw new FmiError('MPI_ERR_ARG', `calibrate needs an integer number of ranks from 2 to 1024, got ${ranks}`, { op: 'calibrate' });
+  }
+  const log = o.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const configPath = o.configPath === undefined ? undefined : resolve(o.configPath);
+  const text = configPath === undefined ? undefined : readText(configPath);
+  const config: FmiConfig | undefined = configPath === undefined ? undefined : loadConfig(configPath);
+  const enabled = config ? enabledChannels(config) : (['direct'] as ChannelName[]);
+  const channels = o.channels ?? enabled;
+  for (const c of channels) {
+    if (!CHANNELS.includes(c)) throw new FmiError('MPI_ERR_ARG', `unknown channel ${JSON.stringify(c)} (known: ${CHANNELS.join(', ')})`, { op: 'calibrate' });
+    if (!enabled.includes(c)) {
+      throw new FmiError('FMI_CONFIG', `channel ${c} is not enabled in ${configPath ?? 'the default config (direct only)'}: set backends.${BACKEND_OF[c]}.enabled`, { op: 'calibrate', channel: c });
+    }
+  }
+  if (channels.length === 0) throw new FmiError('MPI_ERR_ARG', 'no channel to calibrate', { op: 'calibrate' });
+  const out = resolve(o.out ?? configPath ?? 'fmi.json');
+
+  const script = rankScript();
+  const dir = mkdtempSync(join(tmpdir(), 'fmi-calibrate-'));
+  const measurements: ChannelMeasurements[] = [];
+  try {
+    for (const channel of channels) {
+      const plan = o.quick ? quick(PLANS[channel]) : PLANS[channel];
+      const file = join(dir, `${channel}.json`);
+      log(`fmi calibrate: ${channel}, ${ranks} ranks, sizes ${plan.sizes.join(', ')} B (load average ${loadavg().map((x) => x.toFixed(2)).join(' ')})`);
+      const env: NodeJS.ProcessEnv = { FMI_CHANNEL: channel, FMI_CALIBRATE_OUT: file, FMI_CALIBRATE_PLAN: JSON.stringify(plan) };
+      if (configPath !== undefined) env.FMI_CONFIG = configPath;
+      const code = await runLocal({ ranks, script, args: [], env });
+      if (code !== 0 || !existsSync(file)) {
+        throw new FmiError('FMI_CHANNEL', `calibrating ${channel} failed: its ranks exited with code ${code} (their messages are above)`, { op: 'calibrate', channel });
+      }
+      measurements.push(JSON.parse(readFileSync(file, 'utf8')) as ChannelMeasurements);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const fits = measurements.map(fitChannel);
+  const model = modelPatch(fits);
+  const calibration = {
+    date: new Date().toISOString(),
+    ranks,
+    load: Object.fromEntries(measurements.map((m) => [m.channel, m.load.map((x) => x.toFixed(2)).join(' ')])),
+    how: 'fmi calibrate: direct from an exchange of every rank with a partner at once (ping-pong for 2 ranks), redis from a ping-pong, s3 from one write and one read of a value (docs/model.md)',
+  };
+  // The base is the config; without one, the file at `out` if there is one (only its model's measured fields change).
+  const base = text ?? (existsSync(out) ? readText(out) : undefined);
+  writeConfigFile(out, withModel(base, model, calibration, out));
+  const written = loadConfig(out);
+  const sends = measurements.flatMap((m) =>
+    m.pingpong.map((p) => ({ channel: m.channel, bytes: p.bytes, measured_s: p.seconds, model_s: estimate(m.channel, 'send', p.bytes, ranks, written).time_s })),
+  );
+  return { out, ranks, channels, measurements, fits, model, sends };
+}
+
+/** `fmi calibrate`: resolves to the exit code. */
+export async function calibrateCommand(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        config: { type: 'string', short: 'c' },
+        n: { type: 'string', short: 'n' },
+        out: { type: 'string', short: 'o' },
+        channels: { type: 'string' },
+        quick: { type: 'boolean' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    process.stderr.write(`fmi calibrate: ${(err as Error).message}\n\n${CALIBRATE_USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(CALIBRATE_USAGE);
+    return 0;
+  }
+  const ranks = values.n === undefined ? 4 : Number(values.n);
+  if (!Number.isInteger(ranks) || ranks < 2) {
+    process.stderr.write(`fmi calibrate: -n needs an integer of at least 2, got ${JSON.stringify(values.n)}\n\n${CALIBRATE_USAGE}`);
+    return 2;
+  }
+  const channels = values.channels?.split(',').map((s) => s.trim()).filter(Boolean) as ChannelName[] | undefined;
+  let result: Calibration;
+  try {
+    result = await calibrate({ configPath: values.config, ranks, out: values.out, channels, quick: values.quick });
+  } catch (err) {
+    if (err instanceof FmiError) {
+      process.stderr.write(`fmi calibrate: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+  process.stdout.write(values.json ? `${JSON.stringify(jsonOf(result))}\n` : report(result));
+  return 0;
+}
+
+/** The rank script, built beside this file; run from the TypeScript sources (tests), the built one in dist/. */
+function rankScript(): string {
+  const beside = fileURLToPath(new URL('./calibrate-rank.js', import.meta.url));
+  return existsSync(beside) ? beside : fileURLToPath(new URL('../../dist/cli/calibrate-rank.js', import.meta.url));
+}
+
+function quick(p: CalibratePlan): CalibratePlan {
+  return { ...p, ms: Math.max(20, p.ms / 10), minIters: Math.max(3, Math.ceil(p.minIters / 10)) };
+}
+
+function readText(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new FmiError('FMI_CONFIG', `cannot read config file ${path}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+function jsonOf(r: Calibration) {
+  return {
+    out: r.out,
+    ranks: r.ranks,
+    model: r.model,
+    sends: r.sends,
+    channels: Object.fromEntries(
+      r.fits.map((f, i) => {
+        const m = r.measurements[i]!;
+        return [f.channel, { source: f.source, alpha_s: f.fit.alpha, beta_bytes_s: f.fit.beta, beta_total_bytes_s: f.betaTotal, max_rel_error: f.fit.maxRelError, load: m.load, points: f.points, pingpong: m.pingpong, exchange: m.exchange, legs: m.legs, legs_all: m.legsAll }];
+      }),
+    ),
+  };
+}
+
+/** For people: per channel the fitted line and each point next to it. */
+export function report(r: Calibration): string {
+  const lines = [`fmi calibrate: ${r.ranks} ranks; wrote the model section of ${r.out}`];
+  for (const [i, f] of r.fits.entries()) {
+    const m = r.measurements[i]!;
+    const tot = f.betaTotal !== undefined ? `, ${(f.betaTotal / 1e6).toPrecision(3)} MB/s all ranks at once` : '';
+    lines.push('', `${f.channel}: overhead ${(f.fit.alpha * 1e3).toPrecision(3)} ms, bandwidth ${(f.fit.beta / 1e6).toPrecision(3)} MB/s${tot} (fitted to: ${f.source}; load average ${m.load.map((x) => x.toFixed(2)).join(' ')})`);
+    lines.push(`  ${'size'.padStart(8)}  ${'measured'.padStart(10)}  ${'fitted'.padStart(10)}  ${'ping-pong'.padStart(10)}  ${'model send'.padStart(10)}`);
+    for (const p of f.points) {
+      const pp = m.pingpong.find((s) => s.bytes === p.bytes);
+      const send = r.sends.find((s) => s.channel === f.channel && s.bytes === p.bytes);
+      lines.push(`  ${String(p.bytes).padStart(8)}  ${us(p.seconds).padStart(10)}  ${us(f.fit.alpha + p.bytes / f.fit.beta).padStart(10)}  ${(pp ? us(pp.seconds) : '-').padStart(10)}  ${(send ? us(send.model_s) : '-').padStart(10)}`);
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function us(s: number): string {
+  return s >= 0.01 ? `${(s * 1e3).toFixed(2)} ms` : `${(s * 1e6).toFixed(1)} µs`;
+}
