@@ -1,0 +1,62 @@
+import { bytesOf, isTyped } from '../codec.js';
+import { elemTypeOf, typedArrayCtor, type NumericArray } from '../kernels/index.js';
+import type { Op } from '../ops/op.js';
+import type { CollContext } from './context.js';
+import { allreduceRabenseifner } from './rabenseifner.js';
+import { equalBlocks, RingBuffer } from './ring.js';
+
+/** What allreduce's `algorithm` option may name. */
+export type AllreduceAlgorithm = 'recursive-doubling' | 'rabenseifner' | 'ring';
+
+/**
+ * From this size on (TypedArray bytes per rank, predefined op, more than two
+ * ranks) `'auto'` takes Rabenseifner's reduce-scatter + allgather instead of
+ * recursive doubling. See bench/README.md, "Allreduce algorithms".
+ */
+export const RABENSEIFNER_MIN_BYTES = 256 * 1024;
+/** From this size on `'auto'` takes the ring. */
+export const RING_MIN_BYTES = 4 * 1024 * 1024;
+
+/** Whether the block algorithms (ring, Rabenseifner) can run: they need a predefined op on a TypedArray. */
+export const blockable = (op: Op, data: unknown, size: number): boolean => op.predefined !== undefined && isTyped(data) && size > 1;
+
+/**
+ * The algorithm allreduce runs: the same answer at every rank, from what
+ * every rank knows (the op, its data's size, the communicator's size and the
+ * option every rank passes).
+ */
+export function allreduceAlgorithm(op: Op, data: unknown, size: number, asked: 'auto' | AllreduceAlgorithm = 'auto'): AllreduceAlgorithm {
+  if (asked !== 'auto') return asked;
+  if (!blockable(op, data, size) || size <= 2) return 'recursive-doubling';
+  const bytes = (data as NumericArray).byteLength;
+  if (bytes >= RING_MIN_BYTES) return 'ring';
+  if (bytes >= RABENSEIFNER_MIN_BYTES) return 'rabenseifner';
+  return 'recursive-doubling';
+}
+
+/**
+ * Ring or Rabenseifner allreduce of `data` (a TypedArray; the op predefined).
+ * Both end with an allgather that writes the result straight into `into` or
+ * a new array of data's type: finished blocks are written once, never copied
+ * out of Wasm memory afterwards.
+ */
+export async function allreduceBlocks(c: CollContext, op: Op, data: NumericArray, into: NumericArray | undefined, algorithm: 'ring' | 'rabenseifner'): Promise<NumericArray> {
+  const t = elemTypeOf(data)!;
+  const result = into ?? new (typedArrayCtor(t))(data.length);
+  const out = bytesOf(result);
+  if (algorithm === 'rabenseifner') {
+    await allreduceRabenseifner(c, op.predefined!, t, data, out);
+    return result;
+  }
+  const ring = new RingBuffer(c, op.predefined!, t, data, equalBlocks(data.length, c.size));
+  try {
+    await ring.reduceScatter();
+    await ring.allgatherInto(out);
+  } catch (err) {
+    await ring.failOnward(2 * (c.size - 1), err);
+    throw err;
+  } finally {
+    ring.release();
+  }
+  return result;
+}
