@@ -1,5 +1,5 @@
-import { bytesOf, isTyped } from '../codec.js';
-import { elemTypeOf, typedArrayCtor, type NumericArray } from '../kernels/index.js';
+import { bytesOf, isTyped, typedView } from '../codec.js';
+import { elemTypeOf, type NumericArray } from '../kernels/index.js';
 import type { Op } from '../ops/op.js';
 import type { CollContext } from './context.js';
 import { allreduceRabenseifner } from './rabenseifner.js';
@@ -36,27 +36,27 @@ export function allreduceAlgorithm(op: Op, data: unknown, size: number, asked: '
 
 /**
  * Ring or Rabenseifner allreduce of `data` (a TypedArray; the op predefined).
- * Both end with an allgather that writes the result straight into `into` or
- * a new array of data's type: finished blocks are written once, never copied
- * out of Wasm memory afterwards.
+ * With `into`, both end with an allgather straight into it: finished blocks
+ * are written once, never copied again. Without, they gather in Wasm memory
+ * the arena reuses and the result is one copy of that: gathering straight
+ * into a new array measured slower (bench/README.md, "Allreduce algorithms").
  */
 export async function allreduceBlocks(c: CollContext, op: Op, data: NumericArray, into: NumericArray | undefined, algorithm: 'ring' | 'rabenseifner'): Promise<NumericArray> {
   const t = elemTypeOf(data)!;
-  const result = into ?? new (typedArrayCtor(t))(data.length);
-  const out = bytesOf(result);
-  if (algorithm === 'rabenseifner') {
-    await allreduceRabenseifner(c, op.predefined!, t, data, out);
-    return result;
-  }
+  if (algorithm === 'rabenseifner') return allreduceRabenseifner(c, op.predefined!, t, data, into);
   const ring = new RingBuffer(c, op.predefined!, t, data, equalBlocks(data.length, c.size));
   try {
     await ring.reduceScatter();
-    await ring.allgatherInto(out);
+    if (into) {
+      await ring.allgatherInto(bytesOf(into));
+      return into;
+    }
+    await ring.allgather();
+    return typedView(t, ring.take());
   } catch (err) {
     await ring.failOnward(2 * (c.size - 1), err);
     throw err;
   } finally {
     ring.release();
   }
-  return result;
 }

@@ -1,6 +1,6 @@
-import { kindOfTyped } from '../codec.js';
+import { bytesOf, kindOfTyped } from '../codec.js';
 import { FmiError } from '../errors.js';
-import { kernels, typedArrayCtor, type ElemType, type PredefinedOpName, type WasmBlock } from '../kernels/index.js';
+import { kernels, typedArrayCtor, type ElemType, type NumericArray, type PredefinedOpName, type WasmBlock } from '../kernels/index.js';
 import { raiseIfError, sendError, type CollContext } from './context.js';
 import { equalBlocks } from './ring.js';
 
@@ -16,8 +16,9 @@ import { equalBlocks } from './ring.js';
  * of bit d of its rank, sends the other half to its partner (rank ^ d) and
  * folds the partner's copy of its half into its own, in Wasm memory. After
  * log2(p) steps rank r holds block r, complete. Doubling retraces the steps
- * (d = 1, 2, ..., p/2): partners swap what they hold, straight into `out`,
- * which is where the result ends: the finished blocks are never copied again.
+ * (d = 1, 2, ..., p/2): partners swap what they hold, straight into `into`
+ * when given (the finished blocks are never copied again), else into Wasm
+ * memory, copied once into the new result.
  *
  * Other sizes: the first 2 * rem ranks (rem = size - p) pair up first, the
  * even one hands its whole buffer to the odd one and gets the result back
@@ -26,7 +27,7 @@ import { equalBlocks } from './ring.js';
  * Every element of the result is computed at one rank and copied to the
  * others, so all ranks get the same bits.
  */
-export async function allreduceRabenseifner(c: CollContext, op: PredefinedOpName, type: ElemType, data: ArrayBufferView, out: Uint8Array): Promise<void> {
+export async function allreduceRabenseifner(c: CollContext, op: PredefinedOpName, type: ElemType, data: NumericArray, into?: NumericArray): Promise<NumericArray> {
   const { rank, size } = c;
   const bpe = typedArrayCtor(type).BYTES_PER_ELEMENT;
   const kind = kindOfTyped(type);
@@ -50,25 +51,37 @@ export async function allreduceRabenseifner(c: CollContext, op: PredefinedOpName
     owed.set(peer, owed.get(peer)! - 1);
     return c.send(peer, { kind, bytes });
   };
-  const recv = async (peer: number, into: Uint8Array) => {
-    const r = await c.recv(peer, into, into.byteLength);
+  const recv = async (peer: number, dst: Uint8Array) => {
+    const r = await c.recv(peer, dst, dst.byteLength);
     raiseIfError(c, r);
-    if (r.kind !== kind || r.data.byteLength !== into.byteLength) {
-      throw new FmiError('MPI_ERR_SIZE', `rank ${peer} sent ${r.data.byteLength} bytes of kind ${r.kind}, this rank expected ${into.byteLength} of kind ${kind}`, c.fields(peer));
+    if (r.kind !== kind || r.data.byteLength !== dst.byteLength) {
+      throw new FmiError('MPI_ERR_SIZE', `rank ${peer} sent ${r.data.byteLength} bytes of kind ${r.kind}, this rank expected ${dst.byteLength} of kind ${kind}`, c.fields(peer));
     }
   };
 
   const arena = kernels();
   let acc: WasmBlock | undefined;
   let tmp: WasmBlock | undefined;
-  /** A receive that may still write into tmp: tmp is freed only after it settles. */
+  // Without `into` the result is gathered in Wasm memory and copied out once
+  // at the end: gathering straight into a new array measured slower (see
+  // bench/README.md, "Allreduce algorithms").
+  const scratch = into ? undefined : arena.alloc(Math.max(16, total));
+  const out = into ? bytesOf(into) : arena.bytes(scratch!, total);
+  const result = () => into ?? arena.view(scratch!, type, data.length).slice();
+  /** The last receive posted: after a failure it may still write into Wasm memory, so blocks are freed once it settles. */
   let inflight: Promise<unknown> | undefined;
+  let failed = false;
+  const track = <T>(p: Promise<T>): Promise<T> => {
+    p.catch(() => {}); // awaited by the caller; a failed send must not leave it unhandled
+    inflight = p;
+    return p;
+  };
   try {
     if (newRank < 0) {
       // Hands its buffer to rank + 1 and gets the result back from it.
       await send(rank + 1, mine);
-      await recv(rank + 1, out);
-      return;
+      await track(recv(rank + 1, out));
+      return result();
     }
     const blocks = equalBlocks(total / bpe, pof2);
     const at = (lo: number, hi: number) => ({ from: blocks[lo]!.offset * bpe, to: (blocks[hi - 1]!.offset + blocks[hi - 1]!.count) * bpe });
@@ -86,10 +99,7 @@ export async function allreduceRabenseifner(c: CollContext, op: PredefinedOpName
     };
     if (rank < 2 * rem) {
       // rank - 1's buffer joins this one (the lower rank's data on the left; predefined ops commute anyway).
-      const p = recv(rank - 1, arena.bytes(tmp, total));
-      inflight = p;
-      await p;
-      inflight = undefined;
+      await track(recv(rank - 1, arena.bytes(tmp, total)));
       fold(0, pof2, total);
     }
 
@@ -102,12 +112,9 @@ export async function allreduceRabenseifner(c: CollContext, op: PredefinedOpName
       const [keepLo, keepHi] = lower ? [lo, mid] : [mid, hi];
       const [giveLo, giveHi] = lower ? [mid, hi] : [lo, mid];
       const keep = at(keepLo, keepHi);
-      const incoming = recv(partner, arena.bytes(tmp, keep.to - keep.from));
-      incoming.catch(() => {}); // awaited below; a failed send must not leave it unhandled
-      inflight = incoming;
+      const incoming = track(recv(partner, arena.bytes(tmp, keep.to - keep.from)));
       await send(partner, accBytes(giveLo, giveHi));
       await incoming;
-      inflight = undefined;
       fold(keepLo, keepHi, keep.to - keep.from);
       lo = keepLo;
       hi = keepHi;
@@ -122,23 +129,25 @@ export async function allreduceRabenseifner(c: CollContext, op: PredefinedOpName
       const [theirLo, theirHi] = (newRank & d) === 0 ? [hi, hi + width] : [lo - width, lo];
       const mineNow = at(lo, hi);
       const theirs = at(theirLo, theirHi);
-      const incoming = recv(partner, out.subarray(theirs.from, theirs.to));
-      incoming.catch(() => {});
+      const incoming = track(recv(partner, out.subarray(theirs.from, theirs.to)));
       await send(partner, out.subarray(mineNow.from, mineNow.to));
       await incoming;
       lo = Math.min(lo, theirLo);
       hi = Math.max(hi, theirHi);
     }
     if (rank < 2 * rem) await send(rank - 1, out);
+    return result();
   } catch (err) {
+    failed = true;
     await sendError(c, [...owed].filter(([, n]) => n > 0).map(([peer]) => peer), err);
     throw err;
   } finally {
     const free = () => {
       if (acc) arena.free(acc);
       if (tmp) arena.free(tmp);
+      if (scratch) arena.free(scratch);
     };
-    if (inflight) inflight.then(free, free);
+    if (failed && inflight) inflight.then(free, free);
     else free();
   }
 }
