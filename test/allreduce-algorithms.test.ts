@@ -46,12 +46,15 @@ describe.each([2, 3, 4, 5, 6, 7, 8])('allreduce algorithms - %i ranks', (size) =
 });
 
 describe('allreduce algorithms - the automatic choice', () => {
-  it('takes recursive doubling for small buffers, Rabenseifner from RABENSEIFNER_MIN_BYTES, the ring from RING_MIN_BYTES', () => {
+  it('takes recursive doubling for small buffers, Rabenseifner from RABENSEIFNER_MIN_BYTES, the ring from RING_MIN_BYTES on sizes not a power of two', () => {
     const of = (b: number) => new Uint8Array(b);
     expect(RABENSEIFNER_MIN_BYTES).toBeLessThan(RING_MIN_BYTES);
-    expect(allreduceAlgorithm(Op.SUM, of(RABENSEIFNER_MIN_BYTES - 1), 4)).toBe('recursive-doubling');
-    expect(allreduceAlgorithm(Op.SUM, of(RABENSEIFNER_MIN_BYTES), 4)).toBe('rabenseifner');
-    expect(allreduceAlgorithm(Op.SUM, of(RING_MIN_BYTES), 4)).toBe('ring');
+    for (const size of [3, 4, 6, 8]) {
+      expect(allreduceAlgorithm(Op.SUM, of(RABENSEIFNER_MIN_BYTES - 8), size)).toBe('recursive-doubling');
+      expect(allreduceAlgorithm(Op.SUM, of(RABENSEIFNER_MIN_BYTES), size)).toBe('rabenseifner');
+    }
+    expect(allreduceAlgorithm(Op.SUM, of(RING_MIN_BYTES), 4)).toBe('rabenseifner');
+    expect(allreduceAlgorithm(Op.SUM, of(RING_MIN_BYTES), 6)).toBe('ring');
     // Two ranks, a custom op, a structured value: recursive doubling whatever the size.
     expect(allreduceAlgorithm(Op.SUM, of(RING_MIN_BYTES), 2)).toBe('recursive-doubling');
     expect(allreduceAlgorithm(Op.create((a: number, b: number) => a + b), of(RING_MIN_BYTES), 4)).toBe('recursive-doubling');

@@ -11,11 +11,20 @@ export type AllreduceAlgorithm = 'recursive-doubling' | 'rabenseifner' | 'ring';
 /**
  * From this size on (TypedArray bytes per rank, predefined op, more than two
  * ranks) `'auto'` takes Rabenseifner's reduce-scatter + allgather instead of
- * recursive doubling. See bench/README.md, "Allreduce algorithms".
+ * recursive doubling: 2 (p - 1) / p of the buffer sent per rank instead of
+ * log2(p) whole ones. Measured on 4 ranks (bench/allreduce-compare.mjs, see
+ * bench/README.md "Allreduce algorithms"): recursive doubling won at 256 KiB,
+ * the two tied at 1 MiB, Rabenseifner and the ring won from 2 MiB.
  */
-export const RABENSEIFNER_MIN_BYTES = 256 * 1024;
-/** From this size on `'auto'` takes the ring. */
-export const RING_MIN_BYTES = 4 * 1024 * 1024;
+export const RABENSEIFNER_MIN_BYTES = 1024 * 1024;
+/**
+ * From this size on, communicators whose size is not a power of two take the
+ * ring instead. On one host both move the same bytes in all (2 (p - 1)
+ * buffers) and Rabenseifner needs fewer messages; but its first 2 (p - 2^k)
+ * ranks carry two more whole buffers each, while the ring loads every rank
+ * and link alike, which is what counts once ranks have links of their own.
+ */
+export const RING_MIN_BYTES = 16 * 1024 * 1024;
 
 /** Whether the block algorithms (ring, Rabenseifner) can run: they need a predefined op on a TypedArray. */
 export const blockable = (op: Op, data: unknown, size: number): boolean => op.predefined !== undefined && isTyped(data) && size > 1;
@@ -29,7 +38,7 @@ export function allreduceAlgorithm(op: Op, data: unknown, size: number, asked: '
   if (asked !== 'auto') return asked;
   if (!blockable(op, data, size) || size <= 2) return 'recursive-doubling';
   const bytes = (data as NumericArray).byteLength;
-  if (bytes >= RING_MIN_BYTES) return 'ring';
+  if (bytes >= RING_MIN_BYTES && (size & (size - 1)) !== 0) return 'ring';
   if (bytes >= RABENSEIFNER_MIN_BYTES) return 'rabenseifner';
   return 'recursive-doubling';
 }
