@@ -35,7 +35,21 @@ export function elemTypeOfKind(kind: number): ElemType | undefined {
   return kind >= Kind.TYPED_BASE && kind < Kind.TYPED_BASE + ELEM_TYPES.length ? ELEM_TYPES[kind - Kind.TYPED_BASE] : undefined;
 }
 
+/**
+ * Largest message, in bytes: 4 GiB. Frames could announce more, but Node 20
+ * cannot make a byte view of a larger buffer (a plain RangeError), the kernels'
+ * Wasm memory ends at 4 GiB, and a receiver must hold a whole message.
+ */
+export const MAX_MESSAGE_BYTES = 2 ** 32;
+
+function checkSize(n: number): void {
+  if (n > MAX_MESSAGE_BYTES) {
+    throw new FmiError('MPI_ERR_COUNT', `a message of ${n} bytes is over the limit of 4 GiB (${MAX_MESSAGE_BYTES} bytes): send it in parts`);
+  }
+}
+
 export function bytesOf(v: ArrayBufferView): Uint8Array {
+  checkSize(v.byteLength);
   return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
 }
 

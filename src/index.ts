@@ -30,6 +30,7 @@ export {
 } from './errors.js';
 export { RendezvousServer, type RendezvousServerOptions, type RendezvousStats } from './rendezvous/server.js';
 export type { Endpoint } from './rendezvous/protocol.js';
+export type { ServerAddress, ServerTls } from './rendezvous/transport.js';
 export type { Channel, Envelope, Received, RecvRequest } from './channels/channel.js';
 export { DirectChannel, type DirectChannelOptions } from './channels/direct/direct-channel.js';
 export { RedisChannel, redisChannel, type RedisChannelOptions } from './channels/redis/index.js';

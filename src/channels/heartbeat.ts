@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 
 /**
@@ -55,11 +57,11 @@ type FromWorker = { op: 'stopped'; id: number } | { op: 'beat'; id: number };
 // CommonJS, evaluated in the worker: it must run both from dist and from the
 // TypeScript sources under vitest, so it is not a module file of its own.
 const WORKER = `
-const { parentPort, workerData } = require('node:worker_threads');
+const { parentPort } = require('node:worker_threads');
 const beats = new Map();
 const sleep = (ms, b) => new Promise((r) => { b.wake = r; b.timer = setTimeout(r, ms); });
-function redisWriter(s) {
-  const { Redis } = require(workerData.ioredis);
+function redisWriter(s, mod) {
+  const { Redis } = require(mod);
   const o = { retryStrategy: () => Math.min(s.periodMs, 250), enableOfflineQueue: false, maxRetriesPerRequest: 0, disableClientInfo: true, noDelay: true };
   const c = s.url ? new Redis(s.url, o) : new Redis({ ...o, host: s.host || '127.0.0.1', port: s.port || 6379 });
   c.on('error', () => {});
@@ -71,8 +73,8 @@ function redisWriter(s) {
   };
   return { write, close: () => c.disconnect() };
 }
-function s3Writer(s) {
-  const { S3Client, PutObjectCommand } = require(workerData.s3);
+function s3Writer(s, mod) {
+  const { S3Client, PutObjectCommand } = require(mod);
   const c = new S3Client({
     endpoint: s.endpoint, region: s.region || (s.endpoint ? 'us-east-1' : undefined), credentials: s.credentials, forcePathStyle: true,
     requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED',
@@ -80,11 +82,11 @@ function s3Writer(s) {
   });
   return { write: () => c.send(new PutObjectCommand({ Bucket: s.bucket, Key: s.key, Body: 'up' })), close: () => c.destroy() };
 }
-async function run(id, s) {
+async function run(id, s, mod) {
   const b = { stopped: false, wake: null, timer: null, writing: null };
   beats.set(id, b);
   let w;
-  try { w = s.kind === 'redis' ? redisWriter(s) : s3Writer(s); } catch { beats.delete(id); parentPort.postMessage({ op: 'stopped', id }); return; }
+  try { w = s.kind === 'redis' ? redisWriter(s, mod) : s3Writer(s, mod); } catch { beats.delete(id); parentPort.postMessage({ op: 'stopped', id }); return; }
   while (!b.stopped) {
     const started = Date.now();
     b.writing = w.write().then(() => parentPort.postMessage({ op: 'beat', id }), () => {});
@@ -98,7 +100,7 @@ async function run(id, s) {
   parentPort.postMessage({ op: 'stopped', id });
 }
 parentPort.on('message', (m) => {
-  if (m.op === 'start') void run(m.id, m.spec);
+  if (m.op === 'start') void run(m.id, m.spec, m.module);
   else if (m.op === 'stop') {
     const b = beats.get(m.id);
     if (!b) return parentPort.postMessage({ op: 'stopped', id: m.id });
@@ -116,6 +118,31 @@ let held = 0;
 /** What to call when the worker answers (or exits), by heartbeat id. */
 const onStopped = new Map<number, () => void>();
 const onBeat = new Map<number, () => void>();
+
+/**
+ * The file the worker loads a beat's client from, resolved on first use of
+ * each kind (a Redis-only rank needs no S3 SDK). A bundle made by `fmi lambda
+ * package` has no node_modules: its ioredis is a CommonJS bundle beside it
+ * (BUNDLED_IOREDIS), and the S3 SDK is the one the Lambda runtime has.
+ */
+const modulePaths = new Map<BeatSpec['kind'], string>();
+/** The name `fmi lambda package` gives the worker's copy of ioredis, next to the bundle. */
+export const BUNDLED_IOREDIS = 'fmi-ioredis.cjs';
+
+function modulePath(kind: BeatSpec['kind']): string {
+  let path = modulePaths.get(kind);
+  if (path !== undefined) return path;
+  const name = kind === 'redis' ? 'ioredis' : '@aws-sdk/client-s3';
+  try {
+    path = createRequire(import.meta.url).resolve(name);
+  } catch (cause) {
+    const beside = fileURLToPath(new URL(`./${BUNDLED_IOREDIS}`, import.meta.url));
+    if (kind !== 'redis' || !existsSync(beside)) throw new Error(`heartbeat: cannot find ${name}`, { cause });
+    path = beside;
+  }
+  modulePaths.set(kind, path);
+  return path;
+}
 
 /**
  * Settles once, when `fn` is called or after `ms`; keeps the process open
@@ -138,9 +165,8 @@ function heldUntil(w: Worker, ms: number): { done: Promise<void>; settle(): void
 
 function shared(): Worker {
   if (worker) return worker;
-  const require = createRequire(import.meta.url);
   // No execArgv: the rank's own flags (say --input-type=module) would make the worker's CommonJS fail.
-  const w = new Worker(WORKER, { eval: true, execArgv: [], workerData: { ioredis: require.resolve('ioredis'), s3: require.resolve('@aws-sdk/client-s3') } });
+  const w = new Worker(WORKER, { eval: true, execArgv: [] });
   w.on('message', (m: FromWorker) => (m.op === 'beat' ? onBeat : onStopped).get(m.id)?.());
   // A worker that died takes every heartbeat with it; peers will see this rank as dead, which is the safe side of wrong.
   w.on('error', () => {});
@@ -160,6 +186,7 @@ function shared(): Worker {
  * or after `startMs`.
  */
 export function startHeartbeat(spec: BeatSpec, startMs: number, beat?: () => void): Heartbeat {
+  const module = modulePath(spec.kind);
   const w = shared();
   const id = nextId++;
   const first = heldUntil(w, startMs);
@@ -167,7 +194,7 @@ export function startHeartbeat(spec: BeatSpec, startMs: number, beat?: () => voi
     first.settle();
     beat?.();
   });
-  w.postMessage({ op: 'start', id, spec });
+  w.postMessage({ op: 'start', id, spec, module });
   let stopping: Promise<void> | undefined;
   return {
     started: first.done,

@@ -6,9 +6,11 @@ import { rendezvousCommand, RENDEZVOUS_USAGE, UsageError } from './rendezvous.js
 import { modelCommand } from './model.js';
 import { cleanCommand } from './clean.js';
 import { ccCommand } from './cc.js';
+import { lambdaPackageCommand, LAMBDA_PACKAGE_USAGE } from './lambda-package.js';
 import { loadConfig } from '../config/index.js';
 import { ENV } from '../comm/init.js';
 import { resolve } from 'node:path';
+import { FmiError } from '../errors.js';
 
 const USAGE = `fmi: the FaaS Message Interface
 
@@ -24,7 +26,7 @@ Usage:
       mpi.h; run it with fmi run -n N prog.js [args] (see docs/mpi.md).
   fmi clean --job ID --config fmi.json
       Delete what a crashed job left in Redis and S3.
-${RENDEZVOUS_USAGE}
+${RENDEZVOUS_USAGE}${LAMBDA_PACKAGE_USAGE}
   fmi model [--config fmi.json] [--ranks N] [--memory MiB] [--ops a,b] [--json]
       Print the modeled time and cost of each operation per channel, and
       which channel the hints 'fast' and 'cheap' pick (see docs/model.md).
@@ -51,6 +53,10 @@ async function main(argv: string[]): Promise<number> {
       return ccCommand(rest, false);
     case 'c++':
       return ccCommand(rest, true);
+    case 'lambda':
+      // Until the `fmi lambda` router (src/cli/lambda.ts) is merged: its package subcommand only.
+      if (rest[0] === 'package') return lambdaPackageCommand(rest.slice(1));
+      fail(`unknown lambda command ${JSON.stringify(rest[0] ?? '')}`);
     case '--version':
     case '-v': {
       const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -90,20 +96,26 @@ async function run(argv: string[]): Promise<number> {
   if (values.channel !== undefined && !['direct', 'redis', 's3'].includes(values.channel)) fail(`--channel must be direct, redis or s3`);
   if (values.hint !== undefined && !['fast', 'cheap'].includes(values.hint)) fail(`--hint must be fast or cheap`);
   const env: NodeJS.ProcessEnv = {};
+  let config;
   if (values.config !== undefined) {
     // Checked here, so a bad file fails once instead of in every rank.
-    loadConfig(values.config);
+    config = loadConfig(values.config);
     env[ENV.config] = resolve(values.config);
   }
   if (values.channel !== undefined) env[ENV.channel] = values.channel;
   if (values.hint !== undefined) env[ENV.hint] = values.hint;
-  return runLocal({ ranks: n, script: argv[scriptAt]!, args: argv.slice(scriptAt + 1), prefix: !values['no-prefix'], env });
+  return runLocal({ ranks: n, script: argv[scriptAt]!, args: argv.slice(scriptAt + 1), prefix: !values['no-prefix'], env, config });
 }
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: Error) => {
     if (err instanceof UsageError) fail(err.message);
+    // A bad file or setting is one line, not a stack trace.
+    if (err instanceof FmiError && err.code === 'FMI_CONFIG') {
+      process.stderr.write(`fmi: ${err.message}\n`);
+      process.exit(2);
+    }
     process.stderr.write(`fmi: ${err.stack ?? err}\n`);
     process.exit(1);
   },

@@ -1,15 +1,18 @@
 import { parseArgs } from 'node:util';
 import { RendezvousServer, type RendezvousServerOptions } from '../rendezvous/server.js';
+import { readPem } from '../rendezvous/transport.js';
 
 export const RENDEZVOUS_USAGE = `  fmi rendezvous [--port P] [--host H] [--require-secret] [--quiet]
-         [--idle-timeout MS] [--max-connections N] [--max-connections-per-address N]
+         [--tls-cert cert.pem --tls-key key.pem] [--idle-timeout MS] [--max-connections N] [--max-connections-per-address N]
          [--max-jobs N] [--max-ranks N] [--health-interval S]
       Run a standalone rendezvous server (default 0.0.0.0:7400) for
       deployments. Connections that neither register nor pair are closed
       after --idle-timeout (10000 ms); connections (10000 in all, 1000 per
       address), jobs (1000) and job sizes (10000 ranks) are capped. Prints a
       health line (jobs, ranks, connections, pairings/s) on stderr every
-      --health-interval seconds (60; 0: never). Stops cleanly on SIGINT/SIGTERM.`;
+      --health-interval seconds (60; 0: never). Stops cleanly on SIGINT/SIGTERM.
+      With --tls-cert and --tls-key (PEM files) it speaks TLS only: ranks set
+      FMI_RENDEZVOUS=tls://host:port (and FMI_RENDEZVOUS_CA for a private CA).`;
 
 /** Thrown for a bad command line; main prints it with the usage. */
 export class UsageError extends Error {}
@@ -29,6 +32,8 @@ export async function rendezvousCommand(argv: string[]): Promise<number> {
       'max-jobs': { type: 'string' },
       'max-ranks': { type: 'string' },
       'health-interval': { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
     },
     strict: true,
   });
@@ -41,6 +46,10 @@ export async function rendezvousCommand(argv: string[]): Promise<number> {
   if (values['max-connections-per-address'] !== undefined) {
     opts.maxConnectionsPerAddress = count(values['max-connections-per-address'], '--max-connections-per-address');
   }
+  const cert = values['tls-cert'];
+  const key = values['tls-key'];
+  if ((cert === undefined) !== (key === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
+  if (cert !== undefined && key !== undefined) opts.tls = { cert: readPem(cert, '--tls-cert'), key: readPem(key, '--tls-key') };
   if (values['max-jobs'] !== undefined) opts.maxJobs = count(values['max-jobs'], '--max-jobs');
   if (values['max-ranks'] !== undefined) opts.maxRanksPerJob = count(values['max-ranks'], '--max-ranks');
   const healthS = Number(values['health-interval'] ?? 60);
@@ -54,7 +63,7 @@ export async function rendezvousCommand(argv: string[]): Promise<number> {
   }
   const server = new RendezvousServer(opts);
   const addr = await server.listen();
-  process.stdout.write(`fmi rendezvous listening on ${addr.host}:${addr.port}\n`);
+  process.stdout.write(`fmi rendezvous listening on ${opts.tls ? 'tls://' : ''}${addr.host}:${addr.port}\n`);
 
   let last = { at: performance.now(), pairings: 0 };
   const health =

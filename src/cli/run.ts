@@ -7,6 +7,8 @@ import { ENV } from '../comm/init.js';
 import { fileURLToPath } from 'node:url';
 import { isCompiledProgram } from './cc.js';
 import { RANK_MAIN } from '../mpi/index.js';
+import type { FmiConfig } from '../config/types.js';
+import { cleanBackends } from './clean.js';
 
 export interface RunOptions {
   ranks: number;
@@ -18,6 +20,8 @@ export interface RunOptions {
   env?: NodeJS.ProcessEnv;
   /** Grace time between SIGTERM and SIGKILL when stopping ranks. @default 2000 */
   killGraceMs?: number;
+  /** The job's config (--config): after a failed job, what its ranks left in its Redis and S3 backends is deleted. */
+  config?: FmiConfig;
 }
 
 /**
@@ -104,6 +108,12 @@ export async function runLocal(o: RunOptions): Promise<number> {
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
   await server.close();
+  // Ranks that died (or were stopped) did not delete their keys and objects: no rank runs now, so it is safe to.
+  if (firstFailure && o.config && (o.config.backends.Redis?.enabled || o.config.backends.S3?.enabled)) {
+    const say = (line: string) => process.stderr.write(`fmi run: after the failed job, ${line}\n`);
+    // Bounded: a server that does not answer must not hold the launcher long after the job ended.
+    await cleanBackends(o.config, job, say, say, 10_000);
+  }
   if (firstFailure) return firstFailure.code === 0 ? 1 : firstFailure.code;
   return 0;
 }

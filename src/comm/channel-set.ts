@@ -7,7 +7,7 @@ import type { ChannelName, FmiConfig } from '../config/types.js';
 import { DEFAULT_CONFIG } from '../config/defaults.js';
 import { Policy } from '../model/index.js';
 import type { Estimate, Hint, ModelOptions, OpName } from '../model/types.js';
-import type { Endpoint } from '../rendezvous/protocol.js';
+import type { ServerAddress } from '../rendezvous/transport.js';
 
 export interface OpenChannelsOptions {
   job: string;
@@ -17,7 +17,7 @@ export interface OpenChannelsOptions {
   config?: FmiConfig;
   /** Use this channel for everything. */
   channel?: ChannelName;
-  rendezvous?: Endpoint;
+  rendezvous?: ServerAddress;
   /** The job's secret, for the direct channel (Redis and S3 use their servers' own credentials). */
   secret?: string;
   connectTimeoutMs?: number;

@@ -14,6 +14,9 @@ import { reduceBinomial, reduceChain } from '../collectives/reduce.js';
 import { allreduceRecursiveDoubling } from '../collectives/allreduce.js';
 import { CHAIN_MAX_RANKS, exscanChain, exscanRecursiveDoubling, scanChain, scanRecursiveDoubling } from '../collectives/scan.js';
 import { barrierDissemination } from '../collectives/barrier.js';
+import { barrierTree } from '../collectives/barrier-tree.js';
+import { allreduceTree, TREE_MAX_BYTES } from '../collectives/allreduce-tree.js';
+import { TREE_MAX_RANKS } from '../collectives/tree.js';
 import { allgatherRing } from '../collectives/allgather.js';
 import { allreduceAlgorithm, allreduceBlocks, blockable } from '../collectives/allreduce-choice.js';
 import { engineFor, withEngine } from '../collectives/engine.js';
@@ -93,6 +96,8 @@ export class Communicator {
   #state: 'open' | 'closing' | 'closed' = 'open';
   /** Collectives run one after another, in call order, as MPI requires of every rank. */
   #collQueue: Promise<unknown> = Promise.resolve();
+  /** Collectives called and not yet settled (the next one waits for them). */
+  #collPending = 0;
   /** Numbers this communicator's collectives (the same at every rank): names their shared values. */
   #collSeq = 0;
   readonly #stats = new Map<string, OpStats>();
@@ -237,7 +242,7 @@ export class Communicator {
 
   /** Resolves when every rank has called barrier. */
   barrier(opts: OpOptions = {}): Promise<void> {
-    return this.#collective('barrier', undefined, opts, (c) => (hasStore(c) ? barrierStore(c) : barrierDissemination(c)), { op: 'barrier', bytes: 0 });
+    return this.#collective('barrier', undefined, opts, (c) => (hasStore(c) ? barrierStore(c) : c.size <= TREE_MAX_RANKS ? barrierTree(c) : barrierDissemination(c)), { op: 'barrier', bytes: 0 });
   }
 
   /**
@@ -566,7 +571,11 @@ export class Communicator {
       if (!blockable(op, data, c.size)) throw new FmiError('MPI_ERR_ARG', `the ${algorithm} algorithm needs a TypedArray, a predefined op and more than one rank`, c.fields());
       return allreduceBlocks(c, op, data as NumericArray, into, algorithm);
     }
-    if (op.associative) return withEngine(engineFor(c, op, data, into), (e) => allreduceRecursiveDoubling(c, e));
+    if (op.associative) {
+      // Few ranks and little data: fewer messages (allreduce-tree.ts). Every rank decides alike: same size, same byte count.
+      const tree = c.size <= TREE_MAX_RANKS && (!isTyped(data) || data.byteLength <= TREE_MAX_BYTES);
+      return withEngine(engineFor(c, op, data, into), (e) => (tree ? allreduceTree(c, e, into) : allreduceRecursiveDoubling(c, e)));
+    }
     // Not associative: one exact left-to-right chain, then everyone gets it.
     const r = await withEngine(engineFor(c, op, data), (e) => reduceChain(c, e, 0));
     const out = await bcastBinomial(c, 0, c.rank === 0 ? encode(r) : undefined);
@@ -597,7 +606,7 @@ export class Communicator {
     // Every message of this call carries its signature as its tag; receives check it (see #context).
     const sig = signatureTag(name, root, shape, seq);
     const c = this.#context(name, this.#group, sig, channel, d, { signed: true, key: isStoreChannel(channel) ? this.#storeKey(seq) : undefined });
-    const result = this.#collQueue.then(async () => {
+    const body = async (): Promise<T> => {
       const t0 = performance.now();
       try {
         d.check();
@@ -610,9 +619,13 @@ export class Communicator {
       } finally {
         d.dispose();
         this.#record(name, channel, sizing, performance.now() - t0);
+        this.#collPending--;
       }
-    });
-    this.#collQueue = result.catch(() => {});
+    };
+    // Nothing before it still running: start now, without a turn of the microtask queue.
+    const idle = this.#collPending++ === 0;
+    const result = idle ? body() : this.#collQueue.then(body, body);
+    this.#collQueue = result;
     return result;
   }
 

@@ -4,9 +4,11 @@ import { openChannels } from './channel-set.js';
 import { loadConfig } from '../config/index.js';
 import type { ChannelName, FmiConfig } from '../config/types.js';
 import type { Hint } from '../model/types.js';
-import { checkEndpoint, parseEndpoint, type Endpoint } from '../rendezvous/protocol.js';
+import { checkEndpoint } from '../rendezvous/protocol.js';
+import { parseServerAddress, readPem, type ServerAddress } from '../rendezvous/transport.js';
 import { checkOpOptions } from '../util/deadline.js';
 import { Communicator } from './communicator.js';
+import { intFrom, noJobHint, schedulerEnv } from './scheduler-env.js';
 
 /** The environment `fmi run` (or a FaaS wrapper) sets for each rank. */
 export const ENV = {
@@ -14,6 +16,7 @@ export const ENV = {
   size: 'FMI_SIZE',
   job: 'FMI_JOB',
   rendezvous: 'FMI_RENDEZVOUS',
+  rendezvousCa: 'FMI_RENDEZVOUS_CA',
   timeoutMs: 'FMI_TIMEOUT_MS',
   connectTimeoutMs: 'FMI_CONNECT_TIMEOUT_MS',
   config: 'FMI_CONFIG',
@@ -24,11 +27,11 @@ export const ENV = {
 } as const;
 
 export interface InitOptions {
-  /** @default process.env.FMI_RANK, or 0 when no size is set */
+  /** @default process.env.FMI_RANK, else a scheduler's (see schedulerEnv), or 0 when no size is set */
   rank?: number;
-  /** @default process.env.FMI_SIZE, or 1 */
+  /** @default process.env.FMI_SIZE, else a scheduler's, or 1 */
   size?: number;
-  /** @default process.env.FMI_JOB, or a new id for a single rank */
+  /** @default process.env.FMI_JOB, else a scheduler's job id, or a new id for a single rank */
   job?: string;
   /**
    * The job's secret, the same on every rank (at least 16 bytes; `fmi run`
@@ -37,8 +40,14 @@ export interface InitOptions {
    * never on a command line. @default process.env.FMI_SECRET, or none
    */
   secret?: string;
-  /** Rendezvous server "host:port". @default process.env.FMI_RENDEZVOUS */
-  rendezvous?: string | Endpoint;
+  /** Rendezvous server "host:port", or "tls://host:port" to dial it with TLS. @default process.env.FMI_RENDEZVOUS */
+  rendezvous?: string | ServerAddress;
+  /**
+   * For a tls:// rendezvous server: the CA certificate(s) to check its
+   * certificate against (a PEM file's path, or PEM text), instead of the
+   * system's roots. @default process.env.FMI_RENDEZVOUS_CA
+   */
+  rendezvousCa?: string;
   /** Default timeout of every operation. @default process.env.FMI_TIMEOUT_MS, or none */
   timeoutMs?: number;
   /** Give up connecting to a peer after this long. @default process.env.FMI_CONNECT_TIMEOUT_MS, or 30000 */
@@ -55,18 +64,22 @@ export interface InitOptions {
 }
 
 /**
- * Joins the job: reads rank, size and job from the options or the environment
- * `fmi run` sets, registers at the rendezvous server and returns the world
- * communicator. Without any of them, this process is a job of one rank.
+ * Joins the job: reads rank, size and job from the options, the environment
+ * `fmi run` sets, or a scheduler's (Open MPI's mpirun, MPICH's Hydra, SLURM's
+ * srun, a Kubernetes Indexed Job: see schedulerEnv), registers at the
+ * rendezvous server and returns the world communicator. Without any of them,
+ * this process is a job of one rank.
  */
 export async function init(opts: InitOptions = {}): Promise<Communicator> {
   const env = opts.env ?? process.env;
-  const size = opts.size ?? intFrom(env, ENV.size) ?? 1;
-  const rank = opts.rank ?? intFrom(env, ENV.rank) ?? 0;
+  // Only when the options leave something to find: a caller that passes all three needs no valid environment.
+  const sched = opts.size !== undefined && opts.rank !== undefined && opts.job !== undefined ? {} : schedulerEnv(env);
+  const size = opts.size ?? sched.size ?? 1;
+  const rank = opts.rank ?? sched.rank ?? 0;
   if (!Number.isInteger(size) || size < 1) throw new FmiError('FMI_CONFIG', `size must be a positive integer, got ${size}`);
   if (!Number.isInteger(rank) || rank < 0 || rank >= size) throw new FmiError('FMI_CONFIG', `rank must be in [0, ${size}), got ${rank}`, { rank });
-  const job = opts.job ?? env[ENV.job] ?? (size === 1 ? randomUUID() : undefined);
-  if (!job) throw new FmiError('FMI_CONFIG', `no job id: set ${ENV.job} or start the ranks with \`fmi run -n N\``, { rank });
+  const job = opts.job ?? sched.job ?? (size === 1 ? randomUUID() : undefined);
+  if (!job) throw new FmiError('FMI_CONFIG', `no job id: ${noJobHint(sched.scheduler)}`, { rank });
   const configSource = opts.config ?? env[ENV.config];
   const config = configSource === undefined || configSource === '' ? undefined : loadConfig(configSource);
   const channel = (opts.channel ?? (env[ENV.channel] || undefined)) as ChannelName | undefined;
@@ -80,9 +93,12 @@ export async function init(opts: InitOptions = {}): Promise<Communicator> {
   if (!rv && size > 1 && needsDirect) {
     throw new FmiError('FMI_CONFIG', `no rendezvous server: set ${ENV.rendezvous}=host:port or start the ranks with \`fmi run -n N\``, { rank });
   }
-  let server: Endpoint | undefined;
+  const ca = opts.rendezvousCa ?? (env[ENV.rendezvousCa] || undefined);
+  let server: ServerAddress | undefined;
   try {
-    server = rv === undefined ? undefined : typeof rv === 'string' ? parseEndpoint(rv) : checkEndpoint(rv);
+    if (rv === undefined) server = undefined;
+    else if (typeof rv === 'string') server = parseServerAddress(rv, ca);
+    else server = { ...checkEndpoint(rv), ...(rv.tls || ca ? { tls: { ca: ca === undefined ? rv.tls?.ca : readPem(ca, 'rendezvous CA') } } : {}) };
   } catch (cause) {
     throw new FmiError('FMI_CONFIG', `bad ${ENV.rendezvous}: ${(cause as Error).message}`, { rank, cause });
   }
@@ -101,12 +117,4 @@ export async function init(opts: InitOptions = {}): Promise<Communicator> {
     memoryMiB: opts.memoryMiB ?? intFrom(env, ENV.memoryMiB) ?? intFrom(env, 'AWS_LAMBDA_FUNCTION_MEMORY_SIZE'),
   });
   return new Communicator(channels, { job, timeoutMs });
-}
-
-function intFrom(env: NodeJS.ProcessEnv, name: string): number | undefined {
-  const v = env[name];
-  if (v === undefined || v === '') return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new FmiError('FMI_CONFIG', `${name}=${JSON.stringify(v)} is not a number`);
-  return n;
 }

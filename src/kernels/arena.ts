@@ -3,6 +3,7 @@
 
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { FmiError } from '../errors.js';
 import type {} from './webassembly.js';
 import {
   ELEM_BYTES, opCode, supportsCodes, typeCode, typedArrayCtor,
@@ -53,24 +54,34 @@ const MIN_GROW_PAGES = 256;
 const OWN_HEAP_START = 64;
 const MIN_CLASS = 64;
 
-/** Built twice: importing a shared memory (this process's own arena) and a plain one (another program's memory). */
-const WASM_URL = new URL('../../build/kernels.wasm', import.meta.url);
-const WASM_UNSHARED_URL = new URL('../../build/kernels-unshared.wasm', import.meta.url);
+/**
+ * Built twice: importing a shared memory (this process's own arena) and a plain one (another program's memory).
+ * Looked for in the package's build/ and, failing that, next to this module: a bundle
+ * (`fmi lambda package`) has the files beside it, where `../../build/` leads nowhere.
+ */
+const WASM_FILES = { shared: 'kernels.wasm', unshared: 'kernels-unshared.wasm' } as const;
 const compiled = new Map<string, WebAssembly.Module>();
 
 /** The compiled kernels module (build/kernels.wasm), compiled once, synchronously. */
 export function kernelModule(shared = true): WebAssembly.Module {
-  const url = shared ? WASM_URL : WASM_UNSHARED_URL;
-  let m = compiled.get(url.href);
+  const file = shared ? WASM_FILES.shared : WASM_FILES.unshared;
+  let m = compiled.get(file);
   if (m === undefined) {
-    let bytes: Uint8Array;
-    try {
-      bytes = readFileSync(url);
-    } catch (cause) {
-      throw new Error(`kernels: cannot read ${fileURLToPath(url)} (run npm run build:wasm)`, { cause });
+    const urls = [new URL(`../../build/${file}`, import.meta.url), new URL(`./${file}`, import.meta.url)];
+    let bytes: Uint8Array | undefined;
+    for (const url of urls) {
+      try {
+        bytes = readFileSync(url);
+        break;
+      } catch (cause) {
+        if ((cause as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`kernels: cannot read ${fileURLToPath(url)}`, { cause });
+      }
+    }
+    if (bytes === undefined) {
+      throw new Error(`kernels: no ${file} in ${urls.map((u) => fileURLToPath(new URL('.', u))).join(' or ')} (run npm run build:wasm)`);
     }
     m = new WebAssembly.Module(bytes);
-    compiled.set(url.href, m);
+    compiled.set(file, m);
   }
   return m;
 }
@@ -122,7 +133,8 @@ export class WasmArena implements Arena {
   }
 
   alloc(byteLength: number): WasmBlock {
-    if (!Number.isInteger(byteLength) || byteLength < 0 || byteLength > MAX_PAGES * PAGE) {
+    if (byteLength > MAX_PAGES * PAGE) throw tooLarge(byteLength);
+    if (!Number.isInteger(byteLength) || byteLength < 0) {
       throw new RangeError(`alloc: bad byteLength ${byteLength}`);
     }
     const cap = sizeClass(byteLength);
@@ -180,7 +192,7 @@ export class WasmArena implements Arena {
     if (end <= have) return;
     const havePages = have / PAGE;
     const need = Math.ceil((end - have) / PAGE);
-    if (havePages + need > MAX_PAGES) throw new RangeError(`alloc: Wasm memory would exceed 4 GiB`);
+    if (havePages + need > MAX_PAGES) throw tooLarge(end - have);
     const step = Math.min(Math.max(need, MIN_GROW_PAGES, havePages >>> 1), MAX_PAGES - havePages);
     try {
       this.memory.grow(step);
@@ -216,4 +228,9 @@ export function createWasmArena(memory?: WebAssembly.Memory, heapStart?: number)
     return new WasmArena(new WebAssembly.Memory({ initial: INITIAL_PAGES, maximum: MAX_PAGES, shared: true }), heapStart ?? OWN_HEAP_START);
   }
   return new WasmArena(memory, heapStart ?? memory.buffer.byteLength);
+}
+
+/** What a reduction too large for Wasm memory (4 GiB in all, working space included) fails with. */
+function tooLarge(bytes: number): FmiError {
+  return new FmiError('MPI_ERR_COUNT', `${bytes} more bytes do not fit the reduction kernels' Wasm memory (4 GiB in all): reduce in parts`);
 }

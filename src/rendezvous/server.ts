@@ -1,8 +1,9 @@
-import { createServer, type Server, type Socket } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import { FmiError } from '../errors.js';
 import { checkRequest, decodeKey, newNonce, NOT_AUTHORIZED, sameKey } from './auth.js';
 import { parseClientMessage } from './messages.js';
 import { checkPort, MAX_LINE_BYTES, readLines, writeLine, type ClientMessage, type Endpoint } from './protocol.js';
+import { serverSocket, type ServerTls } from './transport.js';
 
 export interface RendezvousServerOptions {
   /** @default 0 (any free port) */
@@ -29,6 +30,8 @@ export interface RendezvousServerOptions {
   maxLineBytes?: number;
   /** Refuse ranks that do not prove they know their job's secret. @default false */
   requireSecret?: boolean;
+  /** Speak TLS with this certificate and key (PEM); ranks then dial `tls://host:port`. @default plain TCP */
+  tls?: ServerTls;
   log?: (line: string) => void;
 }
 
@@ -65,7 +68,7 @@ interface Enrolling {
   nonce: string;
 }
 
-type Limits = Required<Omit<RendezvousServerOptions, 'log' | 'requireSecret'>>;
+type Limits = Required<Omit<RendezvousServerOptions, 'log' | 'requireSecret' | 'tls'>>;
 
 const DEFAULTS: Limits = {
   port: 0,
@@ -95,7 +98,7 @@ const CLOSE_GRACE_MS = 1000;
  */
 export class RendezvousServer {
   readonly #server: Server;
-  readonly #opts: Limits & Pick<RendezvousServerOptions, 'log' | 'requireSecret'>;
+  readonly #opts: Limits & Pick<RendezvousServerOptions, 'log' | 'requireSecret' | 'tls'>;
   readonly #jobs = new Map<string, Job>();
   readonly #waiting = new Map<string, Waiting>();
   readonly #sockets = new Set<Socket>();
@@ -116,7 +119,8 @@ export class RendezvousServer {
       }
     }
     this.#opts = o;
-    this.#server = createServer((s) => this.#accept(s));
+    // A TLS handshake that drags on is an idle connection too.
+    this.#server = serverSocket(o.tls, o.idleTimeoutMs, o.maxConnections, (s) => this.#accept(s));
   }
 
   async listen(): Promise<Endpoint> {

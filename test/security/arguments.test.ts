@@ -92,6 +92,30 @@ describe('arguments - bad values are typed errors', () => {
     });
   });
 
+  it('a message over 4 GiB is MPI_ERR_COUNT up front, to a peer, to itself and in collectives', async () => {
+    // 4 GiB + 8 bytes of untouched (lazily zeroed) memory: Node 20 cannot even make a byte view of it.
+    const big = new Float64Array(2 ** 29 + 1);
+    const server = new RendezvousServer();
+    const rendezvous = await server.listen();
+    const job = randomUUID();
+    const comms = await Promise.all([0, 1].map((rank) => init({ rank, size: 2, job, rendezvous, env: {} })));
+    try {
+      const [c0, c1] = comms as [Communicator, Communicator];
+      expect(await outcome(c0.send(big, 1))).toBe('MPI_ERR_COUNT');
+      expect(await outcome(c0.send(big, 0))).toBe('MPI_ERR_COUNT');
+      expect(await outcome(c0.isend(big, 1).wait())).toBe('MPI_ERR_COUNT');
+      expect(await outcome(() => c0.allreduce(big, Op.SUM))).toBe('MPI_ERR_COUNT');
+      const both = await Promise.all([outcome(() => c0.bcast(big, 0)), outcome(() => c1.bcast(undefined, 0))]);
+      expect(both).toEqual(['MPI_ERR_COUNT', 'MPI_ERR_COUNT']);
+      // Nothing went out: the pair still works.
+      const [, got] = await Promise.all([c0.send(new Float64Array([7]), 1), c1.recv(0)]);
+      expect(got).toEqual(new Float64Array([7]));
+    } finally {
+      await Promise.all(comms.map((c) => c.close()));
+      await server.close();
+    }
+  });
+
   it("allreduce's algorithm must be one it knows", async () => {
     await solo(async (c) => {
       for (const algorithm of ['bogus', 'RING', 3, null] as unknown as 'ring'[]) {

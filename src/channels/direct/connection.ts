@@ -167,6 +167,8 @@ export class Connection {
 
   readonly #afterWrite = (err?: Error | null): void => {
     const done = ++this.#calledBack;
+    // A failed write (EPIPE, ECONNRESET) means the peer is gone: its sends fail as FMI_PEER_LOST, as its receives do.
+    if (err) this.#end(err);
     const q = this.#pending;
     while (q.length > 0 && q[0]!.index < done) this.#settle(q.shift()!, err ?? undefined);
   };

@@ -1,9 +1,10 @@
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { ChannelError, ClosedError, FmiError, PeerLostError } from '../../errors.js';
 import { deriveKeys, MIN_SECRET_BYTES, signed, type JobKeys } from '../../rendezvous/auth.js';
 import { readLines, writeLine, type Endpoint } from '../../rendezvous/protocol.js';
 import { parseServerMessage } from '../../rendezvous/messages.js';
+import { describeServer, dialServer, type ServerAddress } from '../../rendezvous/transport.js';
 import type { Channel, Envelope, Probed, ProbeRequest, Received, RecvRequest } from '../channel.js';
 import { Matcher } from '../matcher.js';
 import { Connection } from './connection.js';
@@ -14,8 +15,8 @@ export interface DirectChannelOptions {
   job: string;
   rank: number;
   size: number;
-  /** The rendezvous server; not needed by a job of one rank. */
-  server?: Endpoint;
+  /** The rendezvous server (with `tls`, over TLS); not needed by a job of one rank. */
+  server?: ServerAddress;
   /** Address this rank's listener binds. @default '127.0.0.1' when the server is on loopback, else '0.0.0.0' */
   listenHost?: string;
   /** Give up connecting to a peer after this long. @default 30000 */
@@ -29,7 +30,7 @@ export interface DirectChannelOptions {
   secret?: string;
 }
 
-type Settings = Required<Omit<DirectChannelOptions, 'server' | 'secret'>> & { server: Endpoint };
+type Settings = Required<Omit<DirectChannelOptions, 'server' | 'secret'>> & { server: ServerAddress };
 
 type State = 'open' | 'closing' | 'closed';
 
@@ -74,6 +75,8 @@ export class DirectChannel implements Channel {
   #listener: Server | undefined;
   #priv: Endpoint[] = [];
   #state: State = 'open';
+  /** Set once the rendezvous server is gone: no new pair can connect from then on. */
+  #noRendezvous: string | undefined;
 
   private constructor(o: Settings, keys: JobKeys) {
     this.#o = o;
@@ -124,6 +127,7 @@ export class DirectChannel implements Channel {
     const conn = this.#conns.get(dest);
     if (conn) return conn.send(env, payload, signal);
     if (this.#gone.has(dest)) throw this.#lost(dest);
+    if (this.#noRendezvous) throw this.#unpairable(dest);
     // Not connected yet: queue in call order, so that sends made while the pair
     // connects go out in the order they were made.
     signal?.throwIfAborted();
@@ -149,9 +153,7 @@ export class DirectChannel implements Channel {
   recv(req: RecvRequest): Promise<Received> {
     if (this.#state !== 'open') return Promise.reject(new ClosedError('channel is closed', { rank: this.rank, peer: req.source, channel: 'direct' }));
     // Messages a peer sent before it left are still delivered.
-    return this.#matcher.post(req, () =>
-      req.source >= 0 && req.source !== this.rank && this.#gone.has(req.source) && !this.#conns.has(req.source) ? this.#lost(req.source) : undefined,
-    );
+    return this.#matcher.post(req, () => this.#cannotCome(req.source));
   }
 
   /** Where this rank's listener can be reached (what it tells peers through the rendezvous server). */
@@ -172,9 +174,8 @@ export class DirectChannel implements Channel {
     if (this.#state !== 'open') return Promise.reject(new ClosedError('channel is closed', { rank: this.rank, peer: req.source, channel: 'direct' }));
     const now = this.#matcher.peek(req);
     if (now) return Promise.resolve(now);
-    if (req.source >= 0 && req.source !== this.rank && this.#gone.has(req.source) && !this.#conns.has(req.source)) {
-      return Promise.reject(this.#lost(req.source));
-    }
+    const err = this.#cannotCome(req.source);
+    if (err) return Promise.reject(err);
     return this.#matcher.probe(req);
   }
 
@@ -195,6 +196,33 @@ export class DirectChannel implements Channel {
 
   #lost(peer: number): PeerLostError {
     return new PeerLostError(`rank ${peer} is gone`, { rank: this.rank, peer, channel: 'direct' });
+  }
+
+  #unpairable(peer: number): ChannelError {
+    return new ChannelError(`cannot connect to rank ${peer}: ${this.#noRendezvous}`, { rank: this.rank, peer, channel: 'direct' });
+  }
+
+  /** Why nothing more can come from `source` (a specific rank, not connected): it is gone, or it can no longer connect. */
+  #cannotCome(source: number): Error | undefined {
+    if (source < 0 || source === this.rank || this.#conns.has(source)) return undefined;
+    if (this.#gone.has(source)) return this.#lost(source);
+    if (this.#noRendezvous && !this.#pairings.has(source)) return this.#unpairable(source);
+    return undefined;
+  }
+
+  /**
+   * The control connection ended while this rank is open: the server died or
+   * dropped it. Pairs already connected go on; no new pair can meet, so
+   * receives from a rank not connected fail now, as sends to it do, rather
+   * than wait for a timeout (forever without one).
+   */
+  #rendezvousGone(why: string): void {
+    if (this.#state !== 'open' || this.#noRendezvous) return;
+    this.#noRendezvous = why;
+    for (let peer = 0; peer < this.size; peer++) {
+      if (peer === this.rank || this.#conns.has(peer) || this.#pairings.has(peer) || this.#gone.has(peer)) continue;
+      this.#matcher.failSource(peer, this.#unpairable(peer));
+    }
   }
 
   #startPairing(peer: number): Pairing {
@@ -228,6 +256,8 @@ export class DirectChannel implements Channel {
         this.#pairings.delete(peer);
         if (DEBUG) process.stderr.write(`fmi debug: direct rank ${this.rank} <-> ${peer} failed: ${err.message}\n`);
         for (const q of this.#takeQueued(peer)) q.reject(err);
+        // A pair that was connecting when the server went: nothing will retry it.
+        if (this.#noRendezvous && this.#state === 'open' && !this.#conns.has(peer)) this.#matcher.failSource(peer, this.#unpairable(peer));
       },
     );
     return p;
@@ -295,8 +325,8 @@ export class DirectChannel implements Channel {
 
   #register(): Promise<void> {
     return new Promise((resolve, reject) => {
-      const { host, port } = this.#o.server;
-      const sock = connect({ host, port });
+      const where = describeServer(this.#o.server);
+      const sock = dialServer(this.#o.server);
       this.#control = sock;
       sock.setNoDelay(true);
       let registered = false;
@@ -304,17 +334,18 @@ export class DirectChannel implements Channel {
       // A server that never answers (or speaks an older protocol, without a challenge) must not hang init.
       const ms = this.#o.connectTimeoutMs;
       const timer = setTimeout(() => {
-        reject(new ChannelError(`rendezvous server ${host}:${port} did not register this rank within ${ms} ms (is it an fmi rendezvous server of this version?)`, { rank: this.rank, channel: 'direct' }));
+        reject(new ChannelError(`rendezvous server ${where} did not register this rank within ${ms} ms (is it an fmi rendezvous server of this version? one with TLS takes tls://host:port)`, { rank: this.rank, channel: 'direct' }));
         sock.destroy();
       }, ms);
       timer.unref();
       sock.on('error', (err) => {
         clearTimeout(timer);
-        if (!registered) reject(new ChannelError(`rendezvous server ${host}:${port} unreachable: ${err.message}`, { rank: this.rank, channel: 'direct', cause: err }));
+        if (!registered) reject(new ChannelError(`rendezvous server ${where} unreachable: ${err.message}`, { rank: this.rank, channel: 'direct', cause: err }));
       });
       sock.on('close', () => {
         clearTimeout(timer);
-        if (!registered) reject(new ChannelError(`rendezvous server ${host}:${port} closed the connection`, { rank: this.rank, channel: 'direct' }));
+        if (!registered) reject(new ChannelError(`rendezvous server ${where} closed the connection`, { rank: this.rank, channel: 'direct' }));
+        else this.#rendezvousGone(`the rendezvous server ${where} is gone (its connection closed)`);
       });
       readLines(
         sock,

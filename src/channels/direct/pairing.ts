@@ -2,6 +2,7 @@ import { connect, type Socket } from 'node:net';
 import { ChannelError } from '../../errors.js';
 import { signed, type JobKeys } from '../../rendezvous/auth.js';
 import { readLines, writeLine, type Endpoint } from '../../rendezvous/protocol.js';
+import { dialServer, type ServerAddress } from '../../rendezvous/transport.js';
 import { parseServerMessage } from '../../rendezvous/messages.js';
 import { ByteReader, dialHandshake, REJECT, SELECT } from './handshake.js';
 
@@ -11,7 +12,7 @@ export interface PairingSetup {
   size: number;
   peer: number;
   keys: JobKeys;
-  server: Endpoint;
+  server: ServerAddress;
   /** This rank's listener addresses, for peers that can reach it directly. */
   priv: Endpoint[];
   timeoutMs: number;
@@ -112,7 +113,7 @@ export class Pairing {
 
   #register(): void {
     const s = this.#s;
-    const sock = connect({ host: s.server.host, port: s.server.port });
+    const sock = dialServer(s.server);
     this.#rendezvous = sock;
     sock.setNoDelay(true);
     let peerInfo: { pub: Endpoint; priv: Endpoint[]; you?: Endpoint } | undefined;

@@ -1,0 +1,64 @@
+import { decode, encode } from '../codec.js';
+import type { NumericArray } from '../kernels/index.js';
+import { raiseIfError, sendError, type CollContext } from './context.js';
+import type { ReduceEngine } from './engine.js';
+import { knomialTree } from './tree.js';
+
+/** Allreduce of TypedArrays up to this size (and of any other value) may take the tree (see TREE_MAX_RANKS). */
+export const TREE_MAX_BYTES = 16 * 1024;
+
+/**
+ * Reduce up a k-nomial tree rooted at rank 0, then the result back down the
+ * same tree: 2(size-1) messages, against size·log2(size) for recursive
+ * doubling. On 4 ranks that is a star: 6 messages in 2 rounds instead of 8 in
+ * 2, and with ranks that share CPUs a message costs what every rank waits for
+ * (bench/README.md). A rank folds its own value and then its children's in
+ * rank order (each child's subtree is the next run of ranks), so the root
+ * computes v0 op v1 op ... in order: exact for any associative op, and every
+ * rank gets the root's bits. `into` (the engine's too) receives the result.
+ *
+ * A rank that fails sends its error to whoever still waits for it (its
+ * parent, its children), so the whole tree fails at once with it.
+ */
+export async function allreduceTree<A>(c: CollContext, e: ReduceEngine<A>, into?: NumericArray): Promise<unknown> {
+  const { parent, children } = knomialTree(c.rank, 0, c.size);
+  const owed = new Set<number>(children);
+  if (parent >= 0) owed.add(parent);
+  try {
+    let acc = e.local();
+    if (children.length > 0) {
+      const incoming = children.map((child) => e.recv(child));
+      for (const p of incoming) p.catch(() => {}); // each is awaited below, in rank order
+      for (const p of incoming) acc = e.combine(acc, await p);
+    }
+    if (parent < 0) {
+      const out = e.result(acc);
+      await down(c, children, owed, encode(out));
+      return out;
+    }
+    owed.delete(parent);
+    try {
+      await e.send(parent, acc);
+    } finally {
+      e.release(acc);
+    }
+    const r = await c.recv(parent);
+    raiseIfError(c, r);
+    await down(c, children, owed, { kind: r.kind, bytes: r.data });
+    const out = decode(r.kind, r.data);
+    if (into === undefined) return out;
+    (into as { set(x: ArrayLike<unknown>): void }).set(out as ArrayLike<unknown>);
+    return into;
+  } catch (err) {
+    await sendError(c, owed, err);
+    throw err;
+  }
+}
+
+/** The result to the children, largest subtree first. */
+async function down(c: CollContext, children: number[], owed: Set<number>, msg: { kind: number; bytes: Uint8Array }): Promise<void> {
+  for (let i = children.length - 1; i >= 0; i--) {
+    owed.delete(children[i]!);
+    await c.send(children[i]!, msg);
+  }
+}

@@ -1,0 +1,89 @@
+import { spawn } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { freePort } from '../helpers/redis-server.js';
+import { alive, CLI, expectFailedTyped, fmiRun, rankProcesses, SLACK_MS } from './job.js';
+
+/**
+ * Faults of a job on the direct channel, with real processes: a rank killed
+ * (kill -9) mid-allreduce, a rank that never starts, the rendezvous server
+ * missing at init and killed after pairing. Every other rank must fail with a
+ * typed error within a bound, `fmi run` must exit non-zero, and no rank
+ * process may be left.
+ */
+
+const secret = () => randomBytes(32).toString('base64url');
+
+describe('faults - direct channel', () => {
+  it('kill -9 of a rank mid-allreduce: the others fail with FMI_PEER_LOST at once, fmi run exits non-zero', async () => {
+    const run = await fmiRun({ size: 4, env: { FMI_FAULT: 'allreduce-kill', FMI_FAULT_VICTIM: '1' }, limitMs: 30_000 });
+    expect(run.codes[0]).not.toBe(0);
+    expect(run.codes[0]).not.toBeNull();
+    expect(run.stderr).toContain('rank 1 was killed by SIGKILL');
+    // No operation timeout is set: only the loss itself can end the others' allreduce.
+    expectFailedTyped(run, ['FMI_PEER_LOST'], SLACK_MS, [1]);
+  });
+
+  it('a rank that never starts: the others fail with FMI_TIMEOUT or FMI_CHANNEL within their timeout, fmi run stops it', async () => {
+    const run = await fmiRun({
+      size: 3,
+      env: { FMI_FAULT: 'never-starts', FMI_FAULT_VICTIM: '2', FMI_TIMEOUT_MS: '1500', FMI_CONNECT_TIMEOUT_MS: '1500' },
+      limitMs: 30_000,
+    });
+    expect(run.codes[0]).toBe(3);
+    expectFailedTyped(run, ['FMI_TIMEOUT', 'FMI_CHANNEL'], 1500 + SLACK_MS, [2]);
+    // The rank that never started was stopped by the launcher.
+    expect(run.ranks[2]?.pid).toBeDefined();
+    expect(run.ranks[2]?.code).toBeUndefined();
+  });
+
+  it('the rendezvous server is down before init: every rank fails with FMI_CHANNEL at once', async () => {
+    const port = await freePort();
+    const run = await rankProcesses({
+      size: 3,
+      env: { FMI_FAULT: 'allreduce-kill', FMI_JOB: randomUUID(), FMI_SECRET: secret(), FMI_RENDEZVOUS: `127.0.0.1:${port}` },
+      limitMs: 20_000,
+    });
+    expect(run.codes).toEqual([3, 3, 3]);
+    expectFailedTyped(run, ['FMI_CHANNEL'], SLACK_MS);
+    for (const r of run.ranks) expect(r.message).toContain('unreachable');
+  });
+
+  it('the rendezvous server dies after pairing: paired ranks go on, a new pair fails at once on both sides (FMI_CHANNEL)', async () => {
+    const go = join(tmpdir(), `fmi-fault-go-${randomUUID()}`);
+    const port = await freePort();
+    const server = spawn(process.execPath, [CLI, 'rendezvous', '--host', '127.0.0.1', '--port', String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.stdout!.on('data', (b: Buffer) => b.toString().includes('listening on') && resolve());
+        server.once('exit', (code) => reject(new Error(`rendezvous server exited (${code}) before listening`)));
+      });
+      let ready = 0;
+      const run = await rankProcesses({
+        size: 3,
+        // No operation timeout: without the fix, rank 2's receive waits forever (until limitMs).
+        env: { FMI_FAULT: 'rendezvous-gone', FMI_JOB: randomUUID(), FMI_SECRET: secret(), FMI_RENDEZVOUS: `127.0.0.1:${port}`, FMI_FAULT_GO: go },
+        limitMs: 20_000,
+        onReport: (r) => {
+          if (!r.ready || ++ready < 3) return;
+          server.kill('SIGKILL');
+          server.once('exit', () => writeFileSync(go, ''));
+        },
+      });
+      expect(run.ranks[0]).toMatchObject({ still: true });
+      expect(run.ranks[1]).toMatchObject({ still: true, ok: true });
+      expect(run.codes).toEqual([3, 0, 3]);
+      expectFailedTyped(run, ['FMI_CHANNEL'], SLACK_MS, [1]);
+      expect(run.ranks[2]!.message).toContain('rendezvous server');
+    } finally {
+      const exited = new Promise((r) => (server.exitCode === null && server.signalCode === null ? server.once('exit', r) : r(null)));
+      server.kill('SIGKILL');
+      await exited;
+      rmSync(go, { force: true });
+    }
+    expect(alive(server.pid!)).toBe(false);
+  });
+});
