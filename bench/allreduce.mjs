@@ -10,7 +10,7 @@
 //
 // Environment: FMI_BENCH_QUICK=1, FMI_BENCH_MS, FMI_BENCH_SIZES (bytes,
 // multiples of 8, e.g. "1k,1m,16m").
-//   FMI_BENCH_ALGO=auto|ring|recursive-doubling   allreduce's `algorithm`
+//   FMI_BENCH_ALGO=auto|ring|rabenseifner|recursive-doubling   allreduce's `algorithm`
 //     option (default auto: fmi picks; the variant then stays "f64,sum")
 //   FMI_BENCH_INTO=1   pass `{ into }`: the result goes into one buffer that
 //     every call reuses instead of a fresh array (variant gets ",into")
@@ -20,7 +20,7 @@ import { init, Op } from 'fmi';
 import { ALLREDUCE_SIZES, emit, isOn, itersFor, mbPerS, warmupMsFor, sizesFrom, summarize } from './lib/common.mjs';
 
 const ALGO = process.env.FMI_BENCH_ALGO || 'auto';
-if (!['auto', 'ring', 'recursive-doubling'].includes(ALGO)) throw new Error(`FMI_BENCH_ALGO: ${ALGO} is not auto, ring or recursive-doubling`);
+if (!['auto', 'ring', 'rabenseifner', 'recursive-doubling'].includes(ALGO)) throw new Error(`FMI_BENCH_ALGO: ${ALGO} is not auto, ring, rabenseifner or recursive-doubling`);
 const INTO = isOn(process.env.FMI_BENCH_INTO);
 const variant = `f64,sum${ALGO === 'auto' ? '' : `,${ALGO}`}${INTO ? ',into' : ''}`;
 

@@ -10,8 +10,8 @@
 // On request (not by default):
 //   channels         bench/channels.mjs: bcast and allreduce over direct,
 //                    Redis and S3 (starts and stops its own servers)
-//   allreduce-algos  allreduce on 4 ranks, 1/4/16 MiB: fmi's ring and
-//                    recursive doubling, each with and without `into`, next
+//   allreduce-algos  allreduce on 4 ranks, 256 KiB/1/4/16 MiB: fmi's ring,
+//                    Rabenseifner and recursive doubling, each with and without `into`, next
 //                    to Open MPI; the jobs of one size run one after another
 //   bcast, barrier   bench/bcast.mjs (root 0, 1 KiB..4 MiB) and
 //                    bench/barrier.mjs next to native/bcast.c and
@@ -40,7 +40,7 @@ import { cpus, setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BCAST_SIZES } from './lib/plan.mjs';
-import { ALLREDUCE_SIZES, MiB, PINGPONG_SIZES, PLAN, QUICK, eachLine, fmtBytes, isOn, loadLine, sizesFrom } from './lib/common.mjs';
+import { ALLREDUCE_SIZES, KiB, MiB, PINGPONG_SIZES, PLAN, QUICK, eachLine, fmtBytes, isOn, loadLine, sizesFrom } from './lib/common.mjs';
 import { channelsTables } from './lib/channels-table.mjs';
 import { parseArgs } from 'node:util';
 
@@ -54,13 +54,15 @@ const RANKS = list(process.env.FMI_BENCH_RANKS, ['2', '4']).map(Number);
 const ALGO_RANKS = list(process.env.FMI_BENCH_RANKS, ['4']).map(Number);
 /** bcast and barrier: 4 ranks unless FMI_BENCH_RANKS says otherwise. */
 const COLL_RANKS = ALGO_RANKS;
-const ALGO_SIZES = [MiB, 4 * MiB, 16 * MiB];
+const ALGO_SIZES = [256 * KiB, MiB, 4 * MiB, 16 * MiB];
 const ALGO_ROUNDS = Number(process.env.FMI_BENCH_ROUNDS ?? (QUICK ? 1 : 3));
 /** The fmi variants of allreduce-algos: [label, FMI_BENCH_ALGO, FMI_BENCH_INTO]. */
 const ALGO_VARIANTS = [
   ['ring', 'ring', ''],
+  ['rab', 'rabenseifner', ''],
   ['rd', 'recursive-doubling', ''],
   ['ring+into', 'ring', '1'],
+  ['rab+into', 'rabenseifner', '1'],
   ['rd+into', 'recursive-doubling', '1'],
 ];
 const TIMEOUT_MS = Number(process.env.FMI_BENCH_TIMEOUT_S ?? 300) * 1000;
@@ -459,34 +461,34 @@ function printAlgoTables() {
   for (const n of [...new Set(mine.map((r) => r.ranks))]) {
     const sizes = [...new Set(mine.filter((r) => r.ranks === n).map((r) => r.bytes))].sort((a, b) => a - b);
     const rounds = Math.max(...mine.filter((r) => r.ranks === n).map((r) => r.round ?? 1));
-    log(`\nallreduce Op.SUM Float64Array, ${n} ranks: fmi ring vs recursive doubling (rd) vs Open MPI TCP; time of the slowest rank, median over ${rounds} round(s)`);
-    const rows = [['size', 'ring p50', 'ring p99', 'rd p50', 'rd p99', 'ompi p50', 'ompi p99', 'ring MB/s', 'rd MB/s', 'ompi MB/s', 'ring/ompi', 'rd/ompi', 'rd/ring', 'faster']];
+    log(`\nallreduce Op.SUM Float64Array, ${n} ranks: fmi ring vs Rabenseifner (rab) vs recursive doubling (rd) vs Open MPI TCP; time of the slowest rank, median over ${rounds} round(s)`);
+    const rows = [['size', 'ring p50', 'rab p50', 'rd p50', 'ompi p50', 'ring p99', 'rab p99', 'rd p99', 'ompi p99', 'ring/ompi', 'rab/ompi', 'rd/ompi', 'fastest']];
     for (const b of sizes) {
       const ring = fmi(n, b, 'ring', false);
+      const rab = fmi(n, b, 'rabenseifner', false);
       const rd = fmi(n, b, 'recursive-doubling', false);
       const om = get(n, b, 'openmpi-tcp');
-      const faster = ring && rd ? (ring.p50_us < rd.p50_us ? 'ring' : 'rd') : '-';
-      rows.push([fmtBytes(b), cell(ring, (r) => fmtUs(r.p50_us)), cell(ring, (r) => fmtUs(r.p99_us)), cell(rd, (r) => fmtUs(r.p50_us)), cell(rd, (r) => fmtUs(r.p99_us)),
-        cell(om, (r) => fmtUs(r.p50_us)), cell(om, (r) => fmtUs(r.p99_us)), cell(ring, (r) => r.mb_s.toFixed(0)), cell(rd, (r) => r.mb_s.toFixed(0)), cell(om, (r) => r.mb_s.toFixed(0)),
-        ratio(ring, om), ratio(rd, om), ratio(rd, ring), faster]);
+      const ranked = [['ring', ring], ['rab', rab], ['rd', rd]].filter(([, r]) => r).sort((x, y) => x[1].p50_us - y[1].p50_us);
+      rows.push([fmtBytes(b), ...[ring, rab, rd, om].map((r) => cell(r, (x) => fmtUs(x.p50_us))), ...[ring, rab, rd, om].map((r) => cell(r, (x) => fmtUs(x.p99_us))),
+        ratio(ring, om), ratio(rab, om), ratio(rd, om), ranked[0]?.[0] ?? '-']);
     }
     printTable(rows);
     log(`\np50 of each round, lowest..highest (how much the load moved them)`);
-    const srows = [['size', 'ring', 'rd', 'ring+into', 'rd+into', 'ompi']];
+    const srows = [['size', 'ring', 'rab', 'rd', 'ring+into', 'rab+into', 'rd+into', 'ompi']];
     for (const b of sizes) {
-      srows.push([fmtBytes(b), spread(fmi(n, b, 'ring', false)), spread(fmi(n, b, 'recursive-doubling', false)), spread(fmi(n, b, 'ring', true)), spread(fmi(n, b, 'recursive-doubling', true)), spread(get(n, b, 'openmpi-tcp'))]);
+      srows.push([fmtBytes(b), ...[false, true].flatMap((into) => ['ring', 'rabenseifner', 'recursive-doubling'].map((a) => spread(fmi(n, b, a, into)))), spread(get(n, b, 'openmpi-tcp'))]);
     }
     printTable(srows);
     log(`\nthe same with { into } (result written into one reused buffer): p50, and how much of the p50 it saves`);
-    const irows = [['size', 'ring', 'ring+into', 'saves', 'rd', 'rd+into', 'saves']];
+    const irows = [['size', 'ring', 'ring+into', 'saves', 'rab', 'rab+into', 'saves', 'rd', 'rd+into', 'saves']];
     for (const b of sizes) {
-      const ring = fmi(n, b, 'ring', false);
-      const ringInto = fmi(n, b, 'ring', true);
-      const rd = fmi(n, b, 'recursive-doubling', false);
-      const rdInto = fmi(n, b, 'recursive-doubling', true);
-      irows.push([fmtBytes(b), cell(ring, (r) => fmtUs(r.p50_us)), cell(ringInto, (r) => fmtUs(r.p50_us)), pct(ringInto, ring), cell(rd, (r) => fmtUs(r.p50_us)), cell(rdInto, (r) => fmtUs(r.p50_us)), pct(rdInto, rd)]);
+      irows.push([fmtBytes(b), ...['ring', 'rabenseifner', 'recursive-doubling'].flatMap((a) => {
+        const plain = fmi(n, b, a, false);
+        const into = fmi(n, b, a, true);
+        return [cell(plain, (r) => fmtUs(r.p50_us)), cell(into, (r) => fmtUs(r.p50_us)), pct(into, plain)];
+      })]);
     }
     printTable(irows);
   }
-  log('\nring/ompi, rd/ompi, rd/ring: p50 time divided by p50 time (>1: the first is slower). saves: 1 - p50 with into / p50 without (negative: into is slower).');
+  log('\nring/ompi, rab/ompi, rd/ompi: p50 time divided by p50 time (>1: the first is slower). saves: 1 - p50 with into / p50 without (negative: into is slower).');
 }

@@ -3,6 +3,7 @@ export {
   Communicator,
   UNDEFINED,
   RING_MIN_BYTES,
+  RABENSEIFNER_MIN_BYTES,
   type SendOptions,
   type RecvOptions,
   type ProbeOptions,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Communicator, Op, RING_MIN_BYTES, UNDEFINED } from '../src/index.js';
+import { Communicator, Op, RABENSEIFNER_MIN_BYTES, UNDEFINED } from '../src/index.js';
 import { range, settleWorld, withWorld } from './helpers/world.js';
 
 /** Each rank's contribution depends on its rank in the communicator and the communicator's salt. */
@@ -114,8 +114,8 @@ describe('communicators - isolation', () => {
 });
 
 describe('communicators - size-optimized allreduce', () => {
-  it('the ring (large buffers) gives the same bits on every rank and the right sum, on 3 to 6 ranks', async () => {
-    const n = RING_MIN_BYTES / 8 + 13; // just over the threshold, not divisible by the rank count
+  it('the large-buffer algorithm (Rabenseifner) gives the same bits on every rank and the right sum, on 3 to 6 ranks', async () => {
+    const n = RABENSEIFNER_MIN_BYTES / 8 + 13; // just over the threshold, not divisible by the rank count
     for (const size of [3, 4, 6]) {
       const out = await withWorld(size, (c) => c.allreduce(Float64Array.from({ length: n }, (_, i) => Math.sqrt(i + c.rank)), Op.SUM));
       for (const r of out) expect(Buffer.from(r.buffer).equals(Buffer.from(out[0]!.buffer))).toBe(true);

@@ -1,6 +1,6 @@
 import { encode, decode, elemTypeOfKind, Kind, kindOfTyped, bytesOf } from '../codec.js';
 import { FmiError } from '../errors.js';
-import { elemTypeOf, kernels, type Arena, type ElemType, type NumericArray, type WasmBlock } from '../kernels/index.js';
+import { elemTypeOf, kernels, viewsOutliveGrowth, type Arena, type ElemType, type NumericArray, type WasmBlock } from '../kernels/index.js';
 import { applyOp, describe, type Op } from '../ops/op.js';
 import { raiseIfError, type CollContext } from './context.js';
 
@@ -106,6 +106,8 @@ class WasmEngine implements ReduceEngine<WasmBlock> {
   readonly #live = new Map<number, WasmBlock>();
   readonly #receiving = new Set<number>();
   #disposed = false;
+  /** Receives may take a view of their block (the kernel reads straight into it) rather than ask for one per chunk. */
+  readonly #fixedViews: boolean;
 
   constructor(
     private readonly c: CollContext,
@@ -117,6 +119,7 @@ class WasmEngine implements ReduceEngine<WasmBlock> {
     this.#arena = kernels();
     this.#bytes = value.byteLength;
     this.#kind = kindOfTyped(type);
+    this.#fixedViews = viewsOutliveGrowth(this.#arena);
   }
 
   #alloc(): WasmBlock {
@@ -148,7 +151,8 @@ class WasmEngine implements ReduceEngine<WasmBlock> {
     const b = this.#alloc();
     this.#receiving.add(b.ptr);
     try {
-      const r = await this.c.recv(peer, () => this.#arena.bytes(b, this.#bytes), this.#bytes);
+      const into = this.#fixedViews ? this.#arena.bytes(b, this.#bytes) : () => this.#arena.bytes(b, this.#bytes);
+      const r = await this.c.recv(peer, into, this.#bytes);
       raiseIfError(this.c, r);
       if (r.kind !== this.#kind || r.data.byteLength !== this.#bytes) throw this.#mismatch(peer, r.kind, r.data.byteLength);
       return b;

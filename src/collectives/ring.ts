@@ -1,7 +1,7 @@
 import { kindOfTyped } from '../codec.js';
 import { FmiError } from '../errors.js';
-import { kernels, typedArrayCtor, type Arena, type ElemType, type PredefinedOpName, type WasmBlock } from '../kernels/index.js';
-import { sendError, type CollContext } from './context.js';
+import { kernels, typedArrayCtor, viewsOutliveGrowth, type Arena, type ElemType, type PredefinedOpName, type WasmBlock } from '../kernels/index.js';
+import { raiseIfError, sendError, type CollContext } from './context.js';
 
 /** A block of a TypedArray: `count` elements from element `offset`. */
 export interface Block {
@@ -41,6 +41,8 @@ export class RingBuffer {
   #inflight: Promise<unknown> | undefined;
   readonly #kind: number;
   readonly #bpe: number;
+  /** Receives land straight in Wasm memory (see viewsOutliveGrowth) instead of asking for a view per chunk. */
+  readonly #fixed: boolean;
 
   constructor(
     private readonly c: CollContext,
@@ -54,6 +56,12 @@ export class RingBuffer {
     this.#acc = this.#arena.alloc(data.byteLength);
     this.#arena.bytes(this.#acc, data.byteLength).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
     this.#kind = kindOfTyped(type);
+    this.#fixed = viewsOutliveGrowth(this.#arena);
+  }
+
+  /** A receive target for `view()`: the view itself where it stays valid, else a function the channel calls per chunk. */
+  #target(view: () => Uint8Array): Uint8Array | (() => Uint8Array) {
+    return this.#fixed ? view() : view;
   }
 
   #bytes(b: Block): Uint8Array {
@@ -71,13 +79,14 @@ export class RingBuffer {
       const sendBlock = this.blocks[(rank - s - 1 + size) % size]!;
       const recvBlock = this.blocks[(rank - s - 2 + 2 * size) % size]!;
       const want = recvBlock.count * this.#bpe;
-      const incoming = this.c.recv(left, () => this.#arena.bytes(tmp, want), want);
+      const incoming = this.c.recv(left, this.#target(() => this.#arena.bytes(tmp, want)), want);
       incoming.catch(() => {}); // awaited below; a failed send must not leave it unhandled
       this.#inflight = incoming;
       this.#sent++;
       await this.c.send(right, { kind: this.#kind, bytes: this.#bytes(sendBlock) });
       const r = await incoming;
       this.#inflight = undefined;
+      raiseIfError(this.c, r);
       if (r.kind !== this.#kind || r.data.byteLength !== want) {
         throw new FmiError('MPI_ERR_SIZE', `rank ${left} contributed a different type or size`, this.c.fields(left));
       }
@@ -94,13 +103,43 @@ export class RingBuffer {
       const sendBlock = this.blocks[(rank - s + size) % size]!;
       const recvBlock = this.blocks[(rank - s - 1 + size) % size]!;
       const want = recvBlock.count * this.#bpe;
-      const incoming = this.c.recv(left, () => this.#bytes(recvBlock), want);
+      const incoming = this.c.recv(left, this.#target(() => this.#bytes(recvBlock)), want);
       incoming.catch(() => {}); // awaited below; a failed send must not leave it unhandled
       this.#inflight = incoming;
       this.#sent++;
       await this.c.send(right, { kind: this.#kind, bytes: this.#bytes(sendBlock) });
       const r = await incoming;
       this.#inflight = undefined;
+      raiseIfError(this.c, r);
+      if (r.data.byteLength !== want) throw new FmiError('MPI_ERR_SIZE', `rank ${left} sent a block of another size`, this.c.fields(left));
+    }
+  }
+
+  /**
+   * The allgather, straight into `out` (the caller's result: a JS array or
+   * `into`), so the result is written once: this rank's complete block is
+   * copied there, the others arrive there from the socket and are sent on
+   * from there.
+   */
+  async allgatherInto(out: Uint8Array): Promise<void> {
+    const { rank, size } = this.c;
+    const right = (rank + 1) % size;
+    const left = (rank - 1 + size) % size;
+    const range = (b: Block) => out.subarray(b.offset * this.#bpe, (b.offset + b.count) * this.#bpe);
+    const own = this.blocks[rank]!;
+    range(own).set(this.#bytes(own));
+    for (let s = 0; s < size - 1; s++) {
+      const sendBlock = this.blocks[(rank - s + size) % size]!;
+      const recvBlock = this.blocks[(rank - s - 1 + size) % size]!;
+      const want = recvBlock.count * this.#bpe;
+      const incoming = this.c.recv(left, range(recvBlock), want);
+      incoming.catch(() => {}); // awaited below; a failed send must not leave it unhandled
+      this.#inflight = incoming;
+      this.#sent++;
+      await this.c.send(right, { kind: this.#kind, bytes: range(sendBlock) });
+      const r = await incoming;
+      this.#inflight = undefined;
+      raiseIfError(this.c, r);
       if (r.data.byteLength !== want) throw new FmiError('MPI_ERR_SIZE', `rank ${left} sent a block of another size`, this.c.fields(left));
     }
   }

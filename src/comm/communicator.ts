@@ -1,10 +1,10 @@
-import { bytesOf, encode, decode, decodeError, isTyped, Kind, typedView, type Encoded } from '../codec.js';
+import { bytesOf, encode, decode, decodeError, isTyped, Kind, type Encoded } from '../codec.js';
 import { FmiError, ClosedError, type FmiErrorFields } from '../errors.js';
 import { ANY_SOURCE, ANY_TAG, isStoreChannel, type Channel, type Probed, type Received, type RecvTarget } from '../channels/channel.js';
 import { ChannelSet } from './channel-set.js';
 import type { Hint } from '../model/types.js';
 import { barrierStore, bcastStore, gatherFlat, hasStore, reduceFlat, writeOrFail } from '../collectives/mediated.js';
-import { elemTypeOf, type NumericArray } from '../kernels/index.js';
+import { type NumericArray } from '../kernels/index.js';
 import { checkOpFor, type Op } from '../ops/op.js';
 import { checkOpOptions, Deadline, type OpOptions } from '../util/deadline.js';
 import { bcastBinomial } from '../collectives/bcast.js';
@@ -18,7 +18,7 @@ import { barrierTree } from '../collectives/barrier-tree.js';
 import { allreduceTree, TREE_MAX_BYTES } from '../collectives/allreduce-tree.js';
 import { TREE_MAX_RANKS } from '../collectives/tree.js';
 import { allgatherRing } from '../collectives/allgather.js';
-import { equalBlocks, RingBuffer, type Block } from '../collectives/ring.js';
+import { allreduceAlgorithm, allreduceBlocks, blockable } from '../collectives/allreduce-choice.js';
 import { engineFor, withEngine } from '../collectives/engine.js';
 import { mismatch, type CollContext } from '../collectives/context.js';
 import { signatureTag, type CallShape, type CollName } from '../collectives/signature.js';
@@ -45,8 +45,8 @@ export const UNDEFINED = -32766;
 /** How long close() waits for the other ranks when a storage channel is open. */
 const CLOSE_SYNC_MS = 10_000;
 
-/** Allreduce of TypedArrays at least this large, on more than two ranks, takes the ring. */
-export const RING_MIN_BYTES = 4 * 1024 * 1024;
+/** Allreduce of TypedArrays at least this large, on more than two ranks, takes the ring (smaller large ones Rabenseifner's). */
+export { RABENSEIFNER_MIN_BYTES, RING_MIN_BYTES } from '../collectives/allreduce-choice.js';
 
 
 /** createGroup traffic takes the user's tag on a context of its own (GROUP_CTX): not queued, so not signed. */
@@ -307,7 +307,7 @@ export class Communicator {
       checkAllreduceAlgorithm(opts.algorithm, { rank: this.rank, op: 'allreduce' });
       if (opts.into === undefined) return this.#allreduce(c, data, op, opts, undefined) as Promise<T>;
       return withInto(opts.into, data, c, (into) => this.#allreduce(c, data, op, opts, into)) as Promise<T>;
-    }, sized('allreduce', data, useRing(op, data, this.size, opts.algorithm) ? { directAllreduce: 'ring' } : undefined), { op, data });
+    }, sized('allreduce', data, allreduceAlgorithm(op, data, this.size, opts.algorithm) !== 'recursive-doubling' ? { directAllreduce: 'ring' } : undefined), { op, data });
   }
 
 
@@ -566,11 +566,10 @@ export class Communicator {
       });
       return intoOrNew(decode(out.kind, out.bytes), into);
     }
-    if (opts.algorithm === 'ring' && !ringable(op, data, c.size)) {
-      throw new FmiError('MPI_ERR_ARG', 'the ring needs a TypedArray, a predefined op and more than one rank', c.fields());
-    }
-    if (useRing(op, data, c.size, opts.algorithm)) {
-      return this.#ringAllreduce(c, op, data as NumericArray, into);
+    const algorithm = allreduceAlgorithm(op, data, c.size, opts.algorithm);
+    if (algorithm !== 'recursive-doubling') {
+      if (!blockable(op, data, c.size)) throw new FmiError('MPI_ERR_ARG', `the ${algorithm} algorithm needs a TypedArray, a predefined op and more than one rank`, c.fields());
+      return allreduceBlocks(c, op, data as NumericArray, into, algorithm);
     }
     if (op.associative) {
       // Few ranks and little data: fewer messages (allreduce-tree.ts). Every rank decides alike: same size, same byte count.
@@ -581,29 +580,6 @@ export class Communicator {
     const r = await withEngine(engineFor(c, op, data), (e) => reduceChain(c, e, 0));
     const out = await bcastBinomial(c, 0, c.rank === 0 ? encode(r) : undefined);
     return intoOrNew(decode(out.kind, out.bytes), into);
-  }
-
-  async #ringAllreduce(c: CollContext, op: Op, data: NumericArray, into?: NumericArray): Promise<NumericArray> {
-    const t = elemTypeOf(data)!;
-    const blocks: Block[] = equalBlocks(data.length, c.size);
-    const ring = new RingBuffer(c, op.predefined!, t, data, blocks);
-    try {
-      await ring.reduceScatter();
-      await ring.allgather();
-    } catch (err) {
-      await ring.failOnward(2 * (c.size - 1), err);
-      ring.release();
-      throw err;
-    }
-    try {
-      if (into) {
-        ring.copyTo(bytesOf(into));
-        return into;
-      }
-      return typedView(t, ring.take());
-    } finally {
-      ring.release();
-    }
   }
 
   #collective<T>(
@@ -784,10 +760,3 @@ function signedValue(tag: number, rank: number, bytes: Uint8Array): Uint8Array {
   return out;
 }
 
-const ringable = (op: Op, data: unknown, size: number) => op.predefined !== undefined && isTyped(data) && size > 1;
-
-/** Whether allreduce takes the ring: the same answer at every rank, from what every rank knows. */
-function useRing(op: Op, data: unknown, size: number, algorithm: AllreduceOptions['algorithm'] = 'auto'): boolean {
-  if (algorithm === 'ring') return true;
-  return algorithm === 'auto' && ringable(op, data, size) && (data as NumericArray).byteLength >= RING_MIN_BYTES && size > 2;
-}

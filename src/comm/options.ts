@@ -50,11 +50,12 @@ export interface ReduceOptions extends OpOptions {
 
 export interface AllreduceOptions extends OpOptions {
   /**
-   * `'auto'` takes the ring for TypedArrays of RING_MIN_BYTES or more with a
-   * predefined op on more than two ranks, recursive doubling otherwise. Every
-   * rank must pass the same. @default 'auto'
+   * `'auto'` takes, for TypedArrays with a predefined op on more than two
+   * ranks, Rabenseifner's reduce-scatter + allgather from
+   * RABENSEIFNER_MIN_BYTES and the ring from RING_MIN_BYTES; recursive
+   * doubling otherwise. Every rank must pass the same. @default 'auto'
    */
-  algorithm?: 'auto' | 'ring' | 'recursive-doubling';
+  algorithm?: 'auto' | 'ring' | 'rabenseifner' | 'recursive-doubling';
   /**
    * Write the result here (a TypedArray of the same type and length as the
    * data; the data itself for in place) instead of into a new array.

@@ -52,7 +52,7 @@ function isDetached(b: ArrayBufferLike): boolean {
 }
 
 /** The algorithms allreduce knows: anything else is a mistake, not 'auto'. */
-const ALLREDUCE_ALGORITHMS: readonly unknown[] = ['auto', 'ring', 'recursive-doubling'];
+const ALLREDUCE_ALGORITHMS: readonly unknown[] = ['auto', 'ring', 'rabenseifner', 'recursive-doubling'];
 
 export function checkAllreduceAlgorithm(a: unknown, fields: FmiErrorFields): void {
   if (a !== undefined && !ALLREDUCE_ALGORITHMS.includes(a)) {

@@ -31,6 +31,16 @@ export interface Arena {
   apply(op: PredefinedOpName, t: ElemType, dst: WasmBlock, src: WasmBlock, length: number): void;
 }
 
+/**
+ * Whether views on `a`'s memory stay valid when it grows: a shared memory
+ * never detaches (a grow only makes a new, longer buffer object). A receive
+ * may then land in such a view straight from the socket, since the view
+ * keeps pointing at the block whatever else the arena allocates meanwhile.
+ */
+export function viewsOutliveGrowth(a: Arena): boolean {
+  return typeof SharedArrayBuffer !== 'undefined' && a.memory.buffer instanceof SharedArrayBuffer;
+}
+
 /** The kernel export: 0 on success, -1 for an op/type it does not define. */
 export type KernelFn = (op: number, type: number, dst: number, src: number, n: number) => number;
 

@@ -25,7 +25,7 @@ export {
 } from './types.js';
 export type { ElemType, NumericArray, PredefinedOpName } from './types.js';
 export { reduceJs, reduceScalar } from './reduce-js.js';
-export { createArena, sizeClass } from './arena.js';
+export { createArena, sizeClass, viewsOutliveGrowth } from './arena.js';
 export type { Arena, WasmBlock } from './arena.js';
 
 /**

@@ -1,0 +1,71 @@
+import { bytesOf, isTyped, typedView } from '../codec.js';
+import { elemTypeOf, type NumericArray } from '../kernels/index.js';
+import type { Op } from '../ops/op.js';
+import type { CollContext } from './context.js';
+import { allreduceRabenseifner } from './rabenseifner.js';
+import { equalBlocks, RingBuffer } from './ring.js';
+
+/** What allreduce's `algorithm` option may name. */
+export type AllreduceAlgorithm = 'recursive-doubling' | 'rabenseifner' | 'ring';
+
+/**
+ * From this size on (TypedArray bytes per rank, predefined op, more than two
+ * ranks) `'auto'` takes Rabenseifner's reduce-scatter + allgather instead of
+ * recursive doubling: 2 (p - 1) / p of the buffer sent per rank instead of
+ * log2(p) whole ones. Measured on 4 ranks (bench/allreduce-compare.mjs, see
+ * bench/README.md "Allreduce algorithms"): recursive doubling won at 256 KiB,
+ * the two tied at 1 MiB, Rabenseifner and the ring won from 2 MiB.
+ */
+export const RABENSEIFNER_MIN_BYTES = 1024 * 1024;
+/**
+ * From this size on, communicators whose size is not a power of two take the
+ * ring instead. On one host both move the same bytes in all (2 (p - 1)
+ * buffers) and Rabenseifner needs fewer messages; but its first 2 (p - 2^k)
+ * ranks carry two more whole buffers each, while the ring loads every rank
+ * and link alike, which is what counts once ranks have links of their own.
+ */
+export const RING_MIN_BYTES = 16 * 1024 * 1024;
+
+/** Whether the block algorithms (ring, Rabenseifner) can run: they need a predefined op on a TypedArray. */
+export const blockable = (op: Op, data: unknown, size: number): boolean => op.predefined !== undefined && isTyped(data) && size > 1;
+
+/**
+ * The algorithm allreduce runs: the same answer at every rank, from what
+ * every rank knows (the op, its data's size, the communicator's size and the
+ * option every rank passes).
+ */
+export function allreduceAlgorithm(op: Op, data: unknown, size: number, asked: 'auto' | AllreduceAlgorithm = 'auto'): AllreduceAlgorithm {
+  if (asked !== 'auto') return asked;
+  if (!blockable(op, data, size) || size <= 2) return 'recursive-doubling';
+  const bytes = (data as NumericArray).byteLength;
+  if (bytes >= RING_MIN_BYTES && (size & (size - 1)) !== 0) return 'ring';
+  if (bytes >= RABENSEIFNER_MIN_BYTES) return 'rabenseifner';
+  return 'recursive-doubling';
+}
+
+/**
+ * Ring or Rabenseifner allreduce of `data` (a TypedArray; the op predefined).
+ * With `into`, both end with an allgather straight into it: finished blocks
+ * are written once, never copied again. Without, they gather in Wasm memory
+ * the arena reuses and the result is one copy of that: gathering straight
+ * into a new array measured slower (bench/README.md, "Allreduce algorithms").
+ */
+export async function allreduceBlocks(c: CollContext, op: Op, data: NumericArray, into: NumericArray | undefined, algorithm: 'ring' | 'rabenseifner'): Promise<NumericArray> {
+  const t = elemTypeOf(data)!;
+  if (algorithm === 'rabenseifner') return allreduceRabenseifner(c, op.predefined!, t, data, into);
+  const ring = new RingBuffer(c, op.predefined!, t, data, equalBlocks(data.length, c.size));
+  try {
+    await ring.reduceScatter();
+    if (into) {
+      await ring.allgatherInto(bytesOf(into));
+      return into;
+    }
+    await ring.allgather();
+    return typedView(t, ring.take());
+  } catch (err) {
+    await ring.failOnward(2 * (c.size - 1), err);
+    throw err;
+  } finally {
+    ring.release();
+  }
+}
