@@ -27,7 +27,8 @@ export const RABENSEIFNER_MIN_BYTES = 1024 * 1024;
 export const RING_MIN_BYTES = 16 * 1024 * 1024;
 
 /** Whether the block algorithms (ring, Rabenseifner) can run: they need a predefined op on a TypedArray. */
-export const blockable = (op: Op, data: unknown, size: number): boolean => op.predefined !== undefined && isTyped(data) && size > 1;
+// `op?.`: a missing op must reach checkOpFor (a typed MPI_ERR_OP), not fail here first.
+export const blockable = (op: Op, data: unknown, size: number): boolean => op?.predefined !== undefined && isTyped(data) && size > 1;
 
 /**
  * The algorithm allreduce runs: the same answer at every rank, from what

@@ -31,7 +31,8 @@ export interface CallShape {
  */
 export function signatureTag(name: CollName, root: number | undefined, shape: CallShape | undefined, seq: number): number {
   const op = shape?.op;
-  const opCode = op === undefined ? 0 : op.predefined ? OPS.indexOf(op.predefined) + 1 : CUSTOM_OP;
+  // `op == null`: a missing op is checked (MPI_ERR_OP) after this tag is made.
+  const opCode = op == null ? 0 : op.predefined ? OPS.indexOf(op.predefined) + 1 : CUSTOM_OP;
   const data = shape && 'data' in shape ? shape.data : undefined;
   const t = ArrayBuffer.isView(data) ? elemTypeOf(data) : undefined;
   const typeCode = t === undefined ? 0 : ELEM_TYPES.indexOf(t) + 1;

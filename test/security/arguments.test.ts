@@ -124,6 +124,16 @@ describe('arguments - bad values are typed errors', () => {
       expect(await c.allreduce(3, Op.SUM, { algorithm: 'recursive-doubling' })).toBe(3);
     });
   });
+
+  it('a collective without an op is a typed error, not a TypeError', async () => {
+    await solo(async (c) => {
+      for (const op of [undefined, null, 'sum', {}] as unknown as Op[]) {
+        expect(await outcome(() => c.allreduce(new Float64Array(4), op))).toMatch(/^MPI_ERR_/);
+        expect(await outcome(() => c.allreduce(1, op))).toMatch(/^MPI_ERR_/);
+        expect(await outcome(() => c.reduce(new Float64Array(4), op, 0))).toMatch(/^MPI_ERR_/);
+      }
+    });
+  });
 });
 
 describe('arguments - fmi clean with a backend down', () => {
