@@ -4,6 +4,8 @@ import {
   MAX_OBJECT_NAME, PROC_NULL, SIMILAR, UNDEFINED, UNEQUAL, ANY_SOURCE, ANY_TAG,
 } from './abi.js';
 import { MpiError } from './errors.js';
+import { groupsOf, interSplit } from './inter/split.js';
+import { freeInter } from './inter/state.js';
 import { startRequest } from './requests.js';
 import type { CommEntry, Impl, MpiRuntime } from './runtime.js';
 
@@ -16,6 +18,14 @@ async function membersOf(rt: MpiRuntime, comm: Communicator): Promise<number[]> 
 /** Registers a new communicator that inherits `from`'s error handler; returns its handle. */
 export function addComm(rt: MpiRuntime, from: CommEntry, comm: Communicator, group: number[], topo?: CommEntry['topo'], remote?: number[]): number {
   return rt.comms.add({ comm, group, errhandler: from.errhandler, name: '', attrs: new Map(), topo, remote });
+}
+
+/** Registers a new intercommunicator (or MPI_COMM_NULL for null) at newPtr. */
+function setNew(rt: MpiRuntime, newPtr: number, from: CommEntry, comm: Communicator | null): number {
+  if (!comm) return rt.mem.setI32(newPtr, 0), 0;
+  const { group, remote } = groupsOf(comm);
+  rt.mem.setI32(newPtr, addComm(rt, from, comm, group, undefined, remote));
+  return 0;
 }
 
 /** Copies `from`'s attributes onto a duplicate, through each keyval's copy callback. */
@@ -154,10 +164,14 @@ export const COMM_IMPLS: Record<string, Impl> = {
   MPI_Comm_create(rt, commH, groupH, newPtr) {
     const c = rt.comm(commH);
     const g = rt.group(groupH);
+    // On an intercommunicator the group is a subset of the local group (MPI 3.1 §6.4.2).
     const inComm = new Set(c.group);
-    if (!g.every((w) => inComm.has(w))) throw new MpiError(Err.GROUP, 'the group is not a subset of the communicator\'s group');
+    if (!g.every((w) => inComm.has(w))) throw new MpiError(Err.GROUP, `the group is not a subset of the communicator's ${c.remote ? 'local ' : ''}group`);
     const at = g.indexOf(rt.worldRank);
-    return c.comm.split(at >= 0 ? 0 : UNDEFINED, Math.max(at, 0)).then((comm) => {
+    if (c.remote) return interSplit(c, at >= 0 ? 0 : UNDEFINED, at).then((comm) => setNew(rt, newPtr, c, comm));
+    // Ranks may pass different, disjoint groups (MPI 2.2 on): each gets its own group's
+    // communicator. A group's first member names it; disjoint groups have different ones.
+    return c.comm.split(at >= 0 ? g[0]! : UNDEFINED, Math.max(at, 0)).then((comm) => {
       rt.mem.setI32(newPtr, comm ? addComm(rt, c, comm, [...g]) : 0);
       return 0;
     });
@@ -166,6 +180,7 @@ export const COMM_IMPLS: Record<string, Impl> = {
   MPI_Comm_split(rt, commH, color, key, newPtr) {
     const c = rt.comm(commH);
     if (color !== UNDEFINED && color < 0) throw new MpiError(Err.ARG, `color must be non-negative or MPI_UNDEFINED, got ${color}`);
+    if (c.remote) return interSplit(c, color, key).then((comm) => setNew(rt, newPtr, c, comm));
     return c.comm.split(color, key).then(async (comm) => {
       rt.mem.setI32(newPtr, comm ? addComm(rt, c, comm, await membersOf(rt, comm)) : 0);
       return 0;
@@ -192,7 +207,7 @@ export const COMM_IMPLS: Record<string, Impl> = {
     rt.mem.setI32(commPtr, 0);
     // With it goes the private duplicate of its neighborhood collectives, if any was made.
     const neighbors = c.neighborComm?.then((n) => n.free(), () => {});
-    return Promise.all([c.comm.free(), neighbors]).then(() => 0);
+    return Promise.all([c.comm.free(), neighbors, freeInter(c)]).then(() => 0);
   },
 
   MPI_Comm_get_name(rt, commH, name, lenPtr) {
