@@ -56,17 +56,49 @@ function deleteAttr(rt: MpiRuntime, commH: number, c: CommEntry, key: number): v
   const val = c.attrs.get(key)!;
   c.attrs.delete(key);
   const kv = rt.keyvals.get(key);
-  if (kv && kv.del !== 0) {
-    const rc = rt.mem.host.call(kv.del, commH, key, val, kv.extra);
-    if (rc !== 0) throw new MpiError(rc, `the delete callback of keyval ${key} failed with ${rc}`);
+  try {
+    if (kv && kv.del !== 0) {
+      const rc = rt.mem.host.call(kv.del, commH, key, val, kv.extra);
+      if (rc !== 0) throw new MpiError(rc, `the delete callback of keyval ${key} failed with ${rc}`);
+    }
+  } finally {
+    if (kv?.freed) dropIfUnused(rt, key);
   }
+}
+
+/** A keyval the program freed goes once no communicator has an attribute of it (MPI 3.1 §6.7.2). */
+function dropIfUnused(rt: MpiRuntime, key: number): void {
+  for (const [, c] of rt.comms.entries()) if (c.attrs.has(key)) return;
+  rt.keyvals.delete(key);
+}
+
+/**
+ * Deletes every attribute of communicator h through its keyval's delete
+ * callback; `lastFirst`: the last set first (MPI_COMM_SELF at MPI_Finalize,
+ * MPI 3.1 §8.7.1). A callback's error stops it and comes back.
+ */
+export function deleteAttrs(rt: MpiRuntime, h: number, lastFirst = false): void {
+  const c = rt.comms.get(h);
+  if (!c) return;
+  const keys = [...c.attrs.keys()];
+  if (lastFirst) keys.reverse();
+  for (const key of keys) deleteAttr(rt, h, c, key);
 }
 
 async function dup(rt: MpiRuntime, commH: number): Promise<number> {
   const c = rt.comm(commH);
   const comm = await c.comm.dup({});
   const h = addComm(rt, c, comm, c.group, c.topo, c.remote);
-  copyAttrs(rt, commH, c, rt.comms.get(h)!);
+  try {
+    copyAttrs(rt, commH, c, rt.comms.get(h)!);
+  } catch (err) {
+    // A copy callback failed: the call fails with its error, and no communicator is made.
+    const made = rt.comms.get(h)!;
+    rt.comms.remove(h);
+    for (const key of [...made.attrs.keys()]) deleteAttr(rt, h, made, key);
+    await comm.free();
+    throw err;
+  }
   return h;
 }
 
@@ -123,7 +155,11 @@ const createKeyval: Impl = (rt, copy, del, keyvalPtr, extra) => {
 
 const freeKeyval: Impl = (rt, keyvalPtr) => {
   const key = rt.mem.i32(keyvalPtr);
-  if (!rt.keyvals.delete(key)) throw new MpiError(Err.KEYVAL, `keyval ${key} is not a keyval`);
+  const kv = rt.keyvals.get(key);
+  if (!kv || kv.freed) throw new MpiError(Err.KEYVAL, `keyval ${key} is not a keyval`);
+  // Attributes of it that are still set keep working (and are deleted through it) until the last goes.
+  kv.freed = true;
+  dropIfUnused(rt, key);
   rt.mem.setI32(keyvalPtr, KEYVAL_INVALID);
   return 0;
 };
@@ -202,7 +238,7 @@ export const COMM_IMPLS: Record<string, Impl> = {
     const h = rt.mem.i32(commPtr);
     const c = rt.comm(h);
     if (h === COMM_WORLD || h === COMM_SELF) throw new MpiError(Err.COMM, 'MPI_COMM_WORLD and MPI_COMM_SELF cannot be freed');
-    for (const key of [...c.attrs.keys()]) deleteAttr(rt, h, c, key);
+    deleteAttrs(rt, h);
     rt.comms.remove(h);
     rt.mem.setI32(commPtr, 0);
     // With it goes the private duplicate of its neighborhood collectives, if any was made.

@@ -49,6 +49,8 @@ export interface Keyval {
   copy: number;
   del: number;
   extra: number;
+  /** Freed by the program while attributes of it were still set: goes with the last one. */
+  freed?: boolean;
 }
 
 export interface RuntimeOptions {

@@ -7,7 +7,12 @@
  * - §6.4.2 (MPI 2.2 on): MPI_Comm_create with different, disjoint groups
  *   at different ranks gives each rank its own group's communicator.
  * - §4.1.6 / §5.9.4: MPI_LONG_DOUBLE_INT and structs with long double have
- *   the extent the C compiler gives them (sizeof). */
+ *   the extent the C compiler gives them (sizeof).
+ * - §6.7.2: a freed keyval still attached keeps working until its last
+ *   attribute is gone; an error a copy or delete callback returns comes back
+ *   from Comm_dup / Comm_delete_attr / Comm_free; §8.7.1: MPI_Finalize first
+ *   deletes MPI_COMM_SELF's attributes, in the reverse order of setting
+ *   (checked at exit). */
 #include "check.h"
 #include <stddef.h>
 #include <stdlib.h>
@@ -204,6 +209,103 @@ static void long_double(void) {
   MPI_Type_free(&st);
 }
 
+/* Delete callbacks: count calls and the values they see, in order. */
+static int deleted[16], ndeleted = 0, self_deleted[3], nself = 0;
+
+static int record_delete(MPI_Comm c, int key, void *val, void *extra) {
+  (void)c, (void)key, (void)extra;
+  if (ndeleted < 16) deleted[ndeleted++] = (int)(MPI_Aint)val;
+  return MPI_SUCCESS;
+}
+
+static int fail_delete(MPI_Comm c, int key, void *val, void *extra) {
+  (void)c, (void)key, (void)val, (void)extra;
+  return MPI_ERR_OTHER;
+}
+
+static int fail_copy(MPI_Comm c, int key, void *extra, void *in, void *out, int *flag) {
+  (void)c, (void)key, (void)extra, (void)in, (void)out;
+  *flag = 0;
+  return MPI_ERR_OTHER;
+}
+
+static int self_delete(MPI_Comm c, int key, void *val, void *extra) {
+  (void)c, (void)key, (void)extra;
+  if (nself < 3) self_deleted[nself] = (int)(MPI_Aint)val;
+  nself++;
+  return MPI_SUCCESS;
+}
+
+/* After MPI_Finalize (atexit): its delete callbacks ran once each, the last set first. */
+static void check_self_at_exit(void) {
+  if (nself != 3 || self_deleted[0] != 3 || self_deleted[1] != 2 || self_deleted[2] != 1)
+    printf("FAIL rank %d: MPI_Finalize ran %d delete callbacks of MPI_COMM_SELF's attributes, values %d %d %d (want 3 2 1)\n", rank, nself,
+           self_deleted[0], self_deleted[1], self_deleted[2]);
+}
+
+static void attributes(void) {
+  /* a keyval freed while attached to two communicators */
+  int key = MPI_KEYVAL_INVALID, flag = 0;
+  void *val = NULL;
+  MPI_Comm a, b;
+  MPI_Comm_dup(MPI_COMM_WORLD, &a);
+  MPI_Comm_dup(MPI_COMM_WORLD, &b);
+  MPI_Comm_create_keyval(MPI_COMM_DUP_FN, record_delete, &key, NULL);
+  int k = key;
+  MPI_Comm_set_attr(a, k, (void *)(MPI_Aint)11);
+  MPI_Comm_set_attr(b, k, (void *)(MPI_Aint)12);
+  MPI_Comm_free_keyval(&key);
+  CHECK(key == MPI_KEYVAL_INVALID, "Comm_free_keyval sets MPI_KEYVAL_INVALID");
+  int rc = MPI_Comm_get_attr(a, k, &val, &flag);
+  CHECK(rc == MPI_SUCCESS && flag && (MPI_Aint)val == 11, "get_attr with a freed keyval still attached: rc %d flag %d", rc, flag);
+  /* a dup copies it (MPI_COMM_DUP_FN) */
+  MPI_Comm c;
+  MPI_Comm_dup(a, &c);
+  flag = 0;
+  MPI_Comm_get_attr(c, k, &val, &flag);
+  CHECK(flag && (MPI_Aint)val == 11, "dup copies an attribute of a freed keyval: flag %d", flag);
+  rc = MPI_Comm_delete_attr(b, k);
+  CHECK(rc == MPI_SUCCESS && ndeleted == 1 && deleted[0] == 12, "delete_attr with a freed keyval: rc %d, %d callbacks", rc, ndeleted);
+  MPI_Comm_free(&a);
+  MPI_Comm_free(&c);
+  CHECK(ndeleted == 3 && deleted[1] == 11 && deleted[2] == 11, "Comm_free runs the delete callbacks of a freed keyval: %d", ndeleted);
+  MPI_Comm_free(&b);
+
+  /* callbacks' errors come back from the calls that ran them */
+  MPI_Comm_dup(MPI_COMM_WORLD, &a);
+  MPI_Comm_set_errhandler(a, MPI_ERRORS_RETURN);
+  int kd, kc, cls = -1;
+  MPI_Comm_create_keyval(MPI_COMM_NULL_COPY_FN, fail_delete, &kd, NULL);
+  MPI_Comm_set_attr(a, kd, (void *)(MPI_Aint)1);
+  rc = MPI_Comm_delete_attr(a, kd);
+  MPI_Error_class(rc, &cls);
+  CHECK(cls == MPI_ERR_OTHER, "delete_attr whose callback fails: rc %d class %d", rc, cls);
+  MPI_Comm_create_keyval(fail_copy, MPI_COMM_NULL_DELETE_FN, &kc, NULL);
+  MPI_Comm_set_attr(a, kc, (void *)(MPI_Aint)2);
+  MPI_Comm dup = MPI_COMM_NULL;
+  rc = MPI_Comm_dup(a, &dup);
+  cls = -1;
+  MPI_Error_class(rc, &cls);
+  CHECK(cls == MPI_ERR_OTHER, "Comm_dup whose copy callback fails: rc %d class %d", rc, cls);
+  if (rc == MPI_SUCCESS && dup != MPI_COMM_NULL) MPI_Comm_free(&dup);
+  MPI_Comm_delete_attr(a, kc);
+  MPI_Comm_free_keyval(&kc);
+  MPI_Comm_free_keyval(&kd);
+  MPI_Comm_free(&a);
+
+  /* MPI_COMM_SELF's attributes go at MPI_Finalize, the last set first */
+  int ks;
+  MPI_Comm_create_keyval(MPI_COMM_NULL_COPY_FN, self_delete, &ks, NULL);
+  int k1, k2;
+  MPI_Comm_create_keyval(MPI_COMM_NULL_COPY_FN, self_delete, &k1, NULL);
+  MPI_Comm_create_keyval(MPI_COMM_NULL_COPY_FN, self_delete, &k2, NULL);
+  MPI_Comm_set_attr(MPI_COMM_SELF, k2, (void *)(MPI_Aint)1);
+  MPI_Comm_set_attr(MPI_COMM_SELF, ks, (void *)(MPI_Aint)2);
+  MPI_Comm_set_attr(MPI_COMM_SELF, k1, (void *)(MPI_Aint)3);
+  MPI_Comm_free_keyval(&k1);
+  atexit(check_self_at_exit);
+}
+
 int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
@@ -214,5 +316,6 @@ int main(int argc, char **argv) {
   collectives();
   create_disjoint();
   long_double();
+  attributes();
   return finish("handles");
 }
