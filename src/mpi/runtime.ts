@@ -16,7 +16,6 @@ import { packInto, spanOf, unpackFrom } from './pack.js';
 import { ProgramPacker } from './program-pack.js';
 import type { MpiRequest } from './requests.js';
 import type { InterState } from './inter/state.js';
-import { IMPLS } from './impls.js';
 
 /** A communicator as C sees it. */
 export interface CommEntry {
@@ -54,6 +53,12 @@ export interface Keyval {
 }
 
 export interface RuntimeOptions {
+  /**
+   * The MPI functions by name (impls.ts's IMPLS). Passed in rather than
+   * imported, so the function families, which take the runtime as argument,
+   * and the runtime do not import each other.
+   */
+  impls: Readonly<Record<string, Impl>>;
   /** The rank's world communicator; without it MPI_Init calls init(initOptions) and closes it at the end. */
   comm?: Communicator;
   initOptions?: InitOptions;
@@ -272,7 +277,7 @@ export class MpiRuntime {
   // ---- dispatch and errors --------------------------------------------------
 
   call(name: string, args: ArrayLike<number>): number | Promise<number> {
-    const impl = IMPLS[name];
+    const impl = this.options.impls[name];
     this.#errComm = COMM_WORLD;
     // Once the job is being stopped, every MPI call ends the program (also polling loops of MPI_Test/Iprobe).
     if (this.signal?.aborted) return this.fail(name, undefined, COMM_WORLD);
