@@ -5,6 +5,14 @@ import { planFor, type Plan } from './ops.js';
 import { MpiError } from './errors.js';
 import { startRequest } from './requests.js';
 import type { Impl, MpiRuntime } from './runtime.js';
+import { interAllgather, interAllgatherv } from './inter/allgather.js';
+import { interAllreduce } from './inter/allreduce.js';
+import { interAlltoall, interAlltoallv, interAlltoallw } from './inter/alltoall.js';
+import { interBcast } from './inter/bcast.js';
+import { interGather, interGatherv } from './inter/gather.js';
+import { interReduce } from './inter/reduce.js';
+import { interReduceScatter, interReduceScatterBlock } from './inter/reduce-scatter.js';
+import { interScatter, interScatterv } from './inter/scatter.js';
 
 /** Writes a collective's result into the program; runs when the program is (or is about to be) resumed. */
 export type Finish = () => void;
@@ -324,10 +332,20 @@ export const nonblocking = (s: Start, name: string): Impl => (rt, ...a) => {
   return startRequest(rt, reqPtr, rt.currentComm, async () => ({ source: ANY_SOURCE, tag: ANY_TAG, bytes: 0, finish: await p }));
 };
 
+/**
+ * The intracommunicator form, or the intercommunicator one (MPI 3.1 §5.2.2)
+ * when the communicator (every collective's last argument) has a remote group.
+ */
+const either = (intra: Start, inter: Start): Start => (rt, a, copy) => (rt.comm(a[a.length - 1]!).remote ? inter : intra)(rt, a, copy);
+
 const STARTS: Record<string, Start> = {
-  Barrier: barrier, Bcast: bcast, Gather: gather, Gatherv: gatherv, Scatter: scatter, Scatterv: scatterv,
-  Allgather: allgather, Allgatherv: allgatherv, Alltoall: alltoall, Alltoallv: alltoallv, Alltoallw: alltoallw, Reduce: reduce,
-  Allreduce: allreduce, Reduce_scatter: reduceScatter, Reduce_scatter_block: reduceScatterBlock, Scan: scan, Exscan: exscan,
+  // Barrier runs over both groups of an intercommunicator as it is; Scan and Exscan are not defined on one.
+  Barrier: barrier, Bcast: either(bcast, interBcast), Gather: either(gather, interGather), Gatherv: either(gatherv, interGatherv),
+  Scatter: either(scatter, interScatter), Scatterv: either(scatterv, interScatterv), Allgather: either(allgather, interAllgather),
+  Allgatherv: either(allgatherv, interAllgatherv), Alltoall: either(alltoall, interAlltoall), Alltoallv: either(alltoallv, interAlltoallv),
+  Alltoallw: either(alltoallw, interAlltoallw), Reduce: either(reduce, interReduce), Allreduce: either(allreduce, interAllreduce),
+  Reduce_scatter: either(reduceScatter, interReduceScatter), Reduce_scatter_block: either(reduceScatterBlock, interReduceScatterBlock),
+  Scan: scan, Exscan: exscan,
 };
 
 export const COLL_IMPLS: Record<string, Impl> = {
@@ -376,7 +394,8 @@ export const COLL_IMPLS: Record<string, Impl> = {
     const h = rt.mem.i32(opPtr);
     rt.op(h);
     if (h - HandleBase.op < 32) throw new MpiError(Err.OP, 'predefined ops cannot be freed');
-    rt.ops.remove(h);
+    // A pending non-blocking reduction may still call it.
+    rt.retire(() => rt.ops.remove(h));
     rt.mem.setI32(opPtr, 0);
     return 0;
   },

@@ -4,6 +4,8 @@ import {
   MAX_OBJECT_NAME, PROC_NULL, SIMILAR, UNDEFINED, UNEQUAL, ANY_SOURCE, ANY_TAG,
 } from './abi.js';
 import { MpiError } from './errors.js';
+import { groupsOf, interSplit } from './inter/split.js';
+import { freeInter } from './inter/state.js';
 import { startRequest } from './requests.js';
 import type { CommEntry, Impl, MpiRuntime } from './runtime.js';
 
@@ -16,6 +18,14 @@ async function membersOf(rt: MpiRuntime, comm: Communicator): Promise<number[]> 
 /** Registers a new communicator that inherits `from`'s error handler; returns its handle. */
 export function addComm(rt: MpiRuntime, from: CommEntry, comm: Communicator, group: number[], topo?: CommEntry['topo'], remote?: number[]): number {
   return rt.comms.add({ comm, group, errhandler: from.errhandler, name: '', attrs: new Map(), topo, remote });
+}
+
+/** Registers a new intercommunicator (or MPI_COMM_NULL for null) at newPtr. */
+function setNew(rt: MpiRuntime, newPtr: number, from: CommEntry, comm: Communicator | null): number {
+  if (!comm) return rt.mem.setI32(newPtr, 0), 0;
+  const { group, remote } = groupsOf(comm);
+  rt.mem.setI32(newPtr, addComm(rt, from, comm, group, undefined, remote));
+  return 0;
 }
 
 /** Copies `from`'s attributes onto a duplicate, through each keyval's copy callback. */
@@ -46,17 +56,49 @@ function deleteAttr(rt: MpiRuntime, commH: number, c: CommEntry, key: number): v
   const val = c.attrs.get(key)!;
   c.attrs.delete(key);
   const kv = rt.keyvals.get(key);
-  if (kv && kv.del !== 0) {
-    const rc = rt.mem.host.call(kv.del, commH, key, val, kv.extra);
-    if (rc !== 0) throw new MpiError(rc, `the delete callback of keyval ${key} failed with ${rc}`);
+  try {
+    if (kv && kv.del !== 0) {
+      const rc = rt.mem.host.call(kv.del, commH, key, val, kv.extra);
+      if (rc !== 0) throw new MpiError(rc, `the delete callback of keyval ${key} failed with ${rc}`);
+    }
+  } finally {
+    if (kv?.freed) dropIfUnused(rt, key);
   }
+}
+
+/** A keyval the program freed goes once no communicator has an attribute of it (MPI 3.1 §6.7.2). */
+function dropIfUnused(rt: MpiRuntime, key: number): void {
+  for (const [, c] of rt.comms.entries()) if (c.attrs.has(key)) return;
+  rt.keyvals.delete(key);
+}
+
+/**
+ * Deletes every attribute of communicator h through its keyval's delete
+ * callback; `lastFirst`: the last set first (MPI_COMM_SELF at MPI_Finalize,
+ * MPI 3.1 §8.7.1). A callback's error stops it and comes back.
+ */
+export function deleteAttrs(rt: MpiRuntime, h: number, lastFirst = false): void {
+  const c = rt.comms.get(h);
+  if (!c) return;
+  const keys = [...c.attrs.keys()];
+  if (lastFirst) keys.reverse();
+  for (const key of keys) deleteAttr(rt, h, c, key);
 }
 
 async function dup(rt: MpiRuntime, commH: number): Promise<number> {
   const c = rt.comm(commH);
   const comm = await c.comm.dup({});
   const h = addComm(rt, c, comm, c.group, c.topo, c.remote);
-  copyAttrs(rt, commH, c, rt.comms.get(h)!);
+  try {
+    copyAttrs(rt, commH, c, rt.comms.get(h)!);
+  } catch (err) {
+    // A copy callback failed: the call fails with its error, and no communicator is made.
+    const made = rt.comms.get(h)!;
+    rt.comms.remove(h);
+    for (const key of [...made.attrs.keys()]) deleteAttr(rt, h, made, key);
+    await comm.free();
+    throw err;
+  }
   return h;
 }
 
@@ -113,7 +155,11 @@ const createKeyval: Impl = (rt, copy, del, keyvalPtr, extra) => {
 
 const freeKeyval: Impl = (rt, keyvalPtr) => {
   const key = rt.mem.i32(keyvalPtr);
-  if (!rt.keyvals.delete(key)) throw new MpiError(Err.KEYVAL, `keyval ${key} is not a keyval`);
+  const kv = rt.keyvals.get(key);
+  if (!kv || kv.freed) throw new MpiError(Err.KEYVAL, `keyval ${key} is not a keyval`);
+  // Attributes of it that are still set keep working (and are deleted through it) until the last goes.
+  kv.freed = true;
+  dropIfUnused(rt, key);
   rt.mem.setI32(keyvalPtr, KEYVAL_INVALID);
   return 0;
 };
@@ -154,10 +200,14 @@ export const COMM_IMPLS: Record<string, Impl> = {
   MPI_Comm_create(rt, commH, groupH, newPtr) {
     const c = rt.comm(commH);
     const g = rt.group(groupH);
+    // On an intercommunicator the group is a subset of the local group (MPI 3.1 §6.4.2).
     const inComm = new Set(c.group);
-    if (!g.every((w) => inComm.has(w))) throw new MpiError(Err.GROUP, 'the group is not a subset of the communicator\'s group');
+    if (!g.every((w) => inComm.has(w))) throw new MpiError(Err.GROUP, `the group is not a subset of the communicator's ${c.remote ? 'local ' : ''}group`);
     const at = g.indexOf(rt.worldRank);
-    return c.comm.split(at >= 0 ? 0 : UNDEFINED, Math.max(at, 0)).then((comm) => {
+    if (c.remote) return interSplit(c, at >= 0 ? 0 : UNDEFINED, at).then((comm) => setNew(rt, newPtr, c, comm));
+    // Ranks may pass different, disjoint groups (MPI 2.2 on): each gets its own group's
+    // communicator. A group's first member names it; disjoint groups have different ones.
+    return c.comm.split(at >= 0 ? g[0]! : UNDEFINED, Math.max(at, 0)).then((comm) => {
       rt.mem.setI32(newPtr, comm ? addComm(rt, c, comm, [...g]) : 0);
       return 0;
     });
@@ -166,6 +216,7 @@ export const COMM_IMPLS: Record<string, Impl> = {
   MPI_Comm_split(rt, commH, color, key, newPtr) {
     const c = rt.comm(commH);
     if (color !== UNDEFINED && color < 0) throw new MpiError(Err.ARG, `color must be non-negative or MPI_UNDEFINED, got ${color}`);
+    if (c.remote) return interSplit(c, color, key).then((comm) => setNew(rt, newPtr, c, comm));
     return c.comm.split(color, key).then(async (comm) => {
       rt.mem.setI32(newPtr, comm ? addComm(rt, c, comm, await membersOf(rt, comm)) : 0);
       return 0;
@@ -187,12 +238,12 @@ export const COMM_IMPLS: Record<string, Impl> = {
     const h = rt.mem.i32(commPtr);
     const c = rt.comm(h);
     if (h === COMM_WORLD || h === COMM_SELF) throw new MpiError(Err.COMM, 'MPI_COMM_WORLD and MPI_COMM_SELF cannot be freed');
-    for (const key of [...c.attrs.keys()]) deleteAttr(rt, h, c, key);
+    deleteAttrs(rt, h);
     rt.comms.remove(h);
     rt.mem.setI32(commPtr, 0);
     // With it goes the private duplicate of its neighborhood collectives, if any was made.
     const neighbors = c.neighborComm?.then((n) => n.free(), () => {});
-    return Promise.all([c.comm.free(), neighbors]).then(() => 0);
+    return Promise.all([c.comm.free(), neighbors, freeInter(c)]).then(() => 0);
   },
 
   MPI_Comm_get_name(rt, commH, name, lenPtr) {

@@ -53,17 +53,20 @@ function basic(name: string, size: number, elem: ElemType | undefined, opClass: 
   };
 }
 
-/** A (value, int) struct type: value at 0, int at `intAt`, extent rounded to the struct's alignment. */
-function pairType(name: string, valueBytes: number, intAt: number, extent: number, pair: PairInfo | undefined): Datatype {
+/** A (value, int) struct type: value at 0, int at `intAt`, extent rounded to the struct's alignment `align`. */
+function pairType(name: string, valueBytes: number, intAt: number, extent: number, pair: PairInfo | undefined, align = Math.max(valueBytes, 4)): Datatype {
   const blocks = intAt === valueBytes ? [0, valueBytes + 4] : [0, valueBytes, intAt, 4];
   return {
     name, size: valueBytes + 4, lb: 0, ub: extent, trueLb: 0, trueUb: intAt + 4, blocks, dense: undefined,
-    elem: undefined, opClass: 'none', pair, sig: [valueBytes, 1, 4, 1], align: Math.min(Math.max(valueBytes, 4), 16),
+    elem: undefined, opClass: 'none', pair, sig: [valueBytes, 1, 4, 1], align,
     predefined: true, committed: true, combiner: Combiner.NAMED, ints: [], aints: [], types: [],
   };
 }
 
-/** Sizes on wasm32: long and pointers are 4 bytes, long double 16. */
+/**
+ * Sizes on wasm32 (as emcc 3.1 lays them out): long and pointers are 4 bytes;
+ * long double is 16 bytes aligned to 8, so struct { long double; int } takes 24.
+ */
 const PREDEFINED: Record<string, Datatype> = {
   MPI_CHAR: basic('MPI_CHAR', 1, 'i8', 'int'),
   MPI_SIGNED_CHAR: basic('MPI_SIGNED_CHAR', 1, 'i8', 'int'),
@@ -80,7 +83,7 @@ const PREDEFINED: Record<string, Datatype> = {
   MPI_UNSIGNED_LONG_LONG: basic('MPI_UNSIGNED_LONG_LONG', 8, 'u64', 'int'),
   MPI_FLOAT: basic('MPI_FLOAT', 4, 'f32', 'float'),
   MPI_DOUBLE: basic('MPI_DOUBLE', 8, 'f64', 'float'),
-  MPI_LONG_DOUBLE: basic('MPI_LONG_DOUBLE', 16, undefined, 'none'),
+  MPI_LONG_DOUBLE: basic('MPI_LONG_DOUBLE', 16, undefined, 'none', 8),
   MPI_INT8_T: basic('MPI_INT8_T', 1, 'i8', 'int'),
   MPI_INT16_T: basic('MPI_INT16_T', 2, 'i16', 'int'),
   MPI_INT32_T: basic('MPI_INT32_T', 4, 'i32', 'int'),
@@ -92,7 +95,7 @@ const PREDEFINED: Record<string, Datatype> = {
   MPI_C_BOOL: basic('MPI_C_BOOL', 1, 'u8', 'bool'),
   MPI_C_FLOAT_COMPLEX: basic('MPI_C_FLOAT_COMPLEX', 8, 'f32', 'complex', 4),
   MPI_C_DOUBLE_COMPLEX: basic('MPI_C_DOUBLE_COMPLEX', 16, 'f64', 'complex', 8),
-  MPI_C_LONG_DOUBLE_COMPLEX: basic('MPI_C_LONG_DOUBLE_COMPLEX', 32, undefined, 'none', 16),
+  MPI_C_LONG_DOUBLE_COMPLEX: basic('MPI_C_LONG_DOUBLE_COMPLEX', 32, undefined, 'none', 8),
   MPI_AINT: basic('MPI_AINT', 4, 'i32', 'int'),
   MPI_OFFSET: basic('MPI_OFFSET', 8, 'i64', 'int'),
   MPI_COUNT: basic('MPI_COUNT', 8, 'i64', 'int'),
@@ -102,11 +105,11 @@ const PREDEFINED: Record<string, Datatype> = {
   MPI_LONG_INT: pairType('MPI_LONG_INT', 4, 4, 8, { value: 'i32', valueBytes: 4 }),
   MPI_2INT: pairType('MPI_2INT', 4, 4, 8, { value: 'i32', valueBytes: 4 }),
   MPI_SHORT_INT: pairType('MPI_SHORT_INT', 2, 4, 8, { value: 'i16', valueBytes: 2 }),
-  MPI_LONG_DOUBLE_INT: pairType('MPI_LONG_DOUBLE_INT', 16, 16, 32, undefined),
+  MPI_LONG_DOUBLE_INT: pairType('MPI_LONG_DOUBLE_INT', 16, 16, 24, undefined, 8),
   MPI_CXX_BOOL: basic('MPI_CXX_BOOL', 1, 'u8', 'bool'),
   MPI_CXX_FLOAT_COMPLEX: basic('MPI_CXX_FLOAT_COMPLEX', 8, 'f32', 'complex', 4),
   MPI_CXX_DOUBLE_COMPLEX: basic('MPI_CXX_DOUBLE_COMPLEX', 16, 'f64', 'complex', 8),
-  MPI_CXX_LONG_DOUBLE_COMPLEX: basic('MPI_CXX_LONG_DOUBLE_COMPLEX', 32, undefined, 'none', 16),
+  MPI_CXX_LONG_DOUBLE_COMPLEX: basic('MPI_CXX_LONG_DOUBLE_COMPLEX', 32, undefined, 'none', 8),
 };
 
 /** [handle, datatype] for every predefined datatype. */

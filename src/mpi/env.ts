@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
-import { COMM_WORLD, Err, MAX_ERROR_STRING, MAX_LIBRARY_VERSION_STRING, MAX_PROCESSOR_NAME, THREAD_MULTIPLE } from './abi.js';
+import { COMM_SELF, COMM_WORLD, Err, MAX_ERROR_STRING, MAX_LIBRARY_VERSION_STRING, MAX_PROCESSOR_NAME, THREAD_MULTIPLE } from './abi.js';
+import { deleteAttrs } from './comms.js';
 import { errorString, MpiError } from './errors.js';
 import type { Impl } from './runtime.js';
 
@@ -31,6 +32,8 @@ export const ENV_IMPLS: Record<string, Impl> = {
 
   MPI_Finalize(rt) {
     const world = rt.comm(COMM_WORLD);
+    // First of all, as if MPI_COMM_SELF were freed: its attributes' delete callbacks, the last set first.
+    deleteAttrs(rt, COMM_SELF, true);
     // Every rank reaches here before any closes its connections.
     return world.comm.barrier({}).then(() => {
       rt.state = 'finalized';

@@ -2,6 +2,7 @@ import { Communicator, internals } from '../comm/communicator.js';
 import { Err } from './abi.js';
 import { addComm } from './comms.js';
 import { MpiError } from './errors.js';
+import { groupsOf } from './inter/split.js';
 import type { CommEntry, Impl, MpiRuntime } from './runtime.js';
 
 /**
@@ -10,14 +11,6 @@ import type { CommEntry, Impl, MpiRuntime } from './runtime.js';
  * merge. A CommEntry with `remote` is an intercommunicator; its `group` is
  * the local group.
  */
-
-/** World ranks of a communicator's local group and, on an intercommunicator, of the remote one. */
-function groupsOf(comm: Communicator): { group: number[]; remote?: number[] } {
-  const { members, peers } = internals(comm);
-  if (!peers) return { group: members };
-  const remote = new Set(peers);
-  return { group: members.filter((w) => !remote.has(w)), remote: peers };
-}
 
 function remoteOf(c: CommEntry): number[] {
   if (!c.remote) throw new MpiError(Err.COMM, 'not an intercommunicator');

@@ -5,6 +5,7 @@ import vm from 'node:vm';
 import type { Communicator } from '../comm/communicator.js';
 import type { InitOptions } from '../comm/init.js';
 import type { ProgramHost } from './memory.js';
+import { IMPLS } from './impls.js';
 import { MpiRuntime } from './runtime.js';
 import type {} from './webassembly.js';
 
@@ -106,7 +107,7 @@ export async function runProgram(path: string, args: readonly string[] = [], opt
   const stdout = opts.stdout ?? ((l: string) => void process.stdout.write(`${l}\n`));
   const stderr = opts.stderr ?? ((l: string) => void process.stderr.write(`${l}\n`));
   const prog = await load(path);
-  const rt = new MpiRuntime({ comm: opts.comm, initOptions: opts.init, signal: opts.signal, stderr, onAbort: opts.onAbort });
+  const rt = new MpiRuntime({ impls: IMPLS, comm: opts.comm, initOptions: opts.init, signal: opts.signal, stderr, onAbort: opts.onAbort });
   let failInstantiate: (e: unknown) => void = () => {};
   const instantiated = new Promise<never>((_, reject) => (failInstantiate = reject));
   try {

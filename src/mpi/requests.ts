@@ -94,10 +94,7 @@ function complete(rt: MpiRuntime, arrPtr: number, i: number, statusPtr: number, 
     return 0;
   }
   rt.errorsOn(r.comm);
-  if (!r.persistent) {
-    rt.requests.remove(h);
-    rt.mem.setI32(arrPtr + 4 * i, 0);
-  }
+  if (!r.persistent) rt.mem.setI32(arrPtr + 4 * i, 0);
   let c: Completion;
   try {
     c = r.take();
@@ -105,6 +102,9 @@ function complete(rt: MpiRuntime, arrPtr: number, i: number, statusPtr: number, 
   } catch (err) {
     if (raise) throw err;
     return toMpiError(err).code;
+  } finally {
+    // After finish: it may use a datatype the program freed meanwhile, which this releases.
+    if (!r.persistent) rt.dropRequest(h);
   }
   rt.setStatus(statusPtr, c.source, c.tag, c.bytes, c.cancelled);
   return 0;
@@ -308,7 +308,7 @@ export const REQUEST_IMPLS: Record<string, Impl> = {
     if (!r) throw new MpiError(Err.REQUEST, 'MPI_Request_free needs an active request');
     r.freed = true;
     // The operation goes on; nobody will look at its outcome.
-    rt.requests.remove(h);
+    rt.dropRequest(h);
     rt.mem.setI32(reqPtr, 0);
     return 0;
   },

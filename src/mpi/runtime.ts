@@ -15,7 +15,7 @@ import type { PredefinedOpName } from '../kernels/index.js';
 import { packInto, spanOf, unpackFrom } from './pack.js';
 import { ProgramPacker } from './program-pack.js';
 import type { MpiRequest } from './requests.js';
-import { IMPLS } from './impls.js';
+import type { InterState } from './inter/state.js';
 
 /** A communicator as C sees it. */
 export interface CommEntry {
@@ -32,6 +32,8 @@ export interface CommEntry {
   info?: Map<string, string>;
   /** A private duplicate for neighborhood collectives, made by the first one (every rank calls them in the same order). */
   neighborComm?: Promise<Communicator>;
+  /** Intercommunicators: what their collectives run on, made by the first one (inter/state.ts). */
+  inter?: InterState;
 }
 
 /** A process topology: Cartesian, graph (MPI_Graph_create) or distributed graph. */
@@ -46,9 +48,17 @@ export interface Keyval {
   copy: number;
   del: number;
   extra: number;
+  /** Freed by the program while attributes of it were still set: goes with the last one. */
+  freed?: boolean;
 }
 
 export interface RuntimeOptions {
+  /**
+   * The MPI functions by name (impls.ts's IMPLS). Passed in rather than
+   * imported, so the function families, which take the runtime as argument,
+   * and the runtime do not import each other.
+   */
+  impls: Readonly<Record<string, Impl>>;
   /** The rank's world communicator; without it MPI_Init calls init(initOptions) and closes it at the end. */
   comm?: Communicator;
   initOptions?: InitOptions;
@@ -104,6 +114,13 @@ export class MpiRuntime {
   /** fmi's kernels over the program's memory; null when the host lends no (non-shared) memory. */
   #arena: Arena | null | undefined;
   #packer: ProgramPacker | undefined;
+  /**
+   * What the program freed while requests were pending (MPI 3.1 §4.1.9: a
+   * freed datatype stays valid for operations already using it): released
+   * once every one of those requests is gone, so their handle numbers are not
+   * reused meanwhile.
+   */
+  readonly #retiring: { release: () => void; waiting: Set<MpiRequest> }[] = [];
   #ownsWorld = false;
   #errComm = COMM_WORLD;
   readonly #t0 = performance.now();
@@ -260,7 +277,7 @@ export class MpiRuntime {
   // ---- dispatch and errors --------------------------------------------------
 
   call(name: string, args: ArrayLike<number>): number | Promise<number> {
-    const impl = IMPLS[name];
+    const impl = this.options.impls[name];
     this.#errComm = COMM_WORLD;
     // Once the job is being stopped, every MPI call ends the program (also polling loops of MPI_Test/Iprobe).
     if (this.signal?.aborted) return this.fail(name, undefined, COMM_WORLD);
@@ -330,6 +347,34 @@ export class MpiRuntime {
     const self = this.comms.get(COMM_SELF)?.comm;
     await self?.close().catch(() => {});
     if (this.#ownsWorld) await this.world?.close().catch(() => {});
+  }
+
+  // ---- handle lifetimes ---------------------------------------------------------
+
+  /**
+   * Runs `release` (which frees a handle) now, or once every request pending
+   * now is completed or freed: any of them may still use the object.
+   */
+  retire(release: () => void): void {
+    const waiting = new Set<MpiRequest>();
+    for (const [, r] of this.requests.entries()) waiting.add(r);
+    if (waiting.size === 0) return release();
+    this.#retiring.push({ release, waiting });
+  }
+
+  /** Removes request handle h (completed or freed); releases what was retired while it was pending. */
+  dropRequest(h: number): void {
+    const r = this.requests.get(h);
+    this.requests.remove(h);
+    if (!r || this.#retiring.length === 0) return;
+    for (let i = 0; i < this.#retiring.length; i++) {
+      const d = this.#retiring[i]!;
+      d.waiting.delete(r);
+      if (d.waiting.size === 0) {
+        this.#retiring.splice(i--, 1);
+        d.release();
+      }
+    }
   }
 
   // ---- argument helpers for the implementations ---------------------------------

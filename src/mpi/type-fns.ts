@@ -58,9 +58,12 @@ export const TYPE_IMPLS: Record<string, Impl> = {
     const h = rt.mem.i32(ptr);
     const t = old(rt, h);
     if (t.predefined) throw new MpiError(Err.TYPE, `${t.name} is predefined and cannot be freed`);
-    // Types built from this one keep their own flattened copy: only the block table goes.
-    rt.datatypes.remove(h);
-    rt.packer.forget(t);
+    // Types built from this one keep their own flattened copy: only the handle and the
+    // block table go, once no pending operation may use them.
+    rt.retire(() => {
+      rt.datatypes.remove(h);
+      rt.packer.forget(t);
+    });
     rt.mem.setI32(ptr, 0);
     return 0;
   },
