@@ -27,14 +27,15 @@ describe('faults - direct channel', () => {
     expectFailedTyped(run, ['FMI_PEER_LOST'], SLACK_MS, [1]);
   });
 
-  it('a rank that never starts: the others fail with FMI_TIMEOUT or FMI_CHANNEL within their timeout, fmi run stops it', async () => {
+  it('a rank that never starts: the others fail with a typed error (FMI_TIMEOUT, FMI_CHANNEL, or FMI_PEER_LOST once a peer gave up) within their timeout, fmi run stops it', async () => {
     const run = await fmiRun({
       size: 3,
       env: { FMI_FAULT: 'never-starts', FMI_FAULT_VICTIM: '2', FMI_TIMEOUT_MS: '1500', FMI_CONNECT_TIMEOUT_MS: '1500' },
       limitMs: 30_000,
     });
     expect(run.codes[0]).toBe(3);
-    expectFailedTyped(run, ['FMI_TIMEOUT', 'FMI_CHANNEL'], 1500 + SLACK_MS, [2]);
+    // FMI_PEER_LOST: a rank whose peer timed out first and left sees that peer go.
+    expectFailedTyped(run, ['FMI_TIMEOUT', 'FMI_CHANNEL', 'FMI_PEER_LOST'], 1500 + SLACK_MS, [2]);
     // The rank that never started was stopped by the launcher.
     expect(run.ranks[2]?.pid).toBeDefined();
     expect(run.ranks[2]?.code).toBeUndefined();
