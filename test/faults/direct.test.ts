@@ -1,11 +1,10 @@
-import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/redis-server.js';
-import { alive, CLI, expectFailedTyped, fmiRun, rankProcesses, SLACK_MS } from './job.js';
+import { alive, expectFailedTyped, fmiRun, rankProcesses, SLACK_MS, spawnRendezvous } from './job.js';
 
 /**
  * Faults of a job on the direct channel, with real processes: a rank killed
@@ -56,12 +55,8 @@ describe('faults - direct channel', () => {
   it('the rendezvous server dies after pairing: paired ranks go on, a new pair fails at once on both sides (FMI_CHANNEL)', async () => {
     const go = join(tmpdir(), `fmi-fault-go-${randomUUID()}`);
     const port = await freePort();
-    const server = spawn(process.execPath, [CLI, 'rendezvous', '--host', '127.0.0.1', '--port', String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const server = await spawnRendezvous(['--host', '127.0.0.1', '--port', String(port)]);
     try {
-      await new Promise<void>((resolve, reject) => {
-        server.stdout!.on('data', (b: Buffer) => b.toString().includes('listening on') && resolve());
-        server.once('exit', (code) => reject(new Error(`rendezvous server exited (${code}) before listening`)));
-      });
       let ready = 0;
       const run = await rankProcesses({
         size: 3,

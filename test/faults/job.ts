@@ -140,3 +140,17 @@ export function expectFailedTyped(run: JobRun, codes: string[], boundMs: number,
   }
   for (const r of run.ranks) if (r?.pid !== undefined) expect(alive(r.pid), `rank ${r.rank} (pid ${r.pid}) is still running`).toBe(false);
 }
+
+/**
+ * `fmi rendezvous ARGS` in a process of its own (`prefix`: e.g. `ip netns exec NS`),
+ * resolved once it says it listens; the caller kills it.
+ */
+export async function spawnRendezvous(args: string[], prefix: string[] = []): Promise<ChildProcess> {
+  const cmd = [...prefix, process.execPath, CLI, 'rendezvous', ...args];
+  const server = spawn(cmd[0]!, cmd.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    server.stdout!.on('data', (b: Buffer) => b.toString().includes('listening on') && resolve());
+    server.once('exit', (code) => reject(new Error(`rendezvous server exited (${code}) before listening`)));
+  });
+  return server;
+}

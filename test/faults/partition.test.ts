@@ -1,10 +1,10 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { alive, CLI, expectFailedTyped, rankProcesses, SLACK_MS } from './job.js';
+import { alive, expectFailedTyped, rankProcesses, SLACK_MS, spawnRendezvous } from './job.js';
 
 /**
  * A network partition between two ranks: each in a network namespace of its
@@ -56,14 +56,8 @@ describe('faults - network partition', () => {
 
   it('the ranks of a cut pair fail with FMI_TIMEOUT within their timeout (or FMI_PEER_LOST once the other left), and exit', async () => {
     const go = join(tmpdir(), `fmi-fault-go-${randomUUID()}`);
-    const server = spawn('ip', ['netns', 'exec', NS[0]!, process.execPath, CLI, 'rendezvous', '--host', ADDR[0]!, '--port', String(SERVER_PORT), '--require-secret'], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const server = await spawnRendezvous(['--host', ADDR[0]!, '--port', String(SERVER_PORT), '--require-secret'], ['ip', 'netns', 'exec', NS[0]!]);
     try {
-      await new Promise<void>((resolve, reject) => {
-        server.stdout!.on('data', (b: Buffer) => b.toString().includes('listening on') && resolve());
-        server.once('exit', (code) => reject(new Error(`rendezvous server exited (${code}) before listening`)));
-      });
       let paired = 0;
       const run = await rankProcesses({
         size: 2,
