@@ -68,6 +68,10 @@ var FMI_IMMEDIATE = [
   'MPI_Dist_graph_neighbors_count', 'MPI_Dist_graph_neighbors', 'MPI_Comm_spawn', 'MPI_Comm_get_parent',
   'MPI_Ineighbor_allgather', 'MPI_Ineighbor_allgatherv', 'MPI_Ineighbor_alltoall', 'MPI_Ineighbor_alltoallv',
   'MPI_Ineighbor_alltoallw',
+  'MPI_Status_set_elements_x', 'MPI_Grequest_start', 'MPI_Grequest_complete', 'MPI_Pack_external',
+  'MPI_Unpack_external', 'MPI_Pack_external_size', 'MPI_Type_get_extent_x', 'MPI_Type_get_true_extent_x',
+  'MPI_Type_match_size', 'MPI_Type_create_keyval', 'MPI_Type_free_keyval', 'MPI_Type_set_attr', 'MPI_Type_get_attr',
+  'MPI_Type_delete_attr', 'MPI_Cart_map', 'MPI_Graph_map',
 ];
 
 var LibraryFmi = {
@@ -163,6 +167,21 @@ var LibraryFmi = {
   MPI_Op_c2f: function(h) { return h; },
   MPI_Request_f2c: function(h) { return h; },
   MPI_Request_c2f: function(h) { return h; },
+  MPI_Group_f2c: function(h) { return h; },
+  MPI_Group_c2f: function(h) { return h; },
+  MPI_Info_f2c: function(h) { return h; },
+  MPI_Info_c2f: function(h) { return h; },
+  MPI_Errhandler_f2c: function(h) { return h; },
+  MPI_Errhandler_c2f: function(h) { return h; },
+  MPI_Message_f2c: function(h) { return h; },
+  MPI_Message_c2f: function(h) { return h; },
+  MPI_Win_f2c: function(h) { return h; },
+  MPI_Win_c2f: function(h) { return h; },
+  MPI_File_f2c: function(h) { return h; },
+  MPI_File_c2f: function(h) { return h; },
+  // A Fortran status holds the same five ints as the C one.
+  MPI_Status_c2f: function(c, f) { HEAP32.copyWithin(f >> 2, c >> 2, (c >> 2) + 5); return 0; },
+  MPI_Status_f2c: function(f, c) { HEAP32.copyWithin(c >> 2, f >> 2, (f >> 2) + 5); return 0; },
   MPI_Aint_add: function(base, disp) { return (base + disp) | 0; },
   MPI_Aint_diff: function(a, b) { return (a - b) | 0; },
 };

@@ -122,6 +122,32 @@ typedef struct MPI_Status {
 #define MPI_CXX_FLOAT_COMPLEX    ((MPI_Datatype)0x4c000028)
 #define MPI_CXX_DOUBLE_COMPLEX   ((MPI_Datatype)0x4c000029)
 #define MPI_CXX_LONG_DOUBLE_COMPLEX ((MPI_Datatype)0x4c00002a)
+/* Fortran named types, usable from C: wasm32 sizes (INTEGER and LOGICAL 4 bytes, REAL16 is long double) */
+#define MPI_CHARACTER            ((MPI_Datatype)0x4c00002b)
+#define MPI_LOGICAL              ((MPI_Datatype)0x4c00002c)
+#define MPI_INTEGER              ((MPI_Datatype)0x4c00002d)
+#define MPI_REAL                 ((MPI_Datatype)0x4c00002e)
+#define MPI_DOUBLE_PRECISION     ((MPI_Datatype)0x4c00002f)
+#define MPI_COMPLEX              ((MPI_Datatype)0x4c000030)
+#define MPI_DOUBLE_COMPLEX       ((MPI_Datatype)0x4c000031)
+#define MPI_INTEGER1             ((MPI_Datatype)0x4c000032)
+#define MPI_INTEGER2             ((MPI_Datatype)0x4c000033)
+#define MPI_INTEGER4             ((MPI_Datatype)0x4c000034)
+#define MPI_INTEGER8             ((MPI_Datatype)0x4c000035)
+#define MPI_REAL4                ((MPI_Datatype)0x4c000036)
+#define MPI_REAL8                ((MPI_Datatype)0x4c000037)
+#define MPI_REAL16               ((MPI_Datatype)0x4c000038)
+#define MPI_COMPLEX8             ((MPI_Datatype)0x4c000039)
+#define MPI_COMPLEX16            ((MPI_Datatype)0x4c00003a)
+#define MPI_COMPLEX32            ((MPI_Datatype)0x4c00003b)
+#define MPI_2INTEGER             ((MPI_Datatype)0x4c00003c)
+#define MPI_2REAL                ((MPI_Datatype)0x4c00003d)
+#define MPI_2DOUBLE_PRECISION    ((MPI_Datatype)0x4c00003e)
+
+/* MPI_Type_match_size */
+#define MPI_TYPECLASS_REAL    1
+#define MPI_TYPECLASS_INTEGER 2
+#define MPI_TYPECLASS_COMPLEX 3
 
 /* ---- reduction operations ----------------------------------------------- */
 
@@ -308,6 +334,18 @@ typedef int MPI_Delete_function(MPI_Comm comm, int keyval, void *attribute_val, 
 #define MPI_NULL_DELETE_FN      ((MPI_Delete_function *)0)
 #define MPI_DUP_FN              ((MPI_Copy_function *)-1)
 
+typedef int MPI_Type_copy_attr_function(MPI_Datatype oldtype, int type_keyval, void *extra_state,
+                                        void *attribute_val_in, void *attribute_val_out, int *flag);
+typedef int MPI_Type_delete_attr_function(MPI_Datatype datatype, int type_keyval, void *attribute_val,
+                                          void *extra_state);
+#define MPI_TYPE_NULL_COPY_FN   ((MPI_Type_copy_attr_function *)0)
+#define MPI_TYPE_NULL_DELETE_FN ((MPI_Type_delete_attr_function *)0)
+#define MPI_TYPE_DUP_FN         ((MPI_Type_copy_attr_function *)-1)
+
+typedef int MPI_Grequest_query_function(void *extra_state, MPI_Status *status);
+typedef int MPI_Grequest_free_function(void *extra_state);
+typedef int MPI_Grequest_cancel_function(void *extra_state, int complete);
+
 /* ---- environment --------------------------------------------------------- */
 
 int MPI_Init(int *argc, char ***argv);
@@ -336,6 +374,21 @@ MPI_Op MPI_Op_f2c(MPI_Fint op);
 MPI_Fint MPI_Op_c2f(MPI_Op op);
 MPI_Request MPI_Request_f2c(MPI_Fint request);
 MPI_Fint MPI_Request_c2f(MPI_Request request);
+MPI_Group MPI_Group_f2c(MPI_Fint group);
+MPI_Fint MPI_Group_c2f(MPI_Group group);
+MPI_Info MPI_Info_f2c(MPI_Fint info);
+MPI_Fint MPI_Info_c2f(MPI_Info info);
+MPI_Errhandler MPI_Errhandler_f2c(MPI_Fint errhandler);
+MPI_Fint MPI_Errhandler_c2f(MPI_Errhandler errhandler);
+MPI_Message MPI_Message_f2c(MPI_Fint message);
+MPI_Fint MPI_Message_c2f(MPI_Message message);
+MPI_Win MPI_Win_f2c(MPI_Fint win);
+MPI_Fint MPI_Win_c2f(MPI_Win win);
+MPI_File MPI_File_f2c(MPI_Fint file);
+MPI_Fint MPI_File_c2f(MPI_File file);
+/* A Fortran status is 5 integers: source, tag, error, then the private fields. */
+int MPI_Status_c2f(const MPI_Status *c_status, MPI_Fint *f_status);
+int MPI_Status_f2c(const MPI_Fint *f_status, MPI_Status *c_status);
 
 /* ---- point to point ------------------------------------------------------ */
 
@@ -360,6 +413,10 @@ int MPI_Get_count(const MPI_Status *status, MPI_Datatype datatype, int *count);
 int MPI_Get_elements(const MPI_Status *status, MPI_Datatype datatype, int *count);
 int MPI_Get_elements_x(const MPI_Status *status, MPI_Datatype datatype, MPI_Count *count);
 int MPI_Status_set_elements(MPI_Status *status, MPI_Datatype datatype, int count);
+int MPI_Status_set_elements_x(MPI_Status *status, MPI_Datatype datatype, MPI_Count count);
+int MPI_Grequest_start(MPI_Grequest_query_function *query_fn, MPI_Grequest_free_function *free_fn,
+                       MPI_Grequest_cancel_function *cancel_fn, void *extra_state, MPI_Request *request);
+int MPI_Grequest_complete(MPI_Request request);
 int MPI_Status_set_cancelled(MPI_Status *status, int flag);
 int MPI_Probe(int source, int tag, MPI_Comm comm, MPI_Status *status);
 int MPI_Iprobe(int source, int tag, MPI_Comm comm, int *flag, MPI_Status *status);
@@ -576,6 +633,20 @@ int MPI_Pack(const void *inbuf, int incount, MPI_Datatype datatype, void *outbuf
 int MPI_Unpack(const void *inbuf, int insize, int *position, void *outbuf, int outcount, MPI_Datatype datatype,
                MPI_Comm comm);
 int MPI_Pack_size(int incount, MPI_Datatype datatype, MPI_Comm comm, int *size);
+int MPI_Pack_external(const char datarep[], const void *inbuf, int incount, MPI_Datatype datatype, void *outbuf,
+                      MPI_Aint outsize, MPI_Aint *position);
+int MPI_Unpack_external(const char datarep[], const void *inbuf, MPI_Aint insize, MPI_Aint *position, void *outbuf,
+                        int outcount, MPI_Datatype datatype);
+int MPI_Pack_external_size(const char datarep[], int incount, MPI_Datatype datatype, MPI_Aint *size);
+int MPI_Type_get_extent_x(MPI_Datatype datatype, MPI_Count *lb, MPI_Count *extent);
+int MPI_Type_get_true_extent_x(MPI_Datatype datatype, MPI_Count *true_lb, MPI_Count *true_extent);
+int MPI_Type_match_size(int typeclass, int size, MPI_Datatype *datatype);
+int MPI_Type_create_keyval(MPI_Type_copy_attr_function *type_copy_attr_fn,
+                           MPI_Type_delete_attr_function *type_delete_attr_fn, int *type_keyval, void *extra_state);
+int MPI_Type_free_keyval(int *type_keyval);
+int MPI_Type_set_attr(MPI_Datatype datatype, int type_keyval, void *attribute_val);
+int MPI_Type_get_attr(MPI_Datatype datatype, int type_keyval, void *attribute_val, int *flag);
+int MPI_Type_delete_attr(MPI_Datatype datatype, int type_keyval);
 
 /* ---- process topologies --------------------------------------------------- */
 
@@ -588,6 +659,8 @@ int MPI_Cart_sub(MPI_Comm comm, const int remain_dims[], MPI_Comm *newcomm);
 int MPI_Cart_get(MPI_Comm comm, int maxdims, int dims[], int periods[], int coords[]);
 int MPI_Cartdim_get(MPI_Comm comm, int *ndims);
 int MPI_Dims_create(int nnodes, int ndims, int dims[]);
+int MPI_Cart_map(MPI_Comm comm, int ndims, const int dims[], const int periods[], int *newrank);
+int MPI_Graph_map(MPI_Comm comm, int nnodes, const int index[], const int edges[], int *newrank);
 int MPI_Topo_test(MPI_Comm comm, int *status);
 int MPI_Graph_create(MPI_Comm comm_old, int nnodes, const int index[], const int edges[], int reorder,
                      MPI_Comm *comm_graph);

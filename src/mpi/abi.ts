@@ -80,6 +80,9 @@ export const Attr = {
   LASTUSEDCODE: 0x6440000d,
 } as const;
 
+/** MPI_Type_match_size's type classes. */
+export const TypeClass = { REAL: 1, INTEGER: 2, COMPLEX: 3 } as const;
+
 /** MPI_COMM_DUP_FN / MPI_DUP_FN: a sentinel, never a table index. */
 export const DUP_FN = -1;
 
@@ -116,6 +119,11 @@ export const DATATYPE_NAMES = [
   'MPI_COUNT', 'MPI_PACKED', 'MPI_FLOAT_INT', 'MPI_DOUBLE_INT', 'MPI_LONG_INT', 'MPI_2INT', 'MPI_SHORT_INT',
   'MPI_LONG_DOUBLE_INT', 'MPI_CXX_BOOL', 'MPI_CXX_FLOAT_COMPLEX', 'MPI_CXX_DOUBLE_COMPLEX',
   'MPI_CXX_LONG_DOUBLE_COMPLEX',
+  // The Fortran named types, usable from C (MPI 3.1 §3.2.2, §17.2.5): wasm32's sizes.
+  'MPI_CHARACTER', 'MPI_LOGICAL', 'MPI_INTEGER', 'MPI_REAL', 'MPI_DOUBLE_PRECISION', 'MPI_COMPLEX',
+  'MPI_DOUBLE_COMPLEX', 'MPI_INTEGER1', 'MPI_INTEGER2', 'MPI_INTEGER4', 'MPI_INTEGER8', 'MPI_REAL4', 'MPI_REAL8',
+  'MPI_REAL16', 'MPI_COMPLEX8', 'MPI_COMPLEX16', 'MPI_COMPLEX32', 'MPI_2INTEGER', 'MPI_2REAL',
+  'MPI_2DOUBLE_PRECISION',
 ] as const;
 
 /** Predefined ops: handle = op base + index. */

@@ -3,12 +3,15 @@ import { Combiner, DATATYPE_NAMES, Err, HandleBase, ORDER_C, ORDER_FORTRAN } fro
 import { MpiError } from './errors.js';
 
 /** Which predefined ops MPI defines on a type's basic elements. */
-export type OpClass = 'int' | 'float' | 'complex' | 'bool' | 'byte' | 'none';
+export type OpClass = 'int' | 'float' | 'complex' | 'bool' | 'byte' | 'none' | 'quad' | 'quadComplex';
 
 /** A (value, int) pair type, for MPI_MINLOC / MPI_MAXLOC: value first, then an int index, packed. */
 export interface PairInfo {
-  value: 'f32' | 'f64' | 'i32' | 'i16';
+  /** f128: wasm32's long double (IEEE binary128). */
+  value: 'f32' | 'f64' | 'i32' | 'i16' | 'f128';
   valueBytes: number;
+  /** The index's type when it is not an int (Fortran's MPI_2REAL, MPI_2DOUBLE_PRECISION). */
+  index?: 'f32' | 'f64';
 }
 
 /**
@@ -34,6 +37,12 @@ export interface Datatype {
   pair: PairInfo | undefined;
   /** Basic elements as run lengths: [bytes, count, bytes, count, ...] (for MPI_Get_elements). */
   sig: readonly number[];
+  /**
+   * Byte-order units of the packed data as run lengths [unit, count, ...]
+   * for external32 (big-endian): each unit of `unit` bytes is swapped;
+   * AINT_UNIT is a 4-byte MPI_Aint that external32 widens to 8.
+   */
+  swap: readonly number[];
   align: number;
   predefined: boolean;
   committed: boolean;
@@ -45,10 +54,13 @@ export interface Datatype {
 
 export const extentOf = (t: Datatype): number => t.ub - t.lb;
 
-function basic(name: string, size: number, elem: ElemType | undefined, opClass: OpClass, align = size): Datatype {
+/** The `swap` unit of an MPI_AINT (4 bytes here, 8 in external32). */
+export const AINT_UNIT = -4;
+
+function basic(name: string, size: number, elem: ElemType | undefined, opClass: OpClass, align = size, swap: number[] = [size, 1]): Datatype {
   return {
     name, size, lb: 0, ub: size, trueLb: 0, trueUb: size, blocks: size > 0 ? [0, size] : [], dense: 0,
-    elem, opClass, pair: undefined, sig: [size, 1], align: Math.min(align, 16),
+    elem, opClass, pair: undefined, sig: [size, 1], swap, align: Math.min(align, 16),
     predefined: true, committed: true, combiner: Combiner.NAMED, ints: [], aints: [], types: [],
   };
 }
@@ -58,7 +70,7 @@ function pairType(name: string, valueBytes: number, intAt: number, extent: numbe
   const blocks = intAt === valueBytes ? [0, valueBytes + 4] : [0, valueBytes, intAt, 4];
   return {
     name, size: valueBytes + 4, lb: 0, ub: extent, trueLb: 0, trueUb: intAt + 4, blocks, dense: undefined,
-    elem: undefined, opClass: 'none', pair, sig: [valueBytes, 1, 4, 1], align,
+    elem: undefined, opClass: 'none', pair, sig: [valueBytes, 1, 4, 1], swap: [valueBytes, 1, 4, 1], align,
     predefined: true, committed: true, combiner: Combiner.NAMED, ints: [], aints: [], types: [],
   };
 }
@@ -83,7 +95,7 @@ const PREDEFINED: Record<string, Datatype> = {
   MPI_UNSIGNED_LONG_LONG: basic('MPI_UNSIGNED_LONG_LONG', 8, 'u64', 'int'),
   MPI_FLOAT: basic('MPI_FLOAT', 4, 'f32', 'float'),
   MPI_DOUBLE: basic('MPI_DOUBLE', 8, 'f64', 'float'),
-  MPI_LONG_DOUBLE: basic('MPI_LONG_DOUBLE', 16, undefined, 'none', 8),
+  MPI_LONG_DOUBLE: basic('MPI_LONG_DOUBLE', 16, undefined, 'quad', 8),
   MPI_INT8_T: basic('MPI_INT8_T', 1, 'i8', 'int'),
   MPI_INT16_T: basic('MPI_INT16_T', 2, 'i16', 'int'),
   MPI_INT32_T: basic('MPI_INT32_T', 4, 'i32', 'int'),
@@ -93,10 +105,10 @@ const PREDEFINED: Record<string, Datatype> = {
   MPI_UINT32_T: basic('MPI_UINT32_T', 4, 'u32', 'int'),
   MPI_UINT64_T: basic('MPI_UINT64_T', 8, 'u64', 'int'),
   MPI_C_BOOL: basic('MPI_C_BOOL', 1, 'u8', 'bool'),
-  MPI_C_FLOAT_COMPLEX: basic('MPI_C_FLOAT_COMPLEX', 8, 'f32', 'complex', 4),
-  MPI_C_DOUBLE_COMPLEX: basic('MPI_C_DOUBLE_COMPLEX', 16, 'f64', 'complex', 8),
-  MPI_C_LONG_DOUBLE_COMPLEX: basic('MPI_C_LONG_DOUBLE_COMPLEX', 32, undefined, 'none', 8),
-  MPI_AINT: basic('MPI_AINT', 4, 'i32', 'int'),
+  MPI_C_FLOAT_COMPLEX: complex('MPI_C_FLOAT_COMPLEX', 4),
+  MPI_C_DOUBLE_COMPLEX: complex('MPI_C_DOUBLE_COMPLEX', 8),
+  MPI_C_LONG_DOUBLE_COMPLEX: complex('MPI_C_LONG_DOUBLE_COMPLEX', 16),
+  MPI_AINT: basic('MPI_AINT', 4, 'i32', 'int', 4, [AINT_UNIT, 1]),
   MPI_OFFSET: basic('MPI_OFFSET', 8, 'i64', 'int'),
   MPI_COUNT: basic('MPI_COUNT', 8, 'i64', 'int'),
   MPI_PACKED: basic('MPI_PACKED', 1, 'u8', 'byte'),
@@ -105,12 +117,38 @@ const PREDEFINED: Record<string, Datatype> = {
   MPI_LONG_INT: pairType('MPI_LONG_INT', 4, 4, 8, { value: 'i32', valueBytes: 4 }),
   MPI_2INT: pairType('MPI_2INT', 4, 4, 8, { value: 'i32', valueBytes: 4 }),
   MPI_SHORT_INT: pairType('MPI_SHORT_INT', 2, 4, 8, { value: 'i16', valueBytes: 2 }),
-  MPI_LONG_DOUBLE_INT: pairType('MPI_LONG_DOUBLE_INT', 16, 16, 24, undefined, 8),
+  MPI_LONG_DOUBLE_INT: pairType('MPI_LONG_DOUBLE_INT', 16, 16, 24, { value: 'f128', valueBytes: 16 }, 8),
   MPI_CXX_BOOL: basic('MPI_CXX_BOOL', 1, 'u8', 'bool'),
-  MPI_CXX_FLOAT_COMPLEX: basic('MPI_CXX_FLOAT_COMPLEX', 8, 'f32', 'complex', 4),
-  MPI_CXX_DOUBLE_COMPLEX: basic('MPI_CXX_DOUBLE_COMPLEX', 16, 'f64', 'complex', 8),
-  MPI_CXX_LONG_DOUBLE_COMPLEX: basic('MPI_CXX_LONG_DOUBLE_COMPLEX', 32, undefined, 'none', 8),
+  MPI_CXX_FLOAT_COMPLEX: complex('MPI_CXX_FLOAT_COMPLEX', 4),
+  MPI_CXX_DOUBLE_COMPLEX: complex('MPI_CXX_DOUBLE_COMPLEX', 8),
+  MPI_CXX_LONG_DOUBLE_COMPLEX: complex('MPI_CXX_LONG_DOUBLE_COMPLEX', 16),
+  MPI_CHARACTER: basic('MPI_CHARACTER', 1, 'u8', 'none'),
+  MPI_LOGICAL: basic('MPI_LOGICAL', 4, 'i32', 'bool'),
+  MPI_INTEGER: basic('MPI_INTEGER', 4, 'i32', 'int'),
+  MPI_REAL: basic('MPI_REAL', 4, 'f32', 'float'),
+  MPI_DOUBLE_PRECISION: basic('MPI_DOUBLE_PRECISION', 8, 'f64', 'float'),
+  MPI_COMPLEX: complex('MPI_COMPLEX', 4),
+  MPI_DOUBLE_COMPLEX: complex('MPI_DOUBLE_COMPLEX', 8),
+  MPI_INTEGER1: basic('MPI_INTEGER1', 1, 'i8', 'int'),
+  MPI_INTEGER2: basic('MPI_INTEGER2', 2, 'i16', 'int'),
+  MPI_INTEGER4: basic('MPI_INTEGER4', 4, 'i32', 'int'),
+  MPI_INTEGER8: basic('MPI_INTEGER8', 8, 'i64', 'int'),
+  MPI_REAL4: basic('MPI_REAL4', 4, 'f32', 'float'),
+  MPI_REAL8: basic('MPI_REAL8', 8, 'f64', 'float'),
+  MPI_REAL16: basic('MPI_REAL16', 16, undefined, 'quad', 8),
+  MPI_COMPLEX8: complex('MPI_COMPLEX8', 4),
+  MPI_COMPLEX16: complex('MPI_COMPLEX16', 8),
+  MPI_COMPLEX32: complex('MPI_COMPLEX32', 16),
+  MPI_2INTEGER: pairType('MPI_2INTEGER', 4, 4, 8, { value: 'i32', valueBytes: 4 }),
+  MPI_2REAL: pairType('MPI_2REAL', 4, 4, 8, { value: 'f32', valueBytes: 4, index: 'f32' }),
+  MPI_2DOUBLE_PRECISION: { ...pairType('MPI_2DOUBLE_PRECISION', 8, 8, 16, { value: 'f64', valueBytes: 8, index: 'f64' }), size: 16, trueUb: 16, blocks: [0, 16], sig: [8, 2], swap: [8, 2] },
 };
+
+/** A complex type of two `part`-byte reals: the kernels see float pairs; quads (16) go through complexOp. */
+function complex(name: string, part: 4 | 8 | 16): Datatype {
+  const elem = part === 4 ? 'f32' : part === 8 ? 'f64' : undefined;
+  return basic(name, 2 * part, elem, part === 16 ? 'quadComplex' : 'complex', part, [part, 2]);
+}
 
 /** [handle, datatype] for every predefined datatype. */
 export function predefinedDatatypes(): [number, Datatype][] {
@@ -135,6 +173,7 @@ export interface Envelope {
 export function build(runs: Run[], env: Envelope, opts: { alignExtent?: boolean } = {}): Datatype {
   const blocks: number[] = [];
   const sig: number[] = [];
+  const swap: number[] = [];
   let size = 0;
   let lb = Infinity;
   let ub = -Infinity;
@@ -153,6 +192,8 @@ export function build(runs: Run[], env: Envelope, opts: { alignExtent?: boolean 
       for (let k = 0; k < b.length; k += 2) pushBlock(blocks, at + b[k]!, b[k + 1]!);
     }
     for (let k = 0; k < type.sig.length; k += 2) pushRun(sig, type.sig[k]!, type.sig[k + 1]! * count);
+    if (type.swap.length === 2) pushRun(swap, type.swap[0]!, type.swap[1]! * count);
+    else for (let i = 0; i < count; i++) for (let k = 0; k < type.swap.length; k += 2) pushRun(swap, type.swap[k]!, type.swap[k + 1]!);
     size += type.size * count;
     lb = Math.min(lb, disp + type.lb, disp + (count - 1) * ext + type.lb);
     ub = Math.max(ub, disp + type.ub, disp + (count - 1) * ext + type.ub);
@@ -171,7 +212,7 @@ export function build(runs: Run[], env: Envelope, opts: { alignExtent?: boolean 
   const dense = blocks.length === 2 && blocks[1] === size && ub - lb === size && blocks[0] === lb ? blocks[0] : blocks.length === 0 && size === 0 && ub === lb ? 0 : undefined;
   return {
     name: '', size, lb, ub, trueLb, trueUb, blocks, dense,
-    elem: elem ?? undefined, opClass: opClass ?? 'none', pair: pair ?? undefined, sig, align,
+    elem: elem ?? undefined, opClass: opClass ?? 'none', pair: pair ?? undefined, sig, swap, align,
     predefined: false, committed: false,
     combiner: env.combiner, ints: env.ints ?? [], aints: env.aints ?? [], types: env.types,
   };

@@ -1,5 +1,5 @@
 import type { Communicator } from '../comm/communicator.js';
-import { Err, UNWEIGHTED, WEIGHTS_EMPTY } from './abi.js';
+import { Err, UNDEFINED, UNWEIGHTED, WEIGHTS_EMPTY } from './abi.js';
 import { withTopology } from './topo.js';
 import { MpiError } from './errors.js';
 import { addComm } from './comms.js';
@@ -70,6 +70,14 @@ export const GRAPH_IMPLS: Record<string, Impl> = {
     const t = graph(rt, commH);
     rt.mem.setI32(nnodesPtr, t.index.length);
     rt.mem.setI32(nedgesPtr, t.edges.length);
+    return 0;
+  },
+
+  // The identity mapping, as MPI_Cart_map: ranks past the graph's nodes get MPI_UNDEFINED.
+  MPI_Graph_map(rt, commH, nnodes, _indexPtr, _edgesPtr, newrankPtr) {
+    const c = rt.comm(commH);
+    if (!(nnodes >= 0 && nnodes <= c.comm.size)) throw new MpiError(Err.ARG, `nnodes ${nnodes} for ${c.comm.size} ranks`);
+    rt.mem.setI32(newrankPtr, c.comm.rank < nnodes ? c.comm.rank : UNDEFINED);
     return 0;
   },
 

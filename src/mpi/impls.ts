@@ -10,6 +10,9 @@ import { REQUEST_IMPLS } from './requests.js';
 import type { Impl } from './runtime.js';
 import { TOPO_IMPLS } from './topo.js';
 import { TYPE_IMPLS } from './type-fns.js';
+import { TYPE_ATTR_IMPLS } from './type-attrs.js';
+import { EXTERNAL32_IMPLS } from './external32.js';
+import { GREQUEST_IMPLS } from './grequest.js';
 
 /**
  * Every MPI function the runtime implements, by name. A name mpi.h declares
@@ -24,6 +27,9 @@ export const IMPLS: Readonly<Record<string, Impl>> = Object.freeze({
   ...INTERCOMM_IMPLS,
   ...GROUP_IMPLS,
   ...TYPE_IMPLS,
+  ...TYPE_ATTR_IMPLS,
+  ...EXTERNAL32_IMPLS,
+  ...GREQUEST_IMPLS,
   ...TOPO_IMPLS,
   ...GRAPH_IMPLS,
   ...NEIGHBOR_IMPLS,

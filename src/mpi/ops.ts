@@ -3,6 +3,8 @@ import type { ElemType, PredefinedOpName } from '../kernels/index.js';
 import { Err, HandleBase, OP_NAMES } from './abi.js';
 import { extentOf, type Datatype, type OpClass, type PairInfo } from './datatypes.js';
 import { MpiError } from './errors.js';
+import { jsOpFor } from './js-ops.js';
+import { quadKey } from './quad.js';
 import type { ProgramHost } from './memory.js';
 
 /** An MPI_Op: predefined (run by fmi's kernels), MINLOC/MAXLOC, or a C function of the program. */
@@ -57,6 +59,8 @@ const FMI_OPS: Record<PredefinedOpName, Op> = {
 export function planFor(op: MpiOp, t: Datatype, th: number, host: ProgramHost): Plan {
   if (op.kind === 'predefined') {
     const name = op.predefined!;
+    const js = jsOpFor(name, t);
+    if (js) return { kind: 'bytes', op: js };
     if (t.elem === undefined || !CLASSES[name].includes(t.opClass)) {
       throw new MpiError(Err.OP, `${op.name} is not defined on ${t.name || 'this derived datatype'}`);
     }
@@ -75,26 +79,30 @@ export function planFor(op: MpiOp, t: Datatype, th: number, host: ProgramHost): 
   throw new MpiError(Err.OP, `${op.name} is only for one-sided accumulate operations`);
 }
 
-/** MINLOC/MAXLOC over packed (value, int) pairs: the better value, and the lower index on ties. Changes `a`. */
+/** MINLOC/MAXLOC over packed (value, index) pairs: the better value, and the lower index on ties. Changes `a`. */
 function locFn(pair: PairInfo, max: boolean): (a: Uint8Array, b: Uint8Array) => Uint8Array {
   const vb = pair.valueBytes;
-  const stride = vb + 4;
-  const read = (dv: DataView, at: number): number => {
+  const ib = pair.index === 'f64' ? 8 : 4;
+  const stride = vb + ib;
+  const read = (dv: DataView, at: number): number | bigint => {
     switch (pair.value) {
+      case 'f128': return quadKey(dv, at);
       case 'f64': return dv.getFloat64(at, true);
       case 'f32': return dv.getFloat32(at, true);
       case 'i32': return dv.getInt32(at, true);
       default: return dv.getInt16(at, true);
     }
   };
+  const index = (dv: DataView, at: number): number =>
+    pair.index === 'f64' ? dv.getFloat64(at, true) : pair.index === 'f32' ? dv.getFloat32(at, true) : dv.getInt32(at, true);
   return (a, b) => {
     const da = new DataView(a.buffer, a.byteOffset, a.byteLength);
     const db = new DataView(b.buffer, b.byteOffset, b.byteLength);
     for (let at = 0; at + stride <= a.byteLength; at += stride) {
       const x = read(da, at);
       const y = read(db, at);
-      if (max ? y > x : y < x) a.set(b.subarray(at, at + stride), at);
-      else if (x === y && db.getInt32(at + vb, true) < da.getInt32(at + vb, true)) da.setInt32(at + vb, db.getInt32(at + vb, true), true);
+      const takeB = max ? y > x : y < x;
+      if (takeB || (x === y && index(db, at + vb) < index(da, at + vb))) a.set(b.subarray(at + (takeB ? 0 : vb), at + stride), at + (takeB ? 0 : vb));
     }
     return a;
   };

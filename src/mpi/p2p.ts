@@ -312,6 +312,11 @@ export const P2P_IMPLS: Record<string, Impl> = {
     return 0;
   },
 
+  // MPI_Count arrives as two i32 halves (Emscripten legalizes i64 arguments of JS functions).
+  MPI_Status_set_elements_x(rt, status, th, lo, hi) {
+    return P2P_IMPLS.MPI_Status_set_elements!(rt, status, th, (hi ?? 0) * 2 ** 32 + (lo! >>> 0)) as number;
+  },
+
   MPI_Status_set_cancelled(rt, status, flag) {
     rt.mem.setI32(status + Status.CANCELLED, flag ? 1 : 0);
     return 0;

@@ -25,6 +25,8 @@ export class MpiRequest {
   freed = false;
   promise: Promise<void> = Promise.resolve();
   cancel: (() => void) | undefined;
+  /** A generalized request MPI_Grequest_complete has not completed yet: waiting on it alone would never end. */
+  needsComplete = false;
   #settled: { ok: true; value: Completion } | { ok: false; error: unknown } | undefined;
 
   constructor(comm: number, persistent?: () => Promise<Completion>) {
@@ -108,6 +110,13 @@ function complete(rt: MpiRuntime, arrPtr: number, i: number, statusPtr: number, 
   }
   rt.setStatus(statusPtr, c.source, c.tag, c.bytes, c.cancelled);
   return 0;
+}
+
+/** Fails when every request of `pending` waits for MPI_Grequest_complete, which nothing can call while the program waits. */
+function waitable(pending: MpiRequest[]): void {
+  if (pending.length > 0 && pending.every((r) => r.needsComplete)) {
+    throw new MpiError(Err.REQUEST, 'waiting on a generalized request that MPI_Grequest_complete has not completed: nothing can complete it while the program waits (fmi programs run on one thread)');
+  }
 }
 
 function req(rt: MpiRuntime, h: number): MpiRequest | undefined {
@@ -195,6 +204,7 @@ export const REQUEST_IMPLS: Record<string, Impl> = {
     const r = req(rt, rt.mem.i32(reqPtr));
     if (!r || r.done) return complete(rt, reqPtr, 0, status, true);
     rt.errorsOn(r.comm);
+    waitable([r]);
     return r.promise.then(() => complete(rt, reqPtr, 0, status, true));
   },
 
@@ -202,7 +212,10 @@ export const REQUEST_IMPLS: Record<string, Impl> = {
     const pending: Promise<void>[] = [];
     for (let i = 0; i < n; i++) {
       const r = req(rt, rt.mem.i32(arr + 4 * i));
-      if (r && !r.done) pending.push(r.promise);
+      if (r && !r.done) {
+        waitable([r]);
+        pending.push(r.promise);
+      }
     }
     if (pending.length === 0) return completeAll(rt, n, arr, statuses), 0;
     return Promise.all(pending).then(() => (completeAll(rt, n, arr, statuses), 0));
@@ -212,21 +225,25 @@ export const REQUEST_IMPLS: Record<string, Impl> = {
     const pick = () => pickAny(rt, n, arr, indexPtr, status);
     const now = pick();
     if (now !== undefined) return now;
-    const pending: Promise<void>[] = [];
+    const active: MpiRequest[] = [];
     for (let i = 0; i < n; i++) {
       const r = req(rt, rt.mem.i32(arr + 4 * i));
-      if (r) pending.push(r.promise);
+      if (r) active.push(r);
     }
+    waitable(active);
+    const pending = active.map((r) => r.promise);
     return Promise.race(pending).then(() => pick()!);
   },
 
   MPI_Waitsome(rt, n, arr, outcount, indices, statuses) {
     if (harvestSome(rt, n, arr, outcount, indices, statuses, false)) return 0;
-    const pending: Promise<void>[] = [];
+    const active: MpiRequest[] = [];
     for (let i = 0; i < n; i++) {
       const r = req(rt, rt.mem.i32(arr + 4 * i));
-      if (r) pending.push(r.promise);
+      if (r) active.push(r);
     }
+    waitable(active);
+    const pending = active.map((r) => r.promise);
     return Promise.race(pending).then(() => (harvestSome(rt, n, arr, outcount, indices, statuses, true), 0));
   },
 

@@ -50,6 +50,8 @@ export interface Keyval {
   extra: number;
   /** Freed by the program while attributes of it were still set: goes with the last one. */
   freed?: boolean;
+  /** Made by MPI_Type_create_keyval (attributes on datatypes); communicators' keyvals otherwise. */
+  kind?: 'type';
 }
 
 export interface RuntimeOptions {
@@ -89,6 +91,8 @@ export class MpiRuntime {
   /** Messages taken off the queue by MPI_Mprobe/MPI_Improbe, waiting for MPI_Mrecv. */
   readonly messages = new HandleTable<{ source: number; tag: number; data: Uint8Array }>('message', 1);
   readonly keyvals = new Map<number, Keyval>();
+  /** Datatype handle -> keyval -> attribute value (type-attrs.ts). */
+  readonly typeAttrs = new Map<number, Map<number, number>>();
   /** Strings and classes of error classes/codes the program added. */
   readonly addedErrors = new Map<number, string>();
   readonly addedClasses = new Map<number, number>();

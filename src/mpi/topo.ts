@@ -130,6 +130,18 @@ export const TOPO_IMPLS: Record<string, Impl> = {
     return 0;
   },
 
+  // The mapping fmi chooses is the identity: ranks keep their numbers, those beyond the grid get MPI_UNDEFINED.
+  MPI_Cart_map(rt, commH, ndims, dimsPtr, _periodsPtr, newrankPtr) {
+    const c = rt.comm(commH);
+    if (ndims < 0) throw new MpiError(Err.DIMS, `ndims must be non-negative, got ${ndims}`);
+    const dims = rt.mem.i32s(dimsPtr, ndims);
+    if (dims.some((d) => d <= 0)) throw new MpiError(Err.DIMS, `every dimension must be positive, got [${dims.join(', ')}]`);
+    const n = dims.reduce((a, b) => a * b, 1);
+    if (n > c.comm.size) throw new MpiError(Err.DIMS, `a grid of ${n} does not fit ${c.comm.size} ranks`);
+    rt.mem.setI32(newrankPtr, c.comm.rank < n ? c.comm.rank : UNDEFINED);
+    return 0;
+  },
+
   MPI_Cart_get(rt, commH, maxdims, dimsPtr, periodsPtr, coordsPtr) {
     const c = cart(rt, commH);
     const { dims, periods } = c.topo;

@@ -1,8 +1,16 @@
-import { Combiner, Err, MAX_OBJECT_NAME } from './abi.js';
+import { Combiner, Err, MAX_OBJECT_NAME, TypeClass, datatype, type DATATYPE_NAMES } from './abi.js';
 import { darray } from './darray.js';
 import * as dt from './datatypes.js';
 import { MpiError } from './errors.js';
 import type { Impl, MpiRuntime } from './runtime.js';
+import { copyTypeAttrs, deleteTypeAttrs } from './type-attrs.js';
+
+/** MPI_Type_match_size's candidates by class (the Fortran types, as MPI 3.1 §17.1.9 matches them). */
+const MATCH: Record<number, readonly (typeof DATATYPE_NAMES)[number][]> = {
+  [TypeClass.REAL]: ['MPI_REAL4', 'MPI_REAL8', 'MPI_REAL16'],
+  [TypeClass.INTEGER]: ['MPI_INTEGER1', 'MPI_INTEGER2', 'MPI_INTEGER4', 'MPI_INTEGER8'],
+  [TypeClass.COMPLEX]: ['MPI_COMPLEX8', 'MPI_COMPLEX16', 'MPI_COMPLEX32'],
+};
 
 function add(rt: MpiRuntime, ptr: number, t: dt.Datatype): number {
   rt.mem.setI32(ptr, rt.datatypes.add(t));
@@ -46,7 +54,19 @@ export const TYPE_IMPLS: Record<string, Impl> = {
   },
 
   MPI_Type_create_resized: (rt, h, lb, extent, out) => add(rt, out, dt.resized(old(rt, h), h, lb, extent)),
-  MPI_Type_dup: (rt, h, out) => add(rt, out, dt.dup(old(rt, h), h)),
+  MPI_Type_dup(rt, h, out) {
+    const t = rt.datatypes.add(dt.dup(old(rt, h), h));
+    try {
+      copyTypeAttrs(rt, h, t);
+    } catch (err) {
+      // A copy callback failed: the call fails with its error, and no datatype is made.
+      deleteTypeAttrs(rt, t);
+      rt.datatypes.remove(t);
+      throw err;
+    }
+    rt.mem.setI32(out, t);
+    return 0;
+  },
 
   MPI_Type_commit(rt, ptr) {
     const t = old(rt, rt.mem.i32(ptr));
@@ -58,6 +78,7 @@ export const TYPE_IMPLS: Record<string, Impl> = {
     const h = rt.mem.i32(ptr);
     const t = old(rt, h);
     if (t.predefined) throw new MpiError(Err.TYPE, `${t.name} is predefined and cannot be freed`);
+    deleteTypeAttrs(rt, h);
     // Types built from this one keep their own flattened copy: only the handle and the
     // block table go, once no pending operation may use them.
     rt.retire(() => {
@@ -89,6 +110,29 @@ export const TYPE_IMPLS: Record<string, Impl> = {
     const t = old(rt, h);
     rt.mem.setI32(lb, t.trueLb);
     rt.mem.setI32(extent, t.trueUb - t.trueLb);
+    return 0;
+  },
+
+  MPI_Type_get_extent_x(rt, h, lb, extent) {
+    const t = old(rt, h);
+    rt.mem.setI64(lb, t.lb);
+    rt.mem.setI64(extent, dt.extentOf(t));
+    return 0;
+  },
+
+  MPI_Type_get_true_extent_x(rt, h, lb, extent) {
+    const t = old(rt, h);
+    rt.mem.setI64(lb, t.trueLb);
+    rt.mem.setI64(extent, t.trueUb - t.trueLb);
+    return 0;
+  },
+
+  MPI_Type_match_size(rt, typeclass, size, out) {
+    const names = MATCH[typeclass];
+    if (!names) throw new MpiError(Err.ARG, `typeclass must be MPI_TYPECLASS_REAL, _INTEGER or _COMPLEX, got ${typeclass}`);
+    const name = names.find((n) => rt.datatype(datatype(n)).size === size);
+    if (!name) throw new MpiError(Err.ARG, `no predefined type of that class has ${size} bytes`);
+    rt.mem.setI32(out, datatype(name));
     return 0;
   },
 
