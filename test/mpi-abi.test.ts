@@ -16,12 +16,12 @@ import { startRedis } from './helpers/redis-server.js';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const cli = join(root, 'dist/cli/main.js');
 const src = (name: string) => join(root, 'test/mpi', name);
-const PROGRAMS = ['hello', 'ring', 'pi', 'jacobi', 'p2p', 'coll', 'reduce', 'userop', 'types', 'derived', 'comm', 'intercomm', 'intercoll', 'handles', 'mpi31', 'topo', 'errors', 'fatal', 'unsupported', 'abort', 'exit', 'crash'];
+const PROGRAMS = ['hello', 'ring', 'pi', 'jacobi', 'p2p', 'coll', 'reduce', 'userop', 'types', 'derived', 'comm', 'intercomm', 'intercoll', 'handles', 'mpi31', 'cplxred', 'topo', 'errors', 'fatal', 'unsupported', 'abort', 'exit', 'crash'];
 /**
  * Programs that also run under native Open MPI (mpicc + mpirun) with the same
  * verdict: they test the standard, not fmi's reading of it.
  */
-const NATIVE = ['intercomm', 'intercoll', 'handles', 'mpi31'];
+const NATIVE = ['intercomm', 'intercoll', 'handles', 'mpi31', 'cplxred'];
 /** How many ranks each native run uses; fmi runs the same. */
 const NATIVE_RANKS = [2, 3, 5];
 
@@ -119,7 +119,7 @@ describe('mpi abi - classic programs', () => {
 });
 
 describe('mpi abi - every supported function', () => {
-  for (const name of ['p2p', 'coll', 'reduce', 'userop', 'types', 'derived', 'comm', 'handles', 'mpi31', 'topo', 'errors']) {
+  for (const name of ['p2p', 'coll', 'reduce', 'userop', 'types', 'derived', 'comm', 'handles', 'mpi31', 'cplxred', 'topo', 'errors']) {
     it.each([1, 2, 3, 5, 8])(`${name} on %i ranks`, async (n) => {
       const r = await run(name, n);
       const all = r.out.flat().join('\n');
