@@ -197,4 +197,14 @@ FMI_IMMEDIATE.forEach(function(name) {
   LibraryFmi[name + '__deps'] = ['$FMI'];
 });
 
+// The profiling interface (MPI 3.1 §14.2): every MPI_X is also PMPI_X. A
+// program (or tool) that defines its own MPI_X links it instead of ours --
+// wasm-ld only imports what no object defines -- and reaches the library
+// through PMPI_X. `fmi cc` makes the blocking PMPI_ names Asyncify imports too.
+Object.keys(LibraryFmi).forEach(function(name) {
+  if (!/^MPI_[A-Z]/.test(name) || /__deps$/.test(name)) return;
+  LibraryFmi['P' + name] = LibraryFmi[name];
+  if (LibraryFmi[name + '__deps']) LibraryFmi['P' + name + '__deps'] = LibraryFmi[name + '__deps'];
+});
+
 mergeInto(LibraryManager.library, LibraryFmi);

@@ -16,12 +16,12 @@ import { startRedis } from './helpers/redis-server.js';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const cli = join(root, 'dist/cli/main.js');
 const src = (name: string) => join(root, 'test/mpi', name);
-const PROGRAMS = ['hello', 'ring', 'pi', 'jacobi', 'p2p', 'coll', 'reduce', 'userop', 'types', 'derived', 'comm', 'intercomm', 'intercoll', 'handles', 'mpi31', 'cplxred', 'topo', 'errors', 'fatal', 'unsupported', 'abort', 'exit', 'crash'];
+const PROGRAMS = ['hello', 'ring', 'pi', 'jacobi', 'p2p', 'coll', 'reduce', 'userop', 'types', 'derived', 'comm', 'intercomm', 'intercoll', 'handles', 'mpi31', 'cplxred', 'pmpi', 'topo', 'errors', 'fatal', 'unsupported', 'abort', 'exit', 'crash'];
 /**
  * Programs that also run under native Open MPI (mpicc + mpirun) with the same
  * verdict: they test the standard, not fmi's reading of it.
  */
-const NATIVE = ['intercomm', 'intercoll', 'handles', 'mpi31', 'cplxred'];
+const NATIVE = ['intercomm', 'intercoll', 'handles', 'mpi31', 'cplxred', 'pmpi'];
 /** How many ranks each native run uses; fmi runs the same. */
 const NATIVE_RANKS = [2, 3, 5];
 
@@ -119,7 +119,7 @@ describe('mpi abi - classic programs', () => {
 });
 
 describe('mpi abi - every supported function', () => {
-  for (const name of ['p2p', 'coll', 'reduce', 'userop', 'types', 'derived', 'comm', 'handles', 'mpi31', 'cplxred', 'topo', 'errors']) {
+  for (const name of ['p2p', 'coll', 'reduce', 'userop', 'types', 'derived', 'comm', 'handles', 'mpi31', 'cplxred', 'pmpi', 'topo', 'errors']) {
     it.each([1, 2, 3, 5, 8])(`${name} on %i ranks`, async (n) => {
       const r = await run(name, n);
       const all = r.out.flat().join('\n');
@@ -331,5 +331,10 @@ int main(int argc, char **argv) {
     const unsupported = [...declared].filter((n) => !(n in IMPLS) && !direct.includes(n) && !/_(f2c|c2f)$/.test(n));
     for (const n of unsupported) expect(docs, `${n} missing from docs/mpi.md`).toContain(n);
     for (const n of asyncifyImports()) expect(n in IMPLS, n).toBe(true);
+    // The profiling interface: pmpi.h declares PMPI_X for every MPI_X of mpi.h (library_fmi.js defines them all).
+    const { pmpiHeader } = (await import(join(root, 'scripts/pmpi-header.mjs'))) as { pmpiHeader: (h: string) => string };
+    const pmpi = readFileSync(join(root, 'native/include/pmpi.h'), 'utf8');
+    expect(pmpi, 'pmpi.h is out of date: run node scripts/pmpi-header.mjs').toBe(pmpiHeader(header));
+    expect(new Set([...pmpi.matchAll(/\bPMPI_(\w+)\(/g)].map((m) => `MPI_${m[1]}`))).toEqual(declared);
   });
 });

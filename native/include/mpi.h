@@ -712,6 +712,10 @@ int MPI_Ineighbor_alltoallw(const void *sendbuf, const int sendcounts[], const M
                             const MPI_Aint rdispls[], const MPI_Datatype recvtypes[], MPI_Comm comm,
                             MPI_Request *request);
 
+/* ---- the profiling interface: PMPI_X for every MPI_X above ----------------- */
+
+#include "pmpi.h"
+
 #ifdef __cplusplus
 }
 #endif

@@ -78,7 +78,7 @@ export function emccInvocation(argv: readonly string[], cxx: boolean): EmccInvoc
     '-sNODEJS_CATCH_REJECTION=0',
     '-sALLOW_MEMORY_GROWTH=1',
     '-sASYNCIFY=1',
-    `-sASYNCIFY_IMPORTS=${JSON.stringify(blocking)}`,
+    `-sASYNCIFY_IMPORTS=${JSON.stringify([...blocking, ...blocking.map((n) => `P${n}`)])}`,
     '-sASYNCIFY_STACK_SIZE=65536',
     '-sEXPORTED_FUNCTIONS=["_main","_malloc","_free"]',
     '-sDEFAULT_LIBRARY_FUNCS_TO_INCLUDE=["$FMI"]',
