@@ -130,6 +130,15 @@ describe('mpi abi - every supported function', () => {
   }
 });
 
+describe('mpi abi - where Open MPI reads the standard otherwise', () => {
+  it('MPI_Cart_map and MPI_Graph_map give ranks past the nodes MPI_UNDEFINED (Open MPI: their old rank)', async () => {
+    const r = await run('mpi31', 5, ['strict']);
+    const all = r.out.flat().join('\n');
+    expect(r.codes, `${all}\n${r.err.flat().join('\n')}`).toEqual([0, 0, 0, 0, 0]);
+    expect(r.out[0]!.join('\n')).toContain('PASS mpi31 on 5 ranks');
+  });
+});
+
 describe('mpi abi - intercommunicators and Comm_create_group', () => {
   for (const name of ['intercomm', 'intercoll']) {
     it.each([2, 3, 4, 5, 8])(`${name} on %i ranks`, async (n) => {
