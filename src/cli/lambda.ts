@@ -101,7 +101,7 @@ async function invokeCommand(argv: string[]): Promise<number> {
 }
 
 function progressLine(p: Progress): string {
-  return `fmi lambda: ${p.ranks} ranks: ${p.invoked} invoked, ${p.joined} started, ${p.done} done${p.failed ? `, ${p.failed} failed` : ''}`;
+  return `fmi lambda: ${p.ranks} ranks: ${p.invoked} invoked, ${p.joined} started, ${p.paired} paired, ${p.done} done${p.failed ? `, ${p.failed} failed` : ''}`;
 }
 
 /** The per-rank table and the job's cost, as printed. */

@@ -58,8 +58,13 @@ export interface Progress {
   ranks: number;
   /** Invocations sent (the first attempt of each rank). */
   invoked: number;
-  /** Ranks registered at the rendezvous server (known only with a direct channel). */
+  /** Ranks registered at the rendezvous server: their code runs, init() is under way (known only with a direct channel). */
   joined: number;
+  /**
+   * Ranks past init() that the rendezvous server has paired with a peer at
+   * least once (the direct channel connects a pair on its first message).
+   */
+  paired: number;
   done: number;
   failed: number;
 }
@@ -81,8 +86,8 @@ export interface RankOutcome<R = unknown> {
   result?: R;
   error?: RankError;
   stats?: RankStats;
-  /** Since the job started, ms: first Invoke call sent, rank registered, answer received. */
-  at: { invoked?: number; joined?: number; done?: number };
+  /** Since the job started, ms: first Invoke call sent, rank registered, first paired with a peer, answer received. */
+  at: { invoked?: number; joined?: number; paired?: number; done?: number };
 }
 
 export interface JobResult<R = unknown> {
@@ -140,7 +145,7 @@ export async function invokeJob<R = unknown>(o: InvokeJobOptions): Promise<JobRe
     dial = parseEndpoint(o.rendezvous);
   }
   const outcomes: RankOutcome<R>[] = Array.from({ length: n }, (_, rank) => ({ rank, status: 'not started', attempts: 0, at: {} }));
-  const progress: Progress = { ranks: n, invoked: 0, joined: 0, done: 0, failed: 0 };
+  const progress: Progress = { ranks: n, invoked: 0, joined: 0, paired: 0, done: 0, failed: 0 };
   const report = () => o.onProgress?.({ ...progress });
   const joined = new Set<number>();
   const slots = new Slots(concurrency);
@@ -159,6 +164,12 @@ export async function invokeJob<R = unknown>(o: InvokeJobOptions): Promise<JobRe
         outcomes[rank]!.at.joined = since();
         progress.joined++;
         release.get(rank)?.();
+        report();
+      },
+      onPaired: (rank) => {
+        if (rank >= n || outcomes[rank]!.at.paired !== undefined) return;
+        outcomes[rank]!.at.paired = since();
+        progress.paired++;
         report();
       },
     });
