@@ -101,7 +101,7 @@ async function invokeCommand(argv: string[]): Promise<number> {
 }
 
 function progressLine(p: Progress): string {
-  return `fmi lambda: ${p.ranks} ranks: ${p.invoked} invoked, ${p.joined} started, ${p.done} done${p.failed ? `, ${p.failed} failed` : ''}`;
+  return `fmi lambda: ${p.ranks} ranks: ${p.invoked} invoked, ${p.joined} started, ${p.paired} paired, ${p.done} done${p.failed ? `, ${p.failed} failed` : ''}`;
 }
 
 /** The per-rank table and the job's cost, as printed. */
@@ -128,6 +128,7 @@ export function formatJob(r: JobResult): string {
     `cost: ${c.billedGbSeconds.toFixed(3)} GB-s billed = ${usd(c.functionUsd)}, ${usd(c.requestUsd)} requests, ${usd(c.channelUsd)} channels (model) = ${usd(c.totalUsd)}` +
       (c.estimatedRanks ? ` (${c.estimatedRanks} rank${c.estimatedRanks > 1 ? 's' : ''} without a REPORT line: billed time estimated)` : ''),
     ...(first ? [`result of rank ${first.rank}: ${short(JSON.stringify(first.result) ?? 'undefined', 400)}`] : []),
+    ...(r.warnings ?? []).map((w) => `warning: ${w}`),
     '',
   ].join('\n');
 }

@@ -8,6 +8,7 @@ import { LauncherLink } from '../rendezvous/launcher-link.js';
 import { checkPort, parseEndpoint, type Endpoint } from '../rendezvous/protocol.js';
 import { RendezvousServer } from '../rendezvous/server.js';
 import { jobCost, type JobCost } from './cost.js';
+import { RankRecords } from './rank-records.js';
 import type { LambdaPayload, RankError, RankResult, RankStats } from './payload.js';
 import { callInvoke, openLambda, type InvokeAnswer, type LambdaApi } from './sdk.js';
 
@@ -58,13 +59,18 @@ export interface Progress {
   ranks: number;
   /** Invocations sent (the first attempt of each rank). */
   invoked: number;
-  /** Ranks registered at the rendezvous server (known only with a direct channel). */
+  /** Ranks registered at the rendezvous server: their code runs, init() is under way (known only with a direct channel). */
   joined: number;
+  /**
+   * Ranks past init() that the rendezvous server has paired with a peer at
+   * least once (the direct channel connects a pair on its first message).
+   */
+  paired: number;
   done: number;
   failed: number;
 }
 
-/** How a rank ended: its result `ok`; its result an `error`; the function `crashed` (Lambda's FunctionError: a timeout, a throw); `not started`. */
+/** How a rank ended: its result `ok`; its result an `error`; `crashed` (Lambda's FunctionError: a timeout, a throw; or its call failed after it started: its result is lost); `not started`. */
 export type RankStatus = 'ok' | 'error' | 'crashed' | 'not started';
 
 export interface RankOutcome<R = unknown> {
@@ -81,8 +87,8 @@ export interface RankOutcome<R = unknown> {
   result?: R;
   error?: RankError;
   stats?: RankStats;
-  /** Since the job started, ms: first Invoke call sent, rank registered, answer received. */
-  at: { invoked?: number; joined?: number; done?: number };
+  /** Since the job started, ms: first Invoke call sent, rank registered, first paired with a peer, answer received. */
+  at: { invoked?: number; joined?: number; paired?: number; done?: number };
 }
 
 export interface JobResult<R = unknown> {
@@ -91,6 +97,8 @@ export interface JobResult<R = unknown> {
   ranks: RankOutcome<R>[];
   cost: JobCost;
   wallMs: number;
+  /** What the launcher could not do for the job (tell its ranks over a store it cannot reach that a rank is gone). */
+  warnings: string[];
 }
 
 const DEFAULT_RETRY = { attempts: 8, baseDelayMs: 100, maxDelayMs: 5000 };
@@ -104,10 +112,15 @@ const DEFAULT_RETRY = { attempts: 8, baseDelayMs: 100, maxDelayMs: 5000 };
  * failure: `ok` is false then.
  *
  * A throttled invocation (429) is retried with backoff; other transient
- * errors too while the rank has not registered. A rank that cannot be started
- * (retries spent, or a permanent error) is given up at the rendezvous server,
- * which tells the ranks that started, and they fail with FMI_PEER_LOST at once.
- * Each rank registers once: a second invocation of a rank is refused.
+ * errors too while the rank has not started: it has not registered at the
+ * rendezvous server (direct channel), or has no record in its stores (Redis
+ * or S3 alone). An error after the rank started is that rank's failure: its
+ * result is lost, and running it again could not bring it back. A rank that
+ * cannot be started (retries spent, or a permanent error) or that failed is
+ * given up: the rendezvous server tells the ranks that started, and so do
+ * records in the job's stores (rank-records.ts); they fail with
+ * FMI_PEER_LOST at once. Each rank registers once: a second invocation of a
+ * rank is refused.
  */
 export async function invokeJob<R = unknown>(o: InvokeJobOptions): Promise<JobResult<R>> {
   const n = o.ranks;
@@ -140,13 +153,22 @@ export async function invokeJob<R = unknown>(o: InvokeJobOptions): Promise<JobRe
     dial = parseEndpoint(o.rendezvous);
   }
   const outcomes: RankOutcome<R>[] = Array.from({ length: n }, (_, rank) => ({ rank, status: 'not started', attempts: 0, at: {} }));
-  const progress: Progress = { ranks: n, invoked: 0, joined: 0, done: 0, failed: 0 };
+  const progress: Progress = { ranks: n, invoked: 0, joined: 0, paired: 0, done: 0, failed: 0 };
   const report = () => o.onProgress?.({ ...progress });
   const joined = new Set<number>();
   const slots = new Slots(concurrency);
   const release = new Map<number, () => void>();
   let link: LauncherLink | undefined;
   let api: LambdaApi | undefined;
+  const records = new RankRecords(job, config, o.channel);
+  const warnings: string[] = [];
+  // The others must not wait for a rank that failed or never comes: tell them through the server and the stores.
+  const giveUp = async (rank: number) => {
+    link!.abort(rank);
+    if (records.any) warnings.push(...(await records.giveUp(rank)));
+  };
+  // Whether the rank's code has run (so running it again would run it twice): the server knows, or else its stores.
+  const started = async (rank: number) => joined.has(rank) || (!needsRendezvous && (await records.started(rank)) !== false);
   try {
     link = await LauncherLink.open({
       server: server ? server.address() : dial,
@@ -159,6 +181,12 @@ export async function invokeJob<R = unknown>(o: InvokeJobOptions): Promise<JobRe
         outcomes[rank]!.at.joined = since();
         progress.joined++;
         release.get(rank)?.();
+        report();
+      },
+      onPaired: (rank) => {
+        if (rank >= n || outcomes[rank]!.at.paired !== undefined) return;
+        outcomes[rank]!.at.paired = since();
+        progress.paired++;
         report();
       },
     });
@@ -201,9 +229,9 @@ export async function invokeJob<R = unknown>(o: InvokeJobOptions): Promise<JobRe
             out.durationMs = Math.round(performance.now() - sent);
             break;
           } catch (err) {
-            // Throttled: not run. Transient: not run as far as we know; a rank that registered has run.
-            const retryable = isThrottle(err) || (isTransient(err) && !joined.has(rank));
-            if (!retryable || attempt >= retry.attempts) {
+            // Throttled: not run. Transient: not run as far as the server or the stores know; a rank that started has run.
+            const retryable = attempt < retry.attempts && (isThrottle(err) || (isTransient(err) && !(await started(rank))));
+            if (!retryable) {
               out.error = { code: errorName(err), message: `${errorName(err)} after ${attempt} attempt${attempt > 1 ? 's' : ''}: ${(err as Error).message}` };
               break;
             }
@@ -212,16 +240,15 @@ export async function invokeJob<R = unknown>(o: InvokeJobOptions): Promise<JobRe
         }
         out.at.done = since();
         if (!answer) {
-          out.status = joined.has(rank) ? 'crashed' : 'not started';
-          // The others must not wait for it: the server tells them it is gone.
-          link!.abort(rank);
+          out.status = (await started(rank)) ? 'crashed' : 'not started';
+          await giveUp(rank);
         } else if (answer.functionError !== undefined) {
           out.status = 'crashed';
           out.billedMs = answer.billedMs;
           out.memoryMiB = answer.memoryMiB;
           out.error = crashError(answer);
           // Lambda killed it (a timeout) or it threw: its connections may live on in a frozen sandbox.
-          link!.abort(rank);
+          await giveUp(rank);
         } else {
           const r = answer.payload as RankResult<R> | null;
           out.billedMs = answer.billedMs ?? (r?.stats ? Math.ceil(r.stats.durationMs) : undefined);
@@ -247,10 +274,10 @@ export async function invokeJob<R = unknown>(o: InvokeJobOptions): Promise<JobRe
   } finally {
     link?.close();
     api?.destroy();
-    await server?.close();
+    await Promise.all([server?.close(), records.close()]);
   }
   const ok = outcomes.every((r) => r.status === 'ok');
-  return { job, ok, ranks: outcomes, cost: jobCost(outcomes, config), wallMs: since() };
+  return { job, ok, ranks: outcomes, cost: jobCost(outcomes, config), wallMs: since(), warnings };
 }
 
 /** "host:port" to listen on; port 0 takes any free port. */
@@ -280,8 +307,11 @@ function isTransient(err: unknown): boolean {
   return TRANSIENT.has(errorName(err)) || TRANSIENT.has((err as { code?: string })?.code ?? '') || (s !== undefined && s >= 500);
 }
 
+/** The error's name; for a plain Error (a socket's), its code: 'ECONNRESET' says more than 'Error'. */
 function errorName(err: unknown): string {
-  return (err as Error)?.name || 'Error';
+  const name = (err as Error)?.name || 'Error';
+  const code = (err as { code?: unknown })?.code;
+  return name === 'Error' && typeof code === 'string' ? code : name;
 }
 
 function status(err: unknown): number | undefined {

@@ -31,8 +31,9 @@ const SOCKET_TIMEOUT_MS = 16 * 60 * 1000;
 /**
  * A Lambda client. The SDK is imported here, when a job is launched, never
  * when fmi or fmi/lambda is loaded: a function that only handles invocations
- * must not pay for it. The SDK's own retries are off (maxAttempts 1): the
- * launcher retries only what cannot have run a rank.
+ * must not pay for it. The SDK's own retries are off (maxAttempts 1, and a
+ * caller's maxAttempts, retryStrategy or retryMode are dropped): the launcher
+ * retries only what cannot have run a rank.
  */
 export async function openLambda(o: OpenLambdaOptions): Promise<LambdaApi> {
   let sdk: typeof import('@aws-sdk/client-lambda');
@@ -42,13 +43,16 @@ export async function openLambda(o: OpenLambdaOptions): Promise<LambdaApi> {
     throw new FmiError('FMI_CONFIG', 'fmi lambda invoke needs @aws-sdk/client-lambda (npm install @aws-sdk/client-lambda)', { cause });
   }
   const agent = { maxSockets: o.maxSockets, keepAlive: true };
+  // Retries are the launcher's alone, whatever the caller's config (or AWS_MAX_ATTEMPTS) says: the SDK would
+  // send a call that failed after the rank started again, and that second run is refused, its first result lost.
+  const { maxAttempts: _a, retryStrategy: _s, retryMode: _m, ...rest } = o.clientConfig ?? {};
   const client = new sdk.LambdaClient({
     ...(o.region !== undefined && { region: o.region }),
     ...(o.endpoint !== undefined && { endpoint: o.endpoint }),
-    maxAttempts: 1,
     // The SDK's default is 50 connections: a job of more ranks would never have all of them running.
     requestHandler: { httpAgent: agent, httpsAgent: agent, socketTimeout: SOCKET_TIMEOUT_MS, requestTimeout: 0, connectionTimeout: 10_000 },
-    ...o.clientConfig,
+    ...rest,
+    maxAttempts: 1,
   });
   return {
     send: (functionName, payload) =>

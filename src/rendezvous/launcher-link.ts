@@ -14,6 +14,8 @@ export interface LauncherLinkOptions {
   timeoutMs?: number;
   /** A rank registered (it started). */
   onJoined?: (rank: number) => void;
+  /** The server introduced a rank to a peer for the first time: it is past init() and pairing. */
+  onPaired?: (rank: number) => void;
   /** A rank's control connection ended: cleanly (it closed) or not. */
   onGone?: (rank: number, clean: boolean) => void;
   /** The connection to the server ended before close(). */
@@ -23,7 +25,7 @@ export interface LauncherLinkOptions {
 /**
  * A launcher's connection to the rendezvous server (see protocol.ts): while it
  * is open, each rank of the job registers once only, the launcher hears which
- * ranks started and left, and it can give up a rank that will never start,
+ * ranks started, paired and left, and it can give up a rank that will never start,
  * which tells the ranks that did start at once.
  */
 export class LauncherLink {
@@ -69,6 +71,7 @@ export class LauncherLink {
             clearTimeout(timer);
             resolve(link);
           } else if (m.t === 'joined') o.onJoined?.(m.rank);
+          else if (m.t === 'paired') o.onPaired?.(m.rank);
           else if (m.t === 'gone') o.onGone?.(m.rank, m.clean);
           else if (m.t === 'error') fail(m.message);
         },

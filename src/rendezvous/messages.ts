@@ -60,6 +60,7 @@ export function parseServerMessage(raw: unknown): ServerMessage | string {
     case 'challenge':
       return why('nonce', short(raw.nonce)) ?? (raw as ServerMessage);
     case 'joined':
+    case 'paired':
       return why('rank', int(raw.rank, 0, MAX_RANKS - 1)) ?? (raw as ServerMessage);
     case 'want':
       return why('from', int(raw.from, 0, MAX_RANKS - 1)) ?? (raw as ServerMessage);

@@ -29,7 +29,9 @@ export interface Endpoint {
  * registers once for the job's life, never again, even after it left.
  *   launcher -> server  {t:'launch', job, size, proof?}   (enrolled as a registration)
  *   server -> launcher  {t:'registered'}, then {t:'joined', rank} per registration
- *                       and {t:'gone', rank, clean} per rank that left
+ *                       and {t:'gone', rank, clean} per rank that left;
+ *                       {t:'paired', rank} once per rank, the first time the server
+ *                       introduces it to a peer (it is past init() and talking)
  *   launcher -> server  {t:'abort', rank}   rank will never start: the job's ranks
  *                       hear {t:'gone', rank, clean: false}, now and when they register
  *
@@ -60,6 +62,7 @@ export type ServerMessage =
   | { t: 'want'; from: number }
   | { t: 'gone'; rank: number; clean: boolean }
   | { t: 'joined'; rank: number }
+  | { t: 'paired'; rank: number }
   | { t: 'peer'; pub: Endpoint; priv: Endpoint[]; you?: Endpoint }
   | { t: 'error'; message: string };
 

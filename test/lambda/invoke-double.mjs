@@ -14,7 +14,9 @@
 // Faults it can be told to make, for tests: throttle (429
 // TooManyRequestsException) the first K calls, or the first n calls of rank r,
 // or every call of rank r (a rank that never starts); give rank r a shorter
-// timeout. Ranks are read from the fmi payload ({fmi: {rank}}): that is where
+// timeout; drop rank r's connection (as a network fault does) once its
+// function logged a given line, after it started: the function runs on, its
+// answer is lost. Ranks are read from the fmi payload ({fmi: {rank}}): that is where
 // this double knows about fmi.
 //
 //   const double = await startInvokeDouble({ functions: { sgd: { module: 'examples/lambda/handler.mjs', timeoutMs: 60000 } } });
@@ -41,6 +43,7 @@ const MAX_PAYLOAD = 6 * 1024 * 1024;
  *   throttleRank?: Record<number, number>,
  *   neverStart?: number[],
  *   timeoutMsByRank?: Record<number, number>,
+ *   dropOnLog?: Record<number, string>,
  *   region?: string,
  * }} DoubleOptions
  * @typedef {{ at: number, function: string, rank: number | undefined, status: number, error?: string }} CallRecord
@@ -104,7 +107,9 @@ export async function startInvokeDouble(opts) {
     }
     const type = req.headers['x-amz-invocation-type'] ?? 'RequestResponse';
     if (type === 'DryRun') return { status: 204 };
-    const run = invoke(name, fn, event, rank);
+    const drop = rank === undefined ? undefined : opts.dropOnLog?.[rank];
+    const onLog = drop && ((line) => line.includes(drop) && req.socket.destroy());
+    const run = invoke(name, fn, event, rank, onLog);
     if (type === 'Event') {
       run.catch(() => {});
       record.status = 202;
@@ -123,7 +128,7 @@ export async function startInvokeDouble(opts) {
   }
 
   /** Runs one invocation in a process of its own; resolves to its payload or its error, and its log. */
-  function invoke(name, fn, event, rank) {
+  function invoke(name, fn, event, rank, onLog) {
     const requestId = randomUUID();
     const timeoutMs = (rank !== undefined && opts.timeoutMsByRank?.[rank]) || fn.timeoutMs || 3000;
     const memory = fn.memoryMiB ?? 1024;
@@ -150,7 +155,13 @@ export async function startInvokeDouble(opts) {
       },
     });
     children.add(child);
-    for (const s of [child.stdout, child.stderr]) s.on('data', (d) => log.push(...d.toString('utf8').replace(/\n$/, '').split('\n')));
+    for (const s of [child.stdout, child.stderr]) {
+      s.on('data', (d) => {
+        const lines = d.toString('utf8').replace(/\n$/, '').split('\n');
+        log.push(...lines);
+        if (onLog) lines.forEach(onLog);
+      });
+    }
     const spawned = performance.now();
     return new Promise((resolvePromise) => {
       let started;

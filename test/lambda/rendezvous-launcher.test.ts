@@ -19,7 +19,7 @@ async function server(): Promise<Endpoint> {
 }
 
 async function launch(addr: Endpoint, job: string, size: number, s: string, events: string[] = []): Promise<LauncherLink> {
-  const link = await LauncherLink.open({ server: addr, job, size, secret: s, onJoined: (r) => events.push(`joined ${r}`), onGone: (r, clean) => events.push(`gone ${r} ${clean}`) });
+  const link = await LauncherLink.open({ server: addr, job, size, secret: s, onJoined: (r) => events.push(`joined ${r}`), onPaired: (r) => events.push(`paired ${r}`), onGone: (r, clean) => events.push(`gone ${r} ${clean}`) });
   open.push(link);
   return link;
 }
@@ -47,6 +47,28 @@ describe('rendezvous - a job with a launcher', () => {
     const again = await failure(rank(addr, job, 0, 2, s));
     expect(again).toMatchObject({ code: 'FMI_CHANNEL' });
     expect((again as Error).message).toContain('rank 0 of this job has already run');
+  });
+
+  it('the launcher hears each rank paired once: when the server first introduces it to a peer, not at registration', async () => {
+    const addr = await server();
+    const job = randomUUID();
+    const s = secret();
+    const events: string[] = [];
+    await launch(addr, job, 3, s, events);
+    const [c0, c1, c2] = await Promise.all([0, 1, 2].map((r) => rank(addr, job, r, 3, s)));
+    open.push(c0!, c1!, c2!);
+    await until(() => events.length === 3);
+    expect(events.sort()).toEqual(['joined 0', 'joined 1', 'joined 2']);
+    // 0 and 1 pair; 2 has talked to nobody yet.
+    await Promise.all([c0!.send('a', 1), c1!.recv(0)]);
+    await until(() => events.length === 5);
+    expect(events.slice(3).sort()).toEqual(['paired 0', 'paired 1']);
+    // 2 pairs with 0: only 2 is new.
+    await Promise.all([c2!.send('b', 0), c0!.recv(2)]);
+    await Promise.all([c1!.send('c', 2), c2!.recv(1)]);
+    await until(() => events.length === 6);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(events.slice(5)).toEqual(['paired 2']);
   });
 
   it('a rank the launcher gives up is gone at once for the ranks waiting on it, and for those that register later', async () => {

@@ -5,6 +5,13 @@ import { bounded, exec, multi, queue, type RedisAddress } from './client.js';
 import { markFrame } from './frame.js';
 import type { JobKeys } from './keys.js';
 
+/**
+ * `st:<rank>` as a launcher writes it for a rank that will never come (it
+ * could not be started, or its invocation failed): its peers take it for
+ * dead at their next check instead of waiting for it to start.
+ */
+export const GONE_STATE = 'gone';
+
 export interface LivenessOptions {
   /** The non-blocking connection (the inbox's is blocked in BLMOVE). */
   cmd: Redis;
@@ -37,7 +44,8 @@ export interface LivenessOptions {
  * `st:<rank>`: 'started' from create() on, 'closed' once close() has sent
  * everything. While receives or probes wait, every aliveMs/2 one MGET reads
  * both keys of each watched peer: 'closed', or 'started' with no heartbeat,
- * means gone; no state at all means not started yet (keep waiting).
+ * means gone; so does 'gone', written by the job's launcher (GONE_STATE); no
+ * state at all means not started yet (keep waiting).
  *
  * A gone peer may still have messages on their way to us: in our inbox list,
  * or popped by the blocking read and not yet handed to the matcher (its reply
@@ -58,7 +66,7 @@ export interface LivenessOptions {
  */
 export class RedisLiveness {
   readonly #o: LivenessOptions;
-  readonly #suspects = new Map<number, { how: Departure; mark: number }>();
+  readonly #suspects = new Map<number, { how: Departure; mark: number; detail: string }>();
   /** Every peer found gone, and how (gone is for good). */
   readonly #gone = new Map<number, Departure>();
   #beat: Heartbeat | undefined;
@@ -112,7 +120,7 @@ export class RedisLiveness {
     for (const [source, s] of this.#suspects) {
       if (s.mark > n) continue;
       this.#suspects.delete(source);
-      this.#o.lost.confirm(source, s.how, `its heartbeat key expired; no heartbeat for ${this.#o.aliveMs} ms`);
+      this.#o.lost.confirm(source, s.how, s.detail);
     }
   }
 
@@ -147,7 +155,7 @@ export class RedisLiveness {
       const r = await exec(c);
       const got = r[2] as (string | null)[];
       // Every rank closed, or died (started, no heartbeat): the last one out also takes the dead ranks' keys.
-      const dead = ranks.filter((i) => got[i] === 'started' && got[size + i] === null);
+      const dead = ranks.filter((i) => (got[i] === 'started' && got[size + i] === null) || got[i] === GONE_STATE);
       if (ranks.every((i) => got[i] === 'closed' || dead.includes(i))) {
         await c.del([...states, ...dead.flatMap((d) => [keys.inbox(d), keys.processing(d)])]);
       }
@@ -184,10 +192,12 @@ export class RedisLiveness {
     watched.forEach((s, i) => {
       const alive = got[2 * i];
       const state = got[2 * i + 1];
-      const how: Departure | undefined = state === 'closed' ? 'closed' : state === 'started' && alive === null && !grace ? 'died' : undefined;
+      const givenUp = state === GONE_STATE;
+      const how: Departure | undefined = state === 'closed' ? 'closed' : givenUp || (state === 'started' && alive === null && !grace) ? 'died' : undefined;
       if (how) this.#gone.set(s, how);
       if (!how || this.#o.lost.has(s)) return;
-      this.#suspects.set(s, { how, mark: this.#marks + 1 });
+      const detail = givenUp ? 'its launcher gave it up: it could not be started, or its invocation failed' : `its heartbeat key expired; no heartbeat for ${this.#o.aliveMs} ms`;
+      this.#suspects.set(s, { how, mark: this.#marks + 1, detail });
       gone.push(s);
     });
     if (gone.length === 0) return;

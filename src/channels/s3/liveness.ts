@@ -7,6 +7,12 @@ import type { Keys } from './wire.js';
 
 /** What a closed rank's heartbeat object holds (the heartbeat writes 'up': the sizes tell them apart in a LIST). */
 const CLOSED = 'closed';
+/**
+ * What a launcher writes there for a rank that will never come (it could not
+ * be started, or its invocation failed): its peers take it for dead at their
+ * next check instead of waiting for it to start. 4 bytes: neither 'up' nor 'closed'.
+ */
+export const GONE = 'gone';
 /** LastModified and Date have whole seconds: an object can look up to this much older than it is. */
 const CLOCK_GRAIN_MS = 1000;
 /** Heartbeat periods without a write after which a rank is dead. */
@@ -37,8 +43,8 @@ export interface Gone {
  * 'closed' there when it closes. A receiver's poll loop asks about a source
  * only after a miss and at most once per `aliveMs` (one HEAD): an object whose
  * LastModified is more than 3 periods (+1 s of timestamp grain) behind the
- * server's own Date is a dead rank; 'closed' a closed one; no object, a rank
- * not started yet. Comparing two server timestamps keeps local clocks out.
+ * server's own Date is a dead rank; 'closed' a closed one; 'gone' (GONE, the
+ * launcher's word) a rank that never comes; no object, a rank not started yet. Comparing two server timestamps keeps local clocks out.
  *
  * The receiver then reads on: a dead rank's messages written before it died
  * sit at the keys it polls, and only a miss after the verdict fails the
@@ -106,6 +112,7 @@ export class S3Liveness {
       return undefined;
     }
     if (head.ContentLength === CLOSED.length) return { how: 'closed', detail: '' };
+    if (head.ContentLength === GONE.length) return { how: 'died', detail: 'its launcher gave it up: it could not be started, or its invocation failed' };
     const server = date ? Date.parse(date) : NaN;
     const written = head.LastModified?.getTime();
     if (written === undefined || Number.isNaN(server)) return undefined;
@@ -127,7 +134,7 @@ export class S3Liveness {
     do {
       const page = await client.send(new ListObjectsV2Command({ Bucket: l.bucket, Prefix: keys.aliveDir(), ContinuationToken: token }));
       for (const o of page.Contents ?? []) {
-        if (o.Size !== CLOSED.length) return;
+        if (o.Size !== CLOSED.length && o.Size !== GONE.length) return;
         all.push(o.Key!);
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
