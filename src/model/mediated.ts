@@ -16,6 +16,8 @@ export interface StoreLink {
   betaTotal: number;
   /** Readers poll (S3) instead of blocking (Redis). */
   polling?: Backoff;
+  /** Seconds per further request when one rank, or the server for one key, handles several back to back. @default 0 */
+  gap?: number;
 }
 
 export interface StoreTraffic {
@@ -46,10 +48,17 @@ export interface StoreTraffic {
  *
  * All ranks enter the operation together; readers block (Redis) or poll
  * (S3, see pollWait) from the moment they start waiting.
+ *
+ * Where one rank talks to many (the root of a bcast, scatter, gather or
+ * reduce; every fan-in and fan-out of allreduce and barrier; the last rank
+ * of a scan reading n - 1 parts), the k requests of that phase are not all
+ * at once: they come `gap` apart (one rank's CPU, or the server's, per
+ * request), which adds (k - 1) gap to the phase.
  */
 export function storeTraffic(op: OpName, bytes: number, ranks: number, link: StoreLink): StoreTraffic {
   const m = bytes;
   const n = ranks;
+  const gap = link.gap ?? 0;
   const leg = (rankBytes: number, totalBytes: number) =>
     link.alpha / 2 + Math.max(rankBytes / (2 * link.beta), totalBytes / (2 * link.betaTotal));
   const wait = (seconds: number) => (link.polling ? pollWait(seconds, link.alpha / 2, link.polling) : { polls: 0, lag_s: 0 });
@@ -66,20 +75,22 @@ export function storeTraffic(op: OpName, bytes: number, ranks: number, link: Sto
   }
   if (n <= 1) return { time_s: 0, puts: 0, gets: 0, polls: 0, bytes: 0 };
   const r = n - 1;
+  /** The fan-in or fan-out of one rank to the r others. */
+  const fan = (r - 1) * gap;
   switch (op) {
     case 'bcast': {
       const p = phase(leg(m, m), leg(m, r * m), r);
-      return { time_s: p.time, puts: 1, gets: r, polls: p.polls, bytes: m + r * m };
+      return { time_s: p.time + fan, puts: 1, gets: r, polls: p.polls, bytes: m + r * m };
     }
     case 'scatter': {
       const p = phase(leg(r * m, r * m), leg(m, r * m), r);
-      return { time_s: p.time, puts: r, gets: r, polls: p.polls, bytes: 2 * r * m };
+      return { time_s: p.time + fan, puts: r, gets: r, polls: p.polls, bytes: 2 * r * m };
     }
     case 'gather':
     case 'reduce': {
       // The root polls each of the n - 1 keys.
       const p = phase(leg(m, r * m), leg(r * m, r * m), r);
-      return { time_s: p.time, puts: r, gets: r, polls: p.polls, bytes: 2 * r * m };
+      return { time_s: p.time + fan, puts: r, gets: r, polls: p.polls, bytes: 2 * r * m };
     }
     case 'allreduce':
     case 'barrier': {
@@ -89,13 +100,13 @@ export function storeTraffic(op: OpName, bytes: number, ranks: number, link: Sto
       // The others wait for the result from the end of their own write.
       const downWrite = leg(size, size);
       const w = wait(up.time - upWrite + downWrite);
-      const time = up.time + downWrite + w.lag_s + leg(size, r * size);
+      const time = up.time + downWrite + w.lag_s + leg(size, r * size) + 2 * fan;
       return { time_s: time, puts: n, gets: 2 * r, polls: up.polls + r * w.polls, bytes: 2 * r * size + n * size };
     }
     case 'scan': {
       const reads = (n * r) / 2;
       const p = phase(leg(m, r * m), leg(r * m, reads * m), reads);
-      return { time_s: p.time, puts: r, gets: reads, polls: p.polls, bytes: r * m + reads * m };
+      return { time_s: p.time + Math.max(0, r - 1) * gap, puts: r, gets: reads, polls: p.polls, bytes: r * m + reads * m };
     }
   }
 }
