@@ -33,13 +33,14 @@ export interface DirectLink extends LinkParams {
  * very tree the collective builds (binomialTree, knomialTree): a rank that
  * sends to k children gets its i-th message out `i (gap + b / beta)` after
  * the first (each needs its own CPU and its bytes written); a rank that
- * receives from k children takes them one after another the same way (see
- * fold). Rounds of pairwise exchange (recursive doubling, dissemination,
+ * receives from k children takes them one after another, `gap` apart at
+ * the least (fold). Rounds of pairwise exchange (recursive doubling, dissemination,
  * Rabenseifner, ring) take one message time each: every rank sends one and
  * receives one, and links are full duplex.
  */
 export function directTraffic(op: OpName, bytes: number, ranks: number, link: DirectLink, allreduce: DirectAllreduce = 'auto'): P2pTraffic {
   const u = (b: number) => link.alpha + b / link.beta;
+  const gap = link.gap ?? 0;
   const n = ranks;
   const m = bytes;
   if (op === 'send' || op === 'recv') return { time_s: u(m), messages: 1, bytes: m, algorithm: 'message' };
@@ -59,18 +60,19 @@ export function directTraffic(op: OpName, bytes: number, ranks: number, link: Di
       return allreduceTraffic(m, n, link, allreduce);
     case 'scan': {
       const messages = scanMessages(n);
-      return { time_s: ceilLog2(n) * u(m), messages, bytes: messages * m, algorithm: 'recursive-doubling' };
+      return { time_s: ceilLog2(n) * (u(m) + gap), messages, bytes: messages * m, algorithm: 'recursive-doubling' };
     }
     case 'barrier': {
       if (n <= TREE_MAX_RANKS) return knomialRoundTrip(n, 0, link, 'tree');
       const rounds = ceilLog2(n);
-      return { time_s: rounds * u(0), messages: n * rounds, bytes: 0, algorithm: 'dissemination' };
+      return { time_s: rounds * (u(0) + gap), messages: n * rounds, bytes: 0, algorithm: 'dissemination' };
     }
   }
 }
 
 function allreduceTraffic(m: number, n: number, link: DirectLink, asked: DirectAllreduce): P2pTraffic {
-  const u = (b: number) => link.alpha + b / link.beta;
+  // One round of pairwise exchange: this rank's send and its receive, a gap apart.
+  const u = (b: number) => link.alpha + b / link.beta + (link.gap ?? 0);
   const algorithm = asked === 'auto' ? allreduceBySize(m, n) : asked;
   const p = 2 ** Math.floor(Math.log2(n));
   const rem = n - p;
@@ -135,25 +137,21 @@ export function treeDown(order: (r: number) => number[], link: DirectLink, bytes
  * Time until the root has heard from its whole tree. A child's message
  * arrives `alpha + b / beta` after the child's subtree is done; the rank
  * takes its children's messages in `order(rank)`, each at the earliest
- * `gap + b / beta` after the one before (fold).
+ * `gap` after the one before (fold). Two children's bytes arriving at the
+ * same moment are not made to share the receiver's link (its writes, in
+ * treeDown, are: the sender's copy is CPU of its own).
  */
 export function treeUp(order: (r: number) => number[], link: DirectLink, bytesFrom: (child: number) => number): number {
   const gap = link.gap ?? 0;
-  const up = (r: number): number => {
-    const kids = order(r);
-    return fold(
-      kids.map((c) => up(c) + link.alpha + bytesFrom(c) / link.beta),
-      kids.map((c) => gap + bytesFrom(c) / link.beta),
-    );
-  };
+  const up = (r: number): number => fold(order(r).map((c) => up(c) + link.alpha + bytesFrom(c) / link.beta), gap);
   return up(0);
 }
 
-/** Messages taken in order: the i-th at max(its arrival, the previous one's + spacing[i]); 0 for none. */
-export function fold(arrivals: readonly number[], spacing: readonly number[]): number {
-  let t = -Infinity;
-  for (const [i, a] of arrivals.entries()) t = i === 0 ? a : Math.max(a, t + spacing[i]!);
-  return arrivals.length === 0 ? 0 : t;
+/** Messages taken in the order given: the i-th at max(its arrival, the previous one's + gap); 0 for none. */
+export function fold(arrivals: readonly number[], gap: number): number {
+  let t = 0;
+  for (const [i, a] of arrivals.entries()) t = i === 0 ? a : Math.max(a, t + gap);
+  return t;
 }
 
 /**
