@@ -155,12 +155,15 @@ describe('calibrate - fmi calibrate on real ranks', () => {
     expect(config.model.Direct.bandwidth).toBe(report.model.Direct.bandwidth);
     expect(report.channels.direct.source).toBe('pingpong');
     expect(report.channels.direct.pingpong.map((p: { bytes: number }) => p.bytes)).toEqual([8, 1024, 16384, 65536, 262144, 1048576]);
-    const e = estimate('direct', 'send', 1 << 20, 2, config);
+    const e = estimate('direct', 'send', 1 << 20, 2, config, { into: true });
     expect(e.time_s).toBeCloseTo(config.model.Direct.overhead / 1e3 + (1 << 20) / (config.model.Direct.bandwidth * 1e6), 12);
+    // Received into a new buffer, the message pays for its fresh memory too.
+    const fresh = estimate('direct', 'send', 1 << 20, 2, config).time_s - e.time_s;
+    expect(fresh).toBeCloseTo(config.model.FaaS.fresh_memory / 1e3, 12);
     expect(JSON.parse(readFileSync(out, 'utf8')).calibration.ranks).toBe(2);
     // Next to each ping-pong, the written model's message of that size.
     expect(report.sends).toHaveLength(6);
-    for (const s of report.sends) expect(s.model_s).toBeCloseTo(estimate('direct', 'send', s.bytes, 2, config).time_s, 12);
+    for (const s of report.sends) expect(s.model_s).toBeCloseTo(estimate('direct', 'send', s.bytes, 2, config, { into: true }).time_s, 12);
   });
 
   describe('with Redis', () => {

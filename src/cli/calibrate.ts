@@ -51,7 +51,7 @@ export interface CalibrateOptions {
   log?: (line: string) => void;
 }
 
-/** The measured ping-pong next to the calibrated model's point-to-point message (S3: with its polling). */
+/** The measured ping-pong next to the calibrated model's point-to-point message (S3: with its polling; received `into`, as the ping-pong does). */
 export interface SendCheck {
   channel: ChannelName;
   bytes: number;
@@ -132,7 +132,7 @@ export async function calibrate(o: CalibrateOptions = {}): Promise<Calibration> 
   writeConfigFile(out, withModel(base, model, calibration, out));
   const written = loadConfig(out);
   const sends = measurements.flatMap((m) =>
-    m.pingpong.map((p) => ({ channel: m.channel, bytes: p.bytes, measured_s: p.seconds, model_s: estimate(m.channel, 'send', p.bytes, ranks, written).time_s })),
+    m.pingpong.map((p) => ({ channel: m.channel, bytes: p.bytes, measured_s: p.seconds, model_s: estimate(m.channel, 'send', p.bytes, ranks, written, { into: true }).time_s })),
   );
   return { out, ranks, channels, measurements, fits, model, sends, freshPerByte };
 }
