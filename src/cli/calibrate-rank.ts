@@ -14,8 +14,9 @@
  *   (one PUT and one GET, the read never waiting), so each request's own
  *   time shows without any polling lag; on Redis also `legsAll`: every rank
  *   does the same at once (what the server moves in total when many transfer).
- * - `burst`: rank 1 sends k small messages at once, rank 0 takes them and
- *   answers once, for a few k: each further message adds one `gap`.
+ * - `burst`: k small messages to rank 0 at once from the other ranks in
+ *   turn, rank 0 takes them and answers, for a few k: each further message
+ *   adds one `gap`.
  * - `fresh` (one job only): every rank allocates a new array and writes it,
  *   and writes one it already has: what fresh memory costs per byte.
  *
@@ -190,19 +191,30 @@ function exchange(comm: Communicator, bytes: number): Once {
   };
 }
 
-/** Rank 1 sends k messages at once, rank 0 takes them all and answers: rank 1's time (others: 0). */
+/**
+ * k small messages to rank 0 at once, dealt round-robin from ranks 1..n-1
+ * (a fan-in, as a tree's or a gather's root gets; with 2 ranks all from
+ * rank 1); rank 0 takes them all and answers each sender once. A sample is
+ * a sender's time from its first send to the answer (others: 0).
+ */
 function burst(comm: Communicator, k: number): Once {
   const sbuf = new Uint8Array(8);
   const rbuf = new Uint8Array(8);
+  const senders = comm.size - 1;
+  const countOf = (r: number) => Math.floor(k / senders) + (r - 1 < k % senders ? 1 : 0);
   return async () => {
-    if (comm.rank > 1) return [0];
     if (comm.rank === 0) {
-      for (let i = 0; i < k; i++) await comm.recv(1, { tag: 3, into: rbuf });
-      await comm.send(sbuf, 1, { tag: 4 });
+      const from = Array.from({ length: senders }, (_, i) => i + 1).filter((r) => countOf(r) > 0);
+      await Promise.all(from.map(async (r) => {
+        for (let i = 0; i < countOf(r); i++) await comm.recv(r, { tag: 3, into: rbuf }); // the bytes are not looked at
+      }));
+      await Promise.all(from.map((r) => comm.send(sbuf, r, { tag: 4 })));
       return [0];
     }
+    const mine = countOf(comm.rank);
+    if (mine === 0) return [0];
     const t0 = performance.now();
-    await Promise.all(Array.from({ length: k }, () => comm.send(sbuf, 0, { tag: 3 })));
+    await Promise.all(Array.from({ length: mine }, () => comm.send(sbuf, 0, { tag: 3 })));
     await comm.recv(0, { tag: 4, into: rbuf });
     return [(performance.now() - t0) / 1000];
   };

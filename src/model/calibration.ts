@@ -33,9 +33,10 @@ export interface ChannelMeasurements {
   /** Storage: every rank does the same at once; the slowest rank's write and read. */
   legsAll: LegSample[];
   /**
-   * Rank 1 sends `bytes` (here: a count) 8-byte messages to rank 0 at once,
-   * rank 0 takes them all and answers once: rank 1's time from the first
-   * send to the answer. A count of 1 is a round trip.
+   * `bytes` (here: a count) 8-byte messages to rank 0 at once, dealt
+   * round-robin from ranks 1..n-1; rank 0 takes them all and answers each
+   * sender: the slowest sender's time from its first send to the answer.
+   * A count of 1 is a round trip.
    */
   burst?: Sample[];
   /**

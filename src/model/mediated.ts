@@ -49,11 +49,12 @@ export interface StoreTraffic {
  * All ranks enter the operation together; readers block (Redis) or poll
  * (S3, see pollWait) from the moment they start waiting.
  *
- * Where one rank talks to many (the root of a bcast, scatter, gather or
- * reduce; every fan-in and fan-out of allreduce and barrier; the last rank
- * of a scan reading n - 1 parts), the k requests of that phase are not all
- * at once: they come `gap` apart (one rank's CPU, or the server's, per
- * request), which adds (k - 1) gap to the phase.
+ * Where one rank makes several requests in a phase (the root of a scatter
+ * writing n - 1 parts; the root of a gather, reduce, allreduce or barrier
+ * reading n - 1; the last rank of a scan reading n - 1), they are not all
+ * at once: they come `gap` apart (that rank's CPU and its connection),
+ * which adds (n - 2) gap. The n - 1 readers of one value (bcast, the
+ * result of an allreduce) are n - 1 ranks, each making one request: no gap.
  */
 export function storeTraffic(op: OpName, bytes: number, ranks: number, link: StoreLink): StoreTraffic {
   const m = bytes;
@@ -75,12 +76,12 @@ export function storeTraffic(op: OpName, bytes: number, ranks: number, link: Sto
   }
   if (n <= 1) return { time_s: 0, puts: 0, gets: 0, polls: 0, bytes: 0 };
   const r = n - 1;
-  /** The fan-in or fan-out of one rank to the r others. */
+  /** One rank's r requests of a phase, one after another. */
   const fan = (r - 1) * gap;
   switch (op) {
     case 'bcast': {
       const p = phase(leg(m, m), leg(m, r * m), r);
-      return { time_s: p.time + fan, puts: 1, gets: r, polls: p.polls, bytes: m + r * m };
+      return { time_s: p.time, puts: 1, gets: r, polls: p.polls, bytes: m + r * m };
     }
     case 'scatter': {
       const p = phase(leg(r * m, r * m), leg(m, r * m), r);
@@ -100,7 +101,7 @@ export function storeTraffic(op: OpName, bytes: number, ranks: number, link: Sto
       // The others wait for the result from the end of their own write.
       const downWrite = leg(size, size);
       const w = wait(up.time - upWrite + downWrite);
-      const time = up.time + downWrite + w.lag_s + leg(size, r * size) + 2 * fan;
+      const time = up.time + downWrite + w.lag_s + leg(size, r * size) + fan;
       return { time_s: time, puts: n, gets: 2 * r, polls: up.polls + r * w.polls, bytes: 2 * r * size + n * size };
     }
     case 'scan': {
