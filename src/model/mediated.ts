@@ -16,7 +16,7 @@ export interface StoreLink {
   betaTotal: number;
   /** Readers poll (S3) instead of blocking (Redis). */
   polling?: Backoff;
-  /** Seconds per further request when one rank, or the server for one key, handles several back to back. @default 0 */
+  /** Seconds per further request when one rank makes several in a phase, one after another. @default 0 */
   gap?: number;
 }
 
@@ -98,16 +98,18 @@ export function storeTraffic(op: OpName, bytes: number, ranks: number, link: Sto
       const size = op === 'barrier' ? 0 : m;
       const upWrite = leg(size, r * size);
       const up = phase(upWrite, leg(r * size, r * size), r);
+      // Rank 0's reads of the n - 1 parts, one after another.
+      const upTime = up.time + fan;
       // The others wait for the result from the end of their own write.
       const downWrite = leg(size, size);
-      const w = wait(up.time - upWrite + downWrite);
-      const time = up.time + downWrite + w.lag_s + leg(size, r * size) + fan;
+      const w = wait(upTime - upWrite + downWrite);
+      const time = upTime + downWrite + w.lag_s + leg(size, r * size);
       return { time_s: time, puts: n, gets: 2 * r, polls: up.polls + r * w.polls, bytes: 2 * r * size + n * size };
     }
     case 'scan': {
       const reads = (n * r) / 2;
       const p = phase(leg(m, r * m), leg(r * m, reads * m), reads);
-      return { time_s: p.time + Math.max(0, r - 1) * gap, puts: r, gets: reads, polls: p.polls, bytes: r * m + reads * m };
+      return { time_s: p.time + fan, puts: r, gets: reads, polls: p.polls, bytes: r * m + reads * m };
     }
   }
 }
