@@ -4,7 +4,7 @@ import { TREE_MAX_BYTES } from '../src/collectives/allreduce-tree.js';
 import { TREE_MAX_RANKS } from '../src/collectives/tree.js';
 import { validateConfig } from '../src/config/index.js';
 import { FmiError } from '../src/errors.js';
-import { directTraffic, estimate, modelParams, type OpName } from '../src/model/index.js';
+import { directTraffic, estimate, FRESH_MIN_BYTES, modelParams, type OpName } from '../src/model/index.js';
 import { Op } from '../src/ops/op.js';
 
 // The terms calibration adds to the reference's model, checked against hand computations:
@@ -98,6 +98,10 @@ describe('model - fresh result memory (FaaS.fresh_memory)', () => {
     near(d('gather', MiB), 4 * MiB * perByte);
     near(d('barrier', 0), 0);
     near(d('allreduce', MiB, { into: true }), 0);
+    // Below FRESH_MIN_BYTES malloc reuses its heap: no fresh pages; a gather's root holds n parts.
+    near(d('allreduce', FRESH_MIN_BYTES - 8), 0);
+    near(d('allreduce', FRESH_MIN_BYTES), FRESH_MIN_BYTES * perByte);
+    near(d('gather', FRESH_MIN_BYTES / 4), FRESH_MIN_BYTES * perByte);
     // On every channel alike.
     near(estimate('redis', 'allreduce', MiB, 4, config).time_s - estimate('redis', 'allreduce', MiB, 4, without).time_s, MiB * perByte);
   });

@@ -15,7 +15,8 @@ export const DEFAULT_MEMORY_MIB = 1024;
  * time: see directTraffic (direct) and storeTraffic (redis, s3), plus the
  * result's fresh memory: FaaS.fresh_memory per byte of the result a rank
  * allocates (the gathered parts at a gather's root, the message or buffer
- * otherwise; nothing with `into` or for a barrier), once, at the end.
+ * otherwise; nothing with `into`, for a barrier or below FRESH_MIN_BYTES),
+ * once, at the end.
  * cost, USD, the sum of:
  * - requests: S3 only, upload_price per PUT + download_price per GET and per poll;
  * - infrastructure: Redis per write or read, direct per message:
@@ -84,10 +85,19 @@ export function estimateWith(p: ModelParams, channel: ChannelName, op: OpName, b
   return { channel, op, bytes, ranks, memoryMiB, time_s: time, cost_usd, cost, requests, bytes_moved: moved };
 }
 
-/** Bytes of new memory the result takes at the rank that finishes last. */
+/**
+ * Below this size a new result costs no fresh pages: glibc's malloc serves
+ * it from memory its heap already has (M_MMAP_THRESHOLD starts at 128 KiB;
+ * larger blocks are mapped on their own and come back untouched). The
+ * calibration times sizes from 256 KiB on.
+ */
+export const FRESH_MIN_BYTES = 128 * 1024;
+
+/** Bytes of new memory the result takes at the rank that finishes last (none below FRESH_MIN_BYTES). */
 function freshBytes(op: OpName, bytes: number, ranks: number): number {
   if (op === 'barrier' || (ranks <= 1 && op !== 'send' && op !== 'recv')) return 0;
-  return op === 'gather' ? ranks * bytes : bytes;
+  const b = op === 'gather' ? ranks * bytes : bytes;
+  return b >= FRESH_MIN_BYTES ? b : 0;
 }
 
 const paramsCache = new WeakMap<FmiConfig, ModelParams>();

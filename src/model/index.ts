@@ -1,4 +1,4 @@
-export { estimate, estimateWith, paramsOf, DEFAULT_MEMORY_MIB } from './estimate.js';
+export { estimate, estimateWith, paramsOf, DEFAULT_MEMORY_MIB, FRESH_MIN_BYTES } from './estimate.js';
 export { choose, compareFor, Policy, type PolicyOptions } from './policy.js';
 export { pollWait, S3_BACKOFF, type PollWait } from './polling.js';
 export { directTraffic, type P2pTraffic, type DirectLink } from './direct.js';
