@@ -204,7 +204,8 @@ describe('calibrate - fmi calibrate on real ranks', () => {
       expect(redisFit.pingpong.map((l) => l.bytes)).toEqual([8, 1024, 65536, 1048576]);
       const e = new Policy(config, { ranks: 3 }).estimate('redis', 'send', 0);
       expect(e.time_s).toBeCloseTo(config.model.Redis.overhead / 1e3, 12);
-    });
+      // Two jobs of 3 ranks, fresh memory and bursts included: about 25 s at a load average of 30 on 2 cores.
+    }, 180_000);
   });
 });
 
