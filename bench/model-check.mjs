@@ -1,41 +1,56 @@
 // Does the calibrated model predict this machine? Calibrates, then measures,
-// then prints predicted next to measured.
-//   npm run build && node bench/model-check.mjs
+// then prints predicted next to measured. One command:
+//   npm run build && node bench/model-check.mjs [--sizes 1k,64k,1m] [--channels direct,redis,s3]
+//                                               [--ranks 4] [--ops bcast,allreduce]
 //   node bench/model-check.mjs > check.jsonl && node bench/run.mjs --report DIR --from check.jsonl
 //
 // Runs bench/channels.mjs with FMI_BENCH_CALIBRATE=1: it starts its own
-// redis-server and Ceph RGW, writes a config enabling the three channels,
-// runs `fmi calibrate` on it with the same ranks (so the model section holds
-// this machine's latencies and bandwidths), then measures bcast and
-// allreduce on each channel (bench/channels-rank.mjs, whose lines carry the
-// model's time for the same op, size and ranks from that config).
+// redis-server and Ceph RGW (only for the channels asked for), writes a
+// config enabling them, runs `fmi calibrate` on it with the same ranks (so
+// the model section holds this machine's latencies, bandwidths, gaps and
+// fresh-memory cost), then measures bcast and allreduce on each channel
+// (bench/channels-rank.mjs, whose lines carry the model's time for the same
+// op, size and ranks from that config).
 //
-// Environment: FMI_BENCH_SIZES (default 1k,64k,1m), FMI_BENCH_CHANNELS
-// (default direct,redis,s3), FMI_BENCH_CHANNELS_RANKS (default 4),
-// FMI_BENCH_OPS (default bcast,allreduce), and the others of channels.mjs.
-// stdout: the JSON lines of channels.mjs (a `calibrate` line, then one per op,
-// channel and size); stderr: progress, then the table: measured p50, the
-// model's time, model / measured, and whether it is within 30 %.
+// Flags (or the environment of channels.mjs: FMI_BENCH_SIZES, default
+// 1k,64k,1m; FMI_BENCH_CHANNELS, default direct,redis,s3;
+// FMI_BENCH_CHANNELS_RANKS, default 4; FMI_BENCH_OPS, default
+// bcast,allreduce). stdout: the JSON lines of channels.mjs (a `calibrate`
+// line, then one per op, channel and size); stderr: progress, then the
+// table: measured p50, the model's time, model / measured and whether it is
+// within 30 %, every row; then the count within 30 %, in all and per channel.
+// Exit code 1 when channels.mjs failed (the table still shows what it got).
 
 import { spawn } from 'node:child_process';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { eachLine, fmtBytes, loadLine } from './lib/common.mjs';
 import { fmtUs } from './lib/channels-table.mjs';
 
 const TOLERANCE = 0.3;
 const log = (s) => process.stderr.write(s + '\n');
+const { values: flags } = parseArgs({
+  options: { sizes: { type: 'string' }, channels: { type: 'string' }, ranks: { type: 'string' }, ops: { type: 'string' } },
+  strict: true,
+});
+if (flags.ranks !== undefined && !(Number.isInteger(Number(flags.ranks)) && Number(flags.ranks) >= 2)) {
+  log(`model-check: --ranks needs an integer of at least 2, got ${flags.ranks}`);
+  process.exit(2);
+}
 const script = fileURLToPath(new URL('./channels.mjs', import.meta.url));
 const env = {
   ...process.env,
   FMI_BENCH_CALIBRATE: '1',
   FMI_BENCH_DRIVER: '1', // channels.mjs leaves its tables out; ours follow
-  FMI_BENCH_SIZES: process.env.FMI_BENCH_SIZES ?? '1k,64k,1m',
-  FMI_BENCH_OPS: process.env.FMI_BENCH_OPS ?? 'bcast,allreduce',
-  FMI_BENCH_CHANNELS_RANKS: process.env.FMI_BENCH_CHANNELS_RANKS ?? '4',
+  FMI_BENCH_SIZES: flags.sizes ?? process.env.FMI_BENCH_SIZES ?? '1k,64k,1m',
+  FMI_BENCH_OPS: flags.ops ?? process.env.FMI_BENCH_OPS ?? 'bcast,allreduce',
+  FMI_BENCH_CHANNELS_RANKS: flags.ranks ?? process.env.FMI_BENCH_CHANNELS_RANKS ?? '4',
 };
+const channelsAsked = flags.channels ?? process.env.FMI_BENCH_CHANNELS;
+if (channelsAsked !== undefined) env.FMI_BENCH_CHANNELS = channelsAsked;
 const loadBefore = loadLine();
-log(`model check: ${env.FMI_BENCH_CHANNELS_RANKS} ranks, sizes ${env.FMI_BENCH_SIZES}, ops ${env.FMI_BENCH_OPS}; ${cpus().length} CPUs, load average ${loadBefore}`);
+log(`model check: ${env.FMI_BENCH_CHANNELS_RANKS} ranks, sizes ${env.FMI_BENCH_SIZES}, ops ${env.FMI_BENCH_OPS}, channels ${channelsAsked ?? 'direct,redis,s3'}; ${cpus().length} CPUs, load average ${loadBefore}`);
 
 const results = [];
 const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'], env });
@@ -53,17 +68,25 @@ const code = await new Promise((resolve) => child.on('close', (c, s) => resolve(
 await lines;
 
 const rows = [['op', 'channel', 'size', 'measured p50', 'model', 'model/measured', 'within 30%']];
-let inside = 0;
-let total = 0;
-for (const r of results.filter((x) => x.bench === 'channels' && x.model_us !== undefined)) {
+const count = new Map(); // channel -> [inside, total]
+for (const r of results.filter((x) => x.bench === 'channels')) {
+  const c = count.get(r.channel) ?? [0, 0];
+  count.set(r.channel, c);
+  c[1]++;
+  if (r.model_us === undefined) {
+    rows.push([r.op, r.channel, fmtBytes(r.bytes), fmtUs(r.p50_us), '-', '-', 'no model']);
+    continue;
+  }
   const ratio = r.model_us / r.p50_us;
   const ok = Math.abs(ratio - 1) <= TOLERANCE;
-  total++;
-  if (ok) inside++;
-  rows.push([r.op, r.channel, fmtBytes(r.bytes), fmtUs(r.p50_us), fmtUs(r.model_us), `${ratio.toFixed(2)}`, ok ? 'yes' : 'no']);
+  if (ok) c[0]++;
+  rows.push([r.op, r.channel, fmtBytes(r.bytes), fmtUs(r.p50_us), fmtUs(r.model_us), ratio.toFixed(2), ok ? 'yes' : 'no']);
 }
 const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
 log(`\ncalibrated model vs measurement, ${env.FMI_BENCH_CHANNELS_RANKS} ranks (p50 of the slowest rank per call; load average before ${loadBefore}, after ${loadLine()})`);
 for (const r of rows) log(r.map((cell, c) => (c < 3 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  '));
-log(`\n${inside} of ${total} predictions within ${TOLERANCE * 100}% of the measurement`);
+const inside = [...count.values()].reduce((a, c) => a + c[0], 0);
+const total = [...count.values()].reduce((a, c) => a + c[1], 0);
+const per = [...count].map(([ch, [i, t]]) => `${ch} ${i} of ${t}`).join(', ');
+log(`\n${inside} of ${total} predictions within ${TOLERANCE * 100}% of the measurement (${per})`);
 process.exitCode = code;

@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { calibrate } from '../src/cli/calibrate.js';
+import { calibrate, FRESH_SIZES } from '../src/cli/calibrate.js';
 import { loadConfig } from '../src/config/index.js';
 import { withModel } from '../src/config/update.js';
 import { FmiError } from '../src/errors.js';
-import { fitChannel, modelPatch, type ChannelMeasurements } from '../src/model/calibration.js';
+import { fitChannel, fitFresh, fitGap, modelPatch, type ChannelMeasurements } from '../src/model/calibration.js';
 import { fitLink } from '../src/model/fit.js';
 import { choose, estimate, Policy } from '../src/model/index.js';
 import { startRedis, type RedisServer } from './helpers/redis-server.js';
@@ -65,12 +65,16 @@ describe('calibrate - fitting latency + bytes / bandwidth', () => {
     expect(() => fitLink([])).toThrow(/no measured point/);
   });
 
-  it('direct is fitted to the exchange of every rank, Redis to the ping-pong (plus its aggregate bandwidth), S3 to a write + a read', () => {
+  it('direct and Redis are fitted to the ping-pong (Redis plus its aggregate bandwidth), S3 to a write + a read; the gap to the bursts', () => {
     const line = (a: number, b: number) => [8, 65536, 1 << 20].map((bytes) => ({ bytes, seconds: a + bytes / b, iters: 10 }));
-    const direct: ChannelMeasurements = { channel: 'direct', ranks: 4, load: [0, 0, 0], pingpong: line(10e-6, 4e9), exchange: line(40e-6, 1e9), legs: [], legsAll: [] };
-    expect(fitChannel(direct).source).toBe('exchange');
-    expect(fitChannel(direct).fit.alpha).toBeCloseTo(40e-6, 9);
-    expect(fitChannel({ ...direct, ranks: 2 }).fit.alpha).toBeCloseTo(10e-6, 9);
+    // A burst of k messages: a round trip, plus 15 µs for each further message.
+    const burst = [1, 4, 16].map((k) => ({ bytes: k, seconds: 20e-6 + (k - 1) * 15e-6, iters: 10 }));
+    const direct: ChannelMeasurements = { channel: 'direct', ranks: 4, load: [0, 0, 0], pingpong: line(10e-6, 4e9), exchange: line(40e-6, 1e9), legs: [], legsAll: [], burst };
+    expect(fitChannel(direct).source).toBe('pingpong');
+    expect(fitChannel(direct).fit.alpha).toBeCloseTo(10e-6, 9);
+    expect(fitChannel(direct).gap).toBeCloseTo(15e-6, 12);
+    // Without bursts (an older results file) there is no gap.
+    expect(fitChannel({ ...direct, burst: undefined }).gap).toBe(0);
     const legs = (a: number, b: number) => [8, 65536, 1 << 20].map((bytes) => ({ bytes, put: (a + bytes / b) / 2, get: (a + bytes / b) / 2, iters: 10 }));
     // Every one of 4 ranks moves 1 MiB each way at once, in 4x the time one rank takes beyond the latency.
     const all = legs(0.5e-3, 1e8).map((l) => ({ ...l, put: l.put * 4, get: l.get * 4 }));
@@ -83,10 +87,23 @@ describe('calibrate - fitting latency + bytes / bandwidth', () => {
     expect(f.fit.alpha).toBeCloseTo(0.5e-3, 9);
     expect(f.fit.beta / 1e8).toBeCloseTo(1, 6);
     expect(f.betaTotal! / 1e8).toBeGreaterThan(0.9);
-    const patch = modelPatch([fitChannel(direct), f]);
-    expect(patch.Direct).toEqual({ overhead: 0.04, bandwidth: 1000 });
+    // 3 ms per MiB of fresh memory: 1 MiB new and written in 3.4 ms, an old one written in 0.4 ms.
+    const fresh = [1 << 18, 1 << 20].map((bytes) => ({ bytes, put: (3.4e-3 * bytes) / (1 << 20), get: (0.4e-3 * bytes) / (1 << 20), iters: 10 }));
+    expect(fitFresh(fresh) * (1 << 20)).toBeCloseTo(3e-3, 12);
+    expect(fitFresh(fresh.map((x) => ({ ...x, put: x.get / 2 })))).toBe(0); // cheaper than reuse: no cost, never negative
+    const patch = modelPatch([fitChannel(direct), f], fitFresh(fresh));
+    expect(patch.Direct).toEqual({ overhead: 0.01, bandwidth: 4000, gap: 0.015 });
     expect(patch.Redis!.overhead).toBe(0.5);
     expect(patch.Redis!.bandwidth_single).toBe(100);
+    expect(patch.Redis!.gap).toBe(0);
+    expect(patch.FaaS).toEqual({ fresh_memory: 3 });
+    expect(modelPatch([f]).FaaS).toBeUndefined();
+  });
+
+  it('the gap is the slope of a burst\'s time over its length, least squares, never negative', () => {
+    expect(fitGap([{ bytes: 1, seconds: 1e-3, iters: 1 }, { bytes: 3, seconds: 3e-3, iters: 1 }, { bytes: 5, seconds: 4e-3, iters: 1 }])).toBeCloseTo(0.75e-3, 12);
+    expect(fitGap([{ bytes: 1, seconds: 2e-3, iters: 1 }, { bytes: 8, seconds: 1e-3, iters: 1 }])).toBe(0);
+    expect(fitGap([{ bytes: 4, seconds: 2e-3, iters: 1 }])).toBe(0);
   });
 });
 
@@ -138,12 +155,15 @@ describe('calibrate - fmi calibrate on real ranks', () => {
     expect(config.model.Direct.bandwidth).toBe(report.model.Direct.bandwidth);
     expect(report.channels.direct.source).toBe('pingpong');
     expect(report.channels.direct.pingpong.map((p: { bytes: number }) => p.bytes)).toEqual([8, 1024, 16384, 65536, 262144, 1048576]);
-    const e = estimate('direct', 'send', 1 << 20, 2, config);
+    const e = estimate('direct', 'send', 1 << 20, 2, config, { into: true });
     expect(e.time_s).toBeCloseTo(config.model.Direct.overhead / 1e3 + (1 << 20) / (config.model.Direct.bandwidth * 1e6), 12);
+    // Received into a new buffer, the message pays for its fresh memory too.
+    const fresh = estimate('direct', 'send', 1 << 20, 2, config).time_s - e.time_s;
+    expect(fresh).toBeCloseTo(config.model.FaaS.fresh_memory / 1e3, 12);
     expect(JSON.parse(readFileSync(out, 'utf8')).calibration.ranks).toBe(2);
     // Next to each ping-pong, the written model's message of that size.
     expect(report.sends).toHaveLength(6);
-    for (const s of report.sends) expect(s.model_s).toBeCloseTo(estimate('direct', 'send', s.bytes, 2, config).time_s, 12);
+    for (const s of report.sends) expect(s.model_s).toBeCloseTo(estimate('direct', 'send', s.bytes, 2, config, { into: true }).time_s, 12);
   });
 
   describe('with Redis', () => {
@@ -170,14 +190,22 @@ describe('calibrate - fmi calibrate on real ranks', () => {
       expect(config.model.Redis.bandwidth_single).toBe(r.model.Redis!.bandwidth_single);
       expect(config.model.Redis.bandwidth_multiple).toBeGreaterThanOrEqual(config.model.Redis.bandwidth_single);
       expect(config.model.Direct.overhead).toBe(r.model.Direct!.overhead);
-      // With 3 ranks the direct channel is fitted to the exchange of every rank at once.
-      expect(r.fits.find((f) => f.channel === 'direct')!.source).toBe('exchange');
+      // The direct channel: the ping-pong, and a gap from bursts; fresh memory timed in the first job.
+      expect(r.fits.find((f) => f.channel === 'direct')!.source).toBe('pingpong');
+      expect(r.measurements[0]!.burst!.map((b) => b.bytes)).toEqual([1, 4, 16]);
+      expect(config.model.Direct.gap).toBe(r.model.Direct!.gap);
+      expect(config.model.Redis.gap).toBe(r.model.Redis!.gap);
+      expect(r.measurements[0]!.fresh!.map((f) => f.bytes)).toEqual([...FRESH_SIZES]);
+      expect(r.measurements[1]!.fresh).toBeUndefined();
+      expect(config.model.FaaS.fresh_memory).toBe(r.model.FaaS!.fresh_memory);
+      expect(config.model.FaaS.fresh_memory).toBeGreaterThanOrEqual(0);
       const redisFit = r.measurements.find((m) => m.channel === 'redis')!;
       expect(redisFit.legs.map((l) => l.bytes)).toEqual([8, 1024, 65536, 1048576]);
       expect(redisFit.pingpong.map((l) => l.bytes)).toEqual([8, 1024, 65536, 1048576]);
       const e = new Policy(config, { ranks: 3 }).estimate('redis', 'send', 0);
       expect(e.time_s).toBeCloseTo(config.model.Redis.overhead / 1e3, 12);
-    });
+      // Two jobs of 3 ranks, fresh memory and bursts included: about 25 s at a load average of 30 on 2 cores.
+    }, 180_000);
   });
 });
 

@@ -13,8 +13,8 @@ describe('the cached channel choice and modeled cost', () => {
       return c.stats();
     });
     const policy = new Policy(DEFAULT_CONFIG, { ranks: 3, channels: ['direct'] });
-    // The 4 MiB allreduce takes the ring, which the model prices on its own.
-    const allreduce = sizes.reduce((usd, b) => usd + policy.estimate('direct', 'allreduce', b, b >= 4 * 1024 * 1024 ? { directAllreduce: 'ring' } : {}).cost_usd, 0);
+    // Each size priced as the algorithm it ran (the tree, recursive doubling, Rabenseifner at 4 MiB): the model's default picks the same.
+    const allreduce = sizes.reduce((usd, b) => usd + policy.estimate('direct', 'allreduce', b).cost_usd, 0);
     const bcast = sizes.reduce((usd, b) => usd + policy.estimate('direct', 'bcast', b).cost_usd, 0);
     for (const s of out) {
       expect(s.allreduce!.modeledCostUsd).toBeCloseTo(allreduce, 15);

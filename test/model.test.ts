@@ -3,7 +3,7 @@ import { modelCommand } from '../src/cli/model.js';
 import { DEFAULT_CONFIG, validateConfig, type ChannelName, type FmiConfig } from '../src/config/index.js';
 import { FmiError } from '../src/errors.js';
 import { pipelining, SEGMENT_BYTES } from '../src/collectives/bcast-pipelined.js';
-import { RING_MIN_BYTES } from '../src/comm/communicator.js';
+import { RABENSEIFNER_MIN_BYTES, RING_MIN_BYTES } from '../src/comm/communicator.js';
 import { choose, estimate, modelParams, OPS, Policy, pollWait, type Hint, type ModelOptions, type OpName } from '../src/model/index.js';
 
 // The reference's default model (config/fmi.json), in seconds, bytes/s and USD.
@@ -65,8 +65,9 @@ describe('model - direct: the collectives of src/collectives over point-to-point
     near(e.time_s, 3 * (D_A + m / D_B));
     expect(e.requests.messages).toBe(7);
     near(e.cost_usd, 7 * VM + FN * 1 * (3 * (D_A + m / D_B)) * 8);
-    // 5 ranks: the binomial tree is still ceil(log2 5) = 3 rounds deep.
-    near(est('direct', 'bcast', m, 5).time_s, 3 * u(m));
+    // 5 ranks: the root writes to 4, 2 and 1 back to back (the third is out at alpha + 3m/beta),
+    // and 2 forwards to 3 once it has it: alpha + 2m/beta + u(m). Rank 4 has no child.
+    near(est('direct', 'bcast', m, 5).time_s, 2 * D_A + (3 * m) / D_B);
   });
 
   it('scatter and gather move subtree bundles: 8 ranks = u(4m) + u(2m) + u(m), 12 parts moved', () => {
@@ -84,10 +85,10 @@ describe('model - direct: the collectives of src/collectives over point-to-point
   });
 
   it('allreduce: recursive doubling, with a step before and after when n is not a power of two', () => {
-    const e8 = est('direct', 'allreduce', m, 8);
+    const e8 = est('direct', 'allreduce', m, 8, { directAllreduce: 'recursive-doubling' });
     near(e8.time_s, 3 * u(m)); // log2 8 exchanges
     expect(e8.requests.messages).toBe(24); // 8 ranks x 3 rounds
-    const e6 = est('direct', 'allreduce', m, 6);
+    const e6 = est('direct', 'allreduce', m, 6, { directAllreduce: 'recursive-doubling' });
     near(e6.time_s, (2 + 2) * u(m)); // p = 4: 2 exchanges, plus fold-in and hand-back
     expect(e6.requests.messages).toBe(4 * 2 + 2 * 2);
     // the ring (if the communicator uses it): 2 (n - 1) steps of a block of m / n
@@ -96,13 +97,21 @@ describe('model - direct: the collectives of src/collectives over point-to-point
     expect(ring.requests.messages).toBe(8 * 14);
   });
 
-  it("allreduce 'auto' follows the communicator: the ring from RING_MIN_BYTES on, more than two ranks", () => {
-    const below = RING_MIN_BYTES - 8;
-    near(est('direct', 'allreduce', below, 4, { directAllreduce: 'auto' }).time_s, 2 * u(below));
-    near(est('direct', 'allreduce', RING_MIN_BYTES, 4, { directAllreduce: 'auto' }).time_s, 6 * u(RING_MIN_BYTES / 4));
-    near(est('direct', 'allreduce', RING_MIN_BYTES, 2, { directAllreduce: 'auto' }).time_s, u(RING_MIN_BYTES));
-    // Without it, what a communicator that runs recursive doubling says.
-    near(est('direct', 'allreduce', RING_MIN_BYTES, 4).time_s, 2 * u(RING_MIN_BYTES));
+  it("allreduce 'auto' (the default) follows the communicator: tree, recursive doubling, Rabenseifner, ring", () => {
+    const k64 = 64 * 1024;
+    // 4 ranks, 1 KiB: the radix-4 star: three leaves' messages reach rank 0 at u(m); rank 0 writes three back, the last 2 m/beta later.
+    near(est('direct', 'allreduce', 1024, 4).time_s, 2 * u(1024) + (2 * 1024) / D_B);
+    expect(est('direct', 'allreduce', 1024, 4).requests.messages).toBe(6);
+    // above TREE_MAX_BYTES: recursive doubling, two exchanges
+    near(est('direct', 'allreduce', k64, 4).time_s, 2 * u(k64));
+    // from RABENSEIFNER_MIN_BYTES on, 4 ranks: halving (m/2, m/4) and doubling (m/4, m/2)
+    near(est('direct', 'allreduce', RABENSEIFNER_MIN_BYTES, 4).time_s, 2 * (u(RABENSEIFNER_MIN_BYTES / 2) + u(RABENSEIFNER_MIN_BYTES / 4)));
+    // from RING_MIN_BYTES on and a size that is not a power of two: the ring, 2 (n - 1) steps of m / n
+    near(est('direct', 'allreduce', RING_MIN_BYTES, 6).time_s, 10 * u(RING_MIN_BYTES / 6));
+    // two ranks: one exchange, whatever the size
+    near(est('direct', 'allreduce', RING_MIN_BYTES, 2).time_s, u(RING_MIN_BYTES));
+    // A communicator names what it runs.
+    near(est('direct', 'allreduce', RING_MIN_BYTES, 4, { directAllreduce: 'recursive-doubling' }).time_s, 2 * u(RING_MIN_BYTES));
   });
 
   it('bcast from pipelining.minBytes on (more than two ranks) goes in segments: the root sends L x m, the last segment goes down L - 1 more levels', () => {

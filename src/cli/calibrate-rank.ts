@@ -14,6 +14,11 @@
  *   (one PUT and one GET, the read never waiting), so each request's own
  *   time shows without any polling lag; on Redis also `legsAll`: every rank
  *   does the same at once (what the server moves in total when many transfer).
+ * - `burst`: k small messages to rank 0 at once from the other ranks in
+ *   turn, rank 0 takes them and answers, for a few k: each further message
+ *   adds one `gap`.
+ * - `fresh` (one job only): every rank allocates a new array and writes it,
+ *   and writes one it already has: what fresh memory costs per byte.
  *
  * Rank 0 decides how many iterations each measurement gets and writes the
  * results (JSON) to FMI_CALIBRATE_OUT; ranks print nothing on stdout.
@@ -43,6 +48,10 @@ export interface CalibratePlan {
   maxIters: number;
   /** Measure `exchange` (all ranks at once) too. */
   exchange: boolean;
+  /** Burst lengths (messages) to time for the gap; none: not measured. */
+  bursts?: number[];
+  /** Sizes (bytes) of fresh memory to time; none: not measured (one job measures it). */
+  fresh?: number[];
 }
 
 const KEY = 'calib';
@@ -77,6 +86,14 @@ async function main(): Promise<void> {
     for (let i = 0; i < 3; i++) await comm.barrier();
     results.pingpong = (await measure(comm, plan, 1, (b) => pingpong(comm, b))).map((cols, i) => sample(plan.sizes[i]!, cols[0]!));
     if (plan.exchange) results.exchange = (await measure(comm, plan, 1, (b) => exchange(comm, b))).map((cols, i) => sample(plan.sizes[i]!, cols[0]!));
+    if (plan.bursts?.length) {
+      const bursts = { ...plan, sizes: plan.bursts };
+      results.burst = (await measure(comm, bursts, 1, (k) => burst(comm, k))).map((cols, i) => sample(plan.bursts![i]!, cols[0]!));
+    }
+    if (plan.fresh?.length) {
+      const sizes = { ...plan, sizes: plan.fresh };
+      results.fresh = (await measure(comm, sizes, 2, (b) => fresh(b))).map(([put, get], i) => ({ bytes: plan.fresh![i]!, put: median([...put!]), get: median([...get!]), iters: put!.length }));
+    }
     if (store) {
       const leg = (cols: Float64Array[][]): LegSample[] => cols.map(([put, get], i) => ({ bytes: plan.sizes[i]!, put: median([...put!]), get: median([...get!]), iters: put!.length }));
       results.legs = leg(await measure(comm, plan, 2, (b) => legs(comm, store, b, false)));
@@ -171,6 +188,54 @@ function exchange(comm: Communicator, bytes: number): Once {
     const t0 = performance.now();
     await comm.sendrecv(sbuf, partner, partner, { sendTag: 2, recvTag: 2, into: rbuf });
     return [(performance.now() - t0) / 1000];
+  };
+}
+
+/**
+ * k small messages to rank 0 at once, dealt round-robin from ranks 1..n-1
+ * (a fan-in, as a tree's or a gather's root gets; with 2 ranks all from
+ * rank 1); rank 0 takes them all and answers each sender once. A sample is
+ * a sender's time from its first send to the answer (others: 0).
+ */
+function burst(comm: Communicator, k: number): Once {
+  const sbuf = new Uint8Array(8);
+  const rbuf = new Uint8Array(8);
+  const senders = comm.size - 1;
+  const countOf = (r: number) => Math.floor(k / senders) + (r - 1 < k % senders ? 1 : 0);
+  return async () => {
+    if (comm.rank === 0) {
+      const from = Array.from({ length: senders }, (_, i) => i + 1).filter((r) => countOf(r) > 0);
+      await Promise.all(from.map(async (r) => {
+        for (let i = 0; i < countOf(r); i++) await comm.recv(r, { tag: 3, into: rbuf }); // the bytes are not looked at
+      }));
+      await Promise.all(from.map((r) => comm.send(sbuf, r, { tag: 4 })));
+      return [0];
+    }
+    const mine = countOf(comm.rank);
+    if (mine === 0) return [0];
+    const t0 = performance.now();
+    await Promise.all(Array.from({ length: mine }, () => comm.send(sbuf, 0, { tag: 3 })));
+    await comm.recv(0, { tag: 4, into: rbuf });
+    return [(performance.now() - t0) / 1000];
+  };
+}
+
+/**
+ * A new array of `bytes`, written through (the pages touched for the first
+ * time, as a result without \`into\` is), against writing one this rank
+ * already has. Nothing is kept: the collector frees the new arrays, and the
+ * allocator hands their memory back to the system as it would between calls.
+ */
+function fresh(bytes: number): Once {
+  const mine = new Uint8Array(bytes);
+  return async () => {
+    const t0 = performance.now();
+    const a = new Uint8Array(bytes);
+    a.fill(1);
+    const t1 = performance.now();
+    mine.fill(1);
+    const t2 = performance.now();
+    return [(t1 - t0) / 1000, (t2 - t1) / 1000];
   };
 }
 

@@ -7,7 +7,7 @@ import { enabledChannels, loadConfig } from '../config/load.js';
 import { BACKEND_OF, type ChannelName, type FmiConfig } from '../config/types.js';
 import { withModel, writeConfigFile } from '../config/update.js';
 import { FmiError } from '../errors.js';
-import { fitChannel, modelPatch, type ChannelFit, type ChannelMeasurements, type ModelPatch } from '../model/calibration.js';
+import { fitChannel, fitFresh, modelPatch, type ChannelFit, type ChannelMeasurements, type ModelPatch } from '../model/calibration.js';
 import { estimate } from '../model/estimate.js';
 import { CHANNELS } from '../model/types.js';
 import type { CalibratePlan } from './calibrate-rank.js';
@@ -28,10 +28,13 @@ export const CALIBRATE_USAGE = `Usage:
 
 /** What to measure on each channel: sizes, time per size, iteration bounds. */
 export const PLANS: Readonly<Record<ChannelName, CalibratePlan>> = {
-  direct: { sizes: [8, 1024, 16384, 65536, 262144, 1048576], ms: 300, minIters: 50, maxIters: 20_000, exchange: true },
-  redis: { sizes: [8, 1024, 65536, 1048576], ms: 300, minIters: 20, maxIters: 5_000, exchange: false },
-  s3: { sizes: [8, 65536, 1048576], ms: 600, minIters: 5, maxIters: 200, exchange: false },
+  direct: { sizes: [8, 1024, 16384, 65536, 262144, 1048576], ms: 300, minIters: 50, maxIters: 20_000, exchange: true, bursts: [1, 4, 16] },
+  redis: { sizes: [8, 1024, 65536, 1048576], ms: 300, minIters: 20, maxIters: 5_000, exchange: false, bursts: [1, 4, 16] },
+  s3: { sizes: [8, 65536, 1048576], ms: 600, minIters: 5, maxIters: 200, exchange: false, bursts: [1, 4] },
 };
+
+/** Sizes at which the first channel's job times fresh memory (FaaS.fresh_memory). */
+export const FRESH_SIZES: readonly number[] = [262144, 1048576, 4194304];
 
 export interface CalibrateOptions {
   /** The config to calibrate (its enabled backends are measured); none: the direct channel alone. */
@@ -48,7 +51,7 @@ export interface CalibrateOptions {
   log?: (line: string) => void;
 }
 
-/** The measured ping-pong next to the calibrated model's point-to-point message (S3: with its polling). */
+/** The measured ping-pong next to the calibrated model's point-to-point message (S3: with its polling; received `into`, as the ping-pong does). */
 export interface SendCheck {
   channel: ChannelName;
   bytes: number;
@@ -65,6 +68,8 @@ export interface Calibration {
   model: ModelPatch;
   /** The written config's model against the measured ping-pong, per channel and size. */
   sends: SendCheck[];
+  /** Seconds per byte of fresh memory (FaaS.fresh_memory), when measured. */
+  freshPerByte?: number;
 }
 
 /**
@@ -97,7 +102,8 @@ export async function calibrate(o: CalibrateOptions = {}): Promise<Calibration> 
   const measurements: ChannelMeasurements[] = [];
   try {
     for (const channel of channels) {
-      const plan = o.quick ? quick(PLANS[channel]) : PLANS[channel];
+      const base = measurements.length === 0 ? { ...PLANS[channel], fresh: [...FRESH_SIZES] } : PLANS[channel];
+      const plan = o.quick ? quick(base) : base;
       const file = join(dir, `${channel}.json`);
       log(`fmi calibrate: ${channel}, ${ranks} ranks, sizes ${plan.sizes.join(', ')} B (load average ${loadavg().map((x) => x.toFixed(2)).join(' ')})`);
       const env: NodeJS.ProcessEnv = { FMI_CHANNEL: channel, FMI_CALIBRATE_OUT: file, FMI_CALIBRATE_PLAN: JSON.stringify(plan) };
@@ -112,21 +118,23 @@ export async function calibrate(o: CalibrateOptions = {}): Promise<Calibration> 
     rmSync(dir, { recursive: true, force: true });
   }
   const fits = measurements.map(fitChannel);
-  const model = modelPatch(fits);
+  const timedFresh = measurements.find((m) => m.fresh?.length)?.fresh;
+  const freshPerByte = timedFresh ? fitFresh(timedFresh) : undefined;
+  const model = modelPatch(fits, freshPerByte);
   const calibration = {
     date: new Date().toISOString(),
     ranks,
     load: Object.fromEntries(measurements.map((m) => [m.channel, m.load.map((x) => x.toFixed(2)).join(' ')])),
-    how: 'fmi calibrate: direct from an exchange of every rank with a partner at once (ping-pong for 2 ranks), redis from a ping-pong, s3 from one write and one read of a value (docs/model.md)',
+    how: 'fmi calibrate: direct and redis from a ping-pong, s3 from one write and one read of a value; gap from bursts of messages to one rank; fresh_memory from new arrays against reused ones (docs/model.md)',
   };
   // The base is the config; without one, the file at `out` if there is one (only its model's measured fields change).
   const base = text ?? (existsSync(out) ? readText(out) : undefined);
   writeConfigFile(out, withModel(base, model, calibration, out));
   const written = loadConfig(out);
   const sends = measurements.flatMap((m) =>
-    m.pingpong.map((p) => ({ channel: m.channel, bytes: p.bytes, measured_s: p.seconds, model_s: estimate(m.channel, 'send', p.bytes, ranks, written).time_s })),
+    m.pingpong.map((p) => ({ channel: m.channel, bytes: p.bytes, measured_s: p.seconds, model_s: estimate(m.channel, 'send', p.bytes, ranks, written, { into: true }).time_s })),
   );
-  return { out, ranks, channels, measurements, fits, model, sends };
+  return { out, ranks, channels, measurements, fits, model, sends, freshPerByte };
 }
 
 /** `fmi calibrate`: resolves to the exit code. */
@@ -199,10 +207,12 @@ function jsonOf(r: Calibration) {
     ranks: r.ranks,
     model: r.model,
     sends: r.sends,
+    fresh_s_per_byte: r.freshPerByte,
+    fresh: r.measurements.find((m) => m.fresh?.length)?.fresh,
     channels: Object.fromEntries(
       r.fits.map((f, i) => {
         const m = r.measurements[i]!;
-        return [f.channel, { source: f.source, alpha_s: f.fit.alpha, beta_bytes_s: f.fit.beta, beta_total_bytes_s: f.betaTotal, max_rel_error: f.fit.maxRelError, load: m.load, points: f.points, pingpong: m.pingpong, exchange: m.exchange, legs: m.legs, legs_all: m.legsAll }];
+        return [f.channel, { source: f.source, alpha_s: f.fit.alpha, beta_bytes_s: f.fit.beta, gap_s: f.gap, burst: m.burst, beta_total_bytes_s: f.betaTotal, max_rel_error: f.fit.maxRelError, load: m.load, points: f.points, pingpong: m.pingpong, exchange: m.exchange, legs: m.legs, legs_all: m.legsAll }];
       }),
     ),
   };
@@ -211,10 +221,11 @@ function jsonOf(r: Calibration) {
 /** For people: per channel the fitted line and each point next to it. */
 export function report(r: Calibration): string {
   const lines = [`fmi calibrate: ${r.ranks} ranks; wrote the model section of ${r.out}`];
+  if (r.freshPerByte !== undefined) lines.push(`fresh memory: ${(r.freshPerByte * 2 ** 20 * 1e3).toPrecision(3)} ms per MiB allocated and touched`);
   for (const [i, f] of r.fits.entries()) {
     const m = r.measurements[i]!;
     const tot = f.betaTotal !== undefined ? `, ${(f.betaTotal / 1e6).toPrecision(3)} MB/s all ranks at once` : '';
-    lines.push('', `${f.channel}: overhead ${(f.fit.alpha * 1e3).toPrecision(3)} ms, bandwidth ${(f.fit.beta / 1e6).toPrecision(3)} MB/s${tot} (fitted to: ${f.source}; load average ${m.load.map((x) => x.toFixed(2)).join(' ')})`);
+    lines.push('', `${f.channel}: overhead ${(f.fit.alpha * 1e3).toPrecision(3)} ms, bandwidth ${(f.fit.beta / 1e6).toPrecision(3)} MB/s${tot}, gap ${(f.gap * 1e3).toPrecision(3)} ms (fitted to: ${f.source}; load average ${m.load.map((x) => x.toFixed(2)).join(' ')})`);
     lines.push(`  ${'size'.padStart(8)}  ${'measured'.padStart(10)}  ${'fitted'.padStart(10)}  ${'ping-pong'.padStart(10)}  ${'model send'.padStart(10)}`);
     for (const p of f.points) {
       const pp = m.pingpong.find((s) => s.bytes === p.bytes);

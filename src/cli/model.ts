@@ -53,7 +53,7 @@ export async function modelCommand(argv: string[]): Promise<number> {
     throw err;
   }
   const channels = o.channels ?? (o.configPath === undefined ? [...CHANNELS] : enabledChannels(config));
-  // Priced as fmi runs them: an allreduce of a large TypedArray takes the ring.
+  // Priced as fmi runs them for a TypedArray with a predefined op (tree, recursive doubling, Rabenseifner or ring).
   const options: ModelOptions = { memoryMiB: o.memory, opsPerHour: o.opsPerHour, directAllreduce: 'auto' };
   const rows: Row[] = [];
   for (const op of o.ops) {

@@ -37,8 +37,13 @@ export const blockable = (op: Op, data: unknown, size: number): boolean => op?.p
  */
 export function allreduceAlgorithm(op: Op, data: unknown, size: number, asked: 'auto' | AllreduceAlgorithm = 'auto'): AllreduceAlgorithm {
   if (asked !== 'auto') return asked;
-  if (!blockable(op, data, size) || size <= 2) return 'recursive-doubling';
-  const bytes = (data as NumericArray).byteLength;
+  if (!blockable(op, data, size)) return 'recursive-doubling';
+  return allreduceBySize((data as NumericArray).byteLength, size);
+}
+
+/** What 'auto' takes for a TypedArray of `bytes` with a predefined op on `size` ranks (the cost model prices the same). */
+export function allreduceBySize(bytes: number, size: number): AllreduceAlgorithm {
+  if (size <= 2) return 'recursive-doubling';
   if (bytes >= RING_MIN_BYTES && (size & (size - 1)) !== 0) return 'ring';
   if (bytes >= RABENSEIFNER_MIN_BYTES) return 'rabenseifner';
   return 'recursive-doubling';

@@ -307,7 +307,7 @@ export class Communicator {
       checkAllreduceAlgorithm(opts.algorithm, { rank: this.rank, op: 'allreduce' });
       if (opts.into === undefined) return this.#allreduce(c, data, op, opts, undefined) as Promise<T>;
       return withInto(opts.into, data, c, (into) => this.#allreduce(c, data, op, opts, into)) as Promise<T>;
-    }, sized('allreduce', data, allreduceAlgorithm(op, data, this.size, opts.algorithm) !== 'recursive-doubling' ? { directAllreduce: 'ring' } : undefined), { op, data });
+    }, sized('allreduce', data, { directAllreduce: allreduceAlgorithm(op, data, this.size, opts.algorithm) }), { op, data });
   }
 
 

@@ -23,6 +23,9 @@ import type { FmiConfig } from './types.js';
  * - requests_per_hour 1000 for both: the reference's assumption of how many
  *   requests share an hour of the instance.
  * - transfer_price 0 everywhere: traffic inside one region is free.
+ * - gap and FaaS.fresh_memory 0: not in the reference (its model has no
+ *   per-message CPU cost and no cost of fresh memory); `fmi calibrate`
+ *   measures both.
  *
  * Backends are the reference's too (S3 and Redis disabled, Direct enabled),
  * except the S3 bucket: the reference names its author's bucket
@@ -36,12 +39,13 @@ export const DEFAULT_CONFIG: FmiConfig = deepFreeze({
     Direct: { enabled: true, host: '127.0.0.1', port: 10000, max_timeout: 1000 },
   },
   model: {
-    FaaS: { gib_second_price: 0.0000166667 },
-    S3: { bandwidth: 50.0, overhead: 40.4, transfer_price: 0.0, download_price: 0.00000043, upload_price: 0.0000054 },
+    FaaS: { gib_second_price: 0.0000166667, fresh_memory: 0 },
+    S3: { bandwidth: 50.0, overhead: 40.4, gap: 0, transfer_price: 0.0, download_price: 0.00000043, upload_price: 0.0000054 },
     Redis: {
       bandwidth_single: 100.0,
       bandwidth_multiple: 400.0,
       overhead: 5.2,
+      gap: 0,
       transfer_price: 0.0,
       instance_price: 0.0038,
       requests_per_hour: 1000,
@@ -50,6 +54,7 @@ export const DEFAULT_CONFIG: FmiConfig = deepFreeze({
     Direct: {
       bandwidth: 400.0,
       overhead: 0.34,
+      gap: 0,
       transfer_price: 0.0,
       vm_price: 0.0134,
       requests_per_hour: 1000,

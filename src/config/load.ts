@@ -15,12 +15,13 @@ const BACKEND_FIELDS = {
 /** How each model field is checked: `positive` > 0, `price` and `nonneg` >= 0. */
 type FieldKind = 'positive' | 'nonneg' | 'price' | 'bool';
 const MODEL_FIELDS: Record<keyof Model, Record<string, FieldKind>> = {
-  FaaS: { gib_second_price: 'price' },
-  S3: { bandwidth: 'positive', overhead: 'nonneg', transfer_price: 'price', download_price: 'price', upload_price: 'price' },
+  FaaS: { gib_second_price: 'price', fresh_memory: 'nonneg' },
+  S3: { bandwidth: 'positive', overhead: 'nonneg', gap: 'nonneg', transfer_price: 'price', download_price: 'price', upload_price: 'price' },
   Redis: {
     bandwidth_single: 'positive',
     bandwidth_multiple: 'positive',
     overhead: 'nonneg',
+    gap: 'nonneg',
     transfer_price: 'price',
     instance_price: 'price',
     requests_per_hour: 'positive',
@@ -29,6 +30,7 @@ const MODEL_FIELDS: Record<keyof Model, Record<string, FieldKind>> = {
   Direct: {
     bandwidth: 'positive',
     overhead: 'nonneg',
+    gap: 'nonneg',
     transfer_price: 'price',
     vm_price: 'price',
     requests_per_hour: 'positive',

@@ -59,6 +59,12 @@ export interface Backends {
 export interface FaasModel {
   /** USD per GiB-second of function time (AWS Lambda's price is the reference's default). */
   gib_second_price: number;
+  /**
+   * ms per MiB (2^20 bytes) of memory a function allocates and touches for
+   * the first time (a result without `into`): page faults and zeroing. Not
+   * in the reference; 0 unless calibrated.
+   */
+  fresh_memory: number;
 }
 
 export interface S3Model {
@@ -66,6 +72,13 @@ export interface S3Model {
   bandwidth: number;
   /** ms of one point-to-point message of zero bytes (a write and a read). */
   overhead: number;
+  /**
+   * ms one rank (or the server) spends per message beyond the first when it
+   * handles several back to back (a tree's root receiving from its children,
+   * Redis serving several readers): CPU, not wire. Not in the reference; 0
+   * unless calibrated.
+   */
+  gap: number;
   /** USD per GB (10^9 bytes) moved. */
   transfer_price: number;
   /** USD per GET request (every poll is one). */
@@ -81,6 +94,13 @@ export interface RedisModel {
   bandwidth_multiple: number;
   /** ms of one point-to-point message of zero bytes. */
   overhead: number;
+  /**
+   * ms one rank (or the server) spends per message beyond the first when it
+   * handles several back to back (a tree's root receiving from its children,
+   * Redis serving several readers): CPU, not wire. Not in the reference; 0
+   * unless calibrated.
+   */
+  gap: number;
   /** USD per GB moved. */
   transfer_price: number;
   /** USD per hour of the Redis instance. */
@@ -95,6 +115,13 @@ export interface DirectModel {
   bandwidth: number;
   /** ms of one point-to-point message of zero bytes. */
   overhead: number;
+  /**
+   * ms one rank (or the server) spends per message beyond the first when it
+   * handles several back to back (a tree's root receiving from its children,
+   * Redis serving several readers): CPU, not wire. Not in the reference; 0
+   * unless calibrated.
+   */
+  gap: number;
   /** USD per GB, charged at both ends of a message (as the reference does). */
   transfer_price: number;
   /** USD per hour of the rendezvous VM. */

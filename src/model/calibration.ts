@@ -1,7 +1,7 @@
-import type { ChannelName, DirectModel, RedisModel, S3Model } from '../config/types.js';
+import type { ChannelName, DirectModel, FaasModel, RedisModel, S3Model } from '../config/types.js';
 import { FmiError } from '../errors.js';
 import { fitLink, type LinkFit, type TimePoint } from './fit.js';
-import { MB } from './params.js';
+import { MB, MIB } from './params.js';
 
 /** A measured pattern at one size: median seconds per sample, and how many samples. */
 export interface Sample {
@@ -32,53 +32,64 @@ export interface ChannelMeasurements {
   legs: LegSample[];
   /** Storage: every rank does the same at once; the slowest rank's write and read. */
   legsAll: LegSample[];
+  /**
+   * `bytes` (here: a count) 8-byte messages to rank 0 at once, dealt
+   * round-robin from ranks 1..n-1; rank 0 takes them all and answers each
+   * sender: the slowest sender's time from its first send to the answer.
+   * A count of 1 is a round trip.
+   */
+  burst?: Sample[];
+  /**
+   * Every rank at once: `seconds` to allocate a new array of `bytes` and
+   * write it (put), and to write the same bytes into an array it already
+   * has (get); the slowest rank's. Measured in one job only.
+   */
+  fresh?: LegSample[];
 }
 
 /** Model fields calibration sets, in the config's units (ms, MB/s). */
 export interface ModelPatch {
-  Direct?: Pick<DirectModel, 'overhead' | 'bandwidth'>;
-  Redis?: Pick<RedisModel, 'overhead' | 'bandwidth_single' | 'bandwidth_multiple'>;
-  S3?: Pick<S3Model, 'overhead' | 'bandwidth'>;
+  Direct?: Pick<DirectModel, 'overhead' | 'bandwidth'> & Partial<Pick<DirectModel, 'gap'>>;
+  Redis?: Pick<RedisModel, 'overhead' | 'bandwidth_single' | 'bandwidth_multiple'> & Partial<Pick<RedisModel, 'gap'>>;
+  S3?: Pick<S3Model, 'overhead' | 'bandwidth'> & Partial<Pick<S3Model, 'gap'>>;
+  FaaS?: Pick<FaasModel, 'fresh_memory'>;
 }
 
 /** How a channel's numbers were obtained: the fit, and the points it was fitted to (seconds). */
 export interface ChannelFit {
   channel: ChannelName;
-  source: 'exchange' | 'pingpong' | 'legs';
+  source: 'pingpong' | 'legs';
   fit: LinkFit;
   points: TimePoint[];
   /** Redis: the aggregate bandwidth seen with every rank transferring at once, bytes/s. */
   betaTotal?: number;
+  /** Seconds per further message one rank takes back to back (fitGap), 0 when not measured. */
+  gap: number;
 }
 
 /**
  * What a channel's `overhead` and `bandwidth` are fitted to:
  *
- * - direct: the exchange, every rank sending and receiving at once. The
- *   model's message time is meant for the rounds of a collective, where
- *   every rank is busy (an exchange takes one message time); on a machine
- *   with fewer cores than ranks that time is not the time of a ping-pong
- *   between two ranks while the others sleep. With two ranks, or when the
- *   exchange was not measured, the ping-pong.
- * - redis: the ping-pong. A message is a write and a blocking read that
- *   wakes the receiver (the model's two legs, alpha/2 + bytes/2beta each,
- *   and no lag): what the collectives chain from rank to rank. Rank 0
- *   writing and reading its own value never waits for another process and
- *   shows only the requests' own time (kept in the results as `legs`).
- *   bandwidth_multiple: the bytes every rank wrote and read at once, over
- *   the slowest rank's time beyond the latency.
+ * - direct and redis: the ping-pong, one message while the CPU is there
+ *   for it. What a rank loses when it handles several messages in one
+ *   round (a tree's root, both halves of an exchange, several readers of
+ *   one Redis value) is the `gap`, from the burst (fitGap); the model adds
+ *   it where the algorithm puts several messages on one rank. (The
+ *   exchange, every rank swapping with a partner at once, stays in the
+ *   results: the model's exchange round is overhead + gap.)
+ * - redis, bandwidth_multiple: the bytes every rank wrote and read at
+ *   once, over the slowest rank's time beyond the latency.
  * - s3: a write and a read of one value, each request timed on its own.
  *   Readers poll, and the model adds the polling itself (S3_BACKOFF): timing
  *   the read after the write is done keeps it out of alpha and beta.
  */
 export function fitChannel(m: ChannelMeasurements): ChannelFit {
+  const gap = fitGap(m.burst ?? []);
   if (m.channel === 'direct' || m.channel === 'redis') {
-    const useExchange = m.channel === 'direct' && m.ranks > 2 && m.exchange.length > 0;
-    const samples = useExchange ? m.exchange : m.pingpong;
-    const points = samples.map((s) => ({ bytes: s.bytes, seconds: s.seconds }));
+    const points = m.pingpong.map((s) => ({ bytes: s.bytes, seconds: s.seconds }));
     if (points.length === 0) throw noData(m.channel);
     const fit = fitLink(points);
-    const out: ChannelFit = { channel: m.channel, source: useExchange ? 'exchange' : 'pingpong', fit, points };
+    const out: ChannelFit = { channel: m.channel, source: 'pingpong', fit, points, gap };
     if (m.channel === 'redis') {
       // From the largest size every rank moved at once: N writes and N reads of m bytes.
       const big = m.legsAll.reduce<LegSample | undefined>((a, l) => (!a || l.bytes > a.bytes ? l : a), undefined);
@@ -90,19 +101,57 @@ export function fitChannel(m: ChannelMeasurements): ChannelFit {
   }
   const points = m.legs.map((l) => ({ bytes: l.bytes, seconds: l.put + l.get }));
   if (points.length === 0) throw noData(m.channel);
-  return { channel: m.channel, source: 'legs', fit: fitLink(points), points };
+  return { channel: m.channel, source: 'legs', fit: fitLink(points), points, gap };
 }
 
-/** The config's model fields from the fits (ms and MB/s, rounded to 3 significant digits). */
-export function modelPatch(fits: readonly ChannelFit[]): ModelPatch {
+/**
+ * The gap from bursts of k messages (`bytes` is k): the time grows by one
+ * gap per further message, so the slope of time over k, least squares;
+ * 0 when it does not grow (or fewer than two counts were measured).
+ */
+export function fitGap(burst: readonly Sample[]): number {
+  const ok = burst.filter((s) => Number.isFinite(s.seconds) && s.seconds > 0 && s.bytes >= 1);
+  if (new Set(ok.map((s) => s.bytes)).size < 2) return 0;
+  const mk = ok.reduce((a, s) => a + s.bytes, 0) / ok.length;
+  const mt = ok.reduce((a, s) => a + s.seconds, 0) / ok.length;
+  let sxy = 0;
+  let sxx = 0;
+  for (const s of ok) {
+    sxy += (s.bytes - mk) * (s.seconds - mt);
+    sxx += (s.bytes - mk) ** 2;
+  }
+  return Math.max(0, sxy / sxx);
+}
+
+/**
+ * Seconds per byte of fresh memory: the slope, least squares through the
+ * origin, of (new array and write it) minus (write an array already there)
+ * over the bytes; 0 when fresh memory costs nothing extra.
+ */
+export function fitFresh(fresh: readonly LegSample[]): number {
+  let sxy = 0;
+  let sxx = 0;
+  for (const f of fresh) {
+    const d = f.put - f.get;
+    if (!(f.bytes > 0) || !Number.isFinite(d)) continue;
+    sxy += f.bytes * d;
+    sxx += f.bytes * f.bytes;
+  }
+  return sxx > 0 ? Math.max(0, sxy / sxx) : 0;
+}
+
+/** The config's model fields from the fits (ms and MB/s, rounded to 3 significant digits); `freshPerByte` (s/B) when measured. */
+export function modelPatch(fits: readonly ChannelFit[], freshPerByte?: number): ModelPatch {
   const patch: ModelPatch = {};
   for (const f of fits) {
     const overhead = sig3(f.fit.alpha * 1000);
     const bandwidth = mbps(f.fit.beta);
-    if (f.channel === 'direct') patch.Direct = { overhead, bandwidth };
-    else if (f.channel === 's3') patch.S3 = { overhead, bandwidth };
-    else patch.Redis = { overhead, bandwidth_single: bandwidth, bandwidth_multiple: mbps(f.betaTotal ?? f.fit.beta) };
+    const gap = sig3(f.gap * 1000);
+    if (f.channel === 'direct') patch.Direct = { overhead, bandwidth, gap };
+    else if (f.channel === 's3') patch.S3 = { overhead, bandwidth, gap };
+    else patch.Redis = { overhead, bandwidth_single: bandwidth, bandwidth_multiple: mbps(f.betaTotal ?? f.fit.beta), gap };
   }
+  if (freshPerByte !== undefined) patch.FaaS = { fresh_memory: sig3(freshPerByte * MIB * 1000) };
   return patch;
 }
 

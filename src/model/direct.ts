@@ -1,6 +1,8 @@
+import { allreduceBySize } from '../collectives/allreduce-choice.js';
+import { TREE_MAX_BYTES } from '../collectives/allreduce-tree.js';
+import { binomialTree } from '../collectives/bcast.js';
 import { pipelining, SEGMENT_BYTES } from '../collectives/bcast-pipelined.js';
-// Read when called, never at load: this import closes a cycle (communicator -> channel set -> model).
-import { RING_MIN_BYTES } from '../comm/communicator.js';
+import { knomialTree, TREE_MAX_RANKS } from '../collectives/tree.js';
 import type { LinkParams } from './params.js';
 import type { DirectAllreduce, OpName } from './types.js';
 
@@ -9,66 +11,147 @@ export interface P2pTraffic {
   time_s: number;
   messages: number;
   bytes: number;
+  /** The algorithm priced (what the communicator runs for this op, size and rank count). */
+  algorithm: string;
+}
+
+/** The direct channel as the model sees it: a message is `alpha + bytes / beta`; a rank's further messages of one round `gap + bytes / beta` apart. */
+export interface DirectLink extends LinkParams {
+  /** Seconds of CPU per message beyond the first that one rank sends or receives back to back. @default 0 */
+  gap?: number;
 }
 
 /**
  * The direct channel runs the algorithms in src/collectives/ over
- * point-to-point messages of `alpha + bytes / beta` seconds each:
+ * point-to-point messages of `u(b) = alpha + b / beta` seconds each. The
+ * algorithm is chosen by the communicator's own functions and thresholds
+ * (imported, never copied): allreduceBySize, TREE_MAX_RANKS,
+ * TREE_MAX_BYTES, pipelining.minBytes.
  *
- * - bcast, scatter: binomial tree from the root, a node sending to its
- *   children in order of decreasing subtree, one after another; a bcast of
- *   `pipelining.minBytes` or more on more than two ranks goes down the tree
- *   in segments of SEGMENT_BYTES (bcast-pipelined.ts), see pipelinedBcast;
- * - gather, reduce: binomial tree towards the root, a node sending once its
- *   subtree is complete (gather and scatter move whole subtree bundles);
- * - allreduce: recursive doubling, log2(p) exchanges for the largest power
- *   of two p <= n, plus one step before and one after when n > p
- *   (or a ring: 2 (n - 1) steps of bytes / n; 'auto' takes the ring where
- *   the communicator does for a TypedArray with a predefined op: from
- *   RING_MIN_BYTES on, more than two ranks);
- * - scan: recursive doubling, ceil(log2 n) exchanges;
- * - barrier: dissemination, ceil(log2 n) rounds of empty messages.
- *
- * An exchange (send and receive at once) takes one message time: links are
- * full duplex. Contention at a node that receives from two children at the
- * same moment is not modeled.
+ * Trees (bcast, reduce, gather, scatter, the small allreduce and the
+ * barrier on at most TREE_MAX_RANKS ranks) are priced edge by edge on the
+ * very tree the collective builds (binomialTree, knomialTree): a rank that
+ * sends to k children gets its i-th message out `i (gap + b / beta)` after
+ * the first (each needs its own CPU and its bytes written); a rank that
+ * receives from k children takes them one after another, `gap` apart at
+ * the least (fold). Rounds of pairwise exchange (recursive doubling, dissemination,
+ * Rabenseifner, ring) take one message time each: every rank sends one and
+ * receives one, and links are full duplex.
  */
-export function directTraffic(op: OpName, bytes: number, ranks: number, link: LinkParams, allreduce: DirectAllreduce = 'recursive-doubling'): P2pTraffic {
-  const msg = (b: number) => link.alpha + b / link.beta;
+export function directTraffic(op: OpName, bytes: number, ranks: number, link: DirectLink, allreduce: DirectAllreduce = 'auto'): P2pTraffic {
+  const u = (b: number) => link.alpha + b / link.beta;
+  const gap = link.gap ?? 0;
   const n = ranks;
-  if (op === 'send' || op === 'recv') return { time_s: msg(bytes), messages: 1, bytes };
-  if (n <= 1) return { time_s: 0, messages: 0, bytes: 0 };
+  const m = bytes;
+  if (op === 'send' || op === 'recv') return { time_s: u(m), messages: 1, bytes: m, algorithm: 'message' };
+  if (n <= 1) return { time_s: 0, messages: 0, bytes: 0, algorithm: 'none' };
   switch (op) {
     case 'bcast':
-      if (bytes >= pipelining.minBytes && n > 2) return pipelinedBcast(bytes, n, link);
-      return { time_s: treeDown(n, () => msg(bytes)), messages: n - 1, bytes: (n - 1) * bytes };
+      if (m >= pipelining.minBytes && n > 2) return pipelinedBcast(m, n, link);
+      return { time_s: treeDown(binomialDown(n), link, () => m), messages: n - 1, bytes: (n - 1) * m, algorithm: 'binomial' };
     case 'scatter':
-      return { time_s: treeDown(n, (c) => msg(c * bytes)), messages: n - 1, bytes: bundleItems(n) * bytes };
+      return { time_s: treeDown(binomialDown(n), link, (c) => subtree(n, c) * m), messages: n - 1, bytes: bundleItems(n) * m, algorithm: 'binomial' };
     case 'gather':
-      return { time_s: treeUp(n, (c) => msg(c * bytes)), messages: n - 1, bytes: bundleItems(n) * bytes };
+      return { time_s: treeUp(binomialDown(n), link, (c) => subtree(n, c) * m), messages: n - 1, bytes: bundleItems(n) * m, algorithm: 'binomial' };
     case 'reduce':
-      return { time_s: treeUp(n, () => msg(bytes)), messages: n - 1, bytes: (n - 1) * bytes };
-    case 'allreduce': {
-      if (allreduce === 'ring' || (allreduce === 'auto' && bytes >= RING_MIN_BYTES && n > 2)) {
-        const steps = 2 * (n - 1);
-        const block = Math.ceil(bytes / n);
-        return { time_s: steps * msg(block), messages: n * steps, bytes: n * steps * (bytes / n) };
-      }
-      const p = 2 ** Math.floor(Math.log2(n));
-      const rem = n - p;
-      const rounds = Math.log2(p) + (rem > 0 ? 2 : 0);
-      const messages = p * Math.log2(p) + 2 * rem;
-      return { time_s: rounds * msg(bytes), messages, bytes: messages * bytes };
-    }
+      // reduceBinomial: children heard smallest subtree first, the reverse of the bcast's send order.
+      return { time_s: treeUp((r) => binomialDown(n)(r).reverse(), link, () => m), messages: n - 1, bytes: (n - 1) * m, algorithm: 'binomial' };
+    case 'allreduce':
+      return allreduceTraffic(m, n, link, allreduce);
     case 'scan': {
       const messages = scanMessages(n);
-      return { time_s: ceilLog2(n) * msg(bytes), messages, bytes: messages * bytes };
+      return { time_s: ceilLog2(n) * (u(m) + gap), messages, bytes: messages * m, algorithm: 'recursive-doubling' };
     }
     case 'barrier': {
+      if (n <= TREE_MAX_RANKS) return knomialRoundTrip(n, 0, link, 'tree');
       const rounds = ceilLog2(n);
-      return { time_s: rounds * msg(0), messages: n * rounds, bytes: 0 };
+      return { time_s: rounds * (u(0) + gap), messages: n * rounds, bytes: 0, algorithm: 'dissemination' };
     }
   }
+}
+
+function allreduceTraffic(m: number, n: number, link: DirectLink, asked: DirectAllreduce): P2pTraffic {
+  // One round of pairwise exchange: this rank's send and its receive, a gap apart.
+  const u = (b: number) => link.alpha + b / link.beta + (link.gap ?? 0);
+  const algorithm = asked === 'auto' ? allreduceBySize(m, n) : asked;
+  const p = 2 ** Math.floor(Math.log2(n));
+  const rem = n - p;
+  const steps = Math.log2(p);
+  if (algorithm === 'ring') {
+    const stepsRing = 2 * (n - 1);
+    return { time_s: stepsRing * u(m / n), messages: n * stepsRing, bytes: 2 * (n - 1) * m, algorithm };
+  }
+  if (algorithm === 'rabenseifner') {
+    // Halving then doubling over the p ranks: blocks m/2, m/4, ..., m/p each way; the other rem fold in and get the result whole.
+    let time = 0;
+    for (let k = 1; k <= steps; k++) time += 2 * u(m / 2 ** k);
+    if (rem > 0) time += 2 * u(m);
+    return { time_s: time, messages: 2 * p * steps + 2 * rem, bytes: 2 * (p - 1) * m + 2 * rem * m, algorithm };
+  }
+  // The recursive-doubling branch: the communicator takes the k-nomial tree on few ranks and small buffers.
+  if (n <= TREE_MAX_RANKS && m <= TREE_MAX_BYTES) return knomialRoundTrip(n, m, link, 'tree');
+  const rounds = steps + (rem > 0 ? 2 : 0);
+  const messages = p * steps + 2 * rem;
+  return { time_s: rounds * u(m), messages, bytes: messages * m, algorithm: 'recursive-doubling' };
+}
+
+/** Up the k-nomial tree rooted at 0 and back down (allreduce-tree.ts, barrier-tree.ts): 2 (n - 1) messages of m bytes. */
+function knomialRoundTrip(n: number, m: number, link: DirectLink, algorithm: string): P2pTraffic {
+  const children = (r: number) => knomialTree(r, 0, n).children;
+  // Received in rank order (allreduce-tree folds them so); sent largest subtree first, the reverse.
+  const time = treeUp(children, link, () => m) + treeDown((r) => [...children(r)].reverse(), link, () => m);
+  return { time_s: time, messages: 2 * (n - 1), bytes: 2 * (n - 1) * m, algorithm };
+}
+
+/** Children of a rank in the binomial tree rooted at 0 (bcast.ts), largest subtree first: the order the bcast sends in. */
+function binomialDown(n: number): (r: number) => number[] {
+  return (r) => binomialTree(r, 0, n).children;
+}
+
+/** Ranks in the binomial subtree of rank c (root 0) over n ranks: c's lowest set bit, cut at n. */
+function subtree(n: number, c: number): number {
+  return Math.min(c & -c, n - c);
+}
+
+/**
+ * Time from the root having the data until every rank has it. A rank that
+ * got it at t sends to its children in `order(rank)`: the i-th (from 0)
+ * arrives at t + alpha + sum_{k <= i} b_k / beta + i gap.
+ */
+export function treeDown(order: (r: number) => number[], link: DirectLink, bytesTo: (child: number) => number): number {
+  const gap = link.gap ?? 0;
+  let done = 0;
+  const visit = (r: number, t: number) => {
+    done = Math.max(done, t);
+    let clock = t + link.alpha;
+    for (const [i, c] of order(r).entries()) {
+      clock += bytesTo(c) / link.beta + (i > 0 ? gap : 0);
+      visit(c, clock);
+    }
+  };
+  visit(0, 0);
+  return done;
+}
+
+/**
+ * Time until the root has heard from its whole tree. A child's message
+ * arrives `alpha + b / beta` after the child's subtree is done; the rank
+ * takes its children's messages in `order(rank)`, each at the earliest
+ * `gap` after the one before (fold). Two children's bytes arriving at the
+ * same moment are not made to share the receiver's link (its writes, in
+ * treeDown, are: the sender's copy is CPU of its own).
+ */
+export function treeUp(order: (r: number) => number[], link: DirectLink, bytesFrom: (child: number) => number): number {
+  const gap = link.gap ?? 0;
+  const up = (r: number): number => fold(order(r).map((c) => up(c) + link.alpha + bytesFrom(c) / link.beta), gap);
+  return up(0);
+}
+
+/** Messages taken in the order given: the i-th at max(its arrival, the previous one's + gap); 0 for none. */
+export function fold(arrivals: readonly number[], gap: number): number {
+  let t = 0;
+  for (const [i, a] of arrivals.entries()) t = i === 0 ? a : Math.max(a, t + gap);
+  return t;
 }
 
 /**
@@ -77,8 +160,7 @@ export function directTraffic(op: OpName, bytes: number, ranks: number, link: Li
  * forwards a segment to its children as soon as it has it. The root's link
  * carries the most: its L = ceil(log2 n) children times the m bytes; the
  * last segment then still goes down the L - 1 levels below the root's
- * first child. The latency is paid once per level, not per segment: a rank
- * that forwards a stream does not wait a round trip for each part of it.
+ * first child. The latency is paid once per level, not per segment.
  * `messages` counts one per edge, as for the whole message: what it prices
  * (the rendezvous VM's share per transfer) does not grow with how a
  * transfer is cut up.
@@ -86,7 +168,7 @@ export function directTraffic(op: OpName, bytes: number, ranks: number, link: Li
 function pipelinedBcast(bytes: number, n: number, link: LinkParams): P2pTraffic {
   const seg = Math.min(SEGMENT_BYTES, bytes);
   const levels = ceilLog2(n);
-  return { time_s: levels * link.alpha + (levels * bytes + (levels - 1) * seg) / link.beta, messages: n - 1, bytes: (n - 1) * bytes };
+  return { time_s: levels * link.alpha + (levels * bytes + (levels - 1) * seg) / link.beta, messages: n - 1, bytes: (n - 1) * bytes, algorithm: 'pipelined' };
 }
 
 export function ceilLog2(n: number): number {
@@ -95,57 +177,10 @@ export function ceilLog2(n: number): number {
   return r;
 }
 
-/**
- * Subtree sizes of the children of a binomial tree's root over `s` ranks,
- * largest mask first: child rel = mask covers ranks [mask, min(2 mask, s)).
- */
-function childSizes(s: number): number[] {
-  const out: number[] = [];
-  let mask = 1;
-  while (mask < s) mask <<= 1;
-  for (mask >>= 1; mask >= 1; mask >>= 1) out.push(Math.min(mask, s - mask));
-  return out;
-}
-
-/**
- * Time until every rank of an `s`-rank subtree has its data, from when its
- * root has it: the root sends to its children one after another (largest
- * subtree first), `send(c)` being the time of the message to a child whose
- * subtree has c ranks.
- */
-function treeDown(s: number, send: (c: number) => number, memo = new Map<number, number>()): number {
-  if (s <= 1) return 0;
-  const hit = memo.get(s);
-  if (hit !== undefined) return hit;
-  let clock = 0;
-  let done = 0;
-  for (const c of childSizes(s)) {
-    clock += send(c);
-    done = Math.max(done, clock + treeDown(c, send, memo));
-  }
-  memo.set(s, done);
-  return done;
-}
-
-/** Time until the root of an `s`-rank subtree has heard from all of it: children send once complete. */
-function treeUp(s: number, send: (c: number) => number, memo = new Map<number, number>()): number {
-  if (s <= 1) return 0;
-  const hit = memo.get(s);
-  if (hit !== undefined) return hit;
-  let done = 0;
-  for (const c of childSizes(s)) done = Math.max(done, treeUp(c, send, memo) + send(c));
-  memo.set(s, done);
-  return done;
-}
-
-/** Items carried by all bundles of a binomial gather or scatter over `s` ranks: each edge carries its subtree. */
-function bundleItems(s: number, memo = new Map<number, number>()): number {
-  if (s <= 1) return 0;
-  const hit = memo.get(s);
-  if (hit !== undefined) return hit;
+/** Items carried by all bundles of a binomial gather or scatter over n ranks: each edge carries its subtree. */
+function bundleItems(n: number): number {
   let items = 0;
-  for (const c of childSizes(s)) items += c + bundleItems(c, memo);
-  memo.set(s, items);
+  for (let c = 1; c < n; c++) items += subtree(n, c);
   return items;
 }
 

@@ -12,7 +12,11 @@ export const DEFAULT_MEMORY_MIB = 1024;
 /**
  * The model's time and cost of one operation on one channel.
  *
- * time: see directTraffic (direct) and storeTraffic (redis, s3).
+ * time: see directTraffic (direct) and storeTraffic (redis, s3), plus the
+ * result's fresh memory: FaaS.fresh_memory per byte of the result a rank
+ * allocates (the gathered parts at a gather's root, the message or buffer
+ * otherwise; nothing with `into`, for a barrier or below FRESH_MIN_BYTES),
+ * once, at the end.
  * cost, USD, the sum of:
  * - requests: S3 only, upload_price per PUT + download_price per GET and per poll;
  * - infrastructure: Redis per write or read, direct per message:
@@ -58,7 +62,7 @@ export function estimateWith(p: ModelParams, channel: ChannelName, op: OpName, b
     cost.infrastructure = share(p.direct.vmPricePerHour, p.direct.requestsPerHour, t.messages);
     cost.transfer = 2 * t.bytes * p.direct.transferPerByte;
   } else if (channel === 'redis') {
-    const t = storeTraffic(op, payload, ranks, { alpha: p.redis.alpha, beta: p.redis.beta, betaTotal: p.redis.betaTotal });
+    const t = storeTraffic(op, payload, ranks, { alpha: p.redis.alpha, beta: p.redis.beta, betaTotal: p.redis.betaTotal, gap: p.redis.gap });
     time = t.time_s;
     moved = t.bytes;
     requests.puts = t.puts;
@@ -66,7 +70,7 @@ export function estimateWith(p: ModelParams, channel: ChannelName, op: OpName, b
     cost.infrastructure = share(p.redis.instancePricePerHour, p.redis.requestsPerHour, t.puts + t.gets);
     cost.transfer = t.bytes * p.redis.transferPerByte;
   } else {
-    const t = storeTraffic(op, payload, ranks, { alpha: p.s3.alpha, beta: p.s3.beta, betaTotal: Infinity, polling: options.backoff ?? S3_BACKOFF });
+    const t = storeTraffic(op, payload, ranks, { alpha: p.s3.alpha, beta: p.s3.beta, betaTotal: Infinity, gap: p.s3.gap, polling: options.backoff ?? S3_BACKOFF });
     time = t.time_s;
     moved = t.bytes;
     requests.puts = t.puts;
@@ -75,9 +79,25 @@ export function estimateWith(p: ModelParams, channel: ChannelName, op: OpName, b
     cost.requests = t.puts * p.s3.putPrice + (t.gets + t.polls) * p.s3.getPrice;
     cost.transfer = t.bytes * p.s3.transferPerByte;
   }
+  time += options.into ? 0 : freshBytes(op, payload, ranks) * p.freshPerByte;
   cost.functions = p.gibSecondPrice * ((memoryMiB * MIB) / GIB) * time * ranks;
   const cost_usd = cost.requests + cost.infrastructure + cost.transfer + cost.functions;
   return { channel, op, bytes, ranks, memoryMiB, time_s: time, cost_usd, cost, requests, bytes_moved: moved };
+}
+
+/**
+ * Below this size a new result costs no fresh pages: glibc's malloc serves
+ * it from memory its heap already has (M_MMAP_THRESHOLD starts at 128 KiB;
+ * larger blocks are mapped on their own and come back untouched). The
+ * calibration times sizes from 256 KiB on.
+ */
+export const FRESH_MIN_BYTES = 128 * 1024;
+
+/** Bytes of new memory the result takes at the rank that finishes last (none below FRESH_MIN_BYTES). */
+function freshBytes(op: OpName, bytes: number, ranks: number): number {
+  if (op === 'barrier' || (ranks <= 1 && op !== 'send' && op !== 'recv')) return 0;
+  const b = op === 'gather' ? ranks * bytes : bytes;
+  return b >= FRESH_MIN_BYTES ? b : 0;
 }
 
 const paramsCache = new WeakMap<FmiConfig, ModelParams>();

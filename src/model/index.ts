@@ -1,7 +1,7 @@
-export { estimate, estimateWith, paramsOf, DEFAULT_MEMORY_MIB } from './estimate.js';
+export { estimate, estimateWith, paramsOf, DEFAULT_MEMORY_MIB, FRESH_MIN_BYTES } from './estimate.js';
 export { choose, compareFor, Policy, type PolicyOptions } from './policy.js';
 export { pollWait, S3_BACKOFF, type PollWait } from './polling.js';
-export { directTraffic, type P2pTraffic } from './direct.js';
+export { directTraffic, type P2pTraffic, type DirectLink } from './direct.js';
 export { storeTraffic, type StoreLink, type StoreTraffic } from './mediated.js';
 export { modelParams, MB, GB, GIB, MIB, type ModelParams, type LinkParams, type DirectParams, type RedisParams, type S3Params } from './params.js';
 export {
@@ -19,4 +19,4 @@ export {
   type DirectAllreduce,
 } from './types.js';
 export { fitLink, median, type LinkFit, type TimePoint } from './fit.js';
-export { fitChannel, modelPatch, type ChannelMeasurements, type ChannelFit, type ModelPatch, type Sample, type LegSample } from './calibration.js';
+export { fitChannel, fitGap, fitFresh, modelPatch, type ChannelMeasurements, type ChannelFit, type ModelPatch, type Sample, type LegSample } from './calibration.js';

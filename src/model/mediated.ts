@@ -16,6 +16,8 @@ export interface StoreLink {
   betaTotal: number;
   /** Readers poll (S3) instead of blocking (Redis). */
   polling?: Backoff;
+  /** Seconds per further request when one rank makes several in a phase, one after another. @default 0 */
+  gap?: number;
 }
 
 export interface StoreTraffic {
@@ -46,10 +48,18 @@ export interface StoreTraffic {
  *
  * All ranks enter the operation together; readers block (Redis) or poll
  * (S3, see pollWait) from the moment they start waiting.
+ *
+ * Where one rank makes several requests in a phase (the root of a scatter
+ * writing n - 1 parts; the root of a gather, reduce, allreduce or barrier
+ * reading n - 1; the last rank of a scan reading n - 1), they are not all
+ * at once: they come `gap` apart (that rank's CPU and its connection),
+ * which adds (n - 2) gap. The n - 1 readers of one value (bcast, the
+ * result of an allreduce) are n - 1 ranks, each making one request: no gap.
  */
 export function storeTraffic(op: OpName, bytes: number, ranks: number, link: StoreLink): StoreTraffic {
   const m = bytes;
   const n = ranks;
+  const gap = link.gap ?? 0;
   const leg = (rankBytes: number, totalBytes: number) =>
     link.alpha / 2 + Math.max(rankBytes / (2 * link.beta), totalBytes / (2 * link.betaTotal));
   const wait = (seconds: number) => (link.polling ? pollWait(seconds, link.alpha / 2, link.polling) : { polls: 0, lag_s: 0 });
@@ -66,6 +76,8 @@ export function storeTraffic(op: OpName, bytes: number, ranks: number, link: Sto
   }
   if (n <= 1) return { time_s: 0, puts: 0, gets: 0, polls: 0, bytes: 0 };
   const r = n - 1;
+  /** One rank's r requests of a phase, one after another. */
+  const fan = (r - 1) * gap;
   switch (op) {
     case 'bcast': {
       const p = phase(leg(m, m), leg(m, r * m), r);
@@ -73,29 +85,31 @@ export function storeTraffic(op: OpName, bytes: number, ranks: number, link: Sto
     }
     case 'scatter': {
       const p = phase(leg(r * m, r * m), leg(m, r * m), r);
-      return { time_s: p.time, puts: r, gets: r, polls: p.polls, bytes: 2 * r * m };
+      return { time_s: p.time + fan, puts: r, gets: r, polls: p.polls, bytes: 2 * r * m };
     }
     case 'gather':
     case 'reduce': {
       // The root polls each of the n - 1 keys.
       const p = phase(leg(m, r * m), leg(r * m, r * m), r);
-      return { time_s: p.time, puts: r, gets: r, polls: p.polls, bytes: 2 * r * m };
+      return { time_s: p.time + fan, puts: r, gets: r, polls: p.polls, bytes: 2 * r * m };
     }
     case 'allreduce':
     case 'barrier': {
       const size = op === 'barrier' ? 0 : m;
       const upWrite = leg(size, r * size);
       const up = phase(upWrite, leg(r * size, r * size), r);
+      // Rank 0's reads of the n - 1 parts, one after another.
+      const upTime = up.time + fan;
       // The others wait for the result from the end of their own write.
       const downWrite = leg(size, size);
-      const w = wait(up.time - upWrite + downWrite);
-      const time = up.time + downWrite + w.lag_s + leg(size, r * size);
+      const w = wait(upTime - upWrite + downWrite);
+      const time = upTime + downWrite + w.lag_s + leg(size, r * size);
       return { time_s: time, puts: n, gets: 2 * r, polls: up.polls + r * w.polls, bytes: 2 * r * size + n * size };
     }
     case 'scan': {
       const reads = (n * r) / 2;
       const p = phase(leg(m, r * m), leg(r * m, reads * m), reads);
-      return { time_s: p.time, puts: r, gets: reads, polls: p.polls, bytes: r * m + reads * m };
+      return { time_s: p.time + fan, puts: r, gets: reads, polls: p.polls, bytes: r * m + reads * m };
     }
   }
 }

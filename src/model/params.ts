@@ -17,6 +17,8 @@ export interface LinkParams {
 }
 
 export interface DirectParams extends LinkParams {
+  /** Seconds per further message one rank handles back to back. */
+  gap: number;
   transferPerByte: number;
   /** USD per hour of the rendezvous VM; 0 when infrastructure costs are excluded. */
   vmPricePerHour: number;
@@ -24,6 +26,8 @@ export interface DirectParams extends LinkParams {
 }
 
 export interface RedisParams extends LinkParams {
+  /** Seconds per further request one rank or the server handles back to back. */
+  gap: number;
   /** Bytes per second the server moves in total when many clients transfer at once. */
   betaTotal: number;
   transferPerByte: number;
@@ -33,6 +37,8 @@ export interface RedisParams extends LinkParams {
 }
 
 export interface S3Params extends LinkParams {
+  /** Seconds per further request one rank handles back to back. */
+  gap: number;
   transferPerByte: number;
   putPrice: number;
   getPrice: number;
@@ -44,6 +50,8 @@ export interface ModelParams {
   s3: S3Params;
   /** USD per GiB-second of function time. */
   gibSecondPrice: number;
+  /** Seconds per byte of memory allocated and touched for the first time (a result without `into`). */
+  freshPerByte: number;
 }
 
 /**
@@ -58,6 +66,7 @@ export function modelParams(config: FmiConfig): ModelParams {
     direct: {
       alpha: Direct.overhead / 1000,
       beta: Direct.bandwidth * MB,
+      gap: Direct.gap / 1000,
       transferPerByte: Direct.transfer_price / GB,
       vmPricePerHour: Direct.include_infrastructure_costs ? Direct.vm_price : 0,
       requestsPerHour: Direct.requests_per_hour,
@@ -65,6 +74,7 @@ export function modelParams(config: FmiConfig): ModelParams {
     redis: {
       alpha: Redis.overhead / 1000,
       beta: Redis.bandwidth_single * MB,
+      gap: Redis.gap / 1000,
       betaTotal: Redis.bandwidth_multiple * MB,
       transferPerByte: Redis.transfer_price / GB,
       instancePricePerHour: Redis.include_infrastructure_costs ? Redis.instance_price : 0,
@@ -73,10 +83,12 @@ export function modelParams(config: FmiConfig): ModelParams {
     s3: {
       alpha: S3.overhead / 1000,
       beta: S3.bandwidth * MB,
+      gap: S3.gap / 1000,
       transferPerByte: S3.transfer_price / GB,
       putPrice: S3.upload_price,
       getPrice: S3.download_price,
     },
     gibSecondPrice: FaaS.gib_second_price,
+    freshPerByte: FaaS.fresh_memory / 1000 / MIB,
   };
 }

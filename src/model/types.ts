@@ -8,7 +8,14 @@ export type OpName = 'send' | 'recv' | 'bcast' | 'barrier' | 'gather' | 'scatter
 export const OPS: readonly OpName[] = ['send', 'recv', 'bcast', 'barrier', 'gather', 'scatter', 'reduce', 'allreduce', 'scan'];
 export const CHANNELS: readonly ChannelName[] = ['direct', 'redis', 's3'];
 
-export type DirectAllreduce = 'recursive-doubling' | 'ring' | 'auto';
+/**
+ * The direct channel's allreduce algorithm, as the communicator names it
+ * (allreduce-choice.ts); 'auto' is what it takes for a TypedArray with a
+ * predefined op (allreduceBySize). 'recursive-doubling' is that branch of
+ * the communicator, which runs the k-nomial tree on few ranks and small
+ * buffers (TREE_MAX_RANKS, TREE_MAX_BYTES).
+ */
+export type DirectAllreduce = 'auto' | 'recursive-doubling' | 'rabenseifner' | 'ring';
 
 /** What the policy minimises: modeled time, or modeled cost. */
 export type Hint = 'fast' | 'cheap';
@@ -37,11 +44,16 @@ export interface ModelOptions {
   backoff?: Backoff;
   /**
    * Which algorithm the direct channel's allreduce uses. A communicator says
-   * which it runs; 'auto' is what it runs for a TypedArray with a predefined
-   * op (the ring from RING_MIN_BYTES on, more than two ranks), for callers
-   * that price an allreduce without running one. @default 'recursive-doubling'
+   * which it runs; 'auto' prices what it runs for a TypedArray with a
+   * predefined op, for callers that price an allreduce without running one.
+   * @default 'auto'
    */
   directAllreduce?: DirectAllreduce;
+  /**
+   * The result lands in the caller's memory (`into`): no fresh memory to
+   * pay for (FaaS.fresh_memory). @default false
+   */
+  into?: boolean;
 }
 
 /** Requests an operation makes, summed over all ranks. */

@@ -1,0 +1,128 @@
+import { describe, expect, it } from 'vitest';
+import { allreduceAlgorithm, RABENSEIFNER_MIN_BYTES } from '../src/collectives/allreduce-choice.js';
+import { TREE_MAX_BYTES } from '../src/collectives/allreduce-tree.js';
+import { TREE_MAX_RANKS } from '../src/collectives/tree.js';
+import { validateConfig } from '../src/config/index.js';
+import { FmiError } from '../src/errors.js';
+import { directTraffic, estimate, FRESH_MIN_BYTES, modelParams, type OpName } from '../src/model/index.js';
+import { Op } from '../src/ops/op.js';
+
+// The terms calibration adds to the reference's model, checked against hand computations:
+// the per-message gap (Direct/Redis/S3.gap, ms) and fresh result memory (FaaS.fresh_memory, ms per MiB).
+const A = 0.1e-3; // Direct.overhead 0.1 ms
+const B = 500e6; // Direct.bandwidth 500 MB/s
+const G = 0.02e-3; // Direct.gap 0.02 ms
+const FRESH = 3; // ms per MiB
+const MiB = 2 ** 20;
+const DIRECT = { Direct: { enabled: true } };
+const config = validateConfig({ backends: DIRECT, model: { Direct: { overhead: 0.1, bandwidth: 500, gap: 0.02 }, Redis: { overhead: 1, gap: 0.3 }, FaaS: { fresh_memory: FRESH } } }, 'test');
+const u = (b: number) => A + b / B;
+
+function near(actual: number, expected: number): void {
+  expect(Math.abs(actual - expected)).toBeLessThanOrEqual(1e-9 * Math.abs(expected) + 1e-18);
+}
+
+const link = { alpha: A, beta: B, gap: G };
+const t = (op: OpName, bytes: number, ranks: number) => directTraffic(op, bytes, ranks, link);
+
+describe('model - the gap between one rank\'s messages (direct)', () => {
+  it('reads the gap from the config, in ms', () => {
+    expect(modelParams(config).direct.gap).toBeCloseTo(G, 12);
+    expect(modelParams(config).redis.gap).toBeCloseTo(0.3e-3, 12);
+    expect(modelParams(config).freshPerByte).toBeCloseTo(FRESH / 1000 / MiB, 18);
+  });
+
+  it(`barrier on ${TREE_MAX_RANKS} ranks: a star; rank 0 takes 3 arrivals gap apart, then writes 3 releases gap apart`, () => {
+    expect(TREE_MAX_RANKS).toBe(4); // the star below; if the threshold moves, the model follows it (next test)
+    const b = t('barrier', 0, 4);
+    near(b.time_s, A + 2 * G + (A + 2 * G));
+    expect(b).toMatchObject({ messages: 6, algorithm: 'tree' });
+  });
+
+  it('barrier above TREE_MAX_RANKS: dissemination, ceil(log2 n) rounds of one exchange (a send, and a receive a gap later)', () => {
+    const b = t('barrier', 0, TREE_MAX_RANKS + 1);
+    near(b.time_s, Math.ceil(Math.log2(TREE_MAX_RANKS + 1)) * (A + G));
+    expect(b.algorithm).toBe('dissemination');
+  });
+
+  it('small allreduce on 4 ranks: the star, up (3 arrivals at u(m), taken gap apart) and down (3 writes gap + m/beta apart)', () => {
+    const m = 1024;
+    const r = t('allreduce', m, 4);
+    near(r.time_s, u(m) + 2 * G + (u(m) + 2 * (G + m / B)));
+    expect(r).toMatchObject({ algorithm: 'tree', messages: 6, bytes: 6 * m });
+    // Above TREE_MAX_BYTES the communicator leaves the tree: recursive doubling, no fan-in.
+    const big = t('allreduce', TREE_MAX_BYTES + 8, 4);
+    near(big.time_s, 2 * (u(TREE_MAX_BYTES + 8) + G));
+    // Rabenseifner on 4 ranks: halving (m/2, m/4) and doubling (m/4, m/2), each step an exchange.
+    const R = RABENSEIFNER_MIN_BYTES;
+    near(t('allreduce', R, 4).time_s, 2 * (u(R / 2) + G + u(R / 4) + G));
+    expect(big.algorithm).toBe('recursive-doubling');
+  });
+
+  it('bcast on 4 ranks: rank 0 writes to 2 then 1; 2 forwards to 3', () => {
+    const m = 64 * 1024;
+    // rank 2 at u(m), rank 1 at u(m) + gap + m/beta, rank 3 at 2 u(m)
+    near(t('bcast', m, 4).time_s, Math.max(2 * u(m), u(m) + G + m / B));
+    const slow = directTraffic('bcast', m, 4, { ...link, gap: 10 * A });
+    near(slow.time_s, u(m) + 10 * A + m / B);
+  });
+
+  it('reduce on 8 ranks with a gap larger than a message: each rank takes its children smallest subtree first, gap apart', () => {
+    const g = 10 * u(8);
+    const r = directTraffic('reduce', 8, 8, { ...link, gap: g });
+    // rank 4 hears 5 at u, 6 (after 7) at 2u: taken at u + g. Rank 0: 1 at u, 2 at 2u, 4 at (u + g) + u,
+    // taken at u, u + g, max(2u + g, u + 2g) = u + 2g.
+    near(r.time_s, u(8) + 2 * g);
+  });
+
+  it('prices the algorithm the communicator picks, at every size and rank count around its thresholds', () => {
+    for (const n of [2, 3, 4, 5, 8]) {
+      for (const bytes of [8, TREE_MAX_BYTES, TREE_MAX_BYTES + 8, 2 ** 20 - 8, 2 ** 20, 2 ** 24, 2 ** 24 + 8]) {
+        const runs = allreduceAlgorithm(Op.SUM, new Uint8Array(bytes), n);
+        const priced = t('allreduce', bytes, n).algorithm;
+        if (runs === 'recursive-doubling') expect(priced).toBe(n <= TREE_MAX_RANKS && bytes <= TREE_MAX_BYTES ? 'tree' : 'recursive-doubling');
+        else expect(priced).toBe(runs);
+      }
+    }
+  });
+});
+
+describe('model - fresh result memory (FaaS.fresh_memory)', () => {
+  const perByte = FRESH / 1000 / MiB;
+  const without = validateConfig({ backends: DIRECT, model: { Direct: { overhead: 0.1, bandwidth: 500, gap: 0.02 }, Redis: { overhead: 1, gap: 0.3 } } }, 'test');
+
+  it('adds the result bytes once: a new buffer for allreduce and bcast, n parts at a gather root, nothing for a barrier or with `into`', () => {
+    const d = (op: OpName, bytes: number, o = {}) => estimate('direct', op, bytes, 4, config, o).time_s - estimate('direct', op, bytes, 4, without, o).time_s;
+    near(d('allreduce', MiB), MiB * perByte); // 3 ms
+    near(d('bcast', MiB), MiB * perByte);
+    near(d('gather', MiB), 4 * MiB * perByte);
+    near(d('barrier', 0), 0);
+    near(d('allreduce', MiB, { into: true }), 0);
+    // Below FRESH_MIN_BYTES malloc reuses its heap: no fresh pages; a gather's root holds n parts.
+    near(d('allreduce', FRESH_MIN_BYTES - 8), 0);
+    near(d('allreduce', FRESH_MIN_BYTES), FRESH_MIN_BYTES * perByte);
+    near(d('gather', FRESH_MIN_BYTES / 4), FRESH_MIN_BYTES * perByte);
+    // On every channel alike.
+    near(estimate('redis', 'allreduce', MiB, 4, config).time_s - estimate('redis', 'allreduce', MiB, 4, without).time_s, MiB * perByte);
+  });
+});
+
+describe('model - the gap on storage channels', () => {
+  it('redis on 4 ranks: one rank making three requests pays two gaps; three ranks reading one value, none', () => {
+    const noGap = validateConfig({ backends: DIRECT, model: { Redis: { overhead: 1 }, FaaS: { fresh_memory: FRESH } } }, 'test');
+    const g = 0.3e-3;
+    const d = (op: OpName) => estimate('redis', op, 1024, 4, config).time_s - estimate('redis', op, 1024, 4, noGap).time_s;
+    near(d('bcast'), 0); // one write, three readers
+    near(d('gather'), 2 * g); // the root reads three parts
+    near(d('scatter'), 2 * g); // the root writes three parts
+    near(d('allreduce'), 2 * g); // the fan-in to rank 0; the result is one value three ranks read
+    near(d('barrier'), 2 * g);
+    near(d('send'), 0);
+  });
+
+  it('rejects a negative gap or fresh_memory (FMI_CONFIG)', () => {
+    for (const model of [{ Direct: { gap: -1 } }, { S3: { gap: -0.1 } }, { FaaS: { fresh_memory: -2 } }]) {
+      expect(() => validateConfig({ backends: DIRECT, model }, 'test')).toThrow(FmiError);
+    }
+  });
+});
