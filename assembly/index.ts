@@ -8,6 +8,7 @@ import {
   T_I8, T_U8, T_I16, T_U16, T_I32, T_U32, T_I64, T_U64, T_F32, T_F64,
 } from './codes';
 import { run } from './loop';
+import { maxFloat } from './max-float';
 
 // One real function per op: Binaryen specialises each body for its constant
 // op before any inlining. Inlining run<T> straight into a switch lets its
@@ -53,7 +54,7 @@ function floats<T>(op: i32, dst: usize, src: usize, n: i32): i32 {
     case OP_SUM: kSum<T>(dst, src, n); return 0;
     case OP_PROD: kProd<T>(dst, src, n); return 0;
     case OP_MIN: kMin<T>(dst, src, n); return 0;
-    case OP_MAX: kMax<T>(dst, src, n); return 0;
+    case OP_MAX: maxFloat<T>(dst, src, n); return 0;
   }
   return -1;
 }

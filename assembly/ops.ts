@@ -35,7 +35,9 @@ import {
 // pmin/pmax (`b < a ? b : a`, `a < b ? b : a`) are one minps/maxps each; the
 // forms below take three (MIN) and five (MAX). A NaN result is a quiet NaN
 // whose sign and payload depend on the inputs, as Wasm allows for min/max
-// too; Math.min/max and JS reads see NaN.
+// too; Math.min/max and JS reads see NaN. Float MAX kernels run the fast
+// pass of max-float.ts and fall back to this form only for chunks with a NaN
+// or a -0 against +0.
 //
 // With p = pmin(a, b) and q = pmin(b, a) (likewise pmax): when neither input
 // is NaN, p and q are the same number, bit for bit unless a and b are zeros

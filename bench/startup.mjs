@@ -3,7 +3,7 @@
 // first barrier. Run after `npm run build`:  node bench/startup.mjs
 //
 // stdout: one JSON line per result
-//   {bench:'import', entry, runs, p50_ms, min_ms}
+//   {bench:'import', entry, runs, p50_ms, min_ms, cpu_p50_ms}   entry: fmi | dist/index.js (unbundled)
 //   {bench:'init', ranks, runs, launch_to_barrier_ms, import_ms, init_ms, barrier_ms}
 //     launch_to_barrier_ms: launch of `fmi run` until the last rank's barrier
 //     returned (median over runs); import_ms, init_ms, barrier_ms: per phase,
@@ -20,7 +20,8 @@ import { loadavg, tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const entry = new URL('../dist/index.js', import.meta.url).href;
+const entry = import.meta.resolve('fmi');
+const unbundled = new URL('../dist/index.js', import.meta.url).href;
 const cli = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const RUNS = process.env.BENCH_RUNS ? Number(process.env.BENCH_RUNS) : undefined;
 const RANKS = (process.env.BENCH_RANKS ?? '16').split(',').map(Number);
@@ -29,13 +30,30 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) 
 const round = (x) => Math.round(x * 10) / 10;
 const emit = (r) => process.stdout.write(JSON.stringify(r) + '\n');
 
+/**
+ * import() of each entry in a fresh process, the entries alternating run
+ * after run so that load drifts hit both alike: 'fmi' (what package.json's
+ * exports give, the esbuild bundle in dist/bundle/) and tsc's unbundled
+ * dist/index.js, for comparison. cpu_ms is the process's user+system CPU
+ * during the import, which a loaded machine inflates less than wall time.
+ */
 function benchImport(runs) {
-  const script = `const t = performance.now(); await import(${JSON.stringify(entry)}); console.log(performance.now() - t);`;
-  const ms = [];
-  for (let i = 0; i < runs; i++) ms.push(Number(execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' })));
-  const r = { bench: 'import', entry: 'fmi', runs, p50_ms: round(median(ms)), min_ms: round(Math.min(...ms)) };
-  emit(r);
-  return r;
+  const entries = [['fmi', entry], ['dist/index.js (unbundled)', unbundled]];
+  const ms = entries.map(() => []);
+  const cpu = entries.map(() => []);
+  for (let i = 0; i < runs; i++) {
+    entries.forEach(([, url], j) => {
+      const script = `const c = process.cpuUsage(); const t = performance.now(); await import(${JSON.stringify(url)}); const d = process.cpuUsage(c); console.log(performance.now() - t, (d.user + d.system) / 1000);`;
+      const [wall, used] = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' }).trim().split(' ').map(Number);
+      ms[j].push(wall);
+      cpu[j].push(used);
+    });
+  }
+  return entries.map(([name], j) => {
+    const r = { bench: 'import', entry: name, runs, p50_ms: round(median(ms[j])), min_ms: round(Math.min(...ms[j])), cpu_p50_ms: round(median(cpu[j])) };
+    emit(r);
+    return r;
+  });
 }
 
 // Each rank reports, in ms since the launch (FMI_BENCH_T0, an epoch time):
@@ -83,7 +101,7 @@ async function benchInit(ranks, runs, script) {
   return r;
 }
 
-const out = [benchImport(RUNS ?? 15)];
+const out = benchImport(RUNS ?? 15);
 const dir = mkdtempSync(join(tmpdir(), 'fmi-startup-'));
 try {
   const script = join(dir, 'rank.mjs');
@@ -94,6 +112,6 @@ try {
 }
 process.stderr.write(`\nload average ${loadavg().map((x) => x.toFixed(2)).join(' ')}\n`);
 for (const r of out) {
-  if (r.bench === 'import') process.stderr.write(`import('fmi'): ${r.p50_ms} ms median, ${r.min_ms} ms min (${r.runs} processes)\n`);
+  if (r.bench === 'import') process.stderr.write(`import ${r.entry}: ${r.p50_ms} ms median, ${r.min_ms} ms min, CPU ${r.cpu_p50_ms} ms median (${r.runs} processes)\n`);
   else process.stderr.write(`fmi run -n ${r.ranks}: ${r.launch_to_barrier_ms} ms launch to barrier (slowest rank: import ${r.import_ms}, init ${r.init_ms}, barrier ${r.barrier_ms} ms)\n`);
 }

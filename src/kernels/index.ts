@@ -67,6 +67,13 @@ const lengthOf = intrinsicGetter<number>('length');
 const bufferOf = intrinsicGetter<ArrayBufferLike>('buffer');
 const byteOffsetOf = intrinsicGetter<number>('byteOffset');
 
+// The arrays and buffer of the last call that took Wasm (see reduceInto).
+// Views on the arena's own memory: holding them keeps nothing alive that the
+// arena does not.
+let seenBuf: ArrayBufferLike | undefined;
+let seenDst: NumericArray | undefined;
+let seenSrc: NumericArray | undefined;
+
 /**
  * dst = dst op src, in place. Runs the Wasm SIMD kernel when both arrays are
  * views on kernels().memory.buffer and hold at least WASM_MIN_ELEMENTS
@@ -90,7 +97,14 @@ export function reduceInto(op: PredefinedOpName, dst: NumericArray, src: Numeric
   const a = shared;
   if (a !== undefined && n >= wasmMin) {
     const buf = a.buffer();
-    if (bufferOf.call(dst) === buf && bufferOf.call(src) === buf) {
+    // The buffer getters are half of a small call's overhead (~15 ns of ~25
+    // at 64 elements). A view's buffer never changes, so the views of the
+    // last Wasm call, checked against the same buffer, need no second look.
+    const known = seenBuf === buf;
+    if (((known && dst === seenDst) || bufferOf.call(dst) === buf) && ((known && src === seenSrc) || bufferOf.call(src) === buf)) {
+      seenBuf = buf;
+      seenDst = dst;
+      seenSrc = src;
       a.kernel(o, c, byteOffsetOf.call(dst), byteOffsetOf.call(src), n);
       return;
     }
