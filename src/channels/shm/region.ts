@@ -66,3 +66,20 @@ export function isRegion(v: unknown): v is ShmRegion {
   const r = v as ShmRegion | undefined;
   return typeof r === 'object' && r !== null && r.sab instanceof SharedArrayBuffer && Array.isArray(r.ranks) && typeof r.ringBytes === 'number';
 }
+
+/**
+ * Marks slot `slot` closed and wakes everyone who might wait on it: what a
+ * rank's close() does, done for it by its host when its thread ended
+ * without closing (process.exit, an uncaught exception, terminate()).
+ */
+export function markGone(r: ShmRegion, slot: number): void {
+  const n = r.ranks.length;
+  const ctl = new Int32Array(r.sab, 0, n * CTRL_WORDS);
+  if (Atomics.exchange(ctl, slot * CTRL_WORDS + CLOSED, 1) !== 0) return;
+  for (let s = 0; s < n; s++) {
+    Atomics.add(ctl, s * CTRL_WORDS + BELL, 1);
+    Atomics.notify(ctl, s * CTRL_WORDS + BELL);
+    // Writers waiting for room in the rings this slot read.
+    Atomics.notify(new Int32Array(r.sab, ringOffset(r, s, slot), RING_HEADER_BYTES / 4), TAIL);
+  }
+}
