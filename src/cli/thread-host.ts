@@ -13,7 +13,7 @@ import { isCompiledProgram } from './cc.js';
  * ("first,count") of the job as worker threads that share one shared-memory
  * region. Each worker runs the user's script unchanged, with FMI_RANK set in
  * its own process.env copy. Exits like a rank process would: 0 when every
- * rank exited 0, else the first failing rank's code, after stopping the others.
+ * rank exited 0, else at once with the first failing rank's code.
  */
 export const THREAD_RANKS = 'FMI_THREAD_RANKS';
 /** "0": no "[rank] " prefixes on output lines (fmi run --no-prefix). */
@@ -36,7 +36,6 @@ async function main(argv: string[]): Promise<number> {
   const entry = compiled ? fileURLToPath(RANK_MAIN) : resolve(script);
   const workerArgv = compiled ? [script, ...args] : args;
   let failure: { rank: number; code: number } | undefined;
-  const workers: Worker[] = [];
   const env = { ...process.env };
   delete env[THREAD_RANKS];
   delete env[THREAD_PREFIX];
@@ -50,7 +49,6 @@ async function main(argv: string[]): Promise<number> {
       stdout: true,
       stderr: true,
     });
-    workers.push(w);
     const pre = prefix ? `[${rank}] ` : '';
     const out = pipeLines(w.stdout, process.stdout, pre);
     const err = pipeLines(w.stderr, process.stderr, pre);
@@ -65,8 +63,9 @@ async function main(argv: string[]): Promise<number> {
         void Promise.all([out, err]).then(() => {
           if (code !== 0 && failure === undefined) {
             failure = { rank, code };
+            // As a rank process would: the job fails now, with this rank's code (the other threads end with the process).
             process.stderr.write(`fmi run: rank ${rank} exited with code ${code}; stopping the ranks of this process\n`);
-            for (const o of workers) if (o !== w) void o.terminate();
+            process.exit(code);
           }
           resolve();
         });
