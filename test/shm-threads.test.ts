@@ -71,6 +71,14 @@ describe('threads - fmi run --threads', { timeout: 120_000 }, () => {
     expect(r.stdout).toContain('[0] recv failed: FMI_PEER_LOST');
   });
 
+  it('init() twice in a thread rank: the second fails with FMI_CHANNEL, the first goes on', async () => {
+    const r = await run(['-n', '2', '--threads', '--no-prefix', `${root}test/fixtures/init-twice.mjs`]);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { rank: number; second: unknown; sum: number });
+    expect(lines.map((l) => l.rank).sort()).toEqual([0, 1]);
+    for (const l of lines) expect(l).toMatchObject({ second: { ok: false, code: 'FMI_CHANNEL' }, sum: 3 });
+  });
+
   it('a bad --threads is refused', async () => {
     const r = await run(['-n', '2', '--threads', '0', fixture, 'ok']);
     expect(r.code).not.toBe(0);

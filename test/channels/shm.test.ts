@@ -60,6 +60,7 @@ describe('shm - close and errors', () => {
     const region = createRegion([0, 1]);
     await expect(ShmChannel.create({ job: 'j', rank: 2, size: 3, region })).rejects.toMatchObject({ code: 'FMI_CONFIG' });
     const c = await ShmChannel.create({ job: 'j', rank: 0, size: 3, region });
+    await expect(ShmChannel.create({ job: 'j', rank: 0, size: 3, region })).rejects.toMatchObject({ code: 'FMI_CHANNEL' });
     await expect(c.send(2, env, new Uint8Array(1))).rejects.toMatchObject({ code: 'FMI_CHANNEL', peer: 2 });
     await c.close();
     expect(() => createRegion([0, 1], 3000)).toThrow(/power of two/);

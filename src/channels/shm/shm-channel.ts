@@ -3,7 +3,7 @@ import { ANY_SOURCE, type Channel, type Envelope, type Probed, type ProbeRequest
 import { Matcher } from '../matcher.js';
 import { Inbox } from './inbox.js';
 import { Outbox } from './outbox.js';
-import { BELL, CLOSED, CTRL_WORDS, type ShmRegion } from './region.js';
+import { ATTACHED, BELL, CLOSED, CTRL_WORDS, type ShmRegion } from './region.js';
 import { Ring } from './ring.js';
 import { waitAsync } from './wait-async.js';
 
@@ -64,6 +64,10 @@ export class ShmChannel implements Channel {
     this.#spinUs = spin;
     const n = region.ranks.length;
     this.#ctl = new Int32Array(region.sab, 0, n * CTRL_WORDS);
+    // Two channels reading one slot's rings would steal each other's messages.
+    if (Atomics.compareExchange(this.#ctl, this.#slot * CTRL_WORDS + ATTACHED, 0, 1) !== 0) {
+      throw new ChannelError(`rank ${o.rank} has joined this job already (a channel is open, or was, for it in this process)`, { rank: o.rank, channel: 'shm' });
+    }
     this.#matcher = new Matcher(o.rank, 'shm');
     this.#gone = new Array<boolean>(n).fill(false);
     this.#outboxes = region.ranks.map((_, to) => (to === this.#slot ? undefined : this.#outbox(new Ring(region, this.#slot, to), to)));
