@@ -1,6 +1,9 @@
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const cli = `${root}dist/cli/main.js`;
@@ -12,9 +15,9 @@ interface Ran {
   stderr: string;
 }
 
-function run(args: string[]): Promise<Ran> {
+function run(args: string[], cmd = 'run'): Promise<Ran> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, [cli, 'run', ...args], { cwd: root });
+    const p = spawn(process.execPath, [cli, cmd, ...args], { cwd: root });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d) => (stdout += d));
@@ -83,5 +86,24 @@ describe('threads - fmi run --threads', { timeout: 120_000 }, () => {
     const r = await run(['-n', '2', '--threads', '0', fixture, 'ok']);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('--threads needs a positive integer');
+  });
+});
+
+describe('threads - C MPI programs', { timeout: 600_000 }, () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'fmi-shm-cc-'));
+    // emcc is slow on a loaded machine: once, for the whole describe.
+    const r = await run([`${root}test/mpi/coll.c`, '-O2', '-lm', '-o', join(dir, 'coll.js')], 'cc');
+    expect(r.code, r.stderr).toBe(0);
+  }, 600_000);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('a program from fmi cc runs its collectives as thread ranks, in one process and in two', async () => {
+    for (const threads of [[], ['2']]) {
+      const r = await run(['-n', '4', '--threads', ...threads, join(dir, 'coll.js')]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/^\[0\] PASS coll on 4 ranks$/m);
+    }
   });
 });
