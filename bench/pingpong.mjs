@@ -96,7 +96,7 @@ async function driver() {
       };
     }
     emit({
-      bench: 'pingpong', impl: 'fmi', channel: 'direct', ranks: 2, bytes: sbuf.byteLength, iters, ...s,
+      bench: 'pingpong', impl: 'fmi', channel: comm.channels[0], ranks: 2, bytes: sbuf.byteLength, iters, ...s,
       mb_s: mbPerS(sbuf.byteLength, s.p50_us),
       variant: `${DTYPE}${USE_INTO ? '' : ',alloc'}`,
       alloc,

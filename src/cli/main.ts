@@ -15,12 +15,14 @@ import { FmiError } from '../errors.js';
 const USAGE = `fmi: the FaaS Message Interface
 
 Usage:
-  fmi run -n N [--config fmi.json] [--channel direct|redis|s3] [--hint fast|cheap]
-         [--no-prefix] <script.mjs|.js> [args...]
+  fmi run -n N [--threads [K]] [--config fmi.json] [--channel direct|redis|s3]
+         [--hint fast|cheap] [--no-prefix] <script.mjs|.js> [args...]
       Start N local ranks of one job, with an embedded rendezvous server.
       Output lines are prefixed with "[rank] ". Exits non-zero if any rank
       fails, after stopping the others. --config opens the backends the file
       enables and lets the cost model choose per operation; --channel forces one.
+      --threads K runs K ranks per process as worker threads that talk through
+      shared memory (--threads alone: all N in one process).
   fmi cc <prog.c and emcc flags> -o prog.js     (and fmi c++ for C++)
       Compile and link a C/C++ MPI program with Emscripten against fmi's
       mpi.h; run it with fmi run -n N prog.js [args] (see docs/mpi.md).
@@ -83,6 +85,15 @@ async function main(argv: string[]): Promise<number> {
 }
 
 async function run(argv: string[]): Promise<number> {
+  // --threads takes an optional count ("--threads 4"; alone: all ranks in one process), before the script.
+  for (let i = 0; i < argv.length && argv[i]!.startsWith('-'); i++) {
+    if (argv[i] === '--threads') {
+      const k = /^\d+$/.test(argv[i + 1] ?? '') ? argv[i + 1]! : undefined;
+      argv = [...argv.slice(0, i), `--threads=${k ?? 'all'}`, ...argv.slice(k === undefined ? i + 1 : i + 2)];
+      break;
+    }
+    if (['-n', '--np', '--config', '--channel', '--hint'].includes(argv[i]!)) i++;
+  }
   // Options end at the script: everything after it belongs to the script.
   const valued = ['-n', '--np', '--config', '--channel', '--hint'];
   const scriptAt = argv.findIndex((a, i) => !a.startsWith('-') && !valued.includes(argv[i - 1] ?? ''));
@@ -93,6 +104,7 @@ async function run(argv: string[]): Promise<number> {
       n: { type: 'string', short: 'n' },
       np: { type: 'string' },
       'no-prefix': { type: 'boolean' },
+      threads: { type: 'string' },
       config: { type: 'string' },
       channel: { type: 'string' },
       hint: { type: 'string' },
@@ -101,6 +113,8 @@ async function run(argv: string[]): Promise<number> {
   });
   const n = Number(values.n ?? values.np);
   if (!Number.isInteger(n) || n < 1) fail(`-n needs a positive integer, got ${JSON.stringify(values.n ?? values.np)}`);
+  const threads = values.threads === undefined ? undefined : values.threads === 'all' ? n : Number(values.threads);
+  if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) fail(`--threads needs a positive integer, got ${JSON.stringify(values.threads)}`);
   if (values.channel !== undefined && !['direct', 'redis', 's3'].includes(values.channel)) fail(`--channel must be direct, redis or s3`);
   if (values.hint !== undefined && !['fast', 'cheap'].includes(values.hint)) fail(`--hint must be fast or cheap`);
   const env: NodeJS.ProcessEnv = {};
@@ -112,7 +126,7 @@ async function run(argv: string[]): Promise<number> {
   }
   if (values.channel !== undefined) env[ENV.channel] = values.channel;
   if (values.hint !== undefined) env[ENV.hint] = values.hint;
-  return runLocal({ ranks: n, script: argv[scriptAt]!, args: argv.slice(scriptAt + 1), prefix: !values['no-prefix'], env, config });
+  return runLocal({ ranks: n, script: argv[scriptAt]!, args: argv.slice(scriptAt + 1), prefix: !values['no-prefix'], env, config, threads: threads && Math.min(threads, n) });
 }
 
 main(process.argv.slice(2)).then(

@@ -9,6 +9,7 @@ import { isCompiledProgram } from './cc.js';
 import { RANK_MAIN } from '../mpi/index.js';
 import type { FmiConfig } from '../config/types.js';
 import { cleanBackends } from './clean.js';
+import { THREAD_HOST, THREAD_PREFIX, THREAD_RANKS } from './thread-host.js';
 
 export interface RunOptions {
   ranks: number;
@@ -22,6 +23,8 @@ export interface RunOptions {
   killGraceMs?: number;
   /** The job's config (--config): after a failed job, what its ranks left in its Redis and S3 backends is deleted. */
   config?: FmiConfig;
+  /** Ranks per process, as worker threads sharing memory (--threads); unset: one process per rank. */
+  threads?: number;
 }
 
 /**
@@ -66,14 +69,18 @@ export async function runLocal(o: RunOptions): Promise<number> {
   process.on('SIGTERM', onSignal);
 
   // A C/C++ program built with `fmi cc` runs its main() in dist/mpi/rank-main.js.
-  const argv = isCompiledProgram(o.script) ? [fileURLToPath(RANK_MAIN), o.script, ...o.args] : [o.script, ...o.args];
-  const exits = Array.from({ length: o.ranks }, (_, rank) => {
+  // With --threads, a process per `threads` ranks: the thread host starts them (and prefixes their lines).
+  const per = o.threads ?? 1;
+  const argv = o.threads ? [fileURLToPath(THREAD_HOST), o.script, ...o.args] : isCompiledProgram(o.script) ? [fileURLToPath(RANK_MAIN), o.script, ...o.args] : [o.script, ...o.args];
+  const exits = Array.from({ length: Math.ceil(o.ranks / per) }, (_, at) => {
+    const rank = at * per;
+    const threaded = o.threads ? { [THREAD_RANKS]: `${rank},${Math.min(per, o.ranks - rank)}`, [THREAD_PREFIX]: o.prefix === false ? '0' : '1' } : { [ENV.rank]: String(rank) };
     const child = spawn(process.execPath, argv, {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: {
         ...process.env,
         ...o.env,
-        [ENV.rank]: String(rank),
+        ...threaded,
         [ENV.size]: String(o.ranks),
         [ENV.job]: job,
         [ENV.rendezvous]: `${addr.host}:${addr.port}`,
@@ -82,21 +89,22 @@ export async function runLocal(o: RunOptions): Promise<number> {
       },
     });
     children.push(child);
-    const pre = o.prefix === false ? '' : `[${rank}] `;
+    const who = o.threads ? `the process of ranks ${rank}-${Math.min(o.ranks, rank + per) - 1}` : `rank ${rank}`;
+    const pre = o.prefix === false || o.threads ? '' : `[${rank}] `;
     const outDone = pipeLines(child.stdout!, process.stdout, pre);
     const errDone = pipeLines(child.stderr!, process.stderr, pre);
     return new Promise<void>((resolve) => {
       child.on('error', (err) => {
-        process.stderr.write(`fmi run: rank ${rank} could not start: ${err.message}\n`);
+        process.stderr.write(`fmi run: ${who} could not start: ${err.message}\n`);
         firstFailure ??= { rank, code: 127 };
-        stopAll(`rank ${rank} could not start`);
+        stopAll(`${who} could not start`);
         resolve();
       });
       child.on('exit', (code, signal) => {
         void Promise.all([outDone, errDone]).then(() => {
           if ((code !== 0 || signal) && !stopping) {
             firstFailure ??= { rank, code: code ?? 1 };
-            stopAll(`rank ${rank} ${signal ? `was killed by ${signal}` : `exited with code ${code}`}`);
+            stopAll(`${who} ${signal ? `was killed by ${signal}` : `exited with code ${code}`}`);
           }
           resolve();
         });

@@ -3,6 +3,9 @@ import { isStoreChannel, type Channel } from '../channels/channel.js';
 import { DirectChannel } from '../channels/direct/direct-channel.js';
 import { RedisChannel } from '../channels/redis/index.js';
 import { S3Channel } from '../channels/s3/index.js';
+import { HybridChannel } from '../channels/shm/hybrid-channel.js';
+import type { ShmRegion } from '../channels/shm/region.js';
+import { ShmChannel } from '../channels/shm/shm-channel.js';
 import type { ChannelName, FmiConfig } from '../config/types.js';
 import { DEFAULT_CONFIG } from '../config/defaults.js';
 import { Policy } from '../model/index.js';
@@ -24,6 +27,10 @@ export interface OpenChannelsOptions {
   hint?: Hint;
   /** The function's memory, for the cost model. @default 1024 */
   memoryMiB?: number;
+  /** Shared memory with the ranks of this process (worker threads): they talk through it instead of direct. */
+  shm?: ShmRegion;
+  /** The shm channel's opt-in spin before a receive waits (FMI_SHM_SPIN_US). @default 0 */
+  shmSpinUs?: number;
 }
 
 /**
@@ -112,8 +119,18 @@ async function openOne(name: ChannelName, o: OpenChannelsOptions): Promise<Chann
   const b = o.config?.backends;
   switch (name) {
     case 'direct': {
+      // Ranks in this process: shared memory; a job wholly in this process needs no TCP at all.
+      const shm = o.shm && (await ShmChannel.create({ job, rank, size, region: o.shm, spinUs: o.shmSpinUs }));
+      if (shm && o.shm!.ranks.length === size) return shm;
       const server = o.rendezvous ?? (b?.Direct?.host && b.Direct.port ? { host: b.Direct.host, port: b.Direct.port } : undefined);
-      return DirectChannel.create({ job, rank, size, server, secret: o.secret, connectTimeoutMs: o.connectTimeoutMs ?? 30_000 });
+      let direct: Channel;
+      try {
+        direct = await DirectChannel.create({ job, rank, size, server, secret: o.secret, connectTimeoutMs: o.connectTimeoutMs ?? 30_000 });
+      } catch (err) {
+        await shm?.close();
+        throw err;
+      }
+      return shm ? new HybridChannel(shm, direct) : direct;
     }
     case 'redis': {
       const r = b?.Redis;

@@ -8,6 +8,8 @@ import { checkEndpoint } from '../rendezvous/protocol.js';
 import { parseServerAddress, readPem, type ServerAddress } from '../rendezvous/transport.js';
 import { checkOpOptions } from '../util/deadline.js';
 import { Communicator } from './communicator.js';
+import type { ShmRegion } from '../channels/shm/region.js';
+import { shmFromWorker } from '../channels/shm/worker-data.js';
 import { intFrom, noJobHint, schedulerEnv } from './scheduler-env.js';
 
 /** The environment `fmi run` (or a FaaS wrapper) sets for each rank. */
@@ -24,6 +26,8 @@ export const ENV = {
   hint: 'FMI_HINT',
   memoryMiB: 'FMI_MEMORY_MIB',
   secret: 'FMI_SECRET',
+  shm: 'FMI_SHM',
+  shmSpinUs: 'FMI_SHM_SPIN_US',
 } as const;
 
 export interface InitOptions {
@@ -60,6 +64,11 @@ export interface InitOptions {
   hint?: Hint;
   /** The function's memory, for the cost model. @default process.env.FMI_MEMORY_MIB or AWS_LAMBDA_FUNCTION_MEMORY_SIZE, or 1024 */
   memoryMiB?: number;
+  /**
+   * Shared memory with the other ranks of this process (worker threads).
+   * @default what `fmi run --threads` hands this worker, unless FMI_SHM=0
+   */
+  shm?: ShmRegion;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -88,7 +97,9 @@ export async function init(opts: InitOptions = {}): Promise<Communicator> {
   }
   const hint = (opts.hint ?? (env[ENV.hint] || 'fast')) as Hint;
   if (hint !== 'fast' && hint !== 'cheap') throw new FmiError('FMI_CONFIG', `hint must be fast or cheap, got ${JSON.stringify(hint)}`, { rank });
-  const needsDirect = channel === 'direct' || (channel === undefined && (config === undefined || config.backends.Direct?.enabled));
+  const shm = channel === 'redis' || channel === 's3' ? undefined : (opts.shm ?? (env[ENV.shm] === '0' ? undefined : shmFromWorker(job, rank)));
+  const allShared = shm !== undefined && shm.ranks.length === size;
+  const needsDirect = !allShared && (channel === 'direct' || (channel === undefined && (config === undefined || config.backends.Direct?.enabled)));
   const rv = opts.rendezvous ?? env[ENV.rendezvous] ?? (config?.backends.Direct?.host && config.backends.Direct.port ? `${config.backends.Direct.host}:${config.backends.Direct.port}` : undefined);
   if (!rv && size > 1 && needsDirect) {
     throw new FmiError('FMI_CONFIG', `no rendezvous server: set ${ENV.rendezvous}=host:port or start the ranks with \`fmi run -n N\``, { rank });
@@ -115,6 +126,8 @@ export async function init(opts: InitOptions = {}): Promise<Communicator> {
     secret: opts.secret ?? (env[ENV.secret] || undefined),
     connectTimeoutMs: opts.connectTimeoutMs ?? intFrom(env, ENV.connectTimeoutMs) ?? 30_000,
     memoryMiB: opts.memoryMiB ?? intFrom(env, ENV.memoryMiB) ?? intFrom(env, 'AWS_LAMBDA_FUNCTION_MEMORY_SIZE'),
+    shm,
+    shmSpinUs: intFrom(env, ENV.shmSpinUs),
   });
   return new Communicator(channels, { job, timeoutMs });
 }

@@ -1,0 +1,98 @@
+// Ping-pong over shared memory between two thread ranks, next to the direct
+// channel between two processes, and the main job with and without threads.
+//   npm run build && node bench/shm-pingpong.mjs
+//
+// Runs bench/pingpong.mjs three times, 8 B .. 4 MiB: `fmi run -n 2 --threads`
+// (the shm channel, waiting with Atomics.waitAsync), the same with
+// FMI_SHM_SPIN_US (the opt-in spin before a receive waits), and `fmi run -n 2`
+// (two processes, the direct channel). Then measures this machine's memcpy
+// bandwidth (Uint8Array.set of 4 MiB, best of several) for issue 13's goals:
+// 8 B <= 3 us half round trip, 4 MiB >= memcpy / 2. With FMI_BENCH_TRAIN=1
+// it also runs examples/train-sgd.mjs on 4 ranks as processes and as
+// threads (--threads) and reports their `comm X s of Y s` lines.
+//
+// Environment: FMI_BENCH_QUICK, FMI_BENCH_MS, FMI_BENCH_SIZES (see
+// bench/README.md); FMI_BENCH_SPIN_US=50 (the spinning variant; 0: skip it);
+// FMI_BENCH_TRAIN=1; FMI_BENCH_TIMEOUT_S=600 per run.
+// stdout: pingpong.mjs's JSON lines (channel "shm" or "direct", variant
+// "u8", "u8,spin" for the spinning run), one line {bench:"memcpy"} and, with
+// FMI_BENCH_TRAIN, {bench:"train-sgd"} lines; stderr: a table.
+
+import { spawn } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { eachLine, fmtBytes, isOn, loadLine } from './lib/common.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..');
+const cli = join(root, 'dist', 'cli', 'main.js');
+const SPIN_US = Number(process.env.FMI_BENCH_SPIN_US ?? 50);
+const TIMEOUT_MS = Number(process.env.FMI_BENCH_TIMEOUT_S ?? 600) * 1000;
+
+/** Runs a command; resolves to its stdout lines (JSON ones parsed), passing them through. */
+function job(args, env = {}, relabel = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+    const timer = setTimeout(() => child.kill('SIGTERM'), TIMEOUT_MS);
+    const lines = [];
+    const done = eachLine(child.stdout, (line) => {
+      let r = line;
+      if (line.startsWith('{')) {
+        r = { ...JSON.parse(line), ...relabel };
+        process.stdout.write(JSON.stringify(r) + '\n');
+      }
+      lines.push(r);
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      void done.then(() => (code === 0 ? resolve(lines) : reject(new Error(`${args.join(' ')} exited with ${code}`))));
+    });
+  });
+}
+
+function memcpyMBs() {
+  const n = 4 * 1024 * 1024;
+  const a = new Uint8Array(n).fill(1);
+  const b = new Uint8Array(n);
+  let best = Infinity;
+  for (let round = 0; round < 20; round++) {
+    const t0 = performance.now();
+    for (let i = 0; i < 10; i++) b.set(a);
+    best = Math.min(best, (performance.now() - t0) / 10);
+  }
+  return n / (best * 1000);
+}
+
+const pingpong = join(here, 'pingpong.mjs');
+process.stderr.write(`shm-pingpong: load ${loadLine()}\n`);
+const shm = await job([cli, 'run', '-n', '2', '--threads', '--no-prefix', pingpong]);
+const spin = SPIN_US > 0 ? await job([cli, 'run', '-n', '2', '--threads', '--no-prefix', pingpong], { FMI_SHM_SPIN_US: String(SPIN_US) }, { variant: 'u8,spin' }) : [];
+const direct = await job([cli, 'run', '-n', '2', '--no-prefix', pingpong]);
+const memcpy = memcpyMBs();
+process.stdout.write(JSON.stringify({ bench: 'memcpy', bytes: 4 * 1024 * 1024, mb_s: Math.round(memcpy) }) + '\n');
+
+const by = (rows) => new Map(rows.filter((r) => typeof r === 'object').map((r) => [r.bytes, r]));
+const [S, P, D] = [by(shm), by(spin), by(direct)];
+const cell = (r) => (r ? `${r.p50_us.toFixed(1)} us`.padStart(11) : '-'.padStart(11));
+process.stderr.write(`\nhalf round trip p50 (load now ${loadLine()}); memcpy ${Math.round(memcpy)} MB/s\n`);
+process.stderr.write(`${'bytes'.padEnd(8)} ${'shm'.padStart(11)} ${`shm spin`.padStart(11)} ${'direct'.padStart(11)} ${'shm MB/s'.padStart(10)} direct/shm\n`);
+for (const [bytes, s] of S) {
+  const d = D.get(bytes);
+  process.stderr.write(`${fmtBytes(bytes).padEnd(8)} ${cell(s)} ${cell(P.get(bytes))} ${cell(d)} ${String(Math.round(s.mb_s)).padStart(10)} ${d ? (d.p50_us / s.p50_us).toFixed(1) + 'x' : '-'}\n`);
+}
+const small = S.get(8);
+const large = S.get(4 * 1024 * 1024);
+if (small) process.stderr.write(`goal 8 B <= 3 us: ${small.p50_us.toFixed(1)} us (spin ${P.get(8)?.p50_us.toFixed(1) ?? '-'} us)\n`);
+if (large) process.stderr.write(`goal 4 MiB >= memcpy/2 = ${Math.round(memcpy / 2)} MB/s: ${Math.round(large.mb_s)} MB/s\n`);
+
+if (isOn(process.env.FMI_BENCH_TRAIN)) {
+  const train = join(root, 'examples', 'train-sgd.mjs');
+  for (const [mode, extra] of [['processes', []], ['threads', ['--threads']]]) {
+    const out = await job([cli, 'run', '-n', '4', ...extra, '--no-prefix', train]);
+    const m = out.map(String).map((l) => l.match(/result: .*\(comm ([\d.]+) s of ([\d.]+) s\)/)).find(Boolean);
+    if (!m) throw new Error(`train-sgd (${mode}) printed no result line`);
+    const r = { bench: 'train-sgd', ranks: 4, mode, comm_s: Number(m[1]), total_s: Number(m[2]) };
+    process.stdout.write(JSON.stringify(r) + '\n');
+    process.stderr.write(`train-sgd, 4 ranks as ${mode}: comm ${r.comm_s} s of ${r.total_s} s (${((100 * r.comm_s) / r.total_s).toFixed(0)} %)\n`);
+  }
+}

@@ -1,0 +1,88 @@
+import { ChannelError } from '../../errors.js';
+import type { Arrival } from '../arrivals.js';
+import type { Matcher } from '../matcher.js';
+import { FrameHeader, HEADER_BYTES } from './frame.js';
+import { TAIL } from './region.js';
+import type { Ring } from './ring.js';
+
+/** Where the payload of a message nobody can take goes: nowhere. */
+const DROP: Pick<Arrival, 'sink' | 'complete' | 'fail'> = { sink: () => undefined, complete() {}, fail() {} };
+
+/**
+ * The messages of one peer to this rank, taken out of their ring into the
+ * matcher as they come (a message nobody waits for yet goes to a pooled
+ * buffer, so the writer never waits on this rank's receives).
+ */
+export class Inbox {
+  readonly #ring: Ring;
+  readonly #matcher: Matcher;
+  readonly #source: number;
+  readonly #rank: number;
+  readonly #header = new FrameHeader();
+  readonly #step: number;
+  #cur: Pick<Arrival, 'sink' | 'complete' | 'fail'> | undefined = undefined;
+  #len = 0;
+  #off = 0;
+
+  constructor(ring: Ring, matcher: Matcher, source: number, rank: number) {
+    this.#ring = ring;
+    this.#matcher = matcher;
+    this.#source = source;
+    this.#rank = rank;
+    this.#step = Math.max(HEADER_BYTES, ring.capacity >>> 2);
+  }
+
+  /** Takes in what the writer has published; frees ring room a quarter at a time. */
+  pump(): void {
+    const ring = this.#ring;
+    let taken = 0;
+    for (;;) {
+      if (this.#cur === undefined) {
+        if (ring.available() < HEADER_BYTES) break;
+        const h = this.#header;
+        ring.read(h.bytes, HEADER_BYTES);
+        taken += HEADER_BYTES;
+        this.#len = h.length;
+        this.#off = 0;
+        try {
+          this.#cur = this.#matcher.arrive(this.#source, h.ctx, h.tag, h.kind, this.#len);
+        } catch (cause) {
+          // No memory for an early message: it is dropped, and receives from its source fail.
+          this.#cur = DROP;
+          const err = new ChannelError(`dropped a message of ${this.#len} bytes: ${(cause as Error).message}`, { rank: this.#rank, peer: this.#source, tag: h.tag, channel: 'shm', cause });
+          this.#matcher.failSource(this.#source, err);
+        }
+      }
+      if (this.#off < this.#len) {
+        const n = Math.min(ring.available(), this.#len - this.#off, this.#step);
+        if (n === 0) break;
+        const sink = this.#cur.sink();
+        ring.read(sink?.subarray(this.#off, this.#off + n), n);
+        this.#off += n;
+        taken += n;
+        if (taken >= this.#step) {
+          ring.release();
+          taken = 0;
+        }
+      }
+      if (this.#off === this.#len) {
+        const a = this.#cur;
+        this.#cur = undefined;
+        a.complete();
+      }
+    }
+    if (taken > 0) ring.release();
+  }
+
+  /** This side closes: a writer waiting for room wakes and sees it. */
+  wakeWriter(): void {
+    Atomics.notify(this.#ring.ctrl, TAIL);
+  }
+
+  /** The writer is gone: a message it left half-written fails. */
+  fail(err: Error): void {
+    const a = this.#cur;
+    this.#cur = undefined;
+    a?.fail(err);
+  }
+}

@@ -1,0 +1,88 @@
+import { HEAD, RING_HEADER_BYTES, TAIL, WRITER_WAITING, ringOffset, type ShmRegion } from './region.js';
+import { waitAsync } from './wait-async.js';
+
+/**
+ * One single-producer single-consumer byte ring in shared memory. Positions
+ * are byte counters modulo 2^32 (the capacity, a power of two, divides it):
+ * used = head - tail. The writer alone stores HEAD, the reader alone TAIL,
+ * each after its copy (Atomics.store orders the copy before the new position
+ * for the other side's Atomics.load).
+ */
+export class Ring {
+  readonly ctrl: Int32Array;
+  readonly data: Uint8Array;
+  readonly capacity: number;
+  readonly #mask: number;
+  /** This side's own position, published with publish() / release(). */
+  #head = 0;
+  #tail = 0;
+
+  constructor(region: ShmRegion, from: number, to: number) {
+    const at = ringOffset(region, from, to);
+    this.ctrl = new Int32Array(region.sab, at, RING_HEADER_BYTES / 4);
+    this.data = new Uint8Array(region.sab, at + RING_HEADER_BYTES, region.ringBytes);
+    this.capacity = region.ringBytes;
+    this.#mask = region.ringBytes - 1;
+    this.#head = Atomics.load(this.ctrl, HEAD) >>> 0;
+    this.#tail = Atomics.load(this.ctrl, TAIL) >>> 0;
+  }
+
+  // --- the writer's side
+
+  /** Bytes the writer may write now. */
+  free(): number {
+    return this.capacity - ((this.#head - Atomics.load(this.ctrl, TAIL)) >>> 0);
+  }
+
+  /** Copies `src` in at the writer's position (the caller checked free()); not visible until publish(). */
+  write(src: Uint8Array): void {
+    const at = this.#head & this.#mask;
+    const first = Math.min(src.byteLength, this.capacity - at);
+    this.data.set(first === src.byteLength ? src : src.subarray(0, first), at);
+    if (first < src.byteLength) this.data.set(src.subarray(first), 0);
+    this.#head = (this.#head + src.byteLength) >>> 0;
+  }
+
+  publish(): void {
+    Atomics.store(this.ctrl, HEAD, this.#head | 0);
+  }
+
+  /**
+   * Waits until the reader frees room; resolves at once
+   * when it did meanwhile. No spinning: the reader notifies on TAIL.
+   */
+  async room(): Promise<void> {
+    const tail = Atomics.load(this.ctrl, TAIL);
+    Atomics.store(this.ctrl, WRITER_WAITING, 1);
+    // Re-read after raising the flag: a reader that released before seeing it did not notify.
+    if (Atomics.load(this.ctrl, TAIL) !== tail) return;
+    const w = waitAsync(this.ctrl, TAIL, tail);
+    if (w.async) await w.value;
+  }
+
+  // --- the reader's side
+
+  /** Bytes the reader may read now. */
+  available(): number {
+    return (Atomics.load(this.ctrl, HEAD) - this.#tail) >>> 0;
+  }
+
+  /** Copies the next `n` bytes into `dst` (or skips them when it is undefined); not freed until release(). */
+  read(dst: Uint8Array | undefined, n: number): void {
+    if (dst !== undefined) {
+      const at = this.#tail & this.#mask;
+      const first = Math.min(n, this.capacity - at);
+      dst.set(this.data.subarray(at, at + first));
+      if (first < n) dst.set(this.data.subarray(0, n - first), first);
+    }
+    this.#tail = (this.#tail + n) >>> 0;
+  }
+
+  release(): void {
+    Atomics.store(this.ctrl, TAIL, this.#tail | 0);
+    if (Atomics.load(this.ctrl, WRITER_WAITING) !== 0) {
+      Atomics.store(this.ctrl, WRITER_WAITING, 0);
+      Atomics.notify(this.ctrl, TAIL);
+    }
+  }
+}

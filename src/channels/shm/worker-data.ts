@@ -1,0 +1,24 @@
+import { isMainThread, workerData } from 'node:worker_threads';
+import { isRegion, type ShmRegion } from './region.js';
+
+/** The key under which `fmi run --threads` puts a rank's ShmWorkerData in its workerData. */
+export const SHM_WORKER_KEY = 'fmiShm';
+
+/** What a worker-thread rank is handed by its host: its job, its rank, the shared memory of its process. */
+export interface ShmWorkerData {
+  job: string;
+  rank: number;
+  region: ShmRegion;
+}
+
+/**
+ * This thread's hand-over from `fmi run --threads`, if it is such a worker and
+ * the hand-over fits the job being joined (init() with another job or rank
+ * joins that one without shared memory).
+ */
+export function shmFromWorker(job: string, rank: number): ShmRegion | undefined {
+  if (isMainThread) return undefined;
+  const d = (workerData as Record<string, unknown> | null | undefined)?.[SHM_WORKER_KEY] as ShmWorkerData | undefined;
+  if (!d || d.job !== job || d.rank !== rank || !isRegion(d.region)) return undefined;
+  return d.region;
+}

@@ -1,0 +1,102 @@
+import { resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { ENV } from '../comm/init.js';
+import { createRegion, markGone } from '../channels/shm/region.js';
+import { SHM_WORKER_KEY, type ShmWorkerData } from '../channels/shm/worker-data.js';
+import { RANK_MAIN } from '../mpi/index.js';
+import { isCompiledProgram } from './cc.js';
+
+/**
+ * One process of `fmi run --threads`: runs the ranks FMI_THREAD_RANKS
+ * ("first,count") of the job as worker threads that share one shared-memory
+ * region. Each worker runs the user's script unchanged, with FMI_RANK set in
+ * its own process.env copy. Exits like a rank process would: 0 when every
+ * rank exited 0, else at once with the first failing rank's code.
+ */
+export const THREAD_RANKS = 'FMI_THREAD_RANKS';
+/** "0": no "[rank] " prefixes on output lines (fmi run --no-prefix). */
+export const THREAD_PREFIX = 'FMI_THREAD_PREFIX';
+
+export const THREAD_HOST = new URL('./thread-host.js', import.meta.url);
+
+async function main(argv: string[]): Promise<number> {
+  const [script, ...args] = argv;
+  const [first, count] = (process.env[THREAD_RANKS] ?? '').split(',').map(Number);
+  if (script === undefined || !Number.isInteger(first) || !Number.isInteger(count) || count! < 1) {
+    process.stderr.write(`fmi thread host: needs ${THREAD_RANKS}=first,count and a script\n`);
+    return 2;
+  }
+  const job = process.env[ENV.job] ?? '';
+  const ranks = Array.from({ length: count! }, (_, i) => first! + i);
+  const region = createRegion(ranks, ringBytesFromEnv());
+  const prefix = process.env[THREAD_PREFIX] !== '0';
+  const compiled = isCompiledProgram(script);
+  const entry = compiled ? fileURLToPath(RANK_MAIN) : resolve(script);
+  const workerArgv = compiled ? [script, ...args] : args;
+  let failure: { rank: number; code: number } | undefined;
+  const env = { ...process.env };
+  delete env[THREAD_RANKS];
+  delete env[THREAD_PREFIX];
+
+  const done = ranks.map((rank, slot) => {
+    const data: ShmWorkerData = { job, rank, region };
+    const w = new Worker(entry, {
+      argv: workerArgv,
+      env: { ...env, [ENV.rank]: String(rank) },
+      workerData: { [SHM_WORKER_KEY]: data },
+      stdout: true,
+      stderr: true,
+    });
+    const pre = prefix ? `[${rank}] ` : '';
+    const out = pipeLines(w.stdout, process.stdout, pre);
+    const err = pipeLines(w.stderr, process.stderr, pre);
+    return new Promise<void>((resolve) => {
+      w.on('error', (e) => {
+        // What a rank process would print for an uncaught exception: it ends this rank with code 1.
+        process.stderr.write(`${pre}${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+      });
+      w.on('exit', (code) => {
+        // A rank that ended without closing its channel is gone for its peers here (they must not wait for it).
+        markGone(region, slot);
+        void Promise.all([out, err]).then(() => {
+          if (code !== 0 && failure === undefined) {
+            failure = { rank, code };
+            // As a rank process would: the job fails now, with this rank's code (the other threads end with the process).
+            process.stderr.write(`fmi run: rank ${rank} exited with code ${code}; stopping the ranks of this process\n`);
+            process.exit(code);
+          }
+          resolve();
+        });
+      });
+    });
+  });
+  await Promise.all(done);
+  return failure?.code ?? 0;
+}
+
+function ringBytesFromEnv(): number | undefined {
+  const v = process.env.FMI_SHM_RING_BYTES;
+  return v === undefined || v === '' ? undefined : Number(v);
+}
+
+function pipeLines(from: NodeJS.ReadableStream, to: NodeJS.WritableStream, prefix: string): Promise<void> {
+  return new Promise((resolve) => {
+    const rl = createInterface({ input: from, crlfDelay: Infinity });
+    rl.on('line', (line) => to.write(prefix + line + '\n'));
+    rl.on('close', () => resolve());
+  });
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: Error) => {
+      process.stderr.write(`fmi thread host: ${err.stack ?? err.message}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

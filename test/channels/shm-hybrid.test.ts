@@ -1,0 +1,54 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ANY_SOURCE, RendezvousServer, type Endpoint } from '../../src/index.js';
+import { DirectChannel } from '../../src/channels/direct/direct-channel.js';
+import { HybridChannel } from '../../src/channels/shm/hybrid-channel.js';
+import { ShmChannel, createRegion, type ShmRegion } from '../../src/channels/shm/index.js';
+import type { ChannelFactory } from '../../src/channels/channel.js';
+import { channelCompliance, withChannelWorld } from './compliance.js';
+
+let server: RendezvousServer;
+let addr: Endpoint;
+beforeAll(async () => {
+  server = new RendezvousServer();
+  addr = await server.listen();
+});
+afterAll(() => server.close());
+
+// A mixed job as `fmi run --threads 2` makes it: ranks in "processes" of two,
+// shared memory within one, direct TCP between them (here all in one thread).
+const regions = new Map<string, ShmRegion>();
+function regionOf(job: string, rank: number, size: number): ShmRegion {
+  const first = rank - (rank % 2);
+  const key = `${job}/${first}`;
+  let r = regions.get(key);
+  if (!r) regions.set(key, (r = createRegion(Array.from({ length: Math.min(2, size - first) }, (_, i) => first + i))));
+  return r;
+}
+const hybrid: ChannelFactory = async (o) => {
+  const shm = await ShmChannel.create({ ...o, region: regionOf(o.job, o.rank, o.size) });
+  return new HybridChannel(shm, await DirectChannel.create({ ...o, server: addr }));
+};
+
+channelCompliance('shm + direct', hybrid, { sizes: [3, 5], largeBytes: 2 << 20 });
+
+describe('shm + direct - wildcards', () => {
+  it('a receive from any source takes messages from both channels, each source in order; probes see both', async () => {
+    await withChannelWorld(hybrid, 4, async (c) => {
+      if (c.rank !== 0) {
+        for (let i = 0; i < 5; i++) await c.send(new Int32Array([c.rank, i]), 0, { tag: 7 });
+        return;
+      }
+      const next = new Map<number, number>();
+      for (let k = 0; k < 15; k++) {
+        // The MPI idiom (probe any, receive from the source it names) and plain wildcard receives, in turn.
+        const source = k % 2 === 0 ? (await c.probe(ANY_SOURCE, { tag: 7 })).source : ANY_SOURCE;
+        const [from, i] = Array.from(await c.recv<Int32Array>(source, { tag: 7 }));
+        if (source !== ANY_SOURCE) expect(from).toBe(source);
+        expect(i).toBe(next.get(from!) ?? 0);
+        next.set(from!, i! + 1);
+      }
+      expect([...next.entries()].sort()).toEqual([[1, 5], [2, 5], [3, 5]]);
+    }, randomUUID());
+  });
+});
