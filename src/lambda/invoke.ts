@@ -216,6 +216,7 @@ export async function invokeJob<R = unknown>(o: InvokeJobOptions): Promise<JobRe
       try {
         const payload = Buffer.from(JSON.stringify({ fmi: { ...base, rank }, input: o.input } satisfies LambdaPayload));
         let answer: InvokeAnswer | undefined;
+        let failure: unknown;
         for (let attempt = 1; ; attempt++) {
           if (attempt === 1) {
             out.at.invoked = since();
@@ -229,6 +230,7 @@ export async function invokeJob<R = unknown>(o: InvokeJobOptions): Promise<JobRe
             out.durationMs = Math.round(performance.now() - sent);
             break;
           } catch (err) {
+            failure = err;
             // Throttled: not run. Transient: not run as far as the server or the stores know; a rank that started has run.
             const retryable = attempt < retry.attempts && (isThrottle(err) || (isTransient(err) && !(await started(rank))));
             if (!retryable) {
@@ -240,7 +242,9 @@ export async function invokeJob<R = unknown>(o: InvokeJobOptions): Promise<JobRe
         }
         out.at.done = since();
         if (!answer) {
-          out.status = (await started(rank)) ? 'crashed' : 'not started';
+          // Throttled or refused (4xx): nothing ran. Else only the server or the stores can say.
+          const refused = isThrottle(failure) || (status(failure) ?? 500) < 500;
+          out.status = !refused && (await started(rank)) ? 'crashed' : 'not started';
           await giveUp(rank);
         } else if (answer.functionError !== undefined) {
           out.status = 'crashed';
