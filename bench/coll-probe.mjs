@@ -7,10 +7,12 @@
 //
 // Environment: OP=allreduce|barrier|bcast (default allreduce), BYTES (Float64Array
 // size, default 1024), N (measured calls, default 2000, after 500 warm-up
-// calls and a barrier), INTO=1 (pass { into }), SPIN=1 (keep the event loop
+// calls (WARMUP) and a barrier; HOOKED more calls count async resources), INTO=1 (pass { into }), SPIN=1 (keep the event loop
 // busy with setImmediate while measuring, so a rank never sleeps in epoll:
-// the experiment that shows Node cannot busy-poll as Open MPI does).
-// stdout (rank 0): one line per rank.
+// the experiment that shows Node cannot busy-poll as Open MPI does), DELAY=1
+// (measure event-loop delay).
+// stdout (rank 0): one line per rank (ALL=1 for more than 4 ranks), then one
+// line of sums over the ranks (CPU and context switches per call).
 
 import { init, Op } from 'fmi';
 import { createHook } from 'node:async_hooks';
@@ -21,6 +23,8 @@ const { rank } = comm;
 const OP = process.env.OP || 'allreduce';
 const bytes = Number(process.env.BYTES || 1024);
 const N = Number(process.env.N || 2000);
+const WARMUP = Number(process.env.WARMUP || 500);
+const HOOKED = Number(process.env.HOOKED || 200);
 const data = new Float64Array(bytes / 8).fill(rank + 1);
 const into = process.env.INTO === '1' ? { into: new Float64Array(bytes / 8) } : {};
 const calls = {
@@ -31,25 +35,31 @@ const calls = {
 const run = calls[OP];
 if (!run) throw new Error(`OP must be one of ${Object.keys(calls).join(', ')}`);
 
-for (let i = 0; i < 500; i++) await run();
+for (let i = 0; i < WARMUP; i++) await run();
 await comm.barrier();
 
-const delay = monitorEventLoopDelay({ resolution: 1 });
-delay.enable();
+// DELAY=1: event-loop delay. Off by default: its 1 ms timer wakes every rank
+// 1000 times a second, which on oversubscribed CPUs is most of what they do.
+const delay = process.env.DELAY === '1' ? monitorEventLoopDelay({ resolution: 1 }) : undefined;
+delay?.enable();
 let spinning = process.env.SPIN === '1';
 const spin = () => {
   if (spinning) setImmediate(spin);
 };
 spin();
-const f0 = process.resourceUsage().minorPageFault;
+const u0 = process.resourceUsage();
 const c0 = process.cpuUsage();
 const t0 = performance.now();
 for (let i = 0; i < N; i++) await run();
 const wall = performance.now() - t0;
 const cpu = process.cpuUsage(c0);
-const faults = process.resourceUsage().minorPageFault - f0;
+const u1 = process.resourceUsage();
+const faults = u1.minorPageFault - u0.minorPageFault;
+// Wake-ups: a rank that sleeps in epoll until a message comes switches out voluntarily; a preempted one involuntarily.
+const vcsw = u1.voluntaryContextSwitches - u0.voluntaryContextSwitches;
+const ivcsw = u1.involuntaryContextSwitches - u0.involuntaryContextSwitches;
 spinning = false;
-delay.disable();
+delay?.disable();
 
 // Async resources per call, counted over 200 more calls (the hook itself slows them, so not timed).
 let promises = 0;
@@ -63,13 +73,22 @@ const hook = createHook({
   },
 });
 hook.enable();
-for (let i = 0; i < 200; i++) await run();
+for (let i = 0; i < HOOKED; i++) await run();
 hook.disable();
 
 const line =
   `rank ${rank}: ${OP} ${bytes}B x${N}: wall ${((1000 * wall) / N).toFixed(1)} us/call, cpu user ${(cpu.user / N).toFixed(1)} sys ${(cpu.system / N).toFixed(1)} us/call, ` +
-  `faults ${(faults / N).toFixed(1)}/call; per call: promises ${(promises / 200).toFixed(1)} timers ${(timers / 200).toFixed(2)} other ${(other / 200).toFixed(2)}; ` +
-  `loop delay p50 ${(delay.percentile(50) / 1e3).toFixed(0)}us`;
+  `faults ${(faults / N).toFixed(1)}/call, ctx switches ${(vcsw / N).toFixed(1)} voluntary ${(ivcsw / N).toFixed(1)} involuntary per call; per call: promises ${(promises / HOOKED).toFixed(1)} timers ${(timers / HOOKED).toFixed(2)} other ${(other / HOOKED).toFixed(2)}; ` +
+  (delay ? `loop delay p50 ${(delay.percentile(50) / 1e3).toFixed(0)}us` : '');
 const all = await comm.gather(line, 0);
-if (rank === 0) console.log(all.join('\n'));
+const sums = await comm.reduce(new Float64Array([cpu.user / N, cpu.system / N, vcsw / N, ivcsw / N, (1000 * wall) / N]), Op.SUM, 0);
+if (rank === 0) {
+  if (comm.size <= 4 || process.env.ALL === '1') console.log(all.join('\n'));
+  // Summed over ranks: with more ranks than CPUs, the CPU of a call is what the wall time is made of.
+  const [user, sys, vol, invol, walls] = sums;
+  console.log(
+    `${comm.size} ranks: ${OP} ${bytes}B x${N}: wall ${(walls / comm.size).toFixed(1)} us/call (mean of ranks); all ranks together per call: ` +
+      `cpu ${(user + sys).toFixed(0)} us (user ${user.toFixed(0)}, sys ${sys.toFixed(0)}), ctx switches ${vol.toFixed(1)} voluntary, ${invol.toFixed(1)} involuntary`,
+  );
+}
 await comm.close();

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Kind } from '../src/codec.js';
 import { internals } from '../src/comm/communicator.js';
-import { bcastBinomial } from '../src/collectives/bcast.js';
+import { bcastBinomial, RELAYED_KIND } from '../src/collectives/bcast.js';
 import { PIPELINE_MIN_BYTES as DEFAULT_MIN_BYTES, pipelining, SEGMENT_BYTES, SEGMENTED_KIND } from '../src/collectives/bcast-pipelined.js';
 import type { CollContext } from '../src/collectives/context.js';
 import { Op } from '../src/index.js';
@@ -106,24 +106,29 @@ describe('segmented bcast - the messages', () => {
     expect(got).toEqual([true, true, true, true]);
     const segments = Math.ceil(bytes / (64 * 1024));
     // Root 1 sends to 3 and 2, rank 3 to 0: each edge carries the header and every segment.
+    // Rank 0 waits for the root's first message on 4 ranks (a small payload comes straight from the root):
+    // here an empty one that sends it to rank 3 (bcast.ts, RELAYED_KIND).
+    expect(sent.filter((s) => s.from === 1 && s.to === 0)).toEqual([{ from: 1, to: 0, kind: RELAYED_KIND, bytes: 0 }]);
     for (const [from, to] of [[1, 3], [1, 2], [3, 0]]) {
       const edge = sent.filter((s) => s.from === from && s.to === to);
       expect(edge.map((s) => s.kind)).toEqual([SEGMENTED_KIND, ...range(segments).map(() => Kind.BUFFER)]);
       expect(edge.slice(1).reduce((n, s) => n + s.bytes, 0)).toBe(bytes);
       expect(Math.max(...edge.slice(1).map((s) => s.bytes))).toBe(64 * 1024);
     }
-    expect(sent).toHaveLength(3 * (segments + 1));
+    expect(sent).toHaveLength(3 * (segments + 1) + 1);
   });
 
   it('below PIPELINE_MIN_BYTES, and on two ranks, one whole message per edge', async () => {
     const small = await record(4, PIPELINE_MIN_BYTES - 1, 64 * 1024);
     expect(small.got).toEqual([true, true, true, true]);
-    expect(small.sent.map((s) => s.kind)).toEqual([Kind.BUFFER, Kind.BUFFER, Kind.BUFFER]);
+    expect(small.sent.map((s) => s.kind)).toEqual([RELAYED_KIND, Kind.BUFFER, Kind.BUFFER, Kind.BUFFER]);
     const two = await record(2, PIPELINE_MIN_BYTES * 2, 64 * 1024);
     expect(two.sent).toEqual([{ from: 1, to: 0, kind: Kind.BUFFER, bytes: PIPELINE_MIN_BYTES * 2 }]);
   });
 
   it('its header kind is none of the codec kinds', () => {
     expect(Object.values(Kind)).not.toContain(SEGMENTED_KIND);
+    expect(Object.values(Kind)).not.toContain(RELAYED_KIND);
+    expect(RELAYED_KIND).not.toBe(SEGMENTED_KIND);
   });
 });

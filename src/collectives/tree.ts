@@ -9,13 +9,18 @@ import { absRank, relRank } from './context.js';
 export const TREE_RADIX = 4;
 
 /**
- * Barrier and small allreduce take the tree on at most this many ranks (a
- * star, with TREE_RADIX 4): measured faster there than dissemination and
- * recursive doubling. On 16 ranks the tree (radix 2 or 4) was not faster:
- * the root's serial sends and receives, or the depth, cost what the fewer
- * messages saved (bench/README.md).
+ * Barrier and small allreduce take the tree on at most this many ranks:
+ * every size. With radix 4 its rounds are those of dissemination and
+ * recursive doubling (2·log4(p) = log2(p)) while it sends 2(p - 1) messages
+ * instead of p·log2(p): 30 against 64 on 16 ranks, 62 against 160 on 32.
+ * Where ranks outnumber CPUs, a call's time is the CPU of its messages
+ * summed over the ranks (each one a write that runs the loopback stack and
+ * wakes a process, a read, a turn of an event loop): on 16 and 32 ranks on
+ * 2 CPUs the tree cost about half the CPU per call (bench/README.md). Set
+ * it to 4 for the former choice (dissemination and recursive doubling
+ * above 4 ranks).
  */
-export const TREE_MAX_RANKS = 4;
+export const TREE_MAX_RANKS = Number.POSITIVE_INFINITY;
 
 export interface Tree {
   /** -1 at the root. */
