@@ -1,6 +1,8 @@
 import { Kind, type Encoded } from '../codec.js';
 import { absRank, raiseIfError, relRank, type CollContext } from './context.js';
-import { bcastSegments, pipelining, SEGMENT_BYTES, SEGMENTED_KIND, segmentedHeader } from './bcast-pipelined.js';
+import { bcastSegments, intoFits, pipelining, SEGMENT_BYTES, SEGMENTED_KIND, segmentedHeader, type BcastInto } from './bcast-pipelined.js';
+
+export { intoFits, type BcastInto } from './bcast-pipelined.js';
 
 /** A rank's place in the binomial tree rooted at `root`: its parent (-1 at the root) and children, largest subtree first. */
 export function binomialTree(rank: number, root: number, size: number): { parent: number; children: number[] } {
@@ -18,11 +20,13 @@ export interface BcastOptions {
   /** @default SEGMENT_BYTES */
   segmentBytes?: number;
   /**
-   * Where a segmented payload of this kind and size may be received (the
-   * caller's result buffer), or undefined for a new buffer.
+   * The caller's result buffer and the kind of payload it takes: a payload of
+   * that kind and exactly its size is received straight into it (no fresh
+   * memory, no copy); any other gets a buffer of its own.
    */
-  into?: (kind: number, bytes: number) => Uint8Array | undefined;
+  into?: BcastInto;
 }
+
 
 /**
  * Binomial-tree broadcast from any root: ceil(log2 size) rounds. Small
@@ -42,7 +46,9 @@ export async function bcastBinomial(c: CollContext, root: number, msg: Encoded |
     const pipelined = msg!.kind !== Kind.ERROR && msg!.bytes.byteLength >= pipelining.minBytes && c.size > 2;
     first = pipelined ? segmentedHeader(msg!, segmentBytes) : msg!;
   } else {
-    const r = await c.recv(parent);
+    // The first message is the payload, a segmented header or an error: only the payload goes to `into`.
+    const into = opts.into;
+    const r = into ? await c.recv(parent, into.bytes, into.bytes.byteLength, (kind, length) => intoFits(into, kind, length)) : await c.recv(parent);
     first = { kind: r.kind, bytes: r.data };
   }
   if (first.kind === SEGMENTED_KIND) return bcastSegments(c, parent, children, first, msg, opts.into);
