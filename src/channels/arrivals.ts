@@ -40,6 +40,11 @@ export interface Posted {
   onAbort?: () => void;
 }
 
+/** The receive's `into`, unless its `fits` turns this message away. */
+function takesInto(req: RecvRequest, kind: number, length: number): RecvTarget | undefined {
+  return req.into !== undefined && (req.fits === undefined || req.fits(kind, length)) ? req.into : undefined;
+}
+
 export function resolveTarget(t: RecvTarget): Uint8Array {
   return typeof t === 'function' ? t() : t;
 }
@@ -67,7 +72,7 @@ export class MatchCore {
   /** An early message and the receive that took it: both there, hand it over. */
   finish(u: Early, p: Posted): void {
     if (u.error) return p.reject(u.error);
-    const into = p.req.into;
+    const into = takesInto(p.req, u.kind, u.data.byteLength);
     if (into === undefined) {
       let data = u.data;
       // A pooled buffer larger than the message stays in the pool; the receive gets bytes of its own.
@@ -166,7 +171,7 @@ export class ToPosted implements Arrival {
     const req = p.req;
     const signal = req.signal;
     if (p.onAbort) signal?.removeEventListener('abort', p.onAbort);
-    const into = req.into;
+    const into = takesInto(req, kind, length);
     if (into === undefined) {
       try {
         this.#dest = new Uint8Array(length);

@@ -31,6 +31,13 @@ export interface RecvRequest {
   capacity?: number;
   signal?: AbortSignal;
   /**
+   * When given, `into` takes only a message this accepts (its kind and length,
+   * asked once, when it matches); any other gets a buffer of its own, as if
+   * there were no `into` (a collective's result buffer that the message may
+   * not be meant for: an error, a header, another size).
+   */
+  fits?: (kind: number, length: number) => boolean;
+  /**
    * Called once, synchronously, when a message matches this receive (its
    * payload may still be on its way; the receive may still fail, say
    * truncated): synchronous sends are acknowledged from here.

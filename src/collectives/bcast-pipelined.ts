@@ -47,6 +47,15 @@ export function segmentedHeader(msg: Encoded, segmentBytes = SEGMENT_BYTES): Enc
   return { kind: SEGMENTED_KIND, bytes: h };
 }
 
+/** A caller's result buffer and the kind of payload it takes (bcast's `into`). */
+export interface BcastInto {
+  kind: number;
+  bytes: Uint8Array;
+}
+
+/** Whether `into` takes a payload of this kind and length. */
+export const intoFits = (into: BcastInto | undefined, kind: number, length: number): boolean => into !== undefined && kind === into.kind && length === into.bytes.byteLength;
+
 /**
  * After the header: every rank receives each segment straight into its place
  * in the result (all receives posted up front, so none waits in the
@@ -59,7 +68,7 @@ export async function bcastSegments(
   children: readonly number[],
   head: Encoded,
   msg: Encoded | undefined,
-  into?: (kind: number, bytes: number) => Uint8Array | undefined,
+  into?: BcastInto,
 ): Promise<Encoded> {
   if (head.bytes.byteLength !== HEADER_BYTES) throw new FmiError('FMI_PROTOCOL', 'malformed bcast header', c.fields(parent));
   const dv = new DataView(head.bytes.buffer, head.bytes.byteOffset, HEADER_BYTES);
@@ -69,7 +78,7 @@ export async function bcastSegments(
   if (seg === 0) throw new FmiError('FMI_PROTOCOL', 'malformed bcast header', c.fields(parent));
   const sends: Promise<void>[] = children.map((child) => c.send(child, head));
   // The root sends from the caller's bytes; the others receive into the caller's buffer or a new one.
-  const out = msg?.bytes ?? into?.(kind, total) ?? new Uint8Array(total);
+  const out = msg?.bytes ?? (intoFits(into, kind, total) ? into!.bytes : new Uint8Array(total));
   const count = Math.ceil(total / seg);
   const part = (i: number) => out.subarray(i * seg, Math.min(total, (i + 1) * seg));
   const receives: Promise<Received>[] = [];

@@ -1,6 +1,8 @@
 import { Kind, type Encoded } from '../codec.js';
 import { absRank, raiseIfError, relRank, type CollContext } from './context.js';
-import { bcastSegments, pipelining, SEGMENT_BYTES, SEGMENTED_KIND, segmentedHeader } from './bcast-pipelined.js';
+import { bcastSegments, intoFits, pipelining, SEGMENT_BYTES, SEGMENTED_KIND, segmentedHeader, type BcastInto } from './bcast-pipelined.js';
+
+export { intoFits, type BcastInto } from './bcast-pipelined.js';
 
 /** A rank's place in the binomial tree rooted at `root`: its parent (-1 at the root) and children, largest subtree first. */
 export function binomialTree(rank: number, root: number, size: number): { parent: number; children: number[] } {
@@ -18,11 +20,13 @@ export interface BcastOptions {
   /** @default SEGMENT_BYTES */
   segmentBytes?: number;
   /**
-   * Where a segmented payload of this kind and size may be received (the
-   * caller's result buffer), or undefined for a new buffer.
+   * The caller's result buffer and the kind of payload it takes: a payload of
+   * that kind and exactly its size is received straight into it (no fresh
+   * memory, no copy); any other gets a buffer of its own.
    */
-  into?: (kind: number, bytes: number) => Uint8Array | undefined;
+  into?: BcastInto;
 }
+
 
 /**
  * On at most this many ranks a small broadcast is a star: the root sends to
@@ -73,8 +77,12 @@ export async function bcastBinomial(c: CollContext, root: number, msg: Encoded |
       if (star) return raiseOrReturn(c, root, first);
     }
   } else {
-    let r = await c.recv(few ? root : parent);
-    if (r.kind === RELAYED_KIND) r = await c.recv(parent);
+    // The first message is the payload, a segmented header, an error or RELAYED: only the payload goes to `into`.
+    const into = opts.into;
+    const recvFirst = (from: number) =>
+      into ? c.recv(from, into.bytes, into.bytes.byteLength, (kind, length) => intoFits(into, kind, length)) : c.recv(from);
+    let r = await recvFirst(few ? root : parent);
+    if (r.kind === RELAYED_KIND) r = await recvFirst(parent);
     first = { kind: r.kind, bytes: r.data };
     if (few && r.source === root && asStar(c.size, first)) return raiseOrReturn(c, root, first);
   }

@@ -88,7 +88,14 @@ export async function allreduceRabenseifner(c: CollContext, op: PredefinedOpName
     acc = arena.alloc(Math.max(16, total));
     // The largest receive: a whole buffer from the even partner, else half of one.
     tmp = arena.alloc(Math.max(16, rank < 2 * rem ? total : at(0, pof2 / 2).to));
-    arena.bytes(acc, total).set(mine);
+    // This rank's data joins acc half by half: the first halving step sends
+    // its half straight from `mine` and copies only the half it keeps, while
+    // the partner's half is on its way.
+    let inAcc = false;
+    const fill = () => {
+      if (!inAcc) arena.bytes(acc!, total).set(mine);
+      inAcc = true;
+    };
     const accBytes = (lo: number, hi: number) => {
       const r = at(lo, hi);
       return arena.bytes(acc!, total).subarray(r.from, r.to);
@@ -99,7 +106,9 @@ export async function allreduceRabenseifner(c: CollContext, op: PredefinedOpName
     };
     if (rank < 2 * rem) {
       // rank - 1's buffer joins this one (the lower rank's data on the left; predefined ops commute anyway).
-      await track(recv(rank - 1, arena.bytes(tmp, total)));
+      const incoming = track(recv(rank - 1, arena.bytes(tmp, total)));
+      fill();
+      await incoming;
       fold(0, pof2, total);
     }
 
@@ -113,16 +122,24 @@ export async function allreduceRabenseifner(c: CollContext, op: PredefinedOpName
       const [giveLo, giveHi] = lower ? [mid, hi] : [lo, mid];
       const keep = at(keepLo, keepHi);
       const incoming = track(recv(partner, arena.bytes(tmp, keep.to - keep.from)));
-      await send(partner, accBytes(giveLo, giveHi));
+      if (inAcc) await send(partner, accBytes(giveLo, giveHi));
+      else {
+        const give = at(giveLo, giveHi);
+        await send(partner, mine.subarray(give.from, give.to));
+        accBytes(keepLo, keepHi).set(mine.subarray(keep.from, keep.to));
+        inAcc = true;
+      }
       await incoming;
       fold(keepLo, keepHi, keep.to - keep.from);
       lo = keepLo;
       hi = keepHi;
     }
 
-    // Block newRank is complete here; the doubling steps gather the others straight into `out`.
+    // Block newRank is complete here; the doubling steps gather the others
+    // straight into `out`. The first one sends it from acc and copies it to
+    // `out` while the partner's block is on its way.
+    fill(); // a single rank's halving loop never ran
     const own = at(lo, hi);
-    out.set(accBytes(lo, hi), own.from);
     for (let d = 1; d < pof2; d <<= 1) {
       const partner = toOld(newRank ^ d);
       const width = hi - lo;
@@ -130,11 +147,15 @@ export async function allreduceRabenseifner(c: CollContext, op: PredefinedOpName
       const mineNow = at(lo, hi);
       const theirs = at(theirLo, theirHi);
       const incoming = track(recv(partner, out.subarray(theirs.from, theirs.to)));
-      await send(partner, out.subarray(mineNow.from, mineNow.to));
+      if (d === 1) {
+        await send(partner, accBytes(lo, hi));
+        out.set(accBytes(lo, hi), own.from);
+      } else await send(partner, out.subarray(mineNow.from, mineNow.to));
       await incoming;
       lo = Math.min(lo, theirLo);
       hi = Math.max(hi, theirHi);
     }
+    if (pof2 === 1) out.set(accBytes(lo, hi), own.from);
     if (rank < 2 * rem) await send(rank - 1, out);
     return result();
   } catch (err) {

@@ -7,7 +7,7 @@ import { barrierStore, bcastStore, gatherFlat, hasStore, reduceFlat, writeOrFail
 import { type NumericArray } from '../kernels/index.js';
 import { checkOpFor, type Op } from '../ops/op.js';
 import { checkOpOptions, Deadline, type OpOptions } from '../util/deadline.js';
-import { bcastBinomial } from '../collectives/bcast.js';
+import { bcastBinomial, intoFits } from '../collectives/bcast.js';
 import { gatherBinomial } from '../collectives/gather.js';
 import { scatterBinomial } from '../collectives/scatter.js';
 import { reduceBinomial, reduceChain } from '../collectives/reduce.js';
@@ -224,11 +224,10 @@ export class Communicator {
       async (c) => {
         const msg = c.rank === root ? this.#encodeOrError(data, c) : undefined;
         const into = opts.into;
-        const fits = (kind: number, bytes: number) => isTyped(into) && kind === encode(into).kind && bytes === into.byteLength;
-        const target = into === undefined ? undefined : (kind: number, bytes: number) => (fits(kind, bytes) ? bytesOf(into) : undefined);
+        const target = isTyped(into) ? { kind: encode(into).kind, bytes: bytesOf(into) } : undefined;
         const out = hasStore(c) ? await bcastStore(c, root, msg) : await bcastBinomial(c, root, msg, { into: target });
         if (into === undefined) return decode(out.kind, out.bytes) as T;
-        if (!fits(out.kind, out.bytes.byteLength)) {
+        if (!intoFits(target, out.kind, out.bytes.byteLength)) {
           throw new FmiError('MPI_ERR_ARG', '`into` must be a TypedArray of the type and length of the root\'s data', c.fields());
         }
         const mine = bytesOf(into);
@@ -674,7 +673,7 @@ export class Communicator {
       op,
       send: (peer, msg) => channel.send(world(peer), { ctx, tag, kind: msg.kind }, msg.bytes, d.signal),
       recv: signed
-        ? async (peer, into?: RecvTarget, capacity?: number): Promise<Received> => {
+        ? async (peer, into?: RecvTarget, capacity?: number, fits?: (kind: number, length: number) => boolean): Promise<Received> => {
             // The tag of the message that matched, known before its payload (which may not fit `into`:
             // without `into` a receive cannot fail for the message's sake).
             let theirs = tag;
@@ -682,7 +681,7 @@ export class Communicator {
             const onMatch = into === undefined ? undefined : (_s: number, t: number, k: number) => void ((theirs = t), (kind = k));
             let r: Received;
             try {
-              r = await channel.recv({ source: world(peer), ctx, tag: ANY_TAG, into, capacity, signal: d.signal, onMatch });
+              r = await channel.recv({ source: world(peer), ctx, tag: ANY_TAG, into, capacity, fits, signal: d.signal, onMatch });
             } catch (err) {
               if (theirs !== tag && kind !== Kind.ERROR) return mismatch(c, peer, theirs, tag);
               throw err;
@@ -691,8 +690,8 @@ export class Communicator {
             if (r.tag !== tag && r.kind !== Kind.ERROR) return mismatch(c, peer, r.tag, tag);
             return r;
           }
-        : async (peer, into?: RecvTarget, capacity?: number): Promise<Received> => {
-            const r = await channel.recv({ source: world(peer), ctx, tag, into, capacity, signal: d.signal });
+        : async (peer, into?: RecvTarget, capacity?: number, fits?: (kind: number, length: number) => boolean): Promise<Received> => {
+            const r = await channel.recv({ source: world(peer), ctx, tag, into, capacity, fits, signal: d.signal });
             r.source = local(r.source);
             return r;
           },
