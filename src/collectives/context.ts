@@ -14,7 +14,8 @@ export interface CollContext {
   /** The operation's name, for errors. */
   readonly op: string;
   send(peer: number, msg: Encoded): Promise<void>;
-  recv(peer: number, into?: RecvTarget, capacity?: number): Promise<Received>;
+  /** `signal`: to give up this one receive (the call's deadline applies as well). */
+  recv(peer: number, into?: RecvTarget, capacity?: number, signal?: AbortSignal): Promise<Received>;
   fields(peer?: number): FmiErrorFields;
   /** On storage channels: this call's one shared value (write once, read by many). */
   store?: {
