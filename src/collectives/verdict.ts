@@ -20,13 +20,19 @@ export const VERDICT_OK: Encoded = { kind: Kind.BUNDLE, bytes: new Uint8Array(0)
 
 /** A rank that failed this way does not wait for its verdict partners: they may never send. */
 const NO_WAIT = new Set(['FMI_MISMATCH', 'FMI_PEER_LOST', 'FMI_TIMEOUT', 'FMI_ABORTED', 'FMI_CLOSED', 'FMI_CHANNEL', 'FMI_PROTOCOL']);
+/**
+ * MPI_ERR_ARG is this rank's own (an `into` that does not fit, a value it
+ * could not send, and the gather root's "could not contribute"): the call
+ * went through for the others, so it fails this rank only.
+ */
+const shared = (err: unknown) => (err instanceof FmiError && err.code === 'MPI_ERR_ARG' ? undefined : err);
 const waits = (err: unknown) => err === undefined || (err instanceof FmiError && !NO_WAIT.has(err.code));
 
 /** Down the tree: waits for the parent's verdict (unless `failed` says not to), passes it (or `failed`) on; throws the first error. */
 export async function verdictDown(c: CollContext, root: number, failed: unknown): Promise<void> {
   const { parent, children } = binomialTree(c.rank, root, c.size);
-  let err = failed;
-  if (parent >= 0 && waits(failed)) {
+  let err = shared(failed);
+  if (parent >= 0 && waits(err)) {
     try {
       raiseIfError(c, await c.recv(parent));
     } catch (e) {
@@ -34,13 +40,14 @@ export async function verdictDown(c: CollContext, root: number, failed: unknown)
     }
   }
   await pass(c, children, err);
+  if (failed !== undefined) throw failed;
 }
 
 /** Up the tree: waits for every child's verdict (unless `failed` says not to), sends the subtree's to the parent; throws the first error. */
 export async function verdictUp(c: CollContext, root: number, failed: unknown): Promise<void> {
   const { parent, children } = binomialTree(c.rank, root, c.size);
-  let err = failed;
-  if (waits(failed)) {
+  let err = shared(failed);
+  if (waits(err)) {
     // A mismatch or a lost peer ends the wait: the other children may never send, and their receives are withdrawn.
     // Any other error (bad input the root sent down as data) reached every child, and each sends its verdict.
     const stop = new AbortController();
@@ -56,6 +63,7 @@ export async function verdictUp(c: CollContext, root: number, failed: unknown): 
     );
   }
   await pass(c, parent >= 0 ? [parent] : [], err);
+  if (failed !== undefined) throw failed;
 }
 
 async function pass(c: CollContext, to: number[], err: unknown): Promise<void> {
