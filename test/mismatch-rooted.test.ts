@@ -51,6 +51,15 @@ describe('rooted collectives called differently', () => {
     out.forEach((o, rank) => expect(o, `rank ${rank}`).toMatchObject({ code: 'FMI_MISMATCH' }));
   }, 30_000);
 
+  it('with verdicts off, a reduce leaf returns at once (as it did before verdicts), and the root fails', async () => {
+    const out = await withWorld(3, async (c) => {
+      const first = await attempt(() => c.reduce(new Float64Array(c.rank === 2 ? 8 : 4), Op.SUM, 0));
+      return [first, await attempt(() => c.barrier())];
+    }, { verdicts: false });
+    expect(out[0]![0]).toHaveProperty('code');
+    expect(out[2]![0]).toEqual({ value: undefined });
+  }, 30_000);
+
   it('matched rooted collectives still agree, a scatter error still fails every rank, and the next call works', async () => {
     const out = await withWorld(4, async (c) => {
       const r = await c.reduce(new Float64Array([c.rank]), Op.SUM, 2);

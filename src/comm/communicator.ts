@@ -85,6 +85,7 @@ export class Communicator {
   /** Point-to-point traffic: the same channel at every rank. */
   readonly #channel: Channel;
   readonly #timeoutMs: number | undefined;
+  readonly #verdicts: boolean;
   /** Members (world ranks) of collectives: both groups on an intercommunicator. */
   readonly #group: number[] | undefined;
   readonly #toLocal: Map<number, number> | undefined;
@@ -113,6 +114,7 @@ export class Communicator {
     this.#choices = new ChoiceCache(this.#set);
     this.job = opts.job;
     this.#timeoutMs = opts.timeoutMs;
+    this.#verdicts = opts.verdicts !== false;
     this.#group = placement?.group;
     this.#ctx = placement?.ctx ?? 0;
     this.#shared = placement?.shared ?? { rank: channel.rank, size: channel.size, made: 0 };
@@ -542,7 +544,7 @@ export class Communicator {
   }
 
   #make(group: number[] | undefined, ctx: number, peers?: number[]): Communicator {
-    return new Communicator(this.#set, { job: this.job, timeoutMs: this.#timeoutMs }, { group, ctx, shared: this.#shared, peers });
+    return new Communicator(this.#set, { job: this.job, timeoutMs: this.#timeoutMs, verdicts: this.#verdicts }, { group, ctx, shared: this.#shared, peers });
   }
 
   /** World rank of point-to-point rank r: a member's, or on an intercommunicator a remote one's. */
@@ -617,7 +619,7 @@ export class Communicator {
       try {
         d.check();
         // Rooted collectives end with a verdict (verdict.ts): no rank that only sent returns "ok" from a failed call.
-        const verdict = root !== undefined && c.size > 1 && !hasStore(c) ? VERDICTS[name] : undefined;
+        const verdict = this.#verdicts && root !== undefined && c.size > 1 && !hasStore(c) ? VERDICTS[name] : undefined;
         let out: T;
         try {
           out = await run(c);

@@ -24,6 +24,7 @@ export const ENV = {
   hint: 'FMI_HINT',
   memoryMiB: 'FMI_MEMORY_MIB',
   secret: 'FMI_SECRET',
+  verdicts: 'FMI_VERDICTS',
 } as const;
 
 export interface InitOptions {
@@ -60,6 +61,16 @@ export interface InitOptions {
   hint?: Hint;
   /** The function's memory, for the cost model. @default process.env.FMI_MEMORY_MIB or AWS_LAMBDA_FUNCTION_MEMORY_SIZE, or 1024 */
   memoryMiB?: number;
+  /**
+   * Rooted collectives (reduce, gather, bcast, scatter and their v forms)
+   * end with a verdict: an empty message per tree edge, so that a rank that
+   * only sent in the call (a reduce leaf, a bcast root) does not return
+   * success from a call that failed or was called differently elsewhere. It
+   * costs a tree's depth of latency per call (bench/README.md, "Verdicts");
+   * `false` leaves such ranks to learn of it in their next collective. Every
+   * rank must pass the same. @default process.env.FMI_VERDICTS !== '0'
+   */
+  verdicts?: boolean;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -116,5 +127,5 @@ export async function init(opts: InitOptions = {}): Promise<Communicator> {
     connectTimeoutMs: opts.connectTimeoutMs ?? intFrom(env, ENV.connectTimeoutMs) ?? 30_000,
     memoryMiB: opts.memoryMiB ?? intFrom(env, ENV.memoryMiB) ?? intFrom(env, 'AWS_LAMBDA_FUNCTION_MEMORY_SIZE'),
   });
-  return new Communicator(channels, { job, timeoutMs });
+  return new Communicator(channels, { job, timeoutMs, verdicts: opts.verdicts ?? env[ENV.verdicts] !== '0' });
 }
