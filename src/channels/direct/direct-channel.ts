@@ -5,7 +5,7 @@ import { deriveKeys, MIN_SECRET_BYTES, signed, type JobKeys } from '../../rendez
 import { readLines, writeLine, type Endpoint } from '../../rendezvous/protocol.js';
 import { parseServerMessage } from '../../rendezvous/messages.js';
 import { describeServer, dialServer, type ServerAddress } from '../../rendezvous/transport.js';
-import type { Channel, Envelope, Probed, ProbeRequest, Received, RecvRequest } from '../channel.js';
+import { ANY_SOURCE, type Channel, type Envelope, type Probed, type ProbeRequest, type Received, type RecvRequest } from '../channel.js';
 import { Matcher } from '../matcher.js';
 import { Connection } from './connection.js';
 import { acceptHandshake, ByteReader } from './handshake.js';
@@ -198,12 +198,31 @@ export class DirectChannel implements Channel {
     return new PeerLostError(`rank ${peer} is gone`, { rank: this.rank, peer, channel: 'direct' });
   }
 
+  /** A rank that is neither connected, nor connecting, nor gone: with no rendezvous server, it never will be. */
+  #unconnected(): number | undefined {
+    for (let peer = 0; peer < this.size; peer++) {
+      if (peer !== this.rank && !this.#conns.has(peer) && !this.#pairings.has(peer) && !this.#gone.has(peer)) return peer;
+    }
+    return undefined;
+  }
+
+  #anyUnpairable(peer: number): ChannelError {
+    return new ChannelError(`a receive from any rank cannot complete: rank ${peer} cannot connect: ${this.#noRendezvous}`, { rank: this.rank, peer, channel: 'direct' });
+  }
+
   #unpairable(peer: number): ChannelError {
     return new ChannelError(`cannot connect to rank ${peer}: ${this.#noRendezvous}`, { rank: this.rank, peer, channel: 'direct' });
   }
 
-  /** Why nothing more can come from `source` (a specific rank, not connected): it is gone, or it can no longer connect. */
+  /**
+   * Why nothing more can come from `source` (a specific rank, not connected): it is gone, or it can no longer connect.
+   * From any source: once the server is gone, when some rank can no longer connect (the message may be its).
+   */
   #cannotCome(source: number): Error | undefined {
+    if (source === ANY_SOURCE) {
+      const peer = this.#noRendezvous ? this.#unconnected() : undefined;
+      return peer === undefined ? undefined : this.#anyUnpairable(peer);
+    }
     if (source < 0 || source === this.rank || this.#conns.has(source)) return undefined;
     if (this.#gone.has(source)) return this.#lost(source);
     if (this.#noRendezvous && !this.#pairings.has(source)) return this.#unpairable(source);
@@ -223,6 +242,8 @@ export class DirectChannel implements Channel {
       if (peer === this.rank || this.#conns.has(peer) || this.#pairings.has(peer) || this.#gone.has(peer)) continue;
       this.#matcher.failSource(peer, this.#unpairable(peer));
     }
+    const peer = this.#unconnected();
+    if (peer !== undefined) this.#matcher.failWild(this.#anyUnpairable(peer));
   }
 
   #startPairing(peer: number): Pairing {
@@ -257,7 +278,10 @@ export class DirectChannel implements Channel {
         if (DEBUG) process.stderr.write(`fmi debug: direct rank ${this.rank} <-> ${peer} failed: ${err.message}\n`);
         for (const q of this.#takeQueued(peer)) q.reject(err);
         // A pair that was connecting when the server went: nothing will retry it.
-        if (this.#noRendezvous && this.#state === 'open' && !this.#conns.has(peer)) this.#matcher.failSource(peer, this.#unpairable(peer));
+        if (this.#noRendezvous && this.#state === 'open' && !this.#conns.has(peer)) {
+          this.#matcher.failSource(peer, this.#unpairable(peer));
+          this.#matcher.failWild(this.#anyUnpairable(peer));
+        }
       },
     );
     return p;
