@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { IntegrityMode } from '../channels/direct/integrity.js';
 import { FmiError } from '../errors.js';
 import { openChannels } from './channel-set.js';
 import { loadConfig } from '../config/index.js';
@@ -24,6 +25,7 @@ export const ENV = {
   hint: 'FMI_HINT',
   memoryMiB: 'FMI_MEMORY_MIB',
   secret: 'FMI_SECRET',
+  integrity: 'FMI_INTEGRITY',
   verdicts: 'FMI_VERDICTS',
 } as const;
 
@@ -71,6 +73,14 @@ export interface InitOptions {
    * rank must pass the same. @default process.env.FMI_VERDICTS !== '0'
    */
   verdicts?: boolean;
+  /**
+   * Payload checks on the direct channel: 'crc32' (corruption) or 'hmac'
+   * (HMAC-SHA-256 under a key from the job secret: corruption and forgery).
+   * A payload that fails its check fails its receive with FMI_PROTOCOL and
+   * ends that connection; it is never delivered. Every rank must pass the
+   * same. @default process.env.FMI_INTEGRITY, or 'none'
+   */
+  integrity?: IntegrityMode;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -124,6 +134,7 @@ export async function init(opts: InitOptions = {}): Promise<Communicator> {
     hint,
     rendezvous: server,
     secret: opts.secret ?? (env[ENV.secret] || undefined),
+    integrity: opts.integrity ?? ((env[ENV.integrity] || undefined) as IntegrityMode | undefined),
     connectTimeoutMs: opts.connectTimeoutMs ?? intFrom(env, ENV.connectTimeoutMs) ?? 30_000,
     memoryMiB: opts.memoryMiB ?? intFrom(env, ENV.memoryMiB) ?? intFrom(env, 'AWS_LAMBDA_FUNCTION_MEMORY_SIZE'),
   });

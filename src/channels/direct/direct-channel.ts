@@ -5,6 +5,7 @@ import { deriveKeys, MIN_SECRET_BYTES, signed, type JobKeys } from '../../rendez
 import { readLines, writeLine, type Endpoint } from '../../rendezvous/protocol.js';
 import { parseServerMessage } from '../../rendezvous/messages.js';
 import { describeServer, dialServer, type ServerAddress } from '../../rendezvous/transport.js';
+import { integrityFor, type Integrity, type IntegrityMode } from './integrity.js';
 import { ANY_SOURCE, type Channel, type Envelope, type Probed, type ProbeRequest, type Received, type RecvRequest } from '../channel.js';
 import { Matcher } from '../matcher.js';
 import { Connection } from './connection.js';
@@ -28,9 +29,11 @@ export interface DirectChannelOptions {
    * none has (connections then prove only the job id).
    */
   secret?: string;
+  /** Opt-in payload checks (integrity.ts); every rank must pass the same. @default 'none' */
+  integrity?: IntegrityMode;
 }
 
-type Settings = Required<Omit<DirectChannelOptions, 'server' | 'secret'>> & { server: ServerAddress };
+type Settings = Required<Omit<DirectChannelOptions, 'server' | 'secret' | 'integrity'>> & { server: ServerAddress };
 
 type State = 'open' | 'closing' | 'closed';
 
@@ -64,6 +67,7 @@ export class DirectChannel implements Channel {
   readonly size: number;
   readonly #o: Settings;
   readonly #keys: JobKeys;
+  #integrity: Integrity | undefined;
   readonly #matcher: Matcher;
   readonly #conns = new Map<number, Connection>();
   readonly #pairings = new Map<number, Pairing>();
@@ -89,12 +93,14 @@ export class DirectChannel implements Channel {
   static async create(opts: DirectChannelOptions): Promise<DirectChannel> {
     const server = opts.server ?? { host: '127.0.0.1', port: 0 };
     const loopback = /^(127\.|::1$|localhost$)/.test(server.host);
-    const { secret, ...rest } = opts;
+    const { secret, integrity, ...rest } = opts;
+    const checks = integrityFor(integrity ?? 'none', opts.job, secret, opts.rank);
     if (secret !== undefined && (typeof secret !== 'string' || Buffer.byteLength(secret, 'utf8') < MIN_SECRET_BYTES)) {
       throw new FmiError('FMI_CONFIG', `a job secret needs at least ${MIN_SECRET_BYTES} bytes (fmi run makes 256 random bits)`, { rank: opts.rank, channel: 'direct' });
     }
     const settings = { listenHost: loopback ? '127.0.0.1' : '0.0.0.0', connectTimeoutMs: 30_000, ...rest, server };
     const ch = new DirectChannel(settings, deriveKeys(opts.job, secret));
+    ch.#integrity = checks;
     if (opts.server) {
       await ch.#listen();
       try {
@@ -269,7 +275,7 @@ export class DirectChannel implements Channel {
             `fmi debug: direct rank ${this.rank} <-> ${peer} via ${via} ${socket.localAddress}:${socket.localPort} -> ${socket.remoteAddress}:${socket.remotePort} in ${ms} ms\n`,
           );
         }
-        const conn = new Connection(this.rank, peer, socket, this.#matcher, leftover, (err) => this.#connectionEnded(peer, conn, err));
+        const conn = new Connection(this.rank, peer, socket, this.#matcher, leftover, (err) => this.#connectionEnded(peer, conn, err), this.#integrity);
         this.#conns.set(peer, conn);
         for (const q of this.#takeQueued(peer)) conn.send(q.env, q.payload, q.signal).then(q.resolve, q.reject);
       },
