@@ -22,7 +22,7 @@ import { allreduceAlgorithm, allreduceBlocks, blockable } from '../collectives/a
 import { engineFor, withEngine } from '../collectives/engine.js';
 import { mismatch, type CollContext } from '../collectives/context.js';
 import { signatureTag, type CallShape, type CollName } from '../collectives/signature.js';
-import { signedRecv } from '../collectives/signed-recv.js';
+import { CallWatch, signedRecv } from '../collectives/signed-recv.js';
 import { VERDICTS } from '../collectives/verdict.js';
 import { checkAllreduceAlgorithm, checkMembers, checkRank, checkTag } from './validate.js';
 import { agreeContext, type Shared } from './context-id.js';
@@ -613,7 +613,8 @@ export class Communicator {
     const seq = this.#collSeq++;
     // Every message of this call carries its signature as its tag; receives check it (see #context).
     const sig = signatureTag(name, root, shape, seq);
-    const c = this.#context(name, this.#group, sig, channel, d, { seq, key: isStoreChannel(channel) ? this.#storeKey(seq) : undefined });
+    const watch = new CallWatch();
+    const c = this.#context(name, this.#group, sig, channel, d, { seq, watch, key: isStoreChannel(channel) ? this.#storeKey(seq) : undefined });
     const body = async (): Promise<T> => {
       const t0 = performance.now();
       try {
@@ -635,6 +636,7 @@ export class Communicator {
         throw this.#wrap(err, name);
       } finally {
         d.dispose();
+        watch.end();
         this.#record(name, channel, sizing, performance.now() - t0);
         this.#collPending--;
       }
@@ -678,7 +680,7 @@ export class Communicator {
    * collective, or of this one called with another root, op, type or count);
    * its shared value starts with the signature too.
    */
-  #context(op: string, members: number[] | undefined, tag: number, channel: Channel, d: Deadline, where: { ctx?: number; key?: string; seq?: number } = {}): CollContext {
+  #context(op: string, members: number[] | undefined, tag: number, channel: Channel, d: Deadline, where: { ctx?: number; key?: string; seq?: number; watch?: CallWatch } = {}): CollContext {
     const ctx = where.ctx ?? this.#ctx + 1;
     const seq = where.seq;
     const signed = seq !== undefined;
@@ -692,7 +694,7 @@ export class Communicator {
       op,
       send: (peer, msg) => channel.send(world(peer), { ctx, tag, kind: msg.kind }, msg.bytes, d.signal),
       recv: signed
-        ? (peer, into?: RecvTarget, capacity?: number, stop?: AbortSignal) => signedRecv({ channel, ctx, tag, seq, world, local, signal: d.signal }, c, peer, into, capacity, stop)
+        ? (peer, into?: RecvTarget, capacity?: number, stop?: AbortSignal) => signedRecv(call!, c, peer, into, capacity, stop)
         : async (peer, into?: RecvTarget, capacity?: number): Promise<Received> => {
             const r = await channel.recv({ source: world(peer), ctx, tag, into, capacity, signal: d.signal });
             r.source = local(r.source);
@@ -713,6 +715,11 @@ export class Communicator {
           }
         : undefined,
     };
+    // A signed call's receives share one watch (signed-recv.ts).
+    const watch = where.watch ?? new CallWatch();
+    const call = signed ? { channel, ctx, tag, seq, world, local, signal: d.signal, watch } : undefined;
+    watch.call = call;
+    watch.context = c;
     return c;
   }
 
