@@ -17,7 +17,7 @@ describe('direct - frames', () => {
   };
 
   it('a header round-trips, lengths past 4 GiB included', () => {
-    expect(readHeader(header(5), 5)).toEqual({ kind: 10, ctx: 3, tag: 77, seq: 5, length: 1234 });
+    expect(readHeader(header(5), 5)).toEqual({ kind: 10, ctx: 3, tag: 77, seq: 5, length: 1234, flags: 0 });
     const big = Buffer.alloc(HEADER_BYTES);
     writeHeader(big, 0, { kind: 1, ctx: 0, tag: 0, seq: 0, length: 2 ** 33 + 5 });
     expect(readHeader(big, 0).length).toBe(2 ** 33 + 5);

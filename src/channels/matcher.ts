@@ -137,6 +137,16 @@ export class Matcher {
     for (const w of lostProbes) this.#rejectProbe(w, err);
   }
 
+  /** Fails receives and probes from any source (one of the ranks they could come from can no longer send). */
+  failWild(err: Error): void {
+    const [lost, keep] = partition(this.#wildPosted, (p) => p.req.source === ANY_SOURCE);
+    this.#wildPosted = keep;
+    for (const p of lost) this.#reject(p, err);
+    const [lostProbes, keepProbes] = partition(this.#probes, (w) => w.req.source === ANY_SOURCE);
+    this.#probes = keepProbes;
+    for (const w of lostProbes) this.#rejectProbe(w, err);
+  }
+
   /**
    * The sources that pending receives and probes name (ANY_SOURCE among them
    * when one takes any): what a channel that cannot see peers die must watch.

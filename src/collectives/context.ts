@@ -14,8 +14,8 @@ export interface CollContext {
   /** The operation's name, for errors. */
   readonly op: string;
   send(peer: number, msg: Encoded): Promise<void>;
-  /** `fits`: see RecvRequest.fits. */
-  recv(peer: number, into?: RecvTarget, capacity?: number, fits?: (kind: number, length: number) => boolean): Promise<Received>;
+  /** `fits`: see RecvRequest.fits. `signal`: to give up this one receive (the call's deadline applies as well). */
+  recv(peer: number, into?: RecvTarget, capacity?: number, fits?: (kind: number, length: number) => boolean, signal?: AbortSignal): Promise<Received>;
   fields(peer?: number): FmiErrorFields;
   /** On storage channels: this call's one shared value (write once, read by many). */
   store?: {

@@ -1,4 +1,5 @@
 import { FmiError } from '../errors.js';
+import type { IntegrityMode } from '../channels/direct/integrity.js';
 import { isStoreChannel, type Channel } from '../channels/channel.js';
 import { DirectChannel } from '../channels/direct/direct-channel.js';
 import { RedisChannel } from '../channels/redis/index.js';
@@ -23,6 +24,8 @@ export interface OpenChannelsOptions {
   rendezvous?: ServerAddress;
   /** The job's secret, for the direct channel (Redis and S3 use their servers' own credentials). */
   secret?: string;
+  /** Payload checks on the direct channel (channels/direct/integrity.ts). */
+  integrity?: IntegrityMode;
   connectTimeoutMs?: number;
   hint?: Hint;
   /** The function's memory, for the cost model. @default 1024 */
@@ -125,7 +128,7 @@ async function openOne(name: ChannelName, o: OpenChannelsOptions): Promise<Chann
       const server = o.rendezvous ?? (b?.Direct?.host && b.Direct.port ? { host: b.Direct.host, port: b.Direct.port } : undefined);
       let direct: Channel;
       try {
-        direct = await DirectChannel.create({ job, rank, size, server, secret: o.secret, connectTimeoutMs: o.connectTimeoutMs ?? 30_000 });
+        direct = await DirectChannel.create({ job, rank, size, server, secret: o.secret, integrity: o.integrity, connectTimeoutMs: o.connectTimeoutMs ?? 30_000 });
       } catch (err) {
         await shm?.close();
         throw err;

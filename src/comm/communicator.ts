@@ -22,6 +22,8 @@ import { allreduceAlgorithm, allreduceBlocks, blockable } from '../collectives/a
 import { engineFor, withEngine } from '../collectives/engine.js';
 import { mismatch, type CollContext } from '../collectives/context.js';
 import { signatureTag, type CallShape, type CollName } from '../collectives/signature.js';
+import { CallWatch, signedRecv } from '../collectives/signed-recv.js';
+import { VERDICTS } from '../collectives/verdict.js';
 import { checkAllreduceAlgorithm, checkMembers, checkRank, checkTag } from './validate.js';
 import { agreeContext, type Shared } from './context-id.js';
 import { createIntercomm, mergeIntercomm, type CommKit } from './intercomm.js';
@@ -83,6 +85,7 @@ export class Communicator {
   /** Point-to-point traffic: the same channel at every rank. */
   readonly #channel: Channel;
   readonly #timeoutMs: number | undefined;
+  readonly #verdicts: boolean;
   /** Members (world ranks) of collectives: both groups on an intercommunicator. */
   readonly #group: number[] | undefined;
   readonly #toLocal: Map<number, number> | undefined;
@@ -111,6 +114,7 @@ export class Communicator {
     this.#choices = new ChoiceCache(this.#set);
     this.job = opts.job;
     this.#timeoutMs = opts.timeoutMs;
+    this.#verdicts = opts.verdicts !== false;
     this.#group = placement?.group;
     this.#ctx = placement?.ctx ?? 0;
     this.#shared = placement?.shared ?? { rank: channel.rank, size: channel.size, made: 0 };
@@ -256,7 +260,11 @@ export class Communicator {
       if (mine.kind === Kind.ERROR) throw decodeError(mine.bytes, c.fields());
       if (!items) return undefined;
       const failed = items.find((it) => it.kind === Kind.ERROR);
-      if (failed) throw new FmiError('MPI_ERR_ARG', `rank ${failed.rank} could not contribute`, this.#fields('gather', failed.rank));
+      if (failed) {
+        // A mismatch a rank found on the way up is the call's error; any other is its contribution's.
+        const err = decodeError(failed.bytes, { ...c.fields(failed.rank) });
+        throw err.code === 'FMI_MISMATCH' ? err : new FmiError('MPI_ERR_ARG', `rank ${failed.rank} could not contribute`, this.#fields('gather', failed.rank));
+      }
       return (isTyped(data) ? concat(items, data, c) : items.map((it) => decode(it.kind, it.bytes))) as T[] | T;
     });
   }
@@ -535,7 +543,7 @@ export class Communicator {
   }
 
   #make(group: number[] | undefined, ctx: number, peers?: number[]): Communicator {
-    return new Communicator(this.#set, { job: this.job, timeoutMs: this.#timeoutMs }, { group, ctx, shared: this.#shared, peers });
+    return new Communicator(this.#set, { job: this.job, timeoutMs: this.#timeoutMs, verdicts: this.#verdicts }, { group, ctx, shared: this.#shared, peers });
   }
 
   /** World rank of point-to-point rank r: a member's, or on an intercommunicator a remote one's. */
@@ -604,12 +612,22 @@ export class Communicator {
     const seq = this.#collSeq++;
     // Every message of this call carries its signature as its tag; receives check it (see #context).
     const sig = signatureTag(name, root, shape, seq);
-    const c = this.#context(name, this.#group, sig, channel, d, { signed: true, key: isStoreChannel(channel) ? this.#storeKey(seq) : undefined });
+    const watch = new CallWatch();
+    const c = this.#context(name, this.#group, sig, channel, d, { seq, watch, key: isStoreChannel(channel) ? this.#storeKey(seq) : undefined });
     const body = async (): Promise<T> => {
       const t0 = performance.now();
       try {
         d.check();
-        const out = await run(c);
+        // Rooted collectives end with a verdict (verdict.ts): no rank that only sent returns "ok" from a failed call.
+        const verdict = this.#verdicts && root !== undefined && c.size > 1 && !hasStore(c) ? VERDICTS[name] : undefined;
+        let out: T;
+        try {
+          out = await run(c);
+        } catch (err) {
+          if (verdict) await verdict(c, root!, err);
+          throw err;
+        }
+        if (verdict) await verdict(c, root!, undefined);
         const late = this.#lateError(channel, seq);
         if (late) throw await this.#takeError(channel, late, name);
         return out;
@@ -617,6 +635,7 @@ export class Communicator {
         throw this.#wrap(err, name);
       } finally {
         d.dispose();
+        watch.end();
         this.#record(name, channel, sizing, performance.now() - t0);
         this.#collPending--;
       }
@@ -660,9 +679,10 @@ export class Communicator {
    * collective, or of this one called with another root, op, type or count);
    * its shared value starts with the signature too.
    */
-  #context(op: string, members: number[] | undefined, tag: number, channel: Channel, d: Deadline, where: { ctx?: number; key?: string; signed?: boolean } = {}): CollContext {
+  #context(op: string, members: number[] | undefined, tag: number, channel: Channel, d: Deadline, where: { ctx?: number; key?: string; seq?: number; watch?: CallWatch } = {}): CollContext {
     const ctx = where.ctx ?? this.#ctx + 1;
-    const signed = where.signed === true;
+    const seq = where.seq;
+    const signed = seq !== undefined;
     const index = members === this.#group ? this.#toLocal : members && new Map(members.map((w, i) => [w, i]));
     const world = (r: number) => (members ? members[r]! : r);
     const local = (w: number) => (index ? index.get(w)! : w);
@@ -673,23 +693,8 @@ export class Communicator {
       op,
       send: (peer, msg) => channel.send(world(peer), { ctx, tag, kind: msg.kind }, msg.bytes, d.signal),
       recv: signed
-        ? async (peer, into?: RecvTarget, capacity?: number, fits?: (kind: number, length: number) => boolean): Promise<Received> => {
-            // The tag of the message that matched, known before its payload (which may not fit `into`:
-            // without `into` a receive cannot fail for the message's sake).
-            let theirs = tag;
-            let kind = 0;
-            const onMatch = into === undefined ? undefined : (_s: number, t: number, k: number) => void ((theirs = t), (kind = k));
-            let r: Received;
-            try {
-              r = await channel.recv({ source: world(peer), ctx, tag: ANY_TAG, into, capacity, fits, signal: d.signal, onMatch });
-            } catch (err) {
-              if (theirs !== tag && kind !== Kind.ERROR) return mismatch(c, peer, theirs, tag);
-              throw err;
-            }
-            r.source = local(r.source);
-            if (r.tag !== tag && r.kind !== Kind.ERROR) return mismatch(c, peer, r.tag, tag);
-            return r;
-          }
+        ? (peer, into?: RecvTarget, capacity?: number, fits?: (kind: number, length: number) => boolean, stop?: AbortSignal) =>
+            signedRecv(call!, c, peer, into, capacity, fits, stop)
         : async (peer, into?: RecvTarget, capacity?: number, fits?: (kind: number, length: number) => boolean): Promise<Received> => {
             const r = await channel.recv({ source: world(peer), ctx, tag, into, capacity, fits, signal: d.signal });
             r.source = local(r.source);
@@ -710,6 +715,11 @@ export class Communicator {
           }
         : undefined,
     };
+    // A signed call's receives share one watch (signed-recv.ts).
+    const watch = where.watch ?? new CallWatch();
+    const call = signed ? { channel, ctx, tag, seq, world, local, signal: d.signal, watch } : undefined;
+    watch.call = call;
+    watch.context = c;
     return c;
   }
 

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { IntegrityMode } from '../channels/direct/integrity.js';
 import { FmiError } from '../errors.js';
 import { openChannels } from './channel-set.js';
 import { loadConfig } from '../config/index.js';
@@ -28,6 +29,8 @@ export const ENV = {
   secret: 'FMI_SECRET',
   shm: 'FMI_SHM',
   shmSpinUs: 'FMI_SHM_SPIN_US',
+  integrity: 'FMI_INTEGRITY',
+  verdicts: 'FMI_VERDICTS',
 } as const;
 
 export interface InitOptions {
@@ -69,6 +72,24 @@ export interface InitOptions {
    * @default what `fmi run --threads` hands this worker, unless FMI_SHM=0
    */
   shm?: ShmRegion;
+  /**
+   * Rooted collectives (reduce, gather, bcast, scatter and their v forms)
+   * end with a verdict: an empty message per tree edge, so that a rank that
+   * only sent in the call (a reduce leaf, a bcast root) does not return
+   * success from a call that failed or was called differently elsewhere. It
+   * costs a tree's depth of latency per call (bench/README.md, "Verdicts");
+   * `false` leaves such ranks to learn of it in their next collective. Every
+   * rank must pass the same. @default process.env.FMI_VERDICTS !== '0'
+   */
+  verdicts?: boolean;
+  /**
+   * Payload checks on the direct channel: 'crc32' (corruption) or 'hmac'
+   * (HMAC-SHA-256 under a key from the job secret: corruption and forgery).
+   * A payload that fails its check fails its receive with FMI_PROTOCOL and
+   * ends that connection; it is never delivered. Every rank must pass the
+   * same. @default process.env.FMI_INTEGRITY, or 'none'
+   */
+  integrity?: IntegrityMode;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -124,10 +145,11 @@ export async function init(opts: InitOptions = {}): Promise<Communicator> {
     hint,
     rendezvous: server,
     secret: opts.secret ?? (env[ENV.secret] || undefined),
+    integrity: opts.integrity ?? ((env[ENV.integrity] || undefined) as IntegrityMode | undefined),
     connectTimeoutMs: opts.connectTimeoutMs ?? intFrom(env, ENV.connectTimeoutMs) ?? 30_000,
     memoryMiB: opts.memoryMiB ?? intFrom(env, ENV.memoryMiB) ?? intFrom(env, 'AWS_LAMBDA_FUNCTION_MEMORY_SIZE'),
     shm,
     shmSpinUs: intFrom(env, ENV.shmSpinUs),
   });
-  return new Communicator(channels, { job, timeoutMs });
+  return new Communicator(channels, { job, timeoutMs, verdicts: opts.verdicts ?? env[ENV.verdicts] !== '0' });
 }

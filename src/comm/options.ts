@@ -68,6 +68,8 @@ export interface CommunicatorOptions {
   job: string;
   /** Default timeout of every operation. @default none */
   timeoutMs?: number;
+  /** Rooted collectives end with a verdict (see InitOptions.verdicts). @default true */
+  verdicts?: boolean;
 }
 
 /** What `stats()` reports per operation. */

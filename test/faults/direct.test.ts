@@ -82,4 +82,36 @@ describe('faults - direct channel', () => {
     }
     expect(alive(server.pid!)).toBe(false);
   });
+  it('the rendezvous server dies: a probe and a receive from any rank fail at once (FMI_CHANNEL) while some rank is not connected', async () => {
+    const go = join(tmpdir(), `fmi-fault-go-${randomUUID()}`);
+    const port = await freePort();
+    const server = await spawnRendezvous(['--host', '127.0.0.1', '--port', String(port)]);
+    try {
+      let ready = 0;
+      let probe: Record<string, unknown> | undefined;
+      const run = await rankProcesses({
+        size: 3,
+        // No operation timeout: without the fix, rank 1's probe waits forever (until limitMs).
+        env: { FMI_FAULT: 'rendezvous-gone-any', FMI_JOB: randomUUID(), FMI_SECRET: secret(), FMI_RENDEZVOUS: `127.0.0.1:${port}`, FMI_FAULT_GO: go },
+        limitMs: 20_000,
+        onReport: (r) => {
+          if ('probe' in r) probe = r;
+          if (!r.ready || ++ready < 3) return;
+          server.kill('SIGKILL');
+          server.once('exit', () => writeFileSync(go, ''));
+        },
+      });
+      expect(probe).toMatchObject({ probe: 'FMI_CHANNEL' });
+      expect(probe!.probeMs as number).toBeLessThan(SLACK_MS);
+      expect(run.codes).toEqual([0, 3, 0]);
+      expectFailedTyped(run, ['FMI_CHANNEL'], SLACK_MS, [0, 2]);
+      expect(run.ranks[1]!.message).toContain('rank 2 cannot connect');
+    } finally {
+      const exited = new Promise((r) => (server.exitCode === null && server.signalCode === null ? server.once('exit', r) : r(null)));
+      server.kill('SIGKILL');
+      await exited;
+      rmSync(go, { force: true });
+    }
+    expect(alive(server.pid!)).toBe(false);
+  });
 });

@@ -3,7 +3,8 @@ import { decodeHeader, encodeHeader, HEADER_BYTES, type FrameHeader } from './fr
 import { readInto } from './read-into.js';
 import type { Arrival, Matcher } from '../matcher.js';
 import type { Envelope } from '../channel.js';
-import { PeerLostError } from '../../errors.js';
+import { FmiError, PeerLostError } from '../../errors.js';
+import { sameTrailer, type Integrity } from './integrity.js';
 
 /** Payloads up to this size are copied next to their header and written once. */
 const COALESCE_BYTES = 16 * 1024;
@@ -43,6 +44,13 @@ export class Connection {
   readonly #rank: number;
   readonly #onFail: (err: PeerLostError) => void;
   #failed: Error | undefined;
+  /** Opt-in payload checks (integrity.ts): a trailer after every payload. */
+  readonly #integrity: Integrity | undefined;
+  readonly #flags: number;
+  /** The current frame's header (a trailer covers it) and its trailer as it arrives. */
+  readonly #rhead = new Uint8Array(HEADER_BYTES);
+  readonly #tbuf = new Uint8Array(32);
+  #trailerFill = -1;
 
   // Reading.
   readonly #hbuf = new Uint8Array(HEADER_BYTES);
@@ -63,7 +71,7 @@ export class Connection {
   #issued = 0;
   #calledBack = 0;
   #pending: PendingSend[] = [];
-  readonly #wbuf = Buffer.allocUnsafeSlow(HEADER_BYTES + COALESCE_BYTES);
+  readonly #wbuf = Buffer.allocUnsafeSlow(HEADER_BYTES + COALESCE_BYTES + 32);
   readonly #wview = new DataView(this.#wbuf.buffer, this.#wbuf.byteOffset, this.#wbuf.byteLength);
   /** #wbuf is the kernel's until this many writes called back. */
   #wbufBusyUntil = 0;
@@ -71,8 +79,10 @@ export class Connection {
   readonly #headView = new DataView(this.#head.buffer, this.#head.byteOffset, HEADER_BYTES);
   #headBusyUntil = 0;
 
-  constructor(rank: number, peer: number, socket: Socket, matcher: Matcher, leftover: Buffer, onEnd: (err: PeerLostError) => void) {
+  constructor(rank: number, peer: number, socket: Socket, matcher: Matcher, leftover: Buffer, onEnd: (err: PeerLostError) => void, integrity?: Integrity) {
     this.#rank = rank;
+    this.#integrity = integrity;
+    this.#flags = integrity?.flags ?? 0;
     this.peer = peer;
     this.socket = socket;
     this.#matcher = matcher;
@@ -116,9 +126,16 @@ export class Connection {
         buf = Buffer.allocUnsafe(HEADER_BYTES + n);
         view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
       } else usedWbuf = true;
-      encodeHeader(view, 0, env.kind, env.ctx, env.tag, seq, n);
+      const t = this.#integrity?.trailerBytes ?? 0;
+      if (buf.byteLength < HEADER_BYTES + n + t) {
+        buf = Buffer.allocUnsafe(HEADER_BYTES + n + t);
+        view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+        usedWbuf = false;
+      }
+      encodeHeader(view, 0, env.kind, env.ctx, env.tag, seq, n, this.#flags);
       buf.set(payload, HEADER_BYTES);
-      s.write(buf.subarray(0, HEADER_BYTES + n), this.#afterWrite);
+      if (this.#integrity) buf.set(this.#integrity.trailer(buf.subarray(0, HEADER_BYTES), payload, this.#rank, this.peer), HEADER_BYTES + n);
+      s.write(buf.subarray(0, HEADER_BYTES + n + t), this.#afterWrite);
     } else {
       let head = this.#head;
       let view = this.#headView;
@@ -126,11 +143,14 @@ export class Connection {
         head = Buffer.allocUnsafe(HEADER_BYTES);
         view = new DataView(head.buffer, head.byteOffset, HEADER_BYTES);
       } else usedHead = true;
-      encodeHeader(view, 0, env.kind, env.ctx, env.tag, seq, n);
+      encodeHeader(view, 0, env.kind, env.ctx, env.tag, seq, n, this.#flags);
       // One writev of header and payload, from the caller's memory (no copy).
       s.cork();
       s.write(head);
-      s.write(payload, this.#afterWrite);
+      if (this.#integrity) {
+        s.write(payload);
+        s.write(Buffer.from(this.#integrity.trailer(head, payload, this.#rank, this.peer)), this.#afterWrite);
+      } else s.write(payload, this.#afterWrite);
       s.uncork();
     }
     if (s.errored) {
@@ -194,7 +214,7 @@ export class Connection {
     if (this.#failed) return;
     this.#bodyDone += n;
     const a = this.#arrival!;
-    if (this.#bodyDone === a.length) this.#completed(a);
+    if (this.#bodyDone === a.length) this.#payloadDone(a);
   };
 
   #parse(chunk: Uint8Array, off: number, n: number): void {
@@ -202,7 +222,14 @@ export class Connection {
     try {
       while (off < n) {
         const a = this.#arrival;
-        if (a === undefined) {
+        if (a !== undefined && this.#trailerFill >= 0) {
+          const want = this.#integrity!.trailerBytes;
+          const take = Math.min(want - this.#trailerFill, n - off);
+          this.#tbuf.set(chunk.subarray(off, off + take), this.#trailerFill);
+          this.#trailerFill += take;
+          off += take;
+          if (this.#trailerFill === want) this.#checkTrailer(a);
+        } else if (a === undefined) {
           let view: DataView;
           let at = 0;
           if (this.#headerFill === 0 && n - off >= HEADER_BYTES && chunk === this.#stage) {
@@ -219,9 +246,17 @@ export class Connection {
             view = this.#hview;
           }
           const h = decodeHeader(view, at, this.#recvSeq++, this.#h);
+          if (h.flags !== this.#flags) {
+            throw new FmiError('FMI_PROTOCOL', `rank ${this.peer} sends frames with flags ${h.flags}, this rank expects ${this.#flags} (every rank must use the same integrity option)`);
+          }
+          if (this.#integrity) this.#rhead.set(new Uint8Array(view.buffer, view.byteOffset + at, HEADER_BYTES));
           const arrival = this.#matcher.arrive(this.peer, h.ctx, h.tag, h.kind, h.length);
-          if (h.length === 0) arrival.complete();
-          else {
+          if (h.length === 0) {
+            if (this.#integrity) {
+              this.#arrival = arrival;
+              this.#payloadDone(arrival);
+            } else arrival.complete();
+          } else {
             this.#arrival = arrival;
             this.#bodyDone = 0;
             this.#stable = arrival.stable;
@@ -231,13 +266,42 @@ export class Connection {
           a.sink()?.set(chunk.subarray(off, off + take), this.#bodyDone);
           this.#bodyDone += take;
           off += take;
-          if (this.#bodyDone === a.length) this.#completed(a);
+          if (this.#bodyDone === a.length) this.#payloadDone(a);
         }
       }
     } catch (err) {
       this.#end(err as Error);
       this.socket.destroy();
     }
+  }
+
+  /** The payload is in: complete it, or first read its trailer. */
+  #payloadDone(a: Arrival): void {
+    if (this.#integrity) this.#trailerFill = 0;
+    else this.#completed(a);
+  }
+
+  /**
+   * Completes the arrival if its trailer matches its payload; else fails it
+   * (FMI_PROTOCOL: the receive never sees the bytes) and the connection,
+   * whose stream can no longer be trusted.
+   */
+  #checkTrailer(a: Arrival): void {
+    const integrity = this.#integrity!;
+    this.#trailerFill = -1;
+    const payload = a.sink();
+    // A payload being dropped (no receive wants it) is not checked: nobody sees it.
+    if (payload !== undefined) {
+      const want = integrity.trailer(this.#rhead, payload.subarray(0, a.length), this.peer, this.#rank);
+      if (!sameTrailer(want, this.#tbuf.subarray(0, integrity.trailerBytes))) {
+        this.#arrival = undefined;
+        this.#stable = undefined;
+        const what = integrity.trailerBytes === 4 ? 'CRC-32' : 'HMAC';
+        a.fail(new FmiError('FMI_PROTOCOL', `payload from rank ${this.peer} failed its ${what} check (${a.length} bytes): corrupted or forged`, { rank: this.#rank, peer: this.peer, channel: 'direct' }));
+        throw new FmiError('FMI_PROTOCOL', `a payload failed its ${what} check`);
+      }
+    }
+    this.#completed(a);
   }
 
   #completed(a: Arrival): void {

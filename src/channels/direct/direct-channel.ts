@@ -5,7 +5,8 @@ import { deriveKeys, MIN_SECRET_BYTES, signed, type JobKeys } from '../../rendez
 import { readLines, writeLine, type Endpoint } from '../../rendezvous/protocol.js';
 import { parseServerMessage } from '../../rendezvous/messages.js';
 import { describeServer, dialServer, type ServerAddress } from '../../rendezvous/transport.js';
-import type { Channel, Envelope, Probed, ProbeRequest, Received, RecvRequest } from '../channel.js';
+import { integrityFor, type Integrity, type IntegrityMode } from './integrity.js';
+import { ANY_SOURCE, type Channel, type Envelope, type Probed, type ProbeRequest, type Received, type RecvRequest } from '../channel.js';
 import { Matcher } from '../matcher.js';
 import { Connection } from './connection.js';
 import { acceptHandshake, ByteReader } from './handshake.js';
@@ -28,9 +29,11 @@ export interface DirectChannelOptions {
    * none has (connections then prove only the job id).
    */
   secret?: string;
+  /** Opt-in payload checks (integrity.ts); every rank must pass the same. @default 'none' */
+  integrity?: IntegrityMode;
 }
 
-type Settings = Required<Omit<DirectChannelOptions, 'server' | 'secret'>> & { server: ServerAddress };
+type Settings = Required<Omit<DirectChannelOptions, 'server' | 'secret' | 'integrity'>> & { server: ServerAddress };
 
 type State = 'open' | 'closing' | 'closed';
 
@@ -64,6 +67,7 @@ export class DirectChannel implements Channel {
   readonly size: number;
   readonly #o: Settings;
   readonly #keys: JobKeys;
+  #integrity: Integrity | undefined;
   readonly #matcher: Matcher;
   readonly #conns = new Map<number, Connection>();
   readonly #pairings = new Map<number, Pairing>();
@@ -89,12 +93,14 @@ export class DirectChannel implements Channel {
   static async create(opts: DirectChannelOptions): Promise<DirectChannel> {
     const server = opts.server ?? { host: '127.0.0.1', port: 0 };
     const loopback = /^(127\.|::1$|localhost$)/.test(server.host);
-    const { secret, ...rest } = opts;
+    const { secret, integrity, ...rest } = opts;
+    const checks = integrityFor(integrity ?? 'none', opts.job, secret, opts.rank);
     if (secret !== undefined && (typeof secret !== 'string' || Buffer.byteLength(secret, 'utf8') < MIN_SECRET_BYTES)) {
       throw new FmiError('FMI_CONFIG', `a job secret needs at least ${MIN_SECRET_BYTES} bytes (fmi run makes 256 random bits)`, { rank: opts.rank, channel: 'direct' });
     }
     const settings = { listenHost: loopback ? '127.0.0.1' : '0.0.0.0', connectTimeoutMs: 30_000, ...rest, server };
     const ch = new DirectChannel(settings, deriveKeys(opts.job, secret));
+    ch.#integrity = checks;
     if (opts.server) {
       await ch.#listen();
       try {
@@ -198,12 +204,31 @@ export class DirectChannel implements Channel {
     return new PeerLostError(`rank ${peer} is gone`, { rank: this.rank, peer, channel: 'direct' });
   }
 
+  /** A rank that is neither connected, nor connecting, nor gone: with no rendezvous server, it never will be. */
+  #unconnected(): number | undefined {
+    for (let peer = 0; peer < this.size; peer++) {
+      if (peer !== this.rank && !this.#conns.has(peer) && !this.#pairings.has(peer) && !this.#gone.has(peer)) return peer;
+    }
+    return undefined;
+  }
+
+  #anyUnpairable(peer: number): ChannelError {
+    return new ChannelError(`a receive from any rank cannot complete: rank ${peer} cannot connect: ${this.#noRendezvous}`, { rank: this.rank, peer, channel: 'direct' });
+  }
+
   #unpairable(peer: number): ChannelError {
     return new ChannelError(`cannot connect to rank ${peer}: ${this.#noRendezvous}`, { rank: this.rank, peer, channel: 'direct' });
   }
 
-  /** Why nothing more can come from `source` (a specific rank, not connected): it is gone, or it can no longer connect. */
+  /**
+   * Why nothing more can come from `source` (a specific rank, not connected): it is gone, or it can no longer connect.
+   * From any source: once the server is gone, when some rank can no longer connect (the message may be its).
+   */
   #cannotCome(source: number): Error | undefined {
+    if (source === ANY_SOURCE) {
+      const peer = this.#noRendezvous ? this.#unconnected() : undefined;
+      return peer === undefined ? undefined : this.#anyUnpairable(peer);
+    }
     if (source < 0 || source === this.rank || this.#conns.has(source)) return undefined;
     if (this.#gone.has(source)) return this.#lost(source);
     if (this.#noRendezvous && !this.#pairings.has(source)) return this.#unpairable(source);
@@ -223,6 +248,8 @@ export class DirectChannel implements Channel {
       if (peer === this.rank || this.#conns.has(peer) || this.#pairings.has(peer) || this.#gone.has(peer)) continue;
       this.#matcher.failSource(peer, this.#unpairable(peer));
     }
+    const peer = this.#unconnected();
+    if (peer !== undefined) this.#matcher.failWild(this.#anyUnpairable(peer));
   }
 
   #startPairing(peer: number): Pairing {
@@ -248,7 +275,7 @@ export class DirectChannel implements Channel {
             `fmi debug: direct rank ${this.rank} <-> ${peer} via ${via} ${socket.localAddress}:${socket.localPort} -> ${socket.remoteAddress}:${socket.remotePort} in ${ms} ms\n`,
           );
         }
-        const conn = new Connection(this.rank, peer, socket, this.#matcher, leftover, (err) => this.#connectionEnded(peer, conn, err));
+        const conn = new Connection(this.rank, peer, socket, this.#matcher, leftover, (err) => this.#connectionEnded(peer, conn, err), this.#integrity);
         this.#conns.set(peer, conn);
         for (const q of this.#takeQueued(peer)) conn.send(q.env, q.payload, q.signal).then(q.resolve, q.reject);
       },
@@ -257,7 +284,10 @@ export class DirectChannel implements Channel {
         if (DEBUG) process.stderr.write(`fmi debug: direct rank ${this.rank} <-> ${peer} failed: ${err.message}\n`);
         for (const q of this.#takeQueued(peer)) q.reject(err);
         // A pair that was connecting when the server went: nothing will retry it.
-        if (this.#noRendezvous && this.#state === 'open' && !this.#conns.has(peer)) this.#matcher.failSource(peer, this.#unpairable(peer));
+        if (this.#noRendezvous && this.#state === 'open' && !this.#conns.has(peer)) {
+          this.#matcher.failSource(peer, this.#unpairable(peer));
+          this.#matcher.failWild(this.#anyUnpairable(peer));
+        }
       },
     );
     return p;
