@@ -32,17 +32,29 @@ describe('model - the gap between one rank\'s messages (direct)', () => {
     expect(modelParams(config).freshPerByte).toBeCloseTo(FRESH / 1000 / MiB, 18);
   });
 
-  it(`barrier on ${TREE_MAX_RANKS} ranks: a star; rank 0 takes 3 arrivals gap apart, then writes 3 releases gap apart`, () => {
-    expect(TREE_MAX_RANKS).toBe(4); // the star below; if the threshold moves, the model follows it (next test)
+  it('barrier on 4 ranks: a star (rank 0 takes 3 arrivals gap apart, writes 3 releases gap apart), or dissemination above TREE_MAX_RANKS', () => {
     const b = t('barrier', 0, 4);
-    near(b.time_s, A + 2 * G + (A + 2 * G));
-    expect(b).toMatchObject({ messages: 6, algorithm: 'tree' });
+    if (4 <= TREE_MAX_RANKS) {
+      near(b.time_s, A + 2 * G + (A + 2 * G));
+      expect(b).toMatchObject({ messages: 6, algorithm: 'tree' });
+    } else {
+      near(b.time_s, 2 * (A + G));
+      expect(b.algorithm).toBe('dissemination');
+    }
   });
 
-  it('barrier above TREE_MAX_RANKS: dissemination, ceil(log2 n) rounds of one exchange (a send, and a receive a gap later)', () => {
-    const b = t('barrier', 0, TREE_MAX_RANKS + 1);
-    near(b.time_s, Math.ceil(Math.log2(TREE_MAX_RANKS + 1)) * (A + G));
-    expect(b.algorithm).toBe('dissemination');
+  it('barrier on 16 ranks: dissemination (4 rounds of one exchange: a send, and a receive a gap later), or the radix-4 tree of depth 2', () => {
+    const b = t('barrier', 0, 16);
+    if (16 > TREE_MAX_RANKS) {
+      near(b.time_s, 4 * (A + G));
+      expect(b.algorithm).toBe('dissemination');
+    } else {
+      // Up: rank 0's children 1, 2, 3 (leaves) and 4, 8, 12 (each with 3 leaves: done at A + 2G, arriving at 2A + 2G);
+      // taken in order: A, A + G, A + 2G, then 2A + 2G, max(2A + 2G, 2A + 3G), 2A + 4G.
+      // Down: rank 0 writes to 12, 8, 4, 3, 2, 1; 4 gets it at A + 2G and passes on to 7, 6, 5: the last at 2A + 4G.
+      near(b.time_s, 2 * A + 4 * G + (2 * A + 4 * G));
+      expect(b).toMatchObject({ messages: 30, algorithm: 'tree' });
+    }
   });
 
   it('small allreduce on 4 ranks: the star, up (3 arrivals at u(m), taken gap apart) and down (3 writes gap + m/beta apart)', () => {
