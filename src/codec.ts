@@ -12,6 +12,13 @@ export const Kind = {
   TYPED_BASE: 1,
   BUFFER: 11,
   STRUCTURED: 12,
+  // Internal kinds, never decoded as user data; one list so no two collide.
+  /** Internal: bcast on few ranks, "wait for your binomial parent" (bcast.ts). */
+  RELAYED: 247,
+  /** Internal: a stalled collective receive nudges its peer (nudge.ts). */
+  NUDGE: 248,
+  /** Internal: a bcast header announcing segments (bcast-pipelined.ts). */
+  SEGMENTED: 249,
   /** Internal: several encoded items in one message (gather/scatter trees). */
   BUNDLE: 250,
   /** Internal: a rank tells its peers that a collective failed on its side. */

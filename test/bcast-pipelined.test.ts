@@ -4,6 +4,7 @@ import { internals } from '../src/comm/communicator.js';
 import { bcastBinomial, RELAYED_KIND } from '../src/collectives/bcast.js';
 import { PIPELINE_MIN_BYTES as DEFAULT_MIN_BYTES, pipelining, SEGMENT_BYTES, SEGMENTED_KIND } from '../src/collectives/bcast-pipelined.js';
 import type { CollContext } from '../src/collectives/context.js';
+import { NUDGE_KIND } from '../src/collectives/nudge.js';
 import { Op } from '../src/index.js';
 import { range, settleWorld, withWorld } from './helpers/world.js';
 
@@ -126,9 +127,10 @@ describe('segmented bcast - the messages', () => {
     expect(two.sent).toEqual([{ from: 1, to: 0, kind: Kind.BUFFER, bytes: PIPELINE_MIN_BYTES * 2 }]);
   });
 
-  it('its header kind is none of the codec kinds', () => {
-    expect(Object.values(Kind)).not.toContain(SEGMENTED_KIND);
-    expect(Object.values(Kind)).not.toContain(RELAYED_KIND);
-    expect(RELAYED_KIND).not.toBe(SEGMENTED_KIND);
+  it('its internal kinds are none of the user-data kinds, and no two internal kinds are the same', () => {
+    const internal = [Kind.RELAYED, Kind.NUDGE, Kind.SEGMENTED, Kind.BUNDLE, Kind.ERROR];
+    expect([SEGMENTED_KIND, RELAYED_KIND, NUDGE_KIND]).toEqual([Kind.SEGMENTED, Kind.RELAYED, Kind.NUDGE]);
+    expect(new Set(internal).size).toBe(internal.length);
+    for (const k of internal) expect(k).toBeGreaterThan(Kind.STRUCTURED);
   });
 });

@@ -1,4 +1,4 @@
-import type { Encoded } from '../codec.js';
+import { Kind, type Encoded } from '../codec.js';
 import { FmiError } from '../errors.js';
 import type { Received } from '../channels/channel.js';
 import type { CollContext } from './context.js';
@@ -32,7 +32,7 @@ export const SEGMENT_BYTES = 512 * 1024;
  * the payload (receivers do not know the size, only the root does). Not a
  * codec Kind: never decoded, never seen outside the broadcast.
  */
-export const SEGMENTED_KIND = 249;
+export const SEGMENTED_KIND = Kind.SEGMENTED;
 const HEADER_BYTES = 16;
 
 /** The root's first message of a segmented broadcast. */

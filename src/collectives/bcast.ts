@@ -44,7 +44,7 @@ export const STAR_MAX_BYTES = 16 * 1024;
  * is not the root (rank 3 of 4) to wait for that parent: an empty message
  * of this kind. Not a codec Kind: never decoded, never seen outside bcast.
  */
-export const RELAYED_KIND = 248;
+export const RELAYED_KIND = Kind.RELAYED;
 const RELAYED: Encoded = { kind: RELAYED_KIND, bytes: new Uint8Array(0) };
 
 /** Whether the root's first message goes out as a star: every rank decides alike from the size and that message. */

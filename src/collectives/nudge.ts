@@ -1,3 +1,5 @@
+import { Kind } from '../codec.js';
+
 /**
  * Deadlock breaking for mismatched collectives. Where every rank of a
  * mismatched call waits to receive (gather at one rank, scatter at the
@@ -10,7 +12,7 @@
  * matched call nothing is sent unless a receive waits that long, and then
  * one 4-byte message per stalled receive.
  */
-export const NUDGE_KIND = 248;
+export const NUDGE_KIND = Kind.NUDGE;
 export const NUDGE_MS = 500;
 
 export function nudgePayload(seq: number): Uint8Array {
