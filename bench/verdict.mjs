@@ -1,7 +1,7 @@
 // Wall time per rooted collective (reduce, gather, bcast, scatter) at 8 B and
 // 1 KiB, every rank in this one process over real TCP: the cost of the
 // verdict step (src/collectives/verdict.ts): this build with verdicts on and
-// off (init({ verdicts: false })), and with FMI_DIST_BASE an earlier build's
+// off (init({ verdicts: true / false }); off is the default), and with FMI_DIST_BASE an earlier build's
 // dist/ (e.g. of the commit before the verdicts), interleaved round by round.
 //   node bench/verdict.mjs
 //   FMI_DIST_BASE=/tmp/base/dist node bench/verdict.mjs
@@ -15,7 +15,7 @@ const size = Number(process.env.N || 4);
 const ROUNDS = Number(process.env.ROUNDS || 7);
 const CALLS = Number(process.env.CALLS || 200);
 const here = new URL('../dist/', import.meta.url).href;
-const builds = { on: [here, {}], off: [here, { verdicts: false }] };
+const builds = { on: [here, { verdicts: true }], off: [here, { verdicts: false }] };
 if (process.env.FMI_DIST_BASE) builds.base = [pathToFileURL(process.env.FMI_DIST_BASE + '/').href, {}];
 
 async function world([href, extra]) {

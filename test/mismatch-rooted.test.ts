@@ -17,7 +17,7 @@ async function attempt(fn: () => Promise<unknown>): Promise<Outcome> {
   }
 }
 
-const run = (size: number, call: (c: Communicator) => Promise<unknown>) => withWorld(size, (c) => attempt(() => call(c)));
+const run = (size: number, call: (c: Communicator) => Promise<unknown>) => withWorld(size, (c) => attempt(() => call(c)), { verdicts: true });
 
 describe('rooted collectives called differently', () => {
   it('reduce with a different count at one rank fails every rank, the leaves too', async () => {

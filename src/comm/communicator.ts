@@ -114,7 +114,7 @@ export class Communicator {
     this.#choices = new ChoiceCache(this.#set);
     this.job = opts.job;
     this.#timeoutMs = opts.timeoutMs;
-    this.#verdicts = opts.verdicts !== false;
+    this.#verdicts = opts.verdicts === true;
     this.#group = placement?.group;
     this.#ctx = placement?.ctx ?? 0;
     this.#shared = placement?.shared ?? { rank: channel.rank, size: channel.size, made: 0 };

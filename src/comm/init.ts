@@ -77,9 +77,11 @@ export interface InitOptions {
    * end with a verdict: an empty message per tree edge, so that a rank that
    * only sent in the call (a reduce leaf, a bcast root) does not return
    * success from a call that failed or was called differently elsewhere. It
-   * costs a tree's depth of latency per call (bench/README.md, "Verdicts");
-   * `false` leaves such ranks to learn of it in their next collective. Every
-   * rank must pass the same. @default process.env.FMI_VERDICTS !== '0'
+   * costs a tree's depth of latency per call and turns a root's
+   * fire-and-forget bcast into a wait (bench/README.md, "Verdicts": about 3x
+   * the CPU of an 8 B bcast on 4 ranks), so it is off unless asked for; off,
+   * such ranks learn of a mismatch in their next collective, if at all. Every
+   * rank must pass the same. @default process.env.FMI_VERDICTS === '1'
    */
   verdicts?: boolean;
   /**
@@ -151,5 +153,5 @@ export async function init(opts: InitOptions = {}): Promise<Communicator> {
     shm,
     shmSpinUs: intFrom(env, ENV.shmSpinUs),
   });
-  return new Communicator(channels, { job, timeoutMs, verdicts: opts.verdicts ?? env[ENV.verdicts] !== '0' });
+  return new Communicator(channels, { job, timeoutMs, verdicts: opts.verdicts ?? env[ENV.verdicts] === '1' });
 }

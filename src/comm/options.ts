@@ -68,7 +68,7 @@ export interface CommunicatorOptions {
   job: string;
   /** Default timeout of every operation. @default none */
   timeoutMs?: number;
-  /** Rooted collectives end with a verdict (see InitOptions.verdicts). @default true */
+  /** Rooted collectives end with a verdict (see InitOptions.verdicts). @default false */
   verdicts?: boolean;
 }
 
