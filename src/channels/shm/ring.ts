@@ -52,10 +52,12 @@ export class Ring {
    * when it did meanwhile. No spinning: the reader notifies on TAIL.
    */
   async room(): Promise<void> {
-    const tail = Atomics.load(this.ctrl, TAIL);
+    // The flag first, then the tail: a release after this load sees the flag and notifies.
     Atomics.store(this.ctrl, WRITER_WAITING, 1);
-    // Re-read after raising the flag: a reader that released before seeing it did not notify.
-    if (Atomics.load(this.ctrl, TAIL) !== tail) return;
+    const tail = Atomics.load(this.ctrl, TAIL);
+    // The reader may have freed room since the writer found none (it did not notify then):
+    // waiting for the tail to move from here would wait for a release that may never come.
+    if (this.capacity - ((this.#head - tail) >>> 0) > 0) return;
     const w = waitAsync(this.ctrl, TAIL, tail);
     if (w.async) await w.value;
   }
