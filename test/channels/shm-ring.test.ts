@@ -19,4 +19,22 @@ describe('shm ring - a writer waiting for room', () => {
     expect(outcome).toBe('room');
     expect([writer.free(), got.every((b) => b === 7)]).toEqual([1024, true]);
   });
+
+  it('waits while the room is less than it asks for (a frame header goes in whole), and goes on once the reader frees enough', async () => {
+    const region = createRegion([0, 1], 1024);
+    const writer = new Ring(region, 0, 1);
+    const reader = new Ring(region, 0, 1);
+    writer.write(new Uint8Array(1020));
+    writer.publish();
+    expect(writer.free()).toBe(4);
+    // 4 bytes free, 20 wanted: resolving now would make the writer loop without writing.
+    let done = false;
+    const wait = writer.room(20).then(() => (done = true));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(done).toBe(false);
+    reader.read(undefined, 100);
+    reader.release();
+    await wait;
+    expect(writer.free()).toBe(104);
+  });
 });

@@ -86,7 +86,7 @@ export class Outbox {
         if (this.#fill(p)) {
           this.#queue.shift();
           this.#settle(p, undefined);
-        } else await this.#ring.room();
+        } else await this.#ring.room(p.off < 0 ? HEADER_BYTES : 1); // a header goes in whole
       }
     } finally {
       this.#running = false;

@@ -48,16 +48,16 @@ export class Ring {
   }
 
   /**
-   * Waits until the reader frees room; resolves at once
+   * Waits until the reader frees room for at least `bytes`; resolves at once
    * when it did meanwhile. No spinning: the reader notifies on TAIL.
    */
-  async room(): Promise<void> {
+  async room(bytes = 1): Promise<void> {
     // The flag first, then the tail: a release after this load sees the flag and notifies.
     Atomics.store(this.ctrl, WRITER_WAITING, 1);
     const tail = Atomics.load(this.ctrl, TAIL);
     // The reader may have freed room since the writer found none (it did not notify then):
     // waiting for the tail to move from here would wait for a release that may never come.
-    if (this.capacity - ((this.#head - tail) >>> 0) > 0) return;
+    if (this.capacity - ((this.#head - tail) >>> 0) >= bytes) return;
     const w = waitAsync(this.ctrl, TAIL, tail);
     if (w.async) await w.value;
   }
