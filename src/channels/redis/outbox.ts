@@ -1,6 +1,10 @@
 import type { Redis } from 'ioredis';
 import { retryable } from './client.js';
 
+/** A write that failed while the connection still says 'ready' is tried this often, this far apart. */
+const READY_RETRIES = 50;
+const READY_RETRY_MS = 20;
+
 interface Entry {
   /** Issues the writes (all in this tick) and returns the reply that settles them. */
   write(): Promise<unknown>;
@@ -71,9 +75,20 @@ export class Outbox {
         if (e.attempt !== n || !this.#pending.has(e)) return;
         // resume() writes it again. The connection cannot be back before this
         // runs (what was in flight fails at close, a write while down at once).
-        if (retryable(err) && this.#c.status !== 'end' && this.#c.status !== 'ready') {
-          this.#held = true;
-          return;
+        if (retryable(err) && this.#c.status !== 'end') {
+          if (this.#c.status !== 'ready') {
+            this.#held = true;
+            return;
+          }
+          // Still 'ready', yet the write failed: its stream closed and the 'close' event is not out
+          // yet, or the server is loading. Nothing was written: try again shortly (a close meanwhile
+          // holds it for resume()), for at most about a second.
+          if (n < READY_RETRIES) {
+            setTimeout(() => {
+              if (!this.#held && e.attempt === n && this.#pending.has(e)) this.#try(e);
+            }, READY_RETRY_MS);
+            return;
+          }
         }
         this.#pending.delete(e);
         e.reject(err);
