@@ -1,0 +1,129 @@
+// What wakes a waiting JavaScript thread fastest: ping-pong of one word
+// between two worker threads, each way by one mechanism (issue 13).
+//   node bench/shm-wake.mjs
+//
+// Mechanisms:
+//   wait       Atomics.wait (the thread blocks in a futex; its event loop stops)
+//   waitAsync  Atomics.waitAsync (the promise resolves through the event loop)
+//   port       MessagePort.postMessage (the event loop, a libuv async handle)
+//   spin       polls Atomics.load (a core each, busy)
+//   spin+wait  polls up to FMI_BENCH_SPIN_US (default 5) then Atomics.wait
+// For each: half round trip p50 / p99 in us, and the process CPU time per
+// round trip (both threads), so a spin's cost shows. FMI_BENCH_ROUNDS sets
+// the round trips (default 20000); FMI_BENCH_PAIRS=2 runs that many pairs at
+// once (4 threads on 2 cores: what oversubscription does to each).
+// stdout: one JSON line per mechanism; stderr: a table.
+
+import { Worker, isMainThread, workerData, parentPort } from 'node:worker_threads';
+import { loadavg } from 'node:os';
+
+const ROUNDS = Number(process.env.FMI_BENCH_ROUNDS ?? 20000);
+const SPIN_US = Number(process.env.FMI_BENCH_SPIN_US ?? 5);
+const PAIRS = Number(process.env.FMI_BENCH_PAIRS ?? 1);
+const MECHANISMS = (process.env.FMI_BENCH_WAKE ?? 'wait,waitAsync,port,spin,spin+wait').split(',');
+
+if (isMainThread) await main();
+else await side(workerData);
+
+async function main() {
+  process.stderr.write(`shm-wake: ${process.version}, load ${loadavg().map((x) => x.toFixed(2)).join(' ')}, ${PAIRS} pair(s), ${ROUNDS} round trips\n`);
+  process.stderr.write(`${'mechanism'.padEnd(10)} ${'p50 us'.padStart(8)} ${'p99 us'.padStart(8)} ${'cpu us/rt'.padStart(10)}\n`);
+  for (const mech of MECHANISMS) {
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    const results = await Promise.all(Array.from({ length: PAIRS }, () => pair(mech)));
+    const wall = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    const samples = results.flat().sort((a, b) => a - b);
+    const pct = (q) => samples[Math.min(samples.length - 1, Math.floor(q * samples.length))];
+    const r = {
+      bench: 'shm-wake',
+      mechanism: mech,
+      pairs: PAIRS,
+      rounds: ROUNDS,
+      p50_us: +(pct(0.5) * 500).toFixed(2),
+      p99_us: +(pct(0.99) * 500).toFixed(2),
+      cpu_us_per_rt: +((cpu.user + cpu.system) / (ROUNDS * PAIRS)).toFixed(2),
+      wall_ms: Math.round(wall),
+      node: process.version,
+    };
+    process.stdout.write(JSON.stringify(r) + '\n');
+    process.stderr.write(`${mech.padEnd(10)} ${r.p50_us.toFixed(2).padStart(8)} ${r.p99_us.toFixed(2).padStart(8)} ${r.cpu_us_per_rt.toFixed(2).padStart(10)}\n`);
+  }
+}
+
+/** Two threads: the pinger collects one sample per round trip (ms). */
+function pair(mech) {
+  const sab = new SharedArrayBuffer(256);
+  const { port1, port2 } = new MessageChannel();
+  const url = new URL(import.meta.url);
+  const ping = new Worker(url, { workerData: { mech, sab, port: port1, role: 'ping' }, transferList: [port1] });
+  const pong = new Worker(url, { workerData: { mech, sab, port: port2, role: 'pong' }, transferList: [port2] });
+  return new Promise((resolve, reject) => {
+    ping.once('message', (samples) => resolve(Array.from(samples)));
+    ping.once('error', reject);
+    pong.once('error', reject);
+  });
+}
+
+async function side({ mech, sab, port, role }) {
+  const a = new Int32Array(sab);
+  // Word 0: ping's counter (pong waits on it); word 16: pong's (a cache line away).
+  const [mine, theirs] = role === 'ping' ? [0, 16] : [16, 0];
+  const samples = new Float64Array(ROUNDS);
+  const warm = Math.min(2000, ROUNDS);
+  const total = ROUNDS + warm;
+  const post = (v) => {
+    if (mech === 'port') port.postMessage(v);
+    else {
+      Atomics.store(a, mine, v);
+      Atomics.notify(a, mine);
+    }
+  };
+  const spinUntil = (v, us) => {
+    const end = performance.now() + us / 1000;
+    while (Atomics.load(a, theirs) !== v) if (us !== Infinity && performance.now() > end) return false;
+    return true;
+  };
+  // A pending waitAsync does not keep a thread alive: this does, for the run.
+  const alive = setInterval(() => {}, 1 << 30);
+  let portNext;
+  if (mech === 'port') port.on('message', (v) => portNext?.(v));
+  const waitFor = async (v) => {
+    switch (mech) {
+      case 'wait':
+        while (Atomics.load(a, theirs) !== v) Atomics.wait(a, theirs, v - 1);
+        return;
+      case 'waitAsync':
+        while (Atomics.load(a, theirs) !== v) {
+          const w = Atomics.waitAsync(a, theirs, v - 1);
+          if (w.async) await w.value;
+        }
+        return;
+      case 'port':
+        await new Promise((res) => (portNext = res));
+        return;
+      case 'spin':
+        spinUntil(v, Infinity);
+        return;
+      case 'spin+wait':
+        if (spinUntil(v, SPIN_US)) return;
+        while (Atomics.load(a, theirs) !== v) Atomics.wait(a, theirs, v - 1);
+        return;
+    }
+  };
+  for (let i = 1; i <= total; i++) {
+    if (role === 'ping') {
+      const t0 = performance.now();
+      post(i);
+      await waitFor(i);
+      if (i > warm) samples[i - warm - 1] = performance.now() - t0;
+    } else {
+      await waitFor(i);
+      post(i);
+    }
+  }
+  if (role === 'ping') parentPort.postMessage(samples);
+  clearInterval(alive);
+  port.close();
+}
