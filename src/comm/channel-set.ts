@@ -34,6 +34,8 @@ export interface OpenChannelsOptions {
   shm?: ShmRegion;
   /** The shm channel's opt-in spin before a receive waits (FMI_SHM_SPIN_US). @default 0 */
   shmSpinUs?: number;
+  /** How long the shm channel's waits block their thread before the event loop takes over (FMI_SHM_BLOCK_US). @default 200 */
+  shmBlockUs?: number;
 }
 
 /**
@@ -123,7 +125,7 @@ async function openOne(name: ChannelName, o: OpenChannelsOptions): Promise<Chann
   switch (name) {
     case 'direct': {
       // Ranks in this process: shared memory; a job wholly in this process needs no TCP at all.
-      const shm = o.shm && (await ShmChannel.create({ job, rank, size, region: o.shm, spinUs: o.shmSpinUs }));
+      const shm = o.shm && (await ShmChannel.create({ job, rank, size, region: o.shm, spinUs: o.shmSpinUs, blockUs: o.shmBlockUs }));
       if (shm && o.shm!.ranks.length === size) return shm;
       const server = o.rendezvous ?? (b?.Direct?.host && b.Direct.port ? { host: b.Direct.host, port: b.Direct.port } : undefined);
       let direct: Channel;

@@ -29,6 +29,7 @@ export const ENV = {
   secret: 'FMI_SECRET',
   shm: 'FMI_SHM',
   shmSpinUs: 'FMI_SHM_SPIN_US',
+  shmBlockUs: 'FMI_SHM_BLOCK_US',
   integrity: 'FMI_INTEGRITY',
   verdicts: 'FMI_VERDICTS',
 } as const;
@@ -152,6 +153,7 @@ export async function init(opts: InitOptions = {}): Promise<Communicator> {
     memoryMiB: opts.memoryMiB ?? intFrom(env, ENV.memoryMiB) ?? intFrom(env, 'AWS_LAMBDA_FUNCTION_MEMORY_SIZE'),
     shm,
     shmSpinUs: intFrom(env, ENV.shmSpinUs),
+    shmBlockUs: intFrom(env, ENV.shmBlockUs),
   });
   return new Communicator(channels, { job, timeoutMs, verdicts: opts.verdicts ?? env[ENV.verdicts] === '1' });
 }

@@ -32,10 +32,15 @@ export class Inbox {
     this.#step = Math.max(HEADER_BYTES, ring.capacity >>> 2);
   }
 
-  /** Takes in what the writer has published; frees ring room a quarter at a time. */
-  pump(): void {
+  /**
+   * Takes in what the writer has published; frees ring room a quarter at a
+   * time. Returns how many messages began or ended (a probe or a receive may
+   * be answered).
+   */
+  pump(): number {
     const ring = this.#ring;
     let taken = 0;
+    let events = 0;
     for (;;) {
       if (this.#cur === undefined) {
         if (ring.available() < HEADER_BYTES) break;
@@ -44,6 +49,7 @@ export class Inbox {
         taken += HEADER_BYTES;
         this.#len = h.length;
         this.#off = 0;
+        events++;
         try {
           this.#cur = this.#matcher.arrive(this.#source, h.ctx, h.tag, h.kind, this.#len);
         } catch (cause) {
@@ -69,9 +75,11 @@ export class Inbox {
         const a = this.#cur;
         this.#cur = undefined;
         a.complete();
+        events++;
       }
     }
     if (taken > 0) ring.release();
+    return events;
   }
 
   /** This side closes: a writer waiting for room wakes and sees it. */

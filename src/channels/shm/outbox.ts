@@ -65,6 +65,29 @@ export class Outbox {
     });
   }
 
+  /** Whether sends wait for room. */
+  get waiting(): boolean {
+    return this.#queue.length > 0;
+  }
+
+  /**
+   * Writes what fits now, without waiting (the channel's blocking wait calls
+   * it each time its bell rings); the number of sends it completed. Where a
+   * send still waits for room, the reader is asked to ring this rank's bell.
+   */
+  kick(): number {
+    let done = 0;
+    while (this.#queue.length > 0 && this.#hooks.stopped() === undefined) {
+      const p = this.#queue[0]!;
+      if (this.#fill(p)) {
+        this.#queue.shift();
+        this.#settle(p, undefined);
+        done++;
+      } else if (this.#ring.wantRoom(p.off < 0 ? HEADER_BYTES : 1) !== undefined) break;
+    }
+    return done;
+  }
+
   /** Fails every queued send (this side closes). */
   failAll(err: Error): void {
     const q = this.#queue;

@@ -22,7 +22,7 @@ export interface ShmRegion {
 export const CTRL_WORDS = 16;
 export const BELL = 0;
 export const CLOSED = 1;
-/** Set by the one channel that attached to a slot: a second init() of that rank is refused. */
+/** Set by the one channel that attached to a slot (to its thread's id + 1): a second init() of that rank is refused. */
 export const ATTACHED = 2;
 /** Ring header: the writer's position, and a line away the reader's (no false sharing). */
 export const RING_HEADER_BYTES = 128;

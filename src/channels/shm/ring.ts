@@ -1,4 +1,4 @@
-import { HEAD, RING_HEADER_BYTES, TAIL, WRITER_WAITING, ringOffset, type ShmRegion } from './region.js';
+import { BELL, CTRL_WORDS, HEAD, RING_HEADER_BYTES, TAIL, WRITER_WAITING, ringOffset, type ShmRegion } from './region.js';
 import { waitAsync } from './wait-async.js';
 
 /**
@@ -13,6 +13,9 @@ export class Ring {
   readonly data: Uint8Array;
   readonly capacity: number;
   readonly #mask: number;
+  /** The control words of the region, and the writer's doorbell in them: a writer blocked in Atomics.wait waits on its bell. */
+  readonly #ctl: Int32Array;
+  readonly #writerBell: number;
   /** This side's own position, published with publish() / release(). */
   #head = 0;
   #tail = 0;
@@ -23,6 +26,8 @@ export class Ring {
     this.data = new Uint8Array(region.sab, at + RING_HEADER_BYTES, region.ringBytes);
     this.capacity = region.ringBytes;
     this.#mask = region.ringBytes - 1;
+    this.#ctl = new Int32Array(region.sab, 0, region.ranks.length * CTRL_WORDS);
+    this.#writerBell = from * CTRL_WORDS + BELL;
     this.#head = Atomics.load(this.ctrl, HEAD) >>> 0;
     this.#tail = Atomics.load(this.ctrl, TAIL) >>> 0;
   }
@@ -52,14 +57,24 @@ export class Ring {
    * when it did meanwhile. No spinning: the reader notifies on TAIL.
    */
   async room(bytes = 1): Promise<void> {
+    const tail = this.wantRoom(bytes);
+    if (tail === undefined) return;
+    const w = waitAsync(this.ctrl, TAIL, tail);
+    if (w.async) await w.value;
+  }
+
+  /**
+   * Asks the reader to say when it frees room (it notifies TAIL and rings
+   * the writer's bell); undefined when there is room for `bytes` already,
+   * else the tail to wait on.
+   */
+  wantRoom(bytes: number): number | undefined {
     // The flag first, then the tail: a release after this load sees the flag and notifies.
     Atomics.store(this.ctrl, WRITER_WAITING, 1);
     const tail = Atomics.load(this.ctrl, TAIL);
     // The reader may have freed room since the writer found none (it did not notify then):
     // waiting for the tail to move from here would wait for a release that may never come.
-    if (this.capacity - ((this.#head - tail) >>> 0) >= bytes) return;
-    const w = waitAsync(this.ctrl, TAIL, tail);
-    if (w.async) await w.value;
+    return this.capacity - ((this.#head - tail) >>> 0) >= bytes ? undefined : tail;
   }
 
   // --- the reader's side
@@ -85,6 +100,8 @@ export class Ring {
     if (Atomics.load(this.ctrl, WRITER_WAITING) !== 0) {
       Atomics.store(this.ctrl, WRITER_WAITING, 0);
       Atomics.notify(this.ctrl, TAIL);
+      Atomics.add(this.#ctl, this.#writerBell, 1);
+      Atomics.notify(this.#ctl, this.#writerBell);
     }
   }
 }

@@ -1,3 +1,4 @@
+import { threadId } from 'node:worker_threads';
 import { ChannelError, ClosedError, FmiError, PeerLostError } from '../../errors.js';
 import { ANY_SOURCE, type Channel, type Envelope, type Probed, type ProbeRequest, type Received, type RecvRequest } from '../channel.js';
 import { Matcher } from '../matcher.js';
@@ -14,12 +15,26 @@ export interface ShmChannelOptions {
   /** The shared memory of the ranks in this process (a worker finds it in its workerData). */
   region: ShmRegion;
   /**
-   * Before a receive waits on the event loop, poll for its message this many
-   * microseconds (blocking this thread meanwhile): lower latency for a busy
-   * core. @default 0, no spinning
+   * Before a receive or a send waits, poll for its message this many
+   * microseconds (a busy core meanwhile), then block (blockUs).
+   * @default 0, no spinning
    */
   spinUs?: number;
+  /**
+   * How long a receive or a send that must wait blocks its thread in
+   * Atomics.wait (no CPU used), once the thread has run everything else it
+   * had queued, before it leaves the wait to the event loop
+   * (Atomics.waitAsync): a blocked thread wakes in a few microseconds, the
+   * event loop in 15-20. Meanwhile the thread's event loop stands still
+   * (timers, sockets); 0 never blocks. A receive from any source in a job
+   * with ranks in other processes never blocks (their messages come through
+   * the event loop). @default 200
+   */
+  blockUs?: number;
 }
+
+/** See ShmChannelOptions.blockUs. */
+export const DEFAULT_BLOCK_US = 200;
 
 type State = 'open' | 'closed';
 
@@ -44,6 +59,16 @@ export class ShmChannel implements Channel {
   /** Peers seen closed, their ring drained. */
   readonly #gone: boolean[];
   readonly #spinUs: number;
+  readonly #blockUs: number;
+  /** Every rank of the job is in this process: a receive from any source may block too. */
+  readonly #allLocal: boolean;
+  /** What this thread writes in its slot's ATTACHED word: a peer's channel with the same tag runs in this thread. */
+  readonly #threadTag = threadId + 1;
+  /** Every peer attached, none in this thread (so blocking is of use). */
+  #peersApart = false;
+  /** Operations waiting that a blocking wait on the bell can answer; a drive is scheduled while this is > 0. */
+  #blockable = 0;
+  #driving = false;
   #state: State = 'open';
   /** Operations waiting: while any does, a timer keeps the thread alive (a pending waitAsync does not). */
   #held = 0;
@@ -59,13 +84,13 @@ export class ShmChannel implements Channel {
     if (this.#slot < 0) throw new FmiError('FMI_CONFIG', `rank ${o.rank} is not among this process's ranks ${JSON.stringify(region.ranks)}`, { rank: o.rank, channel: 'shm' });
     const high = Math.max(...region.ranks);
     if (high >= o.size) throw new FmiError('FMI_CONFIG', `the shm region names rank ${high}, beyond a job of ${o.size}`, { rank: o.rank, channel: 'shm' });
-    const spin = o.spinUs ?? 0;
-    if (!Number.isFinite(spin) || spin < 0) throw new FmiError('FMI_CONFIG', `spinUs must be a number of microseconds >= 0, got ${spin}`, { rank: o.rank, channel: 'shm' });
-    this.#spinUs = spin;
+    this.#spinUs = micros('spinUs', o.spinUs ?? 0, o.rank);
+    this.#blockUs = micros('blockUs', o.blockUs ?? DEFAULT_BLOCK_US, o.rank);
+    this.#allLocal = region.ranks.length === o.size;
     const n = region.ranks.length;
     this.#ctl = new Int32Array(region.sab, 0, n * CTRL_WORDS);
     // Two channels reading one slot's rings would steal each other's messages.
-    if (Atomics.compareExchange(this.#ctl, this.#slot * CTRL_WORDS + ATTACHED, 0, 1) !== 0) {
+    if (Atomics.compareExchange(this.#ctl, this.#slot * CTRL_WORDS + ATTACHED, 0, this.#threadTag) !== 0) {
       throw new ChannelError(`rank ${o.rank} has joined this job already (a channel is open, or was, for it in this process)`, { rank: o.rank, channel: 'shm' });
     }
     this.#matcher = new Matcher(o.rank, 'shm');
@@ -102,8 +127,8 @@ export class ShmChannel implements Channel {
   recv(req: RecvRequest): Promise<Received> {
     if (this.#state !== 'open') return Promise.reject(this.#closed('recv', req.source));
     this.#pumpAll();
-    if (this.#spinUs > 0 && !this.#matcher.peek(req)) return this.#spinRecv(req);
-    return this.#held1(this.#matcher.post(req, () => this.#unmatched(req.source, 'recv')));
+    const waits = this.#mayBlockFor(req.source) && !this.#matcher.peek(req);
+    return this.#held1(this.#matcher.post(req, () => this.#unmatched(req.source, 'recv')), waits);
   }
 
   iprobe(req: ProbeRequest): Probed | undefined {
@@ -115,11 +140,12 @@ export class ShmChannel implements Channel {
   probe(req: ProbeRequest): Promise<Probed> {
     if (this.#state !== 'open') return Promise.reject(this.#closed('probe', req.source));
     this.#pumpAll();
-    if (!this.#matcher.peek(req)) {
+    const now = this.#matcher.peek(req);
+    if (!now) {
       const err = this.#unmatched(req.source, 'probe');
       if (err) return Promise.reject(err);
     }
-    return this.#held1(this.#matcher.probe(req));
+    return this.#held1(this.#matcher.probe(req), !now && this.#mayBlockFor(req.source));
   }
 
   async close(): Promise<void> {
@@ -150,21 +176,90 @@ export class ShmChannel implements Channel {
     }
   };
 
-  #pumpAll(): void {
+  /** Takes in what every peer has written; how many messages began, ended or failed. */
+  #pumpAll(): number {
     const ctl = this.#ctl;
+    let events = 0;
     for (let s = 0; s < this.#inboxes.length; s++) {
       const inbox = this.#inboxes[s];
       if (inbox === undefined || this.#gone[s]) continue;
       // The flag first: a peer sets it after its last write, so a pump after seeing it takes everything.
       const closed = Atomics.load(ctl, s * CTRL_WORDS + CLOSED) !== 0;
-      inbox.pump();
+      events += inbox.pump();
       if (closed) {
+        events++;
         this.#gone[s] = true;
         const peer = this.#ranks[s]!;
         inbox.fail(this.#lost(peer, 'recv'));
         this.#matcher.failSource(peer, this.#lost(peer, 'recv'));
       }
     }
+    return events;
+  }
+
+  /** Whether a blocking wait on this rank's bell can bring what a receive from `source` waits for. */
+  #mayBlockFor(source: number): boolean {
+    return source === ANY_SOURCE ? this.#allLocal : source !== this.rank && this.#slotOf.has(source);
+  }
+
+  #schedule(): void {
+    if (this.#driving || this.#spinUs + this.#blockUs <= 0) return;
+    this.#driving = true;
+    // After what the thread has queued (the sends that follow a receive in the same turn go first), before the event loop polls.
+    setImmediate(this.#drive);
+  }
+
+  /**
+   * The fast wake-up: with operations waiting, poll (spinUs) and then block
+   * in Atomics.wait on this rank's bell (blockUs), taking in messages and
+   * writing sends each time it rings. Returns to the event loop as soon as
+   * anything is answered (and comes back if operations still wait), or when
+   * the time is up (the waitAsync watcher and the outboxes carry on).
+   */
+  #drive = (): void => {
+    this.#driving = false;
+    if (this.#state !== 'open' || this.#blockable === 0 || this.#peerInThisThread()) return;
+    const ctl = this.#ctl;
+    const at = this.#slot * CTRL_WORDS + BELL;
+    const spinEnd = performance.now() + this.#spinUs / 1000;
+    const end = spinEnd + this.#blockUs / 1000;
+    for (;;) {
+      const seen = Atomics.load(ctl, at);
+      if (this.#progress() > 0) {
+        this.#schedule();
+        return;
+      }
+      if (this.#state !== 'open') return;
+      let now = performance.now();
+      if (now < spinEnd) {
+        while (Atomics.load(ctl, at) === seen && (now = performance.now()) < spinEnd);
+        continue;
+      }
+      if (now >= end) return;
+      Atomics.wait(ctl, at, seen, end - now);
+    }
+  };
+
+  /** Takes messages in and writes waiting sends; how many operations it may have answered. */
+  #progress(): number {
+    let n = this.#pumpAll();
+    for (const o of this.#outboxes) if (o?.waiting) n += o.kick();
+    return n;
+  }
+
+  /** Whether a peer's channel runs in this very thread (tests, one thread for all ranks): blocking would only stall it. */
+  #peerInThisThread(): boolean {
+    if (this.#peersApart) return false;
+    const ctl = this.#ctl;
+    let all = true;
+    for (let s = 0; s < this.#ranks.length; s++) {
+      if (s === this.#slot) continue;
+      const tag = Atomics.load(ctl, s * CTRL_WORDS + ATTACHED);
+      if (tag === this.#threadTag) return true;
+      if (tag === 0) all = false;
+    }
+    this.#peersApart = all;
+    return false;
   }
 
   /** Why a receive from `source` with nothing waiting can never match, if it cannot. */
@@ -175,26 +270,6 @@ export class ShmChannel implements Channel {
     return this.#gone[slot] ? this.#lost(source, op) : undefined;
   }
 
-  /** Polls for the message for up to spinUs before leaving the wait to the event loop. */
-  #spinRecv(req: RecvRequest): Promise<Received> {
-    let matched = false;
-    const onMatch = req.onMatch;
-    const p = this.#held1(
-      this.#matcher.post({ ...req, onMatch: (s, t, k) => ((matched = true), onMatch?.(s, t, k)) }, () => this.#unmatched(req.source, 'recv')),
-    );
-    const at = this.#slot * CTRL_WORDS + BELL;
-    const end = performance.now() + this.#spinUs / 1000;
-    let seen = Atomics.load(this.#ctl, at);
-    while (!matched && this.#state === 'open' && performance.now() < end) {
-      const now = Atomics.load(this.#ctl, at);
-      if (now !== seen) {
-        seen = now;
-        this.#pumpAll();
-      }
-    }
-    return p;
-  }
-
   #outbox(ring: Ring, to: number): Outbox {
     const peer = this.#ranks[to]!;
     return new Outbox(ring, {
@@ -203,8 +278,15 @@ export class ShmChannel implements Channel {
         if (this.#state !== 'open') return this.#closed('send', peer);
         return Atomics.load(this.#ctl, to * CTRL_WORDS + CLOSED) !== 0 ? this.#lost(peer, 'send') : undefined;
       },
-      hold: () => this.#hold(),
-      unhold: () => this.#unhold(),
+      hold: () => {
+        this.#hold();
+        this.#blockable++;
+        this.#schedule();
+      },
+      unhold: () => {
+        this.#unhold();
+        this.#blockable--;
+      },
     });
   }
 
@@ -214,12 +296,21 @@ export class ShmChannel implements Channel {
     Atomics.notify(this.#ctl, at);
   }
 
-  #held1<T>(p: Promise<T>): Promise<T> {
+  /** Keeps the thread alive while `p` waits; with `blocks`, a drive may answer it meanwhile. */
+  #held1<T>(p: Promise<T>, blocks: boolean): Promise<T> {
     this.#hold();
+    if (blocks) {
+      this.#blockable++;
+      this.#schedule();
+    }
+    const done = (): void => {
+      this.#unhold();
+      if (blocks) this.#blockable--;
+    };
     return p.then(
-      (v) => (this.#unhold(), v),
+      (v) => (done(), v),
       (e: unknown) => {
-        this.#unhold();
+        done();
         throw e;
       },
     );
@@ -244,4 +335,9 @@ export class ShmChannel implements Channel {
   #notHere(peer: number, op: string): ChannelError {
     return new ChannelError(`rank ${peer} is not in this process (shared memory reaches ranks ${JSON.stringify(this.#ranks)})`, { rank: this.rank, peer, op, channel: 'shm' });
   }
+}
+
+function micros(name: string, v: number, rank: number): number {
+  if (!Number.isFinite(v) || v < 0) throw new FmiError('FMI_CONFIG', `${name} must be a number of microseconds >= 0, got ${v}`, { rank, channel: 'shm' });
+  return v;
 }
