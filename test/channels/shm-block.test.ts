@@ -1,0 +1,97 @@
+import { randomUUID } from 'node:crypto';
+import { Worker } from 'node:worker_threads';
+import { describe, expect, it } from 'vitest';
+import { ShmChannel, createRegion, type ShmRegion } from '../../src/channels/shm/index.js';
+
+// The blocking wait (blockUs) only runs where ranks are threads of their own:
+// these ranks are real worker threads running the built channel (dist/).
+const dist = new URL('../../dist/channels/shm/index.js', import.meta.url).href;
+
+const RANK = `
+const { workerData: d, parentPort } = require('node:worker_threads');
+(async () => {
+  const { ShmChannel } = await import(d.dist);
+  const c = await ShmChannel.create({ job: 'j', rank: d.rank, size: d.size, region: d.region, blockUs: d.blockUs });
+  const env = { ctx: 0, tag: 1, kind: 0 };
+  const peer = 1 - d.rank;
+  const out = {};
+  if (d.scenario === 'bulk') {
+    // Both ways at once, larger than the ring many times over, and small messages between.
+    for (let round = 0; round < 3; round++) {
+      const big = new Uint8Array(d.bytes).map((_, i) => (i * 7 + round + d.rank) & 255);
+      const [, got] = await Promise.all([c.send(peer, env, big), c.recv({ source: peer, ctx: 0, tag: 1 })]);
+      out['bad' + round] = got.data.findIndex((x, i) => x !== ((i * 7 + round + peer) & 255));
+      for (let i = 0; i < 50; i++) {
+        if (d.rank === 0) {
+          await c.send(1, { ...env, tag: 2 }, new Uint8Array([i]));
+          out.echo = (await c.recv({ source: 1, ctx: 0, tag: 2 })).data[0];
+        } else await c.send(0, { ...env, tag: 2 }, (await c.recv({ source: 0, ctx: 0, tag: 2 })).data);
+      }
+    }
+    if (d.rank === 0) {
+      // One way only: the sender is woken by the reader freeing room, nothing else.
+      await c.send(1, env, new Uint8Array(d.bytes).fill(9));
+      await c.recv({ source: 1, ctx: 0, tag: 3 });
+    } else {
+      out.oneWay = (await c.recv({ source: 0, ctx: 0, tag: 1 })).data.every((x) => x === 9);
+      await c.send(0, { ...env, tag: 3 }, new Uint8Array(1));
+    }
+  } else if (d.scenario === 'timers') {
+    // Rank 1 waits 300 ms for rank 0: its timers must still run meanwhile.
+    if (d.rank === 0) {
+      await new Promise((r) => setTimeout(r, 300));
+      await c.send(1, env, new Uint8Array(1));
+    } else {
+      let ticks = 0;
+      const t = setInterval(() => ticks++, 10);
+      await c.recv({ source: 0, ctx: 0, tag: 1 });
+      clearInterval(t);
+      out.ticks = ticks;
+    }
+  }
+  await c.close();
+  parentPort.postMessage(out);
+})().catch((e) => parentPort.postMessage({ error: String(e && e.stack || e) }));
+`;
+
+/** Longer than any test's time limit: a wait that depends on the event loop would fail the test. */
+const FOREVER_US = 1e9;
+
+function rankThread(region: ShmRegion, rank: number, scenario: string, blockUs: number, bytes = 0): Promise<Record<string, unknown>> {
+  const w = new Worker(RANK, { eval: true, workerData: { dist, region, rank, size: 2, scenario, blockUs, bytes } });
+  return new Promise((resolve, reject) => {
+    w.once('message', resolve);
+    w.once('error', reject);
+    w.once('exit', (code) => reject(new Error(`rank ${rank} exited with ${code} before answering`)));
+  });
+}
+
+describe('shm - blocking waits in worker threads', { timeout: 120_000 }, () => {
+  it('sends and receives that block (for ever, here) still move messages larger than the ring, both ways and one way', async () => {
+    const region = createRegion([0, 1], 4096);
+    const r = await Promise.all([0, 1].map((rank) => rankThread(region, rank, 'bulk', FOREVER_US, 256 * 1024)));
+    expect(r[0]).toEqual({ bad0: -1, bad1: -1, bad2: -1, echo: 49 });
+    expect(r[1]).toEqual({ bad0: -1, bad1: -1, bad2: -1, oneWay: true });
+  });
+
+  it('a long wait blocks for blockUs at most: the waiting rank runs its timers meanwhile', async () => {
+    const region = createRegion([0, 1]);
+    const [, waiter] = await Promise.all([0, 1].map((rank) => rankThread(region, rank, 'timers', 200)));
+    expect(waiter!.ticks).toBeGreaterThan(0);
+  });
+
+  it('ranks in one thread never block on each other, whatever blockUs', { timeout: 30_000 }, async () => {
+    const region = createRegion([0, 1]);
+    const job = randomUUID();
+    const [a, b] = await Promise.all([0, 1].map((rank) => ShmChannel.create({ job, rank, size: 2, region, blockUs: 2_000_000 })));
+    const env = { ctx: 0, tag: 1, kind: 0 };
+    for (let i = 0; i < 20; i++) {
+      const got = b!.recv({ source: 0, ctx: 0, tag: 1 });
+      // The receive waits across a turn of the event loop: a blocking wait then would last its 2 s (this thread is the sender).
+      await new Promise((r) => setTimeout(r, 1));
+      await a!.send(1, env, new Uint8Array([i]));
+      expect((await got).data[0]).toBe(i);
+    }
+    await Promise.all([a!.close(), b!.close()]);
+  });
+});
