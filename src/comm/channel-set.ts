@@ -7,6 +7,7 @@ import { S3Channel } from '../channels/s3/index.js';
 import { HybridChannel } from '../channels/shm/hybrid-channel.js';
 import type { ShmRegion } from '../channels/shm/region.js';
 import { ShmChannel } from '../channels/shm/shm-channel.js';
+import { Matcher } from '../channels/matcher.js';
 import type { ChannelName, FmiConfig } from '../config/types.js';
 import { DEFAULT_CONFIG } from '../config/defaults.js';
 import { Policy } from '../model/index.js';
@@ -125,12 +126,14 @@ async function openOne(name: ChannelName, o: OpenChannelsOptions): Promise<Chann
   switch (name) {
     case 'direct': {
       // Ranks in this process: shared memory; a job wholly in this process needs no TCP at all.
-      const shm = o.shm && (await ShmChannel.create({ job, rank, size, region: o.shm, spinUs: o.shmSpinUs, blockUs: o.shmBlockUs }));
+      // A mixed job: one matcher for both channels (HybridChannel), so wildcard receives keep MPI's order across them.
+      const matcher = o.shm && o.shm.ranks.length < size ? new Matcher(rank, 'direct') : undefined;
+      const shm = o.shm && (await ShmChannel.create({ job, rank, size, region: o.shm, spinUs: o.shmSpinUs, blockUs: o.shmBlockUs, matcher }));
       if (shm && o.shm!.ranks.length === size) return shm;
       const server = o.rendezvous ?? (b?.Direct?.host && b.Direct.port ? { host: b.Direct.host, port: b.Direct.port } : undefined);
       let direct: Channel;
       try {
-        direct = await DirectChannel.create({ job, rank, size, server, secret: o.secret, integrity: o.integrity, connectTimeoutMs: o.connectTimeoutMs ?? 30_000 });
+        direct = await DirectChannel.create({ job, rank, size, server, secret: o.secret, integrity: o.integrity, connectTimeoutMs: o.connectTimeoutMs ?? 30_000, matcher });
       } catch (err) {
         await shm?.close();
         throw err;

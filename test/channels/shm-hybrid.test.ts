@@ -5,6 +5,7 @@ import { DirectChannel } from '../../src/channels/direct/direct-channel.js';
 import { HybridChannel } from '../../src/channels/shm/hybrid-channel.js';
 import { ShmChannel, createRegion, type ShmRegion } from '../../src/channels/shm/index.js';
 import type { ChannelFactory } from '../../src/channels/channel.js';
+import { Matcher } from '../../src/channels/matcher.js';
 import { channelCompliance, withChannelWorld } from './compliance.js';
 
 let server: RendezvousServer;
@@ -26,8 +27,10 @@ function regionOf(job: string, rank: number, size: number): ShmRegion {
   return r;
 }
 const hybrid: ChannelFactory = async (o) => {
-  const shm = await ShmChannel.create({ ...o, region: regionOf(o.job, o.rank, o.size) });
-  return new HybridChannel(shm, await DirectChannel.create({ ...o, server: addr }));
+  // One matcher for both channels, as channel-set.ts makes it: one MPI order for all receives.
+  const matcher = new Matcher(o.rank, 'direct');
+  const shm = await ShmChannel.create({ ...o, region: regionOf(o.job, o.rank, o.size), matcher });
+  return new HybridChannel(shm, await DirectChannel.create({ ...o, server: addr, matcher }));
 };
 
 channelCompliance('shm + direct', hybrid, { sizes: [3, 5], largeBytes: 2 << 20 });
@@ -49,6 +52,27 @@ describe('shm + direct - wildcards', () => {
         next.set(from!, i! + 1);
       }
       expect([...next.entries()].sort()).toEqual([[1, 5], [2, 5], [3, 5]]);
+    }, randomUUID());
+  });
+
+  it('receives pending at once match in the order posted, whichever channel brings the message (wildcard before a named source, local and remote)', async () => {
+    await withChannelWorld(hybrid, 4, async (c) => {
+      // Rank 1 shares rank 0's memory; rank 2 is in the other process.
+      if (c.rank === 1 || c.rank === 2) {
+        await c.recv(0, { tag: 9 });
+        for (const i of [1, 2, 3]) await c.send(new Int32Array([c.rank, i]), 0, { tag: 7 });
+        return;
+      }
+      if (c.rank !== 0) return;
+      for (const peer of [2, 1]) {
+        // MPI: a message goes to the earliest posted receive it fits.
+        const first = c.recv<Int32Array>(ANY_SOURCE, { tag: 7 });
+        const second = c.recv<Int32Array>(peer, { tag: 7 });
+        const third = c.recv<Int32Array>(ANY_SOURCE, { tag: 7 });
+        await c.send(new Int32Array(1), peer, { tag: 9 });
+        const got = await Promise.all([first, second, third]);
+        expect(got.map((m) => Array.from(m))).toEqual([[peer, 1], [peer, 2], [peer, 3]]);
+      }
     }, randomUUID());
   });
 });

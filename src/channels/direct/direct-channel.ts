@@ -31,9 +31,11 @@ export interface DirectChannelOptions {
   secret?: string;
   /** Opt-in payload checks (integrity.ts); every rank must pass the same. @default 'none' */
   integrity?: IntegrityMode;
+  /** Match arrivals in this matcher, shared with another channel (shared memory in a mixed job: one MPI order for both). @default one of its own */
+  matcher?: Matcher;
 }
 
-type Settings = Required<Omit<DirectChannelOptions, 'server' | 'secret' | 'integrity'>> & { server: ServerAddress };
+type Settings = Required<Omit<DirectChannelOptions, 'server' | 'secret' | 'integrity' | 'matcher'>> & { server: ServerAddress };
 
 type State = 'open' | 'closing' | 'closed';
 
@@ -82,24 +84,24 @@ export class DirectChannel implements Channel {
   /** Set once the rendezvous server is gone: no new pair can connect from then on. */
   #noRendezvous: string | undefined;
 
-  private constructor(o: Settings, keys: JobKeys) {
+  private constructor(o: Settings, keys: JobKeys, matcher: Matcher | undefined) {
     this.#o = o;
     this.#keys = keys;
     this.rank = o.rank;
     this.size = o.size;
-    this.#matcher = new Matcher(o.rank, 'direct');
+    this.#matcher = matcher ?? new Matcher(o.rank, 'direct');
   }
 
   static async create(opts: DirectChannelOptions): Promise<DirectChannel> {
     const server = opts.server ?? { host: '127.0.0.1', port: 0 };
     const loopback = /^(127\.|::1$|localhost$)/.test(server.host);
-    const { secret, integrity, ...rest } = opts;
+    const { secret, integrity, matcher, ...rest } = opts;
     const checks = integrityFor(integrity ?? 'none', opts.job, secret, opts.rank);
     if (secret !== undefined && (typeof secret !== 'string' || Buffer.byteLength(secret, 'utf8') < MIN_SECRET_BYTES)) {
       throw new FmiError('FMI_CONFIG', `a job secret needs at least ${MIN_SECRET_BYTES} bytes (fmi run makes 256 random bits)`, { rank: opts.rank, channel: 'direct' });
     }
     const settings = { listenHost: loopback ? '127.0.0.1' : '0.0.0.0', connectTimeoutMs: 30_000, ...rest, server };
-    const ch = new DirectChannel(settings, deriveKeys(opts.job, secret));
+    const ch = new DirectChannel(settings, deriveKeys(opts.job, secret), matcher);
     ch.#integrity = checks;
     if (opts.server) {
       await ch.#listen();

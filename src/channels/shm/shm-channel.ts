@@ -31,6 +31,8 @@ export interface ShmChannelOptions {
    * the event loop). @default 200
    */
   blockUs?: number;
+  /** Match arrivals in this matcher, shared with the channel to the other processes (HybridChannel). @default one of its own */
+  matcher?: Matcher;
 }
 
 /** See ShmChannelOptions.blockUs. */
@@ -93,7 +95,7 @@ export class ShmChannel implements Channel {
     if (Atomics.compareExchange(this.#ctl, this.#slot * CTRL_WORDS + ATTACHED, 0, this.#threadTag) !== 0) {
       throw new ChannelError(`rank ${o.rank} has joined this job already (a channel is open, or was, for it in this process)`, { rank: o.rank, channel: 'shm' });
     }
-    this.#matcher = new Matcher(o.rank, 'shm');
+    this.#matcher = o.matcher ?? new Matcher(o.rank, 'shm');
     this.#gone = new Array<boolean>(n).fill(false);
     this.#outboxes = region.ranks.map((_, to) => (to === this.#slot ? undefined : this.#outbox(new Ring(region, this.#slot, to), to)));
     this.#inboxes = region.ranks.map((r, from) => (from === this.#slot ? undefined : new Inbox(new Ring(region, from, this.#slot), this.#matcher, r, o.rank)));
