@@ -18,6 +18,8 @@ export interface OutboxHooks {
   ring(): void;
   /** The reader is gone, or this side closed: the error to fail with, else undefined. */
   stopped(): Error | undefined;
+  /** Resolves when there may be room for `bytes` in `ring` (the channel's blocking wait, or the ring's own waitAsync). */
+  room(ring: Ring, bytes: number): Promise<void>;
   /** A send waits for room: keep the thread alive meanwhile (waitAsync does not). */
   hold(): void;
   unhold(): void;
@@ -109,7 +111,7 @@ export class Outbox {
         if (this.#fill(p)) {
           this.#queue.shift();
           this.#settle(p, undefined);
-        } else await this.#ring.room(p.off < 0 ? HEADER_BYTES : 1); // a header goes in whole
+        } else await this.#hooks.room(this.#ring, p.off < 0 ? HEADER_BYTES : 1); // a header goes in whole
       }
     } finally {
       this.#running = false;

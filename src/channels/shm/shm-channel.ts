@@ -71,6 +71,12 @@ export class ShmChannel implements Channel {
   /** Operations waiting that a blocking wait on the bell can answer; a drive is scheduled while this is > 0. */
   #blockable = 0;
   #driving = false;
+  /** A waitAsync on the bell is pending (the watcher); while drives run, none is. */
+  #armed = false;
+  /** Cleared when a drive waited its whole blockUs: the event loop waits from then on, until a new operation. */
+  #patient = true;
+  /** Sends waiting for ring room while drives run: each drive's end lets them look again. */
+  #roomWaiters: (() => void)[] = [];
   #state: State = 'open';
   /** Operations waiting: while any does, a timer keeps the thread alive (a pending waitAsync does not). */
   #held = 0;
@@ -101,7 +107,7 @@ export class ShmChannel implements Channel {
     this.#inboxes = region.ranks.map((r, from) => (from === this.#slot ? undefined : new Inbox(new Ring(region, from, this.#slot), this.#matcher, r, o.rank)));
     this.#keepAlive = setInterval(() => {}, 1 << 30);
     this.#keepAlive.unref();
-    this.#watch();
+    this.#arm();
   }
 
   static async create(o: ShmChannelOptions): Promise<ShmChannel> {
@@ -164,18 +170,34 @@ export class ShmChannel implements Channel {
     clearInterval(this.#keepAlive);
   }
 
-  /** Waits on this rank's doorbell and takes messages in whenever it rings. */
-  #watch = (): void => {
+  /**
+   * Waits on this rank's doorbell with the event loop (Atomics.waitAsync) and
+   * takes messages in whenever it rings; not while drives run (they watch the
+   * bell themselves: a waitAsync too would cost every message an event loop
+   * wake-up more).
+   */
+  #arm(): void {
+    if (this.#armed) return;
     const at = this.#slot * CTRL_WORDS + BELL;
     while (this.#state === 'open') {
       const seen = Atomics.load(this.#ctl, at);
       this.#pumpAll();
+      if (this.#drives()) {
+        this.#schedule();
+        return;
+      }
       const w = waitAsync(this.#ctl, at, seen);
       if (w.async) {
+        this.#armed = true;
         void w.value.then(this.#watch);
         return;
       }
     }
+  }
+
+  #watch = (): void => {
+    this.#armed = false;
+    this.#arm();
   };
 
   /** Takes in what every peer has written; how many messages began, ended or failed. */
@@ -204,6 +226,18 @@ export class ShmChannel implements Channel {
     return source === ANY_SOURCE ? this.#allLocal : source !== this.rank && this.#slotOf.has(source);
   }
 
+  /** Whether operations wait that a drive should answer. */
+  #drives(): boolean {
+    return this.#blockable > 0 && this.#patient && this.#spinUs + this.#blockUs > 0 && !this.#peerInThisThread();
+  }
+
+  /** A new operation waits: drives may run for it (again). */
+  #waits(): void {
+    this.#blockable++;
+    this.#patient = true;
+    this.#schedule();
+  }
+
   #schedule(): void {
     if (this.#driving || this.#spinUs + this.#blockUs <= 0) return;
     this.#driving = true;
@@ -220,7 +254,11 @@ export class ShmChannel implements Channel {
    */
   #drive = (): void => {
     this.#driving = false;
-    if (this.#state !== 'open' || this.#blockable === 0 || this.#peerInThisThread()) return;
+    if (this.#state !== 'open') return this.#roomed();
+    if (!this.#drives()) {
+      this.#roomed();
+      return this.#arm();
+    }
     const ctl = this.#ctl;
     const at = this.#slot * CTRL_WORDS + BELL;
     const spinEnd = performance.now() + this.#spinUs / 1000;
@@ -228,19 +266,31 @@ export class ShmChannel implements Channel {
     for (;;) {
       const seen = Atomics.load(ctl, at);
       if (this.#progress() > 0) {
+        this.#roomed();
         this.#schedule();
         return;
       }
-      if (this.#state !== 'open') return;
+      if (this.#state !== 'open') return this.#roomed();
       let now = performance.now();
       if (now < spinEnd) {
         while (Atomics.load(ctl, at) === seen && (now = performance.now()) < spinEnd);
         continue;
       }
-      if (now >= end) return;
+      if (now >= end) {
+        this.#patient = false;
+        this.#roomed();
+        return this.#arm();
+      }
       Atomics.wait(ctl, at, seen, end - now);
     }
   };
+
+  #roomed(): void {
+    const w = this.#roomWaiters;
+    if (w.length === 0) return;
+    this.#roomWaiters = [];
+    for (const r of w) r();
+  }
 
   /** Takes messages in and writes waiting sends; how many operations it may have answered. */
   #progress(): number {
@@ -280,10 +330,14 @@ export class ShmChannel implements Channel {
         if (this.#state !== 'open') return this.#closed('send', peer);
         return Atomics.load(this.#ctl, to * CTRL_WORDS + CLOSED) !== 0 ? this.#lost(peer, 'send') : undefined;
       },
+      room: (ring, bytes) => {
+        if (!this.#drives()) return ring.room(bytes);
+        this.#schedule();
+        return new Promise<void>((r) => this.#roomWaiters.push(r));
+      },
       hold: () => {
         this.#hold();
-        this.#blockable++;
-        this.#schedule();
+        this.#waits();
       },
       unhold: () => {
         this.#unhold();
@@ -301,10 +355,7 @@ export class ShmChannel implements Channel {
   /** Keeps the thread alive while `p` waits; with `blocks`, a drive may answer it meanwhile. */
   #held1<T>(p: Promise<T>, blocks: boolean): Promise<T> {
     this.#hold();
-    if (blocks) {
-      this.#blockable++;
-      this.#schedule();
-    }
+    if (blocks) this.#waits();
     const done = (): void => {
       this.#unhold();
       if (blocks) this.#blockable--;
