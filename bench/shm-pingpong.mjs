@@ -2,10 +2,12 @@
 // channel between two processes, and the main job with and without threads.
 //   npm run build && node bench/shm-pingpong.mjs
 //
-// Runs bench/pingpong.mjs three times, 8 B .. 4 MiB: `fmi run -n 2 --threads`
-// (the shm channel, waiting with Atomics.waitAsync), the same with
-// FMI_SHM_SPIN_US (the opt-in spin before a receive waits), and `fmi run -n 2`
-// (two processes, the direct channel). Then measures this machine's memcpy
+// Runs bench/pingpong.mjs four times, 8 B .. 4 MiB: `fmi run -n 2 --threads`
+// (the shm channel as it is by default: a waiting operation blocks its thread
+// in Atomics.wait up to FMI_SHM_BLOCK_US, then Atomics.waitAsync), the same
+// with FMI_SHM_BLOCK_US=0 (the event loop only: Atomics.waitAsync), with
+// FMI_SHM_SPIN_US (the opt-in spin before the blocking wait), and
+// `fmi run -n 2` (two processes, the direct channel). Then measures this machine's memcpy
 // bandwidth (Uint8Array.set of 4 MiB, best of several) for issue 13's goals:
 // 8 B <= 3 us half round trip, 4 MiB >= memcpy / 2. With FMI_BENCH_TRAIN=1
 // it also runs examples/train-sgd.mjs on 4 ranks as processes and as
@@ -15,7 +17,7 @@
 // bench/README.md); FMI_BENCH_SPIN_US=50 (the spinning variant; 0: skip it);
 // FMI_BENCH_TRAIN=1; FMI_BENCH_TIMEOUT_S=600 per run.
 // stdout: pingpong.mjs's JSON lines (channel "shm" or "direct", variant
-// "u8", "u8,spin" for the spinning run), one line {bench:"memcpy"} and, with
+// "u8", "u8,loop" for the event-loop-only run, "u8,spin" for the spinning run), one line {bench:"memcpy"} and, with
 // FMI_BENCH_TRAIN, {bench:"train-sgd"} lines; stderr: a table.
 
 import { spawn } from 'node:child_process';
@@ -66,23 +68,24 @@ function memcpyMBs() {
 const pingpong = join(here, 'pingpong.mjs');
 process.stderr.write(`shm-pingpong: load ${loadLine()}\n`);
 const shm = await job([cli, 'run', '-n', '2', '--threads', '--no-prefix', pingpong]);
+const loop = await job([cli, 'run', '-n', '2', '--threads', '--no-prefix', pingpong], { FMI_SHM_BLOCK_US: '0' }, { variant: 'u8,loop' });
 const spin = SPIN_US > 0 ? await job([cli, 'run', '-n', '2', '--threads', '--no-prefix', pingpong], { FMI_SHM_SPIN_US: String(SPIN_US) }, { variant: 'u8,spin' }) : [];
 const direct = await job([cli, 'run', '-n', '2', '--no-prefix', pingpong]);
 const memcpy = memcpyMBs();
 process.stdout.write(JSON.stringify({ bench: 'memcpy', bytes: 4 * 1024 * 1024, mb_s: Math.round(memcpy) }) + '\n');
 
 const by = (rows) => new Map(rows.filter((r) => typeof r === 'object').map((r) => [r.bytes, r]));
-const [S, P, D] = [by(shm), by(spin), by(direct)];
+const [S, L, P, D] = [by(shm), by(loop), by(spin), by(direct)];
 const cell = (r) => (r ? `${r.p50_us.toFixed(1)} us`.padStart(11) : '-'.padStart(11));
 process.stderr.write(`\nhalf round trip p50 (load now ${loadLine()}); memcpy ${Math.round(memcpy)} MB/s\n`);
-process.stderr.write(`${'bytes'.padEnd(8)} ${'shm'.padStart(11)} ${`shm spin`.padStart(11)} ${'direct'.padStart(11)} ${'shm MB/s'.padStart(10)} direct/shm\n`);
+process.stderr.write(`${'bytes'.padEnd(8)} ${'shm'.padStart(11)} ${'shm loop'.padStart(11)} ${`shm spin`.padStart(11)} ${'direct'.padStart(11)} ${'shm MB/s'.padStart(10)} direct/shm\n`);
 for (const [bytes, s] of S) {
   const d = D.get(bytes);
-  process.stderr.write(`${fmtBytes(bytes).padEnd(8)} ${cell(s)} ${cell(P.get(bytes))} ${cell(d)} ${String(Math.round(s.mb_s)).padStart(10)} ${d ? (d.p50_us / s.p50_us).toFixed(1) + 'x' : '-'}\n`);
+  process.stderr.write(`${fmtBytes(bytes).padEnd(8)} ${cell(s)} ${cell(L.get(bytes))} ${cell(P.get(bytes))} ${cell(d)} ${String(Math.round(s.mb_s)).padStart(10)} ${d ? (d.p50_us / s.p50_us).toFixed(1) + 'x' : '-'}\n`);
 }
 const small = S.get(8);
 const large = S.get(4 * 1024 * 1024);
-if (small) process.stderr.write(`goal 8 B <= 3 us: ${small.p50_us.toFixed(1)} us (spin ${P.get(8)?.p50_us.toFixed(1) ?? '-'} us)\n`);
+if (small) process.stderr.write(`goal 8 B <= 3 us: ${small.p50_us.toFixed(1)} us (event loop only ${L.get(8)?.p50_us.toFixed(1) ?? '-'} us, spin ${P.get(8)?.p50_us.toFixed(1) ?? '-'} us)\n`);
 if (large) process.stderr.write(`goal 4 MiB >= memcpy/2 = ${Math.round(memcpy / 2)} MB/s: ${Math.round(large.mb_s)} MB/s\n`);
 
 if (isOn(process.env.FMI_BENCH_TRAIN)) {
