@@ -163,6 +163,8 @@ export class ShmChannel implements Channel {
     Atomics.store(ctl, this.#slot * CTRL_WORDS + CLOSED, 1);
     const err = this.#closed('close', undefined);
     for (const o of this.#outboxes) o?.failAll(err);
+    // Sends that waited for a drive look again, find the channel closed and end.
+    this.#roomed();
     this.#matcher.close(err);
     // Wake everyone: readers see the flag, writers waiting for room in our rings see it, our own watcher stops.
     for (let s = 0; s < this.#ranks.length; s++) this.#bell(s);
