@@ -133,7 +133,7 @@ async function openOne(name: ChannelName, o: OpenChannelsOptions): Promise<Chann
       const server = o.rendezvous ?? (b?.Direct?.host && b.Direct.port ? { host: b.Direct.host, port: b.Direct.port } : undefined);
       let direct: Channel;
       try {
-        direct = await DirectChannel.create({ job, rank, size, server, secret: o.secret, integrity: o.integrity, connectTimeoutMs: o.connectTimeoutMs ?? 30_000, matcher });
+        direct = await DirectChannel.create({ job, rank, size, server, secret: o.secret, integrity: o.integrity, connectTimeoutMs: o.connectTimeoutMs ?? 30_000, matcher, carriedElsewhere: matcher && o.shm!.ranks });
       } catch (err) {
         await shm?.close();
         throw err;

@@ -29,8 +29,9 @@ function regionOf(job: string, rank: number, size: number): ShmRegion {
 const hybrid: ChannelFactory = async (o) => {
   // One matcher for both channels, as channel-set.ts makes it: one MPI order for all receives.
   const matcher = new Matcher(o.rank, 'direct');
-  const shm = await ShmChannel.create({ ...o, region: regionOf(o.job, o.rank, o.size), matcher });
-  return new HybridChannel(shm, await DirectChannel.create({ ...o, server: addr, matcher }));
+  const region = regionOf(o.job, o.rank, o.size);
+  const shm = await ShmChannel.create({ ...o, region, matcher });
+  return new HybridChannel(shm, await DirectChannel.create({ ...o, server: addr, matcher, carriedElsewhere: region.ranks }));
 };
 
 channelCompliance('shm + direct', hybrid, { sizes: [3, 5], largeBytes: 2 << 20 });
@@ -74,5 +75,25 @@ describe('shm + direct - wildcards', () => {
         expect(got.map((m) => Array.from(m))).toEqual([[peer, 1], [peer, 2], [peer, 3]]);
       }
     }, randomUUID());
+  });
+
+  it('a rank that shares memory and leaves the rendezvous server: its shared-memory messages still arrive (the direct channel does not fail them)', async () => {
+    const job = randomUUID();
+    const region = createRegion([0, 1]);
+    const pair = await Promise.all([0, 1].map(async (rank) => {
+      const matcher = new Matcher(rank, 'direct');
+      const shm = await ShmChannel.create({ job, rank, size: 3, region, matcher });
+      const direct = await DirectChannel.create({ job, rank, size: 3, server: addr, matcher, carriedElsewhere: region.ranks });
+      return { hybrid: new HybridChannel(shm, direct), direct };
+    }));
+    const third = await DirectChannel.create({ job, rank: 2, size: 3, server: addr });
+    const env = { ctx: 0, tag: 4, kind: 0 };
+    const got = pair[0]!.hybrid.recv({ source: 1, ctx: 0, tag: 4 });
+    // Rank 1's TCP side goes: the server tells rank 0 that rank 1 is gone.
+    await pair[1]!.direct.close();
+    await new Promise((r) => setTimeout(r, 500));
+    await pair[1]!.hybrid.send(0, env, new Uint8Array([42]));
+    expect(Array.from((await got).data)).toEqual([42]);
+    await Promise.all([pair[0]!.hybrid.close(), pair[1]!.hybrid.close(), third.close()]);
   });
 });

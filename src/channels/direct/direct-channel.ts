@@ -33,9 +33,11 @@ export interface DirectChannelOptions {
   integrity?: IntegrityMode;
   /** Match arrivals in this matcher, shared with another channel (shared memory in a mixed job: one MPI order for both). @default one of its own */
   matcher?: Matcher;
+  /** Ranks that other channel carries: this one never fails receives from them (it would, say, when the server reports them gone). */
+  carriedElsewhere?: readonly number[];
 }
 
-type Settings = Required<Omit<DirectChannelOptions, 'server' | 'secret' | 'integrity' | 'matcher'>> & { server: ServerAddress };
+type Settings = Required<Omit<DirectChannelOptions, 'server' | 'secret' | 'integrity' | 'matcher' | 'carriedElsewhere'>> & { server: ServerAddress };
 
 type State = 'open' | 'closing' | 'closed';
 
@@ -71,6 +73,8 @@ export class DirectChannel implements Channel {
   readonly #keys: JobKeys;
   #integrity: Integrity | undefined;
   readonly #matcher: Matcher;
+  /** DirectChannelOptions.carriedElsewhere: treated as if always connected. */
+  readonly #elsewhere: ReadonlySet<number>;
   readonly #conns = new Map<number, Connection>();
   readonly #pairings = new Map<number, Pairing>();
   readonly #gone = new Set<number>();
@@ -84,24 +88,25 @@ export class DirectChannel implements Channel {
   /** Set once the rendezvous server is gone: no new pair can connect from then on. */
   #noRendezvous: string | undefined;
 
-  private constructor(o: Settings, keys: JobKeys, matcher: Matcher | undefined) {
+  private constructor(o: Settings, keys: JobKeys, matcher: Matcher | undefined, elsewhere: readonly number[] = []) {
     this.#o = o;
     this.#keys = keys;
     this.rank = o.rank;
     this.size = o.size;
     this.#matcher = matcher ?? new Matcher(o.rank, 'direct');
+    this.#elsewhere = new Set(elsewhere);
   }
 
   static async create(opts: DirectChannelOptions): Promise<DirectChannel> {
     const server = opts.server ?? { host: '127.0.0.1', port: 0 };
     const loopback = /^(127\.|::1$|localhost$)/.test(server.host);
-    const { secret, integrity, matcher, ...rest } = opts;
+    const { secret, integrity, matcher, carriedElsewhere, ...rest } = opts;
     const checks = integrityFor(integrity ?? 'none', opts.job, secret, opts.rank);
     if (secret !== undefined && (typeof secret !== 'string' || Buffer.byteLength(secret, 'utf8') < MIN_SECRET_BYTES)) {
       throw new FmiError('FMI_CONFIG', `a job secret needs at least ${MIN_SECRET_BYTES} bytes (fmi run makes 256 random bits)`, { rank: opts.rank, channel: 'direct' });
     }
     const settings = { listenHost: loopback ? '127.0.0.1' : '0.0.0.0', connectTimeoutMs: 30_000, ...rest, server };
-    const ch = new DirectChannel(settings, deriveKeys(opts.job, secret), matcher);
+    const ch = new DirectChannel(settings, deriveKeys(opts.job, secret), matcher, carriedElsewhere);
     ch.#integrity = checks;
     if (opts.server) {
       await ch.#listen();
@@ -209,7 +214,7 @@ export class DirectChannel implements Channel {
   /** A rank that is neither connected, nor connecting, nor gone: with no rendezvous server, it never will be. */
   #unconnected(): number | undefined {
     for (let peer = 0; peer < this.size; peer++) {
-      if (peer !== this.rank && !this.#conns.has(peer) && !this.#pairings.has(peer) && !this.#gone.has(peer)) return peer;
+      if (peer !== this.rank && !this.#conns.has(peer) && !this.#pairings.has(peer) && !this.#gone.has(peer) && !this.#elsewhere.has(peer)) return peer;
     }
     return undefined;
   }
@@ -231,7 +236,7 @@ export class DirectChannel implements Channel {
       const peer = this.#noRendezvous ? this.#unconnected() : undefined;
       return peer === undefined ? undefined : this.#anyUnpairable(peer);
     }
-    if (source < 0 || source === this.rank || this.#conns.has(source)) return undefined;
+    if (source < 0 || source === this.rank || this.#conns.has(source) || this.#elsewhere.has(source)) return undefined;
     if (this.#gone.has(source)) return this.#lost(source);
     if (this.#noRendezvous && !this.#pairings.has(source)) return this.#unpairable(source);
     return undefined;
@@ -247,7 +252,7 @@ export class DirectChannel implements Channel {
     if (this.#state !== 'open' || this.#noRendezvous) return;
     this.#noRendezvous = why;
     for (let peer = 0; peer < this.size; peer++) {
-      if (peer === this.rank || this.#conns.has(peer) || this.#pairings.has(peer) || this.#gone.has(peer)) continue;
+      if (peer === this.rank || this.#conns.has(peer) || this.#pairings.has(peer) || this.#gone.has(peer) || this.#elsewhere.has(peer)) continue;
       this.#matcher.failSource(peer, this.#unpairable(peer));
     }
     const peer = this.#unconnected();
@@ -412,6 +417,7 @@ export class DirectChannel implements Channel {
   }
 
   #peerGone(peer: number): void {
+    if (this.#elsewhere.has(peer)) return;
     this.#gone.add(peer);
     this.#pairings.get(peer)?.cancel(this.#lost(peer));
     // With a connection, its close (after every byte it carried) fails the receives.

@@ -5,7 +5,10 @@ import type { ShmChannel } from './shm-channel.js';
  * A job whose ranks are threads of several processes: shared memory to the
  * ranks of this process, `remote` (direct TCP) to the others. Both channels
  * must deliver into one Matcher (ShmChannelOptions.matcher and
- * DirectChannelOptions.matcher): then a message from either matches the
+ * DirectChannelOptions.matcher), and the direct one must leave the local
+ * ranks alone (DirectChannelOptions.carriedElsewhere: the server reporting
+ * a local rank gone must not fail receives its ring still answers). Then a
+ * message from either matches the
  * earliest posted receive that fits, wildcard or not, exactly as MPI orders
  * them, and a receive from any source is one receive posted there. A send,
  * or a receive from one source, goes to the channel that reaches its peer.
