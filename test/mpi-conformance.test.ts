@@ -26,7 +26,7 @@ const src = (name: string) => join(root, 'test/mpi', `${name}.c`);
 const SUITE: Record<string, string[]> = {
   'ch. 3 point to point': ['p2p', 'ch3-p2p'],
   'ch. 4 datatypes': ['types', 'derived', 'ch4-types', 'mpi31'],
-  'ch. 5 collectives, intra and inter': ['coll', 'reduce', 'userop', 'cplxred', 'intercoll'],
+  'ch. 5 collectives, intra and inter': ['coll', 'ch5-coll', 'reduce', 'userop', 'cplxred', 'intercoll'],
   'ch. 6 groups, communicators, attributes': ['comm', 'intercomm', 'ch6-comm', 'handles'],
   'ch. 7 topologies': ['topo', 'ch7-topo'],
   'ch. 8 environment and errors': ['errors', 'ch8-env', 'ch8-errhandler'],
