@@ -151,10 +151,13 @@ export const TYPE_IMPLS: Record<string, Impl> = {
     if (maxI < t.ints.length || maxA < t.aints.length || maxD < t.types.length) throw new MpiError(Err.ARG, 'the arrays are shorter than MPI_Type_get_envelope said');
     rt.mem.setI32s(ints, t.ints);
     rt.mem.setI32s(addrs, t.aints);
-    // Derived types come back as new handles the caller may free; predefined ones as themselves.
+    // Derived types come back as new handles the caller may free; predefined
+    // ones as themselves. A new handle is a copy that keeps the envelope (MPI
+    // 3.1 §4.1.13): a program decoding a type recursively must see the
+    // constructor the inner type was made with, not MPI_COMBINER_DUP.
     rt.mem.setI32s(types, t.types.map((th) => {
       const x = rt.datatypes.get(th);
-      return x && !x.predefined ? rt.datatypes.add(dt.dup(x, th)) : th;
+      return x && !x.predefined ? rt.datatypes.add({ ...x, name: '' }) : th;
     }));
     return 0;
   },

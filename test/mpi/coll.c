@@ -2,6 +2,7 @@
  * with MPI_IN_PLACE where MPI allows it, the v-variants with uneven counts
  * and displacements, predefined ops over many types, MINLOC/MAXLOC. */
 #include "check.h"
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 

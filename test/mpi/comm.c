@@ -179,8 +179,21 @@ int main(int argc, char **argv) {
     MPI_Comm_free(&id);
     MPI_Comm shared;
     MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &shared);
+    /* §6.4.2: each rank gets the ranks that can share its memory, itself
+     * included (under fmi: itself alone), keyed by world rank. */
+    int srank, wr = -1;
     MPI_Comm_size(shared, &n);
+    MPI_Comm_rank(shared, &srank);
+    MPI_Group sg, wg;
+    MPI_Comm_group(shared, &sg);
+    MPI_Comm_group(MPI_COMM_WORLD, &wg);
+    MPI_Group_translate_ranks(sg, 1, &srank, wg, &wr);
+    CHECK(n >= 1 && n <= size && wr == rank, "Comm_split_type shared: size %d, my world rank %d", n, wr);
+    MPI_Group_free(&sg);
+    MPI_Group_free(&wg);
+#ifdef __EMSCRIPTEN__
     CHECK(n == 1, "each fmi rank is its own shared-memory node");
+#endif
     MPI_Comm_free(&shared);
     int inter;
     MPI_Comm_test_inter(MPI_COMM_WORLD, &inter);

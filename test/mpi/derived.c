@@ -116,9 +116,12 @@ static void p2p(const layout *l) {
   MPI_Status st;
   int k;
 
-  /* MPI_Send of the type (fmi sends eagerly: a ring of Sends then Recvs is fine) */
-  MPI_Send(mine.base, c, l->t, next, 1, MPI_COMM_WORLD);
+  /* A send of the type around the ring (non-blocking: MPI 3.1 §3.5 calls a
+   * ring of blocking sends unsafe, it may need buffering) */
+  MPI_Request sq;
+  MPI_Isend(mine.base, c, l->t, next, 1, MPI_COMM_WORLD, &sq);
   MPI_Recv(packed, n, MPI_BYTE, prev, 1, MPI_COMM_WORLD, &st);
+  MPI_Wait(&sq, MPI_STATUS_IGNORE);
   buffer theirs = alloc_for(l, c);
   fill(&theirs, prev);
   ref_pack(l, theirs.base, c, want);
@@ -126,9 +129,10 @@ static void p2p(const layout *l) {
 
   /* MPI_Recv into the type */
   ref_pack(l, mine.base, c, packed);
-  MPI_Send(packed, n, MPI_BYTE, next, 2, MPI_COMM_WORLD);
+  MPI_Isend(packed, n, MPI_BYTE, next, 2, MPI_COMM_WORLD, &sq);
   fill(&got, 99);
   MPI_Recv(got.base, c, l->t, prev, 2, MPI_COMM_WORLD, &st);
+  MPI_Wait(&sq, MPI_STATUS_IGNORE);
   buffer w = expected(l, c, prev, n, 99);
   CHECK(same(&got, &w), "%s: MPI_Recv unpacks into the blocks, gaps untouched", l->name);
   MPI_Get_count(&st, l->t, &k);
@@ -189,12 +193,13 @@ static void short_and_truncated(const layout *l) {
   char *packed = malloc(n + 16);
   ref_pack(l, mine.base, c, packed);
   MPI_Status st;
+  MPI_Request sq;
   int k;
   for (int blocking = 0; blocking < 2; blocking++) {
     /* ends on the last basic element's boundary */
     int bytes = n - l->last;
     fill(&got, 90);
-    MPI_Send(packed, bytes, MPI_BYTE, next, 10, MPI_COMM_WORLD);
+    MPI_Isend(packed, bytes, MPI_BYTE, next, 10, MPI_COMM_WORLD, &sq);
     if (blocking) {
       MPI_Recv(got.base, c, l->t, prev, 10, MPI_COMM_WORLD, &st);
     } else {
@@ -202,6 +207,7 @@ static void short_and_truncated(const layout *l) {
       MPI_Irecv(got.base, c, l->t, prev, 10, MPI_COMM_WORLD, &r);
       MPI_Wait(&r, &st);
     }
+    MPI_Wait(&sq, MPI_STATUS_IGNORE);
     buffer w = expected(l, c, prev, bytes, 90);
     CHECK(same(&got, &w), "%s: short message (%s)", l->name, blocking ? "Recv" : "Irecv");
     free(w.mem);
@@ -213,8 +219,9 @@ static void short_and_truncated(const layout *l) {
     /* ends inside a basic element (and so inside a block) */
     bytes = n - 1;
     fill(&got, 91);
-    MPI_Send(packed, bytes, MPI_BYTE, next, 11, MPI_COMM_WORLD);
+    MPI_Isend(packed, bytes, MPI_BYTE, next, 11, MPI_COMM_WORLD, &sq);
     MPI_Recv(got.base, c, l->t, prev, 11, MPI_COMM_WORLD, &st);
+    MPI_Wait(&sq, MPI_STATUS_IGNORE);
     w = expected(l, c, prev, bytes, 91);
     CHECK(same(&got, &w), "%s: message ending inside a block", l->name);
     free(w.mem);
@@ -226,7 +233,7 @@ static void short_and_truncated(const layout *l) {
     char *big = malloc(n + 1);
     memcpy(big, packed, n);
     big[n] = 1;
-    MPI_Send(big, n + 1, MPI_BYTE, next, tag, MPI_COMM_WORLD);
+    MPI_Isend(big, n + 1, MPI_BYTE, next, tag, MPI_COMM_WORLD, &sq);
     if (blocking) {
       err = MPI_Recv(got.base, c, l->t, prev, tag, MPI_COMM_WORLD, &st);
     } else {
@@ -234,6 +241,7 @@ static void short_and_truncated(const layout *l) {
       MPI_Irecv(got.base, c, l->t, prev, tag, MPI_COMM_WORLD, &r);
       err = MPI_Wait(&r, &st);
     }
+    MPI_Wait(&sq, MPI_STATUS_IGNORE);
     int cls = MPI_SUCCESS;
     MPI_Error_class(err, &cls);
     CHECK(cls == MPI_ERR_TRUNCATE, "%s: %s of one byte too many: error class %d", l->name, blocking ? "Recv" : "Irecv", cls);
@@ -354,6 +362,14 @@ int main(int argc, char **argv) {
     /* lb is the lowest displacement, ub the highest end (800 + 8) */
     l.ext = 808 - dis[nb - 1];
     MPI_Type_create_hindexed(nb, bl, dis, MPI_DOUBLE, &l.t);
+#ifndef __EMSCRIPTEN__
+    /* Doubles at addresses 4 mod 8: whether the extent is padded to their
+     * alignment is the implementation's (§4.1.6; fmi pads structs only, Open
+     * MPI says 2784): the extent is set here, so the layout is the same. */
+    MPI_Datatype raw = l.t;
+    MPI_Type_create_resized(raw, dis[nb - 1], l.ext, &l.t);
+    MPI_Type_free(&raw);
+#endif
     run(&l);
     free(bl);
     free(dis);
@@ -422,13 +438,17 @@ int main(int argc, char **argv) {
     run(&h);
   }
 
-  /* MPI_SHORT_INT (value at 0, int at 4: 2 blocks), 100 of them: a predefined type's table */
+#ifdef __EMSCRIPTEN__
+  /* MPI_SHORT_INT (value at 0, int at 4: 2 blocks), 100 of them: a predefined
+   * type's table. Its MPI_Get_elements counts 2 per pair here (§5.9.4 defines
+   * it as a struct of two); Open MPI counts 1: fmi only. */
   {
     layout l = make("MPI_SHORT_INT x100", MPI_SHORT_INT, 100, 2, 2, 4);
     l.off[0] = 0, l.len[0] = 2, l.off[1] = 4, l.len[1] = 4;
     l.ext = 8;
     run(&l);
   }
+#endif
 
   /* A receive whose scratch space and block table (fresh, 2 MiB + 1 MiB)
    * grow the memory in MPI_Sendrecv, whose dense send is a view of it: they
@@ -443,16 +463,22 @@ int main(int argc, char **argv) {
     int *packed = malloc(nb * sizeof(int)), *got = malloc(2 * nb * sizeof(int) + 8);
     for (int i = 0; i < nb; i++) packed[i] = rank * 1000000 + i;
     for (int i = 0; i < 2 * nb + 2; i++) got[i] = -1;
+#ifdef __EMSCRIPTEN__
     /* Use up the memory above the break, so the runtime's mallocs must grow it. */
     size_t top = (size_t)sbrk(0), end = (size_t)__builtin_wasm_memory_size(0) * 65536;
     void *filler = end - top > 65536 ? malloc(end - top - 65536) : NULL;
     size_t pages = __builtin_wasm_memory_size(0);
     MPI_Sendrecv(packed, nb, MPI_INT, next, 50, got, 1, t, prev, 50, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
     CHECK(__builtin_wasm_memory_size(0) > pages, "the memory did not grow (%zu pages): this case tests nothing", pages);
+#else
+    MPI_Sendrecv(packed, nb, MPI_INT, next, 50, got, 1, t, prev, 50, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+#endif
     int bad = 0;
     for (int i = 0; i < nb; i++) bad += got[dis[i]] != prev * 1000000 + i;
     CHECK(bad == 0 && got[1] == -1 && got[2 * nb + 1] == -1, "Sendrecv into a type whose tables grow the memory: %d wrong", bad);
+#ifdef __EMSCRIPTEN__
     free(filler);
+#endif
     MPI_Type_free(&t);
     free(bl);
     free(dis);
@@ -460,7 +486,10 @@ int main(int argc, char **argv) {
     free(got);
   }
 
-  /* Allreduce over an indexed type of ints (packed, reduced, unpacked) */
+#ifdef __EMSCRIPTEN__
+  /* Allreduce over an indexed type of ints (packed, reduced, unpacked): a
+   * predefined op on a derived type is fmi's extension (MPI 3.1 §5.9.2 lists
+   * predefined types only; Open MPI refuses it). */
   {
     int bl[20], dis[20];
     for (int i = 0; i < 20; i++) bl[i] = 1 + i % 2, dis[i] = 3 * i;
@@ -482,5 +511,6 @@ int main(int argc, char **argv) {
     CHECK(bad == 0 && out[2] == -1, "Allreduce over an indexed type: %d wrong", bad);
     MPI_Type_free(&t);
   }
+#endif
   return finish("derived");
 }

@@ -56,11 +56,30 @@ int main(int argc, char **argv) {
   CHECK(rc == MPI_ERR_TRUNCATE, "truncation: %d", rc);
   MPI_Wait(&rq, MPI_STATUS_IGNORE);
 
-  /* Error_class/Error_string of every class */
-  for (int c = 0; c <= MPI_ERR_LASTCODE; c++) {
+  /* Error_class/Error_string of every class MPI 3.1 §8.4 names (Table 8.1):
+   * a class is its own class, has a string, and is at most MPI_ERR_LASTCODE. */
+  static const int classes[] = {
+    MPI_SUCCESS, MPI_ERR_BUFFER, MPI_ERR_COUNT, MPI_ERR_TYPE,
+    MPI_ERR_TAG, MPI_ERR_COMM, MPI_ERR_RANK, MPI_ERR_ROOT,
+    MPI_ERR_GROUP, MPI_ERR_OP, MPI_ERR_TOPOLOGY, MPI_ERR_DIMS,
+    MPI_ERR_ARG, MPI_ERR_UNKNOWN, MPI_ERR_TRUNCATE, MPI_ERR_OTHER,
+    MPI_ERR_INTERN, MPI_ERR_IN_STATUS, MPI_ERR_PENDING, MPI_ERR_REQUEST,
+    MPI_ERR_ACCESS, MPI_ERR_AMODE, MPI_ERR_BAD_FILE, MPI_ERR_CONVERSION,
+    MPI_ERR_DUP_DATAREP, MPI_ERR_FILE_EXISTS, MPI_ERR_FILE_IN_USE, MPI_ERR_FILE,
+    MPI_ERR_INFO, MPI_ERR_INFO_KEY, MPI_ERR_INFO_VALUE, MPI_ERR_INFO_NOKEY,
+    MPI_ERR_IO, MPI_ERR_NAME, MPI_ERR_NO_MEM, MPI_ERR_NOT_SAME,
+    MPI_ERR_NO_SPACE, MPI_ERR_NO_SUCH_FILE, MPI_ERR_PORT, MPI_ERR_QUOTA,
+    MPI_ERR_READ_ONLY, MPI_ERR_SERVICE, MPI_ERR_SPAWN, MPI_ERR_UNSUPPORTED_DATAREP,
+    MPI_ERR_UNSUPPORTED_OPERATION, MPI_ERR_WIN, MPI_ERR_BASE, MPI_ERR_LOCKTYPE,
+    MPI_ERR_KEYVAL, MPI_ERR_RMA_CONFLICT, MPI_ERR_RMA_SYNC, MPI_ERR_SIZE,
+    MPI_ERR_DISP, MPI_ERR_ASSERT, MPI_ERR_RMA_RANGE, MPI_ERR_RMA_ATTACH,
+    MPI_ERR_RMA_SHARED, MPI_ERR_RMA_FLAVOR,
+  };
+  for (int k = 0; k < (int)(sizeof classes / sizeof classes[0]); k++) {
+    int c = classes[k];
     rc = MPI_Error_string(c, msg, &len);
     MPI_Error_class(c, &cls);
-    CHECK(rc == MPI_SUCCESS && cls == c && len > 0, "class %d", c);
+    CHECK(rc == MPI_SUCCESS && cls == c && len > 0 && c <= MPI_ERR_LASTCODE, "class %d", c);
   }
   int mycls, mycode;
   MPI_Add_error_class(&mycls);
@@ -71,11 +90,15 @@ int main(int argc, char **argv) {
   CHECK(strcmp(msg, "my own error") == 0 && cls == mycls, "added error code");
 
   /* an unsupported function returns its error instead of ending the program */
-  MPI_Comm children, parent = MPI_COMM_WORLD;
+  MPI_Comm parent = MPI_COMM_WORLD;
+#ifdef __EMSCRIPTEN__
+  MPI_Comm children;
   rc = MPI_Comm_spawn("worker", MPI_ARGV_NULL, 1, MPI_INFO_NULL, 0, MPI_COMM_WORLD, &children, MPI_ERRCODES_IGNORE);
   CHECK(rc == MPI_ERR_UNSUPPORTED_OPERATION, "unsupported function: %d", rc);
+#endif
+  /* §10.3.2: a process not started by MPI_Comm_spawn has no parent. */
   MPI_Comm_get_parent(&parent);
-  CHECK(parent == MPI_COMM_NULL, "no rank of an fmi job has a parent");
+  CHECK(parent == MPI_COMM_NULL, "no rank of this job has a parent");
 
   /* a user error handler */
   MPI_Errhandler mine;

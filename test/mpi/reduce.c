@@ -71,6 +71,9 @@ DEFINE_INT(i32, int32_t) DEFINE_RUN(i32, int32_t, 0)
 DEFINE_INT(u32, uint32_t) DEFINE_RUN(u32, uint32_t, 0)
 DEFINE_INT(i64, int64_t) DEFINE_RUN(i64, int64_t, 0)
 DEFINE_INT(u64, uint64_t) DEFINE_RUN(u64, uint64_t, 0)
+DEFINE_INT(l, long) DEFINE_RUN(l, long, 0)
+DEFINE_INT(ul, unsigned long) DEFINE_RUN(ul, unsigned long, 0)
+DEFINE_INT(aint, MPI_Aint) DEFINE_RUN(aint, MPI_Aint, 0)
 DEFINE_FLOAT(f32, float) DEFINE_RUN(f32, float, 1)
 DEFINE_FLOAT(f64, double) DEFINE_RUN(f64, double, 1)
 
@@ -78,7 +81,12 @@ DEFINE_FLOAT(f64, double) DEFINE_RUN(f64, double, 1)
 #define RUN(NAME, T, OPS, KIND) run_##NAME(#T, T, OPS, NOPS(OPS), KIND)
 
 static void reduce_local_all(void) {
+#ifdef __EMSCRIPTEN__
+  /* MPI 3.1 §5.9.2 leaves MPI_CHAR and MPI_WCHAR out of the reduction types:
+   * fmi reduces them as the integers they are (Open MPI refuses). */
   RUN(i8, MPI_CHAR, INT_OPS, 0);
+  RUN(i32, MPI_WCHAR, INT_OPS, 0);
+#endif
   RUN(i8, MPI_SIGNED_CHAR, INT_OPS, 0);
   RUN(i8, MPI_INT8_T, INT_OPS, 0);
   RUN(u8, MPI_UNSIGNED_CHAR, INT_OPS, 0);
@@ -90,16 +98,26 @@ static void reduce_local_all(void) {
   RUN(u16, MPI_UNSIGNED_SHORT, INT_OPS, 0);
   RUN(u16, MPI_UINT16_T, INT_OPS, 2);
   RUN(i32, MPI_INT, INT_OPS, 0);
-  RUN(i32, MPI_LONG, INT_OPS, 0);
+  RUN(l, MPI_LONG, INT_OPS, 0);
   RUN(i32, MPI_INT32_T, INT_OPS, 0);
-  RUN(i32, MPI_WCHAR, INT_OPS, 0);
-  RUN(i32, MPI_AINT, INT_OPS, 0);
+  RUN(aint, MPI_AINT, INT_OPS, 0);
   RUN(u32, MPI_UNSIGNED, INT_OPS, 0);
-  RUN(u32, MPI_UNSIGNED_LONG, INT_OPS, 0);
+#ifdef OPEN_MPI
+  /* Open MPI 4.1.4 gets MPI_MIN/MPI_MAX wrong on MPI_UNSIGNED_LONG (compared
+   * as signed) and MPI_OFFSET (MIN gives the larger): left out there. */
+  static const MPI_Op NO_MINMAX[] = {MPI_SUM, MPI_PROD, MPI_LAND, MPI_LOR, MPI_LXOR, MPI_BAND, MPI_BOR, MPI_BXOR};
+  RUN(ul, MPI_UNSIGNED_LONG, NO_MINMAX, 0);
+#else
+  RUN(ul, MPI_UNSIGNED_LONG, INT_OPS, 0);
+#endif
   RUN(u32, MPI_UINT32_T, INT_OPS, 2);
   RUN(i64, MPI_LONG_LONG_INT, INT_OPS, 0);
   RUN(i64, MPI_INT64_T, INT_OPS, 0);
+#ifdef OPEN_MPI
+  RUN(i64, MPI_OFFSET, NO_MINMAX, 0);
+#else
   RUN(i64, MPI_OFFSET, INT_OPS, 0);
+#endif
   RUN(i64, MPI_COUNT, INT_OPS, 0);
   RUN(u64, MPI_UNSIGNED_LONG_LONG, INT_OPS, 0);
   RUN(u64, MPI_UINT64_T, INT_OPS, 2);
@@ -123,7 +141,9 @@ static void reduce_local_all(void) {
     memcpy(y, rio + 5, sizeof y);
     for (int i = 0; i < N; i++) CHECK(y[i] == (i * 1.5 > 100 - i ? i * 1.5 : 100 - i), "Reduce_local misaligned %d", i);
   }
-  /* A derived datatype: vector of 3 blocks of 2 ints, stride 5; the gaps stay as they were. */
+#ifdef __EMSCRIPTEN__
+  /* A derived datatype: vector of 3 blocks of 2 ints, stride 5; the gaps stay as they were. (a predefined op on a derived type:
+   * fmi's extension, MPI 3.1 §5.9.2 lists predefined types only) */
   {
     MPI_Datatype v;
     MPI_Type_vector(3, 2, 5, MPI_INT, &v);
@@ -138,6 +158,7 @@ static void reduce_local_all(void) {
     }
     MPI_Type_free(&v);
   }
+#endif
 }
 
 /* MPI_Pack/MPI_Unpack and Reduce_local on strided types (the Wasm pack
@@ -177,7 +198,9 @@ static void strided(void) {
       MPI_Type_free(&v);
     }
   }
-  /* Reduce_local over a vector of doubles (every other one). */
+#ifdef __EMSCRIPTEN__
+  /* Reduce_local over a vector of doubles (every other one). (a predefined op on a derived type:
+   * fmi's extension, MPI 3.1 §5.9.2 lists predefined types only) */
   {
     MPI_Datatype v;
     MPI_Type_vector(50, 1, 2, MPI_DOUBLE, &v);
@@ -191,6 +214,7 @@ static void strided(void) {
     }
     MPI_Type_free(&v);
   }
+#endif
 }
 
 static void allreduce_into(void) {

@@ -198,7 +198,11 @@ int main(int argc, char **argv) {
     int x = 0, y[2], cls = -1;
     int rc = MPI_Neighbor_allgather(&x, 1, MPI_INT, y, 1, MPI_INT, MPI_COMM_WORLD);
     MPI_Error_class(rc, &cls);
+    /* Erroneous (§7.6): the class is the implementation's (Open MPI: MPI_ERR_OTHER). */
+    CHECK(rc != MPI_SUCCESS, "Neighbor_allgather without a topology succeeded");
+#ifdef __EMSCRIPTEN__
     CHECK(cls == MPI_ERR_TOPOLOGY, "Neighbor_allgather without a topology: class %d", cls);
+#endif
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_ARE_FATAL);
   }
   return finish("topo");

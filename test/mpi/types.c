@@ -192,7 +192,9 @@ int main(int argc, char **argv) {
     CHECK(packed[0] == 1 && packed[1] == 3 && packed[2] == 5, "Pack of a vector");
     MPI_Type_free(&first);
   }
-  /* a reduction over a contiguous derived type of doubles */
+#ifdef __EMSCRIPTEN__
+  /* A predefined op over a derived type of one basic type: fmi's extension
+   * (MPI 3.1 §5.9.2 lists predefined types only; Open MPI refuses it). */
   {
     double v[6], r[6];
     for (int i = 0; i < 6; i++) v[i] = i + rank;
@@ -203,6 +205,7 @@ int main(int argc, char **argv) {
     CHECK(r[5] == 5.0 * size + size * (size - 1) / 2.0, "SUM over a derived type of doubles");
     MPI_Type_free(&pair);
   }
+#endif
   MPI_Type_free(&c3);
   return finish("types");
 }
