@@ -40,9 +40,13 @@ for (const bytes of sizes) {
       const want = op === 'bcast' ? 1 : (comm.size * (comm.size + 1)) / 2;
       if (out[0] !== want || out[out.length - 1] !== want) throw new Error(`${spec}: rank ${rank} got ${out[0]}, expected ${want}`);
       await comm.barrier();
-      const m = await meter(N, async (n) => {
-        for (let i = 0; i < n; i++) await call();
-      });
+      const m = await meter(
+        N,
+        async (n) => {
+          for (let i = 0; i < n; i++) await call();
+        },
+        async (spoiled) => (await comm.allreduce(spoiled ? 1 : 0, Op.MAX)) === 1,
+      );
       const all = await comm.gather(m, 0);
       if (rank === 0) {
         const b = all.map((x) => Math.round(x.bytes));

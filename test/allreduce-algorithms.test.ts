@@ -45,6 +45,25 @@ describe.each([2, 3, 4, 5, 6, 7, 8])('allreduce algorithms - %i ranks', (size) =
   });
 });
 
+describe('allreduce algorithms - a result without into', () => {
+  it('is the caller\'s own: a plain ArrayBuffer of its size, a new one per call, never written by a later call', async () => {
+    await withWorld(4, async (c) => {
+      const n = 40_001;
+      for (const algorithm of ['rabenseifner', 'ring'] as const) {
+        const first = await c.allreduce(new Float64Array(n).fill(c.rank + 1), Op.SUM, { algorithm });
+        const second = await c.allreduce(new Float64Array(n).fill(2 * (c.rank + 1)), Op.SUM, { algorithm });
+        for (const r of [first, second]) {
+          expect(r.buffer).toBeInstanceOf(ArrayBuffer);
+          expect(r.byteOffset).toBe(0);
+          expect(r.buffer.byteLength).toBe(n * 8);
+        }
+        expect(second.buffer).not.toBe(first.buffer);
+        expect([first[0], first[n - 1], second[0], second[n - 1]]).toEqual([10, 10, 20, 20]);
+      }
+    });
+  });
+});
+
 describe('allreduce algorithms - the automatic choice', () => {
   it('takes recursive doubling for small buffers, Rabenseifner from RABENSEIFNER_MIN_BYTES, the ring from RING_MIN_BYTES on sizes not a power of two', () => {
     const of = (b: number) => new Uint8Array(b);

@@ -35,8 +35,12 @@ export function windowFor(perIterMs) {
 /**
  * Runs `run(n)` (n round trips) in up to 3 windows until one sees no GC;
  * returns { bytes, faults } per round trip and whether a GC spoiled every window.
+ * `agree(spoiled)`, where every rank meters together (a collective in `run`),
+ * says whether any rank's window was spoiled, so all measure again or none
+ * does: a rank that ran one window more than the others would call a
+ * collective they never call.
  */
-export async function meter(n, run) {
+export async function meter(n, run, agree = async (spoiled) => spoiled) {
   let best;
   for (let attempt = 0; attempt < 3; attempt++) {
     gc();
@@ -52,7 +56,7 @@ export async function meter(n, run) {
     await new Promise((r) => setImmediate(r));
     const spoiled = gcs.some((t) => t >= t0 && t <= t1);
     const m = { bytes: Math.max(0, ab1 - ab0) / n, faults: (pf1 - pf0) / n, spoiled };
-    if (!spoiled) return m;
+    if (!(await agree(spoiled))) return m;
     best = m;
   }
   return best;

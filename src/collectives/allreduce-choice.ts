@@ -1,5 +1,5 @@
-import { bytesOf, isTyped, typedView } from '../codec.js';
-import { elemTypeOf, type NumericArray } from '../kernels/index.js';
+import { bytesOf, isTyped } from '../codec.js';
+import { elemTypeOf, typedArrayCtor, type NumericArray } from '../kernels/index.js';
 import type { Op } from '../ops/op.js';
 import type { CollContext } from './context.js';
 import { allreduceRabenseifner } from './rabenseifner.js';
@@ -51,23 +51,21 @@ export function allreduceBySize(bytes: number, size: number): AllreduceAlgorithm
 
 /**
  * Ring or Rabenseifner allreduce of `data` (a TypedArray; the op predefined).
- * With `into`, both end with an allgather straight into it: finished blocks
- * are written once, never copied again. Without, they gather in Wasm memory
- * the arena reuses and the result is one copy of that: gathering straight
- * into a new array measured slower (bench/README.md, "Allreduce algorithms").
+ * Both end with an allgather straight into the result (`into`, else a new
+ * array made at the start of the call): finished blocks are written once,
+ * never copied again. A new array made at the start and filled from the
+ * socket cost a rank a third of the page faults of one copied out of Wasm
+ * memory at the end (bench/README.md, "Allreduce algorithms").
  */
 export async function allreduceBlocks(c: CollContext, op: Op, data: NumericArray, into: NumericArray | undefined, algorithm: 'ring' | 'rabenseifner'): Promise<NumericArray> {
   const t = elemTypeOf(data)!;
   if (algorithm === 'rabenseifner') return allreduceRabenseifner(c, op.predefined!, t, data, into);
+  const out = into ?? new (typedArrayCtor(t))(data.length);
   const ring = new RingBuffer(c, op.predefined!, t, data, equalBlocks(data.length, c.size));
   try {
     await ring.reduceScatter();
-    if (into) {
-      await ring.allgatherInto(bytesOf(into));
-      return into;
-    }
-    await ring.allgather();
-    return typedView(t, ring.take());
+    await ring.allgatherInto(bytesOf(out));
+    return out;
   } catch (err) {
     await ring.failOnward(2 * (c.size - 1), err);
     throw err;

@@ -1,6 +1,6 @@
 import { encode, decode, elemTypeOfKind, Kind, kindOfTyped, bytesOf } from '../codec.js';
 import { FmiError } from '../errors.js';
-import { elemTypeOf, kernels, viewsOutliveGrowth, type Arena, type ElemType, type NumericArray, type WasmBlock } from '../kernels/index.js';
+import { elemTypeOf, kernels, typedArrayCtor, viewsOutliveGrowth, type Arena, type ElemType, type NumericArray, type WasmBlock } from '../kernels/index.js';
 import { applyOp, describe, type Op } from '../ops/op.js';
 import { raiseIfError, type CollContext } from './context.js';
 
@@ -42,12 +42,16 @@ export const WASM_MIN_BYTES = 2048;
 
 /**
  * `into` (a TypedArray like `value`) receives the result instead of a new
- * array: no fresh memory per call, which these VMs charge for.
+ * array: no fresh memory per call, which these VMs charge for. Without it,
+ * `resultAtStart` (for calls where every rank gets the result) makes the new
+ * array when the call starts rather than when it ends: a 1 MiB allreduce by
+ * recursive doubling then cost its ranks about half the page faults
+ * (bench/README.md, "Allreduce algorithms").
  */
-export function engineFor(c: CollContext, op: Op, value: unknown, into?: NumericArray): ReduceEngine<unknown> {
+export function engineFor(c: CollContext, op: Op, value: unknown, into?: NumericArray, resultAtStart = false): ReduceEngine<unknown> {
   if (op.predefined && ArrayBuffer.isView(value) && value.byteLength >= WASM_MIN_BYTES) {
     const t = elemTypeOf(value);
-    if (t) return new WasmEngine(c, op, value as NumericArray, t, into) as ReduceEngine<unknown>;
+    if (t) return new WasmEngine(c, op, value as NumericArray, t, into ?? (resultAtStart ? new (typedArrayCtor(t))((value as NumericArray).length) : undefined)) as ReduceEngine<unknown>;
   }
   return new ValueEngine(c, op, value, into);
 }

@@ -16,9 +16,9 @@ import { equalBlocks } from './ring.js';
  * of bit d of its rank, sends the other half to its partner (rank ^ d) and
  * folds the partner's copy of its half into its own, in Wasm memory. After
  * log2(p) steps rank r holds block r, complete. Doubling retraces the steps
- * (d = 1, 2, ..., p/2): partners swap what they hold, straight into `into`
- * when given (the finished blocks are never copied again), else into Wasm
- * memory, copied once into the new result.
+ * (d = 1, 2, ..., p/2): partners swap what they hold, straight into the
+ * result (`into`, or a new array made at the start of the call): the
+ * finished blocks are never copied again.
  *
  * Other sizes: the first 2 * rem ranks (rem = size - p) pair up first, the
  * even one hands its whole buffer to the odd one and gets the result back
@@ -62,12 +62,13 @@ export async function allreduceRabenseifner(c: CollContext, op: PredefinedOpName
   const arena = kernels();
   let acc: WasmBlock | undefined;
   let tmp: WasmBlock | undefined;
-  // Without `into` the result is gathered in Wasm memory and copied out once
-  // at the end: gathering straight into a new array measured slower (see
+  // Without `into` the result is a new array, made now rather than copied out
+  // of Wasm memory at the end: the allgather lands in it straight from the
+  // socket, and a rank paid a third of the page faults per call (see
   // bench/README.md, "Allreduce algorithms").
-  const scratch = into ? undefined : arena.alloc(Math.max(16, total));
-  const out = into ? bytesOf(into) : arena.bytes(scratch!, total);
-  const result = () => into ?? arena.view(scratch!, type, data.length).slice();
+  const res = into ?? new (typedArrayCtor(type))(data.length);
+  const out = bytesOf(res);
+  const result = () => res;
   /** The last receive posted: after a failure it may still write into Wasm memory, so blocks are freed once it settles. */
   let inflight: Promise<unknown> | undefined;
   let failed = false;
@@ -166,7 +167,6 @@ export async function allreduceRabenseifner(c: CollContext, op: PredefinedOpName
     const free = () => {
       if (acc) arena.free(acc);
       if (tmp) arena.free(tmp);
-      if (scratch) arena.free(scratch);
     };
     if (failed && inflight) inflight.then(free, free);
     else free();

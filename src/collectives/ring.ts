@@ -27,8 +27,8 @@ export function equalBlocks(n: number, parts: number): Block[] {
  * Ring reduction over a buffer in Wasm memory, for commutative predefined
  * ops. `reduceScatter`: size - 1 steps in which each rank passes one block to
  * its right neighbour and folds the block from its left into its own copy, in
- * place; afterwards block r is complete at rank r. `allgather`: size - 1 more
- * steps circulate the complete blocks. Together they are the bandwidth-optimal
+ * place; afterwards block r is complete at rank r. `allgatherInto`: size - 1
+ * more steps circulate the complete blocks. Together they are the bandwidth-optimal
  * ring allreduce: each rank sends and receives 2 (size - 1) / size of the
  * buffer instead of log2(size) whole buffers.
  */
@@ -95,26 +95,6 @@ export class RingBuffer {
     }
   }
 
-  async allgather(): Promise<void> {
-    const { rank, size } = this.c;
-    const right = (rank + 1) % size;
-    const left = (rank - 1 + size) % size;
-    for (let s = 0; s < size - 1; s++) {
-      const sendBlock = this.blocks[(rank - s + size) % size]!;
-      const recvBlock = this.blocks[(rank - s - 1 + size) % size]!;
-      const want = recvBlock.count * this.#bpe;
-      const incoming = this.c.recv(left, this.#target(() => this.#bytes(recvBlock)), want);
-      incoming.catch(() => {}); // awaited below; a failed send must not leave it unhandled
-      this.#inflight = incoming;
-      this.#sent++;
-      await this.c.send(right, { kind: this.#kind, bytes: this.#bytes(sendBlock) });
-      const r = await incoming;
-      this.#inflight = undefined;
-      raiseIfError(this.c, r);
-      if (r.data.byteLength !== want) throw new FmiError('MPI_ERR_SIZE', `rank ${left} sent a block of another size`, this.c.fields(left));
-    }
-  }
-
   /**
    * The allgather, straight into `out` (the caller's result: a JS array or
    * `into`), so the result is written once: this rank's complete block is
@@ -160,11 +140,6 @@ export class RingBuffer {
    */
   async failOnward(planned: number, err: unknown): Promise<void> {
     if (this.#sent < planned) await sendError(this.c, [(this.c.rank + 1) % this.c.size], err);
-  }
-
-  /** The whole buffer copied into `dst` (the caller's array: no new allocation). */
-  copyTo(dst: Uint8Array): void {
-    dst.set(this.#arena.bytes(this.#acc, dst.byteLength));
   }
 
   /** Frees the buffers; after a failure, only once a receive still in flight cannot write into them. */

@@ -581,7 +581,7 @@ export class Communicator {
     if (op.associative) {
       // Few ranks and little data: fewer messages (allreduce-tree.ts). Every rank decides alike: same size, same byte count.
       const tree = c.size <= TREE_MAX_RANKS && (!isTyped(data) || data.byteLength <= TREE_MAX_BYTES);
-      return withEngine(engineFor(c, op, data, into), (e) => (tree ? allreduceTree(c, e, into) : allreduceRecursiveDoubling(c, e)));
+      return withEngine(engineFor(c, op, data, into, !tree), (e) => (tree ? allreduceTree(c, e, into) : allreduceRecursiveDoubling(c, e)));
     }
     // Not associative: one exact left-to-right chain, then everyone gets it.
     const r = await withEngine(engineFor(c, op, data), (e) => reduceChain(c, e, 0));
