@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { allreduceAlgorithm, RABENSEIFNER_MIN_BYTES } from '../src/collectives/allreduce-choice.js';
 import { TREE_MAX_BYTES } from '../src/collectives/allreduce-tree.js';
+import { STAR_MAX_BYTES, STAR_MAX_RANKS } from '../src/collectives/bcast.js';
 import { TREE_MAX_RANKS } from '../src/collectives/tree.js';
 import { validateConfig } from '../src/config/index.js';
 import { FmiError } from '../src/errors.js';
@@ -71,12 +72,27 @@ describe('model - the gap between one rank\'s messages (direct)', () => {
     expect(big.algorithm).toBe('recursive-doubling');
   });
 
-  it('bcast on 4 ranks: rank 0 writes to 2 then 1; 2 forwards to 3', () => {
+  it('bcast on 4 ranks above STAR_MAX_BYTES: rank 0 tells 3 to wait for its parent, writes to 2 then 1; 2 forwards to 3', () => {
     const m = 64 * 1024;
-    // rank 2 at u(m), rank 1 at u(m) + gap + m/beta, rank 3 at 2 u(m)
-    near(t('bcast', m, 4).time_s, Math.max(2 * u(m), u(m) + G + m / B));
+    expect(m).toBeGreaterThan(STAR_MAX_BYTES);
+    // the empty notice to 3 at alpha; rank 2 at u(m) + gap, rank 1 at u(m) + 2 gap + m/beta, rank 3 at 2 u(m) + gap
+    const b = t('bcast', m, 4);
+    near(b.time_s, Math.max(2 * u(m) + G, u(m) + 2 * G + m / B));
+    expect(b).toMatchObject({ algorithm: 'binomial', messages: 4, bytes: 3 * m });
     const slow = directTraffic('bcast', m, 4, { ...link, gap: 10 * A });
-    near(slow.time_s, u(m) + 10 * A + m / B);
+    near(slow.time_s, u(m) + 20 * A + m / B);
+    // 8 ranks: no notices, the plain binomial tree (rank 0 writes to 4, 2, 1; 7 is last, three first-child hops down)
+    near(t('bcast', m, 8).time_s, 3 * u(m));
+    expect(t('bcast', m, 8).messages).toBe(7);
+  });
+
+  it('bcast on 4 ranks up to STAR_MAX_BYTES: a star, rank 0 writes to 1, 2 and 3 itself', () => {
+    const m = 1024;
+    const b = t('bcast', m, 4);
+    near(b.time_s, u(m) + 2 * (G + m / B));
+    expect(b).toMatchObject({ algorithm: 'star', messages: 3, bytes: 3 * m });
+    expect(t('bcast', STAR_MAX_BYTES + 1, 4).algorithm).toBe('binomial');
+    expect(t('bcast', m, STAR_MAX_RANKS + 1).algorithm).toBe('binomial');
   });
 
   it('reduce on 8 ranks with a gap larger than a message: each rank takes its children smallest subtree first, gap apart', () => {

@@ -1,6 +1,6 @@
 import { allreduceBySize } from '../collectives/allreduce-choice.js';
 import { TREE_MAX_BYTES } from '../collectives/allreduce-tree.js';
-import { binomialTree } from '../collectives/bcast.js';
+import { binomialTree, STAR_MAX_BYTES, STAR_MAX_RANKS } from '../collectives/bcast.js';
 import { pipelining, SEGMENT_BYTES } from '../collectives/bcast-pipelined.js';
 import { knomialTree, TREE_MAX_RANKS } from '../collectives/tree.js';
 import type { LinkParams } from './params.js';
@@ -48,7 +48,12 @@ export function directTraffic(op: OpName, bytes: number, ranks: number, link: Di
   switch (op) {
     case 'bcast':
       if (m >= pipelining.minBytes && n > 2) return pipelinedBcast(m, n, link);
-      return { time_s: treeDown(binomialDown(n), link, () => m), messages: n - 1, bytes: (n - 1) * m, algorithm: 'binomial' };
+      // bcast.ts: on few ranks a small payload goes out as a star, the root writing to every rank itself.
+      if (n <= STAR_MAX_RANKS && m <= STAR_MAX_BYTES) {
+        const all = Array.from({ length: n - 1 }, (_, i) => i + 1);
+        return { time_s: treeDown((r) => (r === 0 ? all : []), link, () => m), messages: n - 1, bytes: (n - 1) * m, algorithm: 'star' };
+      }
+      return binomialBcast(m, n, link);
     case 'scatter':
       return { time_s: treeDown(binomialDown(n), link, (c) => subtree(n, c) * m), messages: n - 1, bytes: bundleItems(n) * m, algorithm: 'binomial' };
     case 'gather':
@@ -103,6 +108,22 @@ function knomialRoundTrip(n: number, m: number, link: DirectLink, algorithm: str
   return { time_s: time, messages: 2 * (n - 1), bytes: 2 * (n - 1) * m, algorithm };
 }
 
+/**
+ * The binomial bcast (bcast.ts). On at most STAR_MAX_RANKS ranks only the
+ * root knows the payload is too large for the star, so it first tells the
+ * ranks whose parent it is not to wait for their parent (an empty message
+ * each, the RELAYED kind), then writes to its children: its i-th child gets
+ * the payload one gap later per empty message before it.
+ */
+function binomialBcast(m: number, n: number, link: DirectLink): P2pTraffic {
+  const children = binomialDown(n);
+  const relayed = n <= STAR_MAX_RANKS ? Array.from({ length: n - 1 }, (_, i) => i + 1).filter((r) => binomialTree(r, 0, n).parent !== 0) : [];
+  const order = (r: number) => (r === 0 ? [...relayed.map((x) => -x), ...children(0)] : children(r));
+  // A negative entry is an empty notice to -entry: it takes the root's gap but carries nothing and starts no subtree.
+  const time = treeDown(order, link, (c) => (c < 0 ? 0 : m));
+  return { time_s: time, messages: n - 1 + relayed.length, bytes: (n - 1) * m, algorithm: 'binomial' };
+}
+
 /** Children of a rank in the binomial tree rooted at 0 (bcast.ts), largest subtree first: the order the bcast sends in. */
 function binomialDown(n: number): (r: number) => number[] {
   return (r) => binomialTree(r, 0, n).children;
@@ -116,7 +137,8 @@ function subtree(n: number, c: number): number {
 /**
  * Time from the root having the data until every rank has it. A rank that
  * got it at t sends to its children in `order(rank)`: the i-th (from 0)
- * arrives at t + alpha + sum_{k <= i} b_k / beta + i gap.
+ * arrives at t + alpha + sum_{k <= i} b_k / beta + i gap. A negative entry
+ * is a message that starts no subtree (bcast's empty notice).
  */
 export function treeDown(order: (r: number) => number[], link: DirectLink, bytesTo: (child: number) => number): number {
   const gap = link.gap ?? 0;
@@ -126,7 +148,7 @@ export function treeDown(order: (r: number) => number[], link: DirectLink, bytes
     let clock = t + link.alpha;
     for (const [i, c] of order(r).entries()) {
       clock += bytesTo(c) / link.beta + (i > 0 ? gap : 0);
-      visit(c, clock);
+      if (c >= 0) visit(c, clock);
     }
   };
   visit(0, 0);
