@@ -38,6 +38,7 @@ import type { ChannelMeasurements, LegSample, Sample } from '../model/calibratio
 import { median } from '../model/fit.js';
 import { Op } from '../ops/op.js';
 import { parseEndpoint } from '../rendezvous/protocol.js';
+import { shmFromWorker } from '../channels/shm/worker-data.js';
 
 /** What one calibration job measures. */
 export interface CalibratePlan {
@@ -76,11 +77,14 @@ async function main(): Promise<void> {
     rendezvous: env[ENV.rendezvous] ? parseEndpoint(env[ENV.rendezvous]!) : undefined,
     secret: env[ENV.secret] || undefined,
     connectTimeoutMs: 30_000,
+    // Thread ranks (fmi calibrate --threads) share memory: the direct channel is then shm.
+    shm: channel === 'direct' ? shmFromWorker(job, rank) : undefined,
   });
   // No default timeout: a deadline per call costs time of its own, which would be measured too.
   const comm = new Communicator(set, { job, timeoutMs: env[ENV.timeoutMs] ? Number(env[ENV.timeoutMs]) : undefined });
   const store = isStoreChannel(set.defaultChannel) ? set.defaultChannel : undefined;
-  const results: ChannelMeasurements = { channel, ranks: size, load: loadavg(), pingpong: [], exchange: [], legs: [], legsAll: [] };
+  const measured = set.defaultChannel.name === 'shm' ? 'shm' : channel;
+  const results: ChannelMeasurements = { channel: measured, ranks: size, load: loadavg(), pingpong: [], exchange: [], legs: [], legsAll: [] };
   try {
     // Pairs connect on first use: do it before anything is timed.
     for (let i = 0; i < 3; i++) await comm.barrier();

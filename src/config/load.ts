@@ -36,6 +36,7 @@ const MODEL_FIELDS: Record<keyof Model, Record<string, FieldKind>> = {
     requests_per_hour: 'positive',
     include_infrastructure_costs: 'bool',
   },
+  Shm: { bandwidth: 'positive', overhead: 'nonneg', gap: 'nonneg' },
 };
 
 const CREDENTIAL_KEY = /access_?key|secret|session_?token|credential/i;

@@ -131,11 +131,27 @@ export interface DirectModel {
   include_infrastructure_costs: boolean;
 }
 
+/**
+ * Ours: ranks that are threads of one process (`fmi run --threads`) talk
+ * through shared memory, the `shm` channel, which stands in for direct
+ * between them. No backend and no price of its own (the memory is the
+ * function's); `fmi calibrate --threads` measures these three.
+ */
+export interface ShmModel {
+  /** MB/s of one point-to-point message. */
+  bandwidth: number;
+  /** ms of one point-to-point message of zero bytes. */
+  overhead: number;
+  /** ms per further message one rank handles back to back (see DirectModel.gap). */
+  gap: number;
+}
+
 export interface Model {
   FaaS: FaasModel;
   S3: S3Model;
   Redis: RedisModel;
   Direct: DirectModel;
+  Shm: ShmModel;
 }
 
 /** A validated configuration: every model section is present (defaults filled in). */

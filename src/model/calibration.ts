@@ -1,7 +1,8 @@
-import type { ChannelName, DirectModel, FaasModel, RedisModel, S3Model } from '../config/types.js';
+import type { DirectModel, FaasModel, RedisModel, S3Model, ShmModel } from '../config/types.js';
 import { FmiError } from '../errors.js';
 import { fitLink, type LinkFit, type TimePoint } from './fit.js';
 import { MB, MIB } from './params.js';
+import type { ModelChannel } from './types.js';
 
 /** A measured pattern at one size: median seconds per sample, and how many samples. */
 export interface Sample {
@@ -20,7 +21,8 @@ export interface LegSample {
 
 /** What `fmi calibrate` measured on one channel (written by its rank 0). */
 export interface ChannelMeasurements {
-  channel: ChannelName;
+  /** 'shm': the direct channel's job run as threads of one process (fmi calibrate --threads). */
+  channel: ModelChannel;
   ranks: number;
   /** Load average (1, 5, 15 min) when the ranks started. */
   load: number[];
@@ -52,12 +54,13 @@ export interface ModelPatch {
   Direct?: Pick<DirectModel, 'overhead' | 'bandwidth'> & Partial<Pick<DirectModel, 'gap'>>;
   Redis?: Pick<RedisModel, 'overhead' | 'bandwidth_single' | 'bandwidth_multiple'> & Partial<Pick<RedisModel, 'gap'>>;
   S3?: Pick<S3Model, 'overhead' | 'bandwidth'> & Partial<Pick<S3Model, 'gap'>>;
+  Shm?: Pick<ShmModel, 'overhead' | 'bandwidth' | 'gap'>;
   FaaS?: Pick<FaasModel, 'fresh_memory'>;
 }
 
 /** How a channel's numbers were obtained: the fit, and the points it was fitted to (seconds). */
 export interface ChannelFit {
-  channel: ChannelName;
+  channel: ModelChannel;
   source: 'pingpong' | 'legs';
   fit: LinkFit;
   points: TimePoint[];
@@ -85,7 +88,7 @@ export interface ChannelFit {
  */
 export function fitChannel(m: ChannelMeasurements): ChannelFit {
   const gap = fitGap(m.burst ?? []);
-  if (m.channel === 'direct' || m.channel === 'redis') {
+  if (m.channel === 'direct' || m.channel === 'shm' || m.channel === 'redis') {
     const points = m.pingpong.map((s) => ({ bytes: s.bytes, seconds: s.seconds }));
     if (points.length === 0) throw noData(m.channel);
     const fit = fitLink(points);
@@ -148,6 +151,7 @@ export function modelPatch(fits: readonly ChannelFit[], freshPerByte?: number): 
     const bandwidth = mbps(f.fit.beta);
     const gap = sig3(f.gap * 1000);
     if (f.channel === 'direct') patch.Direct = { overhead, bandwidth, gap };
+    else if (f.channel === 'shm') patch.Shm = { overhead, bandwidth, gap };
     else if (f.channel === 's3') patch.S3 = { overhead, bandwidth, gap };
     else patch.Redis = { overhead, bandwidth_single: bandwidth, bandwidth_multiple: mbps(f.betaTotal ?? f.fit.beta), gap };
   }
@@ -166,6 +170,6 @@ function sig3(x: number): number {
   return Number(x.toPrecision(3));
 }
 
-function noData(channel: ChannelName): FmiError {
+function noData(channel: ModelChannel): FmiError {
   return new FmiError('FMI_CHANNEL', `calibration of ${channel} measured nothing`, { op: 'calibrate', channel });
 }

@@ -44,8 +44,14 @@ export interface S3Params extends LinkParams {
   getPrice: number;
 }
 
+/** Thread ranks over shared memory: the direct channel's algorithms, nothing to pay for but the functions' time. */
+export interface ShmParams extends LinkParams {
+  gap: number;
+}
+
 export interface ModelParams {
   direct: DirectParams;
+  shm: ShmParams;
   redis: RedisParams;
   s3: S3Params;
   /** USD per GiB-second of function time. */
@@ -61,7 +67,7 @@ export interface ModelParams {
  * seconds.
  */
 export function modelParams(config: FmiConfig): ModelParams {
-  const { Direct, Redis, S3, FaaS } = config.model;
+  const { Direct, Redis, S3, FaaS, Shm } = config.model;
   return {
     direct: {
       alpha: Direct.overhead / 1000,
@@ -71,6 +77,7 @@ export function modelParams(config: FmiConfig): ModelParams {
       vmPricePerHour: Direct.include_infrastructure_costs ? Direct.vm_price : 0,
       requestsPerHour: Direct.requests_per_hour,
     },
+    shm: { alpha: Shm.overhead / 1000, beta: Shm.bandwidth * MB, gap: Shm.gap / 1000 },
     redis: {
       alpha: Redis.overhead / 1000,
       beta: Redis.bandwidth_single * MB,
