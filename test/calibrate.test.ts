@@ -65,7 +65,7 @@ describe('calibrate - fitting latency + bytes / bandwidth', () => {
     expect(() => fitLink([])).toThrow(/no measured point/);
   });
 
-  it('direct and Redis are fitted to the ping-pong (Redis plus its aggregate bandwidth), S3 to a write + a read; the gap to the bursts', () => {
+  it('direct and Redis are fitted to the ping-pong (Redis plus its aggregate bandwidth), S3 to a write + a read; the gap to the bursts; the exchange and every rank at once to their own lines', () => {
     const line = (a: number, b: number) => [8, 65536, 1 << 20].map((bytes) => ({ bytes, seconds: a + bytes / b, iters: 10 }));
     // A burst of k messages: a round trip, plus 15 µs for each further message.
     const burst = [1, 4, 16].map((k) => ({ bytes: k, seconds: 20e-6 + (k - 1) * 15e-6, iters: 10 }));
@@ -92,7 +92,13 @@ describe('calibrate - fitting latency + bytes / bandwidth', () => {
     expect(fitFresh(fresh) * (1 << 20)).toBeCloseTo(3e-3, 12);
     expect(fitFresh(fresh.map((x) => ({ ...x, put: x.get / 2 })))).toBe(0); // cheaper than reuse: no cost, never negative
     const patch = modelPatch([fitChannel(direct), f], fitFresh(fresh));
-    expect(patch.Direct).toEqual({ overhead: 0.01, bandwidth: 4000, gap: 0.015 });
+    // The exchange (every rank at once) is a line of its own: the model's round of pairwise exchange.
+    expect(patch.Direct).toEqual({ overhead: 0.01, bandwidth: 4000, gap: 0.015, exchange_overhead: 0.04, exchange_bandwidth: 1000 });
+    expect(modelPatch([fitChannel({ ...direct, exchange: [] })]).Direct).toEqual({ overhead: 0.01, bandwidth: 4000, gap: 0.015 });
+    // Every rank writing and reading at once took 4x: the latency then is 4 x 0.5 ms.
+    expect(patch.Redis!.overhead_multiple).toBe(2);
+    expect(modelPatch([s3]).S3!.overhead_multiple).toBe(2);
+    expect(modelPatch([fitChannel({ ...redis, legsAll: [] })]).Redis!.overhead_multiple).toBeUndefined();
     expect(patch.Redis!.overhead).toBe(0.5);
     expect(patch.Redis!.bandwidth_single).toBe(100);
     expect(patch.Redis!.gap).toBe(0);

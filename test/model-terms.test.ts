@@ -154,3 +154,40 @@ describe('model - the gap on storage channels', () => {
     }
   });
 });
+
+// Calibrated figures for every rank busy at once: a round of pairwise exchange (direct, shm), a request (redis, s3).
+describe('model - every rank at once', () => {
+  const XA = 0.5e-3; // Direct.exchange_overhead 0.5 ms
+  const XB = 200e6; // Direct.exchange_bandwidth 200 MB/s
+  const withX = validateConfig({ backends: DIRECT, model: { Direct: { overhead: 0.1, bandwidth: 500, gap: 0.02, exchange_overhead: 0.5, exchange_bandwidth: 200 } } }, 'test');
+  const x = (b: number) => XA + b / XB;
+
+  it('direct: rounds of pairwise exchange take the calibrated round; trees and messages keep overhead, bandwidth and gap', () => {
+    expect(modelParams(withX).direct.exchange).toEqual({ alpha: XA, beta: XB });
+    expect(modelParams(config).direct.exchange).toBeUndefined();
+    const e = (op: OpName, bytes: number, ranks: number) => estimate('direct', op, bytes, ranks, withX, { into: true }).time_s;
+    near(e('allreduce', 64 * 1024, 4), 2 * x(64 * 1024)); // recursive doubling
+    near(e('allreduce', MiB, 4), 2 * (x(MiB / 2) + x(MiB / 4))); // Rabenseifner: halving, then doubling
+    near(e('scan', 1024, 8), 3 * x(1024));
+    near(e('allreduce', 1024, 4), t('allreduce', 1024, 4).time_s); // the star
+    near(e('bcast', 64 * 1024, 4), t('bcast', 64 * 1024, 4).time_s);
+    near(e('send', 1024, 2), u(1024));
+    // Uncalibrated (0): a round is a message and a gap.
+    near(estimate('direct', 'allreduce', 64 * 1024, 4, config, { into: true }).time_s, 2 * (u(64 * 1024) + G));
+  });
+
+  it('redis and s3: phases with several ranks busy take overhead_multiple; a lone message, or a lone Redis writer, overhead', () => {
+    const base = { Redis: { overhead: 1, bandwidth_single: 1000, bandwidth_multiple: 1e6 }, S3: { overhead: 10, bandwidth: 1000 } };
+    const one = validateConfig({ backends: DIRECT, model: base }, 'test');
+    const all = validateConfig({ backends: DIRECT, model: { Redis: { ...base.Redis, overhead_multiple: 3 }, S3: { ...base.S3, overhead_multiple: 30 } } }, 'test');
+    const d = (ch: 'redis' | 's3', op: OpName, ranks = 4) => estimate(ch, op, 8, ranks, all, { into: true }).time_s - estimate(ch, op, 8, ranks, one, { into: true }).time_s;
+    near(d('redis', 'send'), 0);
+    near(d('redis', 'bcast'), (3e-3 - 1e-3) / 2); // the root's write alone, three readers at once
+    near(d('redis', 'gather'), 2e-3); // three writers, then the root's three reads in flight
+    near(d('redis', 'bcast', 2), 0); // two ranks: one busy at a time
+    near(d('s3', 'send'), 0);
+    // S3 readers poll while the root writes: every phase of a bcast has several ranks busy.
+    expect(d('s3', 'bcast')).toBeGreaterThanOrEqual(30e-3 - 10e-3 - 1e-9);
+  });
+});
+

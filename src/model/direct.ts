@@ -19,6 +19,18 @@ export interface P2pTraffic {
 export interface DirectLink extends LinkParams {
   /** Seconds of CPU per message beyond the first that one rank sends or receives back to back. @default 0 */
   gap?: number;
+  /**
+   * One round of pairwise exchange with every rank sending and receiving at
+   * once, as calibrated (it shows what ranks sharing a machine's cores cost
+   * each other). @default alpha + gap + bytes / beta
+   */
+  exchange?: LinkParams;
+}
+
+/** Seconds of one round of pairwise exchange of b bytes: this rank's send and its receive, every rank at once. */
+function roundOf(link: DirectLink): (b: number) => number {
+  const x = link.exchange;
+  return x ? (b) => x.alpha + b / x.beta : (b) => link.alpha + b / link.beta + (link.gap ?? 0);
 }
 
 /**
@@ -40,7 +52,7 @@ export interface DirectLink extends LinkParams {
  */
 export function directTraffic(op: OpName, bytes: number, ranks: number, link: DirectLink, allreduce: DirectAllreduce = 'auto'): P2pTraffic {
   const u = (b: number) => link.alpha + b / link.beta;
-  const gap = link.gap ?? 0;
+  const x = roundOf(link);
   const n = ranks;
   const m = bytes;
   if (op === 'send' || op === 'recv') return { time_s: u(m), messages: 1, bytes: m, algorithm: 'message' };
@@ -65,19 +77,19 @@ export function directTraffic(op: OpName, bytes: number, ranks: number, link: Di
       return allreduceTraffic(m, n, link, allreduce);
     case 'scan': {
       const messages = scanMessages(n);
-      return { time_s: ceilLog2(n) * (u(m) + gap), messages, bytes: messages * m, algorithm: 'recursive-doubling' };
+      return { time_s: ceilLog2(n) * x(m), messages, bytes: messages * m, algorithm: 'recursive-doubling' };
     }
     case 'barrier': {
       if (n <= TREE_MAX_RANKS) return knomialRoundTrip(n, 0, link, 'tree');
       const rounds = ceilLog2(n);
-      return { time_s: rounds * (u(0) + gap), messages: n * rounds, bytes: 0, algorithm: 'dissemination' };
+      return { time_s: rounds * x(0), messages: n * rounds, bytes: 0, algorithm: 'dissemination' };
     }
   }
 }
 
 function allreduceTraffic(m: number, n: number, link: DirectLink, asked: DirectAllreduce): P2pTraffic {
-  // One round of pairwise exchange: this rank's send and its receive, a gap apart.
-  const u = (b: number) => link.alpha + b / link.beta + (link.gap ?? 0);
+  // One round of pairwise exchange: this rank's send and its receive (without a calibrated round: a gap apart).
+  const u = roundOf(link);
   const algorithm = asked === 'auto' ? allreduceBySize(m, n) : asked;
   const p = 2 ** Math.floor(Math.log2(n));
   const rem = n - p;

@@ -68,7 +68,7 @@ export function estimateWith(p: ModelParams, channel: ModelChannel, op: OpName, 
     moved = t.bytes;
     requests.messages = t.messages;
   } else if (channel === 'redis') {
-    const t = storeTraffic(op, payload, ranks, { alpha: p.redis.alpha, beta: p.redis.beta, betaTotal: p.redis.betaTotal, gap: p.redis.gap });
+    const t = storeTraffic(op, payload, ranks, { alpha: p.redis.alpha, beta: p.redis.beta, betaTotal: p.redis.betaTotal, gap: p.redis.gap, alphaAll: p.redis.alphaAll });
     time = t.time_s;
     moved = t.bytes;
     requests.puts = t.puts;
@@ -76,7 +76,7 @@ export function estimateWith(p: ModelParams, channel: ModelChannel, op: OpName, 
     cost.infrastructure = share(p.redis.instancePricePerHour, p.redis.requestsPerHour, t.puts + t.gets);
     cost.transfer = t.bytes * p.redis.transferPerByte;
   } else {
-    const t = storeTraffic(op, payload, ranks, { alpha: p.s3.alpha, beta: p.s3.beta, betaTotal: Infinity, gap: p.s3.gap, polling: options.backoff ?? S3_BACKOFF });
+    const t = storeTraffic(op, payload, ranks, { alpha: p.s3.alpha, beta: p.s3.beta, betaTotal: Infinity, gap: p.s3.gap, alphaAll: p.s3.alphaAll, polling: options.backoff ?? S3_BACKOFF });
     time = t.time_s;
     moved = t.bytes;
     requests.puts = t.puts;

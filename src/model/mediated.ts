@@ -18,6 +18,12 @@ export interface StoreLink {
   polling?: Backoff;
   /** Seconds per further request when one rank makes several in a phase, one after another. @default 0 */
   gap?: number;
+  /**
+   * `alpha` while every rank makes requests at once (the service, and the
+   * cores of a machine shared by the ranks, busy with all of them): a phase
+   * where more than one rank has requests in flight. @default alpha
+   */
+  alphaAll?: number;
 }
 
 export interface StoreTraffic {
@@ -60,9 +66,12 @@ export function storeTraffic(op: OpName, bytes: number, ranks: number, link: Sto
   const m = bytes;
   const n = ranks;
   const gap = link.gap ?? 0;
-  const leg = (rankBytes: number, totalBytes: number) =>
-    link.alpha / 2 + Math.max(rankBytes / (2 * link.beta), totalBytes / (2 * link.betaTotal));
-  const wait = (seconds: number) => (link.polling ? pollWait(seconds, link.alpha / 2, link.polling) : { polls: 0, lag_s: 0 });
+  // More than one rank busy at once: n - 1 readers, writers or pollers (S3 readers poll while the value is written).
+  const alphaAll = n > 2 && op !== 'send' && op !== 'recv' ? (link.alphaAll ?? link.alpha) : link.alpha;
+  const alphaWrite = link.polling ? alphaAll : link.alpha;
+  const leg = (rankBytes: number, totalBytes: number, alpha = alphaAll) =>
+    alpha / 2 + Math.max(rankBytes / (2 * link.beta), totalBytes / (2 * link.betaTotal));
+  const wait = (seconds: number) => (link.polling ? pollWait(seconds, alphaAll / 2, link.polling) : { polls: 0, lag_s: 0 });
 
   /** One phase of writes, then one of reads by `readers` ranks that started waiting `waitedBefore` s earlier. */
   const phase = (write: number, read: number, readers: number, waitedBefore = 0) => {
@@ -80,7 +89,8 @@ export function storeTraffic(op: OpName, bytes: number, ranks: number, link: Sto
   const fan = (r - 1) * gap;
   switch (op) {
     case 'bcast': {
-      const p = phase(leg(m, m), leg(m, r * m), r);
+      // One writer; on S3 the n - 1 readers poll meanwhile.
+      const p = phase(leg(m, m, alphaWrite), leg(m, r * m), r);
       return { time_s: p.time, puts: 1, gets: r, polls: p.polls, bytes: m + r * m };
     }
     case 'scatter': {
@@ -101,7 +111,7 @@ export function storeTraffic(op: OpName, bytes: number, ranks: number, link: Sto
       // Rank 0's reads of the n - 1 parts, one after another.
       const upTime = up.time + fan;
       // The others wait for the result from the end of their own write.
-      const downWrite = leg(size, size);
+      const downWrite = leg(size, size, alphaWrite);
       const w = wait(upTime - upWrite + downWrite);
       const time = upTime + downWrite + w.lag_s + leg(size, r * size);
       return { time_s: time, puts: n, gets: 2 * r, polls: up.polls + r * w.polls, bytes: 2 * r * size + n * size };
