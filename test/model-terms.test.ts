@@ -176,16 +176,23 @@ describe('model - every rank at once', () => {
     near(estimate('direct', 'allreduce', 64 * 1024, 4, config, { into: true }).time_s, 2 * (u(64 * 1024) + G));
   });
 
-  it('redis and s3: phases with several ranks busy take overhead_multiple; a lone message, or a lone Redis writer, overhead', () => {
+  it('redis and s3: n - 1 readers of one value take overhead_multiple, and on S3 every phase of a collective; a lone message, and Redis fan-ins, overhead', () => {
     const base = { Redis: { overhead: 1, bandwidth_single: 1000, bandwidth_multiple: 1e6 }, S3: { overhead: 10, bandwidth: 1000 } };
     const one = validateConfig({ backends: DIRECT, model: base }, 'test');
     const all = validateConfig({ backends: DIRECT, model: { Redis: { ...base.Redis, overhead_multiple: 3 }, S3: { ...base.S3, overhead_multiple: 30 } } }, 'test');
     const d = (ch: 'redis' | 's3', op: OpName, ranks = 4) => estimate(ch, op, 8, ranks, all, { into: true }).time_s - estimate(ch, op, 8, ranks, one, { into: true }).time_s;
     near(d('redis', 'send'), 0);
     near(d('redis', 'bcast'), (3e-3 - 1e-3) / 2); // the root's write alone, three readers at once
-    near(d('redis', 'gather'), 2e-3); // three writers, then the root's three reads in flight
+    near(d('redis', 'gather'), 0); // three writers, then the root's three reads one after another (the gap)
+    near(d('redis', 'allreduce'), (3e-3 - 1e-3) / 2); // only the result's three readers
     near(d('redis', 'bcast', 2), 0); // two ranks: one busy at a time
     near(d('s3', 'send'), 0);
+    // three writers at once, the root's three reads at once (its polls take longer too)
+    expect(d('s3', 'gather')).toBeGreaterThanOrEqual(30e-3 - 10e-3 - 1e-9);
+    // S3 sends a rank's requests at once: no gap for the root's reads (Redis pays two).
+    const gapped = validateConfig({ backends: DIRECT, model: { Redis: { ...base.Redis, gap: 0.5 }, S3: { ...base.S3, gap: 50 } } }, 'test');
+    near(estimate('s3', 'gather', 8, 4, gapped, { into: true }).time_s, estimate('s3', 'gather', 8, 4, one, { into: true }).time_s);
+    near(estimate('redis', 'gather', 8, 4, gapped, { into: true }).time_s - estimate('redis', 'gather', 8, 4, one, { into: true }).time_s, 1e-3);
     // S3 readers poll while the root writes: every phase of a bcast has several ranks busy.
     expect(d('s3', 'bcast')).toBeGreaterThanOrEqual(30e-3 - 10e-3 - 1e-9);
   });

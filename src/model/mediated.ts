@@ -66,9 +66,12 @@ export function storeTraffic(op: OpName, bytes: number, ranks: number, link: Sto
   const m = bytes;
   const n = ranks;
   const gap = link.gap ?? 0;
-  // More than one rank busy at once: n - 1 readers, writers or pollers (S3 readers poll while the value is written).
+  // Phases with several ranks busy at once take alphaAll: n - 1 ranks reading one value (woken together),
+  // and on S3 every phase of a collective (its readers poll meanwhile, and a rank's requests run side by side).
   const alphaAll = n > 2 && op !== 'send' && op !== 'recv' ? (link.alphaAll ?? link.alpha) : link.alpha;
-  const alphaWrite = link.polling ? alphaAll : link.alpha;
+  // n - 1 writers, or one rank's n - 1 requests: on Redis one after another, `gap` apart; on S3 side by side.
+  const alphaFan = link.polling ? alphaAll : link.alpha;
+  const alphaWrite = alphaFan;
   const leg = (rankBytes: number, totalBytes: number, alpha = alphaAll) =>
     alpha / 2 + Math.max(rankBytes / (2 * link.beta), totalBytes / (2 * link.betaTotal));
   const wait = (seconds: number) => (link.polling ? pollWait(seconds, alphaAll / 2, link.polling) : { polls: 0, lag_s: 0 });
@@ -85,8 +88,8 @@ export function storeTraffic(op: OpName, bytes: number, ranks: number, link: Sto
   }
   if (n <= 1) return { time_s: 0, puts: 0, gets: 0, polls: 0, bytes: 0 };
   const r = n - 1;
-  /** One rank's r requests of a phase, one after another. */
-  const fan = (r - 1) * gap;
+  /** One rank's r requests of a phase, one after another (Redis: one connection); S3 sends them at once. */
+  const fan = link.polling ? 0 : (r - 1) * gap;
   switch (op) {
     case 'bcast': {
       // One writer; on S3 the n - 1 readers poll meanwhile.
@@ -94,21 +97,21 @@ export function storeTraffic(op: OpName, bytes: number, ranks: number, link: Sto
       return { time_s: p.time, puts: 1, gets: r, polls: p.polls, bytes: m + r * m };
     }
     case 'scatter': {
-      const p = phase(leg(r * m, r * m), leg(m, r * m), r);
+      const p = phase(leg(r * m, r * m, alphaFan), leg(m, r * m), r);
       return { time_s: p.time + fan, puts: r, gets: r, polls: p.polls, bytes: 2 * r * m };
     }
     case 'gather':
     case 'reduce': {
       // The root polls each of the n - 1 keys.
-      const p = phase(leg(m, r * m), leg(r * m, r * m), r);
+      const p = phase(leg(m, r * m, alphaFan), leg(r * m, r * m, alphaFan), r);
       return { time_s: p.time + fan, puts: r, gets: r, polls: p.polls, bytes: 2 * r * m };
     }
     case 'allreduce':
     case 'barrier': {
       const size = op === 'barrier' ? 0 : m;
-      const upWrite = leg(size, r * size);
-      const up = phase(upWrite, leg(r * size, r * size), r);
-      // Rank 0's reads of the n - 1 parts, one after another.
+      const upWrite = leg(size, r * size, alphaFan);
+      const up = phase(upWrite, leg(r * size, r * size, alphaFan), r);
+      // Rank 0's reads of the n - 1 parts (Redis: one after another).
       const upTime = up.time + fan;
       // The others wait for the result from the end of their own write.
       const downWrite = leg(size, size, alphaWrite);
@@ -118,7 +121,7 @@ export function storeTraffic(op: OpName, bytes: number, ranks: number, link: Sto
     }
     case 'scan': {
       const reads = (n * r) / 2;
-      const p = phase(leg(m, r * m), leg(r * m, reads * m), reads);
+      const p = phase(leg(m, r * m, alphaFan), leg(r * m, reads * m, alphaFan), reads);
       return { time_s: p.time + fan, puts: r, gets: reads, polls: p.polls, bytes: r * m + reads * m };
     }
   }
