@@ -232,7 +232,10 @@ describe('calibrate - S3', () => {
       expect(r.fits[0]!.source).toBe('legs');
       const m = r.measurements[0]!;
       expect(m.legs.map((l) => l.bytes)).toEqual([8, 65536, 1048576]);
-      expect(m.legsAll).toEqual([]);
+      // Every rank writing and reading at once: its latency is overhead_multiple.
+      expect(m.legsAll.map((l) => l.bytes)).toEqual([8, 65536, 1048576]);
+      expect(config.model.S3.overhead_multiple).toBe(r.model.S3!.overhead_multiple);
+      expect(config.model.S3.overhead_multiple).toBeGreaterThanOrEqual(0);
       // The model's message = a PUT, the reader's polling lag, a GET: more than the two requests alone.
       for (const s of r.sends) expect(s.model_s).toBeGreaterThan(config.model.S3.overhead / 1e3 + s.bytes / (config.model.S3.bandwidth * 1e6));
     } finally {
@@ -251,6 +254,10 @@ describe('calibrate - bad input', () => {
     await expect(calibrate({ channels: ['tcp' as never] })).rejects.toMatchObject({ code: 'MPI_ERR_ARG' });
     await expect(calibrate({ channels: ['s3'] })).rejects.toMatchObject({ code: 'FMI_CONFIG', message: expect.stringMatching(/backends\.S3\.enabled/) });
     await expect(calibrate({ configPath: join(dir, 'nope.json') })).rejects.toMatchObject({ code: 'FMI_CONFIG' });
+    // --threads measures the direct channel between threads: a config without Direct cannot.
+    const noDirect = join(dir, 'redis-only.json');
+    writeFileSync(noDirect, JSON.stringify({ backends: { Redis: { enabled: true } } }));
+    await expect(calibrate({ configPath: noDirect, threads: true })).rejects.toMatchObject({ code: 'FMI_CONFIG', message: expect.stringMatching(/--threads/) });
   });
 
   it('the command: usage errors exit 2, a bad config exits 1 and names it', async () => {
