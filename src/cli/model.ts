@@ -13,7 +13,8 @@ export const MODEL_USAGE = `Usage:
       sizes from 8 B to 1 GiB, the modeled time and cost on each channel and
       the channel each hint (fast, cheap) picks. Without --config, the
       reference's default prices and all three channels; with it, the
-      channels it enables. --ops-per-hour: how often the job runs each
+      channels it enables. --channels may name shm too (thread ranks of one
+      process over shared memory, model.Shm). --ops-per-hour: how often the job runs each
       operation (splits the Redis instance's and the rendezvous VM's hourly
       price among those operations). --json: one JSON line per operation
       and size.
