@@ -2,14 +2,16 @@
 // Run after `npm run build`:  node bench/kernels.mjs
 //
 // stdout: one JSON line per result
-//   {bench:'kernel', op, type, bytes, impl, gb_s}            impl: wasm | wasm-copy | js | c | c128
+//   {bench:'kernel', op, type, bytes, impl, gb_s}            impl: wasm | wasm-copy | js | c | c128 | c-o3
 //   {bench:'kernel-threshold', op, type, n, impl, ns}        impl: wasm | js (per call)
 // gb_s counts one operand's bytes per second; memory traffic is 3x that
 // (read dst, read src, write dst). 'wasm-copy' copies both operands from JS
 // arrays into Wasm memory and the result back out, as a caller whose data
 // does not live in Wasm memory would. 'c' is bench/native/kernels.c built
 // with gcc -O3 -march=native; 'c128' the same held to 128-bit vectors
-// (-mprefer-vector-width=128), the width of Wasm SIMD.
+// (-mprefer-vector-width=128), the width of Wasm SIMD; 'c-o3' plain
+// gcc -O3 with no -march (the x86-64 baseline, SSE2: what a distribution
+// builds, and the issue's "C -O3").
 // stderr: tables for people.
 //
 // Environment: BENCH_MS (time per measurement, default 200), BENCH_SIZES
@@ -137,10 +139,12 @@ function benchNative() {
   try {
     const src = fileURLToPath(new URL('./native/kernels.c', import.meta.url));
     // 'c': what gcc does for this CPU (AVX2/AVX-512 where there is one);
-    // 'c128': the same code held to 128-bit vectors, the width Wasm SIMD has.
-    for (const [impl, flags] of [['c', []], ['c128', ['-mprefer-vector-width=128']]]) {
+    // 'c128': the same code held to 128-bit vectors, the width Wasm SIMD has;
+    // 'c-o3': gcc -O3 alone, for the baseline x86-64 (SSE2) a distribution targets.
+    const builds = [['c', ['-march=native']], ['c128', ['-march=native', '-mprefer-vector-width=128']], ['c-o3', []]];
+    for (const [impl, flags] of builds) {
       const exe = join(dir, impl);
-      execFileSync('gcc', ['-O3', '-march=native', ...flags, `-DIMPL="${impl}"`, '-o', exe, src], { stdio: ['ignore', 'ignore', 'inherit'] });
+      execFileSync('gcc', ['-O3', ...flags, `-DIMPL="${impl}"`, '-o', exe, src], { stdio: ['ignore', 'ignore', 'inherit'] });
       const out = execFileSync(exe, [String(MIN_MS), String(BATCH_MS), ...SIZES.map(String)], { encoding: 'utf8' });
       for (const line of out.split('\n')) if (line.trim()) emit(JSON.parse(line));
     }
@@ -193,17 +197,17 @@ function round(x) {
 }
 
 function table(crossover) {
-  const impls = ['wasm', 'wasm-copy', 'js', 'c', 'c128'];
+  const impls = ['wasm', 'wasm-copy', 'js', 'c', 'c128', 'c-o3'];
   const fmtBytes = (b) => (b >= 1 << 20 ? `${b / (1 << 20)} MiB` : `${b / 1024} KiB`);
   const lines = ['', 'GB/s (one operand\'s bytes per second; traffic is 3x)', ''];
-  lines.push(['op', 'type', 'size', ...impls, 'wasm/c', 'wasm/c128'].map((s) => s.padStart(10)).join(''));
+  lines.push(['op', 'type', 'size', ...impls, 'wasm/c', 'wasm/c128', 'wasm/c-o3'].map((s) => s.padStart(10)).join(''));
   for (const op of OPS) {
     for (const type of TYPES) {
       for (const bytes of SIZES) {
         const gb = (impl) => results.find((x) => x.bench === 'kernel' && x.op === op && x.type === type && x.bytes === bytes && x.impl === impl)?.gb_s;
         const row = impls.map((impl) => gb(impl)?.toFixed(1) ?? '-');
         const ratio = (impl) => (gb('wasm') && gb(impl) ? (gb('wasm') / gb(impl)).toFixed(2) : '-');
-        lines.push([op, type, fmtBytes(bytes), ...row, ratio('c'), ratio('c128')].map((s) => String(s).padStart(10)).join(''));
+        lines.push([op, type, fmtBytes(bytes), ...row, ratio('c'), ratio('c128'), ratio('c-o3')].map((s) => String(s).padStart(10)).join(''));
       }
     }
   }

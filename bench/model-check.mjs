@@ -4,13 +4,16 @@
 //                                               [--ranks 4] [--ops bcast,allreduce]
 //   node bench/model-check.mjs > check.jsonl && node bench/run.mjs --report DIR --from check.jsonl
 //
-// Runs bench/channels.mjs with FMI_BENCH_CALIBRATE=1: it starts its own
-// redis-server and Ceph RGW (only for the channels asked for), writes a
-// config enabling them, runs `fmi calibrate` on it with the same ranks (so
-// the model section holds this machine's latencies, bandwidths, gaps and
-// fresh-memory cost), then measures bcast and allreduce on each channel
-// (bench/channels-rank.mjs, whose lines carry the model's time for the same
-// op, size and ranks from that config).
+// Runs bench/channels.mjs with FMI_BENCH_CALIBRATE=1 once per channel: it
+// starts its own redis-server or Ceph RGW (only for the channel asked for),
+// writes a config enabling it, runs `fmi calibrate` on it with the same ranks
+// (so the model section holds this machine's latencies, bandwidths, gaps,
+// figures with every rank busy and fresh-memory cost), then at once measures
+// bcast and allreduce on that channel (bench/channels-rank.mjs, whose lines
+// carry the model's time for the same op, size and ranks from that config).
+// One channel at a time, so that the calibration and the measurement it
+// predicts are a minute apart, not several: on a shared machine the load
+// moves in between.
 //
 // Flags (or the environment of channels.mjs: FMI_BENCH_SIZES, default
 // 1k,64k,1m; FMI_BENCH_CHANNELS, default direct,redis,s3;
@@ -47,25 +50,36 @@ const env = {
   FMI_BENCH_OPS: flags.ops ?? process.env.FMI_BENCH_OPS ?? 'bcast,allreduce',
   FMI_BENCH_CHANNELS_RANKS: flags.ranks ?? process.env.FMI_BENCH_CHANNELS_RANKS ?? '4',
 };
-const channelsAsked = flags.channels ?? process.env.FMI_BENCH_CHANNELS;
-if (channelsAsked !== undefined) env.FMI_BENCH_CHANNELS = channelsAsked;
+const channelsAsked = (flags.channels ?? process.env.FMI_BENCH_CHANNELS ?? 'direct,redis,s3').split(',').map((c) => c.trim()).filter(Boolean);
 const loadBefore = loadLine();
-log(`model check: ${env.FMI_BENCH_CHANNELS_RANKS} ranks, sizes ${env.FMI_BENCH_SIZES}, ops ${env.FMI_BENCH_OPS}, channels ${channelsAsked ?? 'direct,redis,s3'}; ${cpus().length} CPUs, load average ${loadBefore}`);
+log(`model check: ${env.FMI_BENCH_CHANNELS_RANKS} ranks, sizes ${env.FMI_BENCH_SIZES}, ops ${env.FMI_BENCH_OPS}, channels ${channelsAsked.join(',')}; ${cpus().length} CPUs, load average ${loadBefore}`);
 
 const results = [];
-const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'], env });
-for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
-const lines = eachLine(child.stdout, (l) => {
-  if (!l.startsWith('{')) return;
-  process.stdout.write(l + '\n');
-  try {
-    results.push(JSON.parse(l));
-  } catch {
-    /* not a result */
-  }
-});
-const code = await new Promise((resolve) => child.on('close', (c, s) => resolve(c ?? (s ? 1 : 0))));
-await lines;
+let child;
+let stopped = false;
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    stopped = true;
+    child?.kill(sig);
+  });
+}
+let code = 0;
+for (const channel of channelsAsked) {
+  if (stopped) break;
+  child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...env, FMI_BENCH_CHANNELS: channel } });
+  const lines = eachLine(child.stdout, (l) => {
+    if (!l.startsWith('{')) return;
+    process.stdout.write(l + '\n');
+    try {
+      results.push(JSON.parse(l));
+    } catch {
+      /* not a result */
+    }
+  });
+  const c = await new Promise((resolve) => child.on('close', (c, s) => resolve(c ?? (s ? 1 : 0))));
+  await lines;
+  code ||= c;
+}
 
 const rows = [['op', 'channel', 'size', 'measured p50', 'model', 'model/measured', 'within 30%']];
 const count = new Map(); // channel -> [inside, total]

@@ -65,7 +65,7 @@ describe('calibrate - fitting latency + bytes / bandwidth', () => {
     expect(() => fitLink([])).toThrow(/no measured point/);
   });
 
-  it('direct and Redis are fitted to the ping-pong (Redis plus its aggregate bandwidth), S3 to a write + a read; the gap to the bursts', () => {
+  it('direct and Redis are fitted to the ping-pong (Redis plus its aggregate bandwidth), S3 to a write + a read; the gap to the bursts; the exchange and every rank at once to their own lines', () => {
     const line = (a: number, b: number) => [8, 65536, 1 << 20].map((bytes) => ({ bytes, seconds: a + bytes / b, iters: 10 }));
     // A burst of k messages: a round trip, plus 15 µs for each further message.
     const burst = [1, 4, 16].map((k) => ({ bytes: k, seconds: 20e-6 + (k - 1) * 15e-6, iters: 10 }));
@@ -92,7 +92,13 @@ describe('calibrate - fitting latency + bytes / bandwidth', () => {
     expect(fitFresh(fresh) * (1 << 20)).toBeCloseTo(3e-3, 12);
     expect(fitFresh(fresh.map((x) => ({ ...x, put: x.get / 2 })))).toBe(0); // cheaper than reuse: no cost, never negative
     const patch = modelPatch([fitChannel(direct), f], fitFresh(fresh));
-    expect(patch.Direct).toEqual({ overhead: 0.01, bandwidth: 4000, gap: 0.015 });
+    // The exchange (every rank at once) is a line of its own: the model's round of pairwise exchange.
+    expect(patch.Direct).toEqual({ overhead: 0.01, bandwidth: 4000, gap: 0.015, exchange_overhead: 0.04, exchange_bandwidth: 1000 });
+    expect(modelPatch([fitChannel({ ...direct, exchange: [] })]).Direct).toEqual({ overhead: 0.01, bandwidth: 4000, gap: 0.015 });
+    // Every rank writing and reading at once took 4x: the latency then is 4 x 0.5 ms.
+    expect(patch.Redis!.overhead_multiple).toBe(2);
+    expect(modelPatch([s3]).S3!.overhead_multiple).toBe(2);
+    expect(modelPatch([fitChannel({ ...redis, legsAll: [] })]).Redis!.overhead_multiple).toBeUndefined();
     expect(patch.Redis!.overhead).toBe(0.5);
     expect(patch.Redis!.bandwidth_single).toBe(100);
     expect(patch.Redis!.gap).toBe(0);
@@ -226,7 +232,10 @@ describe('calibrate - S3', () => {
       expect(r.fits[0]!.source).toBe('legs');
       const m = r.measurements[0]!;
       expect(m.legs.map((l) => l.bytes)).toEqual([8, 65536, 1048576]);
-      expect(m.legsAll).toEqual([]);
+      // Every rank writing and reading at once: its latency is overhead_multiple.
+      expect(m.legsAll.map((l) => l.bytes)).toEqual([8, 65536, 1048576]);
+      expect(config.model.S3.overhead_multiple).toBe(r.model.S3!.overhead_multiple);
+      expect(config.model.S3.overhead_multiple).toBeGreaterThanOrEqual(0);
       // The model's message = a PUT, the reader's polling lag, a GET: more than the two requests alone.
       for (const s of r.sends) expect(s.model_s).toBeGreaterThan(config.model.S3.overhead / 1e3 + s.bytes / (config.model.S3.bandwidth * 1e6));
     } finally {
@@ -235,7 +244,8 @@ describe('calibrate - S3', () => {
       if (saved.id === undefined) delete process.env.AWS_ACCESS_KEY_ID;
       if (saved.key === undefined) delete process.env.AWS_SECRET_ACCESS_KEY;
     }
-  });
+    // Two ranks alone and all at once, against an RGW on two cores: it took over 60 s at a load average of 50.
+  }, 180_000);
 });
 
 describe('calibrate - bad input', () => {
@@ -245,6 +255,10 @@ describe('calibrate - bad input', () => {
     await expect(calibrate({ channels: ['tcp' as never] })).rejects.toMatchObject({ code: 'MPI_ERR_ARG' });
     await expect(calibrate({ channels: ['s3'] })).rejects.toMatchObject({ code: 'FMI_CONFIG', message: expect.stringMatching(/backends\.S3\.enabled/) });
     await expect(calibrate({ configPath: join(dir, 'nope.json') })).rejects.toMatchObject({ code: 'FMI_CONFIG' });
+    // --threads measures the direct channel between threads: a config without Direct cannot.
+    const noDirect = join(dir, 'redis-only.json');
+    writeFileSync(noDirect, JSON.stringify({ backends: { Redis: { enabled: true, url: 'redis://127.0.0.1:1' } } }));
+    await expect(calibrate({ configPath: noDirect, threads: true })).rejects.toMatchObject({ code: 'FMI_CONFIG', message: expect.stringMatching(/--threads/) });
   });
 
   it('the command: usage errors exit 2, a bad config exits 1 and names it', async () => {

@@ -33,8 +33,8 @@ describe('config - the reference format', () => {
     expect(c.backends.Redis).toEqual({ enabled: false, host: '127.0.0.1', port: 6379, timeout: 1, max_timeout: 1000 });
     expect(c.backends.Direct).toEqual({ enabled: true, host: '127.0.0.1', port: 10000, max_timeout: 1000 });
     expect(c.model.FaaS.gib_second_price).toBe(0.0000166667);
-    // gap is not in the reference's file: its default, 0 (no per-request cost beyond overhead).
-    expect(c.model.S3).toEqual({ bandwidth: 50, overhead: 40.4, gap: 0, transfer_price: 0, download_price: 0.00000043, upload_price: 0.0000054 });
+    // gap and overhead_multiple are not in the reference's file: their defaults, 0 (no per-request cost beyond overhead; overhead itself when every rank is busy).
+    expect(c.model.S3).toEqual({ bandwidth: 50, overhead: 40.4, overhead_multiple: 0, gap: 0, transfer_price: 0, download_price: 0.00000043, upload_price: 0.0000054 });
     expect(c.model.FaaS.fresh_memory).toBe(0);
     expect(c.model.Redis.bandwidth_multiple).toBe(400);
     expect(c.model.Direct.vm_price).toBe(0.0134);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { allreduceAlgorithm, RABENSEIFNER_MIN_BYTES } from '../src/collectives/allreduce-choice.js';
 import { TREE_MAX_BYTES } from '../src/collectives/allreduce-tree.js';
+import { STAR_MAX_BYTES, STAR_MAX_RANKS } from '../src/collectives/bcast.js';
 import { TREE_MAX_RANKS } from '../src/collectives/tree.js';
 import { validateConfig } from '../src/config/index.js';
 import { FmiError } from '../src/errors.js';
@@ -71,12 +72,27 @@ describe('model - the gap between one rank\'s messages (direct)', () => {
     expect(big.algorithm).toBe('recursive-doubling');
   });
 
-  it('bcast on 4 ranks: rank 0 writes to 2 then 1; 2 forwards to 3', () => {
+  it('bcast on 4 ranks above STAR_MAX_BYTES: rank 0 tells 3 to wait for its parent, writes to 2 then 1; 2 forwards to 3', () => {
     const m = 64 * 1024;
-    // rank 2 at u(m), rank 1 at u(m) + gap + m/beta, rank 3 at 2 u(m)
-    near(t('bcast', m, 4).time_s, Math.max(2 * u(m), u(m) + G + m / B));
+    expect(m).toBeGreaterThan(STAR_MAX_BYTES);
+    // the empty notice to 3 at alpha; rank 2 at u(m) + gap, rank 1 at u(m) + 2 gap + m/beta, rank 3 at 2 u(m) + gap
+    const b = t('bcast', m, 4);
+    near(b.time_s, Math.max(2 * u(m) + G, u(m) + 2 * G + m / B));
+    expect(b).toMatchObject({ algorithm: 'binomial', messages: 4, bytes: 3 * m });
     const slow = directTraffic('bcast', m, 4, { ...link, gap: 10 * A });
-    near(slow.time_s, u(m) + 10 * A + m / B);
+    near(slow.time_s, u(m) + 20 * A + m / B);
+    // 8 ranks: no notices, the plain binomial tree (rank 0 writes to 4, 2, 1; 7 is last, three first-child hops down)
+    near(t('bcast', m, 8).time_s, 3 * u(m));
+    expect(t('bcast', m, 8).messages).toBe(7);
+  });
+
+  it('bcast on 4 ranks up to STAR_MAX_BYTES: a star, rank 0 writes to 1, 2 and 3 itself', () => {
+    const m = 1024;
+    const b = t('bcast', m, 4);
+    near(b.time_s, u(m) + 2 * (G + m / B));
+    expect(b).toMatchObject({ algorithm: 'star', messages: 3, bytes: 3 * m });
+    expect(t('bcast', STAR_MAX_BYTES + 1, 4).algorithm).toBe('binomial');
+    expect(t('bcast', m, STAR_MAX_RANKS + 1).algorithm).toBe('binomial');
   });
 
   it('reduce on 8 ranks with a gap larger than a message: each rank takes its children smallest subtree first, gap apart', () => {
@@ -138,3 +154,47 @@ describe('model - the gap on storage channels', () => {
     }
   });
 });
+
+// Calibrated figures for every rank busy at once: a round of pairwise exchange (direct, shm), a request (redis, s3).
+describe('model - every rank at once', () => {
+  const XA = 0.5e-3; // Direct.exchange_overhead 0.5 ms
+  const XB = 200e6; // Direct.exchange_bandwidth 200 MB/s
+  const withX = validateConfig({ backends: DIRECT, model: { Direct: { overhead: 0.1, bandwidth: 500, gap: 0.02, exchange_overhead: 0.5, exchange_bandwidth: 200 } } }, 'test');
+  const x = (b: number) => XA + b / XB;
+
+  it('direct: rounds of pairwise exchange take the calibrated round; trees and messages keep overhead, bandwidth and gap', () => {
+    expect(modelParams(withX).direct.exchange).toEqual({ alpha: XA, beta: XB });
+    expect(modelParams(config).direct.exchange).toBeUndefined();
+    const e = (op: OpName, bytes: number, ranks: number) => estimate('direct', op, bytes, ranks, withX, { into: true }).time_s;
+    near(e('allreduce', 64 * 1024, 4), 2 * x(64 * 1024)); // recursive doubling
+    near(e('allreduce', MiB, 4), 2 * (x(MiB / 2) + x(MiB / 4))); // Rabenseifner: halving, then doubling
+    near(e('scan', 1024, 8), 3 * x(1024));
+    near(e('allreduce', 1024, 4), t('allreduce', 1024, 4).time_s); // the star
+    near(e('bcast', 64 * 1024, 4), t('bcast', 64 * 1024, 4).time_s);
+    near(e('send', 1024, 2), u(1024));
+    // Uncalibrated (0): a round is a message and a gap.
+    near(estimate('direct', 'allreduce', 64 * 1024, 4, config, { into: true }).time_s, 2 * (u(64 * 1024) + G));
+  });
+
+  it('redis and s3: n - 1 readers of one value take overhead_multiple, and on S3 every phase of a collective; a lone message, and Redis fan-ins, overhead', () => {
+    const base = { Redis: { overhead: 1, bandwidth_single: 1000, bandwidth_multiple: 1e6 }, S3: { overhead: 10, bandwidth: 1000 } };
+    const one = validateConfig({ backends: DIRECT, model: base }, 'test');
+    const all = validateConfig({ backends: DIRECT, model: { Redis: { ...base.Redis, overhead_multiple: 3 }, S3: { ...base.S3, overhead_multiple: 30 } } }, 'test');
+    const d = (ch: 'redis' | 's3', op: OpName, ranks = 4) => estimate(ch, op, 8, ranks, all, { into: true }).time_s - estimate(ch, op, 8, ranks, one, { into: true }).time_s;
+    near(d('redis', 'send'), 0);
+    near(d('redis', 'bcast'), (3e-3 - 1e-3) / 2); // the root's write alone, three readers at once
+    near(d('redis', 'gather'), 0); // three writers, then the root's three reads one after another (the gap)
+    near(d('redis', 'allreduce'), (3e-3 - 1e-3) / 2); // only the result's three readers
+    near(d('redis', 'bcast', 2), 0); // two ranks: one busy at a time
+    near(d('s3', 'send'), 0);
+    // three writers at once, the root's three reads at once (its polls take longer too)
+    expect(d('s3', 'gather')).toBeGreaterThanOrEqual(30e-3 - 10e-3 - 1e-9);
+    // S3 sends a rank's requests at once: no gap for the root's reads (Redis pays two).
+    const gapped = validateConfig({ backends: DIRECT, model: { Redis: { ...base.Redis, gap: 0.5 }, S3: { ...base.S3, gap: 50 } } }, 'test');
+    near(estimate('s3', 'gather', 8, 4, gapped, { into: true }).time_s, estimate('s3', 'gather', 8, 4, one, { into: true }).time_s);
+    near(estimate('redis', 'gather', 8, 4, gapped, { into: true }).time_s - estimate('redis', 'gather', 8, 4, one, { into: true }).time_s, 1e-3);
+    // S3 readers poll while the root writes: every phase of a bcast has several ranks busy.
+    expect(d('s3', 'bcast')).toBeGreaterThanOrEqual(30e-3 - 10e-3 - 1e-9);
+  });
+});
+

@@ -38,6 +38,7 @@ import type { ChannelMeasurements, LegSample, Sample } from '../model/calibratio
 import { median } from '../model/fit.js';
 import { Op } from '../ops/op.js';
 import { parseEndpoint } from '../rendezvous/protocol.js';
+import { shmFromWorker } from '../channels/shm/worker-data.js';
 
 /** What one calibration job measures. */
 export interface CalibratePlan {
@@ -76,11 +77,14 @@ async function main(): Promise<void> {
     rendezvous: env[ENV.rendezvous] ? parseEndpoint(env[ENV.rendezvous]!) : undefined,
     secret: env[ENV.secret] || undefined,
     connectTimeoutMs: 30_000,
+    // Thread ranks (fmi calibrate --threads) share memory: the direct channel is then shm.
+    shm: channel === 'direct' ? shmFromWorker(job, rank) : undefined,
   });
   // No default timeout: a deadline per call costs time of its own, which would be measured too.
   const comm = new Communicator(set, { job, timeoutMs: env[ENV.timeoutMs] ? Number(env[ENV.timeoutMs]) : undefined });
   const store = isStoreChannel(set.defaultChannel) ? set.defaultChannel : undefined;
-  const results: ChannelMeasurements = { channel, ranks: size, load: loadavg(), pingpong: [], exchange: [], legs: [], legsAll: [] };
+  const measured = set.defaultChannel.name === 'shm' ? 'shm' : channel;
+  const results: ChannelMeasurements = { channel: measured, ranks: size, load: loadavg(), pingpong: [], exchange: [], legs: [], legsAll: [] };
   try {
     // Pairs connect on first use: do it before anything is timed.
     for (let i = 0; i < 3; i++) await comm.barrier();
@@ -97,8 +101,8 @@ async function main(): Promise<void> {
     if (store) {
       const leg = (cols: Float64Array[][]): LegSample[] => cols.map(([put, get], i) => ({ bytes: plan.sizes[i]!, put: median([...put!]), get: median([...get!]), iters: put!.length }));
       results.legs = leg(await measure(comm, plan, 2, (b) => legs(comm, store, b, false)));
-      // What every rank moving data at once achieves: only Redis' model has a number for it.
-      if (channel === 'redis') results.legsAll = leg(await measure(comm, plan, 2, (b) => legs(comm, store, b, true)));
+      // Every rank writing and reading at once: the latency then (overhead_multiple), and what Redis moves in total.
+      results.legsAll = leg(await measure(comm, plan, 2, (b) => legs(comm, store, b, true)));
     }
     await comm.barrier();
   } finally {

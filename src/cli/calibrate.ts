@@ -9,17 +9,19 @@ import { withModel, writeConfigFile } from '../config/update.js';
 import { FmiError } from '../errors.js';
 import { fitChannel, fitFresh, modelPatch, type ChannelFit, type ChannelMeasurements, type ModelPatch } from '../model/calibration.js';
 import { estimate } from '../model/estimate.js';
-import { CHANNELS } from '../model/types.js';
+import { CHANNELS, type ModelChannel } from '../model/types.js';
 import type { CalibratePlan } from './calibrate-rank.js';
 import { runLocal } from './run.js';
 
 export const CALIBRATE_USAGE = `Usage:
   fmi calibrate [--config fmi.json] [-n 4] [--out file] [--channels direct,redis,s3]
-                [--quick] [--json]
+                [--threads] [--quick] [--json]
       Measure latency and bandwidth of every channel the config enables
       (direct alone without --config) between N real local ranks, and write
       them into the config's model section (overhead in ms, bandwidth in
-      MB/s), keeping its other settings. --out: where to write (default: the
+      MB/s), keeping its other settings. --threads: also run the direct
+      channel's job as threads of one process, which talk through shared
+      memory (the shm channel, model.Shm). --out: where to write (default: the
       --config file, or ./fmi.json). --quick: a short, rougher run. --json:
       print what was measured and fitted as one JSON object. The table
       shows each size's measurement, the fitted line, the ping-pong, and
@@ -27,8 +29,9 @@ export const CALIBRATE_USAGE = `Usage:
 `;
 
 /** What to measure on each channel: sizes, time per size, iteration bounds. */
-export const PLANS: Readonly<Record<ChannelName, CalibratePlan>> = {
+export const PLANS: Readonly<Record<ModelChannel, CalibratePlan>> = {
   direct: { sizes: [8, 1024, 16384, 65536, 262144, 1048576], ms: 300, minIters: 50, maxIters: 20_000, exchange: true, bursts: [1, 4, 16] },
+  shm: { sizes: [8, 1024, 16384, 65536, 262144, 1048576], ms: 300, minIters: 50, maxIters: 50_000, exchange: true, bursts: [1, 4, 16] },
   redis: { sizes: [8, 1024, 65536, 1048576], ms: 300, minIters: 20, maxIters: 5_000, exchange: false, bursts: [1, 4, 16] },
   s3: { sizes: [8, 65536, 1048576], ms: 600, minIters: 5, maxIters: 200, exchange: false, bursts: [1, 4] },
 };
@@ -45,6 +48,8 @@ export interface CalibrateOptions {
   out?: string;
   /** Measure only these (enabled) channels. @default every enabled channel */
   channels?: ChannelName[];
+  /** Also measure shm: the direct channel's job as threads of one process (needs direct enabled). */
+  threads?: boolean;
   /** Shorter measurements (~1/10 of the time), for smoke tests. */
   quick?: boolean;
   /** Progress lines. @default to stderr */
@@ -53,7 +58,7 @@ export interface CalibrateOptions {
 
 /** The measured ping-pong next to the calibrated model's point-to-point message (S3: with its polling; received `into`, as the ping-pong does). */
 export interface SendCheck {
-  channel: ChannelName;
+  channel: ModelChannel;
   bytes: number;
   measured_s: number;
   model_s: number;
@@ -62,7 +67,8 @@ export interface SendCheck {
 export interface Calibration {
   out: string;
   ranks: number;
-  channels: ChannelName[];
+  /** What was measured: the channels, then 'shm' with `threads`. */
+  channels: ModelChannel[];
   measurements: ChannelMeasurements[];
   fits: ChannelFit[];
   model: ModelPatch;
@@ -95,20 +101,25 @@ export async function calibrate(o: CalibrateOptions = {}): Promise<Calibration> 
     }
   }
   if (channels.length === 0) throw new FmiError('MPI_ERR_ARG', 'no channel to calibrate', { op: 'calibrate' });
+  if (o.threads && !enabled.includes('direct')) {
+    throw new FmiError('FMI_CONFIG', `--threads measures the direct channel between threads (shm): ${configPath ?? 'the config'} does not enable backends.Direct`, { op: 'calibrate', channel: 'direct' });
+  }
+  const jobs: ModelChannel[] = o.threads ? [...channels, 'shm'] : [...channels];
   const out = resolve(o.out ?? configPath ?? 'fmi.json');
 
   const script = rankScript();
   const dir = mkdtempSync(join(tmpdir(), 'fmi-calibrate-'));
   const measurements: ChannelMeasurements[] = [];
   try {
-    for (const channel of channels) {
+    for (const channel of jobs) {
       const base = measurements.length === 0 ? { ...PLANS[channel], fresh: [...FRESH_SIZES] } : PLANS[channel];
       const plan = o.quick ? quick(base) : base;
       const file = join(dir, `${channel}.json`);
       log(`fmi calibrate: ${channel}, ${ranks} ranks, sizes ${plan.sizes.join(', ')} B (load average ${loadavg().map((x) => x.toFixed(2)).join(' ')})`);
-      const env: NodeJS.ProcessEnv = { FMI_CHANNEL: channel, FMI_CALIBRATE_OUT: file, FMI_CALIBRATE_PLAN: JSON.stringify(plan) };
+      // shm: the direct channel, its ranks threads of one process (fmi run --threads).
+      const env: NodeJS.ProcessEnv = { FMI_CHANNEL: channel === 'shm' ? 'direct' : channel, FMI_CALIBRATE_OUT: file, FMI_CALIBRATE_PLAN: JSON.stringify(plan) };
       if (configPath !== undefined) env.FMI_CONFIG = configPath;
-      const code = await runLocal({ ranks, script, args: [], env });
+      const code = await runLocal({ ranks, script, args: [], env, threads: channel === 'shm' ? ranks : undefined });
       if (code !== 0 || !existsSync(file)) {
         throw new FmiError('FMI_CHANNEL', `calibrating ${channel} failed: its ranks exited with code ${code} (their messages are above)`, { op: 'calibrate', channel });
       }
@@ -125,7 +136,7 @@ export async function calibrate(o: CalibrateOptions = {}): Promise<Calibration> 
     date: new Date().toISOString(),
     ranks,
     load: Object.fromEntries(measurements.map((m) => [m.channel, m.load.map((x) => x.toFixed(2)).join(' ')])),
-    how: 'fmi calibrate: direct and redis from a ping-pong, s3 from one write and one read of a value; gap from bursts of messages to one rank; fresh_memory from new arrays against reused ones (docs/model.md)',
+    how: 'fmi calibrate: direct, shm and redis from a ping-pong, s3 from one write and one read of a value; exchange_* from every rank swapping a message at once; overhead_multiple from every rank writing and reading at once; gap from bursts of messages to one rank; fresh_memory from new arrays against reused ones (docs/model.md)',
   };
   // The base is the config; without one, the file at `out` if there is one (only its model's measured fields change).
   const base = text ?? (existsSync(out) ? readText(out) : undefined);
@@ -134,7 +145,7 @@ export async function calibrate(o: CalibrateOptions = {}): Promise<Calibration> 
   const sends = measurements.flatMap((m) =>
     m.pingpong.map((p) => ({ channel: m.channel, bytes: p.bytes, measured_s: p.seconds, model_s: estimate(m.channel, 'send', p.bytes, ranks, written, { into: true }).time_s })),
   );
-  return { out, ranks, channels, measurements, fits, model, sends, freshPerByte };
+  return { out, ranks, channels: jobs, measurements, fits, model, sends, freshPerByte };
 }
 
 /** `fmi calibrate`: resolves to the exit code. */
@@ -148,6 +159,7 @@ export async function calibrateCommand(argv: string[]): Promise<number> {
         n: { type: 'string', short: 'n' },
         out: { type: 'string', short: 'o' },
         channels: { type: 'string' },
+        threads: { type: 'boolean' },
         quick: { type: 'boolean' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -171,7 +183,7 @@ export async function calibrateCommand(argv: string[]): Promise<number> {
   const channels = values.channels?.split(',').map((s) => s.trim()).filter(Boolean) as ChannelName[] | undefined;
   let result: Calibration;
   try {
-    result = await calibrate({ configPath: values.config, ranks, out: values.out, channels, quick: values.quick });
+    result = await calibrate({ configPath: values.config, ranks, out: values.out, channels, threads: values.threads, quick: values.quick });
   } catch (err) {
     if (err instanceof FmiError) {
       process.stderr.write(`fmi calibrate: ${err.message}\n`);
@@ -212,7 +224,7 @@ function jsonOf(r: Calibration) {
     channels: Object.fromEntries(
       r.fits.map((f, i) => {
         const m = r.measurements[i]!;
-        return [f.channel, { source: f.source, alpha_s: f.fit.alpha, beta_bytes_s: f.fit.beta, gap_s: f.gap, burst: m.burst, beta_total_bytes_s: f.betaTotal, max_rel_error: f.fit.maxRelError, load: m.load, points: f.points, pingpong: m.pingpong, exchange: m.exchange, legs: m.legs, legs_all: m.legsAll }];
+        return [f.channel, { source: f.source, alpha_s: f.fit.alpha, beta_bytes_s: f.fit.beta, gap_s: f.gap, exchange_alpha_s: f.exchange?.alpha, exchange_beta_bytes_s: f.exchange?.beta, alpha_all_s: f.alphaAll, burst: m.burst, beta_total_bytes_s: f.betaTotal, max_rel_error: f.fit.maxRelError, load: m.load, points: f.points, pingpong: m.pingpong, exchange: m.exchange, legs: m.legs, legs_all: m.legsAll }];
       }),
     ),
   };
@@ -225,7 +237,8 @@ export function report(r: Calibration): string {
   for (const [i, f] of r.fits.entries()) {
     const m = r.measurements[i]!;
     const tot = f.betaTotal !== undefined ? `, ${(f.betaTotal / 1e6).toPrecision(3)} MB/s all ranks at once` : '';
-    lines.push('', `${f.channel}: overhead ${(f.fit.alpha * 1e3).toPrecision(3)} ms, bandwidth ${(f.fit.beta / 1e6).toPrecision(3)} MB/s${tot}, gap ${(f.gap * 1e3).toPrecision(3)} ms (fitted to: ${f.source}; load average ${m.load.map((x) => x.toFixed(2)).join(' ')})`);
+    const all = f.exchange ? `, exchange round ${(f.exchange.alpha * 1e3).toPrecision(3)} ms + bytes at ${(f.exchange.beta / 1e6).toPrecision(3)} MB/s` : f.alphaAll !== undefined ? `, overhead with every rank at once ${(f.alphaAll * 1e3).toPrecision(3)} ms` : '';
+    lines.push('', `${f.channel}: overhead ${(f.fit.alpha * 1e3).toPrecision(3)} ms, bandwidth ${(f.fit.beta / 1e6).toPrecision(3)} MB/s${tot}, gap ${(f.gap * 1e3).toPrecision(3)} ms${all} (fitted to: ${f.source}; load average ${m.load.map((x) => x.toFixed(2)).join(' ')})`);
     lines.push(`  ${'size'.padStart(8)}  ${'measured'.padStart(10)}  ${'fitted'.padStart(10)}  ${'ping-pong'.padStart(10)}  ${'model send'.padStart(10)}`);
     for (const p of f.points) {
       const pp = m.pingpong.find((s) => s.bytes === p.bytes);

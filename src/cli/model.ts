@@ -4,16 +4,17 @@ import { enabledChannels, loadConfig } from '../config/load.js';
 import type { FmiConfig } from '../config/types.js';
 import { FmiError } from '../errors.js';
 import { choose } from '../model/policy.js';
-import { CHANNELS, OPS, type ChannelName, type Choice, type ModelOptions, type OpName } from '../model/types.js';
+import { CHANNELS, MODEL_CHANNELS, OPS, type ModelChannel, type Choice, type ModelOptions, type OpName } from '../model/types.js';
 
 export const MODEL_USAGE = `Usage:
   fmi model [--config fmi.json] [--ranks 64] [--memory 1024] [--ops bcast,allreduce]
-            [--channels direct,redis,s3] [--ops-per-hour N] [--json]
+            [--channels direct,redis,s3,shm] [--ops-per-hour N] [--json]
       Print the performance and cost model: for each operation and message
       sizes from 8 B to 1 GiB, the modeled time and cost on each channel and
       the channel each hint (fast, cheap) picks. Without --config, the
       reference's default prices and all three channels; with it, the
-      channels it enables. --ops-per-hour: how often the job runs each
+      channels it enables. --channels may name shm too (thread ranks of one
+      process over shared memory, model.Shm). --ops-per-hour: how often the job runs each
       operation (splits the Redis instance's and the rendezvous VM's hourly
       price among those operations). --json: one JSON line per operation
       and size.
@@ -101,7 +102,7 @@ function parse(argv: string[]) {
     if (!Number.isFinite(opsPerHour) || opsPerHour <= 0) throw new UsageError(`--ops-per-hour needs a positive number, got ${JSON.stringify(values['ops-per-hour'])}`);
   }
   const ops = values.ops === undefined ? DEFAULT_OPS : list(values.ops, OPS, '--ops');
-  const channels = values.channels === undefined ? undefined : list(values.channels, CHANNELS, '--channels');
+  const channels = values.channels === undefined ? undefined : list(values.channels, MODEL_CHANNELS, '--channels');
   return { configPath: values.config, ranks, memory, opsPerHour, ops, channels, json: values.json ?? false, help: values.help ?? false };
 }
 
@@ -123,7 +124,7 @@ function jsonLines(rows: Row[], ranks: number, memory: number, opsPerHour?: numb
     .join('');
 }
 
-function table(rows: Row[], channels: readonly ChannelName[], o: ReturnType<typeof parse>, defaults: boolean): string {
+function table(rows: Row[], channels: readonly ModelChannel[], o: ReturnType<typeof parse>, defaults: boolean): string {
   const lines: string[] = [];
   const source = defaults ? 'defaults (the reference\'s config/fmi.json)' : o.configPath!;
   const share = o.opsPerHour === undefined ? 'per request, over requests_per_hour' : `over ${o.opsPerHour} operation${o.opsPerHour === 1 ? "" : "s"} per hour`;

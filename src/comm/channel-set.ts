@@ -11,7 +11,7 @@ import { Matcher } from '../channels/matcher.js';
 import type { ChannelName, FmiConfig } from '../config/types.js';
 import { DEFAULT_CONFIG } from '../config/defaults.js';
 import { Policy } from '../model/index.js';
-import type { Estimate, Hint, ModelOptions, OpName } from '../model/types.js';
+import type { Estimate, Hint, ModelChannel, ModelOptions, OpName } from '../model/types.js';
 import type { ServerAddress } from '../rendezvous/transport.js';
 
 export interface OpenChannelsOptions {
@@ -46,11 +46,11 @@ export interface OpenChannelsOptions {
  */
 export class ChannelSet {
   readonly policy: Policy;
-  readonly #channels: Map<ChannelName, Channel>;
+  readonly #channels: Map<ModelChannel, Channel>;
   /** Point-to-point traffic, and collectives whose size only some ranks know. */
   readonly defaultChannel: Channel;
 
-  constructor(channels: Map<ChannelName, Channel>, config: FmiConfig, size: number, hint: Hint = 'fast', memoryMiB?: number) {
+  constructor(channels: Map<ModelChannel, Channel>, config: FmiConfig, size: number, hint: Hint = 'fast', memoryMiB?: number) {
     if (channels.size === 0) throw new FmiError('FMI_CONFIG', 'no channel is open');
     this.#channels = channels;
     this.policy = new Policy(config, { ranks: size, channels: [...channels.keys()], hint, memoryMiB });
@@ -61,7 +61,7 @@ export class ChannelSet {
 
   /** One channel on its own (tests, a forced channel). */
   static of(channel: Channel): ChannelSet {
-    return new ChannelSet(new Map([[channel.name as ChannelName, channel]]), DEFAULT_CONFIG, channel.size);
+    return new ChannelSet(new Map([[channel.name as ModelChannel, channel]]), DEFAULT_CONFIG, channel.size);
   }
 
   /** Whether a storage channel (Redis, S3) is open. */
@@ -69,7 +69,7 @@ export class ChannelSet {
     return [...this.#channels.values()].some(isStoreChannel);
   }
 
-  get names(): ChannelName[] {
+  get names(): ModelChannel[] {
     return [...this.#channels.keys()];
   }
 
@@ -86,7 +86,7 @@ export class ChannelSet {
   /** The model's estimate for what was done, for stats. */
   estimate(channel: Channel, op: OpName, bytes: number, options?: ModelOptions): Estimate | undefined {
     try {
-      return this.policy.estimate(channel.name as ChannelName, op, bytes, options);
+      return this.policy.estimate(channel.name as ModelChannel, op, bytes, options);
     } catch {
       return undefined;
     }
@@ -101,9 +101,13 @@ export class ChannelSet {
 export async function openChannels(o: OpenChannelsOptions): Promise<ChannelSet> {
   const config = o.config;
   const names: ChannelName[] = o.channel ? [o.channel] : config ? enabledNames(config) : ['direct'];
-  const opened = new Map<ChannelName, Channel>();
+  const opened = new Map<ModelChannel, Channel>();
   try {
-    for (const name of names) opened.set(name, await openOne(name, o));
+    // A job wholly in this process gets shm where direct was asked for: the model prices it under its own name.
+    for (const name of names) {
+      const channel = await openOne(name, o);
+      opened.set(channel.name === 'shm' ? 'shm' : name, channel);
+    }
   } catch (err) {
     await Promise.all([...opened.values()].map((c) => c.close().catch(() => {})));
     throw err;

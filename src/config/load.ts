@@ -16,11 +16,12 @@ const BACKEND_FIELDS = {
 type FieldKind = 'positive' | 'nonneg' | 'price' | 'bool';
 const MODEL_FIELDS: Record<keyof Model, Record<string, FieldKind>> = {
   FaaS: { gib_second_price: 'price', fresh_memory: 'nonneg' },
-  S3: { bandwidth: 'positive', overhead: 'nonneg', gap: 'nonneg', transfer_price: 'price', download_price: 'price', upload_price: 'price' },
+  S3: { bandwidth: 'positive', overhead: 'nonneg', overhead_multiple: 'nonneg', gap: 'nonneg', transfer_price: 'price', download_price: 'price', upload_price: 'price' },
   Redis: {
     bandwidth_single: 'positive',
     bandwidth_multiple: 'positive',
     overhead: 'nonneg',
+    overhead_multiple: 'nonneg',
     gap: 'nonneg',
     transfer_price: 'price',
     instance_price: 'price',
@@ -31,11 +32,14 @@ const MODEL_FIELDS: Record<keyof Model, Record<string, FieldKind>> = {
     bandwidth: 'positive',
     overhead: 'nonneg',
     gap: 'nonneg',
+    exchange_overhead: 'nonneg',
+    exchange_bandwidth: 'nonneg',
     transfer_price: 'price',
     vm_price: 'price',
     requests_per_hour: 'positive',
     include_infrastructure_costs: 'bool',
   },
+  Shm: { bandwidth: 'positive', overhead: 'nonneg', gap: 'nonneg', exchange_overhead: 'nonneg', exchange_bandwidth: 'nonneg' },
 };
 
 const CREDENTIAL_KEY = /access_?key|secret|session_?token|credential/i;

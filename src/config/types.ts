@@ -79,6 +79,12 @@ export interface S3Model {
    * unless calibrated.
    */
   gap: number;
+  /**
+   * ms of one point-to-point message of zero bytes while every rank of the
+   * job makes requests at once (the service and the machine shared). Not in
+   * the reference; 0: the same as `overhead` (not calibrated).
+   */
+  overhead_multiple: number;
   /** USD per GB (10^9 bytes) moved. */
   transfer_price: number;
   /** USD per GET request (every poll is one). */
@@ -101,6 +107,12 @@ export interface RedisModel {
    * unless calibrated.
    */
   gap: number;
+  /**
+   * ms of one point-to-point message of zero bytes while every rank of the
+   * job makes requests at once. Not in the reference; 0: the same as
+   * `overhead` (not calibrated).
+   */
+  overhead_multiple: number;
   /** USD per GB moved. */
   transfer_price: number;
   /** USD per hour of the Redis instance. */
@@ -122,6 +134,15 @@ export interface DirectModel {
    * unless calibrated.
    */
   gap: number;
+  /**
+   * ms and MB/s of one round of pairwise exchange, every rank sending one
+   * message and receiving one at once (recursive doubling, Rabenseifner,
+   * the ring, dissemination, scan): `exchange_overhead + bytes /
+   * exchange_bandwidth`. Not in the reference; 0: not calibrated, a round
+   * is then overhead + gap + bytes / bandwidth.
+   */
+  exchange_overhead: number;
+  exchange_bandwidth: number;
   /** USD per GB, charged at both ends of a message (as the reference does). */
   transfer_price: number;
   /** USD per hour of the rendezvous VM. */
@@ -131,11 +152,30 @@ export interface DirectModel {
   include_infrastructure_costs: boolean;
 }
 
+/**
+ * Ours: ranks that are threads of one process (`fmi run --threads`) talk
+ * through shared memory, the `shm` channel, which stands in for direct
+ * between them. No backend and no price of its own (the memory is the
+ * function's); `fmi calibrate --threads` measures these three.
+ */
+export interface ShmModel {
+  /** MB/s of one point-to-point message. */
+  bandwidth: number;
+  /** ms of one point-to-point message of zero bytes. */
+  overhead: number;
+  /** ms per further message one rank handles back to back (see DirectModel.gap). */
+  gap: number;
+  /** One round of pairwise exchange (see DirectModel); 0: not calibrated. */
+  exchange_overhead: number;
+  exchange_bandwidth: number;
+}
+
 export interface Model {
   FaaS: FaasModel;
   S3: S3Model;
   Redis: RedisModel;
   Direct: DirectModel;
+  Shm: ShmModel;
 }
 
 /** A validated configuration: every model section is present (defaults filled in). */

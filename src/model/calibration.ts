@@ -1,7 +1,8 @@
-import type { ChannelName, DirectModel, FaasModel, RedisModel, S3Model } from '../config/types.js';
+import type { DirectModel, FaasModel, RedisModel, S3Model, ShmModel } from '../config/types.js';
 import { FmiError } from '../errors.js';
 import { fitLink, type LinkFit, type TimePoint } from './fit.js';
 import { MB, MIB } from './params.js';
+import type { ModelChannel } from './types.js';
 
 /** A measured pattern at one size: median seconds per sample, and how many samples. */
 export interface Sample {
@@ -20,7 +21,8 @@ export interface LegSample {
 
 /** What `fmi calibrate` measured on one channel (written by its rank 0). */
 export interface ChannelMeasurements {
-  channel: ChannelName;
+  /** 'shm': the direct channel's job run as threads of one process (fmi calibrate --threads). */
+  channel: ModelChannel;
   ranks: number;
   /** Load average (1, 5, 15 min) when the ranks started. */
   load: number[];
@@ -49,15 +51,16 @@ export interface ChannelMeasurements {
 
 /** Model fields calibration sets, in the config's units (ms, MB/s). */
 export interface ModelPatch {
-  Direct?: Pick<DirectModel, 'overhead' | 'bandwidth'> & Partial<Pick<DirectModel, 'gap'>>;
-  Redis?: Pick<RedisModel, 'overhead' | 'bandwidth_single' | 'bandwidth_multiple'> & Partial<Pick<RedisModel, 'gap'>>;
-  S3?: Pick<S3Model, 'overhead' | 'bandwidth'> & Partial<Pick<S3Model, 'gap'>>;
+  Direct?: Pick<DirectModel, 'overhead' | 'bandwidth'> & Partial<Pick<DirectModel, 'gap' | 'exchange_overhead' | 'exchange_bandwidth'>>;
+  Redis?: Pick<RedisModel, 'overhead' | 'bandwidth_single' | 'bandwidth_multiple'> & Partial<Pick<RedisModel, 'gap' | 'overhead_multiple'>>;
+  S3?: Pick<S3Model, 'overhead' | 'bandwidth'> & Partial<Pick<S3Model, 'gap' | 'overhead_multiple'>>;
+  Shm?: Pick<ShmModel, 'overhead' | 'bandwidth' | 'gap'> & Partial<Pick<ShmModel, 'exchange_overhead' | 'exchange_bandwidth'>>;
   FaaS?: Pick<FaasModel, 'fresh_memory'>;
 }
 
 /** How a channel's numbers were obtained: the fit, and the points it was fitted to (seconds). */
 export interface ChannelFit {
-  channel: ChannelName;
+  channel: ModelChannel;
   source: 'pingpong' | 'legs';
   fit: LinkFit;
   points: TimePoint[];
@@ -65,6 +68,10 @@ export interface ChannelFit {
   betaTotal?: number;
   /** Seconds per further message one rank takes back to back (fitGap), 0 when not measured. */
   gap: number;
+  /** direct, shm: the line fitted to the exchange (every rank sending and receiving at once), when measured. */
+  exchange?: LinkFit;
+  /** redis, s3: the latency fitted to every rank writing and reading at once (legsAll), when measured. */
+  alphaAll?: number;
 }
 
 /**
@@ -85,23 +92,31 @@ export interface ChannelFit {
  */
 export function fitChannel(m: ChannelMeasurements): ChannelFit {
   const gap = fitGap(m.burst ?? []);
-  if (m.channel === 'direct' || m.channel === 'redis') {
+  if (m.channel === 'direct' || m.channel === 'shm' || m.channel === 'redis') {
     const points = m.pingpong.map((s) => ({ bytes: s.bytes, seconds: s.seconds }));
     if (points.length === 0) throw noData(m.channel);
     const fit = fitLink(points);
     const out: ChannelFit = { channel: m.channel, source: 'pingpong', fit, points, gap };
+    if (m.channel !== 'redis' && m.exchange.length > 0) out.exchange = fitLink(m.exchange.map((s) => ({ bytes: s.bytes, seconds: s.seconds })), fit.beta);
     if (m.channel === 'redis') {
       // From the largest size every rank moved at once: N writes and N reads of m bytes.
       const big = m.legsAll.reduce<LegSample | undefined>((a, l) => (!a || l.bytes > a.bytes ? l : a), undefined);
       const busy = big ? big.put + big.get - fit.alpha : 0;
       const total = big && busy > 0 ? (m.ranks * big.bytes) / busy : 0;
       out.betaTotal = Math.max(fit.beta, total);
+      out.alphaAll = alphaAllOf(m);
     }
     return out;
   }
   const points = m.legs.map((l) => ({ bytes: l.bytes, seconds: l.put + l.get }));
   if (points.length === 0) throw noData(m.channel);
-  return { channel: m.channel, source: 'legs', fit: fitLink(points), points, gap };
+  return { channel: m.channel, source: 'legs', fit: fitLink(points), points, gap, alphaAll: alphaAllOf(m) };
+}
+
+/** The latency of a write and a read while every rank makes them at once: the intercept of the line through legsAll. */
+function alphaAllOf(m: ChannelMeasurements): number | undefined {
+  const pts = m.legsAll.map((l) => ({ bytes: l.bytes, seconds: l.put + l.get }));
+  return pts.length > 0 ? fitLink(pts).alpha : undefined;
 }
 
 /**
@@ -147,9 +162,12 @@ export function modelPatch(fits: readonly ChannelFit[], freshPerByte?: number): 
     const overhead = sig3(f.fit.alpha * 1000);
     const bandwidth = mbps(f.fit.beta);
     const gap = sig3(f.gap * 1000);
-    if (f.channel === 'direct') patch.Direct = { overhead, bandwidth, gap };
-    else if (f.channel === 's3') patch.S3 = { overhead, bandwidth, gap };
-    else patch.Redis = { overhead, bandwidth_single: bandwidth, bandwidth_multiple: mbps(f.betaTotal ?? f.fit.beta), gap };
+    const exchange = f.exchange ? { exchange_overhead: sig3(f.exchange.alpha * 1000), exchange_bandwidth: mbps(f.exchange.beta) } : {};
+    const multiple = f.alphaAll !== undefined ? { overhead_multiple: sig3(f.alphaAll * 1000) } : {};
+    if (f.channel === 'direct') patch.Direct = { overhead, bandwidth, gap, ...exchange };
+    else if (f.channel === 'shm') patch.Shm = { overhead, bandwidth, gap, ...exchange };
+    else if (f.channel === 's3') patch.S3 = { overhead, bandwidth, gap, ...multiple };
+    else patch.Redis = { overhead, bandwidth_single: bandwidth, bandwidth_multiple: mbps(f.betaTotal ?? f.fit.beta), gap, ...multiple };
   }
   if (freshPerByte !== undefined) patch.FaaS = { fresh_memory: sig3(freshPerByte * MIB * 1000) };
   return patch;
@@ -166,6 +184,6 @@ function sig3(x: number): number {
   return Number(x.toPrecision(3));
 }
 
-function noData(channel: ChannelName): FmiError {
+function noData(channel: ModelChannel): FmiError {
   return new FmiError('FMI_CHANNEL', `calibration of ${channel} measured nothing`, { op: 'calibrate', channel });
 }

@@ -1,6 +1,6 @@
 import { allreduceBySize } from '../collectives/allreduce-choice.js';
 import { TREE_MAX_BYTES } from '../collectives/allreduce-tree.js';
-import { binomialTree } from '../collectives/bcast.js';
+import { binomialTree, STAR_MAX_BYTES, STAR_MAX_RANKS } from '../collectives/bcast.js';
 import { pipelining, SEGMENT_BYTES } from '../collectives/bcast-pipelined.js';
 import { knomialTree, TREE_MAX_RANKS } from '../collectives/tree.js';
 import type { LinkParams } from './params.js';
@@ -19,6 +19,18 @@ export interface P2pTraffic {
 export interface DirectLink extends LinkParams {
   /** Seconds of CPU per message beyond the first that one rank sends or receives back to back. @default 0 */
   gap?: number;
+  /**
+   * One round of pairwise exchange with every rank sending and receiving at
+   * once, as calibrated (it shows what ranks sharing a machine's cores cost
+   * each other). @default alpha + gap + bytes / beta
+   */
+  exchange?: LinkParams;
+}
+
+/** Seconds of one round of pairwise exchange of b bytes: this rank's send and its receive, every rank at once. */
+function roundOf(link: DirectLink): (b: number) => number {
+  const x = link.exchange;
+  return x ? (b) => x.alpha + b / x.beta : (b) => link.alpha + b / link.beta + (link.gap ?? 0);
 }
 
 /**
@@ -40,7 +52,7 @@ export interface DirectLink extends LinkParams {
  */
 export function directTraffic(op: OpName, bytes: number, ranks: number, link: DirectLink, allreduce: DirectAllreduce = 'auto'): P2pTraffic {
   const u = (b: number) => link.alpha + b / link.beta;
-  const gap = link.gap ?? 0;
+  const x = roundOf(link);
   const n = ranks;
   const m = bytes;
   if (op === 'send' || op === 'recv') return { time_s: u(m), messages: 1, bytes: m, algorithm: 'message' };
@@ -48,7 +60,12 @@ export function directTraffic(op: OpName, bytes: number, ranks: number, link: Di
   switch (op) {
     case 'bcast':
       if (m >= pipelining.minBytes && n > 2) return pipelinedBcast(m, n, link);
-      return { time_s: treeDown(binomialDown(n), link, () => m), messages: n - 1, bytes: (n - 1) * m, algorithm: 'binomial' };
+      // bcast.ts: on few ranks a small payload goes out as a star, the root writing to every rank itself.
+      if (n <= STAR_MAX_RANKS && m <= STAR_MAX_BYTES) {
+        const all = Array.from({ length: n - 1 }, (_, i) => i + 1);
+        return { time_s: treeDown((r) => (r === 0 ? all : []), link, () => m), messages: n - 1, bytes: (n - 1) * m, algorithm: 'star' };
+      }
+      return binomialBcast(m, n, link);
     case 'scatter':
       return { time_s: treeDown(binomialDown(n), link, (c) => subtree(n, c) * m), messages: n - 1, bytes: bundleItems(n) * m, algorithm: 'binomial' };
     case 'gather':
@@ -60,19 +77,19 @@ export function directTraffic(op: OpName, bytes: number, ranks: number, link: Di
       return allreduceTraffic(m, n, link, allreduce);
     case 'scan': {
       const messages = scanMessages(n);
-      return { time_s: ceilLog2(n) * (u(m) + gap), messages, bytes: messages * m, algorithm: 'recursive-doubling' };
+      return { time_s: ceilLog2(n) * x(m), messages, bytes: messages * m, algorithm: 'recursive-doubling' };
     }
     case 'barrier': {
       if (n <= TREE_MAX_RANKS) return knomialRoundTrip(n, 0, link, 'tree');
       const rounds = ceilLog2(n);
-      return { time_s: rounds * (u(0) + gap), messages: n * rounds, bytes: 0, algorithm: 'dissemination' };
+      return { time_s: rounds * x(0), messages: n * rounds, bytes: 0, algorithm: 'dissemination' };
     }
   }
 }
 
 function allreduceTraffic(m: number, n: number, link: DirectLink, asked: DirectAllreduce): P2pTraffic {
-  // One round of pairwise exchange: this rank's send and its receive, a gap apart.
-  const u = (b: number) => link.alpha + b / link.beta + (link.gap ?? 0);
+  // One round of pairwise exchange: this rank's send and its receive (without a calibrated round: a gap apart).
+  const u = roundOf(link);
   const algorithm = asked === 'auto' ? allreduceBySize(m, n) : asked;
   const p = 2 ** Math.floor(Math.log2(n));
   const rem = n - p;
@@ -103,6 +120,22 @@ function knomialRoundTrip(n: number, m: number, link: DirectLink, algorithm: str
   return { time_s: time, messages: 2 * (n - 1), bytes: 2 * (n - 1) * m, algorithm };
 }
 
+/**
+ * The binomial bcast (bcast.ts). On at most STAR_MAX_RANKS ranks only the
+ * root knows the payload is too large for the star, so it first tells the
+ * ranks whose parent it is not to wait for their parent (an empty message
+ * each, the RELAYED kind), then writes to its children: its i-th child gets
+ * the payload one gap later per empty message before it.
+ */
+function binomialBcast(m: number, n: number, link: DirectLink): P2pTraffic {
+  const children = binomialDown(n);
+  const relayed = n <= STAR_MAX_RANKS ? Array.from({ length: n - 1 }, (_, i) => i + 1).filter((r) => binomialTree(r, 0, n).parent !== 0) : [];
+  const order = (r: number) => (r === 0 ? [...relayed.map((x) => -x), ...children(0)] : children(r));
+  // A negative entry is an empty notice to -entry: it takes the root's gap but carries nothing and starts no subtree.
+  const time = treeDown(order, link, (c) => (c < 0 ? 0 : m));
+  return { time_s: time, messages: n - 1 + relayed.length, bytes: (n - 1) * m, algorithm: 'binomial' };
+}
+
 /** Children of a rank in the binomial tree rooted at 0 (bcast.ts), largest subtree first: the order the bcast sends in. */
 function binomialDown(n: number): (r: number) => number[] {
   return (r) => binomialTree(r, 0, n).children;
@@ -116,7 +149,8 @@ function subtree(n: number, c: number): number {
 /**
  * Time from the root having the data until every rank has it. A rank that
  * got it at t sends to its children in `order(rank)`: the i-th (from 0)
- * arrives at t + alpha + sum_{k <= i} b_k / beta + i gap.
+ * arrives at t + alpha + sum_{k <= i} b_k / beta + i gap. A negative entry
+ * is a message that starts no subtree (bcast's empty notice).
  */
 export function treeDown(order: (r: number) => number[], link: DirectLink, bytesTo: (child: number) => number): number {
   const gap = link.gap ?? 0;
@@ -126,7 +160,7 @@ export function treeDown(order: (r: number) => number[], link: DirectLink, bytes
     let clock = t + link.alpha;
     for (const [i, c] of order(r).entries()) {
       clock += bytesTo(c) / link.beta + (i > 0 ? gap : 0);
-      visit(c, clock);
+      if (c >= 0) visit(c, clock);
     }
   };
   visit(0, 0);

@@ -4,7 +4,7 @@ import { directTraffic } from './direct.js';
 import { storeTraffic } from './mediated.js';
 import { GIB, MIB, modelParams, type ModelParams } from './params.js';
 import { S3_BACKOFF } from './polling.js';
-import { CHANNELS, OPS, type ChannelName, type Estimate, type ModelOptions, type OpName } from './types.js';
+import { MODEL_CHANNELS, OPS, type Estimate, type ModelChannel, type ModelOptions, type OpName } from './types.js';
 
 /** Function memory the model assumes when none is given, MiB. */
 export const DEFAULT_MEMORY_MIB = 1024;
@@ -32,7 +32,7 @@ export const DEFAULT_MEMORY_MIB = 1024;
  * For send/recv `ranks` only sets how many functions are billed meanwhile.
  */
 export function estimate(
-  channel: ChannelName,
+  channel: ModelChannel,
   op: OpName,
   bytes: number,
   ranks: number,
@@ -43,7 +43,7 @@ export function estimate(
 }
 
 /** `estimate` with the config already converted (the policy converts once). */
-export function estimateWith(p: ModelParams, channel: ChannelName, op: OpName, bytes: number, ranks: number, options: ModelOptions = {}): Estimate {
+export function estimateWith(p: ModelParams, channel: ModelChannel, op: OpName, bytes: number, ranks: number, options: ModelOptions = {}): Estimate {
   checkArgs(channel, op, bytes, ranks, options);
   const memoryMiB = options.memoryMiB ?? DEFAULT_MEMORY_MIB;
   const payload = op === 'barrier' ? 0 : bytes;
@@ -61,8 +61,14 @@ export function estimateWith(p: ModelParams, channel: ChannelName, op: OpName, b
     requests.messages = t.messages;
     cost.infrastructure = share(p.direct.vmPricePerHour, p.direct.requestsPerHour, t.messages);
     cost.transfer = 2 * t.bytes * p.direct.transferPerByte;
+  } else if (channel === 'shm') {
+    // The direct channel's algorithms over shared memory: no VM, no transfer price.
+    const t = directTraffic(op, payload, ranks, p.shm, options.directAllreduce);
+    time = t.time_s;
+    moved = t.bytes;
+    requests.messages = t.messages;
   } else if (channel === 'redis') {
-    const t = storeTraffic(op, payload, ranks, { alpha: p.redis.alpha, beta: p.redis.beta, betaTotal: p.redis.betaTotal, gap: p.redis.gap });
+    const t = storeTraffic(op, payload, ranks, { alpha: p.redis.alpha, beta: p.redis.beta, betaTotal: p.redis.betaTotal, gap: p.redis.gap, alphaAll: p.redis.alphaAll });
     time = t.time_s;
     moved = t.bytes;
     requests.puts = t.puts;
@@ -70,7 +76,7 @@ export function estimateWith(p: ModelParams, channel: ChannelName, op: OpName, b
     cost.infrastructure = share(p.redis.instancePricePerHour, p.redis.requestsPerHour, t.puts + t.gets);
     cost.transfer = t.bytes * p.redis.transferPerByte;
   } else {
-    const t = storeTraffic(op, payload, ranks, { alpha: p.s3.alpha, beta: p.s3.beta, betaTotal: Infinity, gap: p.s3.gap, polling: options.backoff ?? S3_BACKOFF });
+    const t = storeTraffic(op, payload, ranks, { alpha: p.s3.alpha, beta: p.s3.beta, betaTotal: Infinity, gap: p.s3.gap, alphaAll: p.s3.alphaAll, polling: options.backoff ?? S3_BACKOFF });
     time = t.time_s;
     moved = t.bytes;
     requests.puts = t.puts;
@@ -108,9 +114,9 @@ export function paramsOf(config: FmiConfig): ModelParams {
   return p;
 }
 
-function checkArgs(channel: ChannelName, op: OpName, bytes: number, ranks: number, o: ModelOptions): void {
+function checkArgs(channel: ModelChannel, op: OpName, bytes: number, ranks: number, o: ModelOptions): void {
   const bad = (msg: string) => new FmiError('MPI_ERR_ARG', msg, { op: 'model' });
-  if (!CHANNELS.includes(channel)) throw bad(`unknown channel ${JSON.stringify(channel)} (known: ${CHANNELS.join(', ')})`);
+  if (!MODEL_CHANNELS.includes(channel)) throw bad(`unknown channel ${JSON.stringify(channel)} (known: ${MODEL_CHANNELS.join(', ')})`);
   if (!OPS.includes(op)) throw bad(`unknown operation ${JSON.stringify(op)} (known: ${OPS.join(', ')})`);
   if (!(Number.isFinite(bytes) && bytes >= 0)) throw bad(`bytes must be a finite number >= 0, got ${bytes}`);
   if (!(Number.isInteger(ranks) && ranks >= 1)) throw bad(`ranks must be an integer >= 1, got ${ranks}`);

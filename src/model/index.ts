@@ -3,10 +3,12 @@ export { choose, compareFor, Policy, type PolicyOptions } from './policy.js';
 export { pollWait, S3_BACKOFF, type PollWait } from './polling.js';
 export { directTraffic, type P2pTraffic, type DirectLink } from './direct.js';
 export { storeTraffic, type StoreLink, type StoreTraffic } from './mediated.js';
-export { modelParams, MB, GB, GIB, MIB, type ModelParams, type LinkParams, type DirectParams, type RedisParams, type S3Params } from './params.js';
+export { modelParams, MB, GB, GIB, MIB, type ModelParams, type LinkParams, type DirectParams, type RedisParams, type S3Params, type ShmParams } from './params.js';
 export {
   OPS,
   CHANNELS,
+  MODEL_CHANNELS,
+  type ModelChannel,
   type OpName,
   type Hint,
   type Backoff,

@@ -18,6 +18,12 @@ export interface StoreLink {
   polling?: Backoff;
   /** Seconds per further request when one rank makes several in a phase, one after another. @default 0 */
   gap?: number;
+  /**
+   * `alpha` while every rank makes requests at once (the service, and the
+   * cores of a machine shared by the ranks, busy with all of them): a phase
+   * where more than one rank has requests in flight. @default alpha
+   */
+  alphaAll?: number;
 }
 
 export interface StoreTraffic {
@@ -60,9 +66,15 @@ export function storeTraffic(op: OpName, bytes: number, ranks: number, link: Sto
   const m = bytes;
   const n = ranks;
   const gap = link.gap ?? 0;
-  const leg = (rankBytes: number, totalBytes: number) =>
-    link.alpha / 2 + Math.max(rankBytes / (2 * link.beta), totalBytes / (2 * link.betaTotal));
-  const wait = (seconds: number) => (link.polling ? pollWait(seconds, link.alpha / 2, link.polling) : { polls: 0, lag_s: 0 });
+  // Phases with several ranks busy at once take alphaAll: n - 1 ranks reading one value (woken together),
+  // and on S3 every phase of a collective (its readers poll meanwhile, and a rank's requests run side by side).
+  const alphaAll = n > 2 && op !== 'send' && op !== 'recv' ? (link.alphaAll ?? link.alpha) : link.alpha;
+  // n - 1 writers, or one rank's n - 1 requests: on Redis one after another, `gap` apart; on S3 side by side.
+  const alphaFan = link.polling ? alphaAll : link.alpha;
+  const alphaWrite = alphaFan;
+  const leg = (rankBytes: number, totalBytes: number, alpha = alphaAll) =>
+    alpha / 2 + Math.max(rankBytes / (2 * link.beta), totalBytes / (2 * link.betaTotal));
+  const wait = (seconds: number) => (link.polling ? pollWait(seconds, alphaAll / 2, link.polling) : { polls: 0, lag_s: 0 });
 
   /** One phase of writes, then one of reads by `readers` ranks that started waiting `waitedBefore` s earlier. */
   const phase = (write: number, read: number, readers: number, waitedBefore = 0) => {
@@ -76,39 +88,40 @@ export function storeTraffic(op: OpName, bytes: number, ranks: number, link: Sto
   }
   if (n <= 1) return { time_s: 0, puts: 0, gets: 0, polls: 0, bytes: 0 };
   const r = n - 1;
-  /** One rank's r requests of a phase, one after another. */
-  const fan = (r - 1) * gap;
+  /** One rank's r requests of a phase, one after another (Redis: one connection); S3 sends them at once. */
+  const fan = link.polling ? 0 : (r - 1) * gap;
   switch (op) {
     case 'bcast': {
-      const p = phase(leg(m, m), leg(m, r * m), r);
+      // One writer; on S3 the n - 1 readers poll meanwhile.
+      const p = phase(leg(m, m, alphaWrite), leg(m, r * m), r);
       return { time_s: p.time, puts: 1, gets: r, polls: p.polls, bytes: m + r * m };
     }
     case 'scatter': {
-      const p = phase(leg(r * m, r * m), leg(m, r * m), r);
+      const p = phase(leg(r * m, r * m, alphaFan), leg(m, r * m), r);
       return { time_s: p.time + fan, puts: r, gets: r, polls: p.polls, bytes: 2 * r * m };
     }
     case 'gather':
     case 'reduce': {
       // The root polls each of the n - 1 keys.
-      const p = phase(leg(m, r * m), leg(r * m, r * m), r);
+      const p = phase(leg(m, r * m, alphaFan), leg(r * m, r * m, alphaFan), r);
       return { time_s: p.time + fan, puts: r, gets: r, polls: p.polls, bytes: 2 * r * m };
     }
     case 'allreduce':
     case 'barrier': {
       const size = op === 'barrier' ? 0 : m;
-      const upWrite = leg(size, r * size);
-      const up = phase(upWrite, leg(r * size, r * size), r);
-      // Rank 0's reads of the n - 1 parts, one after another.
+      const upWrite = leg(size, r * size, alphaFan);
+      const up = phase(upWrite, leg(r * size, r * size, alphaFan), r);
+      // Rank 0's reads of the n - 1 parts (Redis: one after another).
       const upTime = up.time + fan;
       // The others wait for the result from the end of their own write.
-      const downWrite = leg(size, size);
+      const downWrite = leg(size, size, alphaWrite);
       const w = wait(upTime - upWrite + downWrite);
       const time = upTime + downWrite + w.lag_s + leg(size, r * size);
       return { time_s: time, puts: n, gets: 2 * r, polls: up.polls + r * w.polls, bytes: 2 * r * size + n * size };
     }
     case 'scan': {
       const reads = (n * r) / 2;
-      const p = phase(leg(m, r * m), leg(r * m, reads * m), reads);
+      const p = phase(leg(m, r * m, alphaFan), leg(r * m, reads * m, alphaFan), reads);
       return { time_s: p.time + fan, puts: r, gets: reads, polls: p.polls, bytes: r * m + reads * m };
     }
   }

@@ -19,6 +19,8 @@ export interface LinkParams {
 export interface DirectParams extends LinkParams {
   /** Seconds per further message one rank handles back to back. */
   gap: number;
+  /** One round of pairwise exchange, every rank at once, when calibrated. */
+  exchange?: LinkParams;
   transferPerByte: number;
   /** USD per hour of the rendezvous VM; 0 when infrastructure costs are excluded. */
   vmPricePerHour: number;
@@ -30,6 +32,8 @@ export interface RedisParams extends LinkParams {
   gap: number;
   /** Bytes per second the server moves in total when many clients transfer at once. */
   betaTotal: number;
+  /** `alpha` while every rank makes requests at once. */
+  alphaAll: number;
   transferPerByte: number;
   /** USD per hour of the Redis instance; 0 when infrastructure costs are excluded. */
   instancePricePerHour: number;
@@ -39,13 +43,22 @@ export interface RedisParams extends LinkParams {
 export interface S3Params extends LinkParams {
   /** Seconds per further request one rank handles back to back. */
   gap: number;
+  /** `alpha` while every rank makes requests at once. */
+  alphaAll: number;
   transferPerByte: number;
   putPrice: number;
   getPrice: number;
 }
 
+/** Thread ranks over shared memory: the direct channel's algorithms, nothing to pay for but the functions' time. */
+export interface ShmParams extends LinkParams {
+  gap: number;
+  exchange?: LinkParams;
+}
+
 export interface ModelParams {
   direct: DirectParams;
+  shm: ShmParams;
   redis: RedisParams;
   s3: S3Params;
   /** USD per GiB-second of function time. */
@@ -61,21 +74,24 @@ export interface ModelParams {
  * seconds.
  */
 export function modelParams(config: FmiConfig): ModelParams {
-  const { Direct, Redis, S3, FaaS } = config.model;
+  const { Direct, Redis, S3, FaaS, Shm } = config.model;
   return {
     direct: {
       alpha: Direct.overhead / 1000,
       beta: Direct.bandwidth * MB,
       gap: Direct.gap / 1000,
+      exchange: exchangeOf(Direct),
       transferPerByte: Direct.transfer_price / GB,
       vmPricePerHour: Direct.include_infrastructure_costs ? Direct.vm_price : 0,
       requestsPerHour: Direct.requests_per_hour,
     },
+    shm: { alpha: Shm.overhead / 1000, beta: Shm.bandwidth * MB, gap: Shm.gap / 1000, exchange: exchangeOf(Shm) },
     redis: {
       alpha: Redis.overhead / 1000,
       beta: Redis.bandwidth_single * MB,
       gap: Redis.gap / 1000,
       betaTotal: Redis.bandwidth_multiple * MB,
+      alphaAll: (Redis.overhead_multiple || Redis.overhead) / 1000,
       transferPerByte: Redis.transfer_price / GB,
       instancePricePerHour: Redis.include_infrastructure_costs ? Redis.instance_price : 0,
       requestsPerHour: Redis.requests_per_hour,
@@ -84,6 +100,7 @@ export function modelParams(config: FmiConfig): ModelParams {
       alpha: S3.overhead / 1000,
       beta: S3.bandwidth * MB,
       gap: S3.gap / 1000,
+      alphaAll: (S3.overhead_multiple || S3.overhead) / 1000,
       transferPerByte: S3.transfer_price / GB,
       putPrice: S3.upload_price,
       getPrice: S3.download_price,
@@ -91,4 +108,9 @@ export function modelParams(config: FmiConfig): ModelParams {
     gibSecondPrice: FaaS.gib_second_price,
     freshPerByte: FaaS.fresh_memory / 1000 / MIB,
   };
+}
+
+/** The exchange round's line when both its numbers were calibrated (0: not measured). */
+function exchangeOf(m: { exchange_overhead: number; exchange_bandwidth: number }): LinkParams | undefined {
+  return m.exchange_bandwidth > 0 ? { alpha: m.exchange_overhead / 1000, beta: m.exchange_bandwidth * MB } : undefined;
 }

@@ -2,12 +2,12 @@ import { enabledChannels } from '../config/load.js';
 import type { FmiConfig } from '../config/types.js';
 import { FmiError } from '../errors.js';
 import { estimateWith, paramsOf } from './estimate.js';
-import { CHANNELS, type ChannelName, type Choice, type Estimate, type Hint, type ModelOptions, type OpName } from './types.js';
+import { MODEL_CHANNELS, type Choice, type Estimate, type Hint, type ModelChannel, type ModelOptions, type OpName } from './types.js';
 
 /**
  * Picks the channel for one operation: the least modeled time for `fast`,
  * the least modeled cost for `cheap` (ties go to the other measure, then to
- * the order direct, redis, s3). The choice is the model's argmin and nothing
+ * the order shm, direct, redis, s3). The choice is the model's argmin and nothing
  * else, so it changes exactly where the model's curves cross.
  */
 export function choose(
@@ -15,14 +15,14 @@ export function choose(
   bytes: number,
   ranks: number,
   hint: Hint,
-  channels: readonly ChannelName[],
+  channels: readonly ModelChannel[],
   config: FmiConfig,
   options: ModelOptions = {},
 ): Choice {
   if (hint !== 'fast' && hint !== 'cheap') {
     throw new FmiError('MPI_ERR_ARG', `hint must be 'fast' or 'cheap', got ${JSON.stringify(hint)}`, { op: 'model' });
   }
-  const candidates = CHANNELS.filter((c) => channels.includes(c));
+  const candidates = MODEL_CHANNELS.filter((c) => channels.includes(c));
   if (candidates.length === 0) {
     throw new FmiError('FMI_CONFIG', `no channel to choose from for ${op} (given: ${JSON.stringify(channels)})`, { op });
   }
@@ -34,7 +34,7 @@ export function choose(
 
 /** Orders estimates best first for a hint. */
 export function compareFor(hint: Hint): (a: Estimate, b: Estimate) => number {
-  const order = (e: Estimate) => CHANNELS.indexOf(e.channel);
+  const order = (e: Estimate) => MODEL_CHANNELS.indexOf(e.channel);
   return hint === 'fast'
     ? (a, b) => a.time_s - b.time_s || a.cost_usd - b.cost_usd || order(a) - order(b)
     : (a, b) => a.cost_usd - b.cost_usd || a.time_s - b.time_s || order(a) - order(b);
@@ -44,7 +44,7 @@ export interface PolicyOptions extends ModelOptions {
   /** Ranks of the communicator. */
   ranks: number;
   /** Channels to choose among. @default the config's enabled backends */
-  channels?: readonly ChannelName[];
+  channels?: readonly ModelChannel[];
   /** @default 'fast' */
   hint?: Hint;
 }
@@ -56,7 +56,7 @@ export interface PolicyOptions extends ModelOptions {
 export class Policy {
   hint: Hint;
   readonly ranks: number;
-  readonly channels: readonly ChannelName[];
+  readonly channels: readonly ModelChannel[];
   readonly #config: FmiConfig;
   readonly #options: ModelOptions;
 
@@ -74,7 +74,7 @@ export class Policy {
   }
 
   /** The model's estimate for a channel, e.g. to report the modeled cost of what was used. */
-  estimate(channel: ChannelName, op: OpName, bytes: number, options: ModelOptions = {}): Estimate {
+  estimate(channel: ModelChannel, op: OpName, bytes: number, options: ModelOptions = {}): Estimate {
     return estimateWith(paramsOf(this.#config), channel, op, bytes, this.ranks, { ...this.#options, ...options });
   }
 }

@@ -6,7 +6,17 @@ export type { ChannelName };
 export type OpName = 'send' | 'recv' | 'bcast' | 'barrier' | 'gather' | 'scatter' | 'reduce' | 'allreduce' | 'scan';
 
 export const OPS: readonly OpName[] = ['send', 'recv', 'bcast', 'barrier', 'gather', 'scatter', 'reduce', 'allreduce', 'scan'];
+/** The config's channels: a backend each. */
 export const CHANNELS: readonly ChannelName[] = ['direct', 'redis', 's3'];
+
+/**
+ * What the model prices: the config's channels, and `shm`, which ranks that
+ * are threads of one process use instead of direct (the same algorithms over
+ * shared memory, Shm's overhead, bandwidth and gap, no infrastructure).
+ */
+export type ModelChannel = ChannelName | 'shm';
+/** Every channel the model prices, in the order that breaks ties. */
+export const MODEL_CHANNELS: readonly ModelChannel[] = ['shm', 'direct', 'redis', 's3'];
 
 /**
  * The direct channel's allreduce algorithm, as the communicator names it
@@ -82,7 +92,7 @@ export interface CostBreakdown {
 
 /** The model's prediction for one operation on one channel. */
 export interface Estimate {
-  channel: ChannelName;
+  channel: ModelChannel;
   op: OpName;
   /** Bytes per rank: the message (send, bcast), each rank's part (gather, scatter) or buffer (reductions). */
   bytes: number;
@@ -99,7 +109,7 @@ export interface Estimate {
 }
 
 export interface Choice {
-  channel: ChannelName;
+  channel: ModelChannel;
   hint: Hint;
   time_s: number;
   cost_usd: number;
