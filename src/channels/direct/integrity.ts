@@ -1,4 +1,4 @@
-import { createHmac, hkdfSync } from 'node:crypto';
+import { createHmac, hkdfSync, type Hmac } from 'node:crypto';
 import * as zlib from 'node:zlib';
 import { FmiError } from '../../errors.js';
 
@@ -11,6 +11,10 @@ import { FmiError } from '../../errors.js';
  * secret, over the header (its frame number: no replay or reordering), both
  * ranks and the payload. The frame's flags say which trailer follows the
  * payload; both sides must use the same mode, or the connection fails.
+ *
+ * A check runs over a frame's payload in pieces, each piece as it lands (the
+ * receiver) or once the kernel has it (the sender): one pass over bytes that
+ * are still in cache, and the sender's pass overlaps the receiver's reads.
  */
 export type IntegrityMode = 'none' | 'crc32' | 'hmac';
 export const INTEGRITY_MODES: readonly IntegrityMode[] = ['none', 'crc32', 'hmac'];
@@ -19,44 +23,82 @@ export const INTEGRITY_MODES: readonly IntegrityMode[] = ['none', 'crc32', 'hmac
 export const FLAG_CRC32 = 1;
 export const FLAG_HMAC = 2;
 
+/** The running check of one frame at a time, in one direction of one connection. */
+export interface FrameCheck {
+  /** A new frame: `header` is its 32 bytes as sent. */
+  start(header: Uint8Array): void;
+  /** The next bytes of its payload, in order. */
+  update(bytes: Uint8Array): void;
+  /** Its trailer (valid until the next start). */
+  end(): Uint8Array;
+}
+
 export interface Integrity {
   readonly flags: number;
   readonly trailerBytes: number;
-  /** The trailer of a frame: `header` as sent (32 bytes), `payload` its bytes; `from` sent it to `to`. */
-  trailer(header: Uint8Array, payload: Uint8Array, from: number, to: number): Uint8Array;
+  /** The check of frames that `from` sends to `to`. */
+  check(from: number, to: number): FrameCheck;
 }
 
 const crc32 = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
+
+class Crc32Check implements FrameCheck {
+  readonly #out = new Uint8Array(4);
+  readonly #view = new DataView(this.#out.buffer);
+  #crc = 0;
+
+  start(): void {
+    this.#crc = 0;
+  }
+
+  update(bytes: Uint8Array): void {
+    this.#crc = crc32!(bytes, this.#crc);
+  }
+
+  end(): Uint8Array {
+    this.#view.setUint32(0, this.#crc, true);
+    return this.#out;
+  }
+}
+
+class HmacCheck implements FrameCheck {
+  readonly #key: Buffer;
+  readonly #ranks = new Uint8Array(8);
+  #mac: Hmac | undefined;
+
+  constructor(key: Buffer, from: number, to: number) {
+    this.#key = key;
+    const v = new DataView(this.#ranks.buffer);
+    v.setUint32(0, from, true);
+    v.setUint32(4, to, true);
+  }
+
+  start(header: Uint8Array): void {
+    this.#mac = createHmac('sha256', this.#key).update(header).update(this.#ranks);
+  }
+
+  update(bytes: Uint8Array): void {
+    this.#mac!.update(bytes);
+  }
+
+  end(): Uint8Array {
+    const d = this.#mac!.digest();
+    this.#mac = undefined;
+    return d;
+  }
+}
 
 /** The checks of `mode` (undefined for 'none'); 'hmac' needs the job secret. */
 export function integrityFor(mode: IntegrityMode, job: string, secret: string | undefined, rank: number): Integrity | undefined {
   if (mode === 'none') return undefined;
   if (mode === 'crc32') {
     if (!crc32) throw new FmiError('FMI_CONFIG', "integrity 'crc32' needs zlib.crc32 (Node 20.15 or 22.2 and later)", { rank, channel: 'direct' });
-    const out = new Uint8Array(4);
-    const view = new DataView(out.buffer);
-    return {
-      flags: FLAG_CRC32,
-      trailerBytes: 4,
-      trailer: (_h, payload) => {
-        view.setUint32(0, crc32(payload), true);
-        return out;
-      },
-    };
+    return { flags: FLAG_CRC32, trailerBytes: 4, check: () => new Crc32Check() };
   }
   if (mode === 'hmac') {
     if (secret === undefined) throw new FmiError('FMI_CONFIG', "integrity 'hmac' needs the job secret (FMI_SECRET or init({ secret }))", { rank, channel: 'direct' });
     const key = Buffer.from(hkdfSync('sha256', Buffer.from(secret, 'utf8'), Buffer.from(job, 'utf8'), 'fmi payload v1', 32));
-    const ranks = new DataView(new ArrayBuffer(8));
-    return {
-      flags: FLAG_HMAC,
-      trailerBytes: 32,
-      trailer: (header, payload, from, to) => {
-        ranks.setUint32(0, from, true);
-        ranks.setUint32(4, to, true);
-        return createHmac('sha256', key).update(header).update(new Uint8Array(ranks.buffer)).update(payload).digest();
-      },
-    };
+    return { flags: FLAG_HMAC, trailerBytes: 32, check: (from, to) => new HmacCheck(key, from, to) };
   }
   throw new FmiError('FMI_CONFIG', `integrity must be one of ${INTEGRITY_MODES.join(', ')}, got ${JSON.stringify(mode)}`, { rank, channel: 'direct' });
 }
