@@ -1,6 +1,6 @@
 import { createHmac, hkdfSync, type Hmac } from 'node:crypto';
 import * as zlib from 'node:zlib';
-import { FmiError } from '../../errors.js';
+import { FmiError, type FmiErrorFields } from '../../errors.js';
 
 /**
  * Opt-in payload checks on direct connections (the header always has its
@@ -109,4 +109,68 @@ export function sameTrailer(a: Uint8Array, b: Uint8Array): boolean {
   let d = 0;
   for (let i = 0; i < a.byteLength; i++) d |= a[i]! ^ b[i]!;
   return d === 0;
+}
+
+/**
+ * The same checks for what the Redis and S3 channels store: a trailer after
+ * each stored element (a Redis list element, an S3 object), over the name it
+ * is stored under and its bytes, so that a value copied to another key fails
+ * too. 'hmac' uses a key of its own (another HKDF label).
+ */
+export interface Seal {
+  readonly trailerBytes: number;
+  /** The running check of an element stored under `where`. */
+  begin(where: string): FrameCheck;
+}
+
+export function sealFor(mode: IntegrityMode, job: string, secret: string | undefined, rank: number, channel: string): Seal | undefined {
+  if (mode === 'none') return undefined;
+  if (mode === 'crc32') {
+    if (!crc32) throw new FmiError('FMI_CONFIG', "integrity 'crc32' needs zlib.crc32 (Node 20.15 or 22.2 and later)", { rank, channel });
+    return {
+      trailerBytes: 4,
+      begin: (where) => {
+        const c = new Crc32Check();
+        c.update(Buffer.from(where, 'utf8'));
+        return c;
+      },
+    };
+  }
+  if (mode === 'hmac') {
+    if (secret === undefined) throw new FmiError('FMI_CONFIG', "integrity 'hmac' needs the job secret (FMI_SECRET or init({ secret }))", { rank, channel });
+    const key = Buffer.from(hkdfSync('sha256', Buffer.from(secret, 'utf8'), Buffer.from(job, 'utf8'), 'fmi stored v1', 32));
+    return {
+      trailerBytes: 32,
+      begin: (where) => {
+        // A check may span awaits (an S3 body streaming in): one per element.
+        const c = new HmacCheck(key, 0, 0);
+        c.start(Buffer.from(where, 'utf8'));
+        return c;
+      },
+    };
+  }
+  throw new FmiError('FMI_CONFIG', `integrity must be one of ${INTEGRITY_MODES.join(', ')}, got ${JSON.stringify(mode)}`, { rank, channel });
+}
+
+/** `parts` as one element stored under `where`, its trailer after them. */
+export function sealed(seal: Seal, where: string, ...parts: Uint8Array[]): Buffer {
+  const c = seal.begin(where);
+  for (const p of parts) c.update(p);
+  return Buffer.concat([...parts, c.end()]);
+}
+
+/** The bytes of an element stored under `where`, without its trailer; FMI_PROTOCOL if they do not match it. */
+export function unsealed(seal: Seal, where: string, stored: Buffer, channel: string): Buffer {
+  const n = stored.byteLength - seal.trailerBytes;
+  const body = stored.subarray(0, Math.max(0, n));
+  const c = seal.begin(where);
+  c.update(body);
+  if (n < 0 || !sameTrailer(c.end(), stored.subarray(n))) throw corrupted(where, seal, channel);
+  return body;
+}
+
+/** What a receive of a stored element that failed its check fails with. */
+export function corrupted(where: string, seal: Seal, channel: string, fields: FmiErrorFields = {}): FmiError {
+  const what = seal.trailerBytes === 4 ? 'CRC-32' : 'HMAC';
+  return new FmiError('FMI_PROTOCOL', `${channel} element ${where} failed its ${what} check: corrupted or forged (or the ranks disagree on the integrity option)`, { ...fields, channel });
 }
