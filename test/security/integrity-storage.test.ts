@@ -99,6 +99,19 @@ describe('integrity on the Redis channel', () => {
     });
   }
 
+  it('ranks that disagree on the option fail the receive with FMI_PROTOCOL instead of taking a trailer for data', async () => {
+    for (const [m0, m1] of [['crc32', 'none'], ['none', 'hmac']] as [IntegrityMode, IntegrityMode][]) {
+      const job = randomUUID();
+      const [r0, r1] = await Promise.all([open(job, 0, m0), open(job, 1, m1)]);
+      try {
+        await r0.send(1, env, payload(100));
+        expect(await outcome(r1.recv({ source: 0, ctx: 0, tag: 3 }))).toBe('FMI_PROTOCOL');
+      } finally {
+        await Promise.all([r0.close(), r1.close()]);
+      }
+    }
+  });
+
   it("'hmac' without the secret, or a mode it does not know, is FMI_CONFIG", async () => {
     for (const o of [{ integrity: 'hmac' as const, secret: undefined }, { integrity: 'md5' as IntegrityMode, secret: SECRET }]) {
       const err = await RedisChannel.create({ url: server.url, job: randomUUID(), rank: 0, size: 1, ...o }).catch((e: unknown) => e);
@@ -148,4 +161,19 @@ describe('integrity on the S3 channel', () => {
       }
     });
   }
+
+  it('ranks that disagree on the option fail the receive and the get with FMI_PROTOCOL instead of taking a trailer for data', async () => {
+    for (const [m0, m1] of [['crc32', 'none'], ['none', 'hmac']] as [IntegrityMode, IntegrityMode][]) {
+      const job = randomUUID();
+      const [r0, r1] = await Promise.all([open(job, 0, m0), open(job, 1, m1)]);
+      try {
+        await r0.send(1, env, payload(100));
+        await r0.put('v', 11, payload(100), 1);
+        expect(await outcome(r1.recv({ source: 0, ctx: 0, tag: 3 }))).toBe('FMI_PROTOCOL');
+        expect(await outcome(r1.get('v'))).toBe('FMI_PROTOCOL');
+      } finally {
+        await Promise.all([r0.close(), r1.close()]);
+      }
+    }
+  });
 });

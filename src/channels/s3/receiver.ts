@@ -8,7 +8,7 @@ import { httpStatus, s3Error } from './client.js';
 import type { DeleteQueue } from './delete-queue.js';
 import type { Gone, S3Liveness } from './liveness.js';
 import { corrupted, sameTrailer, type Seal } from '../direct/integrity.js';
-import { FLAG_SKIP, HEADER_BYTES, readHeader, type Keys } from './wire.js';
+import { checkTrailerFlags, FLAG_SKIP, HEADER_BYTES, readHeader, type Keys } from './wire.js';
 
 /** Most GETs one source's loop has in flight when messages keep coming. */
 const MAX_WINDOW = 8;
@@ -263,6 +263,7 @@ export class Receiver {
           if (h.flags & FLAG_SKIP) return;
           check?.update(head);
           arrival = this.#o.matcher.arrive(source, h.ctx, h.tag, h.kind, length);
+          checkTrailerFlags(h.flags, t, key);
         }
         const p = Math.min(chunk.byteLength, length - offset);
         if (chunk.byteLength - p > t - trailerBytes) throw new FmiError('FMI_PROTOCOL', `object ${key} is longer than its Content-Length`, fields);

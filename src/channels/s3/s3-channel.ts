@@ -73,7 +73,7 @@ import { S3Liveness, type Gone } from './liveness.js';
 import { Receiver } from './receiver.js';
 import { SendBuffers } from './send-buffers.js';
 import { sealFor, unsealed, type IntegrityMode, type Seal } from '../direct/integrity.js';
-import { checkJob, FLAG_SKIP, HEADER_BYTES, Keys, readHeader } from './wire.js';
+import { checkJob, checkTrailerFlags, FLAG_SKIP, HEADER_BYTES, Keys, readHeader } from './wire.js';
 
 export interface S3ChannelOptions extends S3Location {
   job: string;
@@ -310,6 +310,7 @@ export class S3Channel implements StoreChannel {
       let bytes = await res.Body!.transformToByteArray();
       if (this.#seal) bytes = unsealed(this.#seal, name, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), 's3');
       const h = readHeader(bytes, name);
+      checkTrailerFlags(h.flags, this.#seal?.trailerBytes ?? 0, name);
       return { kind: h.kind, data: bytes.subarray(HEADER_BYTES) };
     } catch (err) {
       if (err instanceof FmiError && err.code === 'FMI_PROTOCOL') throw err;

@@ -1,4 +1,4 @@
-import { HEADER_BYTES, writeHeader } from './wire.js';
+import { HEADER_BYTES, trailerFlags, writeHeader } from './wire.js';
 import type { Seal } from '../direct/integrity.js';
 
 /** Below this an object body comes from Node's shared allocation pool, which costs nothing to reuse. */
@@ -21,7 +21,7 @@ export class SendBuffers {
     const n = HEADER_BYTES + payload.byteLength;
     const all = n + (seal?.trailerBytes ?? 0);
     const body = all < POOLED_FROM ? Buffer.allocUnsafe(all) : this.#take(all);
-    writeHeader(body, kind, flags, ctx, tag);
+    writeHeader(body, kind, flags | trailerFlags(seal?.trailerBytes ?? 0), ctx, tag);
     body.set(payload, HEADER_BYTES);
     if (seal) {
       const c = seal.begin(key);
