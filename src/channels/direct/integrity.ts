@@ -117,6 +117,14 @@ export function sameTrailer(a: Uint8Array, b: Uint8Array): boolean {
  * is stored under and its bytes, so that a value copied to another key fails
  * too. 'hmac' uses a key of its own (another HKDF label).
  */
+/** What the Redis and S3 channels take for their checks. */
+export interface IntegrityOptions {
+  /** Opt-in checks of every stored element; every rank must pass the same. @default 'none' */
+  integrity?: IntegrityMode;
+  /** The job secret, for integrity 'hmac'. */
+  secret?: string;
+}
+
 export interface Seal {
   readonly trailerBytes: number;
   /** The running check of an element stored under `where`. */

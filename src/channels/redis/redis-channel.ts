@@ -12,9 +12,9 @@ import { Outbox } from './outbox.js';
 import { jobKeys, type JobKeys } from './keys.js';
 import { RedisLiveness } from './liveness.js';
 import { RedisStore } from './store.js';
-import { sealFor, sealed, unsealed, type IntegrityMode, type Seal } from '../direct/integrity.js';
+import { sealFor, sealed, unsealed, type IntegrityOptions, type Seal } from '../direct/integrity.js';
 
-export interface RedisChannelOptions extends RedisAddress {
+export interface RedisChannelOptions extends RedisAddress, IntegrityOptions {
   job: string;
   rank: number;
   size: number;
@@ -24,10 +24,6 @@ export interface RedisChannelOptions extends RedisAddress {
    * within it. @default 3600
    */
   ttlSeconds?: number;
-  /** Opt-in checks of every stored element (integrity.ts); every rank must pass the same. @default 'none' */
-  integrity?: IntegrityMode;
-  /** The job secret, for integrity 'hmac'. */
-  secret?: string;
   /** Payloads above this are split into frames of this size (Redis caps a value at 512 MB). @default 4 MiB */
   chunkBytes?: number;
   /** Give up connecting to the server, and on cleanup at close(), after this long. @default 10000 */

@@ -72,10 +72,10 @@ import { DeleteQueue } from './delete-queue.js';
 import { S3Liveness, type Gone } from './liveness.js';
 import { Receiver } from './receiver.js';
 import { SendBuffers } from './send-buffers.js';
-import { sealFor, unsealed, type IntegrityMode, type Seal } from '../direct/integrity.js';
+import { sealFor, unsealed, type IntegrityOptions, type Seal } from '../direct/integrity.js';
 import { checkJob, checkTrailerFlags, FLAG_SKIP, HEADER_BYTES, Keys, readHeader } from './wire.js';
 
-export interface S3ChannelOptions extends S3Location {
+export interface S3ChannelOptions extends S3Location, IntegrityOptions {
   job: string;
   rank: number;
   size: number;
@@ -89,10 +89,6 @@ export interface S3ChannelOptions extends S3Location {
    * @default 10000
    */
   aliveMs?: number;
-  /** Opt-in checks of every object (integrity.ts); every rank must pass the same. @default 'none' */
-  integrity?: IntegrityMode;
-  /** The job secret, for integrity 'hmac'. */
-  secret?: string;
 }
 
 type State = 'open' | 'closing' | 'closed';
