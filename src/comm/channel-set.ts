@@ -25,7 +25,7 @@ export interface OpenChannelsOptions {
   rendezvous?: ServerAddress;
   /** The job's secret, for the direct channel (Redis and S3 use their servers' own credentials). */
   secret?: string;
-  /** Payload checks on the direct channel (channels/direct/integrity.ts). */
+  /** Payload checks on every channel (channels/direct/integrity.ts). */
   integrity?: IntegrityMode;
   connectTimeoutMs?: number;
   hint?: Hint;
@@ -147,12 +147,12 @@ async function openOne(name: ChannelName, o: OpenChannelsOptions): Promise<Chann
     case 'redis': {
       const r = b?.Redis;
       if (!r) throw new FmiError('FMI_CONFIG', 'the redis channel needs backends.Redis (url, or host and port) in the config', { rank });
-      return RedisChannel.create({ job, rank, size, url: r.url, host: r.host, port: r.port, aliveMs: aliveMs(), reconnectMs: envMs('FMI_REDIS_RECONNECT_MS') });
+      return RedisChannel.create({ job, rank, size, url: r.url, host: r.host, port: r.port, aliveMs: aliveMs(), reconnectMs: envMs('FMI_REDIS_RECONNECT_MS'), integrity: o.integrity, secret: o.secret });
     }
     case 's3': {
       const s = b?.S3;
       if (!s?.bucket_name) throw new FmiError('FMI_CONFIG', 'the s3 channel needs backends.S3.bucket_name in the config', { rank });
-      return S3Channel.create({ job, rank, size, bucket: s.bucket_name, endpoint: s.endpoint, region: s.s3_region, aliveMs: aliveMs() });
+      return S3Channel.create({ job, rank, size, bucket: s.bucket_name, endpoint: s.endpoint, region: s.s3_region, aliveMs: aliveMs(), integrity: o.integrity, secret: o.secret });
     }
   }
 }

@@ -139,7 +139,8 @@ describe('redis faults - a reader killed in a bcast loop', () => {
       admin.disconnect();
       await server.kill();
     }
-  }, 60_000);
+    // 19 s alone at load 38; over 60 s beside two other suites at load 41.
+  }, 150_000);
 });
 
 describe('redis faults - values whose readers died', () => {
@@ -269,7 +270,8 @@ describe('redis faults - the server restarts mid-job', () => {
     try {
       const pending = chs[0]!.recv({ source: 1, ctx: 0, tag: 5 });
       const get = chs[1]!.get('never', undefined, 2);
-      const outcome = (p: Promise<unknown>) => expect(p).rejects.toMatchObject({ code: 'FMI_CHANNEL', message: expect.stringMatching(/could not reconnect within 1000 ms/) });
+      // A get whose blocking connection was not open yet when the server died (a loaded machine) finds it unreachable.
+      const outcome = (p: Promise<unknown>) => expect(p).rejects.toMatchObject({ code: 'FMI_CHANNEL', message: expect.stringMatching(/could not reconnect within 1000 ms|unreachable/) });
       const checks = [outcome(pending), outcome(get)];
       await sleep(200);
       await server.kill();

@@ -116,6 +116,18 @@ describe('arguments - bad values are typed errors', () => {
     }
   });
 
+  it('recv, irecv and probe without a tag take any tag (as the README says), send sends tag 0', async () => {
+    await solo(async (c) => {
+      await c.send('seven', 0, { tag: 7 });
+      expect((await c.probe(0)).tag).toBe(7);
+      expect(await c.recv(0)).toBe('seven');
+      await c.send('nine', 0, { tag: 9 });
+      expect(await c.irecv(0).wait()).toBe('nine');
+      await c.send('zero', 0);
+      expect(await c.recv(0, { tag: 0 })).toBe('zero');
+    });
+  });
+
   it("allreduce's algorithm must be one it knows", async () => {
     await solo(async (c) => {
       for (const algorithm of ['bogus', 'RING', 3, null] as unknown as 'ring'[]) {

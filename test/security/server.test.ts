@@ -245,11 +245,13 @@ describe('rendezvous server - fmi rendezvous and fmi run', () => {
   });
 
   it('fmi rendezvous refuses bad limits with a usage error', async () => {
-    for (const args of [['--max-jobs', '0'], ['--idle-timeout', 'soon'], ['--port', '99999']]) {
-      const { code, stderr } = await runCli(['rendezvous', ...args]);
+    // Side by side: each is a process start, seconds on a loaded machine.
+    const bad = [['--max-jobs', '0'], ['--idle-timeout', 'soon'], ['--port', '99999']];
+    const runs = await Promise.all(bad.map((args) => runCli(['rendezvous', ...args])));
+    runs.forEach(({ code, stderr }, i) => {
       expect(code).toBe(2);
-      expect(stderr).toMatch(new RegExp(`fmi: ${args[0]} needs`));
-    }
+      expect(stderr).toMatch(new RegExp(`fmi: ${bad[i]![0]} needs`));
+    });
   });
 
   it('a job under fmi run survives a bad client of its embedded server', async () => {

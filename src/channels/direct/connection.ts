@@ -4,7 +4,7 @@ import { readInto } from './read-into.js';
 import type { Arrival, Matcher } from '../matcher.js';
 import type { Envelope } from '../channel.js';
 import { FmiError, PeerLostError } from '../../errors.js';
-import { sameTrailer, type Integrity } from './integrity.js';
+import { sameTrailer, type FrameCheck, type Integrity } from './integrity.js';
 
 /** Payloads up to this size are copied next to their header and written once. */
 const COALESCE_BYTES = 16 * 1024;
@@ -47,8 +47,10 @@ export class Connection {
   /** Opt-in payload checks (integrity.ts): a trailer after every payload. */
   readonly #integrity: Integrity | undefined;
   readonly #flags: number;
-  /** The current frame's header (a trailer covers it) and its trailer as it arrives. */
-  readonly #rhead = new Uint8Array(HEADER_BYTES);
+  /** The running checks of the frame being sent and the one arriving. */
+  readonly #scheck: FrameCheck | undefined;
+  readonly #rcheck: FrameCheck | undefined;
+  /** The arriving frame's trailer, as it arrives. */
   readonly #tbuf = new Uint8Array(32);
   #trailerFill = -1;
 
@@ -83,6 +85,8 @@ export class Connection {
     this.#rank = rank;
     this.#integrity = integrity;
     this.#flags = integrity?.flags ?? 0;
+    this.#scheck = integrity?.check(rank, peer);
+    this.#rcheck = integrity?.check(peer, rank);
     this.peer = peer;
     this.socket = socket;
     this.#matcher = matcher;
@@ -134,7 +138,12 @@ export class Connection {
       }
       encodeHeader(view, 0, env.kind, env.ctx, env.tag, seq, n, this.#flags);
       buf.set(payload, HEADER_BYTES);
-      if (this.#integrity) buf.set(this.#integrity.trailer(buf.subarray(0, HEADER_BYTES), payload, this.#rank, this.peer), HEADER_BYTES + n);
+      const c = this.#scheck;
+      if (c) {
+        c.start(buf.subarray(0, HEADER_BYTES));
+        c.update(buf.subarray(HEADER_BYTES, HEADER_BYTES + n));
+        buf.set(c.end(), HEADER_BYTES + n);
+      }
       s.write(buf.subarray(0, HEADER_BYTES + n + t), this.#afterWrite);
     } else {
       let head = this.#head;
@@ -147,11 +156,19 @@ export class Connection {
       // One writev of header and payload, from the caller's memory (no copy).
       s.cork();
       s.write(head);
-      if (this.#integrity) {
+      const c = this.#scheck;
+      if (c) {
         s.write(payload);
-        s.write(Buffer.from(this.#integrity.trailer(head, payload, this.#rank, this.peer)), this.#afterWrite);
-      } else s.write(payload, this.#afterWrite);
-      s.uncork();
+        s.uncork();
+        // The payload is on its way (the kernel took what it had room for):
+        // its check runs meanwhile, while the peer reads and checks it.
+        c.start(head);
+        c.update(payload);
+        s.write(Buffer.from(c.end()), this.#afterWrite);
+      } else {
+        s.write(payload, this.#afterWrite);
+        s.uncork();
+      }
     }
     if (s.errored) {
       this.#end(s.errored);
@@ -212,6 +229,7 @@ export class Connection {
     if (buf === this.#stage) return this.#parse(buf, 0, n);
     // Straight into the payload's memory (never past its end: that is all #nextRead offered).
     if (this.#failed) return;
+    this.#rcheck?.update(buf.subarray(0, n));
     this.#bodyDone += n;
     const a = this.#arrival!;
     if (this.#bodyDone === a.length) this.#payloadDone(a);
@@ -249,7 +267,7 @@ export class Connection {
           if (h.flags !== this.#flags) {
             throw new FmiError('FMI_PROTOCOL', `rank ${this.peer} sends frames with flags ${h.flags}, this rank expects ${this.#flags} (every rank must use the same integrity option)`);
           }
-          if (this.#integrity) this.#rhead.set(new Uint8Array(view.buffer, view.byteOffset + at, HEADER_BYTES));
+          this.#rcheck?.start(new Uint8Array(view.buffer, view.byteOffset + at, HEADER_BYTES));
           const arrival = this.#matcher.arrive(this.peer, h.ctx, h.tag, h.kind, h.length);
           if (h.length === 0) {
             if (this.#integrity) {
@@ -263,7 +281,9 @@ export class Connection {
           }
         } else {
           const take = Math.min(a.length - this.#bodyDone, n - off);
-          a.sink()?.set(chunk.subarray(off, off + take), this.#bodyDone);
+          const piece = chunk.subarray(off, off + take);
+          a.sink()?.set(piece, this.#bodyDone);
+          this.#rcheck?.update(piece);
           this.#bodyDone += take;
           off += take;
           if (this.#bodyDone === a.length) this.#payloadDone(a);
@@ -282,24 +302,19 @@ export class Connection {
   }
 
   /**
-   * Completes the arrival if its trailer matches its payload; else fails it
-   * (FMI_PROTOCOL: the receive never sees the bytes) and the connection,
-   * whose stream can no longer be trusted.
+   * Completes the arrival if its trailer matches its payload (checked piece by
+   * piece as it landed); else fails it (FMI_PROTOCOL: the receive never sees
+   * the bytes) and the connection, whose stream can no longer be trusted.
    */
   #checkTrailer(a: Arrival): void {
-    const integrity = this.#integrity!;
+    const t = this.#integrity!.trailerBytes;
     this.#trailerFill = -1;
-    const payload = a.sink();
-    // A payload being dropped (no receive wants it) is not checked: nobody sees it.
-    if (payload !== undefined) {
-      const want = integrity.trailer(this.#rhead, payload.subarray(0, a.length), this.peer, this.#rank);
-      if (!sameTrailer(want, this.#tbuf.subarray(0, integrity.trailerBytes))) {
-        this.#arrival = undefined;
-        this.#stable = undefined;
-        const what = integrity.trailerBytes === 4 ? 'CRC-32' : 'HMAC';
-        a.fail(new FmiError('FMI_PROTOCOL', `payload from rank ${this.peer} failed its ${what} check (${a.length} bytes): corrupted or forged`, { rank: this.#rank, peer: this.peer, channel: 'direct' }));
-        throw new FmiError('FMI_PROTOCOL', `a payload failed its ${what} check`);
-      }
+    if (!sameTrailer(this.#rcheck!.end(), this.#tbuf.subarray(0, t))) {
+      this.#arrival = undefined;
+      this.#stable = undefined;
+      const what = t === 4 ? 'CRC-32' : 'HMAC';
+      a.fail(new FmiError('FMI_PROTOCOL', `payload from rank ${this.peer} failed its ${what} check (${a.length} bytes): corrupted or forged`, { rank: this.#rank, peer: this.peer, channel: 'direct' }));
+      throw new FmiError('FMI_PROTOCOL', `a payload failed its ${what} check`);
     }
     this.#completed(a);
   }

@@ -29,13 +29,15 @@ export class InboxReader {
   /** Per source: the sequence number of the last message whose first frame came. */
   readonly #seq: Uint32Array;
   readonly #h = newHeader();
+  readonly #open: ((b: Buffer) => Buffer) | undefined;
 
   /**
    * `fatal` is told of a frame that cannot be attributed to a sender: nothing
    * in the inbox can be trusted then. `mark` is told of each marker frame,
    * once every frame pushed before it has been handed to the matcher.
    */
-  constructor(matcher: Matcher, rank: number, size: number, fatal: (err: FmiError) => void, mark: (n: number) => void = () => {}) {
+  constructor(matcher: Matcher, rank: number, size: number, fatal: (err: FmiError) => void, mark: (n: number) => void = () => {}, open?: (b: Buffer) => Buffer) {
+    this.#open = open;
     this.#matcher = matcher;
     this.#rank = rank;
     this.#size = size;
@@ -48,6 +50,15 @@ export class InboxReader {
   frame(b: Buffer): void {
     const mark = markOf(b);
     if (mark !== undefined) return this.#mark(mark);
+    if (this.#open) {
+      // The opt-in check (integrity.ts): a frame that fails it cannot be attributed to anyone.
+      try {
+        b = this.#open(b);
+      } catch (err) {
+        this.#fatal(err as FmiError);
+        return;
+      }
+    }
     const h = this.#h;
     const problem = parseHeader(b, h);
     if (problem !== undefined || h.source >= this.#size) {

@@ -12,8 +12,9 @@ import { Outbox } from './outbox.js';
 import { jobKeys, type JobKeys } from './keys.js';
 import { RedisLiveness } from './liveness.js';
 import { RedisStore } from './store.js';
+import { sealFor, sealed, unsealed, type IntegrityOptions, type Seal } from '../direct/integrity.js';
 
-export interface RedisChannelOptions extends RedisAddress {
+export interface RedisChannelOptions extends RedisAddress, IntegrityOptions {
   job: string;
   rank: number;
   size: number;
@@ -85,6 +86,7 @@ export class RedisChannel implements StoreChannel {
   readonly #matcher: Matcher;
   readonly #store: RedisStore;
   readonly #scratch = new FrameScratch();
+  readonly #seal: Seal | undefined;
   readonly #header = newHeader();
   readonly #lost: LostPeers;
   readonly #liveness: RedisLiveness | undefined;
@@ -102,7 +104,9 @@ export class RedisChannel implements StoreChannel {
     address: RedisAddress,
     cmd: Redis,
     blk: Redis | undefined,
+    seal: Seal | undefined,
   ) {
+    this.#seal = seal;
     this.rank = o.rank;
     this.size = o.size;
     this.#address = address;
@@ -132,6 +136,7 @@ export class RedisChannel implements StoreChannel {
       write: (w) => this.#outbox.push(w),
       error: (cause, op) => this.#error(cause, op),
       lost: () => this.#gaveUp(),
+      seal,
     });
     // A job of one rank has no peer to lose.
     this.#liveness =
@@ -158,6 +163,7 @@ export class RedisChannel implements StoreChannel {
     if (!Number.isInteger(o.chunkBytes) || o.chunkBytes < 1 || o.chunkBytes > 512 * 1024 * 1024 - 64) {
       throw config(`chunkBytes must be an integer in [1, 512 MiB - 64], not ${o.chunkBytes}`);
     }
+    const seal = sealFor(o.integrity ?? 'none', o.job, o.secret, o.rank, 'redis');
     const address: RedisAddress = { url: o.url, host: o.host, port: o.port };
     const fields = { rank: o.rank, channel: 'redis', op: 'connect' };
     // A job of one rank has nobody to receive from: no inbox reader.
@@ -169,7 +175,7 @@ export class RedisChannel implements StoreChannel {
       throw failed.reason;
     }
     const [cmd, blk] = opened.map((r) => (r as PromiseFulfilledResult<Redis | undefined>).value);
-    const ch = new RedisChannel(o, address, cmd!, blk);
+    const ch = new RedisChannel(o, address, cmd!, blk, seal);
     try {
       await ch.#liveness?.start(o.timeoutMs);
     } catch (err) {
@@ -336,7 +342,8 @@ export class RedisChannel implements StoreChannel {
     multi(c);
     for (let i = 0; i < h.count; i++) {
       h.index = i;
-      queue(c, 'RPUSH', [inbox, this.#scratch.frame(h, payload.subarray(i * size, Math.min(total, (i + 1) * size)))]);
+      const f = this.#scratch.frame(h, payload.subarray(i * size, Math.min(total, (i + 1) * size)));
+      queue(c, 'RPUSH', [inbox, this.#seal ? sealed(this.#seal, inbox, f) : f]);
     }
     queue(c, 'EXPIRE', [inbox, this.#ttl]);
     return exec(c);
@@ -349,6 +356,7 @@ export class RedisChannel implements StoreChannel {
       this.size,
       (err) => this.#fail(err),
       (n) => this.#liveness?.marked(n),
+      this.#seal && ((b) => unsealed(this.#seal!, this.#inbox, b, 'redis')),
     );
     return readInbox({
       blk,

@@ -4,6 +4,7 @@ import type { Departure } from '../lost-peers.js';
 import { bounded, exec, multi, openClient, queue, retried, retryable, whenReady, type RedisAddress } from './client.js';
 import { checkEnvelope, chunkCount, damaged, HEADER_BYTES, newHeader, parseHeader, type FrameScratch } from './frame.js';
 import type { JobKeys } from './keys.js';
+import { sealed, unsealed, type Seal } from '../direct/integrity.js';
 import { raceSignal } from '../../util/race.js';
 
 export interface StoreOptions {
@@ -24,6 +25,8 @@ export interface StoreOptions {
   error(cause: unknown, op: string): FmiError;
   /** The error for a connection ioredis gave up reconnecting. */
   lost(): FmiError;
+  /** Opt-in checks of what is stored (integrity.ts): a trailer after every element. */
+  seal?: Seal;
 }
 
 /**
@@ -146,11 +149,16 @@ export class RedisStore {
     multi(c);
     // A put under a key used before replaces it rather than adding a second head.
     queue(c, 'DEL', [head, chunks, keys.readBy(key)]);
-    for (let i = 1; i < count; i++) queue(c, 'RPUSH', [chunks, view(payload, i * chunkBytes, Math.min(total, (i + 1) * chunkBytes))]);
+    const seal = this.#o.seal;
+    for (let i = 1; i < count; i++) {
+      const v = view(payload, i * chunkBytes, Math.min(total, (i + 1) * chunkBytes));
+      queue(c, 'RPUSH', [chunks, seal ? sealed(seal, `${chunks}#${i}`, v) : v]);
+    }
     if (count > 1) queue(c, 'EXPIRE', [chunks, ttl]);
     queue(c, 'SET', [keys.readsDue(key), String(readers), 'EX', ttl]);
     const h = { kind, source: this.#o.rank, ctx: 0, tag: 0, index: 0, count, total };
-    queue(c, 'RPUSH', [head, this.#o.scratch.frame(h, payload.subarray(0, Math.min(total, chunkBytes)))]);
+    const first = this.#o.scratch.frame(h, payload.subarray(0, Math.min(total, chunkBytes)));
+    queue(c, 'RPUSH', [head, seal ? sealed(seal, head, first) : first]);
     queue(c, 'EXPIRE', [head, ttl]);
     return exec(c);
   }
@@ -279,6 +287,8 @@ export class RedisStore {
       }
     }
     this.#release(conn);
+    const seal = this.#o.seal;
+    if (seal) frame = unsealed(seal, head, frame, 'redis');
     const h = newHeader();
     const problem = parseHeader(frame, h);
     if (problem !== undefined) throw damaged(problem, { ...this.#fields, op: 'get' });
@@ -320,7 +330,8 @@ export class RedisStore {
     let n = 1;
     out.set(first, 0);
     for (const list of parts) {
-      for (const b of list) {
+      for (let b of list) {
+        if (this.#o.seal) b = unsealed(this.#o.seal, `${chunks}#${n}`, b, 'redis');
         if (offset + b.length > total) throw damaged(`value ${key} overruns its ${total} bytes`, { ...this.#fields, op: 'get' });
         out.set(b, offset);
         offset += b.length;

@@ -7,7 +7,8 @@ import { Backoff, sleep, type PollPolicy } from './backoff.js';
 import { httpStatus, s3Error } from './client.js';
 import type { DeleteQueue } from './delete-queue.js';
 import type { Gone, S3Liveness } from './liveness.js';
-import { FLAG_SKIP, HEADER_BYTES, readHeader, type Keys } from './wire.js';
+import { corrupted, sameTrailer, type Seal } from '../direct/integrity.js';
+import { checkTrailerFlags, FLAG_SKIP, HEADER_BYTES, readHeader, type Keys } from './wire.js';
 
 /** Most GETs one source's loop has in flight when messages keep coming. */
 const MAX_WINDOW = 8;
@@ -26,6 +27,8 @@ export interface ReceiverOptions {
   lost: LostPeers;
   /** Absent when liveness is off: receives from a dead rank then wait for their timeout. */
   liveness: S3Liveness | undefined;
+  /** Opt-in checks of every object (integrity.ts). */
+  seal?: Seal;
 }
 
 /** The messages from one source: which key comes next, and its poll loop. */
@@ -233,11 +236,17 @@ export class Receiver {
    */
   async #consume(source: number, key: string, res: GetObjectCommandOutput): Promise<void> {
     const fields = { rank: this.#o.rank, peer: source, op: 'recv', channel: 's3' };
+    const seal = this.#o.seal;
+    const t = seal?.trailerBytes ?? 0;
     const total = res.ContentLength;
-    if (total === undefined || total < HEADER_BYTES) throw new FmiError('FMI_PROTOCOL', `object ${key}: length ${total} cannot hold a message`, fields);
-    const length = total - HEADER_BYTES;
+    if (total === undefined || total < HEADER_BYTES + t) throw new FmiError('FMI_PROTOCOL', `object ${key}: length ${total} cannot hold a message`, fields);
+    const length = total - HEADER_BYTES - t;
     const body = res.Body as unknown as AsyncIterable<Uint8Array>;
     const head = new Uint8Array(HEADER_BYTES);
+    // The opt-in check runs over each piece as it comes; the trailer is the body's last t bytes.
+    const check = seal?.begin(key);
+    const trailer = new Uint8Array(t);
+    let trailerBytes = 0;
     let headBytes = 0;
     let arrival: Arrival | undefined;
     let offset = 0;
@@ -250,15 +259,26 @@ export class Receiver {
           if (headBytes < HEADER_BYTES) continue;
           chunk = chunk.subarray(take);
           const h = readHeader(head, key);
+          // A skip marker carries nothing to check or deliver.
           if (h.flags & FLAG_SKIP) return;
+          check?.update(head);
           arrival = this.#o.matcher.arrive(source, h.ctx, h.tag, h.kind, length);
+          checkTrailerFlags(h.flags, t, key);
         }
-        if (offset + chunk.byteLength > length) throw new FmiError('FMI_PROTOCOL', `object ${key} is longer than its Content-Length`, fields);
-        arrival.target().set(chunk, offset);
-        offset += chunk.byteLength;
+        const p = Math.min(chunk.byteLength, length - offset);
+        if (chunk.byteLength - p > t - trailerBytes) throw new FmiError('FMI_PROTOCOL', `object ${key} is longer than its Content-Length`, fields);
+        const piece = chunk.subarray(0, p);
+        arrival.target().set(piece, offset);
+        check?.update(piece);
+        offset += p;
+        if (p < chunk.byteLength) {
+          trailer.set(chunk.subarray(p), trailerBytes);
+          trailerBytes += chunk.byteLength - p;
+        }
       }
       if (!arrival) throw new FmiError('FMI_PROTOCOL', `object ${key} ended inside its header`, fields);
-      if (offset !== length) throw new FmiError('FMI_PROTOCOL', `object ${key} ended after ${offset} of ${length} payload bytes`, fields);
+      if (offset !== length || trailerBytes !== t) throw new FmiError('FMI_PROTOCOL', `object ${key} ended after ${offset} of ${length} payload bytes`, fields);
+      if (check && !sameTrailer(check.end(), trailer)) throw corrupted(key, seal!, 's3', fields);
       arrival.complete();
     } catch (err) {
       if (!arrival) throw err;

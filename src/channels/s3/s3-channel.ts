@@ -72,9 +72,10 @@ import { DeleteQueue } from './delete-queue.js';
 import { S3Liveness, type Gone } from './liveness.js';
 import { Receiver } from './receiver.js';
 import { SendBuffers } from './send-buffers.js';
-import { checkJob, FLAG_SKIP, HEADER_BYTES, Keys, readHeader } from './wire.js';
+import { sealFor, unsealed, type IntegrityOptions, type Seal } from '../direct/integrity.js';
+import { checkJob, checkTrailerFlags, FLAG_SKIP, HEADER_BYTES, Keys, readHeader } from './wire.js';
 
-export interface S3ChannelOptions extends S3Location {
+export interface S3ChannelOptions extends S3Location, IntegrityOptions {
   job: string;
   rank: number;
   size: number;
@@ -117,14 +118,16 @@ export class S3Channel implements StoreChannel {
   /** Requests under a caller's signal: aborted as well when the channel closes. */
   readonly #linked = new Set<AbortController>();
   readonly #buffers = new SendBuffers();
+  readonly #seal: Seal | undefined;
   readonly #deletes: DeleteQueue;
   readonly #lost: LostPeers;
   readonly #liveness: S3Liveness | undefined;
   #state: State = 'open';
   #closing: Promise<void> | undefined;
 
-  private constructor(o: S3ChannelOptions, client: S3Client, counts: S3RequestCounts, policy: PollPolicy) {
+  private constructor(o: S3ChannelOptions, client: S3Client, counts: S3RequestCounts, policy: PollPolicy, seal: Seal | undefined) {
     this.rank = o.rank;
+    this.#seal = seal;
     this.size = o.size;
     this.#bucket = o.bucket;
     this.#client = client;
@@ -155,6 +158,7 @@ export class S3Channel implements StoreChannel {
       signal: this.#life.signal,
       lost: this.#lost,
       liveness: this.#liveness,
+      seal,
     });
   }
 
@@ -167,6 +171,7 @@ export class S3Channel implements StoreChannel {
       throw new FmiError('FMI_CONFIG', `rank ${o.rank} of size ${o.size} is not a rank of the job`, fields);
     }
     const policy = pollPolicy(o.poll);
+    const seal = sealFor(o.integrity ?? 'none', o.job, o.secret, o.rank, 's3');
     if (o.aliveMs !== undefined && !(Number.isFinite(o.aliveMs) && o.aliveMs >= 0)) throw new FmiError('FMI_CONFIG', `aliveMs must be 0 (off) or a positive number of ms, not ${o.aliveMs}`, fields);
     const counts = zeroCounts();
     const client = makeClient(o, counts);
@@ -176,7 +181,7 @@ export class S3Channel implements StoreChannel {
       client.destroy();
       throw err;
     }
-    const ch = new S3Channel(o, client, counts, policy);
+    const ch = new S3Channel(o, client, counts, policy, seal);
     try {
       await ch.#liveness?.start(o.timeoutMs ?? DEFAULT_TIMEOUT_MS);
     } catch (err) {
@@ -202,7 +207,7 @@ export class S3Channel implements StoreChannel {
     const broken = this.#broken[dest];
     if (broken) throw new ChannelError(`messages to rank ${dest} can no longer be delivered in order: ${broken.message}`, { rank: this.rank, peer: dest, op: 'send', channel: 's3', cause: broken });
     const key = this.#keys.message(dest, this.rank, this.#sendSeq[dest]!++);
-    const body = this.#buffers.frame(env.kind, 0, env.ctx, env.tag, payload);
+    const body = this.#buffers.frame(env.kind, 0, env.ctx, env.tag, payload, this.#seal, key);
     try {
       await this.#putNew(key, body, signal, { op: 'send', peer: dest, tag: env.tag });
       this.#buffers.release(body);
@@ -251,7 +256,7 @@ export class S3Channel implements StoreChannel {
     this.#check('put');
     signal?.throwIfAborted();
     const name = this.#keys.value(key);
-    const body = this.#buffers.frame(kind, 0, 0, 0, payload);
+    const body = this.#buffers.frame(kind, 0, 0, 0, payload, this.#seal, name);
     // Noted before the PUT: one abandoned midway may still land, and close() deletes it then.
     this.#written.add(name);
     await this.#putNew(name, body, signal, { op: 'put' });
@@ -298,10 +303,13 @@ export class S3Channel implements StoreChannel {
   async #getValue(name: string, sig: AbortSignal): Promise<{ kind: number; data: Uint8Array } | undefined> {
     try {
       const res = await this.#client.send(new GetObjectCommand({ Bucket: this.#bucket, Key: name }), { abortSignal: sig });
-      const bytes = await res.Body!.transformToByteArray();
+      let bytes = await res.Body!.transformToByteArray();
+      if (this.#seal) bytes = unsealed(this.#seal, name, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), 's3');
       const h = readHeader(bytes, name);
+      checkTrailerFlags(h.flags, this.#seal?.trailerBytes ?? 0, name);
       return { kind: h.kind, data: bytes.subarray(HEADER_BYTES) };
     } catch (err) {
+      if (err instanceof FmiError && err.code === 'FMI_PROTOCOL') throw err;
       if (httpStatus(err) !== 404) throw this.#failure(err, `reading ${name}`, sig, { op: 'get' });
       return undefined;
     }
@@ -391,7 +399,7 @@ export class S3Channel implements StoreChannel {
 
   /** A send failed: mark its sequence number as skipped, unless the message landed after all. */
   async #fillGap(dest: number, key: string): Promise<void> {
-    const marker = this.#buffers.frame(0, FLAG_SKIP, 0, 0, new Uint8Array(0));
+    const marker = this.#buffers.frame(0, FLAG_SKIP, 0, 0, new Uint8Array(0), this.#seal, key);
     try {
       await this.#client.send(new PutObjectCommand({ Bucket: this.#bucket, Key: key, Body: marker, IfNoneMatch: '*' }), { abortSignal: this.#life.signal });
     } catch (err) {

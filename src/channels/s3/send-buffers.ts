@@ -1,4 +1,5 @@
-import { HEADER_BYTES, writeHeader } from './wire.js';
+import { HEADER_BYTES, trailerFlags, writeHeader } from './wire.js';
+import type { Seal } from '../direct/integrity.js';
 
 /** Below this an object body comes from Node's shared allocation pool, which costs nothing to reuse. */
 const POOLED_FROM = 64 * 1024;
@@ -15,12 +16,18 @@ const MAX_SPARES = 4;
 export class SendBuffers {
   #spares: Uint8Array[] = [];
 
-  /** A body with the header written and `payload` copied after it. */
-  frame(kind: number, flags: number, ctx: number, tag: number, payload: Uint8Array): Uint8Array {
+  /** A body with the header written and `payload` copied after it; with `seal`, the trailer of object `key` after that. */
+  frame(kind: number, flags: number, ctx: number, tag: number, payload: Uint8Array, seal?: Seal, key = ''): Uint8Array {
     const n = HEADER_BYTES + payload.byteLength;
-    const body = n < POOLED_FROM ? Buffer.allocUnsafe(n) : this.#take(n);
-    writeHeader(body, kind, flags, ctx, tag);
+    const all = n + (seal?.trailerBytes ?? 0);
+    const body = all < POOLED_FROM ? Buffer.allocUnsafe(all) : this.#take(all);
+    writeHeader(body, kind, flags | trailerFlags(seal?.trailerBytes ?? 0), ctx, tag);
     body.set(payload, HEADER_BYTES);
+    if (seal) {
+      const c = seal.begin(key);
+      c.update(body.subarray(0, n));
+      body.set(c.end(), n);
+    }
     return body;
   }
 

@@ -6,7 +6,8 @@ import { FmiError } from '../../errors.js';
  *   0  u32  magic 'FMS3'
  *   4  u8   version (1)
  *   5  u8   kind (codec payload kind)
- *   6  u8   flags (bit 0: skip marker, no payload: the sender's PUT failed)
+ *   6  u8   flags (bit 0: skip marker, no payload: the sender's PUT failed;
+ *            bits 1-2: a CRC-32 or HMAC trailer follows the payload, see integrity.ts)
  *   7  u8   reserved (0)
  *   8  i32  context
  *  12  i32  tag
@@ -18,6 +19,19 @@ export const HEADER_BYTES = 16;
 const MAGIC = 0x33534d46; // 'FMS3' read as little-endian u32
 const VERSION = 1;
 export const FLAG_SKIP = 1;
+const FLAG_CRC32 = 2;
+const FLAG_HMAC = 4;
+
+/** The flags that say which trailer an object has: `trailerBytes` 0 (none), 4 (CRC-32) or 32 (HMAC). */
+export function trailerFlags(trailerBytes: number): number {
+  return trailerBytes === 0 ? 0 : trailerBytes === 4 ? FLAG_CRC32 : FLAG_HMAC;
+}
+
+/** FMI_PROTOCOL unless an object's flags name the trailer this rank expects (every rank must use the same integrity option). */
+export function checkTrailerFlags(flags: number, trailerBytes: number, where: string): void {
+  const has = flags & (FLAG_CRC32 | FLAG_HMAC);
+  if (has !== trailerFlags(trailerBytes)) throw damaged(where, `its trailer flags are ${has}, this rank expects ${trailerFlags(trailerBytes)} (every rank must use the same integrity option)`);
+}
 
 export interface Header {
   kind: number;
