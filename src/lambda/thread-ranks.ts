@@ -37,9 +37,13 @@ export interface ThreadRankData {
   functionName?: string;
 }
 
-/** Code of each worker (eval: a Lambda bundle needs no extra file): load the module, run the rank, post the result. */
+/**
+ * Code of each worker (eval: a Lambda bundle needs no extra file): load the
+ * module, run the rank, post the result. Runs as CommonJS or as an ES module
+ * (a parent under --input-type=module evaluates it as one): no require.
+ */
 const ENTRY = `
-const { workerData, parentPort } = require('node:worker_threads');
+const { workerData, parentPort } = process.getBuiltinModule('node:worker_threads');
 const d = workerData.fmiLambda;
 const context = {
   awsRequestId: d.requestId,
