@@ -106,7 +106,8 @@ export async function runRank<R>(
       // Without a rendezvous server nothing else stops a second start of this rank: claim it in the job's store first.
       const config = f.config === undefined ? undefined : loadConfig(f.config);
       const store = f.rendezvous === undefined ? claimStore(config, f.channel) : undefined;
-      if (store && !thread?.claimed) await claimRanks(f.job, [f.rank], config!, store, context?.awsRequestId ?? randomUUID());
+      const joinMs = Math.min(f.connectTimeoutMs ?? opts.init?.connectTimeoutMs ?? 30_000, leftMs);
+      if (store && !thread?.claimed) await claimRanks(f.job, [f.rank], config!, store, context?.awsRequestId ?? randomUUID(), joinMs);
       const c = await init({
         ...opts.init,
         rank: f.rank,
@@ -120,7 +121,7 @@ export async function runRank<R>(
         // The cost model prices a rank: the function's memory is its ranks' together.
         memoryMiB: stats.memoryMiB / (thread?.share ?? 1),
         // No per-operation timer: the deadline closes the communicator, which fails what is pending.
-        connectTimeoutMs: Math.min(f.connectTimeoutMs ?? opts.init?.connectTimeoutMs ?? 30_000, leftMs),
+        connectTimeoutMs: joinMs,
       });
       if (stop.signal.aborted) {
         // The deadline passed while it joined: leave at once.

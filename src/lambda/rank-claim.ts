@@ -24,8 +24,8 @@ export class RankTakenError extends FmiError {
 
 export type Store = 'redis' | 's3';
 
-/** How long one claim may take: a store that does not answer must not use up the function's time. */
-const CLAIM_TIMEOUT_MS = 5000;
+/** How long a claim may take when the caller gives no bound (the launcher's reads). */
+const DEFAULT_TIMEOUT_MS = 5000;
 /** As the Redis channel's keys (its ttlSeconds default); far beyond Lambda's 15 minutes. */
 const CLAIM_TTL_SECONDS = 3600;
 
@@ -60,10 +60,12 @@ export function s3ClaimKey(prefix: string, job: string, rank: number): string {
  * cannot be reached (the rank could not have run anyway: its channel needs
  * the same store).
  */
-export async function claimRanks(job: string, ranks: readonly number[], config: FmiConfig, store: Store, token: string): Promise<void> {
-  const c = await open(store, config);
+export async function claimRanks(job: string, ranks: readonly number[], config: FmiConfig, store: Store, token: string, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<void> {
+  // One bound for loading the store's client, connecting and claiming: the rank's connect timeout (a busy machine loads ioredis slowly).
+  const end = Date.now() + timeoutMs;
+  const c = await open(store, config, timeoutMs);
   try {
-    const held = await within(Promise.all(ranks.map((r) => c.claim(job, r, token))), 'claiming');
+    const held = await within(Promise.all(ranks.map((r) => c.claim(job, r, token))), 'claiming', Math.max(1, end - Date.now()));
     const taken = ranks.filter((_, i) => held[i] !== token);
     if (taken.length > 0) {
       const r = taken[0]!;
@@ -82,19 +84,19 @@ export async function claimRanks(job: string, ranks: readonly number[], config: 
  * Who holds each claim: resolves to `token` when it is this invocation's,
  * else the holder's token; `null` (launcher side) when there is none.
  */
-export async function claimHolder(job: string, rank: number, config: FmiConfig, store: Store): Promise<string | null> {
-  const c = await open(store, config);
+export async function claimHolder(job: string, rank: number, config: FmiConfig, store: Store, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<string | null> {
+  const c = await open(store, config, timeoutMs);
   try {
-    return await within(c.holder(job, rank), 'reading a claim');
+    return await within(c.holder(job, rank), 'reading a claim', timeoutMs);
   } finally {
     c.close();
   }
 }
 
-async function open(store: Store, config: FmiConfig): Promise<Claimer> {
-  const opening = store === 'redis' ? redisClaimer(config) : s3Claimer(config);
+async function open(store: Store, config: FmiConfig, timeoutMs: number): Promise<Claimer> {
+  const opening = store === 'redis' ? redisClaimer(config, timeoutMs) : s3Claimer(config, timeoutMs);
   try {
-    return await within(opening, 'connecting');
+    return await within(opening, 'connecting', timeoutMs);
   } catch (err) {
     // Late, but it may still open: close it then.
     opening.then((c) => c.close(), () => {});
@@ -109,10 +111,10 @@ interface Claimer {
   close(): void;
 }
 
-async function redisClaimer(config: FmiConfig): Promise<Claimer> {
+async function redisClaimer(config: FmiConfig, timeoutMs: number): Promise<Claimer> {
   const { openClient } = await import('../channels/redis/client.js');
   const r = config.backends.Redis!;
-  const c = await openClient({ url: r.url, host: r.host, port: r.port }, CLAIM_TIMEOUT_MS, { channel: 'redis', op: 'claim' });
+  const c = await openClient({ url: r.url, host: r.host, port: r.port }, timeoutMs, { channel: 'redis', op: 'claim' });
   return {
     async claim(job, rank, token) {
       const key = redisClaimKey(job, rank);
@@ -124,11 +126,11 @@ async function redisClaimer(config: FmiConfig): Promise<Claimer> {
   };
 }
 
-async function s3Claimer(config: FmiConfig): Promise<Claimer> {
+async function s3Claimer(config: FmiConfig, timeoutMs: number): Promise<Claimer> {
   const { makeClient, zeroCounts, httpStatus, DEFAULT_PREFIX } = await import('../channels/s3/client.js');
   const { GetObjectCommand, PutObjectCommand } = await import('@aws-sdk/client-s3');
   const s = config.backends.S3!;
-  const client = makeClient({ bucket: s.bucket_name, endpoint: s.endpoint, region: s.s3_region, timeoutMs: CLAIM_TIMEOUT_MS }, zeroCounts());
+  const client = makeClient({ bucket: s.bucket_name, endpoint: s.endpoint, region: s.s3_region, timeoutMs }, zeroCounts());
   const holder = async (job: string, rank: number): Promise<string | null> => {
     try {
       const got = await client.send(new GetObjectCommand({ Bucket: s.bucket_name, Key: s3ClaimKey(DEFAULT_PREFIX, job, rank) }));
@@ -156,10 +158,10 @@ async function s3Claimer(config: FmiConfig): Promise<Claimer> {
   };
 }
 
-async function within<T>(p: Promise<T>, what: string): Promise<T> {
+async function within<T>(p: Promise<T>, what: string, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new FmiError('FMI_CHANNEL', `rank claim: the store did not answer within ${CLAIM_TIMEOUT_MS} ms (${what})`, { op: 'claim' })), CLAIM_TIMEOUT_MS);
+    timer = setTimeout(() => reject(new FmiError('FMI_CHANNEL', `rank claim: the store did not answer within ${ms} ms (${what})`, { op: 'claim' })), ms);
   });
   try {
     return await Promise.race([p, late]);

@@ -102,7 +102,8 @@ export async function runFunction<R>(event: unknown, context: LambdaContext, opt
     module = handlerModule(opts.module);
     const config = f.config === undefined ? undefined : loadConfig(f.config);
     const store = f.rendezvous === undefined ? claimStore(config, f.channel) : undefined;
-    if (store) await claimRanks(f.job, ranks, config!, store, context?.awsRequestId ?? randomUUID());
+    const joinMs = Math.min(f.connectTimeoutMs ?? opts.init?.connectTimeoutMs ?? 30_000, left - margin);
+    if (store) await claimRanks(f.job, ranks, config!, store, context?.awsRequestId ?? randomUUID(), joinMs);
   } catch (err) {
     return every(k, err);
   }
