@@ -192,7 +192,7 @@ describe('lambda package - a handler of two ranks per function (ranksPerFunction
       [1, true, 1],
     ]);
     expect(ran.stdout).toContain('[1] rank 1 runs');
-  });
+  }, 120_000);
 });
 
 describe('lambda package - bad input', () => {

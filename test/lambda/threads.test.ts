@@ -91,6 +91,14 @@ describe('lambda - several ranks per function (worker threads)', () => {
     expect(table).toMatch(/^3\s+1\s+error\s+1\s+\d+\s+\d+\s+Error: rank 3 was told to throw$/m);
   }, 180_000);
 
+  it('process.exit() in a thread rank ends that thread only: FMI_THREAD_EXIT for it, FMI_PEER_LOST for the others, the function answers', async () => {
+    const d = await double({ functions: { f: { module: THREADS, timeoutMs: 600_000 } } });
+    const r = await job(d, { functionName: 'f', ranks: 4, ranksPerFunction: 2, input: { exitRank: 1 }, connectTimeoutMs: 500_000 });
+    expect(r.ranks[1]).toMatchObject({ status: 'error', error: { code: 'FMI_THREAD_EXIT', message: expect.stringContaining('exit code 3') } });
+    for (const k of [0, 2, 3]) expect(r.ranks[k], JSON.stringify(r.ranks[k]!.error)).toMatchObject({ status: 'error', error: { code: 'FMI_PEER_LOST' } });
+    expect(d.calls.map((c) => c.status)).toEqual([200, 200]);
+  }, 180_000);
+
   it('a rank count that does not split, and a launcher and handler that disagree, are clear errors', async () => {
     const d = await double({ functions: { f: { module: THREADS, timeoutMs: 60_000 }, one: { module: JOB, timeoutMs: 60_000 } } });
     await expect(job(d, { functionName: 'f', ranks: 5, ranksPerFunction: 2 })).rejects.toMatchObject({ code: 'FMI_CONFIG', message: expect.stringContaining('5 ranks do not split into functions of 2') });
