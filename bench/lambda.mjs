@@ -59,7 +59,7 @@ function fmiRunJob(n) {
 
 const double = await startInvokeDouble({
   functions: {
-    bench: { module: `${root}bench/lambda/handler.mjs`, timeoutMs: 300_000 },
+    bench: { module: `${root}bench/lambda/handler.mjs`, timeoutMs: 300_000, env: { FMI_BENCH_PER_FUNCTION: '1' } },
     'bench-threads': { module: `${root}bench/lambda/handler.mjs`, timeoutMs: 300_000, env: { FMI_BENCH_PER_FUNCTION: String(PER_FUNCTION) } },
   },
 });
