@@ -11,6 +11,9 @@
 //
 //   node bench/lambda.mjs                       (FMI_BENCH_RANKS=8,16,32  FMI_BENCH_REPS=3)
 //
+// FMI_BENCH_PER_FUNCTION=k (k > 1) adds a mode lambda-threads-k: the same job
+// as N/k invocations of k worker-thread ranks (ranksPerFunction).
+//
 // One JSON line per (mode, ranks) on stdout, the median over the repetitions; a table on stderr.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -22,6 +25,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 if (!existsSync(`${root}dist/lambda/index.js`)) throw new Error('run npm run build first');
 const RANKS = (process.env.FMI_BENCH_RANKS ?? '8,16,32').split(',').map(Number);
 const REPS = Number(process.env.FMI_BENCH_REPS ?? 3);
+const PER_FUNCTION = Number(process.env.FMI_BENCH_PER_FUNCTION ?? 1);
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** Phases, from the launcher's start t0, of one job's ranks. */
@@ -33,9 +37,9 @@ function phases(t0, ranks) {
   return { invoke_ms: started, init_ms: inited - started, allreduce_ms: done - inited, total_ms: done, warm_allreduce_ms: median(ranks.map((r) => r.secondMs)) };
 }
 
-async function lambdaJob(endpoint, n) {
+async function lambdaJob(endpoint, n, k = 1) {
   const t0 = Date.now();
-  const r = await invokeJob({ functionName: 'bench', ranks: n, endpoint, region: 'us-east-1', clientConfig: { credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' } } });
+  const r = await invokeJob({ functionName: k > 1 ? 'bench-threads' : 'bench', ranks: n, ranksPerFunction: k, endpoint, region: 'us-east-1', clientConfig: { credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' } } });
   if (!r.ok) throw new Error(`lambda job failed: ${JSON.stringify(r.ranks.find((o) => o.status !== 'ok'))}`);
   return phases(t0, r.ranks.map((o) => ({ ...o.result, startedAt: o.stats.startedAt, initDoneAt: o.stats.startedAt + o.stats.initMs })));
 }
@@ -53,11 +57,18 @@ function fmiRunJob(n) {
   });
 }
 
-const double = await startInvokeDouble({ functions: { bench: { module: `${root}bench/lambda/handler.mjs`, timeoutMs: 300_000 } } });
+const double = await startInvokeDouble({
+  functions: {
+    bench: { module: `${root}bench/lambda/handler.mjs`, timeoutMs: 300_000, env: { FMI_BENCH_PER_FUNCTION: '1' } },
+    'bench-threads': { module: `${root}bench/lambda/handler.mjs`, timeoutMs: 300_000, env: { FMI_BENCH_PER_FUNCTION: String(PER_FUNCTION) } },
+  },
+});
 const rows = [];
 try {
   for (const n of RANKS) {
-    for (const [mode, run] of [['lambda-double', () => lambdaJob(double.endpoint, n)], ['fmi-run', () => fmiRunJob(n)]]) {
+    const modes = [['lambda-double', () => lambdaJob(double.endpoint, n)], ['fmi-run', () => fmiRunJob(n)]];
+    if (PER_FUNCTION > 1) modes.splice(1, 0, [`lambda-threads-${PER_FUNCTION}`, () => lambdaJob(double.endpoint, n, PER_FUNCTION)]);
+    for (const [mode, run] of modes) {
       const reps = [];
       for (let i = 0; i < REPS; i++) reps.push(await run());
       const row = { bench: 'lambda-startup', mode, ranks: n, reps: REPS };

@@ -11,6 +11,7 @@ export type FmiErrorCode =
   | 'FMI_CONFIG'
   | 'FMI_PROTOCOL'
   | 'FMI_MISMATCH'
+  | 'FMI_RANK_TAKEN'
   | 'MPI_ERR_RANK'
   | 'MPI_ERR_ROOT'
   | 'MPI_ERR_TAG'

@@ -171,7 +171,28 @@ describe('lambda package - an fmi cc program included beside the bundle', () => 
     } finally {
       await server.close();
     }
-  });
+    // fmi cc (emcc) alone took 13 s at a load average of 45; the whole case went past 60 s twice there.
+  }, 240_000);
+});
+
+describe('lambda package - a handler of two ranks per function (ranksPerFunction)', () => {
+  it('its worker threads load index.mjs again, as Lambda names it in _HANDLER, and allreduce over shared memory', async () => {
+    const dir = join(work, 'threads');
+    mkdirSync(dir);
+    const zip = join(dir, 'threads.zip');
+    const p = await run([cli, 'lambda', 'package', `${root}test/lambda/fixtures/threads-handler.mjs`, '-o', zip]);
+    expect(p.code, p.stderr).toBe(0);
+    const unpacked = join(dir, 'task');
+    unzipInto(zip, unpacked);
+    const ran = await rank({ _HANDLER: 'index.handler', LAMBDA_TASK_ROOT: unpacked }, unpacked, { fmi: { rank: 0, size: 2, job: randomUUID(), ranksPerFunction: 2 } });
+    expect(ran.code, ran.stderr).toBe(0);
+    const out = JSON.parse(ran.stdout.split('\n').filter((l) => l.startsWith('{')).at(-1)!) as { ok: boolean; ranks: { rank: number; ok: boolean; result: { sum: number } }[] };
+    expect(out.ranks.map((r) => [r.rank, r.ok, r.result.sum])).toEqual([
+      [0, true, 1],
+      [1, true, 1],
+    ]);
+    expect(ran.stdout).toContain('[1] rank 1 runs');
+  }, 120_000);
 });
 
 describe('lambda package - bad input', () => {

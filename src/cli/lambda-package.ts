@@ -99,7 +99,8 @@ export async function packageLambda(opts: PackageOptions): Promise<PackageResult
     throw new FmiError('FMI_CONFIG', `lambda package: cannot bundle ${opts.entry}:\n  ${lines.join('\n  ') || String(cause)}`, { cause });
   }
   const outputs = built.metafile.outputs;
-  const index = Object.entries(outputs).find(([, o]) => o.entryPoint !== undefined);
+  // The entry's output by name: fmi's dynamic imports are entry points of split chunks too.
+  const index = Object.entries(outputs).find(([path, o]) => o.entryPoint !== undefined && basename(path) === 'index.mjs');
   if (!index?.[1].exports.includes('handler')) {
     throw new FmiError('FMI_CONFIG', `lambda package: ${opts.entry} exports no \`handler\` (Lambda calls index.handler: export const handler = lambdaHandler(...))`);
   }

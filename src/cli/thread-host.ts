@@ -1,12 +1,10 @@
 import { resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
 import { ENV } from '../comm/init.js';
-import { createRegion, markGone } from '../channels/shm/region.js';
-import { SHM_WORKER_KEY, type ShmWorkerData } from '../channels/shm/worker-data.js';
+import { createRegion } from '../channels/shm/region.js';
 import { RANK_MAIN } from '../mpi/index.js';
 import { isCompiledProgram } from './cc.js';
+import { startRankThread } from './rank-threads.js';
 
 /**
  * One process of `fmi run --threads`: runs the ranks FMI_THREAD_RANKS
@@ -40,37 +38,16 @@ async function main(argv: string[]): Promise<number> {
   delete env[THREAD_RANKS];
   delete env[THREAD_PREFIX];
 
-  const done = ranks.map((rank, slot) => {
-    const data: ShmWorkerData = { job, rank, region };
-    const w = new Worker(entry, {
-      argv: workerArgv,
-      env: { ...env, [ENV.rank]: String(rank) },
-      workerData: { [SHM_WORKER_KEY]: data },
-      stdout: true,
-      stderr: true,
-    });
+  const done = ranks.map(async (rank, slot) => {
     const pre = prefix ? `[${rank}] ` : '';
-    const out = pipeLines(w.stdout, process.stdout, pre);
-    const err = pipeLines(w.stderr, process.stderr, pre);
-    return new Promise<void>((resolve) => {
-      w.on('error', (e) => {
-        // What a rank process would print for an uncaught exception: it ends this rank with code 1.
-        process.stderr.write(`${pre}${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-      });
-      w.on('exit', (code) => {
-        // A rank that ended without closing its channel is gone for its peers here (they must not wait for it).
-        markGone(region, slot);
-        void Promise.all([out, err]).then(() => {
-          if (code !== 0 && failure === undefined) {
-            failure = { rank, code };
-            // As a rank process would: the job fails now, with this rank's code (the other threads end with the process).
-            process.stderr.write(`fmi run: rank ${rank} exited with code ${code}; stopping the ranks of this process\n`);
-            process.exit(code);
-          }
-          resolve();
-        });
-      });
-    });
+    const t = startRankThread({ job, rank, slot, region, entry, argv: workerArgv, env: { ...env, [ENV.rank]: String(rank) }, prefix: pre });
+    const code = await t.exited;
+    if (code !== 0 && failure === undefined) {
+      failure = { rank, code };
+      // As a rank process would: the job fails now, with this rank's code (the other threads end with the process).
+      process.stderr.write(`fmi run: rank ${rank} exited with code ${code}; stopping the ranks of this process\n`);
+      process.exit(code);
+    }
   });
   await Promise.all(done);
   return failure?.code ?? 0;
@@ -79,14 +56,6 @@ async function main(argv: string[]): Promise<number> {
 function ringBytesFromEnv(): number | undefined {
   const v = process.env.FMI_SHM_RING_BYTES;
   return v === undefined || v === '' ? undefined : Number(v);
-}
-
-function pipeLines(from: NodeJS.ReadableStream, to: NodeJS.WritableStream, prefix: string): Promise<void> {
-  return new Promise((resolve) => {
-    const rl = createInterface({ input: from, crlfDelay: Infinity });
-    rl.on('line', (line) => to.write(prefix + line + '\n'));
-    rl.on('close', () => resolve());
-  });
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

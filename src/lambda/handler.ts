@@ -1,7 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import { init, type InitOptions } from '../comm/init.js';
 import type { Communicator } from '../comm/communicator.js';
+import { loadConfig } from '../config/index.js';
 import { FmiError, TimeoutError } from '../errors.js';
-import { MAX_RESPONSE_BYTES, readPayload, type LambdaContext, type LambdaPayload, type RankError, type RankResult, type RankStats } from './payload.js';
+import { MAX_RESPONSE_BYTES, readPayload, type FunctionResult, type LambdaContext, type LambdaPayload, type RankError, type RankResult, type RankStats } from './payload.js';
+import { claimRanks, claimStore } from './rank-claim.js';
+import { checkRanksPerFunction, runFunction, THREAD_RANK, type ThreadRankData } from './thread-ranks.js';
 
 export interface LambdaHandlerOptions {
   /**
@@ -14,13 +18,24 @@ export interface LambdaHandlerOptions {
   init?: Omit<InitOptions, 'rank' | 'size' | 'job' | 'secret'>;
   /** Largest response, as JSON bytes. @default 6 MiB, Lambda's limit for RequestResponse */
   maxResponseBytes?: number;
+  /**
+   * Ranks per invocation, each a worker thread of the function, talking over
+   * shared memory to each other and over the direct channel (or Redis, S3) to
+   * the other functions' ranks. The launcher must say the same
+   * (`fmi lambda invoke --ranks-per-function k`). Each thread loads this
+   * handler's module again (as the Lambda runtime loads it: `_HANDLER` under
+   * LAMBDA_TASK_ROOT, or `module`) and runs `fn` there. @default 1
+   */
+  ranksPerFunction?: number;
+  /** The module that exports this handler, for the threads of `ranksPerFunction` (`import.meta.url`). @default from _HANDLER and LAMBDA_TASK_ROOT */
+  module?: string | URL;
 }
 
 /** The user's code of one rank: what it returns is the rank's result (it must survive JSON). */
 export type RankFunction<I = unknown, R = unknown> = (comm: Communicator, event: LambdaPayload<I>, context: LambdaContext) => Promise<R> | R;
 
-/** A Lambda handler: `(event, context) => Promise<RankResult>`. */
-export type LambdaHandler<R = unknown> = (event: unknown, context: LambdaContext) => Promise<RankResult<R>>;
+/** A Lambda handler: `(event, context) => Promise<RankResult>` (a FunctionResult with `ranksPerFunction`). */
+export type LambdaHandler<R = unknown> = (event: unknown, context: LambdaContext) => Promise<RankResult<R> | FunctionResult<R>>;
 
 /** How long closing may take once the deadline passed (a storage channel's close waits for the others). */
 const CLOSE_BOUND_MS = 500;
@@ -43,7 +58,15 @@ const CLOSE_BOUND_MS = 500;
  * run twice).
  */
 export function lambdaHandler<I = unknown, R = unknown>(fn: RankFunction<I, R>, opts: LambdaHandlerOptions = {}): LambdaHandler<R> {
-  return (event, context) => runRank(event, context, opts, (comm, payload) => fn(comm, payload as LambdaPayload<I>, context));
+  const k = checkRanksPerFunction(opts.ranksPerFunction);
+  const handler: LambdaHandler<R> = (event, context) =>
+    k > 1 ? runFunction<R>(event, context, opts, k) : runRank(event, context, opts, (comm, payload) => fn(comm, payload as LambdaPayload<I>, context));
+  // What a thread of a several-rank function runs (thread-ranks.ts): one rank, claimed by the function already.
+  Object.defineProperty(handler, THREAD_RANK, {
+    value: (d: ThreadRankData, context: LambdaContext) =>
+      runRank(d.event, context, opts, (comm, payload) => fn(comm, payload as LambdaPayload<I>, context), { claimed: true, share: k }),
+  });
+  return handler;
 }
 
 /** @internal Shared by lambdaHandler and lambdaProgram: `body` runs with the rank's communicator. */
@@ -52,6 +75,7 @@ export async function runRank<R>(
   context: LambdaContext,
   opts: LambdaHandlerOptions,
   body: (comm: Communicator, payload: LambdaPayload, signal: AbortSignal) => Promise<R> | R,
+  thread?: { claimed: boolean; share: number },
 ): Promise<RankResult<R>> {
   const started = performance.now();
   const stats: RankStats = { memoryMiB: memoryMiB(), durationMs: 0, startedAt: Date.now() };
@@ -65,6 +89,7 @@ export async function runRank<R>(
     const payload = readPayload(event);
     const f = payload.fmi;
     rank = f.rank;
+    if ((f.ranksPerFunction ?? 1) !== 1) throw perFunctionMismatch(f.ranksPerFunction!, 1);
     const margin = f.timeoutMarginMs ?? opts.timeoutMarginMs ?? 1000;
     const leftMs = remaining(context) - margin;
     const timedOut = () => new TimeoutError(`the function had ${margin} ms left before its Lambda timeout`, { rank, op: 'lambda' });
@@ -78,6 +103,11 @@ export async function runRank<R>(
       }, Math.min(leftMs, 2 ** 31 - 1));
     });
     const work = (async () => {
+      // Without a rendezvous server nothing else stops a second start of this rank: claim it in the job's store first.
+      const config = f.config === undefined ? undefined : loadConfig(f.config);
+      const store = f.rendezvous === undefined ? claimStore(config, f.channel) : undefined;
+      const joinMs = Math.min(f.connectTimeoutMs ?? opts.init?.connectTimeoutMs ?? 30_000, leftMs);
+      if (store && !thread?.claimed) await claimRanks(f.job, [f.rank], config!, store, context?.awsRequestId ?? randomUUID(), joinMs);
       const c = await init({
         ...opts.init,
         rank: f.rank,
@@ -85,12 +115,13 @@ export async function runRank<R>(
         job: f.job,
         secret: f.secret,
         ...(f.rendezvous !== undefined && { rendezvous: f.rendezvous }),
-        ...(f.config !== undefined && { config: f.config }),
+        ...(config !== undefined && { config }),
         ...(f.channel !== undefined && { channel: f.channel }),
         ...(f.hint !== undefined && { hint: f.hint }),
-        memoryMiB: stats.memoryMiB,
+        // The cost model prices a rank: the function's memory is its ranks' together.
+        memoryMiB: stats.memoryMiB / (thread?.share ?? 1),
         // No per-operation timer: the deadline closes the communicator, which fails what is pending.
-        connectTimeoutMs: Math.min(f.connectTimeoutMs ?? opts.init?.connectTimeoutMs ?? 30_000, leftMs),
+        connectTimeoutMs: joinMs,
       });
       if (stop.signal.aborted) {
         // The deadline passed while it joined: leave at once.
@@ -121,6 +152,15 @@ export async function runRank<R>(
   return fitResponse({ ...out, stats }, opts.maxResponseBytes ?? MAX_RESPONSE_BYTES);
 }
 
+/** The handler and the launcher disagree on the ranks per invocation. */
+export function perFunctionMismatch(sent: number, mine: number): FmiError {
+  return new FmiError(
+    'FMI_CONFIG',
+    `the launcher sent ${sent} rank${sent > 1 ? 's' : ''} per invocation, this function runs ${mine} (lambdaHandler's ranksPerFunction): ` +
+      `invoke it with --ranks-per-function ${mine}`,
+  );
+}
+
 /** An error as the result carries it: an FmiError's code, else the error's name. */
 export function rankError(err: unknown): RankError {
   if (err instanceof FmiError) return { code: err.code, message: err.message };
@@ -129,7 +169,7 @@ export function rankError(err: unknown): RankError {
 }
 
 /** The result, or an error that says why it cannot be sent back (too large, not JSON). */
-function fitResponse<R>(out: RankResult<R>, max: number): RankResult<R> {
+export function fitResponse<R>(out: RankResult<R>, max: number): RankResult<R> {
   let json: string | undefined;
   try {
     json = JSON.stringify(out);
@@ -152,18 +192,18 @@ function fitResponse<R>(out: RankResult<R>, max: number): RankResult<R> {
   };
 }
 
-function remaining(context: LambdaContext): number {
+export function remaining(context: LambdaContext): number {
   const ms = typeof context?.getRemainingTimeInMillis === 'function' ? context.getRemainingTimeInMillis() : NaN;
   return Number.isFinite(ms) ? ms : Infinity;
 }
 
-function memoryMiB(): number {
+export function memoryMiB(): number {
   const v = Number(process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE);
   return Number.isFinite(v) && v > 0 ? v : 1024;
 }
 
 /** The rank, as far as the event says one, for a result whose payload is bad. */
-function rankOf(event: unknown): number {
+export function rankOf(event: unknown): number {
   const r = (event as { fmi?: { rank?: unknown } } | null)?.fmi?.rank;
   return typeof r === 'number' && Number.isInteger(r) ? r : -1;
 }

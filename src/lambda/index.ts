@@ -12,6 +12,8 @@ export {
   type RankResult,
   type RankError,
   type RankStats,
+  type FunctionResult,
 } from './payload.js';
+export { RankTakenError } from './rank-claim.js';
 export { invokeJob, type InvokeJobOptions, type JobResult, type RankOutcome, type RankStatus, type Progress } from './invoke.js';
 export { jobCost, REQUEST_PRICE_USD, type JobCost } from './cost.js';

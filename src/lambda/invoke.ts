@@ -5,18 +5,25 @@ import { FmiError } from '../errors.js';
 import type { Hint } from '../model/types.js';
 import { newSecret } from '../rendezvous/auth.js';
 import { LauncherLink } from '../rendezvous/launcher-link.js';
-import { checkPort, parseEndpoint, type Endpoint } from '../rendezvous/protocol.js';
+import { parseEndpoint, type Endpoint } from '../rendezvous/protocol.js';
 import { RendezvousServer } from '../rendezvous/server.js';
 import { jobCost, type JobCost } from './cost.js';
 import { RankRecords } from './rank-records.js';
-import type { LambdaPayload, RankError, RankResult, RankStats } from './payload.js';
+import { backoff, crashError, errorName, isThrottle, isTransient, parseListen, sleep, Slots, status } from './invoke-calls.js';
+import type { FunctionResult, LambdaPayload, RankError, RankResult, RankStats } from './payload.js';
 import { callInvoke, openLambda, type InvokeAnswer, type LambdaApi } from './sdk.js';
 
 export interface InvokeJobOptions {
   /** The function's name or ARN (a qualifier as "name:alias"). */
   functionName: string;
-  /** How many ranks: one invocation each. */
+  /** How many ranks: one invocation each (or per `ranksPerFunction`). */
   ranks: number;
+  /**
+   * Ranks per invocation, as worker threads of one function (its handler made
+   * with the same `ranksPerFunction`): `ranks / ranksPerFunction` invocations.
+   * @default 1
+   */
+  ranksPerFunction?: number;
   /** Every rank's `event.input`. */
   input?: unknown;
   /** FMI's config (a path or the parsed object), sent to every rank. @default the direct channel alone */
@@ -37,8 +44,8 @@ export interface InvokeJobOptions {
   /** Send the Invoke calls here instead of AWS (LocalStack, an emulator); AWS_ENDPOINT_URL_LAMBDA works too. */
   endpoint?: string;
   /**
-   * Most invocations starting at once: an invocation holds its slot until its
-   * rank registered at the rendezvous server (or its call ended). @default all ranks
+   * Most invocations starting at once: an invocation holds its slot until one
+   * of its ranks registered at the rendezvous server (or its call ended). @default all invocations
    */
   concurrency?: number;
   /** Retries of a rank that has not started, on throttling and transient errors. */
@@ -80,8 +87,9 @@ export interface RankOutcome<R = unknown> {
   attempts: number;
   /** The successful Invoke call's wall time as the launcher saw it, ms. */
   durationMs?: number;
-  /** From the log tail's REPORT line; else the handler's own duration rounded up. */
+  /** From the log tail's REPORT line; else the handler's own duration rounded up (and `billedEstimated`). */
   billedMs?: number;
+  billedEstimated?: boolean;
   /** The function's memory: from the REPORT line, else the handler's stats. */
   memoryMiB?: number;
   result?: R;
@@ -89,6 +97,8 @@ export interface RankOutcome<R = unknown> {
   stats?: RankStats;
   /** Since the job started, ms: first Invoke call sent, rank registered, first paired with a peer, answer received. */
   at: { invoked?: number; joined?: number; paired?: number; done?: number };
+  /** The invocation that ran it (rank / ranksPerFunction): its ranks share its billed time and Invoke calls. */
+  function: number;
 }
 
 export interface JobResult<R = unknown> {
@@ -126,14 +136,18 @@ export async function invokeJob<R = unknown>(o: InvokeJobOptions): Promise<JobRe
   const n = o.ranks;
   if (!Number.isInteger(n) || n < 1) throw new FmiError('FMI_CONFIG', `ranks must be a positive integer, got ${n}`);
   if (typeof o.functionName !== 'string' || o.functionName === '') throw new FmiError('FMI_CONFIG', 'functionName is required');
-  const concurrency = o.concurrency ?? n;
+  const k = o.ranksPerFunction ?? 1;
+  if (!Number.isInteger(k) || k < 1) throw new FmiError('FMI_CONFIG', `ranksPerFunction must be a positive integer, got ${k}`);
+  if (n % k !== 0) throw new FmiError('FMI_CONFIG', `${n} ranks do not split into functions of ${k} ranks: make the rank count a multiple of ranksPerFunction`);
+  const fns = n / k;
+  const concurrency = o.concurrency ?? fns;
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new FmiError('FMI_CONFIG', `concurrency must be a positive integer, got ${concurrency}`);
   const config = o.config === undefined ? undefined : loadConfig(o.config);
   const storeOnly = o.channel === 'redis' || o.channel === 's3' || (config !== undefined && !config.backends.Direct?.enabled);
   const needsRendezvous = !storeOnly;
-  if (concurrency < n && storeOnly) {
+  if (concurrency < fns && storeOnly) {
     // Slots free up when ranks register at the rendezvous server, which ranks without the direct channel never do.
-    throw new FmiError('FMI_CONFIG', `concurrency ${concurrency} below ${n} ranks needs the direct channel: without it ranks do not report their start, and all must run at once`);
+    throw new FmiError('FMI_CONFIG', `concurrency ${concurrency} below ${fns} invocations needs the direct channel: without it ranks do not report their start, and all must run at once`);
   }
   const retry = { ...DEFAULT_RETRY, ...o.retry };
   const job = o.job ?? `fmi-${randomUUID()}`;
@@ -152,7 +166,8 @@ export async function invokeJob<R = unknown>(o: InvokeJobOptions): Promise<JobRe
   } else {
     dial = parseEndpoint(o.rendezvous);
   }
-  const outcomes: RankOutcome<R>[] = Array.from({ length: n }, (_, rank) => ({ rank, status: 'not started', attempts: 0, at: {} }));
+  const outcomes: RankOutcome<R>[] = Array.from({ length: n }, (_, rank) => ({ rank, status: 'not started', attempts: 0, at: {}, function: Math.floor(rank / k) }));
+  const ranksOf = (fn: number) => outcomes.slice(fn * k, fn * k + k);
   const progress: Progress = { ranks: n, invoked: 0, joined: 0, paired: 0, done: 0, failed: 0 };
   const report = () => o.onProgress?.({ ...progress });
   const joined = new Set<number>();
@@ -162,13 +177,13 @@ export async function invokeJob<R = unknown>(o: InvokeJobOptions): Promise<JobRe
   let api: LambdaApi | undefined;
   const records = new RankRecords(job, config, o.channel);
   const warnings: string[] = [];
-  // The others must not wait for a rank that failed or never comes: tell them through the server and the stores.
-  const giveUp = async (rank: number) => {
-    link!.abort(rank);
-    if (records.any) warnings.push(...(await records.giveUp(rank)));
+  // The others must not wait for ranks that failed or never come: tell them through the server and the stores.
+  const giveUp = async (fn: number) => {
+    for (const r of ranksOf(fn)) link!.abort(r.rank);
+    if (records.any) for (const r of ranksOf(fn)) warnings.push(...(await records.giveUp(r.rank)));
   };
-  // Whether the rank's code has run (so running it again would run it twice): the server knows, or else its stores.
-  const started = async (rank: number) => joined.has(rank) || (!needsRendezvous && (await records.started(rank)) !== false);
+  // Whether the function's code has run (so running it again would run it twice): the server knows, or else its stores.
+  const started = async (fn: number) => ranksOf(fn).some((r) => joined.has(r.rank)) || (!needsRendezvous && (await records.started(fn * k)) !== false);
   try {
     link = await LauncherLink.open({
       server: server ? server.address() : dial,
@@ -180,7 +195,7 @@ export async function invokeJob<R = unknown>(o: InvokeJobOptions): Promise<JobRe
         joined.add(rank);
         outcomes[rank]!.at.joined = since();
         progress.joined++;
-        release.get(rank)?.();
+        release.get(Math.floor(rank / k))?.();
         report();
       },
       onPaired: (rank) => {
@@ -190,7 +205,7 @@ export async function invokeJob<R = unknown>(o: InvokeJobOptions): Promise<JobRe
         report();
       },
     });
-    api = await openLambda({ region: o.region, endpoint: o.endpoint, maxSockets: n, clientConfig: o.clientConfig });
+    api = await openLambda({ region: o.region, endpoint: o.endpoint, maxSockets: fns, clientConfig: o.clientConfig });
     const base: LambdaPayload['fmi'] = {
       rank: 0,
       size: n,
@@ -202,79 +217,108 @@ export async function invokeJob<R = unknown>(o: InvokeJobOptions): Promise<JobRe
       ...(o.hint !== undefined && { hint: o.hint }),
       ...(o.timeoutMarginMs !== undefined && { timeoutMarginMs: o.timeoutMarginMs }),
       ...(o.connectTimeoutMs !== undefined && { connectTimeoutMs: o.connectTimeoutMs }),
+      ...(k > 1 && { ranksPerFunction: k }),
     };
-    const runRank = async (rank: number): Promise<void> => {
-      const out = outcomes[rank]!;
+    const runFunction = async (fn: number): Promise<void> => {
+      const mine = ranksOf(fn);
+      const each = (f: (out: RankOutcome<R>) => void) => mine.forEach(f);
       await slots.take();
       let freed = false;
       const free = () => {
         if (!freed) slots.give();
         freed = true;
       };
-      release.set(rank, free);
-      if (joined.has(rank)) free();
+      release.set(fn, free);
+      if (mine.some((r) => joined.has(r.rank))) free();
       try {
-        const payload = Buffer.from(JSON.stringify({ fmi: { ...base, rank }, input: o.input } satisfies LambdaPayload));
+        const payload = Buffer.from(JSON.stringify({ fmi: { ...base, rank: fn * k }, input: o.input } satisfies LambdaPayload));
         let answer: InvokeAnswer | undefined;
         let failure: unknown;
+        let lostFirst: unknown;
+        let error: RankError | undefined;
+        let durationMs: number | undefined;
         for (let attempt = 1; ; attempt++) {
           if (attempt === 1) {
-            out.at.invoked = since();
-            progress.invoked++;
+            each((out) => (out.at.invoked = since()));
+            progress.invoked += k;
             report();
           }
-          out.attempts = attempt;
+          each((out) => (out.attempts = attempt));
           const sent = performance.now();
           try {
             answer = await callInvoke(api!, o.functionName, payload);
-            out.durationMs = Math.round(performance.now() - sent);
+            durationMs = Math.round(performance.now() - sent);
             break;
           } catch (err) {
             failure = err;
             // Throttled: not run. Transient: not run as far as the server or the stores know; a rank that started has run.
-            const retryable = attempt < retry.attempts && (isThrottle(err) || (isTransient(err) && !(await started(rank))));
+            const throttled = isThrottle(err);
+            const retryable = attempt < retry.attempts && (throttled || (isTransient(err) && !(await started(fn))));
             if (!retryable) {
-              out.error = { code: errorName(err), message: `${errorName(err)} after ${attempt} attempt${attempt > 1 ? 's' : ''}: ${(err as Error).message}` };
+              error = { code: errorName(err), message: `${errorName(err)} after ${attempt} attempt${attempt > 1 ? 's' : ''}: ${(err as Error).message}` };
               break;
             }
+            if (!throttled) lostFirst ??= err;
             await sleep(backoff(attempt, retry.baseDelayMs, retry.maxDelayMs));
           }
         }
-        out.at.done = since();
+        const at = since();
+        each((out) => {
+          out.at.done = at;
+          out.durationMs = durationMs;
+          if (error) out.error = error;
+        });
+        const results = answer && answer.functionError === undefined ? resultsOf<R>(answer.payload, mine) : undefined;
         if (!answer) {
           // Throttled or refused (4xx): nothing ran. Else only the server or the stores can say.
           const refused = isThrottle(failure) || (status(failure) ?? 500) < 500;
-          out.status = !refused && (await started(rank)) ? 'crashed' : 'not started';
-          await giveUp(rank);
+          const crashed = !refused && (await started(fn));
+          each((out) => (out.status = crashed ? 'crashed' : 'not started'));
+          await giveUp(fn);
         } else if (answer.functionError !== undefined) {
-          out.status = 'crashed';
-          out.billedMs = answer.billedMs;
-          out.memoryMiB = answer.memoryMiB;
-          out.error = crashError(answer);
+          const e = crashError(answer);
+          each((out) => {
+            out.status = 'crashed';
+            out.billedMs = answer.billedMs;
+            out.memoryMiB = answer.memoryMiB;
+            out.error = e;
+          });
           // Lambda killed it (a timeout) or it threw: its connections may live on in a frozen sandbox.
-          await giveUp(rank);
+          await giveUp(fn);
+        } else if (lostFirst !== undefined && results!.some((r) => r?.ok === false && r.error.code === 'FMI_RANK_TAKEN')) {
+          // An attempt whose call failed had started the function after all: that run's result is lost, and it runs on alone.
+          each((out) => {
+            out.status = 'crashed';
+            out.error = { code: 'FMI_RANK_TAKEN', message: `started by an earlier attempt whose answer was lost (${errorName(lostFirst)}); not run again, its result is lost` };
+          });
+          await giveUp(fn);
         } else {
-          const r = answer.payload as RankResult<R> | null;
-          out.billedMs = answer.billedMs ?? (r?.stats ? Math.ceil(r.stats.durationMs) : undefined);
-          out.stats = r?.stats;
-          out.memoryMiB = answer.memoryMiB ?? r?.stats?.memoryMiB;
-          if (r && r.ok === true) {
-            out.status = 'ok';
-            out.result = r.result;
-          } else {
-            out.status = 'error';
-            out.error = r && r.ok === false && r.error ? r.error : { code: 'FMI_PROTOCOL', message: `the function answered ${JSON.stringify(r)?.slice(0, 200)}, not a rank's result: is it made with lambdaHandler?` };
-            if (r && r.ok === false && 'result' in r) out.result = r.result;
-          }
+          const fnStats = (answer.payload as FunctionResult<R> | null)?.stats;
+          mine.forEach((out, i) => {
+            const r = results![i];
+            out.stats = r?.stats;
+            const own = fnStats ?? r?.stats;
+            out.billedMs = answer.billedMs ?? (own ? Math.ceil(own.durationMs) : undefined);
+            if (answer.billedMs === undefined && own) out.billedEstimated = true;
+            out.memoryMiB = answer.memoryMiB ?? own?.memoryMiB;
+            if (r && r.ok === true) {
+              out.status = 'ok';
+              out.result = r.result;
+            } else {
+              out.status = 'error';
+              out.error = r && r.ok === false && r.error ? r.error : { code: 'FMI_PROTOCOL', message: `the function answered ${JSON.stringify(answer.payload)?.slice(0, 200)}, not a rank's result: is it made with lambdaHandler?` };
+              if (r && r.ok === false && 'result' in r) out.result = r.result;
+            }
+          });
         }
-        progress.done++;
-        if (out.status !== 'ok') progress.failed++;
+        progress.done += k;
+        progress.failed += mine.filter((out) => out.status !== 'ok').length;
         report();
       } finally {
         free();
       }
     };
-    await Promise.all(outcomes.map((_, rank) => runRank(rank)));
+    await Promise.all(Array.from({ length: fns }, (_, fn) => runFunction(fn)));
   } finally {
     link?.close();
     api?.destroy();
@@ -284,73 +328,17 @@ export async function invokeJob<R = unknown>(o: InvokeJobOptions): Promise<JobRe
   return { job, ok, ranks: outcomes, cost: jobCost(outcomes, config), wallMs: since(), warnings };
 }
 
-/** "host:port" to listen on; port 0 takes any free port. */
-function parseListen(s: string): Endpoint {
-  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(s.trim());
-  if (!m) throw new FmiError('FMI_CONFIG', `rendezvous listen address ${JSON.stringify(s)} is not host:port`);
-  return { host: (m[1] ?? m[2])!, port: checkPort(Number(m[3]), 'rendezvous listen port') };
-}
-
-function crashError(a: InvokeAnswer): RankError {
-  const p = a.payload as { errorType?: unknown; errorMessage?: unknown } | null;
-  const type = typeof p?.errorType === 'string' ? p.errorType : a.functionError ?? 'Unhandled';
-  const msg = typeof p?.errorMessage === 'string' ? p.errorMessage : JSON.stringify(p);
-  const timedOut = type === 'Sandbox.Timedout' || /Task timed out/.test(msg);
-  return { code: timedOut ? 'LAMBDA_TIMEOUT' : type, message: timedOut ? `Lambda killed the function at its timeout (${msg})` : msg };
-}
-
-const THROTTLES = new Set(['TooManyRequestsException', 'ThrottlingException', 'EC2ThrottledException']);
-const TRANSIENT = new Set(['ServiceException', 'ResourceNotReadyException', 'EC2UnexpectedException', 'ENILimitReachedException', 'SubnetIPAddressLimitReachedException', 'ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'TimeoutError']);
-
-function isThrottle(err: unknown): boolean {
-  return THROTTLES.has(errorName(err)) || status(err) === 429;
-}
-
-function isTransient(err: unknown): boolean {
-  const s = status(err);
-  return TRANSIENT.has(errorName(err)) || TRANSIENT.has((err as { code?: string })?.code ?? '') || (s !== undefined && s >= 500);
-}
-
-/** The error's name; for a plain Error (a socket's), its code: 'ECONNRESET' says more than 'Error'. */
-function errorName(err: unknown): string {
-  const name = (err as Error)?.name || 'Error';
-  const code = (err as { code?: unknown })?.code;
-  return name === 'Error' && typeof code === 'string' ? code : name;
-}
-
-function status(err: unknown): number | undefined {
-  return (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
-}
-
-/** Full jitter: a random wait up to base * 2^(attempt-1), capped. */
-function backoff(attempt: number, baseMs: number, maxMs: number): number {
-  return Math.random() * Math.min(maxMs, baseMs * 2 ** (attempt - 1));
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-/** A counting semaphore: at most `n` holders. */
-class Slots {
-  #free: number;
-  readonly #waiting: (() => void)[] = [];
-
-  constructor(n: number) {
-    this.#free = n;
+/**
+ * Each rank's result in an invocation's answer: a FunctionResult's `ranks`
+ * by rank, or a lone RankResult (a function of one rank; or one that failed
+ * before it could start its ranks: its error then stands for all of them).
+ */
+function resultsOf<R>(payload: unknown, mine: readonly RankOutcome<R>[]): (RankResult<R> | undefined)[] {
+  const p = payload as (RankResult<R> & { ranks?: unknown }) | null;
+  if (p && Array.isArray(p.ranks)) {
+    const byRank = new Map((p.ranks as RankResult<R>[]).map((r) => [r?.rank, r]));
+    return mine.map((out) => byRank.get(out.rank));
   }
-
-  take(): Promise<void> {
-    if (this.#free > 0) {
-      this.#free--;
-      return Promise.resolve();
-    }
-    return new Promise((r) => this.#waiting.push(r));
-  }
-
-  give(): void {
-    const next = this.#waiting.shift();
-    if (next) next();
-    else this.#free++;
-  }
+  if (p && typeof p === 'object' && 'ok' in p) return mine.map((out) => (p.ok === false || mine.length === 1 ? { ...p, rank: out.rank } : undefined));
+  return mine.map(() => undefined);
 }

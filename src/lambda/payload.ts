@@ -33,6 +33,11 @@ export interface FmiPayload {
   timeoutMarginMs?: number;
   /** Give up connecting to a peer after this long (capped by the time left). @default 30000 */
   connectTimeoutMs?: number;
+  /**
+   * This invocation runs ranks `rank` .. `rank + ranksPerFunction - 1`, as
+   * worker threads (a handler made with the same `ranksPerFunction`). @default 1
+   */
+  ranksPerFunction?: number;
 }
 
 /** The part of Lambda's context object the handler uses. */
@@ -57,6 +62,20 @@ export type RankResult<R = unknown> =
   /** `result`, when there is one, is what the rank had (lambdaProgram: the output of a program that exited non-zero). */
   | { rank: number; ok: false; error: RankError; result?: R; stats?: RankStats };
 
+/**
+ * What a function of several ranks (`ranksPerFunction` > 1) answers: every
+ * rank's result, and the function's own stats (its memory and duration,
+ * which Lambda bills once for all its ranks).
+ */
+export interface FunctionResult<R = unknown> {
+  /** The function's first rank. */
+  rank: number;
+  /** Whether every rank's result is ok. */
+  ok: boolean;
+  ranks: RankResult<R>[];
+  stats: RankStats;
+}
+
 /** Beside the result, for the launcher's cost: the function's memory and what the rank's communicator did. */
 export interface RankStats {
   memoryMiB: number;
@@ -70,7 +89,7 @@ export interface RankStats {
   ops?: Record<string, OpStats>;
 }
 
-const FIELDS = new Set(['rank', 'size', 'job', 'rendezvous', 'secret', 'config', 'channel', 'hint', 'timeoutMarginMs', 'connectTimeoutMs']);
+const FIELDS = new Set(['rank', 'size', 'job', 'rendezvous', 'secret', 'config', 'channel', 'hint', 'timeoutMarginMs', 'connectTimeoutMs', 'ranksPerFunction']);
 
 /** The payload's `fmi` part, checked: an FmiError (FMI_CONFIG) says what is wrong. */
 export function readPayload(event: unknown): LambdaPayload {
@@ -95,6 +114,9 @@ export function readPayload(event: unknown): LambdaPayload {
   const job = str('job');
   if (!job) throw bad('fmi.job is missing');
   for (const k of ['timeoutMarginMs', 'connectTimeoutMs']) if (o[k] !== undefined) int(k, 0);
+  if (o.ranksPerFunction !== undefined && rank + int('ranksPerFunction', 1) > size) {
+    throw bad(`fmi.rank ${rank} + fmi.ranksPerFunction ${String(o.ranksPerFunction)} is beyond fmi.size ${size}`);
+  }
   if (o.config !== undefined && (typeof o.config !== 'object' || o.config === null)) throw bad('fmi.config must be an object (the parsed config JSON)');
   str('rendezvous');
   str('secret');

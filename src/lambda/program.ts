@@ -1,9 +1,11 @@
 import { resolve } from 'node:path';
+import { FmiError } from '../errors.js';
 import { runProgram } from '../mpi/program.js';
 import { runRank, type LambdaHandler, type LambdaHandlerOptions } from './handler.js';
 import type { LambdaPayload } from './payload.js';
 
-export interface LambdaProgramOptions extends LambdaHandlerOptions {
+/** lambdaHandler's options but `ranksPerFunction` (a program runs one rank per invocation). */
+export interface LambdaProgramOptions extends Omit<LambdaHandlerOptions, 'ranksPerFunction' | 'module'> {
   /** The program's arguments (argv[1...]). @default `event.input.args` if it is an array of strings, else none */
   args?: string[];
   /** Most bytes of stdout, and of stderr, kept in the result (the last lines are kept). @default 1 MiB */
@@ -28,6 +30,9 @@ export interface ProgramResult {
  * result `ok: false` (code FMI_EXIT_STATUS), its output still in `result`.
  */
 export function lambdaProgram(path: string, opts: LambdaProgramOptions = {}): LambdaHandler<ProgramResult> {
+  if (((opts as LambdaHandlerOptions).ranksPerFunction ?? 1) !== 1) {
+    throw new FmiError('FMI_CONFIG', 'lambdaProgram runs one rank per invocation: ranksPerFunction is for lambdaHandler');
+  }
   const file = resolve(path);
   const max = opts.maxOutputBytes ?? 1024 * 1024;
   return async (event, context) => {

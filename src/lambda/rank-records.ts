@@ -1,13 +1,17 @@
 import type { ChannelName, FmiConfig } from '../config/types.js';
+import { jobStores, redisClaimKey, s3ClaimKey, type Store } from './rank-claim.js';
 
 interface S3Place {
   client: import('@aws-sdk/client-s3').S3Client;
   bucket: string;
   key: (rank: number) => string;
+  claim: (rank: number) => string;
 }
 
 /** How long one record's write may take: a store the launcher cannot reach must not hold the job up. */
-const WRITE_TIMEOUT_MS = 5000;
+// 15 s, not less: at a load average of 45 here, loading ioredis and connecting took over 5 s, and
+// the ranks then waited for their deadline instead of hearing of the rank given up.
+const WRITE_TIMEOUT_MS = 15_000;
 /** As the Redis channel's keys (its ttlSeconds default). */
 const REDIS_TTL_SECONDS = 3600;
 
@@ -30,7 +34,7 @@ const REDIS_TTL_SECONDS = 3600;
  */
 export class RankRecords {
   readonly #job: string;
-  readonly #stores: ('redis' | 's3')[];
+  readonly #stores: Store[];
   readonly #config: FmiConfig | undefined;
   #redis: Promise<import('ioredis').Redis> | undefined;
   #s3: Promise<S3Place> | undefined;
@@ -38,12 +42,7 @@ export class RankRecords {
   constructor(job: string, config: FmiConfig | undefined, channel: ChannelName | undefined) {
     this.#job = job;
     this.#config = config;
-    const b = config?.backends;
-    const open: ('redis' | 's3')[] = [];
-    // The stores the ranks open (without a backend section, a rank fails in init() anyway).
-    if (b?.Redis && (channel === 'redis' || (channel === undefined && b.Redis.enabled))) open.push('redis');
-    if (b?.S3 && (channel === 's3' || (channel === undefined && b.S3.enabled))) open.push('s3');
-    this.#stores = open;
+    this.#stores = jobStores(config, channel);
   }
 
   /** Whether the job has a storage channel to write to. */
@@ -67,8 +66,8 @@ export class RankRecords {
   }
 
   /**
-   * Whether `rank` has started, as its records in the stores say (its state
-   * key, its heartbeat object): true if any store has one, false if none
+   * Whether `rank` has started, as its records in the stores say (its claim,
+   * rank-claim.ts; its state key, its heartbeat object): true if any store has one, false if none
    * has, undefined if a store could not be asked (then it may have).
    */
   async started(rank: number): Promise<boolean | undefined> {
@@ -99,8 +98,8 @@ export class RankRecords {
     const c = await this.#openRedis();
     const { jobKeys } = await import('../channels/redis/keys.js');
     const { GONE_STATE } = await import('../channels/redis/liveness.js');
-    const state = await c.get(jobKeys(this.#job).state(rank));
-    return state !== null && state !== GONE_STATE;
+    const [claim, state] = await Promise.all([c.get(redisClaimKey(this.#job, rank)), c.get(jobKeys(this.#job).state(rank))]);
+    return claim !== null || (state !== null && state !== GONE_STATE);
   }
 
   async #redisGone(rank: number): Promise<void> {
@@ -113,16 +112,19 @@ export class RankRecords {
   }
 
   async #s3Started(rank: number): Promise<boolean> {
-    const { client, bucket, key } = await this.#openS3();
+    const { client, bucket, key, claim } = await this.#openS3();
     const { HeadObjectCommand } = await import('@aws-sdk/client-s3');
     const { GONE } = await import('../channels/s3/liveness.js');
-    try {
-      const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key(rank) }));
-      return head.ContentLength !== GONE.length;
-    } catch (err) {
-      if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return false;
-      throw err;
-    }
+    const head = async (k: string) => {
+      try {
+        return (await client.send(new HeadObjectCommand({ Bucket: bucket, Key: k }))).ContentLength;
+      } catch (err) {
+        if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return undefined;
+        throw err;
+      }
+    };
+    const [claimed, alive] = await Promise.all([head(claim(rank)), head(key(rank))]);
+    return claimed !== undefined || (alive !== undefined && alive !== GONE.length);
   }
 
   #openS3(): Promise<S3Place> {
@@ -132,7 +134,7 @@ export class RankRecords {
       const s = this.#config!.backends.S3!;
       const client = makeClient({ bucket: s.bucket_name, endpoint: s.endpoint, region: s.s3_region, timeoutMs: WRITE_TIMEOUT_MS }, zeroCounts());
       const keys = new Keys(DEFAULT_PREFIX, this.#job);
-      return { client, bucket: s.bucket_name, key: (r: number) => keys.alive(r) };
+      return { client, bucket: s.bucket_name, key: (r: number) => keys.alive(r), claim: (r: number) => s3ClaimKey(DEFAULT_PREFIX, this.#job, r) };
     })();
     return this.#s3;
   }

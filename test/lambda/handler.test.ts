@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Op, RendezvousServer } from '../../src/index.js';
-import { lambdaHandler, MAX_RESPONSE_BYTES } from '../../src/lambda/index.js';
+import { lambdaHandler, lambdaProgram, MAX_RESPONSE_BYTES } from '../../src/lambda/index.js';
 
 /* lambdaHandler called as Lambda's runtime calls it, in this process: real ranks over loopback. */
 
@@ -47,6 +47,11 @@ describe('lambda - handler', () => {
     expect(await h(one('throw'), context(10_000))).toMatchObject({ rank: 0, ok: false, error: { code: 'RangeError', message: 'nope' } });
     expect(await h(one('bigint'), context(10_000))).toMatchObject({ ok: false, error: { code: 'FMI_RESULT_NOT_JSON' } });
     expect(await h(one('ok'), context(10_000))).toMatchObject({ ok: true, result: 'fine' });
+  });
+
+  it('a bad ranksPerFunction is refused when the handler is made; lambdaProgram takes none', () => {
+    for (const k of [0, 1.5, 65]) expect(() => lambdaHandler(() => 1, { ranksPerFunction: k })).toThrow(expect.objectContaining({ code: 'FMI_CONFIG' }));
+    expect(() => lambdaProgram('prog.js', { ranksPerFunction: 2 } as never)).toThrow(/lambdaProgram runs one rank per invocation/);
   });
 
   it('a response over 6 MiB is an error that says to gather to rank 0 or write to S3', async () => {

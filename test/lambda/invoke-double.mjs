@@ -16,7 +16,9 @@
 // or every call of rank r (a rank that never starts); give rank r a shorter
 // timeout; drop rank r's connection (as a network fault does) once its
 // function logged a given line, after it started: the function runs on, its
-// answer is lost. Ranks are read from the fmi payload ({fmi: {rank}}): that is where
+// answer is lost; lose the connection of rank r's first call before its
+// function starts (loseFirst: the function then runs at once, 'run', or when
+// the test calls release(r), 'hold': a late duplicate). Ranks are read from the fmi payload ({fmi: {rank}}): that is where
 // this double knows about fmi.
 //
 //   const double = await startInvokeDouble({ functions: { sgd: { module: 'examples/lambda/handler.mjs', timeoutMs: 60000 } } });
@@ -25,7 +27,7 @@
 import { fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
-import { dirname, resolve } from 'node:path';
+import { basename, dirname, extname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const RUNNER = fileURLToPath(new URL('./runner.mjs', import.meta.url));
@@ -44,9 +46,11 @@ const MAX_PAYLOAD = 6 * 1024 * 1024;
  *   neverStart?: number[],
  *   timeoutMsByRank?: Record<number, number>,
  *   dropOnLog?: Record<number, string>,
+ *   loseFirst?: Record<number, 'run' | 'hold'>,
  *   region?: string,
  * }} DoubleOptions
- * @typedef {{ at: number, function: string, rank: number | undefined, status: number, error?: string }} CallRecord
+ * @typedef {{ at: number, function: string, rank: number | undefined, status: number, error?: string, lost?: boolean, log?: string[], answer?: unknown }} CallRecord
+ *   (log: the invocation's log lines so far; answer: what it returned, also when its connection was lost)
  */
 
 /** @param {DoubleOptions} opts */
@@ -55,6 +59,8 @@ export async function startInvokeDouble(opts) {
   const calls = [];
   const children = new Set();
   const rankCalls = new Map();
+  /** rank -> starts the held first call's function (loseFirst 'hold'). */
+  const held = new Map();
   let n = 0;
 
   const server = createServer((req, res) => {
@@ -107,9 +113,19 @@ export async function startInvokeDouble(opts) {
     }
     const type = req.headers['x-amz-invocation-type'] ?? 'RequestResponse';
     if (type === 'DryRun') return { status: 204 };
+    const lose = rank !== undefined && ofRank === 0 ? opts.loseFirst?.[rank] : undefined;
+    if (lose) {
+      // The caller sees its connection drop (ECONNRESET); Lambda runs the function all the same.
+      record.lost = true;
+      req.socket.destroy();
+      const start = () => invoke(name, fn, event, rank, undefined, record).then(() => record);
+      if (lose === 'hold') held.set(rank, start);
+      else start();
+      return new Promise(() => {});
+    }
     const drop = rank === undefined ? undefined : opts.dropOnLog?.[rank];
     const onLog = drop && ((line) => line.includes(drop) && req.socket.destroy());
-    const run = invoke(name, fn, event, rank, onLog);
+    const run = invoke(name, fn, event, rank, onLog, record);
     if (type === 'Event') {
       run.catch(() => {});
       record.status = 202;
@@ -127,13 +143,14 @@ export async function startInvokeDouble(opts) {
     return { status: 200, headers, body: out.payload };
   }
 
-  /** Runs one invocation in a process of its own; resolves to its payload or its error, and its log. */
-  function invoke(name, fn, event, rank, onLog) {
+  /** Runs one invocation in a process of its own; resolves to its payload or its error, and its log (kept in `record` too). */
+  function invoke(name, fn, event, rank, onLog, record) {
     const requestId = randomUUID();
     const timeoutMs = (rank !== undefined && opts.timeoutMsByRank?.[rank]) || fn.timeoutMs || 3000;
     const memory = fn.memoryMiB ?? 1024;
     const module = resolve(fn.module);
     const log = [`START RequestId: ${requestId} Version: $LATEST`];
+    record.log = log;
     const child = fork(RUNNER, [module, fn.export ?? 'handler'], {
       cwd: dirname(module),
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
@@ -150,7 +167,8 @@ export async function startInvokeDouble(opts) {
         AWS_DEFAULT_REGION: opts.region ?? 'us-east-1',
         AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x',
         LAMBDA_TASK_ROOT: dirname(module),
-        _HANDLER: `${module}.${fn.export ?? 'handler'}`,
+        // As Lambda sets it: the module's path under LAMBDA_TASK_ROOT without its extension, then the export.
+        _HANDLER: `${basename(module, extname(module))}.${fn.export ?? 'handler'}`,
         TZ: ':UTC',
       },
     });
@@ -178,6 +196,11 @@ export async function startInvokeDouble(opts) {
         log.push(`REPORT RequestId: ${requestId}\tDuration: ${ms.toFixed(2)} ms\tBilled Duration: ${Math.ceil(ms)} ms\tMemory Size: ${memory} MB\tInit Duration: ${init.toFixed(2)} ms`);
         children.delete(child);
         if (child.exitCode === null) child.kill('SIGKILL');
+        try {
+          record.answer = out.error ?? JSON.parse(out.payload);
+        } catch {
+          record.answer = out.payload;
+        }
         resolvePromise({ ...out, log });
       };
       child.on('message', (m) => {
@@ -207,6 +230,13 @@ export async function startInvokeDouble(opts) {
   return {
     endpoint: `http://${opts.host ?? '127.0.0.1'}:${port}`,
     calls,
+    /** Starts the function of rank r's held first call (loseFirst 'hold'); resolves to its call record once it answered. */
+    release(rank) {
+      const start = held.get(rank);
+      if (!start) throw new Error(`rank ${rank} has no held call`);
+      held.delete(rank);
+      return start();
+    },
     async close() {
       for (const c of children) c.kill('SIGKILL');
       server.closeAllConnections?.();

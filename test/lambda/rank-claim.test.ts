@@ -1,0 +1,111 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FmiConfig } from '../../src/config/types.js';
+import { invokeJob, type InvokeJobOptions, type JobResult } from '../../src/lambda/index.js';
+import { startRedis, type RedisServer } from '../helpers/redis-server.js';
+import { s3Server } from '../helpers/rgw.js';
+// @ts-expect-error: a plain .mjs module (the bench uses it too)
+import { startInvokeDouble } from './invoke-double.mjs';
+
+/*
+ * A rank is never run twice in a job over Redis or S3 alone (no rendezvous
+ * server to refuse a second registration): the first start of a rank claims
+ * it in the store (SET NX; PutObject If-None-Match), and a second start fails
+ * at once with FMI_RANK_TAKEN without running the user's code. The double
+ * loses the connection of a rank's first call before the function starts
+ * (loseFirst), so the launcher, seeing no sign of the rank, calls again.
+ */
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const JOB = join(root, 'test/lambda/fixtures/job-handler.mjs');
+const CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
+/** Liveness checks every 5 s: far from a false death under load, far below the functions' 600 s. */
+const ALIVE = { FMI_ALIVE_MS: '10000' };
+
+interface Call {
+  rank?: number;
+  status: number;
+  lost?: boolean;
+  log?: string[];
+  answer?: unknown;
+}
+interface Double {
+  endpoint: string;
+  calls: Call[];
+  release(rank: number): Promise<Call>;
+  close(): Promise<void>;
+}
+
+const doubles: Double[] = [];
+async function double(opts: Record<string, unknown>): Promise<Double> {
+  const d = (await startInvokeDouble(opts)) as Double;
+  doubles.push(d);
+  return d;
+}
+
+let redis: RedisServer;
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterAll(async () => {
+  await Promise.all(doubles.map((d) => d.close()));
+  await redis?.stop();
+});
+
+function job(d: Double, o: Partial<InvokeJobOptions> & { functionName: string; ranks: number }): Promise<JobResult> {
+  return invokeJob({ endpoint: d.endpoint, region: 'us-east-1', clientConfig: { credentials: CREDENTIALS }, ...o });
+}
+
+function config(store: 'redis' | 's3'): FmiConfig {
+  const c = JSON.parse(readFileSync(join(root, 'test/fixtures/fmi.json'), 'utf8')) as FmiConfig;
+  c.backends.Direct!.enabled = false;
+  if (store === 'redis') c.backends.Redis = { ...c.backends.Redis!, enabled: true, port: redis.port };
+  else {
+    const s = s3Server();
+    c.backends.S3 = { ...c.backends.S3!, enabled: true, bucket_name: s.bucket, s3_region: s.region, endpoint: s.endpoint };
+  }
+  return c;
+}
+
+/** The S3 server's credentials, for the functions (their environment) and the launcher (the AWS chain). */
+function envFor(store: 'redis' | 's3'): Record<string, string> {
+  if (store === 'redis') return ALIVE;
+  const s = s3Server();
+  process.env.AWS_ACCESS_KEY_ID = s.accessKeyId;
+  process.env.AWS_SECRET_ACCESS_KEY = s.secretAccessKey;
+  return { ...ALIVE, AWS_ACCESS_KEY_ID: s.accessKeyId, AWS_SECRET_ACCESS_KEY: s.secretAccessKey };
+}
+
+/** How many times rank `rank`'s code ran, over every invocation the double made. */
+const runsOf = (d: Double, rank: number) => d.calls.flatMap((c) => c.log ?? []).filter((l) => l === `rank ${rank} runs`).length;
+
+describe('lambda - a rank started twice runs once', () => {
+  for (const store of ['redis', 's3'] as const) {
+    it(`over ${store} alone: the retry runs the rank; the lost first call, started late, fails at once with FMI_RANK_TAKEN`, async () => {
+      const d = await double({ functions: { f: { module: JOB, timeoutMs: 600_000, env: envFor(store) } }, loseFirst: { 1: 'hold' } });
+      const r = await job(d, { functionName: 'f', ranks: 3, config: config(store), retry: { baseDelayMs: 20 } });
+      expect(r.ranks.map((o) => o.status), JSON.stringify(r.ranks.map((o) => o.error))).toEqual(['ok', 'ok', 'ok']);
+      expect(r.ranks[1]!.attempts).toBe(2);
+      expect(r.ranks.map((o) => (o.result as { sum: number }).sum)).toEqual([3, 3, 3]);
+      // The first call's function starts now (Lambda ran it after all, late): it finds the rank claimed.
+      const late = await d.release(1);
+      expect(late.lost).toBe(true);
+      expect(late.answer).toMatchObject({ rank: 1, ok: false, error: { code: 'FMI_RANK_TAKEN', message: expect.stringContaining('started already in another invocation') } });
+      expect(late.log!.some((l) => l.includes('rank 1 runs'))).toBe(false);
+      expect(runsOf(d, 1)).toBe(1);
+    }, 120_000);
+  }
+
+  it('over Redis alone: the lost first call starts at once and runs the rank; the rank is "crashed", never run a second time', async () => {
+    const d = await double({ functions: { f: { module: JOB, timeoutMs: 600_000, env: ALIVE } }, loseFirst: { 1: 'run' } });
+    const r = await job(d, { functionName: 'f', ranks: 3, config: config('redis'), input: { stallRank: 1, stallMs: 600_000 }, retry: { baseDelayMs: 20 } });
+    // The launcher either saw the claim (no second call) or called again and was told FMI_RANK_TAKEN.
+    expect(r.ranks[1], JSON.stringify(r.ranks[1])).toMatchObject({ status: 'crashed', error: { code: expect.stringMatching(/^(ECONNRESET|FMI_RANK_TAKEN)$/) } });
+    const second = d.calls.filter((c) => c.rank === 1 && !c.lost);
+    for (const c of second) expect(c.answer).toMatchObject({ ok: false, error: { code: 'FMI_RANK_TAKEN' } });
+    expect(runsOf(d, 1)).toBe(1);
+    for (const k of [0, 2]) expect(r.ranks[k], JSON.stringify(r.ranks[k]!.error)).toMatchObject({ status: 'error', error: { code: 'FMI_PEER_LOST' } });
+  }, 120_000);
+});
