@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,8 +33,8 @@ const prog = (name: string) => join(dir, `${name}.js`);
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'fmi-mpi-launch-'));
-  const built = await node([cli, 'cc', src('failfirst.c'), '-O2', '-o', prog('failfirst')]);
-  expect(built.code, built.stderr).toBe(0);
+  const built = await Promise.all(['failfirst', 'bigmem'].map((p) => node([cli, 'cc', src(`${p}.c`), '-O2', '-o', prog(p)])));
+  for (const b of built) expect(b.code, b.stderr).toBe(0);
 }, 600_000);
 
 afterAll(() => {
@@ -68,4 +68,51 @@ describe('fmi run names the rank that failed first', () => {
     expect(r.code, r.stderr).toBe(15);
     expect(r.stderr).toMatch(/^fmi run: rank [01] exited with code 15 after losing a peer \(FMI_PEER_LOST\), and no rank failed on its own within 2000 ms; stopping the other ranks$/m);
   }, 120_000);
+});
+
+describe('fmi cc', () => {
+  it('gives a program 4 GiB of memory: a 2 GiB receive buffer, data past the 2 GiB mark', async () => {
+    const r = await node([cli, 'run', '-n', '2', prog('bigmem')]);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^\[0\] PASS bigmem on 2 ranks$/m);
+    expect(r.stdout).not.toMatch(/FAIL/);
+  }, 120_000);
+
+  it('-w does not hide a missing main(): the link fails, saying so', async () => {
+    const c = join(dir, 'nomain.c');
+    writeFileSync(c, '#include <mpi.h>\nint helper(void) { return MPI_VERSION; }\n');
+    const r = await node([cli, 'cc', c, '-O2', '-w', '-o', join(dir, 'nomain.js')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/nomain\.js: the program defines no main\(\)/);
+  }, 300_000);
+
+  it('refuses -sNODERAWFS=1, naming --mount', async () => {
+    const r = await node([cli, 'cc', src('failfirst.c'), '-sNODERAWFS=1', '-o', join(dir, 'raw.js')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/-sNODERAWFS=1 is not supported .*fmi run --mount DIR/);
+    expect(existsSync(join(dir, 'raw.js'))).toBe(false);
+  });
+});
+
+describe('fmi run --mount', () => {
+  it('gives the ranks a host directory at its own path, and the working directory in it', async () => {
+    const data = join(dir, 'data');
+    mkdirSync(data, { recursive: true });
+    writeFileSync(join(data, 'input.txt'), '40\n');
+    // Rank 2 reads input.txt (relative: the cwd is in the mount), the others add 1 each.
+    const r = await node([cli, 'run', '-n', '3', '--mount', data, prog('failfirst'), 'file', 'input.txt'], { cwd: data });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^\[2\] rank 2 read 40$/m);
+    expect(r.stdout).toMatch(/^\[0\] PASS failfirst on 3 ranks \(sum 42\)$/m);
+    // Without --mount the program's file system is its own (in memory): the file is not there.
+    const without = await node([cli, 'run', '-n', '3', prog('failfirst'), 'file', join(data, 'input.txt')], { cwd: data });
+    expect(without.code).toBe(3);
+    expect(without.stderr).toMatch(/^\[2\] rank 2: cannot open input: No such file or directory$/m);
+  }, 120_000);
+
+  it('a --mount that is not a directory is an FMI_CONFIG error before any rank starts', async () => {
+    const r = await node([cli, 'run', '-n', '2', '--mount', join(dir, 'nowhere'), prog('failfirst')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^fmi: FMI_CONFIG: --mount .*nowhere: not a directory$/m);
+  });
 });

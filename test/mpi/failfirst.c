@@ -16,6 +16,9 @@ int main(int argc, char **argv) {
   MPI_Comm_size(MPI_COMM_WORLD, &size);
   const char *how = argc > 1 ? argv[1] : "abort";
   int failing = size > 2 ? 2 : size - 1;
+  /* The same collective once first: the ranks have met before one fails (a
+   * peer that never connected to it would wait for it, not lose it). */
+  MPI_Allreduce(&v, &sum, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
   if (rank == failing) {
     if (strcmp(how, "abort") == 0) MPI_Abort(MPI_COMM_WORLD, 3);
     if (strcmp(how, "exit") == 0) exit(3);
