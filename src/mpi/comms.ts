@@ -239,7 +239,9 @@ export const COMM_IMPLS: Record<string, Impl> = {
     const c = rt.comm(h);
     if (h === COMM_WORLD || h === COMM_SELF) throw new MpiError(Err.COMM, 'MPI_COMM_WORLD and MPI_COMM_SELF cannot be freed');
     deleteAttrs(rt, h);
-    rt.comms.remove(h);
+    // Requests pending on it complete normally (MPI 3.1 §6.4.3) and look it
+    // up by its handle: the number stays taken until they are done.
+    rt.retire(() => rt.comms.remove(h));
     rt.mem.setI32(commPtr, 0);
     // With it goes the private duplicate of its neighborhood collectives, if any was made.
     const neighbors = c.neighborComm?.then((n) => n.free(), () => {});
