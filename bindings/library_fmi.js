@@ -154,6 +154,20 @@ var LibraryFmi = {
     },
   },
 
+  // `fmi run --mount DIR` (runProgram's `mounts`): host directories at their
+  // own paths in the program's file system (NODEFS), and the working
+  // directory when it lies in one; called before main (Module.preRun). Every
+  // program links Emscripten's FS and NODEFS for it.
+  $FMI_MOUNT__deps: ['$FS', '$NODEFS'],
+  $FMI_MOUNT__postset: "Module['fmiMount'] = FMI_MOUNT;",
+  $FMI_MOUNT: function(dirs, cwd) {
+    dirs.forEach(function(d) {
+      FS.mkdirTree(d);
+      FS.mount(NODEFS, { root: d }, d);
+    });
+    if (cwd) FS.chdir(cwd);
+  },
+
   MPI_Wtime__deps: ['$FMI'],
   MPI_Wtime: function() { return Module['fmi'].wtime(); },
   MPI_Wtick__deps: ['$FMI'],
@@ -180,8 +194,9 @@ var LibraryFmi = {
   MPI_File_f2c: function(h) { return h; },
   MPI_File_c2f: function(h) { return h; },
   // A Fortran status holds the same five ints as the C one.
-  MPI_Status_c2f: function(c, f) { HEAP32.copyWithin(f >> 2, c >> 2, (c >> 2) + 5); return 0; },
-  MPI_Status_f2c: function(f, c) { HEAP32.copyWithin(c >> 2, f >> 2, (f >> 2) + 5); return 0; },
+  // >>> 2: with 4 GiB of memory, pointers past 2 GiB arrive negative.
+  MPI_Status_c2f: function(c, f) { HEAP32.copyWithin(f >>> 2, c >>> 2, (c >>> 2) + 5); return 0; },
+  MPI_Status_f2c: function(f, c) { HEAP32.copyWithin(c >>> 2, f >>> 2, (f >>> 2) + 5); return 0; },
   MPI_Aint_add: function(base, disp) { return (base + disp) | 0; },
   MPI_Aint_diff: function(a, b) { return (a - b) | 0; },
 };

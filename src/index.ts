@@ -12,6 +12,9 @@ export {
   type CommunicatorOptions,
 } from './comm/communicator.js';
 export { Request, Status, waitAll, waitAny, testAll } from './comm/request.js';
+export {
+  interAllgather, interAllreduce, interAlltoall, interBcast, interGather, interReduce, interScatter, type InterRoot,
+} from './comm/inter-collectives.js';
 export { ANY_SOURCE, ANY_TAG } from './channels/channel.js';
 export { TAG_UB } from './comm/validate.js';
 export { Op, type OpProperties, type ReduceFn } from './ops/op.js';

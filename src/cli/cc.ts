@@ -62,6 +62,11 @@ export function emccInvocation(argv: readonly string[], cxx: boolean): EmccInvoc
     if (output !== undefined) user.push('-o', output);
     return { command, args: [...args, ...user], output: undefined };
   }
+  // NODERAWFS writes stdout and stderr straight to the process's descriptors
+  // (no per-rank lines, nothing for runProgram's callbacks) and closes them
+  // when the program exits, under the other ranks of the same process.
+  const raw = user.find((a) => /^-sNODERAWFS(=1)?$/.test(a) || a === 'NODERAWFS=1');
+  if (raw) throw new Error(`${raw} is not supported (its stdio bypasses fmi and is closed at exit): give the program host directories with fmi run --mount DIR`);
   output ??= 'a.out.js';
   if (!['.js', '.cjs'].includes(extname(output))) {
     throw new Error(`fmi cc links a .js loader with a .wasm beside it: name the output prog.js (got -o ${output})`);
@@ -77,11 +82,19 @@ export function emccInvocation(argv: readonly string[], cxx: boolean): EmccInvoc
     '-sNODEJS_CATCH_EXIT=0',
     '-sNODEJS_CATCH_REJECTION=0',
     '-sALLOW_MEMORY_GROWTH=1',
+    // wasm32 addresses 4 GiB (Emscripten's default stops at 2): a 2 GiB buffer must fit.
+    // Emscripten 3.1.6's default dlmalloc gives no block of 2 GiB, nor any
+    // memory past 2 GiB (3 blocks of 1 GiB fail); emmalloc gives both.
+    // -sMALLOC=dlmalloc (after ours, so it wins) brings dlmalloc back.
+    '-sMAXIMUM_MEMORY=4GB',
+    '-sMALLOC=emmalloc',
+    // For fmi run --mount (library_fmi.js's $FMI_MOUNT).
+    '-lnodefs.js',
     '-sASYNCIFY=1',
     `-sASYNCIFY_IMPORTS=${JSON.stringify([...blocking, ...blocking.map((n) => `P${n}`)])}`,
     '-sASYNCIFY_STACK_SIZE=65536',
     '-sEXPORTED_FUNCTIONS=["_main","_malloc","_free"]',
-    '-sDEFAULT_LIBRARY_FUNCS_TO_INCLUDE=["$FMI"]',
+    '-sDEFAULT_LIBRARY_FUNCS_TO_INCLUDE=["$FMI","$FMI_MOUNT"]',
   );
   return { command, args: [...args, ...user, '-o', output], output };
 }
@@ -94,6 +107,49 @@ function emccEnv(): NodeJS.ProcessEnv {
     env.NODE_PATH = env.NODE_PATH ? `${env.NODE_PATH}:${debian}` : debian;
   }
   return env;
+}
+
+/** The names a .wasm exports (its export section), without compiling it. */
+export function wasmExportNames(bytes: Uint8Array): string[] {
+  let at = 8; // magic and version
+  const leb = (): number => {
+    let v = 0;
+    for (let shift = 0; ; shift += 7) {
+      const b = bytes[at++]!;
+      v += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80) return v;
+    }
+  };
+  while (at < bytes.length) {
+    const id = bytes[at++]!;
+    const size = leb();
+    if (id !== 7) {
+      at += size;
+      continue;
+    }
+    const names: string[] = [];
+    for (let n = leb(); n > 0; n--) {
+      const len = leb();
+      names.push(new TextDecoder().decode(bytes.subarray(at, at + len)));
+      at += len + 1; // the name, then its kind
+      leb(); // its index
+    }
+    return names;
+  }
+  return [];
+}
+
+/**
+ * A linked program must have a main(): emcc only warns when the exported
+ * _main is missing, and -w hides that, so the program would die at run time
+ * ("_main is not defined"). Checked on the .wasm, so it holds at every -O.
+ */
+export function checkHasMain(output: string): void {
+  const wasm = join(dirname(output), basename(output, extname(output)) + '.wasm');
+  const names = wasmExportNames(readFileSync(wasm));
+  if (!names.includes('main') && !names.includes('__main_argc_argv')) {
+    throw new Error(`${output}: the program defines no main() (an MPI program run by fmi run needs one; link the object that defines it)`);
+  }
 }
 
 /** Marks a linked loader as an fmi program (first line), so `fmi run` and runProgram recognise it. */
@@ -137,6 +193,7 @@ export async function ccCommand(argv: string[], cxx: boolean): Promise<number> {
   });
   if (code === 0 && inv.output) {
     try {
+      checkHasMain(inv.output);
       markProgram(inv.output);
     } catch (err) {
       process.stderr.write(`fmi ${cxx ? 'c++' : 'cc'}: ${(err as Error).message}\n`);

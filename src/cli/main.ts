@@ -9,20 +9,23 @@ import { cleanCommand } from './clean.js';
 import { ccCommand } from './cc.js';
 import { loadConfig } from '../config/index.js';
 import { ENV } from '../comm/init.js';
-import { resolve } from 'node:path';
+import { delimiter, resolve } from 'node:path';
+import { MOUNT_ENV, mountDirs } from '../mpi/program.js';
 import { FmiError } from '../errors.js';
 
 const USAGE = `fmi: the FaaS Message Interface
 
 Usage:
   fmi run -n N [--threads [K]] [--config fmi.json] [--channel direct|redis|s3]
-         [--hint fast|cheap] [--no-prefix] <script.mjs|.js> [args...]
+         [--hint fast|cheap] [--mount DIR]... [--no-prefix] <script.mjs|.js> [args...]
       Start N local ranks of one job, with an embedded rendezvous server.
       Output lines are prefixed with "[rank] ". Exits non-zero if any rank
       fails, after stopping the others. --config opens the backends the file
       enables and lets the cost model choose per operation; --channel forces one.
       --threads K runs K ranks per process as worker threads that talk through
       shared memory (--threads alone: all N in one process).
+      --mount DIR gives a program built with fmi cc the host directory DIR,
+      at its own path (repeatable; see docs/mpi.md).
   fmi cc <prog.c and emcc flags> -o prog.js     (and fmi c++ for C++)
       Compile and link a C/C++ MPI program with Emscripten against fmi's
       mpi.h; run it with fmi run -n N prog.js [args] (see docs/mpi.md).
@@ -92,10 +95,10 @@ async function run(argv: string[]): Promise<number> {
       argv = [...argv.slice(0, i), `--threads=${k ?? 'all'}`, ...argv.slice(k === undefined ? i + 1 : i + 2)];
       break;
     }
-    if (['-n', '--np', '--config', '--channel', '--hint'].includes(argv[i]!)) i++;
+    if (['-n', '--np', '--config', '--channel', '--hint', '--mount'].includes(argv[i]!)) i++;
   }
   // Options end at the script: everything after it belongs to the script.
-  const valued = ['-n', '--np', '--config', '--channel', '--hint'];
+  const valued = ['-n', '--np', '--config', '--channel', '--hint', '--mount'];
   const scriptAt = argv.findIndex((a, i) => !a.startsWith('-') && !valued.includes(argv[i - 1] ?? ''));
   if (scriptAt < 0) fail('run needs a script');
   const { values } = parseArgs({
@@ -108,6 +111,7 @@ async function run(argv: string[]): Promise<number> {
       config: { type: 'string' },
       channel: { type: 'string' },
       hint: { type: 'string' },
+      mount: { type: 'string', multiple: true },
     },
     strict: true,
   });
@@ -126,6 +130,7 @@ async function run(argv: string[]): Promise<number> {
   }
   if (values.channel !== undefined) env[ENV.channel] = values.channel;
   if (values.hint !== undefined) env[ENV.hint] = values.hint;
+  if (values.mount) env[MOUNT_ENV] = mountDirs(values.mount).join(delimiter);
   return runLocal({ ranks: n, script: argv[scriptAt]!, args: argv.slice(scriptAt + 1), prefix: !values['no-prefix'], env, config, threads: threads && Math.min(threads, n) });
 }
 

@@ -27,10 +27,23 @@ export interface RunOptions {
   threads?: number;
 }
 
+/** A rank's stderr said this when it failed because another rank went away: its failure is not the cause. */
+const LOST_PEER = /\bFMI_PEER_LOST\b/;
+
+interface Failure {
+  rank: number;
+  code: number;
+  /** What the launcher says about it. */
+  what: string;
+}
+
 /**
  * Runs `script` as `ranks` local processes of one job, next to an embedded
  * rendezvous server. Resolves to the exit code: 0 if every rank exited 0;
- * otherwise the first failing rank's code, after the other ranks were stopped.
+ * otherwise the code of the first rank that failed on its own, after the
+ * other ranks were stopped. A rank that failed because a peer was lost
+ * (FMI_PEER_LOST on its stderr) is the answer only when no rank failed on its
+ * own: on a loaded machine the peers of a dying rank often exit before it.
  */
 export async function runLocal(o: RunOptions): Promise<number> {
   // Every job has a secret; a rank that cannot prove it is refused.
@@ -41,12 +54,17 @@ export async function runLocal(o: RunOptions): Promise<number> {
   const secret = newSecret();
   const children: ChildProcess[] = [];
   const grace = o.killGraceMs ?? 2000;
-  let firstFailure: { rank: number; code: number } | undefined;
+  let firstFailure: Failure | undefined;
+  // The first rank that failed because it lost a peer, and those after it.
+  let firstLostPeer: Failure | undefined;
+  const lostPeer: number[] = [];
+  let waitForCause: NodeJS.Timeout | undefined;
   let stopping = false;
 
   const stopAll = (why: string) => {
     if (stopping) return;
     stopping = true;
+    clearTimeout(waitForCause);
     process.stderr.write(`fmi run: ${why}; stopping the other ranks\n`);
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
     setTimeout(() => {
@@ -62,7 +80,7 @@ export async function runLocal(o: RunOptions): Promise<number> {
   process.stderr.on('error', ignoreEpipe);
 
   const onSignal = (sig: NodeJS.Signals) => {
-    firstFailure ??= { rank: -1, code: 128 + (sig === 'SIGINT' ? 2 : 15) };
+    firstFailure ??= { rank: -1, code: 128 + (sig === 'SIGINT' ? 2 : 15), what: `got ${sig}` };
     stopAll(`got ${sig}`);
   };
   process.on('SIGINT', onSignal);
@@ -91,20 +109,33 @@ export async function runLocal(o: RunOptions): Promise<number> {
     children.push(child);
     const who = o.threads ? `the process of ranks ${rank}-${Math.min(o.ranks, rank + per) - 1}` : `rank ${rank}`;
     const pre = o.prefix === false || o.threads ? '' : `[${rank}] `;
+    let sawLostPeer = false;
     const outDone = pipeLines(child.stdout!, process.stdout, pre);
-    const errDone = pipeLines(child.stderr!, process.stderr, pre);
+    const errDone = pipeLines(child.stderr!, process.stderr, pre, (line) => (sawLostPeer ||= LOST_PEER.test(line)));
     return new Promise<void>((resolve) => {
       child.on('error', (err) => {
         process.stderr.write(`fmi run: ${who} could not start: ${err.message}\n`);
-        firstFailure ??= { rank, code: 127 };
+        firstFailure ??= { rank, code: 127, what: `${who} could not start` };
         stopAll(`${who} could not start`);
         resolve();
       });
       child.on('exit', (code, signal) => {
         void Promise.all([outDone, errDone]).then(() => {
-          if ((code !== 0 || signal) && !stopping) {
-            firstFailure ??= { rank, code: code ?? 1 };
-            stopAll(`${who} ${signal ? `was killed by ${signal}` : `exited with code ${code}`}`);
+          // Killed by our own stop: not a cause.
+          const stopped = stopping && signal !== null;
+          if ((code !== 0 || signal) && !stopped) {
+            const failure = { rank, code: code ?? 1, what: `${who} ${signal ? `was killed by ${signal}` : `exited with code ${code}`}` };
+            if (sawLostPeer) {
+              // The rank it lost may not have exited yet: give it the grace time to, then stop the job anyway.
+              lostPeer.push(rank);
+              if (!firstLostPeer) {
+                firstLostPeer = failure;
+                waitForCause = setTimeout(() => stopAll(`${failure.what} after losing a peer (FMI_PEER_LOST), and no rank failed on its own within ${grace} ms`), grace);
+              }
+            } else if (!firstFailure) {
+              firstFailure = failure;
+              stopAll(failure.what);
+            }
           }
           resolve();
         });
@@ -113,6 +144,12 @@ export async function runLocal(o: RunOptions): Promise<number> {
   });
 
   await Promise.all(exits);
+  clearTimeout(waitForCause);
+  if (lostPeer.length > 0) {
+    const whom = lostPeer.length === 1 ? `rank ${lostPeer[0]}` : `ranks ${lostPeer.join(', ')}`;
+    process.stderr.write(`fmi run: ${whom} failed after losing a peer (FMI_PEER_LOST)${firstFailure ? `; the first rank that failed on its own: ${firstFailure.what}` : ''}\n`);
+  }
+  firstFailure ??= firstLostPeer;
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
   await server.close();
@@ -126,10 +163,13 @@ export async function runLocal(o: RunOptions): Promise<number> {
   return 0;
 }
 
-function pipeLines(from: NodeJS.ReadableStream, to: NodeJS.WritableStream, prefix: string): Promise<void> {
+function pipeLines(from: NodeJS.ReadableStream, to: NodeJS.WritableStream, prefix: string, onLine?: (line: string) => void): Promise<void> {
   return new Promise((resolve) => {
     const rl = createInterface({ input: from, crlfDelay: Infinity });
-    rl.on('line', (line) => to.write(prefix + line + '\n'));
+    rl.on('line', (line) => {
+      onLine?.(line);
+      to.write(prefix + line + '\n');
+    });
     rl.on('close', () => resolve());
   });
 }

@@ -1,9 +1,10 @@
 import type { Communicator } from '../comm/communicator.js';
 import {
-  Attr, COMM_SELF, COMM_WORLD, CONGRUENT, COMM_TYPE_SHARED, DUP_FN, Err, HandleBase, IDENT, KEYVAL_INVALID,
+  Attr, COMM_SELF, COMM_WORLD, CONGRUENT, COMM_TYPE_SHARED, Err, HandleBase, IDENT, KEYVAL_INVALID,
   MAX_OBJECT_NAME, PROC_NULL, SIMILAR, UNDEFINED, UNEQUAL, ANY_SOURCE, ANY_TAG,
 } from './abi.js';
 import { MpiError } from './errors.js';
+import { copyAttrValue, deleteAttrValue } from './attr-callbacks.js';
 import { groupsOf, interSplit } from './inter/split.js';
 import { freeInter } from './inter/state.js';
 import { startRequest } from './requests.js';
@@ -32,22 +33,8 @@ function setNew(rt: MpiRuntime, newPtr: number, from: CommEntry, comm: Communica
 function copyAttrs(rt: MpiRuntime, fromH: number, from: CommEntry, to: CommEntry): void {
   for (const [key, val] of from.attrs) {
     const kv = rt.keyvals.get(key);
-    if (!kv || kv.copy === 0) continue;
-    if (kv.copy === DUP_FN) {
-      to.attrs.set(key, val);
-      continue;
-    }
-    const host = rt.mem.host;
-    const p = host.malloc(8);
-    try {
-      rt.mem.setI32(p, 0);
-      rt.mem.setI32(p + 4, 0);
-      const rc = host.call(kv.copy, fromH, key, kv.extra, val, p, p + 4);
-      if (rc !== 0) throw new MpiError(rc, `the copy callback of keyval ${key} failed with ${rc}`);
-      if (rt.mem.i32(p + 4)) to.attrs.set(key, rt.mem.i32(p));
-    } finally {
-      host.free(p);
-    }
+    const copy = kv && copyAttrValue(rt, kv, fromH, key, val, 'keyval');
+    if (copy !== undefined) to.attrs.set(key, copy);
   }
 }
 
@@ -57,10 +44,7 @@ function deleteAttr(rt: MpiRuntime, commH: number, c: CommEntry, key: number): v
   c.attrs.delete(key);
   const kv = rt.keyvals.get(key);
   try {
-    if (kv && kv.del !== 0) {
-      const rc = rt.mem.host.call(kv.del, commH, key, val, kv.extra);
-      if (rc !== 0) throw new MpiError(rc, `the delete callback of keyval ${key} failed with ${rc}`);
-    }
+    deleteAttrValue(rt, kv, commH, key, val, 'keyval');
   } finally {
     if (kv?.freed) dropIfUnused(rt, key);
   }
@@ -239,7 +223,9 @@ export const COMM_IMPLS: Record<string, Impl> = {
     const c = rt.comm(h);
     if (h === COMM_WORLD || h === COMM_SELF) throw new MpiError(Err.COMM, 'MPI_COMM_WORLD and MPI_COMM_SELF cannot be freed');
     deleteAttrs(rt, h);
-    rt.comms.remove(h);
+    // Requests pending on it complete normally (MPI 3.1 §6.4.3) and look it
+    // up by its handle: the number stays taken until they are done.
+    rt.retire(() => rt.comms.remove(h));
     rt.mem.setI32(commPtr, 0);
     // With it goes the private duplicate of its neighborhood collectives, if any was made.
     const neighbors = c.neighborComm?.then((n) => n.free(), () => {});

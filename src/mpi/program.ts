@@ -1,6 +1,7 @@
-import { readFileSync, openSync, readSync, closeSync } from 'node:fs';
+import { readFileSync, openSync, readSync, closeSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, resolve } from 'node:path';
+import { dirname, resolve, sep } from 'node:path';
+import { FmiError } from '../errors.js';
 import vm from 'node:vm';
 import type { Communicator } from '../comm/communicator.js';
 import type { InitOptions } from '../comm/init.js';
@@ -8,6 +9,25 @@ import type { ProgramHost } from './memory.js';
 import { IMPLS } from './impls.js';
 import { MpiRuntime } from './runtime.js';
 import type {} from './webassembly.js';
+
+/** `fmi run --mount` hands its directories to each rank (rank-main.js) in this variable, path.delimiter between them. */
+export const MOUNT_ENV = 'FMI_MOUNT';
+
+/** Absolute paths of host directories to mount; FmiError FMI_CONFIG for one that is not a directory. */
+export function mountDirs(dirs: readonly string[]): string[] {
+  return dirs.map((d) => {
+    const abs = resolve(d);
+    let dir = false;
+    try {
+      dir = statSync(abs).isDirectory();
+    } catch {
+      // reported below
+    }
+    if (!dir) throw new FmiError('FMI_CONFIG', `--mount ${d}: not a directory`);
+    if (abs === sep) throw new FmiError('FMI_CONFIG', `--mount ${d}: mount a directory below / (or link the program with -sNODERAWFS=1 to give it every host file)`);
+    return abs;
+  });
+}
 
 /** The first line `fmi cc` writes into every program it links: how `fmi run` recognises one. */
 export const PROGRAM_MARKER = '// fmi-mpi-program ';
@@ -94,6 +114,12 @@ export interface RunProgramOptions {
   onAbort?: (code: number) => void;
   /** argv[0]. @default path */
   argv0?: string;
+  /**
+   * Host directories the program sees at their own paths (Emscripten's
+   * NODEFS; the rest of its file system is in memory). When the current
+   * directory lies in one, it is the program's too. @default []
+   */
+  mounts?: readonly string[];
 }
 
 /**
@@ -107,6 +133,9 @@ export async function runProgram(path: string, args: readonly string[] = [], opt
   const stdout = opts.stdout ?? ((l: string) => void process.stdout.write(`${l}\n`));
   const stderr = opts.stderr ?? ((l: string) => void process.stderr.write(`${l}\n`));
   const prog = await load(path);
+  const mounts = mountDirs(opts.mounts ?? []).sort((a, b) => a.length - b.length);
+  const cwd = process.cwd();
+  const inMount = mounts.some((d) => cwd === d || cwd.startsWith(d + sep));
   const rt = new MpiRuntime({ impls: IMPLS, comm: opts.comm, initOptions: opts.init, signal: opts.signal, stderr, onAbort: opts.onAbort });
   let failInstantiate: (e: unknown) => void = () => {};
   const instantiated = new Promise<never>((_, reject) => (failInstantiate = reject));
@@ -118,6 +147,10 @@ export async function runProgram(path: string, args: readonly string[] = [], opt
         arguments: [...args],
         print: stdout,
         printErr: stderr,
+        preRun: mounts.length === 0 ? [] : [(m: { fmiMount?: (dirs: string[], cwd?: string) => void }) => {
+          if (!m.fmiMount) throw new FmiError('FMI_CONFIG', `${path} was linked by an older fmi cc without --mount support: link it again`);
+          m.fmiMount(mounts, inMount ? cwd : undefined);
+        }],
         // Never let the module end this process: exit() throws its ExitStatus to fmiRunMain.
         quit: (_status: number, toThrow: unknown) => {
           throw toThrow;

@@ -1,14 +1,16 @@
 // One rank of `fmi run -n N prog.js`: the launcher starts this script with the
 // program and its arguments, and the environment init() reads (FMI_RANK,
 // FMI_SIZE, FMI_JOB, FMI_RENDEZVOUS).
-import { runProgram } from './program.js';
+import { delimiter } from 'node:path';
+import { MOUNT_ENV, runProgram } from './program.js';
 
 const [program, ...args] = process.argv.slice(2);
 if (!program) {
   process.stderr.write('usage: node rank-main.js <program.js> [args...]\n');
   process.exit(2);
 }
-const code = await runProgram(program, args, { argv0: program });
+const mounts = process.env[MOUNT_ENV]?.split(delimiter).filter(Boolean) ?? [];
+const code = await runProgram(program, args, { argv0: program, mounts });
 // Let stdout/stderr drain before leaving.
 await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
 await new Promise<void>((resolve) => process.stderr.write('', () => resolve()));

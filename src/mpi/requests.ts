@@ -27,6 +27,8 @@ export class MpiRequest {
   cancel: (() => void) | undefined;
   /** A generalized request MPI_Grequest_complete has not completed yet: waiting on it alone would never end. */
   needsComplete = false;
+  /** Called by MPI_Request_free; true: the runtime keeps the handle (a generalized request not completed yet, src/mpi/grequest.ts). */
+  onFree: ((h: number) => boolean) | undefined;
   #settled: { ok: true; value: Completion } | { ok: false; error: unknown } | undefined;
 
   constructor(comm: number, persistent?: () => Promise<Completion>) {
@@ -324,6 +326,8 @@ export const REQUEST_IMPLS: Record<string, Impl> = {
     const r = rt.requests.get(h);
     if (!r) throw new MpiError(Err.REQUEST, 'MPI_Request_free needs an active request');
     r.freed = true;
+    rt.mem.setI32(reqPtr, 0);
+    if (r.onFree?.(h)) return 0;
     // The operation goes on; nobody will look at its outcome.
     rt.dropRequest(h);
     rt.mem.setI32(reqPtr, 0);

@@ -9,7 +9,6 @@ import { HandleTable } from './handles.js';
 import { predefinedOps, type MpiOp } from './ops.js';
 import { ProgramData } from './program-data.js';
 import type { MpiRequest } from './requests.js';
-import type { InterState } from './inter/state.js';
 
 /** A communicator as C sees it. */
 export interface CommEntry {
@@ -26,8 +25,6 @@ export interface CommEntry {
   info?: Map<string, string>;
   /** A private duplicate for neighborhood collectives, made by the first one (every rank calls them in the same order). */
   neighborComm?: Promise<Communicator>;
-  /** Intercommunicators: what their collectives run on, made by the first one (inter/state.ts). */
-  inter?: InterState;
 }
 
 /** A process topology: Cartesian, graph (MPI_Graph_create) or distributed graph. */

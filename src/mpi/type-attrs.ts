@@ -1,5 +1,6 @@
-import { DUP_FN, Err, KEYVAL_INVALID } from './abi.js';
+import { Err, KEYVAL_INVALID } from './abi.js';
 import { MpiError } from './errors.js';
+import { copyAttrValue, deleteAttrValue } from './attr-callbacks.js';
 import type { Impl, MpiRuntime } from './runtime.js';
 
 // Attributes on datatypes (MPI 3.1 §6.7.4): as on communicators, but keyed
@@ -34,10 +35,7 @@ function deleteAttr(rt: MpiRuntime, h: number, m: Map<number, number>, key: numb
   if (m.size === 0) rt.typeAttrs.delete(h);
   const kv = rt.keyvals.get(key);
   try {
-    if (kv && kv.del !== 0) {
-      const rc = rt.mem.host.call(kv.del, h, key, val, kv.extra);
-      if (rc !== 0) throw new MpiError(rc, `the delete callback of datatype keyval ${key} failed with ${rc}`);
-    }
+    deleteAttrValue(rt, kv, h, key, val, 'datatype keyval');
   } finally {
     if (kv?.freed) dropIfUnused(rt, key);
   }
@@ -56,22 +54,8 @@ export function copyTypeAttrs(rt: MpiRuntime, fromH: number, toH: number): void 
   if (!from) return;
   for (const [key, val] of from) {
     const kv = rt.keyvals.get(key);
-    if (!kv || kv.copy === 0) continue;
-    if (kv.copy === DUP_FN) {
-      attrsOf(rt, toH, true)!.set(key, val);
-      continue;
-    }
-    const host = rt.mem.host;
-    const p = host.malloc(8);
-    try {
-      rt.mem.setI32(p, 0);
-      rt.mem.setI32(p + 4, 0);
-      const rc = host.call(kv.copy, fromH, key, kv.extra, val, p, p + 4);
-      if (rc !== 0) throw new MpiError(rc, `the copy callback of datatype keyval ${key} failed with ${rc}`);
-      if (rt.mem.i32(p + 4)) attrsOf(rt, toH, true)!.set(key, rt.mem.i32(p));
-    } finally {
-      host.free(p);
-    }
+    const copy = kv && copyAttrValue(rt, kv, fromH, key, val, 'datatype keyval');
+    if (copy !== undefined) attrsOf(rt, toH, true)!.set(key, copy);
   }
 }
 
