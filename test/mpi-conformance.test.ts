@@ -38,10 +38,7 @@ const RANKS = [1, 2, 3, 4, 5, 8];
  * Programs Open MPI passes and fmi fails today, with the reason. Their test
  * checks that fmi still fails: once fmi is fixed it goes red, and the entry goes.
  */
-const KNOWN_FMI_FAILURES: Record<string, string> = {
-  // src/mpi/comms.ts drops the handler at MPI_Errhandler_free; the communicator then falls back to MPI_ERRORS_ARE_FATAL.
-  'ch8-errhandler': 'MPI 3.1 §8.3.4: an error handler freed while a communicator uses it must keep working',
-};
+const KNOWN_FMI_FAILURES: Record<string, string> = {};
 
 /**
  * Open MPI 4.1.4 as Debian ships it: its AVX reduction kernels get MPI_SUM on

@@ -1,6 +1,6 @@
 import type { Communicator } from '../comm/communicator.js';
 import {
-  Attr, COMM_SELF, COMM_WORLD, CONGRUENT, COMM_TYPE_SHARED, Err, HandleBase, IDENT, KEYVAL_INVALID,
+  Attr, COMM_SELF, COMM_WORLD, CONGRUENT, COMM_TYPE_SHARED, Err, IDENT, KEYVAL_INVALID,
   MAX_OBJECT_NAME, PROC_NULL, SIMILAR, UNDEFINED, UNEQUAL, ANY_SOURCE, ANY_TAG,
 } from './abi.js';
 import { MpiError } from './errors.js';
@@ -225,7 +225,10 @@ export const COMM_IMPLS: Record<string, Impl> = {
     deleteAttrs(rt, h);
     // Requests pending on it complete normally (MPI 3.1 §6.4.3) and look it
     // up by its handle: the number stays taken until they are done.
-    rt.retire(() => rt.comms.remove(h));
+    rt.retire(() => {
+      rt.comms.remove(h);
+      dropErrhandlerIfUnused(rt, c.errhandler);
+    });
     rt.mem.setI32(commPtr, 0);
     // With it goes the private duplicate of its neighborhood collectives, if any was made.
     const neighbors = c.neighborComm?.then((n) => n.free(), () => {});
@@ -280,7 +283,9 @@ export const COMM_IMPLS: Record<string, Impl> = {
   MPI_Comm_set_errhandler(rt, commH, eh) {
     const c = rt.comm(commH);
     if (!rt.errhandlers.get(eh)) throw new MpiError(Err.ARG, `invalid error handler 0x${(eh >>> 0).toString(16)}`);
+    const old = c.errhandler;
     c.errhandler = eh;
+    dropErrhandlerIfUnused(rt, old);
     return 0;
   },
 
@@ -297,8 +302,11 @@ export const COMM_IMPLS: Record<string, Impl> = {
 
   MPI_Errhandler_free(rt, ehPtr) {
     const h = rt.mem.i32(ehPtr);
-    if (!rt.errhandlers.get(h)) throw new MpiError(Err.ARG, 'not an error handler');
-    if (h - HandleBase.errhandler >= 2) rt.errhandlers.remove(h);
+    const eh = rt.errhandlers.get(h);
+    if (!eh) throw new MpiError(Err.ARG, 'not an error handler');
+    // MPI 3.1 §8.3.4: freeing only marks the handler; communicators that use it keep it.
+    if (eh.kind === 'user') eh.freed = true;
+    dropErrhandlerIfUnused(rt, h);
     rt.mem.setI32(ehPtr, 0);
     return 0;
   },
@@ -324,3 +332,11 @@ export const COMM_IMPLS: Record<string, Impl> = {
     return 0;
   },
 };
+
+/** Takes a handler the program has freed out of the table once no communicator uses it. */
+function dropErrhandlerIfUnused(rt: MpiRuntime, h: number): void {
+  const eh = rt.errhandlers.get(h);
+  if (eh?.kind !== 'user' || !eh.freed) return;
+  for (const [, c] of rt.comms.entries()) if (c.errhandler === h) return;
+  rt.errhandlers.remove(h);
+}

@@ -33,7 +33,7 @@ export type Topology =
   | { kind: 'graph'; index: number[]; edges: number[] }
   | { kind: 'dist'; sources: number[]; sourceWeights: number[] | undefined; dests: number[]; destWeights: number[] | undefined };
 
-export type Errhandler = { kind: 'fatal' } | { kind: 'return' } | { kind: 'user'; fn: number };
+export type Errhandler = { kind: 'fatal' } | { kind: 'return' } | { kind: 'user'; fn: number; /** freed by the program, kept while a communicator uses it */ freed?: boolean };
 
 export interface Keyval {
   copy: number;
