@@ -49,7 +49,15 @@ export class ChoiceCache {
   }
 }
 
-const keyOf = (s: Sizing) => `${s.op}|${s.bytes}|${s.model ? JSON.stringify(s.model) : ''}`;
+const keyOf = (s: Sizing) => `${s.op}|${s.bytes}|${s.model ? modelKey(s.model) : ''}`;
+
+/** Model options by object: callers pass the same object for the same options (no JSON per call). */
+const modelKeys = new WeakMap<object, string>();
+function modelKey(m: object): string {
+  let k = modelKeys.get(m);
+  if (k === undefined) modelKeys.set(m, (k = JSON.stringify(m)));
+  return k;
+}
 
 function remember<T>(m: Map<string, T>, key: string, v: T): void {
   if (m.size >= MAX_ENTRIES) m.clear();

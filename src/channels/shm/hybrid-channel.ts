@@ -37,6 +37,10 @@ export class HybridChannel implements Channel {
     return this.#fromAny(req);
   }
 
+  cancel(ctx: number, source: number, err: Error): void {
+    this.#via(source).cancel(ctx, source, err);
+  }
+
   iprobe(req: ProbeRequest): Probed | undefined {
     if (req.source !== ANY_SOURCE) return this.#via(req.source).iprobe(req);
     return this.#firstOf(req);
