@@ -29,8 +29,8 @@ export interface SignedCall {
  * every NUDGE_MS while collectives run, stopped when they do not).
  */
 export class CollWatch {
-  /** Receives of `#call` waiting, by source (world rank). */
-  readonly #waiting = new Map<number, number>();
+  /** Sources (world ranks) of `#call`'s waiting receives, one entry per receive: a few at most, so an array. */
+  readonly #waiting: number[] = [];
   #timer: NodeJS.Timeout | undefined;
   #call: SignedCall | undefined;
   #context: CollContext | undefined;
@@ -51,9 +51,9 @@ export class CollWatch {
       // A new call: receives still counted for an earlier one (left behind when it failed) no longer count.
       this.#call = s;
       this.#context = c;
-      this.#waiting.clear();
+      this.#waiting.length = 0;
     }
-    this.#waiting.set(source, (this.#waiting.get(source) ?? 0) + 1);
+    this.#waiting.push(source);
     if (this.#timer === undefined) {
       this.#timer = setTimeout(this.#tick, NUDGE_MS);
       // Never what keeps a process alive: a waiting receive's channel does that.
@@ -63,9 +63,11 @@ export class CollWatch {
 
   leave(s: SignedCall, source: number): void {
     if (this.#call !== s) return;
-    const n = this.#waiting.get(source)! - 1;
-    if (n === 0) this.#waiting.delete(source);
-    else this.#waiting.set(source, n);
+    const w = this.#waiting;
+    const i = w.lastIndexOf(source);
+    if (i < 0) return;
+    w[i] = w[w.length - 1]!;
+    w.pop();
   }
 
   /** Call number `seq` is over: nothing of it is watched any more. */
@@ -73,13 +75,13 @@ export class CollWatch {
     if (this.#call?.seq !== seq) return;
     this.#call = undefined;
     this.#context = undefined;
-    this.#waiting.clear();
+    this.#waiting.length = 0;
   }
 
   readonly #tick = (): void => {
     this.#timer = undefined;
     const s = this.#call;
-    if (s === undefined || this.#waiting.size === 0) return; // idle: the next receive re-arms
+    if (s === undefined || this.#waiting.length === 0) return; // idle: the next receive re-arms
     this.#timer = setTimeout(this.#tick, NUDGE_MS);
     this.#timer.unref();
     if (this.#seen !== s) {
@@ -96,12 +98,12 @@ export class CollWatch {
     }
     // Nudges after 1, 2, 4, 8... ticks of waiting: a rank that is just slow gets few.
     if ((this.#stalled & (this.#stalled - 1)) === 0) {
-      for (const source of this.#waiting.keys()) {
+      for (const source of new Set(this.#waiting)) {
         void s.channel.send(source, { ctx: s.ctx, tag: s.tag, kind: NUDGE_KIND }, nudgePayload(s.seq)).catch(() => {});
       }
     }
     const m = s.channel.iprobe({ source: ANY_SOURCE, ctx: s.ctx, tag: ANY_TAG });
-    if (m && !this.#waiting.has(m.source) && !otherCall(m.tag, s.tag) && (m.kind === Kind.ERROR || (m.kind === NUDGE_KIND && m.tag !== s.tag))) {
+    if (m && !this.#waiting.includes(m.source) && !otherCall(m.tag, s.tag) && (m.kind === Kind.ERROR || (m.kind === NUDGE_KIND && m.tag !== s.tag))) {
       fromElsewhere(s, this.#context!, m).catch((err) => this.#fail(s, err));
     }
   };
@@ -115,7 +117,7 @@ export class CollWatch {
 
   #cancelWaiting(s: SignedCall): void {
     const err = this.#failedWith instanceof Error ? this.#failedWith : new Error(String(this.#failedWith));
-    for (const source of [...this.#waiting.keys()]) s.channel.cancel(s.ctx, source, err);
+    for (const source of new Set(this.#waiting)) s.channel.cancel(s.ctx, source, err);
   }
 }
 
