@@ -41,6 +41,32 @@ export class CollWatch {
   #failedCall: SignedCall | undefined;
   #failedWith: unknown;
 
+  /** The last call that failed at this rank (for whatever reason). */
+  #lastFailed = Number.NEGATIVE_INFINITY;
+
+  /** Call number `seq` failed at this rank. */
+  callFailed(seq: number): void {
+    if (seq > this.#lastFailed) this.#lastFailed = seq;
+  }
+
+  /**
+   * Whether an error message of another call (its signature `theirs`), met
+   * in call `seq`, is one this rank has no use for: of the call that failed
+   * here last, or of the one before it (a rank that failed in its next call
+   * for that one's sake), within the two calls after. Ranks that found a
+   * mismatch tell every rank (context.ts: mismatch, tellAll), so a rank
+   * that failed already gets copies; without this they would fail its next
+   * call too and put the ranks out of step. The call number in a signature
+   * is mod 4: two calls on, only the failed call's own number is safe to
+   * tell from an error of the call after this one.
+   */
+  stale(theirs: number, seq: number): boolean {
+    const since = seq - this.#lastFailed;
+    if (since !== 1 && since !== 2) return false;
+    const n = (theirs >>> 13) & 3;
+    return n === (this.#lastFailed & 3) || (since === 1 && n === ((this.#lastFailed - 1) & 3));
+  }
+
   /** The error the watch found call `s` failed with elsewhere, if any. */
   failure(s: SignedCall): unknown {
     return this.#failedCall === s ? this.#failedWith : undefined;
@@ -165,6 +191,7 @@ export async function signedRecv(
       if (r.tag !== tag && nudgeOfCall(r.data, s.seq)) return mismatch(c, peer, r.tag, tag);
       continue;
     }
+    if (r.tag !== tag && r.kind === Kind.ERROR && watch.stale(r.tag, s.seq)) continue; // a copy of an error this rank failed with
     r.source = s.local(r.source);
     if (r.tag !== tag && r.kind !== Kind.ERROR) return mismatch(c, peer, r.tag, tag);
     return r;

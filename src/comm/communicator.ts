@@ -20,7 +20,7 @@ import { TREE_MAX_RANKS } from '../collectives/tree.js';
 import { allgatherRing } from '../collectives/allgather.js';
 import { allreduceAlgorithm, allreduceBlocks, blockable } from '../collectives/allreduce-choice.js';
 import { engineFor, withEngine } from '../collectives/engine.js';
-import { mismatch, type CollContext } from '../collectives/context.js';
+import { mismatch, tellAll, type CollContext } from '../collectives/context.js';
 import { signatureTag, type CallShape, type CollName } from '../collectives/signature.js';
 import { CollWatch, signedRecv } from '../collectives/signed-recv.js';
 import { VERDICTS } from '../collectives/verdict.js';
@@ -626,13 +626,20 @@ export class Communicator {
           out = await run(c);
         } catch (err) {
           if (verdict) await verdict(c, root!, err);
+          // Without verdicts, ranks that only sent learn of a mismatch found here in their next call (failure path only).
+          else if (root !== undefined) await tellAll(c, err);
           throw err;
         }
         if (verdict) await verdict(c, root!, undefined);
-        const late = this.#lateError(channel, seq);
+        let late = this.#lateError(channel, seq);
+        while (late && this.#watch.stale(late.tag, seq)) {
+          await this.#takeError(channel, late, name); // a copy of an error this rank failed with: dropped
+          late = this.#lateError(channel, seq);
+        }
         if (late) throw await this.#takeError(channel, late, name);
         return out;
       } catch (err) {
+        this.#watch.callFailed(seq);
         throw this.#wrap(err, name);
       } finally {
         d.dispose();
