@@ -123,4 +123,22 @@ describe('matcher - MPI matching rules', () => {
     void m.post({ source: 1, ctx: 0, tag: 0, into: () => into, capacity: 10 });
     expect(m.arrive(1, 0, 0, 1, 10).stable).toBeUndefined();
   });
+  it('cancel fails the receives of one context and source that no message matched, and no other', async () => {
+    const m = new Matcher(0, 'test');
+    const err = new Error('failed elsewhere');
+    const wild = m.post({ source: 2, ctx: 1, tag: ANY_TAG });
+    const exact = m.post({ source: 2, ctx: 1, tag: 4 });
+    const otherSource = m.post({ source: 3, ctx: 1, tag: ANY_TAG });
+    const otherCtx = m.post({ source: 2, ctx: 5, tag: ANY_TAG });
+    m.cancel(1, 2, err);
+    await expect(wild).rejects.toBe(err);
+    await expect(exact).rejects.toBe(err);
+    m.deliver(3, 1, 7, 1, bytes(3));
+    m.deliver(2, 5, 7, 1, bytes(5));
+    expect((await otherSource).data).toEqual(bytes(3));
+    expect((await otherCtx).data).toEqual(bytes(5));
+    // A later receive is not affected, and takes the next message.
+    m.deliver(2, 1, 4, 1, bytes(9));
+    expect((await m.post({ source: 2, ctx: 1, tag: 4 })).data).toEqual(bytes(9));
+  });
 });

@@ -60,6 +60,25 @@ describe('rooted collectives called differently', () => {
     expect(out[2]![0]).toEqual({ value: undefined });
   }, 30_000);
 
+  it('with verdicts off, a rank that only sent in a mismatched rooted call fails at the latest in its next collective', async () => {
+    // [the mismatched call, the next collective]: each rank fails in one of them.
+    const then = (c: Communicator, first: () => Promise<unknown>) => (async () => [await attempt(first), await attempt(() => c.barrier())])();
+    const cases: [string, number, (c: Communicator) => Promise<unknown>][] = [
+      ['reduce, a different count at the last rank', 3, (c) => c.reduce(new Float64Array(c.rank === 2 ? 8 : 4).fill(1), Op.SUM, 0)],
+      ['reduce, a different count at the last rank', 4, (c) => c.reduce(new Float64Array(c.rank === 3 ? 8 : 4).fill(1), Op.SUM, 0)],
+      ['reduce of Wasm-sized arrays, a different count at rank 1', 4, (c) => c.reduce(new Float64Array(c.rank === 1 ? 1024 : 512).fill(1), Op.SUM, 0)],
+      ['reduce, a different type at rank 2', 4, (c) => c.reduce(c.rank === 2 ? new Float32Array(4) : new Float64Array(4), Op.SUM, 0)],
+      ['bcast with a different root per rank', 3, (c) => c.bcast(c.rank, c.rank)],
+      ['bcast where rank 2 names itself', 3, (c) => c.bcast(c.rank === 0 ? 'zero' : 'two', c.rank === 2 ? 2 : 0)],
+    ];
+    for (const [what, size, call] of cases) {
+      const out = await withWorld(size, (c) => then(c, () => call(c)), { verdicts: false });
+      out.forEach(([first, next], rank) => {
+        if (!('code' in first!)) expect(next, `${what} on ${size}: rank ${rank} returned ${JSON.stringify(first)}, then its next collective`).toHaveProperty('code');
+      });
+    }
+  }, 60_000);
+
   it('matched rooted collectives still agree, a scatter error still fails every rank, and the next call works', async () => {
     const out = await withWorld(4, async (c) => {
       const r = await c.reduce(new Float64Array([c.rank]), Op.SUM, 2);

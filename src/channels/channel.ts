@@ -60,6 +60,12 @@ export interface Channel {
   iprobe(req: ProbeRequest): Probed | undefined;
   /** Waits for a message a receive like `req` would take, without taking it (MPI_Probe). */
   probe(req: ProbeRequest): Promise<Probed>;
+  /**
+   * Fails the receives posted on context `ctx` from `source` that no message
+   * has matched yet, with `err` (a collective call that is found failed
+   * elsewhere withdraws the receives it still waits on). Never blocks.
+   */
+  cancel(ctx: number, source: number, err: Error): void;
   close(): Promise<void>;
 }
 

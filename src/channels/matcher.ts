@@ -137,6 +137,23 @@ export class Matcher {
     for (const w of lostProbes) this.#rejectProbe(w, err);
   }
 
+  /**
+   * Fails the receives on `ctx` that name `source` and no message has matched
+   * yet (a collective call found failed elsewhere: its receives would wait for
+   * ever). Receives already taking a message complete as usual.
+   */
+  cancel(ctx: number, source: number, err: Error): void {
+    const hit = (p: Posted) => p.req.ctx === ctx && p.req.source === source;
+    const [lost, keep] = partition(this.#wildPosted, hit);
+    this.#wildPosted = keep;
+    for (const p of lost) this.#reject(p, err);
+    this.#posted.sweep((list) => {
+      if (!hit(list[0]!)) return false;
+      for (const p of list) this.#reject(p, err);
+      return true;
+    });
+  }
+
   /** Fails receives and probes from any source (one of the ranks they could come from can no longer send). */
   failWild(err: Error): void {
     const [lost, keep] = partition(this.#wildPosted, (p) => p.req.source === ANY_SOURCE);

@@ -50,6 +50,32 @@ export async function sendError(c: CollContext, peers: Iterable<number>, err: un
 /** Mismatch errors this rank has sent to every peer already. */
 const spread = new WeakSet<object>();
 
+/** Errors that say the ranks' contributions differ (count, type), found by this rank: every rank of the call must hear of them. */
+const callWide = new WeakSet<object>();
+
+/** Marks `err` (found by this rank) as one every rank of the call must hear of (see tellAll); returns it. */
+export function markCallWide<E extends object>(err: E): E {
+  callWide.add(err);
+  return err;
+}
+
+/**
+ * On the failure path of a call: a mismatch this rank found (marked by
+ * markCallWide, or FMI_MISMATCH not yet spread) goes to every other rank of
+ * the call, so that a rank that only sent (a reduce leaf) and already
+ * returned fails in its next collective instead of going on as if the call
+ * had worked. Other errors, and errors that came from a peer, stay here.
+ * Best effort: a peer that is gone is skipped.
+ */
+export async function tellAll(c: CollContext, err: unknown): Promise<void> {
+  if (!callWide.has(err as object) || spread.has(err as object)) return;
+  spread.add(err as object);
+  const msg = encodeError(err as FmiError);
+  const others: number[] = [];
+  for (let r = 0; r < c.size; r++) if (r !== c.rank) others.push(r);
+  await Promise.allSettled(others.map((r) => c.send(r, msg)));
+}
+
 /**
  * A message from `peer` carries another call's signature (`theirs`; this
  * rank's call has `mine`): the ranks called different collectives, or the

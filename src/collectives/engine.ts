@@ -2,7 +2,7 @@ import { encode, decode, elemTypeOfKind, Kind, kindOfTyped, bytesOf } from '../c
 import { FmiError } from '../errors.js';
 import { elemTypeOf, kernels, typedArrayCtor, viewsOutliveGrowth, type Arena, type ElemType, type NumericArray, type WasmBlock } from '../kernels/index.js';
 import { applyOp, describe, type Op } from '../ops/op.js';
-import { raiseIfError, type CollContext } from './context.js';
+import { markCallWide, raiseIfError, type CollContext } from './context.js';
 
 /**
  * How a reduction holds, moves and combines partial results. Algorithms are
@@ -80,7 +80,14 @@ class ValueEngine implements ReduceEngine<unknown> {
   }
 
   combine(left: unknown, right: unknown): unknown {
-    return applyOp(this.op, left, right, { rank: this.c.rank, op: this.c.op });
+    try {
+      return applyOp(this.op, left, right, { rank: this.c.rank, op: this.c.op });
+    } catch (err) {
+      // Values of different sizes or kinds: the ranks called the reduction differently.
+      const code = (err as FmiError).code;
+      if (this.op.fn === undefined && (code === 'MPI_ERR_SIZE' || code === 'MPI_ERR_TYPE')) markCallWide(err as FmiError);
+      throw err;
+    }
   }
 
   clone(a: unknown): unknown {
@@ -199,8 +206,9 @@ class WasmEngine implements ReduceEngine<WasmBlock> {
     return out;
   }
 
+  /** The peer's contribution is not of this rank's type or size (an error every rank of the call must hear of). */
   #mismatch(peer: number, kind: number, bytes: number): FmiError {
     const theirs = kind === Kind.STRUCTURED ? 'a structured value' : `${elemTypeOfKind(kind) ?? 'kind ' + kind}${Number.isNaN(bytes) ? ' of a larger size' : ` of ${bytes} bytes`}`;
-    return new FmiError(kind === this.#kind ? 'MPI_ERR_SIZE' : 'MPI_ERR_TYPE', `rank ${peer} contributed ${theirs}, this rank ${describe(this.value)}`, this.c.fields(peer));
+    return markCallWide(new FmiError(kind === this.#kind ? 'MPI_ERR_SIZE' : 'MPI_ERR_TYPE', `rank ${peer} contributed ${theirs}, this rank ${describe(this.value)}`, this.c.fields(peer)));
   }
 }

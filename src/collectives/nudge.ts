@@ -4,8 +4,9 @@ import { Kind } from '../codec.js';
  * Deadlock breaking for mismatched collectives. Where every rank of a
  * mismatched call waits to receive (gather at one rank, scatter at the
  * others), no message carries a signature to compare, and without a timeout
- * they would wait for ever. So a collective receive that has waited
- * NUDGE_MS sends the peer it waits on one small "nudge": its signature as the
+ * they would wait for ever. So a collective call whose receives still wait
+ * at the communicator's next watch tick (after NUDGE_MS to 2·NUDGE_MS, see
+ * CollWatch) sends the peers they wait on one small "nudge": its signature as the
  * tag and the call's full number as the payload. A peer that is itself
  * waiting on this rank in the same call, under another signature, fails with
  * FMI_MISMATCH (and tells every rank); any other receiver drops it. In a

@@ -13,69 +13,137 @@ export interface SignedCall {
   world: (rank: number) => number;
   local: (world: number) => number;
   signal: AbortSignal | undefined;
-  watch: CallWatch;
+  watch: CollWatch;
 }
 
 /**
- * One per collective call: while the call has receives waiting, a timer
- * (NUDGE_MS, then doubling) nudges the peers they wait on (nudge.ts) and
- * looks whether a nudge of this call under another signature, or an error of
- * this call, came from some other rank; then the waiting receives fail. One
- * timer per call, not per receive: a matched call pays one setTimeout.
+ * One per communicator: watches the collective call in progress. While a
+ * call has receives waiting, a timer ticks every NUDGE_MS; a call that is
+ * still the one waiting at the next tick (so it waited at least NUDGE_MS)
+ * nudges the peers its receives wait on (nudge.ts; then at doubling
+ * intervals), and the tick looks whether a nudge of this call under another
+ * signature, or an error of this call, came from some other rank; then the
+ * call's waiting receives are withdrawn (Channel.cancel) and fail. A matched
+ * call costs two counter updates per receive: no timer, no promise and no
+ * closure per call or per message (one timer per communicator, re-armed
+ * every NUDGE_MS while collectives run, stopped when they do not).
  */
-export class CallWatch {
-  readonly #waiting = new Map<number, number>();
+export class CollWatch {
+  /** Sources (world ranks) of `#call`'s waiting receives, one entry per receive: a few at most, so an array. */
+  readonly #waiting: number[] = [];
   #timer: NodeJS.Timeout | undefined;
-  #wait = NUDGE_MS;
-  #over = false;
-  #reject!: (err: unknown) => void;
-  /** Rejects when the watch found this call failed elsewhere. */
-  readonly failed = new Promise<never>((_, reject) => (this.#reject = reject));
-  call: SignedCall | undefined;
-  context: CollContext | undefined;
+  #call: SignedCall | undefined;
+  #context: CollContext | undefined;
+  /** The call the last tick saw waiting, and the ticks since at which it still was. */
+  #seen: SignedCall | undefined;
+  #stalled = 0;
+  /** The call found failed elsewhere, and its error: its receives fail with it. */
+  #failedCall: SignedCall | undefined;
+  #failedWith: unknown;
 
-  constructor() {
-    this.failed.catch(() => {});
+  /** The last call that failed at this rank (for whatever reason). */
+  #lastFailed = Number.NEGATIVE_INFINITY;
+
+  /** Call number `seq` failed at this rank. */
+  callFailed(seq: number): void {
+    if (seq > this.#lastFailed) this.#lastFailed = seq;
   }
 
-  enter(source: number): void {
-    this.#waiting.set(source, (this.#waiting.get(source) ?? 0) + 1);
-    if (this.#timer === undefined && !this.#over) this.#timer = setTimeout(this.#tick, this.#wait);
+  /**
+   * Whether an error message of another call (its signature `theirs`), met
+   * in call `seq`, is one this rank has no use for: of the call that failed
+   * here last, or of the one before it (a rank that failed in its next call
+   * for that one's sake), within the two calls after. Ranks that found a
+   * mismatch tell every rank (context.ts: mismatch, tellAll), so a rank
+   * that failed already gets copies; without this they would fail its next
+   * call too and put the ranks out of step. The call number in a signature
+   * is mod 4: two calls on, only the failed call's own number is safe to
+   * tell from an error of the call after this one.
+   */
+  stale(theirs: number, seq: number): boolean {
+    const since = seq - this.#lastFailed;
+    if (since !== 1 && since !== 2) return false;
+    const n = (theirs >>> 13) & 3;
+    return n === (this.#lastFailed & 3) || (since === 1 && n === ((this.#lastFailed - 1) & 3));
   }
 
-  leave(source: number): void {
-    const n = this.#waiting.get(source)! - 1;
-    if (n === 0) this.#waiting.delete(source);
-    else this.#waiting.set(source, n);
+  /** The error the watch found call `s` failed with elsewhere, if any. */
+  failure(s: SignedCall): unknown {
+    return this.#failedCall === s ? this.#failedWith : undefined;
   }
 
-  end(): void {
-    this.#over = true;
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
+  enter(s: SignedCall, c: CollContext, source: number): void {
+    if (this.#call !== s) {
+      // A new call: receives still counted for an earlier one (left behind when it failed) no longer count.
+      this.#call = s;
+      this.#context = c;
+      this.#waiting.length = 0;
+    }
+    this.#waiting.push(source);
+    if (this.#timer === undefined) {
+      this.#timer = setTimeout(this.#tick, NUDGE_MS);
+      // Never what keeps a process alive: a waiting receive's channel does that.
+      this.#timer.unref();
+    }
+  }
+
+  leave(s: SignedCall, source: number): void {
+    if (this.#call !== s) return;
+    const w = this.#waiting;
+    const i = w.lastIndexOf(source);
+    if (i < 0) return;
+    w[i] = w[w.length - 1]!;
+    w.pop();
+  }
+
+  /** Call number `seq` is over: nothing of it is watched any more. */
+  end(seq: number): void {
+    if (this.#call?.seq !== seq) return;
+    this.#call = undefined;
+    this.#context = undefined;
+    this.#waiting.length = 0;
   }
 
   readonly #tick = (): void => {
     this.#timer = undefined;
-    const s = this.call;
-    if (this.#over || !s || this.#waiting.size === 0) return;
-    for (const source of this.#waiting.keys()) {
-      void s.channel.send(source, { ctx: s.ctx, tag: s.tag, kind: NUDGE_KIND }, nudgePayload(s.seq)).catch(() => {});
-    }
-    const m = s.channel.iprobe({ source: ANY_SOURCE, ctx: s.ctx, tag: ANY_TAG });
-    if (m && !this.#waiting.has(m.source) && !otherCall(m.tag, s.tag) && (m.kind === Kind.ERROR || (m.kind === NUDGE_KIND && m.tag !== s.tag))) {
-      fromElsewhere(s, this.context!, m).then(() => this.#again(), (err) => {
-        this.#over = true;
-        this.#reject(err);
-      });
+    const s = this.#call;
+    if (s === undefined || this.#waiting.length === 0) return; // idle: the next receive re-arms
+    this.#timer = setTimeout(this.#tick, NUDGE_MS);
+    this.#timer.unref();
+    if (this.#seen !== s) {
+      // First seen waiting now: it may have started just before this tick.
+      this.#seen = s;
+      this.#stalled = 0;
       return;
     }
-    this.#again();
+    this.#stalled++;
+    if (this.#failedCall === s) {
+      // Withdrawn receives fail at once; one posted since (a channel that spins first) is withdrawn now.
+      this.#cancelWaiting(s);
+      return;
+    }
+    // Nudges after 1, 2, 4, 8... ticks of waiting: a rank that is just slow gets few.
+    if ((this.#stalled & (this.#stalled - 1)) === 0) {
+      for (const source of new Set(this.#waiting)) {
+        void s.channel.send(source, { ctx: s.ctx, tag: s.tag, kind: NUDGE_KIND }, nudgePayload(s.seq)).catch(() => {});
+      }
+    }
+    const m = s.channel.iprobe({ source: ANY_SOURCE, ctx: s.ctx, tag: ANY_TAG });
+    if (m && !this.#waiting.includes(m.source) && !otherCall(m.tag, s.tag) && (m.kind === Kind.ERROR || (m.kind === NUDGE_KIND && m.tag !== s.tag))) {
+      fromElsewhere(s, this.#context!, m).catch((err) => this.#fail(s, err));
+    }
   };
 
-  #again(): void {
-    // Backing off: a rank that is just slow gets few nudges.
-    if (!this.#over && this.#timer === undefined) this.#timer = setTimeout(this.#tick, (this.#wait *= 2));
+  #fail(s: SignedCall, err: unknown): void {
+    if (this.#call !== s || this.#failedCall === s) return;
+    this.#failedCall = s;
+    this.#failedWith = err;
+    this.#cancelWaiting(s);
+  }
+
+  #cancelWaiting(s: SignedCall): void {
+    const err = this.#failedWith instanceof Error ? this.#failedWith : new Error(String(this.#failedWith));
+    for (const source of new Set(this.#waiting)) s.channel.cancel(s.ctx, source, err);
   }
 }
 
@@ -84,8 +152,8 @@ export class CallWatch {
  * with FMI_MISMATCH when the message's signature is not this call's (a
  * message of another collective, or of this one called with another root,
  * op, type or count), or a nudge of this call says so. It also fails when
- * the call's watch found the call failed elsewhere (its receive then stays
- * posted: the communicator is out of step by then anyway).
+ * the communicator's watch found the call failed elsewhere (it withdraws the
+ * receive). No promise of its own besides its own: no race per receive.
  */
 export async function signedRecv(
   s: SignedCall,
@@ -96,31 +164,34 @@ export async function signedRecv(
   fits?: (kind: number, length: number) => boolean,
   stop?: AbortSignal,
 ): Promise<Received> {
-  const { channel, ctx, tag } = s;
+  const { channel, ctx, tag, watch } = s;
   const source = s.world(peer);
   const signal = stop && s.signal ? AbortSignal.any([stop, s.signal]) : (stop ?? s.signal);
   for (;;) {
+    const failed = watch.failure(s);
+    if (failed !== undefined) throw failed;
     // The tag of the message that matched, known before its payload (which may not fit `into`:
     // without `into` a receive cannot fail for the message's sake).
     let theirs = tag;
     let kind = 0;
     const onMatch = into === undefined ? undefined : (_s: number, t: number, k: number) => void ((theirs = t), (kind = k));
     let r: Received;
-    s.watch.enter(source);
+    watch.enter(s, c, source);
     try {
-      r = await Promise.race([channel.recv({ source, ctx, tag: ANY_TAG, into, capacity, fits, signal, onMatch }), s.watch.failed]);
+      r = await channel.recv({ source, ctx, tag: ANY_TAG, into, capacity, fits, signal, onMatch });
     } catch (err) {
       if (kind === NUDGE_KIND) continue; // a nudge that did not fit `into`: dropped, its payload unknown
       if (theirs !== tag && kind !== Kind.ERROR) return mismatch(c, peer, theirs, tag);
       throw err;
     } finally {
-      s.watch.leave(source);
+      watch.leave(s, source);
     }
     if (r.kind === NUDGE_KIND) {
       // Only a nudge of this very call (not one left over from an earlier one) tells of a mismatch.
       if (r.tag !== tag && nudgeOfCall(r.data, s.seq)) return mismatch(c, peer, r.tag, tag);
       continue;
     }
+    if (r.tag !== tag && r.kind === Kind.ERROR && watch.stale(r.tag, s.seq)) continue; // a copy of an error this rank failed with
     r.source = s.local(r.source);
     if (r.tag !== tag && r.kind !== Kind.ERROR) return mismatch(c, peer, r.tag, tag);
     return r;

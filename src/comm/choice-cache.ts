@@ -15,6 +15,7 @@ export class ChoiceCache {
   readonly #set: ChannelSet;
   readonly #chosen = new Map<string, Channel>();
   readonly #cost = new Map<string, { total: number; channel: number }>();
+  #last: { channel: Channel; op: Sizing['op']; bytes: number; model: Sizing['model']; usd: { total: number; channel: number } } | undefined;
 
   constructor(set: ChannelSet) {
     this.#set = set;
@@ -38,6 +39,15 @@ export class ChoiceCache {
    * infrastructure share, transfer: all but the functions' time).
    */
   costUsd(channel: Channel, sizing: Sizing): { total: number; channel: number } {
+    // A loop of one collective asks for the same figure call after call: no key string for it.
+    const last = this.#last;
+    if (last !== undefined && last.channel === channel && last.op === sizing.op && last.bytes === sizing.bytes && last.model === sizing.model) return last.usd;
+    const usd = this.#costOf(channel, sizing);
+    this.#last = { channel, op: sizing.op, bytes: sizing.bytes, model: sizing.model, usd };
+    return usd;
+  }
+
+  #costOf(channel: Channel, sizing: Sizing): { total: number; channel: number } {
     const key = `${channel.name}|${keyOf(sizing)}`;
     let usd = this.#cost.get(key);
     if (usd === undefined) {
@@ -49,7 +59,15 @@ export class ChoiceCache {
   }
 }
 
-const keyOf = (s: Sizing) => `${s.op}|${s.bytes}|${s.model ? JSON.stringify(s.model) : ''}`;
+const keyOf = (s: Sizing) => `${s.op}|${s.bytes}|${s.model ? modelKey(s.model) : ''}`;
+
+/** Model options by object: callers pass the same object for the same options (no JSON per call). */
+const modelKeys = new WeakMap<object, string>();
+function modelKey(m: object): string {
+  let k = modelKeys.get(m);
+  if (k === undefined) modelKeys.set(m, (k = JSON.stringify(m)));
+  return k;
+}
 
 function remember<T>(m: Map<string, T>, key: string, v: T): void {
   if (m.size >= MAX_ENTRIES) m.clear();

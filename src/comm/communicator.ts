@@ -2,7 +2,7 @@ import { bytesOf, encode, decode, decodeError, isTyped, Kind, type Encoded } fro
 import { FmiError, ClosedError, type FmiErrorFields } from '../errors.js';
 import { ANY_SOURCE, ANY_TAG, isStoreChannel, type Channel, type Probed, type Received, type RecvTarget } from '../channels/channel.js';
 import { ChannelSet } from './channel-set.js';
-import type { Hint } from '../model/types.js';
+import type { DirectAllreduce, Hint, ModelOptions } from '../model/types.js';
 import { barrierStore, bcastStore, gatherFlat, hasStore, reduceFlat, writeOrFail } from '../collectives/mediated.js';
 import { type NumericArray } from '../kernels/index.js';
 import { checkOpFor, type Op } from '../ops/op.js';
@@ -20,9 +20,9 @@ import { TREE_MAX_RANKS } from '../collectives/tree.js';
 import { allgatherRing } from '../collectives/allgather.js';
 import { allreduceAlgorithm, allreduceBlocks, blockable } from '../collectives/allreduce-choice.js';
 import { engineFor, withEngine } from '../collectives/engine.js';
-import { mismatch, type CollContext } from '../collectives/context.js';
+import { mismatch, tellAll, type CollContext } from '../collectives/context.js';
 import { signatureTag, type CallShape, type CollName } from '../collectives/signature.js';
-import { CallWatch, signedRecv } from '../collectives/signed-recv.js';
+import { CollWatch, signedRecv } from '../collectives/signed-recv.js';
 import { VERDICTS } from '../collectives/verdict.js';
 import { checkAllreduceAlgorithm, checkMembers, checkRank, checkTag } from './validate.js';
 import { agreeContext, type Shared } from './context-id.js';
@@ -106,6 +106,8 @@ export class Communicator {
   readonly #stats = new Map<string, OpStats>();
   readonly #choices: ChoiceCache;
   readonly #p2p: P2p;
+  /** Nudges and failures found elsewhere, for the collective call in progress (signed-recv.ts). */
+  readonly #watch = new CollWatch();
 
   constructor(channels: Channel | ChannelSet, opts: CommunicatorOptions, placement?: Placement) {
     this.#set = channels instanceof ChannelSet ? channels : ChannelSet.of(channels);
@@ -314,7 +316,7 @@ export class Communicator {
       checkAllreduceAlgorithm(opts.algorithm, { rank: this.rank, op: 'allreduce' });
       if (opts.into === undefined) return this.#allreduce(c, data, op, opts, undefined) as Promise<T>;
       return withInto(opts.into, data, c, (into) => this.#allreduce(c, data, op, opts, into)) as Promise<T>;
-    }, sized('allreduce', data, { directAllreduce: allreduceAlgorithm(op, data, this.size, opts.algorithm) }), { op, data });
+    }, sized('allreduce', data, allreduceModel(allreduceAlgorithm(op, data, this.size, opts.algorithm))), { op, data });
   }
 
 
@@ -612,8 +614,7 @@ export class Communicator {
     const seq = this.#collSeq++;
     // Every message of this call carries its signature as its tag; receives check it (see #context).
     const sig = signatureTag(name, root, shape, seq);
-    const watch = new CallWatch();
-    const c = this.#context(name, this.#group, sig, channel, d, { seq, watch, key: isStoreChannel(channel) ? this.#storeKey(seq) : undefined });
+    const c = this.#context(name, this.#group, sig, channel, d, { seq, key: isStoreChannel(channel) ? this.#storeKey(seq) : undefined });
     const body = async (): Promise<T> => {
       const t0 = performance.now();
       try {
@@ -625,17 +626,24 @@ export class Communicator {
           out = await run(c);
         } catch (err) {
           if (verdict) await verdict(c, root!, err);
+          // Without verdicts, ranks that only sent learn of a mismatch found here in their next call (failure path only).
+          else if (root !== undefined) await tellAll(c, err);
           throw err;
         }
         if (verdict) await verdict(c, root!, undefined);
-        const late = this.#lateError(channel, seq);
+        let late = this.#lateError(channel, seq);
+        while (late && this.#watch.stale(late.tag, seq)) {
+          await this.#takeError(channel, late, name); // a copy of an error this rank failed with: dropped
+          late = this.#lateError(channel, seq);
+        }
         if (late) throw await this.#takeError(channel, late, name);
         return out;
       } catch (err) {
+        this.#watch.callFailed(seq);
         throw this.#wrap(err, name);
       } finally {
         d.dispose();
-        watch.end();
+        this.#watch.end(seq);
         this.#record(name, channel, sizing, performance.now() - t0);
         this.#collPending--;
       }
@@ -679,7 +687,7 @@ export class Communicator {
    * collective, or of this one called with another root, op, type or count);
    * its shared value starts with the signature too.
    */
-  #context(op: string, members: number[] | undefined, tag: number, channel: Channel, d: Deadline, where: { ctx?: number; key?: string; seq?: number; watch?: CallWatch } = {}): CollContext {
+  #context(op: string, members: number[] | undefined, tag: number, channel: Channel, d: Deadline, where: { ctx?: number; key?: string; seq?: number } = {}): CollContext {
     const ctx = where.ctx ?? this.#ctx + 1;
     const seq = where.seq;
     const signed = seq !== undefined;
@@ -715,11 +723,8 @@ export class Communicator {
           }
         : undefined,
     };
-    // A signed call's receives share one watch (signed-recv.ts).
-    const watch = where.watch ?? new CallWatch();
-    const call = signed ? { channel, ctx, tag, seq, world, local, signal: d.signal, watch } : undefined;
-    watch.call = call;
-    watch.context = c;
+    // A signed call's receives share the communicator's watch (signed-recv.ts).
+    const call = signed ? { channel, ctx, tag, seq, world, local, signal: d.signal, watch: this.#watch } : undefined;
     return c;
   }
 
@@ -756,6 +761,14 @@ export class Communicator {
   }
 }
 
+
+/** The model options of each allreduce algorithm: one object each, so the choice cache keys them without JSON per call. */
+const ALLREDUCE_MODELS = new Map<string, ModelOptions>();
+function allreduceModel(algorithm: DirectAllreduce): ModelOptions {
+  let m = ALLREDUCE_MODELS.get(algorithm);
+  if (m === undefined) ALLREDUCE_MODELS.set(algorithm, (m = { directAllreduce: algorithm }));
+  return m;
+}
 
 /** Bytes of signature before a stored collective value. */
 const SIG_BYTES = 8;

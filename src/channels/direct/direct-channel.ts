@@ -179,6 +179,10 @@ export class DirectChannel implements Channel {
     return Object.fromEntries(this.#paths);
   }
 
+  cancel(ctx: number, source: number, err: Error): void {
+    this.#matcher.cancel(ctx, source, err);
+  }
+
   iprobe(req: ProbeRequest): Probed | undefined {
     return this.#matcher.peek(req);
   }

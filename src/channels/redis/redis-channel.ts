@@ -247,6 +247,10 @@ export class RedisChannel implements StoreChannel {
     return p;
   }
 
+  cancel(ctx: number, source: number, err: Error): void {
+    this.#matcher.cancel(ctx, source, err);
+  }
+
   iprobe(req: ProbeRequest): Probed | undefined {
     return this.#matcher.peek(req);
   }

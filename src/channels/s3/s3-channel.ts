@@ -230,6 +230,10 @@ export class S3Channel implements StoreChannel {
     return p;
   }
 
+  cancel(ctx: number, source: number, err: Error): void {
+    this.#matcher.cancel(ctx, source, err);
+  }
+
   iprobe(req: ProbeRequest): Probed | undefined {
     const now = this.#matcher.peek(req);
     if (now || this.#state !== 'open' || req.source === this.rank) return now;

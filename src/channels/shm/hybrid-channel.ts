@@ -41,6 +41,10 @@ export class HybridChannel implements Channel {
     return this.#via(req.source).recv(req);
   }
 
+  cancel(ctx: number, source: number, err: Error): void {
+    this.#via(source).cancel(ctx, source, err);
+  }
+
   iprobe(req: ProbeRequest): Probed | undefined {
     return this.#via(req.source).iprobe(req);
   }

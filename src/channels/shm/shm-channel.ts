@@ -139,6 +139,10 @@ export class ShmChannel implements Channel {
     return this.#held1(this.#matcher.post(req, () => this.#unmatched(req.source, 'recv')), waits);
   }
 
+  cancel(ctx: number, source: number, err: Error): void {
+    this.#matcher.cancel(ctx, source, err);
+  }
+
   iprobe(req: ProbeRequest): Probed | undefined {
     if (this.#state !== 'open') throw this.#closed('iprobe', req.source);
     this.#pumpAll();
