@@ -1,7 +1,8 @@
 import type { Redis } from 'ioredis';
 import { PeerLostError, type FmiError, type FmiErrorFields } from '../../errors.js';
 import type { Departure } from '../lost-peers.js';
-import { bounded, exec, multi, openClient, queue, retried, retryable, whenReady, type RedisAddress } from './client.js';
+import { bounded, exec, multi, queue, retried, whenReady, type RedisAddress } from './client.js';
+import { BlockingConns } from './blocking-conns.js';
 import { checkEnvelope, chunkCount, damaged, HEADER_BYTES, newHeader, parseHeader, type FrameScratch } from './frame.js';
 import type { JobKeys } from './keys.js';
 import { sealed, unsealed, type Seal } from '../direct/integrity.js';
@@ -43,23 +44,12 @@ if left <= 0 then redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4]) else red
 return left
 `;
 
-/** A get blocked in Redis: it owns its connection until the value comes. */
-interface Wait {
-  conn: Redis;
-  key: string;
-  /** The rank that writes the value, when the caller knows it: its death fails the get if the value never came. */
-  writer: number | undefined;
-  fail(err: Error): void;
-}
-
 /** A value this rank put: who reads it (undefined: every other rank), and whether the put is done. */
 interface Put {
   readers: readonly number[] | undefined;
   done: boolean;
 }
 
-/** Idle blocking connections kept for later gets; more are closed. */
-const MAX_IDLE = 4;
 /** Values checked per sweep; and how many finished puts make a sweep worth it with nobody gone. */
 const SWEEP_BATCH = 4096;
 const SWEEP_AT = 1024;
@@ -92,9 +82,7 @@ const RANGE_CHUNKS = 16;
  */
 export class RedisStore {
   readonly #o: StoreOptions;
-  readonly #idle: Redis[] = [];
-  readonly #conns = new Set<Redis>();
-  readonly #waits = new Set<Wait>();
+  readonly #blocking: BlockingConns;
   readonly #background = new Set<Promise<void>>();
   readonly #puts = new Map<string, Put>();
   #finished = 0;
@@ -106,6 +94,8 @@ export class RedisStore {
   constructor(o: StoreOptions) {
     this.#o = o;
     this.#fields = { rank: o.rank, channel: 'redis' };
+    const { address, timeoutMs, reconnectMs, error } = o;
+    this.#blocking = new BlockingConns({ address, timeoutMs, reconnectMs, error, fields: this.#fields, closed: () => this.#closedWith });
   }
 
   /**
@@ -252,11 +242,11 @@ export class RedisStore {
    */
   async writersGone(gone: ReadonlyMap<number, Departure>): Promise<void> {
     const c = this.#o.cmd;
-    const checks = [...this.#waits].map(async (w) => {
+    const checks = [...this.#blocking.waits].map(async (w) => {
       const how = w.writer === undefined ? undefined : gone.get(w.writer);
       if (!how) return;
       const n = await c.exists(this.#o.keys.head(w.key));
-      if (n !== 0 || !this.#waits.has(w)) return;
+      if (n !== 0 || !this.#blocking.waits.has(w)) return;
       const what = how === 'closed' ? 'closed its channel' : 'died';
       w.fail(new PeerLostError(`rank ${w.writer} ${what} before writing ${w.key}, which this rank waits for`, { ...this.#fields, peer: w.writer, op: 'get' }));
     });
@@ -265,28 +255,28 @@ export class RedisStore {
 
   async #get(key: string, signal: AbortSignal | undefined, writer: number | undefined): Promise<{ kind: number; data: Uint8Array }> {
     const head = this.#o.keys.head(key);
-    const conn = await this.#acquire(signal);
+    const conn = await this.#blocking.acquire(signal);
     if (signal?.aborted) {
-      this.#release(conn);
+      this.#blocking.release(conn);
       throw signal.reason;
     }
     let frame: Buffer | undefined;
     while (!frame) {
-      frame = await this.#wait(conn, conn.blmoveBuffer(head, head, 'LEFT', 'RIGHT', 0), signal, key, writer);
+      frame = await this.#blocking.wait(conn, conn.blmoveBuffer(head, head, 'LEFT', 'RIGHT', 0), signal, key, writer);
       if (frame) break;
       // The connection dropped; the rotation may be made again (it leaves the value as it was).
       try {
         await whenReady(conn, this.#o.lost, signal);
       } catch (err) {
-        this.#drop(conn);
+        this.#blocking.drop(conn);
         throw this.#closedWith ?? err;
       }
       if (this.#closedWith) {
-        this.#drop(conn);
+        this.#blocking.drop(conn);
         throw this.#closedWith;
       }
     }
-    this.#release(conn);
+    this.#blocking.release(conn);
     const seal = this.#o.seal;
     if (seal) frame = unsealed(seal, head, frame, 'redis');
     const h = newHeader();
@@ -306,10 +296,7 @@ export class RedisStore {
   /** Fails waiting gets with `err`, drops the blocking connections, gives the background work up to `ms` to finish. */
   async close(err: Error, ms: number): Promise<void> {
     this.#closedWith ??= err;
-    for (const w of [...this.#waits]) w.fail(err);
-    for (const c of this.#conns) c.disconnect();
-    this.#conns.clear();
-    this.#idle.length = 0;
+    this.#blocking.close(err);
     await bounded(Promise.allSettled(this.#background), ms);
   }
 
@@ -356,79 +343,6 @@ export class RedisStore {
     void q.then(() => this.#background.delete(q));
   }
 
-  async #acquire(signal: AbortSignal | undefined): Promise<Redis> {
-    for (let idle = this.#idle.pop(); idle; idle = this.#idle.pop()) {
-      // One that gave up reconnecting is no use (one reconnecting is: the get waits for it).
-      if (idle.status !== 'end') return idle;
-      this.#conns.delete(idle);
-    }
-    const opening = openClient(this.#o.address, this.#o.timeoutMs, { ...this.#fields, op: 'get' }, this.#o.reconnectMs);
-    let conn: Redis;
-    try {
-      conn = await raceSignal(opening, signal);
-    } catch (err) {
-      opening.then((c) => c.disconnect(), () => {});
-      throw err;
-    }
-    if (this.#closedWith) {
-      conn.disconnect();
-      throw this.#closedWith;
-    }
-    this.#conns.add(conn);
-    return conn;
-  }
-
-  #release(conn: Redis): void {
-    if (!this.#closedWith && conn.status === 'ready' && this.#idle.length < MAX_IDLE) this.#idle.push(conn);
-    else this.#drop(conn);
-  }
-
-  #drop(conn: Redis): void {
-    this.#conns.delete(conn);
-    conn.disconnect();
-  }
-
-  /**
-   * Waits for a blocking command. A blocked connection cannot be told to stop
-   * short of closing it, so an abort, a close or a lost writer drops the
-   * connection. Resolves to undefined if the connection dropped (and is
-   * being reconnected).
-   */
-  #wait(conn: Redis, reply: Promise<Buffer | null>, signal: AbortSignal | undefined, key: string, writer: number | undefined): Promise<Buffer | undefined> {
-    return new Promise<Buffer | undefined>((resolve, reject) => {
-      const done = () => {
-        signal?.removeEventListener('abort', onAbort);
-        this.#waits.delete(w);
-      };
-      const w: Wait = {
-        conn,
-        key,
-        writer,
-        fail: (err) => {
-          done();
-          this.#drop(conn);
-          reject(err);
-        },
-      };
-      const onAbort = () => w.fail(signal!.reason as Error);
-      this.#waits.add(w);
-      signal?.addEventListener('abort', onAbort, { once: true });
-      reply.then(
-        (b) => {
-          done();
-          if (b) resolve(b);
-          else reject(this.#o.error(new Error('blocking read returned nothing'), 'get'));
-        },
-        (err) => {
-          done();
-          // A lost connection: undefined, the caller waits for the reconnect and reads again.
-          if (retryable(err) && conn.status !== 'end' && !this.#closedWith) return resolve(undefined);
-          this.#drop(conn);
-          reject(this.#o.error(err, 'get'));
-        },
-      );
-    });
-  }
 }
 
 /**
