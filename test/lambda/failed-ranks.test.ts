@@ -1,13 +1,7 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FmiConfig } from '../../src/config/types.js';
-import { invokeJob, type InvokeJobOptions, type JobResult } from '../../src/lambda/index.js';
+import type { JobResult } from '../../src/lambda/index.js';
 import { startRedis, type RedisServer } from '../helpers/redis-server.js';
-import { s3Server } from '../helpers/rgw.js';
-// @ts-expect-error: a plain .mjs module (the bench uses it too)
-import { startInvokeDouble } from './invoke-double.mjs';
+import { ALIVE, CREDENTIALS, doubles, JOB, job, s3Env, storeConfig } from './job-setup.js';
 
 /*
  * Ranks that fail outside their own code, in the Invoke API test double with
@@ -17,56 +11,16 @@ import { startInvokeDouble } from './invoke-double.mjs';
  * lost; it must not run again).
  */
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const JOB = join(root, 'test/lambda/fixtures/job-handler.mjs');
-const CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
-/** Liveness checks every 5 s: far from a false death under load, far below the functions' 600 s. */
-const ALIVE = { FMI_ALIVE_MS: '10000' };
-
-interface Double {
-  endpoint: string;
-  calls: { rank?: number; status: number }[];
-  close(): Promise<void>;
-}
-
-const doubles: Double[] = [];
-async function double(opts: Record<string, unknown>): Promise<Double> {
-  const d = (await startInvokeDouble(opts)) as Double;
-  doubles.push(d);
-  return d;
-}
-
 let redis: RedisServer;
 beforeAll(async () => {
   redis = await startRedis();
 });
 afterAll(async () => {
-  await Promise.all(doubles.map((d) => d.close()));
   await redis?.stop();
 });
-
-function job(d: Double, o: Partial<InvokeJobOptions> & { functionName: string; ranks: number }): Promise<JobResult> {
-  return invokeJob({ endpoint: d.endpoint, region: 'us-east-1', clientConfig: { credentials: CREDENTIALS }, ...o });
-}
-
-function config(store: 'redis' | 's3'): FmiConfig {
-  const c = JSON.parse(readFileSync(join(root, 'test/fixtures/fmi.json'), 'utf8')) as FmiConfig;
-  c.backends.Direct!.enabled = false;
-  if (store === 'redis') c.backends.Redis = { ...c.backends.Redis!, enabled: true, port: redis.port };
-  else {
-    const s = s3Server();
-    c.backends.S3 = { ...c.backends.S3!, enabled: true, bucket_name: s.bucket, s3_region: s.region, endpoint: s.endpoint };
-  }
-  return c;
-}
-
-/** The S3 server's credentials, for the functions (their environment) and the launcher (the AWS chain). */
-function s3Env(): Record<string, string> {
-  const s = s3Server();
-  process.env.AWS_ACCESS_KEY_ID = s.accessKeyId;
-  process.env.AWS_SECRET_ACCESS_KEY = s.secretAccessKey;
-  return { AWS_ACCESS_KEY_ID: s.accessKeyId, AWS_SECRET_ACCESS_KEY: s.secretAccessKey };
-}
+// After redis's hooks: the doubles close first (after-hooks run last-registered first).
+const double = doubles();
+const config = (store: 'redis' | 's3') => storeConfig(store, redis.port);
 
 const peerLost = (r: JobResult, ranks: number[]) => {
   for (const k of ranks) expect(r.ranks[k], JSON.stringify(r.ranks[k]!.error)).toMatchObject({ status: 'error', error: { code: 'FMI_PEER_LOST' } });

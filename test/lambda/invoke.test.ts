@@ -1,56 +1,21 @@
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { invokeJob, type InvokeJobOptions, type JobResult } from '../../src/lambda/index.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { JobResult } from '../../src/lambda/index.js';
 import { startRedis, type RedisServer } from '../helpers/redis-server.js';
-// @ts-expect-error: a plain .mjs module (the bench uses it too)
-import { startInvokeDouble } from './invoke-double.mjs';
+import { doubles, fmiCli, JOB, job, root } from './job-setup.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const cli = join(root, 'dist/cli/main.js');
 const SGD = join(root, 'examples/lambda/handler.mjs');
-const JOB = join(root, 'test/lambda/fixtures/job-handler.mjs');
 const HANG = join(root, 'test/lambda/fixtures/hang-handler.mjs');
 const PROGRAM = join(root, 'test/lambda/fixtures/program-handler.mjs');
-const CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
 /** Small enough for 2 busy cores; the same steps as the full example. */
 const SGD_INPUT = { epochs: 2, samples: 4000, hidden: 32, batch: 256 };
 
-interface Double {
-  endpoint: string;
-  calls: { rank?: number; status: number }[];
-  close(): Promise<void>;
-}
+const double = doubles();
 
-const doubles: Double[] = [];
-async function double(opts: Record<string, unknown>): Promise<Double> {
-  const d = (await startInvokeDouble(opts)) as Double;
-  doubles.push(d);
-  return d;
-}
-afterAll(async () => {
-  await Promise.all(doubles.map((d) => d.close()));
-});
-
-function job(d: Double, o: Partial<InvokeJobOptions> & { functionName: string; ranks: number }): Promise<JobResult> {
-  return invokeJob({ endpoint: d.endpoint, region: 'us-east-1', clientConfig: { credentials: CREDENTIALS }, ...o });
-}
-
-function fmi(args: string[], extraEnv: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const env = { ...process.env, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_REGION: 'us-east-1', ...extraEnv };
-    const p = spawn(process.execPath, [cli, ...args], { cwd: root, env });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (b) => (stdout += b));
-    p.stderr.on('data', (b) => (stderr += b));
-    p.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const fmi = fmiCli;
 
 const codes = (r: JobResult) => r.ranks.map((o) => (o.status === 'ok' ? 'ok' : o.error?.code));
 

@@ -1,11 +1,8 @@
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { formatJob } from '../../src/cli/lambda.js';
-import { invokeJob, REQUEST_PRICE_USD, type InvokeJobOptions, type JobResult } from '../../src/lambda/index.js';
-// @ts-expect-error: a plain .mjs module (the bench uses it too)
-import { startInvokeDouble } from './invoke-double.mjs';
+import { REQUEST_PRICE_USD, type JobResult } from '../../src/lambda/index.js';
+import { doubles, fmiCli, JOB, job, root } from './job-setup.js';
 
 /*
  * Several ranks per invocation (issue 13): lambdaHandler(fn, {
@@ -14,42 +11,11 @@ import { startInvokeDouble } from './invoke-double.mjs';
  * the Invoke API test double, each invocation a process of its own.
  */
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const cli = join(root, 'dist/cli/main.js');
 const THREADS = join(root, 'test/lambda/fixtures/threads-handler.mjs');
-const JOB = join(root, 'test/lambda/fixtures/job-handler.mjs');
-const CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
 
-interface Double {
-  endpoint: string;
-  calls: { rank?: number; status: number }[];
-  close(): Promise<void>;
-}
-const doubles: Double[] = [];
-async function double(opts: Record<string, unknown>): Promise<Double> {
-  const d = (await startInvokeDouble(opts)) as Double;
-  doubles.push(d);
-  return d;
-}
-afterAll(async () => {
-  await Promise.all(doubles.map((d) => d.close()));
-});
+const double = doubles();
 
-function job(d: Double, o: Partial<InvokeJobOptions> & { functionName: string; ranks: number }): Promise<JobResult> {
-  return invokeJob({ endpoint: d.endpoint, region: 'us-east-1', clientConfig: { credentials: CREDENTIALS }, ...o });
-}
-
-function fmi(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const env = { ...process.env, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_REGION: 'us-east-1' };
-    const p = spawn(process.execPath, [cli, ...args], { cwd: root, env });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (b) => (stdout += b));
-    p.stderr.on('data', (b) => (stderr += b));
-    p.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const fmi = fmiCli;
 
 type Sum = { rank: number; sum: number; pid: number; threadId: number };
 
