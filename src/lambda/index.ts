@@ -1,7 +1,8 @@
 // fmi/lambda: fmi on AWS Lambda. The handler side (lambdaHandler,
 // lambdaProgram) runs in the function; invokeJob fans a job out from a
 // launcher. Neither loads the AWS SDK until invokeJob is called.
-export { lambdaHandler, rankError, type LambdaHandler, type LambdaHandlerOptions, type RankFunction } from './handler.js';
+export { lambdaHandler, type LambdaHandler, type LambdaHandlerOptions, type RankFunction } from './handler.js';
+export { rankError } from './rank-results.js';
 export { lambdaProgram, type LambdaProgramOptions, type ProgramResult } from './program.js';
 export {
   readPayload,

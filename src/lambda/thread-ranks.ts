@@ -6,7 +6,8 @@ import { createRegion } from '../channels/shm/region.js';
 import { startRankThread, type RankThread } from '../cli/rank-threads.js';
 import { loadConfig } from '../config/index.js';
 import { FmiError, TimeoutError } from '../errors.js';
-import { memoryMiB, perFunctionMismatch, rankError, rankOf, remaining, type LambdaHandlerOptions } from './handler.js';
+import type { LambdaHandlerOptions } from './handler.js';
+import { memoryMiB, perFunctionMismatch, rankError, rankOf, remaining } from './rank-results.js';
 import { MAX_RESPONSE_BYTES, readPayload, type FunctionResult, type LambdaContext, type LambdaPayload, type RankResult, type RankStats } from './payload.js';
 import { claimRanks, claimStore } from './rank-claim.js';
 
