@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { NUDGE_KIND } from '../src/collectives/nudge.js';
 import { DirectChannel } from '../src/channels/direct/direct-channel.js';
-import { knomialTree } from '../src/collectives/tree.js';
+import { knomialTree, TREE_STAR_MAX_RANKS } from '../src/collectives/tree.js';
 import { TREE_MAX_BYTES } from '../src/collectives/allreduce-tree.js';
 import { Op, type Communicator } from '../src/index.js';
 import { range, settleWorld, withWorld } from './helpers/world.js';
@@ -77,6 +77,31 @@ describe('small collectives on few ranks - messages', () => {
       const want = 2 * (size - 1);
       expect([total(0), total(1)], `barrier, allreduce on ${size} ranks`).toEqual([want, want]);
     }
+  });
+});
+
+describe('small collectives - the star', () => {
+  let spy: ReturnType<typeof countSends> | undefined;
+  afterEach(() => spy?.restore());
+
+  it('up to TREE_STAR_MAX_RANKS ranks, barrier and a small allreduce are a star: rank 0 sends to every rank, every other rank once', async () => {
+    expect(TREE_STAR_MAX_RANKS).toBeGreaterThanOrEqual(13);
+    expect(knomialTree(0, 0, 13).children).toEqual(range(13).slice(1));
+    expect(knomialTree(0, 0, TREE_STAR_MAX_RANKS + 1).children).toEqual(knomialTree(0, 0, TREE_STAR_MAX_RANKS + 1, 4).children);
+    spy = countSends();
+    const { sent } = spy;
+    const perRank = await withWorld(13, async (c) => {
+      for (let i = 0; i < 3; i++) await c.allreduce(new Float64Array(128).fill(1), Op.SUM);
+      const t0 = sent.get(c.rank) ?? 0;
+      await c.barrier();
+      const t1 = sent.get(c.rank)!;
+      const sum = await c.allreduce(new Float64Array(128).fill(c.rank), Op.SUM);
+      return [t1 - t0, sent.get(c.rank)! - t1, sum[0]!];
+    });
+    perRank.forEach(([barrier, allreduce, sum], rank) => {
+      expect([barrier, allreduce], `rank ${rank}`).toEqual(rank === 0 ? [12, 12] : [1, 1]);
+      expect(sum).toBe(78);
+    });
   });
 });
 

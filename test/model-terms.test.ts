@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { allreduceAlgorithm, RABENSEIFNER_MIN_BYTES } from '../src/collectives/allreduce-choice.js';
 import { TREE_MAX_BYTES } from '../src/collectives/allreduce-tree.js';
 import { STAR_MAX_BYTES, STAR_MAX_RANKS } from '../src/collectives/bcast.js';
-import { TREE_MAX_RANKS } from '../src/collectives/tree.js';
+import { TREE_MAX_RANKS, TREE_STAR_MAX_RANKS } from '../src/collectives/tree.js';
 import { validateConfig } from '../src/config/index.js';
 import { FmiError } from '../src/errors.js';
 import { directTraffic, estimate, FRESH_MIN_BYTES, modelParams, type OpName } from '../src/model/index.js';
@@ -44,11 +44,15 @@ describe('model - the gap between one rank\'s messages (direct)', () => {
     }
   });
 
-  it('barrier on 16 ranks: dissemination (4 rounds of one exchange: a send, and a receive a gap later), or the radix-4 tree of depth 2', () => {
+  it('barrier on 16 ranks: dissemination (4 rounds of one exchange: a send, and a receive a gap later), or the star (up to TREE_STAR_MAX_RANKS), or the radix-4 tree of depth 2', () => {
     const b = t('barrier', 0, 16);
     if (16 > TREE_MAX_RANKS) {
       near(b.time_s, 4 * (A + G));
       expect(b.algorithm).toBe('dissemination');
+    } else if (16 <= TREE_STAR_MAX_RANKS) {
+      // Rank 0 takes 15 arrivals gap apart (the last at A + 14G), then writes 15 releases gap apart (the last at A + 14G).
+      near(b.time_s, A + 14 * G + (A + 14 * G));
+      expect(b).toMatchObject({ messages: 30, algorithm: 'tree' });
     } else {
       // Up: rank 0's children 1, 2, 3 (leaves) and 4, 8, 12 (each with 3 leaves: done at A + 2G, arriving at 2A + 2G);
       // taken in order: A, A + G, A + 2G, then 2A + 2G, max(2A + 2G, 2A + 3G), 2A + 4G.

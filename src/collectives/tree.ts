@@ -5,8 +5,22 @@ import { absRank, relRank } from './context.js';
  * children are rel + j·k^l (j = 1..k-1) for every level l below its lowest
  * non-zero base-k digit. With 4, four ranks form one flat star (2 rounds for
  * a barrier instead of the binomial tree's 4), sixteen ranks a tree of depth 2.
+ * Used above TREE_STAR_MAX_RANKS ranks.
  */
 export const TREE_RADIX = 4;
+
+/**
+ * Up to this many ranks the tree of barrier and small allreduce is one flat
+ * star around rank 0 (the radix is the size): every rank sends to rank 0 and
+ * waits for its answer, 2 levels instead of 2·log4(size). Where ranks
+ * outnumber CPUs, each level is a chain of wake-ups, and rank 0 takes many
+ * arrivals in one wake-up: on 8, 16 and 32 ranks on 2 vCPUs the star's p50
+ * was 11-35% below the radix-4 tree's, with no more CPU per call
+ * (bench/README.md, "What the wall time of a 1 KiB allreduce on 4 ranks is
+ * made of"). Above, rank 0's serial sends and receives (one per rank) would
+ * outweigh the levels saved.
+ */
+export const TREE_STAR_MAX_RANKS = 32;
 
 /**
  * Barrier and small allreduce take the tree on at most this many ranks:
@@ -29,8 +43,11 @@ export interface Tree {
   children: number[];
 }
 
-/** A rank's place in the k-nomial tree of `size` ranks rooted at `root`. Subtrees are contiguous runs of relative ranks. */
-export function knomialTree(rank: number, root: number, size: number, radix = TREE_RADIX): Tree {
+/**
+ * A rank's place in the k-nomial tree of `size` ranks rooted at `root`. Subtrees are contiguous runs of relative ranks.
+ * The default radix is that of barrier and small allreduce: a star up to TREE_STAR_MAX_RANKS ranks, else TREE_RADIX.
+ */
+export function knomialTree(rank: number, root: number, size: number, radix = size <= TREE_STAR_MAX_RANKS ? Math.max(2, size) : TREE_RADIX): Tree {
   const rel = relRank(rank, root, size);
   let span = 1;
   // The lowest level at which rel has a non-zero digit: its parent is there.
