@@ -147,13 +147,13 @@ describe('Communicator methods on an intercommunicator (direct)', () => {
       const items = side === 0 ? [1] : other;
       await expect(inter.alltoall(items)).rejects.toMatchObject({ code: 'MPI_ERR_COUNT' });
       // An op that does not fit one group's data fails the other group's allreduce too.
-      await expect(inter.allreduce(side === 0 ? { not: 'a number' } : 1, Op.SUM)).rejects.toMatchObject({ code: side === 0 ? expect.stringMatching(/^MPI_ERR_/) : expect.stringMatching(/^MPI_ERR_/) });
+      await expect(inter.allreduce(side === 0 ? { not: 'a number' } : 1, Op.SUM)).rejects.toMatchObject({ code: 'MPI_ERR_OP', message: expect.stringMatching(/SUM is not defined for Object/) });
       // gatherv counts that are not one per remote rank: the root fails.
       const gv = inter.gatherv(Int32Array.of(1), root === ROOT ? [1] : [], root);
       if (root === ROOT) await expect(gv).rejects.toMatchObject({ code: 'MPI_ERR_COUNT' });
       else expect(await gv).toBeUndefined();
       // reduceScatter with a vector the other group's counts do not add up to: every rank fails.
-      await expect(inter.reduceScatter(Float64Array.of(1, 2, 3, 4).subarray(0, side === 0 ? 2 : 4), Op.SUM)).rejects.toMatchObject({ code: 'MPI_ERR_COUNT' });
+      await expect(inter.reduceScatter(Float64Array.of(1, 2, 3, 4).subarray(0, side === 0 ? 2 : 4), Op.SUM)).rejects.toMatchObject({ code: 'MPI_ERR_COUNT', message: expect.stringMatching(/the other group reduced/) });
       // Still usable after the failures: nothing stale is left between the groups.
       expect(await inter.allreduce(world.rank, Op.SUM)).toBe(sum(other));
       await inter.free();

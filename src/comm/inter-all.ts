@@ -19,14 +19,14 @@ const fieldsOf = (inter: Communicator, op: string): FmiErrorFields => ({ rank: i
 /** The leaders swap what their groups made (a failure record for one that failed); undefined at the other ranks. */
 async function swap(k: InterCall, mine: unknown): Promise<unknown> {
   if (k.local.rank !== 0) return undefined;
-  return attempt(() => k.cross.sendrecv(mine, 0, 0, { ...k.o, sendTag: k.tag, recvTag: k.tag }), 0);
+  return attempt(() => k.cross.sendrecv(mine, 0, 0, { ...k.o, sendTag: k.tag, recvTag: k.tag }));
 }
 
 /** allreduce: each rank gets the reduction of the other group's values. */
 export function interAllreduce<T>(inter: Communicator, data: T, op: Op, opts: OpOptions & { into?: NumericArray } = {}): Promise<T> {
   const f = fieldsOf(inter, 'allreduce');
   return interRun(inter, async (k) => {
-    const mine = await attempt(() => k.local.reduce(data, op, 0, k.o), k.local.rank);
+    const mine = await attempt(() => k.local.reduce(data, op, 0, k.o));
     const out = await k.local.bcast(await swap(k, mine), 0, k.o);
     unwrap(mine, f);
     return intoOf<T>(unwrap(out, f), opts.into, f);
@@ -37,7 +37,7 @@ export function interAllreduce<T>(inter: Communicator, data: T, op: Op, opts: Op
 export function interAllgather<T>(inter: Communicator, data: T, opts: OpOptions = {}): Promise<T extends NumericArray ? T : T[]> {
   const f = fieldsOf(inter, 'allgather');
   return interRun(inter, async (k) => {
-    const mine = await attempt(() => k.local.gather(data, 0, k.o), k.local.rank);
+    const mine = await attempt(() => k.local.gather(data, 0, k.o));
     const out = await k.local.bcast(await swap(k, mine), 0, k.o);
     unwrap(mine, f);
     return unwrap(out, f);
@@ -50,7 +50,7 @@ export function interAllgatherv<T extends NumericArray>(inter: Communicator, dat
   return interRun(inter, async (k) => {
     const l = layoutOr(counts, opts.displs, inter.remoteSize!, 'allgatherv', f);
     // The group's parts end to end at its rank 0: the receivers cut them apart by their counts.
-    const mine = await attempt(() => (isTyped(data) ? k.local.gather(data, 0, k.o) : raise('MPI_ERR_TYPE', 'allgatherv works on TypedArrays', f)), k.local.rank);
+    const mine = await attempt(() => (isTyped(data) ? k.local.gather(data, 0, k.o) : raise('MPI_ERR_TYPE', 'allgatherv works on TypedArrays', f)));
     const out = await k.local.bcast(await swap(k, mine), 0, k.o);
     if (l instanceof Error) throw l;
     unwrap(mine, f);
@@ -120,7 +120,7 @@ export function interReduceScatter<T extends NumericArray>(inter: Communicator, 
     } catch (err) {
       l = err as Error;
     }
-    const mine = await attempt(() => k.local.reduce(data, op, 0, k.o), k.local.rank);
+    const mine = await attempt(() => k.local.reduce(data, op, 0, k.o));
     const theirs = await swap(k, mine);
     let items: unknown[] | undefined;
     if (k.local.rank === 0) items = blocksFor(theirs, l, inter.size, f);
@@ -145,6 +145,6 @@ function blocksFor(theirs: unknown, l: Layout | Error, n: number, f: FmiErrorFie
     if (!isTyped(v) || v.length !== l.extent) raise('MPI_ERR_COUNT', `the other group reduced ${isTyped(v) ? v.length : 0} elements, this group's counts add up to ${l.extent}`, f);
     return l.counts.map((_, r) => part(v, l, r));
   } catch (err) {
-    return new Array<unknown>(n).fill(isFailure(theirs) ? theirs : failure(err, 0));
+    return new Array<unknown>(n).fill(isFailure(theirs) ? theirs : failure(err));
   }
 }

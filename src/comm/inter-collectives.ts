@@ -106,25 +106,29 @@ export function interRole(inter: Communicator, root: InterRoot, op = 'collective
 // within their group) as an error of the call.
 
 const FAILED = 'fmiInterFailure';
+/** The error itself, at the rank that made the record (symbol keys are not sent). */
+const ORIGIN = Symbol('origin');
 
 export interface Failure {
-  [FAILED]: { code: FmiErrorCode; message: string; rank?: number };
+  [FAILED]: { code: FmiErrorCode; message: string };
+  [ORIGIN]?: unknown;
 }
 
-export function failure(err: unknown, rank?: number): Failure {
+export function failure(err: unknown): Failure {
   const e = err instanceof FmiError ? err : new FmiError('FMI_CHANNEL', String((err as Error)?.message ?? err));
-  return { [FAILED]: { code: e.code, message: e.message, rank: e.rank ?? rank } };
+  return { [FAILED]: { code: e.code, message: e.message }, [ORIGIN]: err };
 }
 
 export function isFailure(v: unknown): v is Failure {
   return typeof v === 'object' && v !== null && !isTyped(v) && Object.prototype.hasOwnProperty.call(v, FAILED);
 }
 
-/** `v`, or the error a failure record stands for (from remote rank `from` when known). */
+/** `v`, or the error a failure record stands for: this rank's own as it was, one made elsewhere with its code and message. */
 export function unwrap<T>(v: unknown, fields: FmiErrorFields): T {
   if (!isFailure(v)) return v as T;
+  if (v[ORIGIN] !== undefined) throw v[ORIGIN];
   const f = v[FAILED];
-  return raise(f.code, `the other group failed: ${f.message}`, { ...fields, peer: f.rank });
+  return raise(f.code, f.message.startsWith(`${f.code}: `) ? f.message.slice(f.code.length + 2) : f.message, fields);
 }
 
 export function raise(code: FmiErrorCode, message: string, fields: FmiErrorFields): never {
@@ -132,11 +136,11 @@ export function raise(code: FmiErrorCode, message: string, fields: FmiErrorField
 }
 
 /** What `run` resolves to, or a failure record of why it did not. */
-export async function attempt<T>(run: () => Promise<T>, rank?: number): Promise<T | Failure> {
+export async function attempt<T>(run: () => Promise<T>): Promise<T | Failure> {
   try {
     return await run();
   } catch (err) {
-    return failure(err, rank);
+    return failure(err);
   }
 }
 
@@ -147,7 +151,7 @@ export async function sendOrFail(k: InterCall, v: unknown, r: number): Promise<v
   } catch (err) {
     const e = err as FmiError;
     if (e?.code === 'FMI_TIMEOUT' || e?.code === 'FMI_ABORTED' || e?.code === 'FMI_PEER_LOST' || e?.code === 'FMI_CLOSED') throw err;
-    await k.cross.send(failure(err, k.local.rank), r, { ...k.o, tag: k.tag });
+    await k.cross.send(failure(err), r, { ...k.o, tag: k.tag });
     throw err;
   }
 }

@@ -34,7 +34,7 @@ export function interReduce<T>(inter: Communicator, data: T, op: Op, root: Inter
   return rooted(inter, root, 'reduce', opts, async (k, role) => {
     if (role === 'root') return intoOf<T>(unwrap(await k.cross.recv(0, { ...k.o, tag: k.tag }), { ...f, peer: 0 }), opts.into, f);
     if (role === 'idle') return undefined;
-    const mine = await attempt(() => k.local.reduce(data, op, 0, k.o), k.local.rank);
+    const mine = await attempt(() => k.local.reduce(data, op, 0, k.o));
     if (k.local.rank === 0) await k.cross.send(mine, root as number, { ...k.o, tag: k.tag });
     return void unwrap(mine, f);
   });
@@ -132,7 +132,7 @@ export async function sendParts(k: InterCall, n: number, make: () => readonly un
   try {
     parts = make();
   } catch (err) {
-    const bad = failure(err, k.local.rank);
+    const bad = failure(err);
     await Promise.all(Array.from({ length: n }, (_, i) => k.cross.send(bad, first + i, { ...k.o, tag: k.tag })));
     throw err;
   }
