@@ -154,11 +154,33 @@ describe('Communicator methods on an intercommunicator (direct)', () => {
       else expect(await gv).toBeUndefined();
       // reduceScatter with a vector the other group's counts do not add up to: every rank fails.
       await expect(inter.reduceScatter(Float64Array.of(1, 2, 3, 4).subarray(0, side === 0 ? 2 : 4), Op.SUM)).rejects.toMatchObject({ code: 'MPI_ERR_COUNT', message: expect.stringMatching(/the other group reduced/) });
+      // An `into` that does not fit fails its own rank only, after the call.
+      const ar = inter.allreduce(Float64Array.of(1), Op.SUM, { into: world.rank === 3 ? new Float32Array(1) : undefined });
+      if (world.rank === 3) await expect(ar).rejects.toMatchObject({ code: 'MPI_ERR_ARG' });
+      else expect(await ar).toEqual(Float64Array.of(2));
       // Still usable after the failures: nothing stale is left between the groups.
       expect(await inter.allreduce(world.rank, Op.SUM)).toBe(sum(other));
       await inter.free();
       await expect(inter.allreduce(1, Op.SUM)).rejects.toMatchObject({ code: 'FMI_CLOSED' });
       await local.free();
+    });
+  });
+
+  it('a group that never comes: the other fails with FMI_TIMEOUT, no hang', async () => {
+    await withWorld(3, async (world) => {
+      const { inter, local, side } = await groups(world, 2);
+      // The first collective makes what the others run on, with both groups: without group 1, it fails in group 0.
+      if (side === 0) await expect(inter.allreduce(1, Op.SUM, { timeoutMs: 300 })).rejects.toMatchObject({ code: expect.stringMatching(/^FMI_(TIMEOUT|MISMATCH)$/) });
+      const again = await groups(world, 2);
+      expect(await again.inter.allreduce(1, Op.SUM)).toBe(side === 0 ? 1 : 2);
+      // Group 1 does not call this gather: group 0's root waits for it until its timeout; PROC_NULL returns at once.
+      const root = side === 0 ? (again.inter.rank === 0 ? ROOT : PROC_NULL) : 0;
+      if (side === 0) {
+        const g = again.inter.gather(1, root, { timeoutMs: 300 });
+        if (root === ROOT) await expect(g).rejects.toMatchObject({ code: 'FMI_TIMEOUT' });
+        else expect(await g).toBeUndefined();
+      }
+      await Promise.all([again.local.free(), local.free()]);
     });
   });
 });

@@ -46,18 +46,19 @@ const TAG_SPAN = 1 << 20;
 
 const states = new WeakMap<Communicator, InterState>();
 
-function stateOf(inter: Communicator): InterState {
+/** The state of `inter`'s collectives; made by the first, within its signal and timeout (if that fails, so do the later ones: free it). */
+function stateOf(inter: Communicator, o: OpOptions): InterState {
   let s = states.get(inter);
   if (s) return s;
   if (!inter.isInter) throw new FmiError('MPI_ERR_COMM', 'an intercommunicator collective needs an intercommunicator (Communicator.intercomm)', { rank: inter.rank });
   // merge and dup are called now, in call order, so every rank queues them alike.
-  const merged = inter.merge(false);
-  const cross = inter.dup();
+  const merged = inter.merge(false, o);
+  const cross = inter.dup(o);
   // merge(false) at both groups puts one group first, in local rank order:
   // a rank of the first group has the same rank in both.
   const local = merged.then(async (m) => {
     try {
-      return (await m.split(m.rank === inter.rank ? 0 : 1, inter.rank))!;
+      return (await m.split(m.rank === inter.rank ? 0 : 1, inter.rank, o))!;
     } finally {
       await m.free();
     }
@@ -72,13 +73,13 @@ function stateOf(inter: Communicator): InterState {
 /** Runs `body` as the next collective of `inter`, after those called before it; call it synchronously (it takes the call's number). */
 export function interRun<T>(inter: Communicator, body: (k: InterCall) => Promise<T>, o: OpOptions = {}): Promise<T> {
   let s: InterState;
+  const opts = { signal: o.signal, timeoutMs: o.timeoutMs };
   try {
-    s = stateOf(inter);
+    s = stateOf(inter, opts);
   } catch (err) {
     return Promise.reject(err);
   }
   const tag = s.seq++ % TAG_SPAN;
-  const opts = { signal: o.signal, timeoutMs: o.timeoutMs };
   const run = s.queue.then(async () => body({ local: await s.local, cross: await s.cross, tag, o: opts }));
   s.queue = run.catch(() => {});
   return run;
