@@ -158,6 +158,9 @@ describe('Communicator methods on an intercommunicator (direct)', () => {
       const ar = inter.allreduce(Float64Array.of(1), Op.SUM, { into: world.rank === 3 ? new Float32Array(1) : undefined });
       if (world.rank === 3) await expect(ar).rejects.toMatchObject({ code: 'MPI_ERR_ARG' });
       else expect(await ar).toEqual(Float64Array.of(2));
+      // The groups call different collectives: FMI_MISMATCH in both, naming both calls.
+      const mixed = side === 0 ? inter.allreduce(1, Op.SUM) : inter.allgather(1);
+      await expect(mixed).rejects.toMatchObject({ code: 'FMI_MISMATCH', message: expect.stringMatching(side === 0 ? /sent a message of allgather.*this rank is in allreduce/ : /sent a message of allreduce.*this rank is in allgather/) });
       // Still usable after the failures: nothing stale is left between the groups.
       expect(await inter.allreduce(world.rank, Op.SUM)).toBe(sum(other));
       await inter.free();

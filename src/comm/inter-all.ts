@@ -4,7 +4,7 @@ import type { NumericArray } from '../kernels/index.js';
 import type { Op } from '../ops/op.js';
 import type { OpOptions } from '../util/deadline.js';
 import type { Communicator } from './communicator.js';
-import { attempt, failure, interRun, intoOf, isFailure, raise, unwrap, type InterCall } from './inter-collectives.js';
+import { attempt, crossSwap, failure, interRun, intoOf, isFailure, raise, unwrap, type InterCall } from './inter-collectives.js';
 import { joinTyped, layoutOr, placeTyped, recvAll, sendParts, slices } from './inter-rooted.js';
 import { checkSpan, layout, part, type Layout } from './vector.js';
 
@@ -19,7 +19,7 @@ const fieldsOf = (inter: Communicator, op: string): FmiErrorFields => ({ rank: i
 /** The leaders swap what their groups made (a failure record for one that failed); undefined at the other ranks. */
 async function swap(k: InterCall, mine: unknown): Promise<unknown> {
   if (k.local.rank !== 0) return undefined;
-  return attempt(() => k.cross.sendrecv(mine, 0, 0, { ...k.o, sendTag: k.tag, recvTag: k.tag }));
+  return attempt(() => crossSwap(k, mine));
 }
 
 /** allreduce: each rank gets the reduction of the other group's values. */
@@ -30,7 +30,7 @@ export function interAllreduce<T>(inter: Communicator, data: T, op: Op, opts: Op
     const out = await k.local.bcast(await swap(k, mine), 0, k.o);
     unwrap(mine, f);
     return intoOf<T>(unwrap(out, f), opts.into, f);
-  }, opts);
+  }, opts, 'allreduce');
 }
 
 /** allgather: each rank gets the other group's values by remote rank (one concatenated TypedArray for TypedArrays). */
@@ -41,7 +41,7 @@ export function interAllgather<T>(inter: Communicator, data: T, opts: OpOptions 
     const out = await k.local.bcast(await swap(k, mine), 0, k.o);
     unwrap(mine, f);
     return unwrap(out, f);
-  }, opts);
+  }, opts, 'allgather');
 }
 
 /** allgatherv: counts[r] elements from remote rank r, placed at displs[r] (counts and displs by remote rank). */
@@ -59,7 +59,7 @@ export function interAllgatherv<T extends NumericArray>(inter: Communicator, dat
     if (!isTyped(all) || all.length !== total) raise('MPI_ERR_COUNT', `the other group sent ${isTyped(all) ? all.length : 0} elements in all, counts add up to ${total}`, f);
     let at = 0;
     return placeTyped(l.counts.map((n) => all.subarray(at, (at += n))), l, f) as T;
-  }, opts);
+  }, opts, 'allgatherv');
 }
 
 /** alltoall: items[r] (or the r-th equal slice) goes to remote rank r; the result holds what each remote rank sent this one. */
@@ -69,7 +69,7 @@ export function interAlltoall<T>(inter: Communicator, items: readonly T[] | Nume
     const n = inter.remoteSize!;
     const got = await exchange(k, n, f, () => slices(items, n, f));
     return isTyped(items) ? joinTyped(got as NumericArray[], f) : (got as T[]);
-  }, opts);
+  }, opts, 'alltoall');
 }
 
 /**
@@ -91,7 +91,7 @@ export function interAlltoallv<T extends NumericArray>(
     });
     if (rl instanceof Error) throw rl;
     return placeTyped(got, rl, f) as T;
-  }, opts);
+  }, opts, 'alltoallv');
 }
 
 /** Part r of make() to remote rank r, one from each remote rank back; this rank's own failure first, then theirs. */
@@ -134,7 +134,7 @@ export function interReduceScatter<T extends NumericArray>(inter: Communicator, 
     const view = into.subarray(0, block.length) as NumericArray;
     (view as { set(a: ArrayLike<unknown>): void }).set(block as ArrayLike<unknown>);
     return view as T;
-  }, opts);
+  }, opts, 'reduceScatter');
 }
 
 /** At a group's rank 0: the other group's reduction cut into this group's blocks, or a failure record for every rank. */

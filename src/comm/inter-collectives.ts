@@ -1,6 +1,8 @@
 import type { Communicator } from './communicator.js';
 import { isTyped } from '../codec.js';
-import { FmiError, type FmiErrorCode, type FmiErrorFields } from '../errors.js';
+import { ANY_TAG } from '../channels/channel.js';
+import { FmiError, MismatchError, type FmiErrorCode, type FmiErrorFields } from '../errors.js';
+import { Status } from './request.js';
 import type { OpOptions } from '../util/deadline.js';
 
 // Collectives on an intercommunicator (MPI 3.1 §5.2.2), for the TS API and
@@ -41,8 +43,17 @@ export interface InterCall {
   o: OpOptions;
 }
 
-/** Tags of the cross messages wrap here (the channels keep them apart by sequence anyway). */
+/** Call numbers in the tags of the cross messages wrap here (the channels keep them apart by sequence anyway). */
 const TAG_SPAN = 1 << 20;
+
+/**
+ * The calls, by the number in the low 4 bits of their cross messages' tags
+ * (above them, the call's number): a receive that gets another call's
+ * message fails with FMI_MISMATCH instead of taking it for this call's data.
+ * The MPI layer's calls (src/mpi/inter/) are 'mpi': they receive by exact tag.
+ */
+const CALLS = ['mpi', 'bcast', 'reduce', 'gather', 'scatter', 'gatherv', 'scatterv', 'allreduce', 'allgather', 'allgatherv', 'alltoall', 'alltoallv', 'reduceScatter', 'split'] as const;
+export type InterName = (typeof CALLS)[number];
 
 const states = new WeakMap<Communicator, InterState>();
 
@@ -71,7 +82,7 @@ function stateOf(inter: Communicator, o: OpOptions): InterState {
 }
 
 /** Runs `body` as the next collective of `inter`, after those called before it; call it synchronously (it takes the call's number). */
-export function interRun<T>(inter: Communicator, body: (k: InterCall) => Promise<T>, o: OpOptions = {}): Promise<T> {
+export function interRun<T>(inter: Communicator, body: (k: InterCall) => Promise<T>, o: OpOptions = {}, name: InterName = 'mpi'): Promise<T> {
   let s: InterState;
   const opts = { signal: o.signal, timeoutMs: o.timeoutMs };
   try {
@@ -79,7 +90,7 @@ export function interRun<T>(inter: Communicator, body: (k: InterCall) => Promise
   } catch (err) {
     return Promise.reject(err);
   }
-  const tag = s.seq++ % TAG_SPAN;
+  const tag = ((s.seq++ % TAG_SPAN) << 4) | CALLS.indexOf(name);
   const run = s.queue.then(async () => body({ local: await s.local, cross: await s.cross, tag, o: opts }));
   s.queue = run.catch(() => {});
   return run;
@@ -152,7 +163,7 @@ export async function sendOrFail(k: InterCall, v: unknown, r: number): Promise<v
   } catch (err) {
     const e = err as FmiError;
     if (e?.code === 'FMI_TIMEOUT' || e?.code === 'FMI_ABORTED' || e?.code === 'FMI_PEER_LOST' || e?.code === 'FMI_CLOSED') throw err;
-    await k.cross.send(failure(err), r, { ...k.o, tag: k.tag });
+    await k.cross.send(failure(err), r, { ...k.o, tag: k.tag }).catch(() => {});
     throw err;
   }
 }
@@ -165,4 +176,26 @@ export function intoOf<T>(v: unknown, into: unknown, fields: FmiErrorFields): T 
   }
   (into as { set(a: ArrayLike<unknown>): void }).set(v as ArrayLike<unknown>);
   return into as T;
+}
+
+const describeTag = (tag: number) => `${CALLS[tag & 15] ?? 'an unknown call'} (call ${tag >>> 4})`;
+
+function mismatchAt(k: InterCall, r: number, theirs: number): MismatchError {
+  return new MismatchError(`remote rank ${r} sent a message of ${describeTag(theirs)}, this rank is in ${describeTag(k.tag)}`, { rank: k.local.rank, op: CALLS[k.tag & 15], peer: r });
+}
+
+/** This call's message from remote rank r: one of another call (another collective, or one left by a failed call) is FMI_MISMATCH. */
+export async function crossRecv<T>(k: InterCall, r: number): Promise<T> {
+  const status = new Status();
+  const v = await k.cross.recv<T>(r, { ...k.o, tag: ANY_TAG, status });
+  if (status.tag !== k.tag) throw mismatchAt(k, r, status.tag);
+  return v;
+}
+
+/** Sends `mine` to remote rank 0 and receives its message in this call, as crossRecv. */
+export async function crossSwap<T>(k: InterCall, mine: unknown): Promise<T> {
+  const status = new Status();
+  const v = await k.cross.sendrecv<T>(mine, 0, 0, { ...k.o, sendTag: k.tag, recvTag: ANY_TAG, status });
+  if (status.tag !== k.tag) throw mismatchAt(k, 0, status.tag);
+  return v;
 }

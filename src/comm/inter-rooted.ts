@@ -5,7 +5,7 @@ import type { Op } from '../ops/op.js';
 import type { OpOptions } from '../util/deadline.js';
 import type { Communicator } from './communicator.js';
 import {
-  attempt, failure, interRole, interRun, intoOf, raise, sendOrFail, unwrap, type InterCall, type InterRoot,
+  attempt, crossRecv, failure, interRole, interRun, intoOf, raise, sendOrFail, unwrap, type InterCall, type InterName, type InterRoot,
 } from './inter-collectives.js';
 import { checkSpan, layout, part } from './vector.js';
 
@@ -21,7 +21,7 @@ export function interBcast<T>(inter: Communicator, data: T | undefined, root: In
   return rooted(inter, root, 'bcast', opts, async (k, role) => {
     if (role === 'root') return void (await sendOrFail(k, data, 0));
     if (role === 'idle') return undefined;
-    const got = k.local.rank === 0 ? await attempt(() => k.cross.recv<T>(root as number, { ...k.o, tag: k.tag })) : undefined;
+    const got = k.local.rank === 0 ? await attempt(() => crossRecv<T>(k, root as number)) : undefined;
     // A failure record travels like data, so every rank of the group fails alike.
     const out = await k.local.bcast(got, 0, k.o);
     return intoOf<T>(unwrap(out, { ...f, peer: root as number }), opts.into, f);
@@ -32,7 +32,7 @@ export function interBcast<T>(inter: Communicator, data: T | undefined, root: In
 export function interReduce<T>(inter: Communicator, data: T, op: Op, root: InterRoot, opts: OpOptions & { into?: NumericArray } = {}): Promise<T | undefined> {
   const f = fieldsOf(inter, 'reduce');
   return rooted(inter, root, 'reduce', opts, async (k, role) => {
-    if (role === 'root') return intoOf<T>(unwrap(await k.cross.recv(0, { ...k.o, tag: k.tag }), { ...f, peer: 0 }), opts.into, f);
+    if (role === 'root') return intoOf<T>(unwrap(await crossRecv(k, 0), { ...f, peer: 0 }), opts.into, f);
     if (role === 'idle') return undefined;
     const mine = await attempt(() => k.local.reduce(data, op, 0, k.o));
     if (k.local.rank === 0) await k.cross.send(mine, root as number, { ...k.o, tag: k.tag });
@@ -60,7 +60,7 @@ export function interScatter<T>(inter: Communicator, items: readonly T[] | Numer
   return rooted(inter, root, 'scatter', opts, async (k, role) => {
     if (role === 'root') return void (await sendParts(k, inter.remoteSize!, () => slices(items, inter.remoteSize!, f)));
     if (role === 'idle') return undefined;
-    return unwrap<T>(await k.cross.recv(root as number, { ...k.o, tag: k.tag }), { ...f, peer: root as number });
+    return unwrap<T>(await crossRecv(k, root as number), { ...f, peer: root as number });
   });
 }
 
@@ -91,21 +91,21 @@ export function interScatterv<T extends NumericArray>(inter: Communicator, data:
       }));
     }
     if (role === 'idle') return undefined;
-    return unwrap<T>(await k.cross.recv(root as number, { ...k.o, tag: k.tag }), { ...f, peer: root as number });
+    return unwrap<T>(await crossRecv(k, root as number), { ...f, peer: root as number });
   });
 }
 
 // ---- shared by the rooted calls and inter-all.ts -----------------------------------
 
 /** A rooted call: the root checked here (MPI_ERR_ROOT before the call takes its turn, as on an intracommunicator). */
-function rooted<T>(inter: Communicator, root: InterRoot, op: string, opts: OpOptions, body: (k: InterCall, role: 'root' | 'idle' | 'leaf') => Promise<T>): Promise<T> {
+function rooted<T>(inter: Communicator, root: InterRoot, op: InterName, opts: OpOptions, body: (k: InterCall, role: 'root' | 'idle' | 'leaf') => Promise<T>): Promise<T> {
   let role: 'root' | 'idle' | 'leaf';
   try {
     role = interRole(inter, root, op);
   } catch (err) {
     return Promise.reject(err);
   }
-  return interRun(inter, (k) => body(k, role), opts);
+  return interRun(inter, (k) => body(k, role), opts, op);
 }
 
 /** The layout, or the error to raise once this rank has taken its part. */
@@ -119,7 +119,7 @@ export function layoutOr(counts: unknown, displs: unknown, n: number, op: string
 
 /** Receives one value from each remote rank; the first failure record among them is the call's error. */
 export async function recvAll<T>(k: InterCall, n: number, f: FmiErrorFields): Promise<T[]> {
-  const got = await Promise.all(Array.from({ length: n }, (_, r) => k.cross.recv(r, { ...k.o, tag: k.tag })));
+  const got = await Promise.all(Array.from({ length: n }, (_, r) => crossRecv(k, r)));
   return got.map((v, r) => unwrap<T>(v, { ...f, peer: r }));
 }
 

@@ -31,5 +31,5 @@ export function interSplit(inter: Communicator, color: number, key: number, opts
     } finally {
       await sub.free();
     }
-  }, opts);
+  }, opts, 'split');
 }
