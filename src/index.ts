@@ -12,9 +12,9 @@ export {
   type CommunicatorOptions,
 } from './comm/communicator.js';
 export { Request, Status, waitAll, waitAny, testAll } from './comm/request.js';
-export {
-  interAllgather, interAllreduce, interAlltoall, interBcast, interGather, interReduce, interScatter, type InterRoot,
-} from './comm/inter-collectives.js';
+export { ROOT, PROC_NULL, type InterRoot } from './comm/inter-collectives.js';
+export { interBcast, interReduce, interGather, interScatter, interGatherv, interScatterv } from './comm/inter-rooted.js';
+export { interAllgather, interAllgatherv, interAllreduce, interAlltoall, interAlltoallv, interReduceScatter } from './comm/inter-all.js';
 export { ANY_SOURCE, ANY_TAG } from './channels/channel.js';
 export { TAG_UB } from './comm/validate.js';
 export { Op, type OpProperties, type ReduceFn } from './ops/op.js';

@@ -2,7 +2,10 @@ import { bytesOf, encode, decode, decodeError, isTyped, Kind, type Encoded } fro
 import { FmiError, ClosedError, type FmiErrorFields } from '../errors.js';
 import { ANY_SOURCE, ANY_TAG, isStoreChannel, type Channel, type Probed, type Received, type RecvTarget } from '../channels/channel.js';
 import { ChannelSet } from './channel-set.js';
-import type { DirectAllreduce, Hint, ModelOptions } from '../model/types.js';
+import type { Hint } from '../model/types.js';
+import { allreduceModel } from './allreduce-model.js';
+import { SIG_BYTES, signedValue } from './stored-value.js';
+import * as inter from './inter-dispatch.js';
 import { barrierStore, bcastStore, gatherFlat, hasStore, reduceFlat, writeOrFail } from '../collectives/mediated.js';
 import { type NumericArray } from '../kernels/index.js';
 import { checkOpFor, type Op } from '../ops/op.js';
@@ -223,6 +226,7 @@ export class Communicator {
    * after the others got the data.
    */
   bcast<T = unknown>(data: T | undefined, root: number, opts: OpOptions & { bytes?: number; into?: NumericArray } = {}): Promise<T> {
+    if (this.#peers) return inter.bcast(this, data, root, opts) as Promise<T>;
     return this.#collective(
       'bcast',
       root,
@@ -256,6 +260,7 @@ export class Communicator {
    * other ranks.
    */
   gather<T = unknown>(data: T, root: number, opts: OpOptions = {}): Promise<T[] | T | undefined> {
+    if (this.#peers) return inter.gather(this, data, root, opts);
     return this.#collective('gather', root, opts, async (c) => {
       const mine = this.#encodeOrError(data, c);
       const items = hasStore(c) ? await gatherFlat(c, root, mine) : await gatherBinomial(c, root, mine);
@@ -277,6 +282,7 @@ export class Communicator {
    * (rank r then gets the r-th equal slice, as a TypedArray of the same type).
    */
   scatter<T = unknown>(items: readonly T[] | NumericArray | undefined, root: number, opts: OpOptions = {}): Promise<T> {
+    if (this.#peers) return inter.scatter<T>(this, items, root, opts) as Promise<T>;
     return this.#collective('scatter', root, opts, async (c) => {
       const payload = c.rank === root ? orError(() => splitForRanks(items, c)) : undefined;
       const mine = await scatterBinomial(c, root, payload);
@@ -286,6 +292,7 @@ export class Communicator {
 
   /** Combines every rank's `data` with `op`; the result at `root`, undefined elsewhere. */
   reduce<T = unknown>(data: T, op: Op, root: number, opts: ReduceOptions = {}): Promise<T | undefined> {
+    if (this.#peers) return inter.reduce(this, data, op, root, opts);
     return this.#collective(
       'reduce',
       root,
@@ -311,6 +318,7 @@ export class Communicator {
    * bandwidth-optimal ring; everything else recursive doubling.
    */
   allreduce<T = unknown>(data: T, op: Op, opts: AllreduceOptions = {}): Promise<T> {
+    if (this.#peers) return inter.allreduce(this, data, op, opts);
     return this.#collective('allreduce', undefined, opts, (c) => {
       checkOpFor(op, data, { rank: this.rank, op: 'allreduce' });
       checkAllreduceAlgorithm(opts.algorithm, { rank: this.rank, op: 'allreduce' });
@@ -340,6 +348,7 @@ export class Communicator {
 
   /** Every rank gets every rank's `data`: an array by rank, or one concatenated TypedArray for TypedArray data. */
   allgather<T = unknown>(data: T, opts: OpOptions = {}): Promise<T extends NumericArray ? T : T[]> {
+    if (this.#peers) return inter.allgather(this, data, opts);
     return this.#collective('allgather', undefined, opts, async (c) => {
       const items = await allgatherRing(c, this.#encodeOrError(data, c));
       raiseItems(items, c);
@@ -355,6 +364,7 @@ export class Communicator {
    * TypedArray of the blocks by source).
    */
   alltoall<T = unknown>(items: readonly T[] | NumericArray, opts: OpOptions = {}): Promise<T[] | NumericArray> {
+    if (this.#peers) return inter.alltoall(this, items, opts);
     return this.#collective('alltoall', undefined, opts, (c) => alltoallRun(c, items));
   }
 
@@ -363,21 +373,25 @@ export class Communicator {
    * result (`counts[r]` elements; by default equal blocks of `data.length / size`).
    */
   reduceScatter<T extends NumericArray>(data: T, op: Op, opts: OpOptions & { counts?: number[]; into?: NumericArray } = {}): Promise<T> {
+    if (this.#peers) return inter.reduceScatter(this, data, op, opts);
     return this.#collective('reduceScatter', undefined, opts, (c) => reduceScatterRun(c, data, op, opts.counts, opts.into), undefined, { op, data });
   }
 
   /** Gather of TypedArrays of `counts[r]` elements from rank r, placed at `displs[r]` in root's result. */
   gatherv<T extends NumericArray>(data: T, counts: number[], root: number, opts: VectorOptions = {}): Promise<T | undefined> {
+    if (this.#peers) return inter.gatherv(this, data, counts, root, opts);
     return this.#collective('gatherv', root, opts, (c) => gathervRun(c, data, counts, root, opts.displs));
   }
 
   /** Scatter of `counts[r]` elements from `displs[r]` of root's `data` to rank r. */
   scatterv<T extends NumericArray>(data: T | undefined, counts: number[], root: number, opts: VectorOptions = {}): Promise<T> {
+    if (this.#peers) return inter.scatterv(this, data, counts, root, opts) as Promise<T>;
     return this.#collective('scatterv', root, opts, (c) => scattervRun(c, data, counts, root, opts.displs));
   }
 
   /** Allgather of TypedArrays of `counts[r]` elements from rank r, placed at `displs[r]`. */
   allgatherv<T extends NumericArray>(data: T, counts: number[], opts: VectorOptions = {}): Promise<T> {
+    if (this.#peers) return inter.allgatherv(this, data, counts, opts);
     return this.#collective('allgatherv', undefined, opts, (c) => allgathervRun(c, data, counts, opts.displs));
   }
 
@@ -391,6 +405,7 @@ export class Communicator {
     recvCounts: number[],
     opts: OpOptions & { sdispls?: number[]; rdispls?: number[] } = {},
   ): Promise<T> {
+    if (this.#peers) return inter.alltoallv(this, data, sendCounts, recvCounts, opts);
     return this.#collective('alltoallv', undefined, opts, (c) => alltoallvRun(c, data, sendCounts, recvCounts, opts.sdispls, opts.rdispls));
   }
 
@@ -488,6 +503,7 @@ export class Communicator {
    * rank here. A rank passing UNDEFINED gets null. Collective.
    */
   split(color: number, key = 0, opts: OpOptions = {}): Promise<Communicator | null> {
+    if (this.#peers) return inter.split(this, color, key, opts);
     return this.#collective('split', undefined, opts, async (c) => {
       if (color !== UNDEFINED && !(Number.isInteger(color) && color >= 0)) throw new FmiError('MPI_ERR_ARG', `color must be a non-negative integer or UNDEFINED, got ${color}`, c.fields());
       if (!Number.isInteger(key)) throw new FmiError('MPI_ERR_ARG', `key must be an integer, got ${key}`, c.fields());
@@ -505,6 +521,7 @@ export class Communicator {
   /** Releases a communicator made by dup or split; the world's channel stays open. */
   async free(): Promise<void> {
     if (this.#state !== 'open') return;
+    if (this.#peers) await inter.free(this); // the helpers its collectives made
     this.#state = 'closing';
     await this.#collQueue.catch(() => {});
     this.#state = 'closed';
@@ -759,26 +776,5 @@ export class Communicator {
     if (err instanceof FmiError) return err;
     return new FmiError('FMI_CHANNEL', (err as Error)?.message ?? String(err), { ...this.#fields(op, peer, tag), cause: err });
   }
-}
-
-
-/** The model options of each allreduce algorithm: one object each, so the choice cache keys them without JSON per call. */
-const ALLREDUCE_MODELS = new Map<string, ModelOptions>();
-function allreduceModel(algorithm: DirectAllreduce): ModelOptions {
-  let m = ALLREDUCE_MODELS.get(algorithm);
-  if (m === undefined) ALLREDUCE_MODELS.set(algorithm, (m = { directAllreduce: algorithm }));
-  return m;
-}
-
-/** Bytes of signature before a stored collective value. */
-const SIG_BYTES = 8;
-
-function signedValue(tag: number, rank: number, bytes: Uint8Array): Uint8Array {
-  const out = new Uint8Array(SIG_BYTES + bytes.byteLength);
-  const head = new DataView(out.buffer);
-  head.setUint32(0, tag, true);
-  head.setUint32(4, rank, true);
-  out.set(bytes, SIG_BYTES);
-  return out;
 }
 

@@ -1,6 +1,9 @@
 import type { Communicator } from './communicator.js';
-import type { Op } from '../ops/op.js';
-import { FmiError } from '../errors.js';
+import { isTyped } from '../codec.js';
+import { ANY_TAG } from '../channels/channel.js';
+import { FmiError, MismatchError, type FmiErrorCode, type FmiErrorFields } from '../errors.js';
+import { Status } from './request.js';
+import type { OpOptions } from '../util/deadline.js';
 
 // Collectives on an intercommunicator (MPI 3.1 §5.2.2), for the TS API and
 // for the MPI layer (src/mpi/inter/*.ts builds its calls on interRun). Each
@@ -9,11 +12,17 @@ import { FmiError } from '../errors.js';
 // the local group (reductions, gathers, broadcasts within it) and a private
 // duplicate of the intercommunicator (messages between the groups that never
 // match the program's own). Calls run one after another, in call order.
+// The bodies are in inter-rooted.ts and inter-all.ts.
+
+/** The root passes ROOT in a rooted collective on an intercommunicator (MPI_ROOT). */
+export const ROOT = -3;
+/** The rest of the root's group passes PROC_NULL (MPI_PROC_NULL): it takes no part. */
+export const PROC_NULL = -2;
 
 /**
  * The root of a rooted collective on an intercommunicator: in the root's
- * group the root passes 'root' (MPI_ROOT) and the others 'idle'
- * (MPI_PROC_NULL); the other group passes the root's rank in the remote group.
+ * group the root passes ROOT (or 'root') and the others PROC_NULL (or
+ * 'idle'); the other group passes the root's rank in the remote group.
  */
 export type InterRoot = number | 'root' | 'idle';
 
@@ -25,30 +34,42 @@ interface InterState {
   seq: number;
 }
 
-/** What a call's body gets: the two communicators and the tag of this call's cross messages. */
+/** What a call's body gets: the two communicators, the tag of this call's cross messages, the caller's options. */
 export interface InterCall {
   local: Communicator;
   cross: Communicator;
   tag: number;
+  /** The caller's signal and timeout, for each step of the call. */
+  o: OpOptions;
 }
 
-/** Tags of the cross messages wrap here (the channels keep them apart by sequence anyway). */
+/** Call numbers in the tags of the cross messages wrap here (the channels keep them apart by sequence anyway). */
 const TAG_SPAN = 1 << 20;
+
+/**
+ * The calls, by the number in the low 4 bits of their cross messages' tags
+ * (above them, the call's number): a receive that gets another call's
+ * message fails with FMI_MISMATCH instead of taking it for this call's data.
+ * The MPI layer's calls (src/mpi/inter/) are 'mpi': they receive by exact tag.
+ */
+const CALLS = ['mpi', 'bcast', 'reduce', 'gather', 'scatter', 'gatherv', 'scatterv', 'allreduce', 'allgather', 'allgatherv', 'alltoall', 'alltoallv', 'reduceScatter', 'split'] as const;
+export type InterName = (typeof CALLS)[number];
 
 const states = new WeakMap<Communicator, InterState>();
 
-function stateOf(inter: Communicator): InterState {
+/** The state of `inter`'s collectives; made by the first, within its signal and timeout (if that fails, so do the later ones: free it). */
+function stateOf(inter: Communicator, o: OpOptions): InterState {
   let s = states.get(inter);
   if (s) return s;
-  if (!inter.isInter) throw new FmiError('MPI_ERR_COMM', 'an intercommunicator collective needs an intercommunicator (Communicator.intercomm)');
+  if (!inter.isInter) throw new FmiError('MPI_ERR_COMM', 'an intercommunicator collective needs an intercommunicator (Communicator.intercomm)', { rank: inter.rank });
   // merge and dup are called now, in call order, so every rank queues them alike.
-  const merged = inter.merge(false);
-  const cross = inter.dup();
+  const merged = inter.merge(false, o);
+  const cross = inter.dup(o);
   // merge(false) at both groups puts one group first, in local rank order:
   // a rank of the first group has the same rank in both.
   const local = merged.then(async (m) => {
     try {
-      return (await m.split(m.rank === inter.rank ? 0 : 1, inter.rank))!;
+      return (await m.split(m.rank === inter.rank ? 0 : 1, inter.rank, o))!;
     } finally {
       await m.free();
     }
@@ -61,15 +82,16 @@ function stateOf(inter: Communicator): InterState {
 }
 
 /** Runs `body` as the next collective of `inter`, after those called before it; call it synchronously (it takes the call's number). */
-export function interRun<T>(inter: Communicator, body: (k: InterCall) => Promise<T>): Promise<T> {
+export function interRun<T>(inter: Communicator, body: (k: InterCall) => Promise<T>, o: OpOptions = {}, name: InterName = 'mpi'): Promise<T> {
   let s: InterState;
+  const opts = { signal: o.signal, timeoutMs: o.timeoutMs };
   try {
-    s = stateOf(inter);
+    s = stateOf(inter, opts);
   } catch (err) {
     return Promise.reject(err);
   }
-  const tag = s.seq++ % TAG_SPAN;
-  const run = s.queue.then(async () => body({ local: await s.local, cross: await s.cross, tag }));
+  const tag = ((s.seq++ % TAG_SPAN) << 4) | CALLS.indexOf(name);
+  const run = s.queue.then(async () => body({ local: await s.local, cross: await s.cross, tag, o: opts }));
   s.queue = run.catch(() => {});
   return run;
 }
@@ -82,87 +104,98 @@ export function freeInterState(inter: Communicator): Promise<unknown> {
   return s.queue.then(() => Promise.all([s.local.then((l) => l.free()), s.cross.then((x) => x.free())])).catch(() => {});
 }
 
-/** The part this rank plays for `root`; FmiError MPI_ERR_ROOT for a rank outside the remote group (the rooted calls are async: a rejection). */
-export function interRole(inter: Communicator, root: InterRoot): 'root' | 'idle' | 'leaf' {
-  if (root === 'root' || root === 'idle') return root;
+/** The part this rank plays for `root`; FmiError MPI_ERR_ROOT for a rank outside the remote group. */
+export function interRole(inter: Communicator, root: InterRoot, op = 'collective'): 'root' | 'idle' | 'leaf' {
+  if (root === 'root' || root === ROOT) return 'root';
+  if (root === 'idle' || root === PROC_NULL) return 'idle';
   const n = inter.remoteSize ?? 0;
-  if (Number.isInteger(root) && root >= 0 && root < n) return 'leaf';
-  throw new FmiError('MPI_ERR_ROOT', `root on an intercommunicator must be 'root', 'idle' or a rank of the remote group (0..${n - 1}), got ${root}`);
+  if (typeof root === 'number' && Number.isInteger(root) && root >= 0 && root < n) return 'leaf';
+  throw new FmiError('MPI_ERR_ROOT', `root on an intercommunicator must be ROOT, PROC_NULL or a rank of the remote group (0..${n - 1}), got ${String(root)}`, { rank: inter.rank, op });
 }
 
-/** bcast: the root's value reaches every rank of the other group (through its rank 0); the root's group gets undefined. */
-export async function interBcast<T>(inter: Communicator, data: T | undefined, root: InterRoot): Promise<T | undefined> {
-  const role = interRole(inter, root);
-  return interRun(inter, async ({ local, cross, tag }) => {
-    if (role === 'root') return void (await cross.send(data, 0, { tag }));
-    if (role === 'idle') return undefined;
-    const mine = local.rank === 0 ? await cross.recv<T>(root as number, { tag }) : undefined;
-    return local.bcast<T>(mine, 0);
-  });
+// A rank that cannot contribute still sends, so nobody waits for it: a
+// failure record in place of its data, which the receivers raise (and hand on
+// within their group) as an error of the call.
+
+const FAILED = 'fmiInterFailure';
+/** The error itself, at the rank that made the record (symbol keys are not sent). */
+const ORIGIN = Symbol('origin');
+
+export interface Failure {
+  [FAILED]: { code: FmiErrorCode; message: string };
+  [ORIGIN]?: unknown;
 }
 
-/** allreduce: each rank gets the reduction of the other group's values (reduced in each group, swapped by the two ranks 0, broadcast). */
-export function interAllreduce<T>(inter: Communicator, data: T, op: Op): Promise<T> {
-  return interRun(inter, async ({ local, cross, tag }) => {
-    const mine = await local.reduce(data, op, 0);
-    const theirs = local.rank === 0 ? await cross.sendrecv<T>(mine, 0, 0, { sendTag: tag, recvTag: tag }) : undefined;
-    return local.bcast<T>(theirs, 0);
-  });
+export function failure(err: unknown): Failure {
+  const e = err instanceof FmiError ? err : new FmiError('FMI_CHANNEL', String((err as Error)?.message ?? err));
+  return { [FAILED]: { code: e.code, message: e.message }, [ORIGIN]: err };
 }
 
-/** reduce: the root gets the reduction of the other group's values; everyone else undefined. */
-export async function interReduce<T>(inter: Communicator, data: T, op: Op, root: InterRoot): Promise<T | undefined> {
-  const role = interRole(inter, root);
-  return interRun(inter, async ({ local, cross, tag }) => {
-    if (role === 'root') return cross.recv<T>(0, { tag });
-    if (role === 'idle') return undefined;
-    const mine = await local.reduce(data, op, 0);
-    if (local.rank === 0) await cross.send(mine, root as number, { tag });
-    return undefined;
-  });
+export function isFailure(v: unknown): v is Failure {
+  return typeof v === 'object' && v !== null && !isTyped(v) && Object.prototype.hasOwnProperty.call(v, FAILED);
 }
 
-/** allgather: each rank gets the other group's values, by remote rank. */
-export function interAllgather<T>(inter: Communicator, data: T): Promise<T[]> {
-  return interRun(inter, async ({ local, cross, tag }) => {
-    const mine = (await local.gather(data, 0)) as T[] | undefined;
-    const theirs = local.rank === 0 ? await cross.sendrecv<T[]>(mine, 0, 0, { sendTag: tag, recvTag: tag }) : undefined;
-    return local.bcast<T[]>(theirs, 0);
-  });
+/** `v`, or the error a failure record stands for: this rank's own as it was, one made elsewhere with its code and message. */
+export function unwrap<T>(v: unknown, fields: FmiErrorFields): T {
+  if (!isFailure(v)) return v as T;
+  if (v[ORIGIN] !== undefined) throw v[ORIGIN];
+  const f = v[FAILED];
+  return raise(f.code, f.message.startsWith(`${f.code}: `) ? f.message.slice(f.code.length + 2) : f.message, fields);
 }
 
-/** gather: the root gets the other group's values, by remote rank; everyone else undefined. */
-export async function interGather<T>(inter: Communicator, data: T, root: InterRoot): Promise<T[] | undefined> {
-  const role = interRole(inter, root);
-  return interRun(inter, async ({ cross, tag }) => {
-    if (role === 'leaf') await cross.send(data, root as number, { tag });
-    if (role !== 'root') return undefined;
-    return Promise.all(Array.from({ length: inter.remoteSize! }, (_, r) => cross.recv<T>(r, { tag })));
-  });
+export function raise(code: FmiErrorCode, message: string, fields: FmiErrorFields): never {
+  throw new FmiError(code, message, fields);
 }
 
-/** scatter: remote rank r gets the root's items[r]; the root's group gets undefined. */
-export async function interScatter<T>(inter: Communicator, items: readonly T[] | undefined, root: InterRoot): Promise<T | undefined> {
-  const role = interRole(inter, root);
-  if (role === 'root' && (!items || items.length !== inter.remoteSize)) {
-    return Promise.reject(new FmiError('MPI_ERR_COUNT', `scatter on an intercommunicator: the root needs one item per remote rank (${inter.remoteSize}), got ${items?.length}`));
+/** What `run` resolves to, or a failure record of why it did not. */
+export async function attempt<T>(run: () => Promise<T>): Promise<T | Failure> {
+  try {
+    return await run();
+  } catch (err) {
+    return failure(err);
   }
-  return interRun(inter, async ({ cross, tag }) => {
-    if (role === 'root') return void (await Promise.all(items!.map((x, r) => cross.send(x, r, { tag }))));
-    if (role === 'idle') return undefined;
-    return cross.recv<T>(root as number, { tag });
-  });
 }
 
-/** alltoall: items[r] goes to remote rank r; the result holds what each remote rank sent this one. */
-export function interAlltoall<T>(inter: Communicator, items: readonly T[]): Promise<T[]> {
-  if (items.length !== inter.remoteSize) {
-    return Promise.reject(new FmiError('MPI_ERR_COUNT', `alltoall on an intercommunicator needs one item per remote rank (${inter.remoteSize}), got ${items.length}`));
+/** Sends `v` to remote rank r; if `v` cannot be sent as it is (say, not cloneable), a failure record instead. */
+export async function sendOrFail(k: InterCall, v: unknown, r: number): Promise<void> {
+  try {
+    await k.cross.send(v, r, { ...k.o, tag: k.tag });
+  } catch (err) {
+    const e = err as FmiError;
+    if (e?.code === 'FMI_TIMEOUT' || e?.code === 'FMI_ABORTED' || e?.code === 'FMI_PEER_LOST' || e?.code === 'FMI_CLOSED') throw err;
+    await k.cross.send(failure(err), r, { ...k.o, tag: k.tag }).catch(() => {});
+    throw err;
   }
-  return interRun(inter, async ({ cross, tag }) => {
-    const sent = Promise.all(items.map((x, r) => cross.send(x, r, { tag })));
-    const got = await Promise.all(items.map((_, r) => cross.recv<T>(r, { tag })));
-    await sent;
-    return got;
-  });
+}
+
+/** Copies `v` into `into` (a TypedArray of its type and length) and returns `into`; `v` itself without one. */
+export function intoOf<T>(v: unknown, into: unknown, fields: FmiErrorFields): T {
+  if (into == null) return v as T;
+  if (!isTyped(into) || !isTyped(v) || into.constructor !== v.constructor || into.length !== v.length) {
+    raise('MPI_ERR_ARG', '`into` must be a TypedArray of the type and length of the result', fields);
+  }
+  (into as { set(a: ArrayLike<unknown>): void }).set(v as ArrayLike<unknown>);
+  return into as T;
+}
+
+const describeTag = (tag: number) => `${CALLS[tag & 15] ?? 'an unknown call'} (call ${tag >>> 4})`;
+
+function mismatchAt(k: InterCall, r: number, theirs: number): MismatchError {
+  return new MismatchError(`remote rank ${r} sent a message of ${describeTag(theirs)}, this rank is in ${describeTag(k.tag)}`, { rank: k.local.rank, op: CALLS[k.tag & 15], peer: r });
+}
+
+/** This call's message from remote rank r: one of another call (another collective, or one left by a failed call) is FMI_MISMATCH. */
+export async function crossRecv<T>(k: InterCall, r: number): Promise<T> {
+  const status = new Status();
+  const v = await k.cross.recv<T>(r, { ...k.o, tag: ANY_TAG, status });
+  if (status.tag !== k.tag) throw mismatchAt(k, r, status.tag);
+  return v;
+}
+
+/** Sends `mine` to remote rank 0 and receives its message in this call, as crossRecv. */
+export async function crossSwap<T>(k: InterCall, mine: unknown): Promise<T> {
+  const status = new Status();
+  const v = await k.cross.sendrecv<T>(mine, 0, 0, { ...k.o, sendTag: k.tag, recvTag: ANY_TAG, status });
+  if (status.tag !== k.tag) throw mismatchAt(k, 0, status.tag);
+  return v;
 }
