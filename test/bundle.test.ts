@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -66,6 +66,21 @@ describe('bundle - the package entries are a few chunks of dist/bundle/', () => 
       try { await l.invokeJob({}); console.log('no throw'); } catch (e) { console.log(e instanceof a.FmiError, e.code); }
     `);
     expect(stdout.trim().split('\n')).toEqual(['true true', 'true FMI_CONFIG']);
+  });
+
+  it('exported classes keep their names, and no closure pays for a name at run time', () => {
+    // Without esbuild's keepNames a class renamed on a clash (FmiError2) would
+    // give its errors that name; with it, every named closure made on a hot
+    // path costs an Object.defineProperty (see scripts/bundle.mjs).
+    const { stdout } = run(`
+      const fmi = await import('fmi');
+      const bad = Object.entries(fmi).filter(([k, v]) => typeof v === 'function' && /^[A-Z]/.test(k) && v.name !== k).map(([k, v]) => k + '=' + v.name);
+      console.log(JSON.stringify(bad), new fmi.PeerLostError('x', {}).name, new fmi.TimeoutError('x', {}).name);
+    `);
+    expect(stdout.trim()).toBe('[] PeerLostError TimeoutError');
+    const dir = `${root}dist/bundle/`;
+    const named = readdirSync(dir).filter((f) => f.endsWith('.js') && readFileSync(dir + f, 'utf8').includes('__name('));
+    expect(named).toEqual([]);
   });
 
   it("fmi/mpi's RANK_MAIN is a file that exists beside the bundle", () => {

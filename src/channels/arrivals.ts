@@ -1,6 +1,7 @@
 import type { Received, RecvRequest, RecvTarget } from './channel.js';
 import { ChannelError, TruncateError } from '../errors.js';
 import { BufferPool } from './buffer-pool.js';
+import { unfilledBytes } from '../util/fresh.js';
 
 /**
  * A message on its way in. The transport writes the payload into `sink()`
@@ -77,7 +78,8 @@ export class MatchCore {
       let data = u.data;
       // A pooled buffer larger than the message stays in the pool; the receive gets bytes of its own.
       if (data.buffer.byteLength !== data.byteLength) {
-        data = data.slice();
+        data = unfilledBytes(data.byteLength);
+        data.set(u.data);
         this.pool.give(u.data);
       }
       return p.resolve({ source: u.source, ctx: u.ctx, tag: u.tag, kind: u.kind, data });
@@ -174,7 +176,8 @@ export class ToPosted implements Arrival {
     const into = takesInto(req, kind, length);
     if (into === undefined) {
       try {
-        this.#dest = new Uint8Array(length);
+        // Every byte arrives before the receive completes; a failed one drops it.
+        this.#dest = unfilledBytes(length);
       } catch (cause) {
         // Fail now: nothing else would (the receive is off the posted list and its abort listener gone).
         this.#settled = true;

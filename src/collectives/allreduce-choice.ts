@@ -4,6 +4,7 @@ import type { Op } from '../ops/op.js';
 import type { CollContext } from './context.js';
 import { allreduceRabenseifner } from './rabenseifner.js';
 import { equalBlocks, RingBuffer } from './ring.js';
+import { unfilled } from '../util/fresh.js';
 
 /** What allreduce's `algorithm` option may name. */
 export type AllreduceAlgorithm = 'recursive-doubling' | 'rabenseifner' | 'ring';
@@ -60,7 +61,7 @@ export function allreduceBySize(bytes: number, size: number): AllreduceAlgorithm
 export async function allreduceBlocks(c: CollContext, op: Op, data: NumericArray, into: NumericArray | undefined, algorithm: 'ring' | 'rabenseifner'): Promise<NumericArray> {
   const t = elemTypeOf(data)!;
   if (algorithm === 'rabenseifner') return allreduceRabenseifner(c, op.predefined!, t, data, into);
-  const out = into ?? new (typedArrayCtor(t))(data.length);
+  const out = into ?? unfilled(typedArrayCtor(t), data.length);
   const ring = new RingBuffer(c, op.predefined!, t, data, equalBlocks(data.length, c.size));
   try {
     await ring.reduceScatter();

@@ -2,6 +2,7 @@ import { Kind, type Encoded } from '../codec.js';
 import { FmiError } from '../errors.js';
 import type { Received } from '../channels/channel.js';
 import type { CollContext } from './context.js';
+import { unfilledBytes } from '../util/fresh.js';
 
 /**
  * Payloads from this size on are cut into segments and pipelined down the
@@ -77,8 +78,9 @@ export async function bcastSegments(
   const total = dv.getUint32(8, true) + dv.getUint32(12, true) * 0x1_0000_0000;
   if (seg === 0) throw new FmiError('FMI_PROTOCOL', 'malformed bcast header', c.fields(parent));
   const sends: Promise<void>[] = children.map((child) => c.send(child, head));
-  // The root sends from the caller's bytes; the others receive into the caller's buffer or a new one.
-  const out = msg?.bytes ?? (intoFits(into, kind, total) ? into!.bytes : new Uint8Array(total));
+  // The root sends from the caller's bytes; the others receive into the caller's buffer or a new one
+  // (not zero-filled: every segment lands in it before it is returned).
+  const out = msg?.bytes ?? (intoFits(into, kind, total) ? into!.bytes : unfilledBytes(total));
   const count = Math.ceil(total / seg);
   const part = (i: number) => out.subarray(i * seg, Math.min(total, (i + 1) * seg));
   const receives: Promise<Received>[] = [];

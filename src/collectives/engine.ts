@@ -3,6 +3,7 @@ import { FmiError } from '../errors.js';
 import { elemTypeOf, kernels, typedArrayCtor, viewsOutliveGrowth, type Arena, type ElemType, type NumericArray, type WasmBlock } from '../kernels/index.js';
 import { applyOp, describe, type Op } from '../ops/op.js';
 import { markCallWide, raiseIfError, type CollContext } from './context.js';
+import { unfilled } from '../util/fresh.js';
 
 /**
  * How a reduction holds, moves and combines partial results. Algorithms are
@@ -51,7 +52,7 @@ export const WASM_MIN_BYTES = 2048;
 export function engineFor(c: CollContext, op: Op, value: unknown, into?: NumericArray, resultAtStart = false): ReduceEngine<unknown> {
   if (op.predefined && ArrayBuffer.isView(value) && value.byteLength >= WASM_MIN_BYTES) {
     const t = elemTypeOf(value);
-    if (t) return new WasmEngine(c, op, value as NumericArray, t, into ?? (resultAtStart ? new (typedArrayCtor(t))((value as NumericArray).length) : undefined)) as ReduceEngine<unknown>;
+    if (t) return new WasmEngine(c, op, value as NumericArray, t, into ?? (resultAtStart ? unfilled(typedArrayCtor(t), (value as NumericArray).length) : undefined)) as ReduceEngine<unknown>;
   }
   return new ValueEngine(c, op, value, into);
 }

@@ -3,6 +3,7 @@ import { FmiError } from '../errors.js';
 import { kernels, typedArrayCtor, type ElemType, type NumericArray, type PredefinedOpName, type WasmBlock } from '../kernels/index.js';
 import { raiseIfError, sendError, type CollContext } from './context.js';
 import { equalBlocks } from './ring.js';
+import { unfilled } from '../util/fresh.js';
 
 /**
  * Rabenseifner's allreduce, for commutative predefined ops: a reduce-scatter
@@ -66,7 +67,8 @@ export async function allreduceRabenseifner(c: CollContext, op: PredefinedOpName
   // of Wasm memory at the end: the allgather lands in it straight from the
   // socket, and a rank paid a third of the page faults per call (see
   // bench/README.md, "Allreduce algorithms").
-  const res = into ?? new (typedArrayCtor(type))(data.length);
+  // Every element is written (the allgather covers all blocks); not zero-filled first.
+  const res = into ?? unfilled(typedArrayCtor(type), data.length);
   const out = bytesOf(res);
   const result = () => res;
   /** The last receive posted: after a failure it may still write into Wasm memory, so blocks are freed once it settles. */
