@@ -44,8 +44,8 @@ export type {
 import { alltoallRun, allgathervRun, alltoallvRun, gathervRun, reduceScatterRun, scattervRun } from './vector-collectives.js';
 import { concat, intoOrNew, orError, raiseItems, sized, splitForRanks, withInto, type Sizing } from './assemble.js';
 
-/** Color for `split` of a rank that joins no new communicator (MPI_UNDEFINED). */
-export const UNDEFINED = -32766;
+export { UNDEFINED } from './inter-collectives.js';
+import { UNDEFINED } from './inter-collectives.js';
 
 /** How long close() waits for the other ranks when a storage channel is open. */
 const CLOSE_SYNC_MS = 10_000;

@@ -19,6 +19,9 @@ export const ROOT = -3;
 /** The rest of the root's group passes PROC_NULL (MPI_PROC_NULL): it takes no part. */
 export const PROC_NULL = -2;
 
+/** Color for `split` of a rank that joins no new communicator (MPI_UNDEFINED). */
+export const UNDEFINED = -32766;
+
 /**
  * The root of a rooted collective on an intercommunicator: in the root's
  * group the root passes ROOT (or 'root') and the others PROC_NULL (or

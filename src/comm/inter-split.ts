@@ -1,7 +1,7 @@
 import { FmiError } from '../errors.js';
 import type { OpOptions } from '../util/deadline.js';
-import { Communicator, UNDEFINED } from './communicator.js';
-import { interRun } from './inter-collectives.js';
+import type { Communicator } from './communicator.js';
+import { interRun, UNDEFINED } from './inter-collectives.js';
 
 /**
  * split on an intercommunicator (MPI 3.1 §6.4.2): each group splits by
@@ -27,7 +27,8 @@ export function interSplit(inter: Communicator, color: number, key: number, opts
       if (peers.length === 0) return null;
       // Their leader is the rank of this color that their split put first.
       peers.sort((a, b) => a.key - b.key || a.rank - b.rank);
-      return await Communicator.intercomm(sub, 0, sub.rank === 0 ? cross : undefined, peers[0]!.rank, { ...o, tag });
+      // The class through the instance: this module sits below communicator.ts.
+      return await (sub.constructor as typeof Communicator).intercomm(sub, 0, sub.rank === 0 ? cross : undefined, peers[0]!.rank, { ...o, tag });
     } finally {
       await sub.free();
     }
