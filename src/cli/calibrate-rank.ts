@@ -18,7 +18,12 @@
  *   turn, rank 0 takes them and answers, for a few k: each further message
  *   adds one `gap`.
  * - `fresh` (one job only): every rank allocates a new array and writes it,
- *   and writes one it already has: what fresh memory costs per byte.
+ *   and writes one it already has: what fresh memory costs per byte; and
+ *   `freshAlone`, rank 0 alone doing the same.
+ * - `barrier`: every rank in a barrier, back to back: the model's hop
+ *   inside a collective is what makes its barrier take this long.
+ * - storage, `fanout` (Redis): one value written by rank 0 and read by all
+ *   the others, the broadcast's own path.
  *
  * Rank 0 decides how many iterations each measurement gets and writes the
  * results (JSON) to FMI_CALIBRATE_OUT; ranks print nothing on stdout.
@@ -53,6 +58,10 @@ export interface CalibratePlan {
   bursts?: number[];
   /** Sizes (bytes) of fresh memory to time; none: not measured (one job measures it). */
   fresh?: number[];
+  /** Time the barrier (every rank in a collective): the hop inside a collective. */
+  barrier?: boolean;
+  /** Storage: one value written by rank 0 and read by every other rank (the broadcast's path). */
+  fanout?: boolean;
 }
 
 const KEY = 'calib';
@@ -90,19 +99,23 @@ async function main(): Promise<void> {
     for (let i = 0; i < 3; i++) await comm.barrier();
     results.pingpong = (await measure(comm, plan, 1, (b) => pingpong(comm, b))).map((cols, i) => sample(plan.sizes[i]!, cols[0]!));
     if (plan.exchange) results.exchange = (await measure(comm, plan, 1, (b) => exchange(comm, b))).map((cols, i) => sample(plan.sizes[i]!, cols[0]!));
+    if (plan.barrier) results.barrier = (await measure(comm, { ...plan, sizes: [0] }, 1, () => barrier(comm))).map((cols) => sample(0, cols[0]!));
     if (plan.bursts?.length) {
       const bursts = { ...plan, sizes: plan.bursts };
       results.burst = (await measure(comm, bursts, 1, (k) => burst(comm, k))).map((cols, i) => sample(plan.bursts![i]!, cols[0]!));
     }
     if (plan.fresh?.length) {
       const sizes = { ...plan, sizes: plan.fresh };
-      results.fresh = (await measure(comm, sizes, 2, (b) => fresh(b))).map(([put, get], i) => ({ bytes: plan.fresh![i]!, put: median([...put!]), get: median([...get!]), iters: put!.length }));
+      const legsOf = (cols: Float64Array[][]): LegSample[] => cols.map(([put, get], i) => ({ bytes: plan.fresh![i]!, put: median([...put!]), get: median([...get!]), iters: put!.length }));
+      results.fresh = legsOf(await measure(comm, sizes, 2, (b) => fresh(comm, b, true)));
+      results.freshAlone = legsOf(await measure(comm, sizes, 2, (b) => fresh(comm, b, false)));
     }
     if (store) {
       const leg = (cols: Float64Array[][]): LegSample[] => cols.map(([put, get], i) => ({ bytes: plan.sizes[i]!, put: median([...put!]), get: median([...get!]), iters: put!.length }));
       results.legs = leg(await measure(comm, plan, 2, (b) => legs(comm, store, b, false)));
       // Every rank writing and reading at once: the latency then (overhead_multiple), and what Redis moves in total.
       results.legsAll = leg(await measure(comm, plan, 2, (b) => legs(comm, store, b, true)));
+      if (plan.fanout && comm.size > 1) results.fanout = (await measure(comm, plan, 1, (b) => fanout(comm, store, b))).map((cols, i) => sample(plan.sizes[i]!, cols[0]!));
     }
     await comm.barrier();
   } finally {
@@ -183,16 +196,66 @@ function pingpong(comm: Communicator, bytes: number): Once {
   };
 }
 
+/**
+ * A round of pairwise exchange as recursive doubling runs it: the partner
+ * is rank ^ mask, the mask going 1, 2, 4, ... below the largest power of
+ * two p <= n and round again, one mask per call; ranks from p on sit out.
+ * Changing partners couples every rank to every other, as the rounds of a
+ * collective do: with a fixed partner, a pair that got ahead could start
+ * its next exchange while another pair still waits for a core.
+ */
 function exchange(comm: Communicator, bytes: number): Once {
   const sbuf = new Uint8Array(bytes);
   const rbuf = new Uint8Array(bytes);
-  const partner = comm.rank ^ 1;
+  const p = 2 ** Math.floor(Math.log2(comm.size));
+  let mask = 1;
   return async () => {
-    if (partner >= comm.size) return [0];
+    const partner = comm.rank ^ mask;
+    mask = mask * 2 >= p ? 1 : mask * 2;
+    if (comm.rank >= p) return [0];
     const t0 = performance.now();
     await comm.sendrecv(sbuf, partner, partner, { sendTag: 2, recvTag: 2, into: rbuf });
     return [(performance.now() - t0) / 1000];
   };
+}
+
+/** One barrier, timed at every rank: a collective's hops with every rank of the job in it. */
+function barrier(comm: Communicator): Once {
+  return async () => {
+    const t0 = performance.now();
+    await comm.barrier();
+    return [(performance.now() - t0) / 1000];
+  };
+}
+
+/**
+ * Rank 0 writes one value, every other rank reads it (store put and get,
+ * as a broadcast over a storage channel does), after a barrier. A reader's
+ * sample is from max(its call, rank 0's call) to its return, on the
+ * machine's monotonic clock (the ranks are local processes or threads):
+ * the store's barrier lets rank 0 out first, and a reader that comes later
+ * found the value there. Rank 0's start reaches the others afterwards, untimed.
+ */
+function fanout(comm: Communicator, store: StoreChannel, bytes: number): Once {
+  const payload = new Uint8Array(bytes);
+  const start = new Float64Array(1);
+  let seq = 0;
+  return async () => {
+    const key = `${KEY}/f/${bytes}/${seq++}`;
+    await comm.barrier();
+    const t0 = monotonicMs();
+    if (comm.rank === 0) await store.put(key, Kind.BUFFER, payload, comm.size - 1);
+    else await store.get(key);
+    const t1 = monotonicMs();
+    start[0] = t0;
+    const [root] = await comm.bcast<Float64Array>(comm.rank === 0 ? start : undefined, 0);
+    return [comm.rank === 0 ? 0 : (t1 - Math.max(t0, root!)) / 1000];
+  };
+}
+
+/** ms on CLOCK_MONOTONIC: comparable between the processes of one machine (performance.now() is per process). */
+function monotonicMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
 }
 
 /**
@@ -230,9 +293,10 @@ function burst(comm: Communicator, k: number): Once {
  * already has. Nothing is kept: the collector frees the new arrays, and the
  * allocator hands their memory back to the system as it would between calls.
  */
-function fresh(bytes: number): Once {
+function fresh(comm: Communicator, bytes: number, all: boolean): Once {
   const mine = new Uint8Array(bytes);
   return async () => {
+    if (!all && comm.rank !== 0) return [0, 0];
     const t0 = performance.now();
     const a = new Uint8Array(bytes);
     a.fill(1);

@@ -15,7 +15,7 @@ const BACKEND_FIELDS = {
 /** How each model field is checked: `positive` > 0, `price` and `nonneg` >= 0. */
 type FieldKind = 'positive' | 'nonneg' | 'price' | 'bool';
 const MODEL_FIELDS: Record<keyof Model, Record<string, FieldKind>> = {
-  FaaS: { gib_second_price: 'price', fresh_memory: 'nonneg' },
+  FaaS: { gib_second_price: 'price', fresh_memory: 'nonneg', fresh_memory_multiple: 'nonneg' },
   S3: { bandwidth: 'positive', overhead: 'nonneg', overhead_multiple: 'nonneg', gap: 'nonneg', transfer_price: 'price', download_price: 'price', upload_price: 'price' },
   Redis: {
     bandwidth_single: 'positive',
@@ -23,6 +23,8 @@ const MODEL_FIELDS: Record<keyof Model, Record<string, FieldKind>> = {
     overhead: 'nonneg',
     overhead_multiple: 'nonneg',
     gap: 'nonneg',
+    fanout_overhead: 'nonneg',
+    fanout_bandwidth: 'nonneg',
     transfer_price: 'price',
     instance_price: 'price',
     requests_per_hour: 'positive',
@@ -34,12 +36,13 @@ const MODEL_FIELDS: Record<keyof Model, Record<string, FieldKind>> = {
     gap: 'nonneg',
     exchange_overhead: 'nonneg',
     exchange_bandwidth: 'nonneg',
+    collective_overhead: 'nonneg',
     transfer_price: 'price',
     vm_price: 'price',
     requests_per_hour: 'positive',
     include_infrastructure_costs: 'bool',
   },
-  Shm: { bandwidth: 'positive', overhead: 'nonneg', gap: 'nonneg', exchange_overhead: 'nonneg', exchange_bandwidth: 'nonneg' },
+  Shm: { bandwidth: 'positive', overhead: 'nonneg', gap: 'nonneg', exchange_overhead: 'nonneg', exchange_bandwidth: 'nonneg', collective_overhead: 'nonneg' },
 };
 
 const CREDENTIAL_KEY = /access_?key|secret|session_?token|credential/i;

@@ -65,6 +65,12 @@ export interface FaasModel {
    * in the reference; 0 unless calibrated.
    */
   fresh_memory: number;
+  /**
+   * ms per MiB of fresh memory while every rank of the job allocates at
+   * once (an allreduce's result: the ranks share the machine's cores). Not
+   * in the reference; 0: the same as `fresh_memory` (not calibrated).
+   */
+  fresh_memory_multiple: number;
 }
 
 export interface S3Model {
@@ -113,6 +119,14 @@ export interface RedisModel {
    * `overhead` (not calibrated).
    */
   overhead_multiple: number;
+  /**
+   * ms and MB/s of one stored value written once and read by every other
+   * rank (a broadcast: the root's write to the last reader's return),
+   * `fanout_overhead + bytes / fanout_bandwidth`. Not in the reference;
+   * 0: not calibrated (a write leg, then n - 1 read legs at once).
+   */
+  fanout_overhead: number;
+  fanout_bandwidth: number;
   /** USD per GB moved. */
   transfer_price: number;
   /** USD per hour of the Redis instance. */
@@ -143,6 +157,13 @@ export interface DirectModel {
    */
   exchange_overhead: number;
   exchange_bandwidth: number;
+  /**
+   * ms of one hop of a tree inside a collective, every rank of the job in
+   * it (a woken rank waiting for a core when ranks outnumber cores, the
+   * collective call's own cost): what makes the model's barrier take the
+   * measured barrier. Not in the reference; 0: `overhead` (not calibrated).
+   */
+  collective_overhead: number;
   /** USD per GB, charged at both ends of a message (as the reference does). */
   transfer_price: number;
   /** USD per hour of the rendezvous VM. */
@@ -168,6 +189,8 @@ export interface ShmModel {
   /** One round of pairwise exchange (see DirectModel); 0: not calibrated. */
   exchange_overhead: number;
   exchange_bandwidth: number;
+  /** A tree's hop inside a collective (see DirectModel); 0: `overhead`. */
+  collective_overhead: number;
 }
 
 export interface Model {

@@ -25,12 +25,25 @@ export interface DirectLink extends LinkParams {
    * each other). @default alpha + gap + bytes / beta
    */
   exchange?: LinkParams;
+  /**
+   * Seconds of latency of a tree's hop inside a collective, every rank of
+   * the job in it: on a machine whose cores the ranks share, a woken rank
+   * waits for a core, and each hop carries the collective call's own cost.
+   * Calibrated from the barrier (collective_overhead). @default alpha
+   */
+  alphaColl?: number;
+}
+
+/** The latency of a hop inside a collective. */
+function hopOf(link: DirectLink): number {
+  return link.alphaColl ?? link.alpha;
 }
 
 /** Seconds of one round of pairwise exchange of b bytes: this rank's send and its receive, every rank at once. */
 function roundOf(link: DirectLink): (b: number) => number {
   const x = link.exchange;
-  return x ? (b) => x.alpha + b / x.beta : (b) => link.alpha + b / link.beta + (link.gap ?? 0);
+  const a = hopOf(link);
+  return x ? (b) => x.alpha + b / x.beta : (b) => a + b / link.beta + (link.gap ?? 0);
 }
 
 /**
@@ -154,10 +167,11 @@ function subtree(n: number, c: number): number {
  */
 export function treeDown(order: (r: number) => number[], link: DirectLink, bytesTo: (child: number) => number): number {
   const gap = link.gap ?? 0;
+  const alpha = hopOf(link);
   let done = 0;
   const visit = (r: number, t: number) => {
     done = Math.max(done, t);
-    let clock = t + link.alpha;
+    let clock = t + alpha;
     for (const [i, c] of order(r).entries()) {
       clock += bytesTo(c) / link.beta + (i > 0 ? gap : 0);
       if (c >= 0) visit(c, clock);
@@ -177,7 +191,8 @@ export function treeDown(order: (r: number) => number[], link: DirectLink, bytes
  */
 export function treeUp(order: (r: number) => number[], link: DirectLink, bytesFrom: (child: number) => number): number {
   const gap = link.gap ?? 0;
-  const up = (r: number): number => fold(order(r).map((c) => up(c) + link.alpha + bytesFrom(c) / link.beta), gap);
+  const alpha = hopOf(link);
+  const up = (r: number): number => fold(order(r).map((c) => up(c) + alpha + bytesFrom(c) / link.beta), gap);
   return up(0);
 }
 
@@ -199,10 +214,10 @@ export function fold(arrivals: readonly number[], gap: number): number {
  * (the rendezvous VM's share per transfer) does not grow with how a
  * transfer is cut up.
  */
-function pipelinedBcast(bytes: number, n: number, link: LinkParams): P2pTraffic {
+function pipelinedBcast(bytes: number, n: number, link: DirectLink): P2pTraffic {
   const seg = Math.min(SEGMENT_BYTES, bytes);
   const levels = ceilLog2(n);
-  return { time_s: levels * link.alpha + (levels * bytes + (levels - 1) * seg) / link.beta, messages: n - 1, bytes: (n - 1) * bytes, algorithm: 'pipelined' };
+  return { time_s: levels * hopOf(link) + (levels * bytes + (levels - 1) * seg) / link.beta, messages: n - 1, bytes: (n - 1) * bytes, algorithm: 'pipelined' };
 }
 
 export function ceilLog2(n: number): number {

@@ -68,7 +68,7 @@ export function estimateWith(p: ModelParams, channel: ModelChannel, op: OpName, 
     moved = t.bytes;
     requests.messages = t.messages;
   } else if (channel === 'redis') {
-    const t = storeTraffic(op, payload, ranks, { alpha: p.redis.alpha, beta: p.redis.beta, betaTotal: p.redis.betaTotal, gap: p.redis.gap, alphaAll: p.redis.alphaAll });
+    const t = storeTraffic(op, payload, ranks, { alpha: p.redis.alpha, beta: p.redis.beta, betaTotal: p.redis.betaTotal, gap: p.redis.gap, alphaAll: p.redis.alphaAll, fanout: p.redis.fanout });
     time = t.time_s;
     moved = t.bytes;
     requests.puts = t.puts;
@@ -85,7 +85,7 @@ export function estimateWith(p: ModelParams, channel: ModelChannel, op: OpName, 
     cost.requests = t.puts * p.s3.putPrice + (t.gets + t.polls) * p.s3.getPrice;
     cost.transfer = t.bytes * p.s3.transferPerByte;
   }
-  time += options.into ? 0 : freshBytes(op, payload, ranks) * p.freshPerByte;
+  time += options.into ? 0 : freshBytes(op, payload, ranks) * freshRate(p, channel, op);
   cost.functions = p.gibSecondPrice * ((memoryMiB * MIB) / GIB) * time * ranks;
   const cost_usd = cost.requests + cost.infrastructure + cost.transfer + cost.functions;
   return { channel, op, bytes, ranks, memoryMiB, time_s: time, cost_usd, cost, requests, bytes_moved: moved };
@@ -104,6 +104,22 @@ function freshBytes(op: OpName, bytes: number, ranks: number): number {
   if (op === 'barrier' || (ranks <= 1 && op !== 'send' && op !== 'recv')) return 0;
   const b = op === 'gather' ? ranks * bytes : bytes;
   return b >= FRESH_MIN_BYTES ? b : 0;
+}
+
+/**
+ * Seconds per fresh byte of the result. Where every rank gets its result at
+ * the same moment (an allreduce, a scan; a stored value's n - 1 readers)
+ * they allocate at once and share the machine's cores:
+ * FaaS.fresh_memory_multiple. A tree's ranks get it hop after hop:
+ * fresh_memory. A Redis bcast priced by its calibrated fan-out line pays
+ * none here: that line was timed reading the value into new memory, as
+ * the bcast does.
+ */
+function freshRate(p: ModelParams, channel: ModelChannel, op: OpName): number {
+  const stored = channel === 'redis' || channel === 's3';
+  if (op === 'bcast' && channel === 'redis' && p.redis.fanout) return 0;
+  if (op === 'allreduce' || op === 'scan' || (op === 'bcast' && stored)) return p.freshAllPerByte;
+  return p.freshPerByte;
 }
 
 const paramsCache = new WeakMap<FmiConfig, ModelParams>();

@@ -21,6 +21,8 @@ export interface DirectParams extends LinkParams {
   gap: number;
   /** One round of pairwise exchange, every rank at once, when calibrated. */
   exchange?: LinkParams;
+  /** Seconds of latency of a tree's hop inside a collective (every rank in it); alpha when not calibrated. */
+  alphaColl: number;
   transferPerByte: number;
   /** USD per hour of the rendezvous VM; 0 when infrastructure costs are excluded. */
   vmPricePerHour: number;
@@ -34,6 +36,8 @@ export interface RedisParams extends LinkParams {
   betaTotal: number;
   /** `alpha` while every rank makes requests at once. */
   alphaAll: number;
+  /** One value written once and read by every other rank (a broadcast), when calibrated. */
+  fanout?: LinkParams;
   transferPerByte: number;
   /** USD per hour of the Redis instance; 0 when infrastructure costs are excluded. */
   instancePricePerHour: number;
@@ -54,6 +58,7 @@ export interface S3Params extends LinkParams {
 export interface ShmParams extends LinkParams {
   gap: number;
   exchange?: LinkParams;
+  alphaColl: number;
 }
 
 export interface ModelParams {
@@ -65,6 +70,8 @@ export interface ModelParams {
   gibSecondPrice: number;
   /** Seconds per byte of memory allocated and touched for the first time (a result without `into`). */
   freshPerByte: number;
+  /** The same while every rank allocates at once (an allreduce's result). */
+  freshAllPerByte: number;
 }
 
 /**
@@ -81,17 +88,19 @@ export function modelParams(config: FmiConfig): ModelParams {
       beta: Direct.bandwidth * MB,
       gap: Direct.gap / 1000,
       exchange: exchangeOf(Direct),
+      alphaColl: (Direct.collective_overhead || Direct.overhead) / 1000,
       transferPerByte: Direct.transfer_price / GB,
       vmPricePerHour: Direct.include_infrastructure_costs ? Direct.vm_price : 0,
       requestsPerHour: Direct.requests_per_hour,
     },
-    shm: { alpha: Shm.overhead / 1000, beta: Shm.bandwidth * MB, gap: Shm.gap / 1000, exchange: exchangeOf(Shm) },
+    shm: { alpha: Shm.overhead / 1000, beta: Shm.bandwidth * MB, gap: Shm.gap / 1000, exchange: exchangeOf(Shm), alphaColl: (Shm.collective_overhead || Shm.overhead) / 1000 },
     redis: {
       alpha: Redis.overhead / 1000,
       beta: Redis.bandwidth_single * MB,
       gap: Redis.gap / 1000,
       betaTotal: Redis.bandwidth_multiple * MB,
       alphaAll: (Redis.overhead_multiple || Redis.overhead) / 1000,
+      fanout: Redis.fanout_bandwidth > 0 ? { alpha: Redis.fanout_overhead / 1000, beta: Redis.fanout_bandwidth * MB } : undefined,
       transferPerByte: Redis.transfer_price / GB,
       instancePricePerHour: Redis.include_infrastructure_costs ? Redis.instance_price : 0,
       requestsPerHour: Redis.requests_per_hour,
@@ -107,6 +116,7 @@ export function modelParams(config: FmiConfig): ModelParams {
     },
     gibSecondPrice: FaaS.gib_second_price,
     freshPerByte: FaaS.fresh_memory / 1000 / MIB,
+    freshAllPerByte: (FaaS.fresh_memory_multiple || FaaS.fresh_memory) / 1000 / MIB,
   };
 }
 
