@@ -80,7 +80,7 @@ describe('model - shm in a job of threads', { timeout: 180_000 }, () => {
       const j = JSON.parse(r.stdout) as { model: Record<string, Record<string, number>>; channels: Record<string, unknown> };
       expect(Object.keys(j.channels)).toEqual(['direct', 'shm']);
       const any = expect.any(Number);
-      expect(j.model.Shm).toEqual({ overhead: any, bandwidth: any, gap: any, exchange_overhead: any, exchange_bandwidth: any });
+      expect(j.model.Shm).toEqual({ overhead: any, bandwidth: any, gap: any, exchange_overhead: any, exchange_bandwidth: any, collective_overhead: any });
       expect(j.model.Shm!.bandwidth).toBeGreaterThan(0);
       const written = JSON.parse(readFileSync(out, 'utf8')) as { model: Record<string, unknown> };
       expect(written.model.Shm).toEqual(j.model.Shm);

@@ -18,8 +18,7 @@
  *   turn, rank 0 takes them and answers, for a few k: each further message
  *   adds one `gap`.
  * - `fresh` (one job only): every rank allocates a new array and writes it,
- *   and writes one it already has: what fresh memory costs per byte; and
- *   `freshAlone`, rank 0 alone doing the same.
+ *   and writes one it already has: what fresh memory costs per byte.
  * - `barrier`: every rank in a barrier, back to back: the model's hop
  *   inside a collective is what makes its barrier take this long.
  * - storage, `fanout` (Redis): one value written by rank 0 and read by all
@@ -106,9 +105,7 @@ async function main(): Promise<void> {
     }
     if (plan.fresh?.length) {
       const sizes = { ...plan, sizes: plan.fresh };
-      const legsOf = (cols: Float64Array[][]): LegSample[] => cols.map(([put, get], i) => ({ bytes: plan.fresh![i]!, put: median([...put!]), get: median([...get!]), iters: put!.length }));
-      results.fresh = legsOf(await measure(comm, sizes, 2, (b) => fresh(comm, b, true)));
-      results.freshAlone = legsOf(await measure(comm, sizes, 2, (b) => fresh(comm, b, false)));
+      results.fresh = (await measure(comm, sizes, 2, (b) => fresh(b))).map(([put, get], i) => ({ bytes: plan.fresh![i]!, put: median([...put!]), get: median([...get!]), iters: put!.length }));
     }
     if (store) {
       const leg = (cols: Float64Array[][]): LegSample[] => cols.map(([put, get], i) => ({ bytes: plan.sizes[i]!, put: median([...put!]), get: median([...get!]), iters: put!.length }));
@@ -293,10 +290,9 @@ function burst(comm: Communicator, k: number): Once {
  * already has. Nothing is kept: the collector frees the new arrays, and the
  * allocator hands their memory back to the system as it would between calls.
  */
-function fresh(comm: Communicator, bytes: number, all: boolean): Once {
+function fresh(bytes: number): Once {
   const mine = new Uint8Array(bytes);
   return async () => {
-    if (!all && comm.rank !== 0) return [0, 0];
     const t0 = performance.now();
     const a = new Uint8Array(bytes);
     a.fill(1);

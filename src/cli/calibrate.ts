@@ -129,16 +129,14 @@ export async function calibrate(o: CalibrateOptions = {}): Promise<Calibration> 
     rmSync(dir, { recursive: true, force: true });
   }
   const fits = measurements.map(fitChannel);
-  const timed = measurements.find((m) => m.fresh?.length);
-  // fresh_memory: one rank allocating; fresh_memory_multiple: every rank at once (older rank scripts timed only the latter).
-  const freshAllPerByte = timed?.fresh ? fitFresh(timed.fresh) : undefined;
-  const freshPerByte = timed?.freshAlone?.length ? fitFresh(timed.freshAlone) : freshAllPerByte;
-  const model = modelPatch(fits, freshPerByte, timed?.freshAlone?.length ? freshAllPerByte : undefined);
+  const timedFresh = measurements.find((m) => m.fresh?.length)?.fresh;
+  const freshPerByte = timedFresh ? fitFresh(timedFresh) : undefined;
+  const model = modelPatch(fits, freshPerByte);
   const calibration = {
     date: new Date().toISOString(),
     ranks,
     load: Object.fromEntries(measurements.map((m) => [m.channel, m.load.map((x) => x.toFixed(2)).join(' ')])),
-    how: 'fmi calibrate: direct, shm and redis from a ping-pong, s3 from one write and one read of a value; exchange_* from every rank swapping a message at once, partners changing as in recursive doubling; collective_overhead from the barrier; fanout_* from one stored value read by every other rank; overhead_multiple from every rank writing and reading at once; gap from bursts of messages to one rank; fresh_memory (one rank) and fresh_memory_multiple (every rank at once) from new arrays against reused ones (docs/model.md)',
+    how: 'fmi calibrate: direct, shm and redis from a ping-pong, s3 from one write and one read of a value; exchange_* from every rank swapping a message at once, partners changing as in recursive doubling; collective_overhead from the barrier; fanout_* from one stored value read by every other rank; overhead_multiple from every rank writing and reading at once; gap from bursts of messages to one rank; fresh_memory from new arrays against reused ones (docs/model.md)',
   };
   // The base is the config; without one, the file at `out` if there is one (only its model's measured fields change).
   const base = text ?? (existsSync(out) ? readText(out) : undefined);
@@ -223,7 +221,6 @@ function jsonOf(r: Calibration) {
     sends: r.sends,
     fresh_s_per_byte: r.freshPerByte,
     fresh: r.measurements.find((m) => m.fresh?.length)?.fresh,
-    fresh_alone: r.measurements.find((m) => m.fresh?.length)?.freshAlone,
     channels: Object.fromEntries(
       r.fits.map((f, i) => {
         const m = r.measurements[i]!;

@@ -23,7 +23,7 @@ import type { FmiConfig } from './types.js';
  * - requests_per_hour 1000 for both: the reference's assumption of how many
  *   requests share an hour of the instance.
  * - transfer_price 0 everywhere: traffic inside one region is free.
- * - gap, FaaS.fresh_memory(_multiple), overhead_multiple, exchange_overhead /
+ * - gap, FaaS.fresh_memory, overhead_multiple, exchange_overhead /
  *   exchange_bandwidth, collective_overhead and Redis.fanout_* 0: not in the reference (its model has no
  *   per-message CPU cost, no cost of fresh memory, and one latency whether
  *   one rank or all are busy); `fmi calibrate` measures them. 0 means not
@@ -45,7 +45,7 @@ export const DEFAULT_CONFIG: FmiConfig = deepFreeze({
     Direct: { enabled: true, host: '127.0.0.1', port: 10000, max_timeout: 1000 },
   },
   model: {
-    FaaS: { gib_second_price: 0.0000166667, fresh_memory: 0, fresh_memory_multiple: 0 },
+    FaaS: { gib_second_price: 0.0000166667, fresh_memory: 0 },
     S3: { bandwidth: 50.0, overhead: 40.4, overhead_multiple: 0, gap: 0, transfer_price: 0.0, download_price: 0.00000043, upload_price: 0.0000054 },
     Redis: {
       bandwidth_single: 100.0,

@@ -15,7 +15,7 @@ const BACKEND_FIELDS = {
 /** How each model field is checked: `positive` > 0, `price` and `nonneg` >= 0. */
 type FieldKind = 'positive' | 'nonneg' | 'price' | 'bool';
 const MODEL_FIELDS: Record<keyof Model, Record<string, FieldKind>> = {
-  FaaS: { gib_second_price: 'price', fresh_memory: 'nonneg', fresh_memory_multiple: 'nonneg' },
+  FaaS: { gib_second_price: 'price', fresh_memory: 'nonneg' },
   S3: { bandwidth: 'positive', overhead: 'nonneg', overhead_multiple: 'nonneg', gap: 'nonneg', transfer_price: 'price', download_price: 'price', upload_price: 'price' },
   Redis: {
     bandwidth_single: 'positive',

@@ -65,12 +65,6 @@ export interface FaasModel {
    * in the reference; 0 unless calibrated.
    */
   fresh_memory: number;
-  /**
-   * ms per MiB of fresh memory while every rank of the job allocates at
-   * once (an allreduce's result: the ranks share the machine's cores). Not
-   * in the reference; 0: the same as `fresh_memory` (not calibrated).
-   */
-  fresh_memory_multiple: number;
 }
 
 export interface S3Model {

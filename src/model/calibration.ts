@@ -48,8 +48,6 @@ export interface ChannelMeasurements {
    * has (get); the slowest rank's. Measured in one job only.
    */
   fresh?: LegSample[];
-  /** The same with rank 0 alone allocating (the others idle). */
-  freshAlone?: LegSample[];
   /** Every rank in a barrier, back to back: the slowest rank's time per barrier (bytes 0). */
   barrier?: Sample[];
   /** Storage: rank 0 writes one value, the others read it; the last reader's time from the write (or its own later call). */
@@ -62,7 +60,7 @@ export interface ModelPatch {
   Redis?: Pick<RedisModel, 'overhead' | 'bandwidth_single' | 'bandwidth_multiple'> & Partial<Pick<RedisModel, 'gap' | 'overhead_multiple' | 'fanout_overhead' | 'fanout_bandwidth'>>;
   S3?: Pick<S3Model, 'overhead' | 'bandwidth'> & Partial<Pick<S3Model, 'gap' | 'overhead_multiple'>>;
   Shm?: Pick<ShmModel, 'overhead' | 'bandwidth' | 'gap'> & Partial<Pick<ShmModel, 'exchange_overhead' | 'exchange_bandwidth' | 'collective_overhead'>>;
-  FaaS?: Pick<FaasModel, 'fresh_memory'> & Partial<Pick<FaasModel, 'fresh_memory_multiple'>>;
+  FaaS?: Pick<FaasModel, 'fresh_memory'>;
 }
 
 /** How a channel's numbers were obtained: the fit, and the points it was fitted to (seconds). */
@@ -192,12 +190,8 @@ export function fitFresh(fresh: readonly LegSample[]): number {
   return sxx > 0 ? Math.max(0, sxy / sxx) : 0;
 }
 
-/**
- * The config's model fields from the fits (ms and MB/s, rounded to 3
- * significant digits); `freshPerByte` (s/B, one rank allocating) and
- * `freshAllPerByte` (every rank at once) when measured.
- */
-export function modelPatch(fits: readonly ChannelFit[], freshPerByte?: number, freshAllPerByte?: number): ModelPatch {
+/** The config's model fields from the fits (ms and MB/s, rounded to 3 significant digits); `freshPerByte` (s/B) when measured. */
+export function modelPatch(fits: readonly ChannelFit[], freshPerByte?: number): ModelPatch {
   const patch: ModelPatch = {};
   for (const f of fits) {
     const overhead = sig3(f.fit.alpha * 1000);
@@ -212,10 +206,7 @@ export function modelPatch(fits: readonly ChannelFit[], freshPerByte?: number, f
     else if (f.channel === 's3') patch.S3 = { overhead, bandwidth, gap, ...multiple };
     else patch.Redis = { overhead, bandwidth_single: bandwidth, bandwidth_multiple: mbps(f.betaTotal ?? f.fit.beta), gap, ...multiple, ...fanout };
   }
-  if (freshPerByte !== undefined) {
-    patch.FaaS = { fresh_memory: sig3(freshPerByte * MIB * 1000) };
-    if (freshAllPerByte !== undefined) patch.FaaS.fresh_memory_multiple = sig3(freshAllPerByte * MIB * 1000);
-  }
+  if (freshPerByte !== undefined) patch.FaaS = { fresh_memory: sig3(freshPerByte * MIB * 1000) };
   return patch;
 }
 

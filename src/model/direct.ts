@@ -137,15 +137,16 @@ function knomialRoundTrip(n: number, m: number, link: DirectLink, algorithm: str
  * The binomial bcast (bcast.ts). On at most STAR_MAX_RANKS ranks only the
  * root knows the payload is too large for the star, so it first tells the
  * ranks whose parent it is not to wait for their parent (an empty message
- * each, the RELAYED kind), then writes to its children: its i-th child gets
- * the payload one gap later per empty message before it.
+ * each, the RELAYED kind) and waits for those sends to complete before it
+ * writes to its children. Waiting yields the root's core to the ranks its
+ * notices woke; getting it back is a hop's latency inside the collective,
+ * a gap per further notice before it.
  */
 function binomialBcast(m: number, n: number, link: DirectLink): P2pTraffic {
   const children = binomialDown(n);
   const relayed = n <= STAR_MAX_RANKS ? Array.from({ length: n - 1 }, (_, i) => i + 1).filter((r) => binomialTree(r, 0, n).parent !== 0) : [];
-  const order = (r: number) => (r === 0 ? [...relayed.map((x) => -x), ...children(0)] : children(r));
-  // A negative entry is an empty notice to -entry: it takes the root's gap but carries nothing and starts no subtree.
-  const time = treeDown(order, link, (c) => (c < 0 ? 0 : m));
+  const notices = relayed.length > 0 ? hopOf(link) + (relayed.length - 1) * (link.gap ?? 0) : 0;
+  const time = treeDown(children, link, () => m, notices);
   return { time_s: time, messages: n - 1 + relayed.length, bytes: (n - 1) * m, algorithm: 'binomial' };
 }
 
@@ -162,10 +163,10 @@ function subtree(n: number, c: number): number {
 /**
  * Time from the root having the data until every rank has it. A rank that
  * got it at t sends to its children in `order(rank)`: the i-th (from 0)
- * arrives at t + alpha + sum_{k <= i} b_k / beta + i gap. A negative entry
- * is a message that starts no subtree (bcast's empty notice).
+ * arrives at t + alpha + sum_{k <= i} b_k / beta + i gap (alpha: the hop
+ * inside a collective). The root starts `rootDelay` late.
  */
-export function treeDown(order: (r: number) => number[], link: DirectLink, bytesTo: (child: number) => number): number {
+export function treeDown(order: (r: number) => number[], link: DirectLink, bytesTo: (child: number) => number, rootDelay = 0): number {
   const gap = link.gap ?? 0;
   const alpha = hopOf(link);
   let done = 0;
@@ -174,10 +175,10 @@ export function treeDown(order: (r: number) => number[], link: DirectLink, bytes
     let clock = t + alpha;
     for (const [i, c] of order(r).entries()) {
       clock += bytesTo(c) / link.beta + (i > 0 ? gap : 0);
-      if (c >= 0) visit(c, clock);
+      visit(c, clock);
     }
   };
-  visit(0, 0);
+  visit(0, rootDelay);
   return done;
 }
 

@@ -107,19 +107,12 @@ function freshBytes(op: OpName, bytes: number, ranks: number): number {
 }
 
 /**
- * Seconds per fresh byte of the result. Where every rank gets its result at
- * the same moment (an allreduce, a scan; a stored value's n - 1 readers)
- * they allocate at once and share the machine's cores:
- * FaaS.fresh_memory_multiple. A tree's ranks get it hop after hop:
- * fresh_memory. A Redis bcast priced by its calibrated fan-out line pays
- * none here: that line was timed reading the value into new memory, as
- * the bcast does.
+ * Seconds per fresh byte of the result (FaaS.fresh_memory). A Redis bcast
+ * priced by its calibrated fan-out line pays none here: that line was
+ * timed with its readers getting the value in new memory, as the bcast's do.
  */
 function freshRate(p: ModelParams, channel: ModelChannel, op: OpName): number {
-  const stored = channel === 'redis' || channel === 's3';
-  if (op === 'bcast' && channel === 'redis' && p.redis.fanout) return 0;
-  if (op === 'allreduce' || op === 'scan' || (op === 'bcast' && stored)) return p.freshAllPerByte;
-  return p.freshPerByte;
+  return op === 'bcast' && channel === 'redis' && p.redis.fanout ? 0 : p.freshPerByte;
 }
 
 const paramsCache = new WeakMap<FmiConfig, ModelParams>();

@@ -70,8 +70,6 @@ export interface ModelParams {
   gibSecondPrice: number;
   /** Seconds per byte of memory allocated and touched for the first time (a result without `into`). */
   freshPerByte: number;
-  /** The same while every rank allocates at once (an allreduce's result). */
-  freshAllPerByte: number;
 }
 
 /**
@@ -116,7 +114,6 @@ export function modelParams(config: FmiConfig): ModelParams {
     },
     gibSecondPrice: FaaS.gib_second_price,
     freshPerByte: FaaS.fresh_memory / 1000 / MIB,
-    freshAllPerByte: (FaaS.fresh_memory_multiple || FaaS.fresh_memory) / 1000 / MIB,
   };
 }
 

@@ -1,0 +1,119 @@
+import { describe, expect, it } from 'vitest';
+import { STAR_MAX_BYTES } from '../src/collectives/bcast.js';
+import { validateConfig } from '../src/config/index.js';
+import { FmiError } from '../src/errors.js';
+import { fitChannel, fitHop, modelPatch, type ChannelMeasurements } from '../src/model/calibration.js';
+import { directTraffic, estimate } from '../src/model/index.js';
+
+// The terms that price a collective's hops on a machine whose cores the ranks share
+// (Direct/Shm.collective_overhead, from the barrier) and a Redis broadcast's own path
+// (Redis.fanout_overhead / fanout_bandwidth, one stored value read by every other rank).
+const A = 0.05e-3; // ping-pong latency, s
+const H = 0.2e-3; // a hop inside a collective, s
+const B = 1e9;
+const G = 0.03e-3;
+const DIRECT = { Direct: { enabled: true } };
+
+function near(actual: number, expected: number): void {
+  expect(Math.abs(actual - expected)).toBeLessThanOrEqual(1e-9 * Math.abs(expected) + 1e-15);
+}
+
+describe('model - the hop inside a collective (collective_overhead)', () => {
+  const plain = validateConfig({ backends: DIRECT, model: { Direct: { overhead: 0.05, bandwidth: 1000, gap: 0.03 } } }, 'test');
+  const hop = validateConfig({ backends: DIRECT, model: { Direct: { overhead: 0.05, bandwidth: 1000, gap: 0.03, collective_overhead: 0.2 } } }, 'test');
+  const e = (c: typeof plain, op: 'send' | 'bcast' | 'allreduce' | 'barrier', bytes: number) => estimate('direct', op, bytes, 4, c, { into: true }).time_s;
+
+  it('prices a tree collective\'s hops at collective_overhead and a lone message at overhead', () => {
+    near(e(hop, 'send', 1024), A + 1024 / B);
+    near(e(plain, 'send', 1024), e(hop, 'send', 1024));
+    // The star bcast: one hop, the root's three writes a gap apart.
+    near(e(hop, 'bcast', 1024), H + 3 * 1024 / B + 2 * G);
+    // The tree allreduce and barrier on 4 ranks: a hop up, a hop down.
+    near(e(hop, 'barrier', 0), 2 * H + 4 * G);
+    near(e(hop, 'allreduce', 1024) - e(plain, 'allreduce', 1024), 2 * (H - A));
+    // Above STAR_MAX_BYTES: the root waits for its notice to rank 3 (a hop), then two hops down to rank 3.
+    const m = 4 * STAR_MAX_BYTES;
+    near(e(hop, 'bcast', m), H + Math.max(2 * (H + m / B), H + m / B + G + m / B));
+  });
+
+  it('is the overhead when not calibrated (0)', () => {
+    expect(plain.model.Direct.collective_overhead).toBe(0);
+    near(e(plain, 'barrier', 0), 2 * A + 4 * G);
+  });
+
+  it('fitHop solves the model\'s barrier for the hop: the model then takes the measured barrier', () => {
+    const link = { alpha: A, beta: B, gap: G };
+    for (const ranks of [2, 4, 7, 16]) {
+      const measured = 3e-3;
+      const h = fitHop(measured, ranks, link);
+      near(directTraffic('barrier', 0, ranks, { ...link, alphaColl: h }).time_s, measured);
+    }
+    // On 4 ranks the barrier is 2 hops and 4 gaps.
+    near(fitHop(2 * H + 4 * G, 4, link), H);
+    // Gaps alone longer than the barrier, or nothing measured: a microsecond, not 0 (0 reads as not calibrated).
+    expect(fitHop(G, 4, link)).toBe(1e-6);
+    expect(fitHop(0, 4, link)).toBe(1e-6);
+  });
+
+  it('calibration writes collective_overhead from the barrier it timed', () => {
+    const m: ChannelMeasurements = {
+      channel: 'direct',
+      ranks: 4,
+      load: [0, 0, 0],
+      pingpong: [8, 65536, 1048576].map((bytes) => ({ bytes, seconds: A + bytes / B, iters: 10 })),
+      exchange: [],
+      legs: [],
+      legsAll: [],
+      burst: [1, 4, 16].map((k) => ({ bytes: k, seconds: 2 * A + (k - 1) * G, iters: 10 })),
+      barrier: [{ bytes: 0, seconds: 2 * H + 4 * G, iters: 10 }],
+    };
+    const f = fitChannel(m);
+    expect(f.alphaColl! / H).toBeCloseTo(1, 6);
+    const patch = modelPatch([f]);
+    expect(patch.Direct!.collective_overhead).toBeCloseTo(0.2, 6);
+    // Without a barrier (an older rank script): not written.
+    expect(modelPatch([fitChannel({ ...m, barrier: undefined })]).Direct!.collective_overhead).toBeUndefined();
+  });
+});
+
+describe('model - the Redis broadcast\'s fan-out (fanout_overhead, fanout_bandwidth)', () => {
+  const redis = { overhead: 1, bandwidth_single: 100, bandwidth_multiple: 200, overhead_multiple: 2 };
+  const legs = validateConfig({ backends: DIRECT, model: { Redis: redis } }, 'test');
+  const fan = validateConfig({ backends: DIRECT, model: { Redis: { ...redis, fanout_overhead: 3, fanout_bandwidth: 400 } } }, 'test');
+
+  it('prices a bcast as the calibrated line, with no fresh memory on top (the line holds it)', () => {
+    const fresh = validateConfig({ backends: DIRECT, model: { Redis: { ...redis, fanout_overhead: 3, fanout_bandwidth: 400 }, FaaS: { fresh_memory: 5 } } }, 'test');
+    for (const bytes of [1024, 1 << 20]) {
+      near(estimate('redis', 'bcast', bytes, 4, fan).time_s, 3e-3 + bytes / 400e6);
+      near(estimate('redis', 'bcast', bytes, 4, fresh).time_s, 3e-3 + bytes / 400e6);
+    }
+    expect(estimate('redis', 'bcast', 1024, 4, fan).requests).toMatchObject({ puts: 1, gets: 3 });
+  });
+
+  it('leaves the other operations, and S3, as they were; uncalibrated (0) a bcast is its legs', () => {
+    for (const op of ['send', 'allreduce', 'gather', 'barrier'] as const) near(estimate('redis', op, 4096, 4, fan).time_s, estimate('redis', op, 4096, 4, legs).time_s);
+    near(estimate('redis', 'bcast', 1024, 4, legs).time_s, 0.5e-3 + 1024 / 200e6 + 1e-3 + 3 * 1024 / 400e6);
+  });
+
+  it('calibration fits the line to what the readers measured and writes it', () => {
+    const m: ChannelMeasurements = {
+      channel: 'redis',
+      ranks: 4,
+      load: [0, 0, 0],
+      pingpong: [8, 65536, 1048576].map((bytes) => ({ bytes, seconds: 1e-3 + bytes / 100e6, iters: 10 })),
+      exchange: [],
+      legs: [],
+      legsAll: [],
+      fanout: [8, 65536, 1048576].map((bytes) => ({ bytes, seconds: 3e-3 + bytes / 400e6, iters: 10 })),
+    };
+    const f = fitChannel(m);
+    expect(f.fanout!.alpha).toBeCloseTo(3e-3, 9);
+    expect(f.fanout!.beta / 400e6).toBeCloseTo(1, 6);
+    expect(modelPatch([f]).Redis).toMatchObject({ fanout_overhead: 3, fanout_bandwidth: 400 });
+  });
+
+  it('rejects a negative fan-out in the config', () => {
+    expect(() => validateConfig({ backends: DIRECT, model: { Redis: { fanout_overhead: -1 } } }, 'test')).toThrow(FmiError);
+    expect(() => validateConfig({ backends: DIRECT, model: { Direct: { collective_overhead: -1 } } }, 'test')).toThrow(FmiError);
+  });
+});
