@@ -5,9 +5,8 @@ import { FmiError } from '../src/errors.js';
 import { fitChannel, fitHop, modelPatch, type ChannelMeasurements } from '../src/model/calibration.js';
 import { directTraffic, estimate } from '../src/model/index.js';
 
-// The terms that price a collective's hops on a machine whose cores the ranks share
-// (Direct/Shm.collective_overhead, from the barrier) and a Redis broadcast's own path
-// (Redis.fanout_overhead / fanout_bandwidth, one stored value read by every other rank).
+// The term that prices a collective's hops on a machine whose cores the ranks share
+// (Direct/Shm.collective_overhead, from the barrier).
 const A = 0.05e-3; // ping-pong latency, s
 const H = 0.2e-3; // a hop inside a collective, s
 const B = 1e9;
@@ -36,7 +35,8 @@ describe('model - the hop inside a collective (collective_overhead)', () => {
     near(e(hop, 'bcast', m), H + Math.max(2 * (H + m / B), H + m / B + G + m / B));
   });
 
-  it('is the overhead when not calibrated (0)', () => {
+  it('is the overhead when not calibrated (0); a negative one is refused', () => {
+    expect(() => validateConfig({ backends: DIRECT, model: { Direct: { collective_overhead: -1 } } }, 'test')).toThrow(FmiError);
     expect(plain.model.Direct.collective_overhead).toBe(0);
     near(e(plain, 'barrier', 0), 2 * A + 4 * G);
   });
@@ -73,47 +73,5 @@ describe('model - the hop inside a collective (collective_overhead)', () => {
     expect(patch.Direct!.collective_overhead).toBeCloseTo(0.2, 6);
     // Without a barrier (an older rank script): not written.
     expect(modelPatch([fitChannel({ ...m, barrier: undefined })]).Direct!.collective_overhead).toBeUndefined();
-  });
-});
-
-describe('model - the Redis broadcast\'s fan-out (fanout_overhead, fanout_bandwidth)', () => {
-  const redis = { overhead: 1, bandwidth_single: 100, bandwidth_multiple: 200, overhead_multiple: 2 };
-  const legs = validateConfig({ backends: DIRECT, model: { Redis: redis } }, 'test');
-  const fan = validateConfig({ backends: DIRECT, model: { Redis: { ...redis, fanout_overhead: 3, fanout_bandwidth: 400 } } }, 'test');
-
-  it('prices a bcast as the calibrated line, with no fresh memory on top (the line holds it)', () => {
-    const fresh = validateConfig({ backends: DIRECT, model: { Redis: { ...redis, fanout_overhead: 3, fanout_bandwidth: 400 }, FaaS: { fresh_memory: 5 } } }, 'test');
-    for (const bytes of [1024, 1 << 20]) {
-      near(estimate('redis', 'bcast', bytes, 4, fan).time_s, 3e-3 + bytes / 400e6);
-      near(estimate('redis', 'bcast', bytes, 4, fresh).time_s, 3e-3 + bytes / 400e6);
-    }
-    expect(estimate('redis', 'bcast', 1024, 4, fan).requests).toMatchObject({ puts: 1, gets: 3 });
-  });
-
-  it('leaves the other operations, and S3, as they were; uncalibrated (0) a bcast is its legs', () => {
-    for (const op of ['send', 'allreduce', 'gather', 'barrier'] as const) near(estimate('redis', op, 4096, 4, fan).time_s, estimate('redis', op, 4096, 4, legs).time_s);
-    near(estimate('redis', 'bcast', 1024, 4, legs).time_s, 0.5e-3 + 1024 / 200e6 + 1e-3 + 3 * 1024 / 400e6);
-  });
-
-  it('calibration fits the line to what the readers measured and writes it', () => {
-    const m: ChannelMeasurements = {
-      channel: 'redis',
-      ranks: 4,
-      load: [0, 0, 0],
-      pingpong: [8, 65536, 1048576].map((bytes) => ({ bytes, seconds: 1e-3 + bytes / 100e6, iters: 10 })),
-      exchange: [],
-      legs: [],
-      legsAll: [],
-      fanout: [8, 65536, 1048576].map((bytes) => ({ bytes, seconds: 3e-3 + bytes / 400e6, iters: 10 })),
-    };
-    const f = fitChannel(m);
-    expect(f.fanout!.alpha).toBeCloseTo(3e-3, 9);
-    expect(f.fanout!.beta / 400e6).toBeCloseTo(1, 6);
-    expect(modelPatch([f]).Redis).toMatchObject({ fanout_overhead: 3, fanout_bandwidth: 400 });
-  });
-
-  it('rejects a negative fan-out in the config', () => {
-    expect(() => validateConfig({ backends: DIRECT, model: { Redis: { fanout_overhead: -1 } } }, 'test')).toThrow(FmiError);
-    expect(() => validateConfig({ backends: DIRECT, model: { Direct: { collective_overhead: -1 } } }, 'test')).toThrow(FmiError);
   });
 });

@@ -21,8 +21,6 @@
  *   and writes one it already has: what fresh memory costs per byte.
  * - `barrier`: every rank in a barrier, back to back: the model's hop
  *   inside a collective is what makes its barrier take this long.
- * - storage, `fanout` (Redis): one value written by rank 0 and read by all
- *   the others, the broadcast's own path.
  *
  * Rank 0 decides how many iterations each measurement gets and writes the
  * results (JSON) to FMI_CALIBRATE_OUT; ranks print nothing on stdout.
@@ -59,8 +57,6 @@ export interface CalibratePlan {
   fresh?: number[];
   /** Time the barrier (every rank in a collective): the hop inside a collective. */
   barrier?: boolean;
-  /** Storage: one value written by rank 0 and read by every other rank (the broadcast's path). */
-  fanout?: boolean;
 }
 
 const KEY = 'calib';
@@ -112,7 +108,6 @@ async function main(): Promise<void> {
       results.legs = leg(await measure(comm, plan, 2, (b) => legs(comm, store, b, false)));
       // Every rank writing and reading at once: the latency then (overhead_multiple), and what Redis moves in total.
       results.legsAll = leg(await measure(comm, plan, 2, (b) => legs(comm, store, b, true)));
-      if (plan.fanout && comm.size > 1) results.fanout = (await measure(comm, plan, 1, (b) => fanout(comm, store, b))).map((cols, i) => sample(plan.sizes[i]!, cols[0]!));
     }
     await comm.barrier();
   } finally {
@@ -223,36 +218,6 @@ function barrier(comm: Communicator): Once {
     await comm.barrier();
     return [(performance.now() - t0) / 1000];
   };
-}
-
-/**
- * Rank 0 writes one value, every other rank reads it (store put and get,
- * as a broadcast over a storage channel does), after a barrier. A reader's
- * sample is from max(its call, rank 0's call) to its return, on the
- * machine's monotonic clock (the ranks are local processes or threads):
- * the store's barrier lets rank 0 out first, and a reader that comes later
- * found the value there. Rank 0's start reaches the others afterwards, untimed.
- */
-function fanout(comm: Communicator, store: StoreChannel, bytes: number): Once {
-  const payload = new Uint8Array(bytes);
-  const start = new Float64Array(1);
-  let seq = 0;
-  return async () => {
-    const key = `${KEY}/f/${bytes}/${seq++}`;
-    await comm.barrier();
-    const t0 = monotonicMs();
-    if (comm.rank === 0) await store.put(key, Kind.BUFFER, payload, comm.size - 1);
-    else await store.get(key);
-    const t1 = monotonicMs();
-    start[0] = t0;
-    const [root] = await comm.bcast<Float64Array>(comm.rank === 0 ? start : undefined, 0);
-    return [comm.rank === 0 ? 0 : (t1 - Math.max(t0, root!)) / 1000];
-  };
-}
-
-/** ms on CLOCK_MONOTONIC: comparable between the processes of one machine (performance.now() is per process). */
-function monotonicMs(): number {
-  return Number(process.hrtime.bigint()) / 1e6;
 }
 
 /**

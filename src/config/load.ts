@@ -23,8 +23,6 @@ const MODEL_FIELDS: Record<keyof Model, Record<string, FieldKind>> = {
     overhead: 'nonneg',
     overhead_multiple: 'nonneg',
     gap: 'nonneg',
-    fanout_overhead: 'nonneg',
-    fanout_bandwidth: 'nonneg',
     transfer_price: 'price',
     instance_price: 'price',
     requests_per_hour: 'positive',

@@ -113,14 +113,6 @@ export interface RedisModel {
    * `overhead` (not calibrated).
    */
   overhead_multiple: number;
-  /**
-   * ms and MB/s of one stored value written once and read by every other
-   * rank (a broadcast: the root's write to the last reader's return),
-   * `fanout_overhead + bytes / fanout_bandwidth`. Not in the reference;
-   * 0: not calibrated (a write leg, then n - 1 read legs at once).
-   */
-  fanout_overhead: number;
-  fanout_bandwidth: number;
   /** USD per GB moved. */
   transfer_price: number;
   /** USD per hour of the Redis instance. */

@@ -50,14 +50,12 @@ export interface ChannelMeasurements {
   fresh?: LegSample[];
   /** Every rank in a barrier, back to back: the slowest rank's time per barrier (bytes 0). */
   barrier?: Sample[];
-  /** Storage: rank 0 writes one value, the others read it; the last reader's time from the write (or its own later call). */
-  fanout?: Sample[];
 }
 
 /** Model fields calibration sets, in the config's units (ms, MB/s). */
 export interface ModelPatch {
   Direct?: Pick<DirectModel, 'overhead' | 'bandwidth'> & Partial<Pick<DirectModel, 'gap' | 'exchange_overhead' | 'exchange_bandwidth' | 'collective_overhead'>>;
-  Redis?: Pick<RedisModel, 'overhead' | 'bandwidth_single' | 'bandwidth_multiple'> & Partial<Pick<RedisModel, 'gap' | 'overhead_multiple' | 'fanout_overhead' | 'fanout_bandwidth'>>;
+  Redis?: Pick<RedisModel, 'overhead' | 'bandwidth_single' | 'bandwidth_multiple'> & Partial<Pick<RedisModel, 'gap' | 'overhead_multiple'>>;
   S3?: Pick<S3Model, 'overhead' | 'bandwidth'> & Partial<Pick<S3Model, 'gap' | 'overhead_multiple'>>;
   Shm?: Pick<ShmModel, 'overhead' | 'bandwidth' | 'gap'> & Partial<Pick<ShmModel, 'exchange_overhead' | 'exchange_bandwidth' | 'collective_overhead'>>;
   FaaS?: Pick<FaasModel, 'fresh_memory'>;
@@ -79,8 +77,6 @@ export interface ChannelFit {
   alphaAll?: number;
   /** direct, shm: the latency of a tree's hop inside a collective, solved from the barrier (fitHop), when measured. */
   alphaColl?: number;
-  /** redis: the line fitted to one value read by every other rank (fanout), when measured. */
-  fanout?: LinkFit;
 }
 
 /**
@@ -108,7 +104,6 @@ export function fitChannel(m: ChannelMeasurements): ChannelFit {
     const out: ChannelFit = { channel: m.channel, source: 'pingpong', fit, points, gap };
     if (m.channel !== 'redis' && m.exchange.length > 0) out.exchange = fitLink(m.exchange.map((s) => ({ bytes: s.bytes, seconds: s.seconds })), fit.beta);
     if (m.channel !== 'redis' && m.barrier?.length) out.alphaColl = fitHop(median(m.barrier.map((s) => s.seconds)), m.ranks, { alpha: fit.alpha, beta: fit.beta, gap });
-    if (m.channel === 'redis' && m.fanout?.length) out.fanout = fitLink(m.fanout.map((s) => ({ bytes: s.bytes, seconds: s.seconds })), fit.beta);
     if (m.channel === 'redis') {
       // From the largest size every rank moved at once: N writes and N reads of m bytes.
       const big = m.legsAll.reduce<LegSample | undefined>((a, l) => (!a || l.bytes > a.bytes ? l : a), undefined);
@@ -200,11 +195,10 @@ export function modelPatch(fits: readonly ChannelFit[], freshPerByte?: number): 
     const exchange = f.exchange ? { exchange_overhead: sig3(f.exchange.alpha * 1000), exchange_bandwidth: mbps(f.exchange.beta) } : {};
     const multiple = f.alphaAll !== undefined ? { overhead_multiple: sig3(f.alphaAll * 1000) } : {};
     const hop = f.alphaColl !== undefined ? { collective_overhead: Math.max(0.001, sig3(f.alphaColl * 1000)) } : {};
-    const fanout = f.fanout ? { fanout_overhead: sig3(f.fanout.alpha * 1000), fanout_bandwidth: mbps(f.fanout.beta) } : {};
     if (f.channel === 'direct') patch.Direct = { overhead, bandwidth, gap, ...exchange, ...hop };
     else if (f.channel === 'shm') patch.Shm = { overhead, bandwidth, gap, ...exchange, ...hop };
     else if (f.channel === 's3') patch.S3 = { overhead, bandwidth, gap, ...multiple };
-    else patch.Redis = { overhead, bandwidth_single: bandwidth, bandwidth_multiple: mbps(f.betaTotal ?? f.fit.beta), gap, ...multiple, ...fanout };
+    else patch.Redis = { overhead, bandwidth_single: bandwidth, bandwidth_multiple: mbps(f.betaTotal ?? f.fit.beta), gap, ...multiple };
   }
   if (freshPerByte !== undefined) patch.FaaS = { fresh_memory: sig3(freshPerByte * MIB * 1000) };
   return patch;

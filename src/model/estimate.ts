@@ -68,7 +68,7 @@ export function estimateWith(p: ModelParams, channel: ModelChannel, op: OpName, 
     moved = t.bytes;
     requests.messages = t.messages;
   } else if (channel === 'redis') {
-    const t = storeTraffic(op, payload, ranks, { alpha: p.redis.alpha, beta: p.redis.beta, betaTotal: p.redis.betaTotal, gap: p.redis.gap, alphaAll: p.redis.alphaAll, fanout: p.redis.fanout });
+    const t = storeTraffic(op, payload, ranks, { alpha: p.redis.alpha, beta: p.redis.beta, betaTotal: p.redis.betaTotal, gap: p.redis.gap, alphaAll: p.redis.alphaAll });
     time = t.time_s;
     moved = t.bytes;
     requests.puts = t.puts;
@@ -85,7 +85,7 @@ export function estimateWith(p: ModelParams, channel: ModelChannel, op: OpName, 
     cost.requests = t.puts * p.s3.putPrice + (t.gets + t.polls) * p.s3.getPrice;
     cost.transfer = t.bytes * p.s3.transferPerByte;
   }
-  time += options.into ? 0 : freshBytes(op, payload, ranks) * freshRate(p, channel, op);
+  time += options.into ? 0 : freshBytes(op, payload, ranks) * p.freshPerByte;
   cost.functions = p.gibSecondPrice * ((memoryMiB * MIB) / GIB) * time * ranks;
   const cost_usd = cost.requests + cost.infrastructure + cost.transfer + cost.functions;
   return { channel, op, bytes, ranks, memoryMiB, time_s: time, cost_usd, cost, requests, bytes_moved: moved };
@@ -104,15 +104,6 @@ function freshBytes(op: OpName, bytes: number, ranks: number): number {
   if (op === 'barrier' || (ranks <= 1 && op !== 'send' && op !== 'recv')) return 0;
   const b = op === 'gather' ? ranks * bytes : bytes;
   return b >= FRESH_MIN_BYTES ? b : 0;
-}
-
-/**
- * Seconds per fresh byte of the result (FaaS.fresh_memory). A Redis bcast
- * priced by its calibrated fan-out line pays none here: that line was
- * timed with its readers getting the value in new memory, as the bcast's do.
- */
-function freshRate(p: ModelParams, channel: ModelChannel, op: OpName): number {
-  return op === 'bcast' && channel === 'redis' && p.redis.fanout ? 0 : p.freshPerByte;
 }
 
 const paramsCache = new WeakMap<FmiConfig, ModelParams>();

@@ -1,4 +1,3 @@
-import type { LinkParams } from './params.js';
 import { pollWait } from './polling.js';
 import type { Backoff, OpName } from './types.js';
 
@@ -25,14 +24,6 @@ export interface StoreLink {
    * where more than one rank has requests in flight. @default alpha
    */
   alphaAll?: number;
-  /**
-   * One value written once and read by the n - 1 others, from the write's
-   * start to the last reader's return, as calibrated (Redis: the store's
-   * put and blocking get, the path a broadcast takes; its readers' wake-up
-   * and their sharing of the cores included). @default a write leg, then
-   * n - 1 read legs at once
-   */
-  fanout?: LinkParams;
 }
 
 export interface StoreTraffic {
@@ -101,7 +92,6 @@ export function storeTraffic(op: OpName, bytes: number, ranks: number, link: Sto
   const fan = link.polling ? 0 : (r - 1) * gap;
   switch (op) {
     case 'bcast': {
-      if (link.fanout && !link.polling) return { time_s: link.fanout.alpha + m / link.fanout.beta, puts: 1, gets: r, polls: 0, bytes: m + r * m };
       // One writer; on S3 the n - 1 readers poll meanwhile.
       const p = phase(leg(m, m, alphaWrite), leg(m, r * m), r);
       return { time_s: p.time, puts: 1, gets: r, polls: p.polls, bytes: m + r * m };

@@ -36,8 +36,6 @@ export interface RedisParams extends LinkParams {
   betaTotal: number;
   /** `alpha` while every rank makes requests at once. */
   alphaAll: number;
-  /** One value written once and read by every other rank (a broadcast), when calibrated. */
-  fanout?: LinkParams;
   transferPerByte: number;
   /** USD per hour of the Redis instance; 0 when infrastructure costs are excluded. */
   instancePricePerHour: number;
@@ -98,7 +96,6 @@ export function modelParams(config: FmiConfig): ModelParams {
       gap: Redis.gap / 1000,
       betaTotal: Redis.bandwidth_multiple * MB,
       alphaAll: (Redis.overhead_multiple || Redis.overhead) / 1000,
-      fanout: Redis.fanout_bandwidth > 0 ? { alpha: Redis.fanout_overhead / 1000, beta: Redis.fanout_bandwidth * MB } : undefined,
       transferPerByte: Redis.transfer_price / GB,
       instancePricePerHour: Redis.include_infrastructure_costs ? Redis.instance_price : 0,
       requestsPerHour: Redis.requests_per_hour,
