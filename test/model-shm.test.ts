@@ -28,7 +28,8 @@ function run(args: string[]): Promise<{ code: number | null; stdout: string; std
 
 describe('model - the shm channel', () => {
   it('reads model.Shm (ms, MB/s), defaults when absent, and rejects a bad value', () => {
-    expect(modelParams(config).shm).toEqual({ alpha: 4e-6, beta: 3e9, gap: 1e-6, alphaColl: 4e-6 } // the hop in a collective: overhead until calibrated);
+    // alphaColl: the hop in a collective, the overhead until calibrated
+    expect(modelParams(config).shm).toEqual({ alpha: 4e-6, beta: 3e9, gap: 1e-6, alphaColl: 4e-6 });
     expect(loadConfig({ backends: { Direct: { enabled: true } } }).model.Shm).toEqual(DEFAULT_CONFIG.model.Shm);
     expect(() => validateConfig({ backends: { Direct: { enabled: true } }, model: { Shm: { bandwidth: 0 } } })).toThrow(FmiError);
   });
