@@ -76,11 +76,12 @@ export function directTraffic(op: OpName, bytes: number, ranks: number, link: Di
       // bcast.ts: on few ranks a small payload goes out as a star, the root writing to every rank itself.
       if (n <= STAR_MAX_RANKS && m <= STAR_MAX_BYTES) {
         const all = Array.from({ length: n - 1 }, (_, i) => i + 1);
-        return { time_s: treeDown((r) => (r === 0 ? all : []), link, () => m), messages: n - 1, bytes: (n - 1) * m, algorithm: 'star' };
+        return { time_s: treeDown((r) => (r === 0 ? all : []), link, () => m, 0, 0), messages: n - 1, bytes: (n - 1) * m, algorithm: 'star' };
       }
       return binomialBcast(m, n, link);
     case 'scatter':
-      return { time_s: treeDown(binomialDown(n), link, (c) => subtree(n, c) * m), messages: n - 1, bytes: bundleItems(n) * m, algorithm: 'binomial' };
+      // scatter.ts sends to its children at once (Promise.all): no gap between them.
+      return { time_s: treeDown(binomialDown(n), link, (c) => subtree(n, c) * m, 0, 0), messages: n - 1, bytes: bundleItems(n) * m, algorithm: 'binomial' };
     case 'gather':
       return { time_s: treeUp(binomialDown(n), link, (c) => subtree(n, c) * m), messages: n - 1, bytes: bundleItems(n) * m, algorithm: 'binomial' };
     case 'reduce':
@@ -139,14 +140,14 @@ function knomialRoundTrip(n: number, m: number, link: DirectLink, algorithm: str
  * ranks whose parent it is not to wait for their parent (an empty message
  * each, the RELAYED kind) and waits for those sends to complete before it
  * writes to its children. Waiting yields the root's core to the ranks its
- * notices woke; getting it back is a hop's latency inside the collective,
- * a gap per further notice before it.
+ * notices woke; getting it back is a hop's latency inside the collective.
  */
 function binomialBcast(m: number, n: number, link: DirectLink): P2pTraffic {
   const children = binomialDown(n);
   const relayed = n <= STAR_MAX_RANKS ? Array.from({ length: n - 1 }, (_, i) => i + 1).filter((r) => binomialTree(r, 0, n).parent !== 0) : [];
-  const notices = relayed.length > 0 ? hopOf(link) + (relayed.length - 1) * (link.gap ?? 0) : 0;
-  const time = treeDown(children, link, () => m, notices);
+  // The notices go out at once (Promise.all), as do the payloads to the children.
+  const notices = relayed.length > 0 ? hopOf(link) : 0;
+  const time = treeDown(children, link, () => m, notices, 0);
   return { time_s: time, messages: n - 1 + relayed.length, bytes: (n - 1) * m, algorithm: 'binomial' };
 }
 
@@ -164,10 +165,12 @@ function subtree(n: number, c: number): number {
  * Time from the root having the data until every rank has it. A rank that
  * got it at t sends to its children in `order(rank)`: the i-th (from 0)
  * arrives at t + alpha + sum_{k <= i} b_k / beta + i gap (alpha: the hop
- * inside a collective). The root starts `rootDelay` late.
+ * inside a collective). The root starts `rootDelay` late. `gap`: between
+ * a rank's sends when it awaits each before the next (the tree barrier and
+ * allreduce); sends made at once (Promise.all: the bcasts) pass 0, their
+ * writes leaving in one turn of the rank's event loop, the bytes apart.
  */
-export function treeDown(order: (r: number) => number[], link: DirectLink, bytesTo: (child: number) => number, rootDelay = 0): number {
-  const gap = link.gap ?? 0;
+export function treeDown(order: (r: number) => number[], link: DirectLink, bytesTo: (child: number) => number, rootDelay = 0, gap = link.gap ?? 0): number {
   const alpha = hopOf(link);
   let done = 0;
   const visit = (r: number, t: number) => {
