@@ -159,6 +159,9 @@ describe('calibrate - fmi calibrate on real ranks', () => {
     expect(config.backends.Direct?.enabled).toBe(true);
     expect(config.model.Direct.overhead).toBe(report.model.Direct.overhead);
     expect(config.model.Direct.bandwidth).toBe(report.model.Direct.bandwidth);
+    // The hop inside a collective, from the barrier every rank took part in.
+    expect(config.model.Direct.collective_overhead).toBeGreaterThan(0);
+    expect(config.model.Direct.collective_overhead).toBe(report.model.Direct!.collective_overhead);
     expect(report.channels.direct.source).toBe('pingpong');
     expect(report.channels.direct.pingpong.map((p: { bytes: number }) => p.bytes)).toEqual([8, 1024, 16384, 65536, 262144, 1048576]);
     const e = estimate('direct', 'send', 1 << 20, 2, config, { into: true });

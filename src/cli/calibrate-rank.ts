@@ -19,6 +19,8 @@
  *   adds one `gap`.
  * - `fresh` (one job only): every rank allocates a new array and writes it,
  *   and writes one it already has: what fresh memory costs per byte.
+ * - `barrier`: every rank in a barrier, back to back: the model's hop
+ *   inside a collective is what makes its barrier take this long.
  *
  * Rank 0 decides how many iterations each measurement gets and writes the
  * results (JSON) to FMI_CALIBRATE_OUT; ranks print nothing on stdout.
@@ -53,6 +55,8 @@ export interface CalibratePlan {
   bursts?: number[];
   /** Sizes (bytes) of fresh memory to time; none: not measured (one job measures it). */
   fresh?: number[];
+  /** Time the barrier (every rank in a collective): the hop inside a collective. */
+  barrier?: boolean;
 }
 
 const KEY = 'calib';
@@ -90,6 +94,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < 3; i++) await comm.barrier();
     results.pingpong = (await measure(comm, plan, 1, (b) => pingpong(comm, b))).map((cols, i) => sample(plan.sizes[i]!, cols[0]!));
     if (plan.exchange) results.exchange = (await measure(comm, plan, 1, (b) => exchange(comm, b))).map((cols, i) => sample(plan.sizes[i]!, cols[0]!));
+    if (plan.barrier) results.barrier = (await measure(comm, { ...plan, sizes: [0] }, 1, () => barrier(comm))).map((cols) => sample(0, cols[0]!));
     if (plan.bursts?.length) {
       const bursts = { ...plan, sizes: plan.bursts };
       results.burst = (await measure(comm, bursts, 1, (k) => burst(comm, k))).map((cols, i) => sample(plan.bursts![i]!, cols[0]!));
@@ -183,14 +188,34 @@ function pingpong(comm: Communicator, bytes: number): Once {
   };
 }
 
+/**
+ * A round of pairwise exchange as recursive doubling runs it: the partner
+ * is rank ^ mask, the mask going 1, 2, 4, ... below the largest power of
+ * two p <= n and round again, one mask per call; ranks from p on sit out.
+ * Changing partners couples every rank to every other, as the rounds of a
+ * collective do: with a fixed partner, a pair that got ahead could start
+ * its next exchange while another pair still waits for a core.
+ */
 function exchange(comm: Communicator, bytes: number): Once {
   const sbuf = new Uint8Array(bytes);
   const rbuf = new Uint8Array(bytes);
-  const partner = comm.rank ^ 1;
+  const p = 2 ** Math.floor(Math.log2(comm.size));
+  let mask = 1;
   return async () => {
-    if (partner >= comm.size) return [0];
+    const partner = comm.rank ^ mask;
+    mask = mask * 2 >= p ? 1 : mask * 2;
+    if (comm.rank >= p) return [0];
     const t0 = performance.now();
     await comm.sendrecv(sbuf, partner, partner, { sendTag: 2, recvTag: 2, into: rbuf });
+    return [(performance.now() - t0) / 1000];
+  };
+}
+
+/** One barrier, timed at every rank: a collective's hops with every rank of the job in it. */
+function barrier(comm: Communicator): Once {
+  return async () => {
+    const t0 = performance.now();
+    await comm.barrier();
     return [(performance.now() - t0) / 1000];
   };
 }

@@ -34,12 +34,13 @@ const MODEL_FIELDS: Record<keyof Model, Record<string, FieldKind>> = {
     gap: 'nonneg',
     exchange_overhead: 'nonneg',
     exchange_bandwidth: 'nonneg',
+    collective_overhead: 'nonneg',
     transfer_price: 'price',
     vm_price: 'price',
     requests_per_hour: 'positive',
     include_infrastructure_costs: 'bool',
   },
-  Shm: { bandwidth: 'positive', overhead: 'nonneg', gap: 'nonneg', exchange_overhead: 'nonneg', exchange_bandwidth: 'nonneg' },
+  Shm: { bandwidth: 'positive', overhead: 'nonneg', gap: 'nonneg', exchange_overhead: 'nonneg', exchange_bandwidth: 'nonneg', collective_overhead: 'nonneg' },
 };
 
 const CREDENTIAL_KEY = /access_?key|secret|session_?token|credential/i;

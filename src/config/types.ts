@@ -143,6 +143,13 @@ export interface DirectModel {
    */
   exchange_overhead: number;
   exchange_bandwidth: number;
+  /**
+   * ms of one hop of a tree inside a collective, every rank of the job in
+   * it (a woken rank waiting for a core when ranks outnumber cores, the
+   * collective call's own cost): what makes the model's barrier take the
+   * measured barrier. Not in the reference; 0: `overhead` (not calibrated).
+   */
+  collective_overhead: number;
   /** USD per GB, charged at both ends of a message (as the reference does). */
   transfer_price: number;
   /** USD per hour of the rendezvous VM. */
@@ -168,6 +175,8 @@ export interface ShmModel {
   /** One round of pairwise exchange (see DirectModel); 0: not calibrated. */
   exchange_overhead: number;
   exchange_bandwidth: number;
+  /** A tree's hop inside a collective (see DirectModel); 0: `overhead`. */
+  collective_overhead: number;
 }
 
 export interface Model {

@@ -1,6 +1,7 @@
 import type { DirectModel, FaasModel, RedisModel, S3Model, ShmModel } from '../config/types.js';
 import { FmiError } from '../errors.js';
-import { fitLink, type LinkFit, type TimePoint } from './fit.js';
+import { directTraffic } from './direct.js';
+import { fitLink, median, type LinkFit, type TimePoint } from './fit.js';
 import { MB, MIB } from './params.js';
 import type { ModelChannel } from './types.js';
 
@@ -47,14 +48,16 @@ export interface ChannelMeasurements {
    * has (get); the slowest rank's. Measured in one job only.
    */
   fresh?: LegSample[];
+  /** Every rank in a barrier, back to back: the slowest rank's time per barrier (bytes 0). */
+  barrier?: Sample[];
 }
 
 /** Model fields calibration sets, in the config's units (ms, MB/s). */
 export interface ModelPatch {
-  Direct?: Pick<DirectModel, 'overhead' | 'bandwidth'> & Partial<Pick<DirectModel, 'gap' | 'exchange_overhead' | 'exchange_bandwidth'>>;
+  Direct?: Pick<DirectModel, 'overhead' | 'bandwidth'> & Partial<Pick<DirectModel, 'gap' | 'exchange_overhead' | 'exchange_bandwidth' | 'collective_overhead'>>;
   Redis?: Pick<RedisModel, 'overhead' | 'bandwidth_single' | 'bandwidth_multiple'> & Partial<Pick<RedisModel, 'gap' | 'overhead_multiple'>>;
   S3?: Pick<S3Model, 'overhead' | 'bandwidth'> & Partial<Pick<S3Model, 'gap' | 'overhead_multiple'>>;
-  Shm?: Pick<ShmModel, 'overhead' | 'bandwidth' | 'gap'> & Partial<Pick<ShmModel, 'exchange_overhead' | 'exchange_bandwidth'>>;
+  Shm?: Pick<ShmModel, 'overhead' | 'bandwidth' | 'gap'> & Partial<Pick<ShmModel, 'exchange_overhead' | 'exchange_bandwidth' | 'collective_overhead'>>;
   FaaS?: Pick<FaasModel, 'fresh_memory'>;
 }
 
@@ -72,6 +75,8 @@ export interface ChannelFit {
   exchange?: LinkFit;
   /** redis, s3: the latency fitted to every rank writing and reading at once (legsAll), when measured. */
   alphaAll?: number;
+  /** direct, shm: the latency of a tree's hop inside a collective, solved from the barrier (fitHop), when measured. */
+  alphaColl?: number;
 }
 
 /**
@@ -98,6 +103,7 @@ export function fitChannel(m: ChannelMeasurements): ChannelFit {
     const fit = fitLink(points);
     const out: ChannelFit = { channel: m.channel, source: 'pingpong', fit, points, gap };
     if (m.channel !== 'redis' && m.exchange.length > 0) out.exchange = fitLink(m.exchange.map((s) => ({ bytes: s.bytes, seconds: s.seconds })), fit.beta);
+    if (m.channel !== 'redis' && m.barrier?.length) out.alphaColl = fitHop(median(m.barrier.map((s) => s.seconds)), m.ranks, { alpha: fit.alpha, beta: fit.beta, gap });
     if (m.channel === 'redis') {
       // From the largest size every rank moved at once: N writes and N reads of m bytes.
       const big = m.legsAll.reduce<LegSample | undefined>((a, l) => (!a || l.bytes > a.bytes ? l : a), undefined);
@@ -117,6 +123,30 @@ export function fitChannel(m: ChannelMeasurements): ChannelFit {
 function alphaAllOf(m: ChannelMeasurements): number | undefined {
   const pts = m.legsAll.map((l) => ({ bytes: l.bytes, seconds: l.put + l.get }));
   return pts.length > 0 ? fitLink(pts).alpha : undefined;
+}
+
+/**
+ * The latency of a tree's hop inside a collective: the alphaColl at which
+ * the model's own barrier over n ranks (directTraffic, the algorithm the
+ * communicator runs, with the ping-pong's beta and the burst's gap) takes
+ * the measured barrier. Ranks that share a machine's cores wait for one
+ * when they are woken, and every hop carries the collective call's own
+ * cost: a ping-pong between two ranks with a core each sees neither.
+ * Bisection (the barrier's time grows with the hop's). When the gaps
+ * alone already exceed the barrier, a microsecond (0 would read as not
+ * calibrated).
+ */
+export function fitHop(barrierSeconds: number, ranks: number, link: { alpha: number; beta: number; gap: number }): number {
+  const barrierAt = (a: number) => directTraffic('barrier', 0, ranks, { ...link, alphaColl: a }).time_s;
+  if (!(barrierSeconds > 0) || barrierAt(0) >= barrierSeconds) return 1e-6;
+  let lo = 0;
+  let hi = barrierSeconds;
+  for (let i = 0; i < 60; i++) {
+    const mid = (lo + hi) / 2;
+    if (barrierAt(mid) < barrierSeconds) lo = mid;
+    else hi = mid;
+  }
+  return Math.max(1e-6, (lo + hi) / 2);
 }
 
 /**
@@ -164,8 +194,9 @@ export function modelPatch(fits: readonly ChannelFit[], freshPerByte?: number): 
     const gap = sig3(f.gap * 1000);
     const exchange = f.exchange ? { exchange_overhead: sig3(f.exchange.alpha * 1000), exchange_bandwidth: mbps(f.exchange.beta) } : {};
     const multiple = f.alphaAll !== undefined ? { overhead_multiple: sig3(f.alphaAll * 1000) } : {};
-    if (f.channel === 'direct') patch.Direct = { overhead, bandwidth, gap, ...exchange };
-    else if (f.channel === 'shm') patch.Shm = { overhead, bandwidth, gap, ...exchange };
+    const hop = f.alphaColl !== undefined ? { collective_overhead: Math.max(0.001, sig3(f.alphaColl * 1000)) } : {};
+    if (f.channel === 'direct') patch.Direct = { overhead, bandwidth, gap, ...exchange, ...hop };
+    else if (f.channel === 'shm') patch.Shm = { overhead, bandwidth, gap, ...exchange, ...hop };
     else if (f.channel === 's3') patch.S3 = { overhead, bandwidth, gap, ...multiple };
     else patch.Redis = { overhead, bandwidth_single: bandwidth, bandwidth_multiple: mbps(f.betaTotal ?? f.fit.beta), gap, ...multiple };
   }

@@ -25,12 +25,25 @@ export interface DirectLink extends LinkParams {
    * each other). @default alpha + gap + bytes / beta
    */
   exchange?: LinkParams;
+  /**
+   * Seconds of latency of a tree's hop inside a collective, every rank of
+   * the job in it: on a machine whose cores the ranks share, a woken rank
+   * waits for a core, and each hop carries the collective call's own cost.
+   * Calibrated from the barrier (collective_overhead). @default alpha
+   */
+  alphaColl?: number;
+}
+
+/** The latency of a hop inside a collective. */
+function hopOf(link: DirectLink): number {
+  return link.alphaColl ?? link.alpha;
 }
 
 /** Seconds of one round of pairwise exchange of b bytes: this rank's send and its receive, every rank at once. */
 function roundOf(link: DirectLink): (b: number) => number {
   const x = link.exchange;
-  return x ? (b) => x.alpha + b / x.beta : (b) => link.alpha + b / link.beta + (link.gap ?? 0);
+  const a = hopOf(link);
+  return x ? (b) => x.alpha + b / x.beta : (b) => a + b / link.beta + (link.gap ?? 0);
 }
 
 /**
@@ -63,11 +76,12 @@ export function directTraffic(op: OpName, bytes: number, ranks: number, link: Di
       // bcast.ts: on few ranks a small payload goes out as a star, the root writing to every rank itself.
       if (n <= STAR_MAX_RANKS && m <= STAR_MAX_BYTES) {
         const all = Array.from({ length: n - 1 }, (_, i) => i + 1);
-        return { time_s: treeDown((r) => (r === 0 ? all : []), link, () => m), messages: n - 1, bytes: (n - 1) * m, algorithm: 'star' };
+        return { time_s: treeDown((r) => (r === 0 ? all : []), link, () => m, 0, 0), messages: n - 1, bytes: (n - 1) * m, algorithm: 'star' };
       }
       return binomialBcast(m, n, link);
     case 'scatter':
-      return { time_s: treeDown(binomialDown(n), link, (c) => subtree(n, c) * m), messages: n - 1, bytes: bundleItems(n) * m, algorithm: 'binomial' };
+      // scatter.ts sends to its children at once (Promise.all): no gap between them.
+      return { time_s: treeDown(binomialDown(n), link, (c) => subtree(n, c) * m, 0, 0), messages: n - 1, bytes: bundleItems(n) * m, algorithm: 'binomial' };
     case 'gather':
       return { time_s: treeUp(binomialDown(n), link, (c) => subtree(n, c) * m), messages: n - 1, bytes: bundleItems(n) * m, algorithm: 'binomial' };
     case 'reduce':
@@ -124,15 +138,16 @@ function knomialRoundTrip(n: number, m: number, link: DirectLink, algorithm: str
  * The binomial bcast (bcast.ts). On at most STAR_MAX_RANKS ranks only the
  * root knows the payload is too large for the star, so it first tells the
  * ranks whose parent it is not to wait for their parent (an empty message
- * each, the RELAYED kind), then writes to its children: its i-th child gets
- * the payload one gap later per empty message before it.
+ * each, the RELAYED kind) and waits for those sends to complete before it
+ * writes to its children. Waiting yields the root's core to the ranks its
+ * notices woke; getting it back is a hop's latency inside the collective.
  */
 function binomialBcast(m: number, n: number, link: DirectLink): P2pTraffic {
   const children = binomialDown(n);
   const relayed = n <= STAR_MAX_RANKS ? Array.from({ length: n - 1 }, (_, i) => i + 1).filter((r) => binomialTree(r, 0, n).parent !== 0) : [];
-  const order = (r: number) => (r === 0 ? [...relayed.map((x) => -x), ...children(0)] : children(r));
-  // A negative entry is an empty notice to -entry: it takes the root's gap but carries nothing and starts no subtree.
-  const time = treeDown(order, link, (c) => (c < 0 ? 0 : m));
+  // The notices go out at once (Promise.all), as do the payloads to the children.
+  const notices = relayed.length > 0 ? hopOf(link) : 0;
+  const time = treeDown(children, link, () => m, notices, 0);
   return { time_s: time, messages: n - 1 + relayed.length, bytes: (n - 1) * m, algorithm: 'binomial' };
 }
 
@@ -149,21 +164,24 @@ function subtree(n: number, c: number): number {
 /**
  * Time from the root having the data until every rank has it. A rank that
  * got it at t sends to its children in `order(rank)`: the i-th (from 0)
- * arrives at t + alpha + sum_{k <= i} b_k / beta + i gap. A negative entry
- * is a message that starts no subtree (bcast's empty notice).
+ * arrives at t + alpha + sum_{k <= i} b_k / beta + i gap (alpha: the hop
+ * inside a collective). The root starts `rootDelay` late. `gap`: between
+ * a rank's sends when it awaits each before the next (the tree barrier and
+ * allreduce); sends made at once (Promise.all: the bcasts) pass 0, their
+ * writes leaving in one turn of the rank's event loop, the bytes apart.
  */
-export function treeDown(order: (r: number) => number[], link: DirectLink, bytesTo: (child: number) => number): number {
-  const gap = link.gap ?? 0;
+export function treeDown(order: (r: number) => number[], link: DirectLink, bytesTo: (child: number) => number, rootDelay = 0, gap = link.gap ?? 0): number {
+  const alpha = hopOf(link);
   let done = 0;
   const visit = (r: number, t: number) => {
     done = Math.max(done, t);
-    let clock = t + link.alpha;
+    let clock = t + alpha;
     for (const [i, c] of order(r).entries()) {
       clock += bytesTo(c) / link.beta + (i > 0 ? gap : 0);
-      if (c >= 0) visit(c, clock);
+      visit(c, clock);
     }
   };
-  visit(0, 0);
+  visit(0, rootDelay);
   return done;
 }
 
@@ -177,7 +195,8 @@ export function treeDown(order: (r: number) => number[], link: DirectLink, bytes
  */
 export function treeUp(order: (r: number) => number[], link: DirectLink, bytesFrom: (child: number) => number): number {
   const gap = link.gap ?? 0;
-  const up = (r: number): number => fold(order(r).map((c) => up(c) + link.alpha + bytesFrom(c) / link.beta), gap);
+  const alpha = hopOf(link);
+  const up = (r: number): number => fold(order(r).map((c) => up(c) + alpha + bytesFrom(c) / link.beta), gap);
   return up(0);
 }
 
@@ -199,10 +218,10 @@ export function fold(arrivals: readonly number[], gap: number): number {
  * (the rendezvous VM's share per transfer) does not grow with how a
  * transfer is cut up.
  */
-function pipelinedBcast(bytes: number, n: number, link: LinkParams): P2pTraffic {
+function pipelinedBcast(bytes: number, n: number, link: DirectLink): P2pTraffic {
   const seg = Math.min(SEGMENT_BYTES, bytes);
   const levels = ceilLog2(n);
-  return { time_s: levels * link.alpha + (levels * bytes + (levels - 1) * seg) / link.beta, messages: n - 1, bytes: (n - 1) * bytes, algorithm: 'pipelined' };
+  return { time_s: levels * hopOf(link) + (levels * bytes + (levels - 1) * seg) / link.beta, messages: n - 1, bytes: (n - 1) * bytes, algorithm: 'pipelined' };
 }
 
 export function ceilLog2(n: number): number {

@@ -21,6 +21,8 @@ export interface DirectParams extends LinkParams {
   gap: number;
   /** One round of pairwise exchange, every rank at once, when calibrated. */
   exchange?: LinkParams;
+  /** Seconds of latency of a tree's hop inside a collective (every rank in it); alpha when not calibrated. */
+  alphaColl: number;
   transferPerByte: number;
   /** USD per hour of the rendezvous VM; 0 when infrastructure costs are excluded. */
   vmPricePerHour: number;
@@ -54,6 +56,7 @@ export interface S3Params extends LinkParams {
 export interface ShmParams extends LinkParams {
   gap: number;
   exchange?: LinkParams;
+  alphaColl: number;
 }
 
 export interface ModelParams {
@@ -81,11 +84,12 @@ export function modelParams(config: FmiConfig): ModelParams {
       beta: Direct.bandwidth * MB,
       gap: Direct.gap / 1000,
       exchange: exchangeOf(Direct),
+      alphaColl: (Direct.collective_overhead || Direct.overhead) / 1000,
       transferPerByte: Direct.transfer_price / GB,
       vmPricePerHour: Direct.include_infrastructure_costs ? Direct.vm_price : 0,
       requestsPerHour: Direct.requests_per_hour,
     },
-    shm: { alpha: Shm.overhead / 1000, beta: Shm.bandwidth * MB, gap: Shm.gap / 1000, exchange: exchangeOf(Shm) },
+    shm: { alpha: Shm.overhead / 1000, beta: Shm.bandwidth * MB, gap: Shm.gap / 1000, exchange: exchangeOf(Shm), alphaColl: (Shm.collective_overhead || Shm.overhead) / 1000 },
     redis: {
       alpha: Redis.overhead / 1000,
       beta: Redis.bandwidth_single * MB,
