@@ -4,18 +4,20 @@
 // bench/allreduce.mjs.
 //   npm run build && node bench/mpi/run.mjs
 //
-// stdout: one JSON line per result (impl "fmi-cc", "fmi", "openmpi-tcp");
-// stderr: progress, then a table of p50 times with the fmi-cc/fmi and
-// fmi-cc/openmpi ratios. Environment as for bench/run.mjs: FMI_BENCH_QUICK,
-// FMI_BENCH_MS, FMI_BENCH_SIZES, FMI_BENCH_RANKS (allreduce, default 2,4),
-// FMI_BENCH=pingpong,allreduce, FMI_BENCH_IMPL=fmi-cc,fmi,openmpi-tcp.
+// Sizes are issue 12's: latency 1 B - 4 MiB, MPI_Allreduce 8 B (one double)
+// - 1 MiB. stdout: one JSON line per result (impl "fmi-cc", "fmi",
+// "openmpi-tcp"); stderr: progress, then a table of p50 times with the
+// fmi-cc/fmi and fmi-cc/openmpi ratios, `!` where fmi-cc is over 1.5x the TS
+// API. Environment as for bench/run.mjs: FMI_BENCH_QUICK, FMI_BENCH_MS,
+// FMI_BENCH_SIZES (both benchmarks), FMI_BENCH_RANKS (allreduce, default
+// 2,4), FMI_BENCH=pingpong,allreduce, FMI_BENCH_IMPL=fmi-cc,fmi,openmpi-tcp.
 
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ALLREDUCE_SIZES, PINGPONG_SIZES, PLAN, eachLine, fmtBytes, sizesFrom } from '../lib/common.mjs';
+import { PLAN, eachLine, fmtBytes, sizesFrom } from '../lib/common.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const root = join(here, '../..');
@@ -26,6 +28,10 @@ const RANKS = list(process.env.FMI_BENCH_RANKS, ['2', '4']).map(Number);
 const MPIRUN = ['--allow-run-as-root', '--oversubscribe', '--mca', 'pml', 'ob1', '--mca', 'btl', 'tcp,self'];
 const log = (s) => process.stderr.write(`${s}\n`);
 const cli = join(root, 'dist/cli/main.js');
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const PINGPONG_SIZES = [1, 8, 64, KiB, 16 * KiB, 256 * KiB, MiB, 4 * MiB];
+const ALLREDUCE_SIZES = [8, 64, KiB, 16 * KiB, 64 * KiB, 256 * KiB, MiB];
 const planArgs = [PLAN.targetMs, PLAN.warmupMs, PLAN.minIters, PLAN.maxIters, PLAN.capMs].map(String);
 
 for (const f of ['dist/cli/main.js', 'dist/cli/cc.js', 'dist/mpi/index.js', 'build/kernels.wasm']) {
@@ -59,14 +65,14 @@ try {
   if (BENCHES.includes('pingpong')) {
     const sizes = sizesFrom(PINGPONG_SIZES).map(String);
     if (built.cc.pingpong) await job('pingpong fmi-cc, 2 ranks', 'fmi-cc', fmiRun(2, built.cc.pingpong, plan('pingpong', sizes)));
-    if (IMPLS.includes('fmi')) await job('pingpong fmi (TS API), 2 ranks', 'fmi', [process.execPath, cli, 'run', '-n', '2', '--no-prefix', join(root, 'bench/pingpong.mjs')]);
+    if (IMPLS.includes('fmi')) await job('pingpong fmi (TS API), 2 ranks', 'fmi', [process.execPath, cli, 'run', '-n', '2', '--no-prefix', join(root, 'bench/pingpong.mjs')], sizes);
     if (built.mpi.pingpong) await job('pingpong openmpi-tcp, 2 ranks', 'openmpi-tcp', ['mpirun', ...MPIRUN, '-np', '2', built.mpi.pingpong, ...plan('pingpong', sizes)]);
   }
   if (BENCHES.includes('allreduce')) {
     const sizes = sizesFrom(ALLREDUCE_SIZES).map(String);
     for (const n of RANKS) {
       if (built.cc.allreduce) await job(`allreduce fmi-cc, ${n} ranks`, 'fmi-cc', fmiRun(n, built.cc.allreduce, plan('allreduce', sizes)));
-      if (IMPLS.includes('fmi')) await job(`allreduce fmi (TS API), ${n} ranks`, 'fmi', [process.execPath, cli, 'run', '-n', String(n), '--no-prefix', join(root, 'bench/allreduce.mjs')]);
+      if (IMPLS.includes('fmi')) await job(`allreduce fmi (TS API), ${n} ranks`, 'fmi', [process.execPath, cli, 'run', '-n', String(n), '--no-prefix', join(root, 'bench/allreduce.mjs')], sizes);
       if (built.mpi.allreduce) await job(`allreduce openmpi-tcp, ${n} ranks`, 'openmpi-tcp', ['mpirun', ...MPIRUN, '-np', String(n), built.mpi.allreduce, ...plan('allreduce', sizes)]);
     }
   }
@@ -87,10 +93,12 @@ process.exit(await runLocal({ ranks: ${n}, prefix: false, script: fileURLToPath(
 }
 
 /** Runs one benchmark; its JSON lines (relabelled for the fmi cc build of the Open MPI sources) go to stdout. */
-function job(title, impl, [cmd, ...args]) {
+function job(title, impl, [cmd, ...args], sizes) {
   log(`\n== ${title}`);
   return new Promise((resolve) => {
-    const child = spawn(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+    // The TS scripts take their sizes from the environment, the C programs from their arguments.
+    const env = sizes ? { ...process.env, FMI_BENCH_SIZES: sizes.join(',') } : process.env;
+    const child = spawn(cmd, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'inherit'] });
     const line = (l) => {
       if (!l.startsWith('{')) return void (l && log(l));
       const r = JSON.parse(l);
@@ -120,7 +128,8 @@ function table() {
       const [c, f, o] = ['fmi-cc', 'fmi', 'openmpi-tcp'].map((i) => find(bench, i, ranks, bytes)?.p50_us);
       const ratio = (a, b) => (a && b ? (a / b).toFixed(2) : '-');
       const cell = (x) => String(x ?? '-').padStart(10);
-      log(`  ${fmtBytes(bytes).padStart(7)} ${cell(c)} ${cell(f)} ${cell(o)} ${ratio(c, f).padStart(8)} ${ratio(c, o).padStart(8)}`);
+      const flag = c && f && c / f > 1.5 ? ' !' : '';
+      log(`  ${fmtBytes(bytes).padStart(7)} ${cell(c)} ${cell(f)} ${cell(o)} ${ratio(c, f).padStart(8)} ${ratio(c, o).padStart(8)}${flag}`);
     }
   }
 }

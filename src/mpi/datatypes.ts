@@ -40,7 +40,8 @@ export interface Datatype {
   /**
    * Byte-order units of the packed data as run lengths [unit, count, ...]
    * for external32 (big-endian): each unit of `unit` bytes is swapped;
-   * AINT_UNIT is a 4-byte MPI_Aint that external32 widens to 8.
+   * AINT_UNIT is a 4-byte MPI_Aint that external32 widens to 8,
+   * WCHAR_UNIT a 4-byte wchar_t that external32 narrows to 2.
    */
   swap: readonly number[];
   align: number;
@@ -56,6 +57,8 @@ export const extentOf = (t: Datatype): number => t.ub - t.lb;
 
 /** The `swap` unit of an MPI_AINT (4 bytes here, 8 in external32). */
 export const AINT_UNIT = -4;
+/** The `swap` unit of an MPI_WCHAR (wasm32's wchar_t is 4 bytes; MPI 3.1 Table 13.2 gives 2 in external32). */
+export const WCHAR_UNIT = -2;
 
 function basic(name: string, size: number, elem: ElemType | undefined, opClass: OpClass, align = size, swap: number[] = [size, 1]): Datatype {
   return {
@@ -84,7 +87,7 @@ const PREDEFINED: Record<string, Datatype> = {
   MPI_SIGNED_CHAR: basic('MPI_SIGNED_CHAR', 1, 'i8', 'int'),
   MPI_UNSIGNED_CHAR: basic('MPI_UNSIGNED_CHAR', 1, 'u8', 'int'),
   MPI_BYTE: basic('MPI_BYTE', 1, 'u8', 'byte'),
-  MPI_WCHAR: basic('MPI_WCHAR', 4, 'i32', 'int'),
+  MPI_WCHAR: basic('MPI_WCHAR', 4, 'i32', 'int', 4, [WCHAR_UNIT, 1]),
   MPI_SHORT: basic('MPI_SHORT', 2, 'i16', 'int'),
   MPI_UNSIGNED_SHORT: basic('MPI_UNSIGNED_SHORT', 2, 'u16', 'int'),
   MPI_INT: basic('MPI_INT', 4, 'i32', 'int'),

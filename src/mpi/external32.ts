@@ -1,12 +1,14 @@
 import { Err } from './abi.js';
-import { AINT_UNIT, type Datatype } from './datatypes.js';
+import { AINT_UNIT, WCHAR_UNIT, type Datatype } from './datatypes.js';
 import { MpiError } from './errors.js';
 import type { Impl, MpiRuntime } from './runtime.js';
 
 // MPI_Pack_external and friends (MPI 3.1 §4.3): "external32" is the packed
 // data big-endian, each basic element at its external32 size. On wasm32
 // that is the native size for every type but MPI_AINT (4 bytes here, 8 in
-// external32, sign-extended); complex numbers swap each part on its own.
+// external32, sign-extended) and MPI_WCHAR (4 bytes here, 2 in external32:
+// MPI 3.1 Table 13.2; a character past U+FFFF does not fit and is
+// MPI_ERR_CONVERSION); complex numbers swap each part on its own.
 
 function checkDatarep(rt: MpiRuntime, ptr: number): void {
   const rep = rt.mem.cstring(ptr);
@@ -16,9 +18,11 @@ function checkDatarep(rt: MpiRuntime, ptr: number): void {
 /** Bytes of one element of t in external32. */
 export function externalSize(t: Datatype): number {
   let n = 0;
-  for (let k = 0; k < t.swap.length; k += 2) n += (t.swap[k] === AINT_UNIT ? 8 : t.swap[k]!) * t.swap[k + 1]!;
+  for (let k = 0; k < t.swap.length; k += 2) n += externalUnit(t.swap[k]!) * t.swap[k + 1]!;
   return n;
 }
+
+const externalUnit = (unit: number): number => (unit === AINT_UNIT ? 8 : unit === WCHAR_UNIT ? 2 : unit);
 
 /** Native packed bytes of `count` elements of t -> external32. */
 export function toExternal(t: Datatype, count: number, native: Uint8Array): Uint8Array {
@@ -35,6 +39,14 @@ export function toExternal(t: Datatype, count: number, native: Uint8Array): Uint
           dv.setBigInt64(o, BigInt(src.getInt32(i, true)), false);
           i += 4;
           o += 8;
+          continue;
+        }
+        if (unit === WCHAR_UNIT) {
+          const c = src.getUint32(i, true);
+          if (c > 0xffff) throw new MpiError(Err.CONVERSION, `the wide character U+${c.toString(16).toUpperCase()} does not fit external32's 2-byte MPI_WCHAR`);
+          dv.setUint16(o, c, false);
+          i += 4;
+          o += 2;
           continue;
         }
         for (let b = 0; b < unit; b++) out[o + b] = native[i + unit - 1 - b]!;
@@ -62,6 +74,12 @@ export function fromExternal(t: Datatype, count: number, ext: Uint8Array): Uint8
           if (v < -(2n ** 31n) || v >= 2n ** 31n) throw new MpiError(Err.CONVERSION, `the external32 MPI_AINT ${v} does not fit wasm32's 4-byte MPI_Aint`);
           dv.setInt32(o, Number(v), true);
           i += 8;
+          o += 4;
+          continue;
+        }
+        if (unit === WCHAR_UNIT) {
+          dv.setUint32(o, src.getUint16(i, false), true);
+          i += 2;
           o += 4;
           continue;
         }

@@ -12,6 +12,12 @@ export interface JobRegistryOptions {
   maxRanksPerJob: number;
   requireSecret?: boolean;
   log?: (line: string) => void;
+  /**
+   * How long a job whose every registered rank left is remembered while some
+   * of its ranks never registered: a rank that registers late still hears who
+   * left (else it would wait for them until its connect timeout).
+   */
+  pairTimeoutMs: number;
   /** The ranks that asked to pair with `rank` of `job` before it registered. */
   pendingFor(job: string, rank: number): number[];
 }
@@ -32,6 +38,8 @@ interface Enrolling {
 export class JobRegistry {
   readonly #jobs = new Map<string, Job>();
   readonly #enrolling = new WeakMap<Socket, Enrolling>();
+  /** Jobs with no connection left, remembered for their late ranks (oldest first), and the timer that forgets each. */
+  readonly #retained = new Map<string, NodeJS.Timeout>();
   readonly #o: JobRegistryOptions;
 
   constructor(o: JobRegistryOptions) {
@@ -56,6 +64,11 @@ export class JobRegistry {
    */
   check(job: string, size: number): string | undefined {
     if (size > this.#o.maxRanksPerJob) return `job size ${size} is above this server's limit of ${this.#o.maxRanksPerJob} ranks`;
+    // A live job goes before a remembered one: the oldest of those makes room.
+    if (!this.#jobs.has(job) && this.#jobs.size >= this.#o.maxJobs) {
+      const oldest = this.#retained.keys().next();
+      if (!oldest.done) this.forget(oldest.value);
+    }
     if (!this.#jobs.has(job) && this.#jobs.size >= this.#o.maxJobs) return `too many jobs (${this.#o.maxJobs}); try again later`;
     return undefined;
   }
@@ -92,21 +105,39 @@ export class JobRegistry {
     this.#admitAny(e.m, socket, key);
   }
 
-  /** A rank's control connection ended: its peers and the launcher hear it. */
+  /** A rank's control connection ended: its peers, the launcher and ranks that register later hear it. */
   unregister(job: string, rank: number, socket: Socket, clean: boolean): void {
     const j = this.#jobs.get(job);
     if (!j || j.ranks.get(rank) !== socket) return;
     j.ranks.delete(rank);
     for (const other of j.ranks.values()) writeLine(other, { t: 'gone', rank, clean });
-    j.left?.set(rank, clean);
+    (j.left ??= new Map()).set(rank, clean);
     tellLauncher(j, { t: 'gone', rank, clean });
-    if (j.ranks.size === 0 && !j.launcher) this.#jobs.delete(job);
+    if (j.ranks.size === 0 && !j.launcher) {
+      // Every rank that came has left: if all have, the job is over; else one may still come.
+      if (j.left.size >= j.size) this.forget(job);
+      else this.#retain(job);
+    }
     this.#o.log?.(`job ${job}: rank ${rank} ${clean ? 'left' : 'lost'}`);
   }
 
   /** The job is left with nothing: forget it. */
   forget(job: string): void {
+    clearTimeout(this.#retained.get(job));
+    this.#retained.delete(job);
     this.#jobs.delete(job);
+  }
+
+  /** Forgets every remembered job (the server is closing). */
+  clear(): void {
+    for (const t of this.#retained.values()) clearTimeout(t);
+    this.#retained.clear();
+  }
+
+  #retain(job: string): void {
+    const timer = setTimeout(() => this.forget(job), this.#o.pairTimeoutMs);
+    timer.unref();
+    this.#retained.set(job, timer);
   }
 
   #admitAny(m: Register | Launch, socket: Socket, verifier: Buffer | undefined): void {
@@ -115,6 +146,10 @@ export class JobRegistry {
     if (!j) {
       j = { ranks: new Map(), size, verifier };
       this.#jobs.set(job, j);
+    }
+    if (this.#retained.has(job)) {
+      clearTimeout(this.#retained.get(job));
+      this.#retained.delete(job);
     }
     if (m.t === 'launch') {
       if (size !== j.size) return hangUp(socket, `the launcher says job ${job} has ${size} ranks; its ranks said ${j.size}`);
@@ -129,6 +164,8 @@ export class JobRegistry {
     if (j.aborted?.has(rank)) return hangUp(socket, `rank ${rank} of this job was given up by its launcher`);
     j.ranks.set(rank, socket);
     j.seen?.add(rank);
+    // Without a launcher a rank may come back: later ranks must not hear it left.
+    if (!j.launcher) j.left?.delete(rank);
     writeLine(socket, { t: 'registered' });
     for (const a of j.aborted ?? []) writeLine(socket, { t: 'gone', rank: a, clean: false });
     for (const [r, clean] of j.left ?? []) writeLine(socket, { t: 'gone', rank: r, clean });

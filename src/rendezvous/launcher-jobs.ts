@@ -13,7 +13,7 @@ export interface Job {
   /** With a launcher: every rank that registered, and those it gave up; neither may register again. */
   seen?: Set<number>;
   aborted?: Set<number>;
-  /** With a launcher: the ranks that left, and whether cleanly; a rank registering later hears of them. */
+  /** The ranks that left, and whether cleanly; a rank registering later hears of them. */
   left?: Map<number, boolean>;
   /** With a launcher: the ranks the server introduced to a peer at least once (told to the launcher once each). */
   paired?: Set<number>;

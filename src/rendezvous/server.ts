@@ -78,6 +78,7 @@ export class RendezvousServer {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
     this.#desk.clear();
+    this.#jobs.clear();
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     this.#caps.destroyAll();
     await closed;

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/redis-server.js';
+import { RendezvousServer } from '../../src/rendezvous/server.js';
 import { alive, expectFailedTyped, fmiRun, rankProcesses, SLACK_MS, spawnRendezvous } from './job.js';
 
 /**
@@ -113,5 +114,34 @@ describe('faults - direct channel', () => {
       rmSync(go, { force: true });
     }
     expect(alive(server.pid!)).toBe(false);
+  });
+
+  it('a rank that registered and died before the others registered: they never met it, yet fail with FMI_PEER_LOST at once', async () => {
+    // In this process, so that the test sees when the server has taken the victim's leaving in.
+    const server = new RendezvousServer({ host: '127.0.0.1', port: 0, requireSecret: true });
+    const { port } = await server.listen();
+    const go = join(tmpdir(), `fmi-fault-go-${randomUUID()}`);
+    try {
+      const run = await rankProcesses({
+        size: 3,
+        // No operation timeout: without the fix the others wait for the victim until their connect timeout (30 s, FMI_CHANNEL).
+        env: { FMI_FAULT: 'left-early', FMI_FAULT_VICTIM: '2', FMI_JOB: randomUUID(), FMI_SECRET: secret(), FMI_RENDEZVOUS: `127.0.0.1:${port}`, FMI_FAULT_GO: go },
+        limitMs: 40_000,
+        onReport: (r) => {
+          if (r.rank !== 2 || !r.ready) return;
+          const poll = setInterval(() => {
+            if (server.stats().ranks > 0) return;
+            clearInterval(poll);
+            writeFileSync(go, '');
+          }, 20);
+        },
+      });
+      expect(run.codes).toEqual([3, 3, 5]);
+      expectFailedTyped(run, ['FMI_PEER_LOST'], SLACK_MS, [2]);
+      expect(run.ranks[0]!.message).toContain('rank 2 is gone');
+    } finally {
+      await server.close();
+      rmSync(go, { force: true });
+    }
   });
 });

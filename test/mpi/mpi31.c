@@ -4,7 +4,10 @@
  *   MPI_TYPE_NULL_COPY_FN on MPI_Type_dup; delete callbacks on
  *   MPI_Type_free and MPI_Type_delete_attr).
  * - §4.3: MPI_Pack_external / _Unpack_external / _Pack_external_size in
- *   "external32": big-endian, each part of a complex swapped on its own.
+ *   "external32": big-endian, each part of a complex swapped on its own;
+ *   MPI_WCHAR round-trips, and in strict mode is 2 bytes (Table 13.2; Open
+ *   MPI 4.1 packs sizeof(wchar_t), 4) and a character past U+FFFF is
+ *   MPI_ERR_CONVERSION.
  * - §12.2: generalized requests (query_fn fills the status, free_fn runs
  *   once the request completes, cancel_fn gets whether it was completed).
  * - §4.1.11, §4.1.5: MPI_Status_set_elements_x, MPI_Type_get_extent_x,
@@ -17,6 +20,7 @@
  *   them their old rank instead: only what both do is checked). */
 #include "check.h"
 #include <string.h>
+#include <wchar.h>
 
 static int rank, size;
 /* argv[1] "strict": also what the standard says and Open MPI does not do (MPI_Cart_map's MPI_UNDEFINED). */
@@ -127,6 +131,28 @@ static void external32(void) {
   CHECK(pos == n, "unpack position %ld", (long)pos);
   CHECK(out[0].a == 1 && out[0].b == 2.5 && out[1].a == -3 && out[1].b == 4.25, "unpacked {%d %g} {%d %g}", out[0].a, out[0].b, out[1].a, out[1].b);
   MPI_Type_free(&st);
+
+  /* Wide characters: Unicode, big-endian. */
+  wchar_t w[3] = {L'A', 0x263a, 0xfffe}, wout[3] = {0};
+  MPI_Pack_external_size("external32", 3, MPI_WCHAR, &n);
+  pos = 0;
+  MPI_Pack_external("external32", w, 3, MPI_WCHAR, buf, sizeof buf, &pos);
+  CHECK(pos == n, "MPI_WCHAR packed %ld bytes, Pack_external_size says %ld", (long)pos, (long)n);
+  pos = 0;
+  MPI_Unpack_external("external32", buf, n, &pos, wout, 3, MPI_WCHAR);
+  CHECK(pos == n && memcmp(w, wout, sizeof w) == 0, "MPI_WCHAR round trip: %x %x %x", (unsigned)wout[0], (unsigned)wout[1], (unsigned)wout[2]);
+  if (strict) {
+    static const unsigned char wwant[] = {0, 0x41, 0x26, 0x3a, 0xff, 0xfe};
+    CHECK(n == 6, "external32 size of 3 MPI_WCHAR: %ld, want 6", (long)n);
+    for (unsigned k = 0; k < sizeof wwant; k++) CHECK(buf[k] == wwant[k], "MPI_WCHAR byte %u: 0x%02x, want 0x%02x", k, buf[k], wwant[k]);
+    wchar_t gothic = 0x10348;
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    pos = 0;
+    int rc = MPI_Pack_external("external32", &gothic, 1, MPI_WCHAR, buf, sizeof buf, &pos), cls = -1;
+    MPI_Error_class(rc, &cls);
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_ARE_FATAL);
+    CHECK(cls == MPI_ERR_CONVERSION && pos == 0, "U+10348 as MPI_WCHAR: class %d, position %ld", cls, (long)pos);
+  }
 }
 
 struct greq { int queried, freed, cancelled; };
