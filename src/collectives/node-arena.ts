@@ -186,7 +186,11 @@ export class NodeArena {
 
   /** Waits until word `index` no longer holds `value`: blocking first (BLOCK_US), then on the event loop. */
   async #until(index: number, value: number, signal: AbortSignal | undefined, fields: FmiErrorFields): Promise<void> {
-    if (BLOCK_US > 0 && Atomics.wait(this.#ctl, index, value, BLOCK_US / 1000) !== 'timed-out') return;
+    // A notify meant for the previous sync may wake this one (it came late): only a changed word counts.
+    if (BLOCK_US > 0) {
+      const end = performance.now() + BLOCK_US / 1000;
+      for (let left = BLOCK_US / 1000; left > 0 && Atomics.load(this.#ctl, index) === value; left = end - performance.now()) Atomics.wait(this.#ctl, index, value, left);
+    }
     if (Atomics.load(this.#ctl, index) !== value) return;
     // A pending waitAsync does not keep the thread alive: a ref'd timer does, while anyone waits.
     if (this.#waiting++ === 0) this.#keepAlive.ref();

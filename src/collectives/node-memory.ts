@@ -16,6 +16,14 @@ export const PAGE = 65536;
 export const DATA_OFFSET = PAGE;
 /** Wasm memories address at most 4 GiB. */
 export const MAX_PAGES = 65536;
+/**
+ * Up to this many bytes, every rank of a one-process job folds all the
+ * slots into its own result itself: one sync per reduction instead of two
+ * (the slices' reduction, then everyone copies), which costs more than
+ * folding n - 1 small arrays again at every rank (node-reduce.ts; the model
+ * prices the same, model/node.ts).
+ */
+export const FOLD_MAX_BYTES = 32 * 1024;
 /** Slot bytes to start with: a 16 KiB contribution needs no growth. */
 export const INITIAL_CAP = 16 * 1024;
 

@@ -9,17 +9,10 @@ import { allreduceTree, TREE_MAX_BYTES } from './allreduce-tree.js';
 import type { CollContext } from './context.js';
 import { engineFor, withEngine } from './engine.js';
 import type { NodeArena } from './node-arena.js';
+import { FOLD_MAX_BYTES } from './node-memory.js';
 import { reduceBinomial } from './reduce.js';
 import { TREE_MAX_RANKS } from './tree.js';
 import { checkHeaders, layoutOf, type NodeCall } from './two-level.js';
-
-/**
- * Up to this many bytes, every rank of a one-process job folds all the
- * slots into its own result itself: one sync per call instead of two (the
- * slices' reduction, then everyone copies), which costs more than folding
- * n - 1 small arrays again at every rank. See bench/shm-coll.mjs.
- */
-export const FOLD_MAX_BYTES = 32 * 1024;
 
 /** Whether the node arena takes this reduction: a TypedArray, and in a job of several processes an op they may split. */
 export async function nodeTakesReduce(c: CollContext, nc: NodeCall, op: Op, data: unknown): Promise<boolean> {

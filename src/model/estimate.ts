@@ -2,6 +2,7 @@ import { FmiError } from '../errors.js';
 import type { FmiConfig } from '../config/types.js';
 import { directTraffic } from './direct.js';
 import { storeTraffic } from './mediated.js';
+import { NODE_OPS, nodeTraffic } from './node.js';
 import { GIB, MIB, modelParams, type ModelParams } from './params.js';
 import { S3_BACKOFF } from './polling.js';
 import { MODEL_CHANNELS, OPS, type Estimate, type ModelChannel, type ModelOptions, type OpName } from './types.js';
@@ -62,8 +63,9 @@ export function estimateWith(p: ModelParams, channel: ModelChannel, op: OpName, 
     cost.infrastructure = share(p.direct.vmPricePerHour, p.direct.requestsPerHour, t.messages);
     cost.transfer = 2 * t.bytes * p.direct.transferPerByte;
   } else if (channel === 'shm') {
-    // The direct channel's algorithms over shared memory: no VM, no transfer price.
-    const t = directTraffic(op, payload, ranks, p.shm, options.directAllreduce);
+    // Thread ranks of one process: the node arena's collectives (an allreduce given an explicit algorithm
+    // takes messages, which the communicator's pricing cannot tell apart), the direct channel's algorithms for the rest.
+    const t = NODE_OPS.has(op) ? nodeTraffic(op, payload, ranks, p.shm) : directTraffic(op, payload, ranks, p.shm, options.directAllreduce);
     time = t.time_s;
     moved = t.bytes;
     requests.messages = t.messages;

@@ -1,0 +1,10 @@
+import { init, Op } from 'fmi';
+const comm = await init();
+const d = new Float64Array(131072).fill(1);
+const into = new Float64Array(131072);
+for (let i = 0; i < 20; i++) await comm.allreduce(d, Op.SUM, { into });
+globalThis.__T = undefined;
+const t0 = performance.now();
+for (let i = 0; i < 50; i++) await comm.allreduce(d, Op.SUM, { into });
+console.log(comm.rank, ((performance.now() - t0) / 50 * 1000).toFixed(0), 'us/call; phases us:', globalThis.__T.map((x) => (x / 50 * 1000).toFixed(0)).join(' '));
+await comm.close();
