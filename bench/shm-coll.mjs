@@ -126,11 +126,11 @@ try {
 const impls = [...new Set(results.map((r) => r.impl))];
 const keys = [...new Set(results.map((r) => `${r.bench} ${r.bytes}`))];
 const at = (impl, key) => results.find((r) => r.impl === impl && `${r.bench} ${r.bytes}` === key);
-process.stderr.write(`\np50 us, ${N} ranks (load now ${loadLine()})\n${'bench'.padEnd(18)}${impls.map((i) => i.padStart(16)).join('')}\n`);
+process.stderr.write(`\np50 us, ${N} ranks (load now ${loadLine()})\n${'bench'.padEnd(18)}${impls.map((i) => i.padStart(20)).join('')}\n`);
 for (const key of keys) {
   const [bench, bytes] = key.split(' ');
   const label = `${bench} ${bench === 'barrier' ? '' : fmtBytes(Number(bytes))}`;
-  process.stderr.write(`${label.padEnd(18)}${impls.map((i) => (at(i, key) ? at(i, key).p50_us.toFixed(1) : '-').padStart(16)).join('')}\n`);
+  process.stderr.write(`${label.padEnd(18)}${impls.map((i) => (at(i, key) ? at(i, key).p50_us.toFixed(1) : '-').padStart(20)).join('')}\n`);
 }
 const goal = (impl) => {
   const f = at(impl, `allreduce ${1024 * 1024}`);

@@ -50,6 +50,15 @@ describe('model - the shm channel', () => {
     expect(estimate('shm', 'barrier', 0, 4, config).time_s).toBeCloseTo(4e-6, 15);
     expect(estimate('shm', 'allreduce', 1 << 20, 4, config, { into: true }).time_s).toBeCloseTo(2 * 4e-6 + (2 + 3 / 4) * (1 << 20) / 6e9, 15);
     expect(estimate('shm', 'allreduce', 1024, 4, config, { into: true }).time_s).toBeCloseTo(4e-6 + 4 * 1024 / 6e9, 15);
+    // Thread ranks in several processes: direct's collectives are two-level, the leaders' messages only.
+    const flat = estimate('direct', 'allreduce', 1 << 20, 8, config, { into: true });
+    const two = estimate('direct', 'allreduce', 1 << 20, 8, config, { into: true, ranksPerProcess: 4 });
+    const leaders = directTraffic('allreduce', 1 << 20, 2, modelParams(config).direct);
+    expect(two.requests.messages).toBe(leaders.messages);
+    expect(two.time_s).toBeCloseTo(nodeTraffic('allreduce', 1 << 20, 4, link).time_s + leaders.time_s, 12);
+    expect(two.requests.messages).toBeLessThan(flat.requests.messages);
+    expect(estimate('direct', 'send', 8, 8, config, { ranksPerProcess: 4 }).time_s).toBe(estimate('direct', 'send', 8, 8, config).time_s);
+    expect(() => estimate('direct', 'barrier', 0, 8, config, { ranksPerProcess: 0 })).toThrow(FmiError);
     // A direct message over TCP costs a VM share; the same over shared memory does not, and is faster.
     const d = estimate('direct', 'send', 1024, 2, config);
     const s = estimate('shm', 'send', 1024, 2, config);

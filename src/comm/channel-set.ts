@@ -55,10 +55,10 @@ export class ChannelSet {
   /** Thread ranks: their process's node arena, for the world's collectives (collectives/two-level.ts). */
   node: NodeArena | undefined;
 
-  constructor(channels: Map<ModelChannel, Channel>, config: FmiConfig, size: number, hint: Hint = 'fast', memoryMiB?: number) {
+  constructor(channels: Map<ModelChannel, Channel>, config: FmiConfig, size: number, hint: Hint = 'fast', memoryMiB?: number, ranksPerProcess?: number) {
     if (channels.size === 0) throw new FmiError('FMI_CONFIG', 'no channel is open');
     this.#channels = channels;
-    this.policy = new Policy(config, { ranks: size, channels: [...channels.keys()], hint, memoryMiB });
+    this.policy = new Policy(config, { ranks: size, channels: [...channels.keys()], hint, memoryMiB, ranksPerProcess });
     // Small messages decide the default channel: what most point-to-point traffic is.
     const name = channels.size === 1 ? [...channels.keys()][0]! : this.policy.choose('send', 1024).channel;
     this.defaultChannel = channels.get(name)!;
@@ -117,7 +117,8 @@ export async function openChannels(o: OpenChannelsOptions): Promise<ChannelSet> 
     await Promise.all([...opened.values()].map((c) => c.close().catch(() => {})));
     throw err;
   }
-  const set = new ChannelSet(opened, config ?? DEFAULT_CONFIG, o.size, o.hint, o.memoryMiB);
+  // Thread ranks of several processes: the model prices direct's collectives at two levels.
+  const set = new ChannelSet(opened, config ?? DEFAULT_CONFIG, o.size, o.hint, o.memoryMiB, o.node && o.shm ? o.shm.ranks.length : undefined);
   const carrier = opened.get('shm') ?? opened.get('direct');
   if (o.node && o.shm && carrier) set.node = new NodeArena(o.node, o.shm, o.rank, o.size, carrier);
   return set;

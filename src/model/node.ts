@@ -1,7 +1,7 @@
 import { FOLD_MAX_BYTES } from '../collectives/node-memory.js';
-import type { P2pTraffic } from './direct.js';
+import { directTraffic, type DirectLink, type P2pTraffic } from './direct.js';
 import type { LinkParams } from './params.js';
-import type { OpName } from './types.js';
+import type { DirectAllreduce, OpName } from './types.js';
 
 /** The collectives the node arena runs for thread ranks of one process (collectives/two-level.ts); the others take shm's messages. */
 export const NODE_OPS: ReadonlySet<OpName> = new Set(['barrier', 'bcast', 'reduce', 'allreduce']);
@@ -32,4 +32,16 @@ export function nodeTraffic(op: OpName, bytes: number, ranks: number, link: Link
       if (bytes <= FOLD_MAX_BYTES) return { time_s: link.alpha + copy(bytes) + (n - 1) * copy(bytes), messages: 0, bytes: 0, algorithm: 'node-fold' };
       return { time_s: 2 * link.alpha + copy(bytes) + ((n - 1) * copy(bytes)) / n + copy(bytes), messages: 0, bytes: 0, algorithm: 'node-slices' };
   }
+}
+
+/**
+ * Two levels (collectives/two-level.ts): `ranks` thread ranks, `perProcess`
+ * in each process; the node arena within each process (its shared-memory
+ * link), the direct algorithms among one leader per process between the
+ * arena's synchronizations. Only the leaders' messages are messages.
+ */
+export function twoLevelTraffic(op: OpName, bytes: number, ranks: number, perProcess: number, shm: LinkParams, direct: DirectLink, allreduce?: DirectAllreduce): P2pTraffic {
+  const node = nodeTraffic(op, bytes, perProcess, shm);
+  const leaders = directTraffic(op, bytes, Math.ceil(ranks / perProcess), direct, allreduce);
+  return { time_s: node.time_s + leaders.time_s, messages: leaders.messages, bytes: leaders.bytes, algorithm: `two-level ${leaders.algorithm}` };
 }
