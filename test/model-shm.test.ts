@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_CONFIG, loadConfig, validateConfig } from '../src/config/index.js';
 import { FmiError } from '../src/errors.js';
 import { choose, directTraffic, estimate, modelParams, Policy } from '../src/model/index.js';
+import { NODE_OPS, nodeTraffic } from '../src/model/node.js';
 
 // shm (thread ranks of one process over shared memory) is a channel of the model in its own right:
 // the direct channel's algorithms at model.Shm's overhead, bandwidth and gap, with no VM or transfer price.
@@ -34,16 +35,31 @@ describe('model - the shm channel', () => {
     expect(() => validateConfig({ backends: { Direct: { enabled: true } }, model: { Shm: { bandwidth: 0 } } })).toThrow(FmiError);
   });
 
-  it('prices the direct channel\'s algorithms with its own link, and nothing but the functions\' time', () => {
-    for (const [op, bytes] of [['bcast', 1024], ['bcast', 1 << 20], ['allreduce', 1024], ['allreduce', 64 << 10], ['barrier', 0]] as const) {
+  it('prices the node arena\'s collectives and the direct channel\'s other algorithms with its own link, and nothing but the functions\' time', () => {
+    const link = { alpha: 4e-6, beta: 3e9, gap: 1e-6 };
+    for (const [op, bytes] of [['bcast', 1024], ['bcast', 1 << 20], ['allreduce', 1024], ['allreduce', 64 << 10], ['reduce', 1 << 20], ['barrier', 0], ['gather', 1024], ['scan', 4096]] as const) {
       const e = estimate('shm', op, bytes, 4, config, { into: true });
-      const t = directTraffic(op, bytes, 4, { alpha: 4e-6, beta: 3e9, gap: 1e-6 });
+      const t = NODE_OPS.has(op) ? nodeTraffic(op, bytes, 4, link) : directTraffic(op, bytes, 4, link);
       expect(e.time_s).toBeCloseTo(t.time_s, 15);
       expect(e.requests.messages).toBe(t.messages);
       expect(e.cost.infrastructure + e.cost.transfer + e.cost.requests).toBe(0);
       expect(e.cost_usd).toBeCloseTo(e.cost.functions, 20);
       expect(e.cost.functions).toBeGreaterThan(0);
     }
+    // The node arena: no message; a barrier is one sync; a large allreduce two syncs and its copies, a small one a sync and n folds.
+    expect(estimate('shm', 'barrier', 0, 4, config).requests.messages).toBe(0);
+    expect(estimate('shm', 'barrier', 0, 4, config).time_s).toBeCloseTo(4e-6, 15);
+    expect(estimate('shm', 'allreduce', 1 << 20, 4, config, { into: true }).time_s).toBeCloseTo(2 * 4e-6 + (2 + 3 / 4) * (1 << 20) / 6e9, 15);
+    expect(estimate('shm', 'allreduce', 1024, 4, config, { into: true }).time_s).toBeCloseTo(4e-6 + 4 * 1024 / 6e9, 15);
+    // Thread ranks in several processes: direct's collectives are two-level, the leaders' messages only.
+    const flat = estimate('direct', 'allreduce', 1 << 20, 8, config, { into: true });
+    const two = estimate('direct', 'allreduce', 1 << 20, 8, config, { into: true, ranksPerProcess: 4 });
+    const leaders = directTraffic('allreduce', 1 << 20, 2, modelParams(config).direct);
+    expect(two.requests.messages).toBe(leaders.messages);
+    expect(two.time_s).toBeCloseTo(nodeTraffic('allreduce', 1 << 20, 4, link).time_s + leaders.time_s, 12);
+    expect(two.requests.messages).toBeLessThan(flat.requests.messages);
+    expect(estimate('direct', 'send', 8, 8, config, { ranksPerProcess: 4 }).time_s).toBe(estimate('direct', 'send', 8, 8, config).time_s);
+    expect(() => estimate('direct', 'barrier', 0, 8, config, { ranksPerProcess: 0 })).toThrow(FmiError);
     // A direct message over TCP costs a VM share; the same over shared memory does not, and is faster.
     const d = estimate('direct', 'send', 1024, 2, config);
     const s = estimate('shm', 'send', 1024, 2, config);

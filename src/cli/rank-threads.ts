@@ -2,6 +2,7 @@ import { createInterface } from 'node:readline';
 import { Worker } from 'node:worker_threads';
 import { markGone, type ShmRegion } from '../channels/shm/region.js';
 import { SHM_WORKER_KEY, type ShmWorkerData } from '../channels/shm/worker-data.js';
+import { nodeMemoryFor } from '../collectives/node-memory.js';
 
 /**
  * Worker-thread ranks that share one shared-memory region: what `fmi run
@@ -41,7 +42,7 @@ export interface RankThread {
  * with FMI_PEER_LOST instead of waiting for it.
  */
 export function startRankThread(s: RankThreadSpec): RankThread {
-  const shm: ShmWorkerData = { job: s.job, rank: s.rank, region: s.region };
+  const shm: ShmWorkerData = { job: s.job, rank: s.rank, region: s.region, node: nodeMemoryFor(s.region) };
   const worker = new Worker(s.entry, {
     eval: s.eval ?? false,
     argv: s.argv ?? [],

@@ -2,6 +2,7 @@ import { decodeError, encodeError, Kind, type Encoded } from '../codec.js';
 import { FmiError, MismatchError, type FmiErrorFields } from '../errors.js';
 import { describeSignature, isRooted, otherCall } from './signature.js';
 import type { Received, RecvTarget } from '../channels/channel.js';
+import type { NodeCall } from './two-level.js';
 
 /**
  * What a collective algorithm sees: its rank among `size`, and sends and
@@ -17,6 +18,8 @@ export interface CollContext {
   /** `fits`: see RecvRequest.fits. `signal`: to give up this one receive (the call's deadline applies as well). */
   recv(peer: number, into?: RecvTarget, capacity?: number, fits?: (kind: number, length: number) => boolean, signal?: AbortSignal): Promise<Received>;
   fields(peer?: number): FmiErrorFields;
+  /** Thread ranks of the world: the call over their process's node arena (two-level.ts). */
+  node?: NodeCall;
   /** On storage channels: this call's one shared value (write once, read by many). */
   store?: {
     put(msg: Encoded, readers: number): Promise<void>;

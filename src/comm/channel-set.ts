@@ -8,6 +8,7 @@ import { HybridChannel } from '../channels/shm/hybrid-channel.js';
 import type { ShmRegion } from '../channels/shm/region.js';
 import { ShmChannel } from '../channels/shm/shm-channel.js';
 import { Matcher } from '../channels/matcher.js';
+import { NodeArena } from '../collectives/node-arena.js';
 import type { ChannelName, FmiConfig } from '../config/types.js';
 import { DEFAULT_CONFIG } from '../config/defaults.js';
 import { Policy } from '../model/index.js';
@@ -33,6 +34,8 @@ export interface OpenChannelsOptions {
   memoryMiB?: number;
   /** Shared memory with the ranks of this process (worker threads): they talk through it instead of direct. */
   shm?: ShmRegion;
+  /** The node arena of this process's thread ranks (collectives/node-memory.ts), with `shm`. */
+  node?: WebAssembly.Memory;
   /** The shm channel's opt-in spin before a receive waits (FMI_SHM_SPIN_US). @default 0 */
   shmSpinUs?: number;
   /** How long the shm channel's waits block their thread before the event loop takes over (FMI_SHM_BLOCK_US). @default 200 */
@@ -49,11 +52,13 @@ export class ChannelSet {
   readonly #channels: Map<ModelChannel, Channel>;
   /** Point-to-point traffic, and collectives whose size only some ranks know. */
   readonly defaultChannel: Channel;
+  /** Thread ranks: their process's node arena, for the world's collectives (collectives/two-level.ts). */
+  node: NodeArena | undefined;
 
-  constructor(channels: Map<ModelChannel, Channel>, config: FmiConfig, size: number, hint: Hint = 'fast', memoryMiB?: number) {
+  constructor(channels: Map<ModelChannel, Channel>, config: FmiConfig, size: number, hint: Hint = 'fast', memoryMiB?: number, ranksPerProcess?: number) {
     if (channels.size === 0) throw new FmiError('FMI_CONFIG', 'no channel is open');
     this.#channels = channels;
-    this.policy = new Policy(config, { ranks: size, channels: [...channels.keys()], hint, memoryMiB });
+    this.policy = new Policy(config, { ranks: size, channels: [...channels.keys()], hint, memoryMiB, ranksPerProcess });
     // Small messages decide the default channel: what most point-to-point traffic is.
     const name = channels.size === 1 ? [...channels.keys()][0]! : this.policy.choose('send', 1024).channel;
     this.defaultChannel = channels.get(name)!;
@@ -112,7 +117,11 @@ export async function openChannels(o: OpenChannelsOptions): Promise<ChannelSet> 
     await Promise.all([...opened.values()].map((c) => c.close().catch(() => {})));
     throw err;
   }
-  return new ChannelSet(opened, config ?? DEFAULT_CONFIG, o.size, o.hint, o.memoryMiB);
+  // Thread ranks of several processes: the model prices direct's collectives at two levels.
+  const set = new ChannelSet(opened, config ?? DEFAULT_CONFIG, o.size, o.hint, o.memoryMiB, o.node && o.shm ? o.shm.ranks.length : undefined);
+  const carrier = opened.get('shm') ?? opened.get('direct');
+  if (o.node && o.shm && carrier) set.node = new NodeArena(o.node, o.shm, o.rank, o.size, carrier);
+  return set;
 }
 
 function enabledNames(config: FmiConfig): ChannelName[] {

@@ -27,6 +27,7 @@ import { mismatch, tellAll, type CollContext } from '../collectives/context.js';
 import { signatureTag, type CallShape, type CollName } from '../collectives/signature.js';
 import { CollWatch, signedRecv } from '../collectives/signed-recv.js';
 import { VERDICTS } from '../collectives/verdict.js';
+import { nodeBarrier, nodeBcast, nodeCall, nodeReduce, nodeTakesReduce } from '../collectives/node.js';
 import { checkAllreduceAlgorithm, checkMembers, checkRank, checkTag } from './validate.js';
 import { agreeContext, type Shared } from './context-id.js';
 import { createIntercomm, mergeIntercomm, type CommKit } from './intercomm.js';
@@ -52,7 +53,6 @@ const CLOSE_SYNC_MS = 10_000;
 
 /** Allreduce of TypedArrays at least this large, on more than two ranks, takes the ring (smaller large ones Rabenseifner's). */
 export { RABENSEIFNER_MIN_BYTES, RING_MIN_BYTES } from '../collectives/allreduce-choice.js';
-
 
 /** createGroup traffic takes the user's tag on a context of its own (GROUP_CTX): not queued, so not signed. */
 const GROUP_CTX = 3;
@@ -235,7 +235,7 @@ export class Communicator {
         const msg = c.rank === root ? this.#encodeOrError(data, c) : undefined;
         const into = opts.into;
         const target = isTyped(into) ? { kind: encode(into).kind, bytes: bytesOf(into) } : undefined;
-        const out = hasStore(c) ? await bcastStore(c, root, msg) : await bcastBinomial(c, root, msg, { into: target });
+        const out = c.node ? await nodeBcast(c, c.node, root, msg, target) : hasStore(c) ? await bcastStore(c, root, msg) : await bcastBinomial(c, root, msg, { into: target });
         if (into === undefined) return decode(out.kind, out.bytes) as T;
         if (!intoFits(target, out.kind, out.bytes.byteLength)) {
           throw new FmiError('MPI_ERR_ARG', '`into` must be a TypedArray of the type and length of the root\'s data', c.fields());
@@ -251,7 +251,7 @@ export class Communicator {
 
   /** Resolves when every rank has called barrier. */
   barrier(opts: OpOptions = {}): Promise<void> {
-    return this.#collective('barrier', undefined, opts, (c) => (hasStore(c) ? barrierStore(c) : c.size <= TREE_MAX_RANKS ? barrierTree(c) : barrierDissemination(c)), { op: 'barrier', bytes: 0 });
+    return this.#collective('barrier', undefined, opts, (c) => (c.node ? nodeBarrier(c, c.node) : hasStore(c) ? barrierStore(c) : c.size <= TREE_MAX_RANKS ? barrierTree(c) : barrierDissemination(c)), { op: 'barrier', bytes: 0 });
   }
 
   /**
@@ -299,8 +299,8 @@ export class Communicator {
       opts,
       async (c) => {
         checkOpFor(op, data, { rank: this.rank, op: 'reduce' });
-        return (await withInto(c.rank === root ? opts.into : undefined, data, c, (into) =>
-          withEngine(engineFor(c, op, data, into), (e) => {
+        return (await withInto(c.rank === root ? opts.into : undefined, data, c, async (into) =>
+          c.node && (await nodeTakesReduce(c, c.node, op, data)) ? nodeReduce(c, c.node, op, data as NumericArray, into, root) : withEngine(engineFor(c, op, data, into), (e) => {
             if (hasStore(c)) return reduceFlat(c, e, root);
             if (!op.associative) return reduceChain(c, e, root);
             return reduceBinomial(c, e, root, op.commutative ? root : 0);
@@ -326,7 +326,6 @@ export class Communicator {
       return withInto(opts.into, data, c, (into) => this.#allreduce(c, data, op, opts, into)) as Promise<T>;
     }, sized('allreduce', data, allreduceModel(allreduceAlgorithm(op, data, this.size, opts.algorithm))), { op, data });
   }
-
 
   /** Inclusive prefix: rank r gets data(0) op data(1) op ... op data(r). */
   scan<T = unknown>(data: T, op: Op, opts: ReduceOptions = {}): Promise<T> {
@@ -584,6 +583,7 @@ export class Communicator {
 
   /** Allreduce's algorithms: on storage, the ring, recursive doubling, or a chain for ops that are not associative. */
   async #allreduce(c: CollContext, data: unknown, op: Op, opts: AllreduceOptions, into: NumericArray | undefined): Promise<unknown> {
+    if (c.node && (opts.algorithm ?? 'auto') === 'auto' && (await nodeTakesReduce(c, c.node, op, data))) return nodeReduce(c, c.node, op, data as NumericArray, into, undefined);
     if (hasStore(c)) {
       // On storage: every part read at rank 0 as it lands, folded in rank order, one write for all.
       const out = await writeOrFail(c, 0, async () => {
@@ -726,6 +726,7 @@ export class Communicator {
             return r;
           },
       fields: (peer) => ({ ...this.#fields(op, peer), channel: channel.name }),
+      node: nodeCall(this.#set.node, channel, members, this.#ctx, tag, d.signal, (peer) => c.fields(peer), (m) => this.#context(op, m, tag, channel, d, where)),
       store: key !== undefined && isStoreChannel(channel)
         ? {
             // The value starts with the writer's signature and rank (8 bytes, so the payload stays aligned).

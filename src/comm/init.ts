@@ -10,7 +10,7 @@ import { parseServerAddress, readPem, type ServerAddress } from '../rendezvous/t
 import { checkOpOptions } from '../util/deadline.js';
 import { Communicator } from './communicator.js';
 import type { ShmRegion } from '../channels/shm/region.js';
-import { shmFromWorker } from '../channels/shm/worker-data.js';
+import { nodeFromWorker, shmFromWorker } from '../channels/shm/worker-data.js';
 import { intFrom, noJobHint, schedulerEnv } from './scheduler-env.js';
 
 /** The environment `fmi run` (or a FaaS wrapper) sets for each rank. */
@@ -152,6 +152,7 @@ export async function init(opts: InitOptions = {}): Promise<Communicator> {
     connectTimeoutMs: opts.connectTimeoutMs ?? intFrom(env, ENV.connectTimeoutMs) ?? 30_000,
     memoryMiB: opts.memoryMiB ?? intFrom(env, ENV.memoryMiB) ?? intFrom(env, 'AWS_LAMBDA_FUNCTION_MEMORY_SIZE'),
     shm,
+    node: shm !== undefined && opts.shm === undefined ? nodeFromWorker(job, rank) : undefined,
     shmSpinUs: intFrom(env, ENV.shmSpinUs),
     shmBlockUs: intFrom(env, ENV.shmBlockUs),
   });

@@ -2,6 +2,7 @@ import { FmiError } from '../errors.js';
 import type { FmiConfig } from '../config/types.js';
 import { directTraffic } from './direct.js';
 import { storeTraffic } from './mediated.js';
+import { NODE_OPS, nodeTraffic, twoLevelTraffic } from './node.js';
 import { GIB, MIB, modelParams, type ModelParams } from './params.js';
 import { S3_BACKOFF } from './polling.js';
 import { MODEL_CHANNELS, OPS, type Estimate, type ModelChannel, type ModelOptions, type OpName } from './types.js';
@@ -55,15 +56,17 @@ export function estimateWith(p: ModelParams, channel: ModelChannel, op: OpName, 
     count === 0 || pricePerHour === 0 ? 0 : (count * pricePerHour) / (options.opsPerHour !== undefined ? options.opsPerHour * count : perHour);
 
   if (channel === 'direct') {
-    const t = directTraffic(op, payload, ranks, p.direct, options.directAllreduce);
+    const per = options.ranksPerProcess ?? 1;
+    const t = per > 1 && per < ranks && NODE_OPS.has(op) ? twoLevelTraffic(op, payload, ranks, per, p.shm, p.direct, options.directAllreduce) : directTraffic(op, payload, ranks, p.direct, options.directAllreduce);
     time = t.time_s;
     moved = t.bytes;
     requests.messages = t.messages;
     cost.infrastructure = share(p.direct.vmPricePerHour, p.direct.requestsPerHour, t.messages);
     cost.transfer = 2 * t.bytes * p.direct.transferPerByte;
   } else if (channel === 'shm') {
-    // The direct channel's algorithms over shared memory: no VM, no transfer price.
-    const t = directTraffic(op, payload, ranks, p.shm, options.directAllreduce);
+    // Thread ranks of one process: the node arena's collectives (an allreduce given an explicit algorithm
+    // takes messages, which the communicator's pricing cannot tell apart), the direct channel's algorithms for the rest.
+    const t = NODE_OPS.has(op) ? nodeTraffic(op, payload, ranks, p.shm) : directTraffic(op, payload, ranks, p.shm, options.directAllreduce);
     time = t.time_s;
     moved = t.bytes;
     requests.messages = t.messages;
@@ -122,4 +125,5 @@ function checkArgs(channel: ModelChannel, op: OpName, bytes: number, ranks: numb
   if (!(Number.isInteger(ranks) && ranks >= 1)) throw bad(`ranks must be an integer >= 1, got ${ranks}`);
   if (o.memoryMiB !== undefined && !(Number.isFinite(o.memoryMiB) && o.memoryMiB > 0)) throw bad(`memoryMiB must be > 0, got ${o.memoryMiB}`);
   if (o.opsPerHour !== undefined && !(Number.isFinite(o.opsPerHour) && o.opsPerHour > 0)) throw bad(`opsPerHour must be > 0, got ${o.opsPerHour}`);
+  if (o.ranksPerProcess !== undefined && !(Number.isInteger(o.ranksPerProcess) && o.ranksPerProcess >= 1)) throw bad(`ranksPerProcess must be an integer >= 1, got ${o.ranksPerProcess}`);
 }

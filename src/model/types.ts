@@ -60,6 +60,13 @@ export interface ModelOptions {
    */
   directAllreduce?: DirectAllreduce;
   /**
+   * Ranks per process of a job of thread ranks (`fmi run --threads K`): the
+   * direct channel's barrier, bcast, reduce and allreduce are then two-level
+   * (the node arena in each process, the direct algorithms among one leader
+   * per process; model/node.ts). @default 1
+   */
+  ranksPerProcess?: number;
+  /**
    * The result lands in the caller's memory (`into`): no fresh memory to
    * pay for (FaaS.fresh_memory). @default false
    */

@@ -9,6 +9,8 @@ export interface ShmWorkerData {
   job: string;
   rank: number;
   region: ShmRegion;
+  /** The node arena of the process's ranks (collectives/node-memory.ts), if the host made one. */
+  node?: WebAssembly.Memory;
 }
 
 /**
@@ -17,8 +19,17 @@ export interface ShmWorkerData {
  * joins that one without shared memory).
  */
 export function shmFromWorker(job: string, rank: number): ShmRegion | undefined {
+  return handOver(job, rank)?.region;
+}
+
+/** The node arena memory that came with this thread's region (see shmFromWorker). */
+export function nodeFromWorker(job: string, rank: number): WebAssembly.Memory | undefined {
+  const node = handOver(job, rank)?.node;
+  return node instanceof WebAssembly.Memory ? node : undefined;
+}
+
+function handOver(job: string, rank: number): ShmWorkerData | undefined {
   if (isMainThread) return undefined;
   const d = (workerData as Record<string, unknown> | null | undefined)?.[SHM_WORKER_KEY] as ShmWorkerData | undefined;
-  if (!d || d.job !== job || d.rank !== rank || !isRegion(d.region)) return undefined;
-  return d.region;
+  return d && d.job === job && d.rank === rank && isRegion(d.region) ? d : undefined;
 }

@@ -1,0 +1,228 @@
+import { decodeError, encodeError } from '../codec.js';
+import { AbortError, FmiError, PeerLostError, type FmiErrorFields } from '../errors.js';
+import type { Channel } from '../channels/channel.js';
+import { CLOSED, CTRL_WORDS, type ShmRegion } from '../channels/shm/region.js';
+import { kernelModule, type KernelFn } from '../kernels/arena.js';
+import { elemTypeOf, typedArrayCtor, type NumericArray } from '../kernels/index.js';
+import { CAP, COUNT, DATA_OFFSET, ERROR_BYTES, ERROR_OFFSET, FAILED, GEN, HEADER, HEADER_WORDS, MAX_PAGES, PAGE } from './node-memory.js';
+
+/** How often a wait looks whether a local rank is gone (its thread ended) although nobody woke it. */
+const GONE_CHECK_MS = 100;
+
+/**
+ * How long a wait blocks its thread (Atomics.wait) before it hands over to
+ * the event loop (Atomics.waitAsync), in microseconds: FMI_NODE_BLOCK_US.
+ * Blocking wakes sooner, but holds up the thread's other channels (the
+ * direct sockets of a mixed job) meanwhile; see bench/shm-coll.mjs.
+ */
+const BLOCK_US = blockUsFromEnv();
+
+/** The processes of a mixed job: each world rank's leader (the lowest rank of its process). */
+export interface NodeLayout {
+  /** Leaders' world ranks, ascending: one per process. */
+  readonly leaders: number[];
+  /** Index in `leaders` of each world rank's process. */
+  readonly processOf: Int32Array;
+  /** Whether every process holds a contiguous range of ranks (rank order = process order, then slot order). */
+  readonly contiguous: boolean;
+}
+
+/**
+ * One thread rank's handle on its process's node arena (node-memory.ts): the
+ * synchronization of the local ranks through Atomics on the control block,
+ * the call's slots, and the reduction kernels over that memory. Used by the
+ * world communicator's collectives only: its collectives run one at a time
+ * at every rank, in the same order, which is what the sets' alternation
+ * relies on (a rank starts call k + 2 in the set of call k only after every
+ * local rank arrived at call k + 1, so after it finished call k).
+ */
+export class NodeArena {
+  readonly memory: WebAssembly.Memory;
+  /** Local ranks, and this rank's slot among them (slot 0 leads). */
+  readonly n: number;
+  readonly slot: number;
+  /** World rank of each slot (ascending). */
+  readonly ranks: readonly number[];
+  /** The channel whose collectives may take this arena: the one that carries the region's messages. */
+  readonly carrier: Channel;
+  /** Ranks of the whole job. */
+  readonly size: number;
+  readonly kernel: KernelFn;
+  readonly #ctl: Int32Array;
+  readonly #region: Int32Array;
+  #calls = 0;
+  #scratch = new ArrayBuffer(0);
+  #waiting = 0;
+  readonly #keepAlive = setInterval(() => {}, 1 << 30).unref();
+  /** Set when a call failed half-way (a timeout, a lost rank): the arena's counters no longer agree. */
+  #broken: FmiError | undefined;
+  /** The processes' layout, once a two-level call found it out (two-level.ts). */
+  layout: NodeLayout | undefined;
+
+  constructor(memory: WebAssembly.Memory, region: ShmRegion, rank: number, size: number, carrier: Channel) {
+    this.memory = memory;
+    this.ranks = region.ranks;
+    this.n = region.ranks.length;
+    this.slot = region.ranks.indexOf(rank);
+    this.size = size;
+    this.carrier = carrier;
+    this.#ctl = new Int32Array(memory.buffer, 0, DATA_OFFSET / 4);
+    this.#region = new Int32Array(region.sab, 0, this.n * CTRL_WORDS);
+    this.kernel = new WebAssembly.Instance(kernelModule(true), { env: { memory } }).exports.apply as KernelFn;
+  }
+
+  /** Whether this rank's process can take collectives of the world here: slots in rank order, this rank among them. */
+  get usable(): boolean {
+    return this.slot >= 0 && this.ranks.every((r, i) => i === 0 || r > this.ranks[i - 1]!);
+  }
+
+  get leader(): boolean {
+    return this.slot === 0;
+  }
+
+  /** Bytes per slot now. */
+  get cap(): number {
+    return Atomics.load(this.#ctl, CAP);
+  }
+
+  /** Starts a call: the set it uses (the calls alternate between two), after a failure the error. */
+  begin(fields: FmiErrorFields): number {
+    if (this.#broken) throw new FmiError(this.#broken.code, `an earlier collective failed half-way on the node arena: ${this.#broken.message}`, fields);
+    return this.#calls++ & 1;
+  }
+
+  /** Byte offset of `slot`'s contribution in set `set`. */
+  offset(set: number, slot: number): number {
+    return DATA_OFFSET + (set * this.n + slot) * this.cap;
+  }
+
+  /** A byte view of the memory (the buffer grows; a view made before a growth stays valid but short). */
+  bytes(offset: number, length: number): Uint8Array {
+    return new Uint8Array(this.memory.buffer, offset, length);
+  }
+
+  /** A private array like `v` (not in the arena), reused from call to call: the leaders' result lands there. */
+  scratch(v: NumericArray): NumericArray {
+    if (this.#scratch.byteLength < v.byteLength) this.#scratch = new ArrayBuffer(Math.max(v.byteLength, 2 * this.#scratch.byteLength));
+    return new (typedArrayCtor(elemTypeOf(v)!))(this.#scratch, 0, v.length);
+  }
+
+  /** A slot's header words in set `set` (signature, bytes, ...): written before a sync, read by the others after it. */
+  header(set: number, slot = this.slot): Int32Array {
+    const at = HEADER + (set * this.n + slot) * HEADER_WORDS;
+    return this.#ctl.subarray(at, at + HEADER_WORDS);
+  }
+
+  /**
+   * Every local rank arrives; the last one to arrive releases them all.
+   * Writes made before it are seen by every rank after it.
+   */
+  async sync(signal: AbortSignal | undefined, fields: FmiErrorFields): Promise<void> {
+    if (this.n === 1) return;
+    const g = Atomics.load(this.#ctl, GEN);
+    if (Atomics.add(this.#ctl, COUNT, 1) === this.n - 1) {
+      Atomics.store(this.#ctl, COUNT, 0);
+      Atomics.add(this.#ctl, GEN, 1);
+      Atomics.notify(this.#ctl, GEN);
+      return;
+    }
+    await this.#until(GEN, g, signal, fields);
+  }
+
+  /**
+   * Every local rank arrives; the leader, once all have, runs `step` (the
+   * processes' part of a two-level call) and then releases them. If `step`
+   * fails, every local rank fails with its error.
+   */
+  async syncVia(step: () => Promise<void>, signal: AbortSignal | undefined, fields: FmiErrorFields): Promise<void> {
+    if (!this.leader) {
+      const g = Atomics.load(this.#ctl, GEN);
+      if (Atomics.add(this.#ctl, COUNT, 1) === this.n - 2) Atomics.notify(this.#ctl, COUNT);
+      await this.#until(GEN, g, signal, fields);
+      if (Atomics.load(this.#ctl, FAILED) !== 0) {
+        const len = Atomics.load(this.#ctl, FAILED);
+        throw decodeError(this.bytes(ERROR_OFFSET, len).slice(), fields);
+      }
+      return;
+    }
+    for (let c = Atomics.load(this.#ctl, COUNT); c !== this.n - 1; c = Atomics.load(this.#ctl, COUNT)) await this.#until(COUNT, c, signal, fields);
+    Atomics.store(this.#ctl, COUNT, 0);
+    let failure: unknown;
+    try {
+      await step();
+      Atomics.store(this.#ctl, FAILED, 0);
+    } catch (err) {
+      failure = err;
+      const e = err instanceof FmiError ? err : new FmiError('FMI_CHANNEL', String((err as Error)?.message ?? err), fields);
+      const bytes = encodeError(e).bytes.subarray(0, ERROR_BYTES);
+      this.bytes(ERROR_OFFSET, bytes.byteLength).set(bytes);
+      Atomics.store(this.#ctl, FAILED, bytes.byteLength);
+    }
+    Atomics.add(this.#ctl, GEN, 1);
+    Atomics.notify(this.#ctl, GEN);
+    if (failure !== undefined) throw failure;
+  }
+
+  /**
+   * Makes every slot hold at least `bytes` (the leader grows the memory
+   * while the others wait): only where every rank knows the same `bytes`,
+   * after a sync in which they found it too large.
+   */
+  async grow(bytes: number, signal: AbortSignal | undefined, fields: FmiErrorFields): Promise<void> {
+    await this.syncVia(async () => this.growNow(bytes, fields), signal, fields);
+  }
+
+  /** The leader's part of grow(), for a leader that already holds the others (syncVia). */
+  growNow(bytes: number, fields: FmiErrorFields): void {
+    let cap = this.cap;
+    if (bytes <= cap) return;
+    while (cap < bytes) cap *= 2;
+    const end = DATA_OFFSET + 2 * this.n * cap;
+    const have = this.memory.buffer.byteLength;
+    if (end > MAX_PAGES * PAGE) throw new FmiError('MPI_ERR_COUNT', `${bytes} bytes per rank do not fit the node arena (4 GiB for ${this.n} ranks, twice)`, fields);
+    if (end > have) this.memory.grow(Math.ceil((end - have) / PAGE));
+    Atomics.store(this.#ctl, CAP, cap);
+  }
+
+  /** Waits until word `index` no longer holds `value`: blocking first (BLOCK_US), then on the event loop. */
+  async #until(index: number, value: number, signal: AbortSignal | undefined, fields: FmiErrorFields): Promise<void> {
+    // A notify meant for the previous sync may wake this one (it came late): only a changed word counts.
+    if (BLOCK_US > 0) {
+      const end = performance.now() + BLOCK_US / 1000;
+      for (let left = BLOCK_US / 1000; left > 0 && Atomics.load(this.#ctl, index) === value; left = end - performance.now()) Atomics.wait(this.#ctl, index, value, left);
+    }
+    if (Atomics.load(this.#ctl, index) !== value) return;
+    // A pending waitAsync does not keep the thread alive: a ref'd timer does, while anyone waits.
+    if (this.#waiting++ === 0) this.#keepAlive.ref();
+    try {
+      while (Atomics.load(this.#ctl, index) === value) {
+        if (signal?.aborted) throw signal.reason instanceof FmiError ? signal.reason : new AbortError('aborted', fields);
+        const w = waitAsync(this.#ctl, index, value, GONE_CHECK_MS);
+        if (w.async && (await w.value) === 'ok') continue;
+        if (Atomics.load(this.#ctl, index) !== value) return;
+        const gone = this.#gone();
+        if (gone >= 0) throw new PeerLostError(`rank ${this.ranks[gone]} (a thread of this process) is gone`, { ...fields, peer: this.ranks[gone] });
+      }
+    } catch (err) {
+      this.#broken ??= err as FmiError;
+      throw err;
+    } finally {
+      if (--this.#waiting === 0) this.#keepAlive.unref();
+    }
+  }
+
+  /** A local slot whose thread ended (or closed its channel), or -1. */
+  #gone(): number {
+    for (let s = 0; s < this.n; s++) if (s !== this.slot && Atomics.load(this.#region, s * CTRL_WORDS + CLOSED) !== 0) return s;
+    return -1;
+  }
+}
+
+type WaitAsyncResult = { async: false; value: 'not-equal' | 'timed-out' } | { async: true; value: Promise<'ok' | 'timed-out'> };
+/** Atomics.waitAsync with a timeout (the project's TypeScript lib predates ES2024, where it is declared). */
+const waitAsync = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number, ms: number): WaitAsyncResult }).waitAsync;
+
+function blockUsFromEnv(): number {
+  const v = Number(process.env.FMI_NODE_BLOCK_US ?? 0);
+  return Number.isFinite(v) && v > 0 ? v : 0;
+}
