@@ -16,7 +16,9 @@ await comm.barrier();
 const done = Date.now() - t0;
 
 const variant = process.env.FMI_BENCH_LAYOUT ?? `${comm.size}x1`;
-const channel = comm.channels.join('+');
+// Thread ranks talk over shared memory within their process (unless FMI_SHM=0), direct TCP between processes.
+const { isMainThread } = await import('node:worker_threads');
+const channel = !isMainThread && process.env.FMI_SHM !== '0' ? 'shm+direct' : comm.channels.join('+');
 const { rank, size } = comm;
 
 // Start-up: the slowest rank's time per phase (process or thread start, import, init, first barrier).
