@@ -99,6 +99,8 @@ export async function runLocal(o: RunOptions): Promise<number> {
         ...process.env,
         ...o.env,
         ...threaded,
+        // Ranks that start late are not lost ones: N local ranks take about N times one's start-up (2 cores, 64 ranks: tens of seconds).
+        ...(process.env[ENV.connectTimeoutMs] === undefined && o.env?.[ENV.connectTimeoutMs] === undefined && { [ENV.connectTimeoutMs]: String(connectTimeoutFor(o.ranks)) }),
         [ENV.size]: String(o.ranks),
         [ENV.job]: job,
         [ENV.rendezvous]: `${addr.host}:${addr.port}`,
@@ -161,6 +163,11 @@ export async function runLocal(o: RunOptions): Promise<number> {
   }
   if (firstFailure) return firstFailure.code === 0 ? 1 : firstFailure.code;
   return 0;
+}
+
+/** `fmi run`'s default FMI_CONNECT_TIMEOUT_MS: init()'s 30 s, or 2 s per rank for more than 15 ranks. */
+export function connectTimeoutFor(ranks: number): number {
+  return Math.max(30_000, 2_000 * ranks);
 }
 
 function pipeLines(from: NodeJS.ReadableStream, to: NodeJS.WritableStream, prefix: string, onLine?: (line: string) => void): Promise<void> {

@@ -49,9 +49,10 @@ describe('lambda - handler', () => {
     expect(await h(one('ok'), context(10_000))).toMatchObject({ ok: true, result: 'fine' });
   });
 
-  it('a bad ranksPerFunction is refused when the handler is made; lambdaProgram takes none', () => {
+  it('a bad ranksPerFunction is refused when the handler is made, by lambdaHandler and lambdaProgram', () => {
     for (const k of [0, 1.5, 65]) expect(() => lambdaHandler(() => 1, { ranksPerFunction: k })).toThrow(expect.objectContaining({ code: 'FMI_CONFIG' }));
-    expect(() => lambdaProgram('prog.js', { ranksPerFunction: 2 } as never)).toThrow(/lambdaProgram runs one rank per invocation/);
+    for (const k of [0, 1.5, 65]) expect(() => lambdaProgram('prog.js', { ranksPerFunction: k })).toThrow(expect.objectContaining({ code: 'FMI_CONFIG' }));
+    expect(typeof lambdaProgram('prog.js', { ranksPerFunction: 4 })).toBe('function');
   });
 
   it('a response over 6 MiB is an error that says to gather to rank 0 or write to S3', async () => {

@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { JobResult } from '../../src/lambda/index.js';
+import { builtProgram } from '../helpers/built-program.js';
 import { startRedis, type RedisServer } from '../helpers/redis-server.js';
 import { doubles, fmiCli, JOB, job, root } from './job-setup.js';
 
@@ -127,7 +127,7 @@ describe('lambda - jobs in the Invoke API test double', () => {
 describe('lambda - a C program from fmi cc via lambdaProgram', () => {
   let program: string;
   beforeAll(async () => {
-    program = await builtHello();
+    program = await builtProgram('hello');
   }, 600_000);
 
   it('runs main on every rank; stdout lines and exit status are the results', async () => {
@@ -142,19 +142,3 @@ describe('lambda - a C program from fmi cc via lambdaProgram', () => {
     expect(res[0]!.stdout).toContain('PASS hello 3');
   }, 120_000);
 });
-
-/**
- * test/mpi/hello.c built by `fmi cc`, kept between runs under the system's
- * temp dir, keyed by what the build reads: emcc takes minutes on a busy machine.
- */
-async function builtHello(): Promise<string> {
-  const inputs = ['test/mpi/hello.c', 'native/include/mpi.h', 'bindings/library_fmi.js', 'src/cli/cc.ts'].map((p) => readFileSync(join(root, p)));
-  const key = createHash('sha256').update(Buffer.concat(inputs)).digest('hex').slice(0, 16);
-  const dir = join(tmpdir(), `fmi-lambda-hello-${key}`);
-  const js = join(dir, 'hello.js');
-  if (existsSync(js) && existsSync(join(dir, 'hello.wasm'))) return js;
-  mkdirSync(dir, { recursive: true });
-  const r = await fmi(['cc', join(root, 'test/mpi/hello.c'), '-O1', '-o', js]);
-  if (r.code !== 0) throw new Error(`fmi cc failed: ${r.stderr}`);
-  return js;
-}

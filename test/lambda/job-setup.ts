@@ -49,8 +49,8 @@ export function doubles(): (opts: Record<string, unknown>) => Promise<Double> {
 }
 
 /** Runs a job through the double `d`. */
-export function job(d: Double, o: Partial<InvokeJobOptions> & { functionName: string; ranks: number }): Promise<JobResult> {
-  return invokeJob({ endpoint: d.endpoint, region: 'us-east-1', clientConfig: { credentials: CREDENTIALS }, ...o });
+export function job<R = unknown>(d: Double, o: Partial<InvokeJobOptions> & { functionName: string; ranks: number }): Promise<JobResult<R>> {
+  return invokeJob<R>({ endpoint: d.endpoint, region: 'us-east-1', clientConfig: { credentials: CREDENTIALS }, ...o });
 }
 
 /** The test config with Direct off and only `store` on (Redis at `redisPort`, S3 the run's RGW). */
