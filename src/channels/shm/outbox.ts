@@ -107,11 +107,12 @@ export class Outbox {
     let done = 0;
     while (this.#queue.length > 0 && this.#hooks.stopped() === undefined) {
       const p = this.#queue[0]!;
-      if (this.#fill(p)) {
+      if (this.#tryFill(p)) {
         this.#queue.shift();
         this.#settle(p, undefined);
         done++;
-      } else {
+      } else if (this.#queue[0] !== p) done++;
+      else {
         const [w, bytes] = this.#need(p);
         if (w.wantRoom(bytes) !== undefined) break;
       }
@@ -137,23 +138,25 @@ export class Outbox {
           break;
         }
         const p = this.#queue[0]!;
-        let done: boolean;
-        try {
-          done = this.#fill(p);
-        } catch (err) {
-          // No memory for the staging area: this send fails, the next ones go on.
-          this.#queue.shift();
-          this.#settle(p, err as Error);
-          continue;
-        }
-        if (done) {
+        if (this.#tryFill(p)) {
           this.#queue.shift();
           this.#settle(p, undefined);
-        } else await this.#hooks.room(...this.#need(p));
+        } else if (this.#queue[0] === p) await this.#hooks.room(...this.#need(p));
       }
     } finally {
       this.#running = false;
       this.#hooks.unhold();
+    }
+  }
+
+  /** #fill; a send that cannot be written (no memory for the staging area) fails and leaves the queue, and the next ones go on. */
+  #tryFill(p: PendingSend): boolean {
+    try {
+      return this.#fill(p);
+    } catch (err) {
+      this.#queue.shift();
+      this.#settle(p, err as Error);
+      return false;
     }
   }
 
