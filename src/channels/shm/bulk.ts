@@ -74,7 +74,7 @@ export class Bulk {
 
   /**
    * Places a payload of `len` bytes, or undefined when it must wait for room
-   * (roomFor(len) bytes). An empty area is grown for it first (up to its
+   * (roomFor(len) bytes); write() must follow in the same turn. An empty area is grown for it first (up to its
    * maximum: a larger payload streams through) and the payload starts at
    * offset 0; else it follows the last one when it fits whole.
    */
@@ -89,6 +89,9 @@ export class Bulk {
       // Before the descriptor is published: the reader counts what it may read from here.
       Atomics.store(this.#ctrl, BULK_HEAD, this.#head | 0);
     } else if (this.#cap - used < len) return undefined;
+    // Up before the descriptor is published, down when the copy (write(), which follows at once) ends: a reader
+    // that finds the descriptor before the first chunk waits for it, instead of for a bell that will not come.
+    Atomics.store(this.#ctrl, BULK_WRITING, 1);
     return { start: this.#head, log2: Math.log2(this.#cap) };
   }
 

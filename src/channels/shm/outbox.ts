@@ -200,7 +200,8 @@ export class Outbox {
   #fillBulk(p: PendingSend): boolean {
     const bulk = this.#bulk!;
     const len = p.payload.byteLength;
-    if (p.off < 0) {
+    const fresh = p.off < 0;
+    if (fresh) {
       const ring = this.#ring;
       if (ring.free() < HEADER_BYTES) return false;
       const at = bulk.place(len);
@@ -213,8 +214,8 @@ export class Outbox {
     }
     const n = bulk.write(p.payload, p.off);
     p.off += n;
-    // A reader that stopped following (it found the copy paused) looks again.
-    if (n > 0) this.#hooks.ring();
+    // Going on after a pause: the reader stopped following when it found the copy paused, and looks again.
+    if (n > 0 && !fresh) this.#hooks.ring();
     return p.off === len;
   }
 
