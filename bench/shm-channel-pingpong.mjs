@@ -8,7 +8,8 @@
 // every run, default 0), FMI_BENCH_SIZES (bytes, default "8,4194304"),
 // FMI_BENCH_ROUNDS (round trips for 8 B; larger sizes do fewer, default
 // 20000), FMI_BENCH_REPEAT (runs of each setting, interleaved, default 2),
-// FMI_SHM_RING_BYTES (ring size).
+// FMI_SHM_RING_BYTES (ring size), FMI_SHM_STAGING_BYTES (most a pair's staging
+// area for large messages grows to; 0: none, large messages stream through the ring).
 // stdout: {bench:"shm-channel", bytes, block_us, spin_us, rounds, p50_us, cpu_us_per_rt, load}
 
 import { loadavg } from 'node:os';
@@ -28,11 +29,12 @@ async function main() {
   const baseRounds = Number(process.env.FMI_BENCH_ROUNDS ?? 20000);
   const repeat = Number(process.env.FMI_BENCH_REPEAT ?? 2);
   const ringBytes = process.env.FMI_SHM_RING_BYTES ? Number(process.env.FMI_SHM_RING_BYTES) : undefined;
+  const stagingBytes = process.env.FMI_SHM_STAGING_BYTES ? Number(process.env.FMI_SHM_STAGING_BYTES) : undefined;
   for (const bytes of sizes) {
     const rounds = Math.max(50, Math.min(baseRounds, Math.floor((baseRounds * 1024) / Math.max(bytes, 1024))));
     for (let r = 0; r < repeat; r++) {
       for (const blockUs of blocks) {
-        const region = createRegion([0, 1], ringBytes);
+        const region = createRegion([0, 1], ringBytes, stagingBytes);
         const cpu0 = process.cpuUsage();
         const p50 = await Promise.all([0, 1].map((rank) => rankThread({ region, rank, blockUs, spinUs, bytes, rounds })));
         const cpu = process.cpuUsage(cpu0);

@@ -15,7 +15,9 @@
 //
 // Environment: FMI_BENCH_QUICK, FMI_BENCH_MS, FMI_BENCH_SIZES (see
 // bench/README.md); FMI_BENCH_SPIN_US=50 (the spinning variant; 0: skip it);
-// FMI_BENCH_TRAIN=1; FMI_BENCH_TIMEOUT_S=600 per run.
+// FMI_BENCH_TRAIN=1; FMI_BENCH_TIMEOUT_S=600 per run; FMI_BENCH_BASE=DIR (an
+// earlier fmi checkout, built: its thread ranks run this script's ping-pong
+// too, by default settings, column "base loop", variant "u8,base").
 // stdout: pingpong.mjs's JSON lines (channel "shm" or "direct", variant
 // "u8", "u8,loop" for the event-loop-only run, "u8,spin" for the spinning run), one line {bench:"memcpy"} and, with
 // FMI_BENCH_TRAIN, {bench:"train-sgd"} lines; stderr: a table.
@@ -71,22 +73,26 @@ const shm = await job([cli, 'run', '-n', '2', '--threads', '--no-prefix', pingpo
 const loop = await job([cli, 'run', '-n', '2', '--threads', '--no-prefix', pingpong], { FMI_SHM_BLOCK_US: '0' }, { variant: 'u8,loop' });
 const spin = SPIN_US > 0 ? await job([cli, 'run', '-n', '2', '--threads', '--no-prefix', pingpong], { FMI_SHM_SPIN_US: String(SPIN_US) }, { variant: 'u8,spin' }) : [];
 const direct = await job([cli, 'run', '-n', '2', '--no-prefix', pingpong]);
+const baseDir = process.env.FMI_BENCH_BASE;
+// The base's own pingpong.mjs: its `import 'fmi'` resolves to the base's package.
+const base = baseDir ? await job([join(baseDir, 'dist', 'cli', 'main.js'), 'run', '-n', '2', '--threads', '--no-prefix', join(baseDir, 'bench', 'pingpong.mjs')], { FMI_SHM_BLOCK_US: '0' }, { variant: 'u8,base' }) : [];
 const memcpy = memcpyMBs();
 process.stdout.write(JSON.stringify({ bench: 'memcpy', bytes: 4 * 1024 * 1024, mb_s: Math.round(memcpy) }) + '\n');
 
 const by = (rows) => new Map(rows.filter((r) => typeof r === 'object').map((r) => [r.bytes, r]));
-const [S, L, P, D] = [by(shm), by(loop), by(spin), by(direct)];
+const [S, L, P, D, B] = [by(shm), by(loop), by(spin), by(direct), by(base)];
 const cell = (r) => (r ? `${r.p50_us.toFixed(1)} us`.padStart(11) : '-'.padStart(11));
 process.stderr.write(`\nhalf round trip p50 (load now ${loadLine()}); memcpy ${Math.round(memcpy)} MB/s\n`);
-process.stderr.write(`${'bytes'.padEnd(8)} ${'shm block'.padStart(11)} ${'shm loop'.padStart(11)} ${`shm spin`.padStart(11)} ${'direct'.padStart(11)} ${'shm MB/s'.padStart(10)} direct/shm\n`);
+process.stderr.write(`${'bytes'.padEnd(8)} ${'shm block'.padStart(11)} ${'shm loop'.padStart(11)} ${`shm spin`.padStart(11)} ${'direct'.padStart(11)} ${'base loop'.padStart(11)} ${'loop MB/s'.padStart(10)} direct/loop\n`);
 for (const [bytes, s] of S) {
   const d = D.get(bytes);
-  process.stderr.write(`${fmtBytes(bytes).padEnd(8)} ${cell(s)} ${cell(L.get(bytes))} ${cell(P.get(bytes))} ${cell(d)} ${String(Math.round(s.mb_s)).padStart(10)} ${d ? (d.p50_us / s.p50_us).toFixed(1) + 'x' : '-'}\n`);
+  const l = L.get(bytes) ?? s;
+  process.stderr.write(`${fmtBytes(bytes).padEnd(8)} ${cell(s)} ${cell(L.get(bytes))} ${cell(P.get(bytes))} ${cell(d)} ${cell(B.get(bytes))} ${String(Math.round(l.mb_s)).padStart(10)} ${d ? (d.p50_us / l.p50_us).toFixed(1) + 'x' : '-'}\n`);
 }
 const small = S.get(8);
 const large = S.get(4 * 1024 * 1024);
 if (small) process.stderr.write(`goal 8 B <= 3 us: ${L.get(8)?.p50_us.toFixed(1) ?? '-'} us by default (event loop only; blocking 200 us first ${small.p50_us.toFixed(1)} us, spin ${P.get(8)?.p50_us.toFixed(1) ?? '-'} us)\n`);
-if (large) process.stderr.write(`goal 4 MiB >= memcpy/2 = ${Math.round(memcpy / 2)} MB/s: ${Math.round(large.mb_s)} MB/s\n`);
+if (large) process.stderr.write(`goal 4 MiB >= memcpy/2 = ${Math.round(memcpy / 2)} MB/s: ${Math.round((L.get(4 * 1024 * 1024) ?? large).mb_s)} MB/s by default\n`);
 
 if (isOn(process.env.FMI_BENCH_TRAIN)) {
   const train = join(root, 'examples', 'train-sgd.mjs');

@@ -28,7 +28,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const job = process.env[ENV.job] ?? '';
   const ranks = Array.from({ length: count! }, (_, i) => first! + i);
-  const region = createRegion(ranks, ringBytesFromEnv());
+  const region = createRegion(ranks, bytesFromEnv('FMI_SHM_RING_BYTES'), bytesFromEnv('FMI_SHM_STAGING_BYTES'));
   const prefix = process.env[THREAD_PREFIX] !== '0';
   const compiled = isCompiledProgram(script);
   const entry = compiled ? fileURLToPath(RANK_MAIN) : resolve(script);
@@ -53,8 +53,8 @@ async function main(argv: string[]): Promise<number> {
   return failure?.code ?? 0;
 }
 
-function ringBytesFromEnv(): number | undefined {
-  const v = process.env.FMI_SHM_RING_BYTES;
+function bytesFromEnv(name: string): number | undefined {
+  const v = process.env[name];
   return v === undefined || v === '' ? undefined : Number(v);
 }
 

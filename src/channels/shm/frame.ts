@@ -1,24 +1,36 @@
 import type { Envelope } from '../channel.js';
+import type { Placement } from './bulk.js';
 
 /**
- * A message in a ring: this header, then the payload. The source is the
- * ring's writer; ranks of one process share endianness, so the words are
- * native. The length takes two words: a message may exceed 4 GiB.
+ * A message in a ring: this header, then the payload, or for a large
+ * message only the header, saying where in the pair's staging area
+ * (bulk.ts) its payload is. The source is the ring's writer; ranks of one
+ * process share endianness, so the words are native. The length takes two
+ * words: a message may exceed 4 GiB.
  */
-export const HEADER_BYTES = 20;
+export const HEADER_BYTES = 28;
 
 export class FrameHeader {
   readonly bytes = new Uint8Array(HEADER_BYTES);
   readonly #i32 = new Int32Array(this.bytes.buffer);
   readonly #u32 = new Uint32Array(this.bytes.buffer);
 
-  encode(env: Envelope, length: number): Uint8Array {
+  /** `bulk`: where the payload is in the staging area (else it follows in the ring). */
+  encode(env: Envelope, length: number, bulk?: Placement): Uint8Array {
     this.#i32[0] = env.ctx;
     this.#i32[1] = env.tag;
     this.#i32[2] = env.kind;
     this.#u32[3] = length >>> 0;
     this.#u32[4] = Math.floor(length / 0x1_0000_0000);
+    this.#u32[5] = bulk === undefined ? 0 : bulk.log2;
+    this.#u32[6] = bulk === undefined ? 0 : bulk.start;
     return this.bytes;
+  }
+
+  /** Where the payload is in the staging area; undefined when it follows in the ring. */
+  get bulk(): Placement | undefined {
+    const log2 = this.#u32[5]!;
+    return log2 === 0 ? undefined : { log2, start: this.#u32[6]! };
   }
 
   get ctx(): number {

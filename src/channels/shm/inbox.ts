@@ -1,6 +1,7 @@
 import { ChannelError } from '../../errors.js';
 import type { Arrival } from '../arrivals.js';
 import type { Matcher } from '../matcher.js';
+import type { Bulk } from './bulk.js';
 import { FrameHeader, HEADER_BYTES } from './frame.js';
 import { TAIL } from './region.js';
 import type { Ring } from './ring.js';
@@ -15,6 +16,7 @@ const DROP: Pick<Arrival, 'sink' | 'complete' | 'fail'> = { sink: () => undefine
  */
 export class Inbox {
   readonly #ring: Ring;
+  readonly #bulk: Bulk | undefined;
   readonly #matcher: Matcher;
   readonly #source: number;
   readonly #rank: number;
@@ -23,9 +25,12 @@ export class Inbox {
   #cur: Pick<Arrival, 'sink' | 'complete' | 'fail'> | undefined = undefined;
   #len = 0;
   #off = 0;
+  /** The current message's payload is in the staging area. */
+  #staged = false;
 
-  constructor(ring: Ring, matcher: Matcher, source: number, rank: number) {
+  constructor(ring: Ring, bulk: Bulk | undefined, matcher: Matcher, source: number, rank: number) {
     this.#ring = ring;
+    this.#bulk = bulk;
     this.#matcher = matcher;
     this.#source = source;
     this.#rank = rank;
@@ -49,6 +54,9 @@ export class Inbox {
         taken += HEADER_BYTES;
         this.#len = h.length;
         this.#off = 0;
+        const at = h.bulk;
+        this.#staged = at !== undefined;
+        if (at !== undefined) this.#bulk!.begin(at);
         events++;
         try {
           this.#cur = this.#matcher.arrive(this.#source, h.ctx, h.tag, h.kind, this.#len);
@@ -59,7 +67,9 @@ export class Inbox {
           this.#matcher.failSource(this.#source, err);
         }
       }
-      if (this.#off < this.#len) {
+      if (this.#staged) {
+        if (!this.#drain()) break;
+      } else if (this.#off < this.#len) {
         const n = Math.min(ring.available(), this.#len - this.#off, this.#step);
         if (n === 0) break;
         const sink = this.#cur.sink();
@@ -82,9 +92,33 @@ export class Inbox {
     return events;
   }
 
+  /**
+   * Copies the current message's payload out of the staging area as the
+   * writer copies it in, following its copy while one is under way; true
+   * once all of it is out, false when the writer paused (the staging area was
+   * full: it rings this rank's bell when it goes on).
+   */
+  #drain(): boolean {
+    const bulk = this.#bulk!;
+    while (this.#off < this.#len) {
+      // The flag before the head: a copy seen ended has every byte of it published.
+      const writing = bulk.writing();
+      const n = Math.min(bulk.available(), this.#len - this.#off);
+      if (n > 0) {
+        const sink = this.#cur!.sink();
+        bulk.read(sink?.subarray(this.#off, this.#off + n), n);
+        this.#off += n;
+        bulk.release();
+      } else if (writing) bulk.awaitChunk();
+      else return false;
+    }
+    return true;
+  }
+
   /** This side closes: a writer waiting for room wakes and sees it. */
   wakeWriter(): void {
     Atomics.notify(this.#ring.ctrl, TAIL);
+    this.#bulk?.wakeWriter();
   }
 
   /** The writer is gone: a message it left half-written fails. */

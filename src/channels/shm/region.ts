@@ -16,6 +16,13 @@ export interface ShmRegion {
   readonly ranks: readonly number[];
   /** Payload bytes of each ring (a power of two). */
   readonly ringBytes: number;
+  /**
+   * The staging areas of large messages (bulk.ts), one growable
+   * SharedArrayBuffer per ordered pair (from * n + to; null on the diagonal):
+   * address space reserved up to their maxByteLength, memory committed as
+   * they grow. Absent or empty: every message goes through the rings.
+   */
+  readonly bulk?: readonly (SharedArrayBuffer | null)[];
 }
 
 /** Int32 words per control block and per ring header. */
@@ -30,6 +37,11 @@ export const HEAD = 0;
 export const TAIL = 16;
 /** Set by a writer that waits for room; the reader notifies TAIL only then. */
 export const WRITER_WAITING = 17;
+/** The staging area's words (bulk.ts): the writer's position and its copying flag on the writer's line, the reader's position and the writer's wait flag on the reader's. */
+export const BULK_HEAD = 1;
+export const BULK_WRITING = 2;
+export const BULK_TAIL = 18;
+export const BULK_WAITING = 19;
 
 const MIN_RING = 64 * 1024;
 const MAX_RING = 1 << 30;
@@ -45,7 +57,34 @@ export function defaultRingBytes(n: number): number {
   return b;
 }
 
-export function createRegion(ranks: readonly number[], ringBytes = defaultRingBytes(ranks.length)): ShmRegion {
+/**
+ * Most a pair's staging area may grow to for `n` ranks in one process:
+ * 256 MiB up to 8 ranks, less beyond so the n² reservations stay within
+ * 16 GiB of address space (only what a pair has used is memory).
+ */
+export function defaultBulkBytes(n: number): number {
+  const budget = Math.floor((16 * 1024 * 1024 * 1024) / (n * n));
+  let b = 1 << 20;
+  while (b * 2 <= Math.min(budget, 1 << 28)) b *= 2;
+  return b;
+}
+
+/** ES2024's growable SharedArrayBuffer, typed here: the project's TypeScript lib predates it. */
+export interface GrowableShared extends SharedArrayBuffer {
+  readonly maxByteLength: number;
+  grow(bytes: number): void;
+}
+
+const Shared = SharedArrayBuffer as unknown as new (bytes: number, o: { maxByteLength: number }) => GrowableShared;
+
+/**
+ * `bulkBytes`: most each pair's staging area for large messages grows to
+ * (a power of two; 0: none, every message goes through the rings).
+ */
+export function createRegion(ranks: readonly number[], ringBytes = defaultRingBytes(ranks.length), bulkBytes = defaultBulkBytes(ranks.length)): ShmRegion {
+  if (bulkBytes !== 0 && (!Number.isInteger(bulkBytes) || bulkBytes < 4096 || bulkBytes > MAX_RING || (bulkBytes & (bulkBytes - 1)) !== 0)) {
+    throw new FmiError('FMI_CONFIG', `shm staging size must be 0 or a power of two from 4096 to ${MAX_RING} bytes, got ${bulkBytes}`, { channel: 'shm' });
+  }
   if (!Number.isInteger(ringBytes) || ringBytes < 1024 || ringBytes > MAX_RING || (ringBytes & (ringBytes - 1)) !== 0) {
     throw new FmiError('FMI_CONFIG', `shm ring size must be a power of two from 1024 to ${MAX_RING} bytes, got ${ringBytes}`, { channel: 'shm' });
   }
@@ -54,7 +93,17 @@ export function createRegion(ranks: readonly number[], ringBytes = defaultRingBy
   }
   const n = ranks.length;
   const sab = new SharedArrayBuffer(n * CTRL_WORDS * 4 + n * n * (RING_HEADER_BYTES + ringBytes));
-  return { sab, ranks: [...ranks], ringBytes };
+  return { sab, ranks: [...ranks], ringBytes, bulk: bulkBytes === 0 ? [] : stagingAreas(n, bulkBytes) };
+}
+
+/** Empty growable buffers: nothing is committed until a pair sends a large message. */
+function stagingAreas(n: number, max: number): (SharedArrayBuffer | null)[] {
+  try {
+    return Array.from({ length: n * n }, (_, i) => (Math.floor(i / n) === i % n ? null : new Shared(0, { maxByteLength: max })));
+  } catch {
+    // No address space for them (a ulimit -v): the rings carry everything, as they can.
+    return [];
+  }
 }
 
 /** Byte offset of the ring that carries slot `from`'s messages to slot `to`. */
@@ -82,6 +131,8 @@ export function markGone(r: ShmRegion, slot: number): void {
     Atomics.add(ctl, s * CTRL_WORDS + BELL, 1);
     Atomics.notify(ctl, s * CTRL_WORDS + BELL);
     // Writers waiting for room in the rings this slot read.
-    Atomics.notify(new Int32Array(r.sab, ringOffset(r, s, slot), RING_HEADER_BYTES / 4), TAIL);
+    const head = new Int32Array(r.sab, ringOffset(r, s, slot), RING_HEADER_BYTES / 4);
+    Atomics.notify(head, TAIL);
+    Atomics.notify(head, BULK_TAIL);
   }
 }

@@ -2,6 +2,7 @@ import { threadId } from 'node:worker_threads';
 import { ChannelError, ClosedError, FmiError, PeerLostError } from '../../errors.js';
 import { ANY_SOURCE, type Channel, type Envelope, type Probed, type ProbeRequest, type Received, type RecvRequest } from '../channel.js';
 import { Matcher } from '../matcher.js';
+import { Bulk } from './bulk.js';
 import { Inbox } from './inbox.js';
 import { Outbox } from './outbox.js';
 import { ATTACHED, BELL, CLOSED, CTRL_WORDS, type ShmRegion } from './region.js';
@@ -104,8 +105,9 @@ export class ShmChannel implements Channel {
     }
     this.#matcher = o.matcher ?? new Matcher(o.rank, 'shm');
     this.#gone = new Array<boolean>(n).fill(false);
-    this.#outboxes = region.ranks.map((_, to) => (to === this.#slot ? undefined : this.#outbox(new Ring(region, this.#slot, to), to)));
-    this.#inboxes = region.ranks.map((r, from) => (from === this.#slot ? undefined : new Inbox(new Ring(region, from, this.#slot), this.#matcher, r, o.rank)));
+    const bulk = (from: number, to: number) => (Bulk.in(region, from, to) ? new Bulk(region, from, to) : undefined);
+    this.#outboxes = region.ranks.map((_, to) => (to === this.#slot ? undefined : this.#outbox(new Ring(region, this.#slot, to), bulk(this.#slot, to), to)));
+    this.#inboxes = region.ranks.map((r, from) => (from === this.#slot ? undefined : new Inbox(new Ring(region, from, this.#slot), bulk(from, this.#slot), this.#matcher, r, o.rank)));
     this.#keepAlive = setInterval(() => {}, 1 << 30);
     this.#keepAlive.unref();
     this.#arm();
@@ -329,9 +331,9 @@ export class ShmChannel implements Channel {
     return this.#gone[slot] ? this.#lost(source, op) : undefined;
   }
 
-  #outbox(ring: Ring, to: number): Outbox {
+  #outbox(ring: Ring, bulk: Bulk | undefined, to: number): Outbox {
     const peer = this.#ranks[to]!;
-    return new Outbox(ring, {
+    return new Outbox(ring, bulk, {
       ring: () => this.#bell(to),
       stopped: () => {
         if (this.#state !== 'open') return this.#closed('send', peer);

@@ -1,0 +1,239 @@
+import { ChannelError } from '../../errors.js';
+import { BELL, BULK_HEAD, BULK_TAIL, BULK_WAITING, BULK_WRITING, CLOSED, CTRL_WORDS, RING_HEADER_BYTES, ringOffset, type GrowableShared, type ShmRegion } from './region.js';
+import { waitAsync } from './wait-async.js';
+
+/** Payload bytes the writer copies between two publications: the reader copies the one before meanwhile. */
+const CHUNK = 128 * 1024;
+/** The least a staging area grows to at once. */
+const MIN_BYTES = 64 * 1024;
+/** How long a reader polls for the next chunk of a copy under way before it blocks in Atomics.wait. */
+const POLL_MS = 0.02;
+/** A blocked reader looks again this often (the writer's thread may have ended mid-copy). */
+const WAIT_MS = 1;
+
+/** Where a large message's payload starts in the staging area, and the area's size then (log2). */
+export interface Placement {
+  start: number;
+  log2: number;
+}
+
+/**
+ * The staging area of one ordered pair for large messages: a byte ring in a
+ * growable SharedArrayBuffer, with its positions in the pair's ring header.
+ * A message's descriptor goes through the pair's ring (so it keeps its place
+ * among small messages); its payload goes here in one go, and the reader
+ * copies it out as it comes (both copies run at once, on two cores). When
+ * the area is empty, the next payload starts at its beginning again (the
+ * same pages and cache lines each time), after growing it if it is too
+ * small; it never shrinks: fresh pages cost a fault each.
+ *
+ * Positions are byte counters modulo 2^32, like the ring's. The writer alone
+ * stores BULK_HEAD, the reader alone BULK_TAIL.
+ */
+export class Bulk {
+  readonly #sab: GrowableShared;
+  readonly #ctrl: Int32Array;
+  readonly #ctl: Int32Array;
+  readonly #writerBell: number;
+  readonly #writerClosed: number;
+  /** A length-tracking view: it follows the area as it grows. */
+  readonly #data: Uint8Array;
+  // The writer's side.
+  #head: number;
+  /** Where the writer jumped to the area's start: what lies before is free, whatever BULK_TAIL says until the reader gets there. */
+  #base: number;
+  #cap: number;
+  // The reader's side.
+  #tail: number;
+  #mask = 0;
+
+  constructor(region: ShmRegion, from: number, to: number) {
+    const n = region.ranks.length;
+    this.#sab = region.bulk![from * n + to] as GrowableShared;
+    this.#ctrl = new Int32Array(region.sab, ringOffset(region, from, to), RING_HEADER_BYTES / 4);
+    this.#ctl = new Int32Array(region.sab, 0, n * CTRL_WORDS);
+    this.#writerBell = from * CTRL_WORDS + BELL;
+    this.#writerClosed = from * CTRL_WORDS + CLOSED;
+    this.#data = new Uint8Array(this.#sab);
+    this.#head = this.#base = Atomics.load(this.#ctrl, BULK_HEAD) >>> 0;
+    this.#tail = Atomics.load(this.#ctrl, BULK_TAIL) >>> 0;
+    this.#cap = this.#sab.byteLength;
+  }
+
+  /** Whether region `r` has staging areas for the pair (from, to). */
+  static in(r: ShmRegion, from: number, to: number): boolean {
+    return (r.bulk?.[from * r.ranks.length + to] ?? null) !== null;
+  }
+
+  // --- the writer's side
+
+  /** Bytes the writer may write now. */
+  free(): number {
+    return this.#cap - ((this.#head - this.#released()) >>> 0);
+  }
+
+  /**
+   * Places a payload of `len` bytes, or undefined when it must wait for room
+   * (roomFor(len) bytes); write() must follow in the same turn. An empty area is grown for it first (up to its
+   * maximum: a larger payload streams through) and the payload starts at
+   * offset 0; else it follows the last one when it fits whole.
+   */
+  place(len: number): Placement | undefined {
+    const used = (this.#head - this.#released()) >>> 0;
+    if (used === 0) {
+      const want = Math.min(this.#sab.maxByteLength, Math.max(MIN_BYTES, pow2(len)));
+      if (this.#cap < want) this.#grow(want);
+      const off = this.#head & (this.#cap - 1);
+      if (off !== 0) this.#head = (this.#head + this.#cap - off) >>> 0;
+      this.#base = this.#head;
+      // Before the descriptor is published: the reader counts what it may read from here.
+      Atomics.store(this.#ctrl, BULK_HEAD, this.#head | 0);
+    } else if (this.#cap - used < len) return undefined;
+    // Up before the descriptor is published, down when the copy (write(), which follows at once) ends: a reader
+    // that finds the descriptor before the first chunk waits for it, instead of for a bell that will not come.
+    Atomics.store(this.#ctrl, BULK_WRITING, 1);
+    return { start: this.#head, log2: Math.log2(this.#cap) };
+  }
+
+  #grow(want: number): void {
+    try {
+      this.#sab.grow(want);
+    } catch (cause) {
+      // What it has will do (a payload larger streams through); with nothing yet, this send fails.
+      if (this.#cap === 0) throw new ChannelError(`no memory for a ${want}-byte shm staging area (${(cause as Error).message})`, { channel: 'shm', op: 'send', cause });
+      return;
+    }
+    this.#cap = want;
+  }
+
+  /** The room place(len) waits for: all of it, or the whole area (empty: it may grow). */
+  roomFor(len: number): number {
+    return Math.min(len, this.#cap);
+  }
+
+  /** The room worth waiting for to stream the rest of a payload larger than the area. */
+  chunkFor(left: number): number {
+    return Math.max(1, Math.min(left, this.#cap >>> 2));
+  }
+
+  /**
+   * Copies what fits of `src` from `off` in, a chunk at a time, each
+   * published as it lands (a reader waiting for it follows); the bytes
+   * written. Never waits.
+   */
+  write(src: Uint8Array, off: number): number {
+    const ctrl = this.#ctrl;
+    const mask = this.#cap - 1;
+    let wrote = 0;
+    Atomics.store(ctrl, BULK_WRITING, 1);
+    try {
+      for (;;) {
+        const n = Math.min(this.free(), src.byteLength - off, CHUNK);
+        if (n <= 0) break;
+        const at = this.#head & mask;
+        const first = Math.min(n, this.#cap - at);
+        this.#data.set(src.subarray(off, off + first), at);
+        if (first < n) this.#data.set(src.subarray(off + first, off + n), 0);
+        this.#head = (this.#head + n) >>> 0;
+        off += n;
+        wrote += n;
+        Atomics.store(ctrl, BULK_HEAD, this.#head | 0);
+        Atomics.notify(ctrl, BULK_HEAD);
+      }
+    } finally {
+      // After the last head: a reader that sees the flag down sees every byte of this copy.
+      Atomics.store(ctrl, BULK_WRITING, 0);
+    }
+    return wrote;
+  }
+
+  /** Waits until the reader frees room for `bytes` (resolves at once when it did meanwhile). */
+  async room(bytes: number): Promise<void> {
+    const tail = this.wantRoom(bytes);
+    if (tail === undefined) return;
+    const w = waitAsync(this.#ctrl, BULK_TAIL, tail);
+    if (w.async) await w.value;
+  }
+
+  /** Asks the reader to say when it frees room: undefined when there is room for `bytes` now, else the tail to wait on. */
+  wantRoom(bytes: number): number | undefined {
+    Atomics.store(this.#ctrl, BULK_WAITING, 1);
+    const tail = Atomics.load(this.#ctrl, BULK_TAIL);
+    return this.free() >= bytes ? undefined : tail;
+  }
+
+  #released(): number {
+    const t = Atomics.load(this.#ctrl, BULK_TAIL) >>> 0;
+    return ((t - this.#base) | 0) >= 0 ? t : this.#base;
+  }
+
+  // --- the reader's side
+
+  /** A descriptor came: its payload starts at `p.start` in an area of 2^p.log2 bytes. */
+  begin(p: Placement): void {
+    this.#mask = 2 ** p.log2 - 1;
+    if (this.#tail !== p.start) {
+      // The writer jumped to the area's start: what it skipped is free.
+      this.#tail = p.start;
+      this.release();
+    }
+  }
+
+  /** Bytes the reader may read now. */
+  available(): number {
+    return (Atomics.load(this.#ctrl, BULK_HEAD) - this.#tail) >>> 0;
+  }
+
+  /** Whether the writer is copying in now (what it copies is published chunk by chunk). */
+  writing(): boolean {
+    return Atomics.load(this.#ctrl, BULK_WRITING) !== 0 && Atomics.load(this.#ctl, this.#writerClosed) === 0;
+  }
+
+  /** Copies the next `n` bytes into `dst` (or skips them when it is undefined). */
+  read(dst: Uint8Array | undefined, n: number): void {
+    if (dst !== undefined) {
+      const at = this.#tail & this.#mask;
+      const first = Math.min(n, this.#mask + 1 - at);
+      dst.set(this.#data.subarray(at, at + first));
+      if (first < n) dst.set(this.#data.subarray(0, n - first), first);
+    }
+    this.#tail = (this.#tail + n) >>> 0;
+  }
+
+  release(): void {
+    Atomics.store(this.#ctrl, BULK_TAIL, this.#tail | 0);
+    if (Atomics.load(this.#ctrl, BULK_WAITING) !== 0) {
+      Atomics.store(this.#ctrl, BULK_WAITING, 0);
+      Atomics.notify(this.#ctrl, BULK_TAIL);
+      Atomics.add(this.#ctl, this.#writerBell, 1);
+      Atomics.notify(this.#ctl, this.#writerBell);
+    }
+  }
+
+  /**
+   * Waits for the next chunk of a copy under way in another thread: polls a
+   * few microseconds, then blocks in Atomics.wait (the writer notifies each
+   * chunk). Bounded by the writer's copy, which never waits itself.
+   */
+  awaitChunk(): void {
+    const head = Atomics.load(this.#ctrl, BULK_HEAD);
+    const end = performance.now() + POLL_MS;
+    while (Atomics.load(this.#ctrl, BULK_HEAD) === head) {
+      if (performance.now() >= end) {
+        Atomics.wait(this.#ctrl, BULK_HEAD, head, WAIT_MS);
+        return;
+      }
+    }
+  }
+
+  /** This side closes: a writer waiting for room wakes and sees it. */
+  wakeWriter(): void {
+    Atomics.notify(this.#ctrl, BULK_TAIL);
+  }
+}
+
+function pow2(n: number): number {
+  let p = 1;
+  while (p < n) p *= 2;
+  return p;
+}
