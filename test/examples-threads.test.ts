@@ -1,6 +1,5 @@
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { fmiRun } from './helpers/fmi-run.js';
 
 /*
  * The main job (examples/train-sgd.mjs) with its ranks as worker threads
@@ -10,24 +9,13 @@ import { describe, expect, it } from 'vitest';
  * memory within a process), so weights are compared up to rounding.
  */
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-const cli = `${root}dist/cli/main.js`;
 
 /** As test/examples.test.ts: small enough for a loaded 2-core machine, big enough to learn. */
 const SMALL = ['--epochs', '2', '--samples', '8000', '--hidden', '64', '--batch', '128', '--lr', '0.1', '--seed', '7'];
 const RESULT = /^\[0\] result: test accuracy (\d\.\d+) after 2 epochs on 4 ranks \(comm [\d.]+ s of [\d.]+ s\)$/m;
 const WEIGHTS = /^\[0\] weights: sum (\S+)\s+l2 (\S+)\s+mix (\S+)\s+\(identical on all ranks\)$/m;
 
-function train(threads: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [cli, 'run', '-n', '4', ...threads, 'examples/train-sgd.mjs', ...SMALL], { cwd: root });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const train = (threads: string[]) => fmiRun(['-n', '4', ...threads, 'examples/train-sgd.mjs', ...SMALL]);
 
 describe('examples - train-sgd with ranks as threads', { timeout: 300_000 }, () => {
   it('-n 4 --threads and --threads 2 end with the weights and test accuracy of 4 processes', async () => {

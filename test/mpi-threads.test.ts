@@ -1,7 +1,6 @@
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { builtProgram } from './helpers/built-program.js';
+import { fmiRun } from './helpers/fmi-run.js';
 
 /*
  * C MPI programs from `fmi cc` with their ranks as worker threads (issue
@@ -14,20 +13,9 @@ import { builtProgram } from './helpers/built-program.js';
  * creation, intercommunicators and error handlers.
  */
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-const cli = `${root}dist/cli/main.js`;
 const PROGRAMS = ['ch3-p2p', 'ch5-coll', 'ch6-comm', 'intercomm', 'ch8-errhandler'];
 
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [cli, 'run', ...args], { cwd: root });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const run = fmiRun;
 
 describe('threads - MPI conformance programs as thread ranks', { timeout: 600_000 }, () => {
   const built = new Map<string, string>();

@@ -1,13 +1,12 @@
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { createRegion } from '../src/channels/shm/region.js';
 import { startRankThread } from '../src/cli/rank-threads.js';
 import { GEN, nodeMemoryFor } from '../src/collectives/node-memory.js';
+import { fmiRun } from './helpers/fmi-run.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const cli = `${root}dist/cli/main.js`;
 const fixture = `${root}test/fixtures/node-coll-rank.mjs`;
 
 /** Runs the fixture as `n` thread ranks of this process; returns their reports and how often the node arena synchronized. */
@@ -29,16 +28,7 @@ async function inProcess(n: number, mode: string): Promise<{ lines: string[]; sy
   return { lines, syncs, codes };
 }
 
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [cli, 'run', ...args], { cwd: root });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const run = fmiRun;
 
 // Thread ranks on a loaded 2-core machine: each battery is some hundreds of collectives.
 describe('node collectives - thread ranks of one process share a node arena', { timeout: 600_000 }, () => {
