@@ -1,3 +1,7 @@
+import { constants } from 'node:buffer';
+
+const { MAX_LENGTH } = constants;
+
 // New memory for a result that is written in full before anyone reads it:
 // a receive's own buffer, a collective's new result array.
 
@@ -19,13 +23,14 @@ export const UNFILLED_MIN_BYTES = 64 * 1024;
  * bytes, as `new Uint8Array(n)` gives; throws RangeError as that does.
  */
 export function unfilledBytes(n: number): Uint8Array {
-  if (n < UNFILLED_MIN_BYTES) return new Uint8Array(n);
+  // Past Buffer's limit (4 GiB on Node 20) a plain array still works (lazily zeroed), and callers then give their own error (MPI_ERR_COUNT).
+  if (n < UNFILLED_MIN_BYTES || n > MAX_LENGTH) return new Uint8Array(n);
   return new Uint8Array(Buffer.allocUnsafeSlow(n).buffer, 0, n);
 }
 
 /** A TypedArray of `length` elements over unfilledBytes(): the same contract. */
 export function unfilled<T>(ctor: { new (buffer: ArrayBuffer, byteOffset: number, length: number): T; new (length: number): T; readonly BYTES_PER_ELEMENT: number }, length: number): T {
   const bytes = length * ctor.BYTES_PER_ELEMENT;
-  if (bytes < UNFILLED_MIN_BYTES) return new ctor(length);
+  if (bytes < UNFILLED_MIN_BYTES || bytes > MAX_LENGTH) return new ctor(length);
   return new ctor(unfilledBytes(bytes).buffer as ArrayBuffer, 0, length);
 }
