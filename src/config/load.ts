@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { FmiError } from '../errors.js';
 import { DEFAULT_CONFIG } from './defaults.js';
-import type { Backends, ChannelName, DirectBackend, FmiConfig, Model, RedisBackend, S3Backend } from './types.js';
+import type { Backends, ChannelName, DirectBackend, FmiConfig, LinkModel, Model, RedisBackend, S3Backend } from './types.js';
 
 type Obj = Record<string, unknown>;
 
@@ -14,6 +14,16 @@ const BACKEND_FIELDS = {
 
 /** How each model field is checked: `positive` > 0, `price` and `nonneg` >= 0. */
 type FieldKind = 'positive' | 'nonneg' | 'price' | 'bool';
+/** A channel's timing (LinkModel): direct's and shm's. */
+const LINK_FIELDS: Record<keyof LinkModel, FieldKind> = {
+  bandwidth: 'positive',
+  overhead: 'nonneg',
+  gap: 'nonneg',
+  exchange_overhead: 'nonneg',
+  exchange_bandwidth: 'nonneg',
+  collective_overhead: 'nonneg',
+};
+
 const MODEL_FIELDS: Record<keyof Model, Record<string, FieldKind>> = {
   FaaS: { gib_second_price: 'price', fresh_memory: 'nonneg' },
   S3: { bandwidth: 'positive', overhead: 'nonneg', overhead_multiple: 'nonneg', gap: 'nonneg', transfer_price: 'price', download_price: 'price', upload_price: 'price' },
@@ -29,18 +39,13 @@ const MODEL_FIELDS: Record<keyof Model, Record<string, FieldKind>> = {
     include_infrastructure_costs: 'bool',
   },
   Direct: {
-    bandwidth: 'positive',
-    overhead: 'nonneg',
-    gap: 'nonneg',
-    exchange_overhead: 'nonneg',
-    exchange_bandwidth: 'nonneg',
-    collective_overhead: 'nonneg',
+    ...LINK_FIELDS,
     transfer_price: 'price',
     vm_price: 'price',
     requests_per_hour: 'positive',
     include_infrastructure_costs: 'bool',
   },
-  Shm: { bandwidth: 'positive', overhead: 'nonneg', gap: 'nonneg', exchange_overhead: 'nonneg', exchange_bandwidth: 'nonneg', collective_overhead: 'nonneg' },
+  Shm: LINK_FIELDS,
 };
 
 const CREDENTIAL_KEY = /access_?key|secret|session_?token|credential/i;

@@ -122,7 +122,8 @@ export interface RedisModel {
   include_infrastructure_costs: boolean;
 }
 
-export interface DirectModel {
+/** The timing of a channel between ranks: what `fmi calibrate` measures for direct and shm. */
+export interface LinkModel {
   /** MB/s of one point-to-point message. */
   bandwidth: number;
   /** ms of one point-to-point message of zero bytes. */
@@ -150,6 +151,9 @@ export interface DirectModel {
    * measured barrier. Not in the reference; 0: `overhead` (not calibrated).
    */
   collective_overhead: number;
+}
+
+export interface DirectModel extends LinkModel {
   /** USD per GB, charged at both ends of a message (as the reference does). */
   transfer_price: number;
   /** USD per hour of the rendezvous VM. */
@@ -163,21 +167,9 @@ export interface DirectModel {
  * Ours: ranks that are threads of one process (`fmi run --threads`) talk
  * through shared memory, the `shm` channel, which stands in for direct
  * between them. No backend and no price of its own (the memory is the
- * function's); `fmi calibrate --threads` measures these three.
+ * function's); `fmi calibrate --threads` measures its timing.
  */
-export interface ShmModel {
-  /** MB/s of one point-to-point message. */
-  bandwidth: number;
-  /** ms of one point-to-point message of zero bytes. */
-  overhead: number;
-  /** ms per further message one rank handles back to back (see DirectModel.gap). */
-  gap: number;
-  /** One round of pairwise exchange (see DirectModel); 0: not calibrated. */
-  exchange_overhead: number;
-  exchange_bandwidth: number;
-  /** A tree's hop inside a collective (see DirectModel); 0: `overhead`. */
-  collective_overhead: number;
-}
+export type ShmModel = LinkModel;
 
 export interface Model {
   FaaS: FaasModel;
