@@ -49,7 +49,7 @@ describe('allreduce algorithms - a result without into', () => {
   it('is the caller\'s own: a plain ArrayBuffer of its size, a new one per call, never written by a later call', async () => {
     await withWorld(4, async (c) => {
       const n = 40_001;
-      for (const algorithm of ['rabenseifner', 'ring'] as const) {
+      for (const algorithm of ALGORITHMS) {
         const first = await c.allreduce(new Float64Array(n).fill(c.rank + 1), Op.SUM, { algorithm });
         const second = await c.allreduce(new Float64Array(n).fill(2 * (c.rank + 1)), Op.SUM, { algorithm });
         for (const r of [first, second]) {
@@ -62,6 +62,20 @@ describe('allreduce algorithms - a result without into', () => {
       }
     });
   });
+
+  it('a run of back-to-back calls: every result keeps its own values while the later calls run', async () => {
+    // No barrier between calls, as bench/allreduce.mjs runs them: a rank may be a call ahead of its partners.
+    await withWorld(4, async (c) => {
+      const n = 1 << 17; // 1 MiB of Float64Array: Rabenseifner under 'auto'
+      for (const algorithm of ['auto', ...ALGORITHMS] as const) {
+        const results = [];
+        for (let k = 0; k < 6; k++) results.push(await c.allreduce(new Float64Array(n).fill(k + c.rank), Op.SUM, algorithm === 'auto' ? {} : { algorithm }));
+        expect(new Set(results.map((r) => r.buffer)).size).toBe(results.length);
+        // SUM over ranks 0..3 of (k + rank) = 4k + 6, in every element of call k's result.
+        expect(results.map((r) => [r[0], r[n >> 1], r[n - 1], r.every((x) => x === r[0])])).toEqual(range(6).map((k) => [4 * k + 6, 4 * k + 6, 4 * k + 6, true]));
+      }
+    });
+  }, 60_000);
 });
 
 describe('allreduce algorithms - the automatic choice', () => {

@@ -67,6 +67,23 @@ describe('bcast into - whole messages land in `into`', () => {
   });
 });
 
+describe('bcast without into - a new result per call', () => {
+  it('every rank but the root gets an array of its own per call, never written by a later call', async () => {
+    for (const n of [40_001, 1 << 17]) {
+      const got = await withWorld(4, async (c) => {
+        const results = [];
+        for (let k = 0; k < 4; k++) results.push((await c.bcast(c.rank === 1 ? new Float64Array(n).fill(k + 0.5) : undefined, 1)) as Float64Array);
+        return [
+          new Set(results.map((r) => r.buffer)).size,
+          results.every((r) => r.byteOffset === 0 && r.buffer.byteLength === n * 8 && r.buffer instanceof ArrayBuffer),
+          results.map((r, k) => r.every((x) => x === k + 0.5)),
+        ];
+      });
+      expect(got).toEqual(range(4).map(() => [4, true, [true, true, true, true]]));
+    }
+  }, 60_000);
+});
+
 describe.each([3, 4, 5])('collectives into - %i ranks', (size) => {
   it('bcast and allreduce (every algorithm) give the same bits with and without `into`, at odd sizes', async () => {
     await withWorld(size, async (c) => {
