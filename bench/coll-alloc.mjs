@@ -12,6 +12,9 @@
 // `{ into }`), N (calls per window, default 20).
 // stdout (rank 0): one line per case with every rank's bytes and faults per call,
 // and the bytes as multiples of the vector size.
+// The faults overstate the steady state: the full GC before each window hands
+// freed memory back to the kernel, so every fresh result in the window faults
+// in whole (bench/coll-phase.mjs counts them call by call without a forced GC).
 
 process.env.FMI_BENCH_ALLOC = '1';
 const { meter } = await import('./lib/alloc-meter.mjs');
