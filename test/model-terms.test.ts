@@ -177,15 +177,21 @@ describe('model - every rank at once', () => {
   const withX = validateConfig({ backends: DIRECT, model: { Direct: { overhead: 0.1, bandwidth: 500, gap: 0.02, exchange_overhead: 0.5, exchange_bandwidth: 200 } } }, 'test');
   const x = (b: number) => XA + b / XB;
 
-  it('direct: rounds of pairwise exchange take the calibrated round; trees and messages keep overhead, bandwidth and gap', () => {
+  it('direct: rounds of pairwise exchange take the calibrated round; trees keep overhead and gap, their bytes at the round\'s bandwidth; a message is the ping-pong\'s', () => {
     expect(modelParams(withX).direct.exchange).toEqual({ alpha: XA, beta: XB });
     expect(modelParams(config).direct.exchange).toBeUndefined();
     const e = (op: OpName, bytes: number, ranks: number) => estimate('direct', op, bytes, ranks, withX, { into: true }).time_s;
     near(e('allreduce', 64 * 1024, 4), 2 * x(64 * 1024)); // recursive doubling
     near(e('allreduce', MiB, 4), 2 * (x(MiB / 2) + x(MiB / 4))); // Rabenseifner: halving, then doubling
     near(e('scan', 1024, 8), 3 * x(1024));
-    near(e('allreduce', 1024, 4), t('allreduce', 1024, 4).time_s); // the star
-    near(e('bcast', 64 * 1024, 4), t('bcast', 64 * 1024, 4).time_s);
+    // Trees: every rank of the job is in them, so their bytes go at the exchange's bandwidth.
+    const tx = (op: OpName, bytes: number, ranks: number) => directTraffic(op, bytes, ranks, { ...link, exchange: { alpha: XA, beta: XB } }).time_s;
+    near(e('allreduce', 1024, 4), tx('allreduce', 1024, 4)); // the star
+    near(e('bcast', 64 * 1024, 4), tx('bcast', 64 * 1024, 4));
+    // The binomial bcast on 4 ranks: the notice, then 0 -> 2 and 2 -> 3, each a hop and 64 KiB at XB.
+    near(e('bcast', 64 * 1024, 4), 3 * A + 2 * ((64 * 1024) / XB));
+    near(e('gather', 64 * 1024, 4), tx('gather', 64 * 1024, 4));
+    expect(e('bcast', MiB, 4)).toBeGreaterThan(t('bcast', MiB, 4).time_s + MiB / XB);
     near(e('send', 1024, 2), u(1024));
     // Uncalibrated (0): a round is a message and a gap.
     near(estimate('direct', 'allreduce', 64 * 1024, 4, config, { into: true }).time_s, 2 * (u(64 * 1024) + G));
