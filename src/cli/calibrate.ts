@@ -236,7 +236,11 @@ function jsonOf(r: Calibration) {
 /** For people: per channel the fitted line and each point next to it. */
 export function report(r: Calibration): string {
   const lines = [`fmi calibrate: ${r.ranks} ranks; wrote the model section of ${r.out}`];
-  if (r.freshPerByte !== undefined) lines.push(`fresh memory: ${(r.freshPerByte * 2 ** 20 * 1e3).toPrecision(3)} ms per MiB allocated and touched`);
+  if (r.freshPerByte !== undefined) {
+    const bcast = r.measurements.find((m) => m.freshBcast?.length)?.freshBcast;
+    const how = bcast ? `a copied result: an allreduce without \`into\` against with it; a bcast's, not charged: ${bcast.map((f) => `${us(f.put - f.get)} at ${f.bytes} B`).join(', ')}` : 'allocated and touched';
+    lines.push(`fresh memory: ${(r.freshPerByte * 2 ** 20 * 1e3).toPrecision(3)} ms per MiB ${how}`);
+  }
   for (const [i, f] of r.fits.entries()) {
     const m = r.measurements[i]!;
     const tot = f.betaTotal !== undefined ? `, ${(f.betaTotal / 1e6).toPrecision(3)} MB/s all ranks at once` : '';
