@@ -142,6 +142,10 @@ describe('model - fresh result memory (FaaS.fresh_memory)', () => {
     // A receive's own buffer: bcast, scatter's part, a message.
     for (const op of ['bcast', 'scatter', 'send', 'recv'] as OpName[]) near(d('direct', op), 0);
     // On storage the allreduce's result is a view of the one value rank 0 wrote, as read; a gather's root still assembles the parts.
+    // Thread ranks copy every result out of the shared arena: shm, and the direct channel's node level, pay.
+    near(estimate('shm', 'bcast', MiB, 4, config).time_s - estimate('shm', 'bcast', MiB, 4, without).time_s, MiB * perByte);
+    const twoLevel = (c: typeof config) => estimate('direct', 'bcast', MiB, 8, c, { ranksPerProcess: 4 }).time_s;
+    near(twoLevel(config) - twoLevel(without), MiB * perByte);
     for (const channel of ['redis', 's3'] as const) {
       near(d(channel, 'bcast'), 0);
       near(d(channel, 'allreduce'), 0);

@@ -89,7 +89,10 @@ export function estimateWith(p: ModelParams, channel: ModelChannel, op: OpName, 
     cost.requests = t.puts * p.s3.putPrice + (t.gets + t.polls) * p.s3.getPrice;
     cost.transfer = t.bytes * p.s3.transferPerByte;
   }
-  time += options.into ? 0 : freshBytes(channel, op, payload, ranks) * p.freshPerByte;
+  // Thread ranks' node collectives copy their results out of the shared arena (node-bcast.ts: slice()): copied, as on shm.
+  const per = options.ranksPerProcess ?? 1;
+  const copiedOut = channel === 'direct' && per > 1 && per < ranks && NODE_OPS.has(op) ? 'shm' : channel;
+  time += options.into ? 0 : freshBytes(copiedOut, op, payload, ranks) * p.freshPerByte;
   cost.functions = p.gibSecondPrice * ((memoryMiB * MIB) / GIB) * time * ranks;
   const cost_usd = cost.requests + cost.infrastructure + cost.transfer + cost.functions;
   return { channel, op, bytes, ranks, memoryMiB, time_s: time, cost_usd, cost, requests, bytes_moved: moved };
@@ -104,7 +107,7 @@ export function estimateWith(p: ModelParams, channel: ModelChannel, op: OpName, 
 export const FRESH_MIN_BYTES = 128 * 1024;
 
 /**
- * Results that are a receive's own buffer: the socket fills it as the bytes
+ * Results that are a receive's own buffer on the direct channel: the socket fills it as the bytes
  * come (src/channels/arrivals.ts: unfilled, or the pool's buffer handed
  * over), and the pages fault in during the transfer, where the sender is
  * still writing. Measured (fmi calibrate, freshBcast): a 1 MiB and a 4 MiB
@@ -123,10 +126,15 @@ const RECEIVED: ReadonlySet<OpName> = new Set(['bcast', 'scatter', 'send', 'recv
  */
 const STORE_RECEIVED: ReadonlySet<OpName> = new Set([...RECEIVED, 'allreduce']);
 
-/** Bytes of new memory the result takes at the rank that finishes last (none below FRESH_MIN_BYTES). */
+/**
+ * Bytes of new memory the result takes at the rank that finishes last (none
+ * below FRESH_MIN_BYTES). On shm every result is copied out of the shared
+ * arena (node-bcast.ts, node-reduce.ts), so every op pays.
+ */
 export function freshBytes(channel: ModelChannel, op: OpName, bytes: number, ranks: number): number {
   if (op === 'barrier' || ranks <= 1) return 0;
-  if ((channel === 'redis' || channel === 's3' ? STORE_RECEIVED : RECEIVED).has(op)) return 0;
+  if (channel === 'direct' && RECEIVED.has(op)) return 0;
+  if ((channel === 'redis' || channel === 's3') && STORE_RECEIVED.has(op)) return 0;
   const b = op === 'gather' ? ranks * bytes : bytes;
   return b >= FRESH_MIN_BYTES ? b : 0;
 }
