@@ -166,9 +166,10 @@ describe('calibrate - fmi calibrate on real ranks', () => {
     expect(report.channels.direct.pingpong.map((p: { bytes: number }) => p.bytes)).toEqual([8, 1024, 16384, 65536, 262144, 1048576]);
     const e = estimate('direct', 'send', 1 << 20, 2, config, { into: true });
     expect(e.time_s).toBeCloseTo(config.model.Direct.overhead / 1e3 + (1 << 20) / (config.model.Direct.bandwidth * 1e6), 12);
-    // Received into a new buffer, the message pays for its fresh memory too.
-    const fresh = estimate('direct', 'send', 1 << 20, 2, config).time_s - e.time_s;
+    // An allreduce's result copied into new memory pays for it (a message the socket fills does not).
+    const fresh = estimate('direct', 'allreduce', 1 << 20, 2, config).time_s - estimate('direct', 'allreduce', 1 << 20, 2, config, { into: true }).time_s;
     expect(fresh).toBeCloseTo(config.model.FaaS.fresh_memory / 1e3, 12);
+    expect(estimate('direct', 'send', 1 << 20, 2, config).time_s).toBe(e.time_s);
     expect(JSON.parse(readFileSync(out, 'utf8')).calibration.ranks).toBe(2);
     // Next to each ping-pong, the written model's message of that size.
     expect(report.sends).toHaveLength(6);
@@ -199,12 +200,16 @@ describe('calibrate - fmi calibrate on real ranks', () => {
       expect(config.model.Redis.bandwidth_single).toBe(r.model.Redis!.bandwidth_single);
       expect(config.model.Redis.bandwidth_multiple).toBeGreaterThanOrEqual(config.model.Redis.bandwidth_single);
       expect(config.model.Direct.overhead).toBe(r.model.Direct!.overhead);
-      // The direct channel: the ping-pong, and a gap from bursts; fresh memory timed in the first job.
+      // The direct channel: the ping-pong, and a gap from bursts.
       expect(r.fits.find((f) => f.channel === 'direct')!.source).toBe('pingpong');
       expect(r.measurements[0]!.burst!.map((b) => b.bytes)).toEqual([1, 4, 16]);
       expect(config.model.Direct.gap).toBe(r.model.Direct!.gap);
       expect(config.model.Redis.gap).toBe(r.model.Redis!.gap);
+      // Fresh memory inside the operations, on the direct channel (whichever job comes first): the allreduce fitted, the bcast kept.
+      expect(r.measurements[0]!.channel).toBe('direct');
       expect(r.measurements[0]!.fresh!.map((f) => f.bytes)).toEqual([...FRESH_SIZES]);
+      expect(r.measurements[0]!.freshBcast!.map((f) => f.bytes)).toEqual([...FRESH_SIZES]);
+      for (const f of [...r.measurements[0]!.fresh!, ...r.measurements[0]!.freshBcast!]) expect(f.put > 0 && f.get > 0).toBe(true);
       expect(r.measurements[1]!.fresh).toBeUndefined();
       expect(config.model.FaaS.fresh_memory).toBe(r.model.FaaS!.fresh_memory);
       expect(config.model.FaaS.fresh_memory).toBeGreaterThanOrEqual(0);

@@ -17,8 +17,13 @@
  * - `burst`: k small messages to rank 0 at once from the other ranks in
  *   turn, rank 0 takes them and answers, for a few k: each further message
  *   adds one `gap`.
- * - `fresh` (one job only): every rank allocates a new array and writes it,
- *   and writes one it already has: what fresh memory costs per byte.
+ * - `fresh` (one job only): on the direct channel, an allreduce whose
+ *   result is new memory against the same call received `into` an array
+ *   the rank has (a barrier before each): what the model's fresh-memory
+ *   term adds to an operation, measured where it is paid (freshInOps;
+ *   `freshBcast`: the same for the bcast). On other channels (their results
+ *   are the client's replies), every rank allocates a new array as the
+ *   collectives do and writes it, against writing one it already has.
  * - `barrier`: every rank in a barrier, back to back: the model's hop
  *   inside a collective is what makes its barrier take this long.
  *
@@ -41,6 +46,7 @@ import { median } from '../model/fit.js';
 import { Op } from '../ops/op.js';
 import { parseEndpoint } from '../rendezvous/protocol.js';
 import { shmFromWorker } from '../channels/shm/worker-data.js';
+import { unfilledBytes } from '../util/fresh.js';
 
 /** What one calibration job measures. */
 export interface CalibratePlan {
@@ -101,7 +107,8 @@ async function main(): Promise<void> {
     }
     if (plan.fresh?.length) {
       const sizes = { ...plan, sizes: plan.fresh };
-      results.fresh = (await measure(comm, sizes, 2, (b) => fresh(b))).map(([put, get], i) => ({ bytes: plan.fresh![i]!, put: median([...put!]), get: median([...get!]), iters: put!.length }));
+      if (measured === 'direct') ({ fresh: results.fresh, bcast: results.freshBcast } = await freshInOps(comm, plan));
+      else results.fresh = (await measure(comm, sizes, 2, fresh)).map(([put, get], i) => ({ bytes: plan.fresh![i]!, put: median([...put!]), get: median([...get!]), iters: put!.length }));
     }
     if (store) {
       const leg = (cols: Float64Array[][]): LegSample[] => cols.map(([put, get], i) => ({ bytes: plan.sizes[i]!, put: median([...put!]), get: median([...get!]), iters: put!.length }));
@@ -252,20 +259,67 @@ function burst(comm: Communicator, k: number): Once {
 /**
  * A new array of `bytes`, written through (the pages touched for the first
  * time, as a result without \`into\` is), against writing one this rank
- * already has. Nothing is kept: the collector frees the new arrays, and the
- * allocator hands their memory back to the system as it would between calls.
+ * already has. Allocated as the collectives allocate their results
+ * (unfilledBytes: from 64 KiB on not zero-filled first). Nothing is kept:
+ * the collector frees the new arrays, and the allocator hands their memory
+ * back to the system as it would between calls.
  */
 function fresh(bytes: number): Once {
   const mine = new Uint8Array(bytes);
   return async () => {
     const t0 = performance.now();
-    const a = new Uint8Array(bytes);
+    const a = unfilledBytes(bytes);
     a.fill(1);
     const t1 = performance.now();
     mine.fill(1);
     const t2 = performance.now();
     return [(t1 - t0) / 1000, (t2 - t1) / 1000];
   };
+}
+
+/**
+ * Fresh memory where it is paid: the allreduce (SUM of Float64Array) and
+ * the bcast from rank 0 without `into`, whose results are new memory,
+ * against the same calls received `into` an array the rank has; a barrier
+ * before each, so every rank starts together. The allreduce's difference
+ * is the fresh-memory term (its result is unfilled memory written by a
+ * copy: the engine's result, Rabenseifner's allgather); the bcast's is
+ * kept to show that a result the socket fills (a receive's own buffer,
+ * src/channels/arrivals.ts) adds next to nothing, which is why the model
+ * charges it none. One size after another, smallest first: a process's
+ * larger allocations before change what malloc hands out (a freed large
+ * block raises its mmap threshold), and sizes run in turn would show that
+ * history rather than a first call's.
+ */
+async function freshInOps(comm: Communicator, plan: CalibratePlan): Promise<{ fresh: LegSample[]; bcast: LegSample[] }> {
+  const fresh: LegSample[] = [];
+  const bcast: LegSample[] = [];
+  for (const bytes of [...plan.fresh!].sort((a, b) => a - b)) {
+    const [cols] = await measure(comm, { ...plan, sizes: [bytes] }, 4, (b) => freshOps(comm, b));
+    const [aNew, aInto, bNew, bInto] = cols!.map((c) => median([...c]));
+    const iters = cols![0]!.length;
+    fresh.push({ bytes, put: aNew!, get: aInto!, iters });
+    bcast.push({ bytes, put: bNew!, get: bInto!, iters });
+  }
+  return { fresh, bcast };
+}
+
+function freshOps(comm: Communicator, bytes: number): Once {
+  const data = new Float64Array(Math.max(1, Math.floor(bytes / 8))).fill(1);
+  const into = new Float64Array(data.length);
+  const root = comm.rank === 0 ? data : undefined;
+  const timed = async (call: () => Promise<unknown>) => {
+    await comm.barrier();
+    const t0 = performance.now();
+    await call();
+    return (performance.now() - t0) / 1000;
+  };
+  return async () => [
+    await timed(() => comm.allreduce(data, Op.SUM)),
+    await timed(() => comm.allreduce(data, Op.SUM, { into })),
+    await timed(() => comm.bcast(root, 0)),
+    await timed(() => comm.bcast(root, 0, { into })),
+  ];
 }
 
 function legs(comm: Communicator, store: StoreChannel, bytes: number, all: boolean): Once {

@@ -43,11 +43,15 @@ export interface ChannelMeasurements {
    */
   burst?: Sample[];
   /**
-   * Every rank at once: `seconds` to allocate a new array of `bytes` and
-   * write it (put), and to write the same bytes into an array it already
-   * has (get); the slowest rank's. Measured in one job only.
+   * Fresh memory, measured in one job only, the slowest rank's seconds: on
+   * the direct channel an allreduce of `bytes` without `into` (put) and
+   * with it (get); on other channels every rank at once allocating a new
+   * array of `bytes` and writing it (put), and writing the same bytes into
+   * an array it already has (get).
    */
   fresh?: LegSample[];
+  /** Direct channel: the bcast without `into` (put) against with it (get), as `fresh` times the allreduce. Not fitted: a result the socket fills costs next to nothing new. */
+  freshBcast?: LegSample[];
   /** Every rank in a barrier, back to back: the slowest rank's time per barrier (bytes 0). */
   barrier?: Sample[];
 }

@@ -39,6 +39,20 @@ function hopOf(link: DirectLink): number {
   return link.alphaColl ?? link.alpha;
 }
 
+/**
+ * Bytes per second of a tree's edge inside a collective: the exchange's
+ * (every rank sending and receiving at once) when calibrated, else the
+ * ping-pong's. With every rank of the job in the collective and sharing
+ * the machine's cores, a rank's copies wait as its hops do: a 1 MiB bcast
+ * on 4 ranks took 3.7 ms on a quiet 2-vCPU VM; its path is two edges of
+ * 1 MiB and three hops, 4.7 ms at the exchange's 490 MB/s, 1 ms at the
+ * ping-pong's 3970 MB/s; and without `into` its fresh result added only
+ * 0.2 ms (calibrate's freshBcast): the time is the transfers'.
+ */
+function treeBeta(link: DirectLink): number {
+  return link.exchange?.beta ?? link.beta;
+}
+
 /** Seconds of one round of pairwise exchange of b bytes: this rank's send and its receive, every rank at once. */
 function roundOf(link: DirectLink): (b: number) => number {
   const x = link.exchange;
@@ -55,7 +69,8 @@ function roundOf(link: DirectLink): (b: number) => number {
  *
  * Trees (bcast, reduce, gather, scatter, the small allreduce and the
  * barrier on at most TREE_MAX_RANKS ranks) are priced edge by edge on the
- * very tree the collective builds (binomialTree, knomialTree): a rank that
+ * very tree the collective builds (binomialTree, knomialTree), every edge
+ * at the hop's latency and the bytes at treeBeta: a rank that
  * sends to k children gets its i-th message out `i (gap + b / beta)` after
  * the first (each needs its own CPU and its bytes written); a rank that
  * receives from k children takes them one after another, `gap` apart at
@@ -172,12 +187,13 @@ function subtree(n: number, c: number): number {
  */
 export function treeDown(order: (r: number) => number[], link: DirectLink, bytesTo: (child: number) => number, rootDelay = 0, gap = link.gap ?? 0): number {
   const alpha = hopOf(link);
+  const beta = treeBeta(link);
   let done = 0;
   const visit = (r: number, t: number) => {
     done = Math.max(done, t);
     let clock = t + alpha;
     for (const [i, c] of order(r).entries()) {
-      clock += bytesTo(c) / link.beta + (i > 0 ? gap : 0);
+      clock += bytesTo(c) / beta + (i > 0 ? gap : 0);
       visit(c, clock);
     }
   };
@@ -196,7 +212,8 @@ export function treeDown(order: (r: number) => number[], link: DirectLink, bytes
 export function treeUp(order: (r: number) => number[], link: DirectLink, bytesFrom: (child: number) => number): number {
   const gap = link.gap ?? 0;
   const alpha = hopOf(link);
-  const up = (r: number): number => fold(order(r).map((c) => up(c) + alpha + bytesFrom(c) / link.beta), gap);
+  const beta = treeBeta(link);
+  const up = (r: number): number => fold(order(r).map((c) => up(c) + alpha + bytesFrom(c) / beta), gap);
   return up(0);
 }
 
@@ -221,7 +238,7 @@ export function fold(arrivals: readonly number[], gap: number): number {
 function pipelinedBcast(bytes: number, n: number, link: DirectLink): P2pTraffic {
   const seg = Math.min(SEGMENT_BYTES, bytes);
   const levels = ceilLog2(n);
-  return { time_s: levels * hopOf(link) + (levels * bytes + (levels - 1) * seg) / link.beta, messages: n - 1, bytes: (n - 1) * bytes, algorithm: 'pipelined' };
+  return { time_s: levels * hopOf(link) + (levels * bytes + (levels - 1) * seg) / treeBeta(link), messages: n - 1, bytes: (n - 1) * bytes, algorithm: 'pipelined' };
 }
 
 export function ceilLog2(n: number): number {

@@ -14,10 +14,11 @@ export const DEFAULT_MEMORY_MIB = 1024;
  * The model's time and cost of one operation on one channel.
  *
  * time: see directTraffic (direct) and storeTraffic (redis, s3), plus the
- * result's fresh memory: FaaS.fresh_memory per byte of the result a rank
- * allocates (the gathered parts at a gather's root, the message or buffer
- * otherwise; nothing with `into`, for a barrier or below FRESH_MIN_BYTES),
- * once, at the end.
+ * result's fresh memory: FaaS.fresh_memory per byte of a result written
+ * into new memory by a copy (the gathered parts at a gather's root, the
+ * buffer of a reduce, scan or direct allreduce), once, at the end; nothing
+ * with `into`, for a barrier, below FRESH_MIN_BYTES, or for a result the
+ * socket or the store's reply fills (freshBytes).
  * cost, USD, the sum of:
  * - requests: S3 only, upload_price per PUT + download_price per GET and per poll;
  * - infrastructure: Redis per write or read, direct per message:
@@ -88,7 +89,10 @@ export function estimateWith(p: ModelParams, channel: ModelChannel, op: OpName, 
     cost.requests = t.puts * p.s3.putPrice + (t.gets + t.polls) * p.s3.getPrice;
     cost.transfer = t.bytes * p.s3.transferPerByte;
   }
-  time += options.into ? 0 : freshBytes(op, payload, ranks) * p.freshPerByte;
+  // Thread ranks' node collectives copy their results out of the shared arena (node-bcast.ts: slice()): copied, as on shm.
+  const per = options.ranksPerProcess ?? 1;
+  const copiedOut = channel === 'direct' && per > 1 && per < ranks && NODE_OPS.has(op) ? 'shm' : channel;
+  time += options.into ? 0 : freshBytes(copiedOut, op, payload, ranks) * p.freshPerByte;
   cost.functions = p.gibSecondPrice * ((memoryMiB * MIB) / GIB) * time * ranks;
   const cost_usd = cost.requests + cost.infrastructure + cost.transfer + cost.functions;
   return { channel, op, bytes, ranks, memoryMiB, time_s: time, cost_usd, cost, requests, bytes_moved: moved };
@@ -102,9 +106,35 @@ export function estimateWith(p: ModelParams, channel: ModelChannel, op: OpName, 
  */
 export const FRESH_MIN_BYTES = 128 * 1024;
 
-/** Bytes of new memory the result takes at the rank that finishes last (none below FRESH_MIN_BYTES). */
-function freshBytes(op: OpName, bytes: number, ranks: number): number {
-  if (op === 'barrier' || (ranks <= 1 && op !== 'send' && op !== 'recv')) return 0;
+/**
+ * Results that are a receive's own buffer on the direct channel: the socket fills it as the bytes
+ * come (src/channels/arrivals.ts: unfilled, or the pool's buffer handed
+ * over), and the pages fault in during the transfer, where the sender is
+ * still writing. Measured (fmi calibrate, freshBcast): a 1 MiB and a 4 MiB
+ * bcast took 0.2 ms more without `into` than with it, an allreduce 4 and
+ * 13 ms more; so these pay no fresh-memory term. Copied results (an
+ * allreduce's or reduce's out of Wasm memory, a gather's assembled array)
+ * do.
+ */
+const RECEIVED: ReadonlySet<OpName> = new Set(['bcast', 'scatter', 'send', 'recv']);
+
+/**
+ * On a storage channel an allreduce's result is rank 0's one write, read
+ * by the others (bcastStore): a view of the read's reply (ioredis's
+ * Buffer, the S3 body), made with or without `into`, and already in the
+ * calibrated read (the legs).
+ */
+const STORE_RECEIVED: ReadonlySet<OpName> = new Set([...RECEIVED, 'allreduce']);
+
+/**
+ * Bytes of new memory the result takes at the rank that finishes last (none
+ * below FRESH_MIN_BYTES). On shm every result is copied out of the shared
+ * arena (node-bcast.ts, node-reduce.ts), so every op pays.
+ */
+export function freshBytes(channel: ModelChannel, op: OpName, bytes: number, ranks: number): number {
+  if (op === 'barrier' || ranks <= 1) return 0;
+  if (channel === 'direct' && RECEIVED.has(op)) return 0;
+  if ((channel === 'redis' || channel === 's3') && STORE_RECEIVED.has(op)) return 0;
   const b = op === 'gather' ? ranks * bytes : bytes;
   return b >= FRESH_MIN_BYTES ? b : 0;
 }
