@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -60,6 +60,18 @@ describe('fmi run names the rank that failed first', () => {
     expect(r.code, r.stderr).toBe(3);
     expect(r.stderr).toMatch(/^\[2\] rank 2: cannot open input: No such file or directory$/m);
     expect(r.stderr).toMatch(/^fmi run: rank 2 exited with code 3; stopping the other ranks$/m);
+  }, 120_000);
+
+  it('a program that does not load (a corrupt .wasm): each rank says why in one line, and the job stops at once', async () => {
+    const broken = join(dir, 'broken');
+    mkdirSync(broken, { recursive: true });
+    copyFileSync(prog('failfirst'), join(broken, 'failfirst.js'));
+    writeFileSync(join(broken, 'failfirst.wasm'), 'not wasm');
+    const r = await node([cli, 'run', '-n', '3', join(broken, 'failfirst.js'), 'return']);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/^\[[0-2]\] fmi: cannot run \S*failfirst\.js: CompileError: WebAssembly\.compile\(\): expected magic word/m);
+    expect(r.stderr).toMatch(/^fmi run: rank [0-2] exited with code 1; stopping the other ranks$/m);
+    expect(r.stderr).not.toMatch(/triggerUncaughtException|FMI_PEER_LOST|timed out/);
   }, 120_000);
 
   it('a job where only peers failed still fails, with their code, once the grace time is over', async () => {

@@ -10,7 +10,11 @@
 // fmi-cc/fmi and fmi-cc/openmpi ratios, `!` where fmi-cc is over 1.5x the TS
 // API. Environment as for bench/run.mjs: FMI_BENCH_QUICK, FMI_BENCH_MS,
 // FMI_BENCH_SIZES (both benchmarks), FMI_BENCH_RANKS (allreduce, default
-// 2,4), FMI_BENCH=pingpong,allreduce, FMI_BENCH_IMPL=fmi-cc,fmi,openmpi-tcp.
+// 2,4), FMI_BENCH=pingpong,allreduce, FMI_BENCH_IMPL=fmi-cc,fmi,openmpi-tcp;
+// FMI_BENCH_REPEAT=k runs the whole sequence k times (the implementations
+// take turns, so a spell of load hits them alike) and the table gives the
+// median p50 and, for cc/fmi, the lowest and highest ratio of one round:
+// a ratio over 1.5 in one round only is the machine, not the C path.
 
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -25,6 +29,7 @@ const list = (v, d) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : 
 const BENCHES = list(process.env.FMI_BENCH, ['pingpong', 'allreduce']);
 const IMPLS = list(process.env.FMI_BENCH_IMPL, ['fmi-cc', 'fmi', 'openmpi-tcp']);
 const RANKS = list(process.env.FMI_BENCH_RANKS, ['2', '4']).map(Number);
+const REPEAT = Math.max(1, Number(process.env.FMI_BENCH_REPEAT ?? 1));
 const MPIRUN = ['--allow-run-as-root', '--oversubscribe', '--mca', 'pml', 'ob1', '--mca', 'btl', 'tcp,self'];
 const log = (s) => process.stderr.write(`${s}\n`);
 const cli = join(root, 'dist/cli/main.js');
@@ -43,6 +48,7 @@ for (const f of ['dist/cli/main.js', 'dist/cli/cc.js', 'dist/mpi/index.js', 'bui
 
 const dir = mkdtempSync(join(tmpdir(), 'fmi-bench-cc-'));
 const results = [];
+let round = 0;
 try {
   const built = { cc: {}, mpi: {} };
   for (const name of ['pingpong', 'allreduce']) {
@@ -62,18 +68,21 @@ try {
   }
 
   const plan = (name, sizes) => [...planArgs, ...sizes];
-  if (BENCHES.includes('pingpong')) {
-    const sizes = sizesFrom(PINGPONG_SIZES).map(String);
-    if (built.cc.pingpong) await job('pingpong fmi-cc, 2 ranks', 'fmi-cc', fmiRun(2, built.cc.pingpong, plan('pingpong', sizes)));
-    if (IMPLS.includes('fmi')) await job('pingpong fmi (TS API), 2 ranks', 'fmi', [process.execPath, cli, 'run', '-n', '2', '--no-prefix', join(root, 'bench/pingpong.mjs')], sizes);
-    if (built.mpi.pingpong) await job('pingpong openmpi-tcp, 2 ranks', 'openmpi-tcp', ['mpirun', ...MPIRUN, '-np', '2', built.mpi.pingpong, ...plan('pingpong', sizes)]);
-  }
-  if (BENCHES.includes('allreduce')) {
-    const sizes = sizesFrom(ALLREDUCE_SIZES).map(String);
-    for (const n of RANKS) {
-      if (built.cc.allreduce) await job(`allreduce fmi-cc, ${n} ranks`, 'fmi-cc', fmiRun(n, built.cc.allreduce, plan('allreduce', sizes)));
-      if (IMPLS.includes('fmi')) await job(`allreduce fmi (TS API), ${n} ranks`, 'fmi', [process.execPath, cli, 'run', '-n', String(n), '--no-prefix', join(root, 'bench/allreduce.mjs')], sizes);
-      if (built.mpi.allreduce) await job(`allreduce openmpi-tcp, ${n} ranks`, 'openmpi-tcp', ['mpirun', ...MPIRUN, '-np', String(n), built.mpi.allreduce, ...plan('allreduce', sizes)]);
+  for (round = 0; round < REPEAT; round++) {
+    if (REPEAT > 1) log(`\n##### round ${round + 1} of ${REPEAT}`);
+    if (BENCHES.includes('pingpong')) {
+      const sizes = sizesFrom(PINGPONG_SIZES).map(String);
+      if (built.cc.pingpong) await job('pingpong fmi-cc, 2 ranks', 'fmi-cc', fmiRun(2, built.cc.pingpong, plan('pingpong', sizes)));
+      if (IMPLS.includes('fmi')) await job('pingpong fmi (TS API), 2 ranks', 'fmi', [process.execPath, cli, 'run', '-n', '2', '--no-prefix', join(root, 'bench/pingpong.mjs')], sizes);
+      if (built.mpi.pingpong) await job('pingpong openmpi-tcp, 2 ranks', 'openmpi-tcp', ['mpirun', ...MPIRUN, '-np', '2', built.mpi.pingpong, ...plan('pingpong', sizes)]);
+    }
+    if (BENCHES.includes('allreduce')) {
+      const sizes = sizesFrom(ALLREDUCE_SIZES).map(String);
+      for (const n of RANKS) {
+        if (built.cc.allreduce) await job(`allreduce fmi-cc, ${n} ranks`, 'fmi-cc', fmiRun(n, built.cc.allreduce, plan('allreduce', sizes)));
+        if (IMPLS.includes('fmi')) await job(`allreduce fmi (TS API), ${n} ranks`, 'fmi', [process.execPath, cli, 'run', '-n', String(n), '--no-prefix', join(root, 'bench/allreduce.mjs')], sizes);
+        if (built.mpi.allreduce) await job(`allreduce openmpi-tcp, ${n} ranks`, 'openmpi-tcp', ['mpirun', ...MPIRUN, '-np', String(n), built.mpi.allreduce, ...plan('allreduce', sizes)]);
+      }
     }
   }
 } finally {
@@ -103,6 +112,7 @@ function job(title, impl, [cmd, ...args], sizes) {
       if (!l.startsWith('{')) return void (l && log(l));
       const r = JSON.parse(l);
       if (impl === 'fmi-cc') Object.assign(r, { impl: 'fmi-cc', channel: 'direct' });
+      if (REPEAT > 1) r.round = round + 1;
       results.push(r);
       process.stdout.write(`${JSON.stringify(r)}\n`);
       log(`  ${fmtBytes(r.bytes).padStart(7)}  p50 ${String(r.p50_us).padStart(10)} us  ${String(r.mb_s).padStart(9)} MB/s`);
@@ -117,19 +127,24 @@ function job(title, impl, [cmd, ...args], sizes) {
 }
 
 function table() {
-  const find = (bench, impl, ranks, bytes) => results.find((r) => r.bench === bench && r.impl === impl && r.ranks === ranks && r.bytes === bytes);
+  const p50s = (bench, impl, ranks, bytes) => results.filter((r) => r.bench === bench && r.impl === impl && r.ranks === ranks && r.bytes === bytes).map((r) => r.p50_us);
+  const median = (xs) => (xs.length ? [...xs].sort((a, b) => a - b)[(xs.length - 1) >> 1] : undefined);
   const groups = [...new Set(results.map((r) => `${r.bench}/${r.ranks}`))];
   for (const g of groups) {
     const [bench, ranks] = [g.split('/')[0], Number(g.split('/')[1])];
-    log(`\n${bench}, ${ranks} ranks: p50 us (fmi-cc / fmi, fmi-cc / openmpi)`);
-    log(`  ${'bytes'.padStart(7)} ${'fmi-cc'.padStart(10)} ${'fmi'.padStart(10)} ${'openmpi'.padStart(10)} ${'cc/fmi'.padStart(8)} ${'cc/ompi'.padStart(8)}`);
+    const many = REPEAT > 1 ? `, median of ${REPEAT} rounds; cc/fmi range: lowest-highest ratio of one round` : '';
+    log(`\n${bench}, ${ranks} ranks: p50 us (fmi-cc / fmi, fmi-cc / openmpi)${many}`);
+    log(`  ${'bytes'.padStart(7)} ${'fmi-cc'.padStart(10)} ${'fmi'.padStart(10)} ${'openmpi'.padStart(10)} ${'cc/fmi'.padStart(8)} ${'cc/ompi'.padStart(8)}${REPEAT > 1 ? ' cc/fmi range' : ''}`);
     const sizes = [...new Set(results.filter((r) => r.bench === bench && r.ranks === ranks).map((r) => r.bytes))].sort((a, b) => a - b);
     for (const bytes of sizes) {
-      const [c, f, o] = ['fmi-cc', 'fmi', 'openmpi-tcp'].map((i) => find(bench, i, ranks, bytes)?.p50_us);
+      const [cs, fs, os] = ['fmi-cc', 'fmi', 'openmpi-tcp'].map((i) => p50s(bench, i, ranks, bytes));
+      const [c, f, o] = [cs, fs, os].map(median);
       const ratio = (a, b) => (a && b ? (a / b).toFixed(2) : '-');
       const cell = (x) => String(x ?? '-').padStart(10);
       const flag = c && f && c / f > 1.5 ? ' !' : '';
-      log(`  ${fmtBytes(bytes).padStart(7)} ${cell(c)} ${cell(f)} ${cell(o)} ${ratio(c, f).padStart(8)} ${ratio(c, o).padStart(8)}${flag}`);
+      const rounds = cs.map((x, i) => x / fs[i]).filter((x) => Number.isFinite(x));
+      const range = REPEAT > 1 && rounds.length ? ` ${Math.min(...rounds).toFixed(2)}-${Math.max(...rounds).toFixed(2)}` : '';
+      log(`  ${fmtBytes(bytes).padStart(7)} ${cell(c)} ${cell(f)} ${cell(o)} ${ratio(c, f).padStart(8)} ${ratio(c, o).padStart(8)}${range}${flag}`);
     }
   }
 }

@@ -10,7 +10,16 @@ if (!program) {
   process.exit(2);
 }
 const mounts = process.env[MOUNT_ENV]?.split(delimiter).filter(Boolean) ?? [];
-const code = await runProgram(program, args, { argv0: program, mounts });
+let code: number;
+try {
+  code = await runProgram(program, args, { argv0: program, mounts });
+} catch (err) {
+  // The program never ran (not built by fmi cc, a .wasm that does not compile):
+  // one line that says why, and a failure the launcher stops the job on at once.
+  const e = err instanceof Error ? err : new Error(String(err));
+  process.stderr.write(`fmi: cannot run ${program}: ${e.name === 'Error' ? '' : `${e.name}: `}${e.message}\n`);
+  code = 1;
+}
 // Let stdout/stderr drain before leaving.
 await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
 await new Promise<void>((resolve) => process.stderr.write('', () => resolve()));
