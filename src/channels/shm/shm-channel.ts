@@ -37,6 +37,13 @@ export interface ShmChannelOptions {
   matcher?: Matcher;
 }
 
+/**
+ * How long drives may follow each other without the event loop running
+ * (each waits blockUs at most; a ping-pong answers one after another): then
+ * one goes through setImmediate, after the loop's timers and sockets.
+ */
+const YIELD_MS = 1;
+
 /** See ShmChannelOptions.blockUs. */
 export const DEFAULT_BLOCK_US = 0;
 
@@ -73,6 +80,8 @@ export class ShmChannel implements Channel {
   /** Operations waiting that a blocking wait on the bell can answer; a drive is scheduled while this is > 0. */
   #blockable = 0;
   #driving = false;
+  /** When this thread last came from its event loop (a drive by setImmediate, the watcher): drives chain without it for YIELD_MS at most. */
+  #loopAt = 0;
   /** A waitAsync on the bell is pending (the watcher); while drives run, none is. */
   #armed = false;
   /** Cleared when a drive waited its whole blockUs: the event loop waits from then on, until a new operation. */
@@ -205,6 +214,7 @@ export class ShmChannel implements Channel {
   }
 
   #watch = (): void => {
+    this.#loopAt = performance.now();
     this.#armed = false;
     this.#arm();
   };
@@ -250,9 +260,21 @@ export class ShmChannel implements Channel {
   #schedule(): void {
     if (this.#driving || this.#spinUs + this.#blockUs <= 0) return;
     this.#driving = true;
-    // After what the thread has queued (the sends that follow a receive in the same turn go first), before the event loop polls.
-    setImmediate(this.#drive);
+    // After what the thread has queued: the sends that follow a receive, in the same turn or after awaits, go first.
+    // A microtask that queues a tick runs the drive once the microtask queue is empty, without an event loop turn
+    // (one costs as much as a waitAsync wake-up); but at least every YIELD_MS the event loop runs (timers, sockets).
+    if (performance.now() - this.#loopAt < YIELD_MS) queueMicrotask(this.#afterMicrotasks);
+    else setImmediate(this.#fromLoop);
   }
+
+  #afterMicrotasks = (): void => {
+    process.nextTick(this.#drive);
+  };
+
+  #fromLoop = (): void => {
+    this.#loopAt = performance.now();
+    this.#drive();
+  };
 
   /**
    * The fast wake-up: with operations waiting, poll (spinUs) and then block
