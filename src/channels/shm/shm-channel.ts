@@ -23,14 +23,17 @@ export interface ShmChannelOptions {
   spinUs?: number;
   /**
    * How long a receive or a send that must wait blocks its thread in
-   * Atomics.wait (no CPU used), once the thread has run everything else it
-   * had queued, before it leaves the wait to the event loop
+   * Atomics.wait (no CPU used), once the thread has run its microtasks,
+   * before it leaves the wait to the event loop
    * (Atomics.waitAsync): a blocked thread wakes in a few microseconds, the
    * event loop in 15-20. Meanwhile the thread's event loop stands still
    * (timers, sockets); 0 never blocks. A receive from any source in a job
    * with ranks in other processes never blocks (their messages come through
-   * the event loop). Off by default: on a quiet 2-core machine it measured
-   * no faster than the event loop (8 B: 21.0 against 19.1 µs, bench/shm-pingpong.mjs). @default 0
+   * the event loop). No event loop turn between one answered wait and the
+   * next: the event loop runs at least every YIELD_MS (1 ms). Off by default: on a quiet 2-core
+   * machine it measured no faster than the event loop (8 B: 21.0 against
+   * 19.1 µs, bench/shm-pingpong.mjs, when each wait cost an event loop turn
+   * too). @default 0
    */
   blockUs?: number;
   /** Match arrivals in this matcher, shared with the channel to the other processes (HybridChannel). @default one of its own */
