@@ -2,6 +2,7 @@ import { decodeError, encodeError } from '../codec.js';
 import { AbortError, FmiError, PeerLostError, type FmiErrorFields } from '../errors.js';
 import type { Channel } from '../channels/channel.js';
 import { CLOSED, CTRL_WORDS, type ShmRegion } from '../channels/shm/region.js';
+import { waitAsync } from '../channels/shm/wait-async.js';
 import { kernelModule, type KernelFn } from '../kernels/arena.js';
 import { elemTypeOf, typedArrayCtor, type NumericArray } from '../kernels/index.js';
 import { CAP, COUNT, DATA_OFFSET, ERROR_BYTES, ERROR_OFFSET, FAILED, GEN, HEADER, HEADER_WORDS, MAX_PAGES, PAGE } from './node-memory.js';
@@ -230,10 +231,6 @@ export class NodeArena {
     return -1;
   }
 }
-
-type WaitAsyncResult = { async: false; value: 'not-equal' | 'timed-out' } | { async: true; value: Promise<'ok' | 'timed-out'> };
-/** Atomics.waitAsync (the project's TypeScript lib predates ES2024, where it is declared). */
-const waitAsync = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number): WaitAsyncResult }).waitAsync;
 
 function blockUsFromEnv(): number {
   const v = Number(process.env.FMI_NODE_BLOCK_US ?? 0);
