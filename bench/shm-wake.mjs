@@ -8,8 +8,11 @@
 //   port       MessagePort.postMessage (the event loop, a libuv async handle)
 //   spin       polls Atomics.load (a core each, busy)
 //   spin+wait  polls up to FMI_BENCH_SPIN_US (default 5) then Atomics.wait
-// For each: half round trip p50 / p99 in us, and the process CPU time per
-// round trip (both threads), so a spin's cost shows. FMI_BENCH_ROUNDS sets
+// For each: half round trip p50 / p99 in us, the process CPU time per
+// round trip (both threads), so a spin's cost shows, and how long the
+// pinger's own Atomics.notify call takes (p50, notify_us: where the peer
+// sleeps, a futex wake or an event loop's eventfd write, a system call; on
+// a VM that traps system calls, it is a large part of the wake-up). FMI_BENCH_ROUNDS sets
 // the round trips (default 20000); FMI_BENCH_PAIRS=2 runs that many pairs at
 // once (4 threads on 2 cores: what oversubscription does to each).
 // stdout: one JSON line per mechanism; stderr: a table.
@@ -27,14 +30,15 @@ else await side(workerData);
 
 async function main() {
   process.stderr.write(`shm-wake: ${process.version}, load ${loadavg().map((x) => x.toFixed(2)).join(' ')}, ${PAIRS} pair(s), ${ROUNDS} round trips\n`);
-  process.stderr.write(`${'mechanism'.padEnd(10)} ${'p50 us'.padStart(8)} ${'p99 us'.padStart(8)} ${'cpu us/rt'.padStart(10)}\n`);
+  process.stderr.write(`${'mechanism'.padEnd(10)} ${'p50 us'.padStart(8)} ${'p99 us'.padStart(8)} ${'cpu us/rt'.padStart(10)} ${'notify us'.padStart(10)}\n`);
   for (const mech of MECHANISMS) {
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     const results = await Promise.all(Array.from({ length: PAIRS }, () => pair(mech)));
+    const notifies = results.flatMap((r) => r.notify).sort((a, b) => a - b);
     const wall = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
-    const samples = results.flat().sort((a, b) => a - b);
+    const samples = results.flatMap((r) => r.samples).sort((a, b) => a - b);
     const pct = (q) => samples[Math.min(samples.length - 1, Math.floor(q * samples.length))];
     const r = {
       bench: 'shm-wake',
@@ -44,11 +48,12 @@ async function main() {
       p50_us: +(pct(0.5) * 500).toFixed(2),
       p99_us: +(pct(0.99) * 500).toFixed(2),
       cpu_us_per_rt: +((cpu.user + cpu.system) / (ROUNDS * PAIRS)).toFixed(2),
+      notify_us: mech === 'port' ? undefined : +(notifies[notifies.length >> 1] * 1000).toFixed(2),
       wall_ms: Math.round(wall),
       node: process.version,
     };
     process.stdout.write(JSON.stringify(r) + '\n');
-    process.stderr.write(`${mech.padEnd(10)} ${r.p50_us.toFixed(2).padStart(8)} ${r.p99_us.toFixed(2).padStart(8)} ${r.cpu_us_per_rt.toFixed(2).padStart(10)}\n`);
+    process.stderr.write(`${mech.padEnd(10)} ${r.p50_us.toFixed(2).padStart(8)} ${r.p99_us.toFixed(2).padStart(8)} ${r.cpu_us_per_rt.toFixed(2).padStart(10)} ${(r.notify_us?.toFixed(2) ?? '-').padStart(10)}\n`);
   }
 }
 
@@ -60,7 +65,7 @@ function pair(mech) {
   const ping = new Worker(url, { workerData: { mech, sab, port: port1, role: 'ping' }, transferList: [port1] });
   const pong = new Worker(url, { workerData: { mech, sab, port: port2, role: 'pong' }, transferList: [port2] });
   return new Promise((resolve, reject) => {
-    ping.once('message', (samples) => resolve(Array.from(samples)));
+    ping.once('message', ({ samples, notify }) => resolve({ samples: Array.from(samples), notify: Array.from(notify) }));
     ping.once('error', reject);
     pong.once('error', reject);
   });
@@ -71,13 +76,16 @@ async function side({ mech, sab, port, role }) {
   // Word 0: ping's counter (pong waits on it); word 16: pong's (a cache line away).
   const [mine, theirs] = role === 'ping' ? [0, 16] : [16, 0];
   const samples = new Float64Array(ROUNDS);
+  const notify = new Float64Array(ROUNDS);
   const warm = Math.min(2000, ROUNDS);
   const total = ROUNDS + warm;
   const post = (v) => {
     if (mech === 'port') port.postMessage(v);
     else {
       Atomics.store(a, mine, v);
+      const t0 = performance.now();
       Atomics.notify(a, mine);
+      return performance.now() - t0;
     }
   };
   const spinUntil = (v, us) => {
@@ -115,15 +123,18 @@ async function side({ mech, sab, port, role }) {
   for (let i = 1; i <= total; i++) {
     if (role === 'ping') {
       const t0 = performance.now();
-      post(i);
+      const n = post(i);
       await waitFor(i);
-      if (i > warm) samples[i - warm - 1] = performance.now() - t0;
+      if (i > warm) {
+        samples[i - warm - 1] = performance.now() - t0;
+        notify[i - warm - 1] = n ?? 0;
+      }
     } else {
       await waitFor(i);
       post(i);
     }
   }
-  if (role === 'ping') parentPort.postMessage(samples);
+  if (role === 'ping') parentPort.postMessage({ samples, notify });
   clearInterval(alive);
   port.close();
 }

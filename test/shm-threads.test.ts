@@ -74,6 +74,13 @@ describe('threads - fmi run --threads', { timeout: 120_000 }, () => {
     expect(r.stdout).toContain('[0] recv failed: FMI_PEER_LOST');
   });
 
+  it('a thread rank that exits 0 without closing: the others, waiting in a barrier of the node arena, get FMI_PEER_LOST, not a hang', async () => {
+    const r = await run(['-n', '3', '--threads', fixture, 'exit0-barrier']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('[0] barrier failed: FMI_PEER_LOST');
+    expect(r.stdout).toContain('[1] barrier failed: FMI_PEER_LOST');
+  });
+
   it('init() twice in a thread rank: the second fails with FMI_CHANNEL, the first goes on', async () => {
     const r = await run(['-n', '2', '--threads', '--no-prefix', `${root}test/fixtures/init-twice.mjs`]);
     expect(r.code).toBe(0);

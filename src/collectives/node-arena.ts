@@ -2,6 +2,7 @@ import { decodeError, encodeError } from '../codec.js';
 import { AbortError, FmiError, PeerLostError, type FmiErrorFields } from '../errors.js';
 import type { Channel } from '../channels/channel.js';
 import { CLOSED, CTRL_WORDS, type ShmRegion } from '../channels/shm/region.js';
+import { waitAsync } from '../channels/shm/wait-async.js';
 import { kernelModule, type KernelFn } from '../kernels/arena.js';
 import { elemTypeOf, typedArrayCtor, type NumericArray } from '../kernels/index.js';
 import { CAP, COUNT, DATA_OFFSET, ERROR_BYTES, ERROR_OFFSET, FAILED, GEN, HEADER, HEADER_WORDS, MAX_PAGES, PAGE } from './node-memory.js';
@@ -53,7 +54,13 @@ export class NodeArena {
   #calls = 0;
   #scratch = new ArrayBuffer(0);
   #waiting = 0;
-  readonly #keepAlive = setInterval(() => {}, 1 << 30).unref();
+  /**
+   * While anyone waits, keeps the thread alive (a pending waitAsync does not)
+   * and wakes the waits now and then to look for a lost rank or an abort: a
+   * waitAsync with a timeout would do that too, but V8 posts its timeout to
+   * the event loop, a system call and a loop wake-up more per wait.
+   */
+  readonly #keepAlive = setInterval(() => this.#nudge(), GONE_CHECK_MS).unref();
   /** Set when a call failed half-way (a timeout, a lost rank): the arena's counters no longer agree. */
   #broken: FmiError | undefined;
   /** The processes' layout, once a two-level call found it out (two-level.ts). */
@@ -197,8 +204,8 @@ export class NodeArena {
     try {
       while (Atomics.load(this.#ctl, index) === value) {
         if (signal?.aborted) throw signal.reason instanceof FmiError ? signal.reason : new AbortError('aborted', fields);
-        const w = waitAsync(this.#ctl, index, value, GONE_CHECK_MS);
-        if (w.async && (await w.value) === 'ok') continue;
+        const w = waitAsync(this.#ctl, index, value);
+        if (w.async) await w.value;
         if (Atomics.load(this.#ctl, index) !== value) return;
         const gone = this.#gone();
         if (gone >= 0) throw new PeerLostError(`rank ${this.ranks[gone]} (a thread of this process) is gone`, { ...fields, peer: this.ranks[gone] });
@@ -211,16 +218,19 @@ export class NodeArena {
     }
   }
 
+  /** Wakes this arena's waits (other ranks' too: they look at their word and wait again). */
+  #nudge(): void {
+    if (this.#waiting === 0) return;
+    Atomics.notify(this.#ctl, GEN);
+    Atomics.notify(this.#ctl, COUNT);
+  }
+
   /** A local slot whose thread ended (or closed its channel), or -1. */
   #gone(): number {
     for (let s = 0; s < this.n; s++) if (s !== this.slot && Atomics.load(this.#region, s * CTRL_WORDS + CLOSED) !== 0) return s;
     return -1;
   }
 }
-
-type WaitAsyncResult = { async: false; value: 'not-equal' | 'timed-out' } | { async: true; value: Promise<'ok' | 'timed-out'> };
-/** Atomics.waitAsync with a timeout (the project's TypeScript lib predates ES2024, where it is declared). */
-const waitAsync = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number, ms: number): WaitAsyncResult }).waitAsync;
 
 function blockUsFromEnv(): number {
   const v = Number(process.env.FMI_NODE_BLOCK_US ?? 0);

@@ -36,6 +36,34 @@ const { workerData: d, parentPort } = require('node:worker_threads');
       out.oneWay = (await c.recv({ source: 0, ctx: 0, tag: 1 })).data.every((x) => x === 9);
       await c.send(0, { ...env, tag: 3 }, new Uint8Array(1));
     }
+  } else if (d.scenario === 'awaits') {
+    // Each rank posts its receive, then sends only after a chain of awaits: a wait that blocked before them would never end.
+    const hop = async (n) => { for (let i = 0; i < n; i++) await null; };
+    for (let i = 0; i < 20; i++) {
+      const got = c.recv({ source: peer, ctx: 0, tag: 1 });
+      await hop(5);
+      await c.send(peer, env, new Uint8Array([i]));
+      out.last = (await got).data[0];
+    }
+  } else if (d.scenario === 'busy') {
+    // A ping-pong for 300 ms, every wait answered within blockUs: the event loop must still run (timers) now and then.
+    let ticks = 0;
+    const t = setInterval(() => ticks++, 5);
+    const end = performance.now() + 300;
+    let rounds = 0;
+    for (let go = 1; go; rounds++) {
+      if (d.rank === 0) {
+        go = performance.now() < end ? 1 : 0;
+        await c.send(1, env, new Uint8Array([go]));
+        await c.recv({ source: 1, ctx: 0, tag: 1 });
+      } else {
+        go = (await c.recv({ source: 0, ctx: 0, tag: 1 })).data[0];
+        await c.send(0, env, new Uint8Array(1));
+      }
+    }
+    clearInterval(t);
+    out.ticks = ticks;
+    out.rounds = rounds;
   } else if (d.scenario === 'timers') {
     // Rank 1 waits 300 ms for rank 0: its timers must still run meanwhile.
     if (d.rank === 0) {
@@ -78,6 +106,22 @@ describe('shm - blocking waits in worker threads', { timeout: 120_000 }, () => {
     const region = createRegion([0, 1]);
     const [, waiter] = await Promise.all([0, 1].map((rank) => rankThread(region, rank, 'timers', 200)));
     expect(waiter!.ticks).toBeGreaterThan(0);
+  });
+
+  it('a wait blocks only once the microtasks are done: sends after awaits go out first', async () => {
+    const region = createRegion([0, 1]);
+    const r = await Promise.all([0, 1].map((rank) => rankThread(region, rank, 'awaits', FOREVER_US)));
+    expect(r).toEqual([{ last: 19 }, { last: 19 }]);
+  });
+
+  it('blocking waits answered one after another still let the event loop run (at least every millisecond)', async () => {
+    const region = createRegion([0, 1]);
+    const r = await Promise.all([0, 1].map((rank) => rankThread(region, rank, 'busy', 200_000)));
+    for (const side of r) {
+      expect(side.rounds).toBeGreaterThan(10);
+      // A 5 ms interval over 300 ms: ~60 ticks where the loop runs freely; none if the drives never yield.
+      expect(side.ticks).toBeGreaterThan(10);
+    }
   });
 
   it('ranks in one thread never block on each other, whatever blockUs', { timeout: 30_000 }, async () => {

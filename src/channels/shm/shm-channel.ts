@@ -23,19 +23,29 @@ export interface ShmChannelOptions {
   spinUs?: number;
   /**
    * How long a receive or a send that must wait blocks its thread in
-   * Atomics.wait (no CPU used), once the thread has run everything else it
-   * had queued, before it leaves the wait to the event loop
+   * Atomics.wait (no CPU used), once the thread has run its microtasks,
+   * before it leaves the wait to the event loop
    * (Atomics.waitAsync): a blocked thread wakes in a few microseconds, the
    * event loop in 15-20. Meanwhile the thread's event loop stands still
    * (timers, sockets); 0 never blocks. A receive from any source in a job
    * with ranks in other processes never blocks (their messages come through
-   * the event loop). Off by default: on a quiet 2-core machine it measured
-   * no faster than the event loop (8 B: 21.0 against 19.1 µs, bench/shm-pingpong.mjs). @default 0
+   * the event loop). No event loop turn between one answered wait and the
+   * next: the event loop runs at least every YIELD_MS (1 ms). Off by default: on a quiet 2-core
+   * machine it measured no faster than the event loop (8 B: 21.0 against
+   * 19.1 µs, bench/shm-pingpong.mjs, when each wait cost an event loop turn
+   * too). @default 0
    */
   blockUs?: number;
   /** Match arrivals in this matcher, shared with the channel to the other processes (HybridChannel). @default one of its own */
   matcher?: Matcher;
 }
+
+/**
+ * How long drives may follow each other without the event loop running
+ * (each waits blockUs at most; a ping-pong answers one after another): then
+ * one goes through setImmediate, after the loop's timers and sockets.
+ */
+const YIELD_MS = 1;
 
 /** See ShmChannelOptions.blockUs. */
 export const DEFAULT_BLOCK_US = 0;
@@ -73,6 +83,8 @@ export class ShmChannel implements Channel {
   /** Operations waiting that a blocking wait on the bell can answer; a drive is scheduled while this is > 0. */
   #blockable = 0;
   #driving = false;
+  /** When this thread last came from its event loop (a drive by setImmediate, the watcher): drives chain without it for YIELD_MS at most. */
+  #loopAt = 0;
   /** A waitAsync on the bell is pending (the watcher); while drives run, none is. */
   #armed = false;
   /** Cleared when a drive waited its whole blockUs: the event loop waits from then on, until a new operation. */
@@ -205,6 +217,7 @@ export class ShmChannel implements Channel {
   }
 
   #watch = (): void => {
+    this.#loopAt = performance.now();
     this.#armed = false;
     this.#arm();
   };
@@ -250,9 +263,21 @@ export class ShmChannel implements Channel {
   #schedule(): void {
     if (this.#driving || this.#spinUs + this.#blockUs <= 0) return;
     this.#driving = true;
-    // After what the thread has queued (the sends that follow a receive in the same turn go first), before the event loop polls.
-    setImmediate(this.#drive);
+    // After what the thread has queued: the sends that follow a receive, in the same turn or after awaits, go first.
+    // A microtask that queues a tick runs the drive once the microtask queue is empty, without an event loop turn
+    // (one costs as much as a waitAsync wake-up); but at least every YIELD_MS the event loop runs (timers, sockets).
+    if (performance.now() - this.#loopAt < YIELD_MS) queueMicrotask(this.#afterMicrotasks);
+    else setImmediate(this.#fromLoop);
   }
+
+  #afterMicrotasks = (): void => {
+    process.nextTick(this.#drive);
+  };
+
+  #fromLoop = (): void => {
+    this.#loopAt = performance.now();
+    this.#drive();
+  };
 
   /**
    * The fast wake-up: with operations waiting, poll (spinUs) and then block
