@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { RendezvousServer } from '../rendezvous/server.js';
 import { newSecret } from '../rendezvous/auth.js';
+import { LauncherLink } from '../rendezvous/launcher-link.js';
 import { ENV } from '../comm/init.js';
 import { fileURLToPath } from 'node:url';
 import { isCompiledProgram } from './cc.js';
@@ -52,6 +53,11 @@ export async function runLocal(o: RunOptions): Promise<number> {
   const addr = await server.listen();
   const job = randomUUID();
   const secret = newSecret();
+  // As the job's launcher the server hears from us which ranks are still starting: their
+  // peers wait for them however long start-up takes, and a rank that exits before it
+  // registers is given up at once (its peers fail with FMI_PEER_LOST instead of waiting).
+  const joined = new Set<number>();
+  const link = await LauncherLink.open({ server: addr, job, size: o.ranks, secret, onJoined: (r) => joined.add(r) });
   const children: ChildProcess[] = [];
   const grace = o.killGraceMs ?? 2000;
   let firstFailure: Failure | undefined;
@@ -99,8 +105,6 @@ export async function runLocal(o: RunOptions): Promise<number> {
         ...process.env,
         ...o.env,
         ...threaded,
-        // Ranks that start late are not lost ones: N local ranks take about N times one's start-up (2 cores, 64 ranks: tens of seconds).
-        ...(process.env[ENV.connectTimeoutMs] === undefined && o.env?.[ENV.connectTimeoutMs] === undefined && { [ENV.connectTimeoutMs]: String(connectTimeoutFor(o.ranks)) }),
         [ENV.size]: String(o.ranks),
         [ENV.job]: job,
         [ENV.rendezvous]: `${addr.host}:${addr.port}`,
@@ -117,16 +121,22 @@ export async function runLocal(o: RunOptions): Promise<number> {
     return new Promise<void>((resolve) => {
       child.on('error', (err) => {
         process.stderr.write(`fmi run: ${who} could not start: ${err.message}\n`);
+        for (const r of ranksOfChild(rank, per, o.ranks)) link.abort(r);
         firstFailure ??= { rank, code: 127, what: `${who} could not start` };
         stopAll(`${who} could not start`);
         resolve();
       });
       child.on('exit', (code, signal) => {
         void Promise.all([outDone, errDone]).then(() => {
+          // Its ranks that never registered never will: their peers must not wait for them.
+          // (After its output closed: a registration it made just before it exited has been heard by then.)
+          const never = ranksOfChild(rank, per, o.ranks).filter((r) => !joined.has(r));
+          for (const r of never) link.abort(r);
+          const early = never.length === 0 ? '' : ` before ${per === 1 ? 'it' : never.length === 1 ? `rank ${never[0]}` : `ranks ${never[0]}-${never.at(-1)}`} registered with the rendezvous server`;
           // Killed by our own stop: not a cause.
           const stopped = stopping && signal !== null;
           if ((code !== 0 || signal) && !stopped) {
-            const failure = { rank, code: code ?? 1, what: `${who} ${signal ? `was killed by ${signal}` : `exited with code ${code}`}` };
+            const failure = { rank, code: code ?? 1, what: `${who} ${signal ? `was killed by ${signal}` : `exited with code ${code}`}${early}` };
             if (sawLostPeer) {
               // The rank it lost may not have exited yet: give it the grace time to, then stop the job anyway.
               lostPeer.push(rank);
@@ -154,6 +164,7 @@ export async function runLocal(o: RunOptions): Promise<number> {
   firstFailure ??= firstLostPeer;
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
+  link.close();
   await server.close();
   // Ranks that died (or were stopped) did not delete their keys and objects: no rank runs now, so it is safe to.
   if (firstFailure && o.config && (o.config.backends.Redis?.enabled || o.config.backends.S3?.enabled)) {
@@ -165,9 +176,9 @@ export async function runLocal(o: RunOptions): Promise<number> {
   return 0;
 }
 
-/** `fmi run`'s default FMI_CONNECT_TIMEOUT_MS: init()'s 30 s, or 2 s per rank for more than 15 ranks. */
-export function connectTimeoutFor(ranks: number): number {
-  return Math.max(30_000, 2_000 * ranks);
+/** The ranks one launched process runs: `per` from `first` (one without --threads). */
+function ranksOfChild(first: number, per: number, ranks: number): number[] {
+  return Array.from({ length: Math.min(per, ranks - first) }, (_, i) => first + i);
 }
 
 function pipeLines(from: NodeJS.ReadableStream, to: NodeJS.WritableStream, prefix: string, onLine?: (line: string) => void): Promise<void> {

@@ -75,9 +75,16 @@ export class Pairing {
       this.#resolve = resolve;
       this.#reject = reject;
     });
-    this.#deadline = setTimeout(() => this.cancel(new ChannelError(this.#timeoutMessage(), this.#fields())), setup.timeoutMs);
-    this.#deadline.unref();
+    this.#arm();
     this.#register();
+  }
+
+  /** The deadline, from now. */
+  #arm(): void {
+    clearTimeout(this.#deadline);
+    if (this.#settled) return;
+    this.#deadline = setTimeout(() => this.cancel(new ChannelError(this.#timeoutMessage(), this.#fields())), this.#s.timeoutMs);
+    this.#deadline.unref();
   }
 
   /** A connection accepted on this rank's listener whose dialer proved to be our peer. */
@@ -130,6 +137,9 @@ export class Pairing {
         if (m.t === 'challenge') {
           writeLine(sock, signed(s.keys, m.nonce, { t: 'pair', job: s.job, from: s.rank, to: s.peer, priv: s.priv }));
         } else if (m.t === 'peer') peerInfo = { pub: m.pub, priv: m.priv, you: m.you };
+        // The job's launcher is still starting the peer: waiting for it is no failure (its launcher gives it up if it dies).
+        else if (m.t === 'starting') clearTimeout(this.#deadline);
+        else if (m.t === 'started') this.#arm();
         else if (m.t === 'error') this.cancel(new ChannelError(`rendezvous: ${m.message}`, this.#fields()));
       },
       (why) => this.cancel(new ChannelError(`rendezvous sent junk: ${why}`, this.#fields())),
