@@ -49,7 +49,9 @@ interface Failure {
 export async function runLocal(o: RunOptions): Promise<number> {
   // Every job has a secret; a rank that cannot prove it is refused.
   // Every rank connects from this host: while they pair, a job of N ranks holds up to N^2 connections from one address.
-  const server = new RendezvousServer({ host: '127.0.0.1', port: 0, requireSecret: true, maxConnectionsPerAddress: 10_000 });
+  // Its only clients are this job's ranks, on this host: a rank that dialed it and waits for a CPU
+  // before it can say what it wants (dozens of ranks starting on 2 cores) is no idle stranger.
+  const server = new RendezvousServer({ host: '127.0.0.1', port: 0, requireSecret: true, maxConnectionsPerAddress: 10_000, idleTimeoutMs: 120_000 });
   const addr = await server.listen();
   const job = randomUUID();
   const secret = newSecret();
