@@ -98,7 +98,7 @@ export async function runLocal(o: RunOptions): Promise<number> {
   // With --threads, a process per `threads` ranks: the thread host starts them (and prefixes their lines).
   const per = o.threads ?? 1;
   const argv = o.threads ? [fileURLToPath(THREAD_HOST), o.script, ...o.args] : isCompiledProgram(o.script) ? [fileURLToPath(RANK_MAIN), o.script, ...o.args] : [o.script, ...o.args];
-  const exits = Array.from({ length: Math.ceil(o.ranks / per) }, (_, at) => {
+  const start = (at: number): Promise<void> => {
     const rank = at * per;
     const threaded = o.threads ? { [THREAD_RANKS]: `${rank},${Math.min(per, o.ranks - rank)}`, [THREAD_PREFIX]: o.prefix === false ? '0' : '1' } : { [ENV.rank]: String(rank) };
     const child = spawn(process.execPath, argv, {
@@ -155,7 +155,14 @@ export async function runLocal(o: RunOptions): Promise<number> {
         });
       });
     });
-  });
+  };
+  const exits: Promise<void>[] = [];
+  for (let at = 0; at < Math.ceil(o.ranks / per) && !stopping; at++) {
+    exits.push(start(at));
+    // spawn() blocks this event loop (a fork and exec each: on 2 busy cores, up to a second):
+    // the server must answer the ranks already started between two spawns, or their registration times out.
+    await new Promise((resolve) => setImmediate(resolve));
+  }
 
   await Promise.all(exits);
   clearTimeout(waitForCause);
