@@ -12,7 +12,7 @@ interface Waiting {
   from: number;
   to: number;
   priv: Endpoint[];
-  /** Unset while the peer is still starting (see pair). */
+  /** Unset while the job's launcher vouches for the peer (see pair). */
   timer: NodeJS.Timeout | undefined;
 }
 
@@ -21,11 +21,15 @@ interface Waiting {
  * for the other; when it comes, each hears where the other is (as TCPunch's
  * server tells them) and both connections close.
  *
- * In a job with a launcher, a peer that has not registered yet is one the
- * launcher is still starting (it gives up, by `abort`, a rank that will never
- * come): then no clock runs, here or at the asking rank (told `starting`),
- * until the peer registers (`started`). 64 local ranks on 2 cores take
- * minutes to start under load: any fixed timeout was a guess.
+ * In a job with a launcher, the launcher vouches for its ranks: one that has
+ * not registered is still starting (a rank that will never come is given up
+ * by `abort`), one that has will ask in turn once told `want` (if it dies,
+ * its control connection ends and every rank hears `gone`). So no clock runs
+ * while such a pair waits, here or at the asking rank (told `starting`); the
+ * rank's clock runs again for the connection itself, once introduced. 64
+ * local ranks on 2 busy cores take minutes to start and to answer: any fixed
+ * timeout was a guess. Without a launcher (or once it left, `unvouch`:
+ * `started`), the clocks run.
  */
 export class PairingDesk {
   readonly #waiting = new Map<string, Waiting>();
@@ -46,20 +50,10 @@ export class PairingDesk {
     return `${m.job}\u0000${Math.min(m.from, m.to)}\u0000${Math.max(m.from, m.to)}`;
   }
 
-  /**
-   * `rank` of `job` registered: the ranks waiting to pair with it (it is told
-   * of them), whose clocks start now if they waited for it to start.
-   */
+  /** `rank` of `job` registered: the ranks waiting to pair with it (it is told of them). */
   registered(job: string, rank: number): number[] {
     const out: number[] = [];
-    for (const w of this.#waiting.values()) {
-      if (w.job !== job || w.to !== rank) continue;
-      out.push(w.from);
-      if (w.timer === undefined) {
-        writeLine(w.socket, { t: 'started', rank });
-        this.#arm(w);
-      }
-    }
+    for (const w of this.#waiting.values()) if (w.job === job && w.to === rank) out.push(w.from);
     return out;
   }
 
@@ -96,8 +90,8 @@ export class PairingDesk {
     if (w) w.socket.destroy();
     const waiting: Waiting = { socket, job, from, to, priv, timer: undefined };
     this.#waiting.set(key, waiting);
-    const starting = j.launcher !== undefined && !j.ranks.has(to) && !j.seen?.has(to) && !j.aborted?.has(to);
-    if (starting) writeLine(socket, { t: 'starting', rank: to });
+    const vouched = j.launcher !== undefined && !j.aborted?.has(to) && !j.left?.has(to);
+    if (vouched) writeLine(socket, { t: 'starting', rank: to });
     else this.#arm(waiting);
     const peerControl = j.ranks.get(to);
     if (peerControl) writeLine(peerControl, { t: 'want', from });

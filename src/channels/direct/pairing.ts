@@ -124,6 +124,7 @@ export class Pairing {
     this.#rendezvous = sock;
     sock.setNoDelay(true);
     let peerInfo: { pub: Endpoint; priv: Endpoint[]; you?: Endpoint } | undefined;
+    let vouched = false;
     // Read now: once closed, a socket no longer knows its local address.
     let local: Endpoint | undefined;
     sock.on('connect', () => {
@@ -136,10 +137,16 @@ export class Pairing {
         if (typeof m === 'string') return this.cancel(new ChannelError(`rendezvous sent junk: ${m}`, this.#fields()));
         if (m.t === 'challenge') {
           writeLine(sock, signed(s.keys, m.nonce, { t: 'pair', job: s.job, from: s.rank, to: s.peer, priv: s.priv }));
-        } else if (m.t === 'peer') peerInfo = { pub: m.pub, priv: m.priv, you: m.you };
-        // The job's launcher is still starting the peer: waiting for it is no failure (its launcher gives it up if it dies).
-        else if (m.t === 'starting') clearTimeout(this.#deadline);
-        else if (m.t === 'started') this.#arm();
+        } else if (m.t === 'peer') {
+          peerInfo = { pub: m.pub, priv: m.priv, you: m.you };
+          // Connecting is this side's business again: the whole connect timeout for it.
+          if (vouched) this.#arm();
+        }
+        // The job's launcher vouches for the peer: waiting for it is no failure (the server tells if it dies or is given up).
+        else if (m.t === 'starting') {
+          vouched = true;
+          clearTimeout(this.#deadline);
+        } else if (m.t === 'started') this.#arm();
         else if (m.t === 'error') this.cancel(new ChannelError(`rendezvous: ${m.message}`, this.#fields()));
       },
       (why) => this.cancel(new ChannelError(`rendezvous sent junk: ${why}`, this.#fields())),
