@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
-import { RendezvousServer } from '../rendezvous/server.js';
+import { startServerThread } from './server-thread.js';
 import { newSecret } from '../rendezvous/auth.js';
 import { LauncherLink } from '../rendezvous/launcher-link.js';
 import { ENV } from '../comm/init.js';
@@ -51,8 +51,8 @@ export async function runLocal(o: RunOptions): Promise<number> {
   // Every rank connects from this host: while they pair, a job of N ranks holds up to N^2 connections from one address.
   // Its only clients are this job's ranks, on this host: a rank that dialed it and waits for a CPU
   // before it can say what it wants (dozens of ranks starting on 2 cores) is no idle stranger.
-  const server = new RendezvousServer({ host: '127.0.0.1', port: 0, requireSecret: true, maxConnectionsPerAddress: 10_000, idleTimeoutMs: 120_000 });
-  const addr = await server.listen();
+  const server = await startServerThread({ host: '127.0.0.1', port: 0, requireSecret: true, maxConnectionsPerAddress: 10_000, idleTimeoutMs: 120_000 });
+  const addr = server.address;
   const job = randomUUID();
   const secret = newSecret();
   // As the job's launcher the server hears from us which ranks are still starting: their

@@ -139,7 +139,8 @@ export class Pairing {
           writeLine(sock, signed(s.keys, m.nonce, { t: 'pair', job: s.job, from: s.rank, to: s.peer, priv: s.priv }));
         } else if (m.t === 'peer') {
           peerInfo = { pub: m.pub, priv: m.priv, you: m.you };
-          // Connecting is this side's business again: the whole connect timeout for it.
+          // Connecting is this side's business again: the whole connect timeout for it (a dial that
+          // fails for good, behind NATs or when the peer's listener gave up on a starved dialer, must not punch for ever).
           if (vouched) this.#arm();
         }
         // The job's launcher vouches for the peer: waiting for it is no failure (the server tells if it dies or is given up).
