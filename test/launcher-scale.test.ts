@@ -32,15 +32,16 @@ function run(args: string[], extra: NodeJS.ProcessEnv = {}): Promise<{ code: num
 
 describe('launcher - many ranks', { timeout: 180_000 }, () => {
   it('a peer still starting is waited for past the connect timeout', async () => {
-    // Rank 2 starts 3 s late; ranks 0 and 1 give up on a pair after 1 s, unless they hear it is starting.
-    const r = await run(['-n', '3', '--no-prefix', late], { FMI_CONNECT_TIMEOUT_MS: '1000', LATE_MS: '3000' });
+    // Rank 2 starts 9 s late; ranks 0 and 1 give up on a pair after 3 s, unless they hear it is starting
+    // (the clock runs again once the pair is introduced: 3 s for a loopback connection, even under load).
+    const r = await run(['-n', '3', '--no-prefix', late], { FMI_CONNECT_TIMEOUT_MS: '3000', LATE_MS: '9000' });
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toMatch(/rank 0 got 0/);
     expect(r.stdout).toMatch(/rank 1 got 1/);
   });
 
   it('a thread rank still starting is waited for too', async () => {
-    const r = await run(['-n', '4', '--threads', '2', '--no-prefix', late], { FMI_CONNECT_TIMEOUT_MS: '1000', LATE_MS: '3000', FMI_SHM: '0' });
+    const r = await run(['-n', '4', '--threads', '2', '--no-prefix', late], { FMI_CONNECT_TIMEOUT_MS: '3000', LATE_MS: '9000', FMI_SHM: '0' });
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toMatch(/rank 0 got 0/);
   });
