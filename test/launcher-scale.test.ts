@@ -49,8 +49,9 @@ describe('launcher - many ranks', { timeout: 180_000 }, () => {
   it('a rank that exits before it registers is given up at once: its peers fail with FMI_PEER_LOST, not after their timeout', async () => {
     const r = await run(['-n', '3', '--no-prefix', late], { FMI_CONNECT_TIMEOUT_MS: '600000', LATE_MS: '500', LEAVE: '1' });
     expect(r.code, r.stdout + r.stderr).not.toBe(0);
-    expect(r.stdout).toMatch(/rank 0 failed with FMI_PEER_LOST/);
-    expect(r.stdout).toMatch(/rank 1 failed with FMI_PEER_LOST/);
+    // The first rank that fails makes fmi run stop the other, which may not get to say so.
+    expect(r.stdout).toMatch(/rank [01] failed with FMI_PEER_LOST/);
+    expect(r.stdout).not.toMatch(/FMI_CHANNEL/);
     expect(r.ms).toBeLessThan(120_000);
   });
 
