@@ -1,8 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
-import { RendezvousServer } from '../rendezvous/server.js';
+import { startServerThread } from './server-thread.js';
 import { newSecret } from '../rendezvous/auth.js';
+import { LauncherLink } from '../rendezvous/launcher-link.js';
 import { ENV } from '../comm/init.js';
 import { fileURLToPath } from 'node:url';
 import { isCompiledProgram } from './cc.js';
@@ -48,10 +49,17 @@ interface Failure {
 export async function runLocal(o: RunOptions): Promise<number> {
   // Every job has a secret; a rank that cannot prove it is refused.
   // Every rank connects from this host: while they pair, a job of N ranks holds up to N^2 connections from one address.
-  const server = new RendezvousServer({ host: '127.0.0.1', port: 0, requireSecret: true, maxConnectionsPerAddress: 10_000 });
-  const addr = await server.listen();
+  // Its only clients are this job's ranks, on this host: a rank that dialed it and waits for a CPU
+  // before it can say what it wants (dozens of ranks starting on 2 cores) is no idle stranger.
+  const server = await startServerThread({ host: '127.0.0.1', port: 0, requireSecret: true, maxConnectionsPerAddress: 10_000, idleTimeoutMs: 120_000 });
+  const addr = server.address;
   const job = randomUUID();
   const secret = newSecret();
+  // As the job's launcher the server hears from us which ranks are still starting: their
+  // peers wait for them however long start-up takes, and a rank that exits before it
+  // registers is given up at once (its peers fail with FMI_PEER_LOST instead of waiting).
+  const joined = new Set<number>();
+  const link = await LauncherLink.open({ server: addr, job, size: o.ranks, secret, onJoined: (r) => joined.add(r) });
   const children: ChildProcess[] = [];
   const grace = o.killGraceMs ?? 2000;
   let firstFailure: Failure | undefined;
@@ -90,7 +98,7 @@ export async function runLocal(o: RunOptions): Promise<number> {
   // With --threads, a process per `threads` ranks: the thread host starts them (and prefixes their lines).
   const per = o.threads ?? 1;
   const argv = o.threads ? [fileURLToPath(THREAD_HOST), o.script, ...o.args] : isCompiledProgram(o.script) ? [fileURLToPath(RANK_MAIN), o.script, ...o.args] : [o.script, ...o.args];
-  const exits = Array.from({ length: Math.ceil(o.ranks / per) }, (_, at) => {
+  const start = (at: number): Promise<void> => {
     const rank = at * per;
     const threaded = o.threads ? { [THREAD_RANKS]: `${rank},${Math.min(per, o.ranks - rank)}`, [THREAD_PREFIX]: o.prefix === false ? '0' : '1' } : { [ENV.rank]: String(rank) };
     const child = spawn(process.execPath, argv, {
@@ -99,8 +107,6 @@ export async function runLocal(o: RunOptions): Promise<number> {
         ...process.env,
         ...o.env,
         ...threaded,
-        // Ranks that start late are not lost ones: N local ranks take about N times one's start-up (2 cores, 64 ranks: tens of seconds).
-        ...(process.env[ENV.connectTimeoutMs] === undefined && o.env?.[ENV.connectTimeoutMs] === undefined && { [ENV.connectTimeoutMs]: String(connectTimeoutFor(o.ranks)) }),
         [ENV.size]: String(o.ranks),
         [ENV.job]: job,
         [ENV.rendezvous]: `${addr.host}:${addr.port}`,
@@ -117,16 +123,22 @@ export async function runLocal(o: RunOptions): Promise<number> {
     return new Promise<void>((resolve) => {
       child.on('error', (err) => {
         process.stderr.write(`fmi run: ${who} could not start: ${err.message}\n`);
+        for (const r of ranksOfChild(rank, per, o.ranks)) link.abort(r);
         firstFailure ??= { rank, code: 127, what: `${who} could not start` };
         stopAll(`${who} could not start`);
         resolve();
       });
       child.on('exit', (code, signal) => {
         void Promise.all([outDone, errDone]).then(() => {
+          // Its ranks that never registered never will: their peers must not wait for them.
+          // (After its output closed: a registration it made just before it exited has been heard by then.)
+          const never = ranksOfChild(rank, per, o.ranks).filter((r) => !joined.has(r));
+          for (const r of never) link.abort(r);
+          const early = never.length === 0 ? '' : ` before ${per === 1 ? 'it' : never.length === 1 ? `rank ${never[0]}` : `ranks ${never[0]}-${never.at(-1)}`} registered with the rendezvous server`;
           // Killed by our own stop: not a cause.
           const stopped = stopping && signal !== null;
           if ((code !== 0 || signal) && !stopped) {
-            const failure = { rank, code: code ?? 1, what: `${who} ${signal ? `was killed by ${signal}` : `exited with code ${code}`}` };
+            const failure = { rank, code: code ?? 1, what: `${who} ${signal ? `was killed by ${signal}` : `exited with code ${code}`}${early}` };
             if (sawLostPeer) {
               // The rank it lost may not have exited yet: give it the grace time to, then stop the job anyway.
               lostPeer.push(rank);
@@ -143,7 +155,14 @@ export async function runLocal(o: RunOptions): Promise<number> {
         });
       });
     });
-  });
+  };
+  const exits: Promise<void>[] = [];
+  for (let at = 0; at < Math.ceil(o.ranks / per) && !stopping; at++) {
+    exits.push(start(at));
+    // spawn() blocks this event loop (a fork and exec each: on 2 busy cores, up to a second):
+    // the server must answer the ranks already started between two spawns, or their registration times out.
+    await new Promise((resolve) => setImmediate(resolve));
+  }
 
   await Promise.all(exits);
   clearTimeout(waitForCause);
@@ -154,6 +173,7 @@ export async function runLocal(o: RunOptions): Promise<number> {
   firstFailure ??= firstLostPeer;
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
+  link.close();
   await server.close();
   // Ranks that died (or were stopped) did not delete their keys and objects: no rank runs now, so it is safe to.
   if (firstFailure && o.config && (o.config.backends.Redis?.enabled || o.config.backends.S3?.enabled)) {
@@ -165,9 +185,9 @@ export async function runLocal(o: RunOptions): Promise<number> {
   return 0;
 }
 
-/** `fmi run`'s default FMI_CONNECT_TIMEOUT_MS: init()'s 30 s, or 2 s per rank for more than 15 ranks. */
-export function connectTimeoutFor(ranks: number): number {
-  return Math.max(30_000, 2_000 * ranks);
+/** The ranks one launched process runs: `per` from `first` (one without --threads). */
+function ranksOfChild(first: number, per: number, ranks: number): number[] {
+  return Array.from({ length: Math.min(per, ranks - first) }, (_, i) => first + i);
 }
 
 function pipeLines(from: NodeJS.ReadableStream, to: NodeJS.WritableStream, prefix: string, onLine?: (line: string) => void): Promise<void> {

@@ -18,8 +18,8 @@ export interface JobRegistryOptions {
    * left (else it would wait for them until its connect timeout).
    */
   pairTimeoutMs: number;
-  /** The ranks that asked to pair with `rank` of `job` before it registered. */
-  pendingFor(job: string, rank: number): number[];
+  /** `rank` of `job` registered: the ranks that asked to pair with it before. */
+  registered(job: string, rank: number): number[];
 }
 
 /** A first registration (of a rank or a launcher) waiting for its job's verifier. */
@@ -171,7 +171,7 @@ export class JobRegistry {
     for (const [r, clean] of j.left ?? []) writeLine(socket, { t: 'gone', rank: r, clean });
     tellLauncher(j, { t: 'joined', rank });
     // Pairing requests that came before this rank registered.
-    for (const from of this.#o.pendingFor(job, rank)) writeLine(socket, { t: 'want', from });
+    for (const from of this.#o.registered(job, rank)) writeLine(socket, { t: 'want', from });
     this.#o.log?.(`job ${job}: rank ${rank}/${size} registered${verifier ? '' : ' (no secret)'}`);
   }
 }

@@ -61,6 +61,8 @@ export function parseServerMessage(raw: unknown): ServerMessage | string {
       return why('nonce', short(raw.nonce)) ?? (raw as ServerMessage);
     case 'joined':
     case 'paired':
+    case 'starting':
+    case 'started':
       return why('rank', int(raw.rank, 0, MAX_RANKS - 1)) ?? (raw as ServerMessage);
     case 'want':
       return why('from', int(raw.from, 0, MAX_RANKS - 1)) ?? (raw as ServerMessage);

@@ -12,13 +12,24 @@ interface Waiting {
   from: number;
   to: number;
   priv: Endpoint[];
-  timer: NodeJS.Timeout;
+  /** Unset while the job's launcher vouches for the peer (see pair). */
+  timer: NodeJS.Timeout | undefined;
 }
 
 /**
  * Pairing: the first rank of a pair to ask waits (at most `pairTimeoutMs`)
  * for the other; when it comes, each hears where the other is (as TCPunch's
  * server tells them) and both connections close.
+ *
+ * In a job with a launcher, the launcher vouches for its ranks: one that has
+ * not registered is still starting (a rank that will never come is given up
+ * by `abort`), one that has will ask in turn once told `want` (if it dies,
+ * its control connection ends and every rank hears `gone`). So no clock runs
+ * while such a pair waits, here or at the asking rank (told `starting`); the
+ * rank's clock runs again for the connection itself, once introduced. 64
+ * local ranks on 2 busy cores take minutes to start and to answer: any fixed
+ * timeout was a guess. Without a launcher (or once it left, `unvouch`:
+ * `started`), the clocks run.
  */
 export class PairingDesk {
   readonly #waiting = new Map<string, Waiting>();
@@ -35,15 +46,24 @@ export class PairingDesk {
   }
 
   /** The key of a pair's request: the same from either side. */
-  static key(m: Pair): string {
+  static key(m: Pick<Pair, 'job' | 'from' | 'to'>): string {
     return `${m.job}\u0000${Math.min(m.from, m.to)}\u0000${Math.max(m.from, m.to)}`;
   }
 
-  /** The ranks waiting to pair with `rank` of `job` (it is told when it registers). */
-  pendingFor(job: string, rank: number): number[] {
+  /** `rank` of `job` registered: the ranks waiting to pair with it (it is told of them). */
+  registered(job: string, rank: number): number[] {
     const out: number[] = [];
     for (const w of this.#waiting.values()) if (w.job === job && w.to === rank) out.push(w.from);
     return out;
+  }
+
+  /** No one vouches any more that these ranks of `job` are starting (given up, or the launcher left): their waiters' clocks start. */
+  unvouch(job: string, rank?: number): void {
+    for (const w of this.#waiting.values()) {
+      if (w.job !== job || w.timer !== undefined || (rank !== undefined && w.to !== rank)) continue;
+      writeLine(w.socket, { t: 'started', rank: w.to });
+      this.#arm(w);
+    }
   }
 
   /** A pairing request, checked against its job (`j`: undefined when there is no such job). */
@@ -68,15 +88,23 @@ export class PairingDesk {
       return;
     }
     if (w) w.socket.destroy();
-    const timer = setTimeout(() => {
-      this.#waiting.delete(key);
-      writeLine(socket, { t: 'error', message: `rank ${to} did not come to pair within ${this.#pairTimeoutMs} ms` });
-      socket.end();
-    }, this.#pairTimeoutMs);
-    timer.unref();
-    this.#waiting.set(key, { socket, job, from, to, priv, timer });
+    const waiting: Waiting = { socket, job, from, to, priv, timer: undefined };
+    this.#waiting.set(key, waiting);
+    const vouched = j.launcher !== undefined && !j.aborted?.has(to) && !j.left?.has(to);
+    if (vouched) writeLine(socket, { t: 'starting', rank: to });
+    else this.#arm(waiting);
     const peerControl = j.ranks.get(to);
     if (peerControl) writeLine(peerControl, { t: 'want', from });
+  }
+
+  #arm(w: Waiting): void {
+    const key = PairingDesk.key(w);
+    w.timer = setTimeout(() => {
+      this.#waiting.delete(key);
+      writeLine(w.socket, { t: 'error', message: `rank ${w.to} did not come to pair within ${this.#pairTimeoutMs} ms` });
+      w.socket.end();
+    }, this.#pairTimeoutMs);
+    w.timer.unref();
   }
 
   /** A pairing connection closed: its request, if still waiting, goes. */

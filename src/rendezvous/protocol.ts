@@ -37,6 +37,9 @@ export interface Endpoint {
  *
  * Pairing connection (one per pair and side, as in TCPunch):
  *   rank -> server  {t:'pair', job, from, to, priv: Endpoint[], proof?}
+ *   server -> rank  {t:'starting', rank}   the job's launcher vouches for the peer (starting
+ *                   or running, it will ask in turn): no deadline runs until it is introduced
+ *   server -> rank  {t:'started', rank}    no one vouches for it any more: deadlines run again
  *   server -> rank  {t:'peer', pub: Endpoint, priv: Endpoint[], you: Endpoint}   then the server closes
  * `pub` is the peer's pairing connection as the server saw it (its NAT's
  * mapping); both sides then dial each other from the port they paired from.
@@ -63,6 +66,8 @@ export type ServerMessage =
   | { t: 'gone'; rank: number; clean: boolean }
   | { t: 'joined'; rank: number }
   | { t: 'paired'; rank: number }
+  | { t: 'starting'; rank: number }
+  | { t: 'started'; rank: number }
   | { t: 'peer'; pub: Endpoint; priv: Endpoint[]; you?: Endpoint }
   | { t: 'error'; message: string };
 

@@ -47,7 +47,7 @@ export class RendezvousServer {
     this.#opts = o;
     this.#caps = new ConnectionCaps(o);
     this.#desk = new PairingDesk(o.pairTimeoutMs);
-    this.#jobs = new JobRegistry({ ...o, pendingFor: (job, rank) => this.#desk.pendingFor(job, rank) });
+    this.#jobs = new JobRegistry({ ...o, registered: (job, rank) => this.#desk.registered(job, rank) });
     // A TLS handshake that drags on is an idle connection too.
     this.#server = serverSocket(o.tls, o.idleTimeoutMs, o.maxConnections, (s) => this.#accept(s));
   }
@@ -112,6 +112,8 @@ export class RendezvousServer {
       if (role?.kind === 'launcher') {
         const j = this.#jobs.get(role.job);
         if (j && unlaunch(j, socket)) this.#jobs.forget(role.job);
+        // No launcher vouches any more for the ranks it was starting.
+        if (j && !j.launcher) this.#desk.unvouch(role.job);
       }
       if (role?.kind === 'pair') this.#desk.drop(role.key, socket);
     });
@@ -128,7 +130,10 @@ export class RendezvousServer {
           this.#jobs.register(m, nonce, socket);
         } else if (m.t === 'abort' && role?.kind === 'launcher') {
           const j = this.#jobs.get(role.job);
-          if (j) abort(j, role.job, m.rank, socket, this.#opts.log);
+          if (j?.launcher === socket) {
+            abort(j, role.job, m.rank, socket, this.#opts.log);
+            this.#desk.unvouch(role.job, m.rank);
+          }
         } else if (m.t === 'enroll' && (role?.kind === 'control' || role?.kind === 'launcher')) {
           this.#jobs.enroll(m.key, socket);
         } else if (m.t === 'bye' && role?.kind === 'control') {

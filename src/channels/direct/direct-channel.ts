@@ -374,11 +374,17 @@ export class DirectChannel implements Channel {
       const request = { t: 'register' as const, job: this.#o.job, rank: this.rank, size: this.size };
       // A server that never answers (or speaks an older protocol, without a challenge) must not hang init.
       const ms = this.#o.connectTimeoutMs;
-      const timer = setTimeout(() => {
-        reject(new ChannelError(`rendezvous server ${where} did not register this rank within ${ms} ms (is it an fmi rendezvous server of this version? one with TLS takes tls://host:port)`, { rank: this.rank, channel: 'direct' }));
+      let challenged = false;
+      const expire = () => {
+        if (registered) return;
+        const what = challenged ? `challenged, then did not register this rank within ${ms} ms` : `did not register this rank within ${ms} ms (is it an fmi rendezvous server of this version? one with TLS takes tls://host:port)`;
+        reject(new ChannelError(`rendezvous server ${where} ${what}`, { rank: this.rank, channel: 'direct' }));
         sock.destroy();
-      }, ms);
-      timer.unref();
+      };
+      // On a starved machine the timer may fire as this process first gets a CPU back, before the
+      // answer already waiting in its socket is read: read it first (setImmediate runs after the poll phase).
+      const arm = () => setTimeout(() => setImmediate(expire), ms).unref();
+      let timer = arm();
       sock.on('error', (err) => {
         clearTimeout(timer);
         if (!registered) reject(new ChannelError(`rendezvous server ${where} unreachable: ${err.message}`, { rank: this.rank, channel: 'direct', cause: err }));
@@ -394,6 +400,10 @@ export class DirectChannel implements Channel {
           const m = parseServerMessage(raw);
           if (typeof m === 'string') return sock.destroy();
           if (m.t === 'challenge') {
+            // A live fmi server: the clock restarts for its answer (dozens of ranks starting on 2 cores queue at it).
+            challenged = true;
+            clearTimeout(timer);
+            timer = arm();
             writeLine(sock, signed(this.#keys, m.nonce, request));
           } else if (m.t === 'enroll') {
             // This job's first registration: the server keeps this key to check later ones.

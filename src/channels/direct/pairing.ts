@@ -75,9 +75,16 @@ export class Pairing {
       this.#resolve = resolve;
       this.#reject = reject;
     });
-    this.#deadline = setTimeout(() => this.cancel(new ChannelError(this.#timeoutMessage(), this.#fields())), setup.timeoutMs);
-    this.#deadline.unref();
+    this.#arm();
     this.#register();
+  }
+
+  /** The deadline, from now. */
+  #arm(): void {
+    clearTimeout(this.#deadline);
+    if (this.#settled) return;
+    this.#deadline = setTimeout(() => this.cancel(new ChannelError(this.#timeoutMessage(), this.#fields())), this.#s.timeoutMs);
+    this.#deadline.unref();
   }
 
   /** A connection accepted on this rank's listener whose dialer proved to be our peer. */
@@ -117,6 +124,7 @@ export class Pairing {
     this.#rendezvous = sock;
     sock.setNoDelay(true);
     let peerInfo: { pub: Endpoint; priv: Endpoint[]; you?: Endpoint } | undefined;
+    let vouched = false;
     // Read now: once closed, a socket no longer knows its local address.
     let local: Endpoint | undefined;
     sock.on('connect', () => {
@@ -129,7 +137,17 @@ export class Pairing {
         if (typeof m === 'string') return this.cancel(new ChannelError(`rendezvous sent junk: ${m}`, this.#fields()));
         if (m.t === 'challenge') {
           writeLine(sock, signed(s.keys, m.nonce, { t: 'pair', job: s.job, from: s.rank, to: s.peer, priv: s.priv }));
-        } else if (m.t === 'peer') peerInfo = { pub: m.pub, priv: m.priv, you: m.you };
+        } else if (m.t === 'peer') {
+          peerInfo = { pub: m.pub, priv: m.priv, you: m.you };
+          // Connecting is this side's business again: the whole connect timeout for it (a dial that
+          // fails for good, behind NATs or when the peer's listener gave up on a starved dialer, must not punch for ever).
+          if (vouched) this.#arm();
+        }
+        // The job's launcher vouches for the peer: waiting for it is no failure (the server tells if it dies or is given up).
+        else if (m.t === 'starting') {
+          vouched = true;
+          clearTimeout(this.#deadline);
+        } else if (m.t === 'started') this.#arm();
         else if (m.t === 'error') this.cancel(new ChannelError(`rendezvous: ${m.message}`, this.#fields()));
       },
       (why) => this.cancel(new ChannelError(`rendezvous sent junk: ${why}`, this.#fields())),
