@@ -225,6 +225,11 @@ export class NodeArena {
     Atomics.notify(this.#ctl, COUNT);
   }
 
+  /** The rank closed: its keep-alive timer goes (a wait cut short by the close would keep it ref'd, and the process alive). */
+  close(): void {
+    clearInterval(this.#keepAlive);
+  }
+
   /** A local slot whose thread ended (or closed its channel), or -1. */
   #gone(): number {
     for (let s = 0; s < this.n; s++) if (s !== this.slot && Atomics.load(this.#region, s * CTRL_WORDS + CLOSED) !== 0) return s;

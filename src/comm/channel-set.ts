@@ -98,6 +98,7 @@ export class ChannelSet {
   }
 
   async close(): Promise<void> {
+    this.node?.close();
     await Promise.all([...this.#channels.values()].map((c) => c.close()));
   }
 }

@@ -209,7 +209,7 @@ async function exchange(chs: RedisChannel[], n: number, pauseMs: number): Promis
   );
 }
 
-const openJob = (url: string, job: string, o: { reconnectMs?: number } = {}) =>
+const openJob = (url: string, job: string, o: { reconnectMs?: number; timeoutMs?: number } = {}) =>
   Promise.all(range(3).map((rank) => RedisChannel.create({ url, job, rank, size: 3, aliveMs: ALIVE_MS, chunkBytes: 1000, ...o })));
 
 describe('redis faults - the server restarts mid-job', () => {
@@ -269,10 +269,12 @@ describe('redis faults - the server restarts mid-job', () => {
     const chs = await openJob(server.url, job, { reconnectMs: 1000 });
     try {
       const pending = chs[0]!.recv({ source: 1, ctx: 0, tag: 5 });
-      const get = chs[1]!.get('never', undefined, 2);
+      // Several gets, each on a blocking connection of its own: the channel gives up when its first connection does,
+      // and a get whose connection was then between two reconnect attempts used to wait forever.
+      const gets = range(8).map((i) => chs[1 + (i % 2)]!.get(`never${i}`, undefined, i % 2 === 0 ? 2 : 1));
       // A get whose blocking connection was not open yet when the server died (a loaded machine) finds it unreachable.
       const outcome = (p: Promise<unknown>) => expect(p).rejects.toMatchObject({ code: 'FMI_CHANNEL', message: expect.stringMatching(/could not reconnect within 1000 ms|unreachable/) });
-      const checks = [outcome(pending), outcome(get)];
+      const checks = [outcome(pending), ...gets.map(outcome)];
       await sleep(200);
       await server.kill();
       const t0 = Date.now();
@@ -284,4 +286,27 @@ describe('redis faults - the server restarts mid-job', () => {
       await server.kill();
     }
   }, 30_000);
+
+  it('gets waiting while their connections reconnect fail with FMI_CLOSED at once when the channel closes', async () => {
+    const server = await Server.start();
+    const job = randomUUID();
+    // Long enough that no connection gives up by itself during the test; closes bounded by 5 s against the dead server.
+    const chs = await openJob(server.url, job, { reconnectMs: 60_000, timeoutMs: 5000 });
+    try {
+      const gets = range(3).map((i) => chs[1]!.get(`never${i}`, undefined, 0));
+      const checks = gets.map((g) => expect(g).rejects.toMatchObject({ code: 'FMI_CLOSED', channel: 'redis' }));
+      await sleep(200);
+      await server.kill();
+      // The gets' connections are lost and wait between reconnect attempts.
+      await sleep(500);
+      const t0 = Date.now();
+      const closing = chs[1]!.close();
+      await Promise.all(checks);
+      expect(Date.now() - t0).toBeLessThan(5000);
+      await closing;
+    } finally {
+      await Promise.all(chs.map((c) => c.close()));
+      await server.kill();
+    }
+  }, 60_000);
 });

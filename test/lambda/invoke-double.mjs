@@ -18,7 +18,10 @@
 // function logged a given line, after it started: the function runs on, its
 // answer is lost; lose the connection of rank r's first call before its
 // function starts (loseFirst: the function then runs at once, 'run', or when
-// the test calls release(r), 'hold': a late duplicate). Ranks are read from the fmi payload ({fmi: {rank}}): that is where
+// the test calls release(r), 'hold': a late duplicate); with 'run', hold
+// rank r's later calls until the first call's function logged a given line
+// or ended (firstLogs: Lambda happened to start the lost call first, so it
+// wins the rank's claim). Ranks are read from the fmi payload ({fmi: {rank}}): that is where
 // this double knows about fmi.
 //
 //   const double = await startInvokeDouble({ functions: { sgd: { module: 'examples/lambda/handler.mjs', timeoutMs: 60000 } } });
@@ -47,6 +50,7 @@ const MAX_PAYLOAD = 6 * 1024 * 1024;
  *   timeoutMsByRank?: Record<number, number>,
  *   dropOnLog?: Record<number, string>,
  *   loseFirst?: Record<number, 'run' | 'hold'>,
+ *   firstLogs?: Record<number, string>,
  *   region?: string,
  * }} DoubleOptions
  * @typedef {{ at: number, function: string, rank: number | undefined, status: number, error?: string, lost?: boolean, log?: string[], answer?: unknown }} CallRecord
@@ -61,6 +65,8 @@ export async function startInvokeDouble(opts) {
   const rankCalls = new Map();
   /** rank -> starts the held first call's function (loseFirst 'hold'). */
   const held = new Map();
+  /** rank -> resolves once its first call's function logged firstLogs[rank], or ended. */
+  const firstLogged = new Map();
   let n = 0;
 
   const server = createServer((req, res) => {
@@ -118,11 +124,16 @@ export async function startInvokeDouble(opts) {
       // The caller sees its connection drop (ECONNRESET); Lambda runs the function all the same.
       record.lost = true;
       req.socket.destroy();
-      const start = () => invoke(name, fn, event, rank, undefined, record).then(() => record);
+      const line = opts.firstLogs?.[rank];
+      let logged = () => {};
+      if (line !== undefined) firstLogged.set(rank, new Promise((r) => (logged = r)));
+      const onFirstLog = line === undefined ? undefined : (l) => l.includes(line) && logged();
+      const start = () => invoke(name, fn, event, rank, onFirstLog, record).then(() => (logged(), record));
       if (lose === 'hold') held.set(rank, start);
       else start();
       return new Promise(() => {});
     }
+    if (rank !== undefined) await firstLogged.get(rank);
     const drop = rank === undefined ? undefined : opts.dropOnLog?.[rank];
     const onLog = drop && ((line) => line.includes(drop) && req.socket.destroy());
     const run = invoke(name, fn, event, rank, onLog, record);

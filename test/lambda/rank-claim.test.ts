@@ -46,7 +46,9 @@ describe('lambda - a rank started twice runs once', () => {
   }
 
   it('over Redis alone: the lost first call starts at once and runs the rank; the rank is "crashed", never run a second time', async () => {
-    const d = await double({ functions: { f: { module: JOB, timeoutMs: 600_000, env: ALIVE } }, loseFirst: { 1: 'run' } });
+    // The retry's function starts only once the lost call's runs rank 1 (so has claimed it): else, on a loaded
+    // machine where the lost call took seconds to load, the retry claimed the rank first and stalled for 600 s.
+    const d = await double({ functions: { f: { module: JOB, timeoutMs: 600_000, env: ALIVE } }, loseFirst: { 1: 'run' }, firstLogs: { 1: 'rank 1 runs' } });
     const r = await job(d, { functionName: 'f', ranks: 3, config: config('redis'), input: { stallRank: 1, stallMs: 600_000 }, retry: { baseDelayMs: 20 } });
     // The launcher either saw the claim (no second call) or called again and was told FMI_RANK_TAKEN.
     expect(r.ranks[1], JSON.stringify(r.ranks[1])).toMatchObject({ status: 'crashed', error: { code: expect.stringMatching(/^(ECONNRESET|FMI_RANK_TAKEN)$/) } });

@@ -90,6 +90,12 @@ export class RedisStore {
   readonly #writers = new Map<number, number>();
   readonly #fields: FmiErrorFields;
   #closedWith: Error | undefined;
+  /**
+   * One per pending get, aborted at close: a get parked in whenReady on a
+   * connection close() disconnected would otherwise wait forever (ioredis
+   * emits no 'end' for a connection disconnected between two reconnect attempts).
+   */
+  readonly #pending = new Set<AbortController>();
 
   constructor(o: StoreOptions) {
     this.#o = o;
@@ -218,9 +224,16 @@ export class RedisStore {
     if (this.#closedWith) throw this.#closedWith;
     const watched = writer !== undefined && writer !== this.#o.rank;
     if (watched) this.#writers.set(writer, (this.#writers.get(writer) ?? 0) + 1);
+    // Not AbortSignal.any: combined with a long-lived signal, Node keeps every combination alive.
+    const stop = new AbortController();
+    const onAbort = () => stop.abort(signal!.reason);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    this.#pending.add(stop);
     try {
-      return await this.#get(key, signal, watched ? writer : undefined);
+      return await this.#get(key, stop.signal, watched ? writer : undefined);
     } finally {
+      signal?.removeEventListener('abort', onAbort);
+      this.#pending.delete(stop);
       if (watched) {
         const n = this.#writers.get(writer)! - 1;
         if (n > 0) this.#writers.set(writer, n);
@@ -253,10 +266,11 @@ export class RedisStore {
     await Promise.all(checks);
   }
 
-  async #get(key: string, signal: AbortSignal | undefined, writer: number | undefined): Promise<{ kind: number; data: Uint8Array }> {
+  /** `signal` aborts with the caller's reason, or with the store's error when it closes. */
+  async #get(key: string, signal: AbortSignal, writer: number | undefined): Promise<{ kind: number; data: Uint8Array }> {
     const head = this.#o.keys.head(key);
     const conn = await this.#blocking.acquire(signal);
-    if (signal?.aborted) {
+    if (signal.aborted) {
       this.#blocking.release(conn);
       throw signal.reason;
     }
@@ -282,7 +296,7 @@ export class RedisStore {
     const h = newHeader();
     const problem = parseHeader(frame, h);
     if (problem !== undefined) throw damaged(problem, { ...this.#fields, op: 'get' });
-    const data = h.count === 1 ? ownBytes(frame) : await this.#readRest(key, frame, h.count, h.total);
+    const data = h.count === 1 ? ownBytes(frame) : await this.#readRest(key, frame, h.count, h.total, signal);
     this.#track(this.#readDone(key));
     return { kind: h.kind, data };
   }
@@ -296,19 +310,21 @@ export class RedisStore {
   /** Fails waiting gets with `err`, drops the blocking connections, gives the background work up to `ms` to finish. */
   async close(err: Error, ms: number): Promise<void> {
     this.#closedWith ??= err;
-    this.#blocking.close(err);
+    for (const stop of this.#pending) stop.abort(this.#closedWith);
+    this.#blocking.close(this.#closedWith);
     await bounded(Promise.allSettled(this.#background), ms);
   }
 
-  async #readRest(key: string, frame: Buffer, count: number, total: number): Promise<Uint8Array> {
+  async #readRest(key: string, frame: Buffer, count: number, total: number, signal: AbortSignal): Promise<Uint8Array> {
     const c = this.#o.cmd;
     const chunks = this.#o.keys.chunks(key);
     const ranges = Array.from({ length: Math.ceil((count - 1) / RANGE_CHUNKS) });
     const rangesAt = (i: number) => c.lrangeBuffer(chunks, i, Math.min(count - 2, i + RANGE_CHUNKS - 1));
     let parts: Buffer[][];
     try {
-      parts = await retried(c, () => Promise.all(ranges.map((_, j) => rangesAt(j * RANGE_CHUNKS))), this.#o.lost);
+      parts = await retried(c, () => Promise.all(ranges.map((_, j) => rangesAt(j * RANGE_CHUNKS))), this.#o.lost, signal);
     } catch (err) {
+      if (signal.aborted) throw signal.reason;
       throw this.#o.error(err, 'get');
     }
     const out = new Uint8Array(total);
