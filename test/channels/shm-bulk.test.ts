@@ -89,6 +89,16 @@ describe('shm - an early large message waits in the staging area for its receive
     await close();
   });
 
+  it('a message whose writer closed right after sending it is still received whole; the next receive from it fails', async () => {
+    const { chans: [a, b], close } = await world(2);
+    await a!.send(1, env(9), pattern(MiB, 5));
+    await a!.close();
+    expect(b!.iprobe({ source: 0, ctx: 0, tag: 9 })?.length).toBe(MiB);
+    expect(firstBad((await b!.recv({ source: 0, ctx: 0, tag: 9, into: new Uint8Array(MiB) })).data, MiB, 5)).toBe(-1);
+    await expect(b!.recv({ source: 0, ctx: 0, tag: 9 })).rejects.toMatchObject({ code: 'FMI_PEER_LOST' });
+    await close();
+  });
+
   it('a receive with a signal takes it too', async () => {
     const { chans: [a, b], close } = await world(2);
     await a!.send(1, env(8), pattern(MiB, 4));
