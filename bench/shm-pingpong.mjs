@@ -67,6 +67,42 @@ function memcpyMBs() {
   return n / (best * 1000);
 }
 
+/**
+ * 4 MiB copies with and without shared memory (best of several, MB/s): a
+ * message between thread ranks crosses a SharedArrayBuffer, and V8 copies
+ * to and from one with relaxed atomic word moves, not memcpy. Wasm's
+ * memory.copy inside a shared memory is memcpy again.
+ */
+function copyRates() {
+  const n = 4 * 1024 * 1024;
+  const best = (f) => {
+    let b = Infinity;
+    for (let round = 0; round < 20; round++) {
+      const t0 = performance.now();
+      for (let i = 0; i < 5; i++) f();
+      b = Math.min(b, (performance.now() - t0) / 5);
+    }
+    return Math.round(n / (b * 1000));
+  };
+  const ab = new Uint8Array(n).fill(1);
+  const ab2 = new Uint8Array(n);
+  const sab = new Uint8Array(new SharedArrayBuffer(2 * n)).fill(2, 0, n);
+  const sabView = sab.subarray(0, n);
+  const buf = Buffer.from(sab.buffer);
+  // (module (import "m" "m" (memory 64 128 shared)) (func (export "copy") (param i32 i32 i32) local.get 0 local.get 1 local.get 2 memory.copy))
+  const memory = new WebAssembly.Memory({ initial: 128, maximum: 128, shared: true });
+  const code = [0, 97, 115, 109, 1, 0, 0, 0, 1, 7, 1, 96, 3, 127, 127, 127, 0, 2, 11, 1, 1, 109, 1, 109, 2, 3, 128, 1, 128, 1, 3, 2, 1, 0, 7, 8, 1, 4, 99, 111, 112, 121, 0, 0, 10, 14, 1, 12, 0, 32, 0, 32, 1, 32, 2, 252, 10, 0, 0, 11];
+  const wasm = new WebAssembly.Instance(new WebAssembly.Module(new Uint8Array(code)), { m: { m: memory } }).exports;
+  return [
+    ['ab', 'ab', 'TypedArray.set', best(() => ab2.set(ab))],
+    ['sab', 'ab', 'TypedArray.set', best(() => ab2.set(sabView))],
+    ['ab', 'sab', 'TypedArray.set', best(() => sab.set(ab, n))],
+    ['sab', 'ab', 'Buffer.copy', best(() => buf.copy(ab2, 0, 0, n))],
+    ['sab', 'sab', 'copyWithin', best(() => sab.copyWithin(n, 0, n))],
+    ['sab', 'sab', 'wasm memory.copy', best(() => wasm.copy(n, 0, n))],
+  ].map(([from, to, primitive, mb_s]) => ({ bench: 'copy', from, to, primitive, bytes: n, mb_s }));
+}
+
 const pingpong = join(here, 'pingpong.mjs');
 process.stderr.write(`shm-pingpong: load ${loadLine()}\n`);
 const shm = await job([cli, 'run', '-n', '2', '--threads', '--no-prefix', pingpong], { FMI_SHM_BLOCK_US: '200' });
@@ -78,6 +114,8 @@ const baseDir = process.env.FMI_BENCH_BASE;
 const base = baseDir ? await job([join(baseDir, 'dist', 'cli', 'main.js'), 'run', '-n', '2', '--threads', '--no-prefix', join(baseDir, 'bench', 'pingpong.mjs')], { FMI_SHM_BLOCK_US: '0' }, { variant: 'u8,base' }) : [];
 const memcpy = memcpyMBs();
 process.stdout.write(JSON.stringify({ bench: 'memcpy', bytes: 4 * 1024 * 1024, mb_s: Math.round(memcpy) }) + '\n');
+const copies = copyRates();
+for (const c of copies) process.stdout.write(JSON.stringify(c) + '\n');
 
 const by = (rows) => new Map(rows.filter((r) => typeof r === 'object').map((r) => [r.bytes, r]));
 const [S, L, P, D, B] = [by(shm), by(loop), by(spin), by(direct), by(base)];
@@ -92,6 +130,7 @@ for (const [bytes, s] of S) {
 const small = S.get(8);
 const large = S.get(4 * 1024 * 1024);
 if (small) process.stderr.write(`goal 8 B <= 3 us: ${L.get(8)?.p50_us.toFixed(1) ?? '-'} us by default (event loop only; blocking 200 us first ${small.p50_us.toFixed(1)} us, spin ${P.get(8)?.p50_us.toFixed(1) ?? '-'} us)\n`);
+process.stderr.write(`4 MiB copies, MB/s: ${copies.map((c) => `${c.from}->${c.to} ${c.primitive} ${c.mb_s}`).join(', ')}\n`);
 if (large) process.stderr.write(`goal 4 MiB >= memcpy/2 = ${Math.round(memcpy / 2)} MB/s: ${Math.round((L.get(4 * 1024 * 1024) ?? large).mb_s)} MB/s by default\n`);
 
 if (isOn(process.env.FMI_BENCH_TRAIN)) {

@@ -109,6 +109,12 @@ export class Early implements Arrival {
   error: Error | undefined = undefined;
   /** A receive that matched before the payload was complete. */
   taker: Posted | undefined = undefined;
+  /**
+   * Set by a transport that leaves the payload where it is (shared memory)
+   * until a receive takes it: called once one does (taker set), so the
+   * payload goes straight to the receive, one copy instead of two.
+   */
+  onTaken: (() => void) | undefined = undefined;
 
   constructor(
     readonly core: MatchCore,

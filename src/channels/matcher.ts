@@ -43,7 +43,10 @@ export class Matcher {
       if (u) {
         req.onMatch?.(u.source, u.tag, u.kind);
         if (u.done) this.#core.finish(u, p);
-        else u.taker = p;
+        else {
+          u.taker = p;
+          u.onTaken?.();
+        }
         return;
       }
       const err = unmatched?.();

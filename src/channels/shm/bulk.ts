@@ -36,6 +36,7 @@ export class Bulk {
   readonly #ctl: Int32Array;
   readonly #writerBell: number;
   readonly #writerClosed: number;
+  readonly #readerBell: number;
   /** A length-tracking view: it follows the area as it grows. */
   readonly #data: Uint8Array;
   // The writer's side.
@@ -54,6 +55,7 @@ export class Bulk {
     this.#ctl = new Int32Array(region.sab, 0, n * CTRL_WORDS);
     this.#writerBell = from * CTRL_WORDS + BELL;
     this.#writerClosed = from * CTRL_WORDS + CLOSED;
+    this.#readerBell = to * CTRL_WORDS + BELL;
     this.#data = new Uint8Array(this.#sab);
     this.#head = this.#base = Atomics.load(this.#ctrl, BULK_HEAD) >>> 0;
     this.#tail = Atomics.load(this.#ctrl, BULK_TAIL) >>> 0;
@@ -155,11 +157,23 @@ export class Bulk {
     if (w.async) await w.value;
   }
 
-  /** Asks the reader to say when it frees room: undefined when there is room for `bytes` now, else the tail to wait on. */
+  /**
+   * Asks the reader to say when it frees room: undefined when there is room
+   * for `bytes` now, else the tail to wait on. The reader is rung too: it may
+   * hold an early message here for its receive (Inbox parks it), and gives
+   * the room up once it sees a writer waiting.
+   */
   wantRoom(bytes: number): number | undefined {
     Atomics.store(this.#ctrl, BULK_WAITING, 1);
     const tail = Atomics.load(this.#ctrl, BULK_TAIL);
-    return this.free() >= bytes ? undefined : tail;
+    if (this.free() >= bytes) {
+      // Not waiting after all: a flag left up would make the reader give up a parked message for nothing.
+      Atomics.store(this.#ctrl, BULK_WAITING, 0);
+      return undefined;
+    }
+    Atomics.add(this.#ctl, this.#readerBell, 1);
+    Atomics.notify(this.#ctl, this.#readerBell);
+    return tail;
   }
 
   #released(): number {
@@ -182,6 +196,11 @@ export class Bulk {
   /** Bytes the reader may read now. */
   available(): number {
     return (Atomics.load(this.#ctrl, BULK_HEAD) - this.#tail) >>> 0;
+  }
+
+  /** Whether the writer waits for room. */
+  writerWaits(): boolean {
+    return Atomics.load(this.#ctrl, BULK_WAITING) !== 0;
   }
 
   /** Whether the writer is copying in now (what it copies is published chunk by chunk). */
