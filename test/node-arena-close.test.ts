@@ -8,7 +8,7 @@ import { nodeMemoryFor } from '../src/collectives/node-memory.js';
 const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
 
 describe('node arena - close', () => {
-  it('clears the keep-alive timer a wait holds, so a closed rank does not keep its process alive', async () => {
+  it('clears the keep-alive timer a wait holds, so a closed rank does not keep its process alive, and fails the wait', async () => {
     const region = createRegion([0, 1]);
     const memory = nodeMemoryFor(region)!;
     // Rank 0 of a process of two thread ranks; rank 1 never comes to the sync.
@@ -20,8 +20,8 @@ describe('node arena - close', () => {
     const held = timers();
     arena.close();
     expect(timers()).toBe(held - 1);
-    // Rank 1's thread ends: the wait fails as before.
+    // Nothing wakes the wait any more: it fails at once, not never.
+    await expect(waiting).rejects.toMatchObject({ code: 'FMI_CLOSED' });
     markGone(region, 1);
-    await expect(waiting).rejects.toMatchObject({ code: 'FMI_PEER_LOST' });
   });
 });

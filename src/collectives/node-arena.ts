@@ -1,5 +1,5 @@
 import { decodeError, encodeError } from '../codec.js';
-import { AbortError, FmiError, PeerLostError, type FmiErrorFields } from '../errors.js';
+import { AbortError, ClosedError, FmiError, PeerLostError, type FmiErrorFields } from '../errors.js';
 import type { Channel } from '../channels/channel.js';
 import { CLOSED, CTRL_WORDS, type ShmRegion } from '../channels/shm/region.js';
 import { waitAsync } from '../channels/shm/wait-async.js';
@@ -63,6 +63,7 @@ export class NodeArena {
   readonly #keepAlive = setInterval(() => this.#nudge(), GONE_CHECK_MS).unref();
   /** Set when a call failed half-way (a timeout, a lost rank): the arena's counters no longer agree. */
   #broken: FmiError | undefined;
+  #closed = false;
   /** The processes' layout, once a two-level call found it out (two-level.ts). */
   layout: NodeLayout | undefined;
 
@@ -204,6 +205,7 @@ export class NodeArena {
     try {
       while (Atomics.load(this.#ctl, index) === value) {
         if (signal?.aborted) throw signal.reason instanceof FmiError ? signal.reason : new AbortError('aborted', fields);
+        if (this.#closed) throw new ClosedError('the rank closed while waiting on the node arena', fields);
         const w = waitAsync(this.#ctl, index, value);
         if (w.async) await w.value;
         if (Atomics.load(this.#ctl, index) !== value) return;
@@ -225,9 +227,12 @@ export class NodeArena {
     Atomics.notify(this.#ctl, COUNT);
   }
 
-  /** The rank closed: its keep-alive timer goes (a wait cut short by the close would keep it ref'd, and the process alive). */
+  /** The rank closed: its keep-alive timer goes (a wait would keep it ref'd, and the process alive), and a wait still pending fails with FMI_CLOSED (nothing would wake it any more). */
   close(): void {
     clearInterval(this.#keepAlive);
+    this.#closed = true;
+    Atomics.notify(this.#ctl, GEN);
+    Atomics.notify(this.#ctl, COUNT);
   }
 
   /** A local slot whose thread ended (or closed its channel), or -1. */
