@@ -1,9 +1,11 @@
+import { existsSync } from 'node:fs';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import type { Endpoint } from '../rendezvous/protocol.js';
 import { RendezvousServer, type RendezvousServerOptions } from '../rendezvous/server.js';
 
-/** This file, run as the server's thread. */
-const SELF = new URL('./server-thread.js', import.meta.url);
+/** This file, run as the server's thread: built beside this one; run from the TypeScript sources (tests), the built one in dist/. */
+const BESIDE = new URL('./server-thread.js', import.meta.url);
+const SELF = existsSync(BESIDE) ? BESIDE : new URL('../../dist/cli/server-thread.js', import.meta.url);
 
 export interface ServerThread {
   address: Endpoint;
