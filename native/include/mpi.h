@@ -8,9 +8,10 @@
  * communicator belongs is caught (MPI_ERR_COMM) rather than misread. The
  * values below must agree with src/mpi/abi.ts.
  *
- * Functions declared here but not (yet) implemented link normally and fail at
- * run time with MPI_ERR_UNSUPPORTED_OPERATION, naming the function: see
- * docs/mpi.md for what is supported.
+ * Every function of MPI 3.1's C bindings is declared. Those not (yet)
+ * implemented (one-sided, MPI-IO, dynamic processes) link normally and fail
+ * at run time with a code of class MPI_ERR_UNSUPPORTED_OPERATION whose
+ * string names the function: see docs/mpi.md for what is supported.
  */
 #ifndef FMI_MPI_H
 #define FMI_MPI_H
