@@ -32,7 +32,7 @@ var FMI_BLOCKING = [
 ];
 // fmi:blocking-end
 
-/* Never wait: they answer at once, start a request, or fail as unsupported. */
+/* Never wait: they answer at once or start a request. */
 var FMI_IMMEDIATE = [
   'MPI_Initialized', 'MPI_Finalized', 'MPI_Abort', 'MPI_Query_thread', 'MPI_Is_thread_main',
   'MPI_Get_processor_name', 'MPI_Get_version', 'MPI_Get_library_version', 'MPI_Error_class', 'MPI_Error_string',
@@ -65,13 +65,58 @@ var FMI_IMMEDIATE = [
   'MPI_Type_set_name', 'MPI_Get_address', 'MPI_Pack', 'MPI_Unpack', 'MPI_Pack_size',
   'MPI_Cart_coords', 'MPI_Cart_rank', 'MPI_Cart_shift', 'MPI_Cart_get', 'MPI_Cartdim_get', 'MPI_Dims_create',
   'MPI_Topo_test', 'MPI_Graphdims_get', 'MPI_Graph_get', 'MPI_Graph_neighbors_count', 'MPI_Graph_neighbors',
-  'MPI_Dist_graph_neighbors_count', 'MPI_Dist_graph_neighbors', 'MPI_Comm_spawn', 'MPI_Comm_get_parent',
+  'MPI_Dist_graph_neighbors_count', 'MPI_Dist_graph_neighbors', 'MPI_Comm_get_parent',
   'MPI_Ineighbor_allgather', 'MPI_Ineighbor_allgatherv', 'MPI_Ineighbor_alltoall', 'MPI_Ineighbor_alltoallv',
   'MPI_Ineighbor_alltoallw',
   'MPI_Status_set_elements_x', 'MPI_Grequest_start', 'MPI_Grequest_complete', 'MPI_Pack_external',
   'MPI_Unpack_external', 'MPI_Pack_external_size', 'MPI_Type_get_extent_x', 'MPI_Type_get_true_extent_x',
   'MPI_Type_match_size', 'MPI_Type_create_keyval', 'MPI_Type_free_keyval', 'MPI_Type_set_attr', 'MPI_Type_get_attr',
   'MPI_Type_delete_attr', 'MPI_Cart_map', 'MPI_Graph_map',
+  // The tool information interface of a library with no tool variables (src/mpi/tools.ts).
+  'MPI_T_category_changed', 'MPI_T_category_get_categories', 'MPI_T_category_get_cvars', 'MPI_T_category_get_index',
+  'MPI_T_category_get_info', 'MPI_T_category_get_num', 'MPI_T_category_get_pvars', 'MPI_T_cvar_get_index',
+  'MPI_T_cvar_get_info', 'MPI_T_cvar_get_num', 'MPI_T_cvar_handle_alloc', 'MPI_T_cvar_handle_free',
+  'MPI_T_cvar_read', 'MPI_T_cvar_write', 'MPI_T_enum_get_info', 'MPI_T_enum_get_item', 'MPI_T_finalize',
+  'MPI_T_init_thread', 'MPI_T_pvar_get_index', 'MPI_T_pvar_get_info', 'MPI_T_pvar_get_num',
+  'MPI_T_pvar_handle_alloc', 'MPI_T_pvar_handle_free', 'MPI_T_pvar_read', 'MPI_T_pvar_readreset', 'MPI_T_pvar_reset',
+  'MPI_T_pvar_session_create', 'MPI_T_pvar_session_free', 'MPI_T_pvar_start', 'MPI_T_pvar_stop', 'MPI_T_pvar_write'
+];
+
+/*
+ * Declared in mpi.h so that every MPI 3.1 program compiles and links, but not
+ * implemented: one-sided communication, MPI-IO, dynamic processes (an fmi
+ * job has a fixed set of ranks), the Fortran 90 parameterized types. The runtime has no
+ * entry for them, so each fails with MPI_ERR_UNSUPPORTED_OPERATION naming
+ * itself, through MPI_COMM_WORLD's error handler (docs/mpi.md).
+ */
+var FMI_UNSUPPORTED = [
+  'MPI_Comm_spawn',
+  'MPI_Accumulate', 'MPI_Close_port', 'MPI_Comm_accept', 'MPI_Comm_connect', 'MPI_Comm_disconnect', 'MPI_Comm_join',
+  'MPI_Comm_spawn_multiple', 'MPI_Compare_and_swap', 'MPI_Fetch_and_op', 'MPI_File_call_errhandler',
+  'MPI_File_close', 'MPI_File_create_errhandler', 'MPI_File_delete', 'MPI_File_get_amode', 'MPI_File_get_atomicity',
+  'MPI_File_get_byte_offset', 'MPI_File_get_errhandler', 'MPI_File_get_group', 'MPI_File_get_info',
+  'MPI_File_get_position', 'MPI_File_get_position_shared', 'MPI_File_get_size', 'MPI_File_get_type_extent',
+  'MPI_File_get_view', 'MPI_File_iread', 'MPI_File_iread_all', 'MPI_File_iread_at', 'MPI_File_iread_at_all',
+  'MPI_File_iread_shared', 'MPI_File_iwrite', 'MPI_File_iwrite_all', 'MPI_File_iwrite_at', 'MPI_File_iwrite_at_all',
+  'MPI_File_iwrite_shared', 'MPI_File_open', 'MPI_File_preallocate', 'MPI_File_read', 'MPI_File_read_all',
+  'MPI_File_read_all_begin', 'MPI_File_read_all_end', 'MPI_File_read_at', 'MPI_File_read_at_all',
+  'MPI_File_read_at_all_begin', 'MPI_File_read_at_all_end', 'MPI_File_read_ordered', 'MPI_File_read_ordered_begin',
+  'MPI_File_read_ordered_end', 'MPI_File_read_shared', 'MPI_File_seek', 'MPI_File_seek_shared',
+  'MPI_File_set_atomicity', 'MPI_File_set_errhandler', 'MPI_File_set_info', 'MPI_File_set_size', 'MPI_File_set_view',
+  'MPI_File_sync', 'MPI_File_write', 'MPI_File_write_all', 'MPI_File_write_all_begin', 'MPI_File_write_all_end',
+  'MPI_File_write_at', 'MPI_File_write_at_all', 'MPI_File_write_at_all_begin', 'MPI_File_write_at_all_end',
+  'MPI_File_write_ordered', 'MPI_File_write_ordered_begin', 'MPI_File_write_ordered_end', 'MPI_File_write_shared',
+  'MPI_Get', 'MPI_Get_accumulate', 'MPI_Lookup_name', 'MPI_Open_port', 'MPI_Publish_name', 'MPI_Put',
+  'MPI_Raccumulate', 'MPI_Register_datarep', 'MPI_Rget', 'MPI_Rget_accumulate', 'MPI_Rput',
+  'MPI_Type_create_f90_complex', 'MPI_Type_create_f90_integer', 'MPI_Type_create_f90_real', 'MPI_Unpublish_name',
+  'MPI_Win_allocate', 'MPI_Win_allocate_shared', 'MPI_Win_attach', 'MPI_Win_call_errhandler', 'MPI_Win_complete',
+  'MPI_Win_create', 'MPI_Win_create_dynamic', 'MPI_Win_create_errhandler', 'MPI_Win_create_keyval',
+  'MPI_Win_delete_attr', 'MPI_Win_detach', 'MPI_Win_fence', 'MPI_Win_flush', 'MPI_Win_flush_all',
+  'MPI_Win_flush_local', 'MPI_Win_flush_local_all', 'MPI_Win_free', 'MPI_Win_free_keyval', 'MPI_Win_get_attr',
+  'MPI_Win_get_errhandler', 'MPI_Win_get_group', 'MPI_Win_get_info', 'MPI_Win_get_name', 'MPI_Win_lock',
+  'MPI_Win_lock_all', 'MPI_Win_post', 'MPI_Win_set_attr', 'MPI_Win_set_errhandler', 'MPI_Win_set_info',
+  'MPI_Win_set_name', 'MPI_Win_shared_query', 'MPI_Win_start', 'MPI_Win_sync', 'MPI_Win_test', 'MPI_Win_unlock',
+  'MPI_Win_unlock_all', 'MPI_Win_wait'
 ];
 
 var LibraryFmi = {
@@ -207,7 +252,7 @@ FMI_BLOCKING.forEach(function(name) {
   LibraryFmi[name] = new Function("return FMI.block('" + name + "', arguments);");
   LibraryFmi[name + '__deps'] = ['$FMI'];
 });
-FMI_IMMEDIATE.forEach(function(name) {
+FMI_IMMEDIATE.concat(FMI_UNSUPPORTED).forEach(function(name) {
   LibraryFmi[name] = new Function("return FMI.call('" + name + "', arguments);");
   LibraryFmi[name + '__deps'] = ['$FMI'];
 });

@@ -46,7 +46,7 @@ const NOT_IN_SUITE: Record<string, string> = {
   exit: 'exit codes, unflushed output and argv through fmi run (test/mpi-abi.test.ts, test/mpi-launch.test.ts)',
   failfirst: 'the launcher names the first rank that failed (test/mpi-launch.test.ts)',
   fatal: 'MPI_ERRORS_ARE_FATAL\'s message text (test/mpi-abi.test.ts)',
-  unsupported: 'MPI_Comm_spawn fails naming itself on fmi; Open MPI would spawn (test/mpi-abi.test.ts)',
+  unsupported: 'one-sided, MPI-IO and dynamic-process calls fail naming themselves on fmi; Open MPI implements them (test/mpi-abi.test.ts)',
   bigmem: 'a 2 GiB receive buffer per rank: wasm32\'s 4 GiB limit, too much memory for 8 native ranks (test/mpi-launch.test.ts)',
 };
 

@@ -101,12 +101,18 @@ export const ERROR_NAMES = [
   'MPI_ERR_SERVICE', 'MPI_ERR_SPAWN', 'MPI_ERR_UNSUPPORTED_DATAREP', 'MPI_ERR_UNSUPPORTED_OPERATION', 'MPI_ERR_WIN',
   'MPI_ERR_BASE', 'MPI_ERR_LOCKTYPE', 'MPI_ERR_KEYVAL', 'MPI_ERR_RMA_CONFLICT', 'MPI_ERR_RMA_SYNC', 'MPI_ERR_SIZE',
   'MPI_ERR_DISP', 'MPI_ERR_ASSERT', 'MPI_ERR_RMA_RANGE', 'MPI_ERR_RMA_ATTACH', 'MPI_ERR_RMA_SHARED',
-  'MPI_ERR_RMA_FLAVOR', 'MPI_ERR_LASTCODE',
+  'MPI_ERR_RMA_FLAVOR',
+  // The MPI_T return codes, error classes too (MPI 3.1 §14.3.10): Err.T_INVALID_INDEX etc.
+  'MPI_T_ERR_MEMORY', 'MPI_T_ERR_NOT_INITIALIZED', 'MPI_T_ERR_CANNOT_INIT', 'MPI_T_ERR_INVALID_INDEX',
+  'MPI_T_ERR_INVALID_ITEM', 'MPI_T_ERR_INVALID_HANDLE', 'MPI_T_ERR_OUT_OF_HANDLES', 'MPI_T_ERR_OUT_OF_SESSIONS',
+  'MPI_T_ERR_INVALID_SESSION', 'MPI_T_ERR_CVAR_SET_NOT_NOW', 'MPI_T_ERR_CVAR_SET_NEVER', 'MPI_T_ERR_PVAR_NO_STARTSTOP',
+  'MPI_T_ERR_PVAR_NO_WRITE', 'MPI_T_ERR_PVAR_NO_ATOMIC', 'MPI_T_ERR_INVALID_NAME', 'MPI_T_ERR_INVALID',
+  'MPI_ERR_LASTCODE',
 ] as const;
 export type ErrorName = (typeof ERROR_NAMES)[number];
 
-export const Err = Object.fromEntries(ERROR_NAMES.map((n, i) => [n.replace(/^MPI_(ERR_)?/, ''), i])) as {
-  readonly [K in ErrorName as K extends `MPI_ERR_${infer R}` ? R : 'SUCCESS']: number;
+export const Err = Object.fromEntries(ERROR_NAMES.map((n, i) => [n.replace(/^MPI_(ERR_)?/, '').replace(/^T_ERR_/, 'T_'), i])) as {
+  readonly [K in ErrorName as K extends `MPI_ERR_${infer R}` ? R : K extends `MPI_T_ERR_${infer T}` ? `T_${T}` : 'SUCCESS']: number;
 };
 
 /** Predefined datatypes: handle = datatype base + index. Order matches mpi.h. */

@@ -87,5 +87,5 @@ export function errorString(code: number, added?: ReadonlyMap<number, string>): 
   if (extra !== undefined) return extra;
   const name = ERROR_NAMES[code];
   if (name === undefined) return undefined;
-  return `${name}: ${DESCRIPTIONS[code] ?? name.slice(8).toLowerCase().replace(/_/g, ' ')}`;
+  return `${name}: ${DESCRIPTIONS[code] ?? name.replace(/^MPI_(T_)?ERR_/, '').toLowerCase().replace(/_/g, ' ')}`;
 }

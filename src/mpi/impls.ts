@@ -13,6 +13,7 @@ import { TYPE_IMPLS } from './type-fns.js';
 import { TYPE_ATTR_IMPLS } from './type-attrs.js';
 import { EXTERNAL32_IMPLS } from './external32.js';
 import { GREQUEST_IMPLS } from './grequest.js';
+import { TOOL_IMPLS } from './tools.js';
 
 /**
  * Every MPI function the runtime implements, by name. A name mpi.h declares
@@ -33,4 +34,5 @@ export const IMPLS: Readonly<Record<string, Impl>> = Object.freeze({
   ...TOPO_IMPLS,
   ...GRAPH_IMPLS,
   ...NEIGHBOR_IMPLS,
+  ...TOOL_IMPLS,
 });

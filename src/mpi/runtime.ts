@@ -5,6 +5,7 @@ import {
 } from './abi.js';
 import { predefinedDatatypes, type Datatype } from './datatypes.js';
 import { JobAbortedError, MpiError, toMpiError } from './errors.js';
+import { unsupportedError } from './unsupported.js';
 import { HandleTable } from './handles.js';
 import { predefinedOps, type MpiOp } from './ops.js';
 import { ProgramData } from './program-data.js';
@@ -162,7 +163,7 @@ export class MpiRuntime extends ProgramData {
     // Once the job is being stopped, every MPI call ends the program (also polling loops of MPI_Test/Iprobe).
     if (this.signal?.aborted) return this.fail(name, undefined, COMM_WORLD);
     if (!impl) {
-      return this.fail(name, new MpiError(Err.UNSUPPORTED_OPERATION, `${name} is not supported by fmi (yet): see docs/mpi.md`), COMM_WORLD);
+      return this.fail(name, unsupportedError(this, name), COMM_WORLD);
     }
     try {
       const r = impl(this, ...Array.from(args));
@@ -191,7 +192,8 @@ export class MpiRuntime extends ProgramData {
     const name = ERROR_NAMES[e.code] ?? `error ${e.code}`;
     const msg = e.message.startsWith('MPI_ERR') || e.message.startsWith('FMI_') ? e.message : `${name}: ${e.message}`;
     this.options.stderr(`fmi: ${this.rankLabel}: fatal error in ${fn}: ${msg}`);
-    this.pendingExit = e.code || 1;
+    // The exit status is the error's class (a code added for it has one).
+    this.pendingExit = (this.addedClasses.get(e.code) ?? e.code) || 1;
     return e.code;
   }
 
