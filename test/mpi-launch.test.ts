@@ -70,7 +70,7 @@ describe('fmi run names the rank that failed first', () => {
     const r = await node([cli, 'run', '-n', '3', join(broken, 'failfirst.js'), 'return']);
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toMatch(/^\[[0-2]\] fmi: cannot run \S*failfirst\.js: CompileError: WebAssembly\.compile\(\): expected magic word/m);
-    expect(r.stderr).toMatch(/^fmi run: rank [0-2] exited with code 1; stopping the other ranks$/m);
+    expect(r.stderr).toMatch(/^fmi run: rank [0-2] exited with code 1 before it registered with the rendezvous server; stopping the other ranks$/m);
     expect(r.stderr).not.toMatch(/triggerUncaughtException|FMI_PEER_LOST|timed out/);
   }, 120_000);
 
