@@ -150,7 +150,8 @@ describe('nat', () => {
 
   it('nat - four ranks, two behind each NAT: pairs across the NATs punch, pairs on one LAN use the listener', async () => {
     await topology('default', 'drop');
-    const { ranks } = await runJob(['f1', 'f1', 'f2', 'f2'], 8000, 15_000);
+    // Four node processes start on two cores: under a loaded runner that alone took most of 15 s.
+    const { ranks } = await runJob(['f1', 'f1', 'f2', 'f2'], 8000, 30_000);
     expectSucceeded(ranks);
     // On one LAN the higher rank dials the lower one's listener, which accepts it.
     expect(ranks.map((r) => r.paths)).toEqual([
@@ -159,7 +160,7 @@ describe('nat', () => {
       { 0: 'punch', 1: 'punch', 3: 'accepted' },
       { 0: 'punch', 1: 'punch', 2: 'listener' },
     ]);
-  }, 20_000);
+  }, 45_000);
 
   it('nat - two NATs that both answer with RSTs: punched when the SYNs cross, else the clear error, never a hang', async () => {
     // Each SYN is reset unless the other side's SYN passed its NAT first; with
