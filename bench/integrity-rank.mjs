@@ -5,7 +5,7 @@
 // waiting for a core. Run under `fmi run -n 2` with FMI_INTEGRITY set.
 
 import { init } from 'fmi';
-import { fillPattern, itersFor, sizesFrom, summarize, warmupMsFor } from './lib/common.mjs';
+import { fillPattern, sizesFrom, summarize, warmUp } from './lib/common.mjs';
 
 const CTRL = 1;
 const DATA = 2;
@@ -41,17 +41,7 @@ async function driver() {
       const theirs = (await comm.recv(1, { tag: CTRL, into: new Float64Array(1) }))[0];
       return (mine + theirs) / n;
     };
-    let n = 1;
-    let per = 0;
-    for (let spent = 0; ; n *= 2) {
-      const t0 = performance.now();
-      await rounds(n);
-      const dt = performance.now() - t0;
-      spent += dt;
-      per = dt / n;
-      if (spent >= warmupMsFor(bytes === sizes[0]) && n >= 4) break;
-    }
-    const iters = itersFor(per);
+    const { iters } = await warmUp(rounds, bytes === sizes[0]);
     const samples = new Float64Array(iters);
     const cpuPerRt = await rounds(iters, samples);
     if (rbuf[bytes - 1] !== sbuf[bytes - 1]) throw new Error('integrity bench: the echo differs');

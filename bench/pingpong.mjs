@@ -14,7 +14,7 @@
 
 import { init } from 'fmi';
 import { ALLOC, meter, round1, windowFor } from './lib/alloc-meter.mjs';
-import { PINGPONG_SIZES, emit, fillPattern, itersFor, mbPerS, warmupMsFor, sizesFrom, summarize } from './lib/common.mjs';
+import { PINGPONG_SIZES, emit, fillPattern, mbPerS, sizesFrom, summarize, warmUp } from './lib/common.mjs';
 
 const CTRL = 1;
 const DATA = 2;
@@ -66,17 +66,7 @@ async function driver() {
     };
 
     // Warm-up: doubling batches until warmupMs has passed; the last batch gives the time per round trip.
-    let n = 1;
-    let per = 0;
-    for (let spent = 0; ; n *= 2) {
-      const t0 = performance.now();
-      await batch(n);
-      const dt = performance.now() - t0;
-      spent += dt;
-      per = dt / n;
-      if (spent >= warmupMsFor(bytes === sizes[0]) && n >= 4) break;
-    }
-    const iters = itersFor(per);
+    const { iters, perMs } = await warmUp(batch, bytes === sizes[0]);
     const samples = new Float64Array(iters);
     await batch(iters, samples);
     check(sbuf, last);
@@ -84,7 +74,7 @@ async function driver() {
     let alloc;
     if (ALLOC) {
       // Both ranks meter the same round trips; rank 1 then sends its figures.
-      const n = windowFor(per);
+      const n = windowFor(perMs);
       await tell(sbuf.byteLength, n, 1);
       const mine = await meter(n, (k) => rounds(k));
       const theirs = await comm.recv(1, { tag: CTRL, into: new Float64Array(3) });

@@ -19,7 +19,7 @@
 
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { KiB, MiB, fillPattern, itersFor, mbPerS, sizesFrom, summarize, warmupMsFor } from './lib/common.mjs';
+import { KiB, MiB, fillPattern, mbPerS, sizesFrom, summarize, warmUp } from './lib/common.mjs';
 
 const base = process.env.FMI_BENCH_BASE;
 const { init } = await import(base ? pathToFileURL(join(base, 'dist', 'index.js')).href : 'fmi');
@@ -47,17 +47,7 @@ for (const bytes of sizes) {
         if (samples) samples[i] = performance.now() - t0;
       }
     };
-    let n = 1;
-    let per = 0;
-    for (let spent = 0; ; n *= 2) {
-      const t0 = performance.now();
-      await rounds(n);
-      const dt = performance.now() - t0;
-      spent += dt;
-      per = dt / n;
-      if (spent >= warmupMsFor(bytes === sizes[0]) && n >= 4) break;
-    }
-    const iters = itersFor(per);
+    const { iters } = await warmUp(rounds, bytes === sizes[0]);
     const samples = new Float64Array(iters);
     await rounds(iters, samples);
     const recv = await comm.recv(1, { tag: CTRL, into: new Float64Array(1) });

@@ -41,6 +41,21 @@ export function itersFor(perIterMs) {
   return Math.max(3, Math.min(PLAN.maxIters, Math.max(PLAN.minIters, want), Math.max(capped, 3)));
 }
 
+/**
+ * Warm-up in doubling batches (`batch(n)` runs n rounds) until the size's
+ * warm-up time has passed: the time per round of the last batch (perMs) and
+ * the iterations for the measured run that it gives.
+ */
+export async function warmUp(batch, first) {
+  for (let n = 1, spent = 0; ; n *= 2) {
+    const t0 = performance.now();
+    await batch(n);
+    const dt = performance.now() - t0;
+    spent += dt;
+    if (spent >= warmupMsFor(first) && n >= 4) return { perMs: dt / n, iters: itersFor(dt / n) };
+  }
+}
+
 /** Sizes from FMI_BENCH_SIZES (comma-separated bytes) or the defaults. */
 export function sizesFrom(defaults) {
   const s = process.env.FMI_BENCH_SIZES;

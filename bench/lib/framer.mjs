@@ -11,7 +11,7 @@
 // 'data' events instead, Node's default).
 
 import { readInto as readIntoOpen } from '../../dist/channels/direct/read-into.js';
-import { emit, fillPattern, itersFor, mbPerS, warmupMsFor, summarize } from './common.mjs';
+import { emit, fillPattern, mbPerS, summarize, warmUp } from './common.mjs';
 
 const HEADER = 4;
 const COALESCE = 16 * 1024;
@@ -120,17 +120,7 @@ export async function measure(socket, sizes, channel) {
         if (samples) samples[i] = performance.now() - t0;
       }
     };
-    let n = 1;
-    let per = 0;
-    for (let spent = 0; ; n *= 2) {
-      const t0 = performance.now();
-      await batch(n);
-      const dt = performance.now() - t0;
-      spent += dt;
-      per = dt / n;
-      if (spent >= warmupMsFor(bytes === sizes[0]) && n >= 4) break;
-    }
-    const iters = itersFor(per);
+    const { iters } = await warmUp(batch, bytes === sizes[0]);
     const samples = new Float64Array(iters);
     await batch(iters, samples);
     if (lastLen !== bytes || Buffer.compare(f.rbuf.subarray(0, bytes), sbuf) !== 0) throw new Error(`raw-pingpong: bad echo at ${bytes} bytes`);
