@@ -3,23 +3,12 @@ import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { ANY_SOURCE, ANY_TAG } from '../../src/channels/channel.js';
 import { ShmChannel, createRegion, type ShmRegion } from '../../src/channels/shm/index.js';
+import { KiB, MiB, env, firstBad, pattern, world } from './shm-world.js';
 import { BULK_TAIL, markGone, ringOffset } from '../../src/channels/shm/region.js';
 
 // The staging area of large messages (src/channels/shm/bulk.ts): chunk and
 // area boundaries, early messages left in the area for their receive, many
 // pairs at once, a writer that dies half-way.
-const KiB = 1024;
-const MiB = 1024 * KiB;
-const env = (tag: number) => ({ ctx: 0, tag, kind: 0 });
-const pattern = (n: number, seed: number) => new Uint8Array(n).map((_, i) => (i * 31 + seed) & 255);
-const firstBad = (got: Uint8Array, n: number, seed: number) => (got.byteLength !== n ? -2 : got.findIndex((x, i) => x !== ((i * 31 + seed) & 255)));
-
-async function world(size: number, bulkBytes?: number): Promise<{ chans: ShmChannel[]; region: ShmRegion; close(): Promise<void> }> {
-  const region = createRegion(Array.from({ length: size }, (_, i) => i), 64 * KiB, bulkBytes);
-  const job = randomUUID();
-  const chans = await Promise.all(Array.from({ length: size }, (_, rank) => ShmChannel.create({ job, rank, size, region })));
-  return { chans, region, close: () => Promise.all(chans.map((c) => c.close())).then(() => undefined) };
-}
 
 /** Where the reader of pair (from, to) has freed the staging area up to. */
 const bulkTail = (r: ShmRegion, from: number, to: number) => Atomics.load(new Int32Array(r.sab, ringOffset(r, from, to), 32), BULK_TAIL) >>> 0;
