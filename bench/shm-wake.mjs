@@ -8,6 +8,9 @@
 //   port       MessagePort.postMessage (the event loop, a libuv async handle)
 //   spin       polls Atomics.load (a core each, busy)
 //   spin+wait  polls up to FMI_BENCH_SPIN_US (default 5) then Atomics.wait
+//   futex-c    the same ping-pong between two C threads on a raw futex
+//              (bench/native/futex-pingpong.c, built with `cc`): the floor
+//              of a wake-up without polling on this machine, no V8 in it
 // For each: half round trip p50 / p99 in us, the process CPU time per
 // round trip (both threads), so a spin's cost shows, and how long the
 // pinger's own Atomics.notify call takes (p50, notify_us: where the peer
@@ -18,12 +21,15 @@
 // stdout: one JSON line per mechanism; stderr: a table.
 
 import { Worker, isMainThread, workerData, parentPort } from 'node:worker_threads';
-import { loadavg } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const ROUNDS = Number(process.env.FMI_BENCH_ROUNDS ?? 20000);
 const SPIN_US = Number(process.env.FMI_BENCH_SPIN_US ?? 5);
 const PAIRS = Number(process.env.FMI_BENCH_PAIRS ?? 1);
-const MECHANISMS = (process.env.FMI_BENCH_WAKE ?? 'wait,waitAsync,port,spin,spin+wait').split(',');
+const MECHANISMS = (process.env.FMI_BENCH_WAKE ?? 'wait,waitAsync,port,spin,spin+wait,futex-c').split(',');
 
 if (isMainThread) await main();
 else await side(workerData);
@@ -34,7 +40,7 @@ async function main() {
   for (const mech of MECHANISMS) {
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
-    const results = await Promise.all(Array.from({ length: PAIRS }, () => pair(mech)));
+    const results = await Promise.all(Array.from({ length: PAIRS }, () => (mech === 'futex-c' ? futexC() : pair(mech))));
     const notifies = results.flatMap((r) => r.notify).sort((a, b) => a - b);
     const wall = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
@@ -47,13 +53,32 @@ async function main() {
       rounds: ROUNDS,
       p50_us: +(pct(0.5) * 500).toFixed(2),
       p99_us: +(pct(0.99) * 500).toFixed(2),
-      cpu_us_per_rt: +((cpu.user + cpu.system) / (ROUNDS * PAIRS)).toFixed(2),
+      cpu_us_per_rt: +(mech === 'futex-c' ? results[0].cpu : (cpu.user + cpu.system) / (ROUNDS * PAIRS)).toFixed(2),
       notify_us: mech === 'port' ? undefined : +(notifies[notifies.length >> 1] * 1000).toFixed(2),
       wall_ms: Math.round(wall),
       node: process.version,
     };
     process.stdout.write(JSON.stringify(r) + '\n');
     process.stderr.write(`${mech.padEnd(10)} ${r.p50_us.toFixed(2).padStart(8)} ${r.p99_us.toFixed(2).padStart(8)} ${r.cpu_us_per_rt.toFixed(2).padStart(10)} ${(r.notify_us?.toFixed(2) ?? '-').padStart(10)}\n`);
+  }
+}
+
+/**
+ * The C floor: one pair of threads in a process of its own, which prints its
+ * own percentiles (half round trip, µs) and CPU. Returned in pair()'s units
+ * (ms per round trip) so the table treats it alike; one pair whatever PAIRS.
+ */
+async function futexC() {
+  const dir = mkdtempSync(join(tmpdir(), 'fmi-futex-'));
+  try {
+    const exe = join(dir, 'futex-pingpong');
+    const src = new URL('./native/futex-pingpong.c', import.meta.url).pathname;
+    execFileSync('cc', ['-O2', '-pthread', '-o', exe, src]);
+    const [p50, p99, cpu, notify] = execFileSync(exe, [String(ROUNDS)], { encoding: 'utf8' }).trim().split(' ').map(Number);
+    // Samples whose p50 and p99 (as main() picks them) are the C program's own.
+    return { samples: [p50, p50, p99].map((us) => (us * 2) / 1000), notify: [notify / 1000], cpu };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
