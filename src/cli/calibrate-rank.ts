@@ -100,7 +100,7 @@ async function main(): Promise<void> {
   try {
     // Pairs connect on first use: do it before anything is timed.
     for (let i = 0; i < 3; i++) await comm.barrier();
-    if (plan.warm) await warmUp(comm, plan.warm);
+    if (plan.warm) results.warm = await warmUp(comm, plan.warm);
     results.pingpong = (await measure(comm, plan, 1, (b) => pingpong(comm, b))).map((cols, i) => sample(plan.sizes[i]!, cols[0]!));
     if (plan.exchange) results.exchange = (await measure(comm, plan, 1, (b) => exchange(comm, b))).map((cols, i) => sample(plan.sizes[i]!, cols[0]!));
     if (plan.barrier) results.barrier = (await measure(comm, { ...plan, sizes: [0] }, 1, () => barrier(comm))).map((cols) => sample(0, cols[0]!));
@@ -136,7 +136,7 @@ async function main(): Promise<void> {
  * prices the steady state, so calibrate measures it, as the model check's
  * benchmark does (bench/channels-rank.mjs warms up the same way).
  */
-async function warmUp(comm: Communicator, warm: { calls: number; ms: number }): Promise<void> {
+async function warmUp(comm: Communicator, warm: { calls: number; ms: number }): Promise<{ rounds: number; ms: number }> {
   const ping = pingpong(comm, 8);
   const data = new Float64Array(128).fill(1);
   const t0 = performance.now();
@@ -149,7 +149,7 @@ async function warmUp(comm: Communicator, warm: { calls: number; ms: number }): 
     }
     calls += 25;
     const more = comm.rank === 0 ? Float64Array.of(calls < warm.calls && performance.now() - t0 < warm.ms ? 1 : 0) : undefined;
-    if ((await comm.bcast<Float64Array>(more, 0))[0] !== 1) return;
+    if ((await comm.bcast<Float64Array>(more, 0))[0] !== 1) return { rounds: calls, ms: performance.now() - t0 };
   }
 }
 

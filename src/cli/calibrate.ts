@@ -229,7 +229,7 @@ function jsonOf(r: Calibration) {
     channels: Object.fromEntries(
       r.fits.map((f, i) => {
         const m = r.measurements[i]!;
-        return [f.channel, { source: f.source, alpha_s: f.fit.alpha, beta_bytes_s: f.fit.beta, gap_s: f.gap, exchange_alpha_s: f.exchange?.alpha, exchange_beta_bytes_s: f.exchange?.beta, alpha_all_s: f.alphaAll, alpha_coll_s: f.alphaColl, barrier: m.barrier, burst: m.burst, beta_total_bytes_s: f.betaTotal, max_rel_error: f.fit.maxRelError, load: m.load, points: f.points, pingpong: m.pingpong, exchange: m.exchange, legs: m.legs, legs_all: m.legsAll }];
+        return [f.channel, { source: f.source, alpha_s: f.fit.alpha, beta_bytes_s: f.fit.beta, gap_s: f.gap, exchange_alpha_s: f.exchange?.alpha, exchange_beta_bytes_s: f.exchange?.beta, alpha_all_s: f.alphaAll, alpha_coll_s: f.alphaColl, barrier: m.barrier, burst: m.burst, beta_total_bytes_s: f.betaTotal, max_rel_error: f.fit.maxRelError, load: m.load, points: f.points, pingpong: m.pingpong, exchange: m.exchange, legs: m.legs, legs_all: m.legsAll, warm: m.warm }];
       }),
     ),
   };
