@@ -28,9 +28,9 @@ export const CALIBRATE_USAGE = `Usage:
       the calibrated model's point-to-point message (on S3 with polling).
 `;
 
-/** What to measure on each channel: sizes, time per size, iteration bounds. */
 /** Warm-up (calibrate-rank's warmUp) before the first measurement: rounds, and at most this long. S3's calls take tens of ms: none. */
 const WARM = { calls: 1000, ms: 5000 };
+/** What to measure on each channel: sizes, time per size, iteration bounds, warm-up. */
 export const PLANS: Readonly<Record<ModelChannel, CalibratePlan>> = {
   direct: { sizes: [8, 1024, 16384, 65536, 262144, 1048576], ms: 300, minIters: 50, maxIters: 20_000, exchange: true, bursts: [1, 4, 16], barrier: true, warm: WARM },
   shm: { sizes: [8, 1024, 16384, 65536, 262144, 1048576], ms: 300, minIters: 50, maxIters: 50_000, exchange: true, bursts: [1, 4, 16], barrier: true, warm: WARM },
