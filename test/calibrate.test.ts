@@ -163,6 +163,9 @@ describe('calibrate - fmi calibrate on real ranks', () => {
     expect(config.model.Direct.collective_overhead).toBeGreaterThan(0);
     expect(config.model.Direct.collective_overhead).toBe(report.model.Direct!.collective_overhead);
     expect(report.channels.direct.source).toBe('pingpong');
+    // Nothing is timed on cold code: a warm-up of rounds of every hot path first (quick: 50 rounds or 0.3 s).
+    const warm = report.channels.direct.warm;
+    expect(warm.rounds >= 50 || warm.ms >= 300).toBe(true);
     expect(report.channels.direct.pingpong.map((p: { bytes: number }) => p.bytes)).toEqual([8, 1024, 16384, 65536, 262144, 1048576]);
     const e = estimate('direct', 'send', 1 << 20, 2, config, { into: true });
     expect(e.time_s).toBeCloseTo(config.model.Direct.overhead / 1e3 + (1 << 20) / (config.model.Direct.bandwidth * 1e6), 12);
@@ -214,6 +217,7 @@ describe('calibrate - fmi calibrate on real ranks', () => {
       expect(config.model.FaaS.fresh_memory).toBe(r.model.FaaS!.fresh_memory);
       expect(config.model.FaaS.fresh_memory).toBeGreaterThanOrEqual(0);
       const redisFit = r.measurements.find((m) => m.channel === 'redis')!;
+      for (const m of r.measurements) expect(m.warm!.rounds >= 50 || m.warm!.ms >= 300, m.channel).toBe(true);
       expect(redisFit.legs.map((l) => l.bytes)).toEqual([8, 1024, 65536, 1048576]);
       expect(redisFit.pingpong.map((l) => l.bytes)).toEqual([8, 1024, 65536, 1048576]);
       const e = new Policy(config, { ranks: 3 }).estimate('redis', 'send', 0);

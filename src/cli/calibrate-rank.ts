@@ -63,6 +63,8 @@ export interface CalibratePlan {
   fresh?: number[];
   /** Time the barrier (every rank in a collective): the hop inside a collective. */
   barrier?: boolean;
+  /** Warm-up before anything is timed (warmUp): at least `calls` rounds, for at most `ms`; none: no warm-up. */
+  warm?: { calls: number; ms: number };
 }
 
 const KEY = 'calib';
@@ -98,6 +100,7 @@ async function main(): Promise<void> {
   try {
     // Pairs connect on first use: do it before anything is timed.
     for (let i = 0; i < 3; i++) await comm.barrier();
+    if (plan.warm) results.warm = await warmUp(comm, plan.warm);
     results.pingpong = (await measure(comm, plan, 1, (b) => pingpong(comm, b))).map((cols, i) => sample(plan.sizes[i]!, cols[0]!));
     if (plan.exchange) results.exchange = (await measure(comm, plan, 1, (b) => exchange(comm, b))).map((cols, i) => sample(plan.sizes[i]!, cols[0]!));
     if (plan.barrier) results.barrier = (await measure(comm, { ...plan, sizes: [0] }, 1, () => barrier(comm))).map((cols) => sample(0, cols[0]!));
@@ -121,6 +124,33 @@ async function main(): Promise<void> {
     await comm.close();
   }
   if (rank === 0) writeFileSync(out, JSON.stringify(results));
+}
+
+/**
+ * Runs the channel's hot paths before anything is timed: rounds of an 8-byte
+ * ping-pong, a barrier, a 1 KiB bcast and allreduce, at least `calls`
+ * rounds, for at most `ms` (rank 0's count and clock decide). V8 optimizes
+ * a function only after many calls, and until then a call takes 2-3 times
+ * its later time (a 1 KiB Redis bcast: 1.30 ms over its first 250 calls,
+ * 0.45 ms after 2,000; with V8's --no-opt it stayed at 1.1 ms). The model
+ * prices the steady state, so calibrate measures it, as the model check's
+ * benchmark does (bench/channels-rank.mjs warms up the same way).
+ */
+async function warmUp(comm: Communicator, warm: { calls: number; ms: number }): Promise<{ rounds: number; ms: number }> {
+  const ping = pingpong(comm, 8);
+  const data = new Float64Array(128).fill(1);
+  const t0 = performance.now();
+  for (let calls = 0; ; ) {
+    for (let i = 0; i < 25; i++) {
+      await ping();
+      await comm.barrier();
+      await comm.bcast(comm.rank === 0 ? data : undefined, 0);
+      await comm.allreduce(data, Op.SUM);
+    }
+    calls += 25;
+    const more = comm.rank === 0 ? Float64Array.of(calls < warm.calls && performance.now() - t0 < warm.ms ? 1 : 0) : undefined;
+    if ((await comm.bcast<Float64Array>(more, 0))[0] !== 1) return { rounds: calls, ms: performance.now() - t0 };
+  }
 }
 
 /** One iteration of a pattern at one size: this rank's sample(s), seconds. */

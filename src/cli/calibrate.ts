@@ -28,11 +28,13 @@ export const CALIBRATE_USAGE = `Usage:
       the calibrated model's point-to-point message (on S3 with polling).
 `;
 
-/** What to measure on each channel: sizes, time per size, iteration bounds. */
+/** Warm-up (calibrate-rank's warmUp) before the first measurement: rounds, and at most this long. S3's calls take tens of ms: none. */
+const WARM = { calls: 1000, ms: 5000 };
+/** What to measure on each channel: sizes, time per size, iteration bounds, warm-up. */
 export const PLANS: Readonly<Record<ModelChannel, CalibratePlan>> = {
-  direct: { sizes: [8, 1024, 16384, 65536, 262144, 1048576], ms: 300, minIters: 50, maxIters: 20_000, exchange: true, bursts: [1, 4, 16], barrier: true },
-  shm: { sizes: [8, 1024, 16384, 65536, 262144, 1048576], ms: 300, minIters: 50, maxIters: 50_000, exchange: true, bursts: [1, 4, 16], barrier: true },
-  redis: { sizes: [8, 1024, 65536, 1048576], ms: 300, minIters: 20, maxIters: 5_000, exchange: false, bursts: [1, 4, 16] },
+  direct: { sizes: [8, 1024, 16384, 65536, 262144, 1048576], ms: 300, minIters: 50, maxIters: 20_000, exchange: true, bursts: [1, 4, 16], barrier: true, warm: WARM },
+  shm: { sizes: [8, 1024, 16384, 65536, 262144, 1048576], ms: 300, minIters: 50, maxIters: 50_000, exchange: true, bursts: [1, 4, 16], barrier: true, warm: WARM },
+  redis: { sizes: [8, 1024, 65536, 1048576], ms: 300, minIters: 20, maxIters: 5_000, exchange: false, bursts: [1, 4, 16], warm: WARM },
   s3: { sizes: [8, 65536, 1048576], ms: 600, minIters: 5, maxIters: 200, exchange: false, bursts: [1, 4] },
 };
 
@@ -204,7 +206,7 @@ function rankScript(): string {
 }
 
 function quick(p: CalibratePlan): CalibratePlan {
-  return { ...p, ms: Math.max(20, p.ms / 10), minIters: Math.max(3, Math.ceil(p.minIters / 10)) };
+  return { ...p, ms: Math.max(20, p.ms / 10), minIters: Math.max(3, Math.ceil(p.minIters / 10)), warm: p.warm && { calls: 50, ms: 300 } };
 }
 
 function readText(path: string): string {
@@ -227,7 +229,7 @@ function jsonOf(r: Calibration) {
     channels: Object.fromEntries(
       r.fits.map((f, i) => {
         const m = r.measurements[i]!;
-        return [f.channel, { source: f.source, alpha_s: f.fit.alpha, beta_bytes_s: f.fit.beta, gap_s: f.gap, exchange_alpha_s: f.exchange?.alpha, exchange_beta_bytes_s: f.exchange?.beta, alpha_all_s: f.alphaAll, alpha_coll_s: f.alphaColl, barrier: m.barrier, burst: m.burst, beta_total_bytes_s: f.betaTotal, max_rel_error: f.fit.maxRelError, load: m.load, points: f.points, pingpong: m.pingpong, exchange: m.exchange, legs: m.legs, legs_all: m.legsAll }];
+        return [f.channel, { source: f.source, alpha_s: f.fit.alpha, beta_bytes_s: f.fit.beta, gap_s: f.gap, exchange_alpha_s: f.exchange?.alpha, exchange_beta_bytes_s: f.exchange?.beta, alpha_all_s: f.alphaAll, alpha_coll_s: f.alphaColl, barrier: m.barrier, burst: m.burst, beta_total_bytes_s: f.betaTotal, max_rel_error: f.fit.maxRelError, load: m.load, points: f.points, pingpong: m.pingpong, exchange: m.exchange, legs: m.legs, legs_all: m.legsAll, warm: m.warm }];
       }),
     ),
   };

@@ -54,6 +54,8 @@ export interface ChannelMeasurements {
   freshBcast?: LegSample[];
   /** Every rank in a barrier, back to back: the slowest rank's time per barrier (bytes 0). */
   barrier?: Sample[];
+  /** The warm-up before anything was timed (rank 0's rounds and ms), when the plan had one. */
+  warm?: { rounds: number; ms: number };
 }
 
 /** Model fields calibration sets, in the config's units (ms, MB/s). */
