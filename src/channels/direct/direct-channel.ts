@@ -255,6 +255,7 @@ export class DirectChannel implements Channel {
   #rendezvousGone(why: string): void {
     if (this.#state !== 'open' || this.#noRendezvous) return;
     this.#noRendezvous = why;
+    for (const p of this.#pairings.values()) p.unwatch();
     for (let peer = 0; peer < this.size; peer++) {
       if (peer === this.rank || this.#conns.has(peer) || this.#pairings.has(peer) || this.#gone.has(peer) || this.#elsewhere.has(peer)) continue;
       this.#matcher.failSource(peer, this.#unpairable(peer));
