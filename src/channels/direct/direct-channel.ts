@@ -20,7 +20,7 @@ export interface DirectChannelOptions {
   server?: ServerAddress;
   /** Address this rank's listener binds. @default '127.0.0.1' when the server is on loopback, else '0.0.0.0' */
   listenHost?: string;
-  /** Give up connecting to a peer after this long. @default 30000 */
+  /** Give up connecting to a peer after this long (not once introduced to a peer on this host: the server says if it is gone). @default 30000 */
   connectTimeoutMs?: number;
   /**
    * The job's secret (at least 16 bytes; `fmi run` makes 256 random bits):
