@@ -89,6 +89,8 @@ export class Pairing {
   #deadline: NodeJS.Timeout | undefined;
   /** Introduced to a peer on this host while the server watches both: no clock runs (see #register). */
   #unclocked = false;
+  /** This rank's control connection is up: the server would say if the peer were gone. */
+  #watched = true;
   /** What hole punching saw, for the error when it fails. */
   #punching: Punching | undefined;
 
@@ -119,6 +121,7 @@ export class Pairing {
 
   /** The rendezvous server is gone, and with it the word that the peer is: the clock runs again. */
   unwatch(): void {
+    this.#watched = false;
     if (!this.#unclocked) return;
     this.#unclocked = false;
     this.#arm();
@@ -169,7 +172,7 @@ export class Pairing {
           writeLine(sock, signed(s.keys, m.nonce, { t: 'pair', job: s.job, from: s.rank, to: s.peer, priv: s.priv }));
         } else if (m.t === 'peer') {
           peerInfo = { pub: m.pub, priv: m.priv, you: m.you };
-          if (onThisHost(m.priv)) {
+          if (onThisHost(m.priv) && this.#watched) {
             // Both ranks are up, on this host, with listeners: the dial reaches the peer's
             // listener unless the peer is gone, and the server says when it is (its control
             // connection ends). A slow peer is not a lost one: no clock (unwatch() restarts it).
