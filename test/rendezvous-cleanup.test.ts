@@ -116,11 +116,11 @@ describe('rendezvous - a pairing request asked again', () => {
     // The job exists once a rank registered; 0 and 1 pair without registering (the server does not ask).
     await (await client({ t: 'register', job, rank: 2, size: 3 })).waitFor((m) => m.t === 'registered');
     const first = await client({ t: 'pair', job, from: 0, to: 1, priv: [] });
-    await sleep(3000);
+    await sleep(5000);
     const second = await client({ t: 'pair', job, from: 0, to: 1, priv: [] });
     expect((await first.closed(5000)).closed).toBe(true);
-    // The first request's timer (at 6 s) has fired; the second's (at 9 s) has not.
-    await sleep(4500);
+    // The first request's timer (at 6 s) would have fired by now; the second's (at 11 s) has not.
+    await sleep(2000);
     expect(s.stats().waiting).toBe(1);
     const peer = await client({ t: 'pair', job, from: 1, to: 0, priv: [] });
     await second.waitFor((m) => m.t === 'peer');
