@@ -43,7 +43,9 @@ export class FmiError extends Error {
 
   constructor(code: FmiErrorCode, message: string, fields: FmiErrorFields = {}) {
     super(`${code}: ${message}${describe(fields)}`, fields.cause === undefined ? undefined : { cause: fields.cause });
-    this.name = new.target.name;
+    // Named in words, not after new.target.name: a minified bundle (`fmi lambda package`)
+    // renames classes. A subclass of the user's own keeps its class name.
+    this.name = new.target === FmiError ? 'FmiError' : new.target.name;
     this.code = code;
     this.rank = fields.rank;
     this.peer = fields.peer;
@@ -66,36 +68,42 @@ function describe(f: FmiErrorFields): string {
 export class TimeoutError extends FmiError {
   constructor(message: string, fields?: FmiErrorFields) {
     super('FMI_TIMEOUT', message, fields);
+    this.name = 'TimeoutError';
   }
 }
 
 export class AbortError extends FmiError {
   constructor(message: string, fields?: FmiErrorFields) {
     super('FMI_ABORTED', message, fields);
+    this.name = 'AbortError';
   }
 }
 
 export class PeerLostError extends FmiError {
   constructor(message: string, fields?: FmiErrorFields) {
     super('FMI_PEER_LOST', message, fields);
+    this.name = 'PeerLostError';
   }
 }
 
 export class ChannelError extends FmiError {
   constructor(message: string, fields?: FmiErrorFields) {
     super('FMI_CHANNEL', message, fields);
+    this.name = 'ChannelError';
   }
 }
 
 export class TruncateError extends FmiError {
   constructor(message: string, fields?: FmiErrorFields) {
     super('MPI_ERR_TRUNCATE', message, fields);
+    this.name = 'TruncateError';
   }
 }
 
 export class ClosedError extends FmiError {
   constructor(message: string, fields?: FmiErrorFields) {
     super('FMI_CLOSED', message, fields);
+    this.name = 'ClosedError';
   }
 }
 
@@ -103,5 +111,6 @@ export class ClosedError extends FmiError {
 export class MismatchError extends FmiError {
   constructor(message: string, fields?: FmiErrorFields) {
     super('FMI_MISMATCH', message, fields);
+    this.name = 'MismatchError';
   }
 }

@@ -195,6 +195,44 @@ describe('lambda package - a handler of two ranks per function (ranksPerFunction
   }, 120_000);
 });
 
+describe('lambda package - minified without keepNames, errors keep their names', () => {
+  it("each error class, made by the handler or thrown by fmi, has its name, code and class, and no closure pays for a name", async () => {
+    const dir = join(work, 'errors');
+    mkdirSync(dir);
+    const zip = join(dir, 'errors.zip');
+    const p = await run([cli, 'lambda', 'package', `${root}test/lambda/fixtures/errors-handler.mjs`, '-o', zip]);
+    expect(p.code, p.stderr).toBe(0);
+    const unpacked = join(dir, 'task');
+    unzipInto(zip, unpacked);
+    const code = readdirSync(unpacked).filter((n) => n.endsWith('.mjs')).map((n) => readFileSync(join(unpacked, n), 'utf8'));
+    // keepNames's __name helper, minified: `(b,a)=>d(b,"name",{value:a,configurable:!0})`, called for every named function.
+    expect(code.join('\n')).not.toMatch(/"name",\{value:[\w$]+,configurable:!0\}/);
+    const ran = await rank({}, unpacked, {});
+    expect(ran.code, ran.stderr).toBe(0);
+    type Seen = { name: string; code: string; fmiError: boolean; own: boolean; reported: string; stack: string };
+    const out = JSON.parse(ran.stdout) as { made: Record<string, Seen>; thrown: Record<string, Seen> };
+    const codes: Record<string, string> = {
+      TimeoutError: 'FMI_TIMEOUT',
+      AbortError: 'FMI_ABORTED',
+      PeerLostError: 'FMI_PEER_LOST',
+      ChannelError: 'FMI_CHANNEL',
+      TruncateError: 'MPI_ERR_TRUNCATE',
+      ClosedError: 'FMI_CLOSED',
+      MismatchError: 'FMI_MISMATCH',
+      RankTakenError: 'FMI_RANK_TAKEN',
+      FmiError: 'FMI_CONFIG',
+    };
+    const seen = (name: string, code: string): Seen => ({ name, code, fmiError: true, own: true, reported: code, stack: expect.stringMatching(new RegExp(`^${name}: ${code}: `)) as unknown as string });
+    expect(out.made).toEqual(Object.fromEntries(Object.entries(codes).map(([name, code]) => [name, seen(name, code)])));
+    expect(out.thrown).toEqual({
+      badRank: seen('FmiError', 'MPI_ERR_RANK'),
+      timeout: seen('TimeoutError', 'FMI_TIMEOUT'),
+      config: seen('FmiError', 'FMI_CONFIG'),
+      closed: seen('ClosedError', 'FMI_CLOSED'),
+    });
+  }, 120_000);
+});
+
 describe('lambda package - bad input', () => {
   it('exits 2 with the problem named: no entry, a missing file, no handler export, an unresolvable import, a bad flag, a bad --include', async () => {
     const noHandler = join(work, 'src', 'no-handler.mjs');

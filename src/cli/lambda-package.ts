@@ -82,9 +82,10 @@ export async function packageLambda(opts: PackageOptions): Promise<PackageResult
       write: false,
       outExtension: { '.js': '.mjs' },
       chunkNames: '[name]-[hash]',
+      // No keepNames: fmi's error classes name themselves in words (err.name
+      // survives renaming), and keepNames would wrap every named closure in an
+      // Object.defineProperty (see scripts/bundle.mjs).
       minify: opts.minify ?? true,
-      // FmiError subclasses name themselves after their class.
-      keepNames: true,
       sourcemap: opts.sourcemap ? 'linked' : false,
       metafile: true,
       external: [...RUNTIME_EXTERNALS, ...(opts.external ?? [])],

@@ -58,7 +58,7 @@ export interface InitOptions {
   rendezvousCa?: string;
   /** Default timeout of every operation. @default process.env.FMI_TIMEOUT_MS, or none */
   timeoutMs?: number;
-  /** Give up connecting to a peer after this long. @default process.env.FMI_CONNECT_TIMEOUT_MS, or 30000 */
+  /** Give up connecting to a peer after this long (not once introduced to a peer on this host: the server says if it is gone). @default process.env.FMI_CONNECT_TIMEOUT_MS, or 30000 */
   connectTimeoutMs?: number;
   /** FMI's config JSON (a path or the parsed object): the backends to open and the cost model. @default process.env.FMI_CONFIG, or the direct channel alone */
   config?: string | FmiConfig;

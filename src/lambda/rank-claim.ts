@@ -19,6 +19,7 @@ import { FmiError } from '../errors.js';
 export class RankTakenError extends FmiError {
   constructor(message: string, rank: number) {
     super('FMI_RANK_TAKEN', message, { rank });
+    this.name = 'RankTakenError';
   }
 }
 

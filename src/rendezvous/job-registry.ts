@@ -114,8 +114,10 @@ export class JobRegistry {
     (j.left ??= new Map()).set(rank, clean);
     tellLauncher(j, { t: 'gone', rank, clean });
     if (j.ranks.size === 0 && !j.launcher) {
-      // Every rank that came has left: if all have, the job is over; else one may still come.
-      if (j.left.size >= j.size) this.forget(job);
+      // Every rank that came has left: if all have (or were given up: they are refused), the job is over; else one may still come.
+      let over = j.left.size;
+      for (const r of j.aborted ?? []) if (!j.left.has(r)) over++;
+      if (over >= j.size) this.forget(job);
       else this.#retain(job);
     }
     this.#o.log?.(`job ${job}: rank ${rank} ${clean ? 'left' : 'lost'}`);
@@ -160,12 +162,11 @@ export class JobRegistry {
     // The rank's live connection stays: a second one is refused, never swapped in.
     if (j.ranks.has(rank)) return hangUp(socket, `rank ${rank} of this job is already registered (a rank registers once while its connection lives)`);
     // A launched rank runs once: a second invocation of it (a retry) must not join.
-    if (j.seen?.has(rank)) return hangUp(socket, `rank ${rank} of this job has already run (its launcher starts each rank once)`);
+    if (j.launched && j.left?.has(rank)) return hangUp(socket, `rank ${rank} of this job has already run (its launcher starts each rank once)`);
     if (j.aborted?.has(rank)) return hangUp(socket, `rank ${rank} of this job was given up by its launcher`);
     j.ranks.set(rank, socket);
-    j.seen?.add(rank);
     // Without a launcher a rank may come back: later ranks must not hear it left.
-    if (!j.launcher) j.left?.delete(rank);
+    j.left?.delete(rank);
     writeLine(socket, { t: 'registered' });
     for (const a of j.aborted ?? []) writeLine(socket, { t: 'gone', rank: a, clean: false });
     for (const [r, clean] of j.left ?? []) writeLine(socket, { t: 'gone', rank: r, clean });

@@ -10,10 +10,14 @@ export interface Job {
   verifier: Buffer | undefined;
   /** The launcher's connection, if the job has one (`fmi lambda invoke`). */
   launcher?: Socket;
-  /** With a launcher: every rank that registered, and those it gave up; neither may register again. */
-  seen?: Set<number>;
+  /**
+   * The job has had a launcher: each rank registers once. A rank that did is
+   * in `ranks` while it lives and in `left` after, so those two say who ran.
+   */
+  launched?: boolean;
+  /** With a launcher: the ranks it gave up; they may not register. */
   aborted?: Set<number>;
-  /** The ranks that left, and whether cleanly; a rank registering later hears of them. */
+  /** The ranks that left, and whether cleanly; a rank registering later hears of them. Without a launcher a rank that comes back is taken out. */
   left?: Map<number, boolean>;
   /** With a launcher: the ranks the server introduced to a peer at least once (told to the launcher once each). */
   paired?: Set<number>;
@@ -29,7 +33,7 @@ type Log = ((line: string) => void) | undefined;
 export function launch(j: Job, id: string, socket: Socket, log: Log): void {
   if (j.launcher) return hangUp(socket, 'this job already has a launcher');
   j.launcher = socket;
-  j.seen ??= new Set(j.ranks.keys());
+  j.launched = true;
   j.aborted ??= new Set();
   j.left ??= new Map();
   j.paired ??= new Set();

@@ -26,7 +26,8 @@ interface Waiting {
  * by `abort`), one that has will ask in turn once told `want` (if it dies,
  * its control connection ends and every rank hears `gone`). So no clock runs
  * while such a pair waits, here or at the asking rank (told `starting`); the
- * rank's clock runs again for the connection itself, once introduced. 64
+ * rank's clock runs again for the connection itself, once introduced (not on
+ * one host: src/channels/direct/pairing.ts). 64
  * local ranks on 2 busy cores take minutes to start and to answer: any fixed
  * timeout was a guess. Without a launcher (or once it left, `unvouch`:
  * `started`), the clocks run.
@@ -43,6 +44,11 @@ export class PairingDesk {
   /** Pairs introduced since the server started. */
   get pairings(): number {
     return this.#pairings;
+  }
+
+  /** Pairing requests waiting for their peer now. */
+  get waiting(): number {
+    return this.#waiting.size;
   }
 
   /** The key of a pair's request: the same from either side. */
@@ -87,7 +93,11 @@ export class PairingDesk {
       notePaired(j, from, to);
       return;
     }
-    if (w) w.socket.destroy();
+    // The same rank asked again (its first request's connection not yet seen closed): the new request replaces it, timer and all.
+    if (w) {
+      clearTimeout(w.timer);
+      w.socket.destroy();
+    }
     const waiting: Waiting = { socket, job, from, to, priv, timer: undefined };
     this.#waiting.set(key, waiting);
     const vouched = j.launcher !== undefined && !j.aborted?.has(to) && !j.left?.has(to);
@@ -100,7 +110,7 @@ export class PairingDesk {
   #arm(w: Waiting): void {
     const key = PairingDesk.key(w);
     w.timer = setTimeout(() => {
-      this.#waiting.delete(key);
+      if (this.#waiting.get(key) === w) this.#waiting.delete(key);
       writeLine(w.socket, { t: 'error', message: `rank ${w.to} did not come to pair within ${this.#pairTimeoutMs} ms` });
       w.socket.end();
     }, this.#pairTimeoutMs);

@@ -15,6 +15,8 @@ export interface RendezvousStats {
   connections: number;
   jobs: number;
   ranks: number;
+  /** Pairing requests waiting for their peer. */
+  waiting: number;
   pairings: number;
 }
 
@@ -71,7 +73,7 @@ export class RendezvousServer {
   }
 
   stats(): RendezvousStats {
-    return { connections: this.#caps.size, ...this.#jobs.counts(), pairings: this.#desk.pairings };
+    return { connections: this.#caps.size, ...this.#jobs.counts(), waiting: this.#desk.waiting, pairings: this.#desk.pairings };
   }
 
   async close(): Promise<void> {

@@ -20,7 +20,7 @@ export interface DirectChannelOptions {
   server?: ServerAddress;
   /** Address this rank's listener binds. @default '127.0.0.1' when the server is on loopback, else '0.0.0.0' */
   listenHost?: string;
-  /** Give up connecting to a peer after this long. @default 30000 */
+  /** Give up connecting to a peer after this long (not once introduced to a peer on this host: the server says if it is gone). @default 30000 */
   connectTimeoutMs?: number;
   /**
    * The job's secret (at least 16 bytes; `fmi run` makes 256 random bits):
@@ -255,6 +255,7 @@ export class DirectChannel implements Channel {
   #rendezvousGone(why: string): void {
     if (this.#state !== 'open' || this.#noRendezvous) return;
     this.#noRendezvous = why;
+    for (const p of this.#pairings.values()) p.unwatch();
     for (let peer = 0; peer < this.size; peer++) {
       if (peer === this.rank || this.#conns.has(peer) || this.#pairings.has(peer) || this.#gone.has(peer) || this.#elsewhere.has(peer)) continue;
       this.#matcher.failSource(peer, this.#unpairable(peer));

@@ -31,6 +31,26 @@ export interface PairingSetup {
  */
 const REFUSED_RETRY_MS = 1;
 
+/**
+ * A dial of the peer's listener that failed (refused, reset, closed before
+ * the pair chose it) is dialed again after this long, doubled each time up to
+ * LISTENER_RETRY_MAX_MS: the peer may be slow, and only the rendezvous server
+ * (`gone`) or the deadline says it is lost.
+ */
+const LISTENER_RETRY_MS = 10;
+const LISTENER_RETRY_MAX_MS = 1000;
+/**
+ * A listener dial whose SYN got no answer within this is dialed again, a new
+ * SYN at once (an accept queue that overflowed drops SYNs, and the kernel's
+ * own retransmissions come after 1, 3, 7, 15, 31 s).
+ */
+const LISTENER_CONNECT_MS = 2000;
+
+/** A listener on loopback: the peer is on this host (both ranks reached the server there). */
+function onThisHost(priv: Endpoint[]): boolean {
+  return priv.length > 0 && priv.every((ep) => /^(127\.|::1$|localhost$)/.test(ep.host));
+}
+
 interface Punching {
   local: Endpoint;
   pub: Endpoint;
@@ -65,7 +85,12 @@ export class Pairing {
   #reject!: (e: Error) => void;
   #rendezvous: Socket | undefined;
   #punchTimer: NodeJS.Timeout | undefined;
+  readonly #dialTimers = new Set<NodeJS.Timeout>();
   #deadline: NodeJS.Timeout | undefined;
+  /** Introduced to a peer on this host while the server watches both: no clock runs (see #register). */
+  #unclocked = false;
+  /** This rank's control connection is up: the server would say if the peer were gone. */
+  #watched = true;
   /** What hole punching saw, for the error when it fails. */
   #punching: Punching | undefined;
 
@@ -92,6 +117,14 @@ export class Pairing {
     if (this.#settled) return reject(socket);
     this.#candidates.add(socket);
     void this.#decide(socket, reader, 'accepted');
+  }
+
+  /** The rendezvous server is gone, and with it the word that the peer is: the clock runs again. */
+  unwatch(): void {
+    this.#watched = false;
+    if (!this.#unclocked) return;
+    this.#unclocked = false;
+    this.#arm();
   }
 
   cancel(err: Error): void {
@@ -139,9 +172,16 @@ export class Pairing {
           writeLine(sock, signed(s.keys, m.nonce, { t: 'pair', job: s.job, from: s.rank, to: s.peer, priv: s.priv }));
         } else if (m.t === 'peer') {
           peerInfo = { pub: m.pub, priv: m.priv, you: m.you };
+          if (onThisHost(m.priv) && this.#watched) {
+            // Both ranks are up, on this host, with listeners: the dial reaches the peer's
+            // listener unless the peer is gone, and the server says when it is (its control
+            // connection ends). A slow peer is not a lost one: no clock (unwatch() restarts it).
+            this.#unclocked = true;
+            clearTimeout(this.#deadline);
+          }
           // Connecting is this side's business again: the whole connect timeout for it (a dial that
-          // fails for good, behind NATs or when the peer's listener gave up on a starved dialer, must not punch for ever).
-          if (vouched) this.#arm();
+          // fails for good, behind NATs, must not punch for ever).
+          else if (vouched) this.#arm();
         }
         // The job's launcher vouches for the peer: waiting for it is no failure (the server tells if it dies or is given up).
         else if (m.t === 'starting') {
@@ -166,11 +206,31 @@ export class Pairing {
 
   #dial(local: Endpoint, peer: { pub: Endpoint; priv: Endpoint[]; you?: Endpoint }): void {
     if (this.#s.rank > this.#s.peer) {
-      for (const ep of peer.priv) this.#attempt(connect({ host: ep.host, port: ep.port }), 'listener');
+      for (const ep of peer.priv) this.#dialListener(ep, 0);
     }
-    if (peer.pub.port === 0) return;
+    // On this host the listener is the way: punching would only add SYNs, a thousand a second while the peer is slow.
+    if (peer.pub.port === 0 || onThisHost(peer.priv)) return;
     this.#punching = { local, pub: peer.pub, you: peer.you, attempts: 0, refused: 0 };
     this.#punch(this.#punching);
+  }
+
+  /** Dials the peer's listener, and again (backing off) each time that connection ends unchosen. */
+  #dialListener(ep: Endpoint, failures: number): void {
+    if (this.#settled) return;
+    const sock = connect({ host: ep.host, port: ep.port });
+    sock.setTimeout(LISTENER_CONNECT_MS);
+    sock.once('timeout', () => sock.destroy());
+    // Refused or reset: 'close' follows, and dials again.
+    sock.on('error', () => {});
+    sock.once('close', () => {
+      if (this.#settled) return;
+      const timer = setTimeout(() => {
+        this.#dialTimers.delete(timer);
+        this.#dialListener(ep, failures + 1);
+      }, Math.min(LISTENER_RETRY_MAX_MS, LISTENER_RETRY_MS * 2 ** failures));
+      this.#dialTimers.add(timer);
+    });
+    this.#attempt(sock, 'listener');
   }
 
   #punch(p: Punching): void {
@@ -242,6 +302,8 @@ export class Pairing {
     this.#settled = true;
     if (this.#deadline) clearTimeout(this.#deadline);
     if (this.#punchTimer) clearTimeout(this.#punchTimer);
+    for (const t of this.#dialTimers) clearTimeout(t);
+    this.#dialTimers.clear();
     this.#rendezvous?.destroy();
     for (const c of this.#candidates) c.destroy();
     this.#candidates.clear();
