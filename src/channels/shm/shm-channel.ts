@@ -34,7 +34,7 @@ export interface ShmChannelOptions {
    * A bound shorter than the kernel's tick (4 ms here) costs every wait a
    * timer that expires before the tick, which the kernel must program and
    * cancel (on this VM two traps): 8 B ping-pong 22 µs against 11.5 µs with
-   * a bound past the tick (bench/shm-wake.mjs, FMI_BENCH_WAKE=wt0.2,wt5).
+   * a bound past the tick (FMI_BENCH_WAKE=wait@0.2,wait@5 node bench/shm-wake.mjs).
    * @default DEFAULT_BLOCK_US where every rank of the job is a thread of
    * this process, else 0 (the sockets to other processes wait for no block)
    */
