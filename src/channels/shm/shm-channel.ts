@@ -52,8 +52,9 @@ const YIELD_MS = 1;
 
 /**
  * See ShmChannelOptions.blockUs: past the kernel's tick (4 ms here), so a
- * wait arms no timer of its own (see there); a rank that waits longer
- * leaves its wait to the event loop until its next operation.
+ * wait's timer expires after the tick and the kernel need not reprogram its
+ * clock for it (see there); a rank that waits longer leaves its wait to the
+ * event loop until its next operation.
  */
 export const DEFAULT_BLOCK_US = 5000;
 
