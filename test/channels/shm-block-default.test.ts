@@ -32,6 +32,22 @@ const net = require('node:net');
     }
     stop = true;
     out.turns = turns;
+  } else if (d.scenario === 'first-wait') {
+    // Rank 1 posts a receive, then queues a callback on its event loop; rank 0 sends once that callback ran.
+    const flag = new Int32Array(d.flag);
+    if (d.rank === 1) {
+      const t0 = performance.now();
+      const got = c.recv({ source: 0, ctx: 0, tag: 1 });
+      setImmediate(() => {
+        out.loopAfterMs = performance.now() - t0;
+        Atomics.store(flag, 0, 1);
+        Atomics.notify(flag, 0);
+      });
+      out.got = (await got).data[0];
+    } else {
+      while (Atomics.load(flag, 0) === 0) Atomics.wait(flag, 0, 0, 1000);
+      await c.send(1, env, new Uint8Array([5]));
+    }
   } else if (d.scenario === 'socket') {
     // Rank 0 serves a socket while it waits for rank 1, which sends only once the socket's echoes are done.
     if (d.rank === 0) {
@@ -71,9 +87,14 @@ async function pingpongTurns(size: number): Promise<number> {
 }
 
 describe('shm - blocking by default', { timeout: 120_000 }, () => {
-  it('every rank a thread of this process: waits block (few event loop turns per message)', async () => {
-    // Blocked, the ranks answer each other without their event loops, which run at least every millisecond.
-    expect(await pingpongTurns(2)).toBeLessThan(0.5);
+  it('every rank a thread of this process: a wait blocks its thread (and event loop) for its whole bound, 5 ms', async () => {
+    const region = createRegion([0, 1]);
+    const flag = new SharedArrayBuffer(4);
+    const [, waiter] = await Promise.all([0, 1].map((rank) => rankThread(region, rank, 2, 'first-wait', { flag }).done));
+    expect(waiter!.got).toBe(5);
+    // The wait was queued before the callback, and the message comes only after it: the callback waits the bound out.
+    // (A lower bound: load only delays the callback more. On the event loop alone it runs at once.)
+    expect(waiter!.loopAfterMs).toBeGreaterThanOrEqual(4.9);
   });
 
   it('a rank elsewhere in the job: waits go to the event loop (a turn per message)', async () => {
