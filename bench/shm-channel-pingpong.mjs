@@ -4,7 +4,7 @@
 //   npm run build && node bench/shm-channel-pingpong.mjs
 //
 // Environment: FMI_BENCH_BLOCK_US (comma-separated blockUs values to compare,
-// default "0,200": 0 is the event loop only), FMI_BENCH_SPIN_US (spinUs for
+// default "0,200,5000": 0 is the event loop only, 5000 the default), FMI_BENCH_SPIN_US (spinUs for
 // every run, default 0), FMI_BENCH_SIZES (bytes, default "8,4194304"),
 // FMI_BENCH_ROUNDS (round trips for 8 B; larger sizes do fewer, default
 // 20000), FMI_BENCH_REPEAT (runs of each setting, interleaved, default 2),
@@ -23,7 +23,7 @@ else await side(workerData);
 
 async function main() {
   const { createRegion } = await import(dist);
-  const blocks = list(process.env.FMI_BENCH_BLOCK_US, '0,200');
+  const blocks = list(process.env.FMI_BENCH_BLOCK_US, '0,200,5000');
   const sizes = list(process.env.FMI_BENCH_SIZES, '8,4194304');
   const spinUs = Number(process.env.FMI_BENCH_SPIN_US ?? 0);
   const baseRounds = Number(process.env.FMI_BENCH_ROUNDS ?? 20000);

@@ -4,6 +4,8 @@
 //
 // Mechanisms:
 //   wait       Atomics.wait (the thread blocks in a futex; its event loop stops)
+//   wait@MS    Atomics.wait with a timeout of MS ms (e.g. wait@0.2): one shorter
+//              than the kernel's tick arms a timer per wait (FMI_BENCH_WAKE=wait@0.2)
 //   waitAsync  Atomics.waitAsync (the promise resolves through the event loop)
 //   port       MessagePort.postMessage (the event loop, a libuv async handle)
 //   spin       polls Atomics.load (a core each, busy)
@@ -139,6 +141,13 @@ async function side({ mech, sab, port, role }) {
       case 'spin':
         spinUntil(v, Infinity);
         return;
+      default: {
+        // wait@MS: the blocking wait with a timeout (the shm channel's bounded block)
+        const ms = Number(mech.slice('wait@'.length));
+        if (!mech.startsWith('wait@') || !(ms >= 0)) throw new Error(`shm-wake: unknown mechanism ${mech}`);
+        while (Atomics.load(a, theirs) !== v) Atomics.wait(a, theirs, v - 1, ms);
+        return;
+      }
       case 'spin+wait':
         if (spinUntil(v, SPIN_US)) return;
         while (Atomics.load(a, theirs) !== v) Atomics.wait(a, theirs, v - 1);

@@ -38,7 +38,7 @@ export interface OpenChannelsOptions {
   node?: WebAssembly.Memory;
   /** The shm channel's opt-in spin before a receive waits (FMI_SHM_SPIN_US). @default 0 */
   shmSpinUs?: number;
-  /** How long the shm channel's waits block their thread before the event loop takes over (FMI_SHM_BLOCK_US). @default 200 */
+  /** How long the shm channel's waits block their thread before the event loop takes over (FMI_SHM_BLOCK_US). @default 5000 where every rank is a thread of this process, else 0 (ShmChannelOptions.blockUs) */
   shmBlockUs?: number;
 }
 

@@ -88,7 +88,7 @@ export class Inbox {
         const n = Math.min(ring.available(), this.#len - this.#off, this.#step);
         if (n === 0) break;
         const sink = this.#cur.sink();
-        ring.read(sink?.subarray(this.#off, this.#off + n), n);
+        ring.read(sink, n, this.#off);
         this.#off += n;
         taken += n;
         if (taken >= this.#step) {

@@ -30,10 +30,13 @@ export interface ShmChannelOptions {
    * (timers, sockets); 0 never blocks. A receive from any source in a job
    * with ranks in other processes never blocks (their messages come through
    * the event loop). No event loop turn between one answered wait and the
-   * next: the event loop runs at least every YIELD_MS (1 ms). Off by default: on a quiet 2-core
-   * machine it measured no faster than the event loop (8 B: 21.0 against
-   * 19.1 µs, bench/shm-pingpong.mjs, when each wait cost an event loop turn
-   * too). @default 0
+   * next: the event loop runs at least every YIELD_MS (1 ms).
+   * A bound shorter than the kernel's tick (4 ms here) costs every wait a
+   * timer that expires before the tick, which the kernel must program and
+   * cancel (on this VM two traps): 8 B ping-pong 22 µs against 11.5 µs with
+   * a bound past the tick (FMI_BENCH_WAKE=wait@0.2,wait@5 node bench/shm-wake.mjs).
+   * @default DEFAULT_BLOCK_US where every rank of the job is a thread of
+   * this process, else 0 (the sockets to other processes wait for no block)
    */
   blockUs?: number;
   /** Match arrivals in this matcher, shared with the channel to the other processes (HybridChannel). @default one of its own */
@@ -47,8 +50,13 @@ export interface ShmChannelOptions {
  */
 const YIELD_MS = 1;
 
-/** See ShmChannelOptions.blockUs. */
-export const DEFAULT_BLOCK_US = 0;
+/**
+ * See ShmChannelOptions.blockUs: past the kernel's tick (4 ms here), so a
+ * wait's timer expires after the tick and the kernel need not reprogram its
+ * clock for it (see there); a rank that waits longer leaves its wait to the
+ * event loop until its next operation.
+ */
+export const DEFAULT_BLOCK_US = 5000;
 
 type State = 'open' | 'closed';
 
@@ -107,8 +115,8 @@ export class ShmChannel implements Channel {
     const high = Math.max(...region.ranks);
     if (high >= o.size) throw new FmiError('FMI_CONFIG', `the shm region names rank ${high}, beyond a job of ${o.size}`, { rank: o.rank, channel: 'shm' });
     this.#spinUs = micros('spinUs', o.spinUs ?? 0, o.rank);
-    this.#blockUs = micros('blockUs', o.blockUs ?? DEFAULT_BLOCK_US, o.rank);
     this.#allLocal = region.ranks.length === o.size;
+    this.#blockUs = micros('blockUs', o.blockUs ?? (this.#allLocal ? DEFAULT_BLOCK_US : 0), o.rank);
     const n = region.ranks.length;
     this.#ctl = new Int32Array(region.sab, 0, n * CTRL_WORDS);
     // Two channels reading one slot's rings would steal each other's messages.
