@@ -27,7 +27,9 @@
 // bench/allreduce.mjs: calls back to back, every rank times every call, a
 // sample is the slowest rank's time for that call; the same warm-up and
 // iteration plan (lib/plan.mjs). stdout: one JSON line per pattern and size.
-// FMI_BENCH_RAW_PATTERNS=star,rd picks patterns.
+// FMI_BENCH_RAW_PATTERNS=star,rd picks patterns. FMI_BENCH_RAW_POLL_US=N: while
+// a receive waits, keep the event loop polling up to N µs (a setImmediate
+// chain, as fmi's FMI_DIRECT_POLL_US does) instead of sleeping in epoll.
 
 import { fork } from 'node:child_process';
 import { connect, createServer } from 'node:net';
@@ -41,6 +43,7 @@ const STAGE = 64 * 1024;
 const MAX_BYTES = 16 * KiB;
 /** Frames a peer may have sent that this rank has not taken yet (dissemination: two barriers ahead at most). */
 const SLOTS = 8;
+const POLL_MS = Number(process.env.FMI_BENCH_RAW_POLL_US ?? 0) / 1000;
 
 
 function patternsFor(o, n) {
@@ -291,6 +294,13 @@ class Peer {
 
   recv() {
     if (this.arrived > this.taken) return Promise.resolve(this.#take());
+    if (POLL_MS > 0) {
+      const until = performance.now() + POLL_MS;
+      const tick = () => {
+        if (this.wake !== undefined && performance.now() < until) setImmediate(tick);
+      };
+      setImmediate(tick);
+    }
     return new Promise((resolve) => {
       this.wake = resolve;
     });

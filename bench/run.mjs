@@ -30,6 +30,8 @@
 //   FMI_BENCH_BASE=DIR                     also run every fmi job on the fmi checkout in DIR
 //                                          (built; an earlier commit): rows 'fmi-base', column fmi/base
 //   FMI_BENCH_AWAKE=1                      keep every CPU awake with nice-19 spinners during each run
+//   FMI_BENCH_POLL_US=N                    also run every fmi job with FMI_DIRECT_POLL_US=N (rows 'fmi-poll')
+//                                          and the raw collectives polling alike (rows 'raw-poll')
 //
 // Charts (bench/report/): --report DIR also writes an SVG per figure and
 // DIR/index.html; with --from results.jsonl (a saved stdout of this driver)
@@ -72,6 +74,7 @@ const RAW_COLL_MAX_BYTES = 16 * KiB;
 const RAW_AS_FMI = { pingpong: 'u8', allreduce: 'f64,sum', barrier: 'star' };
 const TIMEOUT_MS = Number(process.env.FMI_BENCH_TIMEOUT_S ?? 300) * 1000;
 const AWAKE = isOn(process.env.FMI_BENCH_AWAKE);
+const POLL_US = process.env.FMI_BENCH_POLL_US || undefined;
 const MPIRUN_FLAGS = ['--allow-run-as-root', '--oversubscribe', '--mca', 'pml', 'ob1', '--mca', 'btl', 'tcp,self'];
 
 const log = (s) => process.stderr.write(s + '\n');
@@ -120,6 +123,7 @@ try {
     for (const n of RANKS) {
       if (IMPLS.includes('fmi')) await fmiJob(`allreduce fmi, ${n} ranks`, n, 'allreduce.mjs');
       if (IMPLS.includes('raw-socket') && sizesFrom(ALLREDUCE_SIZES).some((b) => b <= RAW_COLL_MAX_BYTES)) await job(`allreduce raw-socket, ${n} processes`, process.execPath, [join(here, 'raw-coll.mjs'), 'allreduce', String(n)]);
+      if (POLL_US && IMPLS.includes('raw-socket') && sizesFrom(ALLREDUCE_SIZES).some((b) => b <= RAW_COLL_MAX_BYTES)) await rawPollJob('allreduce', n);
       if (mpi) await job(`allreduce openmpi-tcp, ${n} ranks`, 'mpirun', [...MPIRUN_FLAGS, '-np', String(n), mpi.allreduce, ...planArgs, ...sizes]);
     }
   }
@@ -129,6 +133,7 @@ try {
     for (const n of COLL_RANKS) {
       if (IMPLS.includes('fmi')) await fmiJob(`${bench} fmi, ${n} ranks`, n, `${bench}.mjs`);
       if (bench === 'barrier' && IMPLS.includes('raw-socket')) await job(`barrier raw-socket, ${n} processes`, process.execPath, [join(here, 'raw-coll.mjs'), 'barrier', String(n)]);
+      if (POLL_US && bench === 'barrier' && IMPLS.includes('raw-socket')) await rawPollJob('barrier', n);
       if (mpi) await job(`${bench} openmpi-tcp, ${n} ranks`, 'mpirun', [...MPIRUN_FLAGS, '-np', String(n), mpi[bench], ...planArgs, ...sizes]);
     }
   }
@@ -210,7 +215,14 @@ function prepareBase(dir) {
 /** One fmi job on `n` ranks; with FMI_BENCH_BASE, the same job on the base checkout right after. */
 async function fmiJob(title, n, script) {
   await job(title, process.execPath, [fmiCli, 'run', '-n', String(n), '--no-prefix', join(here, script)]);
+  if (POLL_US) await job(`${title}, FMI_DIRECT_POLL_US=${POLL_US}`, process.execPath, [fmiCli, 'run', '-n', String(n), '--no-prefix', join(here, script)], { env: { FMI_DIRECT_POLL_US: POLL_US }, relabel: { impl: 'fmi-poll' } });
   if (base) await job(title.replace('fmi', 'fmi-base'), process.execPath, [base.cli, 'run', '-n', String(n), '--no-prefix', join(base.bench, script)], { relabel: { impl: 'fmi-base' } });
+}
+
+/** bench/raw-coll.mjs polling as FMI_DIRECT_POLL_US does (FMI_BENCH_POLL_US): rows 'raw-poll', fmi's pattern only. */
+function rawPollJob(bench, n) {
+  const env = { FMI_BENCH_RAW_POLL_US: POLL_US, FMI_BENCH_RAW_PATTERNS: 'star' };
+  return job(`${bench} raw-socket, ${n} processes, polling ${POLL_US} µs`, process.execPath, [join(here, 'raw-coll.mjs'), bench, String(n)], { env, relabel: { impl: 'raw-poll' } });
 }
 
 /** Compiles the Open MPI programs, or explains why the openmpi-tcp rows are skipped. */
@@ -402,7 +414,9 @@ function printTables() {
   const impls = [
     ['fmi', 'fmi'],
     ['fmi-base', 'base'],
+    ['fmi-poll', 'poll'],
     ['raw-socket', 'raw'],
+    ['raw-poll', 'rawpoll'],
     ['openmpi-tcp', 'ompi'],
   ];
   for (const g of groups) {
@@ -423,6 +437,10 @@ function printTables() {
     if (hasFmi && hasMpi) head.push('fmi/ompi');
     if (hasRaw && hasMpi) head.push('raw/ompi');
     if (hasBest && hasMpi) head.push('best/ompi');
+    const hasPoll = shown.some(([i]) => i === 'fmi-poll');
+    const hasRawPoll = shown.some(([i]) => i === 'raw-poll');
+    if (hasPoll && hasMpi) head.push('poll/ompi');
+    if (hasRawPoll && hasMpi) head.push('rawpoll/ompi');
     const rows = [head];
     for (const bytes of g.sizes) {
       const row = [fmtBytes(bytes)];
@@ -442,6 +460,8 @@ function printTables() {
       if (hasFmi && hasMpi) row.push(ratio(f, om));
       if (hasRaw && hasMpi) row.push(ratio(raw, om));
       if (hasBest && hasMpi) row.push(ratio(b0, om));
+      if (hasPoll && hasMpi) row.push(ratio(find(g.bench, 'fmi-poll', g.ranks, bytes), om));
+      if (hasRawPoll && hasMpi) row.push(ratio(find(g.bench, 'raw-poll', g.ranks, bytes), om));
       rows.push(row);
     }
     const widths = head.map((_, c) => Math.max(...rows.map((r) => r[c].length)));
