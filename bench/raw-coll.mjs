@@ -26,7 +26,10 @@
 // per message, awaited, as in fmi. Timing as bench/barrier.mjs and
 // bench/allreduce.mjs: calls back to back, every rank times every call, a
 // sample is the slowest rank's time for that call; the same warm-up and
-// iteration plan (lib/plan.mjs). stdout: one JSON line per pattern and size.
+// iteration plan (lib/plan.mjs). stdout: one JSON line per pattern and size;
+// stderr: the CPU per call (user + system) summed over the ranks, a measure
+// that other work on the machine moves less than wall time (compare it with
+// bench/coll-probe.mjs's sum for fmi).
 // FMI_BENCH_RAW_PATTERNS=star,rd picks patterns. FMI_BENCH_RAW_POLL_US=N: while
 // a receive waits, keep the event loop polling up to N µs (a setImmediate
 // chain, as fmi's FMI_DIRECT_POLL_US does) instead of sleeping in epoll.
@@ -82,6 +85,7 @@ async function launch(o, n) {
   for (const k of kids) k.send({ go: true });
   // Per result: every rank sends its samples; the sample is the slowest rank's per call.
   const pending = new Map();
+  const cpus = new Map();
   let failed = false;
   await new Promise((resolve) => {
     let exited = 0;
@@ -91,8 +95,10 @@ async function launch(o, n) {
         const got = pending.get(key) ?? [];
         got.push(m.samples);
         pending.set(key, got);
+        cpus.set(key, (cpus.get(key) ?? 0) + m.cpuUs);
         if (got.length < n) return;
         pending.delete(key);
+        process.stderr.write(`raw-coll ${o} ${m.variant} ${m.bytes} B: CPU per call, all ${n} ranks: ${cpus.get(key).toFixed(1)} µs\n`);
         const slowest = Float64Array.from(got[0], (_, i) => Math.max(...got.map((s) => s[i])));
         const s = summarize(slowest, slowest.length);
         emit({ bench: o, impl: 'raw-socket', channel: 'tcp-loopback', ranks: n, bytes: m.bytes, iters: slowest.length, ...s, mb_s: m.bytes ? mbPerS(m.bytes, s.p50_us) : 0, variant: m.variant });
@@ -145,10 +151,10 @@ async function rank(r, n, o) {
       const call = o === 'barrier' ? BARRIER[variant] : ALLREDUCE[variant];
       const data = new Float64Array(len).fill(r + 1);
       const out = new Float64Array(len);
-      const samples = await plan(peers, r, n, () => call(peers, r, n, data, out), bytes === sizesFor(o)[0] && variant === patternsFor(o, n)[0]);
+      const { samples, cpuUs } = await plan(peers, r, n, () => call(peers, r, n, data, out), bytes === sizesFor(o)[0] && variant === patternsFor(o, n)[0]);
       const expected = (n * (n + 1)) / 2;
       if (len > 0 && (out[0] !== expected || out[len - 1] !== expected)) throw new Error(`raw-coll ${variant}: rank ${r} got ${out[0]}, expected ${expected}`);
-      process.send({ variant: o === 'allreduce' ? (variant === 'star' ? 'f64,sum' : `f64,sum,${variant}`) : variant, bytes, samples: Array.from(samples) });
+      process.send({ variant: o === 'allreduce' ? (variant === 'star' ? 'f64,sum' : `f64,sum,${variant}`) : variant, bytes, samples: Array.from(samples), cpuUs });
     }
   }
   // Every rank done with its last call before anyone closes.
@@ -176,13 +182,17 @@ async function plan(peers, r, n, call, first) {
     const c = cmd[0];
     const measured = cmd[1] === 1;
     const samples = measured ? new Float64Array(c) : undefined;
+    const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     for (let i = 0; i < c; i++) {
       const s = performance.now();
       await call();
       if (samples) samples[i] = performance.now() - s;
     }
-    if (samples) return samples;
+    if (samples) {
+      const cpu = process.cpuUsage(cpu0);
+      return { samples, cpuUs: (cpu.user + cpu.system) / c };
+    }
     const dt = performance.now() - t0;
     spent += dt;
     if (spent >= warmupMsFor(first) && count >= 4) {
