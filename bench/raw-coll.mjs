@@ -154,7 +154,8 @@ async function rank(r, n, o) {
       const { samples, cpuUs } = await plan(peers, r, n, () => call(peers, r, n, data, out), bytes === sizesFor(o)[0] && variant === patternsFor(o, n)[0]);
       const expected = (n * (n + 1)) / 2;
       if (len > 0 && (out[0] !== expected || out[len - 1] !== expected)) throw new Error(`raw-coll ${variant}: rank ${r} got ${out[0]}, expected ${expected}`);
-      process.send({ variant: o === 'allreduce' ? (variant === 'star' ? 'f64,sum' : `f64,sum,${variant}`) : variant, bytes, samples: Array.from(samples), cpuUs });
+      // Sent before the next pattern starts (and before disconnect, which would drop a message still queued).
+      await new Promise((resolve) => process.send({ variant: o === 'allreduce' ? (variant === 'star' ? 'f64,sum' : `f64,sum,${variant}`) : variant, bytes, samples: Array.from(samples), cpuUs }, resolve));
     }
   }
   // Every rank done with its last call before anyone closes.
