@@ -69,6 +69,11 @@ async function launch(o, n) {
   }
   const me = fileURLToPath(import.meta.url);
   const kids = [];
+  // Stopped (the driver's timeout): the ranks go too.
+  process.once('SIGTERM', () => {
+    for (const k of kids) k.kill('SIGKILL');
+    process.exit(1);
+  });
   for (let r = 0; r < n; r++) kids.push(fork(me, [o, String(n)], { env: { ...process.env, RAW_COLL_RANK: String(r), RAW_COLL_SIZE: String(n) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
   // A rank that dies takes the job with it (no hang waiting for its messages).
   for (const k of kids) {
@@ -117,10 +122,21 @@ async function launch(o, n) {
 
 /** One rank: listen, get everyone's port, connect the mesh (lower rank dials), then run every pattern and size. */
 async function rank(r, n, o) {
+  // The launcher gone (killed): nobody will read this rank's results.
+  let leaving = false;
+  process.on('disconnect', () => leaving || process.exit(1));
   const server = createServer();
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  // A lower rank may dial before this one has the port list: its socket waits in `early`.
   const accepted = new Map();
-  server.on('connection', (s) => s.once('data', (d) => accepted.get(d[0])?.(s)));
+  const early = new Map();
+  server.on('connection', (s) =>
+    s.once('data', (d) => {
+      const take = accepted.get(d[0]);
+      if (take) take(s);
+      else early.set(d[0], s);
+    }),
+  );
   const { ports } = await new Promise((resolve) => {
     process.once('message', resolve);
     process.send({ port: server.address().port });
@@ -136,7 +152,7 @@ async function rank(r, n, o) {
         s.once('error', reject);
       });
     }
-    return new Promise((resolve) => accepted.set(p, resolve));
+    return new Promise((resolve) => (early.has(p) ? resolve(early.get(p)) : accepted.set(p, resolve)));
   }));
   server.close();
   const peers = socks.map((s) => s && new Peer(s, Math.max(MAX_BYTES, 16)));
@@ -161,6 +177,7 @@ async function rank(r, n, o) {
   // Every rank done with its last call before anyone closes.
   await BARRIER.star(peers, r, n);
   for (const p of peers) p?.socket.end();
+  leaving = true;
   process.disconnect();
 }
 
