@@ -23,15 +23,16 @@ describe('direct channel polling (FMI_DIRECT_POLL_US, directPollUs)', () => {
     await c.close();
   });
 
-  // Rank 1 waits 150 ms for rank 0's message. Polling, its event loop never
+  // Rank 1 waits 400 ms for rank 0's message. Polling, its event loop never
   // sleeps in epoll meanwhile (utilization near 1); off, it sleeps (near 0);
-  // with a budget of 5 ms it polls 5 ms, then sleeps.
+  // with a budget of 5 ms it polls 5 ms, then sleeps. (400 ms: at load 60,
+  // 150 ms left too little sleep beside the wake-ups for the 5 ms case.)
   it('while a receive waits, the event loop polls for the budget instead of sleeping', async () => {
     const waitOnce = (opts: { directPollUs?: number; env?: NodeJS.ProcessEnv }) =>
       withWorld(2, async (c) => {
         await c.barrier();
         if (c.rank === 0) {
-          await later(150);
+          await later(400);
           await c.send(new Uint8Array([7]), 1);
           return 0;
         }
@@ -48,8 +49,8 @@ describe('direct channel polling (FMI_DIRECT_POLL_US, directPollUs)', () => {
     const [, short] = await waitOnce({ directPollUs: 5000 });
     expect(polling).toBeGreaterThan(0.8);
     expect(fromEnv).toBeGreaterThan(0.8);
-    expect(off).toBeLessThan(0.4);
-    expect(short).toBeLessThan(0.4);
+    expect(off).toBeLessThan(0.5);
+    expect(short).toBeLessThan(0.5);
   });
 
   it('collectives give the same results with polling on (3, 4 and 5 ranks)', async () => {
