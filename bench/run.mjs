@@ -3,7 +3,8 @@
 //   npm run bench      (= node bench/run.mjs)
 //
 // Runs bench/pingpong.mjs (fmi, 2 ranks), bench/raw-pingpong.mjs (bare Node
-// sockets), bench/allreduce.mjs (fmi, 2 and 4 ranks) and the Open MPI
+// sockets), bench/allreduce.mjs (fmi, 2 and 4 ranks), bench/raw-coll.mjs
+// (allreduce up to 16 KiB and barrier over bare Node sockets) and the Open MPI
 // programs in bench/native/ (compiled here with mpicc -O2 into a temporary
 // directory, run over TCP). stdout: one JSON line per result; stderr:
 // progress, then tables with the fmi/raw and fmi/openmpi ratios.
@@ -29,6 +30,8 @@
 //   FMI_BENCH_BASE=DIR                     also run every fmi job on the fmi checkout in DIR
 //                                          (built; an earlier commit): rows 'fmi-base', column fmi/base
 //   FMI_BENCH_AWAKE=1                      keep every CPU awake with nice-19 spinners during each run
+//   FMI_BENCH_POLL_US=N                    also run every fmi job with FMI_DIRECT_POLL_US=N (rows 'fmi-poll')
+//                                          and the raw collectives polling alike (rows 'raw-poll')
 //
 // Charts (bench/report/): --report DIR also writes an SVG per figure and
 // DIR/index.html; with --from results.jsonl (a saved stdout of this driver)
@@ -65,8 +68,13 @@ const ALGO_VARIANTS = [
   ['rab+into', 'rabenseifner', '1'],
   ['rd+into', 'recursive-doubling', '1'],
 ];
+/** bench/raw-coll.mjs runs allreduce sizes up to this (fmi's star, TREE_MAX_BYTES). */
+const RAW_COLL_MAX_BYTES = 16 * KiB;
+/** The raw-socket row with fmi's own message pattern (the others are other patterns, see raw-coll.mjs). */
+const RAW_AS_FMI = { pingpong: 'u8', allreduce: 'f64,sum', barrier: 'star' };
 const TIMEOUT_MS = Number(process.env.FMI_BENCH_TIMEOUT_S ?? 300) * 1000;
 const AWAKE = isOn(process.env.FMI_BENCH_AWAKE);
+const POLL_US = process.env.FMI_BENCH_POLL_US || undefined;
 const MPIRUN_FLAGS = ['--allow-run-as-root', '--oversubscribe', '--mca', 'pml', 'ob1', '--mca', 'btl', 'tcp,self'];
 
 const log = (s) => process.stderr.write(s + '\n');
@@ -114,6 +122,8 @@ try {
     const sizes = sizesFrom(ALLREDUCE_SIZES).map(String);
     for (const n of RANKS) {
       if (IMPLS.includes('fmi')) await fmiJob(`allreduce fmi, ${n} ranks`, n, 'allreduce.mjs');
+      if (IMPLS.includes('raw-socket') && sizesFrom(ALLREDUCE_SIZES).some((b) => b <= RAW_COLL_MAX_BYTES)) await job(`allreduce raw-socket, ${n} processes`, process.execPath, [join(here, 'raw-coll.mjs'), 'allreduce', String(n)]);
+      if (POLL_US && IMPLS.includes('raw-socket') && sizesFrom(ALLREDUCE_SIZES).some((b) => b <= RAW_COLL_MAX_BYTES)) await rawPollJob('allreduce', n);
       if (mpi) await job(`allreduce openmpi-tcp, ${n} ranks`, 'mpirun', [...MPIRUN_FLAGS, '-np', String(n), mpi.allreduce, ...planArgs, ...sizes]);
     }
   }
@@ -122,6 +132,8 @@ try {
     const sizes = bench === 'bcast' ? sizesFrom(BCAST_SIZES).map(String) : ['0'];
     for (const n of COLL_RANKS) {
       if (IMPLS.includes('fmi')) await fmiJob(`${bench} fmi, ${n} ranks`, n, `${bench}.mjs`);
+      if (bench === 'barrier' && IMPLS.includes('raw-socket')) await job(`barrier raw-socket, ${n} processes`, process.execPath, [join(here, 'raw-coll.mjs'), 'barrier', String(n)]);
+      if (POLL_US && bench === 'barrier' && IMPLS.includes('raw-socket')) await rawPollJob('barrier', n);
       if (mpi) await job(`${bench} openmpi-tcp, ${n} ranks`, 'mpirun', [...MPIRUN_FLAGS, '-np', String(n), mpi[bench], ...planArgs, ...sizes]);
     }
   }
@@ -203,7 +215,14 @@ function prepareBase(dir) {
 /** One fmi job on `n` ranks; with FMI_BENCH_BASE, the same job on the base checkout right after. */
 async function fmiJob(title, n, script) {
   await job(title, process.execPath, [fmiCli, 'run', '-n', String(n), '--no-prefix', join(here, script)]);
+  if (POLL_US) await job(`${title}, FMI_DIRECT_POLL_US=${POLL_US}`, process.execPath, [fmiCli, 'run', '-n', String(n), '--no-prefix', join(here, script)], { env: { FMI_DIRECT_POLL_US: POLL_US }, relabel: { impl: 'fmi-poll' } });
   if (base) await job(title.replace('fmi', 'fmi-base'), process.execPath, [base.cli, 'run', '-n', String(n), '--no-prefix', join(base.bench, script)], { relabel: { impl: 'fmi-base' } });
+}
+
+/** bench/raw-coll.mjs polling as FMI_DIRECT_POLL_US does (FMI_BENCH_POLL_US): rows 'raw-poll', fmi's pattern only. */
+function rawPollJob(bench, n) {
+  const env = { FMI_BENCH_RAW_POLL_US: POLL_US, FMI_BENCH_RAW_PATTERNS: 'star' };
+  return job(`${bench} raw-socket, ${n} processes, polling ${POLL_US} µs`, process.execPath, [join(here, 'raw-coll.mjs'), bench, String(n)], { env, relabel: { impl: 'raw-poll' } });
 }
 
 /** Compiles the Open MPI programs, or explains why the openmpi-tcp rows are skipped. */
@@ -375,7 +394,12 @@ function ratio(a, b) {
 }
 
 function printTables() {
-  const find = (bench, impl, ranks, bytes) => results.find((r) => r.bench === bench && r.impl === impl && r.ranks === ranks && r.bytes === bytes);
+  const find = (bench, impl, ranks, bytes) => results.find((r) => r.bench === bench && r.impl === impl && r.ranks === ranks && r.bytes === bytes && (impl !== 'raw-socket' || (r.variant ?? RAW_AS_FMI[bench]) === RAW_AS_FMI[bench]));
+  // The fastest raw-socket pattern of a collective (raw-coll.mjs runs several); its name without the "f64,sum," prefix.
+  const best = (bench, ranks, bytes) => {
+    const rs = results.filter((r) => r.bench === bench && r.impl === 'raw-socket' && r.ranks === ranks && r.bytes === bytes).sort((a, b) => a.p50_us - b.p50_us);
+    return rs.length > 1 ? { ...rs[0], name: rs[0].variant === 'f64,sum' ? 'star' : rs[0].variant.replace(/^f64,sum,/, '') } : undefined;
+  };
   const groups = [];
   if (BENCHES.includes('pingpong')) groups.push({ bench: 'pingpong', ranks: 2, title: 'ping-pong, 2 ranks: one-way time = round trip / 2', sizes: sizesFrom(PINGPONG_SIZES) });
   if (BENCHES.includes('allreduce')) {
@@ -390,7 +414,9 @@ function printTables() {
   const impls = [
     ['fmi', 'fmi'],
     ['fmi-base', 'base'],
+    ['fmi-poll', 'poll'],
     ['raw-socket', 'raw'],
+    ['raw-poll', 'rawpoll'],
     ['openmpi-tcp', 'ompi'],
   ];
   for (const g of groups) {
@@ -405,8 +431,16 @@ function printTables() {
     const hasBase = shown.some(([i]) => i === 'fmi-base');
     if (hasFmi && hasBase) head.push('fmi/base');
     if (hasBase && hasMpi) head.push('base/ompi');
+    const hasBest = g.bench !== 'pingpong' && g.sizes.some((b) => best(g.bench, g.ranks, b));
+    if (hasBest) head.push('best raw p50');
     if (hasFmi && hasRaw) head.push('fmi/raw');
     if (hasFmi && hasMpi) head.push('fmi/ompi');
+    if (hasRaw && hasMpi) head.push('raw/ompi');
+    if (hasBest && hasMpi) head.push('best/ompi');
+    const hasPoll = shown.some(([i]) => i === 'fmi-poll');
+    const hasRawPoll = shown.some(([i]) => i === 'raw-poll');
+    if (hasPoll && hasMpi) head.push('poll/ompi');
+    if (hasRawPoll && hasMpi) head.push('rawpoll/ompi');
     const rows = [head];
     for (const bytes of g.sizes) {
       const row = [fmtBytes(bytes)];
@@ -418,8 +452,16 @@ function printTables() {
       const b = find(g.bench, 'fmi-base', g.ranks, bytes);
       if (hasFmi && hasBase) row.push(ratio(f, b));
       if (hasBase && hasMpi) row.push(ratio(b, find(g.bench, 'openmpi-tcp', g.ranks, bytes)));
-      if (hasFmi && hasRaw) row.push(ratio(f, find(g.bench, 'raw-socket', g.ranks, bytes)));
-      if (hasFmi && hasMpi) row.push(ratio(f, find(g.bench, 'openmpi-tcp', g.ranks, bytes)));
+      const raw = find(g.bench, 'raw-socket', g.ranks, bytes);
+      const om = find(g.bench, 'openmpi-tcp', g.ranks, bytes);
+      const b0 = hasBest ? best(g.bench, g.ranks, bytes) : undefined;
+      if (hasBest) row.push(b0 ? `${fmtUs(b0.p50_us)} ${b0.name}` : '-');
+      if (hasFmi && hasRaw) row.push(ratio(f, raw));
+      if (hasFmi && hasMpi) row.push(ratio(f, om));
+      if (hasRaw && hasMpi) row.push(ratio(raw, om));
+      if (hasBest && hasMpi) row.push(ratio(b0, om));
+      if (hasPoll && hasMpi) row.push(ratio(find(g.bench, 'fmi-poll', g.ranks, bytes), om));
+      if (hasRawPoll && hasMpi) row.push(ratio(find(g.bench, 'raw-poll', g.ranks, bytes), om));
       rows.push(row);
     }
     const widths = head.map((_, c) => Math.max(...rows.map((r) => r[c].length)));
@@ -427,6 +469,7 @@ function printTables() {
   }
   if (groups.some((g) => results.some((r) => r.bench === g.bench))) {
     log('\nfmi/base, fmi/raw, fmi/ompi: fmi p50 time divided by the other p50 time (>1: fmi is slower; for MB/s take the inverse).');
+    log('raw: bare Node sockets with fmi\'s message pattern (collectives: the star); best raw: the fastest pattern bench/raw-coll.mjs tried; raw/ompi, best/ompi: their p50 over Open MPI\'s.');
   }
   if (BENCHES.includes('allreduce-algos')) printAlgoTables();
   if (BENCHES.includes('channels')) {

@@ -131,7 +131,7 @@ export function figuresFor(results) {
     }
   }
 
-  const barrier = dedupe(results.filter((r) => r.bench === 'barrier'), (r) => `${r.impl}|${r.ranks}`).map(impl);
+  const barrier = dedupe(results.filter((r) => r.bench === 'barrier' && (r.variant ?? 'star') === 'star'), (r) => `${r.impl}|${r.ranks}`).map(impl);
   if (barrier.length > 0) {
     const rankCounts = [...new Set(barrier.map((r) => r.ranks))].sort((a, b) => a - b);
     out.push({

@@ -40,6 +40,8 @@ export interface OpenChannelsOptions {
   shmSpinUs?: number;
   /** How long the shm channel's waits block their thread before the event loop takes over (FMI_SHM_BLOCK_US). @default 5000 where every rank is a thread of this process, else 0 (ShmChannelOptions.blockUs) */
   shmBlockUs?: number;
+  /** The direct channel's opt-in polling while a receive waits (FMI_DIRECT_POLL_US). @default 0 */
+  directPollUs?: number;
 }
 
 /**
@@ -147,7 +149,7 @@ async function openOne(name: ChannelName, o: OpenChannelsOptions): Promise<Chann
       const server = o.rendezvous ?? (b?.Direct?.host && b.Direct.port ? { host: b.Direct.host, port: b.Direct.port } : undefined);
       let direct: Channel;
       try {
-        direct = await DirectChannel.create({ job, rank, size, server, secret: o.secret, integrity: o.integrity, connectTimeoutMs: o.connectTimeoutMs ?? 30_000, matcher, carriedElsewhere: matcher && o.shm!.ranks });
+        direct = await DirectChannel.create({ job, rank, size, server, secret: o.secret, integrity: o.integrity, connectTimeoutMs: o.connectTimeoutMs ?? 30_000, matcher, carriedElsewhere: matcher && o.shm!.ranks, pollUs: o.directPollUs });
       } catch (err) {
         await shm?.close();
         throw err;

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IntegrityMode } from '../channels/direct/integrity.js';
+import { pollMicros } from '../channels/direct/poll.js';
 import { FmiError } from '../errors.js';
 import { openChannels } from './channel-set.js';
 import { loadConfig } from '../config/index.js';
@@ -30,6 +31,7 @@ export const ENV = {
   shm: 'FMI_SHM',
   shmSpinUs: 'FMI_SHM_SPIN_US',
   shmBlockUs: 'FMI_SHM_BLOCK_US',
+  directPollUs: 'FMI_DIRECT_POLL_US',
   integrity: 'FMI_INTEGRITY',
   verdicts: 'FMI_VERDICTS',
 } as const;
@@ -93,6 +95,13 @@ export interface InitOptions {
    * same. @default process.env.FMI_INTEGRITY, or 'none'
    */
   integrity?: IntegrityMode;
+  /**
+   * While a receive on the direct channel waits, keep the event loop polling
+   * instead of sleeping in epoll, for up to this many microseconds: each
+   * message then costs no wake-up, but a waiting rank keeps a core busy
+   * (bench/README.md, "Polling on the direct channel"). @default process.env.FMI_DIRECT_POLL_US, or 0 (off)
+   */
+  directPollUs?: number;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -155,6 +164,8 @@ export async function init(opts: InitOptions = {}): Promise<Communicator> {
     node: shm !== undefined && opts.shm === undefined ? nodeFromWorker(job, rank) : undefined,
     shmSpinUs: intFrom(env, ENV.shmSpinUs),
     shmBlockUs: intFrom(env, ENV.shmBlockUs),
+    // Checked here, not only where the direct channel opens: a job of thread ranks may never open it.
+    directPollUs: pollMicros(opts.directPollUs ?? intFrom(env, ENV.directPollUs) ?? 0, rank),
   });
   return new Communicator(channels, { job, timeoutMs, verdicts: opts.verdicts ?? env[ENV.verdicts] === '1' });
 }

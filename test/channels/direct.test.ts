@@ -13,6 +13,8 @@ beforeAll(async () => {
 afterAll(() => server.close());
 
 channelCompliance('direct', (o) => DirectChannel.create({ ...o, server: addr }));
+// FMI_DIRECT_POLL_US: the same behaviour while the event loop polls for messages.
+channelCompliance('direct, polling', (o) => DirectChannel.create({ ...o, server: addr, pollUs: 200 }), { sizes: [2, 3, 5] });
 
 describe('direct - paths', () => {
   it('paths() says how each peer was reached: on loopback, the listener (or a punch that won the race)', async () => {
