@@ -5,6 +5,8 @@
  *             settles at once: one Asyncify unwind and rewind, the dispatch
  *   allreduce MPI_Allreduce(MPI_COMM_SELF) of one double, MPI_SUM: the above
  *             plus the reduction glue (views, plan, result written in place)
+ *   sendrecv  MPI_Sendrecv of one double to and from oneself on MPI_COMM_SELF:
+ *             the point-to-point glue (the receive written into the program)
  * bench/mpi/glue.mjs builds it with fmi cc and runs it next to the same
  * calls through the TS API. Arguments: N ROUNDS. */
 #include <mpi.h>
@@ -19,7 +21,8 @@ static double best(int what, long n, int rounds) {
     for (long i = 0; i < n; i++) {
       if (what == 0) MPI_Comm_rank(MPI_COMM_WORLD, &r);
       else if (what == 1) MPI_Barrier(MPI_COMM_SELF);
-      else MPI_Allreduce(&in, &out, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_SELF);
+      else if (what == 2) MPI_Allreduce(&in, &out, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_SELF);
+      else MPI_Sendrecv(&in, 1, MPI_DOUBLE, 0, 0, &out, 1, MPI_DOUBLE, 0, 0, MPI_COMM_SELF, MPI_STATUS_IGNORE);
     }
     double dt = (MPI_Wtime() - t0) / (double)n;
     if (dt < b) b = dt;
@@ -31,8 +34,8 @@ int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
   long n = argc > 1 ? atol(argv[1]) : 20000;
   int rounds = argc > 2 ? atoi(argv[2]) : 5;
-  const char *names[] = {"rank", "barrier", "allreduce"};
-  for (int w = 0; w < 3; w++) printf("{\"call\":\"%s\",\"impl\":\"fmi-cc\",\"ns\":%.0f}\n", names[w], best(w, n, rounds));
+  const char *names[] = {"rank", "barrier", "allreduce", "sendrecv"};
+  for (int w = 0; w < 4; w++) printf("{\"call\":\"%s\",\"impl\":\"fmi-cc\",\"ns\":%.0f}\n", names[w], best(w, n, rounds));
   MPI_Finalize();
   return 0;
 }

@@ -1,7 +1,8 @@
 // What the C path costs per MPI call on top of the TS API, without the
 // network (issue 12): bench/mpi/glue.c through `fmi cc` on one rank against
 // the same calls on a one-rank communicator through the TS API (comm.rank,
-// comm.barrier, comm.allreduce of one double). Best batch of ROUNDS, ns per
+// comm.barrier, comm.allreduce of one double, comm.sendrecv of one double
+// to oneself). Best batch of ROUNDS, ns per
 // call; the difference is the C path's own: dispatch, Asyncify suspend and
 // resume of a blocking call, the reduction glue.
 //   npm run build && node bench/mpi/glue.mjs
@@ -32,6 +33,7 @@ if (process.argv[2] === 'ts') {
     rank: async () => comm.rank,
     barrier: () => comm.barrier(),
     allreduce: () => comm.allreduce(data, Op.SUM, { into }),
+    sendrecv: () => comm.sendrecv(data, 0, 0, { into }),
   };
   for (const [name, f] of Object.entries(calls)) {
     let best = Infinity;
@@ -71,7 +73,7 @@ try {
 log(`\nns per call, best of ${ROUNDS} batches of ${CALLS} (load ${loadavg()[0].toFixed(1)})`);
 log(`  ${'build'.padEnd(6)} ${'call'.padEnd(10)} ${'fmi-cc'.padStart(8)} ${'fmi'.padStart(8)} ${'cc-fmi'.padStart(8)}`);
 for (const b of [...new Set(rows.map((r) => r.build))]) {
-  for (const call of ['rank', 'barrier', 'allreduce']) {
+  for (const call of ['rank', 'barrier', 'allreduce', 'sendrecv']) {
     const get = (impl) => rows.find((r) => r.build === b && r.call === call && r.impl === impl)?.ns;
     const [c, f] = [get('fmi-cc'), get('fmi')];
     log(`  ${b.padEnd(6)} ${call.padEnd(10)} ${String(c).padStart(8)} ${String(f).padStart(8)} ${String(c - f).padStart(8)}`);
