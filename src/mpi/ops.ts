@@ -55,8 +55,27 @@ const FMI_OPS: Record<PredefinedOpName, Op> = {
   BAND: Op.BAND, BOR: Op.BOR, BXOR: Op.BXOR,
 };
 
+/**
+ * Plans of predefined and MINLOC/MAXLOC ops by datatype and op object: they
+ * depend on nothing else, and a reduction asks for one on every call (a new
+ * Op per call would also be a new op to every cache behind it).
+ */
+const plans = new WeakMap<Datatype, Map<MpiOp, Plan>>();
+
 /** The plan for reducing elements of t with op; throws MPI_ERR_OP where MPI (or fmi) does not define it. */
 export function planFor(op: MpiOp, t: Datatype, th: number, host: ProgramHost): Plan {
+  if (op.kind === 'user') return makePlan(op, t, th, host);
+  let byOp = plans.get(t);
+  let plan = byOp?.get(op);
+  if (plan === undefined) {
+    plan = makePlan(op, t, th, host);
+    if (!byOp) plans.set(t, (byOp = new Map()));
+    byOp.set(op, plan);
+  }
+  return plan;
+}
+
+function makePlan(op: MpiOp, t: Datatype, th: number, host: ProgramHost): Plan {
   if (op.kind === 'predefined') {
     const name = op.predefined!;
     const js = jsOpFor(name, t);

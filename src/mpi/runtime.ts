@@ -157,7 +157,8 @@ export class MpiRuntime extends ProgramData {
 
   // ---- dispatch and errors --------------------------------------------------
 
-  call(name: string, args: ArrayLike<number>): number | Promise<number> {
+  /** `args`: an Array (bindings/library_fmi.js), or the `arguments` object of programs linked before it passed one. */
+  call(name: string, args: ArrayLike<number> & Iterable<number>): number | Promise<number> {
     const impl = this.options.impls[name];
     this.#errComm = COMM_WORLD;
     // Once the job is being stopped, every MPI call ends the program (also polling loops of MPI_Test/Iprobe).
@@ -166,7 +167,7 @@ export class MpiRuntime extends ProgramData {
       return this.fail(name, unsupportedError(this, name), COMM_WORLD);
     }
     try {
-      const r = impl(this, ...Array.from(args));
+      const r = impl(this, ...args);
       if (typeof r === 'number') return r;
       // The program is suspended in this call until it settles, so no other
       // call changes #errComm meanwhile: read it when the error comes. A job
@@ -266,9 +267,12 @@ export class MpiRuntime extends ProgramData {
    * when the program goes to sleep, which may grow (and so detach) the
    * memory: a blocking call that lends fmi views of the program's memory
    * must make them after that, never in the import call itself.
+   * (`return await`: a promise returned from a then-callback or an async
+   * function costs two more microtasks than one awaited.)
    */
-  later<T>(f: () => T | Promise<T>): Promise<T> {
-    return Promise.resolve().then(f);
+  async later<T>(f: () => T | Promise<T>): Promise<T> {
+    await Promise.resolve();
+    return await f();
   }
 
   /** The communicator behind handle h; its error handler applies to this call. */
