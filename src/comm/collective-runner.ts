@@ -1,13 +1,13 @@
 import { decodeError, Kind } from '../codec.js';
 import { FmiError, type FmiErrorFields } from '../errors.js';
-import { ANY_SOURCE, ANY_TAG, isStoreChannel, type Channel, type Probed, type Received, type RecvTarget } from '../channels/channel.js';
+import { ANY_SOURCE, ANY_TAG, isStoreChannel, type Channel, type Probed } from '../channels/channel.js';
 import type { ChannelSet } from './channel-set.js';
-import { SIG_BYTES, signedValue } from './stored-value.js';
+import { CallContext } from './call-context.js';
 import { hasStore } from '../collectives/mediated.js';
 import { Deadline, checkOpOptions, type OpOptions } from '../util/deadline.js';
-import { mismatch, tellAll, type CollContext } from '../collectives/context.js';
+import { tellAll, type CollContext } from '../collectives/context.js';
 import { signatureTag, type CallShape, type CollName } from '../collectives/signature.js';
-import { CollWatch, signedRecv } from '../collectives/signed-recv.js';
+import { CollWatch } from '../collectives/signed-recv.js';
 import { VERDICTS } from '../collectives/verdict.js';
 import { nodeCall } from '../collectives/node.js';
 import { checkRank } from './validate.js';
@@ -77,60 +77,69 @@ export class CollRunner {
     shape?: CallShape,
   ): Promise<T> {
     const h = this.#h;
+    // Options without a signal or timeout (the default): nothing to check, nothing to set up per call.
+    const plain = opts == null || (opts.signal === undefined && opts.timeoutMs === undefined);
     try {
       h.checkOpen(name);
       if (h.inter && !ON_INTERCOMM.has(name)) throw new FmiError('MPI_ERR_COMM', `collective ${name} on an intercommunicator is not supported`, h.fields(name));
       if (root !== undefined) checkRank('MPI_ERR_ROOT', 'root', root, h.size, h.rank, name);
-      checkOpOptions(opts, h.fields(name));
+      if (!plain) checkOpOptions(opts, h.fields(name));
     } catch (err) {
       return Promise.reject(err);
     }
     // Every rank computes the same choice: same config, hint, op and size.
     const channel = this.#choices.choose(sizing);
-    // No signal and no timeout (the default): nothing to set up per call.
-    const d = Deadline.of(opts, h.timeoutMs, () => ({ ...h.fields(name), channel: channel.name }));
+    const d = plain && h.timeoutMs === undefined ? Deadline.NONE : Deadline.of(opts, h.timeoutMs, () => ({ ...h.fields(name), channel: channel.name }));
     const seq = this.#seq++;
     // Every message of this call carries its signature as its tag; receives check it (see context).
     const sig = signatureTag(name, root, shape, seq);
     const c = this.context(name, h.group, sig, channel, d, { seq, key: isStoreChannel(channel) ? this.#storeKey(seq) : undefined });
-    const body = async (): Promise<T> => {
-      const t0 = performance.now();
-      try {
-        d.check();
-        // Rooted collectives end with a verdict (verdict.ts): no rank that only sent returns "ok" from a failed call.
-        const verdict = h.verdicts && root !== undefined && c.size > 1 && !hasStore(c) ? VERDICTS[name] : undefined;
-        let out: T;
-        try {
-          out = await run(c);
-        } catch (err) {
-          if (verdict) await verdict(c, root!, err);
-          // Without verdicts, ranks that only sent learn of a mismatch found here in their next call (failure path only).
-          else if (root !== undefined) await tellAll(c, err);
-          throw err;
-        }
-        if (verdict) await verdict(c, root!, undefined);
-        let late = this.#lateError(channel, seq);
-        while (late && this.#watch.stale(late.tag, seq)) {
-          await this.#takeError(channel, late, name); // a copy of an error this rank failed with: dropped
-          late = this.#lateError(channel, seq);
-        }
-        if (late) throw await this.#takeError(channel, late, name);
-        return out;
-      } catch (err) {
-        this.#watch.callFailed(seq);
-        throw h.wrap(err, name);
-      } finally {
-        d.dispose();
-        this.#watch.end(seq);
-        this.#record(name, channel, sizing, performance.now() - t0);
-        this.#pending--;
-      }
-    };
-    // Nothing before it still running: start now, without a turn of the microtask queue.
+    // Nothing before it still running: start now, without a turn of the microtask queue (and no closure).
     const idle = this.#pending++ === 0;
-    const result = idle ? body() : this.#queue.then(body, body);
+    let result: Promise<T>;
+    if (idle) result = this.#body(name, root, run, c, d, sizing);
+    else {
+      const body = () => this.#body(name, root, run, c, d, sizing);
+      result = this.#queue.then(body, body);
+    }
     this.#queue = result;
     return result;
+  }
+
+  async #body<T>(name: CollName, root: number | undefined, run: (c: CollContext) => Promise<T>, c: CallContext, d: Deadline, sizing: Sizing | undefined): Promise<T> {
+    const h = this.#h;
+    const { channel, seq } = c;
+    const t0 = performance.now();
+    try {
+      d.check();
+      // Rooted collectives end with a verdict (verdict.ts): no rank that only sent returns "ok" from a failed call.
+      const verdict = h.verdicts && root !== undefined && c.size > 1 && !hasStore(c) ? VERDICTS[name] : undefined;
+      let out: T;
+      try {
+        out = await run(c);
+      } catch (err) {
+        if (verdict) await verdict(c, root!, err);
+        // Without verdicts, ranks that only sent learn of a mismatch found here in their next call (failure path only).
+        else if (root !== undefined) await tellAll(c, err);
+        throw err;
+      }
+      if (verdict) await verdict(c, root!, undefined);
+      let late = this.#lateError(channel, seq);
+      while (late && this.#watch.stale(late.tag, seq)) {
+        await this.#takeError(channel, late, name); // a copy of an error this rank failed with: dropped
+        late = this.#lateError(channel, seq);
+      }
+      if (late) throw await this.#takeError(channel, late, name);
+      return out;
+    } catch (err) {
+      this.#watch.callFailed(seq);
+      throw h.wrap(err, name);
+    } finally {
+      d.dispose();
+      this.#watch.end(seq);
+      this.#record(name, channel, sizing, performance.now() - t0);
+      this.#pending--;
+    }
   }
 
   /**
@@ -142,46 +151,15 @@ export class CollRunner {
    * collective, or of this one called with another root, op, type or count);
    * its shared value starts with the signature too.
    */
-  context(op: string, members: number[] | undefined, tag: number, channel: Channel, d: Deadline, where: { ctx?: number; key?: string; seq?: number } = {}): CollContext {
+  context(op: string, members: number[] | undefined, tag: number, channel: Channel, d: Deadline, where: { ctx?: number; key?: string; seq?: number } = {}): CallContext {
     const h = this.#h;
-    const ctx = where.ctx ?? h.ctx + 1;
-    const seq = where.seq;
-    const signed = seq !== undefined;
     const index = members === h.group ? h.toLocal : members && new Map(members.map((w, i) => [w, i]));
-    const world = (r: number) => (members ? members[r]! : r);
-    const local = (w: number) => (index ? index.get(w)! : w);
-    const key = where.key;
-    const c: CollContext = {
-      rank: local(channel.rank),
-      size: members ? members.length : channel.size,
-      op,
-      send: (peer, msg) => channel.send(world(peer), { ctx, tag, kind: msg.kind }, msg.bytes, d.signal),
-      recv: signed
-        ? (peer, into?: RecvTarget, capacity?: number, fits?: (kind: number, length: number) => boolean, stop?: AbortSignal) =>
-            signedRecv(call!, c, peer, into, capacity, fits, stop)
-        : async (peer, into?: RecvTarget, capacity?: number, fits?: (kind: number, length: number) => boolean): Promise<Received> => {
-            const r = await channel.recv({ source: world(peer), ctx, tag, into, capacity, fits, signal: d.signal });
-            r.source = local(r.source);
-            return r;
-          },
-      fields: (peer) => ({ ...h.fields(op, peer), channel: channel.name }),
-      node: nodeCall(h.set.node, channel, members, h.ctx, tag, d.signal, (peer) => c.fields(peer), (m) => this.context(op, m, tag, channel, d, where)),
-      store: key !== undefined && isStoreChannel(channel)
-        ? {
-            // The value starts with the writer's signature and rank (8 bytes, so the payload stays aligned).
-            put: (msg, readers) => channel.put(key, msg.kind, signedValue(tag, c.rank, msg.bytes), readers, d.signal),
-            get: async (writer) => {
-              const r = await channel.get(key, d.signal, world(writer));
-              const head = r.data.byteLength >= SIG_BYTES ? new DataView(r.data.buffer, r.data.byteOffset, SIG_BYTES) : undefined;
-              const theirs = head ? head.getUint32(0, true) : -1;
-              if (theirs !== tag && r.kind !== Kind.ERROR) return mismatch(c, head ? head.getUint32(4, true) : writer, theirs, tag);
-              return { kind: r.kind, bytes: r.data.subarray(SIG_BYTES) };
-            },
-          }
-        : undefined,
-    };
     // A signed call's receives share the communicator's watch (signed-recv.ts).
-    const call = signed ? { channel, ctx, tag, seq, world, local, signal: d.signal, watch: this.#watch } : undefined;
+    const c = new CallContext(h, op, members, index, channel, where.ctx ?? h.ctx + 1, tag, d.signal, where.seq ?? -1, this.#watch, where.key);
+    // Thread ranks of the world only (two-level.ts): no closures for the others.
+    if (h.set.node !== undefined) {
+      c.node = nodeCall(h.set.node, channel, members, h.ctx, tag, d.signal, (peer) => c.fields(peer), (m) => this.context(op, m, tag, channel, d, where));
+    }
     return c;
   }
 
