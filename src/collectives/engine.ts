@@ -4,6 +4,7 @@ import { elemTypeOf, kernels, typedArrayCtor, viewsOutliveGrowth, type Arena, ty
 import { applyOp, describe, type Op } from '../ops/op.js';
 import { markCallWide, raiseIfError, type CollContext } from './context.js';
 import { unfilled } from '../util/fresh.js';
+import type { Received } from '../channels/channel.js';
 
 /**
  * How a reduction holds, moves and combines partial results. Algorithms are
@@ -72,6 +73,9 @@ export function engineFor(c: CollContext, op: Op, value: unknown, into?: Numeric
 }
 
 class ValueEngine implements ReduceEngine<unknown> {
+  /** Where errors of combine happen (made on first use, once per call). */
+  #where: { rank: number; op: string } | undefined;
+
   constructor(
     private readonly c: CollContext,
     private readonly op: Op,
@@ -91,16 +95,20 @@ class ValueEngine implements ReduceEngine<unknown> {
     return this.c.send(peer, encode(a));
   }
 
-  async recv(peer: number): Promise<unknown> {
-    const r = await this.c.recv(peer);
-    raiseIfError(this.c, r);
+  recv(peer: number): Promise<unknown> {
     // The channel gave this receive a buffer of its own: the value is ours to change in place.
-    return decode(r.kind, r.data);
+    return this.c.recv(peer).then(this.#taken);
   }
+
+  /** One function per engine rather than one closure per receive. */
+  readonly #taken = (r: Received): unknown => {
+    raiseIfError(this.c, r);
+    return decode(r.kind, r.data);
+  };
 
   combine(left: unknown, right: unknown): unknown {
     try {
-      return applyOp(this.op, left, right, { rank: this.c.rank, op: this.c.op });
+      return applyOp(this.op, left, right, (this.#where ??= { rank: this.c.rank, op: this.c.op }));
     } catch (err) {
       // Values of different sizes or kinds: the ranks called the reduction differently.
       const code = (err as FmiError).code;
