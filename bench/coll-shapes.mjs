@@ -18,7 +18,7 @@
 // lib,star,k4,k8,dis), BLOCK (calls per block, default 30), ROUNDS (default
 // 10), WARMUP (calls per shape first, default 50), BYTES (allreduce, default 1024).
 // stdout (rank 0): one JSON line per shape: p50 and mean of the slowest
-// rank's time per call over all its blocks, and CPU per call summed over the ranks.
+// rank's time per call over all its blocks, CPU per call summed over the ranks, and rank 0's CPU per call (the star's centre).
 
 import { init, Op } from 'fmi';
 import { knomialTree } from '../dist/collectives/tree.js';
@@ -136,7 +136,10 @@ for (const s of shapes) {
     const sorted = Array.from(slowest).sort((a, b) => a - b);
     const n = sorted.length;
     const mean = sorted.reduce((a, b) => a + b, 0) / n;
-    const row = { bench: 'coll-shapes', op: OP, shape: s.name, ranks: size, calls: n, p50_us: Math.round(sorted[n >> 1] * 1000), mean_us: Math.round(mean * 1000), cpu_us_per_call: Math.round((cpu / n) * 1000) };
+    const row = {
+      bench: 'coll-shapes', op: OP, shape: s.name, ranks: size, calls: n, p50_us: Math.round(sorted[n >> 1] * 1000), mean_us: Math.round(mean * 1000),
+      cpu_us_per_call: Math.round((cpu / n) * 1000), root_cpu_us_per_call: Math.round((s.cpu / n) * 1000),
+    };
     process.stdout.write(JSON.stringify(row) + '\n');
   }
 }

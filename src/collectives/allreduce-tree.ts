@@ -1,5 +1,5 @@
-import { decode, encode } from '../codec.js';
-import type { NumericArray } from '../kernels/index.js';
+import { bytesOf, decode, encode, kindOfTyped } from '../codec.js';
+import { elemTypeOf, type NumericArray } from '../kernels/index.js';
 import { raiseIfError, sendError, type CollContext } from './context.js';
 import type { ReduceEngine } from './engine.js';
 import { knomialTree } from './tree.js';
@@ -25,7 +25,8 @@ export async function allreduceTree<A>(c: CollContext, e: ReduceEngine<A>, into?
   const owed = new Set<number>(children);
   if (parent >= 0) owed.add(parent);
   try {
-    let acc = e.local();
+    // A leaf sends its own value as it is (no copy of it to fold into).
+    let acc = children.length > 0 ? e.local() : e.mine();
     if (children.length > 0) {
       const incoming = children.map((child) => e.recv(child));
       for (const p of incoming) p.catch(() => {}); // each is awaited below, in rank order
@@ -42,12 +43,14 @@ export async function allreduceTree<A>(c: CollContext, e: ReduceEngine<A>, into?
     } finally {
       e.release(acc);
     }
-    const r = await c.recv(parent);
+    // The result goes straight into `into` (no fresh buffer, no copy), when it is of its kind and size.
+    const target = into && bytesOf(into);
+    const kind = into ? kindOfTyped(elemTypeOf(into)!) : 0;
+    const r = target ? await c.recv(parent, target, target.byteLength, (k, n) => k === kind && n === target.byteLength) : await c.recv(parent);
     raiseIfError(c, r);
-    await down(c, children, owed, { kind: r.kind, bytes: r.data });
-    const out = decode(r.kind, r.data);
-    if (into === undefined) return out;
-    (into as { set(x: ArrayLike<unknown>): void }).set(out as ArrayLike<unknown>);
+    if (children.length > 0) await down(c, children, owed, { kind: r.kind, bytes: r.data });
+    if (into === undefined) return decode(r.kind, r.data);
+    if (r.data.buffer !== target!.buffer || r.data.byteOffset !== target!.byteOffset) (into as { set(x: ArrayLike<unknown>): void }).set(decode(r.kind, r.data) as ArrayLike<unknown>);
     return into;
   } catch (err) {
     await sendError(c, owed, err);

@@ -4,6 +4,7 @@ import { elemTypeOf, kernels, typedArrayCtor, viewsOutliveGrowth, type Arena, ty
 import { applyOp, describe, type Op } from '../ops/op.js';
 import { markCallWide, raiseIfError, type CollContext } from './context.js';
 import { unfilled } from '../util/fresh.js';
+import type { Received } from '../channels/channel.js';
 
 /**
  * How a reduction holds, moves and combines partial results. Algorithms are
@@ -14,6 +15,8 @@ import { unfilled } from '../util/fresh.js';
  */
 export interface ReduceEngine<A> {
   local(): A;
+  /** This rank's value to send and release, never to change: the value itself where the engine can, else local(). */
+  mine(): A;
   send(peer: number, a: A): Promise<void>;
   recv(peer: number): Promise<A>;
   /** left op right, where left holds lower ranks' data. Consumes both; returns the result. */
@@ -30,7 +33,19 @@ export interface ReduceEngine<A> {
 }
 
 /** Runs `fn` with an engine and always disposes of it. */
-export async function withEngine<T>(e: ReduceEngine<unknown>, fn: (e: ReduceEngine<unknown>) => Promise<T>): Promise<T> {
+export function withEngine<T>(e: ReduceEngine<unknown>, fn: (e: ReduceEngine<unknown>) => Promise<T>): Promise<T> {
+  // A ValueEngine holds nothing to dispose of: no frame and no promise of its own for it (small calls, many ranks: bench/README.md, "Issue 11").
+  if (e instanceof ValueEngine) {
+    try {
+      return fn(e);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+  return disposing(e, fn);
+}
+
+async function disposing<T>(e: ReduceEngine<unknown>, fn: (e: ReduceEngine<unknown>) => Promise<T>): Promise<T> {
   try {
     return await fn(e);
   } finally {
@@ -58,6 +73,9 @@ export function engineFor(c: CollContext, op: Op, value: unknown, into?: Numeric
 }
 
 class ValueEngine implements ReduceEngine<unknown> {
+  /** Where errors of combine happen (made on first use, once per call). */
+  #where: { rank: number; op: string } | undefined;
+
   constructor(
     private readonly c: CollContext,
     private readonly op: Op,
@@ -69,20 +87,28 @@ class ValueEngine implements ReduceEngine<unknown> {
     return this.clone(this.value);
   }
 
+  mine(): unknown {
+    return this.value;
+  }
+
   send(peer: number, a: unknown): Promise<void> {
     return this.c.send(peer, encode(a));
   }
 
-  async recv(peer: number): Promise<unknown> {
-    const r = await this.c.recv(peer);
-    raiseIfError(this.c, r);
+  recv(peer: number): Promise<unknown> {
     // The channel gave this receive a buffer of its own: the value is ours to change in place.
-    return decode(r.kind, r.data);
+    return this.c.recv(peer).then(this.#taken);
   }
+
+  /** One function per engine rather than one closure per receive. */
+  readonly #taken = (r: Received): unknown => {
+    raiseIfError(this.c, r);
+    return decode(r.kind, r.data);
+  };
 
   combine(left: unknown, right: unknown): unknown {
     try {
-      return applyOp(this.op, left, right, { rank: this.c.rank, op: this.c.op });
+      return applyOp(this.op, left, right, (this.#where ??= { rank: this.c.rank, op: this.c.op }));
     } catch (err) {
       // Values of different sizes or kinds: the ranks called the reduction differently.
       const code = (err as FmiError).code;
@@ -153,6 +179,10 @@ class WasmEngine implements ReduceEngine<WasmBlock> {
     const b = this.#alloc();
     this.#arena.bytes(b, this.#bytes).set(bytesOf(this.value));
     return b;
+  }
+
+  mine(): WasmBlock {
+    return this.local();
   }
 
   send(peer: number, a: WasmBlock): Promise<void> {

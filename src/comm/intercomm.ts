@@ -7,6 +7,7 @@ import type { ChannelSet } from './channel-set.js';
 import type { Communicator } from './communicator.js';
 import { agreeContext, makeContext, type Shared } from './context-id.js';
 import { checkRank, checkTag } from './validate.js';
+import type { CollHost, CollRunner } from './collective-runner.js';
 
 /**
  * Intercommunicators. One is a Communicator over both groups (in an order
@@ -25,9 +26,12 @@ export interface CommKit {
   shared: Shared;
   set: ChannelSet;
   /** Runs `run` as a collective of this communicator, in call order with the others. */
-  collective<T>(name: 'intercomm' | 'merge', opts: OpOptions, run: (c: CollContext) => Promise<T>): Promise<T>;
-  /** A communicator on the same channels and shared context state. */
-  make(group: number[], ctx: number, peers?: number[]): Communicator;
+  collective<T>(name: 'intercomm' | 'merge' | 'dup' | 'split', opts: OpOptions, run: (c: CollContext) => Promise<T>): Promise<T>;
+  /** A communicator on the same channels and shared context state (the world's members: undefined). */
+  make(group: number[] | undefined, ctx: number, peers?: number[]): Communicator;
+  /** The communicator's fixed parts and its collective calls (comm-create.ts). */
+  host: CollHost;
+  coll: CollRunner;
 }
 
 /** What the leaders swap over the peer communicator. */

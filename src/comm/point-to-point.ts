@@ -5,6 +5,7 @@ import type { Channel, Probed } from '../channels/channel.js';
 import { Deadline } from '../util/deadline.js';
 import { describeKind, fillStatus } from './assemble.js';
 import type { ProbeOptions, RecvOptions, SendOptions } from './options.js';
+import type { OpOptions } from '../util/deadline.js';
 import { Status } from './request.js';
 import { checkNotDetached, checkRank, checkTag } from './validate.js';
 
@@ -223,4 +224,29 @@ export function iprobe(p: P2p, source: number, opts: Pick<ProbeOptions, 'tag' | 
 function probed(p: P2p, m: Probed, status = new Status()): Status {
   fillStatus(status, p.local(m.source), m.tag, m.kind & KIND_MASK, m.length);
   return status;
+}
+
+/** Sends to `dest` and receives from `source` at once, so ring exchanges cannot deadlock. */
+export async function sendrecv<T>(
+  p: P2p,
+  data: unknown,
+  dest: number,
+  source: number,
+  opts: OpOptions & { sendTag?: number; recvTag?: number; status?: Status; into?: NumericArray },
+): Promise<T> {
+  p.checkOpen('sendrecv');
+  checkRank('MPI_ERR_RANK', 'dest', dest, p.size, p.rank, 'sendrecv');
+  checkTag(opts.sendTag, p.rank, 'sendrecv');
+  // If the send fails, the receive is withdrawn: it must not take a later message.
+  const ac = new AbortController();
+  const signal = opts.signal ? AbortSignal.any([opts.signal, ac.signal]) : ac.signal;
+  const r = recv<T>(p, source, { ...opts, signal, tag: opts.recvTag ?? 0, into: opts.into as never });
+  r.catch(() => {}); // awaited below
+  try {
+    await send(p, data, dest, { ...opts, tag: opts.sendTag ?? 0 });
+  } catch (err) {
+    ac.abort(err);
+    throw err;
+  }
+  return r;
 }
