@@ -24,8 +24,9 @@ const owners = new WeakMap<ArrayBufferLike, WebAssembly.Memory>();
  * rank that is a process, the main thread) it is a plain `new ctor(length)`:
  * code that uses it runs everywhere.
  *
- * The memory is the process's for the rest of its life (whole 64 KiB pages
- * per array): allocate once and reuse, not per call. Other threads of the
+ * The memory is the process's for the rest of its life (small arrays share
+ * this thread's last 64 KiB page, larger ones take whole pages): allocate
+ * once and reuse, not per call. Other threads of the
  * process can see it; only the collectives touch it, while the call runs.
  */
 export function sharedArray<T extends NumericArray>(ctor: NumericArrayCtor<T>, length: number): T {
@@ -33,15 +34,8 @@ export function sharedArray<T extends NumericArray>(ctor: NumericArrayCtor<T>, l
   const memory = nodeMemory();
   const bytes = length * ctor.BYTES_PER_ELEMENT;
   if (memory === undefined || bytes === 0) return new ctor(length);
-  const pages = Math.ceil(bytes / PAGE);
-  let old: number;
-  try {
-    // Atomic in a shared memory: the pages from `old` on are this array's alone, whatever other threads grow meanwhile.
-    old = memory.grow(pages);
-  } catch (cause) {
-    throw new FmiError('MPI_ERR_COUNT', `sharedArray: ${bytes} bytes do not fit the node arena (${MAX_PAGES * PAGE} bytes in all)`, { cause });
-  }
-  const v = new ctor(memory.buffer, old * PAGE, length);
+  const at = place(memory, bytes);
+  const v = new ctor(memory.buffer, at, length);
   owners.set(v.buffer, memory);
   return v;
 }
@@ -49,6 +43,32 @@ export function sharedArray<T extends NumericArray>(ctor: NumericArrayCtor<T>, l
 /** The byte offset in `memory` of an array sharedArray() made there, or -1 for any other array. */
 export function addressIn(memory: WebAssembly.Memory, v: ArrayBufferView): number {
   return owners.get(v.buffer) === memory ? v.byteOffset : -1;
+}
+
+/** This thread's last pages in the memory: where the next small array goes, and where they end. */
+let next = 0;
+let end = 0;
+/** Arrays start on 64-byte lines: a kernel's vectors never straddle one, and two arrays never share one. */
+const LINE = 64;
+
+function place(memory: WebAssembly.Memory, bytes: number): number {
+  const want = Math.ceil(bytes / LINE) * LINE;
+  if (end - next >= want) {
+    next += want;
+    return next - want;
+  }
+  const pages = Math.ceil(want / PAGE);
+  let old: number;
+  try {
+    // Atomic in a shared memory: the pages from `old` on are this thread's alone, whatever other threads grow meanwhile.
+    old = memory.grow(pages);
+  } catch (cause) {
+    throw new FmiError('MPI_ERR_COUNT', `sharedArray: ${bytes} bytes do not fit the node arena (${MAX_PAGES * PAGE} bytes in all)`, { cause });
+  }
+  // What is left of the last page takes the next small arrays.
+  next = old * PAGE + want;
+  end = (old + pages) * PAGE;
+  return old * PAGE;
 }
 
 function nodeMemory(): WebAssembly.Memory | undefined {
