@@ -88,3 +88,15 @@ export function apply(op: i32, type: i32, dst: usize, src: usize, n: i32): i32 {
   return -1;
 }
 export { packStrided, unpackStrided, packBlocks, unpackBlocks } from './pack';
+
+/**
+ * Copies n bytes from src to dst inside the imported memory (memory.copy:
+ * memmove). In a shared memory this runs at memcpy speed, where every JS
+ * copy that touches a SharedArrayBuffer moves word by word at about half
+ * of it (bench/shm-pingpong.mjs). Returns -1 for n < 0.
+ */
+export function copy(dst: usize, src: usize, n: i32): i32 {
+  if (n < 0) return -1;
+  memory.copy(dst, src, <usize>n);
+  return 0;
+}

@@ -14,15 +14,21 @@
 //     option (default auto: fmi picks; the variant then stays "f64,sum")
 //   FMI_BENCH_INTO=1   pass `{ into }`: the result goes into one buffer that
 //     every call reuses instead of a fresh array (variant gets ",into")
+//   FMI_BENCH_SHARED=1   data and `into` from sharedArray() (thread ranks: in
+//     the node arena, reduced in place; variant gets ",shared")
 // bench/run.mjs sets both for FMI_BENCH=allreduce-algos.
 
-import { init, Op } from 'fmi';
+import * as fmi from 'fmi';
 import { ALLREDUCE_SIZES, emit, isOn, itersFor, mbPerS, warmupMsFor, sizesFrom, summarize } from './lib/common.mjs';
 
 const ALGO = process.env.FMI_BENCH_ALGO || 'auto';
 if (!['auto', 'ring', 'rabenseifner', 'recursive-doubling'].includes(ALGO)) throw new Error(`FMI_BENCH_ALGO: ${ALGO} is not auto, ring, rabenseifner or recursive-doubling`);
 const INTO = isOn(process.env.FMI_BENCH_INTO);
-const variant = `f64,sum${ALGO === 'auto' ? '' : `,${ALGO}`}${INTO ? ',into' : ''}`;
+const SHARED = isOn(process.env.FMI_BENCH_SHARED);
+const variant = `f64,sum${ALGO === 'auto' ? '' : `,${ALGO}`}${INTO ? ',into' : ''}${SHARED ? ',shared' : ''}`;
+const { init, Op } = fmi;
+// An earlier build (FMI_BENCH_BASE) has no sharedArray: plain arrays there.
+const array = (len) => (SHARED && fmi.sharedArray ? fmi.sharedArray(Float64Array, len) : new Float64Array(len));
 
 const comm = await init();
 const { rank, size } = comm;
@@ -31,9 +37,9 @@ const expected = (size * (size + 1)) / 2;
 const sizes = sizesFrom(ALLREDUCE_SIZES);
 for (const bytes of sizes) {
   const len = Math.max(1, Math.floor(bytes / 8));
-  const data = new Float64Array(len).fill(rank + 1);
+  const data = array(len).fill(rank + 1);
   let out;
-  const opts = { ...(ALGO === 'auto' ? {} : { algorithm: ALGO }), ...(INTO ? { into: new Float64Array(len) } : {}) };
+  const opts = { ...(ALGO === 'auto' ? {} : { algorithm: ALGO }), ...(INTO ? { into: array(len) } : {}) };
   const cmd = new Float64Array(2); // [iterations, measured?]
   let samples;
   let iters = 0;

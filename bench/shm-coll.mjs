@@ -7,6 +7,8 @@
 // Rows (impl):
 //   fmi-threads    bench/{allreduce,bcast,barrier}.mjs under `fmi run -n 4 --threads` (with `into`)
 //   fmi-procs      the same under `fmi run -n 4` (direct channel, loopback TCP)
+//   fmi-threads-shared  bench/allreduce.mjs with FMI_BENCH_SHARED=1: data and
+//                  `into` from sharedArray(), reduced in place in the arena
 //   fmi-threads-c  bench/native/allreduce.c built with `fmi cc`, run by `fmi run -n 4 --threads`
 //   openmpi-vader  bench/native/*.c built with mpicc, `mpirun --mca btl vader,self -np 4`
 //   fmi-base-*     with FMI_BENCH_BASE: fmi-threads and fmi-threads-c on that build
@@ -62,6 +64,9 @@ async function fmiRows(tag, fmiCli, benchDir, ccProgram) {
     const impl = `${tag}-${mode}`;
     const run = (name, env) => job(`${impl} ${name}`, process.execPath, [fmiCli, 'run', '-n', N, ...extra, '--no-prefix', script(name)], { FMI_BENCH_INTO: '1', ...env }, { impl, channel: mode === 'threads' ? 'shm' : 'direct' });
     await run('allreduce', { FMI_BENCH_SIZES: SIZES });
+    if (tag === 'fmi' && mode === 'threads') {
+      await job(`${impl}-shared allreduce`, process.execPath, [fmiCli, 'run', '-n', N, ...extra, '--no-prefix', script('allreduce')], { FMI_BENCH_INTO: '1', FMI_BENCH_SHARED: '1', FMI_BENCH_SIZES: SIZES }, { impl: `${impl}-shared`, channel: 'shm' });
+    }
     await run('bcast', { FMI_BENCH_SIZES: '1m' });
     await run('barrier', {});
   }
@@ -137,5 +142,5 @@ const goal = (impl) => {
   const o = at('openmpi-vader', `allreduce ${1024 * 1024}`);
   return f && o ? `${(f.p50_us / o.p50_us).toFixed(2)}x (${f.p50_us.toFixed(0)} us against ${o.p50_us.toFixed(0)} us)` : 'not measured';
 };
-process.stderr.write(`goal allreduce 1 MiB <= 0.5x Open MPI vader: the C program ${goal('fmi-threads-c')}; bench/allreduce.mjs ${goal('fmi-threads')}\n`);
+process.stderr.write(`goal allreduce 1 MiB <= 0.5x Open MPI vader: the C program ${goal('fmi-threads-c')}; bench/allreduce.mjs ${goal('fmi-threads')}, with shared arrays ${goal('fmi-threads-shared')}\n`);
 if (process.env.FMI_BENCH_BASE) process.stderr.write(`before (FMI_BENCH_BASE): the C program ${goal('fmi-base-threads-c')}; bench/allreduce.mjs ${goal('fmi-base-threads')}\n`);

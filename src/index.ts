@@ -18,6 +18,7 @@ export { interAllgather, interAllgatherv, interAllreduce, interAlltoall, interAl
 export { ANY_SOURCE, ANY_TAG } from './channels/channel.js';
 export { TAG_UB } from './comm/validate.js';
 export { Op, type OpProperties, type ReduceFn } from './ops/op.js';
+export { sharedArray, type NumericArrayCtor } from './collectives/shared-array.js';
 export type { OpOptions } from './util/deadline.js';
 export {
   FmiError,

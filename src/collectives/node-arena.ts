@@ -5,7 +5,8 @@ import { CLOSED, CTRL_WORDS, type ShmRegion } from '../channels/shm/region.js';
 import { waitAsync } from '../channels/shm/wait-async.js';
 import { kernelModule, type KernelFn } from '../kernels/arena.js';
 import { elemTypeOf, typedArrayCtor, type NumericArray } from '../kernels/index.js';
-import { CAP, COUNT, DATA_OFFSET, ERROR_BYTES, ERROR_OFFSET, FAILED, GEN, HEADER, HEADER_WORDS, MAX_PAGES, PAGE } from './node-memory.js';
+import { addressIn } from './shared-array.js';
+import { BASE, CAP, COUNT, DATA_OFFSET, ERROR_BYTES, ERROR_OFFSET, FAILED, GEN, HEADER, HEADER_WORDS, MAX_PAGES, PAGE } from './node-memory.js';
 
 /** How often a wait looks whether a local rank is gone (its thread ended) although nobody woke it. */
 const GONE_CHECK_MS = 100;
@@ -49,6 +50,8 @@ export class NodeArena {
   /** Ranks of the whole job. */
   readonly size: number;
   readonly kernel: KernelFn;
+  /** memory.copy over the arena's memory: memcpy speed, where a JS copy in shared memory runs at half of it. */
+  readonly copy: (dst: number, src: number, n: number) => number;
   readonly #ctl: Int32Array;
   readonly #region: Int32Array;
   #calls = 0;
@@ -76,7 +79,9 @@ export class NodeArena {
     this.carrier = carrier;
     this.#ctl = new Int32Array(memory.buffer, 0, DATA_OFFSET / 4);
     this.#region = new Int32Array(region.sab, 0, this.n * CTRL_WORDS);
-    this.kernel = new WebAssembly.Instance(kernelModule(true), { env: { memory } }).exports.apply as KernelFn;
+    const kernels = new WebAssembly.Instance(kernelModule(true), { env: { memory } }).exports;
+    this.kernel = kernels.apply as KernelFn;
+    this.copy = kernels.copy as (dst: number, src: number, n: number) => number;
   }
 
   /** Whether this rank's process can take collectives of the world here: slots in rank order, this rank among them. */
@@ -101,7 +106,12 @@ export class NodeArena {
 
   /** Byte offset of `slot`'s contribution in set `set`. */
   offset(set: number, slot: number): number {
-    return DATA_OFFSET + (set * this.n + slot) * this.cap;
+    return Atomics.load(this.#ctl, BASE) + (set * this.n + slot) * this.cap;
+  }
+
+  /** Where `v` lies in this arena's memory (an array from sharedArray()), or -1: elsewhere, so a JS copy moves it. */
+  addressOf(v: ArrayBufferView): number {
+    return addressIn(this.memory, v);
   }
 
   /** A byte view of the memory (the buffer grows; a view made before a growth stays valid but short). */
@@ -180,15 +190,33 @@ export class NodeArena {
     await this.syncVia(async () => this.growNow(bytes, fields), signal, fields);
   }
 
-  /** The leader's part of grow(), for a leader that already holds the others (syncVia). */
+  /**
+   * The leader's part of grow(), for a leader that already holds the others
+   * (syncVia). The sets grow where they are when they end the memory, else
+   * (the ranks' arrays took pages after them) anew at its end: the old place
+   * stays unused. Their contents are not kept: every caller copies again.
+   */
   growNow(bytes: number, fields: FmiErrorFields): void {
     let cap = this.cap;
     if (bytes <= cap) return;
     while (cap < bytes) cap *= 2;
-    const end = DATA_OFFSET + 2 * this.n * cap;
+    const base = Atomics.load(this.#ctl, BASE);
+    const size = 2 * this.n * cap;
     const have = this.memory.buffer.byteLength;
-    if (end > MAX_PAGES * PAGE) throw new FmiError('MPI_ERR_COUNT', `${bytes} bytes per rank do not fit the node arena (4 GiB for ${this.n} ranks, twice)`, fields);
-    if (end > have) this.memory.grow(Math.ceil((end - have) / PAGE));
+    const tooLarge = () => new FmiError('MPI_ERR_COUNT', `${bytes} bytes per rank do not fit the node arena (4 GiB for ${this.n} ranks, twice, and the ranks' shared arrays)`, fields);
+    let at = -1;
+    try {
+      if (pageUp(base + 2 * this.n * this.cap) === have) {
+        // memory.grow is atomic: another thread's array may have taken the pages after the sets meanwhile.
+        const old = this.memory.grow(pageUp(base + size - have) / PAGE);
+        if (old * PAGE === have) at = base;
+      }
+      if (at < 0) at = this.memory.grow(pageUp(size) / PAGE) * PAGE;
+    } catch {
+      throw tooLarge();
+    }
+    if (at + size > MAX_PAGES * PAGE) throw tooLarge();
+    Atomics.store(this.#ctl, BASE, at);
     Atomics.store(this.#ctl, CAP, cap);
   }
 
@@ -240,6 +268,10 @@ export class NodeArena {
     for (let s = 0; s < this.n; s++) if (s !== this.slot && Atomics.load(this.#region, s * CTRL_WORDS + CLOSED) !== 0) return s;
     return -1;
   }
+}
+
+function pageUp(bytes: number): number {
+  return Math.ceil(bytes / PAGE) * PAGE;
 }
 
 function blockUsFromEnv(): number {

@@ -3,6 +3,7 @@ import { barrierDissemination } from './barrier.js';
 import { barrierTree } from './barrier-tree.js';
 import { bcastBinomial, intoFits, type BcastInto } from './bcast.js';
 import type { CollContext } from './context.js';
+import type { NodeArena } from './node-arena.js';
 import { TREE_MAX_RANKS } from './tree.js';
 import { checkHeaders, layoutOf, type NodeCall } from './two-level.js';
 
@@ -34,14 +35,14 @@ export async function nodeBcast(c: CollContext, nc: NodeCall, root: number, msg:
       mine[BYTES] = msg!.bytes.byteLength;
       mine[KIND] = msg!.kind;
       mine[WRITTEN] = msg!.bytes.byteLength <= a.cap ? 1 : 0;
-      if (mine[WRITTEN]) a.bytes(a.offset(set, a.slot), msg!.bytes.byteLength).set(msg!.bytes);
+      if (mine[WRITTEN]) put(a, a.offset(set, a.slot), msg!.bytes);
     }
     await a.sync(nc.signal, fields);
     checkHeaders(nc, set);
     const h = a.header(set, rootSlot);
     if (h[WRITTEN] === 0) {
       await a.grow(h[BYTES]!, nc.signal, fields);
-      if (nc.rank === root) a.bytes(a.offset(set, a.slot), msg!.bytes.byteLength).set(msg!.bytes);
+      if (nc.rank === root) put(a, a.offset(set, a.slot), msg!.bytes);
       await a.sync(nc.signal, fields);
     }
     // The other processes get it from this one's leader, while the ranks here copy it.
@@ -69,10 +70,19 @@ export async function nodeBcast(c: CollContext, nc: NodeCall, root: number, msg:
   if (kind === Kind.ERROR) throw decodeError(bytes.slice(), fields);
   if (nc.rank === root) return msg!;
   if (into && intoFits(into, kind, bytes.byteLength)) {
-    into.bytes.set(bytes);
+    const to = a.addressOf(into.bytes);
+    if (to >= 0) a.copy(to, bytes.byteOffset, bytes.byteLength);
+    else into.bytes.set(bytes);
     return { kind, bytes: into.bytes };
   }
   return { kind, bytes: bytes.slice() };
+}
+
+/** Copies `bytes` to `to` in the arena: Wasm memory.copy when they lie in it (sharedArray()), else a JS copy. */
+function put(a: NodeArena, to: number, bytes: Uint8Array): void {
+  const from = a.addressOf(bytes);
+  if (from >= 0) a.copy(to, from, bytes.byteLength);
+  else a.bytes(to, bytes.byteLength).set(bytes);
 }
 
 /** Barrier among thread ranks: one sync; between processes, the leaders' barrier (direct channel) before the release. */

@@ -9,8 +9,10 @@ import type { ShmRegion } from '../channels/shm/region.js';
  * Wasm: a Lambda bundle imports this file.
  *
  * Layout (bytes): the control block in the first 64 KiB (Int32 words, see
- * the word indexes below), then the data: two sets (calls alternate between
- * them) of one slot per rank, CAP bytes each.
+ * the word indexes below), then the data from BASE on: two sets (calls
+ * alternate between them) of one slot per rank, CAP bytes each. The ranks'
+ * own arrays in this memory (shared-array.ts) take whole pages at its end,
+ * so the sets move to its end when they outgrow their place (growNow).
  */
 export const PAGE = 65536;
 export const DATA_OFFSET = PAGE;
@@ -34,6 +36,8 @@ export const COUNT = 0;
 export const GEN = 16;
 /** Bytes per slot (a multiple of 64); changed only while every rank waits for the leader. */
 export const CAP = 32;
+/** Byte offset of the sets (a page boundary); changed only with CAP. */
+export const BASE = 34;
 /** Set with the leader's release when its step among the processes failed: the error's bytes are at ERROR_OFFSET. */
 export const FAILED = 33;
 /** Per-slot headers, one per set: HEADER_WORDS words each, from this word on. */
@@ -55,7 +59,9 @@ export function nodeMemoryFor(region: ShmRegion): WebAssembly.Memory | undefined
   if (m === undefined) {
     const pages = 1 + Math.ceil((2 * n * INITIAL_CAP) / PAGE);
     m = new WebAssembly.Memory({ initial: pages, maximum: MAX_PAGES, shared: true });
-    new Int32Array(m.buffer, 0, HEADER)[CAP] = INITIAL_CAP;
+    const ctl = new Int32Array(m.buffer, 0, HEADER);
+    ctl[CAP] = INITIAL_CAP;
+    ctl[BASE] = DATA_OFFSET;
     memories.set(region, m);
   }
   return m;

@@ -23,13 +23,15 @@ export async function nodeTakesReduce(c: CollContext, nc: NodeCall, op: Op, data
 
 /**
  * Allreduce (`root` undefined) or reduce of TypedArrays among thread ranks,
- * in the node arena: every rank copies its contribution into its slot;
- * then either every rank folds all slots into its result (small arrays, or
- * a user op: slot order, which is rank order), or every rank reduces its
- * slice of all slots into slot 0 in place with the Wasm kernels and copies
- * the result out. Floats: one order of operations, the same bits at every
- * rank. Between processes (two levels), the leaders reduce their slot 0s
- * with the direct algorithms before the others copy out.
+ * in the node arena: every rank copies its contribution into its slot
+ * (unless it lies in the arena already: sharedArray()); then either every
+ * rank folds all contributions into its result (small arrays, or a user
+ * op: slot order, which is rank order), or every rank reduces its slice of
+ * all contributions into slot 0 in place with the Wasm kernels and copies
+ * the result out (Wasm memory.copy into a shared array). Floats: one order
+ * of operations, the same bits at every rank. Between processes (two
+ * levels), the leaders reduce their slot 0s with the direct algorithms
+ * before the others copy out.
  */
 export async function nodeReduce(c: CollContext, nc: NodeCall, op: Op, data: NumericArray, into: NumericArray | undefined, root: number | undefined): Promise<NumericArray | undefined> {
   const a = nc.arena;
@@ -37,31 +39,36 @@ export async function nodeReduce(c: CollContext, nc: NodeCall, op: Op, data: Num
   const layout = await layoutOf(c, nc);
   const set = a.begin(fields);
   const bytes = data.byteLength;
+  // Every rank folds everything itself, and returns without waiting for the others: they must read copies then.
+  const folds = layout === undefined && (op.fn !== undefined || bytes <= FOLD_MAX_BYTES);
+  const at = folds ? -1 : a.addressOf(data);
   const mine = a.header(set);
   mine[0] = nc.tag | 0;
   mine[1] = bytes;
-  const fits = bytes <= a.cap;
-  if (fits) a.bytes(a.offset(set, a.slot), bytes).set(bytesOf(data));
+  mine[IN_PLACE] = at;
+  const fits = at >= 0 || bytes <= a.cap;
+  if (fits) contribute(a, set, data);
   await a.sync(nc.signal, fields);
   checkHeaders(nc, set, bytes);
-  if (!fits) {
+  if (bytes > a.cap) {
+    // Every rank sees the same cap and bytes here, so all take this branch (slot 0 holds the result).
     await a.grow(bytes, nc.signal, fields);
-    a.bytes(a.offset(set, a.slot), bytes).set(bytesOf(data));
+    if (!fits) contribute(a, set, data);
     await a.sync(nc.signal, fields);
   }
   const t = elemTypeOf(data)!;
   const len = data.length;
-  const slotView = (s: number) => new (typedArrayCtor(t))(a.memory.buffer, a.offset(set, s), len);
+  const Ctor = typedArrayCtor(t);
+  const input = (s: number) => new Ctor(a.memory.buffer, inputOffset(a, set, s), len);
+  const result = () => new Ctor(a.memory.buffer, a.offset(set, 0), len);
   const wanted = root === undefined || root === nc.rank;
-  if (layout === undefined && (op.fn !== undefined || bytes <= FOLD_MAX_BYTES)) {
-    return wanted ? fold(op, slotView, a.n, into ?? new (typedArrayCtor(t))(len), fields) : undefined;
-  }
+  if (folds) return wanted ? fold(op, input, a.n, into ?? new Ctor(len), fields) : undefined;
   if (op.fn === undefined) reduceSlice(a, op, t, set, len);
   if (layout === undefined) await a.sync(nc.signal, fields);
   else {
     await a.syncVia(async () => {
-      const v = slotView(0);
-      if (op.fn !== undefined) v.set(fold(op, slotView, a.n, new (typedArrayCtor(t))(len), fields) as never);
+      const v = result();
+      if (op.fn !== undefined) v.set(fold(op, input, a.n, new Ctor(len), fields) as never);
       const lc = nc.sub(layout.leaders);
       if (root === undefined) v.set(await leadersAllreduce(lc, op, v, a) as never);
       else {
@@ -71,12 +78,36 @@ export async function nodeReduce(c: CollContext, nc: NodeCall, op: Op, data: Num
     }, nc.signal, fields);
   }
   if (!wanted) return undefined;
-  const out = into ?? new (typedArrayCtor(t))(len);
-  out.set(slotView(0) as never);
+  const out = into ?? new Ctor(len);
+  const to = a.addressOf(out);
+  if (to >= 0) a.copy(to, a.offset(set, 0), bytes);
+  else out.set(result() as never);
   return out;
 }
 
-/** This rank's slice of the result, in place in slot 0: slot 0 op slot 1 op ... (lower ranks left). Slices start on 64-byte lines. */
+/** Header word: where a rank's contribution lies in the arena when it is a shared array, else -1 (in its slot). */
+const IN_PLACE = 2;
+
+/** This rank's contribution into its slot, unless it lies in the arena already. */
+function contribute(a: NodeArena, set: number, data: NumericArray): void {
+  const to = a.offset(set, a.slot);
+  const from = a.header(set)[IN_PLACE]!;
+  if (from >= 0) return;
+  const src = a.addressOf(data);
+  if (src >= 0) a.copy(to, src, data.byteLength);
+  else a.bytes(to, data.byteLength).set(bytesOf(data));
+}
+
+function inputOffset(a: NodeArena, set: number, s: number): number {
+  const at = a.header(set, s)[IN_PLACE]!;
+  return at >= 0 ? at : a.offset(set, s);
+}
+
+/**
+ * This rank's slice of the result, in place in slot 0: rank 0's op rank 1's
+ * op ... (lower ranks left). Slices start on 64-byte lines. Contributions
+ * that lie in the arena are read where they are.
+ */
 function reduceSlice(a: NodeArena, op: Op, t: ElemType, set: number, len: number): void {
   const size = typedArrayCtor(t).BYTES_PER_ELEMENT;
   const line = 64 / size;
@@ -87,8 +118,10 @@ function reduceSlice(a: NodeArena, op: Op, t: ElemType, set: number, len: number
   const o = opCode(op.predefined!);
   const tc = typeCode(t);
   const dst = a.offset(set, 0) + lo * size;
+  const first = inputOffset(a, set, 0);
+  if (first !== a.offset(set, 0)) a.copy(dst, first + lo * size, (hi - lo) * size);
   for (let s = 1; s < a.n; s++) {
-    if (a.kernel(o, tc, dst, a.offset(set, s) + lo * size, hi - lo) !== 0) throw new TypeError(`node arena: kernel rejected ${op.name} on ${t}`);
+    if (a.kernel(o, tc, dst, inputOffset(a, set, s) + lo * size, hi - lo) !== 0) throw new TypeError(`node arena: kernel rejected ${op.name} on ${t}`);
   }
 }
 

@@ -1,0 +1,53 @@
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { createRegion } from '../src/channels/shm/region.js';
+import { startRankThread } from '../src/cli/rank-threads.js';
+import { nodeMemoryFor } from '../src/collectives/node-memory.js';
+import { fmiRun } from './helpers/fmi-run.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const fixture = `${root}test/fixtures/node-shared-rank.mjs`;
+
+/** Runs the fixture as `n` thread ranks of this process: their reports, exit codes, and the node memory's size after. */
+async function inProcess(n: number): Promise<{ lines: string[]; codes: number[]; bytes: number }> {
+  const job = randomUUID();
+  const ranks = Array.from({ length: n }, (_, i) => i);
+  const region = createRegion(ranks);
+  const lines: string[] = [];
+  const threads = ranks.map((rank) => {
+    const t = startRankThread({
+      job, rank, slot: rank, region, entry: fixture, argv: [], prefix: `[${rank}] `,
+      env: { ...process.env, FMI_RANK: String(rank), FMI_SIZE: String(n), FMI_JOB: job, FMI_CONFIG: '', FMI_CHANNEL: '' },
+    });
+    t.worker.on('message', (m: string) => lines.push(m));
+    return t;
+  });
+  const codes = await Promise.all(threads.map((t) => t.exited));
+  return { lines, codes, bytes: nodeMemoryFor(region)!.buffer.byteLength };
+}
+
+// Some hundreds of collectives of up to 1.3 MiB per rank: generous on a loaded 2-core machine.
+describe('sharedArray: collectives of thread ranks read shared arrays in place', { timeout: 600_000 }, () => {
+  for (const n of [1, 2, 4]) {
+    it(`${n} thread rank${n > 1 ? 's' : ''}: shared, plain and offset contributions mixed, into shared or plain, the memory growing meanwhile`, async () => {
+      const r = await inProcess(n);
+      expect(r.codes).toEqual(Array(n).fill(0));
+      expect(r.lines.sort()).toEqual(Array.from({ length: n }, (_, i) => `PASS ${i} threads`));
+      // The arrays came from the node memory: more than 64 MiB of them.
+      expect(r.bytes).toBeGreaterThan(64 * 1024 * 1024);
+    });
+  }
+
+  it('ranks as processes get plain arrays, and the same program passes', async () => {
+    const r = await fmiRun(['-n', '2', fixture]);
+    expect(r.code, r.stderr).toBe(0);
+    for (const rank of [0, 1]) expect(r.stdout).toContain(`[${rank}] PASS ${rank} plain`);
+  });
+
+  it('two levels: -n 4 --threads 2, shared arrays in each process', async () => {
+    const r = await fmiRun(['-n', '4', '--threads', '2', fixture]);
+    expect(r.code, r.stderr).toBe(0);
+    for (const rank of [0, 1, 2, 3]) expect(r.stdout).toContain(`[${rank}] PASS ${rank} threads`);
+  });
+});
