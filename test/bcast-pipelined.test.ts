@@ -92,7 +92,9 @@ describe('segmented bcast - the messages', () => {
     const sent: { from: number; to: number; kind: number; bytes: number }[] = [];
     const got = await withWorld(size, (comm) =>
       internals(comm).collective('intercomm', {}, async (c: CollContext) => {
-        const spy: CollContext = { ...c, send: (peer, msg) => (sent.push({ from: c.rank, to: peer, kind: msg.kind, bytes: msg.bytes.byteLength }), c.send(peer, msg)) };
+        const send: CollContext['send'] = (peer, msg) => (sent.push({ from: c.rank, to: peer, kind: msg.kind, bytes: msg.bytes.byteLength }), c.send(peer, msg));
+        // The context is a class instance (private members): a proxy that binds its methods, not a spread copy.
+        const spy = new Proxy(c, { get: (t, k) => (k === 'send' ? send : typeof Reflect.get(t, k) === 'function' ? Reflect.get(t, k).bind(t) : Reflect.get(t, k)) });
         const payload = Uint8Array.from(range(bytes), (i) => i & 0xff);
         const out = await bcastBinomial(spy, 1, c.rank === 1 ? { kind: Kind.BUFFER, bytes: payload } : undefined, { segmentBytes: segment });
         return out.kind === Kind.BUFFER && Buffer.compare(out.bytes, payload) === 0;

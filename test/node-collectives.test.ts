@@ -1,29 +1,15 @@
-import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { createRegion } from '../src/channels/shm/region.js';
-import { startRankThread } from '../src/cli/rank-threads.js';
 import { GEN, nodeMemoryFor } from '../src/collectives/node-memory.js';
 import { fmiRun } from './helpers/fmi-run.js';
+import { runThreadRanks } from './helpers/thread-ranks.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const fixture = `${root}test/fixtures/node-coll-rank.mjs`;
 
 /** Runs the fixture as `n` thread ranks of this process; returns their reports and how often the node arena synchronized. */
 async function inProcess(n: number, mode: string): Promise<{ lines: string[]; syncs: number; codes: number[] }> {
-  const job = randomUUID();
-  const ranks = Array.from({ length: n }, (_, i) => i);
-  const region = createRegion(ranks);
-  const lines: string[] = [];
-  const threads = ranks.map((rank) => {
-    const t = startRankThread({
-      job, rank, slot: rank, region, entry: fixture, argv: [mode], prefix: `[${rank}] `,
-      env: { ...process.env, FMI_RANK: String(rank), FMI_SIZE: String(n), FMI_JOB: job, FMI_CONFIG: '', FMI_CHANNEL: '' },
-    });
-    t.worker.on('message', (m: string) => lines.push(m));
-    return t;
-  });
-  const codes = await Promise.all(threads.map((t) => t.exited));
+  const { lines, codes, region } = await runThreadRanks(fixture, n, [mode]);
   const syncs = new Int32Array(nodeMemoryFor(region)!.buffer)[GEN]!;
   return { lines, syncs, codes };
 }

@@ -1,29 +1,15 @@
-import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { createRegion } from '../src/channels/shm/region.js';
-import { startRankThread } from '../src/cli/rank-threads.js';
 import { nodeMemoryFor } from '../src/collectives/node-memory.js';
 import { fmiRun } from './helpers/fmi-run.js';
+import { runThreadRanks } from './helpers/thread-ranks.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const fixture = `${root}test/fixtures/node-shared-rank.mjs`;
 
 /** Runs the fixture as `n` thread ranks of this process: their reports, exit codes, and the node memory's size after. */
 async function inProcess(n: number): Promise<{ lines: string[]; codes: number[]; bytes: number }> {
-  const job = randomUUID();
-  const ranks = Array.from({ length: n }, (_, i) => i);
-  const region = createRegion(ranks);
-  const lines: string[] = [];
-  const threads = ranks.map((rank) => {
-    const t = startRankThread({
-      job, rank, slot: rank, region, entry: fixture, argv: [], prefix: `[${rank}] `,
-      env: { ...process.env, FMI_RANK: String(rank), FMI_SIZE: String(n), FMI_JOB: job, FMI_CONFIG: '', FMI_CHANNEL: '' },
-    });
-    t.worker.on('message', (m: string) => lines.push(m));
-    return t;
-  });
-  const codes = await Promise.all(threads.map((t) => t.exited));
+  const { lines, codes, region } = await runThreadRanks(fixture, n);
   return { lines, codes, bytes: nodeMemoryFor(region)!.buffer.byteLength };
 }
 
