@@ -58,8 +58,10 @@ export class Deadline {
     this.signal = controller.signal;
     if (timeoutMs !== undefined && Number.isFinite(timeoutMs)) {
       const err = new TimeoutError(`no completion within ${timeoutMs} ms`, fields);
+      // Not unref'd: a pending operation with a deadline keeps the process up
+      // until it fails with FMI_TIMEOUT (else a rank waiting on nothing else
+      // would exit 13 with the await unsettled). dispose() clears it.
       this.#timer = setTimeout(() => controller.abort(err), Math.max(0, timeoutMs));
-      this.#timer.unref?.();
     }
     if (outer) {
       this.#outer = outer;
