@@ -1,7 +1,7 @@
 import { connect } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { DirectChannel, Op, RendezvousServer } from '../src/index.js';
+import { ANY_SOURCE, ANY_TAG, DirectChannel, Op, RendezvousServer, Status } from '../src/index.js';
 import { kernels } from '../src/kernels/index.js';
 import { settleWorld, withWorld } from './helpers/world.js';
 
@@ -17,6 +17,38 @@ describe('robustness - failures leave nothing behind', () => {
         await c.recv(1);
         await c.send('important', 1);
       }
+    });
+  });
+
+  it('a sendrecv whose receive cannot start sends nothing, to a peer or to itself', async () => {
+    await withWorld(2, async (c) => {
+      if (c.rank === 1) {
+        await expect(c.sendrecv('stray', 0, 7)).rejects.toMatchObject({ code: 'MPI_ERR_RANK', op: 'sendrecv' });
+        await expect(c.sendrecv('stray', 0, 0, { into: [1] as never })).rejects.toMatchObject({ code: 'MPI_ERR_ARG' });
+        await expect(c.sendrecv('stray', 1, 7)).rejects.toMatchObject({ code: 'MPI_ERR_RANK' });
+        expect(c.iprobe(1)).toBeUndefined();
+        await c.send('real', 0);
+      } else {
+        expect(await c.recv(1, { timeoutMs: 5000 })).toBe('real');
+      }
+    });
+  });
+
+  it('sendrecv to itself: the exchange, and a failed send leaves neither its message nor its receive', async () => {
+    await withWorld(2, async (c) => {
+      const me = c.rank;
+      const status = new Status();
+      const into = new Float64Array(4);
+      const got = await c.sendrecv<Float64Array>(Float64Array.of(me, 2), me, me, { sendTag: 3, recvTag: 3, status, into });
+      expect([...got]).toEqual([me, 2]);
+      expect(got.buffer).toBe(into.buffer);
+      expect(status).toMatchObject({ source: me, tag: 3, count: 2 });
+      expect(await c.sendrecv({ a: me }, me, ANY_SOURCE, { recvTag: ANY_TAG, timeoutMs: 5000 })).toEqual({ a: me });
+      // A value structured clone refuses: the send fails before anything is queued.
+      await expect(c.sendrecv(() => 1, me, me)).rejects.toMatchObject({ code: 'MPI_ERR_TYPE' });
+      expect(c.iprobe(me)).toBeUndefined();
+      await c.send('next', me);
+      expect(await c.recv(me, { timeoutMs: 5000 })).toBe('next');
     });
   });
 
