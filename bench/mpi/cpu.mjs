@@ -1,18 +1,18 @@
-// CPU time per MPI_Allreduce call, C path (bench/native/allreduce.c through
+// CPU time per MPI_Allreduce call, C path (bench/mpi/allreduce-cpu.c through
 // fmi cc) against the TS API (bench/mpi/allreduce-n.mjs, with and without
 // `into`): what a loaded machine cannot hide, where p50 latency (run.mjs)
 // follows the load. Each job runs a fixed number of calls under `fmi run`;
-// /usr/bin/time gives the CPU (user + sys) of the launcher and every rank,
-// and the difference between a long and a short job, divided by the extra
-// calls, is the CPU one call costs the whole job (all ranks).
+// every rank takes its CPU (user + sys, process.cpuUsage) around the loop
+// itself, so start-up and shutdown stay out, and rank 0 prints the sum over
+// the ranks: the CPU one call costs the whole job (all ranks).
 //   npm run build && node bench/mpi/cpu.mjs
 // Environment: FMI_BENCH_SIZES (bytes, default 8,16384), FMI_BENCH_RANKS
-// (default 2,4), FMI_BENCH_CALLS (the long job, default 4000; the short one
-// is a tenth), FMI_BENCH_REPEAT (jobs per point, median taken; default 3).
+// (default 2,4), FMI_BENCH_CALLS (calls per job, default 4000),
+// FMI_BENCH_REPEAT (jobs per point, median taken; default 3).
 // stdout: one JSON line per point; stderr: progress and a table.
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,13 +22,12 @@ const cli = join(root, 'dist/cli/main.js');
 const list = (v, d) => (v ? v.split(',').map(Number) : d);
 const SIZES = list(process.env.FMI_BENCH_SIZES, [8, 16384]);
 const RANKS = list(process.env.FMI_BENCH_RANKS, [2, 4]);
-const LONG = Number(process.env.FMI_BENCH_CALLS ?? 4000);
-const SHORT = Math.max(1, Math.round(LONG / 10));
+const CALLS = Number(process.env.FMI_BENCH_CALLS ?? 4000);
 const REPEAT = Number(process.env.FMI_BENCH_REPEAT ?? 3);
 const log = (s) => process.stderr.write(`${s}\n`);
 
-if (!existsSync(cli) || !existsSync('/usr/bin/time')) {
-  log('bench/mpi/cpu: needs `npm run build` and /usr/bin/time (apt-get install time)');
+if (!existsSync(cli)) {
+  log('bench/mpi/cpu: needs `npm run build`');
   process.exit(2);
 }
 
@@ -36,23 +35,22 @@ const dir = mkdtempSync(join(tmpdir(), 'fmi-bench-cpu-'));
 const rows = [];
 try {
   const { ccCommand } = await import(join(root, 'dist/cli/cc.js'));
-  const prog = join(dir, 'allreduce.js');
-  if ((await ccCommand([join(root, 'bench/native/allreduce.c'), '-O2', '-lm', '-o', prog], false)) !== 0) throw new Error('fmi cc failed');
+  const prog = join(dir, 'allreduce-cpu.js');
+  if ((await ccCommand([join(root, 'bench/mpi/allreduce-cpu.c'), '-O2', '-o', prog], false)) !== 0) throw new Error('fmi cc failed');
   const ts = join(root, 'bench/mpi/allreduce-n.mjs');
   const IMPLS = {
-    'fmi-cc': (n, calls, bytes) => [prog, '1', '0', String(calls), String(calls), '1e9', String(bytes)],
-    fmi: (n, calls, bytes) => [ts, String(calls), String(bytes)],
-    'fmi-into': (n, calls, bytes) => [ts, String(calls), String(bytes), 'into'],
+    'fmi-cc': (bytes) => [prog, String(CALLS), String(bytes)],
+    fmi: (bytes) => [ts, String(CALLS), String(bytes)],
+    'fmi-into': (bytes) => [ts, String(CALLS), String(bytes), 'into'],
   };
   for (const ranks of RANKS) {
     for (const bytes of SIZES) {
       for (const [impl, args] of Object.entries(IMPLS)) {
-        const at = (calls) => median(Array.from({ length: REPEAT }, () => job(ranks, args(ranks, calls, bytes))));
-        const [long, short] = [at(LONG), at(SHORT)];
+        const m = median(Array.from({ length: REPEAT }, () => job(ranks, args(bytes))));
         const r = {
           impl, ranks, bytes,
-          cpu_us_per_call: round((1e6 * (long.cpu - short.cpu)) / (LONG - SHORT)),
-          wall_us_per_call: round((1e6 * (long.wall - short.wall)) / (LONG - SHORT)),
+          cpu_us_per_call: round(m.cpu / CALLS),
+          wall_us_per_call: round(m.wall / CALLS),
           load1: round(loadavg()[0]),
         };
         rows.push(r);
@@ -74,13 +72,13 @@ for (const ranks of RANKS) {
   }
 }
 
-/** One `fmi run` job; its CPU (user + sys, every process) and wall seconds. */
+/** One `fmi run` job; the CPU of its loop summed over the ranks and the slowest rank's loop, us. */
 function job(ranks, args) {
-  const out = join(dir, 'time');
-  const r = spawnSync('/usr/bin/time', ['-o', out, '-f', '%U %S %e', process.execPath, cli, 'run', '-n', String(ranks), '--no-prefix', ...args], { cwd: root, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`job failed (${r.status}): ${args.join(' ')}\n${r.stderr}`);
-  const [u, s, e] = readFileSync(out, 'utf8').trim().split('\n').pop().split(' ').map(Number);
-  return { cpu: u + s, wall: e };
+  const r = spawnSync(process.execPath, [cli, 'run', '-n', String(ranks), '--no-prefix', ...args], { cwd: root, encoding: 'utf8' });
+  const line = r.stdout.split('\n').find((l) => l.startsWith('{"cpu_us"'));
+  if (r.status !== 0 || !line) throw new Error(`job failed (${r.status}): ${args.join(' ')}\n${r.stderr}`);
+  const { cpu_us, wall_us } = JSON.parse(line);
+  return { cpu: cpu_us, wall: wall_us };
 }
 
 function median(xs) {
