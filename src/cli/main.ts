@@ -37,10 +37,12 @@ Usage:
   fmi clean --job ID --config fmi.json
       Delete what a crashed job left in Redis and S3.
 ${RENDEZVOUS_USAGE}
-  fmi model [--config fmi.json] [--ranks N] [--memory MiB] [--ops a,b] [--json]
+  fmi model [--config fmi.json] [--ranks N] [--memory MiB] [--ops a,b]
+         [--channels a,b] [--ops-per-hour N] [--json]
       Print the modeled time and cost of each operation per channel, and
       which channel the hints 'fast' and 'cheap' pick (see docs/model.md).
-  fmi calibrate [--config fmi.json] [-n 4] [--out file] [--quick] [--json]
+  fmi calibrate [--config fmi.json] [-n 4] [--out file] [--channels a,b]
+         [--threads] [--quick] [--json]
       Measure every enabled channel between N local ranks and write the
       latencies and bandwidths into the config's model section.
   fmi --version | --help
