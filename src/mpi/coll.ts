@@ -13,16 +13,9 @@ import { interGather, interGatherv } from './inter/gather.js';
 import { interReduce } from './inter/reduce.js';
 import { interReduceScatter, interReduceScatterBlock } from './inter/reduce-scatter.js';
 import { interScatter, interScatterv } from './inter/scatter.js';
+import type { Finish, Start } from './coll-start.js';
 
-/** Writes a collective's result into the program; runs when the program is (or is about to be) resumed. */
-export type Finish = () => void;
-/**
- * A collective: reads its input and checks its arguments before its first
- * await (so while the program's memory is as the call left it), then runs
- * the fmi collective. `copy`: the input must not be a view of the program's
- * memory (non-blocking calls: the program runs on and may grow it).
- */
-export type Start = (rt: MpiRuntime, a: number[], copy: boolean) => Promise<Finish>;
+export type { Finish, Start } from './coll-start.js';
 
 const addr = (ptr: number, bytes: number) => (ptr >>> 0) + bytes;
 const noop: Finish = () => {};

@@ -1,4 +1,4 @@
-import type { Start } from '../coll.js';
+import type { Start } from '../coll-start.js';
 import { extentOf } from '../datatypes.js';
 import { interRun } from './state.js';
 

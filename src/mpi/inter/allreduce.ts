@@ -1,5 +1,5 @@
 import type { NumericArray } from '../../kernels/index.js';
-import type { Start } from '../coll.js';
+import type { Start } from '../coll-start.js';
 import { interRun } from './state.js';
 
 /**

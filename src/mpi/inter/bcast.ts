@@ -1,4 +1,4 @@
-import type { Start } from '../coll.js';
+import type { Start } from '../coll-start.js';
 import { interRun, roleOf } from './state.js';
 
 /**

@@ -1,5 +1,5 @@
 import { extentOf } from '../datatypes.js';
-import type { Start } from '../coll.js';
+import type { Start } from '../coll-start.js';
 import { interRun, roleOf } from './state.js';
 
 const addr = (ptr: number, bytes: number) => (ptr >>> 0) + bytes;
