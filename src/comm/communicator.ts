@@ -1,4 +1,4 @@
-import { FmiError, ClosedError, type FmiErrorFields } from '../errors.js';
+import { AbortError, FmiError, ClosedError, type FmiErrorFields } from '../errors.js';
 import { ANY_SOURCE, type Channel } from '../channels/channel.js';
 import { ChannelSet } from './channel-set.js';
 import type { Hint } from '../model/types.js';
@@ -150,11 +150,12 @@ export class Communicator {
 
   /** Starts a receive; the Request resolves to the message and then its `status` is set. Cancellable. */
   irecv<T = unknown>(source: number, opts: RecvOptions<T> = {}): Request<T> {
-    const ac = new AbortController();
-    const signal = opts.signal ? AbortSignal.any([opts.signal, ac.signal]) : ac.signal;
+    // Cancelled through the receive's own deadline: no AbortSignal.any and no spread per call (~20 us and ~1 us on Node 20).
+    const w: p2p.Withdrawable = {};
+    const { signal, timeoutMs, tag, into } = opts;
     return new Request<T>(
-      (status) => this.recv<T>(source, { ...opts, signal, status }),
-      () => ac.abort(),
+      (status) => p2p.recv<T>(this.#p2p, source, { signal, timeoutMs, tag, into, status }, w),
+      () => w.deadline?.withdraw(new AbortError('receive cancelled', this.#fields('irecv', source, tag))),
     );
   }
 
