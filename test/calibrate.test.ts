@@ -213,6 +213,10 @@ describe('calibrate - fmi calibrate on real ranks', () => {
       expect(r.measurements[0]!.burst!.map((b) => b.bytes)).toEqual([1, 4, 16]);
       expect(config.model.Direct.gap).toBe(r.model.Direct!.gap);
       expect(config.model.Redis.gap).toBe(r.model.Redis!.gap);
+      // The bcast's write and reads as one step, after a barrier, on either channel.
+      expect(config.model.Redis.fanout_overhead).toBeGreaterThan(0);
+      expect(config.model.Redis.fanout_overhead).toBe(r.model.Redis!.fanout_overhead);
+      expect(config.model.Direct.fanout_overhead).toBe(r.model.Direct!.fanout_overhead);
       // Fresh memory inside the operations, on the direct channel (whichever job comes first): the allreduce fitted, the bcast kept.
       expect(r.measurements[0]!.channel).toBe('direct');
       expect(r.measurements[0]!.fresh!.map((f) => f.bytes)).toEqual([...FRESH_SIZES]);

@@ -57,6 +57,22 @@ describe('model - the star bcast\'s step (fanout_overhead)', () => {
   });
 });
 
+describe('model - the Redis bcast\'s write and reads (Redis.fanout_overhead)', () => {
+  const R = { overhead: 1, overhead_multiple: 3, bandwidth_single: 100, bandwidth_multiple: 400 };
+  const plain = validateConfig({ backends: DIRECT, model: { Redis: R } }, 'test');
+  const fan = validateConfig({ backends: DIRECT, model: { Redis: { ...R, fanout_overhead: 2.5 } } }, 'test');
+  const e = (c: typeof plain, op: 'bcast' | 'allreduce', bytes: number) => estimate('redis', op, bytes, 4, c).time_s;
+
+  it('prices the bcast at the fan-out plus its bytes (the write at one rank\'s bandwidth, the reads at the busiest bound); not calibrated: overhead / 2 + overhead_multiple / 2', () => {
+    const m = 64 * 1024;
+    const bytes = m / 200e6 + Math.max(m / 200e6, (3 * m) / 800e6);
+    near(e(fan, 'bcast', m), 2.5e-3 + bytes);
+    near(e(plain, 'bcast', m), 0.5e-3 + 1.5e-3 + bytes);
+    // The allreduce keeps its own phases (its readers wait from their own write on).
+    near(e(fan, 'allreduce', m), e(plain, 'allreduce', m));
+  });
+});
+
 describe('model - a new result\'s cost per call (fresh_overhead)', () => {
   const PER_CALL = 0.3; // ms
   const PER_MIB = 3; // ms

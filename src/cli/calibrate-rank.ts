@@ -61,8 +61,10 @@ export interface CalibratePlan {
   bursts?: number[];
   /** Sizes (bytes) of fresh memory to time; none: not measured (one job measures it). */
   fresh?: number[];
-  /** Time the barrier (every rank in a collective): the hop inside a collective. And the fan-out after it (the star bcast's step). */
+  /** Time the barrier (every rank in a collective): the hop inside a collective. */
   barrier?: boolean;
+  /** Time rank 0 sending to every other rank at once after a barrier (the star bcast's step; on storage one write read by all). */
+  fanout?: boolean;
   /** Warm-up before anything is timed (warmUp): at least `calls` rounds, for at most `ms`; none: no warm-up. */
   warm?: { calls: number; ms: number };
 }
@@ -103,10 +105,8 @@ async function main(): Promise<void> {
     if (plan.warm) results.warm = await warmUp(comm, plan.warm);
     results.pingpong = (await measure(comm, plan, 1, (b) => pingpong(comm, b))).map((cols, i) => sample(plan.sizes[i]!, cols[0]!));
     if (plan.exchange) results.exchange = (await measure(comm, plan, 1, (b) => exchange(comm, b))).map((cols, i) => sample(plan.sizes[i]!, cols[0]!));
-    if (plan.barrier) {
-      results.barrier = (await measure(comm, { ...plan, sizes: [0] }, 1, () => barrier(comm))).map((cols) => sample(0, cols[0]!));
-      results.fanout = (await measure(comm, { ...plan, sizes: [8] }, 1, () => fanout(comm))).map((cols) => sample(8, cols[0]!));
-    }
+    if (plan.barrier) results.barrier = (await measure(comm, { ...plan, sizes: [0] }, 1, () => barrier(comm))).map((cols) => sample(0, cols[0]!));
+    if (plan.fanout) results.fanout = (await measure(comm, { ...plan, sizes: [8] }, 1, () => (store ? storeFanout(comm, store) : fanout(comm)))).map((cols) => sample(8, cols[0]!));
     if (plan.bursts?.length) {
       const bursts = { ...plan, sizes: plan.bursts };
       results.burst = (await measure(comm, bursts, 1, (k) => burst(comm, k))).map((cols, i) => sample(plan.bursts![i]!, cols[0]!));
@@ -276,17 +276,40 @@ function barrier(comm: Communicator): Once {
 function fanout(comm: Communicator): Once {
   const sbuf = new Float64Array(1);
   const rbuf = new Float64Array(1);
-  const now = () => Number(process.hrtime.bigint()) / 1e9;
   const others = Array.from({ length: comm.size - 1 }, (_, i) => i + 1);
   return async () => {
     await comm.barrier();
-    const t0 = now();
+    const t0 = monotonic();
     if (comm.rank === 0) {
       sbuf[0] = t0;
       await Promise.all(others.map((r) => comm.send(sbuf, r, { tag: 5 })));
     } else await comm.recv(0, { tag: 5, into: rbuf });
-    return [now() - (comm.rank === 0 ? t0 : Math.max(t0, rbuf[0]!))];
+    return [monotonic() - (comm.rank === 0 ? t0 : Math.max(t0, rbuf[0]!))];
   };
+}
+
+/** fanout on a storage channel: rank 0 writes one value (its call time), which every other rank reads, as bcastStore does. */
+function storeFanout(comm: Communicator, store: StoreChannel): Once {
+  const sbuf = new Float64Array(1);
+  let seq = 0;
+  return async () => {
+    const key = `${KEY}/f/${seq++}`;
+    await comm.barrier();
+    const t0 = monotonic();
+    if (comm.rank === 0) {
+      sbuf[0] = t0;
+      await store.put(key, Kind.BUFFER, new Uint8Array(sbuf.buffer), comm.size - 1);
+      return [monotonic() - t0];
+    }
+    const { data } = await store.get(key, undefined, 0);
+    const root = new Float64Array(data.buffer.slice(data.byteOffset, data.byteOffset + 8))[0]!;
+    return [monotonic() - Math.max(t0, root)];
+  };
+}
+
+/** Seconds on the host's monotonic clock: comparable between the processes and threads of one machine. */
+function monotonic(): number {
+  return Number(process.hrtime.bigint()) / 1e9;
 }
 
 /**

@@ -32,9 +32,9 @@ export const CALIBRATE_USAGE = `Usage:
 const WARM = { calls: 1000, ms: 5000 };
 /** What to measure on each channel: sizes, time per size, iteration bounds, warm-up. */
 export const PLANS: Readonly<Record<ModelChannel, CalibratePlan>> = {
-  direct: { sizes: [8, 1024, 16384, 65536, 262144, 1048576], ms: 300, minIters: 50, maxIters: 20_000, exchange: true, bursts: [1, 4, 16], barrier: true, warm: WARM },
-  shm: { sizes: [8, 1024, 16384, 65536, 262144, 1048576], ms: 300, minIters: 50, maxIters: 50_000, exchange: true, bursts: [1, 4, 16], barrier: true, warm: WARM },
-  redis: { sizes: [8, 1024, 65536, 1048576], ms: 300, minIters: 20, maxIters: 5_000, exchange: false, bursts: [1, 4, 16], warm: WARM },
+  direct: { sizes: [8, 1024, 16384, 65536, 262144, 1048576], ms: 300, minIters: 50, maxIters: 20_000, exchange: true, bursts: [1, 4, 16], barrier: true, fanout: true, warm: WARM },
+  shm: { sizes: [8, 1024, 16384, 65536, 262144, 1048576], ms: 300, minIters: 50, maxIters: 50_000, exchange: true, bursts: [1, 4, 16], barrier: true, fanout: true, warm: WARM },
+  redis: { sizes: [8, 1024, 65536, 1048576], ms: 300, minIters: 20, maxIters: 5_000, exchange: false, bursts: [1, 4, 16], fanout: true, warm: WARM },
   s3: { sizes: [8, 65536, 1048576], ms: 600, minIters: 5, maxIters: 200, exchange: false, bursts: [1, 4] },
 };
 

@@ -52,6 +52,7 @@ export const DEFAULT_CONFIG: FmiConfig = deepFreeze({
       bandwidth_multiple: 400.0,
       overhead: 5.2,
       overhead_multiple: 0,
+      fanout_overhead: 0,
       gap: 0,
       transfer_price: 0.0,
       instance_price: 0.0038,

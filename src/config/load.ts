@@ -33,6 +33,7 @@ const MODEL_FIELDS: Record<keyof Model, Record<string, FieldKind>> = {
     bandwidth_multiple: 'positive',
     overhead: 'nonneg',
     overhead_multiple: 'nonneg',
+    fanout_overhead: 'nonneg',
     gap: 'nonneg',
     transfer_price: 'price',
     instance_price: 'price',

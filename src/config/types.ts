@@ -120,6 +120,14 @@ export interface RedisModel {
    * `overhead` (not calibrated).
    */
   overhead_multiple: number;
+  /**
+   * ms from the root's call until the last other rank has read a small
+   * value the root wrote for all of them, just after a barrier (the bcast's
+   * write and reads, timed as a bcast is). Not in the reference; 0: a write
+   * at `overhead` / 2 and the reads at `overhead_multiple` / 2 (not
+   * calibrated).
+   */
+  fanout_overhead: number;
   /** USD per GB moved. */
   transfer_price: number;
   /** USD per hour of the Redis instance. */

@@ -63,7 +63,7 @@ export interface ChannelMeasurements {
 /** Model fields calibration sets, in the config's units (ms, MB/s). */
 export interface ModelPatch {
   Direct?: Pick<DirectModel, 'overhead' | 'bandwidth'> & Partial<Pick<DirectModel, 'gap' | 'exchange_overhead' | 'exchange_bandwidth' | 'collective_overhead' | 'fanout_overhead'>>;
-  Redis?: Pick<RedisModel, 'overhead' | 'bandwidth_single' | 'bandwidth_multiple'> & Partial<Pick<RedisModel, 'gap' | 'overhead_multiple'>>;
+  Redis?: Pick<RedisModel, 'overhead' | 'bandwidth_single' | 'bandwidth_multiple'> & Partial<Pick<RedisModel, 'gap' | 'overhead_multiple' | 'fanout_overhead'>>;
   S3?: Pick<S3Model, 'overhead' | 'bandwidth'> & Partial<Pick<S3Model, 'gap' | 'overhead_multiple'>>;
   Shm?: Pick<ShmModel, 'overhead' | 'bandwidth' | 'gap'> & Partial<Pick<ShmModel, 'exchange_overhead' | 'exchange_bandwidth' | 'collective_overhead' | 'fanout_overhead'>>;
   FaaS?: Pick<FaasModel, 'fresh_memory'> & Partial<Pick<FaasModel, 'fresh_overhead'>>;
@@ -85,7 +85,7 @@ export interface ChannelFit {
   alphaAll?: number;
   /** direct, shm: the latency of a tree's hop inside a collective, solved from the barrier (fitHop), when measured. */
   alphaColl?: number;
-  /** direct, shm: the root's step to every other rank at once after a barrier (the fan-out's median), when measured. */
+  /** direct, shm, redis: the root's step to every other rank at once after a barrier (the fan-out's median), when measured. */
   alphaFan?: number;
 }
 
@@ -114,7 +114,7 @@ export function fitChannel(m: ChannelMeasurements): ChannelFit {
     const out: ChannelFit = { channel: m.channel, source: 'pingpong', fit, points, gap };
     if (m.channel !== 'redis' && m.exchange.length > 0) out.exchange = fitLink(m.exchange.map((s) => ({ bytes: s.bytes, seconds: s.seconds })), fit.beta);
     if (m.channel !== 'redis' && m.barrier?.length) out.alphaColl = fitHop(median(m.barrier.map((s) => s.seconds)), m.ranks, { alpha: fit.alpha, beta: fit.beta, gap });
-    if (m.channel !== 'redis' && m.fanout?.length) out.alphaFan = Math.max(1e-6, median(m.fanout.map((s) => s.seconds)));
+    if (m.fanout?.length) out.alphaFan = Math.max(1e-6, median(m.fanout.map((s) => s.seconds)));
     if (m.channel === 'redis') {
       // From the largest size every rank moved at once: N writes and N reads of m bytes.
       const big = m.legsAll.reduce<LegSample | undefined>((a, l) => (!a || l.bytes > a.bytes ? l : a), undefined);
@@ -218,7 +218,7 @@ export function modelPatch(fits: readonly ChannelFit[], fresh?: FreshFit): Model
     if (f.channel === 'direct') patch.Direct = { overhead, bandwidth, gap, ...exchange, ...hop };
     else if (f.channel === 'shm') patch.Shm = { overhead, bandwidth, gap, ...exchange, ...hop };
     else if (f.channel === 's3') patch.S3 = { overhead, bandwidth, gap, ...multiple };
-    else patch.Redis = { overhead, bandwidth_single: bandwidth, bandwidth_multiple: mbps(f.betaTotal ?? f.fit.beta), gap, ...multiple };
+    else patch.Redis = { overhead, bandwidth_single: bandwidth, bandwidth_multiple: mbps(f.betaTotal ?? f.fit.beta), gap, ...multiple, ...(f.alphaFan !== undefined ? { fanout_overhead: Math.max(0.001, sig3(f.alphaFan * 1000)) } : {}) };
   }
   if (fresh !== undefined) patch.FaaS = { fresh_memory: sig3(fresh.perByte * MIB * 1000), fresh_overhead: sig3(fresh.perCall * 1000) };
   return patch;

@@ -38,6 +38,8 @@ export interface RedisParams extends LinkParams {
   betaTotal: number;
   /** `alpha` while every rank makes requests at once. */
   alphaAll: number;
+  /** Seconds of the bcast's write and reads of a small value after a barrier, when calibrated. */
+  alphaFan?: number;
   transferPerByte: number;
   /** USD per hour of the Redis instance; 0 when infrastructure costs are excluded. */
   instancePricePerHour: number;
@@ -102,6 +104,7 @@ export function modelParams(config: FmiConfig): ModelParams {
       gap: Redis.gap / 1000,
       betaTotal: Redis.bandwidth_multiple * MB,
       alphaAll: (Redis.overhead_multiple || Redis.overhead) / 1000,
+      alphaFan: Redis.fanout_overhead ? Redis.fanout_overhead / 1000 : undefined,
       transferPerByte: Redis.transfer_price / GB,
       instancePricePerHour: Redis.include_infrastructure_costs ? Redis.instance_price : 0,
       requestsPerHour: Redis.requests_per_hour,
