@@ -2,8 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { STAR_MAX_BYTES } from '../src/collectives/bcast.js';
 import { validateConfig } from '../src/config/index.js';
 import { FmiError } from '../src/errors.js';
-import { fitChannel, fitFresh, modelPatch, type ChannelMeasurements } from '../src/model/calibration.js';
+import { fitChannel, fitFresh, modelPatch } from '../src/model/calibration.js';
 import { estimate, FRESH_MIN_BYTES } from '../src/model/index.js';
+import { directMeasurements } from './helpers/measurements.js';
 
 // Two terms calibrated from the patterns the checked operations are made of: the star bcast's
 // one step (Direct/Shm.fanout_overhead, rank 0 writing to every rank at once after a barrier)
@@ -38,17 +39,7 @@ describe('model - the star bcast\'s step (fanout_overhead)', () => {
   });
 
   it('calibration writes fanout_overhead from the fan-out it timed (the median), and nothing without one', () => {
-    const m: ChannelMeasurements = {
-      channel: 'direct',
-      ranks: 4,
-      load: [0, 0, 0],
-      pingpong: [8, 65536, 1048576].map((bytes) => ({ bytes, seconds: A + bytes / B, iters: 10 })),
-      exchange: [],
-      legs: [],
-      legsAll: [],
-      barrier: [{ bytes: 0, seconds: 2 * H, iters: 10 }],
-      fanout: [{ bytes: 8, seconds: F, iters: 10 }],
-    };
+    const m = directMeasurements(A, B, { barrier: [{ bytes: 0, seconds: 2 * H, iters: 10 }], fanout: [{ bytes: 8, seconds: F, iters: 10 }] });
     const f = fitChannel(m);
     near(f.alphaFan!, F);
     expect(modelPatch([f]).Direct!.fanout_overhead).toBeCloseTo(0.35, 9);
