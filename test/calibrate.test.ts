@@ -89,8 +89,9 @@ describe('calibrate - fitting latency + bytes / bandwidth', () => {
     expect(f.betaTotal! / 1e8).toBeGreaterThan(0.9);
     // 3 ms per MiB of fresh memory: 1 MiB new and written in 3.4 ms, an old one written in 0.4 ms.
     const fresh = [1 << 18, 1 << 20].map((bytes) => ({ bytes, put: (3.4e-3 * bytes) / (1 << 20), get: (0.4e-3 * bytes) / (1 << 20), iters: 10 }));
-    expect(fitFresh(fresh) * (1 << 20)).toBeCloseTo(3e-3, 12);
-    expect(fitFresh(fresh.map((x) => ({ ...x, put: x.get / 2 })))).toBe(0); // cheaper than reuse: no cost, never negative
+    expect(fitFresh(fresh).perByte * (1 << 20)).toBeCloseTo(3e-3, 12);
+    expect(fitFresh(fresh).perCall).toBeCloseTo(0, 12);
+    expect(fitFresh(fresh.map((x) => ({ ...x, put: x.get / 2 })))).toEqual({ perCall: 0, perByte: 0 }); // cheaper than reuse: no cost, never negative
     const patch = modelPatch([fitChannel(direct), f], fitFresh(fresh));
     // The exchange (every rank at once) is a line of its own: the model's round of pairwise exchange.
     expect(patch.Direct).toEqual({ overhead: 0.01, bandwidth: 4000, gap: 0.015, exchange_overhead: 0.04, exchange_bandwidth: 1000 });
@@ -102,7 +103,8 @@ describe('calibrate - fitting latency + bytes / bandwidth', () => {
     expect(patch.Redis!.overhead).toBe(0.5);
     expect(patch.Redis!.bandwidth_single).toBe(100);
     expect(patch.Redis!.gap).toBe(0);
-    expect(patch.FaaS).toEqual({ fresh_memory: 3 });
+    expect(patch.FaaS!.fresh_memory).toBe(3);
+    expect(patch.FaaS!.fresh_overhead).toBeCloseTo(0, 9);
     expect(modelPatch([f]).FaaS).toBeUndefined();
   });
 
@@ -162,6 +164,9 @@ describe('calibrate - fmi calibrate on real ranks', () => {
     // The hop inside a collective, from the barrier every rank took part in.
     expect(config.model.Direct.collective_overhead).toBeGreaterThan(0);
     expect(config.model.Direct.collective_overhead).toBe(report.model.Direct!.collective_overhead);
+    // The star bcast's step, from rank 0 writing to every rank at once after a barrier.
+    expect(config.model.Direct.fanout_overhead).toBeGreaterThan(0);
+    expect(config.model.Direct.fanout_overhead).toBe(report.model.Direct!.fanout_overhead);
     expect(report.channels.direct.source).toBe('pingpong');
     // Nothing is timed on cold code: a warm-up of rounds of every hot path first (quick: 50 rounds or 0.3 s).
     const warm = report.channels.direct.warm;
@@ -171,7 +176,7 @@ describe('calibrate - fmi calibrate on real ranks', () => {
     expect(e.time_s).toBeCloseTo(config.model.Direct.overhead / 1e3 + (1 << 20) / (config.model.Direct.bandwidth * 1e6), 12);
     // An allreduce's result copied into new memory pays for it (a message the socket fills does not).
     const fresh = estimate('direct', 'allreduce', 1 << 20, 2, config).time_s - estimate('direct', 'allreduce', 1 << 20, 2, config, { into: true }).time_s;
-    expect(fresh).toBeCloseTo(config.model.FaaS.fresh_memory / 1e3, 12);
+    expect(fresh).toBeCloseTo((config.model.FaaS.fresh_overhead + config.model.FaaS.fresh_memory) / 1e3, 12);
     expect(estimate('direct', 'send', 1 << 20, 2, config).time_s).toBe(e.time_s);
     expect(JSON.parse(readFileSync(out, 'utf8')).calibration.ranks).toBe(2);
     // Next to each ping-pong, the written model's message of that size.
@@ -208,6 +213,10 @@ describe('calibrate - fmi calibrate on real ranks', () => {
       expect(r.measurements[0]!.burst!.map((b) => b.bytes)).toEqual([1, 4, 16]);
       expect(config.model.Direct.gap).toBe(r.model.Direct!.gap);
       expect(config.model.Redis.gap).toBe(r.model.Redis!.gap);
+      // The bcast's write and reads as one step, after a barrier, on either channel.
+      expect(config.model.Redis.fanout_overhead).toBeGreaterThan(0);
+      expect(config.model.Redis.fanout_overhead).toBe(r.model.Redis!.fanout_overhead);
+      expect(config.model.Direct.fanout_overhead).toBe(r.model.Direct!.fanout_overhead);
       // Fresh memory inside the operations, on the direct channel (whichever job comes first): the allreduce fitted, the bcast kept.
       expect(r.measurements[0]!.channel).toBe('direct');
       expect(r.measurements[0]!.fresh!.map((f) => f.bytes)).toEqual([...FRESH_SIZES]);

@@ -2,8 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { STAR_MAX_BYTES } from '../src/collectives/bcast.js';
 import { validateConfig } from '../src/config/index.js';
 import { FmiError } from '../src/errors.js';
-import { fitChannel, fitHop, modelPatch, type ChannelMeasurements } from '../src/model/calibration.js';
+import { fitChannel, fitHop, modelPatch } from '../src/model/calibration.js';
 import { directTraffic, estimate } from '../src/model/index.js';
+import { directMeasurements } from './helpers/measurements.js';
 
 // The term that prices a collective's hops on a machine whose cores the ranks share
 // (Direct/Shm.collective_overhead, from the barrier).
@@ -56,17 +57,10 @@ describe('model - the hop inside a collective (collective_overhead)', () => {
   });
 
   it('calibration writes collective_overhead from the barrier it timed', () => {
-    const m: ChannelMeasurements = {
-      channel: 'direct',
-      ranks: 4,
-      load: [0, 0, 0],
-      pingpong: [8, 65536, 1048576].map((bytes) => ({ bytes, seconds: A + bytes / B, iters: 10 })),
-      exchange: [],
-      legs: [],
-      legsAll: [],
+    const m = directMeasurements(A, B, {
       burst: [1, 4, 16].map((k) => ({ bytes: k, seconds: 2 * A + (k - 1) * G, iters: 10 })),
       barrier: [{ bytes: 0, seconds: 2 * H + 4 * G, iters: 10 }],
-    };
+    });
     const f = fitChannel(m);
     expect(f.alphaColl! / H).toBeCloseTo(1, 6);
     const patch = modelPatch([f]);

@@ -63,6 +63,8 @@ export interface CalibratePlan {
   fresh?: number[];
   /** Time the barrier (every rank in a collective): the hop inside a collective. */
   barrier?: boolean;
+  /** Time rank 0 sending to every other rank at once after a barrier (the star bcast's step; on storage one write read by all). */
+  fanout?: boolean;
   /** Warm-up before anything is timed (warmUp): at least `calls` rounds, for at most `ms`; none: no warm-up. */
   warm?: { calls: number; ms: number };
 }
@@ -104,6 +106,7 @@ async function main(): Promise<void> {
     results.pingpong = (await measure(comm, plan, 1, (b) => pingpong(comm, b))).map((cols, i) => sample(plan.sizes[i]!, cols[0]!));
     if (plan.exchange) results.exchange = (await measure(comm, plan, 1, (b) => exchange(comm, b))).map((cols, i) => sample(plan.sizes[i]!, cols[0]!));
     if (plan.barrier) results.barrier = (await measure(comm, { ...plan, sizes: [0] }, 1, () => barrier(comm))).map((cols) => sample(0, cols[0]!));
+    if (plan.fanout) results.fanout = (await measure(comm, { ...plan, sizes: [8] }, 1, () => (store ? storeFanout(comm, store) : fanout(comm)))).map((cols) => sample(8, cols[0]!));
     if (plan.bursts?.length) {
       const bursts = { ...plan, sizes: plan.bursts };
       results.burst = (await measure(comm, bursts, 1, (k) => burst(comm, k))).map((cols, i) => sample(plan.bursts![i]!, cols[0]!));
@@ -226,25 +229,29 @@ function pingpong(comm: Communicator, bytes: number): Once {
 }
 
 /**
- * A round of pairwise exchange as recursive doubling runs it: the partner
+ * Rounds of pairwise exchange as recursive doubling runs them: the partner
  * is rank ^ mask, the mask going 1, 2, 4, ... below the largest power of
- * two p <= n and round again, one mask per call; ranks from p on sit out.
- * Changing partners couples every rank to every other, as the rounds of a
- * collective do: with a fixed partner, a pair that got ahead could start
- * its next exchange while another pair still waits for a core.
+ * two p <= n, one round after another; ranks from p on sit out. A sample
+ * is a whole pass (log2 p rounds) over its rounds: changing partners
+ * couples every rank to every other, as the rounds of a collective do, and
+ * the slowest rank of a pass is what the collective waits for. Timed one
+ * round at a time, the slowest rank of each round was a rank that had
+ * waited for a partner still busy with the round before: on 4 ranks on 2
+ * vCPUs the round came out 1.2-1.4x a pass's share.
  */
 function exchange(comm: Communicator, bytes: number): Once {
   const sbuf = new Uint8Array(bytes);
   const rbuf = new Uint8Array(bytes);
   const p = 2 ** Math.floor(Math.log2(comm.size));
-  let mask = 1;
+  const rounds = Math.log2(p);
   return async () => {
-    const partner = comm.rank ^ mask;
-    mask = mask * 2 >= p ? 1 : mask * 2;
     if (comm.rank >= p) return [0];
     const t0 = performance.now();
-    await comm.sendrecv(sbuf, partner, partner, { sendTag: 2, recvTag: 2, into: rbuf });
-    return [(performance.now() - t0) / 1000];
+    for (let mask = 1; mask < p; mask *= 2) {
+      const partner = comm.rank ^ mask;
+      await comm.sendrecv(sbuf, partner, partner, { sendTag: 2, recvTag: 2, into: rbuf, ...oneDeadline(mask === 1) });
+    }
+    return [(performance.now() - t0) / 1000 / rounds];
   };
 }
 
@@ -255,6 +262,66 @@ function barrier(comm: Communicator): Once {
     await comm.barrier();
     return [(performance.now() - t0) / 1000];
   };
+}
+
+/**
+ * Right after a barrier, rank 0 sends 8 bytes to every other rank at once
+ * (Promise.all), as the star bcast does; the bytes are the root's call
+ * time on the host's monotonic clock (shared by the processes and threads
+ * of one machine). A rank's sample is from the later of its own call and
+ * the root's to having the message, as bench/channels-rank.mjs times a
+ * bcast: the ranks leave the barrier one after another, and what the root
+ * sends meets ranks still taking the barrier's last messages.
+ */
+function fanout(comm: Communicator): Once {
+  const sbuf = new Float64Array(1);
+  const rbuf = new Float64Array(1);
+  const others = Array.from({ length: comm.size - 1 }, (_, i) => i + 1);
+  return async () => {
+    await comm.barrier();
+    const t0 = monotonic();
+    if (comm.rank === 0) {
+      sbuf[0] = t0;
+      await Promise.all(others.map((r, i) => comm.send(sbuf, r, { tag: 5, ...oneDeadline(i === 0) })));
+    } else await comm.recv(0, { tag: 5, into: rbuf });
+    return [monotonic() - (comm.rank === 0 ? t0 : Math.max(t0, rbuf[0]!))];
+  };
+}
+
+/** fanout on a storage channel: rank 0 writes one value (its call time), which every other rank reads, as bcastStore does. */
+function storeFanout(comm: Communicator, store: StoreChannel): Once {
+  const sbuf = new Float64Array(1);
+  let seq = 0;
+  return async () => {
+    const key = `${KEY}/f/${seq++}`;
+    await comm.barrier();
+    const t0 = monotonic();
+    if (comm.rank === 0) {
+      sbuf[0] = t0;
+      await store.put(key, Kind.BUFFER, new Uint8Array(sbuf.buffer), comm.size - 1);
+      return [monotonic() - t0];
+    }
+    const { data } = await store.get(key, undefined, 0);
+    const root = new Float64Array(data.buffer.slice(data.byteOffset, data.byteOffset + 8))[0]!;
+    return [monotonic() - Math.max(t0, root)];
+  };
+}
+
+/**
+ * A collective call arms one deadline per rank (FMI_TIMEOUT_MS), however
+ * many messages it makes; the patterns that stand for one (the exchange's
+ * pass, the fan-out) arm one too, on their first message, and send the
+ * rest without (Infinity). A deadline per message cost 60-110 µs per call
+ * more (4 ranks on 2 vCPUs, load 20, FMI_TIMEOUT_MS=120000, as the model
+ * check runs): the fan-out then came out 1.5-2x the bcast it prices.
+ */
+function oneDeadline(first: boolean): { timeoutMs?: number } {
+  return first ? {} : { timeoutMs: Infinity };
+}
+
+/** Seconds on the host's monotonic clock: comparable between the processes and threads of one machine. */
+function monotonic(): number {
+  return Number(process.hrtime.bigint()) / 1e9;
 }
 
 /**

@@ -7,7 +7,7 @@ import { enabledChannels, loadConfig } from '../config/load.js';
 import { BACKEND_OF, type ChannelName, type FmiConfig } from '../config/types.js';
 import { withModel, writeConfigFile } from '../config/update.js';
 import { FmiError } from '../errors.js';
-import { fitChannel, fitFresh, modelPatch, type ChannelFit, type ChannelMeasurements, type ModelPatch } from '../model/calibration.js';
+import { fitChannel, fitFresh, modelPatch, type ChannelFit, type ChannelMeasurements, type FreshFit, type ModelPatch } from '../model/calibration.js';
 import { estimate } from '../model/estimate.js';
 import { CHANNELS, type ModelChannel } from '../model/types.js';
 import type { CalibratePlan } from './calibrate-rank.js';
@@ -32,14 +32,14 @@ export const CALIBRATE_USAGE = `Usage:
 const WARM = { calls: 1000, ms: 5000 };
 /** What to measure on each channel: sizes, time per size, iteration bounds, warm-up. */
 export const PLANS: Readonly<Record<ModelChannel, CalibratePlan>> = {
-  direct: { sizes: [8, 1024, 16384, 65536, 262144, 1048576], ms: 300, minIters: 50, maxIters: 20_000, exchange: true, bursts: [1, 4, 16], barrier: true, warm: WARM },
-  shm: { sizes: [8, 1024, 16384, 65536, 262144, 1048576], ms: 300, minIters: 50, maxIters: 50_000, exchange: true, bursts: [1, 4, 16], barrier: true, warm: WARM },
-  redis: { sizes: [8, 1024, 65536, 1048576], ms: 300, minIters: 20, maxIters: 5_000, exchange: false, bursts: [1, 4, 16], warm: WARM },
+  direct: { sizes: [8, 1024, 16384, 65536, 262144, 1048576], ms: 300, minIters: 50, maxIters: 20_000, exchange: true, bursts: [1, 4, 16], barrier: true, fanout: true, warm: WARM },
+  shm: { sizes: [8, 1024, 16384, 65536, 262144, 1048576], ms: 300, minIters: 50, maxIters: 50_000, exchange: true, bursts: [1, 4, 16], barrier: true, fanout: true, warm: WARM },
+  redis: { sizes: [8, 1024, 65536, 1048576], ms: 300, minIters: 20, maxIters: 5_000, exchange: false, bursts: [1, 4, 16], fanout: true, warm: WARM },
   s3: { sizes: [8, 65536, 1048576], ms: 600, minIters: 5, maxIters: 200, exchange: false, bursts: [1, 4] },
 };
 
-/** Sizes at which one job times fresh memory (FaaS.fresh_memory): the direct channel's if it is calibrated, else the first. */
-export const FRESH_SIZES: readonly number[] = [262144, 1048576, 4194304];
+/** Sizes at which one job times fresh memory (FaaS.fresh_memory, fresh_overhead): the direct channel's if it is calibrated, else the first. From FRESH_MIN_BYTES. */
+export const FRESH_SIZES: readonly number[] = [65536, 262144, 1048576];
 
 export interface CalibrateOptions {
   /** The config to calibrate (its enabled backends are measured); none: the direct channel alone. */
@@ -76,8 +76,8 @@ export interface Calibration {
   model: ModelPatch;
   /** The written config's model against the measured ping-pong, per channel and size. */
   sends: SendCheck[];
-  /** Seconds per byte of fresh memory (FaaS.fresh_memory), when measured. */
-  freshPerByte?: number;
+  /** Fresh memory's seconds per result and per byte (FaaS.fresh_overhead, fresh_memory), when measured. */
+  fresh?: FreshFit;
 }
 
 /**
@@ -134,13 +134,13 @@ export async function calibrate(o: CalibrateOptions = {}): Promise<Calibration> 
   }
   const fits = measurements.map(fitChannel);
   const timedFresh = measurements.find((m) => m.fresh?.length)?.fresh;
-  const freshPerByte = timedFresh ? fitFresh(timedFresh) : undefined;
-  const model = modelPatch(fits, freshPerByte);
+  const fresh = timedFresh ? fitFresh(timedFresh) : undefined;
+  const model = modelPatch(fits, fresh);
   const calibration = {
     date: new Date().toISOString(),
     ranks,
     load: Object.fromEntries(measurements.map((m) => [m.channel, m.load.map((x) => x.toFixed(2)).join(' ')])),
-    how: 'fmi calibrate: direct, shm and redis from a ping-pong, s3 from one write and one read of a value; exchange_* from every rank swapping a message at once, partners changing as in recursive doubling; collective_overhead from the barrier; overhead_multiple from every rank writing and reading at once; gap from bursts of messages to one rank; fresh_memory from a bcast without `into` against one with it (direct; other channels: new arrays against reused ones) (docs/model.md)',
+    how: 'fmi calibrate: direct, shm and redis from a ping-pong, s3 from one write and one read of a value; exchange_* from every rank swapping a message at once, partners changing as in recursive doubling; collective_overhead from the barrier; fanout_overhead from rank 0 sending to every rank at once after a barrier; overhead_multiple from every rank writing and reading at once; gap from bursts of messages to one rank; fresh_memory and fresh_overhead from an allreduce without `into` against one with it (direct; other channels: new arrays against reused ones) (docs/model.md)',
   };
   // The base is the config; without one, the file at `out` if there is one (only its model's measured fields change).
   const base = text ?? (existsSync(out) ? readText(out) : undefined);
@@ -149,7 +149,7 @@ export async function calibrate(o: CalibrateOptions = {}): Promise<Calibration> 
   const sends = measurements.flatMap((m) =>
     m.pingpong.map((p) => ({ channel: m.channel, bytes: p.bytes, measured_s: p.seconds, model_s: estimate(m.channel, 'send', p.bytes, ranks, written, { into: true }).time_s })),
   );
-  return { out, ranks, channels: jobs, measurements, fits, model, sends, freshPerByte };
+  return { out, ranks, channels: jobs, measurements, fits, model, sends, fresh };
 }
 
 /** `fmi calibrate`: resolves to the exit code. */
@@ -223,13 +223,14 @@ function jsonOf(r: Calibration) {
     ranks: r.ranks,
     model: r.model,
     sends: r.sends,
-    fresh_s_per_byte: r.freshPerByte,
+    fresh_s_per_byte: r.fresh?.perByte,
+    fresh_s_per_call: r.fresh?.perCall,
     fresh: r.measurements.find((m) => m.fresh?.length)?.fresh,
     fresh_bcast: r.measurements.find((m) => m.freshBcast?.length)?.freshBcast,
     channels: Object.fromEntries(
       r.fits.map((f, i) => {
         const m = r.measurements[i]!;
-        return [f.channel, { source: f.source, alpha_s: f.fit.alpha, beta_bytes_s: f.fit.beta, gap_s: f.gap, exchange_alpha_s: f.exchange?.alpha, exchange_beta_bytes_s: f.exchange?.beta, alpha_all_s: f.alphaAll, alpha_coll_s: f.alphaColl, barrier: m.barrier, burst: m.burst, beta_total_bytes_s: f.betaTotal, max_rel_error: f.fit.maxRelError, load: m.load, points: f.points, pingpong: m.pingpong, exchange: m.exchange, legs: m.legs, legs_all: m.legsAll, warm: m.warm }];
+        return [f.channel, { source: f.source, alpha_s: f.fit.alpha, beta_bytes_s: f.fit.beta, gap_s: f.gap, exchange_alpha_s: f.exchange?.alpha, exchange_beta_bytes_s: f.exchange?.beta, alpha_all_s: f.alphaAll, alpha_coll_s: f.alphaColl, alpha_fan_s: f.alphaFan, barrier: m.barrier, fanout: m.fanout, burst: m.burst, beta_total_bytes_s: f.betaTotal, max_rel_error: f.fit.maxRelError, load: m.load, points: f.points, pingpong: m.pingpong, exchange: m.exchange, legs: m.legs, legs_all: m.legsAll, warm: m.warm }];
       }),
     ),
   };
@@ -238,16 +239,17 @@ function jsonOf(r: Calibration) {
 /** For people: per channel the fitted line and each point next to it. */
 export function report(r: Calibration): string {
   const lines = [`fmi calibrate: ${r.ranks} ranks; wrote the model section of ${r.out}`];
-  if (r.freshPerByte !== undefined) {
+  if (r.fresh !== undefined) {
     const bcast = r.measurements.find((m) => m.freshBcast?.length)?.freshBcast;
     const how = bcast ? `a copied result: an allreduce without \`into\` against with it; a bcast's, not charged: ${bcast.map((f) => `${us(f.put - f.get)} at ${f.bytes} B`).join(', ')}` : 'allocated and touched';
-    lines.push(`fresh memory: ${(r.freshPerByte * 2 ** 20 * 1e3).toPrecision(3)} ms per MiB ${how}`);
+    lines.push(`fresh memory: ${(r.fresh.perCall * 1e3).toPrecision(3)} ms per result + ${(r.fresh.perByte * 2 ** 20 * 1e3).toPrecision(3)} ms per MiB ${how}`);
   }
   for (const [i, f] of r.fits.entries()) {
     const m = r.measurements[i]!;
     const tot = f.betaTotal !== undefined ? `, ${(f.betaTotal / 1e6).toPrecision(3)} MB/s all ranks at once` : '';
     let all = f.exchange ? `, exchange round ${(f.exchange.alpha * 1e3).toPrecision(3)} ms + bytes at ${(f.exchange.beta / 1e6).toPrecision(3)} MB/s` : f.alphaAll !== undefined ? `, overhead with every rank at once ${(f.alphaAll * 1e3).toPrecision(3)} ms` : '';
     if (f.alphaColl !== undefined) all += `, hop in a collective ${(f.alphaColl * 1e3).toPrecision(3)} ms (barrier ${m.barrier?.map((b) => us(b.seconds)).join(' ')})`;
+    if (f.alphaFan !== undefined) all += `, fan-out ${(f.alphaFan * 1e3).toPrecision(3)} ms`;
     lines.push('', `${f.channel}: overhead ${(f.fit.alpha * 1e3).toPrecision(3)} ms, bandwidth ${(f.fit.beta / 1e6).toPrecision(3)} MB/s${tot}, gap ${(f.gap * 1e3).toPrecision(3)} ms${all} (fitted to: ${f.source}; load average ${m.load.map((x) => x.toFixed(2)).join(' ')})`);
     lines.push(`  ${'size'.padStart(8)}  ${'measured'.padStart(10)}  ${'fitted'.padStart(10)}  ${'ping-pong'.padStart(10)}  ${'model send'.padStart(10)}`);
     for (const p of f.points) {

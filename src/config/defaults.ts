@@ -23,8 +23,8 @@ import type { FmiConfig } from './types.js';
  * - requests_per_hour 1000 for both: the reference's assumption of how many
  *   requests share an hour of the instance.
  * - transfer_price 0 everywhere: traffic inside one region is free.
- * - gap, FaaS.fresh_memory, overhead_multiple, exchange_overhead /
- *   exchange_bandwidth and collective_overhead 0: not in the reference (its model has no
+ * - gap, FaaS.fresh_memory and fresh_overhead, overhead_multiple, exchange_overhead /
+ *   exchange_bandwidth, collective_overhead and fanout_overhead 0: not in the reference (its model has no
  *   per-message CPU cost, no cost of fresh memory, and one latency whether
  *   one rank or all are busy); `fmi calibrate` measures them. 0 means not
  *   measured: overhead stands for overhead_multiple, and a round of
@@ -45,13 +45,14 @@ export const DEFAULT_CONFIG: FmiConfig = deepFreeze({
     Direct: { enabled: true, host: '127.0.0.1', port: 10000, max_timeout: 1000 },
   },
   model: {
-    FaaS: { gib_second_price: 0.0000166667, fresh_memory: 0 },
+    FaaS: { gib_second_price: 0.0000166667, fresh_memory: 0, fresh_overhead: 0 },
     S3: { bandwidth: 50.0, overhead: 40.4, overhead_multiple: 0, gap: 0, transfer_price: 0.0, download_price: 0.00000043, upload_price: 0.0000054 },
     Redis: {
       bandwidth_single: 100.0,
       bandwidth_multiple: 400.0,
       overhead: 5.2,
       overhead_multiple: 0,
+      fanout_overhead: 0,
       gap: 0,
       transfer_price: 0.0,
       instance_price: 0.0038,
@@ -65,12 +66,13 @@ export const DEFAULT_CONFIG: FmiConfig = deepFreeze({
       exchange_overhead: 0,
       exchange_bandwidth: 0,
       collective_overhead: 0,
+      fanout_overhead: 0,
       transfer_price: 0.0,
       vm_price: 0.0134,
       requests_per_hour: 1000,
       include_infrastructure_costs: true,
     },
-    Shm: { bandwidth: 5000.0, overhead: 0.003, gap: 0, exchange_overhead: 0, exchange_bandwidth: 0, collective_overhead: 0 },
+    Shm: { bandwidth: 5000.0, overhead: 0.003, gap: 0, exchange_overhead: 0, exchange_bandwidth: 0, collective_overhead: 0, fanout_overhead: 0 },
   },
 });
 

@@ -22,16 +22,18 @@ const LINK_FIELDS: Record<keyof LinkModel, FieldKind> = {
   exchange_overhead: 'nonneg',
   exchange_bandwidth: 'nonneg',
   collective_overhead: 'nonneg',
+  fanout_overhead: 'nonneg',
 };
 
 const MODEL_FIELDS: Record<keyof Model, Record<string, FieldKind>> = {
-  FaaS: { gib_second_price: 'price', fresh_memory: 'nonneg' },
+  FaaS: { gib_second_price: 'price', fresh_memory: 'nonneg', fresh_overhead: 'nonneg' },
   S3: { bandwidth: 'positive', overhead: 'nonneg', overhead_multiple: 'nonneg', gap: 'nonneg', transfer_price: 'price', download_price: 'price', upload_price: 'price' },
   Redis: {
     bandwidth_single: 'positive',
     bandwidth_multiple: 'positive',
     overhead: 'nonneg',
     overhead_multiple: 'nonneg',
+    fanout_overhead: 'nonneg',
     gap: 'nonneg',
     transfer_price: 'price',
     instance_price: 'price',

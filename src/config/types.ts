@@ -65,6 +65,13 @@ export interface FaasModel {
    * in the reference; 0 unless calibrated.
    */
   fresh_memory: number;
+  /**
+   * ms per new result of at least 64 KiB (UNFILLED_MIN_BYTES), beside
+   * fresh_memory's per MiB: what a call's new array costs whatever its size
+   * (the allocation, the memory's first touch, the collector). Not in the
+   * reference; 0 unless calibrated.
+   */
+  fresh_overhead: number;
 }
 
 export interface S3Model {
@@ -113,6 +120,14 @@ export interface RedisModel {
    * `overhead` (not calibrated).
    */
   overhead_multiple: number;
+  /**
+   * ms from the root's call until the last other rank has read a small
+   * value the root wrote for all of them, just after a barrier (the bcast's
+   * write and reads, timed as a bcast is). Not in the reference; 0: a write
+   * at `overhead` / 2 and the reads at `overhead_multiple` / 2 (not
+   * calibrated).
+   */
+  fanout_overhead: number;
   /** USD per GB moved. */
   transfer_price: number;
   /** USD per hour of the Redis instance. */
@@ -151,6 +166,14 @@ export interface LinkModel {
    * measured barrier. Not in the reference; 0: `overhead` (not calibrated).
    */
   collective_overhead: number;
+  /**
+   * ms from the root's call until the last of the other ranks has a small
+   * message the root sent to all of them at once, just after a barrier (the
+   * star bcast's one step, timed as a bcast is: from the later of the
+   * rank's and the root's call). Not in the reference; 0: the hop inside a
+   * collective (not calibrated).
+   */
+  fanout_overhead: number;
 }
 
 export interface DirectModel extends LinkModel {

@@ -54,17 +54,19 @@ export interface ChannelMeasurements {
   freshBcast?: LegSample[];
   /** Every rank in a barrier, back to back: the slowest rank's time per barrier (bytes 0). */
   barrier?: Sample[];
+  /** After a barrier, rank 0 sending 8 bytes to every other rank at once: from the later of a rank's and the root's call to having it, the slowest rank. */
+  fanout?: Sample[];
   /** The warm-up before anything was timed (rank 0's rounds and ms), when the plan had one. */
   warm?: { rounds: number; ms: number };
 }
 
 /** Model fields calibration sets, in the config's units (ms, MB/s). */
 export interface ModelPatch {
-  Direct?: Pick<DirectModel, 'overhead' | 'bandwidth'> & Partial<Pick<DirectModel, 'gap' | 'exchange_overhead' | 'exchange_bandwidth' | 'collective_overhead'>>;
-  Redis?: Pick<RedisModel, 'overhead' | 'bandwidth_single' | 'bandwidth_multiple'> & Partial<Pick<RedisModel, 'gap' | 'overhead_multiple'>>;
+  Direct?: Pick<DirectModel, 'overhead' | 'bandwidth'> & Partial<Pick<DirectModel, 'gap' | 'exchange_overhead' | 'exchange_bandwidth' | 'collective_overhead' | 'fanout_overhead'>>;
+  Redis?: Pick<RedisModel, 'overhead' | 'bandwidth_single' | 'bandwidth_multiple'> & Partial<Pick<RedisModel, 'gap' | 'overhead_multiple' | 'fanout_overhead'>>;
   S3?: Pick<S3Model, 'overhead' | 'bandwidth'> & Partial<Pick<S3Model, 'gap' | 'overhead_multiple'>>;
-  Shm?: Pick<ShmModel, 'overhead' | 'bandwidth' | 'gap'> & Partial<Pick<ShmModel, 'exchange_overhead' | 'exchange_bandwidth' | 'collective_overhead'>>;
-  FaaS?: Pick<FaasModel, 'fresh_memory'>;
+  Shm?: Pick<ShmModel, 'overhead' | 'bandwidth' | 'gap'> & Partial<Pick<ShmModel, 'exchange_overhead' | 'exchange_bandwidth' | 'collective_overhead' | 'fanout_overhead'>>;
+  FaaS?: Pick<FaasModel, 'fresh_memory'> & Partial<Pick<FaasModel, 'fresh_overhead'>>;
 }
 
 /** How a channel's numbers were obtained: the fit, and the points it was fitted to (seconds). */
@@ -83,6 +85,8 @@ export interface ChannelFit {
   alphaAll?: number;
   /** direct, shm: the latency of a tree's hop inside a collective, solved from the barrier (fitHop), when measured. */
   alphaColl?: number;
+  /** direct, shm, redis: the root's step to every other rank at once after a barrier (the fan-out's median), when measured. */
+  alphaFan?: number;
 }
 
 /**
@@ -110,6 +114,7 @@ export function fitChannel(m: ChannelMeasurements): ChannelFit {
     const out: ChannelFit = { channel: m.channel, source: 'pingpong', fit, points, gap };
     if (m.channel !== 'redis' && m.exchange.length > 0) out.exchange = fitLink(m.exchange.map((s) => ({ bytes: s.bytes, seconds: s.seconds })), fit.beta);
     if (m.channel !== 'redis' && m.barrier?.length) out.alphaColl = fitHop(median(m.barrier.map((s) => s.seconds)), m.ranks, { alpha: fit.alpha, beta: fit.beta, gap });
+    if (m.fanout?.length) out.alphaFan = Math.max(1e-6, median(m.fanout.map((s) => s.seconds)));
     if (m.channel === 'redis') {
       // From the largest size every rank moved at once: N writes and N reads of m bytes.
       const big = m.legsAll.reduce<LegSample | undefined>((a, l) => (!a || l.bytes > a.bytes ? l : a), undefined);
@@ -174,25 +179,31 @@ export function fitGap(burst: readonly Sample[]): number {
   return Math.max(0, sxy / sxx);
 }
 
-/**
- * Seconds per byte of fresh memory: the slope, least squares through the
- * origin, of (new array and write it) minus (write an array already there)
- * over the bytes; 0 when fresh memory costs nothing extra.
- */
-export function fitFresh(fresh: readonly LegSample[]): number {
-  let sxy = 0;
-  let sxx = 0;
-  for (const f of fresh) {
-    const d = f.put - f.get;
-    if (!(f.bytes > 0) || !Number.isFinite(d)) continue;
-    sxy += f.bytes * d;
-    sxx += f.bytes * f.bytes;
-  }
-  return sxx > 0 ? Math.max(0, sxy / sxx) : 0;
+/** Fresh memory's cost: seconds per new result and per byte of it. */
+export interface FreshFit {
+  perCall: number;
+  perByte: number;
 }
 
-/** The config's model fields from the fits (ms and MB/s, rounded to 3 significant digits); `freshPerByte` (s/B) when measured. */
-export function modelPatch(fits: readonly ChannelFit[], freshPerByte?: number): ModelPatch {
+/**
+ * Fresh memory's cost from (new array and write it) minus (write an array
+ * already there) at each size: the line through those differences
+ * (fitLink, least squares on the relative error), its intercept per result
+ * and its slope per byte. A call's new result costs more than its pages
+ * (the allocation, the collector): 0.35 ms at 64 KiB, 1.6 ms at 256 KiB,
+ * 2.9 ms at 1 MiB (4 ranks on 2 vCPUs), which a slope through the origin,
+ * set by the largest size, priced at a fifth at 64 KiB. Sizes where the
+ * new array cost nothing extra are left out; none left: 0 and 0.
+ */
+export function fitFresh(fresh: readonly LegSample[]): FreshFit {
+  const points = fresh.filter((f) => f.bytes > 0 && f.put - f.get > 0).map((f) => ({ bytes: f.bytes, seconds: f.put - f.get }));
+  if (points.length === 0) return { perCall: 0, perByte: 0 };
+  const fit = fitLink(points);
+  return { perCall: fit.alpha, perByte: Number.isFinite(fit.beta) ? 1 / fit.beta : 0 };
+}
+
+/** The config's model fields from the fits (ms and MB/s, rounded to 3 significant digits); fresh memory when measured. */
+export function modelPatch(fits: readonly ChannelFit[], fresh?: FreshFit): ModelPatch {
   const patch: ModelPatch = {};
   for (const f of fits) {
     const overhead = sig3(f.fit.alpha * 1000);
@@ -200,13 +211,16 @@ export function modelPatch(fits: readonly ChannelFit[], freshPerByte?: number): 
     const gap = sig3(f.gap * 1000);
     const exchange = f.exchange ? { exchange_overhead: sig3(f.exchange.alpha * 1000), exchange_bandwidth: mbps(f.exchange.beta) } : {};
     const multiple = f.alphaAll !== undefined ? { overhead_multiple: sig3(f.alphaAll * 1000) } : {};
-    const hop = f.alphaColl !== undefined ? { collective_overhead: Math.max(0.001, sig3(f.alphaColl * 1000)) } : {};
+    const hop = {
+      ...(f.alphaColl !== undefined ? { collective_overhead: Math.max(0.001, sig3(f.alphaColl * 1000)) } : {}),
+      ...(f.alphaFan !== undefined ? { fanout_overhead: Math.max(0.001, sig3(f.alphaFan * 1000)) } : {}),
+    };
     if (f.channel === 'direct') patch.Direct = { overhead, bandwidth, gap, ...exchange, ...hop };
     else if (f.channel === 'shm') patch.Shm = { overhead, bandwidth, gap, ...exchange, ...hop };
     else if (f.channel === 's3') patch.S3 = { overhead, bandwidth, gap, ...multiple };
-    else patch.Redis = { overhead, bandwidth_single: bandwidth, bandwidth_multiple: mbps(f.betaTotal ?? f.fit.beta), gap, ...multiple };
+    else patch.Redis = { overhead, bandwidth_single: bandwidth, bandwidth_multiple: mbps(f.betaTotal ?? f.fit.beta), gap, ...multiple, ...(f.alphaFan !== undefined ? { fanout_overhead: Math.max(0.001, sig3(f.alphaFan * 1000)) } : {}) };
   }
-  if (freshPerByte !== undefined) patch.FaaS = { fresh_memory: sig3(freshPerByte * MIB * 1000) };
+  if (fresh !== undefined) patch.FaaS = { fresh_memory: sig3(fresh.perByte * MIB * 1000), fresh_overhead: sig3(fresh.perCall * 1000) };
   return patch;
 }
 

@@ -32,11 +32,23 @@ export interface DirectLink extends LinkParams {
    * Calibrated from the barrier (collective_overhead). @default alpha
    */
   alphaColl?: number;
+  /**
+   * Seconds from the root's call until the last other rank has a small
+   * message the root sent to all of them at once, right after a barrier:
+   * the star bcast's one step. Calibrated from that pattern
+   * (fanout_overhead). @default alphaColl
+   */
+  alphaFan?: number;
 }
 
 /** The latency of a hop inside a collective. */
 function hopOf(link: DirectLink): number {
   return link.alphaColl ?? link.alpha;
+}
+
+/** The root's step to every other rank at once (the star bcast). */
+function fanOf(link: DirectLink): number {
+  return link.alphaFan ?? hopOf(link);
 }
 
 /**
@@ -89,10 +101,8 @@ export function directTraffic(op: OpName, bytes: number, ranks: number, link: Di
     case 'bcast':
       if (m >= pipelining.minBytes && n > 2) return pipelinedBcast(m, n, link);
       // bcast.ts: on few ranks a small payload goes out as a star, the root writing to every rank itself.
-      if (n <= STAR_MAX_RANKS && m <= STAR_MAX_BYTES) {
-        const all = Array.from({ length: n - 1 }, (_, i) => i + 1);
-        return { time_s: treeDown((r) => (r === 0 ? all : []), link, () => m, 0, 0), messages: n - 1, bytes: (n - 1) * m, algorithm: 'star' };
-      }
+      // Its one step is the calibrated fan-out, plus the root's writes: they leave at once, the bytes apart.
+      if (n <= STAR_MAX_RANKS && m <= STAR_MAX_BYTES) return { time_s: fanOf(link) + ((n - 1) * m) / treeBeta(link), messages: n - 1, bytes: (n - 1) * m, algorithm: 'star' };
       return binomialBcast(m, n, link);
     case 'scatter':
       // scatter.ts sends to its children at once (Promise.all): no gap between them.

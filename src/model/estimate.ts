@@ -5,6 +5,7 @@ import { storeTraffic } from './mediated.js';
 import { NODE_OPS, nodeTraffic, twoLevelTraffic } from './node.js';
 import { GIB, MIB, modelParams, type ModelParams } from './params.js';
 import { S3_BACKOFF } from './polling.js';
+import { UNFILLED_MIN_BYTES } from '../util/fresh.js';
 import { MODEL_CHANNELS, OPS, type Estimate, type ModelChannel, type ModelOptions, type OpName } from './types.js';
 
 /** Function memory the model assumes when none is given, MiB. */
@@ -14,7 +15,7 @@ export const DEFAULT_MEMORY_MIB = 1024;
  * The model's time and cost of one operation on one channel.
  *
  * time: see directTraffic (direct) and storeTraffic (redis, s3), plus the
- * result's fresh memory: FaaS.fresh_memory per byte of a result written
+ * result's fresh memory: FaaS.fresh_overhead plus fresh_memory per byte of a result written
  * into new memory by a copy (the gathered parts at a gather's root, the
  * buffer of a reduce, scan or direct allreduce), once, at the end; nothing
  * with `into`, for a barrier, below FRESH_MIN_BYTES, or for a result the
@@ -72,7 +73,7 @@ export function estimateWith(p: ModelParams, channel: ModelChannel, op: OpName, 
     moved = t.bytes;
     requests.messages = t.messages;
   } else if (channel === 'redis') {
-    const t = storeTraffic(op, payload, ranks, { alpha: p.redis.alpha, beta: p.redis.beta, betaTotal: p.redis.betaTotal, gap: p.redis.gap, alphaAll: p.redis.alphaAll });
+    const t = storeTraffic(op, payload, ranks, { alpha: p.redis.alpha, beta: p.redis.beta, betaTotal: p.redis.betaTotal, gap: p.redis.gap, alphaAll: p.redis.alphaAll, alphaFan: p.redis.alphaFan });
     time = t.time_s;
     moved = t.bytes;
     requests.puts = t.puts;
@@ -92,19 +93,24 @@ export function estimateWith(p: ModelParams, channel: ModelChannel, op: OpName, 
   // Thread ranks' node collectives copy their results out of the shared arena (node-bcast.ts: slice()): copied, as on shm.
   const per = options.ranksPerProcess ?? 1;
   const copiedOut = channel === 'direct' && per > 1 && per < ranks && NODE_OPS.has(op) ? 'shm' : channel;
-  time += options.into ? 0 : freshBytes(copiedOut, op, payload, ranks) * p.freshPerByte;
+  const fresh = options.into ? 0 : freshBytes(copiedOut, op, payload, ranks);
+  time += fresh > 0 ? p.freshPerCall + fresh * p.freshPerByte : 0;
   cost.functions = p.gibSecondPrice * ((memoryMiB * MIB) / GIB) * time * ranks;
   const cost_usd = cost.requests + cost.infrastructure + cost.transfer + cost.functions;
   return { channel, op, bytes, ranks, memoryMiB, time_s: time, cost_usd, cost, requests, bytes_moved: moved };
 }
 
 /**
- * Below this size a new result costs no fresh pages: glibc's malloc serves
- * it from memory its heap already has (M_MMAP_THRESHOLD starts at 128 KiB;
- * larger blocks are mapped on their own and come back untouched). The
- * calibration times sizes from 256 KiB on.
+ * From this size on a new result is taken from malloc as it is
+ * (util/fresh.ts: not zero-filled first) and costs the function fresh
+ * memory: FaaS.fresh_overhead per result plus fresh_memory per byte. Below
+ * it the result is a small zero-filled array that the heap serves from
+ * memory it already has. The calibration times sizes from here on: a 64 KiB
+ * allreduce without `into` took 0.73-0.79 ms against 0.37-0.43 ms with it
+ * (4 ranks on 2 vCPUs, three jobs), a cost the 128 KiB floor this replaced
+ * left out.
  */
-export const FRESH_MIN_BYTES = 128 * 1024;
+export const FRESH_MIN_BYTES = UNFILLED_MIN_BYTES;
 
 /**
  * Results that are a receive's own buffer on the direct channel: the socket fills it as the bytes

@@ -24,6 +24,12 @@ export interface StoreLink {
    * where more than one rank has requests in flight. @default alpha
    */
   alphaAll?: number;
+  /**
+   * Seconds of a bcast's latency: the root's write of a small value and
+   * every other rank's read of it, right after a barrier, timed as a bcast
+   * is (Redis: fanout_overhead). @default alpha / 2 for the write, alphaAll / 2 for the reads
+   */
+  alphaFan?: number;
 }
 
 export interface StoreTraffic {
@@ -92,6 +98,8 @@ export function storeTraffic(op: OpName, bytes: number, ranks: number, link: Sto
   const fan = link.polling ? 0 : (r - 1) * gap;
   switch (op) {
     case 'bcast': {
+      // Calibrated as a whole (Redis): the two legs' latencies are the fan-out, their bytes as below.
+      if (link.alphaFan !== undefined && !link.polling) return { time_s: link.alphaFan + leg(m, m, 0) + leg(m, r * m, 0), puts: 1, gets: r, polls: 0, bytes: m + r * m };
       // One writer; on S3 the n - 1 readers poll meanwhile.
       const p = phase(leg(m, m, alphaWrite), leg(m, r * m), r);
       return { time_s: p.time, puts: 1, gets: r, polls: p.polls, bytes: m + r * m };

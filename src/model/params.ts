@@ -23,6 +23,8 @@ export interface DirectParams extends LinkParams {
   exchange?: LinkParams;
   /** Seconds of latency of a tree's hop inside a collective (every rank in it); alpha when not calibrated. */
   alphaColl: number;
+  /** Seconds of the root's one step to every other rank at once after a barrier (the star bcast); alphaColl when not calibrated. */
+  alphaFan: number;
   transferPerByte: number;
   /** USD per hour of the rendezvous VM; 0 when infrastructure costs are excluded. */
   vmPricePerHour: number;
@@ -36,6 +38,8 @@ export interface RedisParams extends LinkParams {
   betaTotal: number;
   /** `alpha` while every rank makes requests at once. */
   alphaAll: number;
+  /** Seconds of the bcast's write and reads of a small value after a barrier, when calibrated. */
+  alphaFan?: number;
   transferPerByte: number;
   /** USD per hour of the Redis instance; 0 when infrastructure costs are excluded. */
   instancePricePerHour: number;
@@ -57,6 +61,7 @@ export interface ShmParams extends LinkParams {
   gap: number;
   exchange?: LinkParams;
   alphaColl: number;
+  alphaFan: number;
 }
 
 export interface ModelParams {
@@ -68,6 +73,8 @@ export interface ModelParams {
   gibSecondPrice: number;
   /** Seconds per byte of memory allocated and touched for the first time (a result without `into`). */
   freshPerByte: number;
+  /** Seconds per new result of at least FRESH_MIN_BYTES, beside freshPerByte. */
+  freshPerCall: number;
 }
 
 /**
@@ -85,17 +92,19 @@ export function modelParams(config: FmiConfig): ModelParams {
       gap: Direct.gap / 1000,
       exchange: exchangeOf(Direct),
       alphaColl: (Direct.collective_overhead || Direct.overhead) / 1000,
+      alphaFan: (Direct.fanout_overhead || Direct.collective_overhead || Direct.overhead) / 1000,
       transferPerByte: Direct.transfer_price / GB,
       vmPricePerHour: Direct.include_infrastructure_costs ? Direct.vm_price : 0,
       requestsPerHour: Direct.requests_per_hour,
     },
-    shm: { alpha: Shm.overhead / 1000, beta: Shm.bandwidth * MB, gap: Shm.gap / 1000, exchange: exchangeOf(Shm), alphaColl: (Shm.collective_overhead || Shm.overhead) / 1000 },
+    shm: { alpha: Shm.overhead / 1000, beta: Shm.bandwidth * MB, gap: Shm.gap / 1000, exchange: exchangeOf(Shm), alphaColl: (Shm.collective_overhead || Shm.overhead) / 1000, alphaFan: (Shm.fanout_overhead || Shm.collective_overhead || Shm.overhead) / 1000 },
     redis: {
       alpha: Redis.overhead / 1000,
       beta: Redis.bandwidth_single * MB,
       gap: Redis.gap / 1000,
       betaTotal: Redis.bandwidth_multiple * MB,
       alphaAll: (Redis.overhead_multiple || Redis.overhead) / 1000,
+      alphaFan: Redis.fanout_overhead ? Redis.fanout_overhead / 1000 : undefined,
       transferPerByte: Redis.transfer_price / GB,
       instancePricePerHour: Redis.include_infrastructure_costs ? Redis.instance_price : 0,
       requestsPerHour: Redis.requests_per_hour,
@@ -111,6 +120,7 @@ export function modelParams(config: FmiConfig): ModelParams {
     },
     gibSecondPrice: FaaS.gib_second_price,
     freshPerByte: FaaS.fresh_memory / 1000 / MIB,
+    freshPerCall: FaaS.fresh_overhead / 1000,
   };
 }
 
