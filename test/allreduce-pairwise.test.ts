@@ -3,7 +3,7 @@ import { DirectChannel } from '../src/channels/direct/direct-channel.js';
 import { NUDGE_KIND } from '../src/collectives/nudge.js';
 import { ELEM_TYPES, OP_NAMES, reduceJs, supports, typedArrayCtor, type ElemType, type NumericArray } from '../src/kernels/index.js';
 import { TREE_MAX_BYTES } from '../src/collectives/allreduce-tree.js';
-import { Op } from '../src/index.js';
+import { Op, type Communicator } from '../src/index.js';
 import { range, withWorld } from './helpers/world.js';
 import { expectFailedTyped, fmiRun, SLACK_MS } from './faults/job.js';
 
@@ -58,7 +58,7 @@ describe('allreduce and barrier on 2 ranks - one pairwise exchange', () => {
     watch = sendWatch();
     const w = watch;
     // Each case: one rank ("early") calls first; the other calls only once the early one has sent, or, failing that, after 5 s.
-    const calls: [string, (c: Awaited<ReturnType<typeof import('../src/index.js').init>>) => Promise<unknown>][] = [
+    const calls: [string, (c: Communicator) => Promise<unknown>][] = [
       ['barrier', (c) => c.barrier()],
       ['allreduce 8 B', (c) => c.allreduce(new Float64Array(1).fill(c.rank + 1), Op.SUM)],
       ['allreduce 1 KiB into', (c) => c.allreduce(new Float64Array(128).fill(c.rank + 1), Op.SUM, { into: new Float64Array(128) })],
@@ -144,6 +144,22 @@ describe('allreduce and barrier on 2 ranks - one pairwise exchange', () => {
     });
     const diff = range(600).map((i) => 2 * i - (i + 10));
     for (const r of out) expect(r).toEqual({ m: matmul.fn!([1, 2, 0, 3], [1, 3, 1, 3]), s: '<0><1>', a: diff, into: diff, untouched: true });
+  });
+});
+
+describe('allreduce and barrier on 2 ranks - mismatched calls', () => {
+  it.each([
+    ['barrier at one rank, allreduce at the other', (c: Communicator) => (c.rank === 0 ? c.barrier() : c.allreduce(1, Op.SUM))],
+    ['SUM at one rank, MAX at the other', (c: Communicator) => c.allreduce(c.rank + 1, c.rank === 0 ? Op.SUM : Op.MAX)],
+    ['Float64Array(4) and Float64Array(8)', (c: Communicator) => c.allreduce(new Float64Array(c.rank === 1 ? 8 : 4).fill(1), Op.SUM)],
+    ['Wasm-sized arrays of different lengths', (c: Communicator) => c.allreduce(new Float64Array(c.rank === 0 ? 2048 : 1024).fill(1), Op.SUM)],
+  ])('%s: both ranks fail with FMI_MISMATCH in the call, and the next calls agree', async (_, call) => {
+    const out = await withWorld(2, async (c) => {
+      const first = await call(c).then(() => 'ok', (err: { code?: string }) => err.code);
+      await c.barrier();
+      return [first, await c.allreduce(c.rank + 1, Op.SUM)];
+    }, { timeoutMs: 10_000 });
+    expect(out).toEqual([['FMI_MISMATCH', 3], ['FMI_MISMATCH', 3]]);
   });
 });
 
