@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { allreduceAlgorithm, RABENSEIFNER_MIN_BYTES } from '../src/collectives/allreduce-choice.js';
+import { allreduceAlgorithm, PAIRWISE_MAX_RANKS, RABENSEIFNER_MIN_BYTES } from '../src/collectives/allreduce-choice.js';
 import { TREE_MAX_BYTES } from '../src/collectives/allreduce-tree.js';
 import { STAR_MAX_BYTES, STAR_MAX_RANKS } from '../src/collectives/bcast.js';
 import { TREE_MAX_RANKS, TREE_STAR_MAX_RANKS } from '../src/collectives/tree.js';
@@ -42,6 +42,14 @@ describe('model - the gap between one rank\'s messages (direct)', () => {
       near(b.time_s, 2 * (A + G));
       expect(b.algorithm).toBe('dissemination');
     }
+  });
+
+  it('barrier and small allreduce on 2 ranks: one exchange (a send, and a receive a gap later), no tree', () => {
+    const b = t('barrier', 0, 2);
+    near(b.time_s, A + G);
+    expect(b).toMatchObject({ messages: 2, algorithm: 'dissemination' });
+    const a = t('allreduce', 8, 2);
+    expect(a).toMatchObject({ messages: 2, algorithm: 'recursive-doubling' });
   });
 
   it('barrier on 16 ranks: dissemination (4 rounds of one exchange: a send, and a receive a gap later), or the star (up to TREE_STAR_MAX_RANKS), or the radix-4 tree of depth 2', () => {
@@ -113,7 +121,7 @@ describe('model - the gap between one rank\'s messages (direct)', () => {
       for (const bytes of [8, TREE_MAX_BYTES, TREE_MAX_BYTES + 8, 2 ** 20 - 8, 2 ** 20, 2 ** 24, 2 ** 24 + 8]) {
         const runs = allreduceAlgorithm(Op.SUM, new Uint8Array(bytes), n);
         const priced = t('allreduce', bytes, n).algorithm;
-        if (runs === 'recursive-doubling') expect(priced).toBe(n <= TREE_MAX_RANKS && bytes <= TREE_MAX_BYTES ? 'tree' : 'recursive-doubling');
+        if (runs === 'recursive-doubling') expect(priced).toBe(n > PAIRWISE_MAX_RANKS && n <= TREE_MAX_RANKS && bytes <= TREE_MAX_BYTES ? 'tree' : 'recursive-doubling');
         else expect(priced).toBe(runs);
       }
     }

@@ -5,6 +5,8 @@ import type { CollContext } from './context.js';
 import { allreduceRabenseifner } from './rabenseifner.js';
 import { equalBlocks, RingBuffer } from './ring.js';
 import { unfilled } from '../util/fresh.js';
+import { TREE_MAX_BYTES } from './allreduce-tree.js';
+import { TREE_MAX_RANKS } from './tree.js';
 
 /** What allreduce's `algorithm` option may name. */
 export type AllreduceAlgorithm = 'recursive-doubling' | 'rabenseifner' | 'ring';
@@ -48,6 +50,25 @@ export function allreduceBySize(bytes: number, size: number): AllreduceAlgorithm
   if (bytes >= RING_MIN_BYTES && (size & (size - 1)) !== 0) return 'ring';
   if (bytes >= RABENSEIFNER_MIN_BYTES) return 'rabenseifner';
   return 'recursive-doubling';
+}
+
+/**
+ * Up to this many ranks a small allreduce runs recursive doubling, not the
+ * tree: on 2 ranks that is one simultaneous exchange (both send, both fold
+ * lower op higher), one message time, where the star's leaf sends and then
+ * waits for the root's answer, two in a row (bench/README.md, "Pairwise
+ * exchange on 2 ranks").
+ */
+export const PAIRWISE_MAX_RANKS = 2;
+
+/**
+ * Whether the recursive-doubling branch of an associative allreduce of
+ * `bytes` (a TypedArray's; 0 for any other value) on `size` ranks runs the
+ * k-nomial tree (allreduce-tree.ts) rather than recursive doubling
+ * (allreduce.ts). The communicator and the cost model both ask this.
+ */
+export function allreduceTakesTree(bytes: number, size: number): boolean {
+  return size > PAIRWISE_MAX_RANKS && size <= TREE_MAX_RANKS && bytes <= TREE_MAX_BYTES;
 }
 
 /**

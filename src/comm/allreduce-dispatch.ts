@@ -6,9 +6,8 @@ import { bcastStore, hasStore, reduceFlat, writeOrFail } from '../collectives/me
 import { bcastBinomial } from '../collectives/bcast.js';
 import { reduceChain } from '../collectives/reduce.js';
 import { allreduceRecursiveDoubling } from '../collectives/allreduce.js';
-import { allreduceTree, TREE_MAX_BYTES } from '../collectives/allreduce-tree.js';
-import { TREE_MAX_RANKS } from '../collectives/tree.js';
-import { allreduceAlgorithm, allreduceBlocks, blockable } from '../collectives/allreduce-choice.js';
+import { allreduceTree } from '../collectives/allreduce-tree.js';
+import { allreduceAlgorithm, allreduceBlocks, allreduceTakesTree, blockable } from '../collectives/allreduce-choice.js';
 import { engineFor, withEngine } from '../collectives/engine.js';
 import type { CollContext } from '../collectives/context.js';
 import { nodeReduce, nodeTakesReduce } from '../collectives/node.js';
@@ -42,8 +41,8 @@ function allreduceMessages(c: CollContext, data: unknown, op: Op, opts: Allreduc
     return allreduceBlocks(c, op, data as NumericArray, into, algorithm);
   }
   if (op.associative) {
-    // Few ranks and little data: fewer messages (allreduce-tree.ts). Every rank decides alike: same size, same byte count.
-    const tree = c.size <= TREE_MAX_RANKS && (!isTyped(data) || data.byteLength <= TREE_MAX_BYTES);
+    // Little data on more than 2 ranks: fewer messages (allreduce-tree.ts). Every rank decides alike: same size, same byte count.
+    const tree = allreduceTakesTree(isTyped(data) ? data.byteLength : 0, c.size);
     return withEngine(engineFor(c, op, data, into, !tree), (e) => (tree ? allreduceTree(c, e, into) : allreduceRecursiveDoubling(c, e)));
   }
   return allreduceChain(c, data, op, into);

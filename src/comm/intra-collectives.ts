@@ -10,7 +10,7 @@ import { reduceBinomial, reduceChain } from '../collectives/reduce.js';
 import { CHAIN_MAX_RANKS, exscanChain, exscanRecursiveDoubling, scanChain, scanRecursiveDoubling } from '../collectives/scan.js';
 import { barrierDissemination } from '../collectives/barrier.js';
 import { barrierTree } from '../collectives/barrier-tree.js';
-import { TREE_MAX_RANKS } from '../collectives/tree.js';
+import { barrierTakesTree } from '../collectives/barrier-choice.js';
 import { allgatherRing } from '../collectives/allgather.js';
 import { engineFor, withEngine } from '../collectives/engine.js';
 import type { CollContext } from '../collectives/context.js';
@@ -28,7 +28,7 @@ import { concat, orError, raiseItems, splitForRanks, withInto } from './assemble
 const encodeOrError = (data: unknown, c: CollContext): Encoded => orError(() => encode(data), c);
 
 export function barrierRun(c: CollContext): Promise<void> {
-  return c.node ? nodeBarrier(c, c.node) : hasStore(c) ? barrierStore(c) : c.size <= TREE_MAX_RANKS ? barrierTree(c) : barrierDissemination(c);
+  return c.node ? nodeBarrier(c, c.node) : hasStore(c) ? barrierStore(c) : barrierTakesTree(c.size) ? barrierTree(c) : barrierDissemination(c);
 }
 
 export async function bcastRun<T>(c: CollContext, data: T | undefined, root: number, into: NumericArray | undefined): Promise<T> {

@@ -1,8 +1,8 @@
-import { allreduceBySize } from '../collectives/allreduce-choice.js';
-import { TREE_MAX_BYTES } from '../collectives/allreduce-tree.js';
+import { allreduceBySize, allreduceTakesTree } from '../collectives/allreduce-choice.js';
+import { barrierTakesTree } from '../collectives/barrier-choice.js';
 import { binomialTree, STAR_MAX_BYTES, STAR_MAX_RANKS } from '../collectives/bcast.js';
 import { pipelining, SEGMENT_BYTES } from '../collectives/bcast-pipelined.js';
-import { knomialTree, TREE_MAX_RANKS } from '../collectives/tree.js';
+import { knomialTree } from '../collectives/tree.js';
 import type { LinkParams } from './params.js';
 import type { DirectAllreduce, OpName } from './types.js';
 
@@ -76,11 +76,11 @@ function roundOf(link: DirectLink): (b: number) => number {
  * The direct channel runs the algorithms in src/collectives/ over
  * point-to-point messages of `u(b) = alpha + b / beta` seconds each. The
  * algorithm is chosen by the communicator's own functions and thresholds
- * (imported, never copied): allreduceBySize, TREE_MAX_RANKS,
- * TREE_MAX_BYTES, pipelining.minBytes.
+ * (imported, never copied): allreduceBySize, allreduceTakesTree,
+ * barrierTakesTree, pipelining.minBytes.
  *
  * Trees (bcast, reduce, gather, scatter, the small allreduce and the
- * barrier on at most TREE_MAX_RANKS ranks) are priced edge by edge on the
+ * barrier where they take the tree: more than 2 ranks) are priced edge by edge on the
  * very tree the collective builds (binomialTree, knomialTree), every edge
  * at the hop's latency and the bytes at treeBeta: a rank that
  * sends to k children gets its i-th message out `i (gap + b / beta)` after
@@ -119,7 +119,7 @@ export function directTraffic(op: OpName, bytes: number, ranks: number, link: Di
       return { time_s: ceilLog2(n) * x(m), messages, bytes: messages * m, algorithm: 'recursive-doubling' };
     }
     case 'barrier': {
-      if (n <= TREE_MAX_RANKS) return knomialRoundTrip(n, 0, link, 'tree');
+      if (barrierTakesTree(n)) return knomialRoundTrip(n, 0, link, 'tree');
       const rounds = ceilLog2(n);
       return { time_s: rounds * x(0), messages: n * rounds, bytes: 0, algorithm: 'dissemination' };
     }
@@ -144,8 +144,8 @@ function allreduceTraffic(m: number, n: number, link: DirectLink, asked: DirectA
     if (rem > 0) time += 2 * u(m);
     return { time_s: time, messages: 2 * p * steps + 2 * rem, bytes: 2 * (p - 1) * m + 2 * rem * m, algorithm };
   }
-  // The recursive-doubling branch: the communicator takes the k-nomial tree on few ranks and small buffers.
-  if (n <= TREE_MAX_RANKS && m <= TREE_MAX_BYTES) return knomialRoundTrip(n, m, link, 'tree');
+  // The recursive-doubling branch: the communicator takes the k-nomial tree on small buffers over more than 2 ranks.
+  if (allreduceTakesTree(m, n)) return knomialRoundTrip(n, m, link, 'tree');
   const rounds = steps + (rem > 0 ? 2 : 0);
   const messages = p * steps + 2 * rem;
   return { time_s: rounds * u(m), messages, bytes: messages * m, algorithm: 'recursive-doubling' };

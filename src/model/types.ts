@@ -22,8 +22,8 @@ export const MODEL_CHANNELS: readonly ModelChannel[] = ['shm', 'direct', 'redis'
  * The direct channel's allreduce algorithm, as the communicator names it
  * (allreduce-choice.ts); 'auto' is what it takes for a TypedArray with a
  * predefined op (allreduceBySize). 'recursive-doubling' is that branch of
- * the communicator, which runs the k-nomial tree on few ranks and small
- * buffers (TREE_MAX_RANKS, TREE_MAX_BYTES).
+ * the communicator, which runs the k-nomial tree on small buffers over
+ * more than 2 ranks (allreduceTakesTree).
  */
 export type DirectAllreduce = 'auto' | 'recursive-doubling' | 'rabenseifner' | 'ring';
 
