@@ -149,11 +149,12 @@ for (let epoch = 1; epoch <= cfg.epochs; epoch++) {
   let waitMs = 0;
   let trainLoss = 0;
   let trainHits = 0;
-  // Same order on every rank, whatever the rank count.
-  const order = M.permutation(cfg.train, M.createRng(M.subSeed(cfg.seed, 100, epoch)));
-  for (let s = 0; s < cfg.train; s += cfg.batch) {
+  // Same batches on every rank, whatever the rank count; each rank holds an even share of each.
+  const { order, starts } = M.stratifiedBatches(cfg.train, cfg.batch, M.createRng(M.subSeed(cfg.seed, 100, epoch)));
+  for (let b = 0; b + 1 < starts.length; b++) {
     const t0 = now();
-    const n = Math.min(cfg.batch, cfg.train - s);
+    const s = starts[b];
+    const n = starts[b + 1] - s;
     let count = 0;
     for (let q = s; q < s + n; q++) {
       const i = order[q];
