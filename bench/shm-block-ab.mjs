@@ -48,12 +48,12 @@ function p50s(lines) {
   return lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)).map((r) => [`p50_us ${r.bytes ?? ''}`.trim(), r.p50_us]);
 }
 
-/** comm and total s of the result line; the epochs' waits at the barrier and allreduce times (--split-wait), summed. */
+/** comm and total s of the result line; the epochs' waits at the barrier, allreduce times and the compute imbalance in the waits (--split-wait), summed (NaN: a build whose example does not print it). */
 function train(lines) {
   const m = lines.map((l) => l.match(/\(comm ([\d.]+) s of ([\d.]+) s\)/)).find(Boolean);
-  const split = lines.map((l) => l.match(/\(wait ([\d.]+) \+ allreduce ([\d.]+)\)/)).filter(Boolean);
-  const sum = (i) => +split.reduce((s, x) => s + Number(x[i]), 0).toFixed(2);
-  return m ? [['comm_s', Number(m[1])], ['total_s', Number(m[2])], ['wait_s', sum(1)], ['allreduce_s', sum(2)]] : [];
+  const split = lines.map((l) => l.match(/\(wait ([\d.]+) \+ allreduce ([\d.]+)(?:; compute imbalance ([\d.]+))?/)).filter(Boolean);
+  const sum = (i) => +split.reduce((s, x) => s + Number(x[i] ?? NaN), 0).toFixed(2);
+  return m ? [['comm_s', Number(m[1])], ['total_s', Number(m[2])], ['wait_s', sum(1)], ['allreduce_s', sum(2)], ['imbalance_s', sum(3)]] : [];
 }
 
 /** Runs one job under one variant; its metrics. */
