@@ -14,6 +14,8 @@
 //              between them: their sockets must not wait on a blocked thread)
 // Variants: FMI_BENCH_BLOCK_US (comma-separated FMI_SHM_BLOCK_US values;
 // "default" sets none; default "default,0,200"), plus "base" with FMI_BENCH_BASE.
+// FMI_BENCH_BLOCK_ENV=FMI_NODE_BLOCK_US: the variants set the node arena's
+// bound instead of the channel's (the collectives' waits).
 // FMI_BENCH_ROUNDS (default 2), FMI_BENCH_JOBS (comma-separated job names, default all),
 // FMI_BENCH_MS (per size, default 500 here).
 // stdout: {bench:"shm-block-ab",job,metric,variant,round,value,load} lines; stderr: a table of medians.
@@ -27,6 +29,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const ROUNDS = Number(process.env.FMI_BENCH_ROUNDS ?? 2);
 const BASE = process.env.FMI_BENCH_BASE;
 const variants = (process.env.FMI_BENCH_BLOCK_US ?? 'default,0,200').split(',');
+const BLOCK_ENV = process.env.FMI_BENCH_BLOCK_ENV ?? 'FMI_SHM_BLOCK_US';
 if (BASE) variants.push('base');
 const TRAIN = ['--epochs', '1', '--split-wait'];
 
@@ -45,9 +48,12 @@ function p50s(lines) {
   return lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)).map((r) => [`p50_us ${r.bytes ?? ''}`.trim(), r.p50_us]);
 }
 
+/** comm and total s of the result line; the epochs' waits at the barrier, allreduce times and the compute imbalance in the waits (--split-wait), summed (NaN: a build whose example does not print it). */
 function train(lines) {
   const m = lines.map((l) => l.match(/\(comm ([\d.]+) s of ([\d.]+) s\)/)).find(Boolean);
-  return m ? [['comm_s', Number(m[1])], ['total_s', Number(m[2])]] : [];
+  const split = lines.map((l) => l.match(/\(wait ([\d.]+) \+ allreduce ([\d.]+)(?:; compute imbalance ([\d.]+))?/)).filter(Boolean);
+  const sum = (i) => +split.reduce((s, x) => s + Number(x[i] ?? NaN), 0).toFixed(2);
+  return m ? [['comm_s', Number(m[1])], ['total_s', Number(m[2])], ['wait_s', sum(1)], ['allreduce_s', sum(2)], ['imbalance_s', sum(3)]] : [];
 }
 
 /** Runs one job under one variant; its metrics. */
@@ -55,8 +61,8 @@ function run(name, variant) {
   const j = JOBS[name];
   const dir = variant === 'base' ? BASE : root;
   const env = { ...process.env, FMI_BENCH_MS: process.env.FMI_BENCH_MS ?? '500', ...j.env };
-  delete env.FMI_SHM_BLOCK_US;
-  if (variant !== 'default' && variant !== 'base') env.FMI_SHM_BLOCK_US = variant;
+  delete env[BLOCK_ENV];
+  if (variant !== 'default' && variant !== 'base') env[BLOCK_ENV] = variant;
   const args = [join(dir, 'dist', 'cli', 'main.js'), 'run', ...j.n, '--no-prefix', join(dir, j.script), ...(j.args ?? [])];
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { cwd: dir, stdio: ['ignore', 'pipe', 'inherit'], env });

@@ -84,6 +84,33 @@ export function permutation(n, rng) {
 }
 
 /**
+ * One epoch's batches of `n` samples, `batch` at a time: the samples fall
+ * into `batch` strata of consecutive indexes (n / batch each), each stratum
+ * is shuffled, and batch s takes the s-th sample of every stratum. The
+ * batches then do not depend on any rank count, and a contiguous block of
+ * samples (a rank's shard) holds the same share of each batch, up to the
+ * two strata its ends cut: with a plain shuffle a shard's share of a batch
+ * varies by its square root (a batch of 256 on 2 ranks: 128 +- 8), and every
+ * step the ranks with fewer samples wait for the one with most.
+ * Returns the samples batch after batch, and where each batch starts (and the last ends).
+ */
+export function stratifiedBatches(n, batch, rng) {
+  const strata = Math.max(1, Math.min(batch, n));
+  const at = (j) => Math.floor((j * n) / strata);
+  const shuffled = Array.from({ length: strata }, (_, j) => permutation(at(j + 1) - at(j), rng));
+  const steps = Math.ceil(n / strata);
+  const order = new Int32Array(n);
+  const starts = new Int32Array(steps + 1);
+  let k = 0;
+  for (let s = 0; s < steps; s++) {
+    starts[s] = k;
+    for (let j = 0; j < strata; j++) if (s < shuffled[j].length) order[k++] = at(j) + shuffled[j][s];
+  }
+  starts[steps] = k;
+  return { order, starts };
+}
+
+/**
  * A classification problem that a linear model cannot solve well: each class
  * is a mixture of several Gaussian clusters whose centres lie in a
  * low-dimensional latent space (so clusters of different classes interleave),

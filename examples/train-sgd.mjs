@@ -29,7 +29,8 @@ const USAGE = `usage: fmi run -n N examples/train-sgd.mjs [options]
   --hidden H         hidden units; 75*H+10 parameters         (default 256)
   --label-noise P    share of training labels made random     (default 0.05)
   --split-wait       barrier before each allreduce: reports waiting for slower
-                     ranks apart from the allreduce itself (adds latency)`;
+                     ranks apart from the allreduce itself, and how much of that
+                     wait the ranks' compute times explain (adds latency)`;
 
 const DEFAULTS = { epochs: 5, batch: 256, lr: 0.05, momentum: 0.9, 'weight-decay': 1e-4, seed: 1, samples: 50000, hidden: 256, 'label-noise': 0.05 };
 const INTEGER = new Set(['epochs', 'batch', 'seed', 'samples', 'hidden']);
@@ -138,6 +139,8 @@ const mine = new Int32Array(cfg.batch);
 const { lo, hi } = shard;
 const opt = { lr: cfg.lr, momentum: cfg.momentum, weightDecay: cfg.weightDecay };
 const stepsPerEpoch = Math.ceil(cfg.train / cfg.batch);
+/** With --split-wait: each step's compute time at this rank (ms), for the imbalance. */
+const stepMs = new Float64Array(stepsPerEpoch);
 let totalComm = 0;
 let testAcc = NaN;
 const tTrain = now();
@@ -149,11 +152,12 @@ for (let epoch = 1; epoch <= cfg.epochs; epoch++) {
   let waitMs = 0;
   let trainLoss = 0;
   let trainHits = 0;
-  // Same order on every rank, whatever the rank count.
-  const order = M.permutation(cfg.train, M.createRng(M.subSeed(cfg.seed, 100, epoch)));
-  for (let s = 0; s < cfg.train; s += cfg.batch) {
+  // Same batches on every rank, whatever the rank count; each rank holds an even share of each.
+  const { order, starts } = M.stratifiedBatches(cfg.train, cfg.batch, M.createRng(M.subSeed(cfg.seed, 100, epoch)));
+  for (let b = 0; b + 1 < starts.length; b++) {
     const t0 = now();
-    const n = Math.min(cfg.batch, cfg.train - s);
+    const s = starts[b];
+    const n = starts[b + 1] - s;
     let count = 0;
     for (let q = s; q < s + n; q++) {
       const i = order[q];
@@ -165,6 +169,7 @@ for (let epoch = 1; epoch <= cfg.epochs; epoch++) {
     grad[P + 1] = r.correct;
     const t1 = now();
     if (cfg.splitWait) {
+      stepMs[b] = t1 - t0;
       await comm.barrier();
       waitMs += now() - t1;
     }
@@ -186,19 +191,27 @@ for (let epoch = 1; epoch <= cfg.epochs; epoch++) {
   const test = await comm.reduce(Float64Array.of(e.loss, e.correct, shard.test.n), Op.SUM, 0);
   commMs += now() - t4;
   totalComm += commMs;
-  const times = await comm.gather(Float64Array.of(computeMs, commMs, waitMs), 0);
+  // A rank's share of the wait that compute explains: each step, the slowest rank's compute less its own.
+  let imbalanceMs = 0;
+  if (cfg.splitWait) {
+    const slowest = await comm.allreduce(stepMs, Op.MAX);
+    for (let k = 0; k < stepsPerEpoch; k++) imbalanceMs += slowest[k] - stepMs[k];
+  }
+  const times = await comm.gather(Float64Array.of(computeMs, commMs, waitMs, imbalanceMs), 0);
   if (rank === 0) {
     testAcc = test[1] / test[2];
     // Means over ranks: a rank's comm time includes waiting for slower ranks.
     let comp = 0;
     let com = 0;
     let wait = 0;
+    let imbalance = 0;
     for (let r = 0; r < size; r++) {
-      comp += times[3 * r] / size;
-      com += times[3 * r + 1] / size;
-      wait += times[3 * r + 2] / size;
+      comp += times[4 * r] / size;
+      com += times[4 * r + 1] / size;
+      wait += times[4 * r + 2] / size;
+      imbalance += times[4 * r + 3] / size;
     }
-    const split = cfg.splitWait ? ` (wait ${secs(wait)} + allreduce ${secs(com - wait)})` : '';
+    const split = cfg.splitWait ? ` (wait ${secs(wait)} + allreduce ${secs(com - wait)}; compute imbalance ${secs(imbalance)} of the wait)` : '';
     console.log(
       `epoch ${epoch}/${cfg.epochs}  train loss ${(trainLoss / cfg.train).toFixed(4)} acc ${(trainHits / cfg.train).toFixed(4)}  ` +
         `test loss ${(test[0] / test[2]).toFixed(4)} acc ${testAcc.toFixed(4)}  |  ${secs(now() - tEpoch)} s: ` +

@@ -143,6 +143,27 @@ describe('examples - sgd-model', () => {
     expect([...perm].sort((u, v) => u - v)).toEqual(Array.from({ length: 100 }, (_, i) => i));
     expect(perm).toEqual(M.permutation(100, M.createRng(1)));
   });
+
+  it('stratified batches: every sample once per epoch, and any contiguous shard holds its share of every batch', () => {
+    const n = 1000;
+    const batch = 64;
+    const { order, starts } = M.stratifiedBatches(n, batch, M.createRng(3));
+    expect([...order].sort((u, v) => u - v)).toEqual(Array.from({ length: n }, (_, i) => i));
+    expect(starts.length - 1).toBe(Math.ceil(n / batch));
+    expect(starts[starts.length - 1]).toBe(n);
+    expect(M.stratifiedBatches(n, batch, M.createRng(3)).order).toEqual(order);
+    // Shards of 1, 2, 3 and 7 ranks (uneven): a plain shuffle gives a shard of half the data 32 +- 4 of a batch of 64.
+    for (const ranks of [1, 2, 3, 7]) {
+      for (let r = 0; r < ranks; r++) {
+        const [lo, hi] = [Math.floor((r * n) / ranks), Math.floor(((r + 1) * n) / ranks)];
+        for (let b = 0; b + 1 < starts.length; b++) {
+          const members = order.subarray(starts[b]!, starts[b + 1]!);
+          const mine = members.filter((i) => i >= lo && i < hi).length;
+          expect(Math.abs(mine - (members.length * (hi - lo)) / n)).toBeLessThanOrEqual(2);
+        }
+      }
+    }
+  });
 });
 
 describe('examples - mpi/heat.c', () => {

@@ -1,6 +1,7 @@
 import { decodeError, encodeError } from '../codec.js';
 import { AbortError, ClosedError, FmiError, PeerLostError, type FmiErrorFields } from '../errors.js';
 import type { Channel } from '../channels/channel.js';
+import { defaultBlockUs } from '../channels/shm/block.js';
 import { CLOSED, CTRL_WORDS, type ShmRegion } from '../channels/shm/region.js';
 import { waitAsync } from '../channels/shm/wait-async.js';
 import { kernelModule, type KernelFn } from '../kernels/arena.js';
@@ -11,13 +12,6 @@ import { BASE, CAP, COUNT, DATA_OFFSET, ERROR_BYTES, ERROR_OFFSET, FAILED, GEN, 
 /** How often a wait looks whether a local rank is gone (its thread ended) although nobody woke it. */
 const GONE_CHECK_MS = 100;
 
-/**
- * How long a wait blocks its thread (Atomics.wait) before it hands over to
- * the event loop (Atomics.waitAsync), in microseconds: FMI_NODE_BLOCK_US.
- * Blocking wakes sooner, but holds up the thread's other channels (the
- * direct sockets of a mixed job) meanwhile; see bench/shm-coll.mjs.
- */
-const BLOCK_US = blockUsFromEnv();
 
 /** The processes of a mixed job: each world rank's leader (the lowest rank of its process). */
 export interface NodeLayout {
@@ -54,6 +48,14 @@ export class NodeArena {
   readonly copy: (dst: number, src: number, n: number) => number;
   readonly #ctl: Int32Array;
   readonly #region: Int32Array;
+  /**
+   * How long a wait blocks its thread (Atomics.wait) before it hands over to
+   * the event loop (Atomics.waitAsync), in microseconds: FMI_NODE_BLOCK_US,
+   * by default the shm channel's (block.ts: 5 ms in a job of threads only).
+   * Blocking wakes sooner, but holds up the thread's event loop (the direct
+   * sockets of a mixed job, timers) meanwhile; see bench/shm-coll.mjs.
+   */
+  readonly #blockUs: number;
   #calls = 0;
   #scratch = new ArrayBuffer(0);
   #waiting = 0;
@@ -79,6 +81,7 @@ export class NodeArena {
     this.carrier = carrier;
     this.#ctl = new Int32Array(memory.buffer, 0, DATA_OFFSET / 4);
     this.#region = new Int32Array(region.sab, 0, this.n * CTRL_WORDS);
+    this.#blockUs = blockUsFromEnv() ?? defaultBlockUs(region, size);
     const kernels = new WebAssembly.Instance(kernelModule(true), { env: { memory } }).exports;
     this.kernel = kernels.apply as KernelFn;
     this.copy = kernels.copy as (dst: number, src: number, n: number) => number;
@@ -220,12 +223,12 @@ export class NodeArena {
     Atomics.store(this.#ctl, CAP, cap);
   }
 
-  /** Waits until word `index` no longer holds `value`: blocking first (BLOCK_US), then on the event loop. */
+  /** Waits until word `index` no longer holds `value`: blocking first (#blockUs), then on the event loop. */
   async #until(index: number, value: number, signal: AbortSignal | undefined, fields: FmiErrorFields): Promise<void> {
     // A notify meant for the previous sync may wake this one (it came late): only a changed word counts.
-    if (BLOCK_US > 0) {
-      const end = performance.now() + BLOCK_US / 1000;
-      for (let left = BLOCK_US / 1000; left > 0 && Atomics.load(this.#ctl, index) === value; left = end - performance.now()) Atomics.wait(this.#ctl, index, value, left);
+    if (this.#blockUs > 0) {
+      const end = performance.now() + this.#blockUs / 1000;
+      for (let left = this.#blockUs / 1000; left > 0 && Atomics.load(this.#ctl, index) === value; left = end - performance.now()) Atomics.wait(this.#ctl, index, value, left);
     }
     if (Atomics.load(this.#ctl, index) !== value) return;
     // A pending waitAsync does not keep the thread alive: a ref'd timer does, while anyone waits.
@@ -274,7 +277,9 @@ function pageUp(bytes: number): number {
   return Math.ceil(bytes / PAGE) * PAGE;
 }
 
-function blockUsFromEnv(): number {
-  const v = Number(process.env.FMI_NODE_BLOCK_US ?? 0);
-  return Number.isFinite(v) && v > 0 ? v : 0;
+/** FMI_NODE_BLOCK_US, if set (0: never block); unset or not a number >= 0: undefined, the default. */
+function blockUsFromEnv(): number | undefined {
+  const s = process.env.FMI_NODE_BLOCK_US;
+  const v = Number(s);
+  return s === undefined || s === '' || !Number.isFinite(v) || v < 0 ? undefined : v;
 }

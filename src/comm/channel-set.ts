@@ -5,6 +5,7 @@ import { DirectChannel } from '../channels/direct/direct-channel.js';
 import { RedisChannel } from '../channels/redis/index.js';
 import { S3Channel } from '../channels/s3/index.js';
 import { HybridChannel } from '../channels/shm/hybrid-channel.js';
+import { allThreads } from '../channels/shm/block.js';
 import type { ShmRegion } from '../channels/shm/region.js';
 import { ShmChannel } from '../channels/shm/shm-channel.js';
 import { Matcher } from '../channels/matcher.js';
@@ -143,9 +144,9 @@ async function openOne(name: ChannelName, o: OpenChannelsOptions): Promise<Chann
     case 'direct': {
       // Ranks in this process: shared memory; a job wholly in this process needs no TCP at all.
       // A mixed job: one matcher for both channels (HybridChannel), so wildcard receives keep MPI's order across them.
-      const matcher = o.shm && o.shm.ranks.length < size ? new Matcher(rank, 'direct') : undefined;
+      const matcher = o.shm && !allThreads(o.shm, size) ? new Matcher(rank, 'direct') : undefined;
       const shm = o.shm && (await ShmChannel.create({ job, rank, size, region: o.shm, spinUs: o.shmSpinUs, blockUs: o.shmBlockUs, matcher }));
-      if (shm && o.shm!.ranks.length === size) return shm;
+      if (shm && allThreads(o.shm!, size)) return shm;
       const server = o.rendezvous ?? (b?.Direct?.host && b.Direct.port ? { host: b.Direct.host, port: b.Direct.port } : undefined);
       let direct: Channel;
       try {

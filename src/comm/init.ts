@@ -10,6 +10,7 @@ import { checkEndpoint } from '../rendezvous/protocol.js';
 import { parseServerAddress, readPem, type ServerAddress } from '../rendezvous/transport.js';
 import { checkOpOptions } from '../util/deadline.js';
 import { Communicator } from './communicator.js';
+import { allThreads } from '../channels/shm/block.js';
 import type { ShmRegion } from '../channels/shm/region.js';
 import { nodeFromWorker, shmFromWorker } from '../channels/shm/worker-data.js';
 import { intFrom, noJobHint, schedulerEnv } from './scheduler-env.js';
@@ -131,7 +132,7 @@ export async function init(opts: InitOptions = {}): Promise<Communicator> {
   const hint = (opts.hint ?? (env[ENV.hint] || 'fast')) as Hint;
   if (hint !== 'fast' && hint !== 'cheap') throw new FmiError('FMI_CONFIG', `hint must be fast or cheap, got ${JSON.stringify(hint)}`, { rank });
   const shm = channel === 'redis' || channel === 's3' ? undefined : (opts.shm ?? (env[ENV.shm] === '0' ? undefined : shmFromWorker(job, rank)));
-  const allShared = shm !== undefined && shm.ranks.length === size;
+  const allShared = shm !== undefined && allThreads(shm, size);
   const needsDirect = !allShared && (channel === 'direct' || (channel === undefined && (config === undefined || config.backends.Direct?.enabled)));
   const rv = opts.rendezvous ?? env[ENV.rendezvous] ?? (config?.backends.Direct?.host && config.backends.Direct.port ? `${config.backends.Direct.host}:${config.backends.Direct.port}` : undefined);
   if (!rv && size > 1 && needsDirect) {

@@ -2,6 +2,7 @@ import { threadId } from 'node:worker_threads';
 import { ChannelError, ClosedError, FmiError, PeerLostError } from '../../errors.js';
 import { ANY_SOURCE, type Channel, type Envelope, type Probed, type ProbeRequest, type Received, type RecvRequest } from '../channel.js';
 import { Matcher } from '../matcher.js';
+import { allThreads, defaultBlockUs } from './block.js';
 import { Bulk } from './bulk.js';
 import { Inbox } from './inbox.js';
 import { Outbox } from './outbox.js';
@@ -35,7 +36,7 @@ export interface ShmChannelOptions {
    * timer that expires before the tick, which the kernel must program and
    * cancel (on this VM two traps): 8 B ping-pong 22 µs against 11.5 µs with
    * a bound past the tick (FMI_BENCH_WAKE=wait@0.2,wait@5 node bench/shm-wake.mjs).
-   * @default DEFAULT_BLOCK_US where every rank of the job is a thread of
+   * @default DEFAULT_BLOCK_US (block.ts) where every rank of the job is a thread of
    * this process, else 0 (the sockets to other processes wait for no block)
    */
   blockUs?: number;
@@ -49,14 +50,6 @@ export interface ShmChannelOptions {
  * one goes through setImmediate, after the loop's timers and sockets.
  */
 const YIELD_MS = 1;
-
-/**
- * See ShmChannelOptions.blockUs: past the kernel's tick (4 ms here), so a
- * wait's timer expires after the tick and the kernel need not reprogram its
- * clock for it (see there); a rank that waits longer leaves its wait to the
- * event loop until its next operation.
- */
-export const DEFAULT_BLOCK_US = 5000;
 
 type State = 'open' | 'closed';
 
@@ -115,8 +108,8 @@ export class ShmChannel implements Channel {
     const high = Math.max(...region.ranks);
     if (high >= o.size) throw new FmiError('FMI_CONFIG', `the shm region names rank ${high}, beyond a job of ${o.size}`, { rank: o.rank, channel: 'shm' });
     this.#spinUs = micros('spinUs', o.spinUs ?? 0, o.rank);
-    this.#allLocal = region.ranks.length === o.size;
-    this.#blockUs = micros('blockUs', o.blockUs ?? (this.#allLocal ? DEFAULT_BLOCK_US : 0), o.rank);
+    this.#allLocal = allThreads(region, o.size);
+    this.#blockUs = micros('blockUs', o.blockUs ?? defaultBlockUs(region, o.size), o.rank);
     const n = region.ranks.length;
     this.#ctl = new Int32Array(region.sab, 0, n * CTRL_WORDS);
     // Two channels reading one slot's rings would steal each other's messages.
