@@ -77,12 +77,17 @@ async function driver() {
       const n = windowFor(perMs);
       await tell(sbuf.byteLength, n, 1);
       const mine = await meter(n, (k) => rounds(k));
-      const theirs = await comm.recv(1, { tag: CTRL, into: new Float64Array(3) });
+      const theirs = await comm.recv(1, { tag: CTRL, into: new Float64Array(5) });
       alloc = {
         window: n,
         bytes_per_rt: [round1(mine.bytes), round1(theirs[0])],
         faults_per_rt: [round1(mine.faults), round1(theirs[1])],
         gc_spoiled: mine.spoiled || theirs[2] === 1,
+        ...(mine.cpuUs === undefined ? {} : {
+          wall_us_per_rt: round1(mine.wallUs),
+          cpu_us_per_rt: [round1(mine.cpuUs), round1(theirs[3])],
+          runq_us_per_rt: [round1(mine.runqUs), round1(theirs[4])],
+        }),
       };
     }
     emit({
@@ -112,7 +117,7 @@ async function echo() {
     if (ctrl[2] !== 1) await echoes(n);
     else {
       const m = await meter(n, echoes);
-      await comm.send(Float64Array.of(m.bytes, m.faults, m.spoiled ? 1 : 0), 0, { tag: CTRL });
+      await comm.send(Float64Array.of(m.bytes, m.faults, m.spoiled ? 1 : 0, m.cpuUs ?? NaN, m.runqUs ?? NaN), 0, { tag: CTRL });
     }
   }
 }
