@@ -28,9 +28,17 @@ const COPY_WASM = [
   3, 2, 1, 0, 7, 8, 1, 4, 99, 111, 112, 121, 0, 0, 10, 14, 1, 12, 0, 32, 0, 32, 1, 32, 2, 252, 10, 0, 0, 11,
 ];
 let copyModule: WebAssembly.Module | undefined;
+type Copy = (dst: number, src: number, n: number) => void;
+/** One instance per memory in this thread, whoever asks. */
+const copiers = new WeakMap<WebAssembly.Memory, Copy>();
 
 /** memory.copy(dst, src, n) over `memory`, a shared memory of at most 4 GiB. */
-export function copierFor(memory: WebAssembly.Memory): (dst: number, src: number, n: number) => void {
-  copyModule ??= new WebAssembly.Module(new Uint8Array(COPY_WASM));
-  return new WebAssembly.Instance(copyModule, { m: { m: memory } }).exports.copy as (dst: number, src: number, n: number) => void;
+export function copierFor(memory: WebAssembly.Memory): Copy {
+  let copy = copiers.get(memory);
+  if (copy === undefined) {
+    copyModule ??= new WebAssembly.Module(new Uint8Array(COPY_WASM));
+    copy = new WebAssembly.Instance(copyModule, { m: { m: memory } }).exports.copy as Copy;
+    copiers.set(memory, copy);
+  }
+  return copy;
 }
