@@ -10,11 +10,14 @@
 // type, default u8), FMI_BENCH_RECV=into|alloc (receive into a preallocated
 // array, the default, or let fmi allocate each message), FMI_BENCH_ALLOC=1
 // (after each size, also measure what a round trip allocates on each rank:
-// lib/alloc-meter.mjs; adds `alloc` to the result line).
+// lib/alloc-meter.mjs; adds `alloc` to the result line), FMI_BENCH_SHARED=1
+// (buffers from sharedArray(): in the node arena's memory between thread
+// ranks, so the shm channel copies them with Wasm memory.copy; plain arrays
+// elsewhere).
 
-import { init } from 'fmi';
+import { init, sharedArray } from 'fmi';
 import { ALLOC, meter, round1, windowFor } from './lib/alloc-meter.mjs';
-import { PINGPONG_SIZES, emit, fillPattern, mbPerS, sizesFrom, summarize, warmUp } from './lib/common.mjs';
+import { PINGPONG_SIZES, emit, fillPattern, isOn, mbPerS, sizesFrom, summarize, warmUp } from './lib/common.mjs';
 
 const CTRL = 1;
 const DATA = 2;
@@ -22,6 +25,8 @@ const DTYPE = process.env.FMI_BENCH_DTYPE ?? 'u8';
 const Ctor = { u8: Uint8Array, f64: Float64Array }[DTYPE];
 if (!Ctor) throw new Error(`FMI_BENCH_DTYPE must be u8 or f64, got ${DTYPE}`);
 const USE_INTO = (process.env.FMI_BENCH_RECV ?? 'into') !== 'alloc';
+const SHARED = isOn(process.env.FMI_BENCH_SHARED);
+const array = (len) => (SHARED ? sharedArray(Ctor, len) : new Ctor(len));
 
 const comm = await init();
 if (comm.size !== 2) {
@@ -47,9 +52,9 @@ async function driver() {
   };
   for (const bytes of sizes) {
     const len = Math.max(1, Math.floor(bytes / Ctor.BYTES_PER_ELEMENT));
-    const sbuf = new Ctor(len);
-    fillPattern(new Uint8Array(sbuf.buffer), bytes & 0xff);
-    const rbuf = new Ctor(len);
+    const sbuf = array(len);
+    fillPattern(new Uint8Array(sbuf.buffer, sbuf.byteOffset, sbuf.byteLength), bytes & 0xff);
+    const rbuf = array(len);
     const opts = USE_INTO ? { tag: DATA, into: rbuf } : { tag: DATA };
     let last;
     const rounds = async (n, samples) => {
@@ -77,18 +82,23 @@ async function driver() {
       const n = windowFor(perMs);
       await tell(sbuf.byteLength, n, 1);
       const mine = await meter(n, (k) => rounds(k));
-      const theirs = await comm.recv(1, { tag: CTRL, into: new Float64Array(3) });
+      const theirs = await comm.recv(1, { tag: CTRL, into: new Float64Array(5) });
       alloc = {
         window: n,
         bytes_per_rt: [round1(mine.bytes), round1(theirs[0])],
         faults_per_rt: [round1(mine.faults), round1(theirs[1])],
         gc_spoiled: mine.spoiled || theirs[2] === 1,
+        ...(mine.cpuUs === undefined ? {} : {
+          wall_us_per_rt: round1(mine.wallUs),
+          cpu_us_per_rt: [round1(mine.cpuUs), round1(theirs[3])],
+          runq_us_per_rt: [round1(mine.runqUs), round1(theirs[4])],
+        }),
       };
     }
     emit({
       bench: 'pingpong', impl: 'fmi', channel: comm.channels[0], ranks: 2, bytes: sbuf.byteLength, iters, ...s,
       mb_s: mbPerS(sbuf.byteLength, s.p50_us),
-      variant: `${DTYPE}${USE_INTO ? '' : ',alloc'}`,
+      variant: `${DTYPE}${USE_INTO ? '' : ',alloc'}${SHARED ? ',shared' : ''}`,
       alloc,
     });
   }
@@ -97,7 +107,7 @@ async function driver() {
 
 async function echo() {
   const ctrl = new Float64Array(3);
-  const big = new Ctor(Math.max(1, Math.ceil(maxBytes / Ctor.BYTES_PER_ELEMENT)));
+  const big = array(Math.max(1, Math.ceil(maxBytes / Ctor.BYTES_PER_ELEMENT)));
   const opts = USE_INTO ? { tag: DATA, into: big } : { tag: DATA };
   const echoes = async (n) => {
     for (let i = 0; i < n; i++) {
@@ -112,7 +122,7 @@ async function echo() {
     if (ctrl[2] !== 1) await echoes(n);
     else {
       const m = await meter(n, echoes);
-      await comm.send(Float64Array.of(m.bytes, m.faults, m.spoiled ? 1 : 0), 0, { tag: CTRL });
+      await comm.send(Float64Array.of(m.bytes, m.faults, m.spoiled ? 1 : 0, m.cpuUs ?? NaN, m.runqUs ?? NaN), 0, { tag: CTRL });
     }
   }
 }

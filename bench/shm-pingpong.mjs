@@ -6,7 +6,9 @@
 // by default (column "shm block": a waiting operation blocks its thread in
 // Atomics.wait up to 5 ms, then Atomics.waitAsync), the same with
 // FMI_SHM_BLOCK_US=0 (column "shm loop": the event loop only, Atomics.waitAsync), with
-// FMI_SHM_SPIN_US (the opt-in spin before the blocking wait), and
+// FMI_SHM_SPIN_US (the opt-in spin before the blocking wait), with
+// FMI_BENCH_SHARED=1 (column "shm shared": buffers from sharedArray(), which
+// the channel copies with Wasm memory.copy), and
 // `fmi run -n 2` (two processes, the direct channel). Then measures this machine's memcpy
 // bandwidth (Uint8Array.set of 4 MiB, best of several) for issue 13's goals:
 // 8 B <= 3 us half round trip, 4 MiB >= memcpy / 2. With FMI_BENCH_TRAIN=1
@@ -23,7 +25,7 @@
 // script so the 8 B line splits the default's time into the wake-up V8 gives
 // (Atomics.wait; waitAsync for the event-loop run) and fmi's own part.
 // stdout: pingpong.mjs's JSON lines (channel "shm" or "direct", variant
-// "u8", "u8,loop" for the event-loop-only run, "u8,spin" for the spinning run), one line {bench:"memcpy"} and, with
+// "u8", "u8,loop" for the event-loop-only run, "u8,spin" for the spinning run, "u8,shared" with shared arrays), one line {bench:"memcpy"} and, with
 // FMI_BENCH_TRAIN, {bench:"train-sgd"} lines; stderr: a table.
 
 import { spawn } from 'node:child_process';
@@ -111,6 +113,7 @@ const pingpong = join(here, 'pingpong.mjs');
 process.stderr.write(`shm-pingpong: load ${loadLine()}\n`);
 const shm = await job([cli, 'run', '-n', '2', '--threads', '--no-prefix', pingpong]);
 const loop = await job([cli, 'run', '-n', '2', '--threads', '--no-prefix', pingpong], { FMI_SHM_BLOCK_US: '0' }, { variant: 'u8,loop' });
+const shared = await job([cli, 'run', '-n', '2', '--threads', '--no-prefix', pingpong], { FMI_BENCH_SHARED: '1' });
 const spin = SPIN_US > 0 ? await job([cli, 'run', '-n', '2', '--threads', '--no-prefix', pingpong], { FMI_SHM_SPIN_US: String(SPIN_US) }, { variant: 'u8,spin' }) : [];
 const direct = await job([cli, 'run', '-n', '2', '--no-prefix', pingpong]);
 const floors = isOn(process.env.FMI_BENCH_FLOORS ?? '1')
@@ -128,14 +131,14 @@ const copies = copyRates();
 for (const c of copies) process.stdout.write(JSON.stringify(c) + '\n');
 
 const by = (rows) => new Map(rows.filter((r) => typeof r === 'object').map((r) => [r.bytes, r]));
-const [S, L, P, D, B] = [by(shm), by(loop), by(spin), by(direct), by(base)];
+const [S, L, P, D, B, H] = [by(shm), by(loop), by(spin), by(direct), by(base), by(shared)];
 const cell = (r) => (r ? `${r.p50_us.toFixed(1)} us`.padStart(11) : '-'.padStart(11));
 process.stderr.write(`\nhalf round trip p50 (load now ${loadLine()}); memcpy ${Math.round(memcpy)} MB/s\n`);
-process.stderr.write(`${'bytes'.padEnd(8)} ${'shm block'.padStart(11)} ${'shm loop'.padStart(11)} ${`shm spin`.padStart(11)} ${'direct'.padStart(11)} ${'base loop'.padStart(11)} ${'loop MB/s'.padStart(10)} direct/loop\n`);
+process.stderr.write(`${'bytes'.padEnd(8)} ${'shm block'.padStart(11)} ${'shm loop'.padStart(11)} ${`shm spin`.padStart(11)} ${'shm shared'.padStart(11)} ${'direct'.padStart(11)} ${'base loop'.padStart(11)} ${'loop MB/s'.padStart(10)} direct/loop\n`);
 for (const [bytes, s] of S) {
   const d = D.get(bytes);
   const l = L.get(bytes) ?? s;
-  process.stderr.write(`${fmtBytes(bytes).padEnd(8)} ${cell(s)} ${cell(L.get(bytes))} ${cell(P.get(bytes))} ${cell(d)} ${cell(B.get(bytes))} ${String(Math.round(l.mb_s)).padStart(10)} ${d ? (d.p50_us / l.p50_us).toFixed(1) + 'x' : '-'}\n`);
+  process.stderr.write(`${fmtBytes(bytes).padEnd(8)} ${cell(s)} ${cell(L.get(bytes))} ${cell(P.get(bytes))} ${cell(H.get(bytes))} ${cell(d)} ${cell(B.get(bytes))} ${String(Math.round(l.mb_s)).padStart(10)} ${d ? (d.p50_us / l.p50_us).toFixed(1) + 'x' : '-'}\n`);
 }
 const small = S.get(8);
 const large = S.get(4 * 1024 * 1024);
@@ -146,7 +149,7 @@ if (small && floor.size > 0) {
   process.stderr.write(`8 B against the bare wake-up (bench/shm-wake.mjs, same run; futex-c ${floor.get('futex-c')?.toFixed(1) ?? '-'} us): default ${own(small, 'wait')}; event loop only ${own(L.get(8), 'waitAsync')}\n`);
 }
 process.stderr.write(`4 MiB copies, MB/s: ${copies.map((c) => `${c.from}->${c.to} ${c.primitive} ${c.mb_s}`).join(', ')}\n`);
-if (large) process.stderr.write(`goal 4 MiB >= memcpy/2 = ${Math.round(memcpy / 2)} MB/s: ${Math.round(large.mb_s)} MB/s by default\n`);
+if (large) process.stderr.write(`goal 4 MiB >= memcpy/2 = ${Math.round(memcpy / 2)} MB/s: ${Math.round(large.mb_s)} MB/s by default, ${Math.round(H.get(4 * 1024 * 1024)?.mb_s ?? 0)} MB/s with shared arrays\n`);
 
 if (isOn(process.env.FMI_BENCH_TRAIN)) {
   const train = join(root, 'examples', 'train-sgd.mjs');

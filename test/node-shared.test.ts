@@ -25,6 +25,15 @@ describe('sharedArray: collectives of thread ranks read shared arrays in place',
     });
   }
 
+  it('large messages between thread ranks, from and into shared and plain arrays, staged in the node memory: the pairs\' own buffers stay empty', async () => {
+    const { lines, codes, region } = await runThreadRanks(`${root}test/fixtures/node-p2p-rank.mjs`, 3);
+    expect(codes).toEqual([0, 0, 0]);
+    expect(lines.sort()).toEqual(['PASS 0 p2p', 'PASS 1 p2p', 'PASS 2 p2p']);
+    expect(region.bulk!.map((s) => s?.byteLength ?? 0)).toEqual(Array(9).fill(0));
+    // Each pair that carried them took 4 MiB of node pages for its area.
+    expect(nodeMemoryFor(region)!.buffer.byteLength).toBeGreaterThan(3 * 4 * 1024 * 1024);
+  });
+
   it('ranks as processes get plain arrays, and the same program passes', async () => {
     const r = await fmiRun(['-n', '2', fixture]);
     expect(r.code, r.stderr).toBe(0);

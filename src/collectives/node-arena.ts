@@ -2,11 +2,11 @@ import { decodeError, encodeError } from '../codec.js';
 import { AbortError, ClosedError, FmiError, PeerLostError, type FmiErrorFields } from '../errors.js';
 import type { Channel } from '../channels/channel.js';
 import { defaultBlockUs } from '../channels/shm/block.js';
+import { addressIn } from '../channels/shm/node-copy.js';
 import { CLOSED, CTRL_WORDS, type ShmRegion } from '../channels/shm/region.js';
 import { waitAsync } from '../channels/shm/wait-async.js';
 import { kernelModule, type KernelFn } from '../kernels/arena.js';
 import { elemTypeOf, typedArrayCtor, type NumericArray } from '../kernels/index.js';
-import { addressIn } from './shared-array.js';
 import { BASE, CAP, COUNT, DATA_OFFSET, ERROR_BYTES, ERROR_OFFSET, FAILED, GEN, HEADER, HEADER_WORDS, MAX_PAGES, PAGE } from './node-memory.js';
 
 /** How often a wait looks whether a local rank is gone (its thread ended) although nobody woke it. */

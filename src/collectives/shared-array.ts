@@ -1,5 +1,6 @@
 import { isMainThread, workerData } from 'node:worker_threads';
 import { FmiError } from '../errors.js';
+import { ownBy } from '../channels/shm/node-copy.js';
 import { SHM_WORKER_KEY, type ShmWorkerData } from '../channels/shm/worker-data.js';
 import type { NumericArray } from '../kernels/types.js';
 import { MAX_PAGES, PAGE } from './node-memory.js';
@@ -11,16 +12,15 @@ export type NumericArrayCtor<T extends NumericArray = NumericArray> = {
   readonly BYTES_PER_ELEMENT: number;
 };
 
-/** Which memory each buffer we handed out views: a shared memory's `buffer` is a new object after each growth, all over the same bytes. */
-const owners = new WeakMap<ArrayBufferLike, WebAssembly.Memory>();
-
 /**
  * A typed array of `length` elements (zeroed) that the collectives of
  * thread ranks (`fmi run --threads`) work on in place: it lives in the
  * process's node arena, the shared WebAssembly.Memory where the ranks
  * reduce. An allreduce of such arrays reads every rank's contribution where
  * it is (no copy in) and copies the result out with Wasm `memory.copy`
- * (twice the speed of a JS copy out of shared memory). Anywhere else (a
+ * (twice the speed of a JS copy out of shared memory); a message of such
+ * an array between thread ranks goes through the channel's staging area
+ * with memory.copy too (channels/shm/bulk.ts). Anywhere else (a
  * rank that is a process, the main thread) it is a plain `new ctor(length)`:
  * code that uses it runs everywhere.
  *
@@ -36,13 +36,8 @@ export function sharedArray<T extends NumericArray>(ctor: NumericArrayCtor<T>, l
   if (memory === undefined || bytes === 0) return new ctor(length);
   const at = place(memory, bytes);
   const v = new ctor(memory.buffer, at, length);
-  owners.set(v.buffer, memory);
+  ownBy(v.buffer, memory);
   return v;
-}
-
-/** The byte offset in `memory` of an array sharedArray() made there, or -1 for any other array. */
-export function addressIn(memory: WebAssembly.Memory, v: ArrayBufferView): number {
-  return owners.get(v.buffer) === memory ? v.byteOffset : -1;
 }
 
 /** This thread's last pages in the memory: where the next small array goes, and where they end. */

@@ -145,7 +145,7 @@ async function openOne(name: ChannelName, o: OpenChannelsOptions): Promise<Chann
       // Ranks in this process: shared memory; a job wholly in this process needs no TCP at all.
       // A mixed job: one matcher for both channels (HybridChannel), so wildcard receives keep MPI's order across them.
       const matcher = o.shm && !allThreads(o.shm, size) ? new Matcher(rank, 'direct') : undefined;
-      const shm = o.shm && (await ShmChannel.create({ job, rank, size, region: o.shm, spinUs: o.shmSpinUs, blockUs: o.shmBlockUs, matcher }));
+      const shm = o.shm && (await ShmChannel.create({ job, rank, size, region: o.shm, node: o.node, spinUs: o.shmSpinUs, blockUs: o.shmBlockUs, matcher }));
       if (shm && allThreads(o.shm!, size)) return shm;
       const server = o.rendezvous ?? (b?.Direct?.host && b.Direct.port ? { host: b.Direct.host, port: b.Direct.port } : undefined);
       let direct: Channel;

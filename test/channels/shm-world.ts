@@ -10,9 +10,10 @@ export const pattern = (n: number, seed: number) => new Uint8Array(n).map((_, i)
 /** The first byte off the pattern, -1 when all match, -2 for a wrong length. */
 export const firstBad = (got: Uint8Array, n: number, seed: number) => (got.byteLength !== n ? -2 : got.findIndex((x, i) => x !== ((i * 31 + seed) & 255)));
 
-export async function world(size: number, bulkBytes?: number): Promise<{ chans: ShmChannel[]; region: ShmRegion; close(): Promise<void> }> {
+/** `node`: a node memory for the staging areas (bulk.ts), as thread ranks have. */
+export async function world(size: number, bulkBytes?: number, node?: WebAssembly.Memory): Promise<{ chans: ShmChannel[]; region: ShmRegion; close(): Promise<void> }> {
   const region = createRegion(Array.from({ length: size }, (_, i) => i), 64 * KiB, bulkBytes);
   const job = randomUUID();
-  const chans = await Promise.all(Array.from({ length: size }, (_, rank) => ShmChannel.create({ job, rank, size, region })));
+  const chans = await Promise.all(Array.from({ length: size }, (_, rank) => ShmChannel.create({ job, rank, size, region, node })));
   return { chans, region, close: () => Promise.all(chans.map((c) => c.close())).then(() => undefined) };
 }

@@ -1,5 +1,6 @@
 import { ChannelError } from '../../errors.js';
 import { BELL, BULK_HEAD, BULK_TAIL, BULK_WAITING, BULK_WRITING, CLOSED, CTRL_WORDS, RING_HEADER_BYTES, ringOffset, type GrowableShared, type ShmRegion } from './region.js';
+import { addressIn, copierFor } from './node-copy.js';
 import { waitAsync } from './wait-async.js';
 
 /** Payload bytes the writer copies between two publications: the reader copies the one before meanwhile. */
@@ -10,11 +11,23 @@ const MIN_BYTES = 64 * 1024;
 const POLL_MS = 0.02;
 /** A blocked reader looks again this often (the writer's thread may have ended mid-copy). */
 const WAIT_MS = 1;
+const PAGE = 65536;
+/** Staging areas take node memory while it stays within this (a quarter of its 4 GiB): the rest is for the arena and the ranks' shared arrays. */
+const NODE_LIMIT = 1 << 30;
 
-/** Where a large message's payload starts in the staging area, and the area's size then (log2). */
+/** Where a large message's payload starts in the staging area, the area's size then (log2), and where the area is: a byte offset in the node memory, or -1 (the pair's own buffer). */
 export interface Placement {
   start: number;
   log2: number;
+  at: number;
+}
+
+/** The node memory of the process's thread ranks, where staging areas go first, with memory.copy over it. */
+interface NodeMemory {
+  memory: WebAssembly.Memory;
+  copy: (dst: number, src: number, n: number) => void;
+  /** A byte view of the whole memory, made again after it grew. */
+  view: Uint8Array;
 }
 
 /**
@@ -27,6 +40,16 @@ export interface Placement {
  * same pages and cache lines each time), after growing it if it is too
  * small; it never shrinks: fresh pages cost a fault each.
  *
+ * With the node memory (the shared Wasm memory of the process's thread
+ * ranks, collectives/node-memory.ts) the area is pages of it, taken with
+ * memory.grow (a larger area takes new pages: the old ones stay unused): a
+ * payload that lies there too (sharedArray()) goes in, and out into a
+ * receive buffer that lies there, with Wasm memory.copy, at memcpy speed
+ * (JS copies into and out of shared memory run at a half to a third of it).
+ * Other payloads are copied by JS as before. Past the first GiB of the node
+ * memory (the rest is the arena's and the shared arrays'), the pair's own
+ * growable buffer serves.
+ *
  * Positions are byte counters modulo 2^32, like the ring's. The writer alone
  * stores BULK_HEAD, the reader alone BULK_TAIL.
  */
@@ -37,9 +60,12 @@ export class Bulk {
   readonly #writerBell: number;
   readonly #writerClosed: number;
   readonly #readerBell: number;
-  /** A length-tracking view: it follows the area as it grows. */
+  /** A length-tracking view of the pair's own buffer: it follows it as it grows. */
   readonly #data: Uint8Array;
+  readonly #node: NodeMemory | undefined;
   // The writer's side.
+  /** Where the writer's area is: a byte offset in the node memory, or -1 (the pair's own buffer). */
+  #at = -1;
   #head: number;
   /** Where the writer jumped to the area's start: what lies before is free, whatever BULK_TAIL says until the reader gets there. */
   #base: number;
@@ -47,8 +73,11 @@ export class Bulk {
   // The reader's side.
   #tail: number;
   #mask = 0;
+  /** Where the area of the message being read is (as #at). */
+  #from = -1;
 
-  constructor(region: ShmRegion, from: number, to: number) {
+  /** `node`: the node memory, where the staging areas go first (they stay in the pair's own buffer without it). */
+  constructor(region: ShmRegion, from: number, to: number, node?: WebAssembly.Memory) {
     const n = region.ranks.length;
     this.#sab = region.bulk![from * n + to] as GrowableShared;
     this.#ctrl = new Int32Array(region.sab, ringOffset(region, from, to), RING_HEADER_BYTES / 4);
@@ -60,6 +89,7 @@ export class Bulk {
     this.#head = this.#base = Atomics.load(this.#ctrl, BULK_HEAD) >>> 0;
     this.#tail = Atomics.load(this.#ctrl, BULK_TAIL) >>> 0;
     this.#cap = this.#sab.byteLength;
+    this.#node = node === undefined ? undefined : { memory: node, copy: copierFor(node), view: new Uint8Array(node.buffer) };
   }
 
   /** Whether region `r` has staging areas for the pair (from, to). */
@@ -94,17 +124,30 @@ export class Bulk {
     // Up before the descriptor is published, down when the copy (write(), which follows at once) ends: a reader
     // that finds the descriptor before the first chunk waits for it, instead of for a bell that will not come.
     Atomics.store(this.#ctrl, BULK_WRITING, 1);
-    return { start: this.#head, log2: Math.log2(this.#cap) };
+    return { start: this.#head, log2: Math.log2(this.#cap), at: this.#at };
   }
 
+  /** A larger area (only while it is empty): new pages of the node memory, else the pair's own buffer grown. */
   #grow(want: number): void {
+    if (this.#node !== undefined && this.#node.memory.buffer.byteLength + want <= NODE_LIMIT) {
+      try {
+        // Atomic in a shared memory: the pages from `old` on are this area's alone.
+        const old = this.#node.memory.grow(want / PAGE);
+        this.#at = old * PAGE;
+        this.#cap = want;
+        return;
+      } catch {
+        // The node memory is full (4 GiB): the pair's own buffer then.
+      }
+    }
     try {
-      this.#sab.grow(want);
+      if (this.#sab.byteLength < want) this.#sab.grow(want);
     } catch (cause) {
       // What it has will do (a payload larger streams through); with nothing yet, this send fails.
       if (this.#cap === 0) throw new ChannelError(`no memory for a ${want}-byte shm staging area (${(cause as Error).message})`, { channel: 'shm', op: 'send', cause });
       return;
     }
+    this.#at = -1;
     this.#cap = want;
   }
 
@@ -134,8 +177,8 @@ export class Bulk {
         if (n <= 0) break;
         const at = this.#head & mask;
         const first = Math.min(n, this.#cap - at);
-        this.#data.set(src.subarray(off, off + first), at);
-        if (first < n) this.#data.set(src.subarray(off + first, off + n), 0);
+        this.#copyIn(src, off, at, first);
+        if (first < n) this.#copyIn(src, off + first, 0, n - first);
         this.#head = (this.#head + n) >>> 0;
         off += n;
         wrote += n;
@@ -147,6 +190,18 @@ export class Bulk {
       Atomics.store(ctrl, BULK_WRITING, 0);
     }
     return wrote;
+  }
+
+  /** `n` bytes of `src` from `off` on into the writer's area at `to`. */
+  #copyIn(src: Uint8Array, off: number, to: number, n: number): void {
+    const node = this.#node;
+    if (this.#at < 0 || node === undefined) {
+      this.#data.set(src.subarray(off, off + n), to);
+      return;
+    }
+    const from = addressIn(node.memory, src);
+    if (from >= 0) node.copy(this.#at + to, from + off, n);
+    else viewOf(node, this.#at + to + n).set(src.subarray(off, off + n), this.#at + to);
   }
 
   /** Waits until the reader frees room for `bytes` (resolves at once when it did meanwhile). */
@@ -186,6 +241,7 @@ export class Bulk {
   /** A descriptor came: its payload starts at `p.start` in an area of 2^p.log2 bytes. */
   begin(p: Placement): void {
     this.#mask = 2 ** p.log2 - 1;
+    this.#from = p.at;
     if (this.#tail !== p.start) {
       // The writer jumped to the area's start: what it skipped is free.
       this.#tail = p.start;
@@ -213,10 +269,23 @@ export class Bulk {
     if (dst !== undefined) {
       const at = this.#tail & this.#mask;
       const first = Math.min(n, this.#mask + 1 - at);
-      dst.set(this.#data.subarray(at, at + first));
-      if (first < n) dst.set(this.#data.subarray(0, n - first), first);
+      this.#copyOut(dst, 0, at, first);
+      if (first < n) this.#copyOut(dst, first, 0, n - first);
     }
     this.#tail = (this.#tail + n) >>> 0;
+  }
+
+  /** `n` bytes of the reader's area from `at` on into `dst` from `off` on. */
+  #copyOut(dst: Uint8Array, off: number, at: number, n: number): void {
+    const node = this.#node;
+    if (this.#from < 0 || node === undefined) {
+      dst.set(this.#data.subarray(at, at + n), off);
+      return;
+    }
+    const from = this.#from + at;
+    const to = addressIn(node.memory, dst);
+    if (to >= 0) node.copy(to + off, from, n);
+    else dst.set(viewOf(node, from + n).subarray(from, from + n), off);
   }
 
   release(): void {
@@ -249,6 +318,12 @@ export class Bulk {
   wakeWriter(): void {
     Atomics.notify(this.#ctrl, BULK_TAIL);
   }
+}
+
+/** A view of the node memory up to `end` at least (made again when the memory grew since). */
+function viewOf(node: NodeMemory, end: number): Uint8Array {
+  if (node.view.byteLength < end) node.view = new Uint8Array(node.memory.buffer);
+  return node.view;
 }
 
 function pow2(n: number): number {

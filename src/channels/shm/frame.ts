@@ -4,11 +4,11 @@ import type { Placement } from './bulk.js';
 /**
  * A message in a ring: this header, then the payload, or for a large
  * message only the header, saying where in the pair's staging area
- * (bulk.ts) its payload is. The source is the ring's writer; ranks of one
+ * (bulk.ts) its payload is, and where that area is. The source is the ring's writer; ranks of one
  * process share endianness, so the words are native. The length takes two
  * words: a message may exceed 4 GiB.
  */
-export const HEADER_BYTES = 28;
+export const HEADER_BYTES = 32;
 
 export class FrameHeader {
   readonly bytes = new Uint8Array(HEADER_BYTES);
@@ -24,13 +24,14 @@ export class FrameHeader {
     this.#u32[4] = Math.floor(length / 0x1_0000_0000);
     this.#u32[5] = bulk === undefined ? 0 : bulk.log2;
     this.#u32[6] = bulk === undefined ? 0 : bulk.start;
+    this.#i32[7] = bulk === undefined ? 0 : bulk.at;
     return this.bytes;
   }
 
   /** Where the payload is in the staging area; undefined when it follows in the ring. */
   get bulk(): Placement | undefined {
     const log2 = this.#u32[5]!;
-    return log2 === 0 ? undefined : { log2, start: this.#u32[6]! };
+    return log2 === 0 ? undefined : { log2, start: this.#u32[6]!, at: this.#i32[7]! };
   }
 
   get ctx(): number {

@@ -20,7 +20,9 @@ export interface ShmRegion {
    * The staging areas of large messages (bulk.ts), one growable
    * SharedArrayBuffer per ordered pair (from * n + to; null on the diagonal):
    * address space reserved up to their maxByteLength, memory committed as
-   * they grow. Absent or empty: every message goes through the rings.
+   * they grow; their maxByteLength bounds a pair's area wherever it is
+   * (with a node memory, its pages serve first). Absent or empty: every
+   * message goes through the rings.
    */
   readonly bulk?: readonly (SharedArrayBuffer | null)[];
 }

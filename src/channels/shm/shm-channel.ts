@@ -16,6 +16,8 @@ export interface ShmChannelOptions {
   size: number;
   /** The shared memory of the ranks in this process (a worker finds it in its workerData). */
   region: ShmRegion;
+  /** The node memory of the ranks in this process (collectives/node-memory.ts): the staging areas of large messages go there first (bulk.ts). */
+  node?: WebAssembly.Memory;
   /**
    * Before a receive or a send waits, poll for its message this many
    * microseconds (a busy core meanwhile), then block (blockUs).
@@ -118,7 +120,7 @@ export class ShmChannel implements Channel {
     }
     this.#matcher = o.matcher ?? new Matcher(o.rank, 'shm');
     this.#gone = new Array<boolean>(n).fill(false);
-    const bulk = (from: number, to: number) => (Bulk.in(region, from, to) ? new Bulk(region, from, to) : undefined);
+    const bulk = (from: number, to: number) => (Bulk.in(region, from, to) ? new Bulk(region, from, to, o.node) : undefined);
     this.#outboxes = region.ranks.map((_, to) => (to === this.#slot ? undefined : this.#outbox(new Ring(region, this.#slot, to), bulk(this.#slot, to), to)));
     this.#inboxes = region.ranks.map((r, from) => (from === this.#slot ? undefined : new Inbox(new Ring(region, from, this.#slot), bulk(from, this.#slot), this.#matcher, r, o.rank)));
     this.#keepAlive = setInterval(() => {}, 1 << 30);
