@@ -29,8 +29,14 @@ export interface SignedCall {
  * every NUDGE_MS while collectives run, stopped when they do not).
  */
 export class CollWatch {
-  /** Sources (world ranks) of `#call`'s waiting receives, one entry per receive: a few at most, so an array. */
+  /**
+   * Sources (world ranks) of `#call`'s waiting receives, one entry per
+   * receive: a few at most, so an array, its first `#count` entries. It never
+   * shrinks (an array emptied by length = 0 or pop() gives its memory back,
+   * and the next receive allocated it again).
+   */
   readonly #waiting: number[] = [];
+  #count = 0;
   #timer: NodeJS.Timeout | undefined;
   #call: SignedCall | undefined;
   #context: CollContext | undefined;
@@ -77,9 +83,9 @@ export class CollWatch {
       // A new call: receives still counted for an earlier one (left behind when it failed) no longer count.
       this.#call = s;
       this.#context = c;
-      this.#waiting.length = 0;
+      this.#count = 0;
     }
-    this.#waiting.push(source);
+    this.#waiting[this.#count++] = source;
     if (this.#timer === undefined) {
       this.#timer = setTimeout(this.#tick, NUDGE_MS);
       // Never what keeps a process alive: a waiting receive's channel does that.
@@ -90,10 +96,10 @@ export class CollWatch {
   leave(s: SignedCall, source: number): void {
     if (this.#call !== s) return;
     const w = this.#waiting;
-    const i = w.lastIndexOf(source);
+    let i = this.#count - 1;
+    while (i >= 0 && w[i] !== source) i--;
     if (i < 0) return;
-    w[i] = w[w.length - 1]!;
-    w.pop();
+    w[i] = w[--this.#count]!;
   }
 
   /** Call number `seq` is over: nothing of it is watched any more. */
@@ -101,13 +107,18 @@ export class CollWatch {
     if (this.#call?.seq !== seq) return;
     this.#call = undefined;
     this.#context = undefined;
-    this.#waiting.length = 0;
+    this.#count = 0;
+  }
+
+  /** The sources waited on, each once. */
+  #sources(): Set<number> {
+    return new Set(this.#waiting.slice(0, this.#count));
   }
 
   readonly #tick = (): void => {
     this.#timer = undefined;
     const s = this.#call;
-    if (s === undefined || this.#waiting.length === 0) return; // idle: the next receive re-arms
+    if (s === undefined || this.#count === 0) return; // idle: the next receive re-arms
     this.#timer = setTimeout(this.#tick, NUDGE_MS);
     this.#timer.unref();
     if (this.#seen !== s) {
@@ -124,12 +135,12 @@ export class CollWatch {
     }
     // Nudges after 1, 2, 4, 8... ticks of waiting: a rank that is just slow gets few.
     if ((this.#stalled & (this.#stalled - 1)) === 0) {
-      for (const source of new Set(this.#waiting)) {
+      for (const source of this.#sources()) {
         void s.channel.send(source, { ctx: s.ctx, tag: s.tag, kind: NUDGE_KIND }, nudgePayload(s.seq)).catch(() => {});
       }
     }
     const m = s.channel.iprobe({ source: ANY_SOURCE, ctx: s.ctx, tag: ANY_TAG });
-    if (m && !this.#waiting.includes(m.source) && !otherCall(m.tag, s.tag) && (m.kind === Kind.ERROR || (m.kind === NUDGE_KIND && m.tag !== s.tag))) {
+    if (m && !this.#sources().has(m.source) && !otherCall(m.tag, s.tag) && (m.kind === Kind.ERROR || (m.kind === NUDGE_KIND && m.tag !== s.tag))) {
       fromElsewhere(s, this.#context!, m).catch((err) => this.#fail(s, err));
     }
   };
@@ -143,7 +154,7 @@ export class CollWatch {
 
   #cancelWaiting(s: SignedCall): void {
     const err = this.#failedWith instanceof Error ? this.#failedWith : new Error(String(this.#failedWith));
-    for (const source of new Set(this.#waiting)) s.channel.cancel(s.ctx, source, err);
+    for (const source of this.#sources()) s.channel.cancel(s.ctx, source, err);
   }
 }
 
@@ -154,8 +165,52 @@ export class CollWatch {
  * op, type or count), or a nudge of this call says so. It also fails when
  * the communicator's watch found the call failed elsewhere (it withdraws the
  * receive). No promise of its own besides its own: no race per receive.
+ *
+ * The common case (no second signal) is not an async function: one `then`
+ * on the channel's receive. An async function's frame, kept while it waits,
+ * was the largest allocation of a small collective call (bench/README.md,
+ * "Per-call cost at 4 ranks"). A nudge, or an error that is not this call's
+ * to take, goes on in signedRecvLoop.
  */
-export async function signedRecv(
+export function signedRecv(
+  s: SignedCall,
+  c: CollContext,
+  peer: number,
+  into?: RecvTarget,
+  capacity?: number,
+  fits?: (kind: number, length: number) => boolean,
+  stop?: AbortSignal,
+): Promise<Received> {
+  if (stop !== undefined) return signedRecvLoop(s, c, peer, into, capacity, fits, stop);
+  const { watch, tag } = s;
+  const failed = watch.failure(s);
+  if (failed !== undefined) return Promise.reject(failed);
+  const source = s.world(peer);
+  // As in signedRecvLoop: the matched message's tag and kind, known before its payload.
+  let theirs = tag;
+  let kind = 0;
+  const onMatch = into === undefined ? undefined : (_s: number, t: number, k: number) => void ((theirs = t), (kind = k));
+  watch.enter(s, c, source);
+  return s.channel.recv({ source, ctx: s.ctx, tag: ANY_TAG, into, capacity, fits, signal: s.signal, onMatch }).then(
+    (r) => {
+      watch.leave(s, source);
+      if (r.tag === tag && r.kind !== NUDGE_KIND) {
+        r.source = s.local(r.source);
+        return r;
+      }
+      return taken(s, c, peer, r) ?? signedRecvLoop(s, c, peer, into, capacity, fits, undefined);
+    },
+    (err: unknown) => {
+      watch.leave(s, source);
+      if (kind === NUDGE_KIND) return signedRecvLoop(s, c, peer, into, capacity, fits, undefined);
+      if (theirs !== tag && kind !== Kind.ERROR) return mismatch(c, peer, theirs, tag);
+      throw err;
+    },
+  );
+}
+
+/** signedRecv in general: receives until a message that is this call's (or tells of a mismatch) comes. */
+async function signedRecvLoop(
   s: SignedCall,
   c: CollContext,
   peer: number,
@@ -186,16 +241,26 @@ export async function signedRecv(
     } finally {
       watch.leave(s, source);
     }
-    if (r.kind === NUDGE_KIND) {
-      // Only a nudge of this very call (not one left over from an earlier one) tells of a mismatch.
-      if (r.tag !== tag && nudgeOfCall(r.data, s.seq)) return mismatch(c, peer, r.tag, tag);
-      continue;
-    }
-    if (r.tag !== tag && r.kind === Kind.ERROR && watch.stale(r.tag, s.seq)) continue; // a copy of an error this rank failed with
-    r.source = s.local(r.source);
-    if (r.tag !== tag && r.kind !== Kind.ERROR) return mismatch(c, peer, r.tag, tag);
-    return r;
+    const out = taken(s, c, peer, r);
+    if (out !== undefined) return out;
   }
+}
+
+/**
+ * What a received message means for the call: the message (this call's, or
+ * an error to raise), a mismatch, or undefined for one to drop (a nudge that
+ * says nothing against this call, a copy of an error this rank failed with).
+ */
+function taken(s: SignedCall, c: CollContext, peer: number, r: Received): Received | Promise<never> | undefined {
+  const tag = s.tag;
+  if (r.kind === NUDGE_KIND) {
+    // Only a nudge of this very call (not one left over from an earlier one) tells of a mismatch.
+    return r.tag !== tag && nudgeOfCall(r.data, s.seq) ? mismatch(c, peer, r.tag, tag) : undefined;
+  }
+  if (r.tag !== tag && r.kind === Kind.ERROR && s.watch.stale(r.tag, s.seq)) return undefined; // a copy of an error this rank failed with
+  r.source = s.local(r.source);
+  if (r.tag !== tag && r.kind !== Kind.ERROR) return mismatch(c, peer, r.tag, tag);
+  return r;
 }
 
 /** A nudge or an error of this call from a rank no receive was waiting on: fails with it (a stale nudge is dropped). */
