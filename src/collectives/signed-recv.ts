@@ -210,15 +210,7 @@ export function signedRecv(
 }
 
 /** signedRecv in general: receives until a message that is this call's (or tells of a mismatch) comes. */
-async function signedRecvLoop(
-  s: SignedCall,
-  c: CollContext,
-  peer: number,
-  into?: RecvTarget,
-  capacity?: number,
-  fits?: (kind: number, length: number) => boolean,
-  stop?: AbortSignal,
-): Promise<Received> {
+async function signedRecvLoop(...[s, c, peer, into, capacity, fits, stop]: Parameters<typeof signedRecv>): Promise<Received> {
   const { channel, ctx, tag, watch } = s;
   const source = s.world(peer);
   const signal = stop && s.signal ? AbortSignal.any([stop, s.signal]) : (stop ?? s.signal);
