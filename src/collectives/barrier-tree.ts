@@ -14,14 +14,8 @@ const EMPTY: Encoded = { kind: Kind.BUFFER, bytes: new Uint8Array(0) };
  * an event-loop turn): on 4 ranks (a star: 6 messages in 2 rounds, against
  * 8) the barrier took about half the time (bench/README.md).
  */
-export function barrierTree(c: CollContext): Promise<void> {
+export async function barrierTree(c: CollContext): Promise<void> {
   const { parent, children } = treeAt0(c.rank, c.size);
-  // A leaf (every rank but 0 in a star): tell the parent, wait for its release. No async frame for it.
-  if (children.length === 0 && parent >= 0) return c.send(parent, EMPTY).then(() => c.recv(parent)).then((r) => raiseIfError(c, r));
-  return barrierInner(c, parent, children);
-}
-
-async function barrierInner(c: CollContext, parent: number, children: readonly number[]): Promise<void> {
   if (children.length === 1) raiseIfError(c, await c.recv(children[0]!));
   else if (children.length > 1) for (const r of await Promise.all(children.map((child) => c.recv(child)))) raiseIfError(c, r);
   if (parent >= 0) {

@@ -165,14 +165,8 @@ export class CollWatch {
  * op, type or count), or a nudge of this call says so. It also fails when
  * the communicator's watch found the call failed elsewhere (it withdraws the
  * receive). No promise of its own besides its own: no race per receive.
- *
- * The common case (no second signal) is not an async function: one `then`
- * on the channel's receive. An async function's frame, kept while it waits,
- * was the largest allocation of a small collective call (bench/README.md,
- * "Per-call cost at 4 ranks"). A nudge, or an error that is not this call's
- * to take, goes on in signedRecvLoop.
  */
-export function signedRecv(
+export async function signedRecv(
   s: SignedCall,
   c: CollContext,
   peer: number,
@@ -181,36 +175,6 @@ export function signedRecv(
   fits?: (kind: number, length: number) => boolean,
   stop?: AbortSignal,
 ): Promise<Received> {
-  if (stop !== undefined) return signedRecvLoop(s, c, peer, into, capacity, fits, stop);
-  const { watch, tag } = s;
-  const failed = watch.failure(s);
-  if (failed !== undefined) return Promise.reject(failed);
-  const source = s.world(peer);
-  // As in signedRecvLoop: the matched message's tag and kind, known before its payload.
-  let theirs = tag;
-  let kind = 0;
-  const onMatch = into === undefined ? undefined : (_s: number, t: number, k: number) => void ((theirs = t), (kind = k));
-  watch.enter(s, c, source);
-  return s.channel.recv({ source, ctx: s.ctx, tag: ANY_TAG, into, capacity, fits, signal: s.signal, onMatch }).then(
-    (r) => {
-      watch.leave(s, source);
-      if (r.tag === tag && r.kind !== NUDGE_KIND) {
-        r.source = s.local(r.source);
-        return r;
-      }
-      return taken(s, c, peer, r) ?? signedRecvLoop(s, c, peer, into, capacity, fits, undefined);
-    },
-    (err: unknown) => {
-      watch.leave(s, source);
-      if (kind === NUDGE_KIND) return signedRecvLoop(s, c, peer, into, capacity, fits, undefined);
-      if (theirs !== tag && kind !== Kind.ERROR) return mismatch(c, peer, theirs, tag);
-      throw err;
-    },
-  );
-}
-
-/** signedRecv in general: receives until a message that is this call's (or tells of a mismatch) comes. */
-async function signedRecvLoop(...[s, c, peer, into, capacity, fits, stop]: Parameters<typeof signedRecv>): Promise<Received> {
   const { channel, ctx, tag, watch } = s;
   const source = s.world(peer);
   const signal = stop && s.signal ? AbortSignal.any([stop, s.signal]) : (stop ?? s.signal);
@@ -233,26 +197,16 @@ async function signedRecvLoop(...[s, c, peer, into, capacity, fits, stop]: Param
     } finally {
       watch.leave(s, source);
     }
-    const out = taken(s, c, peer, r);
-    if (out !== undefined) return out;
+    if (r.kind === NUDGE_KIND) {
+      // Only a nudge of this very call (not one left over from an earlier one) tells of a mismatch.
+      if (r.tag !== tag && nudgeOfCall(r.data, s.seq)) return mismatch(c, peer, r.tag, tag);
+      continue;
+    }
+    if (r.tag !== tag && r.kind === Kind.ERROR && watch.stale(r.tag, s.seq)) continue; // a copy of an error this rank failed with
+    r.source = s.local(r.source);
+    if (r.tag !== tag && r.kind !== Kind.ERROR) return mismatch(c, peer, r.tag, tag);
+    return r;
   }
-}
-
-/**
- * What a received message means for the call: the message (this call's, or
- * an error to raise), a mismatch, or undefined for one to drop (a nudge that
- * says nothing against this call, a copy of an error this rank failed with).
- */
-function taken(s: SignedCall, c: CollContext, peer: number, r: Received): Received | Promise<never> | undefined {
-  const tag = s.tag;
-  if (r.kind === NUDGE_KIND) {
-    // Only a nudge of this very call (not one left over from an earlier one) tells of a mismatch.
-    return r.tag !== tag && nudgeOfCall(r.data, s.seq) ? mismatch(c, peer, r.tag, tag) : undefined;
-  }
-  if (r.tag !== tag && r.kind === Kind.ERROR && s.watch.stale(r.tag, s.seq)) return undefined; // a copy of an error this rank failed with
-  r.source = s.local(r.source);
-  if (r.tag !== tag && r.kind !== Kind.ERROR) return mismatch(c, peer, r.tag, tag);
-  return r;
 }
 
 /** A nudge or an error of this call from a rank no receive was waiting on: fails with it (a stale nudge is dropped). */

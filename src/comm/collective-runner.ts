@@ -109,66 +109,24 @@ export class CollRunner {
     return result;
   }
 
-  /**
-   * One call, once the calls before it have settled. A call without a root
-   * (barrier, allreduce, ...) that no late error awaits is not an async
-   * function: one `then` on the algorithm's promise. An async function's
-   * frame per call was a large share of what a small collective allocated
-   * (bench/README.md, "Per-call cost at 4 ranks").
-   */
-  #body<T>(name: CollName, root: number | undefined, run: (c: CollContext) => Promise<T>, c: CallContext, d: Deadline, sizing: Sizing | undefined): Promise<T> {
-    if (root !== undefined) return this.#rooted(name, root, run, c, d, sizing);
-    const t0 = performance.now();
-    let p: Promise<T>;
-    try {
-      d.check();
-      p = run(c);
-    } catch (err) {
-      p = Promise.reject(err);
-    }
-    return p.then(
-      (out) => {
-        if (this.#lateError(c.channel, c.seq) !== undefined) return this.#finish(name, c, d, sizing, t0, out);
-        this.#end(name, c, d, sizing, t0);
-        return out;
-      },
-      (err: unknown) => {
-        this.#watch.callFailed(c.seq);
-        this.#end(name, c, d, sizing, t0);
-        throw this.#h.wrap(err, name);
-      },
-    );
-  }
-
-  async #rooted<T>(name: CollName, root: number, run: (c: CollContext) => Promise<T>, c: CallContext, d: Deadline, sizing: Sizing | undefined): Promise<T> {
+  async #body<T>(name: CollName, root: number | undefined, run: (c: CollContext) => Promise<T>, c: CallContext, d: Deadline, sizing: Sizing | undefined): Promise<T> {
     const h = this.#h;
+    const { channel, seq } = c;
     const t0 = performance.now();
-    let out: T;
     try {
       d.check();
       // Rooted collectives end with a verdict (verdict.ts): no rank that only sent returns "ok" from a failed call.
-      const verdict = h.verdicts && c.size > 1 && !hasStore(c) ? VERDICTS[name] : undefined;
+      const verdict = h.verdicts && root !== undefined && c.size > 1 && !hasStore(c) ? VERDICTS[name] : undefined;
+      let out: T;
       try {
         out = await run(c);
       } catch (err) {
-        if (verdict) await verdict(c, root, err);
+        if (verdict) await verdict(c, root!, err);
         // Without verdicts, ranks that only sent learn of a mismatch found here in their next call (failure path only).
-        else await tellAll(c, err);
+        else if (root !== undefined) await tellAll(c, err);
         throw err;
       }
-      if (verdict) await verdict(c, root, undefined);
-    } catch (err) {
-      this.#watch.callFailed(c.seq);
-      this.#end(name, c, d, sizing, t0);
-      throw h.wrap(err, name);
-    }
-    return this.#finish(name, c, d, sizing, t0, out);
-  }
-
-  /** The call's algorithm is done: an error a peer sent it (see #lateError) fails it yet; then it ends. */
-  async #finish<T>(name: CollName, c: CallContext, d: Deadline, sizing: Sizing | undefined, t0: number, out: T): Promise<T> {
-    const { channel, seq } = c;
-    try {
+      if (verdict) await verdict(c, root!, undefined);
       let late = this.#lateError(channel, seq);
       while (late && this.#watch.stale(late.tag, seq)) {
         await this.#takeError(channel, late, name); // a copy of an error this rank failed with: dropped
@@ -178,18 +136,13 @@ export class CollRunner {
       return out;
     } catch (err) {
       this.#watch.callFailed(seq);
-      throw this.#h.wrap(err, name);
+      throw h.wrap(err, name);
     } finally {
-      this.#end(name, c, d, sizing, t0);
+      d.dispose();
+      this.#watch.end(seq);
+      this.#record(name, channel, sizing, performance.now() - t0);
+      this.#pending--;
     }
-  }
-
-  /** Whatever way the call settled: its deadline and watch go, its time is recorded, the next call may start. */
-  #end(name: CollName, c: CallContext, d: Deadline, sizing: Sizing | undefined, t0: number): void {
-    d.dispose();
-    this.#watch.end(c.seq);
-    this.#record(name, c.channel, sizing, performance.now() - t0);
-    this.#pending--;
   }
 
   /**
