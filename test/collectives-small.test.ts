@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { NUDGE_KIND } from '../src/collectives/nudge.js';
 import { DirectChannel } from '../src/channels/direct/direct-channel.js';
-import { knomialTree, TREE_STAR_MAX_RANKS } from '../src/collectives/tree.js';
+import { knomialTree, treeAt0, TREE_STAR_MAX_RANKS } from '../src/collectives/tree.js';
 import { TREE_MAX_BYTES } from '../src/collectives/allreduce-tree.js';
 import { Op, type Communicator } from '../src/index.js';
 import { range, settleWorld, withWorld } from './helpers/world.js';
@@ -41,6 +41,17 @@ describe('k-nomial tree - shape', () => {
       { parent: 0, children: [] },
     ]);
     expect(knomialTree(0, 0, 16, 4).children).toEqual([1, 2, 3, 4, 8, 12]);
+  });
+
+  it('treeAt0 is the default tree rooted at rank 0, made once per rank and size', () => {
+    for (const size of [1, 2, 4, 7, 32, 33, 100]) {
+      for (const rank of [0, 1, size - 1]) {
+        if (rank >= size) continue;
+        expect(treeAt0(rank, size)).toEqual(knomialTree(rank, 0, size));
+        expect(treeAt0(rank, size)).toBe(treeAt0(rank, size));
+      }
+    }
+    expect(treeAt0(1, 4)).not.toBe(treeAt0(1, 5));
   });
 });
 

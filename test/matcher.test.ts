@@ -141,4 +141,19 @@ describe('matcher - MPI matching rules', () => {
     m.deliver(2, 1, 4, 1, bytes(9));
     expect((await m.post({ source: 2, ctx: 1, tag: 4 })).data).toEqual(bytes(9));
   });
+
+  it('asks `unmatched` with the receive\'s source, and only when no message waits', async () => {
+    const m = new Matcher(0, 'test');
+    const asked: number[] = [];
+    const gone = new Error('rank 4 is gone');
+    const unmatched = (source: number) => (asked.push(source), source === 4 ? gone : undefined);
+    m.deliver(3, 0, 1, 1, bytes(7));
+    expect((await m.post({ source: 3, ctx: 0, tag: 1 }, unmatched)).data).toEqual(bytes(7));
+    expect(asked).toEqual([]);
+    await expect(m.post({ source: 4, ctx: 0, tag: 1 }, unmatched)).rejects.toBe(gone);
+    const waiting = m.post({ source: 2, ctx: 0, tag: 1 }, unmatched);
+    expect(asked).toEqual([4, 2]);
+    m.deliver(2, 0, 1, 1, bytes(8));
+    expect((await waiting).data).toEqual(bytes(8));
+  });
 });

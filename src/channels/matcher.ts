@@ -31,10 +31,12 @@ export class Matcher {
 
   /**
    * Posts a receive; it resolves when a matching message has fully arrived.
-   * `unmatched` is asked only when no message is waiting already: an error it
-   * returns (say, the source is gone) fails the receive instead of queuing it.
+   * `unmatched` is asked only when no message is waiting already, with the
+   * receive's source: an error it returns (say, the source is gone) fails the
+   * receive instead of queuing it. (A channel passes one function made once,
+   * not a closure per receive.)
    */
-  post(req: RecvRequest, unmatched?: () => Error | undefined): Promise<Received> {
+  post(req: RecvRequest, unmatched?: (source: number) => Error | undefined): Promise<Received> {
     if (this.#closedWith) return Promise.reject(this.#closedWith);
     req.signal?.throwIfAborted();
     return new Promise<Received>((resolve, reject) => {
@@ -49,7 +51,7 @@ export class Matcher {
         }
         return;
       }
-      const err = unmatched?.();
+      const err = unmatched?.(req.source);
       if (err) {
         reject(err);
         return;

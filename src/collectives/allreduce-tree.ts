@@ -2,7 +2,7 @@ import { bytesOf, decode, encode, kindOfTyped } from '../codec.js';
 import { elemTypeOf, type NumericArray } from '../kernels/index.js';
 import { raiseIfError, sendError, type CollContext } from './context.js';
 import type { ReduceEngine } from './engine.js';
-import { knomialTree } from './tree.js';
+import { treeAt0 } from './tree.js';
 
 /** Allreduce of TypedArrays up to this size (and of any other value) may take the tree (see TREE_MAX_RANKS). */
 export const TREE_MAX_BYTES = 16 * 1024;
@@ -21,7 +21,7 @@ export const TREE_MAX_BYTES = 16 * 1024;
  * parent, its children), so the whole tree fails at once with it.
  */
 export async function allreduceTree<A>(c: CollContext, e: ReduceEngine<A>, into?: NumericArray): Promise<unknown> {
-  const { parent, children } = knomialTree(c.rank, 0, c.size);
+  const { parent, children } = treeAt0(c.rank, c.size);
   const owed = new Set<number>(children);
   if (parent >= 0) owed.add(parent);
   try {
@@ -59,7 +59,7 @@ export async function allreduceTree<A>(c: CollContext, e: ReduceEngine<A>, into?
 }
 
 /** The result to the children, largest subtree first. */
-async function down(c: CollContext, children: number[], owed: Set<number>, msg: { kind: number; bytes: Uint8Array }): Promise<void> {
+async function down(c: CollContext, children: readonly number[], owed: Set<number>, msg: { kind: number; bytes: Uint8Array }): Promise<void> {
   for (let i = children.length - 1; i >= 0; i--) {
     owed.delete(children[i]!);
     await c.send(children[i]!, msg);

@@ -1,6 +1,6 @@
 import { Kind, type Encoded } from '../codec.js';
 import { raiseIfError, type CollContext } from './context.js';
-import { knomialTree } from './tree.js';
+import { treeAt0 } from './tree.js';
 
 const EMPTY: Encoded = { kind: Kind.BUFFER, bytes: new Uint8Array(0) };
 
@@ -15,7 +15,7 @@ const EMPTY: Encoded = { kind: Kind.BUFFER, bytes: new Uint8Array(0) };
  * 8) the barrier took about half the time (bench/README.md).
  */
 export async function barrierTree(c: CollContext): Promise<void> {
-  const { parent, children } = knomialTree(c.rank, 0, c.size);
+  const { parent, children } = treeAt0(c.rank, c.size);
   if (children.length === 1) raiseIfError(c, await c.recv(children[0]!));
   else if (children.length > 1) for (const r of await Promise.all(children.map((child) => c.recv(child)))) raiseIfError(c, r);
   if (parent >= 0) {

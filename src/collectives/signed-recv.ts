@@ -29,8 +29,14 @@ export interface SignedCall {
  * every NUDGE_MS while collectives run, stopped when they do not).
  */
 export class CollWatch {
-  /** Sources (world ranks) of `#call`'s waiting receives, one entry per receive: a few at most, so an array. */
+  /**
+   * Sources (world ranks) of `#call`'s waiting receives, one entry per
+   * receive: a few at most, so an array, its first `#count` entries. It never
+   * shrinks (an array emptied by length = 0 or pop() gives its memory back,
+   * and the next receive allocated it again).
+   */
   readonly #waiting: number[] = [];
+  #count = 0;
   #timer: NodeJS.Timeout | undefined;
   #call: SignedCall | undefined;
   #context: CollContext | undefined;
@@ -77,9 +83,9 @@ export class CollWatch {
       // A new call: receives still counted for an earlier one (left behind when it failed) no longer count.
       this.#call = s;
       this.#context = c;
-      this.#waiting.length = 0;
+      this.#count = 0;
     }
-    this.#waiting.push(source);
+    this.#waiting[this.#count++] = source;
     if (this.#timer === undefined) {
       this.#timer = setTimeout(this.#tick, NUDGE_MS);
       // Never what keeps a process alive: a waiting receive's channel does that.
@@ -90,10 +96,10 @@ export class CollWatch {
   leave(s: SignedCall, source: number): void {
     if (this.#call !== s) return;
     const w = this.#waiting;
-    const i = w.lastIndexOf(source);
+    let i = this.#count - 1;
+    while (i >= 0 && w[i] !== source) i--;
     if (i < 0) return;
-    w[i] = w[w.length - 1]!;
-    w.pop();
+    w[i] = w[--this.#count]!;
   }
 
   /** Call number `seq` is over: nothing of it is watched any more. */
@@ -101,13 +107,18 @@ export class CollWatch {
     if (this.#call?.seq !== seq) return;
     this.#call = undefined;
     this.#context = undefined;
-    this.#waiting.length = 0;
+    this.#count = 0;
+  }
+
+  /** The sources waited on, each once. */
+  #sources(): Set<number> {
+    return new Set(this.#waiting.slice(0, this.#count));
   }
 
   readonly #tick = (): void => {
     this.#timer = undefined;
     const s = this.#call;
-    if (s === undefined || this.#waiting.length === 0) return; // idle: the next receive re-arms
+    if (s === undefined || this.#count === 0) return; // idle: the next receive re-arms
     this.#timer = setTimeout(this.#tick, NUDGE_MS);
     this.#timer.unref();
     if (this.#seen !== s) {
@@ -124,12 +135,12 @@ export class CollWatch {
     }
     // Nudges after 1, 2, 4, 8... ticks of waiting: a rank that is just slow gets few.
     if ((this.#stalled & (this.#stalled - 1)) === 0) {
-      for (const source of new Set(this.#waiting)) {
+      for (const source of this.#sources()) {
         void s.channel.send(source, { ctx: s.ctx, tag: s.tag, kind: NUDGE_KIND }, nudgePayload(s.seq)).catch(() => {});
       }
     }
     const m = s.channel.iprobe({ source: ANY_SOURCE, ctx: s.ctx, tag: ANY_TAG });
-    if (m && !this.#waiting.includes(m.source) && !otherCall(m.tag, s.tag) && (m.kind === Kind.ERROR || (m.kind === NUDGE_KIND && m.tag !== s.tag))) {
+    if (m && !this.#sources().has(m.source) && !otherCall(m.tag, s.tag) && (m.kind === Kind.ERROR || (m.kind === NUDGE_KIND && m.tag !== s.tag))) {
       fromElsewhere(s, this.#context!, m).catch((err) => this.#fail(s, err));
     }
   };
@@ -143,7 +154,7 @@ export class CollWatch {
 
   #cancelWaiting(s: SignedCall): void {
     const err = this.#failedWith instanceof Error ? this.#failedWith : new Error(String(this.#failedWith));
-    for (const source of new Set(this.#waiting)) s.channel.cancel(s.ctx, source, err);
+    for (const source of this.#sources()) s.channel.cancel(s.ctx, source, err);
   }
 }
 

@@ -63,3 +63,22 @@ export function knomialTree(rank: number, root: number, size: number, radix = si
   }
   return { parent, children };
 }
+
+/** Trees made for treeAt0, by size and rank: a job has a handful. */
+const made = new Map<number, Readonly<Tree>>();
+const MADE_MAX = 64;
+
+/**
+ * knomialTree(rank, 0, size) with the default radix, made once per (rank,
+ * size) and shared: the tree of every barrier and small allreduce, which
+ * run in loops. Read it, never change it.
+ */
+export function treeAt0(rank: number, size: number): Readonly<Tree> {
+  const key = size * 0x20_0000 + rank;
+  let t = made.get(key);
+  if (t === undefined) {
+    if (made.size >= MADE_MAX) made.clear();
+    made.set(key, (t = knomialTree(rank, 0, size)));
+  }
+  return t;
+}

@@ -77,6 +77,11 @@ export class ChannelSet {
     return [...this.#channels.values()].some(isStoreChannel);
   }
 
+  /** Whether only one channel is open: every operation takes the default one. */
+  get single(): boolean {
+    return this.#channels.size === 1;
+  }
+
   get names(): ModelChannel[] {
     return [...this.#channels.keys()];
   }

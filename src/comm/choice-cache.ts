@@ -23,7 +23,7 @@ export class ChoiceCache {
 
   choose(sizing: Sizing | undefined): Channel {
     const set = this.#set;
-    if (sizing === undefined || set.names.length === 1) return set.defaultChannel;
+    if (sizing === undefined || set.single) return set.defaultChannel;
     const key = `${set.policy.hint}|${keyOf(sizing)}`;
     let ch = this.#chosen.get(key);
     if (ch === undefined) {

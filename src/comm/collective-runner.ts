@@ -1,6 +1,6 @@
 import { decodeError, Kind } from '../codec.js';
 import { FmiError, type FmiErrorFields } from '../errors.js';
-import { ANY_SOURCE, ANY_TAG, isStoreChannel, type Channel, type Probed } from '../channels/channel.js';
+import { ANY_SOURCE, ANY_TAG, isStoreChannel, type Channel, type Probed, type ProbeRequest } from '../channels/channel.js';
 import type { ChannelSet } from './channel-set.js';
 import { CallContext } from './call-context.js';
 import { hasStore } from '../collectives/mediated.js';
@@ -57,10 +57,13 @@ export class CollRunner {
   readonly #choices: ChoiceCache;
   /** Nudges and failures found elsewhere, for the collective call in progress (signed-recv.ts). */
   readonly #watch = new CollWatch();
+  /** What #lateError probes for after every call: any message on the collective context. */
+  readonly #anyOnColl: ProbeRequest;
 
   constructor(host: CollHost) {
     this.#h = host;
     this.#choices = new ChoiceCache(host.set);
+    this.#anyOnColl = { source: ANY_SOURCE, ctx: host.ctx + 1, tag: ANY_TAG };
   }
 
   /** Settles when every collective called so far has (failures included). */
@@ -176,7 +179,7 @@ export class CollRunner {
    * next call (a peer ahead of this rank) is left to it.
    */
   #lateError(channel: Channel, seq: number): Probed | undefined {
-    const m = channel.iprobe({ source: ANY_SOURCE, ctx: this.#h.ctx + 1, tag: ANY_TAG });
+    const m = channel.iprobe(this.#anyOnColl);
     return m && m.kind === Kind.ERROR && ((m.tag >>> 13) & 3) !== ((seq + 1) & 3) ? m : undefined;
   }
 

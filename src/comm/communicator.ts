@@ -32,6 +32,10 @@ export { UNDEFINED } from './inter-collectives.js';
 /** How long close() waits for the other ranks when a storage channel is open. */
 const CLOSE_SYNC_MS = 10_000;
 
+/** What a barrier without options passes on, every call the same (no object per call). */
+const NO_OPTIONS: OpOptions = Object.freeze({});
+const BARRIER_SIZING = Object.freeze({ op: 'barrier' as const, bytes: 0 });
+
 /** Allreduce of TypedArrays at least this large, on more than two ranks, takes the ring (smaller large ones Rabenseifner's). */
 export { RABENSEIFNER_MIN_BYTES, RING_MIN_BYTES } from '../collectives/allreduce-choice.js';
 
@@ -196,8 +200,8 @@ export class Communicator {
   }
 
   /** Resolves when every rank has called barrier. */
-  barrier(opts: OpOptions = {}): Promise<void> {
-    return this.#coll.run('barrier', undefined, opts, barrierRun, { op: 'barrier', bytes: 0 });
+  barrier(opts: OpOptions = NO_OPTIONS): Promise<void> {
+    return this.#coll.run('barrier', undefined, opts, barrierRun, BARRIER_SIZING);
   }
 
   /**

@@ -75,6 +75,8 @@ export class Connection {
   #pending: PendingSend[] = [];
   readonly #wbuf = Buffer.allocUnsafeSlow(HEADER_BYTES + COALESCE_BYTES + 32);
   readonly #wview = new DataView(this.#wbuf.buffer, this.#wbuf.byteOffset, this.#wbuf.byteLength);
+  /** The last frame's view of #wbuf: the next frame of that length (a loop of one collective) reuses it. */
+  #wframe: Buffer = this.#wbuf.subarray(0, 0);
   /** #wbuf is the kernel's until this many writes called back. */
   #wbufBusyUntil = 0;
   readonly #head = Buffer.allocUnsafeSlow(HEADER_BYTES);
@@ -144,7 +146,12 @@ export class Connection {
         c.update(buf.subarray(HEADER_BYTES, HEADER_BYTES + n));
         buf.set(c.end(), HEADER_BYTES + n);
       }
-      s.write(buf.subarray(0, HEADER_BYTES + n + t), this.#afterWrite);
+      const len = HEADER_BYTES + n + t;
+      let frame: Buffer;
+      if (!usedWbuf) frame = buf.subarray(0, len);
+      else if (this.#wframe.byteLength === len) frame = this.#wframe;
+      else frame = this.#wframe = buf.subarray(0, len);
+      s.write(frame, this.#afterWrite);
     } else {
       let head = this.#head;
       let view = this.#headView;

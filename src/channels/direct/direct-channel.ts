@@ -172,7 +172,7 @@ export class DirectChannel implements Channel {
   recv(req: RecvRequest): Promise<Received> {
     if (this.#state !== 'open') return Promise.reject(new ClosedError('channel is closed', { rank: this.rank, peer: req.source, channel: 'direct' }));
     // Messages a peer sent before it left are still delivered.
-    const p = this.#matcher.post(req, () => this.#cannotCome(req.source));
+    const p = this.#matcher.post(req, this.#unmatched);
     return this.#poller ? this.#poller.watch(p) : p;
   }
 
@@ -237,6 +237,9 @@ export class DirectChannel implements Channel {
   #unpairable(peer: number): ChannelError {
     return new ChannelError(`cannot connect to rank ${peer}: ${this.#noRendezvous}`, { rank: this.rank, peer, channel: 'direct' });
   }
+
+  /** #cannotCome for the matcher (one function, not a closure per receive). */
+  readonly #unmatched = (source: number): Error | undefined => this.#cannotCome(source);
 
   /**
    * Why nothing more can come from `source` (a specific rank, not connected): it is gone, or it can no longer connect.
