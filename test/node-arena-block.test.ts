@@ -14,19 +14,22 @@ const { workerData: d, parentPort } = require('node:worker_threads');
 (async () => {
   const { NodeArena } = await import(d.dist);
   const arena = new NodeArena(d.memory, d.region, d.rank, d.size, {});
-  // Event loop turns during back-to-back syncs: a waitAsync wake-up is one per wait, blocking waits chain without.
+  // Syncs during which the event loop turned: one immediate is armed before each sync and runs only if
+  // the thread goes back to its event loop (a waitAsync wake-up); blocking waits chain on microtasks.
+  // At most one per sync, so a partner that starts late or is descheduled past the bound counts once.
   let turns = 0;
-  let stop = false;
-  const turn = () => { turns++; if (!stop) setImmediate(turn); };
-  setImmediate(turn);
-  for (let i = 0; i < d.syncs; i++) await arena.sync(undefined, { rank: d.rank, op: 'barrier' });
-  stop = true;
+  let armed = false;
+  const turned = () => { armed = false; turns++; };
+  for (let i = 0; i < d.syncs; i++) {
+    if (!armed) { armed = true; setImmediate(turned); }
+    await arena.sync(undefined, { rank: d.rank, op: 'barrier' });
+  }
   arena.close();
   parentPort.postMessage({ turns });
 })().catch((e) => parentPort.postMessage({ error: String((e && e.stack) || e) }));
 `;
 
-/** Event loop turns per sync of two thread ranks (both ranks' turns), in a job of `size` ranks. */
+/** Syncs with an event loop turn, per sync of two thread ranks (both ranks' counts summed: 0 to 2), in a job of `size` ranks. */
 async function turnsPerSync(size: number, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const syncs = 300;
   const region = createRegion([0, 1]);
