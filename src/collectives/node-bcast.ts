@@ -4,7 +4,7 @@ import { barrierTree } from './barrier-tree.js';
 import { bcastBinomial, intoFits, type BcastInto } from './bcast.js';
 import type { CollContext } from './context.js';
 import type { NodeArena } from './node-arena.js';
-import { TREE_MAX_RANKS } from './tree.js';
+import { barrierTakesTree } from './barrier-choice.js';
 import { checkHeaders, layoutOf, type NodeCall } from './two-level.js';
 
 // Header words of a bcast: 0 signature, 1 bytes, 2 kind, 3 whether they are in the slot.
@@ -96,7 +96,7 @@ export async function nodeBarrier(c: CollContext, nc: NodeCall): Promise<void> {
   else {
     await a.syncVia(async () => {
       const lc = nc.sub(layout.leaders);
-      await (lc.size <= TREE_MAX_RANKS ? barrierTree(lc) : barrierDissemination(lc));
+      await (barrierTakesTree(lc.size) ? barrierTree(lc) : barrierDissemination(lc));
     }, nc.signal, fields);
   }
   checkHeaders(nc, set);

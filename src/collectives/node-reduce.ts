@@ -4,14 +4,13 @@ import { elemTypeOf, reduceInto, typedArrayCtor, type ElemType, type NumericArra
 import { opCode, typeCode } from '../kernels/types.js';
 import type { Op } from '../ops/op.js';
 import { allreduceRecursiveDoubling } from './allreduce.js';
-import { allreduceAlgorithm, allreduceBlocks } from './allreduce-choice.js';
-import { allreduceTree, TREE_MAX_BYTES } from './allreduce-tree.js';
+import { allreduceAlgorithm, allreduceBlocks, allreduceTakesTree } from './allreduce-choice.js';
+import { allreduceTree } from './allreduce-tree.js';
 import type { CollContext } from './context.js';
 import { engineFor, withEngine } from './engine.js';
 import type { NodeArena } from './node-arena.js';
 import { FOLD_MAX_BYTES } from './node-memory.js';
 import { reduceBinomial } from './reduce.js';
-import { TREE_MAX_RANKS } from './tree.js';
 import { checkHeaders, layoutOf, type NodeCall } from './two-level.js';
 
 /** Whether the node arena takes this reduction: a TypedArray, and in a job of several processes an op they may split. */
@@ -151,6 +150,6 @@ async function leadersAllreduce(lc: CollContext, op: Op, v: NumericArray, a: Nod
   const into = a.scratch(v);
   const algorithm = allreduceAlgorithm(op, v, lc.size);
   if (algorithm !== 'recursive-doubling') return allreduceBlocks(lc, op, v, into, algorithm);
-  const tree = lc.size <= TREE_MAX_RANKS && v.byteLength <= TREE_MAX_BYTES;
+  const tree = allreduceTakesTree(v.byteLength, lc.size);
   return withEngine(engineFor(lc, op, v, into, !tree), (e) => (tree ? allreduceTree(lc, e, into) : allreduceRecursiveDoubling(lc, e)));
 }
