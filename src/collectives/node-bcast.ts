@@ -1,3 +1,4 @@
+import { copyBytes, copyOf } from '../channels/shm/copy-bytes.js';
 import { decodeError, Kind, type Encoded } from '../codec.js';
 import { barrierDissemination } from './barrier.js';
 import { barrierTree } from './barrier-tree.js';
@@ -48,7 +49,7 @@ export async function nodeBcast(c: CollContext, nc: NodeCall, root: number, msg:
     // The other processes get it from this one's leader, while the ranks here copy it.
     if (layout && a.leader) {
       const lc = nc.sub(layout.leaders);
-      const bytes = a.bytes(a.offset(set, rootSlot), h[BYTES]!).slice();
+      const bytes = copyOf(a.bytes(a.offset(set, rootSlot), h[BYTES]!));
       await bcastBinomial(lc, lc.rank, { kind: h[KIND]!, bytes });
     }
   } else {
@@ -57,7 +58,7 @@ export async function nodeBcast(c: CollContext, nc: NodeCall, root: number, msg:
       const lc = nc.sub(layout!.leaders);
       const got = await bcastBinomial(lc, layout!.processOf[root]!, undefined);
       a.growNow(got.bytes.byteLength, fields);
-      a.bytes(a.offset(set, 0), got.bytes.byteLength).set(got.bytes);
+      copyBytes(a.bytes(a.offset(set, 0), got.bytes.byteLength), 0, got.bytes);
       mine[BYTES] = got.bytes.byteLength;
       mine[KIND] = got.kind;
     }, nc.signal, fields);
@@ -72,17 +73,17 @@ export async function nodeBcast(c: CollContext, nc: NodeCall, root: number, msg:
   if (into && intoFits(into, kind, bytes.byteLength)) {
     const to = a.addressOf(into.bytes);
     if (to >= 0) a.copy(to, bytes.byteOffset, bytes.byteLength);
-    else into.bytes.set(bytes);
+    else copyBytes(into.bytes, 0, bytes);
     return { kind, bytes: into.bytes };
   }
-  return { kind, bytes: bytes.slice() };
+  return { kind, bytes: copyOf(bytes) };
 }
 
 /** Copies `bytes` to `to` in the arena: Wasm memory.copy when they lie in it (sharedArray()), else a JS copy. */
 function put(a: NodeArena, to: number, bytes: Uint8Array): void {
   const from = a.addressOf(bytes);
   if (from >= 0) a.copy(to, from, bytes.byteLength);
-  else a.bytes(to, bytes.byteLength).set(bytes);
+  else copyBytes(a.bytes(to, bytes.byteLength), 0, bytes);
 }
 
 /** Barrier among thread ranks: one sync; between processes, the leaders' barrier (direct channel) before the release. */

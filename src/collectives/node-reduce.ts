@@ -1,3 +1,4 @@
+import { copyBytes } from '../channels/shm/copy-bytes.js';
 import { bytesOf, isTyped } from '../codec.js';
 import { FmiError } from '../errors.js';
 import { elemTypeOf, reduceInto, typedArrayCtor, type ElemType, type NumericArray } from '../kernels/index.js';
@@ -80,7 +81,7 @@ export async function nodeReduce(c: CollContext, nc: NodeCall, op: Op, data: Num
   const out = into ?? new Ctor(len);
   const to = a.addressOf(out);
   if (to >= 0) a.copy(to, a.offset(set, 0), bytes);
-  else out.set(result() as never);
+  else copyBytes(bytesOf(out), 0, a.bytes(a.offset(set, 0), bytes));
   return out;
 }
 
@@ -94,7 +95,7 @@ function contribute(a: NodeArena, set: number, data: NumericArray): void {
   if (from >= 0) return;
   const src = a.addressOf(data);
   if (src >= 0) a.copy(to, src, data.byteLength);
-  else a.bytes(to, data.byteLength).set(bytesOf(data));
+  else copyBytes(a.bytes(to, data.byteLength), 0, bytesOf(data));
 }
 
 function inputOffset(a: NodeArena, set: number, s: number): number {

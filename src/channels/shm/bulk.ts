@@ -1,5 +1,6 @@
 import { ChannelError } from '../../errors.js';
 import { BELL, BULK_HEAD, BULK_TAIL, BULK_WAITING, BULK_WRITING, CLOSED, CTRL_WORDS, RING_HEADER_BYTES, ringOffset, type GrowableShared, type ShmRegion } from './region.js';
+import { copyBytes } from './copy-bytes.js';
 import { addressIn, copierFor } from './node-copy.js';
 import { waitAsync } from './wait-async.js';
 
@@ -44,9 +45,9 @@ interface NodeMemory {
  * ranks, collectives/node-memory.ts) the area is pages of it, taken with
  * memory.grow (a larger area takes new pages: the old ones stay unused): a
  * payload that lies there too (sharedArray()) goes in, and out into a
- * receive buffer that lies there, with Wasm memory.copy, at memcpy speed
- * (JS copies into and out of shared memory run at a half to a third of it).
- * Other payloads are copied by JS as before. Past the first GiB of the node
+ * receive buffer that lies there, with Wasm memory.copy. Other payloads go
+ * in and out with copyBytes (Buffer#fill: a memcpy too, where a TypedArray
+ * set into or out of shared memory runs at half of it). Past the first GiB of the node
  * memory (the rest is the arena's and the shared arrays'), the pair's own
  * growable buffer serves.
  *
@@ -196,12 +197,12 @@ export class Bulk {
   #copyIn(src: Uint8Array, off: number, to: number, n: number): void {
     const node = this.#node;
     if (this.#at < 0 || node === undefined) {
-      this.#data.set(src.subarray(off, off + n), to);
+      copyBytes(this.#data, to, src.subarray(off, off + n));
       return;
     }
     const from = addressIn(node.memory, src);
     if (from >= 0) node.copy(this.#at + to, from + off, n);
-    else viewOf(node, this.#at + to + n).set(src.subarray(off, off + n), this.#at + to);
+    else copyBytes(viewOf(node, this.#at + to + n), this.#at + to, src.subarray(off, off + n));
   }
 
   /** Waits until the reader frees room for `bytes` (resolves at once when it did meanwhile). */
@@ -279,13 +280,13 @@ export class Bulk {
   #copyOut(dst: Uint8Array, off: number, at: number, n: number): void {
     const node = this.#node;
     if (this.#from < 0 || node === undefined) {
-      dst.set(this.#data.subarray(at, at + n), off);
+      copyBytes(dst, off, this.#data.subarray(at, at + n));
       return;
     }
     const from = this.#from + at;
     const to = addressIn(node.memory, dst);
     if (to >= 0) node.copy(to + off, from, n);
-    else dst.set(viewOf(node, from + n).subarray(from, from + n), off);
+    else copyBytes(dst, off, viewOf(node, from + n).subarray(from, from + n));
   }
 
   release(): void {

@@ -1,4 +1,5 @@
 import { BELL, CTRL_WORDS, HEAD, RING_HEADER_BYTES, TAIL, WRITER_WAITING, ringOffset, type ShmRegion } from './region.js';
+import { copyBytes } from './copy-bytes.js';
 import { waitAsync } from './wait-async.js';
 
 /**
@@ -49,8 +50,8 @@ export class Ring {
       const mask = this.#mask;
       for (let i = 0; i < n; i++) data[(at + i) & mask] = src[i]!;
     } else {
-      this.data.set(first === n ? src : src.subarray(0, first), at);
-      if (first < n) this.data.set(src.subarray(first), 0);
+      copyBytes(this.data, at, first === n ? src : src.subarray(0, first));
+      if (first < n) copyBytes(this.data, 0, src.subarray(first));
     }
     this.#head = (this.#head + n) >>> 0;
   }
@@ -101,8 +102,8 @@ export class Ring {
         const mask = this.#mask;
         for (let i = 0; i < n; i++) dst[dstAt + i] = data[(at + i) & mask]!;
       } else {
-        dst.set(this.data.subarray(at, at + first), dstAt);
-        if (first < n) dst.set(this.data.subarray(0, n - first), dstAt + first);
+        copyBytes(dst, dstAt, this.data.subarray(at, at + first));
+        if (first < n) copyBytes(dst, dstAt + first, this.data.subarray(0, n - first));
       }
     }
     this.#tail = (this.#tail + n) >>> 0;
