@@ -1,6 +1,7 @@
 // What one thread rank's part of a node-arena allreduce costs, phase by
 // phase, in one thread (no synchronization: the CPU work only), for plain
-// arrays (JS copies in and out of the shared memory) and for arrays from
+// arrays (JS copies in and out of the shared memory: a TypedArray set, and
+// copyBytes, the Buffer#fill memcpy that the arena uses) and for arrays from
 // sharedArray() (read in place, Wasm memory.copy out):
 //   npm run build && node bench/shm-arena-phases.mjs
 //
@@ -12,6 +13,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { copyBytes } from '../dist/channels/shm/copy-bytes.js';
 import { loadLine } from './lib/common.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -57,11 +59,18 @@ for (const bytes of SIZES) {
     'copy in, JS (plain array)': () => view(slot(1)).set(user),
     'reduce own slice (Wasm)': () => reduce(slot),
     'copy out, JS (plain into)': () => out.set(view(slot(0))),
+    'copy in, copyBytes (plain array)': () => copyBytes(view(slot(1)), 0, user),
+    'copy out, copyBytes (plain into)': () => copyBytes(out, 0, view(slot(0))),
     'copy out, memory.copy (shared into)': () => k.copy(into, slot(0), bytes),
     'plain: in + reduce + out': () => {
       view(slot(1)).set(user);
       reduce(slot);
       out.set(view(slot(0)));
+    },
+    'plain, copyBytes: in + reduce + out': () => {
+      copyBytes(view(slot(1)), 0, user);
+      reduce(slot);
+      copyBytes(out, 0, view(slot(0)));
     },
     'shared: reduce in place + memory.copy out': () => {
       k.copy(slot(0) + slice, shared(0) + slice, slice);
