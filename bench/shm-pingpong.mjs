@@ -77,7 +77,8 @@ function memcpyMBs() {
  * 4 MiB copies with and without shared memory (best of several, MB/s): a
  * message between thread ranks crosses a SharedArrayBuffer, and V8 copies
  * to and from one with relaxed atomic word moves, not memcpy. Wasm's
- * memory.copy inside a shared memory is memcpy again.
+ * memory.copy inside a shared memory is memcpy again, and so is Buffer#fill
+ * with a buffer as long as the range (copyBytes, channels/shm/copy-bytes.ts).
  */
 function copyRates() {
   const n = 4 * 1024 * 1024;
@@ -104,6 +105,8 @@ function copyRates() {
     ['sab', 'ab', 'TypedArray.set', best(() => ab2.set(sabView))],
     ['ab', 'sab', 'TypedArray.set', best(() => sab.set(ab, n))],
     ['sab', 'ab', 'Buffer.copy', best(() => buf.copy(ab2, 0, 0, n))],
+    ['sab', 'ab', 'Buffer#fill', best(() => Buffer.from(ab2.buffer).fill(sabView))],
+    ['ab', 'sab', 'Buffer#fill', best(() => Buffer.from(sab.buffer, n, n).fill(ab))],
     ['sab', 'sab', 'copyWithin', best(() => sab.copyWithin(n, 0, n))],
     ['sab', 'sab', 'wasm memory.copy', best(() => wasm.copy(n, 0, n))],
   ].map(([from, to, primitive, mb_s]) => ({ bench: 'copy', from, to, primitive, bytes: n, mb_s }));
