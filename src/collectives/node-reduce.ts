@@ -68,12 +68,12 @@ export async function nodeReduce(c: CollContext, nc: NodeCall, op: Op, data: Num
   else {
     await a.syncVia(async () => {
       const v = result();
-      if (op.fn !== undefined) v.set(fold(op, input, a.n, new Ctor(len), fields) as never);
+      if (op.fn !== undefined) setInto(v, fold(op, input, a.n, new Ctor(len), fields));
       const lc = nc.sub(layout.leaders);
-      if (root === undefined) v.set(await leadersAllreduce(lc, op, v, a) as never);
+      if (root === undefined) setInto(v, await leadersAllreduce(lc, op, v, a));
       else {
         const r = await withEngine(engineFor(lc, op, v), (e) => reduceBinomial(lc, e, layout.processOf[root]!, op.commutative ? layout.processOf[root]! : 0));
-        if (r !== undefined) v.set(r as never);
+        if (r !== undefined) setInto(v, r);
       }
     }, nc.signal, fields);
   }
@@ -83,6 +83,12 @@ export async function nodeReduce(c: CollContext, nc: NodeCall, op: Op, data: Num
   if (to >= 0) a.copy(to, a.offset(set, 0), bytes);
   else copyBytes(bytesOf(out), 0, a.bytes(a.offset(set, 0), bytes));
   return out;
+}
+
+/** The leader's result `r` (a private array like `v`, or `v` itself) into `v` in the arena: copyBytes when it is an array of the same type. */
+function setInto(v: NumericArray, r: unknown): void {
+  if (r !== v && ArrayBuffer.isView(r) && r.constructor === v.constructor && r.byteLength === v.byteLength) copyBytes(bytesOf(v), 0, bytesOf(r));
+  else v.set(r as never);
 }
 
 /** Header word: where a rank's contribution lies in the arena when it is a shared array, else -1 (in its slot). */
