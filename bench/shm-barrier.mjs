@@ -12,6 +12,9 @@
 //              others block in Atomics.wait (no timeout): V8's floor
 //   bare-async the same wait inside an async function awaited by the loop
 //              (two promise hops per barrier, as a library call has)
+// FMI_BENCH_OP=pingpong: the fmi and base rows only, an 8 B round trip
+// (send, recv) between 2 thread ranks instead of a barrier (the floor is
+// bench/shm-wake.mjs's `wait` row).
 // Each row: wall time per barrier (the loop's mean at rank 0 / thread 0) and
 // the process's CPU (user + system, all threads) per barrier, over the same
 // loop; a row is the median of FMI_BENCH_REPEAT jobs (default 3), taken in
@@ -28,7 +31,8 @@ import { loadLine } from './lib/common.mjs';
 const here = dirname(fileURLToPath(import.meta.url));
 const ROUNDS = Number(process.env.FMI_BENCH_ROUNDS ?? 20000);
 const WARM = 2000;
-const N = Number(process.env.FMI_BENCH_RANKS ?? 4);
+const OP = process.env.FMI_BENCH_OP ?? 'barrier';
+const N = OP === 'pingpong' ? 2 : Number(process.env.FMI_BENCH_RANKS ?? 4);
 const REPEAT = Number(process.env.FMI_BENCH_REPEAT ?? 3);
 // Words of the bare barrier: the arrivals' count and the generation, a cache line apart.
 const COUNT = 0;
@@ -43,12 +47,13 @@ else await main();
 async function rank() {
   const { init } = await import(process.env.FMI_BENCH_FMI ? pathToFileURL(process.env.FMI_BENCH_FMI).href : 'fmi');
   const comm = await init();
-  for (let i = 0; i < WARM; i++) await comm.barrier();
+  const once = OP === 'pingpong' ? pingpong(comm) : () => comm.barrier();
+  for (let i = 0; i < WARM; i++) await once();
   const each = new Float64Array(ROUNDS);
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   for (let i = 0, t = t0; i < ROUNDS; i++) {
-    await comm.barrier();
+    await once();
     each[i] = -t + (t = performance.now());
   }
   const wall = performance.now() - t0;
@@ -59,8 +64,23 @@ async function rank() {
   await comm.close();
 }
 
+/** One 8 B round trip between ranks 0 and 1, received into the same array each time. */
+function pingpong(comm) {
+  const buf = new Uint8Array(8);
+  const into = { into: buf };
+  return comm.rank === 0
+    ? async () => {
+        await comm.send(buf, 1);
+        await comm.recv(1, into);
+      }
+    : async () => {
+        await comm.recv(0, into);
+        await comm.send(buf, 0);
+      };
+}
+
 function result(impl, wallMs, cpu) {
-  return { bench: 'shm-barrier', impl, ranks: N, rounds: ROUNDS, us: +((wallMs * 1000) / ROUNDS).toFixed(2), cpu_us: +((cpu.user + cpu.system) / ROUNDS).toFixed(2) };
+  return { bench: 'shm-barrier', op: OP, impl, ranks: N, rounds: ROUNDS, us: +((wallMs * 1000) / ROUNDS).toFixed(2), cpu_us: +((cpu.user + cpu.system) / ROUNDS).toFixed(2) };
 }
 
 /** A job of `fmi run -n N --threads` on the build in `dir`; resolves to its result line. */
@@ -153,10 +173,10 @@ async function main() {
   const base = process.env.FMI_BENCH_BASE;
   const impls = [['fmi', () => fmiJob('fmi', join(here, '..'))]];
   if (base) impls.push(['base', () => fmiJob('base', base)]);
-  impls.push(['bare-wait', () => bareJob('bare-wait')], ['bare-async', () => bareJob('bare-async')], ['bare-chain', () => bareJob('bare-chain')], ['bare-chain2', () => bareJob('bare-chain2')]);
+  if (OP === 'barrier') impls.push(['bare-wait', () => bareJob('bare-wait')], ['bare-async', () => bareJob('bare-async')], ['bare-chain', () => bareJob('bare-chain')], ['bare-chain2', () => bareJob('bare-chain2')]);
   const only = process.env.FMI_BENCH_IMPLS?.split(',');
   if (only) impls.splice(0, impls.length, ...impls.filter(([name]) => only.includes(name)));
-  process.stderr.write(`shm-barrier: ${N} threads, ${ROUNDS} barriers per job, ${REPEAT} jobs each in turns, load ${loadLine()}\n`);
+  process.stderr.write(`shm-barrier: ${OP}, ${N} threads, ${ROUNDS} per job, ${REPEAT} jobs each in turns, load ${loadLine()}\n`);
   const rows = new Map(impls.map(([name]) => [name, []]));
   for (let r = 0; r < REPEAT; r++) {
     for (const [name, job] of impls) {
@@ -166,7 +186,7 @@ async function main() {
     }
   }
   const med = (xs) => [...xs].sort((x, y) => x - y)[xs.length >> 1];
-  process.stderr.write(`${'impl'.padEnd(11)} ${'us/barrier'.padStart(11)} ${'cpu us'.padStart(8)}  (median of ${REPEAT}; all: us | cpu)  load now ${loadLine()}\n`);
+  process.stderr.write(`${'impl'.padEnd(11)} ${`us/${OP === 'pingpong' ? 'rt' : 'barrier'}`.padStart(11)} ${'cpu us'.padStart(8)}  (median of ${REPEAT}; all: us | cpu)  load now ${loadLine()}\n`);
   for (const [name, rs] of rows) {
     process.stderr.write(`${name.padEnd(11)} ${med(rs.map((x) => x.us)).toFixed(1).padStart(11)} ${med(rs.map((x) => x.cpu_us)).toFixed(1).padStart(8)}  ${rs.map((x) => x.us.toFixed(1)).join(' ')} | ${rs.map((x) => x.cpu_us.toFixed(1)).join(' ')}\n`);
   }
