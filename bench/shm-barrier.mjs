@@ -6,12 +6,19 @@
 //
 // Rows:
 //   fmi        comm.barrier() back to back on this build
+//   fmi-chain  the same with FMI_NODE_WAKE=chain (a sync's last rank wakes
+//              one waiter, each woken one the next)
 //   base       the same on FMI_BENCH_BASE=DIR (an earlier checkout, built)
 //   bare-wait  a counter barrier: Atomics.add, the last arriver bumps a
 //              generation word and wakes all with one Atomics.notify, the
 //              others block in Atomics.wait (no timeout): V8's floor
 //   bare-async the same wait inside an async function awaited by the loop
 //              (two promise hops per barrier, as a library call has)
+//   bare-chain the last arriver wakes one waiter, each woken one the next
+//              (count 1), all on the generation word (the woken order is
+//              the waiters' FIFO order; a late waker may wake a waiter of
+//              the next barrier in vain)
+//   bare-chain2 the same on a word per generation's parity (fmi-chain's way)
 // FMI_BENCH_OP=pingpong: the fmi and base rows only, an 8 B round trip
 // (send, recv) between 2 thread ranks instead of a barrier (the floor is
 // bench/shm-wake.mjs's `wait` row).
@@ -19,7 +26,8 @@
 // the process's CPU (user + system, all threads) per barrier, over the same
 // loop; a row is the median of FMI_BENCH_REPEAT jobs (default 3), taken in
 // turns. FMI_BENCH_ROUNDS barriers per job (default 20000; 2000 more warm
-// up), FMI_BENCH_RANKS (default 4).
+// up), FMI_BENCH_RANKS (default 4), FMI_BENCH_IMPLS (rows to run, e.g.
+// fmi,base).
 // stdout: {bench:"shm-barrier", impl, ranks, rounds, us, cpu_us} per job; stderr: a table.
 
 import { spawn } from 'node:child_process';
@@ -84,9 +92,9 @@ function result(impl, wallMs, cpu) {
 }
 
 /** A job of `fmi run -n N --threads` on the build in `dir`; resolves to its result line. */
-function fmiJob(impl, dir) {
+function fmiJob(impl, dir, extra = {}) {
   const args = [join(dir, 'dist', 'cli', 'main.js'), 'run', '-n', String(N), '--threads', '--no-prefix', fileURLToPath(import.meta.url), 'rank'];
-  const env = { ...process.env, FMI_BENCH_FMI: dir === join(here, '..') ? '' : join(dir, 'dist', 'index.js') };
+  const env = { ...process.env, FMI_BENCH_FMI: dir === join(here, '..') ? '' : join(dir, 'dist', 'index.js'), ...extra };
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], env });
     let out = '';
@@ -172,6 +180,7 @@ function bareThread({ sab, i, impl }) {
 async function main() {
   const base = process.env.FMI_BENCH_BASE;
   const impls = [['fmi', () => fmiJob('fmi', join(here, '..'))]];
+  if (OP === 'barrier') impls.push(['fmi-chain', () => fmiJob('fmi-chain', join(here, '..'), { FMI_NODE_WAKE: 'chain' })]);
   if (base) impls.push(['base', () => fmiJob('base', base)]);
   if (OP === 'barrier') impls.push(['bare-wait', () => bareJob('bare-wait')], ['bare-async', () => bareJob('bare-async')], ['bare-chain', () => bareJob('bare-chain')], ['bare-chain2', () => bareJob('bare-chain2')]);
   const only = process.env.FMI_BENCH_IMPLS?.split(',');

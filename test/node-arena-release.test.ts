@@ -3,10 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { createRegion } from '../src/channels/shm/region.js';
 import { nodeMemoryFor } from '../src/collectives/node-memory.js';
 
-// The node arena's release: the last rank to arrive at a sync wakes one
-// waiter, and each waiter the next as it wakes. Waits here block without a
-// bound that matters (FMI_NODE_BLOCK_US of 10 minutes, no event loop to fall
-// back on in time), so a waiter the chain missed would hang the test: every
+// The node arena's release: the last rank to arrive at a sync wakes all
+// waiters, or (FMI_NODE_WAKE=chain) one, and each waiter the next as it
+// wakes. Waits here block without a bound that matters (FMI_NODE_BLOCK_US of
+// 10 minutes, no event loop to fall back on in time), so a waiter the
+// release missed would hang the test: every
 // rank must pass every sync, and see every write made before it. Real worker
 // threads running the built arena (dist/), arriving in varying order.
 const dist = new URL('../dist/collectives/node-arena.js', import.meta.url).href;
@@ -37,13 +38,13 @@ const { workerData: d, parentPort } = require('node:worker_threads');
 `;
 
 describe('node arena - release', { timeout: 300_000 }, () => {
-  it('4 thread ranks blocking without a bound: every sync releases every rank, after every write before it', async () => {
+  it.each(['all', 'chain'])('FMI_NODE_WAKE=%s, 4 thread ranks blocking without a bound: every sync releases every rank, after every write before it', async (wake) => {
     const size = 4;
     const syncs = 1500;
     const region = createRegion([0, 1, 2, 3]);
     const memory = nodeMemoryFor(region)!;
     const seen = new SharedArrayBuffer(4 * size);
-    const env = { ...process.env, FMI_NODE_BLOCK_US: String(600_000_000) };
+    const env = { ...process.env, FMI_NODE_BLOCK_US: String(600_000_000), FMI_NODE_WAKE: wake };
     const out = await Promise.all(
       Array.from(
         { length: size },

@@ -11,6 +11,8 @@ import { BASE, CAP, COUNT, DATA_OFFSET, ERROR_BYTES, ERROR_OFFSET, FAILED, GEN, 
 
 /** How often a wait looks whether a local rank is gone (its thread ended) although nobody woke it. */
 const GONE_CHECK_MS = 100;
+/** FMI_NODE_WAKE=chain: a sync's release wakes one waiter, and each the next (#release). */
+const WAKE_CHAIN = process.env.FMI_NODE_WAKE === 'chain';
 
 
 /** The processes of a mixed job: each world rank's leader (the lowest rank of its process). */
@@ -188,33 +190,35 @@ export class NodeArena {
   }
 
   /**
-   * Releases generation `g`'s waiters: wakes one, which wakes the next as it
-   * wakes (#released). One notify waking them all would hold V8's futex
-   * mutex while it signals each, and every woken thread would block on that
-   * mutex again: 12.3 futex calls per barrier of 4 bare threads against 9.1
-   * in turns, CPU 65-74 against 40-45 us (bench/shm-barrier.mjs, bare-wait
-   * and bare-chain2 rows).
+   * Releases generation `g`'s waiters: one notify wakes them all, or with
+   * FMI_NODE_WAKE=chain one, which wakes the next as it wakes (#released).
+   * Waking all holds V8's futex mutex while it signals each waiter, and each
+   * woken thread blocks on that mutex again: a bare barrier of 4 threads
+   * took 12.3 futex calls against 9.1 in turns at load 5-7, but alike at load
+   * 10-14, and the turns put the waiters' wake-ups one after another, so the
+   * last waiter's release grows with the ranks (bench/shm-barrier.mjs).
    */
   #release(g: number): void {
     const at = RELEASED + (g & 1);
     Atomics.store(this.#ctl, GEN, g + 1);
     Atomics.store(this.#ctl, at, g + 1);
-    Atomics.notify(this.#ctl, at, 1);
+    Atomics.notify(this.#ctl, at, WAKE_CHAIN ? 1 : undefined);
   }
 
   /**
-   * Waits for the release of a sync (word `at` no longer holds `v`), then
-   * wakes the next waiter. Its parity's word: a waiter of the next sync waits
-   * on the other one, so a late waker of this one cannot wake it in vain.
-   * Undefined when the wait ended blocking (no promise to await).
+   * Waits for the release of a sync (word `at` no longer holds `v`); with
+   * FMI_NODE_WAKE=chain then wakes the next waiter. Its parity's word: a
+   * waiter of the next sync waits on the other one, so a late waker of this
+   * one cannot wake it in vain. Undefined when the wait ended blocking (no
+   * promise to await).
    */
   #released(at: number, v: number, signal: AbortSignal | undefined, fields: FmiErrorFields): Promise<void> | undefined {
     const w = this.#until(at, v, signal, fields);
     if (w === undefined) {
-      Atomics.notify(this.#ctl, at, 1);
+      if (WAKE_CHAIN) Atomics.notify(this.#ctl, at, 1);
       return undefined;
     }
-    return w.then(() => void Atomics.notify(this.#ctl, at, 1));
+    return WAKE_CHAIN ? w.then(() => void Atomics.notify(this.#ctl, at, 1)) : w;
   }
 
   /**
