@@ -20,10 +20,13 @@
 // FMI_BENCH_TRAIN=1; FMI_BENCH_TIMEOUT_S=600 per run; FMI_BENCH_BASE=DIR (an
 // earlier fmi checkout, built: its thread ranks run this script's ping-pong
 // too, by default settings, column "base loop", variant "u8,base");
-// FMI_BENCH_FLOORS=0 skips the floors: bench/shm-wake.mjs's wait, waitAsync
-// and futex-c rows (FMI_BENCH_ROUNDS, default 5000 here), run in the same
-// script so the 8 B line splits the default's time into the wake-up V8 gives
-// (Atomics.wait; waitAsync for the event-loop run) and fmi's own part.
+// FMI_BENCH_FLOORS=0 skips the floors: bench/shm-wake.mjs's wait, wait@5,
+// wait+js, waitAsync and futex-c rows (FMI_BENCH_ROUNDS, default 5000 here),
+// run in the same script so the 8 B line splits the default's time into the
+// wake-up V8 gives (Atomics.wait; waitAsync for the event-loop run) and fmi's
+// own part; wait@5 is the wait with the default's 5 ms bound (on an idle
+// machine a timed wait may cost the kernel a timer to program each time),
+// wait+js the wait with 3 us of work after each notify (what fmi does there).
 // stdout: pingpong.mjs's JSON lines (channel "shm" or "direct", variant
 // "u8", "u8,loop" for the event-loop-only run, "u8,spin" for the spinning run, "u8,shared" with shared arrays), one line {bench:"memcpy"} and, with
 // FMI_BENCH_TRAIN, {bench:"train-sgd"} lines; stderr: a table.
@@ -120,7 +123,7 @@ const shared = await job([cli, 'run', '-n', '2', '--threads', '--no-prefix', pin
 const spin = SPIN_US > 0 ? await job([cli, 'run', '-n', '2', '--threads', '--no-prefix', pingpong], { FMI_SHM_SPIN_US: String(SPIN_US) }, { variant: 'u8,spin' }) : [];
 const direct = await job([cli, 'run', '-n', '2', '--no-prefix', pingpong]);
 const floors = isOn(process.env.FMI_BENCH_FLOORS ?? '1')
-  ? await job([join(here, 'shm-wake.mjs')], { FMI_BENCH_WAKE: 'wait,waitAsync,futex-c', FMI_BENCH_ROUNDS: process.env.FMI_BENCH_ROUNDS ?? '5000' }).catch((err) => {
+  ? await job([join(here, 'shm-wake.mjs')], { FMI_BENCH_WAKE: 'wait,wait@5,wait+js,waitAsync,futex-c', FMI_BENCH_ROUNDS: process.env.FMI_BENCH_ROUNDS ?? '5000' }).catch((err) => {
       process.stderr.write(`shm-pingpong: no floors (${err.message})\n`);
       return [];
     })
@@ -149,7 +152,7 @@ if (small) process.stderr.write(`goal 8 B <= 3 us: ${small.p50_us.toFixed(1)} us
 const floor = new Map(floors.filter((r) => r?.bench === 'shm-wake').map((r) => [r.mechanism, r.p50_us]));
 const own = (row, mech) => (row && floor.has(mech) ? `${row.p50_us.toFixed(1)} us = ${mech} ${floor.get(mech).toFixed(1)} + fmi ${(row.p50_us - floor.get(mech)).toFixed(1)}` : '-');
 if (small && floor.size > 0) {
-  process.stderr.write(`8 B against the bare wake-up (bench/shm-wake.mjs, same run; futex-c ${floor.get('futex-c')?.toFixed(1) ?? '-'} us): default ${own(small, 'wait')}; event loop only ${own(L.get(8), 'waitAsync')}\n`);
+  process.stderr.write(`8 B against the bare wake-up (bench/shm-wake.mjs, same run; futex-c ${floor.get('futex-c')?.toFixed(1) ?? '-'} us, wait@5 ${floor.get('wait@5')?.toFixed(1) ?? '-'}, wait+js ${floor.get('wait+js')?.toFixed(1) ?? '-'}): default ${own(small, 'wait')}; event loop only ${own(L.get(8), 'waitAsync')}\n`);
 }
 process.stderr.write(`4 MiB copies, MB/s: ${copies.map((c) => `${c.from}->${c.to} ${c.primitive} ${c.mb_s}`).join(', ')}\n`);
 if (large) process.stderr.write(`goal 4 MiB >= memcpy/2 = ${Math.round(memcpy / 2)} MB/s: ${Math.round(large.mb_s)} MB/s by default, ${Math.round(H.get(4 * 1024 * 1024)?.mb_s ?? 0)} MB/s with shared arrays\n`);

@@ -10,6 +10,13 @@
 //   port       MessagePort.postMessage (the event loop, a libuv async handle)
 //   spin       polls Atomics.load (a core each, busy)
 //   spin+wait  polls up to FMI_BENCH_SPIN_US (default 5) then Atomics.wait
+//   wait+js    Atomics.wait, and FMI_BENCH_JS_US (default 3) of busy work
+//              after each notify, before the wait: where fmi's receive posts
+//              itself and its drive runs. The same p50 as `wait` means the
+//              work overlaps the peer's wake-up; `wait` plus the work means
+//              the woken peer waited for this thread's core
+//   js+wait    the same work before each notify (where fmi takes the message
+//              in and resolves the receive): adds to the half round trip
 //   futex-c    the same ping-pong between two C threads on a raw futex
 //              (bench/native/futex-pingpong.c, built with `cc`): the floor
 //              of a wake-up without polling on this machine, no V8 in it
@@ -30,6 +37,7 @@ import { join } from 'node:path';
 
 const ROUNDS = Number(process.env.FMI_BENCH_ROUNDS ?? 20000);
 const SPIN_US = Number(process.env.FMI_BENCH_SPIN_US ?? 5);
+const JS_US = Number(process.env.FMI_BENCH_JS_US ?? 3);
 const PAIRS = Number(process.env.FMI_BENCH_PAIRS ?? 1);
 const MECHANISMS = (process.env.FMI_BENCH_WAKE ?? 'wait,waitAsync,port,spin,spin+wait,futex-c').split(',');
 
@@ -154,10 +162,18 @@ async function side({ mech, sab, port, role }) {
         return;
     }
   };
+  const work = () => {
+    const end = performance.now() + JS_US / 1000;
+    while (performance.now() < end);
+  };
+  const [before, after] = [mech === 'js+wait', mech === 'wait+js'];
+  if (before || after) mech = 'wait';
   for (let i = 1; i <= total; i++) {
     if (role === 'ping') {
       const t0 = performance.now();
+      if (before) work();
       const n = post(i);
+      if (after) work();
       await waitFor(i);
       if (i > warm) {
         samples[i - warm - 1] = performance.now() - t0;
@@ -165,7 +181,9 @@ async function side({ mech, sab, port, role }) {
       }
     } else {
       await waitFor(i);
+      if (before) work();
       post(i);
+      if (after) work();
     }
   }
   if (role === 'ping') parentPort.postMessage({ samples, notify });

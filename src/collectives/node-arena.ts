@@ -7,10 +7,12 @@ import { CLOSED, CTRL_WORDS, type ShmRegion } from '../channels/shm/region.js';
 import { waitAsync } from '../channels/shm/wait-async.js';
 import { kernelModule, type KernelFn } from '../kernels/arena.js';
 import { elemTypeOf, typedArrayCtor, type NumericArray } from '../kernels/index.js';
-import { BASE, CAP, COUNT, DATA_OFFSET, ERROR_BYTES, ERROR_OFFSET, FAILED, GEN, HEADER, HEADER_WORDS, MAX_PAGES, PAGE } from './node-memory.js';
+import { BASE, CAP, COUNT, DATA_OFFSET, ERROR_BYTES, ERROR_OFFSET, FAILED, GEN, HEADER, HEADER_WORDS, MAX_PAGES, PAGE, RELEASED } from './node-memory.js';
 
 /** How often a wait looks whether a local rank is gone (its thread ended) although nobody woke it. */
 const GONE_CHECK_MS = 100;
+/** FMI_NODE_WAKE=chain: a sync's release wakes one waiter, and each the next (#release). */
+const WAKE_CHAIN = process.env.FMI_NODE_WAKE === 'chain';
 
 
 /** The processes of a mixed job: each world rank's leader (the lowest rank of its process). */
@@ -141,13 +143,14 @@ export class NodeArena {
   async sync(signal: AbortSignal | undefined, fields: FmiErrorFields): Promise<void> {
     if (this.n === 1) return;
     const g = Atomics.load(this.#ctl, GEN);
+    const at = RELEASED + (g & 1);
+    const v = Atomics.load(this.#ctl, at);
     if (Atomics.add(this.#ctl, COUNT, 1) === this.n - 1) {
       Atomics.store(this.#ctl, COUNT, 0);
-      Atomics.add(this.#ctl, GEN, 1);
-      Atomics.notify(this.#ctl, GEN);
-      return;
+      return this.#release(g);
     }
-    await this.#until(GEN, g, signal, fields);
+    const w = this.#released(at, v, signal, fields);
+    if (w !== undefined) await w;
   }
 
   /**
@@ -156,10 +159,13 @@ export class NodeArena {
    * fails, every local rank fails with its error.
    */
   async syncVia(step: () => Promise<void>, signal: AbortSignal | undefined, fields: FmiErrorFields): Promise<void> {
+    const g = Atomics.load(this.#ctl, GEN);
     if (!this.leader) {
-      const g = Atomics.load(this.#ctl, GEN);
+      const at = RELEASED + (g & 1);
+      const v = Atomics.load(this.#ctl, at);
       if (Atomics.add(this.#ctl, COUNT, 1) === this.n - 2) Atomics.notify(this.#ctl, COUNT);
-      await this.#until(GEN, g, signal, fields);
+      const w = this.#released(at, v, signal, fields);
+      if (w !== undefined) await w;
       if (Atomics.load(this.#ctl, FAILED) !== 0) {
         const len = Atomics.load(this.#ctl, FAILED);
         throw decodeError(this.bytes(ERROR_OFFSET, len).slice(), fields);
@@ -179,9 +185,40 @@ export class NodeArena {
       this.bytes(ERROR_OFFSET, bytes.byteLength).set(bytes);
       Atomics.store(this.#ctl, FAILED, bytes.byteLength);
     }
-    Atomics.add(this.#ctl, GEN, 1);
-    Atomics.notify(this.#ctl, GEN);
+    this.#release(g);
     if (failure !== undefined) throw failure;
+  }
+
+  /**
+   * Releases generation `g`'s waiters: one notify wakes them all, or with
+   * FMI_NODE_WAKE=chain one, which wakes the next as it wakes (#released).
+   * Waking all holds V8's futex mutex while it signals each waiter, and each
+   * woken thread blocks on that mutex again: a bare barrier of 4 threads
+   * took 12.3 futex calls against 9.1 in turns at load 5-7, but alike at load
+   * 10-14, and the turns put the waiters' wake-ups one after another, so the
+   * last waiter's release grows with the ranks (bench/shm-barrier.mjs).
+   */
+  #release(g: number): void {
+    const at = RELEASED + (g & 1);
+    Atomics.store(this.#ctl, GEN, g + 1);
+    Atomics.store(this.#ctl, at, g + 1);
+    Atomics.notify(this.#ctl, at, WAKE_CHAIN ? 1 : undefined);
+  }
+
+  /**
+   * Waits for the release of a sync (word `at` no longer holds `v`); with
+   * FMI_NODE_WAKE=chain then wakes the next waiter. Its parity's word: a
+   * waiter of the next sync waits on the other one, so a late waker of this
+   * one cannot wake it in vain. Undefined when the wait ended blocking (no
+   * promise to await).
+   */
+  #released(at: number, v: number, signal: AbortSignal | undefined, fields: FmiErrorFields): Promise<void> | undefined {
+    const w = this.#until(at, v, signal, fields);
+    if (w === undefined) {
+      if (WAKE_CHAIN) Atomics.notify(this.#ctl, at, 1);
+      return undefined;
+    }
+    return WAKE_CHAIN ? w.then(() => void Atomics.notify(this.#ctl, at, 1)) : w;
   }
 
   /**
@@ -223,14 +260,22 @@ export class NodeArena {
     Atomics.store(this.#ctl, CAP, cap);
   }
 
-  /** Waits until word `index` no longer holds `value`: blocking first (#blockUs), then on the event loop. */
-  async #until(index: number, value: number, signal: AbortSignal | undefined, fields: FmiErrorFields): Promise<void> {
+  /**
+   * Waits until word `index` no longer holds `value`: blocking first
+   * (#blockUs), then on the event loop. Undefined when it ended blocking.
+   */
+  #until(index: number, value: number, signal: AbortSignal | undefined, fields: FmiErrorFields): Promise<void> | undefined {
     // A notify meant for the previous sync may wake this one (it came late): only a changed word counts.
     if (this.#blockUs > 0) {
       const end = performance.now() + this.#blockUs / 1000;
       for (let left = this.#blockUs / 1000; left > 0 && Atomics.load(this.#ctl, index) === value; left = end - performance.now()) Atomics.wait(this.#ctl, index, value, left);
     }
-    if (Atomics.load(this.#ctl, index) !== value) return;
+    if (Atomics.load(this.#ctl, index) !== value) return undefined;
+    return this.#untilAsync(index, value, signal, fields);
+  }
+
+  /** #until on the event loop (Atomics.waitAsync). */
+  async #untilAsync(index: number, value: number, signal: AbortSignal | undefined, fields: FmiErrorFields): Promise<void> {
     // A pending waitAsync does not keep the thread alive: a ref'd timer does, while anyone waits.
     if (this.#waiting++ === 0) this.#keepAlive.ref();
     try {
@@ -254,7 +299,12 @@ export class NodeArena {
   /** Wakes this arena's waits (other ranks' too: they look at their word and wait again). */
   #nudge(): void {
     if (this.#waiting === 0) return;
-    Atomics.notify(this.#ctl, GEN);
+    this.#wakeAll();
+  }
+
+  #wakeAll(): void {
+    Atomics.notify(this.#ctl, RELEASED);
+    Atomics.notify(this.#ctl, RELEASED + 1);
     Atomics.notify(this.#ctl, COUNT);
   }
 
@@ -262,8 +312,7 @@ export class NodeArena {
   close(): void {
     clearInterval(this.#keepAlive);
     this.#closed = true;
-    Atomics.notify(this.#ctl, GEN);
-    Atomics.notify(this.#ctl, COUNT);
+    this.#wakeAll();
   }
 
   /** A local slot whose thread ended (or closed its channel), or -1. */

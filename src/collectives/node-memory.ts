@@ -32,8 +32,13 @@ export const INITIAL_CAP = 16 * 1024;
 // Control words. Each counter has a cache line of its own.
 /** Arrivals at the current synchronization. */
 export const COUNT = 0;
-/** Bumped when every rank arrived; waiters wait on it. */
+/** Bumped when every rank arrived (the generation of the next synchronization). */
 export const GEN = 16;
+/**
+ * The last generation released, one word per parity of GEN (RELEASED + (gen & 1)):
+ * a synchronization's waiters wait on their parity's word (node-arena.ts).
+ */
+export const RELEASED = 48;
 /** Bytes per slot (a multiple of 64); changed only while every rank waits for the leader. */
 export const CAP = 32;
 /** Byte offset of the sets (a page boundary); changed only with CAP. */
