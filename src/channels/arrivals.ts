@@ -1,4 +1,4 @@
-import type { Received, RecvRequest, RecvTarget } from './channel.js';
+import type { OwnReceive, RecvRequest, RecvTarget } from './channel.js';
 import { ChannelError, TruncateError } from '../errors.js';
 import { BufferPool } from './buffer-pool.js';
 import { unfilledBytes } from '../util/fresh.js';
@@ -33,13 +33,8 @@ export interface Arrival {
   fail(err: Error): void;
 }
 
-export interface Posted {
-  req: RecvRequest;
-  seq: number;
-  resolve(m: Received): void;
-  reject(e: Error): void;
-  onAbort?: () => void;
-}
+/** A posted receive: a promise's (Matcher.post) or one that settles itself (Matcher.postOwn). */
+export type Posted = OwnReceive;
 
 /** The receive's `into`, unless its `fits` turns this message away. */
 function takesInto(req: RecvRequest, kind: number, length: number): RecvTarget | undefined {

@@ -46,6 +46,20 @@ export interface RecvRequest {
 }
 
 /**
+ * A receive that settles itself (Channel.recvTo): the transport calls
+ * `resolve` or `reject` once, synchronously, where the message completes (a
+ * socket's read callback), with no promise of its own in between. `seq` and
+ * `onAbort` belong to the matcher, which sets them.
+ */
+export interface OwnReceive {
+  readonly req: RecvRequest;
+  seq: number;
+  onAbort: (() => void) | undefined;
+  resolve(m: Received): void;
+  reject(e: Error): void;
+}
+
+/**
  * The seam between collectives and transports: collectives and the
  * communicator never import a concrete channel.
  */
@@ -56,6 +70,12 @@ export interface Channel {
   /** Resolves once the payload has been handed to the transport; the caller may reuse it then. */
   send(dest: number, env: Envelope, payload: Uint8Array, signal?: AbortSignal): Promise<void>;
   recv(req: RecvRequest): Promise<Received>;
+  /**
+   * Optional: posts `r.req` as recv does, and settles `r` itself instead of a
+   * promise (a collective's receive that checks what came in as it lands).
+   * False when this channel cannot now: the caller uses recv.
+   */
+  recvTo?(r: OwnReceive): boolean;
   /** The envelope of a message a receive like `req` would take now, if any; never blocks (MPI_Iprobe). */
   iprobe(req: ProbeRequest): Probed | undefined;
   /** Waits for a message a receive like `req` would take, without taking it (MPI_Probe). */

@@ -1,4 +1,4 @@
-import { ANY_SOURCE, ANY_TAG, type Probed, type ProbeRequest, type Received, type RecvRequest } from './channel.js';
+import { ANY_SOURCE, ANY_TAG, type OwnReceive, type Probed, type ProbeRequest, type Received, type RecvRequest } from './channel.js';
 import { Early, MatchCore, ToPosted, type Arrival, type Posted } from './arrivals.js';
 import { MatchQueues } from './match-queues.js';
 
@@ -39,33 +39,40 @@ export class Matcher {
   post(req: RecvRequest, unmatched?: (source: number) => Error | undefined): Promise<Received> {
     if (this.#closedWith) return Promise.reject(this.#closedWith);
     req.signal?.throwIfAborted();
-    return new Promise<Received>((resolve, reject) => {
-      const p: Posted = { req, seq: this.#seq++, resolve, reject, onAbort: undefined };
-      const u = this.#takeUnexpected(req);
-      if (u) {
-        req.onMatch?.(u.source, u.tag, u.kind);
-        if (u.done) this.#core.finish(u, p);
-        else {
-          u.taker = p;
-          u.onTaken?.();
-        }
-        return;
+    return new Promise<Received>((resolve, reject) => this.postOwn({ req, seq: 0, resolve, reject, onAbort: undefined }, unmatched));
+  }
+
+  /**
+   * Posts a receive that settles itself (no promise here): its resolve or
+   * reject is called once, synchronously when a message is waiting already
+   * or the receive cannot be posted, else from arrive's completion.
+   */
+  postOwn(p: OwnReceive, unmatched?: (source: number) => Error | undefined): void {
+    const req = p.req;
+    if (this.#closedWith) return p.reject(this.#closedWith);
+    if (req.signal?.aborted) return p.reject(req.signal.reason);
+    p.seq = this.#seq++;
+    const u = this.#takeUnexpected(req);
+    if (u) {
+      req.onMatch?.(u.source, u.tag, u.kind);
+      if (u.done) this.#core.finish(u, p);
+      else {
+        u.taker = p;
+        u.onTaken?.();
       }
-      const err = unmatched?.(req.source);
-      if (err) {
-        reject(err);
-        return;
-      }
-      if (req.signal) {
-        p.onAbort = () => {
-          this.#unpost(p);
-          reject(req.signal!.reason);
-        };
-        req.signal.addEventListener('abort', p.onAbort, { once: true });
-      }
-      if (req.source === ANY_SOURCE || req.tag === ANY_TAG) this.#wildPosted.push(p);
-      else this.#posted.push(req.ctx, req.source, req.tag, p);
-    });
+      return;
+    }
+    const err = unmatched?.(req.source);
+    if (err) return p.reject(err);
+    if (req.signal) {
+      p.onAbort = () => {
+        this.#unpost(p);
+        p.reject(req.signal!.reason);
+      };
+      req.signal.addEventListener('abort', p.onAbort, { once: true });
+    }
+    if (req.source === ANY_SOURCE || req.tag === ANY_TAG) this.#wildPosted.push(p);
+    else this.#posted.push(req.ctx, req.source, req.tag, p);
   }
 
   /** The envelope of the message a receive like `req` would take now, without taking it (MPI_Iprobe). */

@@ -3,6 +3,7 @@ import { ANY_SOURCE, ANY_TAG, type Channel, type Probed, type Received, type Rec
 import { mismatch, type CollContext } from './context.js';
 import { NUDGE_KIND, NUDGE_MS, nudgeOfCall, nudgePayload } from './nudge.js';
 import { otherCall } from './signature.js';
+import { SignedReceive } from './signed-receive.js';
 
 /** Where a collective call's receives happen: its channel, context, signature (`tag`), number and rank mapping. */
 export interface SignedCall {
@@ -166,7 +167,7 @@ export class CollWatch {
  * the communicator's watch found the call failed elsewhere (it withdraws the
  * receive). No promise of its own besides its own: no race per receive.
  */
-export async function signedRecv(
+export function signedRecv(
   s: SignedCall,
   c: CollContext,
   peer: number,
@@ -175,9 +176,30 @@ export async function signedRecv(
   fits?: (kind: number, length: number) => boolean,
   stop?: AbortSignal,
 ): Promise<Received> {
-  const { channel, ctx, tag, watch } = s;
   const source = s.world(peer);
   const signal = stop && s.signal ? AbortSignal.any([stop, s.signal]) : (stop ?? s.signal);
+  if (s.channel.recvTo !== undefined) {
+    // The channel settles the receive itself (signed-receive.ts): one promise, checked as the message lands.
+    const failed = s.watch.failure(s);
+    if (failed !== undefined) return Promise.reject(failed);
+    const r = new SignedReceive(s, c, peer, source, into, capacity, fits, signal);
+    if (r.start()) return r.promise;
+  }
+  return signedLoop(s, c, peer, source, into, capacity, fits, signal);
+}
+
+/** signedRecv through the channel's recv: a receive each time round, until this call's message came. */
+async function signedLoop(
+  s: SignedCall,
+  c: CollContext,
+  peer: number,
+  source: number,
+  into: RecvTarget | undefined,
+  capacity: number | undefined,
+  fits: ((kind: number, length: number) => boolean) | undefined,
+  signal: AbortSignal | undefined,
+): Promise<Received> {
+  const { channel, ctx, tag, watch } = s;
   for (;;) {
     const failed = watch.failure(s);
     if (failed !== undefined) throw failed;
