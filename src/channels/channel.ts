@@ -46,6 +46,14 @@ export interface RecvRequest {
 }
 
 /**
+ * What a channel's send returns when the transport took the whole payload
+ * before it returned: the same settled promise every time, so a caller on a
+ * hot path may go on without awaiting it (a turn of the microtask queue and
+ * its allocations per send).
+ */
+export const SENT: Promise<void> = Promise.resolve();
+
+/**
  * A receive that settles itself (Channel.recvTo): the transport calls
  * `resolve` or `reject` once, synchronously, where the message completes (a
  * socket's read callback), with no promise of its own in between. `seq` and
