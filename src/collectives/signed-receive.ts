@@ -1,10 +1,10 @@
 import { Kind } from '../codec.js';
 import { ANY_TAG, type OwnReceive, type Received, type RecvRequest, type RecvTarget } from '../channels/channel.js';
-import { mismatch, type CollContext } from './context.js';
+import { mismatch, peerError, type CollContext } from './context.js';
 import { NUDGE_KIND, nudgeOfCall } from './nudge.js';
 import type { SignedCall } from './signed-recv.js';
 
-type Settle = (v: Received | Promise<Received>) => void;
+type Settle = (v: unknown) => void;
 type Fail = (e: unknown) => void;
 
 /** The resolve functions of the promise being made (one function for every receive, not a closure each). */
@@ -30,7 +30,8 @@ export class SignedReceive implements OwnReceive, RecvRequest {
   onAbort: (() => void) | undefined = undefined;
   readonly tag = ANY_TAG;
   readonly ctx: number;
-  readonly promise: Promise<Received>;
+  /** The message (undefined when `drop`: the caller wants none). */
+  readonly promise: Promise<unknown>;
   /** The tag and kind of the message that matched, known before its payload (with `into` only: see signedRecv). */
   #theirs: number;
   #kind = 0;
@@ -46,6 +47,8 @@ export class SignedReceive implements OwnReceive, RecvRequest {
     readonly capacity: number | undefined,
     readonly fits: ((kind: number, length: number) => boolean) | undefined,
     readonly signal: AbortSignal | undefined,
+    /** Settle with nothing, or with the peer's error when it sent one (a barrier's receive: signed-recv.ts, signedRecvVoid). */
+    readonly drop: boolean,
   ) {
     this.ctx = s.ctx;
     this.#theirs = s.tag;
@@ -81,7 +84,9 @@ export class SignedReceive implements OwnReceive, RecvRequest {
     if (r.tag !== tag && r.kind === Kind.ERROR && s.watch.stale(r.tag, s.seq)) return this.#again(); // a copy of an error this rank failed with
     r.source = s.local(r.source);
     if (r.tag !== tag && r.kind !== Kind.ERROR) return this.#settle(mismatch(c, peer, r.tag, tag));
-    this.#settle(r);
+    if (!this.drop) this.#settle(r);
+    else if (r.kind === Kind.ERROR) this.#fail(peerError(c, r));
+    else this.#settle(undefined);
   }
 
   reject(err: Error): void {

@@ -1,6 +1,6 @@
 import { decodeError, Kind } from '../codec.js';
 import { ANY_SOURCE, ANY_TAG, type Channel, type Probed, type Received, type RecvTarget } from '../channels/channel.js';
-import { mismatch, type CollContext } from './context.js';
+import { mismatch, raiseIfError, type CollContext } from './context.js';
 import { NUDGE_KIND, NUDGE_MS, nudgeOfCall, nudgePayload } from './nudge.js';
 import { otherCall } from './signature.js';
 import { SignedReceive } from './signed-receive.js';
@@ -178,14 +178,34 @@ export function signedRecv(
 ): Promise<Received> {
   const source = s.world(peer);
   const signal = stop && s.signal ? AbortSignal.any([stop, s.signal]) : (stop ?? s.signal);
-  if (s.channel.recvTo !== undefined) {
-    // The channel settles the receive itself (signed-receive.ts): one promise, checked as the message lands.
-    const failed = s.watch.failure(s);
-    if (failed !== undefined) return Promise.reject(failed);
-    const r = new SignedReceive(s, c, peer, source, into, capacity, fits, signal);
-    if (r.start()) return r.promise;
-  }
-  return signedLoop(s, c, peer, source, into, capacity, fits, signal);
+  const own = ownReceive(s, c, peer, source, into, capacity, fits, signal, false);
+  return (own as Promise<Received> | undefined) ?? signedLoop(s, c, peer, source, into, capacity, fits, signal);
+}
+
+/** signedRecv without the payload (a barrier's): resolves with nothing, fails with the peer's error if it sent one. */
+export function signedRecvVoid(s: SignedCall, c: CollContext, peer: number): Promise<void> {
+  const source = s.world(peer);
+  const own = ownReceive(s, c, peer, source, undefined, undefined, undefined, s.signal, true);
+  return (own as Promise<void> | undefined) ?? signedLoop(s, c, peer, source, undefined, undefined, undefined, s.signal).then((r) => raiseIfError(c, r));
+}
+
+/** Where the channel settles receives itself (signed-receive.ts): one promise, checked as the message lands. Else undefined. */
+function ownReceive(
+  s: SignedCall,
+  c: CollContext,
+  peer: number,
+  source: number,
+  into: RecvTarget | undefined,
+  capacity: number | undefined,
+  fits: ((kind: number, length: number) => boolean) | undefined,
+  signal: AbortSignal | undefined,
+  drop: boolean,
+): Promise<unknown> | undefined {
+  if (s.channel.recvTo === undefined) return undefined;
+  const failed = s.watch.failure(s);
+  if (failed !== undefined) return Promise.reject(failed);
+  const r = new SignedReceive(s, c, peer, source, into, capacity, fits, signal, drop);
+  return r.start() ? r.promise : undefined;
 }
 
 /** signedRecv through the channel's recv: a receive each time round, until this call's message came. */
