@@ -245,6 +245,22 @@ export class ToPosted implements Arrival {
   }
 }
 
+/** What receives that take a shared empty array get (RecvRequest.sharedEmpty). */
+const SHARED_EMPTY = new Uint8Array(0);
+
+/**
+ * A message without payload for the posted receive `p`: complete now, as a
+ * ToPosted of length 0 would (no object for the arrival, no abort listener
+ * while nothing is left to come).
+ */
+export function completeEmpty(p: Posted, source: number, ctx: number, tag: number, kind: number): void {
+  const req = p.req;
+  if (p.onAbort) req.signal?.removeEventListener('abort', p.onAbort);
+  const into = takesInto(req, kind, 0);
+  const data = into !== undefined ? resolveTarget(into).subarray(0, 0) : req.sharedEmpty === true ? SHARED_EMPTY : new Uint8Array(0);
+  p.resolve({ source, ctx, tag, kind, data });
+}
+
 /** Memory that neither moves nor shrinks while a receive is pending (a resizable ArrayBuffer may). */
 function isFixed(a: Uint8Array): boolean {
   const b = a.buffer as ArrayBuffer & { resizable?: boolean };

@@ -43,6 +43,11 @@ export interface RecvRequest {
    * truncated): synchronous sends are acknowledged from here.
    */
   onMatch?: (source: number, tag: number, kind: number) => void;
+  /**
+   * An empty message may come as one empty array shared by such receives (a
+   * barrier's: its receive never hands the array on), not a new one each.
+   */
+  sharedEmpty?: boolean;
 }
 
 /**

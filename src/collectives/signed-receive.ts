@@ -29,6 +29,7 @@ export class SignedReceive implements OwnReceive, RecvRequest {
   seq = 0;
   onAbort: (() => void) | undefined = undefined;
   readonly tag = ANY_TAG;
+  readonly sharedEmpty: boolean;
   readonly ctx: number;
   /** The message (undefined when `drop`: the caller wants none). */
   readonly promise: Promise<unknown>;
@@ -51,6 +52,7 @@ export class SignedReceive implements OwnReceive, RecvRequest {
     readonly drop: boolean,
   ) {
     this.ctx = s.ctx;
+    this.sharedEmpty = drop;
     this.#theirs = s.tag;
     this.promise = new Promise(capture);
     this.#settle = settleOf;

@@ -273,12 +273,14 @@ export class Connection {
             throw new FmiError('FMI_PROTOCOL', `rank ${this.peer} sends frames with flags ${h.flags}, this rank expects ${this.#flags} (every rank must use the same integrity option)`);
           }
           this.#rcheck?.start(new Uint8Array(view.buffer, view.byteOffset + at, HEADER_BYTES));
+          if (h.length === 0 && !this.#integrity) {
+            this.#matcher.arriveEmpty(this.peer, h.ctx, h.tag, h.kind);
+            continue;
+          }
           const arrival = this.#matcher.arrive(this.peer, h.ctx, h.tag, h.kind, h.length);
           if (h.length === 0) {
-            if (this.#integrity) {
-              this.#arrival = arrival;
-              this.#payloadDone(arrival);
-            } else arrival.complete();
+            this.#arrival = arrival;
+            this.#payloadDone(arrival);
           } else {
             this.#arrival = arrival;
             this.#bodyDone = 0;
