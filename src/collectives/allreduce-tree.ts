@@ -23,8 +23,9 @@ export const TREE_MAX_BYTES = 16 * 1024;
  */
 export async function allreduceTree<A>(c: CollContext, e: ReduceEngine<A>, into?: NumericArray): Promise<unknown> {
   const { parent, children } = treeAt0(c.rank, c.size);
-  const owed = new Set<number>(children);
-  if (parent >= 0) owed.add(parent);
+  // Whom this rank still owes a message, in the order it sends them from the end: its children, then its parent.
+  const owed = children.slice();
+  if (parent >= 0) owed.push(parent);
   try {
     // A leaf sends its own value as it is (no copy of it to fold into).
     let acc = children.length > 0 ? e.local() : e.mine();
@@ -39,7 +40,7 @@ export async function allreduceTree<A>(c: CollContext, e: ReduceEngine<A>, into?
       if (sending) await sending;
       return out;
     }
-    owed.delete(parent);
+    owed.pop(); // the parent
     try {
       const sent = e.send(parent, acc);
       if (sent !== SENT) await sent;
@@ -66,9 +67,9 @@ export async function allreduceTree<A>(c: CollContext, e: ReduceEngine<A>, into?
  * The result to the children, largest subtree first. Sends the kernel took at
  * once are not awaited; undefined when all were (nothing left to wait for).
  */
-function down(c: CollContext, children: readonly number[], owed: Set<number>, msg: { kind: number; bytes: Uint8Array }): Promise<void> | undefined {
+function down(c: CollContext, children: readonly number[], owed: number[], msg: { kind: number; bytes: Uint8Array }): Promise<void> | undefined {
   for (let i = children.length - 1; i >= 0; i--) {
-    owed.delete(children[i]!);
+    owed.pop(); // children[i]
     const sent = c.send(children[i]!, msg);
     if (sent !== SENT) return i === 0 ? sent : sent.then(() => down(c, children.slice(0, i), owed, msg));
   }
