@@ -5,6 +5,8 @@ import { NUDGE_KIND, NUDGE_MS, nudgeOfCall, nudgePayload } from './nudge.js';
 import { otherCall } from './signature.js';
 import { SignedReceive } from './signed-receive.js';
 
+type Fits = (kind: number, length: number) => boolean;
+
 /** Where a collective call's receives happen: its channel, context, signature (`tag`), number and rank mapping. */
 export interface SignedCall {
   channel: Channel;
@@ -190,17 +192,7 @@ export function signedRecvVoid(s: SignedCall, c: CollContext, peer: number): Pro
 }
 
 /** Where the channel settles receives itself (signed-receive.ts): one promise, checked as the message lands. Else undefined. */
-function ownReceive(
-  s: SignedCall,
-  c: CollContext,
-  peer: number,
-  source: number,
-  into: RecvTarget | undefined,
-  capacity: number | undefined,
-  fits: ((kind: number, length: number) => boolean) | undefined,
-  signal: AbortSignal | undefined,
-  drop: boolean,
-): Promise<unknown> | undefined {
+function ownReceive(s: SignedCall, c: CollContext, peer: number, source: number, into: RecvTarget | undefined, capacity: number | undefined, fits: Fits | undefined, signal: AbortSignal | undefined, drop: boolean): Promise<unknown> | undefined {
   if (s.channel.recvTo === undefined) return undefined;
   const failed = s.watch.failure(s);
   if (failed !== undefined) return Promise.reject(failed);
@@ -209,16 +201,7 @@ function ownReceive(
 }
 
 /** signedRecv through the channel's recv: a receive each time round, until this call's message came. */
-async function signedLoop(
-  s: SignedCall,
-  c: CollContext,
-  peer: number,
-  source: number,
-  into: RecvTarget | undefined,
-  capacity: number | undefined,
-  fits: ((kind: number, length: number) => boolean) | undefined,
-  signal: AbortSignal | undefined,
-): Promise<Received> {
+async function signedLoop(s: SignedCall, c: CollContext, peer: number, source: number, into: RecvTarget | undefined, capacity: number | undefined, fits: Fits | undefined, signal: AbortSignal | undefined): Promise<Received> {
   const { channel, ctx, tag, watch } = s;
   for (;;) {
     const failed = watch.failure(s);
