@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { createHook } from 'node:async_hooks';
 import { NUDGE_KIND } from '../src/collectives/nudge.js';
 import { DirectChannel } from '../src/channels/direct/direct-channel.js';
 import { knomialTree, treeAt0, TREE_STAR_MAX_RANKS } from '../src/collectives/tree.js';
@@ -149,5 +150,43 @@ describe('small collectives on few ranks - results', () => {
     );
     for (const r of out) expect(r.status).toBe('rejected');
     expect(Date.now() - t0).toBeLessThan(10_000);
+  });
+});
+
+describe('small collectives on 4 ranks - promises per call (issue 11)', () => {
+  /** Promises made per call and rank while `call` runs on every rank (all in this process), after warm-up calls. */
+  async function promisesPerCall(comms: Communicator[], call: (c: Communicator) => Promise<unknown>): Promise<number> {
+    const all = () => Promise.all(comms.map(call));
+    for (let i = 0; i < 50; i++) await all();
+    let made = 0;
+    const hook = createHook({ init: (_id, type) => void (type === 'PROMISE' && made++) });
+    const calls = 100;
+    hook.enable();
+    try {
+      for (let i = 0; i < calls; i++) await all();
+    } finally {
+      hook.disable();
+    }
+    return made / calls / comms.length;
+  }
+
+  it('a barrier leaf awaits one receive that checks its message as it lands; an allreduce goes on past sends the kernel took', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const comms: Communicator[] = [];
+    const world = withWorld(4, async (c) => {
+      comms[c.rank] = c;
+      await gate;
+    });
+    while (comms.filter(Boolean).length < 4) await new Promise((r) => setTimeout(r, 5));
+    try {
+      const data = comms.map((c) => new Float64Array(128).fill(c.rank));
+      // Counted with async_hooks on (an await then makes a promise too): 12 and 13.5 per rank before (an async frame and a promise per layer and receive).
+      expect(await promisesPerCall(comms, (c) => c.barrier())).toBeLessThanOrEqual(8);
+      expect(await promisesPerCall(comms, (c) => c.allreduce(data[c.rank]!, Op.SUM))).toBeLessThanOrEqual(10);
+    } finally {
+      release();
+      await world;
+    }
   });
 });

@@ -156,4 +156,53 @@ describe('matcher - MPI matching rules', () => {
     m.deliver(2, 0, 1, 1, bytes(8));
     expect((await waiting).data).toEqual(bytes(8));
   });
+
+  it('a receive that settles itself (postOwn) is settled synchronously, in posting order with promised receives', async () => {
+    const m = new Matcher(0, 'test');
+    const got: number[] = [];
+    const failed: Error[] = [];
+    const own = (source: number) => ({
+      req: { source, ctx: 0, tag: ANY_TAG },
+      seq: 0,
+      onAbort: undefined,
+      resolve: (r: { data: Uint8Array }) => void got.push(r.data[0]!),
+      reject: (e: Error) => void failed.push(e),
+    });
+    m.postOwn(own(ANY_SOURCE));
+    const later = m.post({ source: 2, ctx: 0, tag: 3 });
+    m.deliver(2, 0, 3, 1, bytes(7));
+    expect(got).toEqual([7]);
+    m.deliver(2, 0, 3, 1, bytes(8));
+    expect((await later).data).toEqual(bytes(8));
+    // A message waiting already: settled within postOwn.
+    m.deliver(4, 0, 9, 1, bytes(5));
+    m.postOwn(own(4));
+    expect(got).toEqual([7, 5]);
+    // Withdrawn: rejected at once.
+    const err = new Error('call failed elsewhere');
+    m.postOwn(own(6));
+    m.cancel(0, 6, err);
+    expect(failed).toEqual([err]);
+  });
+
+  it('an empty message completes its receive at once: a view of `into`, an array of its own, or the one shared empty array a receive may ask for', async () => {
+    const m = new Matcher(0, 'test');
+    const into = new Uint8Array(4);
+    const a = m.post({ source: 1, ctx: 0, tag: 1 });
+    const b = m.post({ source: 1, ctx: 0, tag: 1 });
+    const c = m.post({ source: 1, ctx: 0, tag: 1, into });
+    const d = m.post({ source: 1, ctx: 0, tag: 1, sharedEmpty: true });
+    const e = m.post({ source: 1, ctx: 0, tag: 1, sharedEmpty: true });
+    for (let i = 0; i < 5; i++) m.arriveEmpty(1, 0, 1, 1);
+    const [ra, rb, rc, rd, re] = await Promise.all([a, b, c, d, e]);
+    for (const r of [ra, rb, rc, rd, re]) expect([r.source, r.tag, r.kind, r.data.byteLength]).toEqual([1, 1, 1, 0]);
+    expect(ra.data).not.toBe(rb.data);
+    expect(ra.data.buffer).not.toBe(rb.data.buffer);
+    expect(rc.data.buffer).toBe(into.buffer);
+    expect(rd.data).toBe(re.data);
+    // Before its receive: kept, and taken by the next one.
+    m.arriveEmpty(3, 0, 2, 1);
+    expect(m.peek({ source: 3, ctx: 0, tag: 2 })).toEqual({ source: 3, tag: 2, kind: 1, length: 0 });
+    expect((await m.post({ source: 3, ctx: 0, tag: 2 })).data.byteLength).toBe(0);
+  });
 });

@@ -1,4 +1,4 @@
-import type { Received, RecvRequest, RecvTarget } from './channel.js';
+import type { OwnReceive, RecvRequest, RecvTarget } from './channel.js';
 import { ChannelError, TruncateError } from '../errors.js';
 import { BufferPool } from './buffer-pool.js';
 import { unfilledBytes } from '../util/fresh.js';
@@ -33,13 +33,8 @@ export interface Arrival {
   fail(err: Error): void;
 }
 
-export interface Posted {
-  req: RecvRequest;
-  seq: number;
-  resolve(m: Received): void;
-  reject(e: Error): void;
-  onAbort?: () => void;
-}
+/** A posted receive: a promise's (Matcher.post) or one that settles itself (Matcher.postOwn). */
+export type Posted = OwnReceive;
 
 /** The receive's `into`, unless its `fits` turns this message away. */
 function takesInto(req: RecvRequest, kind: number, length: number): RecvTarget | undefined {
@@ -248,6 +243,22 @@ export class ToPosted implements Arrival {
     this.#settled = true;
     return true;
   }
+}
+
+/** What receives that take a shared empty array get (RecvRequest.sharedEmpty). */
+const SHARED_EMPTY = new Uint8Array(0);
+
+/**
+ * A message without payload for the posted receive `p`: complete now, as a
+ * ToPosted of length 0 would (no object for the arrival, no abort listener
+ * while nothing is left to come).
+ */
+export function completeEmpty(p: Posted, source: number, ctx: number, tag: number, kind: number): void {
+  const req = p.req;
+  if (p.onAbort) req.signal?.removeEventListener('abort', p.onAbort);
+  const into = takesInto(req, kind, 0);
+  const data = into !== undefined ? resolveTarget(into).subarray(0, 0) : req.sharedEmpty === true ? SHARED_EMPTY : new Uint8Array(0);
+  p.resolve({ source, ctx, tag, kind, data });
 }
 
 /** Memory that neither moves nor shrinks while a receive is pending (a resizable ArrayBuffer may). */

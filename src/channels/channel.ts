@@ -43,6 +43,33 @@ export interface RecvRequest {
    * truncated): synchronous sends are acknowledged from here.
    */
   onMatch?: (source: number, tag: number, kind: number) => void;
+  /**
+   * An empty message may come as one empty array shared by such receives (a
+   * barrier's: its receive never hands the array on), not a new one each.
+   */
+  sharedEmpty?: boolean;
+}
+
+/**
+ * What a channel's send returns when the transport took the whole payload
+ * before it returned: the same settled promise every time, so a caller on a
+ * hot path may go on without awaiting it (a turn of the microtask queue and
+ * its allocations per send).
+ */
+export const SENT: Promise<void> = Promise.resolve();
+
+/**
+ * A receive that settles itself (Channel.recvTo): the transport calls
+ * `resolve` or `reject` once, synchronously, where the message completes (a
+ * socket's read callback), with no promise of its own in between. `seq` and
+ * `onAbort` belong to the matcher, which sets them.
+ */
+export interface OwnReceive {
+  readonly req: RecvRequest;
+  seq: number;
+  onAbort: (() => void) | undefined;
+  resolve(m: Received): void;
+  reject(e: Error): void;
 }
 
 /**
@@ -56,6 +83,12 @@ export interface Channel {
   /** Resolves once the payload has been handed to the transport; the caller may reuse it then. */
   send(dest: number, env: Envelope, payload: Uint8Array, signal?: AbortSignal): Promise<void>;
   recv(req: RecvRequest): Promise<Received>;
+  /**
+   * Optional: posts `r.req` as recv does, and settles `r` itself instead of a
+   * promise (a collective's receive that checks what came in as it lands).
+   * False when this channel cannot now: the caller uses recv.
+   */
+  recvTo?(r: OwnReceive): boolean;
   /** The envelope of a message a receive like `req` would take now, if any; never blocks (MPI_Iprobe). */
   iprobe(req: ProbeRequest): Probed | undefined;
   /** Waits for a message a receive like `req` would take, without taking it (MPI_Probe). */

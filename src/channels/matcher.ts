@@ -1,6 +1,7 @@
-import { ANY_SOURCE, ANY_TAG, type Probed, type ProbeRequest, type Received, type RecvRequest } from './channel.js';
-import { Early, MatchCore, ToPosted, type Arrival, type Posted } from './arrivals.js';
+import { ANY_SOURCE, ANY_TAG, type OwnReceive, type Probed, type ProbeRequest, type Received, type RecvRequest } from './channel.js';
+import { completeEmpty, Early, MatchCore, ToPosted, type Arrival, type Posted } from './arrivals.js';
 import { MatchQueues } from './match-queues.js';
+import { PostedList } from './posted-list.js';
 
 export type { Arrival } from './arrivals.js';
 
@@ -18,7 +19,7 @@ interface ProbeWaiter {
  */
 export class Matcher {
   readonly #posted = new MatchQueues<Posted>();
-  #wildPosted: Posted[] = [];
+  readonly #wildPosted = new PostedList<Posted>();
   readonly #unexpected = new MatchQueues<Early>();
   #probes: ProbeWaiter[] = [];
   readonly #core: MatchCore;
@@ -39,33 +40,40 @@ export class Matcher {
   post(req: RecvRequest, unmatched?: (source: number) => Error | undefined): Promise<Received> {
     if (this.#closedWith) return Promise.reject(this.#closedWith);
     req.signal?.throwIfAborted();
-    return new Promise<Received>((resolve, reject) => {
-      const p: Posted = { req, seq: this.#seq++, resolve, reject, onAbort: undefined };
-      const u = this.#takeUnexpected(req);
-      if (u) {
-        req.onMatch?.(u.source, u.tag, u.kind);
-        if (u.done) this.#core.finish(u, p);
-        else {
-          u.taker = p;
-          u.onTaken?.();
-        }
-        return;
+    return new Promise<Received>((resolve, reject) => this.postOwn({ req, seq: 0, resolve, reject, onAbort: undefined }, unmatched));
+  }
+
+  /**
+   * Posts a receive that settles itself (no promise here): its resolve or
+   * reject is called once, synchronously when a message is waiting already
+   * or the receive cannot be posted, else from arrive's completion.
+   */
+  postOwn(p: OwnReceive, unmatched?: (source: number) => Error | undefined): void {
+    const req = p.req;
+    if (this.#closedWith) return p.reject(this.#closedWith);
+    if (req.signal?.aborted) return p.reject(req.signal.reason);
+    p.seq = this.#seq++;
+    const u = this.#takeUnexpected(req);
+    if (u) {
+      req.onMatch?.(u.source, u.tag, u.kind);
+      if (u.done) this.#core.finish(u, p);
+      else {
+        u.taker = p;
+        u.onTaken?.();
       }
-      const err = unmatched?.(req.source);
-      if (err) {
-        reject(err);
-        return;
-      }
-      if (req.signal) {
-        p.onAbort = () => {
-          this.#unpost(p);
-          reject(req.signal!.reason);
-        };
-        req.signal.addEventListener('abort', p.onAbort, { once: true });
-      }
-      if (req.source === ANY_SOURCE || req.tag === ANY_TAG) this.#wildPosted.push(p);
-      else this.#posted.push(req.ctx, req.source, req.tag, p);
-    });
+      return;
+    }
+    const err = unmatched?.(req.source);
+    if (err) return p.reject(err);
+    if (req.signal) {
+      p.onAbort = () => {
+        this.#unpost(p);
+        p.reject(req.signal!.reason);
+      };
+      req.signal.addEventListener('abort', p.onAbort, { once: true });
+    }
+    if (req.source === ANY_SOURCE || req.tag === ANY_TAG) this.#wildPosted.push(p);
+    else this.#posted.push(req.ctx, req.source, req.tag, p);
   }
 
   /** The envelope of the message a receive like `req` would take now, without taking it (MPI_Iprobe). */
@@ -105,6 +113,18 @@ export class Matcher {
       p.req.onMatch?.(source, tag, kind);
       return new ToPosted(this.#core, p, source, ctx, tag, kind, length);
     }
+    return this.#early(source, ctx, tag, kind, length);
+  }
+
+  /** A message without payload arrived whole: arrive and complete, with no arrival object when a receive takes it. */
+  arriveEmpty(source: number, ctx: number, tag: number, kind: number): void {
+    const p = this.#takePosted(source, ctx, tag);
+    if (p === undefined) return this.#early(source, ctx, tag, kind, 0).complete();
+    p.req.onMatch?.(source, tag, kind);
+    completeEmpty(p, source, ctx, tag, kind);
+  }
+
+  #early(source: number, ctx: number, tag: number, kind: number, length: number): Early {
     let data: Uint8Array;
     try {
       data = this.#core.pool.take(length);
@@ -134,9 +154,7 @@ export class Matcher {
       for (const p of list) this.#reject(p, err);
       return true;
     });
-    const [lost, keep] = partition(this.#wildPosted, (p) => p.req.source === source);
-    this.#wildPosted = keep;
-    for (const p of lost) this.#reject(p, err);
+    for (const p of this.#wildPosted.take((p) => p.req.source === source)) this.#reject(p, err);
     const [lostProbes, keepProbes] = partition(this.#probes, (w) => w.req.source === source);
     this.#probes = keepProbes;
     for (const w of lostProbes) this.#rejectProbe(w, err);
@@ -149,9 +167,7 @@ export class Matcher {
    */
   cancel(ctx: number, source: number, err: Error): void {
     const hit = (p: Posted) => p.req.ctx === ctx && p.req.source === source;
-    const [lost, keep] = partition(this.#wildPosted, hit);
-    this.#wildPosted = keep;
-    for (const p of lost) this.#reject(p, err);
+    for (const p of this.#wildPosted.take(hit)) this.#reject(p, err);
     this.#posted.sweep((list) => {
       if (!hit(list[0]!)) return false;
       for (const p of list) this.#reject(p, err);
@@ -161,9 +177,7 @@ export class Matcher {
 
   /** Fails receives and probes from any source (one of the ranks they could come from can no longer send). */
   failWild(err: Error): void {
-    const [lost, keep] = partition(this.#wildPosted, (p) => p.req.source === ANY_SOURCE);
-    this.#wildPosted = keep;
-    for (const p of lost) this.#reject(p, err);
+    for (const p of this.#wildPosted.take((p) => p.req.source === ANY_SOURCE)) this.#reject(p, err);
     const [lostProbes, keepProbes] = partition(this.#probes, (w) => w.req.source === ANY_SOURCE);
     this.#probes = keepProbes;
     for (const w of lostProbes) this.#rejectProbe(w, err);
@@ -176,7 +190,8 @@ export class Matcher {
   waitingSources(): Set<number> {
     const out = new Set<number>();
     this.#posted.sweep((list) => (out.add(list[0]!.req.source), false));
-    for (const p of this.#wildPosted) out.add(p.req.source);
+    const wilds = this.#wildPosted;
+    for (let i = 0; i < wilds.length; i++) out.add(wilds.at(i).req.source);
     for (const w of this.#probes) out.add(w.req.source);
     return out;
   }
@@ -188,8 +203,7 @@ export class Matcher {
       for (const p of list) this.#reject(p, err);
       return true;
     });
-    for (const p of this.#wildPosted) this.#reject(p, err);
-    this.#wildPosted = [];
+    for (const p of this.#wildPosted.take(() => true)) this.#reject(p, err);
     for (const w of this.#probes) this.#rejectProbe(w, err);
     this.#probes = [];
   }
@@ -221,18 +235,18 @@ export class Matcher {
     const wilds = this.#wildPosted;
     let wildIndex = -1;
     for (let i = 0; i < wilds.length; i++) {
-      const r = wilds[i]!.req;
+      const r = wilds.at(i).req;
       if (r.ctx === ctx && (r.source === ANY_SOURCE || r.source === source) && (r.tag === ANY_TAG || r.tag === tag)) {
         wildIndex = i;
         break;
       }
     }
-    const wild = wildIndex >= 0 ? wilds[wildIndex] : undefined;
+    const wild = wildIndex >= 0 ? wilds.at(wildIndex) : undefined;
     if (exact && (!wild || exact.seq < wild.seq)) {
       this.#posted.remove(ctx, source, tag, exact);
       return exact;
     }
-    if (wild) wilds.splice(wildIndex, 1);
+    if (wild) wilds.removeAt(wildIndex);
     return wild;
   }
 
@@ -258,7 +272,7 @@ export class Matcher {
 
   #unpost(p: Posted): void {
     const wi = this.#wildPosted.indexOf(p);
-    if (wi >= 0) this.#wildPosted.splice(wi, 1);
+    if (wi >= 0) this.#wildPosted.removeAt(wi);
     else this.#posted.remove(p.req.ctx, p.req.source, p.req.tag, p);
   }
 }

@@ -3,6 +3,7 @@ import { elemTypeOf, type NumericArray } from '../kernels/index.js';
 import { raiseIfError, sendError, type CollContext } from './context.js';
 import type { ReduceEngine } from './engine.js';
 import { treeAt0 } from './tree.js';
+import { SENT } from '../channels/channel.js';
 
 /** Allreduce of TypedArrays up to this size (and of any other value) may take the tree (see TREE_MAX_RANKS). */
 export const TREE_MAX_BYTES = 16 * 1024;
@@ -22,8 +23,9 @@ export const TREE_MAX_BYTES = 16 * 1024;
  */
 export async function allreduceTree<A>(c: CollContext, e: ReduceEngine<A>, into?: NumericArray): Promise<unknown> {
   const { parent, children } = treeAt0(c.rank, c.size);
-  const owed = new Set<number>(children);
-  if (parent >= 0) owed.add(parent);
+  // Whom this rank still owes a message, in the order it sends them from the end: its children, then its parent.
+  const owed = children.slice();
+  if (parent >= 0) owed.push(parent);
   try {
     // A leaf sends its own value as it is (no copy of it to fold into).
     let acc = children.length > 0 ? e.local() : e.mine();
@@ -34,12 +36,14 @@ export async function allreduceTree<A>(c: CollContext, e: ReduceEngine<A>, into?
     }
     if (parent < 0) {
       const out = e.result(acc);
-      await down(c, children, owed, encode(out));
+      const sending = down(c, children, owed, encode(out));
+      if (sending) await sending;
       return out;
     }
-    owed.delete(parent);
+    owed.pop(); // the parent
     try {
-      await e.send(parent, acc);
+      const sent = e.send(parent, acc);
+      if (sent !== SENT) await sent;
     } finally {
       e.release(acc);
     }
@@ -48,7 +52,8 @@ export async function allreduceTree<A>(c: CollContext, e: ReduceEngine<A>, into?
     const kind = into ? kindOfTyped(elemTypeOf(into)!) : 0;
     const r = target ? await c.recv(parent, target, target.byteLength, (k, n) => k === kind && n === target.byteLength) : await c.recv(parent);
     raiseIfError(c, r);
-    if (children.length > 0) await down(c, children, owed, { kind: r.kind, bytes: r.data });
+    const sending = children.length > 0 ? down(c, children, owed, { kind: r.kind, bytes: r.data }) : undefined;
+    if (sending) await sending;
     if (into === undefined) return decode(r.kind, r.data);
     if (r.data.buffer !== target!.buffer || r.data.byteOffset !== target!.byteOffset) (into as { set(x: ArrayLike<unknown>): void }).set(decode(r.kind, r.data) as ArrayLike<unknown>);
     return into;
@@ -58,10 +63,15 @@ export async function allreduceTree<A>(c: CollContext, e: ReduceEngine<A>, into?
   }
 }
 
-/** The result to the children, largest subtree first. */
-async function down(c: CollContext, children: readonly number[], owed: Set<number>, msg: { kind: number; bytes: Uint8Array }): Promise<void> {
+/**
+ * The result to the children, largest subtree first. Sends the kernel took at
+ * once are not awaited; undefined when all were (nothing left to wait for).
+ */
+function down(c: CollContext, children: readonly number[], owed: number[], msg: { kind: number; bytes: Uint8Array }): Promise<void> | undefined {
   for (let i = children.length - 1; i >= 0; i--) {
-    owed.delete(children[i]!);
-    await c.send(children[i]!, msg);
+    owed.pop(); // children[i]
+    const sent = c.send(children[i]!, msg);
+    if (sent !== SENT) return i === 0 ? sent : sent.then(() => down(c, children.slice(0, i), owed, msg));
   }
+  return undefined;
 }

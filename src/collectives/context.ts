@@ -17,6 +17,8 @@ export interface CollContext {
   send(peer: number, msg: Encoded): Promise<void>;
   /** `fits`: see RecvRequest.fits. `signal`: to give up this one receive (the call's deadline applies as well). */
   recv(peer: number, into?: RecvTarget, capacity?: number, fits?: (kind: number, length: number) => boolean, signal?: AbortSignal): Promise<Received>;
+  /** A receive whose payload is not wanted (a barrier's): resolves with nothing once the message came; fails with the peer's error if it sent one. */
+  recvVoid(peer: number): Promise<void>;
   fields(peer?: number): FmiErrorFields;
   /** Thread ranks of the world: the call over their process's node arena (two-level.ts). */
   node?: NodeCall;
@@ -30,7 +32,12 @@ export interface CollContext {
 
 /** Throws the peer's error if `r` carries one (after the caller forwarded it). */
 export function raiseIfError(c: CollContext, r: Received): void {
-  if (r.kind === Kind.ERROR) throw decodeError(r.data, { rank: c.rank, peer: r.source, op: c.op });
+  if (r.kind === Kind.ERROR) throw peerError(c, r);
+}
+
+/** The peer's error that `r` (of kind ERROR) carries. */
+export function peerError(c: CollContext, r: Received): FmiError {
+  return decodeError(r.data, { rank: c.rank, peer: r.source, op: c.op });
 }
 
 export const asEncoded = (r: Received): Encoded => ({ kind: r.kind, bytes: r.data });

@@ -1,8 +1,11 @@
 import { decodeError, Kind } from '../codec.js';
 import { ANY_SOURCE, ANY_TAG, type Channel, type Probed, type Received, type RecvTarget } from '../channels/channel.js';
-import { mismatch, type CollContext } from './context.js';
+import { mismatch, raiseIfError, type CollContext } from './context.js';
 import { NUDGE_KIND, NUDGE_MS, nudgeOfCall, nudgePayload } from './nudge.js';
 import { otherCall } from './signature.js';
+import { SignedReceive } from './signed-receive.js';
+
+type Fits = (kind: number, length: number) => boolean;
 
 /** Where a collective call's receives happen: its channel, context, signature (`tag`), number and rank mapping. */
 export interface SignedCall {
@@ -166,7 +169,7 @@ export class CollWatch {
  * the communicator's watch found the call failed elsewhere (it withdraws the
  * receive). No promise of its own besides its own: no race per receive.
  */
-export async function signedRecv(
+export function signedRecv(
   s: SignedCall,
   c: CollContext,
   peer: number,
@@ -175,9 +178,31 @@ export async function signedRecv(
   fits?: (kind: number, length: number) => boolean,
   stop?: AbortSignal,
 ): Promise<Received> {
-  const { channel, ctx, tag, watch } = s;
   const source = s.world(peer);
   const signal = stop && s.signal ? AbortSignal.any([stop, s.signal]) : (stop ?? s.signal);
+  const own = ownReceive(s, c, peer, source, into, capacity, fits, signal, false);
+  return (own as Promise<Received> | undefined) ?? signedLoop(s, c, peer, source, into, capacity, fits, signal);
+}
+
+/** signedRecv without the payload (a barrier's): resolves with nothing, fails with the peer's error if it sent one. */
+export function signedRecvVoid(s: SignedCall, c: CollContext, peer: number): Promise<void> {
+  const source = s.world(peer);
+  const own = ownReceive(s, c, peer, source, undefined, undefined, undefined, s.signal, true);
+  return (own as Promise<void> | undefined) ?? signedLoop(s, c, peer, source, undefined, undefined, undefined, s.signal).then((r) => raiseIfError(c, r));
+}
+
+/** Where the channel settles receives itself (signed-receive.ts): one promise, checked as the message lands. Else undefined. */
+function ownReceive(s: SignedCall, c: CollContext, peer: number, source: number, into: RecvTarget | undefined, capacity: number | undefined, fits: Fits | undefined, signal: AbortSignal | undefined, drop: boolean): Promise<unknown> | undefined {
+  if (s.channel.recvTo === undefined) return undefined;
+  const failed = s.watch.failure(s);
+  if (failed !== undefined) return Promise.reject(failed);
+  const r = new SignedReceive(s, c, peer, source, into, capacity, fits, signal, drop);
+  return r.start() ? r.promise : undefined;
+}
+
+/** signedRecv through the channel's recv: a receive each time round, until this call's message came. */
+async function signedLoop(s: SignedCall, c: CollContext, peer: number, source: number, into: RecvTarget | undefined, capacity: number | undefined, fits: Fits | undefined, signal: AbortSignal | undefined): Promise<Received> {
+  const { channel, ctx, tag, watch } = s;
   for (;;) {
     const failed = watch.failure(s);
     if (failed !== undefined) throw failed;

@@ -1,9 +1,9 @@
 import { Kind, type Encoded } from '../codec.js';
 import type { FmiErrorFields } from '../errors.js';
 import { isStoreChannel, type Channel, type Received, type RecvTarget } from '../channels/channel.js';
-import { mismatch, type CollContext } from '../collectives/context.js';
+import { mismatch, raiseIfError, type CollContext } from '../collectives/context.js';
 import type { NodeCall } from '../collectives/two-level.js';
-import { signedRecv, type CollWatch, type SignedCall } from '../collectives/signed-recv.js';
+import { signedRecv, signedRecvVoid, type CollWatch, type SignedCall } from '../collectives/signed-recv.js';
 import { SIG_BYTES, signedValue } from './stored-value.js';
 
 /** What every call of one communicator shares: how its errors are described. */
@@ -59,6 +59,11 @@ export class CallContext implements CollContext, SignedCall {
   recv(peer: number, into?: RecvTarget, capacity?: number, fits?: (kind: number, length: number) => boolean, stop?: AbortSignal): Promise<Received> {
     if (this.seq >= 0) return signedRecv(this, this, peer, into, capacity, fits, stop);
     return this.#plainRecv(peer, into, capacity, fits);
+  }
+
+  recvVoid(peer: number): Promise<void> {
+    if (this.seq >= 0) return signedRecvVoid(this, this, peer);
+    return this.#plainRecv(peer).then((r) => raiseIfError(this, r));
   }
 
   async #plainRecv(peer: number, into?: RecvTarget, capacity?: number, fits?: (kind: number, length: number) => boolean): Promise<Received> {

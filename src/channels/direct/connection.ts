@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import { decodeHeader, encodeHeader, HEADER_BYTES, type FrameHeader } from './frame.js';
 import { readInto } from './read-into.js';
 import type { Arrival, Matcher } from '../matcher.js';
-import type { Envelope } from '../channel.js';
+import { SENT, type Envelope } from '../channel.js';
 import { FmiError, PeerLostError } from '../../errors.js';
 import { sameTrailer, type FrameCheck, type Integrity } from './integrity.js';
 
@@ -12,8 +12,6 @@ const COALESCE_BYTES = 16 * 1024;
 const STAGE_BYTES = 64 * 1024;
 /** A payload with at least this much left is read straight into its destination. */
 const DIRECT_BYTES = 16 * 1024;
-
-const DONE = Promise.resolve();
 
 /** A send whose frame the kernel has not taken all of yet. */
 interface PendingSend {
@@ -182,7 +180,7 @@ export class Connection {
       return Promise.reject(this.#failed);
     }
     // Nothing left queued: the kernel took the whole frame, the caller may reuse its payload now.
-    if (s.writableLength === 0) return DONE;
+    if (s.writableLength === 0) return SENT;
     if (usedWbuf) this.#wbufBusyUntil = index + 1;
     if (usedHead) this.#headBusyUntil = index + 1;
     return new Promise<void>((resolve, reject) => {
@@ -275,12 +273,14 @@ export class Connection {
             throw new FmiError('FMI_PROTOCOL', `rank ${this.peer} sends frames with flags ${h.flags}, this rank expects ${this.#flags} (every rank must use the same integrity option)`);
           }
           this.#rcheck?.start(new Uint8Array(view.buffer, view.byteOffset + at, HEADER_BYTES));
+          if (h.length === 0 && !this.#integrity) {
+            this.#matcher.arriveEmpty(this.peer, h.ctx, h.tag, h.kind);
+            continue;
+          }
           const arrival = this.#matcher.arrive(this.peer, h.ctx, h.tag, h.kind, h.length);
           if (h.length === 0) {
-            if (this.#integrity) {
-              this.#arrival = arrival;
-              this.#payloadDone(arrival);
-            } else arrival.complete();
+            this.#arrival = arrival;
+            this.#payloadDone(arrival);
           } else {
             this.#arrival = arrival;
             this.#bodyDone = 0;

@@ -6,7 +6,7 @@ import { readLines, writeLine, type Endpoint } from '../../rendezvous/protocol.j
 import { parseServerMessage } from '../../rendezvous/messages.js';
 import { describeServer, dialServer, type ServerAddress } from '../../rendezvous/transport.js';
 import { integrityFor, type Integrity, type IntegrityMode } from './integrity.js';
-import { ANY_SOURCE, type Channel, type Envelope, type Probed, type ProbeRequest, type Received, type RecvRequest } from '../channel.js';
+import { ANY_SOURCE, type Channel, type Envelope, type OwnReceive, type Probed, type ProbeRequest, type Received, type RecvRequest } from '../channel.js';
 import { Matcher } from '../matcher.js';
 import { Connection } from './connection.js';
 import { acceptHandshake, ByteReader } from './handshake.js';
@@ -174,6 +174,14 @@ export class DirectChannel implements Channel {
     // Messages a peer sent before it left are still delivered.
     const p = this.#matcher.post(req, this.#unmatched);
     return this.#poller ? this.#poller.watch(p) : p;
+  }
+
+  /** recv for a receive that settles itself: completed from the socket's read callback, no promise per receive here (not while polling). */
+  recvTo(r: OwnReceive): boolean {
+    if (this.#poller) return false;
+    if (this.#state !== 'open') r.reject(new ClosedError('channel is closed', { rank: this.rank, peer: r.req.source, channel: 'direct' }));
+    else this.#matcher.postOwn(r, this.#unmatched);
+    return true;
   }
 
   /** Where this rank's listener can be reached (what it tells peers through the rendezvous server). */
