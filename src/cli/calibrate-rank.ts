@@ -65,6 +65,8 @@ export interface CalibratePlan {
   barrier?: boolean;
   /** Time rank 0 sending to every other rank at once after a barrier (the star bcast's step; on storage one write read by all). */
   fanout?: boolean;
+  /** Storage channels: time every other rank sending rank 0 a message at once after a barrier (the plan's sizes). */
+  fanin?: boolean;
   /** Sizes (bytes) at which to time a bcast from rank 0 after a barrier, timed as the benchmark times one (a tree's edges); none: not measured. */
   tree?: number[];
   /** Warm-up before anything is timed (warmUp): at least `calls` rounds, for at most `ms`; none: no warm-up. */
@@ -124,6 +126,7 @@ async function main(): Promise<void> {
       results.legs = leg(await measure(comm, plan, 2, (b) => legs(comm, store, b, false)));
       // Every rank writing and reading at once: the latency then (overhead_multiple), and what Redis moves in total.
       results.legsAll = leg(await measure(comm, plan, 2, (b) => legs(comm, store, b, true)));
+      if (plan.fanin) results.fanin = (await measure(comm, plan, 1, (b) => fanin(comm, b))).map((cols, i) => sample(plan.sizes[i]!, cols[0]!));
     }
     await comm.barrier();
   } finally {
@@ -311,6 +314,27 @@ function bcastTimed(comm: Communicator, bytes: number): Once {
     if (comm.rank === 0) data[0] = t0;
     const got = await comm.bcast<Float64Array>(comm.rank === 0 ? data : undefined, 0);
     return [monotonic() - (comm.rank === 0 ? t0 : Math.max(t0, got[0]!))];
+  };
+}
+
+/**
+ * Right after a barrier, every other rank sends rank 0 `bytes` at once, and
+ * rank 0 takes them all, its receives posted at once, as reduceFlat does
+ * (the first phase of a storage channel's reduce, gather, allreduce and
+ * barrier). A sample is rank 0's time from its call to having them all
+ * (others: 0): on a storage channel rank 0 leaves the barrier first, by
+ * about one read, as it leaves the previous call of back-to-back
+ * allreduces first (it writes the result the others read).
+ */
+function fanin(comm: Communicator, bytes: number): Once {
+  const buf = new Uint8Array(bytes);
+  const others = Array.from({ length: comm.size - 1 }, (_, i) => i + 1);
+  return async () => {
+    await comm.barrier();
+    const t0 = performance.now();
+    if (comm.rank === 0) await Promise.all(others.map((r, i) => comm.recv(r, { tag: 7, ...oneDeadline(i === 0) })));
+    else await comm.send(buf, 0, { tag: 7 });
+    return [comm.rank === 0 ? (performance.now() - t0) / 1000 : 0];
   };
 }
 
