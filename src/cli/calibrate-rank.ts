@@ -67,8 +67,6 @@ export interface CalibratePlan {
   fanout?: boolean;
   /** Storage channels: time every other rank sending rank 0 a message at once after a barrier (the plan's sizes). */
   fanin?: boolean;
-  /** Sizes (bytes) at which to time a bcast from rank 0 after a barrier, timed as the benchmark times one (a tree's edges); none: not measured. */
-  tree?: number[];
   /** Warm-up before anything is timed (warmUp): at least `calls` rounds, for at most `ms`; none: no warm-up. */
   warm?: { calls: number; ms: number };
 }
@@ -120,7 +118,6 @@ async function main(): Promise<void> {
       if (measured === 'direct') ({ fresh: results.fresh, bcast: results.freshBcast } = await freshInOps(comm, plan));
       else results.fresh = (await measure(comm, sizes, 2, fresh)).map(([put, get], i) => ({ bytes: plan.fresh![i]!, put: median([...put!]), get: median([...get!]), iters: put!.length }));
     }
-    if (plan.tree?.length) results.tree = (await measure(comm, { ...plan, sizes: plan.tree }, 1, (b) => bcastTimed(comm, b))).map((cols, i) => sample(plan.tree![i]!, cols[0]!));
     if (store) {
       const leg = (cols: Float64Array[][]): LegSample[] => cols.map(([put, get], i) => ({ bytes: plan.sizes[i]!, put: median([...put!]), get: median([...get!]), iters: put!.length }));
       results.legs = leg(await measure(comm, plan, 2, (b) => legs(comm, store, b, false)));
@@ -291,29 +288,6 @@ function fanout(comm: Communicator): Once {
       await Promise.all(others.map((r, i) => comm.send(sbuf, r, { tag: 5, ...oneDeadline(i === 0) })));
     } else await comm.recv(0, { tag: 5, into: rbuf });
     return [monotonic() - (comm.rank === 0 ? t0 : Math.max(t0, rbuf[0]!))];
-  };
-}
-
-/**
- * Right after a barrier, rank 0 broadcasts `bytes` (comm.bcast, a new
- * result at every rank, as the model check's benchmark calls it); the
- * first 8 bytes carry the root's call time, and a rank's sample is timed
- * as fanout's and as bench/channels-rank.mjs times a bcast: from the later
- * of its own and the root's call to having the result. What a tree's edges
- * move inside a collective (tree_bandwidth), every rank of the job in it:
- * a point-to-point relay of 1 MiB down the same tree into an array the
- * ranks had took 0.8 ms, the bcast 1.3-4.3 ms (its results are new
- * memory, which the collector frees), and the same relay into new arrays
- * 7.5 ms (4 ranks on 2 vCPUs, chrt, load 6-12).
- */
-function bcastTimed(comm: Communicator, bytes: number): Once {
-  const data = new Float64Array(Math.max(1, Math.floor(bytes / 8)));
-  return async () => {
-    await comm.barrier();
-    const t0 = monotonic();
-    if (comm.rank === 0) data[0] = t0;
-    const got = await comm.bcast<Float64Array>(comm.rank === 0 ? data : undefined, 0);
-    return [monotonic() - (comm.rank === 0 ? t0 : Math.max(t0, got[0]!))];
   };
 }
 

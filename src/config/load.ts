@@ -23,7 +23,6 @@ const LINK_FIELDS: Record<keyof LinkModel, FieldKind> = {
   exchange_bandwidth: 'nonneg',
   collective_overhead: 'nonneg',
   fanout_overhead: 'nonneg',
-  tree_bandwidth: 'nonneg',
 };
 
 const MODEL_FIELDS: Record<keyof Model, Record<string, FieldKind>> = {

@@ -184,14 +184,6 @@ export interface LinkModel {
    * collective (not calibrated).
    */
   fanout_overhead: number;
-  /**
-   * MB/s of a tree's edges inside a collective: a rank writing a large
-   * message to its children at once, and each child passing it on, every
-   * rank of the job in it (the binomial bcast's bytes, timed as a bcast is).
-   * Not in the reference; 0: `exchange_bandwidth`, else `bandwidth` (not
-   * calibrated).
-   */
-  tree_bandwidth: number;
 }
 
 export interface DirectModel extends LinkModel {

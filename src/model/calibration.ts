@@ -1,6 +1,6 @@
 import type { DirectModel, FaasModel, RedisModel, S3Model, ShmModel } from '../config/types.js';
 import { FmiError } from '../errors.js';
-import { directTraffic, type DirectLink } from './direct.js';
+import { directTraffic } from './direct.js';
 import { fitLink, median, type LinkFit, type TimePoint } from './fit.js';
 import { MB, MIB } from './params.js';
 import type { ModelChannel } from './types.js';
@@ -58,18 +58,16 @@ export interface ChannelMeasurements {
   fanout?: Sample[];
   /** Storage: after a barrier, every other rank sending rank 0 `bytes` at once: rank 0's time until it has them all. */
   fanin?: Sample[];
-  /** After a barrier, a bcast of `bytes` from rank 0, timed as fanout (from the later of a rank's and the root's call to having it): the slowest rank. */
-  tree?: Sample[];
   /** The warm-up before anything was timed (rank 0's rounds and ms), when the plan had one. */
   warm?: { rounds: number; ms: number };
 }
 
 /** Model fields calibration sets, in the config's units (ms, MB/s). */
 export interface ModelPatch {
-  Direct?: Pick<DirectModel, 'overhead' | 'bandwidth'> & Partial<Pick<DirectModel, 'gap' | 'exchange_overhead' | 'exchange_bandwidth' | 'collective_overhead' | 'fanout_overhead' | 'tree_bandwidth'>>;
+  Direct?: Pick<DirectModel, 'overhead' | 'bandwidth'> & Partial<Pick<DirectModel, 'gap' | 'exchange_overhead' | 'exchange_bandwidth' | 'collective_overhead' | 'fanout_overhead'>>;
   Redis?: Pick<RedisModel, 'overhead' | 'bandwidth_single' | 'bandwidth_multiple'> & Partial<Pick<RedisModel, 'gap' | 'overhead_multiple' | 'fanout_overhead' | 'fanin_overhead' | 'fanin_bandwidth'>>;
   S3?: Pick<S3Model, 'overhead' | 'bandwidth'> & Partial<Pick<S3Model, 'gap' | 'overhead_multiple'>>;
-  Shm?: Pick<ShmModel, 'overhead' | 'bandwidth' | 'gap'> & Partial<Pick<ShmModel, 'exchange_overhead' | 'exchange_bandwidth' | 'collective_overhead' | 'fanout_overhead' | 'tree_bandwidth'>>;
+  Shm?: Pick<ShmModel, 'overhead' | 'bandwidth' | 'gap'> & Partial<Pick<ShmModel, 'exchange_overhead' | 'exchange_bandwidth' | 'collective_overhead' | 'fanout_overhead'>>;
   FaaS?: Pick<FaasModel, 'fresh_memory'> & Partial<Pick<FaasModel, 'fresh_overhead'>>;
 }
 
@@ -93,8 +91,6 @@ export interface ChannelFit {
   alphaFan?: number;
   /** redis: the line fitted to the fan-in (every other rank sending rank 0 a message at once), when measured. */
   fanIn?: LinkFit;
-  /** direct: bytes per second of a tree's edges inside a collective, solved from the bcast calibrate timed (fitTreeBeta), when measured. */
-  treeBeta?: number;
 }
 
 /**
@@ -123,9 +119,6 @@ export function fitChannel(m: ChannelMeasurements): ChannelFit {
     if (m.channel !== 'redis' && m.exchange.length > 0) out.exchange = fitLink(m.exchange.map((s) => ({ bytes: s.bytes, seconds: s.seconds })), fit.beta);
     if (m.channel !== 'redis' && m.barrier?.length) out.alphaColl = fitHop(median(m.barrier.map((s) => s.seconds)), m.ranks, { alpha: fit.alpha, beta: fit.beta, gap });
     if (m.fanout?.length) out.alphaFan = Math.max(1e-6, median(m.fanout.map((s) => s.seconds)));
-    const big = m.tree?.reduce<Sample | undefined>((a, s) => (!a || s.bytes > a.bytes ? s : a), undefined);
-    // Thread ranks' bcast is the node arena's (model/node.ts), not the tree: direct only.
-    if (m.channel === 'direct' && big) out.treeBeta = fitTreeBeta(big, m.ranks, { alpha: fit.alpha, beta: fit.beta, gap, alphaColl: out.alphaColl });
     if (m.channel === 'redis') {
       // From the largest size every rank moved at once: N writes and N reads of m bytes.
       const big = m.legsAll.reduce<LegSample | undefined>((a, l) => (!a || l.bytes > a.bytes ? l : a), undefined);
@@ -170,27 +163,6 @@ export function fitHop(barrierSeconds: number, ranks: number, link: { alpha: num
     else hi = mid;
   }
   return Math.max(1e-6, (lo + hi) / 2);
-}
-
-/**
- * The bandwidth of a tree's edges inside a collective: the beta at which
- * the model's own bcast of `tree.bytes` over n ranks (directTraffic, the
- * algorithm the communicator runs at that size, its hops at alphaColl)
- * takes the measured bcast. Bisection on the logarithm (the time falls as
- * beta grows). Undefined when the hops alone take longer than the
- * measurement (nothing left for the bytes), or no bytes were sent.
- */
-export function fitTreeBeta(tree: Sample, ranks: number, link: DirectLink): number | undefined {
-  const at = (beta: number) => directTraffic('bcast', tree.bytes, ranks, { ...link, treeBeta: beta }).time_s;
-  if (!(tree.bytes > 0 && tree.seconds > 0) || at(1e15) >= tree.seconds) return undefined;
-  let lo = Math.log(1e3);
-  let hi = Math.log(1e15);
-  for (let i = 0; i < 80; i++) {
-    const mid = (lo + hi) / 2;
-    if (at(Math.exp(mid)) > tree.seconds) lo = mid;
-    else hi = mid;
-  }
-  return Math.exp((lo + hi) / 2);
 }
 
 /**
@@ -247,7 +219,6 @@ export function modelPatch(fits: readonly ChannelFit[], fresh?: FreshFit): Model
     const hop = {
       ...(f.alphaColl !== undefined ? { collective_overhead: Math.max(0.001, sig3(f.alphaColl * 1000)) } : {}),
       ...(f.alphaFan !== undefined ? { fanout_overhead: Math.max(0.001, sig3(f.alphaFan * 1000)) } : {}),
-      ...(f.treeBeta !== undefined ? { tree_bandwidth: mbps(f.treeBeta) } : {}),
     };
     if (f.channel === 'direct') patch.Direct = { overhead, bandwidth, gap, ...exchange, ...hop };
     else if (f.channel === 'shm') patch.Shm = { overhead, bandwidth, gap, ...exchange, ...hop };

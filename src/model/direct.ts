@@ -39,13 +39,6 @@ export interface DirectLink extends LinkParams {
    * (fanout_overhead). @default alphaColl
    */
   alphaFan?: number;
-  /**
-   * Bytes per second of a tree's edges inside a collective: a rank writing
-   * a large message to its children at once and each child passing it on,
-   * every rank of the job in it. Calibrated from a 1 MiB bcast timed as the
-   * benchmark times one (tree_bandwidth). @default exchange.beta, else beta
-   */
-  treeBeta?: number;
 }
 
 /** The latency of a hop inside a collective. */
@@ -59,21 +52,17 @@ function fanOf(link: DirectLink): number {
 }
 
 /**
- * Bytes per second of a tree's edge inside a collective: as calibrated from
- * a tree's own edges (treeBeta), else the exchange's (every rank sending
- * and receiving at once), else the ping-pong's. With every rank of the job
- * in the collective and sharing the machine's cores, a rank's copies wait
- * as its hops do: a 1 MiB bcast on 4 ranks took 3.7 ms on a quiet 2-vCPU
- * VM; its path is two edges of 1 MiB and three hops, 4.7 ms at the
- * exchange's 490 MB/s, 1 ms at the ping-pong's 3970 MB/s; and without
- * `into` its fresh result added only 0.2 ms (calibrate's freshBcast): the
- * time is the transfers'. The exchange's bandwidth moved 437-946 MB/s from
- * one calibration to the next (104 at a load of 11, where the bcast's
- * edges went at 350): a pass with every rank writing and reading 1 MiB at
- * once is not a tree's edge.
+ * Bytes per second of a tree's edge inside a collective: the exchange's
+ * (every rank sending and receiving at once) when calibrated, else the
+ * ping-pong's. With every rank of the job in the collective and sharing
+ * the machine's cores, a rank's copies wait as its hops do: a 1 MiB bcast
+ * on 4 ranks took 3.7 ms on a quiet 2-vCPU VM; its path is two edges of
+ * 1 MiB and three hops, 4.7 ms at the exchange's 490 MB/s, 1 ms at the
+ * ping-pong's 3970 MB/s; and without `into` its fresh result added only
+ * 0.2 ms (calibrate's freshBcast): the time is the transfers'.
  */
 function treeBeta(link: DirectLink): number {
-  return link.treeBeta ?? link.exchange?.beta ?? link.beta;
+  return link.exchange?.beta ?? link.beta;
 }
 
 /** Seconds of one round of pairwise exchange of b bytes: this rank's send and its receive, every rank at once. */

@@ -25,8 +25,6 @@ export interface DirectParams extends LinkParams {
   alphaColl: number;
   /** Seconds of the root's one step to every other rank at once after a barrier (the star bcast); alphaColl when not calibrated. */
   alphaFan: number;
-  /** Bytes per second of a tree's edges inside a collective, when calibrated. */
-  treeBeta?: number;
   transferPerByte: number;
   /** USD per hour of the rendezvous VM; 0 when infrastructure costs are excluded. */
   vmPricePerHour: number;
@@ -66,7 +64,6 @@ export interface ShmParams extends LinkParams {
   exchange?: LinkParams;
   alphaColl: number;
   alphaFan: number;
-  treeBeta?: number;
 }
 
 export interface ModelParams {
@@ -98,12 +95,11 @@ export function modelParams(config: FmiConfig): ModelParams {
       exchange: exchangeOf(Direct),
       alphaColl: (Direct.collective_overhead || Direct.overhead) / 1000,
       alphaFan: (Direct.fanout_overhead || Direct.collective_overhead || Direct.overhead) / 1000,
-      treeBeta: treeOf(Direct),
       transferPerByte: Direct.transfer_price / GB,
       vmPricePerHour: Direct.include_infrastructure_costs ? Direct.vm_price : 0,
       requestsPerHour: Direct.requests_per_hour,
     },
-    shm: { alpha: Shm.overhead / 1000, beta: Shm.bandwidth * MB, gap: Shm.gap / 1000, exchange: exchangeOf(Shm), alphaColl: (Shm.collective_overhead || Shm.overhead) / 1000, alphaFan: (Shm.fanout_overhead || Shm.collective_overhead || Shm.overhead) / 1000, treeBeta: treeOf(Shm) },
+    shm: { alpha: Shm.overhead / 1000, beta: Shm.bandwidth * MB, gap: Shm.gap / 1000, exchange: exchangeOf(Shm), alphaColl: (Shm.collective_overhead || Shm.overhead) / 1000, alphaFan: (Shm.fanout_overhead || Shm.collective_overhead || Shm.overhead) / 1000 },
     redis: {
       alpha: Redis.overhead / 1000,
       beta: Redis.bandwidth_single * MB,
@@ -134,9 +130,4 @@ export function modelParams(config: FmiConfig): ModelParams {
 /** The exchange round's line when both its numbers were calibrated (0: not measured). */
 function exchangeOf(m: { exchange_overhead: number; exchange_bandwidth: number }): LinkParams | undefined {
   return m.exchange_bandwidth > 0 ? { alpha: m.exchange_overhead / 1000, beta: m.exchange_bandwidth * MB } : undefined;
-}
-
-/** A tree edge's bandwidth when calibrated (0: not measured). */
-function treeOf(m: { tree_bandwidth: number }): number | undefined {
-  return m.tree_bandwidth > 0 ? m.tree_bandwidth * MB : undefined;
 }
