@@ -56,7 +56,7 @@ export interface ChannelMeasurements {
   barrier?: Sample[];
   /** After a barrier, rank 0 sending 8 bytes to every other rank at once: from the later of a rank's and the root's call to having it, the slowest rank. */
   fanout?: Sample[];
-  /** Storage: after a barrier, every other rank sending rank 0 `bytes` at once: rank 0's time until it has them all. */
+  /** Storage: after a barrier, every other rank sending rank 0 `bytes` at once: rank 0's time to having them all from the latest of its and the senders' calls. */
   fanin?: Sample[];
   /** The warm-up before anything was timed (rank 0's rounds and ms), when the plan had one. */
   warm?: { rounds: number; ms: number };
