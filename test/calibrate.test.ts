@@ -217,6 +217,13 @@ describe('calibrate - fmi calibrate on real ranks', () => {
       expect(config.model.Redis.fanout_overhead).toBeGreaterThan(0);
       expect(config.model.Redis.fanout_overhead).toBe(r.model.Redis!.fanout_overhead);
       expect(config.model.Direct.fanout_overhead).toBe(r.model.Direct!.fanout_overhead);
+      // Redis's fan-in (every other rank sending rank 0 a message at once after a barrier), at every size, rank 0's time: a line of its own.
+      expect(r.measurements[1]!.fanin!.map((f) => f.bytes)).toEqual([8, 1024, 65536, 1048576]);
+      for (const f of r.measurements[1]!.fanin!) expect(f.seconds).toBeGreaterThan(0);
+      expect(config.model.Redis.fanin_bandwidth).toBeGreaterThan(0);
+      expect(config.model.Redis.fanin_bandwidth).toBe(r.model.Redis!.fanin_bandwidth);
+      expect(config.model.Redis.fanin_overhead).toBe(r.model.Redis!.fanin_overhead);
+      expect(r.measurements[0]!.fanin).toBeUndefined();
       // Fresh memory inside the operations, on the direct channel (whichever job comes first): the allreduce fitted, the bcast kept.
       expect(r.measurements[0]!.channel).toBe('direct');
       expect(r.measurements[0]!.fresh!.map((f) => f.bytes)).toEqual([...FRESH_SIZES]);

@@ -65,6 +65,8 @@ export interface CalibratePlan {
   barrier?: boolean;
   /** Time rank 0 sending to every other rank at once after a barrier (the star bcast's step; on storage one write read by all). */
   fanout?: boolean;
+  /** Storage channels: time every other rank sending rank 0 a message at once after a barrier (the plan's sizes). */
+  fanin?: boolean;
   /** Warm-up before anything is timed (warmUp): at least `calls` rounds, for at most `ms`; none: no warm-up. */
   warm?: { calls: number; ms: number };
 }
@@ -121,6 +123,7 @@ async function main(): Promise<void> {
       results.legs = leg(await measure(comm, plan, 2, (b) => legs(comm, store, b, false)));
       // Every rank writing and reading at once: the latency then (overhead_multiple), and what Redis moves in total.
       results.legsAll = leg(await measure(comm, plan, 2, (b) => legs(comm, store, b, true)));
+      if (plan.fanin) results.fanin = (await measure(comm, plan, 1, (b) => fanin(comm, b))).map((cols, i) => sample(plan.sizes[i]!, cols[0]!));
     }
     await comm.barrier();
   } finally {
@@ -285,6 +288,37 @@ function fanout(comm: Communicator): Once {
       await Promise.all(others.map((r, i) => comm.send(sbuf, r, { tag: 5, ...oneDeadline(i === 0) })));
     } else await comm.recv(0, { tag: 5, into: rbuf });
     return [monotonic() - (comm.rank === 0 ? t0 : Math.max(t0, rbuf[0]!))];
+  };
+}
+
+/**
+ * Right after a barrier, every other rank sends rank 0 `bytes` at once, and
+ * rank 0 takes them all, its receives posted at once, as reduceFlat does
+ * (the first phase of a storage channel's reduce, gather, allreduce and
+ * barrier). Each message starts with its sender's call time (the host's
+ * monotonic clock); a sample is rank 0's time to having them all from the
+ * latest of those calls and its own (others: 0), as fanout times from the
+ * later call: on a storage channel rank 0 leaves the barrier first, by
+ * about one read, and that read is the release's, which the model prices
+ * in the phase before (the allreduce's bcast of the result). Timed from
+ * rank 0's own call, the 1 KiB fan-in came out 1.2-1.5x the writes and
+ * reads it stands for.
+ */
+function fanin(comm: Communicator, bytes: number): Once {
+  const buf = new Uint8Array(Math.max(8, bytes));
+  const stamp = new DataView(buf.buffer);
+  const others = Array.from({ length: comm.size - 1 }, (_, i) => i + 1);
+  return async () => {
+    await comm.barrier();
+    const t0 = monotonic();
+    if (comm.rank !== 0) {
+      stamp.setFloat64(0, t0);
+      await comm.send(buf, 0, { tag: 7 });
+      return [0];
+    }
+    const parts = await Promise.all(others.map((r, i) => comm.recv<Uint8Array>(r, { tag: 7, ...oneDeadline(i === 0) })));
+    const from = parts.reduce((t, p) => Math.max(t, new DataView(p.buffer, p.byteOffset, 8).getFloat64(0)), t0);
+    return [monotonic() - from];
   };
 }
 

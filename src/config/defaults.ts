@@ -24,7 +24,7 @@ import type { FmiConfig } from './types.js';
  *   requests share an hour of the instance.
  * - transfer_price 0 everywhere: traffic inside one region is free.
  * - gap, FaaS.fresh_memory and fresh_overhead, overhead_multiple, exchange_overhead /
- *   exchange_bandwidth, collective_overhead and fanout_overhead 0: not in the reference (its model has no
+ *   exchange_bandwidth, collective_overhead, fanout_overhead and fanin_* 0: not in the reference (its model has no
  *   per-message CPU cost, no cost of fresh memory, and one latency whether
  *   one rank or all are busy); `fmi calibrate` measures them. 0 means not
  *   measured: overhead stands for overhead_multiple, and a round of
@@ -53,6 +53,8 @@ export const DEFAULT_CONFIG: FmiConfig = deepFreeze({
       overhead: 5.2,
       overhead_multiple: 0,
       fanout_overhead: 0,
+      fanin_overhead: 0,
+      fanin_bandwidth: 0,
       gap: 0,
       transfer_price: 0.0,
       instance_price: 0.0038,

@@ -34,6 +34,8 @@ const MODEL_FIELDS: Record<keyof Model, Record<string, FieldKind>> = {
     overhead: 'nonneg',
     overhead_multiple: 'nonneg',
     fanout_overhead: 'nonneg',
+    fanin_overhead: 'nonneg',
+    fanin_bandwidth: 'nonneg',
     gap: 'nonneg',
     transfer_price: 'price',
     instance_price: 'price',

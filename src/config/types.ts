@@ -128,6 +128,16 @@ export interface RedisModel {
    * calibrated).
    */
   fanout_overhead: number;
+  /**
+   * ms and MB/s of a fan-in: every other rank sending rank 0 a message of
+   * the same size at once, right after a barrier, until rank 0 has them all
+   * (the reduce, gather, allreduce and barrier's first phase):
+   * `fanin_overhead + bytes / fanin_bandwidth`, bytes per sender. Not in the
+   * reference; fanin_bandwidth 0: the senders' writes, then rank 0's reads
+   * one after another (not calibrated).
+   */
+  fanin_overhead: number;
+  fanin_bandwidth: number;
   /** USD per GB moved. */
   transfer_price: number;
   /** USD per hour of the Redis instance. */

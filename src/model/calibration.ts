@@ -56,6 +56,8 @@ export interface ChannelMeasurements {
   barrier?: Sample[];
   /** After a barrier, rank 0 sending 8 bytes to every other rank at once: from the later of a rank's and the root's call to having it, the slowest rank. */
   fanout?: Sample[];
+  /** Storage: after a barrier, every other rank sending rank 0 `bytes` at once: rank 0's time to having them all from the latest of its and the senders' calls. */
+  fanin?: Sample[];
   /** The warm-up before anything was timed (rank 0's rounds and ms), when the plan had one. */
   warm?: { rounds: number; ms: number };
 }
@@ -63,7 +65,7 @@ export interface ChannelMeasurements {
 /** Model fields calibration sets, in the config's units (ms, MB/s). */
 export interface ModelPatch {
   Direct?: Pick<DirectModel, 'overhead' | 'bandwidth'> & Partial<Pick<DirectModel, 'gap' | 'exchange_overhead' | 'exchange_bandwidth' | 'collective_overhead' | 'fanout_overhead'>>;
-  Redis?: Pick<RedisModel, 'overhead' | 'bandwidth_single' | 'bandwidth_multiple'> & Partial<Pick<RedisModel, 'gap' | 'overhead_multiple' | 'fanout_overhead'>>;
+  Redis?: Pick<RedisModel, 'overhead' | 'bandwidth_single' | 'bandwidth_multiple'> & Partial<Pick<RedisModel, 'gap' | 'overhead_multiple' | 'fanout_overhead' | 'fanin_overhead' | 'fanin_bandwidth'>>;
   S3?: Pick<S3Model, 'overhead' | 'bandwidth'> & Partial<Pick<S3Model, 'gap' | 'overhead_multiple'>>;
   Shm?: Pick<ShmModel, 'overhead' | 'bandwidth' | 'gap'> & Partial<Pick<ShmModel, 'exchange_overhead' | 'exchange_bandwidth' | 'collective_overhead' | 'fanout_overhead'>>;
   FaaS?: Pick<FaasModel, 'fresh_memory'> & Partial<Pick<FaasModel, 'fresh_overhead'>>;
@@ -87,6 +89,8 @@ export interface ChannelFit {
   alphaColl?: number;
   /** direct, shm, redis: the root's step to every other rank at once after a barrier (the fan-out's median), when measured. */
   alphaFan?: number;
+  /** redis: the line fitted to the fan-in (every other rank sending rank 0 a message at once), when measured. */
+  fanIn?: LinkFit;
 }
 
 /**
@@ -122,6 +126,7 @@ export function fitChannel(m: ChannelMeasurements): ChannelFit {
       const total = big && busy > 0 ? (m.ranks * big.bytes) / busy : 0;
       out.betaTotal = Math.max(fit.beta, total);
       out.alphaAll = alphaAllOf(m);
+      if (m.fanin?.length) out.fanIn = fitLink(m.fanin.map((s) => ({ bytes: s.bytes, seconds: s.seconds })), fit.beta);
     }
     return out;
   }
@@ -218,7 +223,10 @@ export function modelPatch(fits: readonly ChannelFit[], fresh?: FreshFit): Model
     if (f.channel === 'direct') patch.Direct = { overhead, bandwidth, gap, ...exchange, ...hop };
     else if (f.channel === 'shm') patch.Shm = { overhead, bandwidth, gap, ...exchange, ...hop };
     else if (f.channel === 's3') patch.S3 = { overhead, bandwidth, gap, ...multiple };
-    else patch.Redis = { overhead, bandwidth_single: bandwidth, bandwidth_multiple: mbps(f.betaTotal ?? f.fit.beta), gap, ...multiple, ...(f.alphaFan !== undefined ? { fanout_overhead: Math.max(0.001, sig3(f.alphaFan * 1000)) } : {}) };
+    else {
+      const fanIn = f.fanIn ? { fanin_overhead: sig3(f.fanIn.alpha * 1000), fanin_bandwidth: mbps(f.fanIn.beta) } : {};
+      patch.Redis = { overhead, bandwidth_single: bandwidth, bandwidth_multiple: mbps(f.betaTotal ?? f.fit.beta), gap, ...multiple, ...(f.alphaFan !== undefined ? { fanout_overhead: Math.max(0.001, sig3(f.alphaFan * 1000)) } : {}), ...fanIn };
+    }
   }
   if (fresh !== undefined) patch.FaaS = { fresh_memory: sig3(fresh.perByte * MIB * 1000), fresh_overhead: sig3(fresh.perCall * 1000) };
   return patch;

@@ -73,7 +73,7 @@ export function estimateWith(p: ModelParams, channel: ModelChannel, op: OpName, 
     moved = t.bytes;
     requests.messages = t.messages;
   } else if (channel === 'redis') {
-    const t = storeTraffic(op, payload, ranks, { alpha: p.redis.alpha, beta: p.redis.beta, betaTotal: p.redis.betaTotal, gap: p.redis.gap, alphaAll: p.redis.alphaAll, alphaFan: p.redis.alphaFan });
+    const t = storeTraffic(op, payload, ranks, { alpha: p.redis.alpha, beta: p.redis.beta, betaTotal: p.redis.betaTotal, gap: p.redis.gap, alphaAll: p.redis.alphaAll, alphaFan: p.redis.alphaFan, fanIn: p.redis.fanIn });
     time = t.time_s;
     moved = t.bytes;
     requests.puts = t.puts;

@@ -30,6 +30,14 @@ export interface StoreLink {
    * is (Redis: fanout_overhead). @default alpha / 2 for the write, alphaAll / 2 for the reads
    */
   alphaFan?: number;
+  /**
+   * A fan-in as a whole (Redis: fanin_overhead, fanin_bandwidth): every
+   * other rank sending the root a message of `bytes` at once, right after
+   * a barrier, until the root has them all: `alpha + bytes / beta`. The
+   * first phase of a gather, reduce, allreduce and barrier. @default the
+   * writes, then the root's reads one after another
+   */
+  fanIn?: { alpha: number; beta: number };
 }
 
 export interface StoreTraffic {
@@ -96,6 +104,8 @@ export function storeTraffic(op: OpName, bytes: number, ranks: number, link: Sto
   const r = n - 1;
   /** One rank's r requests of a phase, one after another (Redis: one connection); S3 sends them at once. */
   const fan = link.polling ? 0 : (r - 1) * gap;
+  /** The calibrated fan-in (Redis), when there is one: it holds the writes, the reads and the root's gaps. */
+  const fanIn = link.fanIn && !link.polling ? (b: number) => link.fanIn!.alpha + b / link.fanIn!.beta : undefined;
   switch (op) {
     case 'bcast': {
       // Calibrated as a whole (Redis): the two legs' latencies are the fan-out, their bytes as below.
@@ -110,6 +120,7 @@ export function storeTraffic(op: OpName, bytes: number, ranks: number, link: Sto
     }
     case 'gather':
     case 'reduce': {
+      if (fanIn) return { time_s: fanIn(m), puts: r, gets: r, polls: 0, bytes: 2 * r * m };
       // The root polls each of the n - 1 keys.
       const p = phase(leg(m, r * m, alphaFan), leg(r * m, r * m, alphaFan), r);
       return { time_s: p.time + fan, puts: r, gets: r, polls: p.polls, bytes: 2 * r * m };
@@ -119,8 +130,8 @@ export function storeTraffic(op: OpName, bytes: number, ranks: number, link: Sto
       const size = op === 'barrier' ? 0 : m;
       const upWrite = leg(size, r * size, alphaFan);
       const up = phase(upWrite, leg(r * size, r * size, alphaFan), r);
-      // Rank 0's reads of the n - 1 parts (Redis: one after another).
-      const upTime = up.time + fan;
+      // Rank 0's reads of the n - 1 parts (Redis: one after another), or the calibrated fan-in as a whole.
+      const upTime = fanIn ? fanIn(size) : up.time + fan;
       // The others wait for the result from the end of their own write.
       const downWrite = leg(size, size, alphaWrite);
       const w = wait(upTime - upWrite + downWrite);

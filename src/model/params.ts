@@ -40,6 +40,8 @@ export interface RedisParams extends LinkParams {
   alphaAll: number;
   /** Seconds of the bcast's write and reads of a small value after a barrier, when calibrated. */
   alphaFan?: number;
+  /** Every other rank sending rank 0 a message at once after a barrier, until it has them all, when calibrated: seconds and bytes per second (per sender's bytes). */
+  fanIn?: LinkParams;
   transferPerByte: number;
   /** USD per hour of the Redis instance; 0 when infrastructure costs are excluded. */
   instancePricePerHour: number;
@@ -105,6 +107,7 @@ export function modelParams(config: FmiConfig): ModelParams {
       betaTotal: Redis.bandwidth_multiple * MB,
       alphaAll: (Redis.overhead_multiple || Redis.overhead) / 1000,
       alphaFan: Redis.fanout_overhead ? Redis.fanout_overhead / 1000 : undefined,
+      fanIn: Redis.fanin_bandwidth > 0 ? { alpha: Redis.fanin_overhead / 1000, beta: Redis.fanin_bandwidth * MB } : undefined,
       transferPerByte: Redis.transfer_price / GB,
       instancePricePerHour: Redis.include_infrastructure_costs ? Redis.instance_price : 0,
       requestsPerHour: Redis.requests_per_hour,

@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { validateConfig } from '../src/config/index.js';
+import { FmiError } from '../src/errors.js';
+import { fitChannel, modelPatch, type ChannelMeasurements } from '../src/model/calibration.js';
+import { estimate } from '../src/model/index.js';
+
+// The first phase of Redis's reduce, gather, allreduce and barrier as calibrated (Redis.fanin_overhead,
+// fanin_bandwidth: every other rank sending rank 0 a message at once after a barrier), in place of the
+// senders' writes and then rank 0's reads one after another, which priced a quiet 1 MiB allreduce 1.6x over.
+const DIRECT = { Direct: { enabled: true } };
+const MiB = 2 ** 20;
+const R = { overhead: 1, overhead_multiple: 3, bandwidth_single: 100, bandwidth_multiple: 400, gap: 0.2 };
+const FA = 2e-3; // the fan-in's latency, s
+const FB = 250e6; // its bandwidth, bytes per sender per second
+
+function near(actual: number, expected: number): void {
+  expect(Math.abs(actual - expected)).toBeLessThanOrEqual(1e-9 * Math.abs(expected) + 1e-15);
+}
+
+describe('model - Redis\'s fan-in (fanin_overhead, fanin_bandwidth)', () => {
+  const plain = validateConfig({ backends: DIRECT, model: { Redis: R } }, 'test');
+  const fanin = validateConfig({ backends: DIRECT, model: { Redis: { ...R, fanin_overhead: 2, fanin_bandwidth: 250 } } }, 'test');
+  const e = (c: typeof plain, op: 'reduce' | 'gather' | 'allreduce' | 'barrier' | 'bcast', bytes: number) => estimate('redis', op, bytes, 4, c).time_s;
+
+  it('prices the reduce and gather as the fan-in, and the allreduce and barrier as the fan-in then their release', () => {
+    for (const m of [1024, 64 * 1024, MiB]) {
+      near(e(fanin, 'reduce', m), FA + m / FB);
+      near(e(fanin, 'gather', m), FA + m / FB);
+      // The release: rank 0 writes the result, the others read it (unchanged).
+      near(e(fanin, 'allreduce', m) - (FA + m / FB), e(plain, 'allreduce', m) - e(plain, 'reduce', m));
+      near(e(fanin, 'bcast', m), e(plain, 'bcast', m));
+    }
+    near(e(fanin, 'barrier', 0) - FA, e(plain, 'barrier', 0) - e(plain, 'reduce', 0));
+    expect(estimate('redis', 'allreduce', MiB, 4, fanin).requests).toEqual(estimate('redis', 'allreduce', MiB, 4, plain).requests);
+  });
+
+  it('is not calibrated at fanin_bandwidth 0: the writes, then the root\'s reads gap apart; a negative one is refused', () => {
+    expect(plain.model.Redis.fanin_bandwidth).toBe(0);
+    // 3 writers at once (the busiest bound), then rank 0 reads 3 m at its own bandwidth, 2 gaps apart.
+    const m = MiB;
+    near(e(plain, 'reduce', m), 0.5e-3 + Math.max(m / 200e6, (3 * m) / 800e6) + 0.5e-3 + (3 * m) / 200e6 + 2 * 0.2e-3);
+    expect(() => validateConfig({ backends: DIRECT, model: { Redis: { fanin_bandwidth: -1 } } }, 'test')).toThrow(FmiError);
+    // S3 polls: its phases stay as they are whatever Redis's fan-in says.
+    expect(estimate('s3', 'allreduce', MiB, 4, fanin).time_s).toBe(estimate('s3', 'allreduce', MiB, 4, plain).time_s);
+  });
+
+  it('calibration fits the fan-in\'s line and writes it; without it, nothing is written', () => {
+    const line = (a: number, b: number) => [8, 1024, 65536, MiB].map((bytes) => ({ bytes, seconds: a + bytes / b, iters: 10 }));
+    const m: ChannelMeasurements = { channel: 'redis', ranks: 4, load: [0, 0, 0], pingpong: line(1e-3, 1e8), exchange: [], legs: [], legsAll: [], fanin: line(FA, FB) };
+    const f = fitChannel(m);
+    expect(f.fanIn!.alpha).toBeCloseTo(FA, 9);
+    expect(f.fanIn!.beta / FB).toBeCloseTo(1, 6);
+    expect(modelPatch([f]).Redis).toMatchObject({ fanin_overhead: 2, fanin_bandwidth: 250 });
+    const none = modelPatch([fitChannel({ ...m, fanin: undefined })]).Redis!;
+    expect(none.fanin_overhead).toBeUndefined();
+    expect(none.fanin_bandwidth).toBeUndefined();
+  });
+});
