@@ -1,12 +1,14 @@
-// What a ping-pong's latency costs in CPU: 8 B round trips between 2 ranks,
-// each rank's CPU (user + system) and wall time over the same loop, for Open
-// MPI over TCP (bench/native/pingpong-cpu.c, `--mca pml ob1 --mca btl
-// tcp,self`), fmi by default and fmi with FMI_DIRECT_POLL_US. A rank that
-// sleeps while it waits spends a fraction of its wall time; one that busy
-// polls spends all of it.
+// What latency costs in CPU: 8 B round trips between 2 ranks, and barriers
+// and 1 KiB allreduces (f64 SUM, into a buffer) on 4 ranks, each rank's CPU
+// (user + system) and wall time over the same loop, for Open MPI over TCP
+// (bench/native/pingpong-cpu.c, `--mca pml ob1 --mca btl tcp,self`), fmi by
+// default and fmi with FMI_DIRECT_POLL_US. A rank that sleeps while it waits
+// spends a fraction of its wall time; one that busy polls spends all of it.
 //   npm run build && node bench/pingpong-cpu.mjs
-// Environment: FMI_BENCH_CALLS (round trips, default 20000; 1000 more warm
-// up), FMI_BENCH_POLL_US (default 200), FMI_BENCH_REPEAT (jobs per impl,
+// Environment: FMI_BENCH_OPS (op:ranks, default
+// pingpong:2,allreduce:4,barrier:4), FMI_BENCH_CALLS (round trips, default
+// 20000; 1000 more warm up), FMI_BENCH_COLL_CALLS (collective calls, default
+// 4000), FMI_BENCH_POLL_US (default 200), FMI_BENCH_REPEAT (jobs per impl,
 // taking turns; default 3). stdout: one JSON line per rank and job; stderr:
 // a table (medians over the jobs).
 
@@ -19,21 +21,34 @@ import { fileURLToPath } from 'node:url';
 const here = fileURLToPath(new URL('.', import.meta.url));
 const root = join(here, '..');
 const CALLS = Number(process.env.FMI_BENCH_CALLS ?? 20000);
+const COLL_CALLS = Number(process.env.FMI_BENCH_COLL_CALLS ?? 4000);
+const OPS = (process.env.FMI_BENCH_OPS || 'pingpong:2,allreduce:4,barrier:4').split(',').map((o) => {
+  const [op, n] = o.split(':');
+  if (!['pingpong', 'barrier', 'allreduce'].includes(op) || !(Number(n) >= 2)) throw new Error(`FMI_BENCH_OPS: ${o} is not pingpong|barrier|allreduce:RANKS`);
+  return { op, ranks: Number(n), calls: op === 'pingpong' ? CALLS : COLL_CALLS };
+});
 const POLL_US = process.env.FMI_BENCH_POLL_US ?? '200';
 const REPEAT = Number(process.env.FMI_BENCH_REPEAT ?? 3);
 const log = (s) => process.stderr.write(`${s}\n`);
 
 if (process.argv[2] === 'rank') {
-  // The fmi side, run as each rank of `fmi run -n 2`: the loop of pingpong-cpu.c.
-  const { init } = await import('fmi');
+  // The fmi side, run as each rank of `fmi run -n N`: the loop of pingpong-cpu.c.
+  const { init, Op } = await import('fmi');
   const comm = await init();
   const buf = new Uint8Array(8);
+  const data = new Float64Array(128);
+  const into = { into: new Float64Array(128) };
+  const op = process.argv[4];
   const rounds = async (n) => {
     for (let i = 0; i < n; i++) {
-      if (comm.rank === 0) {
+      if (op === 'barrier') {
+        await comm.barrier();
+      } else if (op === 'allreduce') {
+        await comm.allreduce(data, Op.SUM, into);
+      } else if (comm.rank === 0) {
         await comm.send(buf, 1);
         await comm.recv(1, { into: buf });
-      } else {
+      } else if (comm.rank === 1) {
         await comm.recv(0, { into: buf });
         await comm.send(buf, 0);
       }
@@ -56,21 +71,24 @@ const rows = [];
 try {
   const exe = join(dir, 'pingpong-cpu');
   const cc = spawnSync('mpicc', ['-O2', '-o', exe, join(here, 'native/pingpong-cpu.c')], { encoding: 'utf8' });
-  const fmi = [process.execPath, join(root, 'dist/cli/main.js'), 'run', '-n', '2', '--no-prefix', fileURLToPath(import.meta.url), 'rank', String(CALLS)];
-  const IMPLS = {
-    ...(cc.status === 0 ? { 'openmpi-tcp': { cmd: ['mpirun', '--allow-run-as-root', '--oversubscribe', '-np', '2', '--mca', 'pml', 'ob1', '--mca', 'btl', 'tcp,self', exe, String(CALLS)] } } : {}),
-    fmi: { cmd: fmi },
-    'fmi-poll': { cmd: fmi, env: { FMI_DIRECT_POLL_US: POLL_US } },
-  };
   if (cc.status !== 0) log(`SKIP openmpi-tcp: mpicc failed (${cc.error?.code ?? cc.stderr}); apt-get install -y openmpi-bin libopenmpi-dev`);
-  for (let k = 0; k < REPEAT; k++) {
-    for (const [impl, { cmd, env }] of Object.entries(IMPLS)) {
-      const r = spawnSync(cmd[0], cmd.slice(1), { cwd: root, encoding: 'utf8', env: { ...process.env, ...env } });
-      if (r.status !== 0) throw new Error(`${impl} failed (${r.status}):\n${r.stderr}`);
-      for (const l of r.stdout.split('\n').filter((x) => x.startsWith('{"rank"'))) {
-        const row = { impl, ...JSON.parse(l), calls: CALLS, load1: Math.round(loadavg()[0] * 10) / 10 };
-        rows.push(row);
-        process.stdout.write(`${JSON.stringify(row)}\n`);
+  for (const { op, ranks, calls } of OPS) {
+    const n = String(ranks);
+    const fmi = [process.execPath, join(root, 'dist/cli/main.js'), 'run', '-n', n, '--no-prefix', fileURLToPath(import.meta.url), 'rank', String(calls), op];
+    const IMPLS = {
+      ...(cc.status === 0 ? { 'openmpi-tcp': { cmd: ['mpirun', '--allow-run-as-root', '--oversubscribe', '-np', n, '--mca', 'pml', 'ob1', '--mca', 'btl', 'tcp,self', exe, String(calls), op] } } : {}),
+      fmi: { cmd: fmi },
+      'fmi-poll': { cmd: fmi, env: { FMI_DIRECT_POLL_US: POLL_US } },
+    };
+    for (let k = 0; k < REPEAT; k++) {
+      for (const [impl, { cmd, env }] of Object.entries(IMPLS)) {
+        const r = spawnSync(cmd[0], cmd.slice(1), { cwd: root, encoding: 'utf8', env: { ...process.env, ...env } });
+        if (r.status !== 0) throw new Error(`${impl} ${op} failed (${r.status}):\n${r.stderr}`);
+        for (const l of r.stdout.split('\n').filter((x) => x.startsWith('{"rank"'))) {
+          const row = { op, ranks, impl, ...JSON.parse(l), calls, load1: Math.round(loadavg()[0] * 10) / 10 };
+          rows.push(row);
+          process.stdout.write(`${JSON.stringify(row)}\n`);
+        }
       }
     }
   }
@@ -79,14 +97,19 @@ try {
 }
 
 const median = (xs) => xs.sort((a, b) => a - b)[xs.length >> 1];
-log(`\n8 B ping-pong, 2 ranks, ${CALLS} round trips, median of ${REPEAT} jobs (load ${loadavg()[0].toFixed(1)})`);
-log('  impl          rank  half RT us  CPU us/RT  CPU / wall');
-for (const impl of [...new Set(rows.map((r) => r.impl))]) {
-  for (const rank of [0, 1]) {
-    const mine = rows.filter((r) => r.impl === impl && r.rank === rank);
-    const half = median(mine.map((r) => r.wall_us / CALLS / 2));
-    const cpu = median(mine.map((r) => r.cpu_us / CALLS));
-    const share = median(mine.map((r) => r.cpu_us / r.wall_us));
-    log(`  ${impl.padEnd(12)} ${String(rank).padStart(5)} ${half.toFixed(1).padStart(11)} ${cpu.toFixed(1).padStart(10)} ${(share * 100).toFixed(0).padStart(10)}%`);
+log(`\nmedian of ${REPEAT} jobs (load ${loadavg()[0].toFixed(1)}); ping-pong: half a round trip, 8 B; allreduce: 1 KiB f64; CPU per call summed over the ranks`);
+log('  op             impl         us/call  CPU us/call  CPU / wall (per rank)');
+for (const { op, ranks, calls } of OPS) {
+  for (const impl of [...new Set(rows.map((r) => r.impl))]) {
+    const jobs = rows.filter((r) => r.op === op && r.ranks === ranks && r.impl === impl);
+    if (jobs.length === 0) continue;
+    // Per job: wall of rank 0, CPU summed over ranks; then the median over jobs.
+    const byJob = [];
+    for (let j = 0; j < jobs.length; j += ranks) byJob.push(jobs.slice(j, j + ranks));
+    const per = op === 'pingpong' ? 2 : 1;
+    const t = median(byJob.map((js) => Math.max(...js.map((r) => r.wall_us)) / calls / per));
+    const cpu = median(byJob.map((js) => js.reduce((a, r) => a + r.cpu_us, 0) / calls));
+    const share = median(byJob.map((js) => js.reduce((a, r) => a + r.cpu_us / r.wall_us, 0) / ranks));
+    log(`  ${`${op} ${ranks}`.padEnd(14)} ${impl.padEnd(12)} ${t.toFixed(1).padStart(7)} ${cpu.toFixed(1).padStart(12)} ${(share * 100).toFixed(0).padStart(10)}%`);
   }
 }
