@@ -5,9 +5,11 @@
 //   npm run build && node bench/shm-barrier.mjs
 //
 // Rows:
-//   fmi        comm.barrier() back to back on this build
+//   fmi        comm.barrier() back to back on this build, by default (the
+//              chain release up to 4 thread ranks, all at once above)
 //   fmi-chain  the same with FMI_NODE_WAKE=chain (a sync's last rank wakes
 //              one waiter, each woken one the next)
+//   fmi-all    the same with FMI_NODE_WAKE=all (one notify wakes all)
 //   base       the same on FMI_BENCH_BASE=DIR (an earlier checkout, built)
 //   bare-wait  a counter barrier: Atomics.add, the last arriver bumps a
 //              generation word and wakes all with one Atomics.notify, the
@@ -180,7 +182,10 @@ function bareThread({ sab, i, impl }) {
 async function main() {
   const base = process.env.FMI_BENCH_BASE;
   const impls = [['fmi', () => fmiJob('fmi', join(here, '..'))]];
-  if (OP === 'barrier') impls.push(['fmi-chain', () => fmiJob('fmi-chain', join(here, '..'), { FMI_NODE_WAKE: 'chain' })]);
+  if (OP === 'barrier') {
+    impls.push(['fmi-chain', () => fmiJob('fmi-chain', join(here, '..'), { FMI_NODE_WAKE: 'chain' })]);
+    impls.push(['fmi-all', () => fmiJob('fmi-all', join(here, '..'), { FMI_NODE_WAKE: 'all' })]);
+  }
   if (base) impls.push(['base', () => fmiJob('base', base)]);
   if (OP === 'barrier') impls.push(['bare-wait', () => bareJob('bare-wait')], ['bare-async', () => bareJob('bare-async')], ['bare-chain', () => bareJob('bare-chain')], ['bare-chain2', () => bareJob('bare-chain2')]);
   const only = process.env.FMI_BENCH_IMPLS?.split(',');

@@ -98,13 +98,14 @@ const RELEASE = `
   return { stale };
 `;
 
-// The release: the last rank to arrive wakes all waiters, or
-// (FMI_NODE_WAKE=chain) one, and each waiter the next as it wakes. The
+// The release: the last rank to arrive wakes all waiters (FMI_NODE_WAKE=all),
+// or one, and each waiter the next as it wakes (FMI_NODE_WAKE=chain, and the
+// default for up to 4 local ranks; any other value is the default). The
 // waits block without a bound that matters (FMI_NODE_BLOCK_US of 10
 // minutes, no event loop to fall back on in time), so a waiter the release
 // missed hangs the test.
 describe('node arena - release', { timeout: 300_000 }, () => {
-  it.each(['all', 'chain'])('FMI_NODE_WAKE=%s, 4 thread ranks blocking without a bound: every sync releases every rank, after every write before it', async (wake) => {
+  it.each(['all', 'chain', 'default'])('FMI_NODE_WAKE=%s, 4 thread ranks blocking without a bound: every sync releases every rank, after every write before it', async (wake) => {
     const env = { ...process.env, FMI_NODE_BLOCK_US: String(600_000_000), FMI_NODE_WAKE: wake };
     const out = await arenaRanks<{ stale: number }>([0, 1, 2, 3], 4, RELEASE, { syncs: 1500, seen: new SharedArrayBuffer(16) }, env);
     expect(out.map((o) => o.stale)).toEqual([0, 0, 0, 0]);

@@ -11,8 +11,18 @@ import { BASE, CAP, COUNT, DATA_OFFSET, ERROR_BYTES, ERROR_OFFSET, FAILED, GEN, 
 
 /** How often a wait looks whether a local rank is gone (its thread ended) although nobody woke it. */
 const GONE_CHECK_MS = 100;
-/** FMI_NODE_WAKE=chain: a sync's release wakes one waiter, and each the next (#release). */
-const WAKE_CHAIN = process.env.FMI_NODE_WAKE === 'chain';
+/**
+ * How a sync's release wakes its waiters (#release): `chain` (one, and each
+ * the next) or `all` (one notify). By default the chain up to
+ * CHAIN_MAX_RANKS local ranks, where it took 48 us per barrier of 4 threads
+ * against 58.5 quiet, and all above (8 threads: 107.5 against 94.7;
+ * bench/shm-barrier.mjs). FMI_NODE_WAKE=chain|all forces one.
+ */
+const CHAIN_MAX_RANKS = 4;
+function wakesInChain(n: number): boolean {
+  const wake = process.env.FMI_NODE_WAKE;
+  return wake === 'chain' || (wake !== 'all' && n <= CHAIN_MAX_RANKS);
+}
 
 
 /** The processes of a mixed job: each world rank's leader (the lowest rank of its process). */
@@ -58,6 +68,8 @@ export class NodeArena {
    * sockets of a mixed job, timers) meanwhile; see bench/shm-coll.mjs.
    */
   readonly #blockUs: number;
+  /** Whether a release wakes its waiters one after another (wakesInChain). */
+  readonly #chain: boolean;
   #calls = 0;
   #scratch = new ArrayBuffer(0);
   #waiting = 0;
@@ -84,6 +96,7 @@ export class NodeArena {
     this.#ctl = new Int32Array(memory.buffer, 0, DATA_OFFSET / 4);
     this.#region = new Int32Array(region.sab, 0, this.n * CTRL_WORDS);
     this.#blockUs = blockUsFromEnv() ?? defaultBlockUs(region, size);
+    this.#chain = wakesInChain(this.n);
     const kernels = new WebAssembly.Instance(kernelModule(true), { env: { memory } }).exports;
     this.kernel = kernels.apply as KernelFn;
     this.copy = kernels.copy as (dst: number, src: number, n: number) => number;
@@ -190,24 +203,24 @@ export class NodeArena {
   }
 
   /**
-   * Releases generation `g`'s waiters: one notify wakes them all, or with
-   * FMI_NODE_WAKE=chain one, which wakes the next as it wakes (#released).
+   * Releases generation `g`'s waiters: one notify wakes them all, or in a
+   * chain (wakesInChain) one, which wakes the next as it wakes (#released).
    * Waking all holds V8's futex mutex while it signals each waiter, and each
    * woken thread blocks on that mutex again: a bare barrier of 4 threads
-   * took 12.3 futex calls against 9.1 in turns at load 5-7, but alike at load
-   * 10-14, and the turns put the waiters' wake-ups one after another, so the
+   * took 12.3 futex calls against 9.1 in turns at load 5-7 (alike at load
+   * 10-14); the turns put the waiters' wake-ups one after another, so the
    * last waiter's release grows with the ranks (bench/shm-barrier.mjs).
    */
   #release(g: number): void {
     const at = RELEASED + (g & 1);
     Atomics.store(this.#ctl, GEN, g + 1);
     Atomics.store(this.#ctl, at, g + 1);
-    Atomics.notify(this.#ctl, at, WAKE_CHAIN ? 1 : undefined);
+    Atomics.notify(this.#ctl, at, this.#chain ? 1 : undefined);
   }
 
   /**
-   * Waits for the release of a sync (word `at` no longer holds `v`); with
-   * FMI_NODE_WAKE=chain then wakes the next waiter. Its parity's word: a
+   * Waits for the release of a sync (word `at` no longer holds `v`); in a
+   * chain then wakes the next waiter. Its parity's word: a
    * waiter of the next sync waits on the other one, so a late waker of this
    * one cannot wake it in vain. Undefined when the wait ended blocking (no
    * promise to await).
@@ -215,10 +228,10 @@ export class NodeArena {
   #released(at: number, v: number, signal: AbortSignal | undefined, fields: FmiErrorFields): Promise<void> | undefined {
     const w = this.#until(at, v, signal, fields);
     if (w === undefined) {
-      if (WAKE_CHAIN) Atomics.notify(this.#ctl, at, 1);
+      if (this.#chain) Atomics.notify(this.#ctl, at, 1);
       return undefined;
     }
-    return WAKE_CHAIN ? w.then(() => void Atomics.notify(this.#ctl, at, 1)) : w;
+    return this.#chain ? w.then(() => void Atomics.notify(this.#ctl, at, 1)) : w;
   }
 
   /**
