@@ -1,7 +1,7 @@
 import { Kind } from '../codec.js';
 import { ANY_TAG, type OwnReceive, type Received, type RecvRequest, type RecvTarget } from '../channels/channel.js';
-import { mismatch, peerError, type CollContext } from './context.js';
-import { NUDGE_KIND, nudgeOfCall } from './nudge.js';
+import { peerError, type CollContext } from './context.js';
+import { AGAIN, judge, judgeFailure } from './signed-judge.js';
 import type { SignedCall } from './signed-recv.js';
 
 type Settle = (v: unknown) => void;
@@ -75,27 +75,21 @@ export class SignedReceive implements OwnReceive, RecvRequest {
   }
 
   resolve(r: Received): void {
-    const { s, c, peer } = this;
-    const tag = s.tag;
+    const { s, c } = this;
     s.watch.leave(s, this.source);
-    if (r.kind === NUDGE_KIND) {
-      // Only a nudge of this very call (not one left over from an earlier one) tells of a mismatch.
-      if (r.tag !== tag && nudgeOfCall(r.data, s.seq)) return this.#settle(mismatch(c, peer, r.tag, tag));
-      return this.#again();
-    }
-    if (r.tag !== tag && r.kind === Kind.ERROR && s.watch.stale(r.tag, s.seq)) return this.#again(); // a copy of an error this rank failed with
-    r.source = s.local(r.source);
-    if (r.tag !== tag && r.kind !== Kind.ERROR) return this.#settle(mismatch(c, peer, r.tag, tag));
-    if (!this.drop) this.#settle(r);
-    else if (r.kind === Kind.ERROR) this.#fail(peerError(c, r));
+    const v = judge(s, c, this.peer, r);
+    if (v === AGAIN) return this.#again();
+    if (v instanceof Promise || !this.drop) this.#settle(v); // a mismatch, or the message
+    else if (v.kind === Kind.ERROR) this.#fail(peerError(c, v));
     else this.#settle(undefined);
   }
 
   reject(err: Error): void {
     const { s } = this;
     s.watch.leave(s, this.source);
-    if (this.#kind === NUDGE_KIND) return this.#again(); // a nudge that did not fit `into`: dropped, its payload unknown
-    if (this.#theirs !== s.tag && this.#kind !== Kind.ERROR) return this.#settle(mismatch(this.c, this.peer, this.#theirs, s.tag));
+    const v = judgeFailure(this.c, this.peer, s.tag, this.#theirs, this.#kind);
+    if (v === AGAIN) return this.#again();
+    if (v !== undefined) return this.#settle(v);
     this.#fail(err);
   }
 

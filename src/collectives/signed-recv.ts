@@ -4,6 +4,7 @@ import { mismatch, raiseIfError, type CollContext } from './context.js';
 import { NUDGE_KIND, NUDGE_MS, nudgeOfCall, nudgePayload } from './nudge.js';
 import { otherCall } from './signature.js';
 import { SignedReceive } from './signed-receive.js';
+import { AGAIN, judge, judgeFailure } from './signed-judge.js';
 
 type Fits = (kind: number, length: number) => boolean;
 
@@ -216,21 +217,15 @@ async function signedLoop(s: SignedCall, c: CollContext, peer: number, source: n
     try {
       r = await channel.recv({ source, ctx, tag: ANY_TAG, into, capacity, fits, signal, onMatch });
     } catch (err) {
-      if (kind === NUDGE_KIND) continue; // a nudge that did not fit `into`: dropped, its payload unknown
-      if (theirs !== tag && kind !== Kind.ERROR) return mismatch(c, peer, theirs, tag);
+      const v = judgeFailure(c, peer, tag, theirs, kind);
+      if (v === AGAIN) continue;
+      if (v !== undefined) return v;
       throw err;
     } finally {
       watch.leave(s, source);
     }
-    if (r.kind === NUDGE_KIND) {
-      // Only a nudge of this very call (not one left over from an earlier one) tells of a mismatch.
-      if (r.tag !== tag && nudgeOfCall(r.data, s.seq)) return mismatch(c, peer, r.tag, tag);
-      continue;
-    }
-    if (r.tag !== tag && r.kind === Kind.ERROR && watch.stale(r.tag, s.seq)) continue; // a copy of an error this rank failed with
-    r.source = s.local(r.source);
-    if (r.tag !== tag && r.kind !== Kind.ERROR) return mismatch(c, peer, r.tag, tag);
-    return r;
+    const v = judge(s, c, peer, r);
+    if (v !== AGAIN) return v;
   }
 }
 
