@@ -14,6 +14,7 @@
 // the same shuffled order of all training samples and computes the gradient of
 // the batch members it holds; the allreduce adds the pieces up. So -n 1, 2, 3,
 // 4, 5 give the same weights, up to the order of floating-point additions.
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { init, Op } from 'fmi';
 import * as M from './sgd-model.mjs';
@@ -29,8 +30,11 @@ const USAGE = `usage: fmi run -n N examples/train-sgd.mjs [options]
   --hidden H         hidden units; 75*H+10 parameters         (default 256)
   --label-noise P    share of training labels made random     (default 0.05)
   --split-wait       barrier before each allreduce: reports waiting for slower
-                     ranks apart from the allreduce itself, and how much of that
-                     wait the ranks' compute times explain (adds latency)`;
+                     ranks apart from the allreduce itself, how much of that
+                     wait the ranks' compute times explain, and (Linux) how long
+                     each rank's compute ran on a CPU and waited for one: equal
+                     CPU times and unequal waits are the scheduler, not the
+                     work (adds latency)`;
 
 const DEFAULTS = { epochs: 5, batch: 256, lr: 0.05, momentum: 0.9, 'weight-decay': 1e-4, seed: 1, samples: 50000, hidden: 256, 'label-noise': 0.05 };
 const INTEGER = new Set(['epochs', 'batch', 'seed', 'samples', 'hidden']);
@@ -72,6 +76,21 @@ const MiB = 1024 * 1024;
 const now = () => performance.now();
 const secs = (ms) => (ms / 1000).toFixed(2);
 const mib = (bytes) => (bytes / MiB).toFixed(1);
+/**
+ * This thread's time on a CPU and runnable but waiting for one, in ms
+ * (/proc/thread-self/schedstat; the CPU time is as of the kernel's last
+ * tick or switch, so only sums over many steps mean much), or undefined
+ * where there is none (not Linux).
+ */
+const schedstat = () => {
+  try {
+    const [run, wait] = readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ').map(Number);
+    return [run / 1e6, wait / 1e6];
+  } catch {
+    return undefined;
+  }
+};
+const spread = (v) => (Math.min(...v) === Math.max(...v) ? secs(v[0]) : `${secs(Math.min(...v))}-${secs(Math.max(...v))}`);
 /** Rank r's block of n items: [lo, hi). Blocks differ by at most one item. */
 const block = (n, r, size) => [Math.floor((r * n) / size), Math.floor(((r + 1) * n) / size)];
 
@@ -150,12 +169,16 @@ for (let epoch = 1; epoch <= cfg.epochs; epoch++) {
   let computeMs = 0;
   let commMs = 0;
   let waitMs = 0;
+  /** With --split-wait: this rank's compute on a CPU and waiting for one (schedstat), NaN without it. */
+  let cpuMs = 0;
+  let runnableMs = 0;
   let trainLoss = 0;
   let trainHits = 0;
   // Same batches on every rank, whatever the rank count; each rank holds an even share of each.
   const { order, starts } = M.stratifiedBatches(cfg.train, cfg.batch, M.createRng(M.subSeed(cfg.seed, 100, epoch)));
   for (let b = 0; b + 1 < starts.length; b++) {
     const t0 = now();
+    const sched0 = cfg.splitWait ? schedstat() : undefined;
     const s = starts[b];
     const n = starts[b + 1] - s;
     let count = 0;
@@ -170,6 +193,9 @@ for (let epoch = 1; epoch <= cfg.epochs; epoch++) {
     const t1 = now();
     if (cfg.splitWait) {
       stepMs[b] = t1 - t0;
+      const sched1 = sched0 && schedstat();
+      cpuMs += sched1 ? sched1[0] - sched0[0] : NaN;
+      runnableMs += sched1 ? sched1[1] - sched0[1] : NaN;
       await comm.barrier();
       waitMs += now() - t1;
     }
@@ -197,7 +223,7 @@ for (let epoch = 1; epoch <= cfg.epochs; epoch++) {
     const slowest = await comm.allreduce(stepMs, Op.MAX);
     for (let k = 0; k < stepsPerEpoch; k++) imbalanceMs += slowest[k] - stepMs[k];
   }
-  const times = await comm.gather(Float64Array.of(computeMs, commMs, waitMs, imbalanceMs), 0);
+  const times = await comm.gather(Float64Array.of(computeMs, commMs, waitMs, imbalanceMs, cpuMs, runnableMs), 0);
   if (rank === 0) {
     testAcc = test[1] / test[2];
     // Means over ranks: a rank's comm time includes waiting for slower ranks.
@@ -206,12 +232,16 @@ for (let epoch = 1; epoch <= cfg.epochs; epoch++) {
     let wait = 0;
     let imbalance = 0;
     for (let r = 0; r < size; r++) {
-      comp += times[4 * r] / size;
-      com += times[4 * r + 1] / size;
-      wait += times[4 * r + 2] / size;
-      imbalance += times[4 * r + 3] / size;
+      comp += times[6 * r] / size;
+      com += times[6 * r + 1] / size;
+      wait += times[6 * r + 2] / size;
+      imbalance += times[6 * r + 3] / size;
     }
-    const split = cfg.splitWait ? ` (wait ${secs(wait)} + allreduce ${secs(com - wait)}; compute imbalance ${secs(imbalance)} of the wait)` : '';
+    // Each rank's compute on a CPU and runnable (min-max over the ranks), where every rank could read its schedstat.
+    const cpus = Array.from({ length: size }, (_, r) => times[6 * r + 4]);
+    const runnable = Array.from({ length: size }, (_, r) => times[6 * r + 5]);
+    const sched = cpus.every(Number.isFinite) ? `; ranks' compute on a CPU ${spread(cpus)} s, runnable ${spread(runnable)} s` : '';
+    const split = cfg.splitWait ? ` (wait ${secs(wait)} + allreduce ${secs(com - wait)}; compute imbalance ${secs(imbalance)} of the wait${sched})` : '';
     console.log(
       `epoch ${epoch}/${cfg.epochs}  train loss ${(trainLoss / cfg.train).toFixed(4)} acc ${(trainHits / cfg.train).toFixed(4)}  ` +
         `test loss ${(test[0] / test[2]).toFixed(4)} acc ${testAcc.toFixed(4)}  |  ${secs(now() - tEpoch)} s: ` +
