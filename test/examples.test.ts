@@ -69,6 +69,17 @@ describe('examples - train-sgd', () => {
     expect(one.stdout.match(RESULT)![1]).toBe(three.stdout.match(RESULT)![1]);
   });
 
+  it('--split-wait splits the comm and, on Linux, gives each rank compute time on a CPU and runnable', async () => {
+    const r = await run([cli, 'run', '-n', '2', 'examples/train-sgd.mjs', ...SMALL, '--split-wait']);
+    expect(r.code, r.stderr).toBe(0);
+    const m = r.stdout.match(/\[0\] epoch 2\/2 .*\(wait ([\d.]+) \+ allreduce ([\d.]+); compute imbalance ([\d.]+) of the wait(; ranks' compute on a CPU ([\d.]+)(?:-([\d.]+))? s, runnable [\d.]+(?:-[\d.]+)? s)?\)/);
+    expect(m, r.stdout).not.toBeNull();
+    if (process.platform !== 'linux') return;
+    expect(m![4], r.stdout).toBeDefined();
+    // Every rank computed something: time on a CPU shows.
+    expect(Number(m![5])).toBeGreaterThan(0);
+  });
+
   it('a bad option at rank 0 stops every rank', async () => {
     const r = await run([cli, 'run', '-n', '2', 'examples/train-sgd.mjs', '--epochs', 'many']);
     expect(r.code).not.toBe(0);
