@@ -64,6 +64,28 @@ const { workerData: d, parentPort } = require('node:worker_threads');
     clearInterval(t);
     out.ticks = ticks;
     out.rounds = rounds;
+  } else if (d.scenario === 'handover') {
+    // Rank 1 sleeps past blockUs each round, on its event loop: every drive gives up and the watcher
+    // (waitAsync on the bell) must carry on: rank 0's first large message parks early in the staging area,
+    // its second waits for that room, and rank 1's channel must give the room up while rank 1 sleeps.
+    const big = (k, round) => new Uint8Array(d.bytes).map((_, i) => (i * 3 + k + round) & 255);
+    let rounds = 0;
+    for (let round = 0; round < 20; round++) {
+      if (d.rank === 0) {
+        await Promise.all([c.send(1, env, big(1, round)), c.send(1, env, big(2, round))]);
+        await c.recv({ source: 1, ctx: 0, tag: 2 });
+      } else {
+        await new Promise((r) => setTimeout(r, 3));
+        for (const k of [1, 2]) {
+          const got = (await c.recv({ source: 0, ctx: 0, tag: 1 })).data;
+          const want = big(k, round);
+          if (got.byteLength !== want.byteLength || got.some((x, i) => x !== want[i])) out.bad = round;
+        }
+        await c.send(0, { ...env, tag: 2 }, new Uint8Array(1));
+      }
+      rounds++;
+    }
+    out.rounds = rounds;
   } else if (d.scenario === 'timers') {
     // Rank 1 waits 300 ms for rank 0: its timers must still run meanwhile.
     if (d.rank === 0) {
@@ -106,6 +128,12 @@ describe('shm - blocking waits in worker threads', { timeout: 120_000 }, () => {
     const region = createRegion([0, 1]);
     const [, waiter] = await Promise.all([0, 1].map((rank) => rankThread(region, rank, 'timers', 200)));
     expect(waiter!.ticks).toBeGreaterThan(0);
+  });
+
+  it('waits that outlast blockUs hand over to the event loop: large messages parked early and a writer waiting for their room still go through', async () => {
+    const region = createRegion([0, 1]);
+    const r = await Promise.all([0, 1].map((rank) => rankThread(region, rank, 'handover', 1000, 256 * 1024)));
+    expect(r).toEqual([{ rounds: 20 }, { rounds: 20 }]);
   });
 
   it('a wait blocks only once the microtasks are done: sends after awaits go out first', async () => {
