@@ -22,7 +22,8 @@ export const QUICK = isOn(process.env.FMI_BENCH_QUICK);
  */
 export const PLAN = {
   targetMs: Number(process.env.FMI_BENCH_MS ?? (QUICK ? 50 : 1000)),
-  warmupMs: QUICK ? 10 : 100,
+  /** FMI_BENCH_WARMUP_MS: warm-up per size (the first size gets 5 times it); JIT-compiled code (fmi, the raw-socket floor) is still being optimized after the default 500 ms (bench/README.md, "Warm-up"). */
+  warmupMs: Number(process.env.FMI_BENCH_WARMUP_MS ?? (QUICK ? 10 : 100)),
   minIters: QUICK ? 10 : 100,
   maxIters: QUICK ? 2000 : 200_000,
   /** Never spend more than this on one size, even if minIters is not reached. */

@@ -4,6 +4,7 @@ import { elemTypeOf, kernels, typedArrayCtor, viewsOutliveGrowth, type Arena, ty
 import { applyOp, describe, type Op } from '../ops/op.js';
 import { markCallWide, raiseIfError, type CollContext } from './context.js';
 import { unfilled } from '../util/fresh.js';
+import { giveOperand, keepOperand, takeOperand } from './operand-pool.js';
 import type { Received } from '../channels/channel.js';
 
 /**
@@ -72,9 +73,18 @@ export function engineFor(c: CollContext, op: Op, value: unknown, into?: Numeric
   return new ValueEngine(c, op, value, into);
 }
 
+/** Received values go into operand-pool's buffers for a predefined op on a non-empty TypedArray: the kind their messages have; else -1. */
+function poolKindOf(op: Op, value: unknown): number {
+  if (op.predefined === undefined || !ArrayBuffer.isView(value) || value.byteLength === 0) return -1;
+  const t = elemTypeOf(value);
+  return t === undefined ? -1 : kindOfTyped(t);
+}
+
 class ValueEngine implements ReduceEngine<unknown> {
   /** Where errors of combine happen (made on first use, once per call). */
   #where: { rank: number; op: string } | undefined;
+  /** The kind of message received into operand-pool's buffers (-1: none are; undefined: not worked out yet). */
+  #poolKind: number | undefined;
 
   constructor(
     private readonly c: CollContext,
@@ -96,9 +106,15 @@ class ValueEngine implements ReduceEngine<unknown> {
   }
 
   recv(peer: number): Promise<unknown> {
-    // The channel gave this receive a buffer of its own: the value is ours to change in place.
-    return this.c.recv(peer).then(this.#taken);
+    // The channel gave this receive a buffer of its own (or one of operand-pool's): the value is ours to change in place.
+    const kind = (this.#poolKind ??= poolKindOf(this.op, this.value));
+    if (kind < 0) return this.c.recv(peer).then(this.#taken);
+    const n = (this.value as NumericArray).byteLength;
+    return this.c.recv(peer, takeOperand(n), n, this.#fits).then(this.#taken);
   }
+
+  /** A message of another kind or size (an error, a rank that called differently) gets a buffer of its own. */
+  readonly #fits = (kind: number, length: number): boolean => kind === this.#poolKind && length === (this.value as NumericArray).byteLength;
 
   /** One function per engine rather than one closure per receive. */
   readonly #taken = (r: Received): unknown => {
@@ -108,7 +124,10 @@ class ValueEngine implements ReduceEngine<unknown> {
 
   combine(left: unknown, right: unknown): unknown {
     try {
-      return applyOp(this.op, left, right, (this.#where ??= { rank: this.c.rank, op: this.c.op }));
+      const out = applyOp(this.op, left, right, (this.#where ??= { rank: this.c.rank, op: this.c.op }));
+      // `right` is consumed: its buffer goes back to the pool if it came from there (a predefined op returns `left`).
+      if (out !== right && ArrayBuffer.isView(right)) giveOperand(right);
+      return out;
     } catch (err) {
       // Values of different sizes or kinds: the ranks called the reduction differently.
       const code = (err as FmiError).code;
@@ -128,6 +147,8 @@ class ValueEngine implements ReduceEngine<unknown> {
   dispose(): void {}
 
   result(a: unknown): unknown {
+    // A received value that became the result is the user's now: never taken back.
+    if (ArrayBuffer.isView(a)) keepOperand(a);
     if (this.into && ArrayBuffer.isView(a)) {
       (this.into as { set(x: ArrayLike<unknown>): void }).set(a as unknown as ArrayLike<unknown>);
       return this.into;
