@@ -63,7 +63,7 @@ export function sizesFrom(defaults) {
   return s.split(',').map((x) => parseSize(x.trim())).filter((n) => n > 0);
 }
 
-function parseSize(s) {
+export function parseSize(s) {
   const m = /^(\d+)\s*(k|kib|m|mib)?$/i.exec(s);
   if (!m) throw new Error(`FMI_BENCH_SIZES: cannot parse ${JSON.stringify(s)}`);
   const unit = (m[2] ?? '').toLowerCase();
