@@ -20,8 +20,8 @@
 // stdout: {bench:"shm-bulk-pipe", mode, bytes, chunk, area, p50_us, min_us, gb_s, load}
 
 import { loadavg } from 'node:os';
-import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { parseSize } from './lib/common.mjs';
+import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { parseSize, workerResult } from './lib/common.mjs';
 
 const dist = new URL('../dist/channels/shm/copy-bytes.js', import.meta.url).href;
 const BYTES = parseSize(process.env.FMI_BENCH_BYTES ?? '4m');
@@ -50,7 +50,7 @@ async function main() {
       const ctl = new Int32Array(new SharedArrayBuffer(64));
       const stage = new SharedArrayBuffer(area);
       const roles = mode === 'serial' ? ['serial'] : mode === 'apart' ? ['apart', 'apart'] : ['writer', 'reader'];
-      const out = await Promise.all(roles.map((role) => thread({ role, ctl, stage, chunk, rounds })));
+      const out = await Promise.all(roles.map((role) => workerResult(new URL(import.meta.url), { role, ctl, stage, chunk, rounds })));
       const t = out[0].sort((a, b) => a - b);
       const p50 = t[t.length >> 1];
       const row = {
@@ -63,13 +63,6 @@ async function main() {
   }
 }
 
-function thread(data) {
-  const w = new Worker(new URL(import.meta.url), { workerData: data });
-  return new Promise((resolve, reject) => {
-    w.once('message', resolve);
-    w.once('error', reject);
-  });
-}
 
 /** One thread's part; the times (us) of its messages, the first 20 left out (warm-up). */
 async function side({ role, ctl, stage, chunk, rounds }) {

@@ -4,6 +4,7 @@ import { createInterface } from 'node:readline';
 // uses the same code without loading the package.
 
 import { loadavg } from 'node:os';
+import { Worker } from 'node:worker_threads';
 
 export const KiB = 1024;
 export const MiB = 1024 * 1024;
@@ -163,4 +164,13 @@ function batchNs(fn, batch) {
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < batch; i++) fn();
   return Number(process.hrtime.bigint() - t0);
+}
+
+/** Runs `url` (this script) in a worker thread with `data`; resolves to the first message it posts. */
+export function workerResult(url, data) {
+  const w = new Worker(url, { workerData: data });
+  return new Promise((resolve, reject) => {
+    w.once('message', resolve);
+    w.once('error', reject);
+  });
 }
