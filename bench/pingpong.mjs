@@ -15,7 +15,7 @@
 // ranks, so the shm channel copies them with Wasm memory.copy; plain arrays
 // elsewhere).
 
-import { init, sharedArray } from 'fmi';
+import { Op, init, sharedArray } from 'fmi';
 import { ALLOC, meter, round1, windowFor } from './lib/alloc-meter.mjs';
 import { PINGPONG_SIZES, emit, fillPattern, isOn, mbPerS, sizesFrom, summarize, warmUp } from './lib/common.mjs';
 
@@ -41,6 +41,11 @@ const maxBytes = Math.max(...sizes);
 if (comm.rank === 0) await driver();
 else await echo();
 await comm.close();
+
+/** Both ranks meter another window when either one's saw a GC: one that ran a window more would wait for the other's round trips forever. */
+async function agree(spoiled) {
+  return (await comm.allreduce(spoiled ? 1 : 0, Op.MAX)) === 1;
+}
 
 async function driver() {
   const ctrl = new Float64Array(3);
@@ -81,7 +86,7 @@ async function driver() {
       // Both ranks meter the same round trips; rank 1 then sends its figures.
       const n = windowFor(perMs);
       await tell(sbuf.byteLength, n, 1);
-      const mine = await meter(n, (k) => rounds(k));
+      const mine = await meter(n, (k) => rounds(k), agree);
       const theirs = await comm.recv(1, { tag: CTRL, into: new Float64Array(5) });
       alloc = {
         window: n,
@@ -121,7 +126,7 @@ async function echo() {
     if (n === 0) return;
     if (ctrl[2] !== 1) await echoes(n);
     else {
-      const m = await meter(n, echoes);
+      const m = await meter(n, echoes, agree);
       await comm.send(Float64Array.of(m.bytes, m.faults, m.spoiled ? 1 : 0, m.cpuUs ?? NaN, m.runqUs ?? NaN), 0, { tag: CTRL });
     }
   }

@@ -13,7 +13,8 @@
 // stdout: {bench:"shm-channel", bytes, block_us, spin_us, rounds, p50_us, cpu_us_per_rt, load}
 
 import { loadavg } from 'node:os';
-import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { workerResult } from './lib/common.mjs';
 
 const dist = new URL('../dist/channels/shm/index.js', import.meta.url).href;
 const list = (v, d) => (v ?? d).split(',').map(Number);
@@ -36,7 +37,7 @@ async function main() {
       for (const blockUs of blocks) {
         const region = createRegion([0, 1], ringBytes, stagingBytes);
         const cpu0 = process.cpuUsage();
-        const p50 = await Promise.all([0, 1].map((rank) => rankThread({ region, rank, blockUs, spinUs, bytes, rounds })));
+        const p50 = await Promise.all([0, 1].map((rank) => workerResult(new URL(import.meta.url), { region, rank, blockUs, spinUs, bytes, rounds })));
         const cpu = process.cpuUsage(cpu0);
         const out = {
           bench: 'shm-channel',
@@ -54,13 +55,6 @@ async function main() {
   }
 }
 
-function rankThread(data) {
-  const w = new Worker(new URL(import.meta.url), { workerData: data });
-  return new Promise((resolve, reject) => {
-    w.once('message', resolve);
-    w.once('error', reject);
-  });
-}
 
 async function side({ region, rank, blockUs, spinUs, bytes, rounds }) {
   const { ShmChannel } = await import(dist);

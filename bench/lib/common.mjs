@@ -4,6 +4,7 @@ import { createInterface } from 'node:readline';
 // uses the same code without loading the package.
 
 import { loadavg } from 'node:os';
+import { Worker } from 'node:worker_threads';
 
 export const KiB = 1024;
 export const MiB = 1024 * 1024;
@@ -64,7 +65,7 @@ export function sizesFrom(defaults) {
   return s.split(',').map((x) => parseSize(x.trim())).filter((n) => n > 0);
 }
 
-function parseSize(s) {
+export function parseSize(s) {
   const m = /^(\d+)\s*(k|kib|m|mib)?$/i.exec(s);
   if (!m) throw new Error(`FMI_BENCH_SIZES: cannot parse ${JSON.stringify(s)}`);
   const unit = (m[2] ?? '').toLowerCase();
@@ -164,4 +165,13 @@ function batchNs(fn, batch) {
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < batch; i++) fn();
   return Number(process.hrtime.bigint() - t0);
+}
+
+/** Runs `url` (this script) in a worker thread with `data`; resolves to the first message it posts. */
+export function workerResult(url, data) {
+  const w = new Worker(url, { workerData: data });
+  return new Promise((resolve, reject) => {
+    w.once('message', resolve);
+    w.once('error', reject);
+  });
 }
