@@ -180,7 +180,7 @@ function calibrateConfig(cfgPath) {
         const coll = f.alpha_coll_s !== undefined ? `, hop in a collective ${ms(f.alpha_coll_s)} ms, fan-out ${f.alpha_fan_s !== undefined ? ms(f.alpha_fan_s) : '-'} ms, exchange round ${ms(f.exchange_alpha_s ?? 0)} ms + bytes at ${((f.exchange_beta_bytes_s ?? 0) / 1e6).toPrecision(3)} MB/s` : '';
         log(`   ${c}: overhead ${ms(f.alpha_s)} ms, bandwidth ${(f.beta_bytes_s / 1e6).toPrecision(3)} MB/s${tot}, gap ${ms(f.gap_s ?? 0)} ms${coll} (from ${f.source}; worst point off the line by ${(f.max_rel_error * 100).toFixed(0)}%)`);
       }
-      process.stdout.write(JSON.stringify({ bench: 'calibrate', ranks: RANKS, model: r.model, channels: Object.fromEntries(Object.entries(r.channels).map(([c, f]) => [c, { source: f.source, alpha_s: f.alpha_s, beta_bytes_s: f.beta_bytes_s, beta_total_bytes_s: f.beta_total_bytes_s, gap_s: f.gap_s, points: f.points }])) }) + '\n');
+      process.stdout.write(JSON.stringify({ bench: 'calibrate', ranks: RANKS, model: r.model, channels: Object.fromEntries(Object.entries(r.channels).map(([c, f]) => [c, { source: f.source, alpha_s: f.alpha_s, beta_bytes_s: f.beta_bytes_s, beta_total_bytes_s: f.beta_total_bytes_s, gap_s: f.gap_s, points: f.points, exchange: f.exchange, barrier: f.barrier, fanout: f.fanout, fanin: f.fanin, burst: f.burst }])) }) + '\n');
       resolve();
     });
   });
