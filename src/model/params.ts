@@ -23,6 +23,8 @@ export interface DirectParams extends LinkParams {
   exchange?: LinkParams;
   /** Seconds of latency of a tree's hop inside a collective (every rank in it); alpha when not calibrated. */
   alphaColl: number;
+  /** Seconds of latency of a hop of the barrier's tree; alphaColl when not calibrated. */
+  alphaBarrier: number;
   /** Seconds of the root's one step to every other rank at once after a barrier (the star bcast); alphaColl when not calibrated. */
   alphaFan: number;
   transferPerByte: number;
@@ -63,6 +65,7 @@ export interface ShmParams extends LinkParams {
   gap: number;
   exchange?: LinkParams;
   alphaColl: number;
+  alphaBarrier: number;
   alphaFan: number;
 }
 
@@ -94,12 +97,21 @@ export function modelParams(config: FmiConfig): ModelParams {
       gap: Direct.gap / 1000,
       exchange: exchangeOf(Direct),
       alphaColl: (Direct.collective_overhead || Direct.overhead) / 1000,
+      alphaBarrier: (Direct.barrier_overhead || Direct.collective_overhead || Direct.overhead) / 1000,
       alphaFan: (Direct.fanout_overhead || Direct.collective_overhead || Direct.overhead) / 1000,
       transferPerByte: Direct.transfer_price / GB,
       vmPricePerHour: Direct.include_infrastructure_costs ? Direct.vm_price : 0,
       requestsPerHour: Direct.requests_per_hour,
     },
-    shm: { alpha: Shm.overhead / 1000, beta: Shm.bandwidth * MB, gap: Shm.gap / 1000, exchange: exchangeOf(Shm), alphaColl: (Shm.collective_overhead || Shm.overhead) / 1000, alphaFan: (Shm.fanout_overhead || Shm.collective_overhead || Shm.overhead) / 1000 },
+    shm: {
+      alpha: Shm.overhead / 1000,
+      beta: Shm.bandwidth * MB,
+      gap: Shm.gap / 1000,
+      exchange: exchangeOf(Shm),
+      alphaColl: (Shm.collective_overhead || Shm.overhead) / 1000,
+      alphaBarrier: (Shm.barrier_overhead || Shm.collective_overhead || Shm.overhead) / 1000,
+      alphaFan: (Shm.fanout_overhead || Shm.collective_overhead || Shm.overhead) / 1000,
+    },
     redis: {
       alpha: Redis.overhead / 1000,
       beta: Redis.bandwidth_single * MB,
