@@ -177,10 +177,10 @@ function calibrateConfig(cfgPath) {
         const tot = f.beta_total_bytes_s ? `, all ranks at once ${(f.beta_total_bytes_s / 1e6).toPrecision(3)} MB/s` : '';
         if (c === Object.keys(r.channels)[0] && r.fresh_s_per_byte !== undefined) log(`   fresh memory: ${((r.fresh_s_per_call ?? 0) * 1e3).toPrecision(3)} ms per result + ${(r.fresh_s_per_byte * 2 ** 20 * 1e3).toPrecision(3)} ms per MiB`);
         const ms = (s) => (s * 1e3).toPrecision(3);
-        const coll = f.alpha_coll_s !== undefined ? `, hop in a collective ${ms(f.alpha_coll_s)} ms, fan-out ${f.alpha_fan_s !== undefined ? ms(f.alpha_fan_s) : '-'} ms, exchange round ${ms(f.exchange_alpha_s ?? 0)} ms + bytes at ${((f.exchange_beta_bytes_s ?? 0) / 1e6).toPrecision(3)} MB/s` : '';
+        const coll = f.alpha_coll_s !== undefined ? `, hop in a collective ${ms(f.alpha_coll_s)} ms${f.alpha_barrier_s !== undefined ? `, in the barrier ${ms(f.alpha_barrier_s)} ms` : ''}, fan-out ${f.alpha_fan_s !== undefined ? ms(f.alpha_fan_s) : '-'} ms, exchange round ${ms(f.exchange_alpha_s ?? 0)} ms + bytes at ${((f.exchange_beta_bytes_s ?? 0) / 1e6).toPrecision(3)} MB/s` : '';
         log(`   ${c}: overhead ${ms(f.alpha_s)} ms, bandwidth ${(f.beta_bytes_s / 1e6).toPrecision(3)} MB/s${tot}, gap ${ms(f.gap_s ?? 0)} ms${coll} (from ${f.source}; worst point off the line by ${(f.max_rel_error * 100).toFixed(0)}%)`);
       }
-      process.stdout.write(JSON.stringify({ bench: 'calibrate', ranks: RANKS, model: r.model, channels: Object.fromEntries(Object.entries(r.channels).map(([c, f]) => [c, { source: f.source, alpha_s: f.alpha_s, beta_bytes_s: f.beta_bytes_s, beta_total_bytes_s: f.beta_total_bytes_s, gap_s: f.gap_s, points: f.points }])) }) + '\n');
+      process.stdout.write(JSON.stringify({ bench: 'calibrate', ranks: RANKS, model: r.model, channels: Object.fromEntries(Object.entries(r.channels).map(([c, f]) => [c, { source: f.source, alpha_s: f.alpha_s, beta_bytes_s: f.beta_bytes_s, beta_total_bytes_s: f.beta_total_bytes_s, gap_s: f.gap_s, points: f.points, exchange: f.exchange, barrier: f.barrier, allreduce: f.allreduce, fanout: f.fanout, fanin: f.fanin, burst: f.burst }])) }) + '\n');
       resolve();
     });
   });

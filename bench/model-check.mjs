@@ -4,28 +4,33 @@
 //                                               [--ranks 4] [--ops bcast,allreduce] [--repeat 3]
 //   node bench/model-check.mjs > check.jsonl && node bench/run.mjs --report DIR --from check.jsonl
 //
-// Runs bench/channels.mjs with FMI_BENCH_CALIBRATE=1 once per channel: it
-// starts its own redis-server or Ceph RGW (only for the channel asked for),
-// writes a config enabling it, runs `fmi calibrate` on it with the same ranks
-// (so the model section holds this machine's latencies, bandwidths, gaps,
-// figures with every rank busy and fresh-memory cost), then at once measures
-// bcast and allreduce on that channel (bench/channels-rank.mjs, whose lines
-// carry the model's time for the same op, size and ranks from that config).
-// One channel at a time, so that the calibration and the measurement it
-// predicts are a minute apart, not several: on a shared machine the load
-// moves in between. Each size is measured --repeat times (default 3; S3
-// once), the sizes in turn (1k, 64k, 1m, 1k, ...), and a cell is the median
-// of its measured p50s: one p50 is some 100 calls in a row, and a 1 MiB
-// bcast's moved 1.7-4.8 ms from one such run to the next in one job
-// (direct, 4 ranks, chrt, load 7-8).
+// Runs bench/channels.mjs with FMI_BENCH_CALIBRATE=1 once per channel and
+// repeat: it starts its own redis-server or Ceph RGW (only for the channel
+// asked for), writes a config enabling it, runs `fmi calibrate` on it with
+// the same ranks (so the model section holds this machine's latencies,
+// bandwidths, gaps, figures with every rank busy and fresh-memory cost),
+// then at once measures bcast and allreduce on that channel at each size
+// (bench/channels-rank.mjs, whose lines carry the model's time for the same
+// op, size and ranks from that config). One channel at a time, and a new
+// calibration before each repeat (--repeat, default 3; S3 once), the
+// channels in turn: each measurement is priced by the calibration some 20
+// s before it, not one several minutes old. On a shared machine the load
+// moves in between: calibrated once, a repeat's measurement a minute later
+// saw another machine (a 1 MiB bcast's p50 moved 1.7-4.8 ms from one run to
+// the next in one job, direct, 4 ranks, chrt, load 7-8). A cell's ratio is
+// the median of its repeats' model / measured, each repeat's model its own
+// calibration's; it shows the median measured p50 and model with their
+// ranges.
 //
 // Flags (or the environment of channels.mjs: FMI_BENCH_SIZES, default
 // 1k,64k,1m; FMI_BENCH_CHANNELS, default direct,redis,s3;
 // FMI_BENCH_CHANNELS_RANKS, default 4; FMI_BENCH_OPS, default
 // bcast,allreduce). stdout: the JSON lines of channels.mjs (a `calibrate`
-// line, then one per op, channel, size and repeat); stderr: progress, then
-// the table: measured p50 (the median of the repeats, and their range), the
-// model's time, model / measured and whether it is within 30 %, every row; then the count within 30 %, in all and per channel.
+// line per channel and repeat, then one per op, channel and size, each with
+// `repeat`); stderr: progress, then the table: measured p50 (the median of
+// the repeats, and their range), the model's time (the same), the median of
+// the repeats' model / measured and whether it is within 30 %, every row;
+// then the count within 30 %, in all and per channel.
 // Exit code 1 when channels.mjs failed (the table still shows what it got).
 
 import { spawn } from 'node:child_process';
@@ -73,39 +78,43 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
   });
 }
 let code = 0;
-for (const channel of channelsAsked) {
-  if (stopped) break;
-  // S3's calls take tens of ms: one run of its sizes.
-  const sizes = Array.from({ length: channel === 's3' ? 1 : repeat }, () => env.FMI_BENCH_SIZES).join(',');
-  child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...env, FMI_BENCH_CHANNELS: channel, FMI_BENCH_SIZES: sizes } });
-  const lines = eachLine(child.stdout, (l) => {
-    if (!l.startsWith('{')) return;
-    process.stdout.write(l + '\n');
-    try {
-      results.push(JSON.parse(l));
-    } catch {
-      /* not a result */
-    }
-  });
-  const c = await new Promise((resolve) => child.on('close', (c, s) => resolve(c ?? (s ? 1 : 0))));
-  await lines;
-  code ||= c;
+const passes = Array.from({ length: repeat }, (_, r) => r);
+for (const pass of passes) {
+  for (const channel of channelsAsked) {
+    // S3's calls take tens of ms: one calibration and one run of its sizes.
+    if (stopped || (channel === 's3' && pass > 0)) continue;
+    log(`\n-- repeat ${pass + 1} of ${repeat}: ${channel}`);
+    child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...env, FMI_BENCH_CHANNELS: channel } });
+    const lines = eachLine(child.stdout, (l) => {
+      if (!l.startsWith('{')) return;
+      let r;
+      try {
+        r = { ...JSON.parse(l), repeat: pass + 1 };
+      } catch {
+        return; // not a result
+      }
+      process.stdout.write(JSON.stringify(r) + '\n');
+      results.push(r);
+    });
+    const c = await new Promise((resolve) => child.on('close', (c, s) => resolve(c ?? (s ? 1 : 0))));
+    await lines;
+    code ||= c;
+  }
 }
 
-const rows = [['op', 'channel', 'size', 'measured p50', 'range', 'model', 'model/measured', 'within 30%']];
+const rows = [['op', 'channel', 'size', 'measured p50', 'range', 'model', 'range', 'model/measured', 'within 30%']];
 const count = new Map(); // channel -> [inside, total]
 for (const r of cells(results.filter((x) => x.bench === 'channels'))) {
   const c = count.get(r.channel) ?? [0, 0];
   count.set(r.channel, c);
   c[1]++;
-  if (r.model_us === undefined) {
-    rows.push([r.op, r.channel, fmtBytes(r.bytes), fmtUs(r.p50_us), r.range, '-', '-', 'no model']);
+  if (r.ratio === undefined) {
+    rows.push([r.op, r.channel, fmtBytes(r.bytes), fmtUs(r.p50_us), r.range, '-', '-', '-', 'no model']);
     continue;
   }
-  const ratio = r.model_us / r.p50_us;
-  const ok = Math.abs(ratio - 1) <= TOLERANCE;
+  const ok = Math.abs(r.ratio - 1) <= TOLERANCE;
   if (ok) c[0]++;
-  rows.push([r.op, r.channel, fmtBytes(r.bytes), fmtUs(r.p50_us), r.range, fmtUs(r.model_us), ratio.toFixed(2), ok ? 'yes' : 'no']);
+  rows.push([r.op, r.channel, fmtBytes(r.bytes), fmtUs(r.p50_us), r.range, fmtUs(r.model_us), r.modelRange, r.ratio.toFixed(2), ok ? 'yes' : 'no']);
 }
 const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
 log(`\ncalibrated model vs measurement, ${env.FMI_BENCH_CHANNELS_RANKS} ranks (p50 of the slowest rank per call; load average before ${loadBefore}, after ${loadLine()})`);
@@ -116,7 +125,11 @@ const per = [...count].map(([ch, [i, t]]) => `${ch} ${i} of ${t}`).join(', ');
 log(`\n${inside} of ${total} predictions within ${TOLERANCE * 100}% of the measurement (${per})`);
 process.exitCode = code;
 
-/** One cell per op, channel and size: the median of its runs' p50s (the model is the same in each), and their range. */
+/**
+ * One cell per op, channel and size: the median of its runs' p50s and of
+ * their models (each run priced by the calibration just before it), their
+ * ranges, and the median of the runs' model / measured.
+ */
 function cells(lines) {
   const by = new Map();
   for (const r of lines) {
@@ -125,10 +138,25 @@ function cells(lines) {
     by.get(key).push(r);
   }
   return [...by.values()].map((runs) => {
-    const p50s = runs.map((r) => r.p50_us).sort((a, b) => a - b);
-    const mid = p50s.length >> 1;
-    const p50 = p50s.length % 2 ? p50s[mid] : (p50s[mid - 1] + p50s[mid]) / 2;
-    const range = p50s.length > 1 ? `${fmtUs(p50s[0])}-${fmtUs(p50s.at(-1))}` : '-';
-    return { ...runs[0], p50_us: p50, range };
+    const priced = runs.filter((r) => r.model_us !== undefined);
+    const models = priced.map((r) => r.model_us);
+    return {
+      ...runs[0],
+      p50_us: median(runs.map((r) => r.p50_us)),
+      range: rangeOf(runs.map((r) => r.p50_us)),
+      model_us: priced.length ? median(models) : undefined,
+      modelRange: rangeOf(models),
+      ratio: priced.length ? median(priced.map((r) => r.model_us / r.p50_us)) : undefined,
+    };
   });
+}
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+function rangeOf(xs) {
+  return xs.length > 1 ? `${fmtUs(Math.min(...xs))}-${fmtUs(Math.max(...xs))}` : '-';
 }

@@ -69,3 +69,46 @@ describe('model - the hop inside a collective (collective_overhead)', () => {
     expect(modelPatch([fitChannel({ ...m, barrier: undefined })]).Direct!.collective_overhead).toBeUndefined();
   });
 });
+
+describe('model - the barrier\'s hop (barrier_overhead) beside the hop of a collective that carries data', () => {
+  const HB = 0.12e-3; // a hop of the barrier's tree, s: less than H
+  const burst = [1, 4, 16].map((k) => ({ bytes: k, seconds: 2 * A + (k - 1) * G, iters: 10 }));
+  const cfg = (Direct: Record<string, number>) => validateConfig({ backends: DIRECT, model: { Direct: { overhead: 0.05, bandwidth: 1000, gap: 0.03, ...Direct } } }, 'test');
+  const e = (c: ReturnType<typeof cfg>, op: 'allreduce' | 'barrier' | 'bcast', bytes: number) => estimate('direct', op, bytes, 4, c, { into: true }).time_s;
+
+  it('calibration solves collective_overhead from the 8-byte allreduce and barrier_overhead from the barrier, each the model\'s own op', () => {
+    const m = directMeasurements(A, B, {
+      burst,
+      barrier: [{ bytes: 0, seconds: 2 * HB + 4 * G, iters: 10 }],
+      allreduce: [{ bytes: 8, seconds: 2 * H + 4 * G + 6 * (8 / B), iters: 10 }],
+    });
+    const f = fitChannel(m);
+    // (The model's 8 bytes on the critical path are not quite the 6 edges' written here: within 0.01 %.)
+    expect(f.alphaColl! / H).toBeCloseTo(1, 3);
+    expect(f.alphaBarrier! / HB).toBeCloseTo(1, 6);
+    const patch = modelPatch([f]);
+    expect(patch.Direct!.collective_overhead).toBeCloseTo(0.2, 6);
+    expect(patch.Direct!.barrier_overhead).toBeCloseTo(0.12, 6);
+    // The written config prices both ops at what was measured.
+    const c = cfg({ collective_overhead: patch.Direct!.collective_overhead!, barrier_overhead: patch.Direct!.barrier_overhead! });
+    near(e(c, 'barrier', 0), 2 * HB + 4 * G);
+    expect(e(c, 'allreduce', 8) / m.allreduce![0]!.seconds).toBeCloseTo(1, 3);
+    // The same fit for shm (thread ranks).
+    expect(modelPatch([fitChannel({ ...m, channel: 'shm' })]).Shm!.barrier_overhead).toBeCloseTo(0.12, 6);
+    // Without the allreduce (an older rank script): the hop from the barrier, and no barrier_overhead.
+    const old = modelPatch([fitChannel({ ...m, allreduce: undefined })]).Direct!;
+    expect(old.collective_overhead).toBeCloseTo(0.12, 6);
+    expect(old.barrier_overhead).toBeUndefined();
+  });
+
+  it('prices the barrier at barrier_overhead and every other tree at collective_overhead; 0 falls back to collective_overhead', () => {
+    const both = cfg({ collective_overhead: 0.2, barrier_overhead: 0.12 });
+    const one = cfg({ collective_overhead: 0.2 });
+    near(e(both, 'barrier', 0), 2 * HB + 4 * G);
+    near(e(one, 'barrier', 0), 2 * H + 4 * G);
+    near(e(both, 'allreduce', 1024), e(one, 'allreduce', 1024));
+    near(e(both, 'bcast', 4 * STAR_MAX_BYTES), e(one, 'bcast', 4 * STAR_MAX_BYTES));
+    expect(one.model.Direct.barrier_overhead).toBe(0);
+    expect(() => cfg({ barrier_overhead: -1 })).toThrow(FmiError);
+  });
+});

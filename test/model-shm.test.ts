@@ -29,8 +29,8 @@ function run(args: string[]): Promise<{ code: number | null; stdout: string; std
 
 describe('model - the shm channel', () => {
   it('reads model.Shm (ms, MB/s), defaults when absent, and rejects a bad value', () => {
-    // alphaColl: the hop in a collective, the overhead until calibrated; alphaFan (the star bcast's step) that hop until calibrated
-    expect(modelParams(config).shm).toEqual({ alpha: 4e-6, beta: 3e9, gap: 1e-6, alphaColl: 4e-6, alphaFan: 4e-6 });
+    // alphaColl: the hop in a collective, the overhead until calibrated; alphaBarrier (the barrier's) and alphaFan (the star bcast's step) that hop until calibrated
+    expect(modelParams(config).shm).toEqual({ alpha: 4e-6, beta: 3e9, gap: 1e-6, alphaColl: 4e-6, alphaBarrier: 4e-6, alphaFan: 4e-6 });
     expect(loadConfig({ backends: { Direct: { enabled: true } } }).model.Shm).toEqual(DEFAULT_CONFIG.model.Shm);
     expect(() => validateConfig({ backends: { Direct: { enabled: true } }, model: { Shm: { bandwidth: 0 } } })).toThrow(FmiError);
   });
@@ -97,7 +97,7 @@ describe('model - shm in a job of threads', { timeout: 180_000 }, () => {
       const j = JSON.parse(r.stdout) as { model: Record<string, Record<string, number>>; channels: Record<string, unknown> };
       expect(Object.keys(j.channels)).toEqual(['direct', 'shm']);
       const any = expect.any(Number);
-      expect(j.model.Shm).toEqual({ overhead: any, bandwidth: any, gap: any, exchange_overhead: any, exchange_bandwidth: any, collective_overhead: any, fanout_overhead: any });
+      expect(j.model.Shm).toEqual({ overhead: any, bandwidth: any, gap: any, exchange_overhead: any, exchange_bandwidth: any, collective_overhead: any, barrier_overhead: any, fanout_overhead: any });
       expect(j.model.Shm!.bandwidth).toBeGreaterThan(0);
       const written = JSON.parse(readFileSync(out, 'utf8')) as { model: Record<string, unknown> };
       expect(written.model.Shm).toEqual(j.model.Shm);

@@ -25,7 +25,9 @@
  *   are the client's replies), every rank allocates a new array as the
  *   collectives do and writes it, against writing one it already has.
  * - `barrier`: every rank in a barrier, back to back: the model's hop
- *   inside a collective is what makes its barrier take this long.
+ *   of the barrier's tree is what makes its barrier take this long; with
+ *   `allreduce`, in turn with an allreduce of 8 bytes (the k-nomial tree
+ *   that carries data): the hop of every other collective's tree.
  *
  * Rank 0 decides how many iterations each measurement gets and writes the
  * results (JSON) to FMI_CALIBRATE_OUT; ranks print nothing on stdout.
@@ -63,6 +65,8 @@ export interface CalibratePlan {
   fresh?: number[];
   /** Time the barrier (every rank in a collective): the hop inside a collective. */
   barrier?: boolean;
+  /** With `barrier`: time an 8-byte allreduce in turn with it, the hop of a collective that carries data. */
+  allreduce?: boolean;
   /** Time rank 0 sending to every other rank at once after a barrier (the star bcast's step; on storage one write read by all). */
   fanout?: boolean;
   /** Storage channels: time every other rank sending rank 0 a message at once after a barrier (the plan's sizes). */
@@ -107,7 +111,13 @@ async function main(): Promise<void> {
     if (plan.warm) results.warm = await warmUp(comm, plan.warm);
     results.pingpong = (await measure(comm, plan, 1, (b) => pingpong(comm, b))).map((cols, i) => sample(plan.sizes[i]!, cols[0]!));
     if (plan.exchange) results.exchange = (await measure(comm, plan, 1, (b) => exchange(comm, b))).map((cols, i) => sample(plan.sizes[i]!, cols[0]!));
-    if (plan.barrier) results.barrier = (await measure(comm, { ...plan, sizes: [0] }, 1, () => barrier(comm))).map((cols) => sample(0, cols[0]!));
+    if (plan.barrier) {
+      // In turn (measure's rounds), so that both hops see the same machine.
+      const sizes = plan.allreduce ? [0, SMALL_ALLREDUCE] : [0];
+      const cols = await measure(comm, { ...plan, sizes }, 1, (b) => (b === 0 ? barrier(comm) : smallAllreduce(comm, b)));
+      results.barrier = [sample(0, cols[0]![0]!)];
+      if (plan.allreduce) results.allreduce = [sample(SMALL_ALLREDUCE, cols[1]![0]!)];
+    }
     if (plan.fanout) results.fanout = (await measure(comm, { ...plan, sizes: [8] }, 1, () => (store ? storeFanout(comm, store) : fanout(comm)))).map((cols) => sample(8, cols[0]!));
     if (plan.bursts?.length) {
       const bursts = { ...plan, sizes: plan.bursts };
@@ -263,6 +273,19 @@ function barrier(comm: Communicator): Once {
   return async () => {
     const t0 = performance.now();
     await comm.barrier();
+    return [(performance.now() - t0) / 1000];
+  };
+}
+
+/** Bytes of the small allreduce timed beside the barrier: one Float64. */
+const SMALL_ALLREDUCE = 8;
+
+/** One allreduce (SUM) of a Float64Array of `bytes`, timed at every rank, back to back as bench/channels-rank.mjs times it: the k-nomial tree, with a payload, a fold and a new result. */
+function smallAllreduce(comm: Communicator, bytes: number): Once {
+  const data = new Float64Array(bytes / 8).fill(1);
+  return async () => {
+    const t0 = performance.now();
+    await comm.allreduce(data, Op.SUM);
     return [(performance.now() - t0) / 1000];
   };
 }

@@ -24,7 +24,7 @@ import type { FmiConfig } from './types.js';
  *   requests share an hour of the instance.
  * - transfer_price 0 everywhere: traffic inside one region is free.
  * - gap, FaaS.fresh_memory and fresh_overhead, overhead_multiple, exchange_overhead /
- *   exchange_bandwidth, collective_overhead, fanout_overhead and fanin_* 0: not in the reference (its model has no
+ *   exchange_bandwidth, collective_overhead, barrier_overhead, fanout_overhead and fanin_* 0: not in the reference (its model has no
  *   per-message CPU cost, no cost of fresh memory, and one latency whether
  *   one rank or all are busy); `fmi calibrate` measures them. 0 means not
  *   measured: overhead stands for overhead_multiple, and a round of
@@ -68,13 +68,14 @@ export const DEFAULT_CONFIG: FmiConfig = deepFreeze({
       exchange_overhead: 0,
       exchange_bandwidth: 0,
       collective_overhead: 0,
+      barrier_overhead: 0,
       fanout_overhead: 0,
       transfer_price: 0.0,
       vm_price: 0.0134,
       requests_per_hour: 1000,
       include_infrastructure_costs: true,
     },
-    Shm: { bandwidth: 5000.0, overhead: 0.003, gap: 0, exchange_overhead: 0, exchange_bandwidth: 0, collective_overhead: 0, fanout_overhead: 0 },
+    Shm: { bandwidth: 5000.0, overhead: 0.003, gap: 0, exchange_overhead: 0, exchange_bandwidth: 0, collective_overhead: 0, barrier_overhead: 0, fanout_overhead: 0 },
   },
 });
 

@@ -22,6 +22,7 @@ const LINK_FIELDS: Record<keyof LinkModel, FieldKind> = {
   exchange_overhead: 'nonneg',
   exchange_bandwidth: 'nonneg',
   collective_overhead: 'nonneg',
+  barrier_overhead: 'nonneg',
   fanout_overhead: 'nonneg',
 };
 

@@ -172,10 +172,18 @@ export interface LinkModel {
   /**
    * ms of one hop of a tree inside a collective, every rank of the job in
    * it (a woken rank waiting for a core when ranks outnumber cores, the
-   * collective call's own cost): what makes the model's barrier take the
-   * measured barrier. Not in the reference; 0: `overhead` (not calibrated).
+   * collective call's own cost: encoding, folding, a result): what makes
+   * the model's small allreduce (the k-nomial tree) take the measured one.
+   * Not in the reference; 0: `overhead` (not calibrated).
    */
   collective_overhead: number;
+  /**
+   * ms of one hop of the barrier's tree: a collective with no payload, no
+   * fold and no result, cheaper per hop than one that carries data. What
+   * makes the model's barrier take the measured barrier. Not in the
+   * reference; 0: `collective_overhead` (not calibrated).
+   */
+  barrier_overhead: number;
   /**
    * ms from the root's call until the last of the other ranks has a small
    * message the root sent to all of them at once, just after a barrier (the

@@ -54,6 +54,8 @@ export interface ChannelMeasurements {
   freshBcast?: LegSample[];
   /** Every rank in a barrier, back to back: the slowest rank's time per barrier (bytes 0). */
   barrier?: Sample[];
+  /** Every rank in an allreduce of `bytes` (Float64Array, SUM; the k-nomial tree), back to back, timed in turn with the barrier: the slowest rank's time per call. */
+  allreduce?: Sample[];
   /** After a barrier, rank 0 sending 8 bytes to every other rank at once: from the later of a rank's and the root's call to having it, the slowest rank. */
   fanout?: Sample[];
   /** Storage: after a barrier, every other rank sending rank 0 `bytes` at once: rank 0's time to having them all from the latest of its and the senders' calls. */
@@ -64,10 +66,10 @@ export interface ChannelMeasurements {
 
 /** Model fields calibration sets, in the config's units (ms, MB/s). */
 export interface ModelPatch {
-  Direct?: Pick<DirectModel, 'overhead' | 'bandwidth'> & Partial<Pick<DirectModel, 'gap' | 'exchange_overhead' | 'exchange_bandwidth' | 'collective_overhead' | 'fanout_overhead'>>;
+  Direct?: Pick<DirectModel, 'overhead' | 'bandwidth'> & Partial<Pick<DirectModel, 'gap' | 'exchange_overhead' | 'exchange_bandwidth' | 'collective_overhead' | 'barrier_overhead' | 'fanout_overhead'>>;
   Redis?: Pick<RedisModel, 'overhead' | 'bandwidth_single' | 'bandwidth_multiple'> & Partial<Pick<RedisModel, 'gap' | 'overhead_multiple' | 'fanout_overhead' | 'fanin_overhead' | 'fanin_bandwidth'>>;
   S3?: Pick<S3Model, 'overhead' | 'bandwidth'> & Partial<Pick<S3Model, 'gap' | 'overhead_multiple'>>;
-  Shm?: Pick<ShmModel, 'overhead' | 'bandwidth' | 'gap'> & Partial<Pick<ShmModel, 'exchange_overhead' | 'exchange_bandwidth' | 'collective_overhead' | 'fanout_overhead'>>;
+  Shm?: Pick<ShmModel, 'overhead' | 'bandwidth' | 'gap'> & Partial<Pick<ShmModel, 'exchange_overhead' | 'exchange_bandwidth' | 'collective_overhead' | 'barrier_overhead' | 'fanout_overhead'>>;
   FaaS?: Pick<FaasModel, 'fresh_memory'> & Partial<Pick<FaasModel, 'fresh_overhead'>>;
 }
 
@@ -85,8 +87,10 @@ export interface ChannelFit {
   exchange?: LinkFit;
   /** redis, s3: the latency fitted to every rank writing and reading at once (legsAll), when measured. */
   alphaAll?: number;
-  /** direct, shm: the latency of a tree's hop inside a collective, solved from the barrier (fitHop), when measured. */
+  /** direct, shm: the latency of a tree's hop inside a collective, solved from the small allreduce (else the barrier; fitHop), when measured. */
   alphaColl?: number;
+  /** direct, shm: the latency of a hop of the barrier's tree, solved from the barrier when the allreduce was measured too. */
+  alphaBarrier?: number;
   /** direct, shm, redis: the root's step to every other rank at once after a barrier (the fan-out's median), when measured. */
   alphaFan?: number;
   /** redis: the line fitted to the fan-in (every other rank sending rank 0 a message at once), when measured. */
@@ -117,7 +121,7 @@ export function fitChannel(m: ChannelMeasurements): ChannelFit {
     const fit = fitLink(points);
     const out: ChannelFit = { channel: m.channel, source: 'pingpong', fit, points, gap };
     if (m.channel !== 'redis' && m.exchange.length > 0) out.exchange = fitLink(m.exchange.map((s) => ({ bytes: s.bytes, seconds: s.seconds })), fit.beta);
-    if (m.channel !== 'redis' && m.barrier?.length) out.alphaColl = fitHop(median(m.barrier.map((s) => s.seconds)), m.ranks, { alpha: fit.alpha, beta: fit.beta, gap });
+    if (m.channel !== 'redis') Object.assign(out, hopsOf(m, { alpha: fit.alpha, beta: fit.beta, gap }));
     if (m.fanout?.length) out.alphaFan = Math.max(1e-6, median(m.fanout.map((s) => s.seconds)));
     if (m.channel === 'redis') {
       // From the largest size every rank moved at once: N writes and N reads of m bytes.
@@ -142,24 +146,42 @@ function alphaAllOf(m: ChannelMeasurements): number | undefined {
 }
 
 /**
- * The latency of a tree's hop inside a collective: the alphaColl at which
- * the model's own barrier over n ranks (directTraffic, the algorithm the
- * communicator runs, with the ping-pong's beta and the burst's gap) takes
- * the measured barrier. Ranks that share a machine's cores wait for one
- * when they are woken, and every hop carries the collective call's own
- * cost: a ping-pong between two ranks with a core each sees neither.
- * Bisection (the barrier's time grows with the hop's). When the gaps
- * alone already exceed the barrier, a microsecond (0 would read as not
- * calibrated).
+ * The hops inside a collective. With the small allreduce measured: the
+ * hop of a collective that carries data (alphaColl) from it, the
+ * barrier's (alphaBarrier) from the barrier. A barrier has no payload, no
+ * fold and no result: on 4 ranks on 2 vCPUs (one job, `chrt -r 1`) it took
+ * 178 us where an 8-byte allreduce on the same tree took 220 us, and the
+ * model's allreduce priced from the barrier's hop came out 0.6-0.8 of the
+ * measured. Without the allreduce (an older rank script): alphaColl from
+ * the barrier.
  */
-export function fitHop(barrierSeconds: number, ranks: number, link: { alpha: number; beta: number; gap: number }): number {
-  const barrierAt = (a: number) => directTraffic('barrier', 0, ranks, { ...link, alphaColl: a }).time_s;
-  if (!(barrierSeconds > 0) || barrierAt(0) >= barrierSeconds) return 1e-6;
+function hopsOf(m: ChannelMeasurements, link: { alpha: number; beta: number; gap: number }): Pick<ChannelFit, 'alphaColl' | 'alphaBarrier'> {
+  const barrier = m.barrier?.length ? fitHop(median(m.barrier.map((s) => s.seconds)), m.ranks, link) : undefined;
+  const small = m.allreduce?.[0];
+  if (small === undefined) return barrier === undefined ? {} : { alphaColl: barrier };
+  const alphaColl = fitHop(median(m.allreduce!.map((s) => s.seconds)), m.ranks, link, 'allreduce', small.bytes);
+  return barrier === undefined ? { alphaColl } : { alphaColl, alphaBarrier: barrier };
+}
+
+/**
+ * The latency of a tree's hop inside a collective: the alphaColl at which
+ * the model's own `op` of `bytes` over n ranks (directTraffic, the
+ * algorithm the communicator runs, with the ping-pong's beta and the
+ * burst's gap; by default the barrier) takes the measured time. Ranks
+ * that share a machine's cores wait for one when they are woken, and
+ * every hop carries the collective call's own cost: a ping-pong between
+ * two ranks with a core each sees neither. Bisection (the op's time grows
+ * with the hop's). When the gaps alone already exceed the measured time, a
+ * microsecond (0 would read as not calibrated).
+ */
+export function fitHop(seconds: number, ranks: number, link: { alpha: number; beta: number; gap: number }, op: 'barrier' | 'allreduce' = 'barrier', bytes = 0): number {
+  const at = (a: number) => directTraffic(op, bytes, ranks, { ...link, alphaColl: a }).time_s;
+  if (!(seconds > 0) || at(0) >= seconds) return 1e-6;
   let lo = 0;
-  let hi = barrierSeconds;
+  let hi = seconds;
   for (let i = 0; i < 60; i++) {
     const mid = (lo + hi) / 2;
-    if (barrierAt(mid) < barrierSeconds) lo = mid;
+    if (at(mid) < seconds) lo = mid;
     else hi = mid;
   }
   return Math.max(1e-6, (lo + hi) / 2);
@@ -218,6 +240,7 @@ export function modelPatch(fits: readonly ChannelFit[], fresh?: FreshFit): Model
     const multiple = f.alphaAll !== undefined ? { overhead_multiple: sig3(f.alphaAll * 1000) } : {};
     const hop = {
       ...(f.alphaColl !== undefined ? { collective_overhead: Math.max(0.001, sig3(f.alphaColl * 1000)) } : {}),
+      ...(f.alphaBarrier !== undefined ? { barrier_overhead: Math.max(0.001, sig3(f.alphaBarrier * 1000)) } : {}),
       ...(f.alphaFan !== undefined ? { fanout_overhead: Math.max(0.001, sig3(f.alphaFan * 1000)) } : {}),
     };
     if (f.channel === 'direct') patch.Direct = { overhead, bandwidth, gap, ...exchange, ...hop };

@@ -33,6 +33,13 @@ export interface DirectLink extends LinkParams {
    */
   alphaColl?: number;
   /**
+   * Seconds of latency of a hop of the barrier's tree: no payload, no fold,
+   * no result, so less than a hop of a collective that carries data
+   * (alphaColl). Calibrated from the barrier (barrier_overhead). @default
+   * alphaColl
+   */
+  alphaBarrier?: number;
+  /**
    * Seconds from the root's call until the last other rank has a small
    * message the root sent to all of them at once, right after a barrier:
    * the star bcast's one step. Calibrated from that pattern
@@ -44,6 +51,11 @@ export interface DirectLink extends LinkParams {
 /** The latency of a hop inside a collective. */
 function hopOf(link: DirectLink): number {
   return link.alphaColl ?? link.alpha;
+}
+
+/** The link with the barrier's hop as the hop inside a collective. */
+function barrierLink(link: DirectLink): DirectLink {
+  return link.alphaBarrier === undefined ? link : { ...link, alphaColl: link.alphaBarrier };
 }
 
 /** The root's step to every other rank at once (the star bcast). */
@@ -119,9 +131,10 @@ export function directTraffic(op: OpName, bytes: number, ranks: number, link: Di
       return { time_s: ceilLog2(n) * x(m), messages, bytes: messages * m, algorithm: 'recursive-doubling' };
     }
     case 'barrier': {
-      if (barrierTakesTree(n)) return knomialRoundTrip(n, 0, link, 'tree');
+      const b = barrierLink(link);
+      if (barrierTakesTree(n)) return knomialRoundTrip(n, 0, b, 'tree');
       const rounds = ceilLog2(n);
-      return { time_s: rounds * x(0), messages: n * rounds, bytes: 0, algorithm: 'dissemination' };
+      return { time_s: rounds * roundOf(b)(0), messages: n * rounds, bytes: 0, algorithm: 'dissemination' };
     }
   }
 }

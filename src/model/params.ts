@@ -1,4 +1,4 @@
-import type { FmiConfig } from '../config/types.js';
+import type { FmiConfig, LinkModel } from '../config/types.js';
 
 /** 1 MB in the reference's bandwidths (MB/s) and 1 GB in its transfer prices (USD/GB): decimal. */
 export const MB = 1e6;
@@ -23,6 +23,8 @@ export interface DirectParams extends LinkParams {
   exchange?: LinkParams;
   /** Seconds of latency of a tree's hop inside a collective (every rank in it); alpha when not calibrated. */
   alphaColl: number;
+  /** Seconds of latency of a hop of the barrier's tree; alphaColl when not calibrated. */
+  alphaBarrier: number;
   /** Seconds of the root's one step to every other rank at once after a barrier (the star bcast); alphaColl when not calibrated. */
   alphaFan: number;
   transferPerByte: number;
@@ -63,6 +65,7 @@ export interface ShmParams extends LinkParams {
   gap: number;
   exchange?: LinkParams;
   alphaColl: number;
+  alphaBarrier: number;
   alphaFan: number;
 }
 
@@ -89,17 +92,12 @@ export function modelParams(config: FmiConfig): ModelParams {
   const { Direct, Redis, S3, FaaS, Shm } = config.model;
   return {
     direct: {
-      alpha: Direct.overhead / 1000,
-      beta: Direct.bandwidth * MB,
-      gap: Direct.gap / 1000,
-      exchange: exchangeOf(Direct),
-      alphaColl: (Direct.collective_overhead || Direct.overhead) / 1000,
-      alphaFan: (Direct.fanout_overhead || Direct.collective_overhead || Direct.overhead) / 1000,
+      ...linkParams(Direct),
       transferPerByte: Direct.transfer_price / GB,
       vmPricePerHour: Direct.include_infrastructure_costs ? Direct.vm_price : 0,
       requestsPerHour: Direct.requests_per_hour,
     },
-    shm: { alpha: Shm.overhead / 1000, beta: Shm.bandwidth * MB, gap: Shm.gap / 1000, exchange: exchangeOf(Shm), alphaColl: (Shm.collective_overhead || Shm.overhead) / 1000, alphaFan: (Shm.fanout_overhead || Shm.collective_overhead || Shm.overhead) / 1000 },
+    shm: linkParams(Shm),
     redis: {
       alpha: Redis.overhead / 1000,
       beta: Redis.bandwidth_single * MB,
@@ -124,6 +122,19 @@ export function modelParams(config: FmiConfig): ModelParams {
     gibSecondPrice: FaaS.gib_second_price,
     freshPerByte: FaaS.fresh_memory / 1000 / MIB,
     freshPerCall: FaaS.fresh_overhead / 1000,
+  };
+}
+
+/** Direct's and Shm's timing in seconds: what is not calibrated (0) falls back as the config's fields say. */
+function linkParams(m: LinkModel): ShmParams {
+  return {
+    alpha: m.overhead / 1000,
+    beta: m.bandwidth * MB,
+    gap: m.gap / 1000,
+    exchange: exchangeOf(m),
+    alphaColl: (m.collective_overhead || m.overhead) / 1000,
+    alphaBarrier: (m.barrier_overhead || m.collective_overhead || m.overhead) / 1000,
+    alphaFan: (m.fanout_overhead || m.collective_overhead || m.overhead) / 1000,
   };
 }
 
