@@ -51,14 +51,16 @@ import { vop, sop } from './ops';
   let x = a;
   let y = b;
   let z = c;
-  const end32 = dst + (bytes & ~(<usize>31));
-  while (d < end32) {
+  const end64 = dst + (bytes & ~(<usize>63));
+  while (d < end64) {
     v128.store(d, vop<T>(op, vop<T>(op, v128.load(x), v128.load(y)), v128.load(z)));
     v128.store(d, vop<T>(op, vop<T>(op, v128.load(x, 16), v128.load(y, 16)), v128.load(z, 16)), 16);
-    d += 32;
-    x += 32;
-    y += 32;
-    z += 32;
+    v128.store(d, vop<T>(op, vop<T>(op, v128.load(x, 32), v128.load(y, 32)), v128.load(z, 32)), 32);
+    v128.store(d, vop<T>(op, vop<T>(op, v128.load(x, 48), v128.load(y, 48)), v128.load(z, 48)), 48);
+    d += 64;
+    x += 64;
+    y += 64;
+    z += 64;
   }
   const end16 = dst + (bytes & ~(<usize>15));
   while (d < end16) {
