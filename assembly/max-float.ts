@@ -13,9 +13,9 @@
 // zeros included). So NaN or -0 data costs a second pass over its chunks only.
 
 import { OP_MAX } from './codes';
-import { run } from './loop';
+import { run, run3 } from './loop';
 
-/** Bytes per chunk: small enough that a redo finds both operands in L1. */
+/** Bytes per chunk: small enough that a redo finds its operands in L1. */
 const CHUNK: usize = 4096;
 
 /** p ^ pmax(b, a): non-zero in exactly the lanes where p = pmax(a, b) is not Math.max(a, b). */
@@ -24,68 +24,113 @@ const CHUNK: usize = 4096;
   return v128.xor(p, v128.pmax<T>(b, a));
 }
 
-/** Fast pass over whole vectors in [d, end); true when some lane needs the exact form. */
+/** pmax(a, b) stored at d, its misses ORed into f. */
 // @ts-ignore: decorator
-@inline function fast<T>(d: usize, s: usize, end: usize): bool {
-  // Two flags: one OR chain each halves the loop-carried dependency.
-  // Offsets are immediates (v128.load(d, 16)): Binaryen does not fold d + 16
-  // into one, as an address may wrap.
+@inline function step2<T>(d: usize, x: usize, y: usize, f: v128): v128 {
+  const a = v128.load(x);
+  const b = v128.load(y);
+  const p = v128.pmax<T>(a, b);
+  v128.store(d, p);
+  return v128.or(f, miss<T>(a, b, p));
+}
+
+/** pmax(pmax(a, b), c) stored at d, the misses of both steps ORed into f. */
+// @ts-ignore: decorator
+@inline function step3<T>(d: usize, x: usize, y: usize, z: usize, f: v128): v128 {
+  const a = v128.load(x);
+  const b = v128.load(y);
+  const c = v128.load(z);
+  const p = v128.pmax<T>(a, b);
+  const q = v128.pmax<T>(p, c);
+  v128.store(d, q);
+  return v128.or(f, v128.or(miss<T>(a, b, p), miss<T>(p, c, q)));
+}
+
+/**
+ * Fast pass over whole vectors in [d, end); true when some lane needs the
+ * exact form. z = 0: two operands. Two flags: one OR chain each halves the
+ * loop-carried dependency. Offsets are added here, not left to the loads'
+ * immediates: the steps take addresses.
+ */
+// @ts-ignore: decorator
+@inline function fast<T>(d: usize, x: usize, y: usize, z: usize, end: usize): bool {
   let f0 = v128.splat<i64>(0);
   let f1 = v128.splat<i64>(0);
   const end64 = d + ((end - d) & ~(<usize>63));
-  while (d < end64) {
-    let a = v128.load(d);
-    let b = v128.load(s);
-    let p = v128.pmax<T>(a, b);
-    v128.store(d, p);
-    f0 = v128.or(f0, miss<T>(a, b, p));
-    a = v128.load(d, 16);
-    b = v128.load(s, 16);
-    p = v128.pmax<T>(a, b);
-    v128.store(d, p, 16);
-    f1 = v128.or(f1, miss<T>(a, b, p));
-    a = v128.load(d, 32);
-    b = v128.load(s, 32);
-    p = v128.pmax<T>(a, b);
-    v128.store(d, p, 32);
-    f0 = v128.or(f0, miss<T>(a, b, p));
-    a = v128.load(d, 48);
-    b = v128.load(s, 48);
-    p = v128.pmax<T>(a, b);
-    v128.store(d, p, 48);
-    f1 = v128.or(f1, miss<T>(a, b, p));
-    d += 64;
-    s += 64;
-  }
-  while (d < end) {
-    const a = v128.load(d);
-    const b = v128.load(s);
-    const p = v128.pmax<T>(a, b);
-    v128.store(d, p);
-    f0 = v128.or(f0, miss<T>(a, b, p));
-    d += 16;
-    s += 16;
+  if (z == 0) {
+    while (d < end64) {
+      f0 = step2<T>(d, x, y, f0);
+      f1 = step2<T>(d + 16, x + 16, y + 16, f1);
+      f0 = step2<T>(d + 32, x + 32, y + 32, f0);
+      f1 = step2<T>(d + 48, x + 48, y + 48, f1);
+      d += 64;
+      x += 64;
+      y += 64;
+    }
+    while (d < end) {
+      f0 = step2<T>(d, x, y, f0);
+      d += 16;
+      x += 16;
+      y += 16;
+    }
+  } else {
+    while (d < end64) {
+      f0 = step3<T>(d, x, y, z, f0);
+      f1 = step3<T>(d + 16, x + 16, y + 16, z + 16, f1);
+      f0 = step3<T>(d + 32, x + 32, y + 32, z + 32, f0);
+      f1 = step3<T>(d + 48, x + 48, y + 48, z + 48, f1);
+      d += 64;
+      x += 64;
+      y += 64;
+      z += 64;
+    }
+    while (d < end) {
+      f0 = step3<T>(d, x, y, z, f0);
+      d += 16;
+      x += 16;
+      y += 16;
+      z += 16;
+    }
   }
   return v128.any_true(v128.or(f0, f1));
 }
 
-/** dst[i] = Math.max(dst[i], src[i]) for i in [0, n), T = f32 or f64. */
-export function maxFloat<T>(dst: usize, src: usize, n: i32): void {
+/**
+ * dst[i] = Math.max(Math.max(a[i], b[i]), c[i]) for i in [0, n), T = f32 or
+ * f64; c = 0: Math.max(a[i], b[i]). dst may be a, not b or c: a chunk redone
+ * with the exact form reads b and c as they were, and in place a holds
+ * pmax of the operands, which is at least a, so the exact form gives the same.
+ */
+export function maxFloat<T>(dst: usize, a: usize, b: usize, c: usize, n: i32): void {
   const bytes = (<usize>n) << alignof<T>();
   const vecEnd = dst + (bytes & ~(<usize>15));
   let d = dst;
-  let s = src;
+  let x = a;
+  let y = b;
+  let z = c;
   while (d < vecEnd) {
     const len = min<usize>(CHUNK, vecEnd - d);
-    if (fast<T>(d, s, d + len)) run<T>(OP_MAX, d, s, <i32>(len >> alignof<T>()));
+    if (fast<T>(d, x, y, z, d + len)) {
+      const k = <i32>(len >> alignof<T>());
+      if (z == 0) run<T>(OP_MAX, d, x, y, k);
+      else run3<T>(OP_MAX, d, x, y, z, k);
+    }
     d += len;
-    s += len;
+    x += len;
+    y += len;
+    if (z != 0) z += len;
   }
   // The last 0..15 bytes: scalar max<T> is Wasm's fNN.max, exact already.
   const end = dst + bytes;
   while (d < end) {
-    store<T>(d, max<T>(load<T>(d), load<T>(s)));
+    let m = max<T>(load<T>(x), load<T>(y));
+    if (z != 0) {
+      m = max<T>(m, load<T>(z));
+      z += sizeof<T>();
+    }
+    store<T>(d, m);
     d += sizeof<T>();
-    s += sizeof<T>();
+    x += sizeof<T>();
+    y += sizeof<T>();
   }
 }

@@ -52,8 +52,10 @@ for (const bytes of SIZES) {
   const out = new Uint8Array(bytes);
   const slice = Math.ceil(bytes / N / 64) * 64;
   const view = (at) => new Uint8Array(memory.buffer, at, bytes);
+  // As node-reduce.ts reduceSlice: two contributions per pass of the kernels' fold into slot 0's slice.
   const reduce = (input) => {
-    for (let s = 1; s < N; s++) k.apply(SUM, F64, slot(0) + slice, input(s) + slice, slice / 8);
+    const dst = slot(0) + slice;
+    for (let s = 1, from = input(0) + slice; s < N; s += 2, from = dst) k.fold(SUM, F64, dst, from, input(s) + slice, s + 1 < N ? input(s + 1) + slice : 0, slice / 8);
   };
   const phases = {
     'copy in, JS (plain array)': () => view(slot(1)).set(user),

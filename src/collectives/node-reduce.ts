@@ -111,8 +111,10 @@ function inputOffset(a: NodeArena, set: number, s: number): number {
 
 /**
  * This rank's slice of the result, in place in slot 0: rank 0's op rank 1's
- * op ... (lower ranks left). Slices start on 64-byte lines. Contributions
- * that lie in the arena are read where they are.
+ * op ... (lower ranks left), two contributions per pass over the slice (the
+ * first pass reads contributions 0 to 2, and writes where a copy of 0 went),
+ * in the order of one at a time: the same bits. Slices start on 64-byte
+ * lines. Contributions that lie in the arena are read where they are.
  */
 function reduceSlice(a: NodeArena, op: Op, t: ElemType, set: number, len: number): void {
   const size = typedArrayCtor(t).BYTES_PER_ELEMENT;
@@ -124,10 +126,14 @@ function reduceSlice(a: NodeArena, op: Op, t: ElemType, set: number, len: number
   const o = opCode(op.predefined!);
   const tc = typeCode(t);
   const dst = a.offset(set, 0) + lo * size;
-  const first = inputOffset(a, set, 0);
-  if (first !== a.offset(set, 0)) a.copy(dst, first + lo * size, (hi - lo) * size);
-  for (let s = 1; s < a.n; s++) {
-    if (a.kernel(o, tc, dst, inputOffset(a, set, s) + lo * size, hi - lo) !== 0) throw new TypeError(`node arena: kernel rejected ${op.name} on ${t}`);
+  const at = (s: number) => (s < a.n ? inputOffset(a, set, s) + lo * size : 0);
+  if (a.n === 1) {
+    if (at(0) !== dst) a.copy(dst, at(0), (hi - lo) * size);
+    return;
+  }
+  // Operand 0 lies at dst, or (a shared array) apart from every slot: fold may read it there and write dst.
+  for (let s = 1, from = at(0); s < a.n; s += 2, from = dst) {
+    if (a.fold(o, tc, dst, from, at(s), at(s + 1), hi - lo) !== 0) throw new TypeError(`node arena: kernel rejected ${op.name} on ${t}`);
   }
 }
 

@@ -43,6 +43,8 @@ export function viewsOutliveGrowth(a: Arena): boolean {
 
 /** The kernel export: 0 on success, -1 for an op/type it does not define. */
 export type KernelFn = (op: number, type: number, dst: number, src: number, n: number) => number;
+/** The fold export: dst = (a op b) op c, or a op b for c = 0; dst may be a. Returns as KernelFn. */
+export type FoldFn = (op: number, type: number, dst: number, a: number, b: number, c: number, n: number) => number;
 
 const PAGE = 65536;
 const MAX_PAGES = 65536;
