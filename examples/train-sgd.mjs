@@ -76,14 +76,18 @@ const MiB = 1024 * 1024;
 const now = () => performance.now();
 const secs = (ms) => (ms / 1000).toFixed(2);
 const mib = (bytes) => (bytes / MiB).toFixed(1);
+/** A word nobody notifies: a short sleep on it makes the kernel book this thread's time. */
+const nap = new Int32Array(new SharedArrayBuffer(4));
 /**
  * This thread's time on a CPU and runnable but waiting for one, in ms
- * (/proc/thread-self/schedstat; the CPU time is as of the kernel's last
- * tick or switch, so only sums over many steps mean much), or undefined
- * where there is none (not Linux).
+ * (/proc/thread-self/schedstat), or undefined where there is none (not
+ * Linux). A running thread's schedstat is only as fresh as the kernel's last
+ * tick or switch (4 ms at HZ=250: a busy 7 ms step read as 3-7 ms), so it
+ * sleeps 0.1 ms first: the switch books its time exactly.
  */
 const schedstat = () => {
   try {
+    Atomics.wait(nap, 0, 0, 0.1);
     const [run, wait] = readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ').map(Number);
     return [run / 1e6, wait / 1e6];
   } catch {
@@ -177,8 +181,8 @@ for (let epoch = 1; epoch <= cfg.epochs; epoch++) {
   // Same batches on every rank, whatever the rank count; each rank holds an even share of each.
   const { order, starts } = M.stratifiedBatches(cfg.train, cfg.batch, M.createRng(M.subSeed(cfg.seed, 100, epoch)));
   for (let b = 0; b + 1 < starts.length; b++) {
-    const t0 = now();
     const sched0 = cfg.splitWait ? schedstat() : undefined;
+    const t0 = now();
     const s = starts[b];
     const n = starts[b + 1] - s;
     let count = 0;
