@@ -47,10 +47,12 @@ describe('direct channel polling (FMI_DIRECT_POLL_US, directPollUs)', () => {
     const [, fromEnv] = await waitOnce({ env: { FMI_DIRECT_POLL_US: '10000000' } });
     const [, off] = await waitOnce({});
     const [, short] = await waitOnce({ directPollUs: 5000 });
-    expect(polling).toBeGreaterThan(0.8);
-    expect(fromEnv).toBeGreaterThan(0.8);
-    expect(off).toBeLessThan(0.5);
-    expect(short).toBeLessThan(0.5);
+    // All four in each message: the 5 ms case failed once in CI at 0.53 (a loaded machine).
+    const all = `event-loop utilizations ${JSON.stringify({ polling, fromEnv, off, short })}`;
+    expect(polling, all).toBeGreaterThan(0.8);
+    expect(fromEnv, all).toBeGreaterThan(0.8);
+    expect(off, all).toBeLessThan(0.5);
+    expect(short, all).toBeLessThan(0.5);
   });
 
   it('collectives give the same results with polling on (3, 4 and 5 ranks)', async () => {
