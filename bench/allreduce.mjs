@@ -19,7 +19,7 @@
 // bench/run.mjs sets both for FMI_BENCH=allreduce-algos.
 
 import * as fmi from 'fmi';
-import { ALLREDUCE_SIZES, emit, isOn, itersFor, mbPerS, warmupMsFor, sizesFrom, summarize } from './lib/common.mjs';
+import { ALLREDUCE_SIZES, emit, isOn, itersFor, mbPerS, sizesFrom, summarize, warmUpPlan } from './lib/common.mjs';
 
 const ALGO = process.env.FMI_BENCH_ALGO || 'auto';
 if (!['auto', 'ring', 'rabenseifner', 'recursive-doubling'].includes(ALGO)) throw new Error(`FMI_BENCH_ALGO: ${ALGO} is not auto, ring, rabenseifner or recursive-doubling`);
@@ -44,7 +44,7 @@ for (const bytes of sizes) {
   let samples;
   let iters = 0;
   let n = 1;
-  let spent = 0;
+  const warm = warmUpPlan(bytes === sizes[0]);
   for (;;) {
     if (rank === 0) {
       cmd[0] = n;
@@ -67,8 +67,7 @@ for (const bytes of sizes) {
     }
     // Rank 0 plans the next batch: double during warm-up, then the measured run.
     if (rank === 0) {
-      spent += dt;
-      if (spent >= warmupMsFor(bytes === sizes[0]) && n >= 4) {
+      if (warm.over(dt, n)) {
         n = itersFor(dt / n);
         samples = new Float64Array(n);
       } else n *= 2;
@@ -80,7 +79,7 @@ for (const bytes of sizes) {
   const slowest = await comm.reduce(samples, Op.MAX, 0);
   if (rank === 0) {
     const s = summarize(slowest, iters);
-    emit({ bench: 'allreduce', impl: 'fmi', channel: 'direct', ranks: size, bytes: len * 8, iters, ...s, mb_s: mbPerS(len * 8, s.p50_us), variant });
+    emit({ bench: 'allreduce', impl: 'fmi', channel: 'direct', ranks: size, bytes: len * 8, iters, ...s, mb_s: mbPerS(len * 8, s.p50_us), variant, warmup_ms: Math.round(warm.spentMs) });
   }
 }
 await comm.close();

@@ -13,13 +13,13 @@ import { emit, summarize } from './lib/common.mjs';
 import { runPlan } from './lib/plan.mjs';
 
 const comm = await init();
-const { iters, slowest } = await runPlan(comm, true, async () => {
+const { iters, slowest, warmupMs } = await runPlan(comm, true, async () => {
   const s = performance.now();
   await comm.barrier();
   return performance.now() - s;
 });
 if (comm.rank === 0) {
   const s = summarize(slowest, iters);
-  emit({ bench: 'barrier', impl: 'fmi', channel: 'direct', ranks: comm.size, bytes: 0, iters, ...s, mb_s: 0 });
+  emit({ bench: 'barrier', impl: 'fmi', channel: 'direct', ranks: comm.size, bytes: 0, iters, ...s, mb_s: 0, warmup_ms: warmupMs });
 }
 await comm.close();

@@ -26,7 +26,7 @@ for (const bytes of sizes) {
   if (rank === 0) fillPattern(payload, bytes & 0xff);
   const opts = INTO ? { into: new Uint8Array(bytes) } : {};
   let out;
-  const { iters, slowest } = await runPlan(comm, bytes === sizes[0], async () => {
+  const { iters, slowest, warmupMs } = await runPlan(comm, bytes === sizes[0], async () => {
     const s = performance.now();
     out = await comm.bcast(rank === 0 ? payload : undefined, 0, opts);
     const t = performance.now() - s;
@@ -40,7 +40,7 @@ for (const bytes of sizes) {
   }
   if (rank === 0) {
     const s = summarize(slowest, iters);
-    emit({ bench: 'bcast', impl: 'fmi', channel: 'direct', ranks: size, bytes, iters, ...s, mb_s: mbPerS(bytes, s.p50_us), variant: INTO ? 'u8,into' : 'u8' });
+    emit({ bench: 'bcast', impl: 'fmi', channel: 'direct', ranks: size, bytes, iters, ...s, mb_s: mbPerS(bytes, s.p50_us), variant: INTO ? 'u8,into' : 'u8', warmup_ms: warmupMs });
   }
 }
 await comm.close();

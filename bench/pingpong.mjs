@@ -75,8 +75,8 @@ async function driver() {
       await rounds(n, samples);
     };
 
-    // Warm-up: doubling batches until warmupMs has passed; the last batch gives the time per round trip.
-    const { iters, perMs } = await warmUp(batch, bytes === sizes[0]);
+    // Warm-up: doubling batches under warmUpPlan; the last batch gives the time per round trip.
+    const { iters, perMs, warmupMs } = await warmUp(batch, bytes === sizes[0]);
     const samples = new Float64Array(iters);
     await batch(iters, samples);
     check(sbuf, last);
@@ -105,6 +105,7 @@ async function driver() {
       mb_s: mbPerS(sbuf.byteLength, s.p50_us),
       variant: `${DTYPE}${USE_INTO ? '' : ',alloc'}${SHARED ? ',shared' : ''}`,
       alloc,
+      warmup_ms: Math.round(warmupMs),
     });
   }
   await tell(0, 0);

@@ -38,7 +38,7 @@ import { fork } from 'node:child_process';
 import { connect, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { readInto as readIntoOpen } from '../dist/channels/direct/read-into.js';
-import { ALLREDUCE_SIZES, KiB, emit, isOn, itersFor, mbPerS, sizesFrom, summarize, warmupMsFor } from './lib/common.mjs';
+import { ALLREDUCE_SIZES, KiB, emit, isOn, itersFor, mbPerS, sizesFrom, summarize, warmUpPlan } from './lib/common.mjs';
 
 const HEADER = 4;
 const STAGE = 64 * 1024;
@@ -107,7 +107,7 @@ async function launch(o, n) {
         process.stderr.write(`raw-coll ${o} ${m.variant} ${m.bytes} B: CPU per call, all ${n} ranks: ${cpus.get(key)[0].toFixed(1)} µs (user ${cpus.get(key)[1].toFixed(1)})\n`);
         const slowest = Float64Array.from(got[0], (_, i) => Math.max(...got.map((s) => s[i])));
         const s = summarize(slowest, slowest.length);
-        emit({ bench: o, impl: 'raw-socket', channel: 'tcp-loopback', ranks: n, bytes: m.bytes, iters: slowest.length, ...s, mb_s: m.bytes ? mbPerS(m.bytes, s.p50_us) : 0, variant: m.variant });
+        emit({ bench: o, impl: 'raw-socket', channel: 'tcp-loopback', ranks: n, bytes: m.bytes, iters: slowest.length, ...s, mb_s: m.bytes ? mbPerS(m.bytes, s.p50_us) : 0, variant: m.variant, warmup_ms: m.warmupMs });
       });
       k.on('exit', (code) => {
         if (code !== 0) failed = true;
@@ -168,11 +168,11 @@ async function rank(r, n, o) {
       const call = o === 'barrier' ? BARRIER[variant] : ALLREDUCE[variant];
       const data = new Float64Array(len).fill(r + 1);
       const out = new Float64Array(len);
-      const { samples, cpuUs, userUs } = await plan(peers, r, n, () => call(peers, r, n, data, out), bytes === sizesFor(o)[0] && variant === patternsFor(o, n)[0]);
+      const { samples, cpuUs, userUs, warmupMs } = await plan(peers, r, n, () => call(peers, r, n, data, out), bytes === sizesFor(o)[0] && variant === patternsFor(o, n)[0]);
       const expected = (n * (n + 1)) / 2;
       if (len > 0 && (out[0] !== expected || out[len - 1] !== expected)) throw new Error(`raw-coll ${variant}: rank ${r} got ${out[0]}, expected ${expected}`);
       // Sent before the next pattern starts (and before disconnect, which would drop a message still queued).
-      await new Promise((resolve) => process.send({ variant: o === 'allreduce' ? (variant === 'star' ? 'f64,sum' : `f64,sum,${variant}`) : variant, bytes, samples: Array.from(samples), cpuUs, userUs }, resolve));
+      await new Promise((resolve) => process.send({ variant: o === 'allreduce' ? (variant === 'star' ? 'f64,sum' : `f64,sum,${variant}`) : variant, bytes, samples: Array.from(samples), cpuUs, userUs, warmupMs }, resolve));
     }
   }
   // Every rank done with its last call before anyone closes.
@@ -190,7 +190,7 @@ async function rank(r, n, o) {
 async function plan(peers, r, n, call, first) {
   const cmd = new Float64Array(2);
   let count = 1;
-  let spent = 0;
+  const warm = warmUpPlan(first);
   let measuring = false;
   for (;;) {
     if (r === 0) {
@@ -210,11 +210,10 @@ async function plan(peers, r, n, call, first) {
     }
     if (samples) {
       const cpu = process.cpuUsage(cpu0);
-      return { samples, cpuUs: (cpu.user + cpu.system) / c, userUs: cpu.user / c };
+      return { samples, cpuUs: (cpu.user + cpu.system) / c, userUs: cpu.user / c, warmupMs: Math.round(warm.spentMs) };
     }
     const dt = performance.now() - t0;
-    spent += dt;
-    if (spent >= warmupMsFor(first) && count >= 4) {
+    if (warm.over(dt, count)) {
       count = itersFor(dt / count);
       measuring = true;
     } else count *= 2;

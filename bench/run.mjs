@@ -43,7 +43,7 @@ import { cpus, setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BCAST_SIZES } from './lib/plan.mjs';
-import { ALLREDUCE_SIZES, KiB, MiB, PINGPONG_SIZES, PLAN, QUICK, eachLine, fmtBytes, isOn, loadLine, sizesFrom } from './lib/common.mjs';
+import { ALLREDUCE_SIZES, KiB, MiB, PINGPONG_SIZES, PLAN, QUICK, WARMUP_MODE, eachLine, fmtBytes, isOn, loadLine, sizesFrom } from './lib/common.mjs';
 import { channelsTables } from './lib/channels-table.mjs';
 import { parseArgs } from 'node:util';
 
@@ -104,7 +104,7 @@ const started = performance.now();
 log(`fmi bench: ${cpus().length} CPUs, load average (1/5/15 min) ${loadBefore}${QUICK ? ', QUICK mode' : ''}`);
 if (IMPLS.includes('fmi')) log(`fmi build: ${gitHead()}, newest file in dist/ and build/ from ${new Date(builtAt).toISOString()}`);
 if (AWAKE) log('FMI_BENCH_AWAKE: one nice-19 spinner per CPU during each run, so no CPU sleeps (their CPU time counts as "benchmark" below)');
-log(`plan per size: ~${PLAN.targetMs} ms measured after ${PLAN.warmupMs} ms warm-up, ${PLAN.minIters}..${PLAN.maxIters} iterations, at most ~${PLAN.capMs} ms`);
+log(`plan per size: ~${PLAN.targetMs} ms measured after a warm-up of at least ${PLAN.warmupMs} ms (the first size 5x)${WARMUP_MODE === 'steady' ? ' that lasts until the time per call is steady' : ''} (FMI_BENCH_WARMUP=${WARMUP_MODE}), ${PLAN.minIters}..${PLAN.maxIters} iterations, at most ~${PLAN.capMs} ms`);
 
 const mpi = IMPLS.includes('openmpi-tcp') ? prepareMpi() : undefined;
 const fmiCli = join(root, 'dist/cli/main.js');
@@ -441,6 +441,8 @@ function printTables() {
     const hasRawPoll = shown.some(([i]) => i === 'raw-poll');
     if (hasPoll && hasMpi) head.push('poll/ompi');
     if (hasRawPoll && hasMpi) head.push('rawpoll/ompi');
+    const hasWarm = results.some((r) => r.bench === g.bench && r.ranks === g.ranks && r.warmup_ms !== undefined);
+    if (hasWarm) head.push('warm-up s (fmi/ompi)');
     const rows = [head];
     for (const bytes of g.sizes) {
       const row = [fmtBytes(bytes)];
@@ -462,6 +464,7 @@ function printTables() {
       if (hasBest && hasMpi) row.push(ratio(b0, om));
       if (hasPoll && hasMpi) row.push(ratio(find(g.bench, 'fmi-poll', g.ranks, bytes), om));
       if (hasRawPoll && hasMpi) row.push(ratio(find(g.bench, 'raw-poll', g.ranks, bytes), om));
+      if (hasWarm) row.push([f, om].map((r) => (r?.warmup_ms === undefined ? '-' : (r.warmup_ms / 1000).toFixed(1))).join('/'));
       rows.push(row);
     }
     const widths = head.map((_, c) => Math.max(...rows.map((r) => r[c].length)));

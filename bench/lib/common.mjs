@@ -36,6 +36,48 @@ export function warmupMsFor(first) {
   return first ? PLAN.warmupMs * 5 : PLAN.warmupMs;
 }
 
+/**
+ * FMI_BENCH_WARMUP: `steady` (the default) warms up until the time per call
+ * stops falling; `fixed` stops once the size's warm-up time has passed, the
+ * rule before 2026-12-07 (bench/README.md, "Warm-up").
+ */
+export const WARMUP_MODE = warmupMode(process.env.FMI_BENCH_WARMUP);
+
+function warmupMode(v) {
+  if (v === undefined || v === '' || v === 'steady') return 'steady';
+  if (v === 'fixed') return 'fixed';
+  throw new Error(`FMI_BENCH_WARMUP: expected steady or fixed, got ${JSON.stringify(v)}`);
+}
+
+/** A warm-up batch shorter than this says little about the time per call. */
+const STEADY_BATCH_MS = 20;
+
+/**
+ * The warm-up of one size, as rank 0 plans it in doubling batches: `over(dt,
+ * n)` takes each batch's time (ms) and length and says whether to measure
+ * now. Never before warmupMsFor(first); in `fixed` mode right then; in
+ * `steady` mode once two batches of at least 20 ms in a row ran no 10 %
+ * faster per call than the best before them (V8 keeps optimizing fmi and the
+ * Node baselines for thousands of calls), or at 20 times the warm-up time.
+ * `spentMs`: the warm-up so far, which the result lines report.
+ */
+export function warmUpPlan(first) {
+  const plan = { spentMs: 0, over };
+  let best = Infinity;
+  let flat = 0;
+  function over(dt, n) {
+    plan.spentMs += dt;
+    if (dt >= STEADY_BATCH_MS) {
+      flat = dt / n < best * 0.9 ? 0 : flat + 1;
+      best = Math.min(best, dt / n);
+    }
+    const min = warmupMsFor(first);
+    if (plan.spentMs < min || n < 4) return false;
+    return WARMUP_MODE === 'fixed' || flat >= 2 || plan.spentMs >= 20 * min;
+  }
+  return plan;
+}
+
 /** Iterations for the measured run, from the mean time of one iteration seen in warm-up. */
 export function itersFor(perIterMs) {
   const want = Math.ceil(PLAN.targetMs / Math.max(perIterMs, 1e-6));
@@ -44,17 +86,17 @@ export function itersFor(perIterMs) {
 }
 
 /**
- * Warm-up in doubling batches (`batch(n)` runs n rounds) until the size's
- * warm-up time has passed: the time per round of the last batch (perMs) and
- * the iterations for the measured run that it gives.
+ * Warm-up in doubling batches (`batch(n)` runs n rounds) under warmUpPlan:
+ * the time per round of the last batch (perMs), the iterations for the
+ * measured run that it gives, and the warm-up's length (warmupMs).
  */
 export async function warmUp(batch, first) {
-  for (let n = 1, spent = 0; ; n *= 2) {
+  const plan = warmUpPlan(first);
+  for (let n = 1; ; n *= 2) {
     const t0 = performance.now();
     await batch(n);
     const dt = performance.now() - t0;
-    spent += dt;
-    if (spent >= warmupMsFor(first) && n >= 4) return { perMs: dt / n, iters: itersFor(dt / n) };
+    if (plan.over(dt, n)) return { perMs: dt / n, iters: itersFor(dt / n), warmupMs: round3(plan.spentMs) };
   }
 }
 
@@ -112,6 +154,7 @@ export function emit(r) {
   };
   if (r.variant !== undefined) line.variant = r.variant;
   if (r.alloc !== undefined) line.alloc = r.alloc;
+  if (r.warmup_ms !== undefined) line.warmup_ms = r.warmup_ms;
   process.stdout.write(JSON.stringify(line) + '\n');
 }
 

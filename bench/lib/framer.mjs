@@ -120,11 +120,11 @@ export async function measure(socket, sizes, channel) {
         if (samples) samples[i] = performance.now() - t0;
       }
     };
-    const { iters } = await warmUp(batch, bytes === sizes[0]);
+    const { iters, warmupMs } = await warmUp(batch, bytes === sizes[0]);
     const samples = new Float64Array(iters);
     await batch(iters, samples);
     if (lastLen !== bytes || Buffer.compare(f.rbuf.subarray(0, bytes), sbuf) !== 0) throw new Error(`raw-pingpong: bad echo at ${bytes} bytes`);
     const s = summarize(samples, iters, 0.5);
-    emit({ bench: 'pingpong', impl: 'raw-socket', channel, ranks: 2, bytes, iters, ...s, mb_s: mbPerS(bytes, s.p50_us), variant: 'u8' });
+    emit({ bench: 'pingpong', impl: 'raw-socket', channel, ranks: 2, bytes, iters, ...s, mb_s: mbPerS(bytes, s.p50_us), variant: 'u8', warmup_ms: Math.round(warmupMs) });
   }
 }

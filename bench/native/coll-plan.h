@@ -1,6 +1,6 @@
 /* The measurement loop of the collective baselines (allreduce.c, bcast.c,
  * barrier.c): the plan of bench/lib/common.mjs, run by every rank together.
- * Rank 0 doubles the batch until the warm-up is spent, then sizes one
+ * Rank 0 doubles the batch until the warm-up is over (warm_over), then sizes one
  * measured batch (it tells the others with a small MPI_Bcast); every rank
  * times each call of that batch. A sample is the slowest rank's time for one
  * call (MPI_Reduce MAX over the per-rank samples).
@@ -23,7 +23,7 @@ static long coll_time(const plan_t *p, double warmups, coll_call call, coll_call
   double *s = NULL;
   long cmd[2] = {1, 0};
   long n = 1;
-  double spent = 0;
+  warm_t warm = {0};
   for (;;) {
     if (rank == 0) { cmd[0] = n; cmd[1] = s != NULL; }
     MPI_Bcast(cmd, 2, MPI_LONG, 0, MPI_COMM_WORLD);
@@ -43,8 +43,7 @@ static long coll_time(const plan_t *p, double warmups, coll_call call, coll_call
       return count;
     }
     if (rank == 0) {
-      spent += dt;
-      if (spent >= warmups * p->warmup_ms && n >= 4) {
+      if (warm_over(p, &warm, warmups, dt, n)) {
         n = iters_for(p, dt / (double)n);
         s = malloc(sizeof(double) * (size_t)n);
       } else n *= 2;

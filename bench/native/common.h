@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct {
   double target_ms, warmup_ms, cap_ms;
@@ -52,6 +53,33 @@ static long iters_for(const plan_t *p, double per_ms) {
   return n < 3 ? 3 : n;
 }
 
+/* The warm-up rule of warmUpPlan() in bench/lib/common.mjs: never before
+ * `warmups` warm-up periods; with FMI_BENCH_WARMUP=fixed right then; by
+ * default (steady) once two batches of at least 20 ms in a row ran no 10 %
+ * faster per call than the best before them, or at 20 times the minimum. */
+typedef struct {
+  double spent_ms, best;
+  int flat;
+} warm_t;
+
+static double last_warmup_ms = -1; /* the last finished warm-up, for emit() */
+
+static int warm_over(const plan_t *p, warm_t *w, double warmups, double dt, long n) {
+  if (w->best == 0) w->best = INFINITY;
+  w->spent_ms += dt;
+  if (dt >= 20) {
+    w->flat = dt / (double)n < w->best * 0.9 ? 0 : w->flat + 1;
+    if (dt / (double)n < w->best) w->best = dt / (double)n;
+  }
+  double min = warmups * p->warmup_ms;
+  if (w->spent_ms < min || n < 4) return 0;
+  const char *mode = getenv("FMI_BENCH_WARMUP");
+  int fixed = mode != NULL && strcmp(mode, "fixed") == 0;
+  int over = fixed || w->flat >= 2 || w->spent_ms >= 20 * min;
+  if (over) last_warmup_ms = w->spent_ms;
+  return over;
+}
+
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return (x > y) - (x < y);
@@ -73,8 +101,8 @@ static void emit(const char *bench, int ranks, long bytes, long iters, double *s
   double p50 = round3(percentile(samples, iters, 50) * 1e6 * scale);
   double p99 = round3(percentile(samples, iters, 99) * 1e6 * scale);
   printf("{\"bench\":\"%s\",\"impl\":\"openmpi-tcp\",\"channel\":\"tcp\",\"ranks\":%d,\"bytes\":%ld,\"iters\":%ld,"
-         "\"p50_us\":%.3f,\"p99_us\":%.3f,\"mb_s\":%.3f,\"variant\":\"%s\"}\n",
-         bench, ranks, bytes, iters, p50, p99, round3((double)bytes / p50), variant);
+         "\"p50_us\":%.3f,\"p99_us\":%.3f,\"mb_s\":%.3f,\"variant\":\"%s\",\"warmup_ms\":%.0f}\n",
+         bench, ranks, bytes, iters, p50, p99, round3((double)bytes / p50), variant, last_warmup_ms);
   fflush(stdout);
 }
 

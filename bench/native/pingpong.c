@@ -29,7 +29,7 @@ int main(int argc, char **argv) {
     double *samples = NULL;
     long cmd[2] = {1, 0}; /* iterations, measured? */
     long n = 1;
-    double spent = 0;
+    warm_t warm = {0};
     for (;;) {
       if (rank == 0) { cmd[0] = n; cmd[1] = samples != NULL; }
       MPI_Bcast(cmd, 2, MPI_LONG, 0, MPI_COMM_WORLD);
@@ -60,8 +60,7 @@ int main(int argc, char **argv) {
         break;
       }
       if (rank == 0) {
-        spent += dt;
-        if (spent >= (s == 0 ? 5 : 1) * p.warmup_ms && n >= 4) {
+        if (warm_over(&p, &warm, s == 0 ? 5 : 1, dt, n)) {
           n = iters_for(&p, dt / (double)n);
           samples = malloc(sizeof(double) * (size_t)n);
         } else n *= 2;
