@@ -77,6 +77,21 @@ const AWAKE = isOn(process.env.FMI_BENCH_AWAKE);
 const POLL_US = process.env.FMI_BENCH_POLL_US || undefined;
 const MPIRUN_FLAGS = ['--allow-run-as-root', '--oversubscribe', '--mca', 'pml', 'ob1', '--mca', 'btl', 'tcp,self'];
 
+/**
+ * Warm-up per size of a job of `n` ranks: the plan's (FMI_BENCH_WARMUP_MS)
+ * times the ranks per CPU, where ranks outnumber CPUs. A rank then gets a
+ * share of a CPU, a call costs the CPU of all ranks, and the same warm-up time
+ * runs n/CPUs times fewer calls; V8 optimizes a function after a number of
+ * its calls, not of ms, and on 16 and 32 ranks fmi's CPU per call kept
+ * falling up to 2000-3000 calls, far past the 500 ms (bench/README.md, "16
+ * and 32 ranks: the warm-up counts calls"). Every implementation gets the
+ * same, so a job of n ranks warms up about as many calls as one of as many
+ * ranks as CPUs.
+ */
+function warmupMsOn(n) {
+  return PLAN.warmupMs * Math.max(1, n / cpus().length);
+}
+
 const log = (s) => process.stderr.write(s + '\n');
 const ARGS = parseArgs({ options: { report: { type: 'string' }, from: { type: 'string' } }, strict: true }).values;
 if (ARGS.from !== undefined && ARGS.report === undefined) fail('--from needs --report DIR');
@@ -104,27 +119,28 @@ const started = performance.now();
 log(`fmi bench: ${cpus().length} CPUs, load average (1/5/15 min) ${loadBefore}${QUICK ? ', QUICK mode' : ''}`);
 if (IMPLS.includes('fmi')) log(`fmi build: ${gitHead()}, newest file in dist/ and build/ from ${new Date(builtAt).toISOString()}`);
 if (AWAKE) log('FMI_BENCH_AWAKE: one nice-19 spinner per CPU during each run, so no CPU sleeps (their CPU time counts as "benchmark" below)');
-log(`plan per size: ~${PLAN.targetMs} ms measured after ${PLAN.warmupMs} ms warm-up, ${PLAN.minIters}..${PLAN.maxIters} iterations, at most ~${PLAN.capMs} ms`);
+log(`plan per size: ~${PLAN.targetMs} ms measured after ${PLAN.warmupMs} ms warm-up (5 times it for the first size; times ranks/CPUs where ranks outnumber the ${cpus().length} CPUs), ${PLAN.minIters}..${PLAN.maxIters} iterations, at most ~${PLAN.capMs} ms`);
 
 const mpi = IMPLS.includes('openmpi-tcp') ? prepareMpi() : undefined;
 const fmiCli = join(root, 'dist/cli/main.js');
 const base = process.env.FMI_BENCH_BASE ? prepareBase(process.env.FMI_BENCH_BASE) : undefined;
-const planArgs = [PLAN.targetMs, PLAN.warmupMs, PLAN.minIters, PLAN.maxIters, PLAN.capMs].map(String);
+/** The plan's arguments for the Open MPI programs of a job of `n` ranks (its warm-up: warmupMsOn). */
+const planArgsOn = (n) => [PLAN.targetMs, warmupMsOn(n), PLAN.minIters, PLAN.maxIters, PLAN.capMs].map(String);
 
 try {
   if (BENCHES.includes('pingpong')) {
     const sizes = sizesFrom(PINGPONG_SIZES).map(String);
     if (IMPLS.includes('fmi')) await fmiJob('pingpong fmi, 2 ranks', 2, 'pingpong.mjs');
     if (IMPLS.includes('raw-socket')) await job('pingpong raw-socket, 2 processes', process.execPath, [join(here, 'raw-pingpong.mjs')]);
-    if (mpi) await job('pingpong openmpi-tcp, 2 ranks', 'mpirun', [...MPIRUN_FLAGS, '-np', '2', mpi.pingpong, ...planArgs, ...sizes]);
+    if (mpi) await job('pingpong openmpi-tcp, 2 ranks', 'mpirun', [...MPIRUN_FLAGS, '-np', '2', mpi.pingpong, ...planArgsOn(2), ...sizes], { ranks: 2 });
   }
   if (BENCHES.includes('allreduce')) {
     const sizes = sizesFrom(ALLREDUCE_SIZES).map(String);
     for (const n of RANKS) {
       if (IMPLS.includes('fmi')) await fmiJob(`allreduce fmi, ${n} ranks`, n, 'allreduce.mjs');
-      if (IMPLS.includes('raw-socket') && sizesFrom(ALLREDUCE_SIZES).some((b) => b <= RAW_COLL_MAX_BYTES)) await job(`allreduce raw-socket, ${n} processes`, process.execPath, [join(here, 'raw-coll.mjs'), 'allreduce', String(n)]);
+      if (IMPLS.includes('raw-socket') && sizesFrom(ALLREDUCE_SIZES).some((b) => b <= RAW_COLL_MAX_BYTES)) await job(`allreduce raw-socket, ${n} processes`, process.execPath, [join(here, 'raw-coll.mjs'), 'allreduce', String(n)], { ranks: n });
       if (POLL_US && IMPLS.includes('raw-socket') && sizesFrom(ALLREDUCE_SIZES).some((b) => b <= RAW_COLL_MAX_BYTES)) await rawPollJob('allreduce', n);
-      if (mpi) await job(`allreduce openmpi-tcp, ${n} ranks`, 'mpirun', [...MPIRUN_FLAGS, '-np', String(n), mpi.allreduce, ...planArgs, ...sizes]);
+      if (mpi) await job(`allreduce openmpi-tcp, ${n} ranks`, 'mpirun', [...MPIRUN_FLAGS, '-np', String(n), mpi.allreduce, ...planArgsOn(n), ...sizes], { ranks: n });
     }
   }
   for (const bench of ['bcast', 'barrier']) {
@@ -132,9 +148,9 @@ try {
     const sizes = bench === 'bcast' ? sizesFrom(BCAST_SIZES).map(String) : ['0'];
     for (const n of COLL_RANKS) {
       if (IMPLS.includes('fmi')) await fmiJob(`${bench} fmi, ${n} ranks`, n, `${bench}.mjs`);
-      if (bench === 'barrier' && IMPLS.includes('raw-socket')) await job(`barrier raw-socket, ${n} processes`, process.execPath, [join(here, 'raw-coll.mjs'), 'barrier', String(n)]);
+      if (bench === 'barrier' && IMPLS.includes('raw-socket')) await job(`barrier raw-socket, ${n} processes`, process.execPath, [join(here, 'raw-coll.mjs'), 'barrier', String(n)], { ranks: n });
       if (POLL_US && bench === 'barrier' && IMPLS.includes('raw-socket')) await rawPollJob('barrier', n);
-      if (mpi) await job(`${bench} openmpi-tcp, ${n} ranks`, 'mpirun', [...MPIRUN_FLAGS, '-np', String(n), mpi[bench], ...planArgs, ...sizes]);
+      if (mpi) await job(`${bench} openmpi-tcp, ${n} ranks`, 'mpirun', [...MPIRUN_FLAGS, '-np', String(n), mpi[bench], ...planArgsOn(n), ...sizes], { ranks: n });
     }
   }
   if (BENCHES.includes('allreduce-algos')) {
@@ -156,10 +172,10 @@ try {
           for (let k = 0; k < impls.length; k++) {
             const [label, algo, into] = impls[(k + round - 1) % impls.length];
             const title = `allreduce-algos ${label === 'openmpi-tcp' ? label : `fmi ${label}`}, ${n} ranks, ${size}, round ${round}/${ALGO_ROUNDS}`;
-            if (label === 'openmpi-tcp') await job(title, 'mpirun', [...MPIRUN_FLAGS, '-np', String(n), mpi.allreduce, ...planArgs, String(bytes)], { relabel });
+            if (label === 'openmpi-tcp') await job(title, 'mpirun', [...MPIRUN_FLAGS, '-np', String(n), mpi.allreduce, ...planArgsOn(n), String(bytes)], { ranks: n, relabel });
             else {
               const env = { FMI_BENCH_SIZES: String(bytes), FMI_BENCH_ALGO: algo, FMI_BENCH_INTO: into };
-              await job(title, process.execPath, [fmiCli, 'run', '-n', String(n), '--no-prefix', join(here, 'allreduce.mjs')], { env, relabel });
+              await job(title, process.execPath, [fmiCli, 'run', '-n', String(n), '--no-prefix', join(here, 'allreduce.mjs')], { env, ranks: n, relabel });
             }
           }
         }
@@ -214,15 +230,15 @@ function prepareBase(dir) {
 
 /** One fmi job on `n` ranks; with FMI_BENCH_BASE, the same job on the base checkout right after. */
 async function fmiJob(title, n, script) {
-  await job(title, process.execPath, [fmiCli, 'run', '-n', String(n), '--no-prefix', join(here, script)]);
-  if (POLL_US) await job(`${title}, FMI_DIRECT_POLL_US=${POLL_US}`, process.execPath, [fmiCli, 'run', '-n', String(n), '--no-prefix', join(here, script)], { env: { FMI_DIRECT_POLL_US: POLL_US }, relabel: { impl: 'fmi-poll' } });
-  if (base) await job(title.replace('fmi', 'fmi-base'), process.execPath, [base.cli, 'run', '-n', String(n), '--no-prefix', join(base.bench, script)], { relabel: { impl: 'fmi-base' } });
+  await job(title, process.execPath, [fmiCli, 'run', '-n', String(n), '--no-prefix', join(here, script)], { ranks: n });
+  if (POLL_US) await job(`${title}, FMI_DIRECT_POLL_US=${POLL_US}`, process.execPath, [fmiCli, 'run', '-n', String(n), '--no-prefix', join(here, script)], { env: { FMI_DIRECT_POLL_US: POLL_US }, ranks: n, relabel: { impl: 'fmi-poll' } });
+  if (base) await job(title.replace('fmi', 'fmi-base'), process.execPath, [base.cli, 'run', '-n', String(n), '--no-prefix', join(base.bench, script)], { ranks: n, relabel: { impl: 'fmi-base' } });
 }
 
 /** bench/raw-coll.mjs polling as FMI_DIRECT_POLL_US does (FMI_BENCH_POLL_US): rows 'raw-poll', fmi's pattern only. */
 function rawPollJob(bench, n) {
   const env = { FMI_BENCH_RAW_POLL_US: POLL_US, FMI_BENCH_RAW_PATTERNS: 'star' };
-  return job(`${bench} raw-socket, ${n} processes, polling ${POLL_US} µs`, process.execPath, [join(here, 'raw-coll.mjs'), bench, String(n)], { env, relabel: { impl: 'raw-poll' } });
+  return job(`${bench} raw-socket, ${n} processes, polling ${POLL_US} µs`, process.execPath, [join(here, 'raw-coll.mjs'), bench, String(n)], { env, ranks: n, relabel: { impl: 'raw-poll' } });
 }
 
 /** Compiles the Open MPI programs, or explains why the openmpi-tcp rows are skipped. */
@@ -250,8 +266,15 @@ function prepareMpi() {
   return { dir, ...out };
 }
 
-/** Runs one benchmark process; JSON lines go to stdout and into `results`, anything else to stderr. */
-function job(title, cmd, args, { env = {}, relabel, timeoutMs = TIMEOUT_MS } = {}) {
+/**
+ * Runs one benchmark process; JSON lines go to stdout and into `results`, anything else to stderr.
+ * `ranks`: its rank count, which sets its warm-up (warmupMsOn; the Open MPI programs take it as an
+ * argument, planArgsOn) and adds the longer warm-up to the timeout (the first size's 5 periods and
+ * the doubling batches' overshoot, up to twice, on up to 10 sizes).
+ */
+function job(title, cmd, args, { env = {}, ranks = 1, relabel, timeoutMs = TIMEOUT_MS } = {}) {
+  timeoutMs += 30 * (warmupMsOn(ranks) - PLAN.warmupMs);
+  env = { FMI_BENCH_WARMUP_MS: String(warmupMsOn(ranks)), ...env };
   const t0 = performance.now();
   const cpu0 = cpuTicks();
   log(`\n== ${title}  (load average ${loadLine()})`);
