@@ -10,11 +10,17 @@
 //   OP=barrier CALLS=200 BLOCKS=30 node dist/cli/main.js run -n 32 --no-prefix bench/coll-scale.mjs
 // The same blocks for Open MPI: bench/native/coll-scale.c (its header says
 // how); for the bare sockets: bench/raw-coll.mjs's stderr line.
+// V8_FLAGS (a diagnostic, not for figures): V8 flags set at start, e.g.
+// V8_FLAGS=--interrupt-budget=16896 (a quarter of Node 20's: V8 optimizes a
+// function after so many bytes of its bytecode ran, so after a count of calls).
 // stdout (rank 0): a header line, then per block: block, calls so far,
 // seconds since the first call, wall µs per call, CPU µs per call of all
 // ranks, voluntary and involuntary switches per call of all ranks.
 
-import { init, Op } from 'fmi';
+import { setFlagsFromString } from 'node:v8';
+
+if (process.env.V8_FLAGS) setFlagsFromString(process.env.V8_FLAGS);
+const { init, Op } = await import('fmi');
 
 const comm = await init();
 const { rank, size } = comm;
