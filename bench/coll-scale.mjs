@@ -15,7 +15,8 @@
 // function after so many bytes of its bytecode ran, so after a count of calls).
 // stdout (rank 0): a header line, then per block: block, calls so far,
 // seconds since the first call, wall µs per call, CPU µs per call of all
-// ranks, voluntary and involuntary switches per call of all ranks.
+// ranks, voluntary and involuntary switches per call of all ranks, and rank
+// 0's own CPU per call (the star's centre: its work is serial).
 
 import { setFlagsFromString } from 'node:v8';
 
@@ -36,8 +37,9 @@ const calls = {
 const run = calls[OP];
 if (!run) throw new Error(`OP must be one of ${Object.keys(calls).join(', ')}`);
 
-// Per block: cpu µs, voluntary, involuntary, wall µs, seconds since start (the last two rank 0's).
-const per = new Float64Array(5 * BLOCKS);
+// Per block: cpu µs, voluntary, involuntary, then rank 0's: wall µs, seconds since start, its own cpu µs.
+const W = 6;
+const per = new Float64Array(W * BLOCKS);
 await comm.barrier();
 const start = performance.now();
 for (let b = 0; b < BLOCKS; b++) {
@@ -46,19 +48,19 @@ for (let b = 0; b < BLOCKS; b++) {
   for (let i = 0; i < CALLS; i++) await run();
   const t1 = performance.now();
   const u1 = process.resourceUsage();
-  per[5 * b] = u1.userCPUTime + u1.systemCPUTime - u0.userCPUTime - u0.systemCPUTime;
-  per[5 * b + 1] = u1.voluntaryContextSwitches - u0.voluntaryContextSwitches;
-  per[5 * b + 2] = u1.involuntaryContextSwitches - u0.involuntaryContextSwitches;
-  per[5 * b + 3] = rank === 0 ? (1000 * (t1 - t0)) : 0;
-  per[5 * b + 4] = rank === 0 ? (t1 - start) / 1000 : 0;
+  const cpu = u1.userCPUTime + u1.systemCPUTime - u0.userCPUTime - u0.systemCPUTime;
+  per[W * b] = cpu;
+  per[W * b + 1] = u1.voluntaryContextSwitches - u0.voluntaryContextSwitches;
+  per[W * b + 2] = u1.involuntaryContextSwitches - u0.involuntaryContextSwitches;
+  if (rank === 0) per.set([1000 * (t1 - t0), (t1 - start) / 1000, cpu], W * b + 3);
 }
 const sums = await comm.reduce(per, Op.SUM, 0);
 if (rank === 0) {
   console.log(`${OP} ${OP === 'barrier' ? '' : `${bytes} B `}on ${size} ranks, blocks of ${CALLS} calls; per call: wall (rank 0), CPU and context switches summed over the ranks`);
-  console.log('block\tcalls\ts\twall_us\tcpu_us\tvol\tinvol');
+  console.log('block\tcalls\ts\twall_us\tcpu_us\tvol\tinvol\troot_cpu_us');
   for (let b = 0; b < BLOCKS; b++) {
-    const [cpu, vol, invol, wall, at] = sums.subarray(5 * b, 5 * b + 5);
-    console.log([b + 1, (b + 1) * CALLS, at.toFixed(2), (wall / CALLS).toFixed(0), (cpu / CALLS).toFixed(0), (vol / CALLS).toFixed(1), (invol / CALLS).toFixed(1)].join('\t'));
+    const [cpu, vol, invol, wall, at, root] = sums.subarray(W * b, W * b + W);
+    console.log([b + 1, (b + 1) * CALLS, at.toFixed(2), (wall / CALLS).toFixed(0), (cpu / CALLS).toFixed(0), (vol / CALLS).toFixed(1), (invol / CALLS).toFixed(1), (root / CALLS).toFixed(0)].join('\t'));
   }
 }
 await comm.close();
