@@ -79,14 +79,12 @@ const MPIRUN_FLAGS = ['--allow-run-as-root', '--oversubscribe', '--mca', 'pml', 
 
 /**
  * Warm-up per size of a job of `n` ranks: the plan's (FMI_BENCH_WARMUP_MS)
- * times the ranks per CPU, where ranks outnumber CPUs. A rank then gets a
- * share of a CPU, a call costs the CPU of all ranks, and the same warm-up time
- * runs n/CPUs times fewer calls; V8 optimizes a function after a number of
- * its calls, not of ms, and on 16 and 32 ranks fmi's CPU per call kept
- * falling up to 2000-3000 calls, far past the 500 ms (bench/README.md, "16
- * and 32 ranks: the warm-up counts calls"). Every implementation gets the
- * same, so a job of n ranks warms up about as many calls as one of as many
- * ranks as CPUs.
+ * times the ranks per CPU, where ranks outnumber CPUs, so that every rank
+ * gets as much CPU time to warm up as on as many ranks as CPUs. V8 optimizes
+ * a function after a count of its calls, not of ms: on 16 and 32 ranks fmi's
+ * CPU per call halved only after 2000-3000 calls, where the 500 ms had
+ * warmed up 30-130 (bench/README.md, "16 and 32 ranks: the warm-up counts
+ * calls"). Every implementation gets the same.
  */
 function warmupMsOn(n) {
   return PLAN.warmupMs * Math.max(1, n / cpus().length);
