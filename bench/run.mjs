@@ -23,6 +23,7 @@
 //                                          also channels, allreduce-algos)
 //   FMI_BENCH_IMPL=fmi,raw-socket,openmpi-tcp   which implementations (default all)
 //   FMI_BENCH_RANKS=2,4                    allreduce rank counts (allreduce-algos, bcast, barrier: 4)
+//                                          (above 4 ranks on fewer CPUs, a longer warm-up: warmupMsOn)
 //   FMI_BENCH_ROUNDS=3                     allreduce-algos: rounds per size (quick: 1)
 //   FMI_BENCH_QUICK=1                      smoke run (~50 ms per size)
 //   FMI_BENCH_MS, FMI_BENCH_SIZES          passed on to every benchmark
@@ -77,17 +78,22 @@ const AWAKE = isOn(process.env.FMI_BENCH_AWAKE);
 const POLL_US = process.env.FMI_BENCH_POLL_US || undefined;
 const MPIRUN_FLAGS = ['--allow-run-as-root', '--oversubscribe', '--mca', 'pml', 'ob1', '--mca', 'btl', 'tcp,self'];
 
+/** The rank count the plan's warm-up is set for: the collectives' default (bench/README.md, "Warm-up"). */
+const WARMUP_RANKS = 4;
+
 /**
- * Warm-up per size of a job of `n` ranks: the plan's (FMI_BENCH_WARMUP_MS)
- * times the ranks per CPU, where ranks outnumber CPUs, so that every rank
- * gets as much CPU time to warm up as on as many ranks as CPUs. V8 optimizes
- * a function after a count of its calls, not of ms: on 16 and 32 ranks fmi's
- * CPU per call halved only after 2000-3000 calls, where the 500 ms had
- * warmed up 30-130 (bench/README.md, "16 and 32 ranks: the warm-up counts
- * calls"). Every implementation gets the same.
+ * Warm-up per size of a job of `n` ranks: the plan's (FMI_BENCH_WARMUP_MS),
+ * longer where a rank gets a smaller share of a CPU than on WARMUP_RANKS
+ * ranks, so that every rank gets as much CPU time to warm up as there: on 2
+ * CPUs, 4 times on 16 ranks, 8 times on 32; 2 and 4 ranks unchanged. V8
+ * optimizes a function after a count of its calls, not of ms: on 16 and 32
+ * ranks fmi's CPU per call halved only after 2000-3000 calls, where the
+ * 500 ms had warmed up 30-130 (bench/README.md, "16 and 32 ranks: the
+ * warm-up counts calls"). Every implementation gets the same.
  */
 function warmupMsOn(n) {
-  return PLAN.warmupMs * Math.max(1, n / cpus().length);
+  const perCpu = (ranks) => Math.max(1, ranks / cpus().length);
+  return PLAN.warmupMs * Math.max(1, perCpu(n) / perCpu(WARMUP_RANKS));
 }
 
 const log = (s) => process.stderr.write(s + '\n');
@@ -117,7 +123,7 @@ const started = performance.now();
 log(`fmi bench: ${cpus().length} CPUs, load average (1/5/15 min) ${loadBefore}${QUICK ? ', QUICK mode' : ''}`);
 if (IMPLS.includes('fmi')) log(`fmi build: ${gitHead()}, newest file in dist/ and build/ from ${new Date(builtAt).toISOString()}`);
 if (AWAKE) log('FMI_BENCH_AWAKE: one nice-19 spinner per CPU during each run, so no CPU sleeps (their CPU time counts as "benchmark" below)');
-log(`plan per size: ~${PLAN.targetMs} ms measured after ${PLAN.warmupMs} ms warm-up (5 times it for the first size; times ranks/CPUs where ranks outnumber the ${cpus().length} CPUs), ${PLAN.minIters}..${PLAN.maxIters} iterations, at most ~${PLAN.capMs} ms`);
+log(`plan per size: ~${PLAN.targetMs} ms measured after ${PLAN.warmupMs} ms warm-up (5 times it for the first size; longer above ${WARMUP_RANKS} ranks where ranks outnumber the ${cpus().length} CPUs), ${PLAN.minIters}..${PLAN.maxIters} iterations, at most ~${PLAN.capMs} ms`);
 
 const mpi = IMPLS.includes('openmpi-tcp') ? prepareMpi() : undefined;
 const fmiCli = join(root, 'dist/cli/main.js');
@@ -275,7 +281,8 @@ function job(title, cmd, args, { env = {}, ranks = 1, relabel, timeoutMs = TIMEO
   env = { FMI_BENCH_WARMUP_MS: String(warmupMsOn(ranks)), ...env };
   const t0 = performance.now();
   const cpu0 = cpuTicks();
-  log(`\n== ${title}  (load average ${loadLine()})`);
+  const warm = warmupMsOn(ranks) > PLAN.warmupMs ? `, warm-up ${warmupMsOn(ranks)} ms per size (${ranks} ranks on ${cpus().length} CPUs)` : '';
+  log(`\n== ${title}  (load average ${loadLine()}${warm})`);
   const spinners = AWAKE ? startSpinners() : [];
   return new Promise((resolve) => {
     const child = spawn(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
