@@ -2,7 +2,7 @@
  * MPI_Allreduce (SUM, doubles) or MPI_Barrier back to back; per block the
  * CPU (user + system) and the voluntary and involuntary context switches of
  * every rank (getrusage, all threads), summed over the ranks per call, and
- * rank 0's wall time per call. Same output as coll-scale.mjs.
+ * rank 0's wall time and own CPU per call. Same output as coll-scale.mjs.
  *   mpicc -O2 -o /tmp/coll-scale bench/native/coll-scale.c
  *   mpirun --allow-run-as-root --oversubscribe -np 16 --mca pml ob1 --mca btl tcp,self \
  *     /tmp/coll-scale allreduce 1024 200 20
@@ -31,7 +31,8 @@ int main(int argc, char **argv) {
   int n = (int)(bytes / 8 > 0 ? bytes / 8 : 1);
   double *in = malloc(sizeof(double) * (size_t)n), *out = malloc(sizeof(double) * (size_t)n);
   for (int i = 0; i < n; i++) in[i] = rank + 1;
-  double *per = calloc((size_t)(5 * blocks), sizeof(double)), *sums = calloc((size_t)(5 * blocks), sizeof(double));
+  enum { W = 6 }; /* per block: cpu, voluntary, involuntary, then rank 0's wall, seconds since start, own cpu */
+  double *per = calloc((size_t)(W * blocks), sizeof(double)), *sums = calloc((size_t)(W * blocks), sizeof(double));
   MPI_Barrier(MPI_COMM_WORLD);
   double start = MPI_Wtime();
   for (long b = 0; b < blocks; b++) {
@@ -44,19 +45,25 @@ int main(int argc, char **argv) {
     }
     double t1 = MPI_Wtime();
     getrusage(RUSAGE_SELF, &u1);
-    per[5 * b] = cpu_us(&u1) - cpu_us(&u0);
-    per[5 * b + 1] = (double)(u1.ru_nvcsw - u0.ru_nvcsw);
-    per[5 * b + 2] = (double)(u1.ru_nivcsw - u0.ru_nivcsw);
-    per[5 * b + 3] = rank == 0 ? (t1 - t0) * 1e6 : 0;
-    per[5 * b + 4] = rank == 0 ? t1 - start : 0;
+    double *p = per + W * b;
+    p[0] = cpu_us(&u1) - cpu_us(&u0);
+    p[1] = (double)(u1.ru_nvcsw - u0.ru_nvcsw);
+    p[2] = (double)(u1.ru_nivcsw - u0.ru_nivcsw);
+    if (rank == 0) {
+      p[3] = (t1 - t0) * 1e6;
+      p[4] = t1 - start;
+      p[5] = p[0];
+    }
   }
-  MPI_Reduce(per, sums, (int)(5 * blocks), MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD);
+  MPI_Reduce(per, sums, (int)(W * blocks), MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD);
   if (rank == 0) {
-    printf("%s %s%s on %d ranks (Open MPI), blocks of %ld calls; per call: wall (rank 0), CPU and context switches summed over the ranks\n", argv[1], barrier ? "" : argv[2], barrier ? "" : " B", size, calls);
-    printf("block\tcalls\ts\twall_us\tcpu_us\tvol\tinvol\n");
+    if (barrier) printf("barrier on");
+    else printf("allreduce %ld B on", bytes);
+    printf(" %d ranks (Open MPI), blocks of %ld calls; per call: wall (rank 0), CPU and context switches summed over the ranks\n", size, calls);
+    printf("block\tcalls\ts\twall_us\tcpu_us\tvol\tinvol\troot_cpu_us\n");
     for (long b = 0; b < blocks; b++) {
-      double *s = sums + 5 * b, c = (double)calls;
-      printf("%ld\t%ld\t%.2f\t%.0f\t%.0f\t%.1f\t%.1f\n", b + 1, (b + 1) * calls, s[4], s[3] / c, s[0] / c, s[1] / c, s[2] / c);
+      double *s = sums + W * b, c = (double)calls;
+      printf("%ld\t%ld\t%.2f\t%.0f\t%.0f\t%.1f\t%.1f\t%.0f\n", b + 1, (b + 1) * calls, s[4], s[3] / c, s[0] / c, s[1] / c, s[2] / c, s[5] / c);
     }
   }
   free(in);
