@@ -100,11 +100,11 @@ async function launch(o, n) {
         const got = pending.get(key) ?? [];
         got.push(m.samples);
         pending.set(key, got);
-        const [cpu, user] = cpus.get(key) ?? [0, 0];
-        cpus.set(key, [cpu + m.cpuUs, user + m.userUs]);
+        const [cpu, user, vol, invol] = cpus.get(key) ?? [0, 0, 0, 0];
+        cpus.set(key, [cpu + m.cpuUs, user + m.userUs, vol + m.vol, invol + m.invol]);
         if (got.length < n) return;
         pending.delete(key);
-        process.stderr.write(`raw-coll ${o} ${m.variant} ${m.bytes} B: CPU per call, all ${n} ranks: ${cpus.get(key)[0].toFixed(1)} µs (user ${cpus.get(key)[1].toFixed(1)})\n`);
+        process.stderr.write(`raw-coll ${o} ${m.variant} ${m.bytes} B: CPU per call, all ${n} ranks: ${cpus.get(key)[0].toFixed(1)} µs (user ${cpus.get(key)[1].toFixed(1)}), context switches ${cpus.get(key)[2].toFixed(1)} voluntary, ${cpus.get(key)[3].toFixed(1)} involuntary\n`);
         const slowest = Float64Array.from(got[0], (_, i) => Math.max(...got.map((s) => s[i])));
         const s = summarize(slowest, slowest.length);
         emit({ bench: o, impl: 'raw-socket', channel: 'tcp-loopback', ranks: n, bytes: m.bytes, iters: slowest.length, ...s, mb_s: m.bytes ? mbPerS(m.bytes, s.p50_us) : 0, variant: m.variant, warmup_ms: m.warmupMs });
@@ -168,11 +168,11 @@ async function rank(r, n, o) {
       const call = o === 'barrier' ? BARRIER[variant] : ALLREDUCE[variant];
       const data = new Float64Array(len).fill(r + 1);
       const out = new Float64Array(len);
-      const { samples, cpuUs, userUs, warmupMs } = await plan(peers, r, n, () => call(peers, r, n, data, out), bytes === sizesFor(o)[0] && variant === patternsFor(o, n)[0]);
+      const { samples, cpuUs, userUs, vol, invol, warmupMs } = await plan(peers, r, n, () => call(peers, r, n, data, out), bytes === sizesFor(o)[0] && variant === patternsFor(o, n)[0]);
       const expected = (n * (n + 1)) / 2;
       if (len > 0 && (out[0] !== expected || out[len - 1] !== expected)) throw new Error(`raw-coll ${variant}: rank ${r} got ${out[0]}, expected ${expected}`);
       // Sent before the next pattern starts (and before disconnect, which would drop a message still queued).
-      await new Promise((resolve) => process.send({ variant: o === 'allreduce' ? (variant === 'star' ? 'f64,sum' : `f64,sum,${variant}`) : variant, bytes, samples: Array.from(samples), cpuUs, userUs, warmupMs }, resolve));
+      await new Promise((resolve) => process.send({ variant: o === 'allreduce' ? (variant === 'star' ? 'f64,sum' : `f64,sum,${variant}`) : variant, bytes, samples: Array.from(samples), cpuUs, userUs, vol, invol, warmupMs }, resolve));
     }
   }
   // Every rank done with its last call before anyone closes.
@@ -202,6 +202,7 @@ async function plan(peers, r, n, call, first) {
     const measured = cmd[1] === 1;
     const samples = measured ? new Float64Array(c) : undefined;
     const cpu0 = process.cpuUsage();
+    const u0 = process.resourceUsage();
     const t0 = performance.now();
     for (let i = 0; i < c; i++) {
       const s = performance.now();
@@ -210,7 +211,10 @@ async function plan(peers, r, n, call, first) {
     }
     if (samples) {
       const cpu = process.cpuUsage(cpu0);
-      return { samples, cpuUs: (cpu.user + cpu.system) / c, userUs: cpu.user / c, warmupMs: Math.round(warm.spentMs) };
+      const u1 = process.resourceUsage();
+      const vol = (u1.voluntaryContextSwitches - u0.voluntaryContextSwitches) / c;
+      const invol = (u1.involuntaryContextSwitches - u0.involuntaryContextSwitches) / c;
+      return { samples, cpuUs: (cpu.user + cpu.system) / c, userUs: cpu.user / c, vol, invol, warmupMs: Math.round(warm.spentMs) };
     }
     const dt = performance.now() - t0;
     if (warm.over(dt, count)) {

@@ -104,7 +104,7 @@ const started = performance.now();
 log(`fmi bench: ${cpus().length} CPUs, load average (1/5/15 min) ${loadBefore}${QUICK ? ', QUICK mode' : ''}`);
 if (IMPLS.includes('fmi')) log(`fmi build: ${gitHead()}, newest file in dist/ and build/ from ${new Date(builtAt).toISOString()}`);
 if (AWAKE) log('FMI_BENCH_AWAKE: one nice-19 spinner per CPU during each run, so no CPU sleeps (their CPU time counts as "benchmark" below)');
-log(`plan per size: ~${PLAN.targetMs} ms measured after a warm-up of at least ${PLAN.warmupMs} ms (the first size 5x)${WARMUP_MODE === 'steady' ? ' that lasts until the time per call is steady' : ''} (FMI_BENCH_WARMUP=${WARMUP_MODE}), ${PLAN.minIters}..${PLAN.maxIters} iterations, at most ~${PLAN.capMs} ms`);
+log(`plan per size: ~${PLAN.targetMs} ms measured after a warm-up of at least ${PLAN.warmupMs} ms (the first size 5x)${WARMUP_MODE === 'steady' ? `, the first size at least ${PLAN.warmupCalls} calls, until the time per call is steady` : ''} (FMI_BENCH_WARMUP=${WARMUP_MODE}), ${PLAN.minIters}..${PLAN.maxIters} iterations, at most ~${PLAN.capMs} ms`);
 
 const mpi = IMPLS.includes('openmpi-tcp') ? prepareMpi() : undefined;
 const fmiCli = join(root, 'dist/cli/main.js');

@@ -14,12 +14,24 @@ function run(plan: Plan, perCall: (batch: number) => number, limit = 40): number
 
 describe('bench warm-up plan', () => {
   it('stops after the minimum once the time per call is flat', () => {
-    const plan: Plan = warmUpPlan(true);
+    const plan: Plan = warmUpPlan(false);
     const batches = run(plan, () => 1);
     expect(batches).toBeGreaterThan(0);
-    expect(plan.spentMs).toBeGreaterThanOrEqual(5 * PLAN.warmupMs);
-    // Flat from the start: over at the first batch past the minimum.
-    expect(plan.spentMs).toBeLessThan(2 * 5 * PLAN.warmupMs + 10);
+    expect(plan.spentMs).toBeGreaterThanOrEqual(PLAN.warmupMs);
+    // Flat from the start: over two batches of 20 ms or more past the first, well before the cap.
+    expect(plan.spentMs).toBeLessThan(4 * PLAN.warmupMs);
+  });
+
+  it('runs the first size for at least the least number of calls, however flat', () => {
+    expect(PLAN.warmupCalls).toBe(4000);
+    const first: Plan = warmUpPlan(true);
+    // 0.2 ms per call: 500 ms would be over after 4095 calls... and 4000 calls take 800 ms.
+    const batches = run(first, () => 0.2);
+    expect(2 ** batches - 1).toBeGreaterThanOrEqual(PLAN.warmupCalls);
+    expect(first.spentMs).toBeGreaterThanOrEqual(PLAN.warmupCalls * 0.2);
+    // A later size does not count calls.
+    const later: Plan = warmUpPlan(false);
+    expect(2 ** run(later, () => 0.2) - 1).toBeLessThan(PLAN.warmupCalls);
   });
 
   it('goes on while the time per call falls by more than 10 % a batch', () => {

@@ -25,6 +25,8 @@ export const PLAN = {
   targetMs: Number(process.env.FMI_BENCH_MS ?? (QUICK ? 50 : 1000)),
   /** FMI_BENCH_WARMUP_MS: warm-up per size (the first size gets 5 times it); JIT-compiled code (fmi, the raw-socket floor) is still being optimized after the default 500 ms (bench/README.md, "Warm-up"). */
   warmupMs: Number(process.env.FMI_BENCH_WARMUP_MS ?? (QUICK ? 10 : 100)),
+  /** FMI_BENCH_WARMUP_CALLS: in `steady` mode, the least warm-up calls of a run's first size (V8 optimizes what runs once per call after 1000-3000 calls; bench/README.md, "16 and 32 ranks"). */
+  warmupCalls: Number(process.env.FMI_BENCH_WARMUP_CALLS ?? (QUICK ? 0 : 4000)),
   minIters: QUICK ? 10 : 100,
   maxIters: QUICK ? 2000 : 200_000,
   /** Never spend more than this on one size, even if minIters is not reached. */
@@ -56,24 +58,29 @@ const STEADY_BATCH_MS = 20;
  * The warm-up of one size, as rank 0 plans it in doubling batches: `over(dt,
  * n)` takes each batch's time (ms) and length and says whether to measure
  * now. Never before warmupMsFor(first); in `fixed` mode right then; in
- * `steady` mode once two batches of at least 20 ms in a row ran no 10 %
- * faster per call than the best before them (V8 keeps optimizing fmi and the
- * Node baselines for thousands of calls), or at 20 times the warm-up time.
+ * `steady` mode not before PLAN.warmupCalls calls of the first size (V8
+ * optimizes the functions run once per call after 1000-3000 calls), then
+ * once two batches of at least 20 ms in a row ran no 10 % faster per call
+ * than the best before them, or at 20 times the warm-up time.
  * `spentMs`: the warm-up so far, which the result lines report.
  */
 export function warmUpPlan(first) {
   const plan = { spentMs: 0, over };
+  let calls = 0;
   let best = Infinity;
   let flat = 0;
   function over(dt, n) {
     plan.spentMs += dt;
+    calls += n;
     if (dt >= STEADY_BATCH_MS) {
       flat = dt / n < best * 0.9 ? 0 : flat + 1;
       best = Math.min(best, dt / n);
     }
     const min = warmupMsFor(first);
     if (plan.spentMs < min || n < 4) return false;
-    return WARMUP_MODE === 'fixed' || flat >= 2 || plan.spentMs >= 20 * min;
+    if (WARMUP_MODE === 'fixed') return true;
+    if (first && calls < PLAN.warmupCalls) return false;
+    return flat >= 2 || plan.spentMs >= 20 * min;
   }
   return plan;
 }

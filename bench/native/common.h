@@ -55,10 +55,13 @@ static long iters_for(const plan_t *p, double per_ms) {
 
 /* The warm-up rule of warmUpPlan() in bench/lib/common.mjs: never before
  * `warmups` warm-up periods; with FMI_BENCH_WARMUP=fixed right then; by
- * default (steady) once two batches of at least 20 ms in a row ran no 10 %
- * faster per call than the best before them, or at 20 times the minimum. */
+ * default (steady) not before FMI_BENCH_WARMUP_CALLS (4000) calls of the
+ * first size (warmups > 1), then once two batches of at least 20 ms in a
+ * row ran no 10 % faster per call than the best before them, or at 20
+ * times the minimum. */
 typedef struct {
   double spent_ms, best;
+  long calls;
   int flat;
 } warm_t;
 
@@ -67,6 +70,7 @@ static double last_warmup_ms = -1; /* the last finished warm-up, for emit() */
 static int warm_over(const plan_t *p, warm_t *w, double warmups, double dt, long n) {
   if (w->best == 0) w->best = INFINITY;
   w->spent_ms += dt;
+  w->calls += n;
   if (dt >= 20) {
     w->flat = dt / (double)n < w->best * 0.9 ? 0 : w->flat + 1;
     if (dt / (double)n < w->best) w->best = dt / (double)n;
@@ -75,7 +79,11 @@ static int warm_over(const plan_t *p, warm_t *w, double warmups, double dt, long
   if (w->spent_ms < min || n < 4) return 0;
   const char *mode = getenv("FMI_BENCH_WARMUP");
   int fixed = mode != NULL && strcmp(mode, "fixed") == 0;
-  int over = fixed || w->flat >= 2 || w->spent_ms >= 20 * min;
+  const char *c = getenv("FMI_BENCH_WARMUP_CALLS");
+  const char *q = getenv("FMI_BENCH_QUICK"); /* as QUICK in common.mjs: no least count */
+  int quick = q != NULL && *q && strcmp(q, "0") != 0 && strcmp(q, "false") != 0;
+  long min_calls = c != NULL && *c ? atol(c) : quick ? 0 : 4000;
+  int over = fixed || ((warmups <= 1 || w->calls >= min_calls) && (w->flat >= 2 || w->spent_ms >= 20 * min));
   if (over) last_warmup_ms = w->spent_ms;
   return over;
 }
