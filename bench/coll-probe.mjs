@@ -12,7 +12,8 @@
 // calls, split into the main thread's and the other threads' (V8's compile
 // and GC threads), with their minor page faults, printed by rank 0), FMI_DIST (the dist/index.js of another
 // build, for bench/jit-trace.mjs), MARKS=1 (write "[probe N calls]" to
-// stdout at each CURVE window and "[probe measured]" after the N calls, in
+// stdout at each CURVE window, "[probe warmed up]" after the warm-up and
+// "[probe measured]" after the N calls, in
 // order with V8's --trace-opt lines), SPIN=1 (keep the event loop
 // busy with setImmediate while measuring, so a rank never sleeps in epoll:
 // the experiment that shows Node cannot busy-poll as Open MPI does), DELAY=1
@@ -63,6 +64,7 @@ for (let i = 0; i < WARMUP; i++) {
     main0 = mainCpu();
   }
 }
+if (process.env.MARKS === '1') writeSync(1, '[probe warmed up]\n');
 await comm.barrier();
 
 // DELAY=1: event-loop delay. Off by default: its 1 ms timer wakes every rank

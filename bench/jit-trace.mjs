@@ -4,8 +4,11 @@
 // build and an earlier one (FMI_BENCH_BASE, built) in turns, and counts per
 // rank the functions optimized, the optimizations (a function optimized
 // again after a deopt counts twice) and the deopts up to the end of the
-// probe's measured calls, with the functions compiled most often and each
-// deopt's function, bytecode offset and reason. Counts do not depend on the
+// probe's measured calls (and the deopts in the warm-up calls alone: the rest
+// come where the probe switches to a barrier and back), with the functions
+// compiled most often and each deopt's function, bytecode offset and reason.
+// compile_ms sums V8's own figure for each compile job on its thread (wall
+// time there, so it grows with the load). Counts do not depend on the
 // load; the CPU per call the probe prints does. Not part of the driver.
 //   OP=allreduce BYTES=1024 WARMUP=500 N=2000 node bench/jit-trace.mjs
 //   FMI_BENCH_BASE=/tmp/base11 REPEAT=3 node bench/jit-trace.mjs
@@ -53,15 +56,18 @@ async function job(root) {
 // thread's time, wall), and "[bailout (kind: deopt-eager, reason: wrong map): begin. deoptimizing
 // 0x... <JSFunction name (sfi = ...)>, ..., bytecode offset 181, ...]". Counted up to the probe's
 // "[probe measured]" line (the warm-up and the measured calls; what comes after is the probe's end).
+const sum = (m) => [...m.values()].reduce((a, b) => a + b, 0);
 const name = (line) => /<JSFunction ([^ >]*)/.exec(line)?.[1] || '(anonymous)';
 export function countTrace(text) {
   const opt = new Map();
   const deopt = new Map();
   const reasons = new Map();
   let compileMs = 0;
+  let warmDeopts = -1;
   const bump = (m, k) => m.set(k, (m.get(k) || 0) + 1);
   for (const line of text.split('\n')) {
     if (line.startsWith('[probe measured]')) break;
+    if (line.startsWith('[probe warmed up]')) warmDeopts = sum(deopt);
     if (line.startsWith('[completed optimizing')) bump(opt, name(line));
     else if (line.startsWith('[completed compiling')) compileMs += Number(/took [\d.]+, ([\d.]+)/.exec(line)?.[1] ?? 0);
     else if (line.startsWith('[bailout (kind: deopt')) {
@@ -69,9 +75,8 @@ export function countTrace(text) {
       bump(reasons, `${name(line)} @${/bytecode offset (\d+)/.exec(line)?.[1]}: ${/reason: ([^)]*)/.exec(line)?.[1]}`);
     }
   }
-  return { opt, deopt, reasons, compileMs };
+  return { opt, deopt, reasons, compileMs, warmDeopts };
 }
-const sum = (m) => [...m.values()].reduce((a, b) => a + b, 0);
 const top = (m) => [...m].sort((a, b) => b[1] - a[1]).slice(0, TOP).map(([k, v]) => `${k} ${v}`).join(', ');
 
 const builds = [['this', join(here, '..')]];
@@ -81,9 +86,9 @@ for (let r = 0; r < REPEAT; r++) {
   for (const [label, root] of builds) {
     const outs = await job(root);
     for (const [rank, { code, out }] of outs.entries()) {
-      const { opt, deopt, reasons, compileMs } = countTrace(out);
+      const { opt, deopt, reasons, compileMs, warmDeopts } = countTrace(out);
       const probe = out.split('\n').filter((l) => /^(rank \d|\d+ ranks:)/.test(l));
-      const row = { build: label, rank, code, functions: opt.size, optimizations: sum(opt), deopts: sum(deopt), compile_ms: Math.round(compileMs) };
+      const row = { build: label, rank, code, functions: opt.size, optimizations: sum(opt), deopts: sum(deopt), deopts_in_warmup: warmDeopts, compile_ms: Math.round(compileMs) };
       console.log(JSON.stringify(row));
       if (process.env.DETAIL === '1' || rank === 0) {
         console.log(`  most compiled: ${top(opt)}`);
