@@ -7,15 +7,23 @@
 //
 // Environment: OP=allreduce|barrier|bcast (default allreduce), BYTES (Float64Array
 // size, default 1024), N (measured calls, default 2000, after 500 warm-up
-// calls (WARMUP) and a barrier; HOOKED more calls count async resources), INTO=1 (pass { into }), SPIN=1 (keep the event loop
+// calls (WARMUP) and a barrier; HOOKED more calls count async resources), INTO=1 (pass { into }),
+// CURVE=k (the warm-up curve: CPU per call of all ranks over each k warm-up
+// calls, split into the main thread's and the other threads' (V8's compile
+// and GC threads), with their minor page faults, printed by rank 0), FMI_DIST (the dist/index.js of another
+// build, for bench/jit-trace.mjs), MARKS=1 (write "[probe N calls]" to
+// stdout at each CURVE window, "[probe warmed up]" after the warm-up and
+// "[probe measured]" after the N calls, in
+// order with V8's --trace-opt lines), SPIN=1 (keep the event loop
 // busy with setImmediate while measuring, so a rank never sleeps in epoll:
 // the experiment that shows Node cannot busy-poll as Open MPI does), DELAY=1
 // (measure event-loop delay).
 // stdout (rank 0): one line per rank (ALL=1 for more than 4 ranks), then one
 // line of sums over the ranks (CPU and context switches per call).
 
-import { init, Op } from 'fmi';
+const { init, Op } = await import(process.env.FMI_DIST || 'fmi');
 import { createHook } from 'node:async_hooks';
+import { readFileSync, writeSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 
 const comm = await init();
@@ -35,7 +43,28 @@ const calls = {
 const run = calls[OP];
 if (!run) throw new Error(`OP must be one of ${Object.keys(calls).join(', ')}`);
 
-for (let i = 0; i < WARMUP; i++) await run();
+// The main thread's CPU in µs (schedstat: ns, where process.cpuUsage() counts all threads) and its minor page faults.
+const mainCpu = () => Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]) / 1000;
+const mainFaults = () => Number(readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8').split(') ')[1].split(' ')[7]);
+const CURVE = Number(process.env.CURVE || 0);
+const curve = [];
+let all0 = process.cpuUsage();
+let main0 = mainCpu();
+let faults0 = [mainFaults(), process.resourceUsage().minorPageFault];
+for (let i = 0; i < WARMUP; i++) {
+  await run();
+  if (CURVE > 0 && (i + 1) % CURVE === 0) {
+    const all = process.cpuUsage(all0);
+    const main = mainCpu() - main0;
+    const faults1 = [mainFaults(), process.resourceUsage().minorPageFault];
+    curve.push(main / CURVE, (all.user + all.system - main) / CURVE, (faults1[0] - faults0[0]) / CURVE, (faults1[1] - faults1[0] - faults0[1] + faults0[0]) / CURVE);
+    faults0 = faults1;
+    if (process.env.MARKS === '1') writeSync(1, `[probe ${i + 1} calls]\n`);
+    all0 = process.cpuUsage();
+    main0 = mainCpu();
+  }
+}
+if (process.env.MARKS === '1') writeSync(1, '[probe warmed up]\n');
 await comm.barrier();
 
 // DELAY=1: event-loop delay. Off by default: its 1 ms timer wakes every rank
@@ -52,6 +81,7 @@ const c0 = process.cpuUsage();
 const t0 = performance.now();
 for (let i = 0; i < N; i++) await run();
 const wall = performance.now() - t0;
+if (process.env.MARKS === '1') writeSync(1, '[probe measured]\n');
 const cpu = process.cpuUsage(c0);
 const u1 = process.resourceUsage();
 const faults = u1.minorPageFault - u0.minorPageFault;
@@ -81,6 +111,7 @@ const line =
   `faults ${(faults / N).toFixed(1)}/call, ctx switches ${(vcsw / N).toFixed(1)} voluntary ${(ivcsw / N).toFixed(1)} involuntary per call; per call: promises ${(promises / HOOKED).toFixed(1)} timers ${(timers / HOOKED).toFixed(2)} other ${(other / HOOKED).toFixed(2)}; ` +
   (delay ? `loop delay p50 ${(delay.percentile(50) / 1e3).toFixed(0)}us` : '');
 const all = await comm.gather(line, 0);
+const curves = curve.length > 0 ? await comm.reduce(new Float64Array(curve), Op.SUM, 0) : undefined;
 const sums = await comm.reduce(new Float64Array([cpu.user / N, cpu.system / N, vcsw / N, ivcsw / N, (1000 * wall) / N]), Op.SUM, 0);
 if (rank === 0) {
   if (comm.size <= 4 || process.env.ALL === '1') console.log(all.join('\n'));
@@ -90,5 +121,10 @@ if (rank === 0) {
     `${comm.size} ranks: ${OP} ${bytes}B x${N}: wall ${(walls / comm.size).toFixed(1)} us/call (mean of ranks); all ranks together per call: ` +
       `cpu ${(user + sys).toFixed(0)} us (user ${user.toFixed(0)}, sys ${sys.toFixed(0)}), ctx switches ${vol.toFixed(1)} voluntary, ${invol.toFixed(1)} involuntary`,
   );
+}
+if (rank === 0 && curves) {
+  const points = [];
+  for (let k = 0; k < curves.length; k += 4) points.push(`${(k / 4 + 1) * CURVE} ${curves[k].toFixed(0)}+${curves[k + 1].toFixed(0)} (${curves[k + 2].toFixed(1)}+${curves[k + 3].toFixed(1)})`);
+  console.log(`${comm.size} ranks: ${OP} ${bytes}B warm-up curve, calls done: CPU us per call of all ranks, main thread + other threads (page faults per call, the same): ${points.join(', ')}`);
 }
 await comm.close();

@@ -202,16 +202,19 @@ export class ToPosted implements Arrival {
     }
     // A receive may still time out while its message streams in (a stalled
     // sender): it fails at once, and the rest of that message is dropped.
-    if (signal && length > 0) {
-      this.#onAbort = () => {
-        this.#onAbort = undefined;
-        this.#drop = true;
-        if (this.#settled) return;
-        this.#settled = true;
-        p.reject(signal.reason);
-      };
-      signal.addEventListener('abort', this.#onAbort, { once: true });
-    }
+    if (signal && length > 0) this.#watchAbort(p, signal);
+  }
+
+  /** Apart from the constructor, which allocated this closure's scope for every message, signal or not. */
+  #watchAbort(p: Posted, signal: AbortSignal): void {
+    this.#onAbort = () => {
+      this.#onAbort = undefined;
+      this.#drop = true;
+      if (this.#settled) return;
+      this.#settled = true;
+      p.reject(signal.reason);
+    };
+    signal.addEventListener('abort', this.#onAbort, { once: true });
   }
 
   sink(): Uint8Array | undefined {

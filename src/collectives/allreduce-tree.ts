@@ -3,7 +3,7 @@ import { elemTypeOf, type NumericArray } from '../kernels/index.js';
 import { raiseIfError, sendError, type CollContext } from './context.js';
 import type { ReduceEngine } from './engine.js';
 import { treeAt0 } from './tree.js';
-import { SENT } from '../channels/channel.js';
+import { SENT, type Received } from '../channels/channel.js';
 
 /** Allreduce of TypedArrays up to this size (and of any other value) may take the tree (see TREE_MAX_RANKS). */
 export const TREE_MAX_BYTES = 16 * 1024;
@@ -30,9 +30,15 @@ export async function allreduceTree<A>(c: CollContext, e: ReduceEngine<A>, into?
     // A leaf sends its own value as it is (no copy of it to fold into).
     let acc = children.length > 0 ? e.local() : e.mine();
     if (children.length > 0) {
-      const incoming = children.map((child) => e.recv(child));
-      for (const p of incoming) p.catch(() => {}); // each is awaited below, in rank order
-      for (const p of incoming) acc = e.combine(acc, await p);
+      // Indexed loops and a shared no-op: no closure, iterator or array method per call for V8 to
+      // warm up on (a for-of here deoptimized once on the array's map, bench/README.md "Warm-up").
+      const incoming: Promise<A>[] = [];
+      for (let i = 0; i < children.length; i++) {
+        const p = e.recv(children[i]!);
+        p.catch(ignore); // each is awaited below, in rank order
+        incoming.push(p);
+      }
+      for (let i = 0; i < incoming.length; i++) acc = e.combine(acc, await incoming[i]!);
     }
     if (parent < 0) {
       const out = e.result(acc);
@@ -47,10 +53,8 @@ export async function allreduceTree<A>(c: CollContext, e: ReduceEngine<A>, into?
     } finally {
       e.release(acc);
     }
-    // The result goes straight into `into` (no fresh buffer, no copy), when it is of its kind and size.
     const target = into && bytesOf(into);
-    const kind = into ? kindOfTyped(elemTypeOf(into)!) : 0;
-    const r = target ? await c.recv(parent, target, target.byteLength, (k, n) => k === kind && n === target.byteLength) : await c.recv(parent);
+    const r = await (target ? recvInto(c, parent, into!, target) : c.recv(parent));
     raiseIfError(c, r);
     const sending = children.length > 0 ? down(c, children, owed, { kind: r.kind, bytes: r.data }) : undefined;
     if (sending) await sending;
@@ -63,6 +67,14 @@ export async function allreduceTree<A>(c: CollContext, e: ReduceEngine<A>, into?
   }
 }
 
+const ignore = (): void => {};
+
+/** The result straight into `into` (no fresh buffer, no copy), when it is of its kind and size; apart from allreduceTree, whose every call allocated this closure's scope. */
+function recvInto(c: CollContext, parent: number, into: NumericArray, target: Uint8Array): Promise<Received> {
+  const kind = kindOfTyped(elemTypeOf(into)!);
+  return c.recv(parent, target, target.byteLength, (k, n) => k === kind && n === target.byteLength);
+}
+
 /**
  * The result to the children, largest subtree first. Sends the kernel took at
  * once are not awaited; undefined when all were (nothing left to wait for).
@@ -71,7 +83,12 @@ function down(c: CollContext, children: readonly number[], owed: number[], msg: 
   for (let i = children.length - 1; i >= 0; i--) {
     owed.pop(); // children[i]
     const sent = c.send(children[i]!, msg);
-    if (sent !== SENT) return i === 0 ? sent : sent.then(() => down(c, children.slice(0, i), owed, msg));
+    if (sent !== SENT) return i === 0 ? sent : downAfter(sent, c, children.slice(0, i), owed, msg);
   }
   return undefined;
+}
+
+/** The rest of down() once `sent` settled; apart from it, whose every call allocated this closure's scope. */
+function downAfter(sent: Promise<void>, c: CollContext, children: readonly number[], owed: number[], msg: { kind: number; bytes: Uint8Array }): Promise<void> {
+  return sent.then(() => down(c, children, owed, msg));
 }

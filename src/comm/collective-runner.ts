@@ -92,21 +92,28 @@ export class CollRunner {
     }
     // Every rank computes the same choice: same config, hint, op and size.
     const channel = this.#choices.choose(sizing);
-    const d = plain && h.timeoutMs === undefined ? Deadline.NONE : Deadline.of(opts, h.timeoutMs, () => ({ ...h.fields(name), channel: channel.name }));
+    const d = plain && h.timeoutMs === undefined ? Deadline.NONE : this.#deadline(opts, name, channel);
     const seq = this.#seq++;
     // Every message of this call carries its signature as its tag; receives check it (see context).
     const sig = signatureTag(name, root, shape, seq);
     const c = this.context(name, h.group, sig, channel, d, { seq, key: isStoreChannel(channel) ? this.#storeKey(seq) : undefined });
     // Nothing before it still running: start now, without a turn of the microtask queue (and no closure).
     const idle = this.#pending++ === 0;
-    let result: Promise<T>;
-    if (idle) result = this.#body(name, root, run, c, d, sizing);
-    else {
-      const body = () => this.#body(name, root, run, c, d, sizing);
-      result = this.#queue.then(body, body);
-    }
+    const result = idle ? this.#body(name, root, run, c, d, sizing) : this.#after(name, root, run, c, d, sizing);
     this.#queue = result;
     return result;
+  }
+
+  /** A call's deadline; apart from run(), whose every call allocated this closure's scope. */
+  #deadline(opts: OpOptions, name: CollName, channel: Channel): Deadline {
+    const h = this.#h;
+    return Deadline.of(opts, h.timeoutMs, () => ({ ...h.fields(name), channel: channel.name }));
+  }
+
+  /** The body once the calls before it settled; apart from run(), whose every call allocated this closure's scope. */
+  #after<T>(name: CollName, root: number | undefined, run: (c: CollContext) => Promise<T>, c: CallContext, d: Deadline, sizing: Sizing | undefined): Promise<T> {
+    const body = () => this.#body(name, root, run, c, d, sizing);
+    return this.#queue.then(body, body);
   }
 
   async #body<T>(name: CollName, root: number | undefined, run: (c: CollContext) => Promise<T>, c: CallContext, d: Deadline, sizing: Sizing | undefined): Promise<T> {
@@ -160,10 +167,14 @@ export class CollRunner {
     // A signed call's receives share the communicator's watch (signed-recv.ts).
     const c = new CallContext(h, op, members, index, channel, where.ctx ?? h.ctx + 1, tag, d.signal, where.seq ?? -1, this.#watch, where.key);
     // Thread ranks of the world only (two-level.ts): no closures for the others.
-    if (h.set.node !== undefined) {
-      c.node = nodeCall(h.set.node, channel, members, h.ctx, tag, d.signal, (peer) => c.fields(peer), (m) => this.context(op, m, tag, channel, d, where));
-    }
+    if (h.set.node !== undefined) this.#nodeCall(c, op, members, tag, channel, d, where);
     return c;
+  }
+
+  /** Apart from context(): the closures here made every call of it allocate their scope, thread ranks or not. */
+  #nodeCall(c: CallContext, op: string, members: number[] | undefined, tag: number, channel: Channel, d: Deadline, where: { ctx?: number; key?: string; seq?: number }): void {
+    const h = this.#h;
+    c.node = nodeCall(h.set.node!, channel, members, h.ctx, tag, d.signal, (peer) => c.fields(peer), (m) => this.context(op, m, tag, channel, d, where));
   }
 
   /** Per operation: calls, bytes, time, channels and modeled cost (copies). */

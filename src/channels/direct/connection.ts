@@ -183,6 +183,11 @@ export class Connection {
     if (s.writableLength === 0) return SENT;
     if (usedWbuf) this.#wbufBusyUntil = index + 1;
     if (usedHead) this.#headBusyUntil = index + 1;
+    return this.#queued(index, signal);
+  }
+
+  /** A send the kernel has not taken all of: settles when it has. Apart from send(), whose every call allocated these closures' scope. */
+  #queued(index: number, signal: AbortSignal | undefined): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const w: PendingSend = { index, resolve, reject, signal, onAbort: undefined, settled: false };
       if (signal) {
