@@ -3,7 +3,7 @@ import { addressIn, copierFor } from './node-copy.js';
 import { BELL, CTRL_WORDS, LENT_ACKS, RING_HEADER_BYTES, ringOffset, type ShmRegion } from './region.js';
 
 /** Payloads from this size on that lie in the node memory (sharedArray()) are lent, not staged. */
-export const LEND_FROM = 256 * 1024;
+export const LEND_FROM = 64 * 1024;
 
 /** How lent payloads were taken in this thread: straight into their receive's buffer, or into a pooled buffer first (no receive when the reader went idle). */
 export const lentCounts = { direct: 0, pooled: 0 };
