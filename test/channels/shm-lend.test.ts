@@ -4,26 +4,13 @@ import { PeerLostError } from '../../src/errors.js';
 import { ANY_SOURCE, ANY_TAG } from '../../src/channels/channel.js';
 import { createRegion } from '../../src/channels/shm/index.js';
 import { LEND_FROM, lentCounts } from '../../src/channels/shm/in-place.js';
-import { ownBy } from '../../src/channels/shm/node-copy.js';
-import { KiB, MiB, env, firstBad, pattern, world } from './shm-world.js';
+import { KiB, MiB, env, firstBad, nodeMemory, pattern, world } from './shm-world.js';
 
 // Lent payloads (src/channels/shm/in-place.ts): a large payload that lies in
 // the node memory (sharedArray()) is copied by the receiver straight out of
 // the sender's array, once; the send completes when it has.
 
 const PAGE = 65536;
-
-function nodeMemory() {
-  const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true });
-  const array = (n: number, seed?: number) => {
-    const at = memory.grow(Math.ceil(n / PAGE)) * PAGE;
-    const v = new Uint8Array(memory.buffer, at, n);
-    ownBy(v.buffer, memory);
-    if (seed !== undefined) v.set(pattern(n, seed));
-    return v;
-  };
-  return { memory, array };
-}
 
 const counts = () => ({ ...lentCounts });
 const since = (before: { direct: number; pooled: number }) => ({ direct: lentCounts.direct - before.direct, pooled: lentCounts.pooled - before.pooled });
