@@ -103,6 +103,18 @@ describe('shm - lent payloads, copied once', () => {
     await close();
   });
 
+  it('a lent send whose signal fires after its header went out still completes, with the receiver\'s copy', async () => {
+    const { memory, array } = nodeMemory();
+    const { chans: [a, b], close } = await world(2, undefined, memory);
+    const ac = new AbortController();
+    const sent = a!.send(1, env(1), array(MiB, 3), ac.signal);
+    ac.abort(new Error('too late'));
+    const m = await b!.recv({ source: 0, ctx: 0, tag: 1, into: array(MiB) });
+    await expect(sent).resolves.toBeUndefined();
+    expect(firstBad(m.data, MiB, 3)).toBe(-1);
+    await close();
+  });
+
   it('the receiver closes without taking it: the lent send fails with FMI_PEER_LOST', async () => {
     const { memory, array } = nodeMemory();
     const { chans: [a, b], close } = await world(2, undefined, memory);
