@@ -158,9 +158,9 @@ function inputOffset(a: NodeArena, set: number, s: number): number {
 /**
  * This rank's slice of the result, into `targets[0]` (slot 0, or the first
  * `into` of writesOut), then copied to the other targets: rank 0's op rank
- * 1's op ... (lower ranks left), two contributions per pass over the slice
- * (the first pass reads contributions 0 to 2, and writes where a copy of 0
- * went), in the order of one at a time: the same bits. Slices start on
+ * 1's op ... (lower ranks left), three contributions per pass over the slice
+ * (the first pass reads contributions 0 to 3, and writes where a copy of 0
+ * went: one pass for 4 ranks), in the order of one at a time: the same bits. Slices start on
  * 64-byte lines. Contributions that lie in the arena are read where they are.
  */
 function reduceSlice(a: NodeArena, op: Op, t: ElemType, set: number, len: number, targets: readonly number[]): void {
@@ -178,8 +178,8 @@ function reduceSlice(a: NodeArena, op: Op, t: ElemType, set: number, len: number
     if (at(0) !== dst) a.copy(dst, at(0), (hi - lo) * size);
   } else {
     // Operand 0 lies at dst, or apart from dst and every other operand: fold may read it there and write dst.
-    for (let s = 1, from = at(0); s < a.n; s += 2, from = dst) {
-      if (a.fold(o, tc, dst, from, at(s), at(s + 1), hi - lo) !== 0) throw new TypeError(`node arena: kernel rejected ${op.name} on ${t}`);
+    for (let s = 1, from = at(0); s < a.n; s += 3, from = dst) {
+      if (a.fold(o, tc, dst, from, at(s), at(s + 1), at(s + 2), hi - lo) !== 0) throw new TypeError(`node arena: kernel rejected ${op.name} on ${t}`);
     }
   }
   for (let i = 1; i < targets.length; i++) a.copy(targets[i]! + lo * size, dst, (hi - lo) * size);
