@@ -50,12 +50,12 @@ export async function nodeReduce(c: CollContext, nc: NodeCall, op: Op, data: Num
   mine[IN_PLACE] = at;
   // Where this rank's result may go straight from the slices' reduction: its `into`, when that lies in the arena.
   const wanted = root === undefined || root === nc.rank;
-  mine[OUT] = !folds && layout === undefined && op.fn === undefined && wanted && into !== undefined ? a.addressOf(into) : -1;
+  mine[OUT] = !folds && layout === undefined && wanted && into !== undefined ? a.addressOf(into) : -1;
   const fits = at >= 0 || bytes <= a.cap;
   if (fits) contribute(a, set, data);
   await a.sync(nc.signal, fields);
   checkHeaders(nc, set, bytes);
-  const direct = !folds && writesOut(a, set, bytes, root);
+  const direct = folds ? undefined : writesOut(a, set, bytes, root);
   if (bytes > a.cap && !(direct && inPlace(a, set))) {
     // Every rank sees the same cap and bytes here, so all take this branch (slot 0 holds the result).
     await a.grow(bytes, nc.signal, fields);
@@ -68,7 +68,7 @@ export async function nodeReduce(c: CollContext, nc: NodeCall, op: Op, data: Num
   const input = (s: number) => new Ctor(a.memory.buffer, inputOffset(a, set, s), len);
   const result = () => new Ctor(a.memory.buffer, a.offset(set, 0), len);
   if (folds) return wanted ? fold(op, input, a.n, into ?? new Ctor(len), fields) : undefined;
-  if (op.fn === undefined) reduceSlice(a, op, t, set, len, direct ? outs(a, set) : [a.offset(set, 0)]);
+  if (op.fn === undefined) reduceSlice(a, op, t, set, len, direct ?? [a.offset(set, 0)]);
   if (layout === undefined) await a.sync(nc.signal, fields);
   else {
     await a.syncVia(async () => {
@@ -113,35 +113,29 @@ function contribute(a: NodeArena, set: number, data: NumericArray): void {
 }
 
 /**
- * Whether the slices' reduction writes every result straight into its
- * rank's `into` (OUT): every rank that wants one has it in the arena, and
- * no such range overlaps an input or another one (a rank writes its slice
- * of every result while the others still read theirs of every input). The
- * same answer at every rank: it reads only the headers.
+ * Where the slices' reduction writes the results when it may write them
+ * straight into the ranks' `into`s (OUT), in slot order: every rank that
+ * wants one has it in the arena, and no such range overlaps a contribution
+ * that lies there or another result (a rank writes its slice of every
+ * result while the others still read theirs of every contribution; the
+ * slots never overlap the ranks' arrays). Else undefined. The same answer
+ * at every rank: it reads only the headers.
  */
-function writesOut(a: NodeArena, set: number, bytes: number, root: number | undefined): boolean {
+function writesOut(a: NodeArena, set: number, bytes: number, root: number | undefined): number[] | undefined {
   const targets: number[] = [];
+  const inputs: number[] = [];
   for (let s = 0; s < a.n; s++) {
-    const to = a.header(set, s)[OUT]!;
-    if (to >= 0) targets.push(to);
-    else if (root === undefined || a.ranks[s] === root) return false;
+    const h = a.header(set, s);
+    if (h[OUT]! >= 0) targets.push(h[OUT]!);
+    else if (root === undefined || a.ranks[s] === root) return undefined;
+    if (h[IN_PLACE]! >= 0) inputs.push(h[IN_PLACE]!);
   }
   const apart = (x: number, y: number) => x + bytes <= y || y + bytes <= x;
   for (let i = 0; i < targets.length; i++) {
-    for (let j = i + 1; j < targets.length; j++) if (!apart(targets[i]!, targets[j]!)) return false;
-    for (let s = 0; s < a.n; s++) if (!apart(targets[i]!, inputOffset(a, set, s))) return false;
+    for (let j = i + 1; j < targets.length; j++) if (!apart(targets[i]!, targets[j]!)) return undefined;
+    for (const x of inputs) if (!apart(targets[i]!, x)) return undefined;
   }
-  return targets.length > 0;
-}
-
-/** The results' places when writesOut holds, in slot order. */
-function outs(a: NodeArena, set: number): number[] {
-  const targets: number[] = [];
-  for (let s = 0; s < a.n; s++) {
-    const to = a.header(set, s)[OUT]!;
-    if (to >= 0) targets.push(to);
-  }
-  return targets;
+  return targets.length > 0 ? targets : undefined;
 }
 
 /** Whether every contribution lies in the arena already: the slots are not needed. */
