@@ -27,8 +27,8 @@ const SUM = 0;
 const F64 = 9;
 
 const maxBytes = Math.max(...SIZES);
-// Slots (what plain contributions are copied into) then the ranks' shared arrays, then a shared `into`.
-const pages = Math.ceil(((2 * N + 1) * maxBytes + 65536) / 65536);
+// Slots (what plain contributions are copied into) then the ranks' shared arrays, then their shared `into`s.
+const pages = Math.ceil(((3 * N) * maxBytes + 65536) / 65536);
 const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
 const k = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(join(here, '..', 'build', 'kernels.wasm'))), { env: { memory } }).exports;
 
@@ -47,15 +47,17 @@ const rows = [];
 for (const bytes of SIZES) {
   const slot = (s) => 65536 + s * bytes;
   const shared = (s) => 65536 + (N + s) * bytes;
-  const into = 65536 + 2 * N * bytes;
+  const intos = (s) => 65536 + (2 * N + s) * bytes;
+  const into = intos(0);
   const user = new Uint8Array(bytes).fill(1);
   const out = new Uint8Array(bytes);
   const slice = Math.ceil(bytes / N / 64) * 64;
   const view = (at) => new Uint8Array(memory.buffer, at, bytes);
-  // As node-reduce.ts reduceSlice: two contributions per pass of the kernels' fold into slot 0's slice.
-  const reduce = (input) => {
-    const dst = slot(0) + slice;
-    for (let s = 1, from = input(0) + slice; s < N; s += 2, from = dst) k.fold(SUM, F64, dst, from, input(s) + slice, s + 1 < N ? input(s + 1) + slice : 0, slice / 8);
+  // As node-reduce.ts reduceSlice: three contributions per pass of the kernels' fold4 into the slice of slot 0 (or of the first `into`).
+  const reduce = (input, to = slot(0)) => {
+    const dst = to + slice;
+    const at = (s) => (s < N ? input(s) + slice : 0);
+    for (let s = 1, from = at(0); s < N; s += 3, from = dst) k.fold4(SUM, F64, dst, from, at(s), at(s + 1), at(s + 2), slice / 8);
   };
   const phases = {
     'copy in, JS (plain array)': () => view(slot(1)).set(user),
@@ -78,6 +80,10 @@ for (const bytes of SIZES) {
       k.copy(slot(0) + slice, shared(0) + slice, slice);
       reduce(shared);
       k.copy(into, slot(0), bytes);
+    },
+    'shared: reduce into every into (writesOut)': () => {
+      reduce(shared, intos(0));
+      for (let s = 1; s < N; s++) k.copy(intos(s) + slice, intos(0) + slice, slice);
     },
   };
   for (const [phase, f] of Object.entries(phases)) {

@@ -25,6 +25,17 @@ describe('sharedArray: collectives of thread ranks read shared arrays in place',
     });
   }
 
+  it('4 thread ranks: shared arrays into shared arrays go straight into the results, with no slot in the arena (it does not grow); plain results grow it', async () => {
+    const { lines, codes } = await runThreadRanks(`${root}test/fixtures/node-direct-rank.mjs`, 4);
+    expect(codes).toEqual([0, 0, 0, 0]);
+    expect(lines.filter((l) => l.startsWith('PASS')).sort()).toEqual(['PASS 0', 'PASS 1', 'PASS 2', 'PASS 3']);
+    const mib = (part: string) => Math.max(...lines.filter((l) => l.includes(` ${part} `)).map((l) => Number(l.split(' ').pop())));
+    // The ranks' 12 arrays of 8 MiB, the 1 MiB of the arena's first slots and some pages of small arrays: not the sets of 2 x 4 slots of 8 MiB.
+    expect(mib('shared')).toBeGreaterThanOrEqual(96);
+    expect(mib('shared')).toBeLessThan(96 + 16);
+    expect(mib('plain')).toBeGreaterThanOrEqual(96 + 64);
+  });
+
   it('large messages between thread ranks, from and into shared and plain arrays, staged in the node memory: the pairs\' own buffers stay empty', async () => {
     const { lines, codes, region } = await runThreadRanks(`${root}test/fixtures/node-p2p-rank.mjs`, 3);
     expect(codes).toEqual([0, 0, 0]);

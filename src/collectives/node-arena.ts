@@ -5,7 +5,7 @@ import { defaultBlockUs } from '../channels/shm/block.js';
 import { addressIn } from '../channels/shm/node-copy.js';
 import { CLOSED, CTRL_WORDS, type ShmRegion } from '../channels/shm/region.js';
 import { waitAsync } from '../channels/shm/wait-async.js';
-import { kernelModule, type FoldFn, type KernelFn } from '../kernels/arena.js';
+import { kernelModule, type Fold4Fn, type KernelFn } from '../kernels/arena.js';
 import { elemTypeOf, typedArrayCtor, type NumericArray } from '../kernels/index.js';
 import { BASE, CAP, COUNT, DATA_OFFSET, ERROR_BYTES, ERROR_OFFSET, FAILED, GEN, HEADER, HEADER_WORDS, MAX_PAGES, PAGE, RELEASED } from './node-memory.js';
 
@@ -56,8 +56,8 @@ export class NodeArena {
   /** Ranks of the whole job. */
   readonly size: number;
   readonly kernel: KernelFn;
-  /** dst = (a op b) op c in one pass (c = 0: a op b): the slices' reduction folds two contributions per pass. */
-  readonly fold: FoldFn;
+  /** dst = ((a op b) op c) op d in one pass (d = 0: (a op b) op c; c = 0: a op b): the slices' reduction folds three contributions per pass. */
+  readonly fold: Fold4Fn;
   /** memory.copy over the arena's memory: memcpy speed, where a JS copy in shared memory runs at half of it. */
   readonly copy: (dst: number, src: number, n: number) => number;
   readonly #ctl: Int32Array;
@@ -101,7 +101,7 @@ export class NodeArena {
     this.#chain = wakesInChain(this.n);
     const kernels = new WebAssembly.Instance(kernelModule(true), { env: { memory } }).exports;
     this.kernel = kernels.apply as KernelFn;
-    this.fold = kernels.fold as FoldFn;
+    this.fold = kernels.fold4 as Fold4Fn;
     this.copy = kernels.copy as (dst: number, src: number, n: number) => number;
   }
 

@@ -27,11 +27,13 @@ export async function nodeTakesReduce(c: CollContext, nc: NodeCall, op: Op, data
  * (unless it lies in the arena already: sharedArray()); then either every
  * rank folds all contributions into its result (small arrays, or a user
  * op: slot order, which is rank order), or every rank reduces its slice of
- * all contributions into slot 0 in place with the Wasm kernels and copies
- * the result out (Wasm memory.copy into a shared array). Floats: one order
- * of operations, the same bits at every rank. Between processes (two
- * levels), the leaders reduce their slot 0s with the direct algorithms
- * before the others copy out.
+ * all contributions with the Wasm kernels: into slot 0 in place, from
+ * where each rank copies the result out (Wasm memory.copy into a shared
+ * array); or, where every result goes to an `into` in the arena apart from
+ * every input (writesOut), straight into those, with no copy out. Floats:
+ * one order of operations, the same bits at every rank. Between processes
+ * (two levels), the leaders reduce their slot 0s with the direct
+ * algorithms before the others copy out.
  */
 export async function nodeReduce(c: CollContext, nc: NodeCall, op: Op, data: NumericArray, into: NumericArray | undefined, root: number | undefined): Promise<NumericArray | undefined> {
   const a = nc.arena;
@@ -46,11 +48,15 @@ export async function nodeReduce(c: CollContext, nc: NodeCall, op: Op, data: Num
   mine[0] = nc.tag | 0;
   mine[1] = bytes;
   mine[IN_PLACE] = at;
+  // Where this rank's result may go straight from the slices' reduction: its `into`, when that lies in the arena.
+  const wanted = root === undefined || root === nc.rank;
+  mine[OUT] = !folds && layout === undefined && wanted && into !== undefined ? a.addressOf(into) : -1;
   const fits = at >= 0 || bytes <= a.cap;
   if (fits) contribute(a, set, data);
   await a.sync(nc.signal, fields);
   checkHeaders(nc, set, bytes);
-  if (bytes > a.cap) {
+  const direct = folds ? undefined : writesOut(a, set, bytes, root);
+  if (bytes > a.cap && !(direct && inPlace(a, set))) {
     // Every rank sees the same cap and bytes here, so all take this branch (slot 0 holds the result).
     await a.grow(bytes, nc.signal, fields);
     if (!fits) contribute(a, set, data);
@@ -61,9 +67,8 @@ export async function nodeReduce(c: CollContext, nc: NodeCall, op: Op, data: Num
   const Ctor = typedArrayCtor(t);
   const input = (s: number) => new Ctor(a.memory.buffer, inputOffset(a, set, s), len);
   const result = () => new Ctor(a.memory.buffer, a.offset(set, 0), len);
-  const wanted = root === undefined || root === nc.rank;
   if (folds) return wanted ? fold(op, input, a.n, into ?? new Ctor(len), fields) : undefined;
-  if (op.fn === undefined) reduceSlice(a, op, t, set, len);
+  if (op.fn === undefined) reduceSlice(a, op, t, set, len, direct ?? [a.offset(set, 0)]);
   if (layout === undefined) await a.sync(nc.signal, fields);
   else {
     await a.syncVia(async () => {
@@ -78,6 +83,7 @@ export async function nodeReduce(c: CollContext, nc: NodeCall, op: Op, data: Num
     }, nc.signal, fields);
   }
   if (!wanted) return undefined;
+  if (direct) return into;
   const out = into ?? new Ctor(len);
   const to = a.addressOf(out);
   if (to >= 0) a.copy(to, a.offset(set, 0), bytes);
@@ -93,6 +99,8 @@ function setInto(v: NumericArray, r: unknown): void {
 
 /** Header word: where a rank's contribution lies in the arena when it is a shared array, else -1 (in its slot). */
 const IN_PLACE = 2;
+/** Header word: where a rank's result goes when its `into` lies in the arena (one level, a predefined op), else -1. */
+const OUT = 3;
 
 /** This rank's contribution into its slot, unless it lies in the arena already. */
 function contribute(a: NodeArena, set: number, data: NumericArray): void {
@@ -104,19 +112,52 @@ function contribute(a: NodeArena, set: number, data: NumericArray): void {
   else copyBytes(a.bytes(to, data.byteLength), 0, bytesOf(data));
 }
 
+/**
+ * Where the slices' reduction writes the results when it may write them
+ * straight into the ranks' `into`s (OUT), in slot order: every rank that
+ * wants one has it in the arena, and no such range overlaps a contribution
+ * that lies there or another result (a rank writes its slice of every
+ * result while the others still read theirs of every contribution; the
+ * slots never overlap the ranks' arrays). Else undefined. The same answer
+ * at every rank: it reads only the headers.
+ */
+function writesOut(a: NodeArena, set: number, bytes: number, root: number | undefined): number[] | undefined {
+  const targets: number[] = [];
+  const inputs: number[] = [];
+  for (let s = 0; s < a.n; s++) {
+    const h = a.header(set, s);
+    if (h[OUT]! >= 0) targets.push(h[OUT]!);
+    else if (root === undefined || a.ranks[s] === root) return undefined;
+    if (h[IN_PLACE]! >= 0) inputs.push(h[IN_PLACE]!);
+  }
+  const apart = (x: number, y: number) => x + bytes <= y || y + bytes <= x;
+  for (let i = 0; i < targets.length; i++) {
+    for (let j = i + 1; j < targets.length; j++) if (!apart(targets[i]!, targets[j]!)) return undefined;
+    for (const x of inputs) if (!apart(targets[i]!, x)) return undefined;
+  }
+  return targets.length > 0 ? targets : undefined;
+}
+
+/** Whether every contribution lies in the arena already: the slots are not needed. */
+function inPlace(a: NodeArena, set: number): boolean {
+  for (let s = 0; s < a.n; s++) if (a.header(set, s)[IN_PLACE]! < 0) return false;
+  return true;
+}
+
 function inputOffset(a: NodeArena, set: number, s: number): number {
   const at = a.header(set, s)[IN_PLACE]!;
   return at >= 0 ? at : a.offset(set, s);
 }
 
 /**
- * This rank's slice of the result, in place in slot 0: rank 0's op rank 1's
- * op ... (lower ranks left), two contributions per pass over the slice (the
- * first pass reads contributions 0 to 2, and writes where a copy of 0 went),
- * in the order of one at a time: the same bits. Slices start on 64-byte
- * lines. Contributions that lie in the arena are read where they are.
+ * This rank's slice of the result, into `targets[0]` (slot 0, or the first
+ * `into` of writesOut), then copied to the other targets: rank 0's op rank
+ * 1's op ... (lower ranks left), three contributions per pass over the slice
+ * (the first pass reads contributions 0 to 3, and writes where a copy of 0
+ * went: one pass for 4 ranks), in the order of one at a time: the same bits. Slices start on
+ * 64-byte lines. Contributions that lie in the arena are read where they are.
  */
-function reduceSlice(a: NodeArena, op: Op, t: ElemType, set: number, len: number): void {
+function reduceSlice(a: NodeArena, op: Op, t: ElemType, set: number, len: number, targets: readonly number[]): void {
   const size = typedArrayCtor(t).BYTES_PER_ELEMENT;
   const line = 64 / size;
   const per = Math.ceil(len / a.n / line) * line;
@@ -125,16 +166,17 @@ function reduceSlice(a: NodeArena, op: Op, t: ElemType, set: number, len: number
   if (hi <= lo) return;
   const o = opCode(op.predefined!);
   const tc = typeCode(t);
-  const dst = a.offset(set, 0) + lo * size;
+  const dst = targets[0]! + lo * size;
   const at = (s: number) => (s < a.n ? inputOffset(a, set, s) + lo * size : 0);
   if (a.n === 1) {
     if (at(0) !== dst) a.copy(dst, at(0), (hi - lo) * size);
-    return;
+  } else {
+    // Operand 0 lies at dst, or apart from dst and every other operand: fold may read it there and write dst.
+    for (let s = 1, from = at(0); s < a.n; s += 3, from = dst) {
+      if (a.fold(o, tc, dst, from, at(s), at(s + 1), at(s + 2), hi - lo) !== 0) throw new TypeError(`node arena: kernel rejected ${op.name} on ${t}`);
+    }
   }
-  // Operand 0 lies at dst, or (a shared array) apart from every slot: fold may read it there and write dst.
-  for (let s = 1, from = at(0); s < a.n; s += 2, from = dst) {
-    if (a.fold(o, tc, dst, from, at(s), at(s + 1), hi - lo) !== 0) throw new TypeError(`node arena: kernel rejected ${op.name} on ${t}`);
-  }
+  for (let i = 1; i < targets.length; i++) a.copy(targets[i]! + lo * size, dst, (hi - lo) * size);
 }
 
 /** Every slot folded into `out` in slot order (the same order, so the same bits, at every rank). */

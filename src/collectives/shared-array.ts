@@ -17,8 +17,10 @@ export type NumericArrayCtor<T extends NumericArray = NumericArray> = {
  * thread ranks (`fmi run --threads`) work on in place: it lives in the
  * process's node arena, the shared WebAssembly.Memory where the ranks
  * reduce. An allreduce of such arrays reads every rank's contribution where
- * it is (no copy in) and copies the result out with Wasm `memory.copy`
- * (twice the speed of a JS copy out of shared memory); a message of such
+ * it is (no copy in) and, when every rank's `into` is one too, writes each
+ * slice of the result straight into all of them (no copy out); else it
+ * copies the result out with Wasm `memory.copy` (twice the speed of a JS
+ * copy out of shared memory); a message of such
  * an array between thread ranks goes through the channel's staging area
  * with memory.copy too (channels/shm/bulk.ts). Anywhere else (a
  * rank that is a process, the main thread) it is a plain `new ctor(length)`:

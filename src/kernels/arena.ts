@@ -45,6 +45,8 @@ export function viewsOutliveGrowth(a: Arena): boolean {
 export type KernelFn = (op: number, type: number, dst: number, src: number, n: number) => number;
 /** The fold export: dst = (a op b) op c, or a op b for c = 0; dst may be a. Returns as KernelFn. */
 export type FoldFn = (op: number, type: number, dst: number, a: number, b: number, c: number, n: number) => number;
+/** The fold4 export: dst = ((a op b) op c) op d, d = 0: fold; dst may be a. Returns as KernelFn. */
+export type Fold4Fn = (op: number, type: number, dst: number, a: number, b: number, c: number, d: number, n: number) => number;
 
 const PAGE = 65536;
 const MAX_PAGES = 65536;
