@@ -28,6 +28,9 @@
  *   of the barrier's tree is what makes its barrier take this long; with
  *   `allreduce`, in turn with an allreduce of 8 bytes (the k-nomial tree
  *   that carries data): the hop of every other collective's tree.
+ * - storage channels, `allreduce`: the allreduce back to back at the
+ *   plan's sizes, as a job and the model check call it (Redis's fan-in is
+ *   fitted to it, fitFanIn); `fanin`: the fan-in alone after a barrier.
  *
  * Rank 0 decides how many iterations each measurement gets and writes the
  * results (JSON) to FMI_CALIBRATE_OUT; ranks print nothing on stdout.
@@ -65,7 +68,7 @@ export interface CalibratePlan {
   fresh?: number[];
   /** Time the barrier (every rank in a collective): the hop inside a collective. */
   barrier?: boolean;
-  /** With `barrier`: time an 8-byte allreduce in turn with it, the hop of a collective that carries data. */
+  /** direct, shm, with `barrier`: time an 8-byte allreduce in turn with it, the hop of a collective that carries data; storage: the allreduce back to back at the plan's sizes (Redis's fan-in). */
   allreduce?: boolean;
   /** Time rank 0 sending to every other rank at once after a barrier (the star bcast's step; on storage one write read by all). */
   fanout?: boolean;
@@ -114,7 +117,7 @@ async function main(): Promise<void> {
     if (plan.barrier) {
       // In turn (measure's rounds), so that both hops see the same machine.
       const sizes = plan.allreduce ? [0, SMALL_ALLREDUCE] : [0];
-      const cols = await measure(comm, { ...plan, sizes }, 1, (b) => (b === 0 ? barrier(comm) : smallAllreduce(comm, b)));
+      const cols = await measure(comm, { ...plan, sizes }, 1, (b) => (b === 0 ? barrier(comm) : allreduceOnce(comm, b)));
       results.barrier = [sample(0, cols[0]![0]!)];
       if (plan.allreduce) results.allreduce = [sample(SMALL_ALLREDUCE, cols[1]![0]!)];
     }
@@ -134,6 +137,8 @@ async function main(): Promise<void> {
       // Every rank writing and reading at once: the latency then (overhead_multiple), and what Redis moves in total.
       results.legsAll = leg(await measure(comm, plan, 2, (b) => legs(comm, store, b, true)));
       if (plan.fanin) results.fanin = (await measure(comm, plan, 1, (b) => fanin(comm, b))).map((cols, i) => sample(plan.sizes[i]!, cols[0]!));
+      // The allreduce itself, back to back at the plan's sizes: what the fan-in is fitted to (fitFanIn).
+      if (plan.allreduce) results.allreduce = (await measure(comm, plan, 1, (b) => allreduceOnce(comm, b))).map((cols, i) => sample(plan.sizes[i]!, cols[0]!));
     }
     await comm.barrier();
   } finally {
@@ -280,8 +285,8 @@ function barrier(comm: Communicator): Once {
 /** Bytes of the small allreduce timed beside the barrier: one Float64. */
 const SMALL_ALLREDUCE = 8;
 
-/** One allreduce (SUM) of a Float64Array of `bytes`, timed at every rank, back to back as bench/channels-rank.mjs times it: the k-nomial tree, with a payload, a fold and a new result. */
-function smallAllreduce(comm: Communicator, bytes: number): Once {
+/** One allreduce (SUM) of a Float64Array of `bytes`, timed at every rank, back to back as bench/channels-rank.mjs times it: with a payload, a fold and a new result (direct, small: the k-nomial tree). */
+function allreduceOnce(comm: Communicator, bytes: number): Once {
   const data = new Float64Array(bytes / 8).fill(1);
   return async () => {
     const t0 = performance.now();
