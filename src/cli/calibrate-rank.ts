@@ -137,8 +137,9 @@ async function main(): Promise<void> {
       // Every rank writing and reading at once: the latency then (overhead_multiple), and what Redis moves in total.
       results.legsAll = leg(await measure(comm, plan, 2, (b) => legs(comm, store, b, true)));
       if (plan.fanin) results.fanin = (await measure(comm, plan, 1, (b) => fanin(comm, b))).map((cols, i) => sample(plan.sizes[i]!, cols[0]!));
-      // The allreduce itself, back to back at the plan's sizes: what the fan-in is fitted to (fitFanIn).
-      if (plan.allreduce) results.allreduce = (await measure(comm, plan, 1, (b) => allreduceOnce(comm, b))).map((cols, i) => sample(plan.sizes[i]!, cols[0]!));
+      // The allreduce itself, back to back at the plan's sizes: what the fan-in is fitted to (fitFanIn). A round's
+      // share of a size is a few calls, and the first ones after 1 MiB ones took several times the check's 100 in a row.
+      if (plan.allreduce) results.allreduce = (await measure(comm, plan, 1, (b) => allreduceOnce(comm, b), STORE_SETTLE)).map((cols, i) => sample(plan.sizes[i]!, cols[0]!));
     }
     await comm.barrier();
   } finally {
@@ -182,11 +183,13 @@ type Once = () => Promise<number[]>;
  * (batches doubling until ~ms/5) that also times one iteration; then
  * ROUNDS rounds, each running every size for 1/ROUNDS of its iterations,
  * so that a change of load on a shared machine falls on all sizes alike
- * rather than on the ones measured last. Rank 0 decides the counts and
+ * rather than on the ones measured last; `settle` untimed iterations
+ * before each size's share of a round (a size's first calls after another
+ * pay what the one before left behind). Rank 0 decides the counts and
  * tells the others. Returns, at rank 0, per size and column the slowest
  * rank's sample of each iteration.
  */
-async function measure(comm: Communicator, plan: CalibratePlan, columns: number, make: (bytes: number) => Once): Promise<Float64Array[][]> {
+async function measure(comm: Communicator, plan: CalibratePlan, columns: number, make: (bytes: number) => Once, settle = 0): Promise<Float64Array[][]> {
   const onces = plan.sizes.map(make);
   const counts = new Float64Array(plan.sizes.length);
   for (const [i, once] of onces.entries()) {
@@ -208,6 +211,7 @@ async function measure(comm: Communicator, plan: CalibratePlan, columns: number,
   const cols = per.map((n) => Array.from({ length: columns }, () => new Float64Array(n * ROUNDS)));
   for (let r = 0; r < ROUNDS; r++) {
     for (const [i, once] of onces.entries()) {
+      for (let k = 0; k < settle; k++) await once();
       for (let k = 0; k < per[i]!; k++) {
         const s = await once();
         for (let c = 0; c < columns; c++) cols[i]![c]![r * per[i]! + k] = s[c]!;
@@ -224,6 +228,8 @@ async function measure(comm: Communicator, plan: CalibratePlan, columns: number,
 }
 
 const ROUNDS = 5;
+/** Untimed allreduces before each size's share of a round, on a storage channel (measure's `settle`). */
+const STORE_SETTLE = 2;
 
 function sample(bytes: number, col: Float64Array): Sample {
   return { bytes, seconds: median([...col]), iters: col.length };
