@@ -224,6 +224,11 @@ describe('calibrate - fmi calibrate on real ranks', () => {
       expect(config.model.Redis.fanin_bandwidth).toBe(r.model.Redis!.fanin_bandwidth);
       expect(config.model.Redis.fanin_overhead).toBe(r.model.Redis!.fanin_overhead);
       expect(r.measurements[0]!.fanin).toBeUndefined();
+      // The allreduce itself back to back at every size, which the fan-in is fitted to (fitFanIn): the written fan-in is its.
+      expect(r.measurements[1]!.allreduce!.map((a) => a.bytes)).toEqual([8, 1024, 65536, 1048576]);
+      for (const a of r.measurements[1]!.allreduce!) expect(a.seconds).toBeGreaterThan(0);
+      const fromAllreduce = fitChannel(r.measurements[1]!).fanIn!;
+      expect(fitChannel({ ...r.measurements[1]!, fanin: undefined }).fanIn).toEqual(fromAllreduce);
       // Fresh memory inside the operations, on the direct channel (whichever job comes first): the allreduce fitted, the bcast kept.
       expect(r.measurements[0]!.channel).toBe('direct');
       expect(r.measurements[0]!.fresh!.map((f) => f.bytes)).toEqual([...FRESH_SIZES]);

@@ -28,6 +28,9 @@
  *   of the barrier's tree is what makes its barrier take this long; with
  *   `allreduce`, in turn with an allreduce of 8 bytes (the k-nomial tree
  *   that carries data): the hop of every other collective's tree.
+ * - storage channels, `allreduce`: the allreduce back to back at the
+ *   plan's sizes, as a job and the model check call it (Redis's fan-in is
+ *   fitted to it, fitFanIn); `fanin`: the fan-in alone after a barrier.
  *
  * Rank 0 decides how many iterations each measurement gets and writes the
  * results (JSON) to FMI_CALIBRATE_OUT; ranks print nothing on stdout.
@@ -65,7 +68,7 @@ export interface CalibratePlan {
   fresh?: number[];
   /** Time the barrier (every rank in a collective): the hop inside a collective. */
   barrier?: boolean;
-  /** With `barrier`: time an 8-byte allreduce in turn with it, the hop of a collective that carries data. */
+  /** direct, shm, with `barrier`: time an 8-byte allreduce in turn with it, the hop of a collective that carries data; storage: the allreduce back to back at the plan's sizes (Redis's fan-in). */
   allreduce?: boolean;
   /** Time rank 0 sending to every other rank at once after a barrier (the star bcast's step; on storage one write read by all). */
   fanout?: boolean;
@@ -114,7 +117,7 @@ async function main(): Promise<void> {
     if (plan.barrier) {
       // In turn (measure's rounds), so that both hops see the same machine.
       const sizes = plan.allreduce ? [0, SMALL_ALLREDUCE] : [0];
-      const cols = await measure(comm, { ...plan, sizes }, 1, (b) => (b === 0 ? barrier(comm) : smallAllreduce(comm, b)));
+      const cols = await measure(comm, { ...plan, sizes }, 1, (b) => (b === 0 ? barrier(comm) : allreduceOnce(comm, b)));
       results.barrier = [sample(0, cols[0]![0]!)];
       if (plan.allreduce) results.allreduce = [sample(SMALL_ALLREDUCE, cols[1]![0]!)];
     }
@@ -134,6 +137,9 @@ async function main(): Promise<void> {
       // Every rank writing and reading at once: the latency then (overhead_multiple), and what Redis moves in total.
       results.legsAll = leg(await measure(comm, plan, 2, (b) => legs(comm, store, b, true)));
       if (plan.fanin) results.fanin = (await measure(comm, plan, 1, (b) => fanin(comm, b))).map((cols, i) => sample(plan.sizes[i]!, cols[0]!));
+      // The allreduce itself, back to back at the plan's sizes: what the fan-in is fitted to (fitFanIn). A round's
+      // share of a size is a few calls, and the first ones after 1 MiB ones took several times the check's 100 in a row.
+      if (plan.allreduce) results.allreduce = (await measure(comm, plan, 1, (b) => allreduceOnce(comm, b), STORE_SETTLE)).map((cols, i) => sample(plan.sizes[i]!, cols[0]!));
     }
     await comm.barrier();
   } finally {
@@ -177,11 +183,13 @@ type Once = () => Promise<number[]>;
  * (batches doubling until ~ms/5) that also times one iteration; then
  * ROUNDS rounds, each running every size for 1/ROUNDS of its iterations,
  * so that a change of load on a shared machine falls on all sizes alike
- * rather than on the ones measured last. Rank 0 decides the counts and
+ * rather than on the ones measured last; `settle` untimed iterations
+ * before each size's share of a round (a size's first calls after another
+ * pay what the one before left behind). Rank 0 decides the counts and
  * tells the others. Returns, at rank 0, per size and column the slowest
  * rank's sample of each iteration.
  */
-async function measure(comm: Communicator, plan: CalibratePlan, columns: number, make: (bytes: number) => Once): Promise<Float64Array[][]> {
+async function measure(comm: Communicator, plan: CalibratePlan, columns: number, make: (bytes: number) => Once, settle = 0): Promise<Float64Array[][]> {
   const onces = plan.sizes.map(make);
   const counts = new Float64Array(plan.sizes.length);
   for (const [i, once] of onces.entries()) {
@@ -203,6 +211,7 @@ async function measure(comm: Communicator, plan: CalibratePlan, columns: number,
   const cols = per.map((n) => Array.from({ length: columns }, () => new Float64Array(n * ROUNDS)));
   for (let r = 0; r < ROUNDS; r++) {
     for (const [i, once] of onces.entries()) {
+      for (let k = 0; k < settle; k++) await once();
       for (let k = 0; k < per[i]!; k++) {
         const s = await once();
         for (let c = 0; c < columns; c++) cols[i]![c]![r * per[i]! + k] = s[c]!;
@@ -219,6 +228,8 @@ async function measure(comm: Communicator, plan: CalibratePlan, columns: number,
 }
 
 const ROUNDS = 5;
+/** Untimed allreduces before each size's share of a round, on a storage channel (measure's `settle`). */
+const STORE_SETTLE = 2;
 
 function sample(bytes: number, col: Float64Array): Sample {
   return { bytes, seconds: median([...col]), iters: col.length };
@@ -280,8 +291,8 @@ function barrier(comm: Communicator): Once {
 /** Bytes of the small allreduce timed beside the barrier: one Float64. */
 const SMALL_ALLREDUCE = 8;
 
-/** One allreduce (SUM) of a Float64Array of `bytes`, timed at every rank, back to back as bench/channels-rank.mjs times it: the k-nomial tree, with a payload, a fold and a new result. */
-function smallAllreduce(comm: Communicator, bytes: number): Once {
+/** One allreduce (SUM) of a Float64Array of `bytes`, timed at every rank, back to back as bench/channels-rank.mjs times it: with a payload, a fold and a new result (direct, small: the k-nomial tree). */
+function allreduceOnce(comm: Communicator, bytes: number): Once {
   const data = new Float64Array(bytes / 8).fill(1);
   return async () => {
     const t0 = performance.now();

@@ -34,7 +34,7 @@ const WARM = { calls: 1000, ms: 5000 };
 export const PLANS: Readonly<Record<ModelChannel, CalibratePlan>> = {
   direct: { sizes: [8, 1024, 16384, 65536, 262144, 1048576], ms: 300, minIters: 50, maxIters: 20_000, exchange: true, bursts: [1, 4, 16], barrier: true, allreduce: true, fanout: true, warm: WARM },
   shm: { sizes: [8, 1024, 16384, 65536, 262144, 1048576], ms: 300, minIters: 50, maxIters: 50_000, exchange: true, bursts: [1, 4, 16], barrier: true, allreduce: true, fanout: true, warm: WARM },
-  redis: { sizes: [8, 1024, 65536, 1048576], ms: 300, minIters: 20, maxIters: 5_000, exchange: false, bursts: [1, 4, 16], fanout: true, fanin: true, warm: WARM },
+  redis: { sizes: [8, 1024, 65536, 1048576], ms: 300, minIters: 20, maxIters: 5_000, exchange: false, bursts: [1, 4, 16], fanout: true, fanin: true, allreduce: true, warm: WARM },
   s3: { sizes: [8, 65536, 1048576], ms: 600, minIters: 5, maxIters: 200, exchange: false, bursts: [1, 4] },
 };
 
@@ -140,7 +140,7 @@ export async function calibrate(o: CalibrateOptions = {}): Promise<Calibration> 
     date: new Date().toISOString(),
     ranks,
     load: Object.fromEntries(measurements.map((m) => [m.channel, m.load.map((x) => x.toFixed(2)).join(' ')])),
-    how: 'fmi calibrate: direct, shm and redis from a ping-pong, s3 from one write and one read of a value; exchange_* from every rank swapping a message at once, partners changing as in recursive doubling; collective_overhead from an 8-byte allreduce, barrier_overhead from the barrier, timed in turn; fanout_overhead from rank 0 sending to every rank at once after a barrier; fanin_* from every rank sending rank 0 a message at once after a barrier (redis); overhead_multiple from every rank writing and reading at once; gap from bursts of messages to one rank; fresh_memory and fresh_overhead from an allreduce without `into` against one with it (direct; other channels: new arrays against reused ones) (docs/model.md)',
+    how: 'fmi calibrate: direct, shm and redis from a ping-pong, s3 from one write and one read of a value; exchange_* from every rank swapping a message at once, partners changing as in recursive doubling; collective_overhead from an 8-byte allreduce, barrier_overhead from the barrier, timed in turn; fanout_overhead from rank 0 sending to every rank at once after a barrier; fanin_* from the allreduce back to back at the sizes less the modeled release (redis; the fan-in alone after a barrier kept in the JSON); overhead_multiple from every rank writing and reading at once; gap from bursts of messages to one rank; fresh_memory and fresh_overhead from an allreduce without `into` against one with it (direct; other channels: new arrays against reused ones) (docs/model.md)',
   };
   // The base is the config; without one, the file at `out` if there is one (only its model's measured fields change).
   const base = text ?? (existsSync(out) ? readText(out) : undefined);
@@ -251,7 +251,7 @@ export function report(r: Calibration): string {
     if (f.alphaColl !== undefined) all += `, hop in a collective ${(f.alphaColl * 1e3).toPrecision(3)} ms${m.allreduce?.length ? ` (8 B allreduce ${m.allreduce.map((a) => us(a.seconds)).join(' ')})` : ''}`;
     if (m.barrier?.length) all += `, ${f.alphaBarrier !== undefined ? `in the barrier ${(f.alphaBarrier * 1e3).toPrecision(3)} ms ` : ''}(barrier ${m.barrier.map((b) => us(b.seconds)).join(' ')})`;
     if (f.alphaFan !== undefined) all += `, fan-out ${(f.alphaFan * 1e3).toPrecision(3)} ms`;
-    if (f.fanIn !== undefined) all += `, fan-in ${(f.fanIn.alpha * 1e3).toPrecision(3)} ms + bytes at ${(f.fanIn.beta / 1e6).toPrecision(3)} MB/s`;
+    if (f.fanIn !== undefined) all += `, fan-in ${(f.fanIn.alpha * 1e3).toPrecision(3)} ms + bytes at ${(f.fanIn.beta / 1e6).toPrecision(3)} MB/s${m.channel === 'redis' && m.allreduce?.length ? ` (allreduce ${m.allreduce.map((a) => us(a.seconds)).join(' ')})` : ''}`;
     lines.push('', `${f.channel}: overhead ${(f.fit.alpha * 1e3).toPrecision(3)} ms, bandwidth ${(f.fit.beta / 1e6).toPrecision(3)} MB/s${tot}, gap ${(f.gap * 1e3).toPrecision(3)} ms${all} (fitted to: ${f.source}; load average ${m.load.map((x) => x.toFixed(2)).join(' ')})`);
     lines.push(`  ${'size'.padStart(8)}  ${'measured'.padStart(10)}  ${'fitted'.padStart(10)}  ${'ping-pong'.padStart(10)}  ${'model send'.padStart(10)}`);
     for (const p of f.points) {

@@ -1,6 +1,7 @@
 import type { DirectModel, FaasModel, RedisModel, S3Model, ShmModel } from '../config/types.js';
 import { FmiError } from '../errors.js';
 import { directTraffic } from './direct.js';
+import { fitFanIn } from './fanin.js';
 import { fitLink, median, type LinkFit, type TimePoint } from './fit.js';
 import { MB, MIB } from './params.js';
 import type { ModelChannel } from './types.js';
@@ -54,7 +55,7 @@ export interface ChannelMeasurements {
   freshBcast?: LegSample[];
   /** Every rank in a barrier, back to back: the slowest rank's time per barrier (bytes 0). */
   barrier?: Sample[];
-  /** Every rank in an allreduce of `bytes` (Float64Array, SUM; the k-nomial tree), back to back, timed in turn with the barrier: the slowest rank's time per call. */
+  /** Every rank in an allreduce of `bytes` (Float64Array, SUM), back to back: the slowest rank's time per call. direct, shm: 8 bytes (the k-nomial tree), timed in turn with the barrier; redis: the plan's sizes (the fan-in's source, fitFanIn). */
   allreduce?: Sample[];
   /** After a barrier, rank 0 sending 8 bytes to every other rank at once: from the later of a rank's and the root's call to having it, the slowest rank. */
   fanout?: Sample[];
@@ -93,7 +94,7 @@ export interface ChannelFit {
   alphaBarrier?: number;
   /** direct, shm, redis: the root's step to every other rank at once after a barrier (the fan-out's median), when measured. */
   alphaFan?: number;
-  /** redis: the line fitted to the fan-in (every other rank sending rank 0 a message at once), when measured. */
+  /** redis: the line fitted to the fan-in: from the allreduce timed back to back less its release (fitFanIn), else every other rank sending rank 0 a message at once after a barrier; when measured. */
   fanIn?: LinkFit;
 }
 
@@ -130,7 +131,11 @@ export function fitChannel(m: ChannelMeasurements): ChannelFit {
       const total = big && busy > 0 ? (m.ranks * big.bytes) / busy : 0;
       out.betaTotal = Math.max(fit.beta, total);
       out.alphaAll = alphaAllOf(m);
-      if (m.fanin?.length) out.fanIn = fitLink(m.fanin.map((s) => ({ bytes: s.bytes, seconds: s.seconds })), fit.beta);
+      // The fan-in from the allreduce back to back when timed (fitFanIn), else as timed alone after a barrier.
+      const link = { alpha: fit.alpha, beta: fit.beta, betaTotal: out.betaTotal, gap, alphaAll: out.alphaAll, alphaFan: out.alphaFan };
+      const fromAllreduce = m.allreduce?.length ? fitFanIn(m.allreduce, m.ranks, link) : undefined;
+      if (fromAllreduce) out.fanIn = fromAllreduce;
+      else if (m.fanin?.length) out.fanIn = fitLink(m.fanin.map((s) => ({ bytes: s.bytes, seconds: s.seconds })), fit.beta);
     }
     return out;
   }
