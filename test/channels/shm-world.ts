@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { ShmChannel, createRegion, type ShmRegion } from '../../src/channels/shm/index.js';
-import { ownBy } from '../../src/channels/shm/node-copy.js';
 
 // Shared by the shm large-message tests: a job of thread-less shm channels in
 // one region, and a byte pattern to check what arrived.
@@ -17,19 +16,4 @@ export async function world(size: number, bulkBytes?: number, node?: WebAssembly
   const job = randomUUID();
   const chans = await Promise.all(Array.from({ length: size }, (_, rank) => ShmChannel.create({ job, rank, size, region, node })));
   return { chans, region, close: () => Promise.all(chans.map((c) => c.close())).then(() => undefined) };
-}
-
-const PAGE = 65536;
-
-/** A node memory, and arrays in it as sharedArray() makes them (whole pages, registered); `seed` fills one with pattern(n, seed). */
-export function nodeMemory() {
-  const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true });
-  const array = (n: number, seed?: number) => {
-    const at = memory.grow(Math.ceil(n / PAGE)) * PAGE;
-    const v = new Uint8Array(memory.buffer, at, n);
-    ownBy(v.buffer, memory);
-    if (seed !== undefined) v.set(pattern(n, seed));
-    return v;
-  };
-  return { memory, array };
 }

@@ -4,7 +4,6 @@ import { ANY_SOURCE, type Channel, type Envelope, type Probed, type ProbeRequest
 import { Matcher } from '../matcher.js';
 import { allThreads, defaultBlockUs } from './block.js';
 import { Bulk } from './bulk.js';
-import { InPlace } from './in-place.js';
 import { Inbox } from './inbox.js';
 import { Outbox } from './outbox.js';
 import { ATTACHED, BELL, CLOSED, CTRL_WORDS, type ShmRegion } from './region.js';
@@ -93,8 +92,6 @@ export class ShmChannel implements Channel {
   #armed = false;
   /** Cleared when a drive waited its whole blockUs: the event loop waits from then on, until a new operation. */
   #patient = true;
-  /** An event loop turn is to give early lent messages back (#lendBack). */
-  #lendBackDue = false;
   /** Sends waiting for ring room while drives run: each drive's end lets them look again. */
   #roomWaiters: (() => void)[] = [];
   #state: State = 'open';
@@ -124,9 +121,8 @@ export class ShmChannel implements Channel {
     this.#matcher = o.matcher ?? new Matcher(o.rank, 'shm');
     this.#gone = new Array<boolean>(n).fill(false);
     const bulk = (from: number, to: number) => (Bulk.in(region, from, to) ? new Bulk(region, from, to, o.node) : undefined);
-    const lend = (from: number, to: number) => (o.node === undefined ? undefined : new InPlace(region, from, to, o.node));
-    this.#outboxes = region.ranks.map((_, to) => (to === this.#slot ? undefined : this.#outbox(new Ring(region, this.#slot, to), bulk(this.#slot, to), lend(this.#slot, to), to)));
-    this.#inboxes = region.ranks.map((r, from) => (from === this.#slot ? undefined : new Inbox(new Ring(region, from, this.#slot), bulk(from, this.#slot), lend(from, this.#slot), this.#matcher, r, o.rank)));
+    this.#outboxes = region.ranks.map((_, to) => (to === this.#slot ? undefined : this.#outbox(new Ring(region, this.#slot, to), bulk(this.#slot, to), to)));
+    this.#inboxes = region.ranks.map((r, from) => (from === this.#slot ? undefined : new Inbox(new Ring(region, from, this.#slot), bulk(from, this.#slot), this.#matcher, r, o.rank)));
     this.#keepAlive = setInterval(() => {}, 1 << 30);
     this.#keepAlive.unref();
     this.#arm();
@@ -216,34 +212,11 @@ export class ShmChannel implements Channel {
       }
       const w = waitAsync(this.#ctl, at, seen);
       if (w.async) {
-        // Early lent messages no receive took by the next turn go to pooled buffers: their senders wait.
-        if (!this.#lendBackDue && this.#lending()) {
-          this.#lendBackDue = true;
-          setImmediate(this.#lendBack);
-        }
         this.#armed = true;
         void w.value.then(this.#watch);
         return;
       }
     }
-  }
-
-  #lendBack = (): void => {
-    this.#lendBackDue = false;
-    if (this.#state === 'open' && this.#unlend() > 0) this.#schedule();
-  };
-
-  /** Whether early lent messages wait in their writers' arrays. */
-  #lending(): boolean {
-    for (const inbox of this.#inboxes) if (inbox?.lending) return true;
-    return false;
-  }
-
-  /** Early lent messages go to pooled buffers: this thread went idle without a receive for them. */
-  #unlend(): number {
-    let n = 0;
-    for (const inbox of this.#inboxes) if (inbox?.lending) n += inbox.unlend();
-    return n;
   }
 
   #watch = (): void => {
@@ -268,13 +241,8 @@ export class ShmChannel implements Channel {
         const peer = this.#ranks[s]!;
         inbox.fail(this.#lost(peer, 'recv'));
         this.#matcher.failSource(peer, this.#lost(peer, 'recv'));
-        // What it acknowledged before it went completed; the rest fails.
-        const o = this.#outboxes[s]!;
-        o.reap();
-        o.failAll(this.#lost(peer, 'send'));
       }
     }
-    for (const o of this.#outboxes) if (o?.lending) events += o.reap();
     return events;
   }
 
@@ -334,8 +302,7 @@ export class ShmChannel implements Channel {
     const end = spinEnd + this.#blockUs / 1000;
     for (;;) {
       const seen = Atomics.load(ctl, at);
-      // Nothing came, and this thread's microtasks have run: early lent messages no receive took go to pooled buffers.
-      if (this.#progress() > 0 || this.#unlend() > 0) {
+      if (this.#progress() > 0) {
         this.#roomed();
         this.#schedule();
         return;
@@ -392,9 +359,9 @@ export class ShmChannel implements Channel {
     return this.#gone[slot] ? this.#lost(source, op) : undefined;
   }
 
-  #outbox(ring: Ring, bulk: Bulk | undefined, lend: InPlace | undefined, to: number): Outbox {
+  #outbox(ring: Ring, bulk: Bulk | undefined, to: number): Outbox {
     const peer = this.#ranks[to]!;
-    return new Outbox(ring, bulk, lend, {
+    return new Outbox(ring, bulk, {
       ring: () => this.#bell(to),
       stopped: () => {
         if (this.#state !== 'open') return this.#closed('send', peer);
