@@ -21,7 +21,8 @@
 // Environment (see bench/README.md):
 //   FMI_BENCH=pingpong,allreduce           which benchmarks (default these two;
 //                                          also channels, allreduce-algos)
-//   FMI_BENCH_IMPL=fmi,raw-socket,openmpi-tcp   which implementations (default all)
+//   FMI_BENCH_IMPL=fmi,raw-socket,c-socket,openmpi-tcp   which implementations (default all;
+//                                          c-socket: ping-pong only, C over one blocking TCP socket)
 //   FMI_BENCH_RANKS=2,4                    allreduce rank counts (allreduce-algos, bcast, barrier: 4)
 //   FMI_BENCH_ROUNDS=3                     allreduce-algos: rounds per size (quick: 1)
 //   FMI_BENCH_QUICK=1                      smoke run (~50 ms per size)
@@ -51,7 +52,8 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 const root = join(here, '..');
 const list = (v, d) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : d);
 const BENCHES = list(process.env.FMI_BENCH, ['pingpong', 'allreduce']);
-const IMPLS = list(process.env.FMI_BENCH_IMPL, ['fmi', 'raw-socket', 'openmpi-tcp']);
+const IMPL_NAMES = ['fmi', 'raw-socket', 'c-socket', 'openmpi-tcp'];
+const IMPLS = list(process.env.FMI_BENCH_IMPL, IMPL_NAMES);
 const RANKS = list(process.env.FMI_BENCH_RANKS, ['2', '4']).map(Number);
 /** allreduce-algos: 4 ranks unless FMI_BENCH_RANKS says otherwise. */
 const ALGO_RANKS = list(process.env.FMI_BENCH_RANKS, ['4']).map(Number);
@@ -89,7 +91,7 @@ if (ARGS.from !== undefined) {
 
 const ALL_BENCHES = ['pingpong', 'allreduce', 'channels', 'allreduce-algos', 'bcast', 'barrier'];
 for (const b of BENCHES) if (!ALL_BENCHES.includes(b)) fail(`FMI_BENCH: unknown benchmark ${b} (${ALL_BENCHES.join(', ')})`);
-for (const i of IMPLS) if (!['fmi', 'raw-socket', 'openmpi-tcp'].includes(i)) fail(`FMI_BENCH_IMPL: unknown implementation ${i} (fmi, raw-socket, openmpi-tcp)`);
+for (const i of IMPLS) if (!IMPL_NAMES.includes(i)) fail(`FMI_BENCH_IMPL: unknown implementation ${i} (${IMPL_NAMES.join(', ')})`);
 
 const missing = ['dist/index.js', 'dist/cli/main.js', 'build/kernels.wasm'].filter((f) => !existsSync(join(root, f)));
 if (IMPLS.includes('fmi') && missing.length > 0) fail(`${missing.join(', ')} missing: run \`npm run build\` first (this driver builds nothing)`);
@@ -107,6 +109,7 @@ if (AWAKE) log('FMI_BENCH_AWAKE: one nice-19 spinner per CPU during each run, so
 log(`plan per size: ~${PLAN.targetMs} ms measured after a warm-up of at least ${PLAN.warmupMs} ms (the first size 5x)${WARMUP_MODE === 'steady' ? `, the first size at least ${PLAN.warmupCalls} calls, until the time per call is steady` : ''} (FMI_BENCH_WARMUP=${WARMUP_MODE}), ${PLAN.minIters}..${PLAN.maxIters} iterations, at most ~${PLAN.capMs} ms`);
 
 const mpi = IMPLS.includes('openmpi-tcp') ? prepareMpi() : undefined;
+const cSocket = IMPLS.includes('c-socket') && BENCHES.includes('pingpong') ? prepareCSocket() : undefined;
 const fmiCli = join(root, 'dist/cli/main.js');
 const base = process.env.FMI_BENCH_BASE ? prepareBase(process.env.FMI_BENCH_BASE) : undefined;
 const planArgs = [PLAN.targetMs, PLAN.warmupMs, PLAN.minIters, PLAN.maxIters, PLAN.capMs].map(String);
@@ -116,6 +119,7 @@ try {
     const sizes = sizesFrom(PINGPONG_SIZES).map(String);
     if (IMPLS.includes('fmi')) await fmiJob('pingpong fmi, 2 ranks', 2, 'pingpong.mjs');
     if (IMPLS.includes('raw-socket')) await job('pingpong raw-socket, 2 processes', process.execPath, [join(here, 'raw-pingpong.mjs')]);
+    if (cSocket) await job('pingpong c-socket, 2 processes', cSocket.exe, [...planArgs, ...sizes]);
     if (mpi) await job('pingpong openmpi-tcp, 2 ranks', 'mpirun', [...MPIRUN_FLAGS, '-np', '2', mpi.pingpong, ...planArgs, ...sizes]);
   }
   if (BENCHES.includes('allreduce')) {
@@ -172,6 +176,7 @@ try {
   }
 } finally {
   if (mpi) rmSync(mpi.dir, { recursive: true, force: true });
+  if (cSocket) rmSync(cSocket.dir, { recursive: true, force: true });
   if (base) rmSync(base.bench, { recursive: true, force: true });
 }
 
@@ -248,6 +253,17 @@ function prepareMpi() {
     out[name] = exe;
   }
   return { dir, ...out };
+}
+
+/** Compiles bench/native/tcp-pingpong.c (a C compiler only, no MPI), or explains why the c-socket rows are skipped. */
+function prepareCSocket() {
+  const dir = mkdtempSync(join(tmpdir(), 'fmi-bench-c-'));
+  const exe = join(dir, 'tcp-pingpong');
+  const r = spawnSync('cc', ['-O2', '-o', exe, join(here, 'native', 'tcp-pingpong.c'), '-lm'], { encoding: 'utf8' });
+  if (r.status === 0) return { dir, exe };
+  log(`SKIP c-socket rows: cc failed on native/tcp-pingpong.c: ${r.error?.message ?? r.stderr}`);
+  rmSync(dir, { recursive: true, force: true });
+  return undefined;
 }
 
 /** Runs one benchmark process; JSON lines go to stdout and into `results`, anything else to stderr. */
@@ -417,6 +433,7 @@ function printTables() {
     ['fmi-poll', 'poll'],
     ['raw-socket', 'raw'],
     ['raw-poll', 'rawpoll'],
+    ['c-socket', 'csock'],
     ['openmpi-tcp', 'ompi'],
   ];
   for (const g of groups) {
@@ -436,6 +453,8 @@ function printTables() {
     if (hasFmi && hasRaw) head.push('fmi/raw');
     if (hasFmi && hasMpi) head.push('fmi/ompi');
     if (hasRaw && hasMpi) head.push('raw/ompi');
+    const hasC = shown.some(([i]) => i === 'c-socket');
+    if (hasC && hasMpi) head.push('csock/ompi');
     if (hasBest && hasMpi) head.push('best/ompi');
     const hasPoll = shown.some(([i]) => i === 'fmi-poll');
     const hasRawPoll = shown.some(([i]) => i === 'raw-poll');
@@ -461,6 +480,7 @@ function printTables() {
       if (hasFmi && hasRaw) row.push(ratio(f, raw));
       if (hasFmi && hasMpi) row.push(ratio(f, om));
       if (hasRaw && hasMpi) row.push(ratio(raw, om));
+      if (hasC && hasMpi) row.push(ratio(find(g.bench, 'c-socket', g.ranks, bytes), om));
       if (hasBest && hasMpi) row.push(ratio(b0, om));
       if (hasPoll && hasMpi) row.push(ratio(find(g.bench, 'fmi-poll', g.ranks, bytes), om));
       if (hasRawPoll && hasMpi) row.push(ratio(find(g.bench, 'raw-poll', g.ranks, bytes), om));
@@ -473,6 +493,7 @@ function printTables() {
   if (groups.some((g) => results.some((r) => r.bench === g.bench))) {
     log('\nfmi/base, fmi/raw, fmi/ompi: fmi p50 time divided by the other p50 time (>1: fmi is slower; for MB/s take the inverse).');
     log('raw: bare Node sockets with fmi\'s message pattern (collectives: the star); best raw: the fastest pattern bench/raw-coll.mjs tried; raw/ompi, best/ompi: their p50 over Open MPI\'s.');
+    if (results.some((r) => r.impl === 'c-socket')) log('csock: a C program over one loopback TCP socket, blocking read and write (sleeps in the kernel, no polling: bench/native/tcp-pingpong.c); csock/ompi: its p50 over Open MPI\'s.');
   }
   if (BENCHES.includes('allreduce-algos')) printAlgoTables();
   if (BENCHES.includes('channels')) {
