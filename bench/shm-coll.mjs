@@ -11,7 +11,8 @@
 //                  `into` from sharedArray(), reduced in place in the arena
 //   fmi-threads-c  bench/native/allreduce.c built with `fmi cc`, run by `fmi run -n 4 --threads`
 //   openmpi-vader  bench/native/*.c built with mpicc, `mpirun --mca btl vader,self -np 4`
-//   fmi-base-*     with FMI_BENCH_BASE: fmi-threads and fmi-threads-c on that build
+//   fmi-base-*     with FMI_BENCH_BASE: fmi-threads and fmi-threads-c on that build, each job
+//                  next to this build's same job, the two in turn (who goes first alternates)
 // Issue 13's goal: allreduce 1 MiB f64 on 4 thread ranks <= 0.5x Open MPI
 // vader, the same program: fmi-threads-c / openmpi-vader, printed at the end.
 //
@@ -56,22 +57,39 @@ function job(title, cmd, args, env = {}, relabel = {}) {
   });
 }
 
-/** The fmi jobs of one build: `dir` holds dist/ and the bench scripts. */
-async function fmiRows(tag, fmiCli, benchDir, ccProgram) {
+/** The fmi jobs of one build: `benchDir` holds the bench scripts importing that build's fmi. Each job has a `kind` shared with the other build's. */
+function fmiJobs(tag, fmiCli, benchDir, ccProgram) {
   const script = (name) => join(benchDir, `${name}.mjs`);
+  const jobs = [];
   for (const [mode, extra] of [['threads', ['--threads']], ['procs', []]]) {
     if (tag !== 'fmi' && mode === 'procs') continue; // the processes' path is not what changed
     const impl = `${tag}-${mode}`;
-    const run = (name, env) => job(`${impl} ${name}`, process.execPath, [fmiCli, 'run', '-n', N, ...extra, '--no-prefix', script(name)], { FMI_BENCH_INTO: '1', ...env }, { impl, channel: mode === 'threads' ? 'shm' : 'direct' });
-    await run('allreduce', { FMI_BENCH_SIZES: SIZES });
+    const run = (name, env) => jobs.push({ kind: `${mode} ${name}`, title: `${impl} ${name}`, args: [fmiCli, 'run', '-n', N, ...extra, '--no-prefix', script(name)], env: { FMI_BENCH_INTO: '1', ...env }, relabel: { impl, channel: mode === 'threads' ? 'shm' : 'direct' } });
+    run('allreduce', { FMI_BENCH_SIZES: SIZES });
     if (tag === 'fmi' && mode === 'threads') {
-      await job(`${impl}-shared allreduce`, process.execPath, [fmiCli, 'run', '-n', N, ...extra, '--no-prefix', script('allreduce')], { FMI_BENCH_INTO: '1', FMI_BENCH_SHARED: '1', FMI_BENCH_SIZES: SIZES }, { impl: `${impl}-shared`, channel: 'shm' });
+      jobs.push({ kind: 'threads-shared allreduce', title: `${impl}-shared allreduce`, args: [fmiCli, 'run', '-n', N, ...extra, '--no-prefix', script('allreduce')], env: { FMI_BENCH_INTO: '1', FMI_BENCH_SHARED: '1', FMI_BENCH_SIZES: SIZES }, relabel: { impl: `${impl}-shared`, channel: 'shm' } });
     }
-    await run('bcast', { FMI_BENCH_SIZES: '1m' });
-    await run('barrier', {});
+    run('bcast', { FMI_BENCH_SIZES: '1m' });
+    run('barrier', {});
   }
   if (ccProgram) {
-    await job(`${tag}-threads-c allreduce`, process.execPath, [fmiCli, 'run', '-n', N, '--threads', '--no-prefix', ccProgram, ...planArgs()], {}, { impl: `${tag}-threads-c`, channel: 'shm' });
+    jobs.push({ kind: 'threads-c allreduce', title: `${tag}-threads-c allreduce`, args: [fmiCli, 'run', '-n', N, '--threads', '--no-prefix', ccProgram, ...planArgs()], env: {}, relabel: { impl: `${tag}-threads-c`, channel: 'shm' } });
+  }
+  return jobs;
+}
+
+/**
+ * Runs this build's jobs, each next to the same kind of job of the earlier
+ * build, the two in turn: this build first in the 1st, 3rd... pair, the
+ * earlier one first in the others, so that neither always runs right
+ * after a heavy job (the order showed up as a gap between the builds).
+ */
+async function runAlternated(mine, theirs) {
+  let pairs = 0;
+  for (const j of mine) {
+    const twin = theirs.find((t) => t.kind === j.kind);
+    const order = !twin ? [j] : pairs++ % 2 === 0 ? [j, twin] : [twin, j];
+    for (const x of order) await job(x.title, process.execPath, x.args, x.env, x.relabel);
   }
 }
 
@@ -101,9 +119,8 @@ try {
   process.stderr.write(`shm-coll: ${N} ranks, load ${loadLine()}\n`);
   const noCc = isOn(process.env.FMI_BENCH_NO_CC);
   const cc = !noCc && compile(process.execPath, [cli, 'cc', join(here, 'native', 'allreduce.c'), '-O2', '-lm', '-o', join(tmp, 'allreduce.js')], 'fmi-threads-c (fmi cc)') ? join(tmp, 'allreduce.js') : undefined;
-  await fmiRows('fmi', cli, here, cc);
-
   const base = process.env.FMI_BENCH_BASE;
+  let theirs = [];
   if (base) {
     if (!['dist/cli/main.js', 'build/kernels.wasm'].every((f) => existsSync(join(base, f)))) throw new Error(`FMI_BENCH_BASE=${base}: not built`);
     // This tree's scripts, copied there so that their `import 'fmi'` is that build.
@@ -112,8 +129,9 @@ try {
     cpSync(here, bench, { recursive: true });
     // The same program, built by that build's `fmi cc` (its MPI library).
     const baseCc = cc && compile(process.execPath, [join(base, 'dist/cli/main.js'), 'cc', join(here, 'native', 'allreduce.c'), '-O2', '-lm', '-o', join(tmp, 'allreduce-base.js')], 'fmi-base-threads-c') ? join(tmp, 'allreduce-base.js') : undefined;
-    await fmiRows('fmi-base', join(base, 'dist/cli/main.js'), bench, baseCc);
+    theirs = fmiJobs('fmi-base', join(base, 'dist/cli/main.js'), bench, baseCc);
   }
+  await runAlternated(fmiJobs('fmi', cli, here, cc), theirs);
 
   if (compile('mpicc', ['--version'], 'openmpi-vader rows')) {
     for (const name of ['allreduce', 'bcast', 'barrier']) {
