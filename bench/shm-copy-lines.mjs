@@ -12,6 +12,8 @@
 //   cross    as split, but each rank the other half on the way back
 //   fresh    as recv, rank 1 into the next of 6 destinations (lines no core touched lately) and rank 0 out of it
 //   recv64k  as recv, each copy in 64 KiB memory.copy calls; recv-rev the same from the end down
+//   claim    each copy in 256 KiB chunks that both ranks claim from one counter (a split that needs no partner: what one rank finds unclaimed it copies)
+//   recv-spin as recv, the rank not copying spins instead of Atomics.wait (its core stays awake)
 //   echo-w   rank 1 writes R1 only (memory.fill), rank 0 reads it (R1 -> R0): writing lines the other core read
 //   echo-r   rank 1 reads R1 (R1 -> T1, its own), rank 0 writes R1 (memory.fill): reading lines the other core wrote
 // Per copy: wall (performance.now) and the process's CPU (process.cpuUsage; both ranks' where both copy),
@@ -63,6 +65,8 @@ const PLANS = {
   fresh: [[[], [{ op: 'fresh-in', src: S0 }]], [[{ op: 'fresh-out', dst: R0 }], []]],
   recv64k: [[[], [{ ...cp(S0, R1), chunk: 65536 }]], [[{ ...cp(R1, R0), chunk: 65536 }], []]],
   'recv-rev': [[[], [{ ...cp(S0, R1), chunk: -65536 }]], [[{ ...cp(R1, R0), chunk: -65536 }], []]],
+  claim: [[[{ op: 'claim', src: S0, dst: R1 }], [{ op: 'claim', src: S0, dst: R1 }]], [[{ op: 'claim', src: R1, dst: R0 }], [{ op: 'claim', src: R1, dst: R0 }]]],
+  'recv-spin': Object.assign([[[], [cp(S0, R1)]], [[cp(R1, R0)], []]], { spin: true }),
   'echo-w': [[[], [{ op: 'fill', dst: R1, len: N }]], [[cp(R1, R0)], []]],
   'echo-r': [[[], [cp(R1, T1)]], [[{ op: 'fill', dst: R1, len: N }], []]],
 };
@@ -122,6 +126,8 @@ function worker({ memory, plan, rank }) {
   const TURN = 0;
   const DONE = 1;
   const HEAD = [2, 3]; // staging heads, 0->1 and 1->0
+  const CLAIM = 4;
+  const CLAIM_CHUNK = 256 * 1024;
   const steps = PLANS[plan];
   if (rank === 0) {
     new Uint8Array(memory.buffer).fill(7, S0, S0 + N);
@@ -134,6 +140,9 @@ function worker({ memory, plan, rank }) {
         if (!o.chunk) copy(o.dst, o.src, o.len);
         else if (o.chunk > 0) for (let at = 0; at < o.len; at += o.chunk) copy(o.dst + at, o.src + at, Math.min(o.chunk, o.len - at));
         else for (let at = o.len + o.chunk; at > o.chunk; at += o.chunk) copy(o.dst + Math.max(at, 0), o.src + Math.max(at, 0), Math.min(-o.chunk, o.len - Math.max(at, 0)));
+        return;
+      case 'claim':
+        for (let i; (i = Atomics.add(ctl, CLAIM, 1)) * CLAIM_CHUNK < N; ) copy(o.dst + i * CLAIM_CHUNK, o.src + i * CLAIM_CHUNK, Math.min(CLAIM_CHUNK, N - i * CLAIM_CHUNK));
         return;
       case 'fill':
         fill(o.dst, 9, o.len);
@@ -179,7 +188,7 @@ function worker({ memory, plan, rank }) {
   for (let round = 0; round < warm + ROUNDS; round++) {
     const r0 = performance.now();
     for (const [k, s] of steps.entries()) {
-      for (let v; (v = Atomics.load(ctl, TURN)) < turn; ) Atomics.wait(ctl, TURN, v, 5);
+      for (let v; (v = Atomics.load(ctl, TURN)) < turn; ) if (!steps.spin) Atomics.wait(ctl, TURN, v, 5);
       const ops = s[rank];
       const workers = (s[0].length > 0 ? 1 : 0) + (s[1].length > 0 ? 1 : 0);
       if (ops.length > 0) {
@@ -196,6 +205,7 @@ function worker({ memory, plan, rank }) {
           Atomics.store(ctl, DONE, 0);
           Atomics.store(ctl, HEAD[0], 0);
           Atomics.store(ctl, HEAD[1], 0);
+          Atomics.store(ctl, CLAIM, 0);
           Atomics.store(ctl, TURN, turn + 1);
           Atomics.notify(ctl, TURN);
         }
