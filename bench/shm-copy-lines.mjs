@@ -95,9 +95,24 @@ if (isMainThread) {
       process.stderr.write(`${name.padEnd(9)} ${String(results[0].half).padStart(8)} | ${cells.join(' | ')}\n`);
     }
   }
-  process.stderr.write(`load now ${loadLine()}\n`);
+  const memcpy = memcpyUs();
+  process.stdout.write(JSON.stringify({ bench: 'shm-copy-lines', plan: 'memcpy', bytes: N, best_us: memcpy }) + '\n');
+  process.stderr.write(`one thread's memory.copy of its own ${N} bytes, best of 20: ${memcpy} us (goal: half round trip <= ${2 * memcpy} us); load now ${loadLine()}\n`);
 } else {
   parentPort.postMessage(worker(workerData));
+}
+
+/** This thread's memory.copy between two buffers of its own (warm), best of 20, us: issue 13's memcpy. */
+function memcpyUs() {
+  const memory = new WebAssembly.Memory({ initial: (2 * N) / 65536 + 1, maximum: 65536, shared: true });
+  const { copy } = new WebAssembly.Instance(new WebAssembly.Module(new Uint8Array(WASM)), { m: { m: memory } }).exports;
+  let best = Infinity;
+  for (let i = 0; i < 20; i++) {
+    const t0 = performance.now();
+    copy(N, 0, N);
+    best = Math.min(best, performance.now() - t0);
+  }
+  return Math.round(best * 1000);
 }
 
 function run(memory, plan, rank) {
