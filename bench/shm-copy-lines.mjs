@@ -13,6 +13,8 @@
 //   fresh    as recv, rank 1 into the next of 6 destinations (lines no core touched lately) and rank 0 out of it
 //   recv64k  as recv, each copy in 64 KiB memory.copy calls; recv-rev the same from the end down
 //   claim    each copy in 256 KiB chunks that both ranks claim from one counter (a split that needs no partner: what one rank finds unclaimed it copies)
+//   offer    the receiver offers the sender (asleep in Atomics.wait) the first half, copies the second, then the first too
+//            unless the sender woke and took it (then it waits for it): a split that a late or absent sender cannot stall
 //   recv-spin as recv, the rank not copying spins instead of Atomics.wait (its core stays awake)
 //   echo-w   rank 1 writes R1 only (memory.fill), rank 0 reads it (R1 -> R0): writing lines the other core read
 //   echo-r   rank 1 reads R1 (R1 -> T1, its own), rank 0 writes R1 (memory.fill): reading lines the other core wrote
@@ -66,6 +68,7 @@ const PLANS = {
   recv64k: [[[], [{ ...cp(S0, R1), chunk: 65536 }]], [[{ ...cp(R1, R0), chunk: 65536 }], []]],
   'recv-rev': [[[], [{ ...cp(S0, R1), chunk: -65536 }]], [[{ ...cp(R1, R0), chunk: -65536 }], []]],
   claim: [[[{ op: 'claim', src: S0, dst: R1 }], [{ op: 'claim', src: S0, dst: R1 }]], [[{ op: 'claim', src: R1, dst: R0 }], [{ op: 'claim', src: R1, dst: R0 }]]],
+  offer: [[[{ op: 'offer-send', src: S0, dst: R1 }], [{ op: 'offer-recv', src: S0, dst: R1 }]], [[{ op: 'offer-recv', src: R1, dst: R0 }], [{ op: 'offer-send', src: R1, dst: R0 }]]],
   'recv-spin': Object.assign([[[], [cp(S0, R1)]], [[cp(R1, R0)], []]], { spin: true }),
   'echo-w': [[[], [{ op: 'fill', dst: R1, len: N }]], [[cp(R1, R0)], []]],
   'echo-r': [[[], [cp(R1, T1)]], [[{ op: 'fill', dst: R1, len: N }], []]],
@@ -92,7 +95,10 @@ if (isMainThread) {
           cells.push(`${step} r${rank}: ${w.p50}/${w.p10}/${w.min}, cpu ${c.p50}/${c.p10}`);
         }
       }
-      process.stderr.write(`${name.padEnd(9)} ${String(results[0].half).padStart(8)} | ${cells.join(' | ')}\n`);
+      const taken = results[0].offers.taken + results[1].offers.taken;
+      const self = results[0].offers.self + results[1].offers.self;
+      const note = taken + self > 0 ? ` | the sender took ${taken} of ${taken + self} offers` : '';
+      process.stderr.write(`${name.padEnd(9)} ${String(results[0].half).padStart(8)} | ${cells.join(' | ')}${note}\n`);
     }
   }
   const memcpy = memcpyUs();
@@ -142,6 +148,8 @@ function worker({ memory, plan, rank }) {
   const DONE = 1;
   const HEAD = [2, 3]; // staging heads, 0->1 and 1->0
   const CLAIM = 4;
+  const OFFER = 5;
+  const offers = { taken: 0, self: 0 };
   const CLAIM_CHUNK = 256 * 1024;
   const steps = PLANS[plan];
   if (rank === 0) {
@@ -158,6 +166,24 @@ function worker({ memory, plan, rank }) {
         return;
       case 'claim':
         for (let i; (i = Atomics.add(ctl, CLAIM, 1)) * CLAIM_CHUNK < N; ) copy(o.dst + i * CLAIM_CHUNK, o.src + i * CLAIM_CHUNK, Math.min(CLAIM_CHUNK, N - i * CLAIM_CHUNK));
+        return;
+      case 'offer-recv':
+        Atomics.store(ctl, OFFER, 1);
+        Atomics.notify(ctl, OFFER);
+        copy(o.dst + half, o.src + half, half);
+        if (Atomics.compareExchange(ctl, OFFER, 1, 3) === 1) {
+          copy(o.dst, o.src, half);
+          offers.self++;
+        } else for (let v; (v = Atomics.load(ctl, OFFER)) !== 4; ) Atomics.wait(ctl, OFFER, v, 1);
+        return;
+      case 'offer-send':
+        for (let v; (v = Atomics.load(ctl, OFFER)) === 0; ) Atomics.wait(ctl, OFFER, v, 5);
+        if (Atomics.compareExchange(ctl, OFFER, 1, 2) === 1) {
+          copy(o.dst, o.src, half);
+          Atomics.store(ctl, OFFER, 4);
+          Atomics.notify(ctl, OFFER);
+          offers.taken++;
+        }
         return;
       case 'fill':
         fill(o.dst, 9, o.len);
@@ -221,6 +247,7 @@ function worker({ memory, plan, rank }) {
           Atomics.store(ctl, HEAD[0], 0);
           Atomics.store(ctl, HEAD[1], 0);
           Atomics.store(ctl, CLAIM, 0);
+          Atomics.store(ctl, OFFER, 0);
           Atomics.store(ctl, TURN, turn + 1);
           Atomics.notify(ctl, TURN);
         }
@@ -230,5 +257,5 @@ function worker({ memory, plan, rank }) {
     if (round >= warm) rounds.push((performance.now() - r0) * 500);
   }
   rounds.sort((a, b) => a - b);
-  return { parts, half: Math.round(rounds[rounds.length >> 1]) };
+  return { parts, half: Math.round(rounds[rounds.length >> 1]), offers };
 }
