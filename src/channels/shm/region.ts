@@ -44,6 +44,8 @@ export const BULK_HEAD = 1;
 export const BULK_WRITING = 2;
 export const BULK_TAIL = 18;
 export const BULK_WAITING = 19;
+/** Lent payloads (in-place.ts): the reader sets a message's bit here once it has copied it out of the writer's array. */
+export const LENT_ACKS = 20;
 
 const MIN_RING = 64 * 1024;
 const MAX_RING = 1 << 30;
