@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { PeerLostError } from '../../src/errors.js';
 import { ANY_SOURCE, ANY_TAG } from '../../src/channels/channel.js';
 import { createRegion } from '../../src/channels/shm/index.js';
-import { LEND_FROM, lentCounts } from '../../src/channels/shm/in-place.js';
+import { LEND_FROM, OFFER_FROM, lentCounts } from '../../src/channels/shm/in-place.js';
 import { KiB, MiB, env, firstBad, nodeMemory, pattern, world } from './shm-world.js';
 
 // Lent payloads (src/channels/shm/in-place.ts): a large payload that lies in
@@ -103,6 +103,20 @@ describe('shm - lent payloads, copied once', () => {
     await close();
   });
 
+  it('a copy of OFFER_FROM bytes or more into a shared buffer offers its first half to the writer; in one thread the reader keeps it and copies all', async () => {
+    const { memory, array } = nodeMemory();
+    const { chans: [a, b], close } = await world(2, undefined, memory, true);
+    const before = { ...lentCounts };
+    for (const [i, n] of [OFFER_FROM, 3 * MiB + 5, OFFER_FROM - 1].entries()) {
+      const got = b!.recv({ source: 0, ctx: 0, tag: i, into: array(n) });
+      await a!.send(1, env(i), array(n, i + 7));
+      expect([n, firstBad((await got).data, n, i + 7)]).toEqual([n, -1]);
+    }
+    // The two large ones split (the writer, in this thread, cannot take its half while the reader copies); the smaller one not.
+    expect([lentCounts.kept - before.kept, lentCounts.halves - before.halves, lentCounts.direct - before.direct]).toEqual([2, 0, 3]);
+    await close();
+  });
+
   it('a lent send whose signal fires after its header went out still completes, with the receiver\'s copy', async () => {
     const { memory, array } = nodeMemory();
     const { chans: [a, b], close } = await world(2, undefined, memory, true);
@@ -174,7 +188,7 @@ describe('shm - lent payloads between worker threads', { timeout: 120_000 }, () 
     const at = [memory.grow(64) * PAGE, memory.grow(64) * PAGE];
     const ranks = [0, 1].map(
       (rank) =>
-        new Promise<{ bad: number[]; exchange: { direct: number; pooled: number }; total: { direct: number; pooled: number }; error?: string }>((resolve, reject) => {
+        new Promise<{ bad: number[]; exchange: { direct: number; pooled: number }; total: { direct: number; pooled: number; halves: number; kept: number }; error?: string }>((resolve, reject) => {
           const w = new Worker(RANK, { eval: true, workerData: { dist, region, rank, memory, at } });
           w.once('message', resolve);
           w.once('error', reject);
@@ -189,5 +203,8 @@ describe('shm - lent payloads between worker threads', { timeout: 120_000 }, () 
     // The ping-pong: 20 messages each way, none copied aside.
     expect([r0!.total.direct - r0!.exchange.direct, r1!.total.direct - r1!.exchange.direct]).toEqual([20, 20]);
     expect([r0!.total.pooled - r0!.exchange.pooled, r1!.total.pooled - r1!.exchange.pooled]).toEqual([0, 0]);
+    // Every direct copy (2 MiB into a shared buffer) was split: its first half copied by its writer or kept by its reader.
+    const both = (k: 'halves' | 'kept' | 'direct') => r0!.total[k] + r1!.total[k];
+    expect(both('halves') + both('kept')).toBe(both('direct'));
   });
 });

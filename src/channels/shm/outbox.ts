@@ -115,8 +115,9 @@ export class Outbox {
     return this.#lent.size > 0;
   }
 
-  /** Completes the lent sends the reader has acknowledged; how many. */
+  /** Copies the half of a lent payload the reader offers, if it does; completes the lent sends the reader has acknowledged; how many. */
   reap(): number {
+    this.#lend?.help();
     let bits = this.#lend?.acked() ?? 0;
     let done = 0;
     while (bits !== 0) {
