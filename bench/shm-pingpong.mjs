@@ -8,7 +8,8 @@
 // FMI_SHM_BLOCK_US=0 (column "shm loop": the event loop only, Atomics.waitAsync), with
 // FMI_SHM_SPIN_US (the opt-in spin before the blocking wait), with
 // FMI_BENCH_SHARED=1 (column "shm shared": buffers from sharedArray(), which
-// the channel copies with Wasm memory.copy), and
+// the channel copies with Wasm memory.copy), the same with FMI_SHM_LEND=1
+// (column "shm lent": one copy out of the sender's array, variant "u8,shared,lent"), and
 // `fmi run -n 2` (two processes, the direct channel). Then measures this machine's memcpy
 // bandwidth (Uint8Array.set of 4 MiB, best of several) for issue 13's goals:
 // 8 B <= 3 us half round trip, 4 MiB >= memcpy / 2. With FMI_BENCH_TRAIN=1
@@ -19,7 +20,8 @@
 // bench/README.md); FMI_BENCH_SPIN_US=50 (the spinning variant; 0: skip it);
 // FMI_BENCH_TRAIN=1; FMI_BENCH_TIMEOUT_S=600 per run; FMI_BENCH_BASE=DIR (an
 // earlier fmi checkout, built: its thread ranks run this script's ping-pong
-// too, by default settings, column "base loop", variant "u8,base");
+// too, by default settings, column "base loop", variant "u8,base"; and
+// with shared arrays, column "base shared", variant "u8,shared,base");
 // FMI_BENCH_FLOORS=0 skips the floors: bench/shm-wake.mjs's wait, wait@5,
 // wait+js, waitAsync and futex-c rows (FMI_BENCH_ROUNDS, default 5000 here),
 // run in the same script so the 8 B line splits the default's time into the
@@ -120,6 +122,7 @@ process.stderr.write(`shm-pingpong: load ${loadLine()}\n`);
 const shm = await job([cli, 'run', '-n', '2', '--threads', '--no-prefix', pingpong]);
 const loop = await job([cli, 'run', '-n', '2', '--threads', '--no-prefix', pingpong], { FMI_SHM_BLOCK_US: '0' }, { variant: 'u8,loop' });
 const shared = await job([cli, 'run', '-n', '2', '--threads', '--no-prefix', pingpong], { FMI_BENCH_SHARED: '1' });
+const lent = await job([cli, 'run', '-n', '2', '--threads', '--no-prefix', pingpong], { FMI_BENCH_SHARED: '1', FMI_SHM_LEND: '1' }, { variant: 'u8,shared,lent' });
 const spin = SPIN_US > 0 ? await job([cli, 'run', '-n', '2', '--threads', '--no-prefix', pingpong], { FMI_SHM_SPIN_US: String(SPIN_US) }, { variant: 'u8,spin' }) : [];
 const direct = await job([cli, 'run', '-n', '2', '--no-prefix', pingpong]);
 const floors = isOn(process.env.FMI_BENCH_FLOORS ?? '1')
@@ -130,21 +133,23 @@ const floors = isOn(process.env.FMI_BENCH_FLOORS ?? '1')
   : [];
 const baseDir = process.env.FMI_BENCH_BASE;
 // The base's own pingpong.mjs: its `import 'fmi'` resolves to the base's package.
-const base = baseDir ? await job([join(baseDir, 'dist', 'cli', 'main.js'), 'run', '-n', '2', '--threads', '--no-prefix', join(baseDir, 'bench', 'pingpong.mjs')], { FMI_SHM_BLOCK_US: '0' }, { variant: 'u8,base' }) : [];
+const baseRun = (env, variant) => job([join(baseDir, 'dist', 'cli', 'main.js'), 'run', '-n', '2', '--threads', '--no-prefix', join(baseDir, 'bench', 'pingpong.mjs')], env, { variant });
+const base = baseDir ? await baseRun({ FMI_SHM_BLOCK_US: '0' }, 'u8,base') : [];
+const baseShared = baseDir ? await baseRun({ FMI_BENCH_SHARED: '1' }, 'u8,shared,base') : [];
 const memcpy = memcpyMBs();
 process.stdout.write(JSON.stringify({ bench: 'memcpy', bytes: 4 * 1024 * 1024, mb_s: Math.round(memcpy) }) + '\n');
 const copies = copyRates();
 for (const c of copies) process.stdout.write(JSON.stringify(c) + '\n');
 
 const by = (rows) => new Map(rows.filter((r) => typeof r === 'object').map((r) => [r.bytes, r]));
-const [S, L, P, D, B, H] = [by(shm), by(loop), by(spin), by(direct), by(base), by(shared)];
+const [S, L, P, D, B, H, BH, LT] = [by(shm), by(loop), by(spin), by(direct), by(base), by(shared), by(baseShared), by(lent)];
 const cell = (r) => (r ? `${r.p50_us.toFixed(1)} us`.padStart(11) : '-'.padStart(11));
 process.stderr.write(`\nhalf round trip p50 (load now ${loadLine()}); memcpy ${Math.round(memcpy)} MB/s\n`);
-process.stderr.write(`${'bytes'.padEnd(8)} ${'shm block'.padStart(11)} ${'shm loop'.padStart(11)} ${`shm spin`.padStart(11)} ${'shm shared'.padStart(11)} ${'direct'.padStart(11)} ${'base loop'.padStart(11)} ${'loop MB/s'.padStart(10)} direct/loop\n`);
+process.stderr.write(`${'bytes'.padEnd(8)} ${'shm block'.padStart(11)} ${'shm loop'.padStart(11)} ${`shm spin`.padStart(11)} ${'shm shared'.padStart(11)} ${'shm lent'.padStart(11)} ${'direct'.padStart(11)} ${'base loop'.padStart(11)} ${'base shared'.padStart(11)} ${'loop MB/s'.padStart(10)} direct/loop\n`);
 for (const [bytes, s] of S) {
   const d = D.get(bytes);
   const l = L.get(bytes) ?? s;
-  process.stderr.write(`${fmtBytes(bytes).padEnd(8)} ${cell(s)} ${cell(L.get(bytes))} ${cell(P.get(bytes))} ${cell(H.get(bytes))} ${cell(d)} ${cell(B.get(bytes))} ${String(Math.round(l.mb_s)).padStart(10)} ${d ? (d.p50_us / l.p50_us).toFixed(1) + 'x' : '-'}\n`);
+  process.stderr.write(`${fmtBytes(bytes).padEnd(8)} ${cell(s)} ${cell(L.get(bytes))} ${cell(P.get(bytes))} ${cell(H.get(bytes))} ${cell(LT.get(bytes))} ${cell(d)} ${cell(B.get(bytes))} ${cell(BH.get(bytes))} ${String(Math.round(l.mb_s)).padStart(10)} ${d ? (d.p50_us / l.p50_us).toFixed(1) + 'x' : '-'}\n`);
 }
 const small = S.get(8);
 const large = S.get(4 * 1024 * 1024);
@@ -155,7 +160,8 @@ if (small && floor.size > 0) {
   process.stderr.write(`8 B against the bare wake-up (bench/shm-wake.mjs, same run; futex-c ${floor.get('futex-c')?.toFixed(1) ?? '-'} us, wait@5 ${floor.get('wait@5')?.toFixed(1) ?? '-'}, wait+js ${floor.get('wait+js')?.toFixed(1) ?? '-'}): default ${own(small, 'wait')}; event loop only ${own(L.get(8), 'waitAsync')}\n`);
 }
 process.stderr.write(`4 MiB copies, MB/s: ${copies.map((c) => `${c.from}->${c.to} ${c.primitive} ${c.mb_s}`).join(', ')}\n`);
-if (large) process.stderr.write(`goal 4 MiB >= memcpy/2 = ${Math.round(memcpy / 2)} MB/s: ${Math.round(large.mb_s)} MB/s by default, ${Math.round(H.get(4 * 1024 * 1024)?.mb_s ?? 0)} MB/s with shared arrays\n`);
+const baseLarge = BH.get(4 * 1024 * 1024);
+if (large) process.stderr.write(`goal 4 MiB >= memcpy/2 = ${Math.round(memcpy / 2)} MB/s: ${Math.round(large.mb_s)} MB/s by default, ${Math.round(H.get(4 * 1024 * 1024)?.mb_s ?? 0)} MB/s with shared arrays, ${Math.round(LT.get(4 * 1024 * 1024)?.mb_s ?? 0)} MB/s lent${baseLarge ? ` (base ${Math.round(baseLarge.mb_s)})` : ''}\n`);
 
 if (isOn(process.env.FMI_BENCH_TRAIN)) {
   const train = join(root, 'examples', 'train-sgd.mjs');

@@ -41,6 +41,8 @@ export interface OpenChannelsOptions {
   shmSpinUs?: number;
   /** How long the shm channel's waits block their thread before the event loop takes over (FMI_SHM_BLOCK_US). @default 5000 where every rank is a thread of this process, else 0 (ShmChannelOptions.blockUs) */
   shmBlockUs?: number;
+  /** The shm channel lends large payloads of shared arrays (FMI_SHM_LEND=1; ShmChannelOptions.lend). @default false */
+  shmLend?: boolean;
   /** The direct channel's opt-in polling while a receive waits (FMI_DIRECT_POLL_US). @default 0 */
   directPollUs?: number;
 }
@@ -150,7 +152,7 @@ async function openOne(name: ChannelName, o: OpenChannelsOptions): Promise<Chann
       // Ranks in this process: shared memory; a job wholly in this process needs no TCP at all.
       // A mixed job: one matcher for both channels (HybridChannel), so wildcard receives keep MPI's order across them.
       const matcher = o.shm && !allThreads(o.shm, size) ? new Matcher(rank, 'direct') : undefined;
-      const shm = o.shm && (await ShmChannel.create({ job, rank, size, region: o.shm, node: o.node, spinUs: o.shmSpinUs, blockUs: o.shmBlockUs, matcher }));
+      const shm = o.shm && (await ShmChannel.create({ job, rank, size, region: o.shm, node: o.node, spinUs: o.shmSpinUs, blockUs: o.shmBlockUs, lend: o.shmLend, matcher }));
       if (shm && allThreads(o.shm!, size)) return shm;
       const server = o.rendezvous ?? (b?.Direct?.host && b.Direct.port ? { host: b.Direct.host, port: b.Direct.port } : undefined);
       let direct: Channel;

@@ -32,6 +32,7 @@ export const ENV = {
   shm: 'FMI_SHM',
   shmSpinUs: 'FMI_SHM_SPIN_US',
   shmBlockUs: 'FMI_SHM_BLOCK_US',
+  shmLend: 'FMI_SHM_LEND',
   directPollUs: 'FMI_DIRECT_POLL_US',
   integrity: 'FMI_INTEGRITY',
   verdicts: 'FMI_VERDICTS',
@@ -165,6 +166,7 @@ export async function init(opts: InitOptions = {}): Promise<Communicator> {
     node: shm !== undefined && opts.shm === undefined ? nodeFromWorker(job, rank) : undefined,
     shmSpinUs: intFrom(env, ENV.shmSpinUs),
     shmBlockUs: intFrom(env, ENV.shmBlockUs),
+    shmLend: env[ENV.shmLend] === '1',
     // Checked here, not only where the direct channel opens: a job of thread ranks may never open it.
     directPollUs: pollMicros(opts.directPollUs ?? intFrom(env, ENV.directPollUs) ?? 0, rank),
   });

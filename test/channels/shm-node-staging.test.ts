@@ -1,26 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { ownBy } from '../../src/channels/shm/node-copy.js';
-import { KiB, MiB, env, firstBad, pattern, world } from './shm-world.js';
+import { KiB, MiB, env, firstBad, nodeMemory, pattern, world } from './shm-world.js';
 
 // Staging areas in the node memory (src/channels/shm/bulk.ts): with a node
 // memory, large messages are staged in its pages, not in the pair's own
 // buffer; payloads and receive buffers that lie in it (sharedArray()) are
 // copied with Wasm memory.copy, others by JS.
-
-const PAGE = 65536;
-
-/** A node memory, and arrays in it as sharedArray() makes them (whole pages, registered). */
-function nodeMemory() {
-  const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true });
-  const array = (n: number, seed?: number) => {
-    const at = memory.grow(Math.ceil(n / PAGE)) * PAGE;
-    const v = new Uint8Array(memory.buffer, at, n);
-    ownBy(v.buffer, memory);
-    if (seed !== undefined) v.set(pattern(n, seed));
-    return v;
-  };
-  return { memory, array };
-}
 
 describe('shm - staging areas in the node memory', () => {
   it('shared and plain payloads into shared and plain buffers arrive intact; the pairs\' own buffers stay empty', async () => {

@@ -1,10 +1,20 @@
 import type { Envelope } from '../channel.js';
 import type { Placement } from './bulk.js';
 
+/** Word 5 of a lent message's header (no staging area is 2^LENT bytes). */
+const LENT = 0xffffffff;
+
+/** Where a lent payload is (in-place.ts): a byte offset in the node memory, and the message's ack bit. */
+export interface Lent {
+  addr: number;
+  id: number;
+}
+
 /**
  * A message in a ring: this header, then the payload, or for a large
  * message only the header, saying where in the pair's staging area
- * (bulk.ts) its payload is, and where that area is. The source is the ring's writer; ranks of one
+ * (bulk.ts) its payload is, and where that area is, or where in the node
+ * memory the writer's own array is (a lent payload, in-place.ts). The source is the ring's writer; ranks of one
  * process share endianness, so the words are native. The length takes two
  * words: a message may exceed 4 GiB.
  */
@@ -28,10 +38,24 @@ export class FrameHeader {
     return this.bytes;
   }
 
+  /** A lent payload: `length` bytes at `lent.addr` in the node memory. */
+  encodeLent(env: Envelope, length: number, lent: Lent): Uint8Array {
+    this.encode(env, length);
+    this.#u32[5] = LENT;
+    this.#u32[6] = lent.addr;
+    this.#i32[7] = lent.id;
+    return this.bytes;
+  }
+
+  /** Where a lent payload is; undefined for any other message. */
+  get lent(): Lent | undefined {
+    return this.#u32[5] === LENT ? { addr: this.#u32[6]!, id: this.#i32[7]! } : undefined;
+  }
+
   /** Where the payload is in the staging area; undefined when it follows in the ring. */
   get bulk(): Placement | undefined {
     const log2 = this.#u32[5]!;
-    return log2 === 0 ? undefined : { log2, start: this.#u32[6]!, at: this.#i32[7]! };
+    return log2 === 0 || log2 === LENT ? undefined : { log2, start: this.#u32[6]!, at: this.#i32[7]! };
   }
 
   get ctx(): number {

@@ -2,7 +2,8 @@ import { ChannelError } from '../../errors.js';
 import { Early, ToPosted, type Arrival } from '../arrivals.js';
 import type { Matcher } from '../matcher.js';
 import type { Bulk } from './bulk.js';
-import { FrameHeader, HEADER_BYTES } from './frame.js';
+import { FrameHeader, HEADER_BYTES, type Lent } from './frame.js';
+import { lentCounts, type InPlace } from './in-place.js';
 import { TAIL } from './region.js';
 import type { Ring } from './ring.js';
 
@@ -34,10 +35,14 @@ export class Inbox {
    * message of the pair, a writer waiting for room, the writer gone).
    */
   #parked: Early | undefined = undefined;
+  readonly #lend: InPlace | undefined;
+  /** Early lent messages (in-place.ts): still in the writer's array, until their receive or until this thread goes idle (unlend()). */
+  #lent: { u: Early; at: Lent }[] = [];
 
-  constructor(ring: Ring, bulk: Bulk | undefined, matcher: Matcher, source: number, rank: number) {
+  constructor(ring: Ring, bulk: Bulk | undefined, lend: InPlace | undefined, matcher: Matcher, source: number, rank: number) {
     this.#ring = ring;
     this.#bulk = bulk;
+    this.#lend = lend;
     this.#matcher = matcher;
     this.#source = source;
     this.#rank = rank;
@@ -79,6 +84,13 @@ export class Inbox {
         }
         if (this.#staged && this.#park()) {
           this.#cur = undefined;
+          continue;
+        }
+        const lent = h.lent;
+        if (lent !== undefined) {
+          const a = this.#cur;
+          this.#cur = undefined;
+          events += this.#borrow(a, lent);
           continue;
         }
       }
@@ -172,6 +184,47 @@ export class Inbox {
     return 1;
   }
 
+  /** A lent message came: copied now into its receive's buffer, or left in the writer's array while no receive takes it. */
+  #borrow(a: Pick<Arrival, 'sink' | 'complete' | 'fail'>, at: Lent): number {
+    if (a instanceof Early) {
+      const entry = { u: a, at };
+      this.#lent.push(entry);
+      a.onTaken = () => {
+        this.#lent.splice(this.#lent.indexOf(entry), 1);
+        a.onTaken = undefined;
+        const t = new ToPosted(a.core, a.taker!, a.source, a.ctx, a.tag, a.kind, a.length);
+        this.#lend!.take(at.addr, a.length, t.sink(), at.id);
+        lentCounts.direct++;
+        a.core.pool.give(a.data);
+        t.complete();
+      };
+      return 0;
+    }
+    const dst = a.sink();
+    this.#lend!.take(at.addr, dst?.byteLength ?? 0, dst, at.id);
+    if (dst !== undefined) lentCounts.direct++;
+    a.complete();
+    return 1;
+  }
+
+  /** Whether early lent messages wait in the writer's array. */
+  get lending(): boolean {
+    return this.#lent.length > 0;
+  }
+
+  /** The early lent messages go to their pooled buffers (the writer's sends complete); how many. */
+  unlend(): number {
+    const lent = this.#lent;
+    this.#lent = [];
+    for (const { u, at } of lent) {
+      u.onTaken = undefined;
+      this.#lend!.take(at.addr, u.length, u.sink(), at.id);
+      lentCounts.pooled++;
+      u.complete();
+    }
+    return lent.length;
+  }
+
   /** This side closes: a writer waiting for room wakes and sees it. */
   wakeWriter(): void {
     Atomics.notify(this.#ring.ctrl, TAIL);
@@ -182,6 +235,7 @@ export class Inbox {
   fail(err: Error): void {
     // A message it wrote whole is still for a receive to take.
     if (this.#parked !== undefined) this.#unpark();
+    this.unlend();
     const a = this.#cur;
     this.#cur = undefined;
     a?.fail(err);

@@ -44,6 +44,13 @@ export const BULK_HEAD = 1;
 export const BULK_WRITING = 2;
 export const BULK_TAIL = 18;
 export const BULK_WAITING = 19;
+/** Lent payloads (in-place.ts): the reader sets a message's bit here once it has copied it out of the writer's array. */
+export const LENT_ACKS = 20;
+/** A lent copy's first half offered to the writer (in-place.ts): its state (OFFERED, TAKEN, KEPT, DONE), then where from, where to and how long. */
+export const LENT_OFFER = 21;
+export const LENT_OFFER_SRC = 22;
+export const LENT_OFFER_DST = 23;
+export const LENT_OFFER_LEN = 24;
 
 const MIN_RING = 64 * 1024;
 const MAX_RING = 1 << 30;

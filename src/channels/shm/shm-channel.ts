@@ -4,6 +4,7 @@ import { ANY_SOURCE, type Channel, type Envelope, type Probed, type ProbeRequest
 import { Matcher } from '../matcher.js';
 import { allThreads, defaultBlockUs } from './block.js';
 import { Bulk } from './bulk.js';
+import { InPlace } from './in-place.js';
 import { Inbox } from './inbox.js';
 import { Outbox } from './outbox.js';
 import { ATTACHED, BELL, CLOSED, CTRL_WORDS, type ShmRegion } from './region.js';
@@ -42,6 +43,14 @@ export interface ShmChannelOptions {
    * this process, else 0 (the sockets to other processes wait for no block)
    */
   blockUs?: number;
+  /**
+   * Lend payloads of LEND_FROM bytes or more that lie in the node memory
+   * (sharedArray()): one copy by the receiver, out of the sender's array
+   * (in-place.ts), instead of two through the staging area. Opt-in: on the quiet machine the lent
+   * 4 MiB ping-pong was slower than staged (bench/README.md, "Lent payloads").
+   * @default false
+   */
+  lend?: boolean;
   /** Match arrivals in this matcher, shared with the channel to the other processes (HybridChannel). @default one of its own */
   matcher?: Matcher;
 }
@@ -92,6 +101,8 @@ export class ShmChannel implements Channel {
   #armed = false;
   /** Cleared when a drive waited its whole blockUs: the event loop waits from then on, until a new operation. */
   #patient = true;
+  /** An event loop turn is to give early lent messages back (#lendBack). */
+  #lendBackDue = false;
   /** Sends waiting for ring room while drives run: each drive's end lets them look again. */
   #roomWaiters: (() => void)[] = [];
   #state: State = 'open';
@@ -121,8 +132,9 @@ export class ShmChannel implements Channel {
     this.#matcher = o.matcher ?? new Matcher(o.rank, 'shm');
     this.#gone = new Array<boolean>(n).fill(false);
     const bulk = (from: number, to: number) => (Bulk.in(region, from, to) ? new Bulk(region, from, to, o.node) : undefined);
-    this.#outboxes = region.ranks.map((_, to) => (to === this.#slot ? undefined : this.#outbox(new Ring(region, this.#slot, to), bulk(this.#slot, to), to)));
-    this.#inboxes = region.ranks.map((r, from) => (from === this.#slot ? undefined : new Inbox(new Ring(region, from, this.#slot), bulk(from, this.#slot), this.#matcher, r, o.rank)));
+    const lend = (from: number, to: number) => (o.node === undefined || o.lend !== true ? undefined : new InPlace(region, from, to, o.node));
+    this.#outboxes = region.ranks.map((_, to) => (to === this.#slot ? undefined : this.#outbox(new Ring(region, this.#slot, to), bulk(this.#slot, to), lend(this.#slot, to), to)));
+    this.#inboxes = region.ranks.map((r, from) => (from === this.#slot ? undefined : new Inbox(new Ring(region, from, this.#slot), bulk(from, this.#slot), lend(from, this.#slot), this.#matcher, r, o.rank)));
     this.#keepAlive = setInterval(() => {}, 1 << 30);
     this.#keepAlive.unref();
     this.#arm();
@@ -212,11 +224,34 @@ export class ShmChannel implements Channel {
       }
       const w = waitAsync(this.#ctl, at, seen);
       if (w.async) {
+        // Early lent messages no receive took by the next turn go to pooled buffers: their senders wait.
+        if (!this.#lendBackDue && this.#lending()) {
+          this.#lendBackDue = true;
+          setImmediate(this.#lendBack);
+        }
         this.#armed = true;
         void w.value.then(this.#watch);
         return;
       }
     }
+  }
+
+  #lendBack = (): void => {
+    this.#lendBackDue = false;
+    if (this.#state === 'open' && this.#unlend() > 0) this.#schedule();
+  };
+
+  /** Whether early lent messages wait in their writers' arrays. */
+  #lending(): boolean {
+    for (const inbox of this.#inboxes) if (inbox?.lending) return true;
+    return false;
+  }
+
+  /** Early lent messages go to pooled buffers: this thread went idle without a receive for them. */
+  #unlend(): number {
+    let n = 0;
+    for (const inbox of this.#inboxes) if (inbox?.lending) n += inbox.unlend();
+    return n;
   }
 
   #watch = (): void => {
@@ -241,8 +276,13 @@ export class ShmChannel implements Channel {
         const peer = this.#ranks[s]!;
         inbox.fail(this.#lost(peer, 'recv'));
         this.#matcher.failSource(peer, this.#lost(peer, 'recv'));
+        // What it acknowledged before it went completed; the rest fails.
+        const o = this.#outboxes[s]!;
+        o.reap();
+        o.failAll(this.#lost(peer, 'send'));
       }
     }
+    for (const o of this.#outboxes) if (o?.lending) events += o.reap();
     return events;
   }
 
@@ -302,7 +342,8 @@ export class ShmChannel implements Channel {
     const end = spinEnd + this.#blockUs / 1000;
     for (;;) {
       const seen = Atomics.load(ctl, at);
-      if (this.#progress() > 0) {
+      // Nothing came, and this thread's microtasks have run: early lent messages no receive took go to pooled buffers.
+      if (this.#progress() > 0 || this.#unlend() > 0) {
         this.#roomed();
         this.#schedule();
         return;
@@ -359,9 +400,9 @@ export class ShmChannel implements Channel {
     return this.#gone[slot] ? this.#lost(source, op) : undefined;
   }
 
-  #outbox(ring: Ring, bulk: Bulk | undefined, to: number): Outbox {
+  #outbox(ring: Ring, bulk: Bulk | undefined, lend: InPlace | undefined, to: number): Outbox {
     const peer = this.#ranks[to]!;
-    return new Outbox(ring, bulk, {
+    return new Outbox(ring, bulk, lend, {
       ring: () => this.#bell(to),
       stopped: () => {
         if (this.#state !== 'open') return this.#closed('send', peer);
