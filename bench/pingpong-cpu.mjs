@@ -64,7 +64,7 @@ if (process.argv[2] === 'raw') {
   await rounds(calls);
   const wall = (performance.now() - w0) * 1e3;
   const c = process.cpuUsage(c0);
-  console.log(JSON.stringify({ rank: 0, cpu_us: c.user + c.system, wall_us: Math.round(wall) }));
+  console.log(JSON.stringify({ rank: 0, cpu_us: c.user + c.system, user_us: c.user, wall_us: Math.round(wall) }));
   socket.end();
   await new Promise((resolve) => socket.once('close', resolve));
   process.exit(0);
@@ -85,7 +85,7 @@ if (process.argv[2] === 'raw-echo') {
     f.write(f.rbuf.subarray(0, len));
     if (seen === 1000 + calls) {
       const c = process.cpuUsage(c0);
-      console.log(JSON.stringify({ rank: 1, cpu_us: c.user + c.system, wall_us: Math.round((performance.now() - w0) * 1e3) }));
+      console.log(JSON.stringify({ rank: 1, cpu_us: c.user + c.system, user_us: c.user, wall_us: Math.round((performance.now() - w0) * 1e3) }));
     }
   });
   socket.on('error', () => {});
@@ -124,7 +124,7 @@ if (process.argv[2] === 'rank') {
   await rounds(Number(process.argv[3]));
   const wall = (performance.now() - w0) * 1e3;
   const c = process.cpuUsage(c0);
-  console.log(JSON.stringify({ rank: comm.rank, cpu_us: c.user + c.system, wall_us: Math.round(wall) }));
+  console.log(JSON.stringify({ rank: comm.rank, cpu_us: c.user + c.system, user_us: c.user, wall_us: Math.round(wall) }));
   await comm.close();
   process.exit(0);
 }
@@ -164,7 +164,7 @@ try {
 
 const median = (xs) => xs.sort((a, b) => a - b)[xs.length >> 1];
 log(`\nmedian of ${REPEAT} jobs (load ${loadavg()[0].toFixed(1)}); ping-pong: half a round trip, 8 B; allreduce: 1 KiB f64; CPU per call summed over the ranks`);
-log('  op             impl         us/call  CPU us/call  CPU / wall (per rank)');
+log('  op             impl         us/call  CPU us/call  user  CPU / wall (per rank)');
 for (const { op, ranks, calls } of OPS) {
   for (const impl of [...new Set(rows.map((r) => r.impl))]) {
     const jobs = rows.filter((r) => r.op === op && r.ranks === ranks && r.impl === impl);
@@ -175,7 +175,9 @@ for (const { op, ranks, calls } of OPS) {
     const per = op === 'pingpong' ? 2 : 1;
     const t = median(byJob.map((js) => Math.max(...js.map((r) => r.wall_us)) / calls / per));
     const cpu = median(byJob.map((js) => js.reduce((a, r) => a + r.cpu_us, 0) / calls));
+    // User CPU is what the program runs itself (the rest: the kernel's sockets, wake-ups, scheduling); Open MPI's rows have none.
+    const user = jobs.every((r) => r.user_us !== undefined) ? median(byJob.map((js) => js.reduce((a, r) => a + r.user_us, 0) / calls)).toFixed(1) : '';
     const share = median(byJob.map((js) => js.reduce((a, r) => a + r.cpu_us / r.wall_us, 0) / ranks));
-    log(`  ${`${op} ${ranks}`.padEnd(14)} ${impl.padEnd(12)} ${t.toFixed(1).padStart(7)} ${cpu.toFixed(1).padStart(12)} ${(share * 100).toFixed(0).padStart(10)}%`);
+    log(`  ${`${op} ${ranks}`.padEnd(14)} ${impl.padEnd(12)} ${t.toFixed(1).padStart(7)} ${cpu.toFixed(1).padStart(12)} ${user.padStart(5)} ${(share * 100).toFixed(0).padStart(10)}%`);
   }
 }
