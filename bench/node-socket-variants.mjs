@@ -1,7 +1,7 @@
 // What each public way of driving a Node TCP socket costs per message: an 8 B
 // ping-pong between two processes on loopback, the pinging side in one of
-// several variants, the echo side always the same (onread into a reused
-// buffer, one write). Variants take turns, FMI_BENCH_REPEAT rounds, so load
+// several variants, the echo side always the same ('data' events, one write:
+// the accepted socket of a net.Server takes no onread). Variants take turns, FMI_BENCH_REPEAT rounds, so load
 // drifts hit them all alike. The figure that holds up under load is the
 // pinging process's CPU (user + system) per round trip; wall time is shown too.
 //   node bench/node-socket-variants.mjs
