@@ -12,6 +12,8 @@ const COALESCE_BYTES = 16 * 1024;
 const STAGE_BYTES = 64 * 1024;
 /** A payload with at least this much left is read straight into its destination. */
 const DIRECT_BYTES = 16 * 1024;
+/** Payload pieces up to this size are copied byte by byte: cheaper than the view a set() needs (~100 bytes of heap a message). */
+const SMALL_COPY = 64;
 
 /** A send whose frame the kernel has not taken all of yet. */
 interface PendingSend {
@@ -293,9 +295,16 @@ export class Connection {
           }
         } else {
           const take = Math.min(a.length - this.#bodyDone, n - off);
-          const piece = chunk.subarray(off, off + take);
-          a.sink()?.set(piece, this.#bodyDone);
-          this.#rcheck?.update(piece);
+          const c = this.#rcheck;
+          if (take <= SMALL_COPY && c === undefined) {
+            // A small payload byte by byte: no view of the chunk made per message.
+            const sink = a.sink();
+            if (sink !== undefined) for (let i = 0, at = this.#bodyDone; i < take; i++) sink[at + i] = chunk[off + i]!;
+          } else {
+            const piece = chunk.subarray(off, off + take);
+            a.sink()?.set(piece, this.#bodyDone);
+            c?.update(piece);
+          }
           this.#bodyDone += take;
           off += take;
           if (this.#bodyDone === a.length) this.#payloadDone(a);
