@@ -67,7 +67,7 @@ export class Outbox {
   send(env: Envelope, payload: Uint8Array, signal: AbortSignal | undefined): Promise<void> {
     const ring = this.#ring;
     const bulk = this.#bulk !== undefined && payload.byteLength >= BULK_FROM;
-    if (this.#queue.length === 0 && !bulk && ring.free() >= HEADER_BYTES + payload.byteLength) {
+    if (this.#queue.length === 0 && !bulk && ring.fits(HEADER_BYTES + payload.byteLength)) {
       ring.write(this.#header.encode(env, payload.byteLength));
       if (payload.byteLength > 0) ring.write(payload);
       ring.publish();

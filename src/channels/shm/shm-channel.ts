@@ -6,7 +6,7 @@ import { allThreads, defaultBlockUs } from './block.js';
 import { Bulk } from './bulk.js';
 import { Inbox } from './inbox.js';
 import { Outbox } from './outbox.js';
-import { ATTACHED, BELL, CLOSED, CTRL_WORDS, type ShmRegion } from './region.js';
+import { ATTACHED, BELL, CLOSED, CTRL_WORDS, SLEEPING, type ShmRegion } from './region.js';
 import { Ring } from './ring.js';
 import { waitAsync } from './wait-async.js';
 
@@ -202,26 +202,32 @@ export class ShmChannel implements Channel {
    */
   #arm(): void {
     if (this.#armed) return;
+    const ctl = this.#ctl;
     const at = this.#slot * CTRL_WORDS + BELL;
+    const sleeping = this.#slot * CTRL_WORDS + SLEEPING;
     while (this.#state === 'open') {
-      const seen = Atomics.load(this.#ctl, at);
+      const seen = Atomics.load(ctl, at);
       this.#pumpAll();
       if (this.#drives()) {
         this.#schedule();
         return;
       }
-      const w = waitAsync(this.#ctl, at, seen);
+      // Counted before the wait compares the bell: a ringer that finds no wait counted rang before it (#bell).
+      Atomics.add(ctl, sleeping, 1);
+      const w = waitAsync(ctl, at, seen);
       if (w.async) {
         this.#armed = true;
         void w.value.then(this.#watch);
         return;
       }
+      Atomics.sub(ctl, sleeping, 1);
     }
   }
 
   #watch = (): void => {
     this.#loopAt = performance.now();
     this.#armed = false;
+    Atomics.sub(this.#ctl, this.#slot * CTRL_WORDS + SLEEPING, 1);
     this.#arm();
   };
 
@@ -298,6 +304,7 @@ export class ShmChannel implements Channel {
     }
     const ctl = this.#ctl;
     const at = this.#slot * CTRL_WORDS + BELL;
+    const sleeping = this.#slot * CTRL_WORDS + SLEEPING;
     const spinEnd = performance.now() + this.#spinUs / 1000;
     const end = spinEnd + this.#blockUs / 1000;
     for (;;) {
@@ -318,7 +325,9 @@ export class ShmChannel implements Channel {
         this.#roomed();
         return this.#arm();
       }
+      Atomics.add(ctl, sleeping, 1);
       Atomics.wait(ctl, at, seen, end - now);
+      Atomics.sub(ctl, sleeping, 1);
     }
   };
 
@@ -383,10 +392,16 @@ export class ShmChannel implements Channel {
     });
   }
 
+  /**
+   * Rings `slot`'s bell; wakes its rank only where it waits: Atomics.notify
+   * takes V8's one lock of every wait in the process even with nobody to
+   * wake (a cache miss each way per message between two running ranks).
+   */
   #bell(slot: number): void {
+    const ctl = this.#ctl;
     const at = slot * CTRL_WORDS + BELL;
-    Atomics.add(this.#ctl, at, 1);
-    Atomics.notify(this.#ctl, at);
+    Atomics.add(ctl, at, 1);
+    if (Atomics.load(ctl, slot * CTRL_WORDS + SLEEPING) !== 0) Atomics.notify(ctl, at);
   }
 
   /**
