@@ -20,6 +20,8 @@
 //   futex-c    the same ping-pong between two C threads on a raw futex
 //              (bench/native/futex-pingpong.c, built with `cc`): the floor
 //              of a wake-up without polling on this machine, no V8 in it
+//   spin-c     the same C threads polling the word (no futex): the floor of
+//              a spinning ping-pong, beside `spin` (V8's Atomics.load)
 // For each: half round trip p50 / p99 in us, the process CPU time per
 // round trip (both threads), so a spin's cost shows, and how long the
 // pinger's own Atomics.notify call takes (p50, notify_us: where the peer
@@ -39,7 +41,7 @@ const ROUNDS = Number(process.env.FMI_BENCH_ROUNDS ?? 20000);
 const SPIN_US = Number(process.env.FMI_BENCH_SPIN_US ?? 5);
 const JS_US = Number(process.env.FMI_BENCH_JS_US ?? 3);
 const PAIRS = Number(process.env.FMI_BENCH_PAIRS ?? 1);
-const MECHANISMS = (process.env.FMI_BENCH_WAKE ?? 'wait,waitAsync,port,spin,spin+wait,futex-c').split(',');
+const MECHANISMS = (process.env.FMI_BENCH_WAKE ?? 'wait,waitAsync,port,spin,spin+wait,futex-c,spin-c').split(',');
 
 if (isMainThread) await main();
 else await side(workerData);
@@ -50,7 +52,7 @@ async function main() {
   for (const mech of MECHANISMS) {
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
-    const results = await Promise.all(Array.from({ length: PAIRS }, () => (mech === 'futex-c' ? futexC() : pair(mech))));
+    const results = await Promise.all(Array.from({ length: PAIRS }, () => (mech.endsWith('-c') ? native(mech) : pair(mech))));
     const notifies = results.flatMap((r) => r.notify).sort((a, b) => a - b);
     const wall = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
@@ -63,7 +65,7 @@ async function main() {
       rounds: ROUNDS,
       p50_us: +(pct(0.5) * 500).toFixed(2),
       p99_us: +(pct(0.99) * 500).toFixed(2),
-      cpu_us_per_rt: +(mech === 'futex-c' ? results[0].cpu : (cpu.user + cpu.system) / (ROUNDS * PAIRS)).toFixed(2),
+      cpu_us_per_rt: +(mech.endsWith('-c') ? results[0].cpu : (cpu.user + cpu.system) / (ROUNDS * PAIRS)).toFixed(2),
       notify_us: mech === 'port' ? undefined : +(notifies[notifies.length >> 1] * 1000).toFixed(2),
       wall_ms: Math.round(wall),
       node: process.version,
@@ -74,17 +76,18 @@ async function main() {
 }
 
 /**
- * The C floor: one pair of threads in a process of its own, which prints its
+ * The C floor (futex-c, spin-c): one pair of threads in a process of its own, which prints its
  * own percentiles (half round trip, µs) and CPU. Returned in pair()'s units
  * (ms per round trip) so the table treats it alike; one pair whatever PAIRS.
  */
-async function futexC() {
+async function native(mech) {
+  if (mech !== 'futex-c' && mech !== 'spin-c') throw new Error(`shm-wake: unknown mechanism ${mech}`);
   const dir = mkdtempSync(join(tmpdir(), 'fmi-futex-'));
   try {
     const exe = join(dir, 'futex-pingpong');
     const src = new URL('./native/futex-pingpong.c', import.meta.url).pathname;
     execFileSync('cc', ['-O2', '-pthread', '-o', exe, src]);
-    const [p50, p99, cpu, notify] = execFileSync(exe, [String(ROUNDS)], { encoding: 'utf8' }).trim().split(' ').map(Number);
+    const [p50, p99, cpu, notify] = execFileSync(exe, [String(ROUNDS), ...(mech === 'spin-c' ? ['spin'] : [])], { encoding: 'utf8' }).trim().split(' ').map(Number);
     // Samples whose p50 and p99 (as main() picks them) are the C program's own.
     return { samples: [p50, p50, p99].map((us) => (us * 2) / 1000), notify: [notify / 1000], cpu };
   } finally {

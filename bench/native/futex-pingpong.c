@@ -1,8 +1,10 @@
 /* The floor of a wake-up without polling: one word ping-ponged between two
  * C threads, each waiting in a raw futex (bench/shm-wake.mjs's `futex-c`
- * row, beside the JavaScript mechanisms). Prints one line:
+ * row, beside the JavaScript mechanisms). With `spin`, each polls the word
+ * instead and nobody calls futex (the `spin-c` row: the floor of a spinning
+ * ping-pong, a cache line each way). Prints one line:
  *   P50_US P99_US CPU_US_PER_RT NOTIFY_US
- * Usage: futex-pingpong ROUNDS
+ * Usage: futex-pingpong ROUNDS [spin]
  */
 #define _GNU_SOURCE
 #include <linux/futex.h>
@@ -10,6 +12,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -18,6 +21,7 @@
 /* ping's counter and pong's, a cache line apart, as in shm-wake.mjs. */
 static _Atomic int words[32];
 static long rounds, warm;
+static int spin;
 
 static double now_us(void) {
   struct timespec t;
@@ -27,11 +31,16 @@ static double now_us(void) {
 
 static void wait_for(_Atomic int *w, int v) {
   int seen;
+  if (spin) {
+    while (atomic_load(w) != v);
+    return;
+  }
   while ((seen = atomic_load(w)) != v) syscall(SYS_futex, w, FUTEX_WAIT_PRIVATE, seen, NULL, NULL, 0);
 }
 
 static double post(_Atomic int *w, int v) {
   atomic_store(w, v);
+  if (spin) return 0;
   double t0 = now_us();
   syscall(SYS_futex, w, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
   return now_us() - t0;
@@ -53,6 +62,7 @@ static int cmp(const void *a, const void *b) {
 
 int main(int argc, char **argv) {
   rounds = argc > 1 ? atol(argv[1]) : 20000;
+  spin = argc > 2 && strcmp(argv[2], "spin") == 0;
   warm = rounds < 2000 ? rounds : 2000;
   double *rt = malloc(sizeof(double) * rounds), *notify = malloc(sizeof(double) * rounds);
   struct rusage r0, r1;

@@ -9,9 +9,16 @@ const dist = new URL('../../dist/channels/shm/index.js', import.meta.url).href;
 
 const RANK = `
 const { workerData: d, parentPort } = require('node:worker_threads');
+// Counts this thread's wake-ups of waiters on a doorbell (word 0 of a control block).
+let bellNotifies = 0;
+const notify = Atomics.notify;
+Atomics.notify = (a, i, n) => {
+  if (i % 16 === 0 && a.buffer === d.region.sab) bellNotifies++;
+  return notify(a, i, n);
+};
 (async () => {
   const { ShmChannel } = await import(d.dist);
-  const c = await ShmChannel.create({ job: 'j', rank: d.rank, size: d.size, region: d.region, blockUs: d.blockUs });
+  const c = await ShmChannel.create({ job: 'j', rank: d.rank, size: d.size, region: d.region, blockUs: d.blockUs, spinUs: d.spinUs });
   const env = { ctx: 0, tag: 1, kind: 0 };
   const peer = 1 - d.rank;
   const out = {};
@@ -86,6 +93,52 @@ const { workerData: d, parentPort } = require('node:worker_threads');
       rounds++;
     }
     out.rounds = rounds;
+  } else if (d.scenario === 'quiet') {
+    // Both ranks spin (for ever, here): neither ever sleeps on its bell, so ringing it needs no notify. Counted once
+    // the watchers armed at the start have been woken and gone (20 ms: drives let the event loop run every 1 ms).
+    // Rank 0 sends 1 while warming up, 2 while counting, 0 to stop.
+    if (d.rank === 0) {
+      const ping = async (phase) => {
+        await c.send(1, env, new Uint8Array([phase]));
+        return (await c.recv({ source: 1, ctx: 0, tag: 1 })).data[0];
+      };
+      const t0 = performance.now();
+      for (let i = 0; i < 100 || performance.now() - t0 < 20; i++) await ping(1);
+      bellNotifies = 0;
+      let echoed = 0;
+      for (let i = 0; i < 200; i++) echoed += (await ping(2)) === 2 ? 1 : 0;
+      await c.send(1, env, new Uint8Array([0]));
+      out.echoed = echoed;
+    } else {
+      for (let counting = false; ; ) {
+        const got = (await c.recv({ source: 0, ctx: 0, tag: 1 })).data;
+        if (got[0] === 0) break;
+        if (got[0] === 2 && !counting) {
+          counting = true;
+          bellNotifies = 0;
+        }
+        await c.send(0, env, got);
+      }
+    }
+    out.notifies = bellNotifies;
+  } else if (d.scenario === 'delays') {
+    // Rank 1 answers at once, within the spin, within the block, and after it (the event loop's watcher): every answer wakes rank 0.
+    const busy = (us) => { const end = performance.now() + us / 1000; while (performance.now() < end); };
+    let rounds = 0;
+    for (let i = 0; i < 60; i++) {
+      if (d.rank === 0) {
+        await c.send(1, env, new Uint8Array([i]));
+        if ((await c.recv({ source: 1, ctx: 0, tag: 1 })).data[0] !== i) break;
+      } else {
+        const got = (await c.recv({ source: 0, ctx: 0, tag: 1 })).data;
+        if (i % 4 === 1) busy(20);
+        else if (i % 4 === 2) busy(400);
+        else if (i % 4 === 3) await new Promise((r) => setTimeout(r, 3));
+        await c.send(0, env, got);
+      }
+      rounds++;
+    }
+    out.rounds = rounds;
   } else if (d.scenario === 'timers') {
     // Rank 1 waits 300 ms for rank 0: its timers must still run meanwhile.
     if (d.rank === 0) {
@@ -107,8 +160,8 @@ const { workerData: d, parentPort } = require('node:worker_threads');
 /** Longer than any test's time limit: a wait that depends on the event loop would fail the test. */
 const FOREVER_US = 1e9;
 
-function rankThread(region: ShmRegion, rank: number, scenario: string, blockUs: number, bytes = 0): Promise<Record<string, unknown>> {
-  const w = new Worker(RANK, { eval: true, workerData: { dist, region, rank, size: 2, scenario, blockUs, bytes } });
+function rankThread(region: ShmRegion, rank: number, scenario: string, blockUs: number, bytes = 0, spinUs = 0): Promise<Record<string, unknown>> {
+  const w = new Worker(RANK, { eval: true, workerData: { dist, region, rank, size: 2, scenario, blockUs, bytes, spinUs } });
   return new Promise((resolve, reject) => {
     w.once('message', resolve);
     w.once('error', reject);
@@ -150,6 +203,20 @@ describe('shm - blocking waits in worker threads', { timeout: 120_000 }, () => {
       // A 5 ms interval over 300 ms: ~60 ticks where the loop runs freely; none if the drives never yield.
       expect(side.ticks).toBeGreaterThan(10);
     }
+  });
+
+  it('a bell rung while its rank spins or runs wakes nobody: no Atomics.notify per message between spinning ranks', async () => {
+    const region = createRegion([0, 1]);
+    const r = await Promise.all([0, 1].map((rank) => rankThread(region, rank, 'quiet', 0, 0, FOREVER_US)));
+    expect(r[0]!.echoed).toBe(200);
+    // 200 messages each way; the old channel notified on every one.
+    for (const side of r) expect(side.notifies).toBeLessThan(20);
+  });
+
+  it('answers that come during the spin, during the block and after it (the event loop) all wake the receiver: no lost wake-up', async () => {
+    const region = createRegion([0, 1]);
+    const r = await Promise.all([0, 1].map((rank) => rankThread(region, rank, 'delays', 1000, 0, 50)));
+    expect(r).toEqual([{ rounds: 60 }, { rounds: 60 }]);
   });
 
   it('ranks in one thread never block on each other, whatever blockUs', { timeout: 30_000 }, async () => {

@@ -20,6 +20,20 @@ describe('shm ring - a writer waiting for room', () => {
     expect([writer.free(), got.every((b) => b === 7)]).toEqual([1024, true]);
   });
 
+  it('fits(): room by the last look at the reader is room; with too little, the writer looks again and sees what the reader freed', () => {
+    const region = createRegion([0, 1], 1024);
+    const writer = new Ring(region, 0, 1);
+    const reader = new Ring(region, 0, 1);
+    writer.write(new Uint8Array(1000).fill(3));
+    writer.publish();
+    expect([writer.fits(24), writer.fits(25)]).toEqual([true, false]);
+    reader.read(undefined, 600);
+    reader.release();
+    expect([writer.fits(624), writer.fits(625)]).toEqual([true, false]);
+    writer.write(new Uint8Array(624));
+    expect(writer.free()).toBe(0);
+  });
+
   it('waits while the room is less than it asks for (a frame header goes in whole), and goes on once the reader frees enough', async () => {
     const region = createRegion([0, 1], 1024);
     const writer = new Ring(region, 0, 1);

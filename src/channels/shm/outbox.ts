@@ -79,7 +79,7 @@ export class Outbox {
     const ring = this.#ring;
     const addr = this.#lend?.addressOf(payload) ?? -1;
     const bulk = addr < 0 && this.#bulk !== undefined && payload.byteLength >= BULK_FROM;
-    if (this.#queue.length === 0 && !bulk && addr < 0 && ring.free() >= HEADER_BYTES + payload.byteLength) {
+    if (this.#queue.length === 0 && !bulk && addr < 0 && ring.fits(HEADER_BYTES + payload.byteLength)) {
       ring.write(this.#header.encode(env, payload.byteLength));
       if (payload.byteLength > 0) ring.write(payload);
       ring.publish();

@@ -33,6 +33,8 @@ export const BELL = 0;
 export const CLOSED = 1;
 /** Set by the one channel that attached to a slot (to its thread's id + 1): a second init() of that rank is refused. */
 export const ATTACHED = 2;
+/** How many waits of the slot's rank on its bell are under way (Atomics.wait, a pending waitAsync): a bell rung while none is needs no notify. */
+export const SLEEPING = 3;
 /** Ring header: the writer's position, and a line away the reader's (no false sharing). */
 export const RING_HEADER_BYTES = 128;
 export const HEAD = 0;

@@ -20,6 +20,13 @@ export class Ring {
   /** This side's own position, published with publish() / release(). */
   #head = 0;
   #tail = 0;
+  /**
+   * The writer's last look at the reader's position (it only grows): room
+   * against it is room for sure, and while there is, the writer leaves TAIL
+   * alone, so its line stays in the reader's cache (a miss each way less per
+   * message: fits()).
+   */
+  #tailSeen = 0;
 
   constructor(region: ShmRegion, from: number, to: number) {
     const at = ringOffset(region, from, to);
@@ -31,13 +38,20 @@ export class Ring {
     this.#writerBell = from * CTRL_WORDS + BELL;
     this.#head = Atomics.load(this.ctrl, HEAD) >>> 0;
     this.#tail = Atomics.load(this.ctrl, TAIL) >>> 0;
+    this.#tailSeen = this.#tail;
   }
 
   // --- the writer's side
 
   /** Bytes the writer may write now. */
   free(): number {
-    return this.capacity - ((this.#head - Atomics.load(this.ctrl, TAIL)) >>> 0);
+    this.#tailSeen = Atomics.load(this.ctrl, TAIL) >>> 0;
+    return this.capacity - ((this.#head - this.#tailSeen) >>> 0);
+  }
+
+  /** Whether the writer may write `bytes` now; looks at the reader's position only when the last look leaves too little room. */
+  fits(bytes: number): boolean {
+    return this.capacity - ((this.#head - this.#tailSeen) >>> 0) >= bytes || this.free() >= bytes;
   }
 
   /** Copies `src` in at the writer's position (the caller checked free()); not visible until publish(). */
@@ -80,6 +94,7 @@ export class Ring {
     // The flag first, then the tail: a release after this load sees the flag and notifies.
     Atomics.store(this.ctrl, WRITER_WAITING, 1);
     const tail = Atomics.load(this.ctrl, TAIL);
+    this.#tailSeen = tail >>> 0;
     // The reader may have freed room since the writer found none (it did not notify then):
     // waiting for the tail to move from here would wait for a release that may never come.
     return this.capacity - ((this.#head - tail) >>> 0) >= bytes ? undefined : tail;
