@@ -121,7 +121,7 @@ export function fitChannel(m: ChannelMeasurements): ChannelFit {
     if (points.length === 0) throw noData(m.channel);
     const fit = fitLink(points);
     const out: ChannelFit = { channel: m.channel, source: 'pingpong', fit, points, gap };
-    if (m.channel !== 'redis' && m.exchange.length > 0) out.exchange = fitLink(m.exchange.map((s) => ({ bytes: s.bytes, seconds: s.seconds })), fit.beta);
+    if (m.channel !== 'redis' && m.exchange.length > 0) out.exchange = fitExchange(m.exchange, fit.beta);
     if (m.channel !== 'redis') Object.assign(out, hopsOf(m, { alpha: fit.alpha, beta: fit.beta, gap }));
     if (m.fanout?.length) out.alphaFan = Math.max(1e-6, median(m.fanout.map((s) => s.seconds)));
     if (m.channel === 'redis') {
@@ -142,6 +142,29 @@ export function fitChannel(m: ChannelMeasurements): ChannelFit {
   const points = m.legs.map((l) => ({ bytes: l.bytes, seconds: l.put + l.get }));
   if (points.length === 0) throw noData(m.channel);
   return { channel: m.channel, source: 'legs', fit: fitLink(points), points, gap, alphaAll: alphaAllOf(m) };
+}
+
+/** The exchange's line is fitted to its sizes from this on, where a round's bytes count (fitExchange). */
+export const EXCHANGE_FIT_MIN_BYTES = 65536;
+
+/**
+ * The round of pairwise exchange (exchange_overhead, exchange_bandwidth):
+ * the line through the exchange's sizes from EXCHANGE_FIT_MIN_BYTES on
+ * (all sizes when fewer than two are that large), least squares on the
+ * relative error. The model uses the round for bytes: recursive doubling
+ * from 16 KiB, Rabenseifner's halves and quarters, and its bandwidth for a
+ * tree's edges (a bcast's 64 KiB and 1 MiB); below TREE_MAX_BYTES on up to
+ * 32 ranks the small collectives take the tree, at collective_overhead.
+ * The exchange's time is not a line: flat to 64 KiB, then steeper per byte
+ * at 1 MiB than at 256 KiB (4 ranks on 2 vCPUs, in µs: 389, 372, 378, 361
+ * at 8 B-64 KiB, 607 at 256 KiB, 2551 at 1 MiB). Fitted over all sizes, the
+ * flat ones set the intercept and the line priced 1 MiB at 0.73 of its
+ * measurement (a bandwidth of 688 MB/s where 1 MiB's own was 483): the
+ * model check's 1 MiB cells came out low.
+ */
+export function fitExchange(exchange: readonly Sample[], fallbackBeta: number): LinkFit {
+  const big = exchange.filter((s) => s.bytes >= EXCHANGE_FIT_MIN_BYTES);
+  return fitLink((big.length >= 2 ? big : exchange).map((s) => ({ bytes: s.bytes, seconds: s.seconds })), fallbackBeta);
 }
 
 /** The latency of a write and a read while every rank makes them at once: the intercept of the line through legsAll. */
