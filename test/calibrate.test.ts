@@ -180,7 +180,7 @@ describe('calibrate - fmi calibrate on real ranks', () => {
     expect(estimate('direct', 'send', 1 << 20, 2, config).time_s).toBe(e.time_s);
     expect(JSON.parse(readFileSync(out, 'utf8')).calibration.ranks).toBe(2);
     // Next to each ping-pong, the written model's message of that size.
-    expect(report.sends).toHaveLength(6);
+    expect(report.sends).toHaveLength(7);
     for (const s of report.sends) expect(s.model_s).toBeCloseTo(estimate('direct', 'send', s.bytes, 2, config, { into: true }).time_s, 12);
   });
 
