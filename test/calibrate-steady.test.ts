@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { STEADY_BATCH_MS, steadyWarmUp } from '../src/cli/calibrate-steady.js';
 import { PLANS } from '../src/cli/calibrate.js';
-import { fitChannel, fitExchange, type ChannelMeasurements } from '../src/model/calibration.js';
+import { capGap, fitChannel, fitExchange, fitGap, type ChannelMeasurements } from '../src/model/calibration.js';
+import { directTraffic } from '../src/model/direct.js';
 import { fitLink, medianOfRounds } from '../src/model/fit.js';
 
 /** Feeds doubling batches whose time per call is perCall(calls so far) ms to the rule; returns the calls when it stopped. */
@@ -103,5 +104,30 @@ describe('calibrate - the exchange\'s line where its bytes count', () => {
   it('fewer than two sizes from 64 KiB: every size', () => {
     const small = exchange.filter((s) => s.bytes <= 65536);
     expect(fitExchange(small, 4e9)).toEqual(fitLink(small, 4e9));
+  });
+});
+
+describe('calibrate - the gap leaves the small allreduce its hops', () => {
+  const line = (a: number, b: number) => [8, 65536, 1 << 20].map((bytes) => ({ bytes, seconds: a + bytes / b, iters: 10 }));
+  // A burst under a spike of load: 0.34 ms per further message, where the 8-byte allreduce took 0.62 ms.
+  const burst = [1, 4, 16].map((k) => ({ bytes: k, seconds: 0.3e-3 + (k - 1) * 0.34e-3, iters: 10 }));
+  const m: ChannelMeasurements = {
+    channel: 'direct', ranks: 4, load: [0, 0, 0], pingpong: line(40e-6, 4e9), exchange: [], legs: [], legsAll: [], burst,
+    allreduce: [{ bytes: 8, seconds: 0.62e-3, iters: 100 }], barrier: [{ bytes: 0, seconds: 0.46e-3, iters: 100 }],
+  };
+
+  it('caps the gap so that the model\'s own allreduce and barrier take what was measured, their hops above the floor', () => {
+    const f = fitChannel(m);
+    expect(f.gap).toBeLessThan(0.34e-3 / 2);
+    expect(f.alphaColl).toBeGreaterThan(1e-6);
+    expect(f.alphaBarrier).toBeGreaterThan(1e-6);
+    const link = { alpha: f.fit.alpha, beta: f.fit.beta, gap: f.gap };
+    expect(directTraffic('allreduce', 8, 4, { ...link, alphaColl: f.alphaColl }).time_s / 0.62e-3).toBeCloseTo(1, 3);
+    expect(directTraffic('barrier', 0, 4, { ...link, alphaColl: f.alphaBarrier }).time_s / 0.46e-3).toBeCloseTo(1, 3);
+  });
+
+  it('leaves a gap that fits alone', () => {
+    const calm = [1, 4, 16].map((k) => ({ bytes: k, seconds: 0.3e-3 + (k - 1) * 20e-6, iters: 10 }));
+    expect(capGap(fitGap(calm), { ...m, burst: calm }, { alpha: 40e-6, beta: 4e9 })).toBeCloseTo(20e-6, 9);
   });
 });
