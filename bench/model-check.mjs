@@ -30,7 +30,8 @@
 // `repeat`); stderr: progress, then the table: measured p50 (the median of
 // the repeats, and their range), the model's time (the same), the median of
 // the repeats' model / measured and whether it is within 30 %, every row;
-// then the count within 30 %, in all and per channel.
+// then each repeat's calibrated model section on one line (which number
+// moved a cell); then the count within 30 %, in all and per channel.
 // Exit code 1 when channels.mjs failed (the table still shows what it got).
 
 import { spawn } from 'node:child_process';
@@ -122,6 +123,8 @@ for (const r of rows) log(r.map((cell, c) => (c < 3 ? cell.padEnd(widths[c]) : c
 const inside = [...count.values()].reduce((a, c) => a + c[0], 0);
 const total = [...count.values()].reduce((a, c) => a + c[1], 0);
 const per = [...count].map(([ch, [i, t]]) => `${ch} ${i} of ${t}`).join(', ');
+log(`\neach repeat's calibrated model (ms, MB/s), what its cells were priced at:`);
+for (const r of results.filter((x) => x.bench === 'calibrate')) log(`  repeat ${r.repeat}: ${calibratedLine(r.model)}`);
 log(`\n${inside} of ${total} predictions within ${TOLERANCE * 100}% of the measurement (${per})`);
 process.exitCode = code;
 
@@ -149,6 +152,13 @@ function cells(lines) {
       ratio: priced.length ? median(priced.map((r) => r.model_us / r.p50_us)) : undefined,
     };
   });
+}
+
+/** A calibrate line's model section on one line: `Direct collective_overhead 0.134, ...; FaaS ...`. */
+function calibratedLine(model) {
+  return Object.entries(model ?? {})
+    .map(([section, fields]) => `${section} ${Object.entries(fields).map(([k, v]) => `${k} ${v}`).join(', ')}`)
+    .join('; ');
 }
 
 function median(xs) {

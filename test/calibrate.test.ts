@@ -171,7 +171,7 @@ describe('calibrate - fmi calibrate on real ranks', () => {
     // Nothing is timed on cold code: a warm-up of rounds of every hot path first (quick: 50 rounds or 0.3 s).
     const warm = report.channels.direct.warm;
     expect(warm.rounds >= 50 || warm.ms >= 300).toBe(true);
-    expect(report.channels.direct.pingpong.map((p: { bytes: number }) => p.bytes)).toEqual([8, 1024, 16384, 65536, 262144, 1048576]);
+    expect(report.channels.direct.pingpong.map((p: { bytes: number }) => p.bytes)).toEqual([8, 1024, 16384, 65536, 262144, 524288, 1048576]);
     const e = estimate('direct', 'send', 1 << 20, 2, config, { into: true });
     expect(e.time_s).toBeCloseTo(config.model.Direct.overhead / 1e3 + (1 << 20) / (config.model.Direct.bandwidth * 1e6), 12);
     // An allreduce's result copied into new memory pays for it (a message the socket fills does not).
@@ -180,7 +180,7 @@ describe('calibrate - fmi calibrate on real ranks', () => {
     expect(estimate('direct', 'send', 1 << 20, 2, config).time_s).toBe(e.time_s);
     expect(JSON.parse(readFileSync(out, 'utf8')).calibration.ranks).toBe(2);
     // Next to each ping-pong, the written model's message of that size.
-    expect(report.sends).toHaveLength(6);
+    expect(report.sends).toHaveLength(7);
     for (const s of report.sends) expect(s.model_s).toBeCloseTo(estimate('direct', 'send', s.bytes, 2, config, { into: true }).time_s, 12);
   });
 

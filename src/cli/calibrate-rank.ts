@@ -47,11 +47,12 @@ import { loadConfig } from '../config/load.js';
 import type { ChannelName } from '../config/types.js';
 import { FmiError } from '../errors.js';
 import type { ChannelMeasurements, LegSample, Sample } from '../model/calibration.js';
-import { median } from '../model/fit.js';
+import { medianOfRounds } from '../model/fit.js';
 import { Op } from '../ops/op.js';
 import { parseEndpoint } from '../rendezvous/protocol.js';
 import { shmFromWorker } from '../channels/shm/worker-data.js';
 import { unfilledBytes } from '../util/fresh.js';
+import { steadyWarmUp } from './calibrate-steady.js';
 
 /** What one calibration job measures. */
 export interface CalibratePlan {
@@ -129,10 +130,10 @@ async function main(): Promise<void> {
     if (plan.fresh?.length) {
       const sizes = { ...plan, sizes: plan.fresh };
       if (measured === 'direct') ({ fresh: results.fresh, bcast: results.freshBcast } = await freshInOps(comm, plan));
-      else results.fresh = (await measure(comm, sizes, 2, fresh)).map(([put, get], i) => ({ bytes: plan.fresh![i]!, put: median([...put!]), get: median([...get!]), iters: put!.length }));
+      else results.fresh = (await measure(comm, sizes, 2, fresh)).map(([put, get], i) => ({ bytes: plan.fresh![i]!, put: medianOfRounds(put!, ROUNDS), get: medianOfRounds(get!, ROUNDS), iters: put!.length }));
     }
     if (store) {
-      const leg = (cols: Float64Array[][]): LegSample[] => cols.map(([put, get], i) => ({ bytes: plan.sizes[i]!, put: median([...put!]), get: median([...get!]), iters: put!.length }));
+      const leg = (cols: Float64Array[][]): LegSample[] => cols.map(([put, get], i) => ({ bytes: plan.sizes[i]!, put: medianOfRounds(put!, ROUNDS), get: medianOfRounds(get!, ROUNDS), iters: put!.length }));
       results.legs = leg(await measure(comm, plan, 2, (b) => legs(comm, store, b, false)));
       // Every rank writing and reading at once: the latency then (overhead_multiple), and what Redis moves in total.
       results.legsAll = leg(await measure(comm, plan, 2, (b) => legs(comm, store, b, true)));
@@ -180,26 +181,28 @@ type Once = () => Promise<number[]>;
 
 /**
  * Measures a pattern at every size of the plan. First a warm-up per size
- * (batches doubling until ~ms/5) that also times one iteration; then
+ * (batches doubling until the time per call is steady, steadyWarmUp: at
+ * least ms/5, at most 2·ms) that also times one iteration; then
  * ROUNDS rounds, each running every size for 1/ROUNDS of its iterations,
  * so that a change of load on a shared machine falls on all sizes alike
  * rather than on the ones measured last; `settle` untimed iterations
  * before each size's share of a round (a size's first calls after another
  * pay what the one before left behind). Rank 0 decides the counts and
  * tells the others. Returns, at rank 0, per size and column the slowest
- * rank's sample of each iteration.
+ * rank's sample of each iteration, round after round (what
+ * medianOfRounds takes).
  */
 async function measure(comm: Communicator, plan: CalibratePlan, columns: number, make: (bytes: number) => Once, settle = 0): Promise<Float64Array[][]> {
   const onces = plan.sizes.map(make);
   const counts = new Float64Array(plan.sizes.length);
   for (const [i, once] of onces.entries()) {
-    for (let n = 1, spent = 0; ; n *= 2) {
+    const over = steadyWarmUp({ minMs: plan.ms / 5, minCalls: 0, capMs: 2 * plan.ms });
+    for (let n = 1; ; n *= 2) {
       const t0 = performance.now();
       for (let k = 0; k < n; k++) await once();
       const dt = performance.now() - t0;
-      spent += dt;
       // Everyone must agree when warm-up ends: rank 0's clock decides.
-      const [done] = await comm.bcast<Float64Array>(comm.rank === 0 ? Float64Array.of(spent >= plan.ms / 5 && n >= 2 ? 1 : 0) : undefined, 0);
+      const [done] = await comm.bcast<Float64Array>(comm.rank === 0 ? Float64Array.of(over(dt, n) ? 1 : 0) : undefined, 0);
       if (done === 1) {
         counts[i] = Math.max(plan.minIters, Math.min(plan.maxIters, Math.ceil(plan.ms / Math.max(dt / n, 1e-3))));
         break;
@@ -232,7 +235,7 @@ const ROUNDS = 5;
 const STORE_SETTLE = 2;
 
 function sample(bytes: number, col: Float64Array): Sample {
-  return { bytes, seconds: median([...col]), iters: col.length };
+  return { bytes, seconds: medianOfRounds(col, ROUNDS), iters: col.length };
 }
 
 function pingpong(comm: Communicator, bytes: number): Once {
@@ -461,7 +464,7 @@ async function freshInOps(comm: Communicator, plan: CalibratePlan): Promise<{ fr
   const bcast: LegSample[] = [];
   for (const bytes of [...plan.fresh!].sort((a, b) => a - b)) {
     const [cols] = await measure(comm, { ...plan, sizes: [bytes] }, 4, (b) => freshOps(comm, b));
-    const [aNew, aInto, bNew, bInto] = cols!.map((c) => median([...c]));
+    const [aNew, aInto, bNew, bInto] = cols!.map((c) => medianOfRounds(c, ROUNDS));
     const iters = cols![0]!.length;
     fresh.push({ bytes, put: aNew!, get: aInto!, iters });
     bcast.push({ bytes, put: bNew!, get: bInto!, iters });

@@ -28,12 +28,18 @@ export const CALIBRATE_USAGE = `Usage:
       the calibrated model's point-to-point message (on S3 with polling).
 `;
 
-/** Warm-up (calibrate-rank's warmUp) before the first measurement: rounds, and at most this long. S3's calls take tens of ms: none. */
-const WARM = { calls: 1000, ms: 5000 };
+/**
+ * Warm-up (calibrate-rank's warmUp) before the first measurement: rounds,
+ * and at most this long. V8 had not yet optimized the collectives after
+ * 1,000 rounds (an 8-byte allreduce 353 µs there, 210-230 µs from 1,250
+ * calls on); the model check's benchmark warms each op up 2,000 calls
+ * and its first size 4,000 more. S3's calls take tens of ms: none.
+ */
+const WARM = { calls: 2500, ms: 10_000 };
 /** What to measure on each channel: sizes, time per size, iteration bounds, warm-up. */
 export const PLANS: Readonly<Record<ModelChannel, CalibratePlan>> = {
-  direct: { sizes: [8, 1024, 16384, 65536, 262144, 1048576], ms: 300, minIters: 50, maxIters: 20_000, exchange: true, bursts: [1, 4, 16], barrier: true, allreduce: true, fanout: true, warm: WARM },
-  shm: { sizes: [8, 1024, 16384, 65536, 262144, 1048576], ms: 300, minIters: 50, maxIters: 50_000, exchange: true, bursts: [1, 4, 16], barrier: true, allreduce: true, fanout: true, warm: WARM },
+  direct: { sizes: [8, 1024, 16384, 65536, 262144, 524288, 1048576], ms: 300, minIters: 50, maxIters: 20_000, exchange: true, bursts: [1, 4, 16], barrier: true, allreduce: true, fanout: true, warm: WARM },
+  shm: { sizes: [8, 1024, 16384, 65536, 262144, 524288, 1048576], ms: 300, minIters: 50, maxIters: 50_000, exchange: true, bursts: [1, 4, 16], barrier: true, allreduce: true, fanout: true, warm: WARM },
   redis: { sizes: [8, 1024, 65536, 1048576], ms: 300, minIters: 20, maxIters: 5_000, exchange: false, bursts: [1, 4, 16], fanout: true, fanin: true, allreduce: true, warm: WARM },
   s3: { sizes: [8, 65536, 1048576], ms: 600, minIters: 5, maxIters: 200, exchange: false, bursts: [1, 4] },
 };

@@ -115,13 +115,14 @@ export interface ChannelFit {
  *   the read after the write is done keeps it out of alpha and beta.
  */
 export function fitChannel(m: ChannelMeasurements): ChannelFit {
-  const gap = fitGap(m.burst ?? []);
+  let gap = fitGap(m.burst ?? []);
   if (m.channel === 'direct' || m.channel === 'shm' || m.channel === 'redis') {
     const points = m.pingpong.map((s) => ({ bytes: s.bytes, seconds: s.seconds }));
     if (points.length === 0) throw noData(m.channel);
     const fit = fitLink(points);
+    if (m.channel !== 'redis') gap = capGap(gap, m, fit);
     const out: ChannelFit = { channel: m.channel, source: 'pingpong', fit, points, gap };
-    if (m.channel !== 'redis' && m.exchange.length > 0) out.exchange = fitLink(m.exchange.map((s) => ({ bytes: s.bytes, seconds: s.seconds })), fit.beta);
+    if (m.channel !== 'redis' && m.exchange.length > 0) out.exchange = fitExchange(m.exchange, fit.beta);
     if (m.channel !== 'redis') Object.assign(out, hopsOf(m, { alpha: fit.alpha, beta: fit.beta, gap }));
     if (m.fanout?.length) out.alphaFan = Math.max(1e-6, median(m.fanout.map((s) => s.seconds)));
     if (m.channel === 'redis') {
@@ -142,6 +143,29 @@ export function fitChannel(m: ChannelMeasurements): ChannelFit {
   const points = m.legs.map((l) => ({ bytes: l.bytes, seconds: l.put + l.get }));
   if (points.length === 0) throw noData(m.channel);
   return { channel: m.channel, source: 'legs', fit: fitLink(points), points, gap, alphaAll: alphaAllOf(m) };
+}
+
+/** The exchange's line is fitted to its sizes from this on, where a round's bytes count (fitExchange). */
+export const EXCHANGE_FIT_MIN_BYTES = 65536;
+
+/**
+ * The round of pairwise exchange (exchange_overhead, exchange_bandwidth):
+ * the line through the exchange's sizes from EXCHANGE_FIT_MIN_BYTES on
+ * (all sizes when fewer than two are that large), least squares on the
+ * relative error. The model uses the round for bytes: recursive doubling
+ * from 16 KiB, Rabenseifner's halves and quarters, and its bandwidth for a
+ * tree's edges (a bcast's 64 KiB and 1 MiB); below TREE_MAX_BYTES on up to
+ * 32 ranks the small collectives take the tree, at collective_overhead.
+ * The exchange's time is not a line: flat to 64 KiB, then steeper per byte
+ * at 1 MiB than at 256 KiB (4 ranks on 2 vCPUs, in µs: 389, 372, 378, 361
+ * at 8 B-64 KiB, 607 at 256 KiB, 2551 at 1 MiB). Fitted over all sizes, the
+ * flat ones set the intercept and the line priced 1 MiB at 0.73 of its
+ * measurement (a bandwidth of 688 MB/s where 1 MiB's own was 483): the
+ * model check's 1 MiB cells came out low.
+ */
+export function fitExchange(exchange: readonly Sample[], fallbackBeta: number): LinkFit {
+  const big = exchange.filter((s) => s.bytes >= EXCHANGE_FIT_MIN_BYTES);
+  return fitLink((big.length >= 2 ? big : exchange).map((s) => ({ bytes: s.bytes, seconds: s.seconds })), fallbackBeta);
 }
 
 /** The latency of a write and a read while every rank makes them at once: the intercept of the line through legsAll. */
@@ -190,6 +214,36 @@ export function fitHop(seconds: number, ranks: number, link: { alpha: number; be
     else hi = mid;
   }
   return Math.max(1e-6, (lo + hi) / 2);
+}
+
+/**
+ * direct, shm: the burst's gap, at most what the collectives timed in the
+ * same job leave room for: the largest gap at which the model's small
+ * allreduce (and barrier), with every hop at the ping-pong's alpha, take
+ * no longer than measured. A burst timed under a spike of load gave a gap
+ * of 0.34 ms where the 8-byte allreduce took 0.62 ms: the allreduce's 4
+ * gaps alone were 1.36 ms, fitHop could only answer its floor (1 µs), and
+ * the model priced the 1 KiB allreduce at 2.4x the check's measurement.
+ */
+export function capGap(gap: number, m: ChannelMeasurements, link: { alpha: number; beta: number }): number {
+  const small = m.allreduce?.[0];
+  const ops: ['allreduce' | 'barrier', number, number][] = [];
+  if (small) ops.push(['allreduce', small.bytes, median(m.allreduce!.map((s) => s.seconds))]);
+  if (m.barrier?.length) ops.push(['barrier', 0, median(m.barrier.map((s) => s.seconds))]);
+  let g = gap;
+  for (const [op, bytes, seconds] of ops) {
+    const at = (x: number) => directTraffic(op, bytes, m.ranks, { ...link, gap: x, alphaColl: link.alpha }).time_s;
+    if (!(seconds > 0) || at(g) <= seconds) continue;
+    let lo = 0;
+    let hi = g;
+    for (let i = 0; i < 60; i++) {
+      const mid = (lo + hi) / 2;
+      if (at(mid) <= seconds) lo = mid;
+      else hi = mid;
+    }
+    g = lo;
+  }
+  return g;
 }
 
 /**

@@ -69,3 +69,17 @@ export function median(xs: readonly number[]): number {
   const m = s.length >> 1;
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
+
+/**
+ * The median of the medians of `rounds` equal consecutive batches of
+ * `samples` (calibrate lays its samples out round after round): a burst of
+ * load from other work that falls on one or two rounds of five moves the
+ * pooled median, but not this. Fewer samples than rounds: their median.
+ */
+export function medianOfRounds(samples: ArrayLike<number>, rounds: number): number {
+  const per = Math.floor(samples.length / rounds);
+  if (per === 0) return median(Array.from(samples));
+  const medians: number[] = [];
+  for (let r = 0; r < rounds; r++) medians.push(median(Array.from({ length: per }, (_, k) => samples[r * per + k]!)));
+  return median(medians);
+}
