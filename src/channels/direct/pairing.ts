@@ -87,6 +87,8 @@ export class Pairing {
   #punchTimer: NodeJS.Timeout | undefined;
   readonly #dialTimers = new Set<NodeJS.Timeout>();
   #deadline: NodeJS.Timeout | undefined;
+  /** The deadline's expiry, put off until after the next poll phase (#arm). */
+  #late: NodeJS.Immediate | undefined;
   /** Introduced to a peer on this host while the server watches both: no clock runs (see #register). */
   #unclocked = false;
   /** This rank's control connection is up: the server would say if the peer were gone. */
@@ -106,10 +108,26 @@ export class Pairing {
 
   /** The deadline, from now. */
   #arm(): void {
-    clearTimeout(this.#deadline);
+    this.#disarm();
     if (this.#settled) return;
-    this.#deadline = setTimeout(() => this.cancel(new ChannelError(this.#timeoutMessage(), this.#fields())), this.#s.timeoutMs);
+    // A process that was stopped or starved runs its due timers before it reads its sockets: the server's
+    // `peer`, which stops this clock, may already wait in one. Read first (setImmediate runs after the poll phase).
+    this.#deadline = setTimeout(() => {
+      this.#late = setImmediate(this.#expire);
+    }, this.#s.timeoutMs);
     this.#deadline.unref();
+  }
+
+  #expire = (): void => {
+    this.#late = undefined;
+    this.cancel(new ChannelError(this.#timeoutMessage(), this.#fields()));
+  };
+
+  /** No deadline, nor an expiry put off. */
+  #disarm(): void {
+    clearTimeout(this.#deadline);
+    clearImmediate(this.#late);
+    this.#late = undefined;
   }
 
   /** A connection accepted on this rank's listener whose dialer proved to be our peer. */
@@ -177,7 +195,7 @@ export class Pairing {
             // listener unless the peer is gone, and the server says when it is (its control
             // connection ends). A slow peer is not a lost one: no clock (unwatch() restarts it).
             this.#unclocked = true;
-            clearTimeout(this.#deadline);
+            this.#disarm();
           }
           // Connecting is this side's business again: the whole connect timeout for it (a dial that
           // fails for good, behind NATs, must not punch for ever).
@@ -186,7 +204,7 @@ export class Pairing {
         // The job's launcher vouches for the peer: waiting for it is no failure (the server tells if it dies or is given up).
         else if (m.t === 'starting') {
           vouched = true;
-          clearTimeout(this.#deadline);
+          this.#disarm();
         } else if (m.t === 'started') this.#arm();
         else if (m.t === 'error') this.cancel(new ChannelError(`rendezvous: ${m.message}`, this.#fields()));
       },
@@ -300,7 +318,7 @@ export class Pairing {
 
   #finish(): void {
     this.#settled = true;
-    if (this.#deadline) clearTimeout(this.#deadline);
+    this.#disarm();
     if (this.#punchTimer) clearTimeout(this.#punchTimer);
     for (const t of this.#dialTimers) clearTimeout(t);
     this.#dialTimers.clear();
